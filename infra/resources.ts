@@ -1,0 +1,158 @@
+/**
+ * The one definition of CallLedger's stateful resources, functions and routes.
+ *
+ * Both the CDK stack (infra/stack.ts) and the local stack (infra/local/) build from this file, so the
+ * table keys, indexes, queue attributes and route table cannot drift between AWS and the laptop.
+ * Plain data only: no aws-cdk-lib and no AWS SDK imports here.
+ */
+
+export type KeyType = 'S' | 'N';
+
+export interface KeyDef {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface IndexDef {
+  readonly indexName: string;
+  readonly partitionKey: KeyDef;
+  readonly sortKey: KeyDef;
+}
+
+export interface TableDef {
+  /** Logical id, also the suffix of the physical name. */
+  readonly id: 'Main' | 'Ledger';
+  readonly partitionKey: KeyDef;
+  readonly sortKey: KeyDef;
+  readonly globalSecondaryIndexes: readonly IndexDef[];
+  /** Attribute DynamoDB TTL deletes by (epoch seconds); deletes are late, so never rely on absence. */
+  readonly timeToLiveAttribute?: string;
+  /** Append-only tables: no function role may get UpdateItem or DeleteItem on them. */
+  readonly appendOnly: boolean;
+}
+
+export interface QueueDef {
+  readonly id: 'Ingest' | 'Recordings';
+  readonly visibilityTimeoutSec: number;
+  readonly maxReceiveCount: number;
+  readonly retentionPeriodSec: number;
+  readonly dlqRetentionPeriodSec: number;
+  /** Lambda event source batch size and batching window. */
+  readonly batchSize: number;
+  readonly maxBatchingWindowSec: number;
+  /** Which function consumes it. */
+  readonly consumer: FunctionId;
+}
+
+export interface BucketDef {
+  readonly id: 'Archive' | 'Recordings';
+  /** Objects under this prefix expire after the given number of days (raw webhook archive). */
+  readonly lifecycle: readonly { readonly prefix: string; readonly transitionToIaDays?: number; readonly expireDays?: number }[];
+}
+
+export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api';
+
+export interface FunctionDef {
+  readonly id: FunctionId;
+  /** Entry file, relative to the repository root. */
+  readonly entry: string;
+  readonly memoryMb: number;
+  readonly timeoutSec: number;
+}
+
+export interface RouteDef {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'ANY';
+  /** API Gateway HTTP API path template, e.g. `/v1/calls/{callId}`. */
+  readonly path: string;
+  readonly fn: FunctionId;
+}
+
+export const TABLES = {
+  main: {
+    id: 'Main',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    globalSecondaryIndexes: [
+      // Calls of an account in start-time order: gsi1pk = ACCT#<accountId>, gsi1sk = <startedAt ISO>#<callId>.
+      { indexName: 'gsi1', partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
+    ],
+    timeToLiveAttribute: 'ttl',
+    appendOnly: false,
+  },
+  ledger: {
+    id: 'Ledger',
+    // pk = ACCT#<accountId>, sk = <effectiveAt ISO>#<entryId>; both derived deterministically from the call.
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    globalSecondaryIndexes: [],
+    appendOnly: true,
+  },
+} as const satisfies Record<string, TableDef>;
+
+export const QUEUES = {
+  ingest: {
+    id: 'Ingest',
+    visibilityTimeoutSec: 60,
+    maxReceiveCount: 5,
+    retentionPeriodSec: 4 * 24 * 3600,
+    dlqRetentionPeriodSec: 14 * 24 * 3600,
+    batchSize: 10,
+    maxBatchingWindowSec: 1,
+    consumer: 'ledgerWriter',
+  },
+  recordings: {
+    id: 'Recordings',
+    visibilityTimeoutSec: 180,
+    maxReceiveCount: 5,
+    retentionPeriodSec: 4 * 24 * 3600,
+    dlqRetentionPeriodSec: 14 * 24 * 3600,
+    batchSize: 5,
+    maxBatchingWindowSec: 0,
+    consumer: 'recordingFetcher',
+  },
+} as const satisfies Record<string, QueueDef>;
+
+export const BUCKETS = {
+  archive: {
+    id: 'Archive',
+    lifecycle: [{ prefix: 'raw/', transitionToIaDays: 30, expireDays: 400 }],
+  },
+  recordings: {
+    id: 'Recordings',
+    lifecycle: [],
+  },
+} as const satisfies Record<string, BucketDef>;
+
+export const FUNCTIONS = {
+  ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
+  ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 50 },
+  recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 150 },
+  api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
+} as const satisfies Record<FunctionId, FunctionDef>;
+
+export const ROUTES: readonly RouteDef[] = [
+  { method: 'ANY', path: '/webhooks/twilio/{accountId}', fn: 'ingestTwilio' },
+  { method: 'GET', path: '/v1/calls', fn: 'api' },
+  { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
+  { method: 'GET', path: '/v1/ledger', fn: 'api' },
+];
+
+/** Environment variable names every function reads its resource names from (validated with zod at cold start). */
+export const ENV = {
+  mainTable: 'MAIN_TABLE',
+  ledgerTable: 'LEDGER_TABLE',
+  ingestQueueUrl: 'INGEST_QUEUE_URL',
+  recordingsQueueUrl: 'RECORDINGS_QUEUE_URL',
+  archiveBucket: 'ARCHIVE_BUCKET',
+  recordingsBucket: 'RECORDINGS_BUCKET',
+  publicBaseUrl: 'PUBLIC_BASE_URL',
+  /** Where the caller-hash HMAC key comes from: `env:NAME` locally, `ssm:/param/name` in AWS. */
+  callerHashKeyRef: 'CALLER_HASH_KEY_REF',
+  /** Prefix for provider secrets (Twilio auth tokens): `env:` locally, `ssm:/callledger/<env>/` in AWS. */
+  secretsRef: 'SECRETS_REF',
+} as const;
+
+/** Physical names: one prefix per environment, the same shape locally and in AWS. */
+export function physicalName(prefix: string, id: string): string {
+  return `${prefix}-${id.toLowerCase()}`;
+}

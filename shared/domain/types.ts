@@ -1,0 +1,171 @@
+/**
+ * CallLedger's domain vocabulary. Pure types: no AWS, no I/O. Money is integer cents; units go last in names.
+ * Times are ISO-8601 UTC strings (`2026-11-24T02:13:17.000Z`) unless the name ends in `Ms` (epoch millis).
+ */
+
+export type Provider = 'twilio';
+
+/** Every status a provider can report for a call leg, normalised (Twilio's names). */
+export type CallStatus =
+  | 'queued'
+  | 'initiated'
+  | 'ringing'
+  | 'in-progress'
+  | 'completed'
+  | 'busy'
+  | 'no-answer'
+  | 'failed'
+  | 'canceled';
+
+export const TERMINAL_STATUSES: ReadonlySet<CallStatus> = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+export type RecordingStatus = 'in-progress' | 'completed' | 'absent' | 'failed';
+
+interface CallEventBase {
+  /** Deterministic idempotency key of the delivery's meaning, e.g. `twilio:CA…:status:completed:3`. */
+  readonly eventId: string;
+  readonly provider: Provider;
+  readonly accountId: string;
+  /** Provider-qualified call id: `twilio:<CallSid>`. */
+  readonly callId: string;
+  /** When the provider says the event happened (Twilio `Timestamp`), else when we received it. */
+  readonly occurredAt: string;
+  /** When our ingest function accepted the webhook. */
+  readonly receivedAt: string;
+  /** Provider sequence number per call, when given (Twilio `SequenceNumber`). */
+  readonly sequenceNumber: number | null;
+}
+
+/** A call status change (Twilio voice status callback or the incoming-call webhook). */
+export interface CallStatusEvent extends CallEventBase {
+  readonly kind: 'call.status';
+  readonly status: CallStatus;
+  readonly direction: 'inbound' | 'outbound-api' | 'outbound-dial' | null;
+  /** Caller as sent (E.164 when it is a phone number; may be `anonymous`, `client:x`, a SIP URI). PII. */
+  readonly from: string;
+  /** The tracking number dialled, E.164. */
+  readonly to: string;
+  /** Seconds of this leg, on terminal events (Twilio `CallDuration`). */
+  readonly durationSec: number | null;
+  readonly answeredBy: string | null;
+  readonly stirVerstat: string | null;
+  readonly digits: string | null;
+  readonly fromState: string | null;
+  readonly fromZip: string | null;
+  readonly fromCountry: string | null;
+  readonly parentCallId: string | null;
+}
+
+/** A recording status callback. */
+export interface RecordingStatusEvent extends CallEventBase {
+  readonly kind: 'recording.status';
+  readonly recordingId: string;
+  readonly recordingStatus: RecordingStatus;
+  readonly recordingUrl: string | null;
+  readonly recordingDurationSec: number | null;
+}
+
+/** The one canonical, provider-neutral event. Documented in events/CALL-EVENT.md. */
+export type CallEvent = CallStatusEvent | RecordingStatusEvent;
+
+/** What travels on the ingest queue: the canonical event plus the raw delivery, kept for re-rating. */
+export interface IngestMessage {
+  readonly v: 1;
+  readonly event: CallEvent;
+  readonly raw: {
+    readonly contentType: string;
+    /** The request body exactly as received (UTF-8 text). */
+    readonly body: string;
+    readonly receivedAt: string;
+  };
+}
+
+// ---------------------------------------------------------------- configuration (seed / management API)
+
+export interface Account {
+  readonly accountId: string;
+  readonly name: string;
+  /** IANA time zone the account's periods are measured in. */
+  readonly timeZone: string;
+  readonly currency: 'USD';
+  readonly twilio: {
+    readonly accountSid: string;
+    /** Name of the secret holding the primary auth token (resolved through the secrets port). */
+    readonly authTokenSecret: string;
+  };
+}
+
+export interface Publisher {
+  readonly accountId: string;
+  readonly publisherId: string;
+  readonly name: string;
+}
+
+export interface CampaignTerms {
+  /** Terms version; ledger entries name it. */
+  readonly version: number;
+  readonly priceCents: number;
+  /** Minimum billable connected seconds. */
+  readonly bufferSec: number;
+  readonly duplicateWindowHours: number;
+}
+
+export interface Campaign {
+  readonly accountId: string;
+  readonly campaignId: string;
+  readonly name: string;
+  readonly vertical: string;
+  readonly terms: CampaignTerms;
+}
+
+export interface TrackingNumber {
+  readonly accountId: string;
+  /** E.164. */
+  readonly number: string;
+  readonly campaignId: string;
+  readonly publisherId: string;
+  readonly subSource: string | null;
+}
+
+export type ApiRole = 'admin' | 'analyst';
+
+// ---------------------------------------------------------------- rating
+
+/** Ordered: the first that applies is the primary reason; all that apply are listed. */
+export const REASON_CODES = ['unknown_number', 'not_connected', 'below_buffer', 'duplicate_caller'] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
+
+export interface RatingDecision {
+  readonly billable: boolean;
+  readonly amountCents: number;
+  readonly reasons: readonly ReasonCode[];
+  readonly campaignId: string | null;
+  readonly publisherId: string | null;
+  readonly subSource: string | null;
+  readonly termsVersion: number | null;
+  /** Every rule evaluated, with the inputs that decided it (for `GET /v1/calls/{id}/rating`). */
+  readonly rules: readonly { readonly rule: ReasonCode; readonly passed: boolean; readonly inputs: Record<string, unknown> }[];
+}
+
+// ---------------------------------------------------------------- ledger
+
+export type LedgerEntryType = 'charge';
+
+export interface LedgerEntry {
+  /** Deterministic: `charge:<callId>`. */
+  readonly entryId: string;
+  readonly type: LedgerEntryType;
+  /** Integer cents; positive for charges. */
+  readonly amountCents: number;
+  readonly currency: 'USD';
+  readonly callId: string;
+  readonly accountId: string;
+  readonly publisherId: string;
+  readonly subSource: string | null;
+  readonly campaignId: string;
+  readonly termsVersion: number;
+  /** The instant the entry is booked against (the call's start): deterministic, part of the key. */
+  readonly effectiveAt: string;
+  /** Wall-clock time the entry was written. */
+  readonly createdAt: string;
+}
