@@ -1,0 +1,45 @@
+/**
+ * Lambda: POST /webhooks/twilio/{accountId}. Verifies and normalises a Twilio webhook, enqueues it, answers 204.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { loadConfig } from '../shared/adapters/env';
+import { header, httpProblems, noContent, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
+import { log, logger, metrics, telemetry } from '../shared/adapters/log';
+import { ConfigRepo } from '../shared/adapters/main-repo';
+import { SqsIngestQueue } from '../shared/adapters/queue';
+import { SecretResolver } from '../shared/adapters/secrets';
+import { ingestWebhook, type IngestDeps } from '../shared/app/ingest';
+
+const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef']);
+
+const deps: IngestDeps = {
+  config: new ConfigRepo({ mainTable: config.mainTable }),
+  secrets: new SecretResolver({ prefix: config.secretsRef }),
+  queue: new SqsIngestQueue(config.ingestQueueUrl),
+  publicBaseUrl: config.publicBaseUrl,
+  now: () => new Date(),
+  telemetry,
+  log,
+};
+
+export const handler = middy<HttpEvent, HttpResult>()
+  .use(httpProblems())
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event) => {
+    await ingestWebhook(
+      {
+        method: event.requestContext.http.method,
+        accountId: event.pathParameters?.accountId,
+        rawPath: event.rawPath,
+        rawQueryString: event.rawQueryString ?? '',
+        contentType: header(event, 'content-type'),
+        signature: header(event, 'x-twilio-signature'),
+        body: rawBody(event),
+      },
+      deps,
+    );
+    return noContent();
+  });

@@ -1,0 +1,41 @@
+/**
+ * Lambda: consumes the ingest queue. Archives each batch, folds and rates calls, writes the ledger.
+ * Returns a partial batch response (the event source mapping needs ReportBatchItemFailures).
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { S3Archive } from '../shared/adapters/archive';
+import { loadConfig } from '../shared/adapters/env';
+import { log, logger, metrics, telemetry } from '../shared/adapters/log';
+import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
+import { SqsRecordingJobQueue } from '../shared/adapters/queue';
+import { SecretResolver } from '../shared/adapters/secrets';
+import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/process-ingest-batch';
+
+const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef']);
+// The caller-hash key is a full reference (env:NAME / ssm:/name); the resolver caches it for five minutes.
+const secrets = new SecretResolver();
+
+const deps: ProcessIngestDeps = {
+  calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable }),
+  config: new ConfigRepo({ mainTable: config.mainTable }),
+  archive: new S3Archive(config.archiveBucket),
+  recordingJobs: new SqsRecordingJobQueue(config.recordingsQueueUrl),
+  callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
+  now: () => new Date(),
+  telemetry,
+  log,
+};
+
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event) => {
+    const { failedMessageIds } = await processIngestBatch(
+      event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
+      deps,
+    );
+    return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+  });

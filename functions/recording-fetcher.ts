@@ -1,0 +1,37 @@
+/**
+ * Lambda: consumes the recordings queue. Downloads each completed recording with the account's Twilio
+ * credentials and streams it into the recordings bucket; partial batch response.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { loadConfig } from '../shared/adapters/env';
+import { log, logger, metrics, telemetry } from '../shared/adapters/log';
+import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
+import { S3RecordingMedia } from '../shared/adapters/recordings';
+import { SecretResolver } from '../shared/adapters/secrets';
+import { processRecordingBatch, type FetchRecordingDeps } from '../shared/app/fetch-recording';
+
+const config = loadConfig(['mainTable', 'recordingsBucket', 'secretsRef', 'recordingUrlAllowedHosts']);
+
+const deps: FetchRecordingDeps = {
+  calls: new CallRepo({ mainTable: config.mainTable }),
+  config: new ConfigRepo({ mainTable: config.mainTable }),
+  secrets: new SecretResolver({ prefix: config.secretsRef }),
+  media: new S3RecordingMedia({ bucket: config.recordingsBucket, allowedHosts: config.recordingUrlAllowedHosts }),
+  now: () => new Date(),
+  telemetry,
+  log,
+};
+
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event) => {
+    const { failedMessageIds } = await processRecordingBatch(
+      event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
+      deps,
+    );
+    return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+  });

@@ -1,0 +1,387 @@
+/**
+ * Local AWS emulators: the official DynamoDB Local (a JVM child process) and fauxqs (SQS + S3, in-process).
+ *
+ * No AWS account and no Docker: DynamoDB Local's jar is taken from the npm package that ships it
+ * (`amplify-dynamodb-simulator`, fetched once into `.cache/`, without its 300 MB of dependencies), and
+ * fauxqs runs as a Fastify app inside this process, bound to loopback.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
+
+const execFileAsync = promisify(execFile);
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Version pinned in LOCAL-STACK.md (ships DynamoDB Local 1.25.1). */
+const SIMULATOR_PACKAGE = 'amplify-dynamodb-simulator@2.9.30';
+const JAR_DIR = join(REPO_ROOT, '.cache', 'dynamodb-local');
+/** A fetch lock older than this is treated as left behind by a killed process. */
+const STALE_LOCK_MS = 3 * 60_000;
+const DYNAMO_READY_TIMEOUT_MS = 30_000;
+
+export const LOCAL_REGION = 'us-east-1';
+/** Dummy credentials: the emulators accept any, the SDK insists on some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export interface EmulatorEndpoints {
+  readonly dynamodb: string;
+  readonly sqs: string;
+  readonly s3: string;
+}
+
+export interface Emulators {
+  readonly endpoints: EmulatorEndpoints;
+  readonly region: string;
+  /** What an AWS SDK v3 client needs to reach these emulators (endpoints, region, dummy credentials). */
+  readonly env: Record<string, string>;
+  /** Stops both emulators; idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartEmulatorsOptions {
+  /** 0 or absent: a free port. */
+  readonly dynamoPort?: number;
+  readonly fauxqsPort?: number;
+  /** Progress lines (the one-time jar fetch, start-up). Silent by default. */
+  readonly log?: (line: string) => void;
+}
+
+type Log = (line: string) => void;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface JarCacheOptions {
+  /** Where the emulator folder lives (default `.cache/dynamodb-local`). */
+  readonly dir?: string;
+  /** Downloads and unpacks the emulator folder inside `workDir`, returning its path (default: npm pack). */
+  readonly fetch?: (workDir: string, log: Log) => Promise<string>;
+}
+
+/**
+ * Makes sure `.cache/dynamodb-local/DynamoDBLocal.jar` exists, fetching it once with `npm pack`.
+ * Safe under concurrency (several test workers on a fresh clone): a `mkdir` lock lets one process fetch;
+ * the others wait for it. The fetch unpacks into a temporary sibling and renames it into place, so a
+ * half-extracted directory is never visible under the final name.
+ * @returns the directory holding DynamoDBLocal.jar and DynamoDBLocal_lib/.
+ */
+export async function ensureDynamoDbLocalJar(log: Log = () => {}, opts: JarCacheOptions = {}): Promise<string> {
+  const dir = opts.dir ?? JAR_DIR;
+  const lock = `${dir}.lock`;
+  const jar = join(dir, 'DynamoDBLocal.jar');
+  if (existsSync(jar)) return dir;
+  await mkdir(dirname(dir), { recursive: true });
+  for (;;) {
+    if (existsSync(jar)) return dir;
+    try {
+      await mkdir(lock);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+      else await sleep(250);
+      continue;
+    }
+    try {
+      if (!existsSync(jar)) await installJar(dir, opts.fetch ?? packEmulator, log);
+      return dir;
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+async function installJar(dir: string, fetch: NonNullable<JarCacheOptions['fetch']>, log: Log): Promise<void> {
+  log('fetching DynamoDB Local (one time, ~64 MB)…');
+  const started = Date.now();
+  const work = await mkdtemp(`${dir}.tmp-`);
+  try {
+    const extracted = await fetch(work, log);
+    if (!existsSync(join(extracted, 'DynamoDBLocal.jar'))) {
+      throw new Error(`${SIMULATOR_PACKAGE} has no emulator/DynamoDBLocal.jar; found ${(await readdir(extracted)).join(', ')}`);
+    }
+    // A jar-less leftover (a folder emptied by hand) would block the rename.
+    if (!existsSync(join(dir, 'DynamoDBLocal.jar'))) await rm(dir, { recursive: true, force: true });
+    try {
+      await rename(extracted, dir);
+    } catch (err) {
+      // Someone else won (only possible when the lock was judged stale): theirs is complete, keep it.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+    log(`DynamoDB Local cached in ${relative(REPO_ROOT, dir) || dir} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** `npm pack` the simulator package and extract only its `emulator/` folder (its dependencies are never installed). */
+async function packEmulator(work: string): Promise<string> {
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const { stdout } = await execFileAsync(npm, ['pack', SIMULATOR_PACKAGE, '--silent', '--pack-destination', work], {
+    cwd: work,
+    maxBuffer: 1 << 20,
+  }).catch((err: Error) => {
+    throw new Error(`could not fetch ${SIMULATOR_PACKAGE} with npm pack (is the npm registry reachable?): ${err.message}`);
+  });
+  const tgz = stdout.trim().split('\n').pop()!.trim();
+  await execFileAsync('tar', ['-xzf', join(work, tgz), '-C', work, 'package/emulator']);
+  return join(work, 'package', 'emulator');
+}
+
+/** A port the OS considers free right now (the listener is closed before the caller binds it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+interface DynamoProcess {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts DynamoDB Local on 127.0.0.1 and waits until it answers ListTables.
+ *
+ * Supervision: the JVM is killed by `stop()`, on this process's `exit`, on SIGINT/SIGTERM, and by a
+ * detached shell watchdog that polls this process's pid, so a SIGKILLed parent (a killed test worker)
+ * does not leave an orphaned JVM behind.
+ */
+async function startDynamoDbLocal(port: number, log: Log): Promise<DynamoProcess> {
+  const dir = await ensureDynamoDbLocalJar(log);
+  // DynamoDB Local writes dynamodb-local-metadata.json into its cwd: keep it out of the repository.
+  const cwd = await mkdtemp(join(tmpdir(), 'callledger-ddb-'));
+  const args = [
+    `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+    // C1 only and the serial GC: the JVM is ready about a second sooner, and a small in-memory table does not need C2.
+    '-XX:TieredStopAtLevel=1',
+    '-XX:+UseSerialGC',
+    '-jar',
+    join(dir, 'DynamoDBLocal.jar'),
+    '-inMemory',
+    '-sharedDb',
+    '-disableTelemetry',
+    '-port',
+    String(port),
+  ];
+  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+
+  const exited = new Promise<Error>((resolveExit) => {
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      resolveExit(
+        err.code === 'ENOENT'
+          ? new Error('Java 17 is required to run DynamoDB Local: apt-get install openjdk-17-jre-headless')
+          : err,
+      ),
+    );
+    child.once('exit', (code, signal) =>
+      resolveExit(new Error(`DynamoDB Local exited (code ${code}, signal ${signal}) before it was ready:\n${output}`)),
+    );
+  });
+
+  const watchdog = child.pid ? spawnWatchdog(process.pid, child.pid) : undefined;
+  const killNow = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    killNow();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    // Nobody else handles it: keep the default behaviour (terminate) rather than swallow the signal.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  process.on('exit', killNow);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      process.removeListener('exit', killNow);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await gone;
+        clearTimeout(timer);
+      }
+      watchdog?.kill('SIGKILL');
+      await rm(cwd, { recursive: true, force: true });
+    })());
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    maxAttempts: 1,
+  });
+  try {
+    const deadline = Date.now() + DYNAMO_READY_TIMEOUT_MS;
+    let lastError: unknown;
+    let ready = false;
+    while (!ready) {
+      const attempt = client.send(new ListTablesCommand({ Limit: 1 })).then(
+        () => true,
+        (err: unknown) => {
+          lastError = err;
+          return false;
+        },
+      );
+      const result = await Promise.race([attempt, exited]);
+      if (result instanceof Error) throw result;
+      ready = result;
+      if (!ready) {
+        if (Date.now() > deadline) {
+          throw new Error(`DynamoDB Local did not answer within ${DYNAMO_READY_TIMEOUT_MS} ms: ${String(lastError)}\n${output}`);
+        }
+        await sleep(100);
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    client.destroy();
+  }
+  return { endpoint, stop };
+}
+
+/**
+ * A detached `sh` loop that SIGKILLs `childPid` once `parentPid` is gone; it exits by itself when the
+ * child exits first. It checks the child before killing so a recycled pid is never hit after a normal stop.
+ */
+function spawnWatchdog(parentPid: number, childPid: number): ChildProcess {
+  const script =
+    'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 0.5; done; ' +
+    'if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2" 2>/dev/null; fi';
+  const watchdog = spawn('sh', ['-c', script, 'watchdog', String(parentPid), String(childPid)], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watchdog.on('error', () => {}); // no sh: the exit/signal hooks still cover ordinary exits
+  watchdog.unref();
+  return watchdog;
+}
+
+interface FauxqsProcess {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * fauxqs in library mode. `startFauxqs` listens on 0.0.0.0 unconditionally, so the app is built with
+ * `buildApp` and bound to loopback here.
+ */
+async function startFauxqs(port: number, region: string): Promise<FauxqsProcess> {
+  const app = buildApp({ logger: false, defaultRegion: region });
+  await app.listen({ port, host: '127.0.0.1' });
+  const { port: actual } = app.server.address() as AddressInfo;
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${actual}`,
+    stop: () => (stopped ??= app.close().then(() => undefined)),
+  };
+}
+
+/**
+ * fauxqs names queues `http://sqs.<region>.localhost:<port>/000000000000/<name>`, and the SQS client sends
+ * each request to its QueueUrl's host when that differs from the endpoint; `*.localhost` does not resolve on
+ * every machine. fauxqs finds a queue by its name alone when the URL carries no `sqs.<region>.` host, so
+ * the loopback form `http://127.0.0.1:<port>/000000000000/<name>` addresses the same queue with no DNS
+ * patching (and no SDK warning).
+ */
+export function loopbackQueueUrl(queueUrl: string, sqsEndpoint: string): string {
+  const url = new URL(queueUrl);
+  return `${sqsEndpoint.replace(/\/$/, '')}${url.pathname}`;
+}
+
+/**
+ * A free port can be taken by another process between the probe and the JVM's bind (parallel test
+ * workers): with no fixed port, try again on a new one.
+ */
+async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log): Promise<DynamoProcess> {
+  if (fixedPort) return startDynamoDbLocal(fixedPort, log);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDynamoDbLocal(await freePort(), log);
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use|BindException/.test(String(err))) throw err;
+    }
+  }
+}
+
+/** Starts DynamoDB Local and fauxqs in parallel. */
+export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<Emulators> {
+  const log = opts.log ?? (() => {});
+  const region = LOCAL_REGION;
+  const [dynamo, faux] = await Promise.allSettled([
+    startDynamoOnSomePort(opts.dynamoPort, log),
+    startFauxqs(opts.fauxqsPort ?? 0, region),
+  ]);
+  if (dynamo.status === 'rejected' || faux.status === 'rejected') {
+    if (dynamo.status === 'fulfilled') await dynamo.value.stop();
+    if (faux.status === 'fulfilled') await faux.value.stop();
+    throw dynamo.status === 'rejected' ? dynamo.reason : (faux as PromiseRejectedResult).reason;
+  }
+  const endpoints: EmulatorEndpoints = {
+    dynamodb: dynamo.value.endpoint,
+    sqs: faux.value.endpoint,
+    s3: faux.value.endpoint,
+  };
+  const env: Record<string, string> = {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+  };
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoints,
+    region,
+    env,
+    stop: () => (stopped ??= Promise.all([dynamo.value.stop(), faux.value.stop()]).then(() => undefined)),
+  };
+}
+
+export interface LocalClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+}
+
+/** SDK clients pointed at the emulators (explicit endpoints: they do not depend on process.env). */
+export function localClients(endpoints: EmulatorEndpoints, region: string = LOCAL_REGION): LocalClients {
+  const common = { region, credentials: LOCAL_CREDENTIALS };
+  return {
+    dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb }),
+    sqs: new SQSClient({ ...common, endpoint: endpoints.sqs }),
+    s3: new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true }),
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * A loopback stand-in for Twilio's recording media host (api.twilio.com), for tests and the demo:
+ * `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}[.wav]` with HTTP basic auth
+ * (AccountSid:authToken) returns deterministic WAV bytes derived from the RecordingSid, so a test can compute
+ * the sha256 the fetcher must record.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const SAMPLE_RATE = 8000;
+const BYTES_PER_SAMPLE = 2; // 16-bit PCM, mono
+
+/** Whole seconds of audio for a recording: 2–4, from the sid. */
+export function fakeRecordingDurationSec(recordingSid: string): number {
+  return 2 + (createHash('sha256').update(recordingSid).digest()[0]! % 3);
+}
+
+/**
+ * The WAV file the fake host serves for `recordingSid`: a 44-byte PCM header (8 kHz, mono, 16-bit) and
+ * pseudo-random samples (SHA-256 in counter mode, seeded with the sid).
+ */
+export function fakeRecordingBytes(recordingSid: string): Buffer {
+  const dataBytes = fakeRecordingDurationSec(recordingSid) * SAMPLE_RATE * BYTES_PER_SAMPLE;
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + dataBytes, 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16); // fmt chunk size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // channels
+  header.writeUInt32LE(SAMPLE_RATE, 24);
+  header.writeUInt32LE(SAMPLE_RATE * BYTES_PER_SAMPLE, 28); // byte rate
+  header.writeUInt16LE(BYTES_PER_SAMPLE, 32); // block align
+  header.writeUInt16LE(8 * BYTES_PER_SAMPLE, 34); // bits per sample
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(dataBytes, 40);
+  const data = Buffer.alloc(dataBytes);
+  for (let offset = 0, block = 0; offset < dataBytes; block++) {
+    const digest = createHash('sha256').update(`${recordingSid}:${block}`).digest();
+    offset += digest.copy(data, offset);
+  }
+  return Buffer.concat([header, data]);
+}
+
+export interface FakeMediaOptions {
+  /** 0 or absent: a free port. */
+  readonly port?: number;
+  /** AccountSid → auth token; looked up on every request, so accounts can be added after start. */
+  readonly credentials: ReadonlyMap<string, string> | ((accountSid: string) => string | undefined);
+}
+
+export interface FakeMedia {
+  /** `http://127.0.0.1:<port>` */
+  readonly baseUrl: string;
+  /** Twilio's RecordingUrl form (no extension) for a recording of an account. */
+  recordingUrl(accountSid: string, recordingSid: string): string;
+  /** Requests answered, by outcome. */
+  stats(): { requests: number; served: number; unauthorized: number; notFound: number; injectedFailures: number };
+  /** Requests per RecordingSid (any outcome). */
+  requestsFor(recordingSid: string): number;
+  /** Make the next `times` requests for a recording fail with `status` (retry tests). */
+  failNext(recordingSid: string, times: number, status?: number): void;
+  stop(): Promise<void>;
+}
+
+const PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Recordings\/([A-Za-z0-9]+)(\.wav)?$/;
+
+function credentialsMatch(header: string | undefined, accountSid: string, token: string): boolean {
+  if (!header?.startsWith('Basic ')) return false;
+  const given = Buffer.from(header.slice(6).trim(), 'base64');
+  const expected = Buffer.from(`${accountSid}:${token}`, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function twilioError(res: ServerResponse, status: number, message: string): void {
+  // Twilio answers errors as JSON with these fields.
+  const body = JSON.stringify({ code: status === 401 ? 20003 : 20404, message, more_info: 'https://www.twilio.com/docs/errors', status });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...(status === 401 ? { 'www-authenticate': 'Basic realm="Twilio API"' } : {}),
+  });
+  res.end(body);
+}
+
+export async function startFakeMedia(opts: FakeMediaOptions): Promise<FakeMedia> {
+  const lookup = typeof opts.credentials === 'function' ? opts.credentials : (sid: string) => (opts.credentials as ReadonlyMap<string, string>).get(sid);
+  const counts = { requests: 0, served: 0, unauthorized: 0, notFound: 0, injectedFailures: 0 };
+  const perRecording = new Map<string, number>();
+  const failures = new Map<string, { times: number; status: number }>();
+
+  const server = createServer((req, res) => {
+    counts.requests += 1;
+    const match = PATH.exec((req.url ?? '/').split('?')[0]!);
+    if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      counts.notFound += 1;
+      return twilioError(res, 404, 'The requested resource was not found');
+    }
+    const [, accountSid, recordingSid] = match as unknown as [string, string, string];
+    perRecording.set(recordingSid, (perRecording.get(recordingSid) ?? 0) + 1);
+    const token = lookup(accountSid);
+    if (!token || !credentialsMatch(req.headers.authorization, accountSid, token)) {
+      counts.unauthorized += 1;
+      return twilioError(res, 401, 'Authenticate');
+    }
+    const failure = failures.get(recordingSid);
+    if (failure && failure.times > 0) {
+      failure.times -= 1;
+      counts.injectedFailures += 1;
+      return twilioError(res, failure.status, 'Injected failure');
+    }
+    const bytes = fakeRecordingBytes(recordingSid);
+    counts.served += 1;
+    res.writeHead(200, { 'content-type': 'audio/x-wav', 'content-length': bytes.length });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolveListen());
+  });
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let stopped: Promise<void> | undefined;
+  return {
+    baseUrl,
+    recordingUrl: (accountSid, recordingSid) => `${baseUrl}/2010-04-01/Accounts/${accountSid}/Recordings/${recordingSid}`,
+    stats: () => ({ ...counts }),
+    requestsFor: (recordingSid) => perRecording.get(recordingSid) ?? 0,
+    failNext: (recordingSid, times, status = 500) => {
+      failures.set(recordingSid, { times, status });
+    },
+    stop: () =>
+      (stopped ??= new Promise<void>((resolveClose) => {
+        server.close(() => resolveClose());
+        server.closeAllConnections();
+      })),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * `.local/run.json`: written by `npm start` while the local stack runs (mode 0600, removed on exit), read by
+ * tools that drive a running stack (`npm run demo`, `npm run bench`).
+ */
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { REPO_ROOT } from './emulators';
+import type { LocalStack } from './stack';
+
+export const RUN_FILE = join(REPO_ROOT, '.local', 'run.json');
+
+export interface RunFile {
+  readonly baseUrl: string;
+  readonly mediaBaseUrl: string;
+  readonly pid: number;
+  readonly apiKeys: LocalStack['secrets']['apiKeys'];
+  /** accountId → the Twilio credentials the stack generated for it. */
+  readonly twilio: Record<string, { readonly accountSid: string; readonly authToken: string }>;
+}
+
+export function runFileContents(stack: Pick<LocalStack, 'baseUrl' | 'mediaBaseUrl' | 'secrets' | 'seed'>, pid: number = process.pid): RunFile {
+  return {
+    baseUrl: stack.baseUrl,
+    mediaBaseUrl: stack.mediaBaseUrl,
+    pid,
+    apiKeys: stack.secrets.apiKeys,
+    twilio: Object.fromEntries(
+      stack.seed.accounts.map((a) => [a.accountId, { accountSid: a.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens[a.accountId]! }]),
+    ),
+  };
+}
+
+export function writeRunFile(contents: RunFile, file: string = RUN_FILE): void {
+  mkdirSync(dirname(file), { recursive: true });
+  // Removed first: `mode` applies only when the file is created.
+  rmSync(file, { force: true });
+  writeFileSync(file, `${JSON.stringify(contents, null, 2)}\n`, { mode: 0o600 });
+}
+
+export function removeRunFile(file: string = RUN_FILE): void {
+  rmSync(file, { force: true });
+}
+
+/** The running stack's run file, or null when there is none or its process is gone (a stale file). */
+export function readRunFile(file: string = RUN_FILE): RunFile | null {
+  let contents: RunFile;
+  try {
+    contents = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
+  } catch {
+    return null;
+  }
+  try {
+    process.kill(contents.pid, 0);
+  } catch (err) {
+    // EPERM: alive but not ours to signal; anything else: gone.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return null;
+  }
+  return contents;
+}

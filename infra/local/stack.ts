@@ -1,0 +1,294 @@
+/**
+ * The whole of CallLedger on one machine: emulators, resources from infra/resources.ts, the seed, the HTTP
+ * adapter in front of the real handlers, SQS pollers feeding the real consumers, and a fake Twilio media host.
+ *
+ * The handlers read their configuration from process.env at module load, exactly as in Lambda, so this sets
+ * process.env and only then imports them. One local stack per process.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { ENV, FUNCTIONS, QUEUES, ROUTES, type FunctionId } from '../resources';
+import { parseSeed, type Seed } from '../../shared/domain/seed';
+import { ConfigRepo, configItems } from '../../shared/adapters/main-repo';
+import { envNameForSecret } from '../../shared/adapters/secrets';
+import { REPO_ROOT, localClients, startEmulators, type Emulators, type LocalClients } from './emulators';
+import { startFakeMedia, type FakeMedia } from './fake-media';
+import { componentChecks } from './health';
+import { startHttpAdapter, type ComponentHealth, type HttpAdapter, type HttpHandler } from './http-adapter';
+import { createResources, type ResourceNames } from './resources';
+import { startPollers, type Pollers, type QueueStats, type SqsHandler } from './sqs-poller';
+
+export const DEFAULT_SEED_FILE = join(REPO_ROOT, 'events', 'seed', 'demo.json');
+/** Physical-name prefix of the local resources (`callledger-local-main`, …). */
+export const LOCAL_PREFIX = 'callledger-local';
+const HEALTH_COMPONENTS = ['dynamodb', 'sqs', 's3', 'pollers'] as const;
+
+/** Handlers of different event types (HTTP, SQS) share one table. */
+type AnyHandler = (event: any, context: Context) => Promise<any>;
+
+export interface LocalStackOptions {
+  /** 0: a free port. Default: the PORT env var, else 3000. */
+  readonly port?: number;
+  /** Default events/seed/demo.json. */
+  readonly seedFile?: string;
+  /** Concurrent pollers per queue (default 2). */
+  readonly pollersPerQueue?: number;
+  /** No progress lines, and handler logs at WARN unless POWERTOOLS_LOG_LEVEL is set. */
+  readonly quiet?: boolean;
+  /** Progress lines (default console.log unless quiet). */
+  readonly log?: (line: string) => void;
+  /** Replace functions' handlers (tests with fixtures); the rest are imported from FUNCTIONS[fn].entry. */
+  readonly handlers?: Partial<Record<FunctionId, AnyHandler>>;
+}
+
+export interface LocalApiKey {
+  readonly accountId: string;
+  readonly role: 'admin' | 'analyst';
+  readonly label: string;
+  /** The bearer token; only its sha256 is stored in the table. */
+  readonly key: string;
+}
+
+export interface LocalSecrets {
+  /** accountId → the Twilio auth token generated for it. */
+  readonly twilioAuthTokens: Record<string, string>;
+  readonly callerHashKey: string;
+  readonly apiKeys: readonly LocalApiKey[];
+}
+
+export interface LocalStack {
+  /** `http://127.0.0.1:<port>` */
+  readonly baseUrl: string;
+  /** The fake Twilio media host (`recordingUrl(accountSid, recordingSid)` builds RecordingUrl values). */
+  readonly mediaBaseUrl: string;
+  readonly media: FakeMedia;
+  /** Every variable the handlers were given (resource names, endpoints, secrets): for child processes. */
+  readonly env: Record<string, string>;
+  readonly names: ResourceNames;
+  readonly seed: Seed;
+  readonly secrets: LocalSecrets;
+  readonly clients: LocalClients;
+  pollerStats(): Record<string, QueueStats>;
+  /** Resolves when every queue is drained and no handler is running (see Pollers.waitForIdle). */
+  waitForIdle(timeoutMs?: number): Promise<void>;
+  /** Stops everything and restores process.env; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The port option, else PORT, else 3000. */
+export function resolvePort(port: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  if (port !== undefined) return port;
+  const fromEnv = env.PORT;
+  if (fromEnv === undefined || fromEnv === '') return 3000;
+  const parsed = Number(fromEnv);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new Error(`PORT must be a port number, got ${JSON.stringify(fromEnv)}`);
+  return parsed;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** Generated at every start, never read from the seed. */
+export function generateSecrets(seed: Seed): LocalSecrets {
+  return {
+    // Twilio auth tokens are 32 hex digits.
+    twilioAuthTokens: Object.fromEntries(seed.accounts.map((a) => [a.accountId, randomBytes(16).toString('hex')])),
+    callerHashKey: randomBytes(32).toString('base64url'),
+    apiKeys: seed.apiKeys.map((k) => ({ ...k, key: `cl_local_${randomBytes(24).toString('base64url')}` })),
+  };
+}
+
+/** The main-table items of a seed, in the layout of docs/CONTRACTS.md (via the repository's own item builders). */
+export function seedItems(seed: Seed, secrets: LocalSecrets): Record<string, unknown>[] {
+  return [
+    ...seed.accounts.map(configItems.account),
+    ...seed.publishers.map(configItems.publisher),
+    ...seed.campaigns.map(configItems.campaign),
+    ...seed.trackingNumbers.map(configItems.trackingNumber),
+    ...secrets.apiKeys.map((k) => configItems.apiKey(sha256Hex(k.key), { accountId: k.accountId, role: k.role, label: k.label })),
+  ];
+}
+
+export async function loadSeedFile(file: string): Promise<Seed> {
+  const path = isAbsolute(file) ? file : resolve(process.cwd(), file);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read seed ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseSeed(json);
+}
+
+/** The handlers' environment: the contract of docs/CONTRACTS.md ("Functions and env"). */
+export function handlerEnv(args: {
+  emulators: Pick<Emulators, 'env'>;
+  names: ResourceNames;
+  publicBaseUrl: string;
+  seed: Seed;
+  secrets: LocalSecrets;
+  quiet: boolean;
+  current?: NodeJS.ProcessEnv;
+}): Record<string, string> {
+  const current = args.current ?? process.env;
+  const env: Record<string, string> = {
+    ...args.emulators.env,
+    [ENV.mainTable]: args.names.mainTable,
+    [ENV.ledgerTable]: args.names.ledgerTable,
+    [ENV.ingestQueueUrl]: args.names.ingestQueueUrl,
+    [ENV.recordingsQueueUrl]: args.names.recordingsQueueUrl,
+    [ENV.archiveBucket]: args.names.archiveBucket,
+    [ENV.recordingsBucket]: args.names.recordingsBucket,
+    [ENV.publicBaseUrl]: args.publicBaseUrl,
+    [ENV.secretsRef]: 'env:',
+    [ENV.callerHashKeyRef]: 'env:CALLER_HASH_KEY',
+    CALLER_HASH_KEY: args.secrets.callerHashKey,
+    RECORDING_URL_ALLOWED_HOSTS: '127.0.0.1,localhost',
+    POWERTOOLS_DEV: current.POWERTOOLS_DEV ?? 'true',
+    POWERTOOLS_SERVICE_NAME: current.POWERTOOLS_SERVICE_NAME ?? 'callledger-local',
+  };
+  if (args.quiet && current.POWERTOOLS_LOG_LEVEL === undefined) env.POWERTOOLS_LOG_LEVEL = 'WARN';
+  for (const account of args.seed.accounts) {
+    env[envNameForSecret(account.twilio.authTokenSecret)] = args.secrets.twilioAuthTokens[account.accountId]!;
+  }
+  return env;
+}
+
+async function importHandler(fn: FunctionId): Promise<AnyHandler> {
+  const file = join(REPO_ROOT, FUNCTIONS[fn].entry);
+  const module = (await import(pathToFileURL(file).href)) as { handler?: unknown };
+  if (typeof module.handler !== 'function') throw new Error(`${FUNCTIONS[fn].entry} does not export a handler function`);
+  return module.handler as AnyHandler;
+}
+
+function deferred<T>() {
+  let resolveIt!: (value: T) => void;
+  let rejectIt!: (err: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolveIt = res;
+    rejectIt = rej;
+  });
+  promise.catch(() => {}); // observed through the adapter; never an unhandled rejection
+  return { promise, resolve: resolveIt, reject: rejectIt };
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const quiet = opts.quiet ?? false;
+  const log = opts.log ?? (quiet ? () => {} : (line: string) => console.log(line));
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+
+  const seed = await loadSeedFile(opts.seedFile ?? DEFAULT_SEED_FILE);
+  const secrets = generateSecrets(seed);
+  const twilioTokenBySid = new Map(seed.accounts.map((a) => [a.twilio.accountSid, secrets.twilioAuthTokens[a.accountId]!]));
+
+  // Everything that must be torn down if start-up fails half-way.
+  const cleanups: (() => Promise<void>)[] = [];
+  const savedEnv = new Map<string, string | undefined>();
+  const restoreEnv = () => {
+    for (const [name, value] of savedEnv) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    savedEnv.clear();
+  };
+  let pollers: Pollers | undefined;
+  const handlersReady = deferred<Record<FunctionId, AnyHandler>>();
+  let clients: LocalClients | undefined;
+  let checks: Record<string, () => Promise<ComponentHealth>> | undefined;
+
+  const stopAll = async () => {
+    handlersReady.reject(new Error('local stack stopped'));
+    await pollers?.stop();
+    // Reverse order: the HTTP adapter and pollers first, the emulators last.
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    cleanups.length = 0;
+    if (clients) for (const client of Object.values(clients)) client.destroy();
+    restoreEnv();
+  };
+
+  try {
+    log('starting DynamoDB Local, fauxqs and the fake media host…');
+    const [emulators, media, adapter] = await Promise.all([
+      startEmulators({ log }).then((e) => (cleanups.push(() => e.stop()), e)),
+      startFakeMedia({ credentials: twilioTokenBySid }).then((m) => (cleanups.push(() => m.stop()), m)),
+      // The adapter binds first so the public URL (and with port 0, the port) is known before the handlers load.
+      startHttpAdapter({
+        port: resolvePort(opts.port),
+        routes: ROUTES,
+        functions: FUNCTIONS,
+        loadHandler: async (fn) => (await handlersReady.promise)[fn] as HttpHandler,
+        // Until the emulators are up and the resources exist, every component but the pollers reports 'starting'.
+        health: Object.fromEntries(
+          HEALTH_COMPONENTS.map((name) => [name, () => checks?.[name]?.() ?? Promise.resolve<ComponentHealth>({ down: 'starting' })]),
+        ),
+        log: (line) => console.error(line),
+      }).then((a) => (cleanups.push(() => a.stop()), a)),
+    ]);
+    log(`emulators up (${elapsed()})`);
+    clients = localClients(emulators.endpoints, emulators.region);
+    const names = await createResources(emulators.endpoints, LOCAL_PREFIX);
+    checks = componentChecks(clients, names, () => pollers);
+
+    const publicBaseUrl = process.env.PUBLIC_BASE_URL || `http://127.0.0.1:${adapter.port}`;
+    const env = handlerEnv({ emulators, names, publicBaseUrl, seed, secrets, quiet });
+    for (const [name, value] of Object.entries(env)) {
+      if (!savedEnv.has(name)) savedEnv.set(name, process.env[name]);
+      process.env[name] = value;
+    }
+
+    const repo = new ConfigRepo({ mainTable: names.mainTable, client: clients.dynamodb });
+    await repo.putConfigItems(seedItems(seed, secrets));
+    log(`resources created and seed loaded: ${seed.accounts.length} account(s), ${seed.trackingNumbers.length} tracking number(s) (${elapsed()})`);
+
+    // Imported only now: handlers parse process.env at module load.
+    const ids = Object.keys(FUNCTIONS) as FunctionId[];
+    const handlers = Object.fromEntries(
+      await Promise.all(ids.map(async (fn) => [fn, opts.handlers?.[fn] ?? (await importHandler(fn))] as const)),
+    ) as Record<FunctionId, AnyHandler>;
+    handlersReady.resolve(handlers);
+    log(`handlers loaded (${elapsed()})`);
+
+    const queueUrls = { ingest: names.ingestQueueUrl, recordings: names.recordingsQueueUrl } as const;
+    pollers = await startPollers({
+      sqs: clients.sqs,
+      region: emulators.region,
+      pollersPerQueue: opts.pollersPerQueue,
+      log: (line) => console.error(line),
+      queues: (Object.keys(QUEUES) as (keyof typeof QUEUES)[]).map((key) => {
+        const def = QUEUES[key];
+        return {
+          name: key,
+          queueUrl: queueUrls[key],
+          batchSize: def.batchSize,
+          maxBatchingWindowSec: def.maxBatchingWindowSec,
+          fn: FUNCTIONS[def.consumer],
+          handler: handlers[def.consumer] as SqsHandler,
+        };
+      }),
+    });
+
+    let stopped: Promise<void> | undefined;
+    const stack: LocalStack = {
+      baseUrl: adapter.url,
+      mediaBaseUrl: media.baseUrl,
+      media,
+      env,
+      names,
+      seed,
+      secrets,
+      clients,
+      pollerStats: () => pollers!.stats(),
+      waitForIdle: (timeoutMs) => pollers!.waitForIdle(timeoutMs),
+      stop: () => (stopped ??= stopAll()),
+    };
+    return stack;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

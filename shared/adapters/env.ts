@@ -1,0 +1,71 @@
+/**
+ * Function configuration, parsed once at cold start (module load) with zod.
+ *
+ * Each function asks only for the settings it uses (`loadConfig(['mainTable', ...])`), so a function that is
+ * deployed without, say, the ledger table name still starts, and one that lacks a setting it needs refuses to
+ * start with one error naming every missing or invalid variable.
+ */
+import { z } from 'zod';
+import { ENV } from '../../infra/resources';
+
+/** A reference to a single secret: `env:NAME` (local) or `ssm:/parameter/name` (AWS SSM SecureString). */
+const secretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\S+)$/, 'expected env:NAME or ssm:/parameter/name');
+/** A prefix that secret names are appended to: `env:` (local) or `ssm:/callledger/<env>/`. */
+const secretsPrefix = z.string().regex(/^(env:|ssm:\/\S*\/)$/, 'expected env: or ssm:/prefix/ (ending in /)');
+const nonEmpty = z.string().trim().min(1, 'required');
+
+const FIELDS = {
+  mainTable: nonEmpty,
+  ledgerTable: nonEmpty,
+  ingestQueueUrl: z.url(),
+  recordingsQueueUrl: z.url(),
+  archiveBucket: nonEmpty,
+  recordingsBucket: nonEmpty,
+  /** The public origin Twilio signs against; a trailing slash is dropped so `${base}${rawPath}` is exact. */
+  publicBaseUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+  callerHashKeyRef: secretRef,
+  secretsRef: secretsPrefix,
+  /** Hosts (optionally host:port) the recording fetcher may download from. */
+  recordingUrlAllowedHosts: z
+    .string()
+    .default('api.twilio.com')
+    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0))
+    .pipe(z.array(z.string()).min(1, 'at least one host')),
+} as const;
+
+export type ConfigKey = keyof typeof FIELDS;
+export type Config = { [K in ConfigKey]: z.output<(typeof FIELDS)[K]> };
+
+/** Environment variable name of each setting. */
+export const ENV_NAMES: Record<ConfigKey, string> = {
+  ...ENV,
+  recordingUrlAllowedHosts: 'RECORDING_URL_ALLOWED_HOSTS',
+};
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`invalid function configuration: ${issues.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the named settings from `env`. Throws ConfigError listing every missing or invalid variable.
+ * Empty strings count as missing.
+ */
+export function loadConfig<K extends ConfigKey>(keys: readonly K[], env: NodeJS.ProcessEnv = process.env): Pick<Config, K> {
+  const out: Partial<Config> = {};
+  const issues: string[] = [];
+  for (const key of keys) {
+    const name = ENV_NAMES[key];
+    const raw = env[name] === '' ? undefined : env[name];
+    const parsed = FIELDS[key].safeParse(raw);
+    if (parsed.success) {
+      (out as Record<string, unknown>)[key] = parsed.data;
+    } else {
+      issues.push(`${name}: ${raw === undefined ? 'missing' : parsed.error.issues.map((i) => i.message).join(', ')}`);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return out as Pick<Config, K>;
+}

@@ -1,0 +1,591 @@
+/**
+ * The main table (docs/CONTRACTS.md, "Main table items"): configuration lookups, call items with one slot per
+ * event, the rating transaction and the duplicate-window markers.
+ *
+ * Every request asks for ReturnConsumedCapacity=TOTAL and is counted in `ddbStats` (aws.ts).
+ */
+import {
+  BatchWriteItemCommand,
+  GetItemCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type CancellationReason,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { slotName } from '../domain/fold';
+import { ledgerSortKey } from '../domain/ledger';
+import type { Account, CallEvent, Campaign, LedgerEntry, Publisher, RatingDecision, TrackingNumber } from '../domain/types';
+import {
+  CallAccountMismatch,
+  WriteConflict,
+  type ApiKeyRecord,
+  type CallQuery,
+  type CallStore,
+  type CommitOutcome,
+  type ConfigStore,
+  type DuplicateMarker,
+  type Page,
+  type RatedCall,
+  type StoredCall,
+  type StoredRecording,
+} from '../app/ports';
+import { dynamodb, recordDdb } from './aws';
+import { decodeCursor, encodeCursor } from './cursor';
+
+// ------------------------------------------------------------------ keys
+
+type Key = { pk: string; sk: string };
+
+export const mainKeys = {
+  account: (accountId: string): Key => ({ pk: `ACCT#${accountId}`, sk: 'ACCOUNT' }),
+  publisher: (accountId: string, publisherId: string): Key => ({ pk: `ACCT#${accountId}`, sk: `PUB#${publisherId}` }),
+  campaign: (accountId: string, campaignId: string): Key => ({ pk: `ACCT#${accountId}`, sk: `CAMP#${campaignId}` }),
+  trackingNumber: (e164: string): Key => ({ pk: `NUM#${e164}`, sk: 'NUM' }),
+  apiKey: (keySha256: string): Key => ({ pk: `APIKEY#${keySha256}`, sk: 'APIKEY' }),
+  call: (callId: string): Key => ({ pk: `CALL#${callId}`, sk: 'CALL' }),
+  duplicate: (campaignId: string, callerHash: string): Key => ({ pk: `DUP#${campaignId}#${callerHash}`, sk: 'DUP' }),
+};
+
+/** Calls of an account by start time (gsi1). */
+export const callIndex = {
+  pk: (accountId: string) => `ACCT#${accountId}`,
+  sk: (startedAt: string, callId: string) => `${startedAt}#${callId}`,
+};
+
+// ------------------------------------------------------------------ configuration items (written by the seed loader)
+
+export const configItems = {
+  account: (a: Account) => ({ ...mainKeys.account(a.accountId), ...a }),
+  publisher: (p: Publisher) => ({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }),
+  campaign: (c: Campaign) => ({ ...mainKeys.campaign(c.accountId, c.campaignId), ...c }),
+  trackingNumber: (t: TrackingNumber) => ({ ...mainKeys.trackingNumber(t.number), ...t }),
+  /** The key itself is never stored, only its sha256. */
+  apiKey: (keySha256: string, r: ApiKeyRecord) => ({ ...mainKeys.apiKey(keySha256), ...r }),
+};
+
+function stripKeys<T>(item: Record<string, unknown>): T {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as T;
+}
+
+// ------------------------------------------------------------------ event slots
+
+/**
+ * Slot values are compact JSON. A transactional write costs 2 WCU per KB of the item, so bytes here are money:
+ * - accountId and callId live on the item; `kind` is implied by the slot prefix (`s_` / `r_`, see slotName);
+ * - the eventId is stored relative to the callId (`status:completed` for `twilio:CA…:status:completed`);
+ * - null fields are dropped.
+ * decodeSlot restores the exact event.
+ */
+const NULLABLE: Record<CallEvent['kind'], readonly string[]> = {
+  'call.status': ['sequenceNumber', 'direction', 'durationSec', 'answeredBy', 'stirVerstat', 'digits', 'fromState', 'fromZip', 'fromCountry', 'parentCallId'],
+  'recording.status': ['sequenceNumber', 'recordingUrl', 'recordingDurationSec'],
+};
+
+export function isSlotAttribute(attr: string): boolean {
+  return attr.startsWith('s_') || attr.startsWith('r_');
+}
+
+export function encodeSlot(event: CallEvent): string {
+  const { accountId: _a, callId, kind: _k, eventId, ...rest } = event;
+  const relativeId = eventId.startsWith(`${callId}:`) ? eventId.slice(callId.length + 1) : undefined;
+  return JSON.stringify({ ...rest, ...(relativeId === undefined ? { eventId } : { id: relativeId }) }, (_k2, v: unknown) =>
+    v === null ? undefined : v,
+  );
+}
+
+export function decodeSlot(attr: string, json: string, accountId: string, callId: string): CallEvent {
+  const kind: CallEvent['kind'] = attr.startsWith('s_') ? 'call.status' : 'recording.status';
+  const { id, ...stored } = JSON.parse(json) as { id?: string } & Record<string, unknown>;
+  const nulls = Object.fromEntries(NULLABLE[kind].map((f) => [f, null]));
+  return { ...nulls, ...stored, ...(id === undefined ? {} : { eventId: `${callId}:${id}` }), kind, accountId, callId } as unknown as CallEvent;
+}
+
+/** One event per slot: two events for the same slot in one request would overlap (first eventId wins). */
+function uniqueSlots(events: readonly CallEvent[]): Map<string, CallEvent> {
+  const sorted = [...events].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+  const slots = new Map<string, CallEvent>();
+  for (const e of sorted) if (!slots.has(slotName(e))) slots.set(slotName(e), e);
+  return slots;
+}
+
+// ------------------------------------------------------------------ update expressions
+
+class UpdateBuilder {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, AttributeValue> = {};
+  private readonly sets: string[] = [];
+  private n = 0;
+  private v = 0;
+
+  name(attr: string): string {
+    const k = `#a${this.n++}`;
+    this.names[k] = attr;
+    return k;
+  }
+
+  value(val: AttributeValue): string {
+    const k = `:v${this.v++}`;
+    this.values[k] = val;
+    return k;
+  }
+
+  set(attr: string, val: AttributeValue): this {
+    this.sets.push(`${this.name(attr)} = ${this.value(val)}`);
+    return this;
+  }
+
+  /** `attr = :existing` for a placeholder already made with value(). */
+  setTo(attr: string, placeholder: string): this {
+    this.sets.push(`${this.name(attr)} = ${placeholder}`);
+    return this;
+  }
+
+  setIfNotExists(attr: string, val: AttributeValue): this {
+    const n = this.name(attr);
+    this.sets.push(`${n} = if_not_exists(${n}, ${this.value(val)})`);
+    return this;
+  }
+
+  expression(): string {
+    return `SET ${this.sets.join(', ')}`;
+  }
+}
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+
+/** Writes the event slots (first write wins) and the account; returns the `:acct` placeholder. */
+function setSlotsAndAccount(b: UpdateBuilder, accountId: string, events: readonly CallEvent[]): string {
+  for (const [slot, e] of uniqueSlots(events)) b.setIfNotExists(slot, S(encodeSlot(e)));
+  const acct = b.value(S(accountId));
+  b.setTo('accountId', acct);
+  return acct;
+}
+
+/** The rating fields, written once with the rating (absent optional fields are not written: bytes cost WCU). */
+function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: RatedCall): void {
+  const d = rated.decision;
+  // The rating JSON leaves out what the item carries as top-level attributes (parseCall puts them back).
+  const { billable: _b, amountCents: _c, campaignId: _ca, publisherId: _p, subSource: _s, ...explanation } = d;
+  b.set('rating', S(JSON.stringify(explanation)))
+    .set('ratedAt', S(rated.ratedAt))
+    .set('startedAt', S(rated.startedAt))
+    .set('endedAt', S(rated.endedAt))
+    .set('durationSec', N(rated.durationSec))
+    .set('billable', { BOOL: d.billable })
+    .set('amountCents', N(d.amountCents))
+    .set('gsi1pk', S(callIndex.pk(accountId)))
+    .set('gsi1sk', S(callIndex.sk(rated.startedAt, callId)));
+  if (d.campaignId !== null) b.set('campaignId', S(d.campaignId));
+  if (d.publisherId !== null) b.set('publisherId', S(d.publisherId));
+  if (d.subSource !== null) b.set('subSource', S(d.subSource));
+  if (rated.callerHash !== null) b.set('callerHash', S(rated.callerHash));
+  if (rated.callerE164 !== null) b.set('callerE164', S(rated.callerE164));
+}
+
+/** `attribute_not_exists(pk) OR accountId = :acct`: the call is new or already this account's. */
+function sameAccountCondition(b: UpdateBuilder, acct: string): string {
+  return `(attribute_not_exists(${b.name('pk')}) OR ${b.name('accountId')} = ${acct})`;
+}
+
+function notRatedCondition(b: UpdateBuilder, acct: string): string {
+  return `attribute_not_exists(${b.name('rating')}) AND ${sameAccountCondition(b, acct)}`;
+}
+
+function errorName(err: unknown): string | undefined {
+  return (err as { name?: string } | null)?.name;
+}
+
+function parseCall(item: Record<string, AttributeValue>): StoredCall {
+  const raw = unmarshall(item) as Record<string, unknown>;
+  const callId = (raw.pk as string).slice('CALL#'.length);
+  const accountId = raw.accountId as string;
+  const events: CallEvent[] = [];
+  for (const [attr, value] of Object.entries(raw)) {
+    if (isSlotAttribute(attr) && typeof value === 'string') events.push(decodeSlot(attr, value, accountId, callId));
+  }
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const rating: RatingDecision | null =
+    typeof raw.rating === 'string'
+      ? {
+          ...(JSON.parse(raw.rating) as Omit<RatingDecision, 'billable' | 'amountCents' | 'campaignId' | 'publisherId' | 'subSource'>),
+          billable: raw.billable === true,
+          amountCents: Number(raw.amountCents),
+          campaignId: str(raw.campaignId),
+          publisherId: str(raw.publisherId),
+          subSource: str(raw.subSource),
+        }
+      : null;
+  return {
+    callId,
+    accountId,
+    events,
+    rating,
+    ratedAt: str(raw.ratedAt),
+    startedAt: str(raw.startedAt),
+    endedAt: str(raw.endedAt),
+    durationSec: typeof raw.durationSec === 'number' ? raw.durationSec : null,
+    recording: (raw.recording as StoredRecording | undefined) ?? null,
+  };
+}
+
+// ------------------------------------------------------------------ cache
+
+/** A small per-container TTL cache for configuration, which changes rarely and is read on every event. */
+class TtlCache<T> {
+  private readonly entries = new Map<string, { value: T; expiresAtMs: number }>();
+  constructor(
+    private readonly ttlMs: number,
+    private readonly negativeTtlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
+    const hit = this.entries.get(key);
+    if (hit !== undefined && hit.expiresAtMs > this.now()) return hit.value;
+    const value = await load();
+    // Misses are cached briefly too, so a flood of webhooks for an unknown account does not become reads.
+    this.entries.set(key, { value: value as T, expiresAtMs: this.now() + (value === null ? this.negativeTtlMs : this.ttlMs) });
+    return value;
+  }
+}
+
+// ------------------------------------------------------------------ repository
+
+export interface ConfigRepoOptions {
+  mainTable: string;
+  client?: DynamoDBClient;
+  /** Config cache lifetime (default 60 s; misses 5 s). */
+  cacheTtlMs?: number;
+  negativeCacheTtlMs?: number;
+  now?: () => number;
+}
+
+/** Configuration items of the main table, read through a per-container TTL cache. */
+export class ConfigRepo implements ConfigStore {
+  private readonly table: string;
+  private readonly client: () => DynamoDBClient;
+  private readonly accounts: TtlCache<Account>;
+  private readonly campaigns: TtlCache<Campaign>;
+  private readonly numbers: TtlCache<TrackingNumber>;
+  private readonly apiKeys: TtlCache<ApiKeyRecord>;
+
+  constructor(options: ConfigRepoOptions) {
+    this.table = options.mainTable;
+    const client = options.client;
+    this.client = client ? () => client : dynamodb;
+    const now = options.now ?? Date.now;
+    const ttl = options.cacheTtlMs ?? 60_000;
+    const negative = options.negativeCacheTtlMs ?? 5_000;
+    this.accounts = new TtlCache(ttl, negative, now);
+    this.campaigns = new TtlCache(ttl, negative, now);
+    this.numbers = new TtlCache(ttl, negative, now);
+    this.apiKeys = new TtlCache(ttl, negative, now);
+  }
+
+  getAccount(accountId: string): Promise<Account | null> {
+    return this.accounts.get(accountId, () => this.getConfig<Account>(mainKeys.account(accountId)));
+  }
+
+  getCampaign(accountId: string, campaignId: string): Promise<Campaign | null> {
+    return this.campaigns.get(`${accountId}/${campaignId}`, () => this.getConfig<Campaign>(mainKeys.campaign(accountId, campaignId)));
+  }
+
+  getTrackingNumber(e164: string): Promise<TrackingNumber | null> {
+    return this.numbers.get(e164, () => this.getConfig<TrackingNumber>(mainKeys.trackingNumber(e164)));
+  }
+
+  getApiKey(keySha256: string): Promise<ApiKeyRecord | null> {
+    return this.apiKeys.get(keySha256, () => this.getConfig<ApiKeyRecord>(mainKeys.apiKey(keySha256)));
+  }
+
+  /** Writes configuration items (see `configItems`), 25 per BatchWriteItem, retrying unprocessed ones. */
+  async putConfigItems(items: readonly Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let requests = items.slice(i, i + 25).map((item) => ({ PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 8) throw new Error('putConfigItems: unprocessed items after retries');
+        const out = await this.client().send(
+          new BatchWriteItemCommand({ RequestItems: { [this.table]: requests }, ReturnConsumedCapacity: 'TOTAL' }),
+        );
+        recordDdb('write', out.ConsumedCapacity);
+        requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+        if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async getConfig<T>(key: Key): Promise<T | null> {
+    const out = await this.client().send(
+      new GetItemCommand({ TableName: this.table, Key: marshall(key), ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    recordDdb('read', out.ConsumedCapacity);
+    return out.Item ? stripKeys<T>(unmarshall(out.Item)) : null;
+  }
+}
+
+export interface CallRepoOptions {
+  mainTable: string;
+  /** The ledger table, where the rating transaction puts the charge (only commitRating needs it). */
+  ledgerTable?: string;
+  client?: DynamoDBClient;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Call items, the rating transaction and the duplicate-window markers. */
+export class CallRepo implements CallStore {
+  private readonly table: string;
+  private readonly ledgerTable: string | undefined;
+  private readonly client: () => DynamoDBClient;
+
+  constructor(options: CallRepoOptions) {
+    this.table = options.mainTable;
+    this.ledgerTable = options.ledgerTable;
+    const client = options.client;
+    this.client = client ? () => client : dynamodb;
+  }
+
+  async mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const b = new UpdateBuilder();
+    const acct = setSlotsAndAccount(b, accountId, events);
+    try {
+      const out = await this.client().send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall(mainKeys.call(callId)),
+          UpdateExpression: b.expression(),
+          ConditionExpression: sameAccountCondition(b, acct),
+          ExpressionAttributeNames: b.names,
+          ExpressionAttributeValues: b.values,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('write', out.ConsumedCapacity);
+    } catch (err) {
+      recordDdb('write', undefined);
+      if (errorName(err) === 'ConditionalCheckFailedException') throw new CallAccountMismatch(callId);
+      if (errorName(err) === 'TransactionConflictException') throw new WriteConflict(callId);
+      throw err;
+    }
+  }
+
+  async commitRating(args: {
+    callId: string;
+    accountId: string;
+    events: readonly CallEvent[];
+    rated: RatedCall;
+    entry: LedgerEntry;
+    marker: DuplicateMarker | null;
+  }): Promise<CommitOutcome> {
+    const { callId, accountId, rated, entry, marker } = args;
+    if (this.ledgerTable === undefined) throw new Error('CallRepo: commitRating needs the ledger table');
+    const b = new UpdateBuilder();
+    const acct = setSlotsAndAccount(b, accountId, args.events);
+    setRating(b, callId, accountId, rated);
+    const condition = notRatedCondition(b, acct);
+
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.table,
+          Key: marshall(mainKeys.call(callId)),
+          UpdateExpression: b.expression(),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: b.names,
+          ExpressionAttributeValues: b.values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      {
+        Put: {
+          TableName: this.ledgerTable,
+          Item: marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...entry }, { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
+    if (marker !== null) {
+      items.push({
+        Put: {
+          TableName: this.table,
+          Item: marshall({
+            ...mainKeys.duplicate(marker.campaignId, marker.callerHash),
+            callId,
+            billedStartMs: marker.billedStartMs,
+            // TTL only tidies up; the condition below tests the timestamp because TTL deletes late.
+            ttl: Math.ceil((marker.billedStartMs + marker.windowMs + DAY_MS) / 1000),
+          }),
+          ConditionExpression: 'attribute_not_exists(pk) OR billedStartMs <= :lo OR billedStartMs >= :hi',
+          ExpressionAttributeValues: { ':lo': N(marker.billedStartMs - marker.windowMs), ':hi': N(marker.billedStartMs + marker.windowMs) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      });
+    }
+
+    try {
+      const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
+      recordDdb('write', out.ConsumedCapacity);
+      return { outcome: 'committed' };
+    } catch (err) {
+      recordDdb('write', undefined);
+      if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
+      if (errorName(err) !== 'TransactionCanceledException') throw err;
+      return this.cancelled(callId, accountId, (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []);
+    }
+  }
+
+  /** Turns a cancelled rating transaction's reasons (call, ledger, marker) into what the writer does next. */
+  private cancelled(callId: string, accountId: string, reasons: readonly CancellationReason[]): CommitOutcome {
+    const [call, ledger, marker] = reasons;
+    if (call?.Code === 'ConditionalCheckFailed') {
+      const old = call.Item ? unmarshall(call.Item) : {};
+      if (old.accountId !== undefined && old.accountId !== accountId) throw new CallAccountMismatch(callId);
+      return { outcome: 'already_rated' };
+    }
+    if (reasons.some((r) => r.Code === 'TransactionConflict')) return { outcome: 'conflict' };
+    if (marker?.Code === 'ConditionalCheckFailed' && marker.Item) {
+      const old = unmarshall(marker.Item) as { callId: string; billedStartMs: number };
+      return { outcome: 'duplicate', prior: { callId: old.callId, billedStartMs: old.billedStartMs } };
+    }
+    // The charge exists while the call is unrated: impossible if every writer uses this transaction.
+    if (ledger?.Code === 'ConditionalCheckFailed') throw new Error(`charge for ${callId} exists but the call is not rated`);
+    throw new Error(`rating transaction for ${callId} cancelled: ${reasons.map((r) => r.Code ?? 'None').join(',')}`);
+  }
+
+  async commitNonBillable(args: {
+    callId: string;
+    accountId: string;
+    events: readonly CallEvent[];
+    rated: RatedCall;
+  }): Promise<Extract<CommitOutcome, { outcome: 'committed' | 'already_rated' | 'conflict' }>> {
+    const { callId, accountId, rated } = args;
+    const b = new UpdateBuilder();
+    const acct = setSlotsAndAccount(b, accountId, args.events);
+    setRating(b, callId, accountId, rated);
+    const condition = notRatedCondition(b, acct);
+    try {
+      const out = await this.client().send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall(mainKeys.call(callId)),
+          UpdateExpression: b.expression(),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: b.names,
+          ExpressionAttributeValues: b.values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('write', out.ConsumedCapacity);
+      return { outcome: 'committed' };
+    } catch (err) {
+      recordDdb('write', undefined);
+      if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      const item = (err as { Item?: Record<string, AttributeValue> }).Item;
+      const old = item ? unmarshall(item) : {};
+      if (old.accountId !== undefined && old.accountId !== accountId) throw new CallAccountMismatch(callId);
+      return { outcome: 'already_rated' };
+    }
+  }
+
+  async setRecording(callId: string, recording: StoredRecording): Promise<void> {
+    try {
+      const out = await this.client().send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall(mainKeys.call(callId)),
+          UpdateExpression: 'SET #rec = :rec',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#rec': 'recording' },
+          ExpressionAttributeValues: { ':rec': { M: marshall(recording, { removeUndefinedValues: true }) } },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('write', out.ConsumedCapacity);
+    } catch (err) {
+      recordDdb('write', undefined);
+      if (errorName(err) === 'TransactionConflictException') throw new WriteConflict(callId);
+      if (errorName(err) === 'ConditionalCheckFailedException') throw new Error(`setRecording: call ${callId} does not exist`);
+      throw err;
+    }
+  }
+
+  async getCall(callId: string, options: { consistent?: boolean } = {}): Promise<StoredCall | null> {
+    const out = await this.client().send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall(mainKeys.call(callId)),
+        ConsistentRead: options.consistent ?? false,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    recordDdb('read', out.ConsumedCapacity);
+    return out.Item ? parseCall(out.Item) : null;
+  }
+
+  async listCalls(query: CallQuery): Promise<Page<StoredCall>> {
+    const gsi1pk = callIndex.pk(query.accountId);
+    const filters: string[] = [];
+    const names: Record<string, string> = { '#gpk': 'gsi1pk', '#gsk': 'gsi1sk' };
+    const values: Record<string, AttributeValue> = {
+      ':pk': S(gsi1pk),
+      // gsi1sk = <startedAt>#<callId>: BETWEEN from AND to keeps [from, to), since `to#…` sorts after `to`.
+      ':from': S(query.from ?? '0000'),
+      ':to': S(query.to ?? '9999'),
+    };
+    if (query.campaignId !== undefined) {
+      filters.push('#camp = :camp');
+      names['#camp'] = 'campaignId';
+      values[':camp'] = S(query.campaignId);
+    }
+    if (query.publisherId !== undefined) {
+      filters.push('#pub = :pub');
+      names['#pub'] = 'publisherId';
+      values[':pub'] = S(query.publisherId);
+    }
+    if (query.billable !== undefined) {
+      filters.push('#bill = :bill');
+      names['#bill'] = 'billable';
+      values[':bill'] = { BOOL: query.billable };
+    }
+    const keyNames = ['pk', 'sk', 'gsi1pk', 'gsi1sk'];
+    let startKey = query.cursor === undefined ? undefined : decodeCursor(query.cursor, keyNames, { name: 'gsi1pk', value: gsi1pk });
+    const items: StoredCall[] = [];
+    let last: Record<string, unknown> | undefined;
+    for (;;) {
+      const out = await this.client().send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'gsi1',
+          KeyConditionExpression: '#gpk = :pk AND #gsk BETWEEN :from AND :to',
+          ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          ExclusiveStartKey: startKey,
+          Limit: Math.max(query.limit, 25),
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('read', out.ConsumedCapacity);
+      for (const item of out.Items ?? []) {
+        items.push(parseCall(item));
+        last = unmarshall(item);
+        // A page ends exactly at the last item returned, so the cursor resumes right after it.
+        if (items.length === query.limit) {
+          const more = out.LastEvaluatedKey !== undefined || item !== out.Items?.at(-1);
+          return { items, cursor: more ? encodeCursor(Object.fromEntries(keyNames.map((k) => [k, String(last![k])]))) : null };
+        }
+      }
+      if (out.LastEvaluatedKey === undefined) return { items, cursor: null };
+      startKey = out.LastEvaluatedKey;
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Use case: fetch one completed recording into the recordings bucket and record it on the call.
+ * Idempotent: a call that already has this recording stored is skipped, so redelivered or duplicated jobs cost
+ * one GetItem. Failures are thrown; the queue retries with backoff and dead-letters what keeps failing.
+ */
+import { z } from 'zod';
+import { settleWithLimit } from './concurrency';
+import type { CallStore, ConfigStore, Log, RecordingJob, RecordingMedia, SecretStore, Telemetry } from './ports';
+import type { QueueRecord, BatchResult } from './process-ingest-batch';
+
+export interface FetchRecordingDeps {
+  readonly calls: Pick<CallStore, 'getCall' | 'setRecording'>;
+  readonly config: Pick<ConfigStore, 'getAccount'>;
+  readonly secrets: Pick<SecretStore, 'getSecret'>;
+  readonly media: Pick<RecordingMedia, 'store'>;
+  readonly now: () => Date;
+  readonly telemetry: Telemetry;
+  readonly log: Log;
+}
+
+const RecordingJobSchema = z.object({
+  v: z.literal(1),
+  accountId: z.string().min(1),
+  callId: z.string().min(1),
+  recordingId: z.string().regex(/^RE[0-9a-fA-F]{32}$/),
+  recordingUrl: z.url({ protocol: /^https?$/ }),
+  recordingDurationSec: z.number().int().min(0).nullable(),
+});
+
+export function parseRecordingJob(body: string): RecordingJob {
+  return RecordingJobSchema.parse(JSON.parse(body));
+}
+
+/** Object key of a call's recording (CONTRACTS.md: `recordings/<accountId>/<callId>.<ext>`). */
+export function recordingKey(accountId: string, callId: string, ext: string): string {
+  return `recordings/${accountId}/${callId}.${ext}`;
+}
+
+export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps): Promise<'stored' | 'skipped'> {
+  const { accountId, callId, recordingId } = job;
+  const call = await deps.calls.getCall(callId, { consistent: true });
+  // The writer merges the recording event before it queues the job, so a missing call is a bug or a race.
+  if (call === null) throw new Error(`call ${callId} not found`);
+  if (call.accountId !== accountId) throw new Error(`call ${callId} belongs to another account`);
+  if (call.recording?.recordingId === recordingId) return 'skipped';
+
+  const account = await deps.config.getAccount(accountId);
+  if (account === null) throw new Error(`account ${accountId} not found`);
+  const authToken = await deps.secrets.getSecret(account.twilio.authTokenSecret);
+  const key = recordingKey(accountId, callId, 'wav');
+  // Twilio serves a recording's media at its URL plus an extension; .wav is the lossless original.
+  const stored = await deps.media.store({ url: `${job.recordingUrl}.wav`, username: account.twilio.accountSid, password: authToken, key });
+  await deps.calls.setRecording(callId, {
+    recordingId,
+    key,
+    sha256: stored.sha256,
+    bytes: stored.bytes,
+    durationSec: job.recordingDurationSec,
+    contentType: stored.contentType,
+    storedAt: deps.now().toISOString(),
+  });
+  deps.log.info('recording stored', { accountId, callId, recordingId, bytes: stored.bytes });
+  return 'stored';
+}
+
+/** A batch of the recordings queue; failed messages are returned for the partial batch response. */
+export async function processRecordingBatch(records: readonly QueueRecord[], deps: FetchRecordingDeps): Promise<BatchResult> {
+  const results = await settleWithLimit(records, 5, (r) => fetchRecording(parseRecordingJob(r.body), deps));
+  const failedMessageIds: string[] = [];
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') return;
+    const record = records[i]!;
+    deps.telemetry.recordingFetchFailed();
+    const err = result.reason;
+    deps.log.error('recording fetch failed', {
+      messageId: record.messageId,
+      error: err instanceof Error ? { name: err.name, message: err.message } : String(err),
+    });
+    failedMessageIds.push(record.messageId);
+  });
+  return { failedMessageIds };
+}

@@ -1,0 +1,234 @@
+/**
+ * The ports the use cases depend on. Adapters in shared/adapters implement them with the AWS SDK; tests may
+ * implement them in memory. No AWS types appear here.
+ */
+import type { PriorBilled } from '../domain/rating';
+import type {
+  Account,
+  ApiRole,
+  CallEvent,
+  Campaign,
+  IngestMessage,
+  LedgerEntry,
+  RatingDecision,
+  TrackingNumber,
+} from '../domain/types';
+
+// ------------------------------------------------------------------ configuration
+
+export interface ApiKeyRecord {
+  readonly accountId: string;
+  readonly role: ApiRole;
+  readonly label?: string;
+}
+
+export interface ConfigStore {
+  getAccount(accountId: string): Promise<Account | null>;
+  getCampaign(accountId: string, campaignId: string): Promise<Campaign | null>;
+  /** The assignment of a tracking number (E.164), whatever account it belongs to. */
+  getTrackingNumber(e164: string): Promise<TrackingNumber | null>;
+  /** An API key by the sha256 hex of the key. */
+  getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
+}
+
+export interface SecretStore {
+  /** A named provider secret (e.g. `twilio/acme/auth-token`), resolved under SECRETS_REF. */
+  getSecret(name: string): Promise<string>;
+  /** A full reference: `env:NAME` or `ssm:/parameter/name`. */
+  resolve(ref: string): Promise<string>;
+}
+
+// ------------------------------------------------------------------ calls
+
+/** What is written on the call item together with the rating (once). */
+export interface RatedCall {
+  readonly decision: RatingDecision;
+  readonly ratedAt: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationSec: number;
+  /** HMAC of the caller's E.164 number; null when the caller is anonymous or not a phone number. */
+  readonly callerHash: string | null;
+  /** PII: kept on the call item for the account's call detail only; never logged. */
+  readonly callerE164: string | null;
+}
+
+/** The duplicate-window marker a billable call claims for (campaign, caller). */
+export interface DuplicateMarker {
+  readonly campaignId: string;
+  readonly callerHash: string;
+  readonly billedStartMs: number;
+  readonly windowMs: number;
+}
+
+export type CommitOutcome =
+  | { readonly outcome: 'committed' }
+  /** The call item already carries a rating (another writer won, or this is a redelivery). */
+  | { readonly outcome: 'already_rated' }
+  /** An earlier billable call of the same caller holds the campaign's duplicate window. */
+  | { readonly outcome: 'duplicate'; readonly prior: PriorBilled }
+  /** A concurrent transaction touched the same items; re-read and retry. */
+  | { readonly outcome: 'conflict' };
+
+export interface StoredRecording {
+  readonly recordingId: string;
+  readonly key: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly durationSec: number | null;
+  readonly contentType: string;
+  readonly storedAt: string;
+}
+
+export interface StoredCall {
+  readonly callId: string;
+  readonly accountId: string;
+  /** Every event slot of the call (fold them with foldCall). */
+  readonly events: readonly CallEvent[];
+  readonly rating: RatingDecision | null;
+  readonly ratedAt: string | null;
+  readonly startedAt: string | null;
+  readonly endedAt: string | null;
+  readonly durationSec: number | null;
+  readonly recording: StoredRecording | null;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Opaque; null on the last page. */
+  readonly cursor: string | null;
+}
+
+/** Time range: `from` inclusive, `to` exclusive, ISO-8601 UTC (`toISOString()` form). */
+export interface TimeRange {
+  readonly from?: string;
+  readonly to?: string;
+}
+
+export interface CallQuery extends TimeRange {
+  readonly accountId: string;
+  readonly campaignId?: string;
+  readonly publisherId?: string;
+  readonly billable?: boolean;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface CallStore {
+  /** Writes each event into its slot (first write wins), creating the call item if needed. */
+  mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void>;
+  /** The one TransactWriteItems of a billable call: rated call + ledger charge + duplicate marker. */
+  commitRating(args: {
+    callId: string;
+    accountId: string;
+    events: readonly CallEvent[];
+    rated: RatedCall;
+    entry: LedgerEntry;
+    marker: DuplicateMarker | null;
+  }): Promise<CommitOutcome>;
+  /** One conditional UpdateItem: slots + rating of a non-billable call. */
+  commitNonBillable(args: {
+    callId: string;
+    accountId: string;
+    events: readonly CallEvent[];
+    rated: RatedCall;
+  }): Promise<Extract<CommitOutcome, { outcome: 'committed' | 'already_rated' | 'conflict' }>>;
+  setRecording(callId: string, recording: StoredRecording): Promise<void>;
+  getCall(callId: string, options?: { consistent?: boolean }): Promise<StoredCall | null>;
+  /** Rated calls of an account, newest first. */
+  listCalls(query: CallQuery): Promise<Page<StoredCall>>;
+}
+
+// ------------------------------------------------------------------ ledger
+
+export interface LedgerQuery extends TimeRange {
+  readonly accountId: string;
+  readonly campaignId?: string;
+  readonly publisherId?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface LedgerTotals {
+  readonly chargesCents: number;
+  readonly creditsCents: number;
+  readonly netCents: number;
+  readonly count: number;
+}
+
+export interface LedgerStore {
+  /** Entries in effective-time order. */
+  listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>>;
+  /** Totals over the whole filtered range (the cursor and limit are ignored). */
+  totals(query: Omit<LedgerQuery, 'limit' | 'cursor'>): Promise<LedgerTotals>;
+}
+
+// ------------------------------------------------------------------ queues, archive, recordings
+
+export interface IngestQueue {
+  send(message: IngestMessage): Promise<void>;
+}
+
+/** A recording to fetch (`QUEUES.recordings` body). */
+export interface RecordingJob {
+  readonly v: 1;
+  readonly accountId: string;
+  readonly callId: string;
+  readonly recordingId: string;
+  readonly recordingUrl: string;
+  readonly recordingDurationSec: number | null;
+}
+
+export interface RecordingJobQueue {
+  send(job: RecordingJob): Promise<void>;
+}
+
+export interface RawArchive {
+  /** Writes the batch, one object per (account, UTC day of receipt). Same batchId → same keys (retry-safe). */
+  archiveBatch(batchId: string, messages: readonly IngestMessage[]): Promise<void>;
+}
+
+export interface RecordingMedia {
+  /** Downloads `url` with basic auth and streams it into storage under `key`; returns what was stored. */
+  store(args: {
+    url: string;
+    username: string;
+    password: string;
+    key: string;
+  }): Promise<{ sha256: string; bytes: number; contentType: string }>;
+  /** A presigned GET URL, valid for 15 minutes. */
+  presignGet(key: string): Promise<string>;
+}
+
+// ------------------------------------------------------------------ observability
+
+export interface Log {
+  debug(message: string, attrs?: Record<string, unknown>): void;
+  info(message: string, attrs?: Record<string, unknown>): void;
+  warn(message: string, attrs?: Record<string, unknown>): void;
+  error(message: string, attrs?: Record<string, unknown>): void;
+}
+
+export interface Telemetry {
+  webhookAccepted(): void;
+  /** `reason` is the problem slug (e.g. `bad-signature`). */
+  webhookRejected(reason: string): void;
+  callRated(decision: RatingDecision): void;
+  recordingFetchFailed(): void;
+}
+
+/** A single-item write collided with a concurrent transaction on the same item; safe to retry. */
+export class WriteConflict extends Error {
+  constructor(what: string) {
+    super(`write conflict on ${what}`);
+    this.name = 'WriteConflict';
+  }
+}
+
+/** An event names a call that already belongs to another account (a CallSid collision or a forgery). */
+export class CallAccountMismatch extends Error {
+  constructor(readonly callId: string) {
+    super(`call ${callId} belongs to another account`);
+    this.name = 'CallAccountMismatch';
+  }
+}
