@@ -425,11 +425,6 @@ function resolveProfile(publisherId: string, profiles: TrafficOptions['profiles'
   return typeof p === 'string' ? PROFILES[p] : p;
 }
 
-function twilioUuid(rng: Rng): string {
-  const h = rng.hex(32);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 /** The double-encoded CallToken real incoming-call webhooks carry (a URL-encoded JSON holding a JWT). */
 function callToken(rng: Rng): string {
   const b64url = (s: string) => Buffer.from(s).toString('base64url');
@@ -622,10 +617,12 @@ export function generateTraffic(options: TrafficOptions): Traffic {
 function groundTruth(planned: readonly PlannedCall[], mediaBaseUrl: string): Map<string, DraftTruth> {
   const out = new Map<string, DraftTruth>();
   const lastBilled = new Map<string, { callId: string; startMs: number }>();
-  const byStart = [...planned].sort((a, b) => a.endAtMs - a.durationSec * 1000 - (b.endAtMs - b.durationSec * 1000) || (a.callSid < b.callSid ? -1 : 1));
+  // The ledger's start: terminal Timestamp − CallDuration (for an unconnected call, the moment it ended).
+  const startOf = (p: PlannedCall) => p.endAtMs - p.durationSec * 1000;
+  const byStart = [...planned].sort((a, b) => startOf(a) - startOf(b) || (a.callSid < b.callSid ? -1 : 1));
   for (const p of byStart) {
     const callId = `twilio:${p.callSid}`;
-    const startedAtMs = p.endAtMs - p.durationSec * 1000;
+    const startedAtMs = startOf(p);
     const terms = p.campaign.terms;
     const key = `${p.account.accountId}/${p.campaign.campaignId}/${p.caller.e164}`;
     let reason: ReasonCode | null = null;

@@ -92,7 +92,8 @@ export const TABLES = {
 export const QUEUES = {
   ingest: {
     id: 'Ingest',
-    visibilityTimeoutSec: 60,
+    // AWS advises a visibility timeout of at least 6x the consumer's timeout (FUNCTIONS.ledgerWriter: 20 s).
+    visibilityTimeoutSec: 120,
     maxReceiveCount: 5,
     retentionPeriodSec: 4 * 24 * 3600,
     dlqRetentionPeriodSec: 14 * 24 * 3600,
@@ -102,7 +103,8 @@ export const QUEUES = {
   },
   recordings: {
     id: 'Recordings',
-    visibilityTimeoutSec: 180,
+    // 6x FUNCTIONS.recordingFetcher's timeout (60 s).
+    visibilityTimeoutSec: 360,
     maxReceiveCount: 5,
     retentionPeriodSec: 4 * 24 * 3600,
     dlqRetentionPeriodSec: 14 * 24 * 3600,
@@ -125,8 +127,8 @@ export const BUCKETS = {
 
 export const FUNCTIONS = {
   ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
-  ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 50 },
-  recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 150 },
+  ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
+  recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
 } as const satisfies Record<FunctionId, FunctionDef>;
 
@@ -150,9 +152,16 @@ export const ENV = {
   callerHashKeyRef: 'CALLER_HASH_KEY_REF',
   /** Prefix for provider secrets (Twilio auth tokens): `env:` locally, `ssm:/callledger/<env>/` in AWS. */
   secretsRef: 'SECRETS_REF',
+  /** Comma-separated hosts the recording fetcher may download from (SSRF guard): `api.twilio.com` in AWS. */
+  recordingUrlAllowedHosts: 'RECORDING_URL_ALLOWED_HOSTS',
 } as const;
 
 /** Physical names: one prefix per environment, the same shape locally and in AWS. */
 export function physicalName(prefix: string, id: string): string {
   return `${prefix}-${id.toLowerCase()}`;
+}
+
+/** Dead-letter queue physical name for a queue definition (`<prefix>-ingest-dlq`). */
+export function dlqName(prefix: string, queue: Pick<QueueDef, 'id'>): string {
+  return physicalName(prefix, `${queue.id}-dlq`);
 }

@@ -6,7 +6,7 @@
  *                        │                                           │  └──▶ S3 archive (raw/…)
  *                        └──▶ api (read) ◀── main/ledger              └──▶ SQS recordings ──▶ recordingFetcher ──▶ S3
  */
-import { App, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations, type AppProps, type StackProps } from 'aws-cdk-lib';
+import { App, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations, type AppProps, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import { Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -204,7 +204,7 @@ export class CallLedgerStack extends Stack {
   private acknowledgeNagFindings(config: EnvironmentConfig): void {
     const resource = (r: string) => `AwsSolutions-IAM5[Resource::${r}]`;
     const arnPrefix = (service: string) => `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>`;
-    const logicalArn = (c: Construct) => `<${this.getLogicalId(c.node.defaultChild as never)}.Arn>`;
+    const logicalArn = (c: Construct) => `<${this.getLogicalId(c.node.defaultChild as CfnElement)}.Arn>`;
     const ssmParam = (sub: string) =>
       `${arnPrefix('ssm')}:parameter${config.ssmPrefix}${sub.endsWith('/') ? `${sub}*` : sub}`;
 

@@ -5,7 +5,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { QUEUES, physicalName, type QueueDef } from '../resources';
+import { QUEUES, dlqName, physicalName, type QueueDef } from '../resources';
 
 export type QueueKey = keyof typeof QUEUES;
 
@@ -23,7 +23,7 @@ export class WorkQueues extends Construct {
     const build = (def: QueueDef): WorkQueue => {
       const name = physicalName(props.resourcePrefix, def.id);
       const dlq = new Queue(this, `${def.id}Dlq`, {
-        queueName: `${name}-dlq`,
+        queueName: dlqName(props.resourcePrefix, def),
         retentionPeriod: Duration.seconds(def.dlqRetentionPeriodSec),
         encryption: QueueEncryption.SQS_MANAGED,
         enforceSSL: true,

@@ -221,7 +221,8 @@ async function startDynamoDbLocal(port: number, log: Log): Promise<DynamoProcess
       process.removeListener('exit', killNow);
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
-      if (child.exitCode === null && child.signalCode === null) {
+      // No pid: the spawn itself failed (no java), there is no process to wait for.
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
         const gone = new Promise<void>((r) => child.once('exit', () => r()));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 3000);

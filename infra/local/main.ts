@@ -1,13 +1,15 @@
 /**
  * `npm start`: runs the whole local stack until Ctrl-C.
  *
- *   npm start [-- --seed FILE] [-- --port N]      (else the PORT env var, default 3000)
+ *   npm start [-- --seed FILE] [-- --port N]      (else the PORT env var, default 3000; 0 = any free port)
+ *             [-- --run-file FILE]                 (default .local/run.json; tests use their own)
  *
  * Prints progress, then exactly `ready: http://127.0.0.1:<PORT>`. While it runs, `.local/run.json` (mode 0600)
  * holds what `npm run demo` needs to drive it: the base URLs, the generated API keys and Twilio credentials.
  */
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { removeRunFile, runFileContents, writeRunFile } from './run-file';
+import { RUN_FILE, removeRunFile, runFileContents, writeRunFile } from './run-file';
 import { resolvePort, startLocalStack, type LocalStack } from './stack';
 
 function parsePortFlag(value: string | undefined): number | undefined {
@@ -20,10 +22,11 @@ function parsePortFlag(value: string | undefined): number | undefined {
 async function main(): Promise<void> {
   const started = Date.now();
   const { values } = parseArgs({
-    options: { seed: { type: 'string' }, port: { type: 'string' } },
+    options: { seed: { type: 'string' }, port: { type: 'string' }, 'run-file': { type: 'string' } },
     strict: true,
   });
   const port = resolvePort(parsePortFlag(values.port));
+  const runFile = values['run-file'] ?? RUN_FILE;
 
   let stack: LocalStack;
   try {
@@ -40,17 +43,17 @@ async function main(): Promise<void> {
     if (exiting) return;
     exiting = true;
     console.log(`${signal}: stopping…`);
-    removeRunFile();
+    removeRunFile(runFile);
     await stack.stop();
     process.exit(0);
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
   // Also when something else ends the process (an uncaught error): never leave stale credentials behind.
-  process.on('exit', () => removeRunFile());
-  writeRunFile(runFileContents(stack));
+  process.on('exit', () => removeRunFile(runFile));
+  writeRunFile(runFileContents(stack), runFile);
 
-  console.log(`API keys: ${stack.secrets.apiKeys.map((k) => `${k.label} (${k.accountId}, ${k.role})`).join(', ')} — keys in .local/run.json`);
+  console.log(`API keys: ${stack.secrets.apiKeys.map((k) => `${k.label} (${k.accountId}, ${k.role})`).join(', ')} — keys in ${relative(process.cwd(), runFile)}`);
   console.log(`started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`ready: ${stack.baseUrl}`);
 }

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { BUCKETS, QUEUES, TABLES, physicalName, type QueueDef, type TableDef } from '../resources';
+import { BUCKETS, QUEUES, TABLES, dlqName, physicalName, type QueueDef, type TableDef } from '../resources';
 import { localClients, loopbackQueueUrl, type EmulatorEndpoints } from './emulators';
 
 export interface ResourceNames {
@@ -25,10 +25,6 @@ export interface ResourceNames {
   readonly recordingsBucket: string;
 }
 
-/** Dead-letter queue physical name for a queue definition (`<prefix>-ingest-dlq`). */
-export function dlqName(prefix: string, queue: Pick<QueueDef, 'id'>): string {
-  return physicalName(prefix, `${queue.id}-dlq`);
-}
 
 export async function createTable(dynamodb: DynamoDBClient, name: string, def: TableDef): Promise<void> {
   const attributes = new Map<string, AttributeDefinition>();

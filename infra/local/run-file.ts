@@ -5,6 +5,8 @@
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from './emulators';
+import type { EmulatorEndpoints } from './emulators';
+import type { ResourceNames } from './resources';
 import type { LocalStack } from './stack';
 
 export const RUN_FILE = join(REPO_ROOT, '.local', 'run.json');
@@ -13,16 +15,24 @@ export interface RunFile {
   readonly baseUrl: string;
   readonly mediaBaseUrl: string;
   readonly pid: number;
+  /** The emulators and resource names, for tools that talk to them directly (the benchmark's raw baseline). */
+  readonly endpoints: EmulatorEndpoints;
+  readonly names: ResourceNames;
   readonly apiKeys: LocalStack['secrets']['apiKeys'];
   /** accountId → the Twilio credentials the stack generated for it. */
   readonly twilio: Record<string, { readonly accountSid: string; readonly authToken: string }>;
 }
 
-export function runFileContents(stack: Pick<LocalStack, 'baseUrl' | 'mediaBaseUrl' | 'secrets' | 'seed'>, pid: number = process.pid): RunFile {
+export function runFileContents(
+  stack: Pick<LocalStack, 'baseUrl' | 'mediaBaseUrl' | 'endpoints' | 'names' | 'secrets' | 'seed'>,
+  pid: number = process.pid,
+): RunFile {
   return {
     baseUrl: stack.baseUrl,
     mediaBaseUrl: stack.mediaBaseUrl,
     pid,
+    endpoints: stack.endpoints,
+    names: stack.names,
     apiKeys: stack.secrets.apiKeys,
     twilio: Object.fromEntries(
       stack.seed.accounts.map((a) => [a.accountId, { accountSid: a.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens[a.accountId]! }]),

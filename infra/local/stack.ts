@@ -14,10 +14,10 @@ import { ENV, FUNCTIONS, QUEUES, ROUTES, type FunctionId } from '../resources';
 import { parseSeed, type Seed } from '../../shared/domain/seed';
 import { ConfigRepo, configItems } from '../../shared/adapters/main-repo';
 import { envNameForSecret } from '../../shared/adapters/secrets';
-import { REPO_ROOT, localClients, startEmulators, type Emulators, type LocalClients } from './emulators';
+import { REPO_ROOT, localClients, startEmulators, type EmulatorEndpoints, type Emulators, type LocalClients } from './emulators';
 import { startFakeMedia, type FakeMedia } from './fake-media';
 import { componentChecks } from './health';
-import { startHttpAdapter, type ComponentHealth, type HttpAdapter, type HttpHandler } from './http-adapter';
+import { startHttpAdapter, type ComponentHealth, type HttpHandler } from './http-adapter';
 import { createResources, type ResourceNames } from './resources';
 import { startPollers, type Pollers, type QueueStats, type SqsHandler } from './sqs-poller';
 
@@ -65,6 +65,7 @@ export interface LocalStack {
   /** The fake Twilio media host (`recordingUrl(accountSid, recordingSid)` builds RecordingUrl values). */
   readonly mediaBaseUrl: string;
   readonly media: FakeMedia;
+  readonly endpoints: EmulatorEndpoints;
   /** Every variable the handlers were given (resource names, endpoints, secrets): for child processes. */
   readonly env: Record<string, string>;
   readonly names: ResourceNames;
@@ -147,7 +148,7 @@ export function handlerEnv(args: {
     [ENV.secretsRef]: 'env:',
     [ENV.callerHashKeyRef]: 'env:CALLER_HASH_KEY',
     CALLER_HASH_KEY: args.secrets.callerHashKey,
-    RECORDING_URL_ALLOWED_HOSTS: '127.0.0.1,localhost',
+    [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
     POWERTOOLS_DEV: current.POWERTOOLS_DEV ?? 'true',
     POWERTOOLS_SERVICE_NAME: current.POWERTOOLS_SERVICE_NAME ?? 'callledger-local',
   };
@@ -204,31 +205,42 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const stopAll = async () => {
     handlersReady.reject(new Error('local stack stopped'));
     await pollers?.stop();
-    // Reverse order: the HTTP adapter and pollers first, the emulators last.
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    // Pollers first (they finish their batches against live emulators), then in start order: the HTTP adapter
+    // stops taking requests before the emulators go.
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
     cleanups.length = 0;
     if (clients) for (const client of Object.values(clients)) client.destroy();
     restoreEnv();
   };
 
   try {
+    // The adapter binds first: it fails fast on a busy port, and the public URL (with port 0, the port) must be
+    // known before the handlers load. Requests that arrive early wait for the handlers.
+    const adapter = await startHttpAdapter({
+      port: resolvePort(opts.port),
+      routes: ROUTES,
+      functions: FUNCTIONS,
+      loadHandler: async (fn) => (await handlersReady.promise)[fn] as HttpHandler,
+      // Until the emulators are up and the resources exist, every component but the pollers reports 'starting'.
+      health: Object.fromEntries(
+        HEALTH_COMPONENTS.map((name) => [name, () => checks?.[name]?.() ?? Promise.resolve<ComponentHealth>({ down: 'starting' })]),
+      ),
+      log: (line) => console.error(line),
+    });
+    cleanups.push(() => adapter.stop());
+
     log('starting DynamoDB Local, fauxqs and the fake media host…');
-    const [emulators, media, adapter] = await Promise.all([
-      startEmulators({ log }).then((e) => (cleanups.push(() => e.stop()), e)),
-      startFakeMedia({ credentials: twilioTokenBySid }).then((m) => (cleanups.push(() => m.stop()), m)),
-      // The adapter binds first so the public URL (and with port 0, the port) is known before the handlers load.
-      startHttpAdapter({
-        port: resolvePort(opts.port),
-        routes: ROUTES,
-        functions: FUNCTIONS,
-        loadHandler: async (fn) => (await handlersReady.promise)[fn] as HttpHandler,
-        // Until the emulators are up and the resources exist, every component but the pollers reports 'starting'.
-        health: Object.fromEntries(
-          HEALTH_COMPONENTS.map((name) => [name, () => checks?.[name]?.() ?? Promise.resolve<ComponentHealth>({ down: 'starting' })]),
-        ),
-        log: (line) => console.error(line),
-      }).then((a) => (cleanups.push(() => a.stop()), a)),
+    // allSettled, not all: whatever did start must be registered for cleanup before a failure is rethrown.
+    const [emulatorsResult, mediaResult] = await Promise.allSettled([
+      startEmulators({ log }),
+      startFakeMedia({ credentials: twilioTokenBySid }),
     ]);
+    if (emulatorsResult.status === 'fulfilled') cleanups.push(() => emulatorsResult.value.stop());
+    if (mediaResult.status === 'fulfilled') cleanups.push(() => mediaResult.value.stop());
+    if (emulatorsResult.status === 'rejected') throw emulatorsResult.reason;
+    if (mediaResult.status === 'rejected') throw mediaResult.reason;
+    const emulators = emulatorsResult.value;
+    const media = mediaResult.value;
     log(`emulators up (${elapsed()})`);
     clients = localClients(emulators.endpoints, emulators.region);
     const names = await createResources(emulators.endpoints, LOCAL_PREFIX);
@@ -277,6 +289,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       baseUrl: adapter.url,
       mediaBaseUrl: media.baseUrl,
       media,
+      endpoints: emulators.endpoints,
       env,
       names,
       seed,

@@ -5,7 +5,7 @@
  * deployed without, say, the ledger table name still starts, and one that lacks a setting it needs refuses to
  * start with one error naming every missing or invalid variable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV } from '../../infra/resources';
 
 /** A reference to a single secret: `env:NAME` (local) or `ssm:/parameter/name` (AWS SSM SecureString). */
@@ -36,11 +36,8 @@ const FIELDS = {
 export type ConfigKey = keyof typeof FIELDS;
 export type Config = { [K in ConfigKey]: z.output<(typeof FIELDS)[K]> };
 
-/** Environment variable name of each setting. */
-export const ENV_NAMES: Record<ConfigKey, string> = {
-  ...ENV,
-  recordingUrlAllowedHosts: 'RECORDING_URL_ALLOWED_HOSTS',
-};
+/** Environment variable name of each setting (infra/resources.ts is the one list of names). */
+export const ENV_NAMES: Record<ConfigKey, string> = ENV;
 
 export class ConfigError extends Error {
   constructor(readonly issues: readonly string[]) {

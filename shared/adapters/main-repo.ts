@@ -46,7 +46,8 @@ export const mainKeys = {
   trackingNumber: (e164: string): Key => ({ pk: `NUM#${e164}`, sk: 'NUM' }),
   apiKey: (keySha256: string): Key => ({ pk: `APIKEY#${keySha256}`, sk: 'APIKEY' }),
   call: (callId: string): Key => ({ pk: `CALL#${callId}`, sk: 'CALL' }),
-  duplicate: (campaignId: string, callerHash: string): Key => ({ pk: `DUP#${campaignId}#${callerHash}`, sk: 'DUP' }),
+  /** Campaign ids are unique per account only, so the account is part of the marker's key. */
+  duplicate: (accountId: string, campaignId: string, callerHash: string): Key => ({ pk: `DUP#${accountId}#${campaignId}#${callerHash}`, sk: 'DUP' }),
 };
 
 /** Calls of an account by start time (gsi1). */
@@ -415,7 +416,7 @@ export class CallRepo implements CallStore {
         Put: {
           TableName: this.table,
           Item: marshall({
-            ...mainKeys.duplicate(marker.campaignId, marker.callerHash),
+            ...mainKeys.duplicate(accountId, marker.campaignId, marker.callerHash),
             callId,
             billedStartMs: marker.billedStartMs,
             // TTL only tidies up; the condition below tests the timestamp because TTL deletes late.

@@ -49,7 +49,7 @@ export interface S3RecordingMediaOptions {
   bucket: string;
   allowedHosts: readonly string[];
   client?: S3Client;
-  /** Whole download budget (default 120 s, inside the fetcher's 150 s timeout). */
+  /** Whole download budget (default 45 s, inside the fetcher's 60 s Lambda timeout). */
   timeoutMs?: number;
 }
 
@@ -63,7 +63,7 @@ export class S3RecordingMedia implements RecordingMedia {
 
   async store(args: { url: string; username: string; password: string; key: string }): Promise<{ sha256: string; bytes: number; contentType: string }> {
     const url = assertAllowedRecordingUrl(args.url, this.options.allowedHosts);
-    const signal = AbortSignal.timeout(this.options.timeoutMs ?? 120_000);
+    const signal = AbortSignal.timeout(this.options.timeoutMs ?? 45_000);
     const res = await fetch(url, {
       headers: { authorization: `Basic ${Buffer.from(`${args.username}:${args.password}`).toString('base64')}` },
       redirect: 'follow',

@@ -3,7 +3,7 @@
  * Idempotent: a call that already has this recording stored is skipped, so redelivered or duplicated jobs cost
  * one GetItem. Failures are thrown; the queue retries with backoff and dead-letters what keeps failing.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { settleWithLimit } from './concurrency';
 import type { CallStore, ConfigStore, Log, RecordingJob, RecordingMedia, SecretStore, Telemetry } from './ports';
 import type { QueueRecord, BatchResult } from './process-ingest-batch';
@@ -27,8 +27,19 @@ const RecordingJobSchema = z.object({
   recordingDurationSec: z.number().int().min(0).nullable(),
 });
 
+/** Throws an error naming the bad fields (a job is written by the ledger writer, so this means a bug). */
 export function parseRecordingJob(body: string): RecordingJob {
-  return RecordingJobSchema.parse(JSON.parse(body));
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new Error('malformed recording job: not JSON');
+  }
+  const parsed = RecordingJobSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`malformed recording job: ${parsed.error.issues.map((i) => i.path.join('.') || '(root)').join(', ')}`);
+  }
+  return parsed.data;
 }
 
 /** Object key of a call's recording (CONTRACTS.md: `recordings/<accountId>/<callId>.<ext>`). */

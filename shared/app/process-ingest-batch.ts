@@ -12,7 +12,7 @@
  * A failing call fails only its own messages (partial batch response); SQS redelivers them.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerHash, normaliseNumber } from '../domain/caller';
 import { callTimes, foldCall } from '../domain/fold';
 import { chargeEntry } from '../domain/ledger';
@@ -47,7 +47,7 @@ export interface ProcessIngestDeps {
   readonly now: () => Date;
   readonly telemetry: Telemetry;
   readonly log: Log;
-  /** Calls handled at once (default 8). */
+  /** Calls handled at once (default 16: every call of a 10-message batch in parallel). */
   readonly concurrency?: number;
   /** Commit attempts per call before its messages are failed back to SQS (default 6). */
   readonly maxAttempts?: number;
@@ -124,7 +124,7 @@ export async function processIngestBatch(records: readonly QueueRecord[], deps: 
   }
 
   const list = [...groups.values()];
-  const results = await settleWithLimit(list, deps.concurrency ?? 8, (g) => processCall(g.events, deps));
+  const results = await settleWithLimit(list, deps.concurrency ?? 16, (g) => processCall(g.events, deps));
   results.forEach((result, i) => {
     if (result.status === 'rejected') {
       const group = list[i]!;

@@ -4,7 +4,7 @@
  * Query parameters are validated with zod; unknown parameters are rejected so that a typo (`publisher=`) is
  * not silently ignored.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { foldCall } from '../domain/fold';
 import { BadRequest, fieldErrors, Forbidden, NotFound } from '../domain/problems';
 import type { CallStatus, LedgerEntry, ReasonCode } from '../domain/types';

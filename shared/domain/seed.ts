@@ -1,7 +1,7 @@
 /**
  * zod schemas for configuration: the seed file (events/seed/*.json) and, later, the management API share them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequest, fieldErrors } from './problems';
 
 const id = z

@@ -8,7 +8,7 @@
  * the official helper libraries do.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequest, fieldErrors, type FieldError } from './problems';
 import type { CallEvent, CallStatus, RecordingStatus } from './types';
 

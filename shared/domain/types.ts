@@ -22,7 +22,7 @@ export const TERMINAL_STATUSES: ReadonlySet<CallStatus> = new Set(['completed', 
 export type RecordingStatus = 'in-progress' | 'completed' | 'absent' | 'failed';
 
 interface CallEventBase {
-  /** Deterministic idempotency key of the delivery's meaning, e.g. `twilio:CA…:status:completed:3`. */
+  /** Deterministic idempotency key of the delivery's meaning, e.g. `twilio:CA…:status:completed` or `twilio:CA…:recording:RE…:completed`. */
   readonly eventId: string;
   readonly provider: Provider;
   readonly accountId: string;

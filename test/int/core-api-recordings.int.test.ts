@@ -217,9 +217,7 @@ describe('api handler', () => {
     expect(all.cursor).toBeNull();
 
     const billableOnly = json(await api(get('/v1/calls', keyA, { billable: 'true' }), context));
-    expect(billableOnly.calls.map((c: { callId: string }) => c.callId)).toEqual([second.callId, billableOnly.calls[1]?.callId].filter(Boolean));
-    expect(billableOnly.calls.every((c: { billable: boolean }) => c.billable)).toBe(true);
-    expect(billableOnly.calls).toHaveLength(2);
+    expect(billableOnly.calls.map((c: { callId: string }) => c.callId)).toEqual([second.callId, billable.callId]);
 
     const byPublisher = json(await api(get('/v1/calls', keyA, { publisherId: a.numbers.second.publisherId }), context));
     expect(byPublisher.calls.map((c: { callId: string }) => c.callId)).toEqual([second.callId, duplicate.callId]);
@@ -274,7 +272,10 @@ describe('api handler', () => {
     expect(res.statusCode).toBe(400);
     expect(res.headers?.['content-type']).toBe('application/problem+json');
     expect(json(res).errors.map((e: { field: string }) => e.field).sort()).toEqual(['bogus', 'campaignId', 'from', 'limit']);
-    const reversed = await api(get('/v1/calls', keyA, { from: '2026-11-11T00:00:00Z', to: '2026-11-10T00:00:00Z', billable: 'yes' }), context);
-    expect(json(reversed).errors.map((e: { field: string }) => e.field).sort()).toEqual(['billable', 'to']);
+    const badFlag = await api(get('/v1/calls', keyA, { billable: 'yes' }), context);
+    expect(json(badFlag).errors).toEqual([{ field: 'billable', message: 'must be true or false' }]);
+    const reversed = await api(get('/v1/calls', keyA, { from: '2026-11-11T00:00:00+02:00', to: '2026-11-10T00:00:00Z' }), context);
+    expect(reversed.statusCode).toBe(400);
+    expect(json(reversed).errors).toEqual([{ field: 'to', message: 'must be after from' }]);
   });
 });

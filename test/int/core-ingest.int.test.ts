@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import twilio from 'twilio';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { envNameForSecret } from '../../shared/adapters/secrets';
 import type { IngestMessage } from '../../shared/domain/types';
 import { createTenant, freshNumber, hex32, listKeys, queueDepth, receiveAll, scanTable, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
@@ -156,5 +156,25 @@ describe('ingest-twilio handler', () => {
     // Field errors never echo values (they may be phone numbers).
     expect(String(res.body)).not.toContain('exploded');
     await noTrace();
+  });
+
+  it('never logs the caller number, accepted or rejected', async () => {
+    const lines: string[] = [];
+    const capture = (...args: unknown[]) => void lines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m).mockImplementation(capture));
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (capture(String(chunk)), true));
+    try {
+      const caller = freshNumber();
+      expect((await handler(request({ params: completedParams({ From: caller }) }), context)).statusCode).toBe(204);
+      expect((await handler(request({ params: completedParams({ From: caller }), signature: 'forged' }), context)).statusCode).toBe(403);
+      expect((await handler(request({ params: completedParams({ From: caller, CallStatus: 'nope' }) }), context)).statusCode).toBe(400);
+      expect(lines.join('\n')).toContain('webhook accepted');
+      expect(lines.join('\n')).toContain('webhook rejected');
+      expect(lines.join('\n')).not.toContain(caller.slice(1));
+    } finally {
+      for (const s of spies) s.mockRestore();
+      write.mockRestore();
+      await receiveAll(env, env.names.ingestQueueUrl);
+    }
   });
 });

@@ -77,7 +77,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
     );
 
     const hash = callerHash(env.callerHashKey, caller);
-    const marker = (await scanTable(env, env.names.mainTable)).find((i) => i.pk === `DUP#${t.campaign.campaignId}#${hash}`);
+    const marker = (await scanTable(env, env.names.mainTable)).find((i) => i.pk === `DUP#${t.account.accountId}#${t.campaign.campaignId}#${hash}`);
     expect(marker).toMatchObject({ callId: call.callId, billedStartMs: T0 });
     expect(marker?.ttl).toBe(Math.ceil((T0 + 72 * HOUR + 24 * HOUR) / 1000));
     // The raw number is on the call item (call detail) but the marker only has the hash.

@@ -140,6 +140,8 @@ describe('startLocalStack', () => {
       baseUrl: stack.baseUrl,
       mediaBaseUrl: stack.mediaBaseUrl,
       pid: 4242,
+      endpoints: stack.endpoints,
+      names: stack.names,
       apiKeys: stack.secrets.apiKeys,
       twilio: { 'acme-roofing': { accountSid: stack.seed.accounts[0]!.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens['acme-roofing'] } },
     });

@@ -4,7 +4,7 @@
  * Bundling is skipped (`aws:cdk:bundling-stacks: []`), so these tests need no esbuild run; the context is cdk.json's
  * own, so the flags and environments are the ones `cdk synth` uses.
  */
-import { App } from 'aws-cdk-lib';
+import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -20,6 +20,7 @@ type Json = Record<string, any>;
 
 const CDK_JSON = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as Json;
 const ENVIRONMENTS = Object.keys(CDK_JSON.context.environments);
+const DEV = CDK_JSON.context.environments.dev as Json;
 
 function context(env: string, overrides: Json = {}): Json {
   return { ...CDK_JSON.context, env, 'aws:cdk:bundling-stacks': [], ...overrides };
@@ -197,9 +198,8 @@ function currentPrefix(json: Json): string {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('CDK stack: resources from infra/resources.ts', () => {
-  const { stack, template, json } = synth('dev');
-
   it('creates exactly the tables in TABLES with their keys, indexes, TTL, PITR, on-demand billing and SSE', () => {
+    const { template } = synth('dev');
     template.resourceCountIs('AWS::DynamoDB::Table', Object.keys(TABLES).length);
     for (const def of Object.values(TABLES)) {
       const gsis = def.globalSecondaryIndexes.map((i) => ({
@@ -212,7 +212,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
       }));
       const ttl = 'timeToLiveAttribute' in def ? def.timeToLiveAttribute : undefined;
       template.hasResourceProperties('AWS::DynamoDB::Table', {
-        TableName: physicalName('callledger-dev', def.id),
+        TableName: physicalName(DEV.resourcePrefix, def.id),
         KeySchema: [
           { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
           { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
@@ -231,10 +231,11 @@ describe('CDK stack: resources from infra/resources.ts', () => {
   });
 
   it('creates each queue in QUEUES with its attributes and a DLQ after maxReceiveCount, SSE and TLS-only', () => {
+    const { stack, template } = synth('dev');
     template.resourceCountIs('AWS::SQS::Queue', Object.keys(QUEUES).length * 2);
     for (const [key, def] of Object.entries(QUEUES)) {
       const { queue, dlq } = stack.queues.queues[key as keyof typeof QUEUES];
-      const name = physicalName('callledger-dev', def.id);
+      const name = physicalName(DEV.resourcePrefix, def.id);
       template.hasResourceProperties('AWS::SQS::Queue', {
         QueueName: name,
         VisibilityTimeout: def.visibilityTimeoutSec,
@@ -261,6 +262,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
   });
 
   it('feeds each queue to its consumer with batch size, batching window and partial batch failure reporting', () => {
+    const { stack, template } = synth('dev');
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', Object.keys(QUEUES).length);
     for (const [key, def] of Object.entries(QUEUES)) {
       const { queue } = stack.queues.queues[key as keyof typeof QUEUES];
@@ -275,6 +277,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
   });
 
   it('makes every bucket private, TLS-only and encrypted; logs access; versions recordings; applies BUCKETS lifecycles', () => {
+    const { stack, template, json } = synth('dev');
     const buckets = resources(json, 'AWS::S3::Bucket');
     expect(buckets).toHaveLength(Object.keys(BUCKETS).length + 1); // + the access-log bucket
     for (const [id, b] of buckets) {
@@ -298,7 +301,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
     }
     for (const [key, def] of Object.entries(BUCKETS)) {
       const bucket = stack.storage.buckets[key as keyof typeof BUCKETS];
-      const props = (json.Resources[stack.getLogicalId(bucket.node.defaultChild as never)] as Json).Properties;
+      const props = (json.Resources[stack.getLogicalId(bucket.node.defaultChild as CfnElement)] as Json).Properties;
       expect(props.LoggingConfiguration.DestinationBucketName).toEqual(stack.resolve(stack.storage.accessLogs.bucketName));
       if (key === 'recordings') expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
       for (const rule of def.lifecycle) {
@@ -315,6 +318,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
   });
 
   it('routes exactly ROUTES to their functions through payload v2 Lambda integrations', () => {
+    const { stack, json } = synth('dev');
     const routes = resources(json, 'AWS::ApiGatewayV2::Route');
     expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     const integrations = Object.fromEntries(resources(json, 'AWS::ApiGatewayV2::Integration'));
@@ -329,6 +333,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
   });
 
   it('serves the $default stage with auto-deploy, JSON access logs and throttling', () => {
+    const { template } = synth('dev');
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
@@ -336,14 +341,15 @@ describe('CDK stack: resources from infra/resources.ts', () => {
         DestinationArn: Match.anyValue(),
         Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
       },
-      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      DefaultRouteSettings: { ThrottlingRateLimit: DEV.apiThrottle.rateLimit, ThrottlingBurstLimit: DEV.apiThrottle.burstLimit },
     });
   });
 
   it('runs every function in FUNCTIONS on Node.js 24, arm64, with tracing, its own log group and all ENV names', () => {
+    const { stack, template, json } = synth('dev');
     for (const def of Object.values(FUNCTIONS)) {
       const { fn, logGroup } = stack.functions[def.id];
-      const props = (json.Resources[stack.getLogicalId(fn.node.defaultChild as never)] as Json).Properties;
+      const props = (json.Resources[stack.getLogicalId(fn.node.defaultChild as CfnElement)] as Json).Properties;
       expect(props).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
@@ -356,20 +362,21 @@ describe('CDK stack: resources from infra/resources.ts', () => {
       const vars = props.Environment.Variables as Json;
       for (const name of Object.values(ENV)) expect(vars[name], `${def.id} ${name}`).toBeDefined();
       expect(vars).toMatchObject({
-        CALLER_HASH_KEY_REF: 'ssm:/callledger/dev/caller-hash-key',
-        SECRETS_REF: 'ssm:/callledger/dev/',
-        RECORDING_URL_ALLOWED_HOSTS: 'api.twilio.com',
+        CALLER_HASH_KEY_REF: `ssm:${DEV.ssmPrefix}caller-hash-key`,
+        SECRETS_REF: `ssm:${DEV.ssmPrefix}`,
+        RECORDING_URL_ALLOWED_HOSTS: DEV.recordingUrlAllowedHosts.join(','),
         POWERTOOLS_SERVICE_NAME: `callledger-${def.id}`,
         POWERTOOLS_METRICS_NAMESPACE: 'CallLedger',
       });
       template.hasResourceProperties('AWS::Logs::LogGroup', {
         LogGroupName: `/aws/lambda/${props.FunctionName}`,
-        RetentionInDays: 14,
+        RetentionInDays: DEV.logRetentionDays,
       });
     }
   });
 
   it('points PUBLIC_BASE_URL at the API endpoint without a dependency cycle, or at the configured domain', () => {
+    const { stack, json } = synth('dev');
     const apiEndpoint = stack.resolve(stack.publicApi.api.apiEndpoint);
     expect(apiEndpoint).toEqual({ 'Fn::GetAtt': [expect.any(String), 'ApiEndpoint'] });
     for (const [, fn] of resources(json, 'AWS::Lambda::Function')) {
@@ -382,16 +389,17 @@ describe('CDK stack: resources from infra/resources.ts', () => {
     const custom = synthApp('dev', {
       environments: {
         ...CDK_JSON.context.environments,
-        dev: { ...CDK_JSON.context.environments.dev, publicBaseUrl: 'https://hooks.example.com' },
+        dev: { ...DEV, publicBaseUrl: 'https://hooks.example.com' },
       },
     });
     custom.template.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: physicalName('callledger-dev', 'ingest-twilio'),
+      FunctionName: physicalName(DEV.resourcePrefix, 'ingest-twilio'),
       Environment: { Variables: Match.objectLike({ PUBLIC_BASE_URL: 'https://hooks.example.com' }) },
     });
   });
 
   it('alarms on every DLQ, API 5xx, each function\'s errors and the ingest backlog, all to the SNS topic', () => {
+    const { stack, json } = synth('dev');
     const topic = stack.resolve(stack.alarms.topic.topicArn);
     const alarms = resources(json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     for (const a of alarms) expect(a.AlarmActions).toEqual([topic]);
@@ -443,7 +451,7 @@ describe('CDK stack: the ledger table is append-only in IAM', () => {
   it.each([
     ['dynamodb:* on every table', ['dynamodb:*'], ['arn:aws:dynamodb:*:*:table/*']],
     ['Update* on an index of the ledger', ['dynamodb:Update*'], ['LEDGER/index/x']],
-    ['PartiQLDelete on the ledger by name', ['dynamodb:PartiQLDelete'], ['arn:aws:dynamodb:us-east-1:111111111111:table/callledger-dev-ledger']],
+    ['PartiQLDelete on the ledger by name', ['dynamodb:PartiQLDelete'], [`arn:aws:dynamodb:us-east-1:111111111111:table/${physicalName(DEV.resourcePrefix, TABLES.ledger.id)}`]],
     ['* on *', ['*'], ['*']],
   ])('the checker finds %s', (_name, actions, resourcesIn) => {
     const stack = bareStack();

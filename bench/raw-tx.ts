@@ -1,0 +1,196 @@
+/**
+ * The floor: the rating transaction alone, as fast as DynamoDB Local commits it.
+ *
+ * The items are the writer's own: each completed webhook is parsed with the domain parser and rated with the
+ * domain rating exactly as shared/app/process-ingest-batch.ts does, and the transaction is built and sent by
+ * the production adapter (`CallRepo.commitRating`: call item update + charge put + duplicate marker put, same
+ * conditions, same attribute encoding). Only SQS, S3, the handler and the HTTP path are left out.
+ */
+import { DynamoDBClient, GetItemCommand, type AttributeValue, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { Agent } from 'node:http';
+import { CallRepo, mainKeys } from '../shared/adapters/main-repo';
+import { normaliseNumber, callerHash } from '../shared/domain/caller';
+import { callTimes } from '../shared/domain/fold';
+import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger';
+import { duplicateWindowMs, rateCall } from '../shared/domain/rating';
+import { parseForm, parseTwilioEvent } from '../shared/domain/twilio';
+import type { CallStatusEvent } from '../shared/domain/types';
+import type { Seed } from '../shared/domain/seed';
+import type { WebhookRequest } from '../events/traffic';
+import { settleWithLimit } from '../shared/app/concurrency';
+import { SdkTimer } from './instrument';
+
+type CommitArgs = Parameters<CallRepo['commitRating']>[0];
+
+function statusEvent(req: WebhookRequest, receivedAt: string): CallStatusEvent {
+  const event = parseTwilioEvent(parseForm(req.body), { accountId: req.meta.accountId, receivedAt });
+  if (event.kind !== 'call.status') throw new Error('expected a call status webhook');
+  return event;
+}
+
+/** What the writer would pass to commitRating for each completed webhook (all of them billable). */
+export function commitArgs(completed: readonly WebhookRequest[], seed: Seed, hashKey: string): CommitArgs[] {
+  const now = new Date().toISOString();
+  return completed.map((req) => {
+    const terminal = statusEvent(req, now);
+    const times = callTimes(terminal);
+    const assignment = seed.trackingNumbers.find((n) => n.number === normaliseNumber(terminal.to) && n.accountId === terminal.accountId) ?? null;
+    const campaign = seed.campaigns.find((c) => c.accountId === terminal.accountId && c.campaignId === assignment?.campaignId) ?? null;
+    if (assignment === null || campaign === null) throw new Error('bench call to an unassigned number');
+    const callerE164 = normaliseNumber(terminal.from);
+    const hash = callerE164 === null ? null : callerHash(hashKey, callerE164);
+    const decision = rateCall({ terminal, startedAtMs: times.startedAtMs, assignment, campaign, priorBilled: null });
+    if (!decision.billable) throw new Error('bench call is not billable');
+    const ratedAt = new Date().toISOString();
+    const windowMs = duplicateWindowMs(campaign.terms);
+    return {
+      callId: terminal.callId,
+      accountId: terminal.accountId,
+      events: [terminal],
+      rated: { decision, ratedAt, startedAt: times.startedAt, endedAt: times.endedAt, durationSec: times.durationSec, callerHash: hash, callerE164 },
+      entry: chargeEntry({ accountId: terminal.accountId, callId: terminal.callId, decision, startedAt: times.startedAt, createdAt: ratedAt }),
+      marker: hash !== null && windowMs > 0 ? { campaignId: campaign.campaignId, callerHash: hash, billedStartMs: times.startedAtMs, windowMs } : null,
+    };
+  });
+}
+
+/**
+ * Approximate stored size of an item as DynamoDB bills it: attribute names plus values (strings in UTF-8 bytes,
+ * numbers ~1 byte per 2 digits + 1, 3 bytes of overhead per map or list, 1 per nested element).
+ */
+export function itemBytes(item: Record<string, AttributeValue>): number {
+  const value = (v: AttributeValue): number => {
+    if (v.S !== undefined) return Buffer.byteLength(v.S);
+    if (v.N !== undefined) return Math.ceil(v.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
+    if (v.B !== undefined) return v.B.byteLength;
+    if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
+    if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((s, [k, x]) => s + Buffer.byteLength(k) + value(x) + 1, 0);
+    if (v.L !== undefined) return 3 + v.L.reduce((s, x) => s + value(x) + 1, 0);
+    if (v.SS !== undefined) return v.SS.reduce((s, x) => s + Buffer.byteLength(x), 0);
+    return 0;
+  };
+  return Object.entries(item).reduce((s, [k, v]) => s + Buffer.byteLength(k) + value(v), 0);
+}
+
+/** Write units of the rating transactions, split by table and index (ReturnConsumedCapacity=INDEXES). */
+export interface CapacityBreakdown {
+  /** Per table name: units on the table itself and on its global secondary indexes, per transaction. */
+  readonly perTransaction: Readonly<Record<string, { readonly table: number; readonly indexes: number }>>;
+  readonly totalPerTransaction: number;
+}
+
+/**
+ * Asks DynamoDB for the per-index breakdown instead of the adapter's TOTAL (the total is the same number; the
+ * adapter only sums CapacityUnits) and accumulates it.
+ */
+function capacityRecorder(client: DynamoDBClient): () => CapacityBreakdown {
+  const tables = new Map<string, { table: number; indexes: number }>();
+  let transactions = 0;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'INDEXES';
+      const out = await next(args);
+      transactions += 1;
+      for (const c of ((out.output as { ConsumedCapacity?: ConsumedCapacity[] }).ConsumedCapacity ?? [])) {
+        const t = tables.get(c.TableName ?? '?') ?? { table: 0, indexes: 0 };
+        t.table += c.Table?.CapacityUnits ?? 0;
+        t.indexes += Object.values(c.GlobalSecondaryIndexes ?? {}).reduce((s, i) => s + (i.CapacityUnits ?? 0), 0);
+        tables.set(c.TableName ?? '?', t);
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'bench-capacity-indexes' },
+  );
+  return () => {
+    const n = Math.max(1, transactions);
+    const perTransaction = Object.fromEntries([...tables].map(([name, t]) => [name, { table: t.table / n, indexes: t.indexes / n }]));
+    return { perTransaction, totalPerTransaction: Object.values(perTransaction).reduce((s, t) => s + t.table + t.indexes, 0) };
+  };
+}
+
+export interface RawFloorResult {
+  readonly concurrency: number;
+  readonly transactions: number;
+  readonly elapsedMs: number;
+  readonly txPerSec: number;
+  readonly meanInFlight: number;
+  readonly latencyMeanMs: number;
+  readonly outcomes: Readonly<Record<string, number>>;
+  readonly capacity: CapacityBreakdown;
+  /** Stored sizes of one call's three items after its transaction (bytes, approximate). */
+  readonly sampleItemBytes: { readonly call: number; readonly charge: number; readonly marker: number };
+}
+
+async function sampleSizes(client: DynamoDBClient, setup: RawFloorSetup, a: CommitArgs): Promise<RawFloorResult['sampleItemBytes']> {
+  const get = async (table: string, key: { pk: string; sk: string }) => {
+    const out = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+    return out.Item ? itemBytes(out.Item) : 0;
+  };
+  return {
+    call: await get(setup.mainTable, mainKeys.call(a.callId)),
+    charge: await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) }),
+    marker: a.marker === null ? 0 : await get(setup.mainTable, mainKeys.duplicate(a.marker.campaignId, a.marker.callerHash)),
+  };
+}
+
+export interface RawFloorSetup {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly mainTable: string;
+  readonly ledgerTable: string;
+  readonly seed: Seed;
+  readonly hashKey: string;
+}
+
+/**
+ * Merges the ringing slots first (untimed: the e2e drain also finds the call items already holding them), then
+ * commits every call's rating transaction with `concurrency` in flight and times that part alone.
+ */
+export async function rawFloor(setup: RawFloorSetup, ringing: readonly WebhookRequest[], completed: readonly WebhookRequest[], concurrency: number): Promise<RawFloorResult> {
+  // Its own client and sockets, so the pool never caps the concurrency asked for.
+  const client = new DynamoDBClient({
+    endpoint: setup.endpoint,
+    region: setup.region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: concurrency * 2 }) },
+  });
+  const repo = new CallRepo({ mainTable: setup.mainTable, ledgerTable: setup.ledgerTable, client });
+  try {
+    const receivedAt = new Date().toISOString();
+    const merges = await settleWithLimit(ringing, 32, (req) => {
+      const e = statusEvent(req, receivedAt);
+      return repo.mergeEvents(e.callId, e.accountId, [e]);
+    });
+    const mergeFailed = merges.find((r) => r.status === 'rejected');
+    if (mergeFailed) throw (mergeFailed as PromiseRejectedResult).reason;
+
+    const args = commitArgs(completed, setup.seed, setup.hashKey);
+    const timer = new SdkTimer();
+    timer.attach(client, 'raw');
+    const capacity = capacityRecorder(client);
+    const outcomes: Record<string, number> = {};
+    const t0 = performance.now();
+    const results = await settleWithLimit(args, concurrency, async (a) => {
+      const { outcome } = await repo.commitRating(a);
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    });
+    const elapsedMs = performance.now() - t0;
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(`${failed.length} raw transactions failed: ${String((failed[0] as PromiseRejectedResult).reason)}`);
+    const tx = timer.summary().TransactWriteItems;
+    return {
+      capacity: capacity(),
+      sampleItemBytes: await sampleSizes(client, setup, args[0]!),
+      concurrency,
+      transactions: args.length,
+      elapsedMs: Math.round(elapsedMs),
+      txPerSec: Math.round((args.length / elapsedMs) * 1000),
+      meanInFlight: Math.round(timer.meanInFlight() * 10) / 10,
+      latencyMeanMs: tx?.meanMs ?? 0,
+      outcomes,
+    };
+  } finally {
+    client.destroy();
+  }
+}

@@ -1,0 +1,475 @@
+/**
+ * `npm run bench`: CallLedger's performance figures from ONE run of the local stack (issue 2, "Benchmark").
+ *
+ *   npm run bench [-- --calls 2000] [-- --ack-rate 200] [-- --ack-seconds 10] [-- --no-profile] [-- --no-bundles]
+ *
+ * Phases, in order (progress lines on stdout, the table at the end, everything in bench/results.json):
+ *  0. start the local stack (2 ingest pollers, i.e. two concurrent ledger-writer instances) and warm it up;
+ *  A. webhook ack latency under a fixed OFFERED load (open loop, measured from each request's due time);
+ *  B. end to end: the ringing webhooks of K billable calls (merged, drained), then their completed webhooks as
+ *     fast as the ingest accepts them, timed from the first POST to the last committed charge; DynamoDB requests
+ *     and consumed write units per billable call over both; then a few recordings, counted separately;
+ *  R. the floor: the same rating transactions (built by the production adapter) straight into the same
+ *     DynamoDB Local, at the writer's nominal concurrency and at a higher one;
+ *  P. a profiled drain: where the main thread's CPU goes while the writer rates calls;
+ *  S. each function's bundle size and module-load time.
+ * A script, not a test: it reports figures against targets and never fails on them.
+ */
+import { cpus, loadavg, totalmem } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { QUEUES } from '../infra/resources';
+import { REPO_ROOT } from '../infra/local/emulators';
+import { startLocalStack, type LocalStack } from '../infra/local/stack';
+import { ddbStats, dynamodb, s3, sqs } from '../shared/adapters/aws';
+import { measureBundles, type BundleFigures } from './bundles';
+import { cpuWindow, distribution, findDynamoDbLocalPid, percentile, profile, round, SdkTimer, type CpuWindow, type ProfileSummary } from './instrument';
+import { runLoad, type LoadSample } from './load';
+import { rawFloor, type RawFloorResult } from './raw-tx';
+import { billableCallSet, type CallSet } from './workload';
+
+// ------------------------------------------------------------------ options and targets
+
+const { values: flags } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '2000' },
+    'ack-rate': { type: 'string', default: '200' },
+    'ack-seconds': { type: 'string', default: '10' },
+    'no-profile': { type: 'boolean', default: false },
+    'no-bundles': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const K = positiveInt('calls', flags.calls);
+const ACK_RATE = positiveInt('ack-rate', flags['ack-rate']);
+const ACK_SECONDS = positiveInt('ack-seconds', flags['ack-seconds']);
+/** Concurrent ledger-writer instances (pollers on the ingest queue). */
+const POLLERS = 2;
+/** Calls a writer rates at once inside one batch (processIngestBatch's default `concurrency`). */
+const WRITER_CALL_CONCURRENCY = 8;
+/** The most rating transactions the writer can have in flight: pollers × calls per batch at once. */
+const WRITER_CONCURRENCY = POLLERS * Math.min(QUEUES.ingest.batchSize, WRITER_CALL_CONCURRENCY);
+const RAW_HIGH_CONCURRENCY = 64;
+/** Senders feeding the drain (closed loop): enough to keep the ingest busy without a thundering herd. */
+const FEED_CONCURRENCY = 16;
+const RECORDINGS = 200;
+const PROFILE_CALLS = 1000;
+const IDLE_TIMEOUT_MS = 180_000;
+
+const TARGETS = {
+  ackP99Ms: 25,
+  ratioMin: 0.6,
+  ratioAim: 0.8,
+  ddbRequestsPerCall: 2,
+  wcuPerCall: 8,
+  bundleKb: 250,
+  moduleLoadMs: 50,
+};
+
+// ------------------------------------------------------------------ progress
+
+const t0 = Date.now();
+const progress = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+
+// ------------------------------------------------------------------ helpers
+
+/**
+ * All functions share one process locally, hence one Powertools Metrics singleton: one invocation's flush empties
+ * the metrics of invocations running beside it, which then warn "No application metrics to publish" (in Lambda a
+ * container runs one invocation at a time). Counted, not printed, so the progress lines stay readable.
+ */
+let emptyMetricsWarnings = 0;
+const consoleWarn = console.warn.bind(console);
+console.warn = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].startsWith('No application metrics to publish')) emptyMetricsWarnings++;
+  else consoleWarn(...args);
+};
+
+/** The ledger writer, wrapped to time each batch; imported on first use (after the stack has set the env). */
+class TimedWriter {
+  readonly batches: { startMs: number; endMs: number; records: number }[] = [];
+  private real: ((event: SQSEvent, context: Context) => Promise<unknown>) | undefined;
+
+  readonly handler = async (event: SQSEvent, context: Context): Promise<unknown> => {
+    this.real ??= (await import('../functions/ledger-writer')).handler as unknown as (event: SQSEvent, context: Context) => Promise<unknown>;
+    const startMs = performance.now();
+    try {
+      return await this.real(event, context);
+    } finally {
+      this.batches.push({ startMs, endMs: performance.now(), records: event.Records.length });
+    }
+  };
+
+  /** Batches that started in [fromMs, toMs] (performance.now() times). */
+  between(fromMs: number, toMs: number) {
+    const list = this.batches.filter((b) => b.startMs >= fromMs && b.startMs <= toMs);
+    const busyMs = list.reduce((s, b) => s + (b.endMs - b.startMs), 0);
+    return {
+      batches: list.length,
+      meanRecords: round(list.reduce((s, b) => s + b.records, 0) / Math.max(1, list.length), 1),
+      meanBatchMs: round(busyMs / Math.max(1, list.length), 1),
+      busyMs: Math.round(busyMs),
+    };
+  }
+}
+
+function statusCounts(samples: readonly LoadSample[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of samples) out[String(s.status)] = (out[String(s.status)] ?? 0) + 1;
+  return out;
+}
+
+function expectAll204(samples: readonly LoadSample[], what: string): void {
+  const counts = statusCounts(samples);
+  if ((counts['204'] ?? 0) !== samples.length) throw new Error(`${what}: not every webhook was accepted: ${JSON.stringify(counts)}`);
+}
+
+/** How many charges of one call set the ledger holds (the set's month of effectiveAt). */
+async function ledgerCharges(client: DynamoDBClient, table: string, accountId: string, set: CallSet): Promise<number> {
+  let count = 0;
+  let startKey: Record<string, never> | undefined;
+  do {
+    const out = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': { S: `ACCT#${accountId}` }, ':from': { S: set.ledgerRange.from }, ':to': { S: set.ledgerRange.to } },
+        Select: 'COUNT',
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    count += out.Count ?? 0;
+    startKey = out.LastEvaluatedKey as typeof startKey;
+  } while (startKey !== undefined);
+  return count;
+}
+
+function ddbSnapshot() {
+  return { requests: ddbStats.requests, readUnits: ddbStats.readUnits, writeUnits: ddbStats.writeUnits };
+}
+
+function ddbDelta(before: ReturnType<typeof ddbSnapshot>) {
+  const now = ddbSnapshot();
+  return { requests: now.requests - before.requests, readUnits: now.readUnits - before.readUnits, writeUnits: now.writeUnits - before.writeUnits };
+}
+
+const perCall = (n: number, calls: number) => round(n / calls, 2);
+
+// ------------------------------------------------------------------ the run
+
+interface Results {
+  ratio: number;
+  timestamp: string;
+  machine: Record<string, unknown>;
+  config: Record<string, unknown>;
+  ackLatency?: Record<string, unknown>;
+  endToEnd?: Record<string, unknown>;
+  rawFloor?: RawRun[];
+  dynamodbPerBillableCall?: Record<string, unknown>;
+  recordings?: Record<string, unknown>;
+  writerProfile?: ProfileSummary & { cpu: CpuWindow };
+  bundles?: BundleFigures[];
+  targets?: TargetRow[];
+}
+
+/** A floor run, with the CPU it used and the write units per call the adapter counted (merge + transaction). */
+type RawRun = RawFloorResult & { cpu: CpuWindow; adapterWriteUnitsPerCall: number };
+
+interface TargetRow {
+  figure: string;
+  measured: string;
+  target: string;
+  met: boolean | null;
+}
+
+async function main(): Promise<void> {
+  const results: Results = {
+    ratio: 0,
+    timestamp: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      totalMemGb: round(totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      loadAvgAtStart: loadavg().map((l) => round(l, 2)),
+    },
+    config: {
+      calls: K,
+      ackRatePerSec: ACK_RATE,
+      ackSeconds: ACK_SECONDS,
+      pollersPerQueue: POLLERS,
+      writerConcurrency: WRITER_CONCURRENCY,
+      rawHighConcurrency: RAW_HIGH_CONCURRENCY,
+      feedConcurrency: FEED_CONCURRENCY,
+      handlerLogLevel: 'WARN (quiet local stack)',
+    },
+  };
+  progress(`CallLedger bench: ${cpus().length} CPUs, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+
+  const writer = new TimedWriter();
+  let stack: LocalStack | undefined;
+  const stopStack = async () => {
+    const s = stack;
+    stack = undefined;
+    await s?.stop();
+  };
+  process.once('SIGINT', () => void stopStack().finally(() => process.exit(130)));
+
+  try {
+    progress('starting the local stack…');
+    stack = await startLocalStack({ port: 0, quiet: true, pollersPerQueue: POLLERS, handlers: { ledgerWriter: writer.handler } });
+    const { seed, secrets, names } = stack;
+    const accountId = seed.accounts[0]!.accountId;
+    const publicBaseUrl = stack.env.PUBLIC_BASE_URL!;
+    const dynamoEndpoint = stack.env.AWS_ENDPOINT_URL_DYNAMODB!;
+    const jvmPid = findDynamoDbLocalPid(new URL(dynamoEndpoint).port);
+    progress(`stack up at ${stack.baseUrl} (DynamoDB Local JVM pid ${jvmPid ?? 'not found'})`);
+
+    // The handlers' own SDK clients (per-container singletons) and the pollers' SQS client, timed per operation.
+    const ddbTimer = new SdkTimer('TransactWriteItems');
+    const s3Timer = new SdkTimer();
+    const sqsTimer = new SdkTimer();
+    ddbTimer.attach(dynamodb(), 'handlers-ddb');
+    s3Timer.attach(s3(), 'handlers-s3');
+    sqsTimer.attach(sqs(), 'ingest-sqs');
+    sqsTimer.attach(stack.clients.sqs, 'pollers-sqs');
+
+    const set = (calls: number, month: number) =>
+      billableCallSet({ seed, authTokens: secrets.twilioAuthTokens, publicBaseUrl, mediaBaseUrl: stack!.mediaBaseUrl, calls, month });
+    const ackCalls = Math.ceil((ACK_RATE * ACK_SECONDS) / 2);
+    const sets = {
+      warmup: set(100, 12),
+      ack: set(ackCalls, 1),
+      e2e: set(K, 2),
+      raw: set(K, 3),
+      rawHigh: set(K, 4),
+      profile: set(PROFILE_CALLS, 5),
+    };
+    progress(`generated signed traffic: ${Object.values(sets).reduce((s, c) => s + c.traffic.requests.length, 0)} webhooks`);
+
+    // ---- warm-up: JIT, sockets, caches (config, secrets), DynamoDB Local's JVM
+    expectAll204(await runLoad(stack.baseUrl, sets.warmup.lifecycle, { kind: 'closed', concurrency: 4 }), 'warm-up');
+    await stack.waitForIdle(IDLE_TIMEOUT_MS);
+    progress('warmed up');
+
+    // ---- A. ack latency, open loop
+    const ackRequests = sets.ack.lifecycle.slice(0, ACK_RATE * ACK_SECONDS);
+    progress(`A. ack latency: ${ackRequests.length} webhooks at ${ACK_RATE}/s offered (open loop)…`);
+    const ackCpu = cpuWindow(jvmPid);
+    const ackSamples = await runLoad(stack.baseUrl, ackRequests, { kind: 'open', ratePerSec: ACK_RATE });
+    const ackCpuUse = ackCpu();
+    const ackLatency = distribution(ackSamples.map((s) => s.doneAt - s.dueAt));
+    const sendLag = distribution(ackSamples.map((s) => s.sentAt - s.dueAt));
+    const ackSpanSec = (Math.max(...ackSamples.map((s) => s.doneAt)) - Math.min(...ackSamples.map((s) => s.dueAt))) / 1000;
+    results.ackLatency = {
+      offeredPerSec: ACK_RATE,
+      requests: ackSamples.length,
+      achievedPerSec: round(ackSamples.length / ackSpanSec, 1),
+      statusCounts: statusCounts(ackSamples),
+      latencyFromDueMs: ackLatency,
+      senderLagMs: sendLag,
+      cpu: ackCpuUse,
+    };
+    progress(`   p50 ${ackLatency.p50} ms, p99 ${ackLatency.p99} ms, max ${ackLatency.max} ms (${JSON.stringify(statusCounts(ackSamples))})`);
+    await stack.waitForIdle(IDLE_TIMEOUT_MS);
+
+    // ---- B1. ringing of K calls: one slot merge each
+    progress(`B. end to end with ${K} billable calls: ringing webhooks first…`);
+    const ddbBeforeRinging = ddbSnapshot();
+    ddbTimer.reset();
+    expectAll204(await runLoad(stack.baseUrl, sets.e2e.ringing, { kind: 'closed', concurrency: FEED_CONCURRENCY }), 'ringing');
+    await stack.waitForIdle(IDLE_TIMEOUT_MS);
+    const ringingDdb = ddbDelta(ddbBeforeRinging);
+    const ringingOps = ddbTimer.summary();
+
+    // ---- B2. completed of K calls, fed as fast as the ingest accepts them; timed to the last commit
+    progress(`   completed webhooks, as fast as the ingest accepts them (${FEED_CONCURRENCY} senders)…`);
+    const ddbBeforeCompleted = ddbSnapshot();
+    ddbTimer.reset();
+    s3Timer.reset();
+    sqsTimer.reset();
+    const drainStartPerf = performance.now();
+    const drainCpu = cpuWindow(jvmPid);
+    const feed = await runLoad(stack.baseUrl, sets.e2e.completed, { kind: 'closed', concurrency: FEED_CONCURRENCY });
+    expectAll204(feed, 'completed');
+    const feedEnd = Math.max(...feed.map((s) => s.doneAt));
+    await stack.waitForIdle(IDLE_TIMEOUT_MS);
+    const drainCpuUse = drainCpu();
+    const drainEndPerf = performance.now();
+    const completedDdb = ddbDelta(ddbBeforeCompleted);
+    const commits = [...ddbTimer.marks].sort((a, b) => a - b);
+    const charges = await ledgerCharges(stack.clients.dynamodb, names.ledgerTable, accountId, sets.e2e);
+    if (charges !== K) throw new Error(`end to end: ${charges} charges in the ledger for ${K} billable calls`);
+    const firstPost = Math.min(...feed.map((s) => s.sentAt));
+    const lastCommit = commits.at(-1) ?? firstPost;
+    const e2eSec = (lastCommit - firstPost) / 1000;
+    const e2ePerSec = K / e2eSec;
+    // The middle 80% of commits: the rate once the pipeline is full, without the start-up and tail.
+    const c10 = percentile(commits, 10);
+    const c90 = percentile(commits, 90);
+    const steadyPerSec = c90 > c10 ? (0.8 * commits.length) / ((c90 - c10) / 1000) : e2ePerSec;
+    const writerBatches = writer.between(drainStartPerf, drainEndPerf);
+    results.endToEnd = {
+      calls: K,
+      chargesInLedger: charges,
+      callsPerSec: round(e2ePerSec, 1),
+      steadyCallsPerSec: round(steadyPerSec, 1),
+      firstPostToLastCommitSec: round(e2eSec, 2),
+      ingestAcceptedPerSec: round(K / ((feedEnd - firstPost) / 1000), 1),
+      ingestAckLatencyMs: distribution(feed.map((s) => s.doneAt - s.sentAt)),
+      writer: {
+        ...writerBatches,
+        // Share of the drain the writer instances spent inside the handler (1 = always busy).
+        utilisation: round(writerBatches.busyMs / (POLLERS * (drainEndPerf - drainStartPerf)), 2),
+        meanTransactionsInFlight: round(ddbTimer.meanInFlight(), 1),
+        nominalConcurrency: WRITER_CONCURRENCY,
+      },
+      sdkCalls: { dynamodb: ddbTimer.summary(), s3: s3Timer.summary(), sqs: sqsTimer.summary() },
+      cpu: drainCpuUse,
+    };
+    progress(`   ${K} charges committed in ${e2eSec.toFixed(2)} s: ${e2ePerSec.toFixed(0)} calls/s (steady ${steadyPerSec.toFixed(0)}/s)`);
+
+    results.dynamodbPerBillableCall = {
+      requests: perCall(ringingDdb.requests + completedDdb.requests, K),
+      writeUnits: perCall(ringingDdb.writeUnits + completedDdb.writeUnits, K),
+      readUnits: perCall(ringingDdb.readUnits + completedDdb.readUnits, K),
+      ringingMerge: { requests: perCall(ringingDdb.requests, K), writeUnits: perCall(ringingDdb.writeUnits, K), ops: ringingOps },
+      completedRating: { requests: perCall(completedDdb.requests, K), writeUnits: perCall(completedDdb.writeUnits, K) },
+      source: 'ddbStats (shared/adapters/aws.ts: every repository request, ReturnConsumedCapacity=TOTAL), cross-checked per operation by an SDK middleware',
+    };
+
+    // ---- B3. recordings (fetched from the fake media host, stored in S3, recorded on the call)
+    const recordingRequests = sets.e2e.recordings.slice(0, RECORDINGS);
+    progress(`   ${recordingRequests.length} recordings…`);
+    const ddbBeforeRecordings = ddbSnapshot();
+    ddbTimer.reset();
+    expectAll204(await runLoad(stack.baseUrl, recordingRequests, { kind: 'closed', concurrency: FEED_CONCURRENCY }), 'recordings');
+    await stack.waitForIdle(IDLE_TIMEOUT_MS);
+    const recDdb = ddbDelta(ddbBeforeRecordings);
+    results.recordings = {
+      recordings: recordingRequests.length,
+      requestsPerRecording: perCall(recDdb.requests, recordingRequests.length),
+      writeUnitsPerRecording: perCall(recDdb.writeUnits, recordingRequests.length),
+      ops: ddbTimer.summary(),
+    };
+
+    // ---- R. the floor: the same transactions straight into the same DynamoDB Local
+    const rawSetup = { endpoint: dynamoEndpoint, region: stack.env.AWS_REGION!, mainTable: names.mainTable, ledgerTable: names.ledgerTable, seed, hashKey: secrets.callerHashKey };
+    const raw: RawRun[] = [];
+    for (const [concurrency, callSet] of [
+      [WRITER_CONCURRENCY, sets.raw],
+      [RAW_HIGH_CONCURRENCY, sets.rawHigh],
+    ] as const) {
+      progress(`R. raw TransactWriteItems at concurrency ${concurrency} (${K} transactions)…`);
+      const ddbBeforeRaw = ddbSnapshot();
+      const window = cpuWindow(jvmPid);
+      const r = await rawFloor(rawSetup, callSet.ringing, callSet.completed, concurrency);
+      // Counted by the same adapter: the merges and the transactions; the WCU per transaction must match the e2e ones.
+      const d = ddbDelta(ddbBeforeRaw);
+      raw.push({ ...r, cpu: window(), adapterWriteUnitsPerCall: perCall(d.writeUnits, K) });
+      progress(`   ${r.txPerSec} tx/s (mean ${r.meanInFlight} in flight, ${r.latencyMeanMs} ms each)`);
+    }
+    results.rawFloor = raw;
+    const rawAtWriterConcurrency = raw[0]!.txPerSec;
+    results.ratio = round(e2ePerSec / rawAtWriterConcurrency, 3);
+    progress(`   ratio end-to-end ÷ raw = ${results.ratio}`);
+
+    // ---- P. where the main thread's time goes during a drain
+    if (!flags['no-profile']) {
+      progress(`P. profiled drain of ${PROFILE_CALLS} completed calls…`);
+      const window = cpuWindow(jvmPid);
+      const { summary } = await profile(async () => {
+        expectAll204(await runLoad(stack!.baseUrl, sets.profile.completed, { kind: 'closed', concurrency: FEED_CONCURRENCY }), 'profile');
+        await stack!.waitForIdle(IDLE_TIMEOUT_MS);
+      });
+      results.writerProfile = { ...summary, cpu: window() };
+      progress(`   main thread: ${summary.components.slice(0, 4).map((c) => `${c.component} ${(c.share * 100).toFixed(0)}%`).join(', ')}`);
+    }
+
+    const handlerEnv = { ...stack.env };
+    await stopStack();
+
+    // ---- S. bundles and module load
+    if (!flags['no-bundles']) {
+      progress('S. bundling each function (NodejsFunction options) and timing module load (median of 5 fresh processes)…');
+      results.bundles = await measureBundles(handlerEnv, 5, progress);
+    }
+  } finally {
+    await stopStack();
+  }
+
+  results.machine.loadAvgAtEnd = loadavg().map((l) => round(l, 2));
+  results.config.emptyMetricsWarningsSuppressed = emptyMetricsWarnings;
+  results.targets = targetRows(results);
+  await writeFile(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  printTable(results.targets);
+  progress(`done; figures in bench/results.json`);
+}
+
+// ------------------------------------------------------------------ report
+
+function targetRows(r: Results): TargetRow[] {
+  const rows: TargetRow[] = [];
+  const ack = r.ackLatency?.latencyFromDueMs as { p50: number; p99: number; max: number } | undefined;
+  if (ack) {
+    rows.push({ figure: `webhook ack p50 @ ${ACK_RATE}/s offered`, measured: `${ack.p50} ms`, target: '', met: null });
+    rows.push({ figure: `webhook ack p99 @ ${ACK_RATE}/s offered`, measured: `${ack.p99} ms`, target: `≤ ${TARGETS.ackP99Ms} ms`, met: ack.p99 <= TARGETS.ackP99Ms });
+    rows.push({ figure: `webhook ack max @ ${ACK_RATE}/s offered`, measured: `${ack.max} ms`, target: '', met: null });
+  }
+  const e2e = r.endToEnd as { callsPerSec: number; steadyCallsPerSec: number } | undefined;
+  if (e2e && r.rawFloor) {
+    rows.push({ figure: 'end to end (webhook → charge)', measured: `${e2e.callsPerSec} calls/s`, target: '', met: null });
+    for (const raw of r.rawFloor) {
+      rows.push({ figure: `raw TransactWriteItems @ ${raw.concurrency} in flight`, measured: `${raw.txPerSec} tx/s`, target: '', met: null });
+    }
+    rows.push({
+      figure: `ratio end-to-end ÷ raw @ ${WRITER_CONCURRENCY}`,
+      measured: `${r.ratio}`,
+      target: `≥ ${TARGETS.ratioMin} (aim ${TARGETS.ratioAim})`,
+      met: r.ratio >= TARGETS.ratioMin,
+    });
+  }
+  const ddb = r.dynamodbPerBillableCall as { requests: number; writeUnits: number } | undefined;
+  if (ddb) {
+    rows.push({ figure: 'DynamoDB requests per billable call', measured: `${ddb.requests}`, target: `≤ ${TARGETS.ddbRequestsPerCall}`, met: ddb.requests <= TARGETS.ddbRequestsPerCall });
+    rows.push({ figure: 'DynamoDB WCU per billable call', measured: `${ddb.writeUnits}`, target: `≤ ${TARGETS.wcuPerCall}`, met: ddb.writeUnits <= TARGETS.wcuPerCall });
+  }
+  const rec = r.recordings as { requestsPerRecording: number; writeUnitsPerRecording: number } | undefined;
+  if (rec) rows.push({ figure: 'per recording: DynamoDB requests / WCU', measured: `${rec.requestsPerRecording} / ${rec.writeUnitsPerRecording}`, target: '', met: null });
+  for (const b of r.bundles ?? []) {
+    const kb = round(b.bytes / 1024, 1);
+    rows.push({ figure: `${b.fn}: bundle (minified)`, measured: `${kb} KB`, target: `≤ ${TARGETS.bundleKb} KB`, met: kb <= TARGETS.bundleKb });
+    rows.push({ figure: `${b.fn}: module load (median of 5)`, measured: `${b.loadMs} ms`, target: `≤ ${TARGETS.moduleLoadMs} ms`, met: b.loadMs <= TARGETS.moduleLoadMs });
+  }
+  return rows;
+}
+
+function printTable(rows: readonly TargetRow[]): void {
+  const header = ['figure', 'measured', 'target', 'met'];
+  const cells = rows.map((r) => [r.figure, r.measured, r.target, r.met === null ? '' : r.met ? 'met' : 'NOT MET']);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ');
+  console.log('');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+  console.log('');
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch((err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });

@@ -1,0 +1,137 @@
+/**
+ * Property (fast-check) against DynamoDB Local: whatever the delivery order, duplication and batching, and with
+ * batches processed concurrently (as several Lambda containers would), the ledger holds exactly one charge per
+ * cluster of same-caller calls that contains an eligible call, and none for the rest.
+ *
+ * Call set: each caller makes a cluster of calls whose starts all lie inside one duplicate window, so exactly
+ * one of its eligible calls is charged (which one depends on the order, the count does not). Eligible =
+ * completed, at or over the buffer, to an assigned number. Withheld callers cannot be de-duplicated: each of their
+ * eligible calls is charged.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processIngestBatch, type QueueRecord } from '../../shared/app/process-ingest-batch';
+import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from './core-fixtures';
+
+let env: CoreEnv;
+beforeAll(async () => {
+  env = await startCoreEnv();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+type Kind = 'eligible' | 'short' | 'busy' | 'unknown';
+const BUFFER_SEC = 60;
+const WINDOW_HOURS = 24;
+const T0 = Date.parse('2026-11-01T08:00:00.000Z');
+
+/** mulberry32: a seeded PRNG so fast-check can replay (and shrink) a failing order. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const callArb = fc.record({
+  kind: fc.constantFrom<Kind>('eligible', 'eligible', 'short', 'busy', 'unknown'),
+  // Starts within 10 hours of each other: every pair of a cluster is inside the 24-hour window.
+  offsetMin: fc.integer({ min: 0, max: 600 }),
+  secondNumber: fc.boolean(),
+});
+
+const scenarioArb = fc.record({
+  clusters: fc.array(fc.array(callArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 6 }),
+  anonymous: fc.array(fc.constantFrom<Kind>('eligible', 'short'), { maxLength: 2 }),
+  seed: fc.integer(),
+  /** Writers in flight at once (Lambda containers). */
+  consumers: fc.integer({ min: 2, max: 6 }),
+});
+
+/** Processes batches on `consumers` concurrent workers, redelivering failed messages like SQS does. */
+async function deliver(batches: QueueRecord[][], consumers: number): Promise<void> {
+  let pending = batches;
+  for (let round = 0; pending.length > 0; round++) {
+    if (round > 10) throw new Error('messages still failing after 10 redeliveries');
+    const queue = [...pending];
+    const failed: QueueRecord[] = [];
+    await Promise.all(
+      Array.from({ length: consumers }, async () => {
+        for (let batch = queue.shift(); batch !== undefined; batch = queue.shift()) {
+          const { failedMessageIds } = await processIngestBatch(batch, env.writerDeps);
+          failed.push(...batch.filter((r) => failedMessageIds.includes(r.messageId)));
+        }
+      }),
+    );
+    pending = failed.length > 0 ? [failed] : [];
+  }
+}
+
+describe('processIngestBatch under shuffled, duplicated, concurrent delivery', () => {
+  it('charges exactly once per same-caller cluster with an eligible call, never otherwise', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        const t = await createTenant(env.config, { bufferSec: BUFFER_SEC, duplicateWindowHours: WINDOW_HOURS });
+        const acct = t.account.accountId;
+        const make = (kind: Kind, from: string, offsetMin: number, secondNumber: boolean) =>
+          lifecycle({
+            accountId: acct,
+            from,
+            to: kind === 'unknown' ? freshNumber() : secondNumber ? t.numbers.second.number : t.numbers.billable.number,
+            startMs: T0 + offsetMin * 60_000,
+            durationSec: kind === 'short' ? BUFFER_SEC - 1 : BUFFER_SEC + offsetMin,
+            final: kind === 'busy' ? 'busy' : 'completed',
+          });
+
+        const clusters = scenario.clusters.map((calls) => {
+          const caller = freshNumber();
+          return calls.map((c) => ({ kind: c.kind, call: make(c.kind, caller, c.offsetMin, c.secondNumber) }));
+        });
+        const anonymous = scenario.anonymous.map((kind, i) => ({ kind, call: make(kind, 'anonymous', i * 7, false) }));
+        const everyCall = [...clusters.flat(), ...anonymous];
+
+        // Every event 1-3 times, shuffled, cut into batches of 1-10.
+        const random = prng(scenario.seed);
+        const events = everyCall.flatMap(({ call }) => call.events.flatMap((e) => Array.from({ length: 1 + Math.floor(random() * 3) }, () => e)));
+        for (let i = events.length - 1; i > 0; i--) {
+          const j = Math.floor(random() * (i + 1));
+          [events[i], events[j]] = [events[j]!, events[i]!];
+        }
+        const batches: QueueRecord[][] = [];
+        for (let i = 0; i < events.length; ) {
+          const size = 1 + Math.floor(random() * 10);
+          batches.push(records(events.slice(i, i + size)));
+          i += size;
+        }
+        await deliver(batches, scenario.consumers);
+
+        const charged = new Set((await ledgerItemsOf(env, acct)).map((e) => String(e.callId)));
+        const chargedCount = (await ledgerItemsOf(env, acct)).length;
+        expect(chargedCount).toBe(charged.size); // never two entries for one call
+
+        for (const cluster of clusters) {
+          const eligible = cluster.filter((c) => c.kind === 'eligible');
+          const chargedHere = cluster.filter((c) => charged.has(c.call.callId));
+          expect(chargedHere.length).toBe(eligible.length > 0 ? 1 : 0);
+          expect(chargedHere.every((c) => c.kind === 'eligible')).toBe(true);
+        }
+        for (const { kind, call } of anonymous) expect(charged.has(call.callId)).toBe(kind === 'eligible');
+
+        // Every call is rated; an eligible call that was not charged is a duplicate of the cluster's charge.
+        for (const { kind, call } of everyCall) {
+          const stored = await env.calls.getCall(call.callId, { consistent: true });
+          expect(stored?.rating).not.toBeNull();
+          expect(stored?.rating?.billable).toBe(charged.has(call.callId));
+          if (kind === 'eligible' && !charged.has(call.callId)) expect(stored?.rating?.reasons).toEqual(['duplicate_caller']);
+          expect(stored?.events.length).toBe(call.events.length);
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
