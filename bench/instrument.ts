@@ -204,11 +204,15 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 /** Where a sample's self time goes, by file path (first match wins). */
 const COMPONENTS: readonly (readonly [string, RegExp])[] = [
-  ['fauxqs (SQS/S3 emulator, in-process)', /node_modules\/(fauxqs|fastify|@fastify|avvio|find-my-way|light-my-request|pino|fast-xml|fast-json|ajv|@aws-crypto)/],
+  [
+    'fauxqs (SQS/S3 emulator, in-process)',
+    /node_modules\/(fauxqs|fastify|@fastify|avvio|find-my-way|light-my-request|pino|sonic-boom|fast-json-stringify|ajv|valibot|toad-cache|fast-querystring|fast-uri|secure-json-parse|rfdc|fast-decode-uri-component|safe-regex2|process-warning|abstract-logging|json-schema-ref-resolver|safe-stable-stringify|proxy-addr|ipaddr\.js)\//,
+  ],
   ['AWS SDK v3 (clients, smithy, XML/JSON)', /node_modules\/(@aws-sdk|@smithy|fast-xml-parser|strnum|tslib|uuid|bowser)/],
   ['zod', /node_modules\/zod\//],
   ['Powertools logger/metrics', /node_modules\/@aws-lambda-powertools/],
@@ -238,8 +242,13 @@ function componentOf(node: ProfileNode): string {
 
 export interface ProfileSummary {
   readonly sampledMs: number;
-  /** Share of busy (non-idle) samples per component, largest first. */
+  /** Share of busy (non-idle) samples per component of the frame on top of the stack, largest first. */
   readonly components: readonly { readonly component: string; readonly share: number }[];
+  /**
+   * The same samples charged to the nearest caller that is neither Node's own JavaScript nor native code: socket
+   * writes, crypto and microtask work land on the library or app code that asked for them.
+   */
+  readonly byCaller: readonly { readonly component: string; readonly share: number }[];
   /** The functions with the most self time (busy share), for the curious. */
   readonly topFunctions: readonly { readonly fn: string; readonly share: number }[];
 }
@@ -263,6 +272,17 @@ export async function profile<T>(work: () => Promise<T>): Promise<{ result: T; s
   const sampledMs = performance.now() - t0;
   const { nodes, samples = [] } = stopped.profile;
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const internal = new Set(['node internals (http, net, streams, crypto, zlib)', 'native/builtins']);
+  const callerOf = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const c = componentOf(byId.get(at)!);
+      if (!internal.has(c)) return c;
+    }
+    return 'node internals (no JS caller: timers, sockets, microtasks)';
+  };
+  const callers = new Map<string, number>();
   const hits = new Map<number, number>();
   for (const id of samples) hits.set(id, (hits.get(id) ?? 0) + 1);
   const components = new Map<string, number>();
@@ -274,6 +294,8 @@ export async function profile<T>(work: () => Promise<T>): Promise<{ result: T; s
     if (component === 'idle') continue;
     busy += count;
     components.set(component, (components.get(component) ?? 0) + count);
+    const caller = callerOf(id);
+    callers.set(caller, (callers.get(caller) ?? 0) + count);
     const { functionName, url, lineNumber } = node.callFrame;
     const where = url === '' ? '' : ` ${url.replace(/^file:\/\/.*?\/(node_modules|shared|functions|infra|bench)\//, '$1/')}:${lineNumber + 1}`;
     const fn = `${functionName || '(anonymous)'}${where}`;
@@ -285,6 +307,7 @@ export async function profile<T>(work: () => Promise<T>): Promise<{ result: T; s
     summary: {
       sampledMs: Math.round(sampledMs),
       components: [...components].sort((a, b) => b[1] - a[1]).map(([component, n]) => ({ component, share: share(n) })),
+      byCaller: [...callers].sort((a, b) => b[1] - a[1]).map(([component, n]) => ({ component, share: share(n) })),
       topFunctions: [...functions]
         .sort((a, b) => b[1] - a[1])
         .slice(0, 15)

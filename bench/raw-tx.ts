@@ -119,18 +119,29 @@ export interface RawFloorResult {
   readonly outcomes: Readonly<Record<string, number>>;
   readonly capacity: CapacityBreakdown;
   /** Stored sizes of one call's three items after its transaction (bytes, approximate). */
-  readonly sampleItemBytes: { readonly call: number; readonly charge: number; readonly marker: number };
+  readonly sampleItemBytes: {
+    readonly call: number;
+    readonly charge: number;
+    readonly marker: number;
+    /** The call item's largest attributes (name + value bytes): what pushes it past a 1 KB write unit. */
+    readonly callLargestAttributes: readonly { readonly attribute: string; readonly bytes: number }[];
+  };
 }
 
 async function sampleSizes(client: DynamoDBClient, setup: RawFloorSetup, a: CommitArgs): Promise<RawFloorResult['sampleItemBytes']> {
   const get = async (table: string, key: { pk: string; sk: string }) => {
     const out = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
-    return out.Item ? itemBytes(out.Item) : 0;
+    return out.Item ?? {};
   };
+  const call = await get(setup.mainTable, mainKeys.call(a.callId));
   return {
-    call: await get(setup.mainTable, mainKeys.call(a.callId)),
-    charge: await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) }),
-    marker: a.marker === null ? 0 : await get(setup.mainTable, mainKeys.duplicate(a.marker.campaignId, a.marker.callerHash)),
+    call: itemBytes(call),
+    callLargestAttributes: Object.entries(call)
+      .map(([attribute, v]) => ({ attribute, bytes: itemBytes({ [attribute]: v }) }))
+      .sort((x, y) => y.bytes - x.bytes)
+      .slice(0, 6),
+    charge: itemBytes(await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) })),
+    marker: a.marker === null ? 0 : itemBytes(await get(setup.mainTable, mainKeys.duplicate(a.accountId, a.marker.campaignId, a.marker.callerHash))),
   };
 }
 

@@ -4,14 +4,13 @@
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { ROUTES } from '../infra/resources';
 import { MethodNotAllowed, NotFound } from '../shared/domain/problems';
 import { loadConfig } from '../shared/adapters/env';
 import { authenticate, httpProblems, json, type HttpEvent, type HttpResult } from '../shared/adapters/http';
 import { LedgerRepo } from '../shared/adapters/ledger-repo';
-import { logger, metrics } from '../shared/adapters/log';
+import { logger } from '../shared/adapters/log';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { S3RecordingMedia } from '../shared/adapters/recordings';
 import { getCallDetail, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
@@ -62,5 +61,4 @@ function notFound({ method, path }: { method: string; path: string }): never {
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics))
   .handler(httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>({ routes, notFoundResponse: notFound }) as unknown as Handler);

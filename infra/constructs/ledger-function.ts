@@ -1,6 +1,6 @@
 /**
  * One CallLedger Lambda function with production defaults: Node.js 24 on arm64, an esbuild ESM bundle (minified,
- * tree-shaken, AWS SDK v3 bundled), X-Ray tracing, its own log group with retention, and its own role.
+ * tree-shaken, AWS SDK v3 from the runtime), X-Ray tracing, its own log group with retention, and its own role.
  *
  * The role starts EMPTY apart from writing to this function's log group: no AWSLambdaBasicExecutionRole (whose
  * `logs:*` on `*` cdk-nag rightly flags). Every data permission is added explicitly by the stack, so the role's
@@ -14,17 +14,11 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLE_OPTIONS, ESM_REQUIRE_BANNER, EXTERNAL_MODULES } from '../bundling';
 import type { FunctionDef } from '../resources';
 
 /** Repository root: entries in FUNCTIONS are relative to it; package-lock.json there anchors esbuild. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/**
- * ESM output still meets CommonJS dependencies that call `require('node:…')` at run time; esbuild turns those
- * into a `__require` shim that throws in ESM unless a real `require` exists. This banner provides one.
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __cl_createRequire } from 'node:module'; const require = __cl_createRequire(import.meta.url);";
 
 export interface LedgerFunctionProps {
   readonly def: FunctionDef;
@@ -94,19 +88,18 @@ export class LedgerFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
+        // Same options as infra/bundling.ts (the bench bundles with them too).
         format: OutputFormat.ESM,
-        target: 'node24',
-        // Prefer packages' ESM builds: they tree-shake (the AWS SDK v3 clients and Powertools ship both).
-        mainFields: ['module', 'main'],
-        minify: true,
+        target: BUNDLE_OPTIONS.target,
+        mainFields: [...BUNDLE_OPTIONS.mainFields],
+        minify: BUNDLE_OPTIONS.minify,
         sourceMap: true,
         sourceMapMode: SourceMapMode.EXTERNAL,
-        sourcesContent: false,
+        sourcesContent: BUNDLE_OPTIONS.sourcesContent,
         banner: ESM_REQUIRE_BANNER,
-        // Bundle the AWS SDK v3 clients instead of using the runtime's copy: the version we test against is the
-        // version that runs, and only the commands used are loaded (smaller, predictable cold start).
-        bundleAwsSDK: true,
-        externalModules: [],
+        // The runtime's AWS SDK v3 (see infra/bundling.ts for the trade-off).
+        bundleAwsSDK: false,
+        externalModules: [...EXTERNAL_MODULES],
         metafile: false,
       },
     });

@@ -5,14 +5,15 @@
  * deployed without, say, the ledger table name still starts, and one that lacks a setting it needs refuses to
  * start with one error naming every missing or invalid variable.
  */
-import * as z from 'zod';
+// zod/mini: the same validator with a tree-shakable API; every function loads this module, so bytes count.
+import * as z from 'zod/mini';
 import { ENV } from '../../infra/resources';
 
 /** A reference to a single secret: `env:NAME` (local) or `ssm:/parameter/name` (AWS SSM SecureString). */
-const secretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\S+)$/, 'expected env:NAME or ssm:/parameter/name');
+const secretRef = z.string().check(z.regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\S+)$/, 'expected env:NAME or ssm:/parameter/name'));
 /** A prefix that secret names are appended to: `env:` (local) or `ssm:/callledger/<env>/`. */
-const secretsPrefix = z.string().regex(/^(env:|ssm:\/\S*\/)$/, 'expected env: or ssm:/prefix/ (ending in /)');
-const nonEmpty = z.string().trim().min(1, 'required');
+const secretsPrefix = z.string().check(z.regex(/^(env:|ssm:\/\S*\/)$/, 'expected env: or ssm:/prefix/ (ending in /)'));
+const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'required'));
 
 const FIELDS = {
   mainTable: nonEmpty,
@@ -22,15 +23,20 @@ const FIELDS = {
   archiveBucket: nonEmpty,
   recordingsBucket: nonEmpty,
   /** The public origin Twilio signs against; a trailing slash is dropped so `${base}${rawPath}` is exact. */
-  publicBaseUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+  publicBaseUrl: z.pipe(
+    z.url({ protocol: /^https?$/ }),
+    z.transform((u: string) => u.replace(/\/+$/, '')),
+  ),
   callerHashKeyRef: secretRef,
   secretsRef: secretsPrefix,
   /** Hosts (optionally host:port) the recording fetcher may download from. */
-  recordingUrlAllowedHosts: z
-    .string()
-    .default('api.twilio.com')
-    .transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0))
-    .pipe(z.array(z.string()).min(1, 'at least one host')),
+  recordingUrlAllowedHosts: z.pipe(
+    z._default(z.string(), 'api.twilio.com'),
+    z.pipe(
+      z.transform((s: string) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0)),
+      z.array(z.string()).check(z.minLength(1, 'at least one host')),
+    ),
+  ),
 } as const;
 
 export type ConfigKey = keyof typeof FIELDS;

@@ -49,5 +49,13 @@ export const telemetry: Telemetry = {
       metrics.addMetric('ChargeCents', MetricUnit.Count, decision.amountCents);
     }
   },
+  ingestBatchProcessed: (messages, failed) => {
+    metrics.addMetric('IngestMessagesProcessed', MetricUnit.Count, messages);
+    metrics.addMetric('IngestMessagesFailed', MetricUnit.Count, failed);
+  },
+  recordingStored: (bytes) => {
+    metrics.addMetric('RecordingsStored', MetricUnit.Count, 1);
+    metrics.addMetric('RecordingBytes', MetricUnit.Bytes, bytes);
+  },
   recordingFetchFailed: () => metrics.addMetric('RecordingFetchFailures', MetricUnit.Count, 1),
 };

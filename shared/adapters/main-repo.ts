@@ -86,7 +86,7 @@ const NULLABLE: Record<CallEvent['kind'], readonly string[]> = {
   'recording.status': ['sequenceNumber', 'recordingUrl', 'recordingDurationSec'],
 };
 
-export function isSlotAttribute(attr: string): boolean {
+function isSlotAttribute(attr: string): boolean {
   return attr.startsWith('s_') || attr.startsWith('r_');
 }
 

@@ -3,7 +3,7 @@
  * Idempotent: a call that already has this recording stored is skipped, so redelivered or duplicated jobs cost
  * one GetItem. Failures are thrown; the queue retries with backoff and dead-letters what keeps failing.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { settleWithLimit } from './concurrency';
 import type { CallStore, ConfigStore, Log, RecordingJob, RecordingMedia, SecretStore, Telemetry } from './ports';
 import type { QueueRecord, BatchResult } from './process-ingest-batch';
@@ -20,11 +20,11 @@ export interface FetchRecordingDeps {
 
 const RecordingJobSchema = z.object({
   v: z.literal(1),
-  accountId: z.string().min(1),
-  callId: z.string().min(1),
-  recordingId: z.string().regex(/^RE[0-9a-fA-F]{32}$/),
+  accountId: z.string().check(z.minLength(1)),
+  callId: z.string().check(z.minLength(1)),
+  recordingId: z.string().check(z.regex(/^RE[0-9a-fA-F]{32}$/)),
   recordingUrl: z.url({ protocol: /^https?$/ }),
-  recordingDurationSec: z.number().int().min(0).nullable(),
+  recordingDurationSec: z.nullable(z.int().check(z.minimum(0))),
 });
 
 /** Throws an error naming the bad fields (a job is written by the ledger writer, so this means a bug). */
@@ -70,6 +70,7 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
     contentType: stored.contentType,
     storedAt: deps.now().toISOString(),
   });
+  deps.telemetry.recordingStored(stored.bytes);
   deps.log.info('recording stored', { accountId, callId, recordingId, bytes: stored.bytes });
   return 'stored';
 }

@@ -214,6 +214,9 @@ export interface Telemetry {
   /** `reason` is the problem slug (e.g. `bad-signature`). */
   webhookRejected(reason: string): void;
   callRated(decision: RatingDecision): void;
+  /** One consumer batch of the ingest queue: messages received and messages failed back to SQS. */
+  ingestBatchProcessed(messages: number, failed: number): void;
+  recordingStored(bytes: number): void;
   recordingFetchFailed(): void;
 }
 

@@ -12,7 +12,7 @@
  * A failing call fails only its own messages (partial batch response); SQS redelivers them.
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { callerHash, normaliseNumber } from '../domain/caller';
 import { callTimes, foldCall } from '../domain/fold';
 import { chargeEntry } from '../domain/ledger';
@@ -66,9 +66,9 @@ const IngestMessageShape = z.object({
   v: z.literal(1),
   event: z.looseObject({
     kind: z.enum(['call.status', 'recording.status']),
-    eventId: z.string().min(1),
-    accountId: z.string().min(1),
-    callId: z.string().min(1),
+    eventId: z.string().check(z.minLength(1)),
+    accountId: z.string().check(z.minLength(1)),
+    callId: z.string().check(z.minLength(1)),
     occurredAt: z.string(),
     receivedAt: z.string(),
   }),
@@ -85,11 +85,17 @@ function parseMessage(body: string): IngestMessage | null {
 }
 
 /** Deterministic per set of messages, so a retried batch overwrites its own archive objects. */
-export function batchIdOf(messageIds: readonly string[]): string {
+function batchIdOf(messageIds: readonly string[]): string {
   return createHash('sha256').update([...messageIds].sort().join('\n')).digest('hex').slice(0, 32);
 }
 
 export async function processIngestBatch(records: readonly QueueRecord[], deps: ProcessIngestDeps): Promise<BatchResult> {
+  const result = await processRecords(records, deps);
+  deps.telemetry.ingestBatchProcessed(records.length, result.failedMessageIds.length);
+  return result;
+}
+
+async function processRecords(records: readonly QueueRecord[], deps: ProcessIngestDeps): Promise<BatchResult> {
   const failed = new Set<string>();
   const parsed: { messageId: string; message: IngestMessage }[] = [];
   for (const r of records) {

@@ -43,6 +43,8 @@ export function recordingTelemetry(): Telemetry & { rated: RatingDecision[]; acc
     webhookAccepted: () => void (t.accepted += 1),
     webhookRejected: (reason: string) => void t.rejected.push(reason),
     callRated: (d: RatingDecision) => void t.rated.push(d),
+    ingestBatchProcessed: () => {},
+    recordingStored: () => {},
     recordingFetchFailed: () => void (t.fetchFailures += 1),
   };
   return t;

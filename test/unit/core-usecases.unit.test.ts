@@ -17,6 +17,8 @@ function telemetry() {
     webhookAccepted: () => void (seen.accepted += 1),
     webhookRejected: (r) => void seen.rejected.push(r),
     callRated: () => {},
+    ingestBatchProcessed: () => {},
+    recordingStored: () => {},
     recordingFetchFailed: () => void (seen.fetchFailures += 1),
   };
   return { t, seen };
@@ -102,6 +104,7 @@ describe('processIngestBatch', () => {
     const deps = {
       calls: { mergeEvents: async () => void writes.push('merge') },
       archive: { archiveBatch: async () => Promise.reject(new Error('S3 down')) },
+      telemetry: telemetry().t,
       log,
     } as unknown as ProcessIngestDeps;
     const message: IngestMessage = {
@@ -123,6 +126,71 @@ describe('processIngestBatch', () => {
     );
     expect([...result.failedMessageIds].sort()).toEqual(['m1', 'm2']);
     expect(writes).toEqual([]);
+  });
+});
+
+describe('processIngestBatch rating loop (in-memory store)', () => {
+  const campaign = { accountId: 'acme', campaignId: 'roof', name: 'Roof', vertical: 'home', terms: { version: 2, priceCents: 4500, bufferSec: 60, duplicateWindowHours: 24 } };
+  const number = { accountId: 'acme', number: '+15125550101', campaignId: 'roof', publisherId: 'pub', subSource: null };
+  const completed: IngestMessage = {
+    v: 1,
+    event: {
+      kind: 'call.status', eventId: 'twilio:CA2:status:completed', provider: 'twilio', accountId: 'acme', callId: 'twilio:CA2',
+      occurredAt: '2026-11-24T02:13:17.000Z', receivedAt: '2026-11-24T02:13:18.000Z', sequenceNumber: null, status: 'completed',
+      direction: 'inbound', from: '+15125550123', to: '+15125550101', durationSec: 120, answeredBy: null, stirVerstat: null,
+      digits: null, fromState: null, fromZip: null, fromCountry: null, parentCallId: null,
+    },
+    raw: { contentType: 'application/x-www-form-urlencoded', body: '', receivedAt: '2026-11-24T02:13:18.000Z' },
+  };
+  type Outcome = Awaited<ReturnType<ProcessIngestDeps['calls']['commitRating']>>;
+
+  function run(outcomes: Outcome[], nonBillable: Outcome[] = [{ outcome: 'committed' }]) {
+    const calls: string[] = [];
+    const sleeps: number[] = [];
+    const deps = {
+      calls: {
+        commitRating: async (a: { entry: { amountCents: number }; marker: unknown }) => {
+          calls.push(`rating:${a.entry.amountCents}:${a.marker === null ? 'no-marker' : 'marker'}`);
+          return outcomes.shift()!;
+        },
+        commitNonBillable: async (a: { rated: { decision: { reasons: readonly string[] } } }) => {
+          calls.push(`nonbillable:${a.rated.decision.reasons.join(',')}`);
+          return nonBillable.shift()!;
+        },
+        mergeEvents: async () => void calls.push('merge'),
+      },
+      config: { getTrackingNumber: async () => number, getCampaign: async () => campaign },
+      archive: { archiveBatch: async () => {} },
+      recordingJobs: { send: async () => {} },
+      callerHashKey: async () => 'k',
+      now: () => new Date('2026-11-24T03:00:00.000Z'),
+      telemetry: telemetry().t,
+      log,
+      sleep: async (ms: number) => void sleeps.push(ms),
+    } as unknown as ProcessIngestDeps;
+    return { deps, calls, sleeps };
+  }
+
+  it('retries a TransactionConflict with backoff, then commits', async () => {
+    const { deps, calls, sleeps } = run([{ outcome: 'conflict' }, { outcome: 'conflict' }, { outcome: 'committed' }]);
+    expect(await processIngestBatch([{ messageId: 'm', body: JSON.stringify(completed) }], deps)).toEqual({ failedMessageIds: [] });
+    expect(calls).toEqual(['rating:4500:marker', 'rating:4500:marker', 'rating:4500:marker']);
+    expect(sleeps).toHaveLength(2);
+  });
+
+  it('re-rates as duplicate_caller when the marker is held, and merges only when already rated', async () => {
+    const dup = run([{ outcome: 'duplicate', prior: { callId: 'twilio:CA1', billedStartMs: Date.parse('2026-11-24T01:00:00.000Z') } }]);
+    expect(await processIngestBatch([{ messageId: 'm', body: JSON.stringify(completed) }], dup.deps)).toEqual({ failedMessageIds: [] });
+    expect(dup.calls).toEqual(['rating:4500:marker', 'nonbillable:duplicate_caller']);
+
+    const rated = run([{ outcome: 'already_rated' }]);
+    expect(await processIngestBatch([{ messageId: 'm', body: JSON.stringify(completed) }], rated.deps)).toEqual({ failedMessageIds: [] });
+    expect(rated.calls).toEqual(['rating:4500:marker', 'merge']);
+  });
+
+  it('fails the message back to SQS when conflicts do not settle', async () => {
+    const { deps } = run(Array.from({ length: 6 }, () => ({ outcome: 'conflict' }) as Outcome));
+    expect(await processIngestBatch([{ messageId: 'm', body: JSON.stringify(completed) }], deps)).toEqual({ failedMessageIds: ['m'] });
   });
 });
 
