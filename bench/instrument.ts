@@ -207,6 +207,11 @@ interface ProfileNode {
   children?: number[];
 }
 
+const NODE_INTERNALS = 'node internals (http, net, streams, crypto, zlib)';
+const NATIVE = 'native/builtins';
+/** Components that only ever run on behalf of some caller: byCaller charges their time to that caller. */
+const ON_BEHALF = new Set([NODE_INTERNALS, NATIVE]);
+
 /** Where a sample's self time goes, by file path (first match wins). */
 const COMPONENTS: readonly (readonly [string, RegExp])[] = [
   [
@@ -226,7 +231,7 @@ const COMPONENTS: readonly (readonly [string, RegExp])[] = [
   ['app: functions', /\/functions\//],
   ['local stack (HTTP adapter, pollers)', /\/infra\/local\//],
   ['bench instrumentation', /\/bench\//],
-  ['node internals (http, net, streams, crypto, zlib)', /^node:|^internal\//],
+  [NODE_INTERNALS, /^node:|^internal\//],
 ];
 
 function componentOf(node: ProfileNode): string {
@@ -235,7 +240,7 @@ function componentOf(node: ProfileNode): string {
     if (functionName === '(garbage collector)') return 'garbage collector';
     if (functionName === '(idle)') return 'idle';
     if (functionName === '(program)') return 'V8/native (program)';
-    return 'native/builtins';
+    return NATIVE;
   }
   return COMPONENTS.find(([, re]) => re.test(url))?.[0] ?? 'other';
 }
@@ -274,11 +279,10 @@ export async function profile<T>(work: () => Promise<T>): Promise<{ result: T; s
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of nodes) for (const child of n.children ?? []) parent.set(child, n.id);
-  const internal = new Set(['node internals (http, net, streams, crypto, zlib)', 'native/builtins']);
   const callerOf = (id: number): string => {
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const c = componentOf(byId.get(at)!);
-      if (!internal.has(c)) return c;
+      if (!ON_BEHALF.has(c)) return c;
     }
     return 'node internals (no JS caller: timers, sockets, microtasks)';
   };
@@ -298,7 +302,9 @@ export async function profile<T>(work: () => Promise<T>): Promise<{ result: T; s
     callers.set(caller, (callers.get(caller) ?? 0) + count);
     const { functionName, url, lineNumber } = node.callFrame;
     const where = url === '' ? '' : ` ${url.replace(/^file:\/\/.*?\/(node_modules|shared|functions|infra|bench)\//, '$1/')}:${lineNumber + 1}`;
-    const fn = `${functionName || '(anonymous)'}${where}`;
+    // Native and Node-internal frames are named with the component that called them (writev ← AWS SDK …).
+    const from = ON_BEHALF.has(component) ? ` ← ${caller}` : '';
+    const fn = `${functionName || '(anonymous)'}${where}${from}`;
     functions.set(fn, (functions.get(fn) ?? 0) + count);
   }
   const share = (n: number) => round(n / Math.max(1, busy), 3);

@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient, GetItemCommand, type AttributeValue, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { Agent } from 'node:http';
+import { itemSizeBytes } from '../shared/adapters/capacity';
 import { CallRepo, mainKeys } from '../shared/adapters/main-repo';
 import { normaliseNumber, callerHash } from '../shared/domain/caller';
 import { callTimes } from '../shared/domain/fold';
@@ -52,24 +53,6 @@ export function commitArgs(completed: readonly WebhookRequest[], seed: Seed, has
       marker: hash !== null && windowMs > 0 ? { campaignId: campaign.campaignId, callerHash: hash, billedStartMs: times.startedAtMs, windowMs } : null,
     };
   });
-}
-
-/**
- * Approximate stored size of an item as DynamoDB bills it: attribute names plus values (strings in UTF-8 bytes,
- * numbers ~1 byte per 2 digits + 1, 3 bytes of overhead per map or list, 1 per nested element).
- */
-export function itemBytes(item: Record<string, AttributeValue>): number {
-  const value = (v: AttributeValue): number => {
-    if (v.S !== undefined) return Buffer.byteLength(v.S);
-    if (v.N !== undefined) return Math.ceil(v.N.replace(/^-|\.|^0+/g, '').length / 2) + 1;
-    if (v.B !== undefined) return v.B.byteLength;
-    if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
-    if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((s, [k, x]) => s + Buffer.byteLength(k) + value(x) + 1, 0);
-    if (v.L !== undefined) return 3 + v.L.reduce((s, x) => s + value(x) + 1, 0);
-    if (v.SS !== undefined) return v.SS.reduce((s, x) => s + Buffer.byteLength(x), 0);
-    return 0;
-  };
-  return Object.entries(item).reduce((s, [k, v]) => s + Buffer.byteLength(k) + value(v), 0);
 }
 
 /** Write units of the rating transactions, split by table and index (ReturnConsumedCapacity=INDEXES). */
@@ -120,6 +103,8 @@ export interface RawFloorResult {
   readonly capacity: CapacityBreakdown;
   /** Stored sizes of one call's three items after its transaction (bytes, approximate). */
   readonly sampleItemBytes: {
+    /** The call item holding only the ringing slot, before its transaction. */
+    readonly callAfterRinging: number;
     readonly call: number;
     readonly charge: number;
     readonly marker: number;
@@ -128,20 +113,28 @@ export interface RawFloorResult {
   };
 }
 
-async function sampleSizes(client: DynamoDBClient, setup: RawFloorSetup, a: CommitArgs): Promise<RawFloorResult['sampleItemBytes']> {
-  const get = async (table: string, key: { pk: string; sk: string }) => {
-    const out = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
-    return out.Item ?? {};
-  };
+async function getItem(client: DynamoDBClient, table: string, key: { pk: string; sk: string }): Promise<Record<string, AttributeValue>> {
+  const out = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: key.pk }, sk: { S: key.sk } }, ConsistentRead: true }));
+  return out.Item ?? {};
+}
+
+async function sampleSizes(
+  client: DynamoDBClient,
+  setup: RawFloorSetup,
+  a: CommitArgs,
+  callAfterRinging: number,
+): Promise<RawFloorResult['sampleItemBytes']> {
+  const get = (table: string, key: { pk: string; sk: string }) => getItem(client, table, key);
   const call = await get(setup.mainTable, mainKeys.call(a.callId));
   return {
-    call: itemBytes(call),
+    callAfterRinging,
+    call: itemSizeBytes(call),
     callLargestAttributes: Object.entries(call)
-      .map(([attribute, v]) => ({ attribute, bytes: itemBytes({ [attribute]: v }) }))
+      .map(([attribute, v]) => ({ attribute, bytes: itemSizeBytes({ [attribute]: v }) }))
       .sort((x, y) => y.bytes - x.bytes)
       .slice(0, 6),
-    charge: itemBytes(await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) })),
-    marker: a.marker === null ? 0 : itemBytes(await get(setup.mainTable, mainKeys.duplicate(a.accountId, a.marker.campaignId, a.marker.callerHash))),
+    charge: itemSizeBytes(await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) })),
+    marker: a.marker === null ? 0 : itemSizeBytes(await get(setup.mainTable, mainKeys.duplicate(a.accountId, a.marker.campaignId, a.marker.callerHash))),
   };
 }
 
@@ -177,6 +170,7 @@ export async function rawFloor(setup: RawFloorSetup, ringing: readonly WebhookRe
     if (mergeFailed) throw (mergeFailed as PromiseRejectedResult).reason;
 
     const args = commitArgs(completed, setup.seed, setup.hashKey);
+    const callAfterRinging = itemSizeBytes(await getItem(client, setup.mainTable, mainKeys.call(args[0]!.callId)));
     const timer = new SdkTimer();
     timer.attach(client, 'raw');
     const capacity = capacityRecorder(client);
@@ -192,7 +186,7 @@ export async function rawFloor(setup: RawFloorSetup, ringing: readonly WebhookRe
     const tx = timer.summary().TransactWriteItems;
     return {
       capacity: capacity(),
-      sampleItemBytes: await sampleSizes(client, setup, args[0]!),
+      sampleItemBytes: await sampleSizes(client, setup, args[0]!, callAfterRinging),
       concurrency,
       transactions: args.length,
       elapsedMs: Math.round(elapsedMs),

@@ -5,13 +5,15 @@
  *
  * Phases, in order (progress lines on stdout, the table at the end, everything in bench/results.json):
  *  0. start the local stack (2 ingest pollers, i.e. two concurrent ledger-writer instances) and warm it up;
- *  A. webhook ack latency under a fixed OFFERED load (open loop, measured from each request's due time);
+ *  A. webhook ack latency under a fixed OFFERED load (open loop, measured from each request's due time): with
+ *     the whole stack running, then with the ledger writer held back (the ingest alone, as in Lambda where the
+ *     writer does not share the ingest's CPU);
  *  B. end to end: the ringing webhooks of K billable calls (merged, drained), then their completed webhooks as
  *     fast as the ingest accepts them, timed from the first POST to the last committed charge; DynamoDB requests
  *     and consumed write units per billable call over both; then a few recordings, counted separately;
  *  R. the floor: the same rating transactions (built by the production adapter) straight into the same
- *     DynamoDB Local, at the writer's nominal concurrency and at a higher one;
- *  P. a profiled drain: where the main thread's CPU goes while the writer rates calls;
+ *     DynamoDB Local at the writer's nominal concurrency, in two halves bracketing the drain, then at a higher one;
+ *  P. CPU profiles of the main thread: the ingest alone, then the writer alone draining what it queued;
  *  S. each function's bundle size and module-load time.
  * A script, not a test: it reports figures against targets and never fails on them.
  */
@@ -55,13 +57,15 @@ const ACK_RATE = positiveInt('ack-rate', flags['ack-rate']);
 const ACK_SECONDS = positiveInt('ack-seconds', flags['ack-seconds']);
 /** Concurrent ledger-writer instances (pollers on the ingest queue). */
 const POLLERS = 2;
-/** Calls a writer rates at once inside one batch (processIngestBatch's default `concurrency`). */
-const WRITER_CALL_CONCURRENCY = 8;
+/** Calls a writer rates at once inside one batch: processIngestBatch's default `concurrency` (not exported there). */
+const WRITER_CALL_CONCURRENCY = 16;
 /** The most rating transactions the writer can have in flight: pollers × calls per batch at once. */
 const WRITER_CONCURRENCY = POLLERS * Math.min(QUEUES.ingest.batchSize, WRITER_CALL_CONCURRENCY);
 const RAW_HIGH_CONCURRENCY = 64;
 /** Senders feeding the drain (closed loop): enough to keep the ingest busy without a thundering herd. */
 const FEED_CONCURRENCY = 16;
+/** The ingest-alone variant of the ack measurement is shorter: it is a diagnosis of the headline figure. */
+const ACK_ALONE_SECONDS = 5;
 const RECORDINGS = 200;
 const PROFILE_CALLS = 1000;
 const IDLE_TIMEOUT_MS = 180_000;
@@ -84,24 +88,19 @@ const progress = (line: string) => console.log(`[${((Date.now() - t0) / 1000).to
 // ------------------------------------------------------------------ helpers
 
 /**
- * All functions share one process locally, hence one Powertools Metrics singleton: one invocation's flush empties
- * the metrics of invocations running beside it, which then warn "No application metrics to publish" (in Lambda a
- * container runs one invocation at a time). Counted, not printed, so the progress lines stay readable.
+ * The ledger writer, wrapped to time each batch and to be held back on demand (to measure the ingest alone);
+ * imported on first use, after the stack has set the environment it reads at module load.
  */
-let emptyMetricsWarnings = 0;
-const consoleWarn = console.warn.bind(console);
-console.warn = (...args: unknown[]) => {
-  if (typeof args[0] === 'string' && args[0].startsWith('No application metrics to publish')) emptyMetricsWarnings++;
-  else consoleWarn(...args);
-};
-
-/** The ledger writer, wrapped to time each batch; imported on first use (after the stack has set the env). */
 class TimedWriter {
   readonly batches: { startMs: number; endMs: number; records: number }[] = [];
   private real: ((event: SQSEvent, context: Context) => Promise<unknown>) | undefined;
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
 
   readonly handler = async (event: SQSEvent, context: Context): Promise<unknown> => {
     this.real ??= (await import('../functions/ledger-writer')).handler as unknown as (event: SQSEvent, context: Context) => Promise<unknown>;
+    // A held batch stays in flight on the queue (well inside its visibility timeout), as if the writer were slow to start.
+    await this.gate;
     const startMs = performance.now();
     try {
       return await this.real(event, context);
@@ -109,6 +108,16 @@ class TimedWriter {
       this.batches.push({ startMs, endMs: performance.now(), records: event.Records.length });
     }
   };
+
+  /** Holds every batch before the handler until resume(): each poller then holds one batch and receives no more. */
+  pause(): void {
+    this.gate ??= new Promise((resolve) => (this.openGate = resolve));
+  }
+
+  resume(): void {
+    this.openGate?.();
+    this.gate = undefined;
+  }
 
   /** Batches that started in [fromMs, toMs] (performance.now() times). */
   between(fromMs: number, toMs: number) {
@@ -122,6 +131,34 @@ class TimedWriter {
     };
   }
 }
+
+/** Open-loop ack latency of `requests` at ACK_RATE, from each request's due time. */
+async function ackPhase(baseUrl: string, requests: CallSet['lifecycle'], jvmPid: number | null) {
+  const window = cpuWindow(jvmPid);
+  const samples = await runLoad(baseUrl, requests, { kind: 'open', ratePerSec: ACK_RATE });
+  const cpu = window();
+  const start = Math.min(...samples.map((s) => s.dueAt));
+  const spanSec = (Math.max(...samples.map((s) => s.doneAt)) - start) / 1000;
+  // Per second of the schedule: a single stall (GC, a neighbour taking the CPU) shows as one bad second, steady
+  // queueing as a rising series.
+  const seconds: number[][] = [];
+  for (const s of samples) (seconds[Math.floor((s.dueAt - start) / 1000)] ??= []).push(s.doneAt - s.dueAt);
+  return {
+    offeredPerSec: ACK_RATE,
+    requests: samples.length,
+    achievedPerSec: round(samples.length / spanSec, 1),
+    statusCounts: statusCounts(samples),
+    latencyFromDueMs: distribution(samples.map((s) => s.doneAt - s.dueAt)),
+    /** How late the sender itself was (due → on the wire): large values would mean the generator, not the server, lagged. */
+    senderLagMs: distribution(samples.map((s) => s.sentAt - s.dueAt)),
+    p99BySecondMs: seconds.map((l) => distribution(l ?? []).p99),
+    /** Main-thread time per webhook (HTTP adapter, handler, SDK, fauxqs, and the writer when it runs). */
+    mainThreadMsPerWebhook: round((cpu.mainThreadBusy * cpu.wallSec * 1000) / samples.length, 2),
+    cpu,
+  };
+}
+
+type AckFigures = Awaited<ReturnType<typeof ackPhase>>;
 
 function statusCounts(samples: readonly LoadSample[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -155,15 +192,26 @@ async function ledgerCharges(client: DynamoDBClient, table: string, accountId: s
 }
 
 function ddbSnapshot() {
-  return { requests: ddbStats.requests, readUnits: ddbStats.readUnits, writeUnits: ddbStats.writeUnits };
+  return { requests: ddbStats.requests, readUnits: ddbStats.readUnits, writeUnits: ddbStats.writeUnits, awsWriteUnits: ddbStats.awsWriteUnits };
 }
 
-function ddbDelta(before: ReturnType<typeof ddbSnapshot>) {
+function ddbDelta(before: ReturnType<typeof ddbSnapshot>): ReturnType<typeof ddbSnapshot> {
   const now = ddbSnapshot();
-  return { requests: now.requests - before.requests, readUnits: now.readUnits - before.readUnits, writeUnits: now.writeUnits - before.writeUnits };
+  return {
+    requests: now.requests - before.requests,
+    readUnits: now.readUnits - before.readUnits,
+    writeUnits: now.writeUnits - before.writeUnits,
+    awsWriteUnits: now.awsWriteUnits - before.awsWriteUnits,
+  };
 }
 
 const perCall = (n: number, calls: number) => round(n / calls, 2);
+
+const topShares = (p: ProfileSummary) =>
+  p.byCaller
+    .slice(0, 4)
+    .map((c) => `${c.component} ${(c.share * 100).toFixed(0)}%`)
+    .join(', ');
 
 // ------------------------------------------------------------------ the run
 
@@ -172,18 +220,21 @@ interface Results {
   timestamp: string;
   machine: Record<string, unknown>;
   config: Record<string, unknown>;
-  ackLatency?: Record<string, unknown>;
+  ackLatency?: { wholeStack: AckFigures; ingestAlone: AckFigures };
   endToEnd?: Record<string, unknown>;
-  rawFloor?: RawRun[];
+  rawFloor?: { atWriterConcurrency: number; writerConcurrency: number; runs: RawRun[] };
   dynamodbPerBillableCall?: Record<string, unknown>;
   recordings?: Record<string, unknown>;
-  writerProfile?: ProfileSummary & { cpu: CpuWindow };
+  profile?: {
+    ingest: ProfileSummary & { cpu: CpuWindow; mainThreadMsPerWebhook: number };
+    writer: ProfileSummary & { cpu: CpuWindow; mainThreadMsPerCall: number };
+  };
   bundles?: BundleFigures[];
   targets?: TargetRow[];
 }
 
 /** A floor run, with the CPU it used and the write units per call the adapter counted (merge + transaction). */
-type RawRun = RawFloorResult & { cpu: CpuWindow; adapterWriteUnitsPerCall: number };
+type RawRun = RawFloorResult & { label: string; cpu: CpuWindow; adapterWriteUnitsPerCall: number };
 
 interface TargetRow {
   figure: string;
@@ -247,13 +298,17 @@ async function main(): Promise<void> {
 
     const set = (calls: number, month: number) =>
       billableCallSet({ seed, authTokens: secrets.twilioAuthTokens, publicBaseUrl, mediaBaseUrl: stack!.mediaBaseUrl, calls, month });
-    const ackCalls = Math.ceil((ACK_RATE * ACK_SECONDS) / 2);
+    // Two webhooks (ringing, completed) per call; every set in its own month (see workload.ts).
+    const half = Math.ceil(K / 2);
     const sets = {
       warmup: set(100, 12),
-      ack: set(ackCalls, 1),
+      ack: set(Math.ceil((ACK_RATE * ACK_SECONDS) / 2), 1),
+      ackAlone: set(Math.ceil((ACK_RATE * ACK_ALONE_SECONDS) / 2), 6),
       e2e: set(K, 2),
-      raw: set(K, 3),
+      rawBefore: set(half, 3),
+      rawAfter: set(half, 7),
       rawHigh: set(K, 4),
+      rawMeasured: set(half, 8),
       profile: set(PROFILE_CALLS, 5),
     };
     progress(`generated signed traffic: ${Object.values(sets).reduce((s, c) => s + c.traffic.requests.length, 0)} webhooks`);
@@ -263,25 +318,23 @@ async function main(): Promise<void> {
     await stack.waitForIdle(IDLE_TIMEOUT_MS);
     progress('warmed up');
 
-    // ---- A. ack latency, open loop
+    // ---- A. ack latency, open loop: the whole stack, then the ingest alone (writer held back)
     const ackRequests = sets.ack.lifecycle.slice(0, ACK_RATE * ACK_SECONDS);
-    progress(`A. ack latency: ${ackRequests.length} webhooks at ${ACK_RATE}/s offered (open loop)…`);
-    const ackCpu = cpuWindow(jvmPid);
-    const ackSamples = await runLoad(stack.baseUrl, ackRequests, { kind: 'open', ratePerSec: ACK_RATE });
-    const ackCpuUse = ackCpu();
-    const ackLatency = distribution(ackSamples.map((s) => s.doneAt - s.dueAt));
-    const sendLag = distribution(ackSamples.map((s) => s.sentAt - s.dueAt));
-    const ackSpanSec = (Math.max(...ackSamples.map((s) => s.doneAt)) - Math.min(...ackSamples.map((s) => s.dueAt))) / 1000;
-    results.ackLatency = {
-      offeredPerSec: ACK_RATE,
-      requests: ackSamples.length,
-      achievedPerSec: round(ackSamples.length / ackSpanSec, 1),
-      statusCounts: statusCounts(ackSamples),
-      latencyFromDueMs: ackLatency,
-      senderLagMs: sendLag,
-      cpu: ackCpuUse,
-    };
-    progress(`   p50 ${ackLatency.p50} ms, p99 ${ackLatency.p99} ms, max ${ackLatency.max} ms (${JSON.stringify(statusCounts(ackSamples))})`);
+    progress(`A. ack latency, whole stack: ${ackRequests.length} webhooks at ${ACK_RATE}/s offered (open loop)…`);
+    const wholeStack = await ackPhase(stack.baseUrl, ackRequests, jvmPid);
+    progress(`   p50 ${wholeStack.latencyFromDueMs.p50} ms, p99 ${wholeStack.latencyFromDueMs.p99} ms, max ${wholeStack.latencyFromDueMs.max} ms (main thread ${Math.round(wholeStack.cpu.mainThreadBusy * 100)}% busy)`);
+    await stack.waitForIdle(IDLE_TIMEOUT_MS);
+    const aloneRequests = sets.ackAlone.lifecycle.slice(0, ACK_RATE * ACK_ALONE_SECONDS);
+    progress(`   ingest alone (ledger writer held back): ${aloneRequests.length} webhooks at ${ACK_RATE}/s…`);
+    writer.pause();
+    let ingestAlone: AckFigures;
+    try {
+      ingestAlone = await ackPhase(stack.baseUrl, aloneRequests, jvmPid);
+    } finally {
+      writer.resume();
+    }
+    progress(`   p50 ${ingestAlone.latencyFromDueMs.p50} ms, p99 ${ingestAlone.latencyFromDueMs.p99} ms, max ${ingestAlone.latencyFromDueMs.max} ms (main thread ${Math.round(ingestAlone.cpu.mainThreadBusy * 100)}% busy)`);
+    results.ackLatency = { wholeStack, ingestAlone };
     await stack.waitForIdle(IDLE_TIMEOUT_MS);
 
     // ---- B1. ringing of K calls: one slot merge each
@@ -292,6 +345,22 @@ async function main(): Promise<void> {
     await stack.waitForIdle(IDLE_TIMEOUT_MS);
     const ringingDdb = ddbDelta(ddbBeforeRinging);
     const ringingOps = ddbTimer.summary();
+
+    // ---- R. the floor: the same transactions straight into the same DynamoDB Local. At the writer's concurrency
+    // it runs in two halves that bracket the drain, so both see the same database size and machine load.
+    const rawSetup = { endpoint: dynamoEndpoint, region: stack.env.AWS_REGION!, mainTable: names.mainTable, ledgerTable: names.ledgerTable, seed, hashKey: secrets.callerHashKey };
+    const raw: RawRun[] = [];
+    const runRaw = async (callSet: CallSet, concurrency: number, label: string): Promise<RawRun> => {
+      progress(`R. raw TransactWriteItems at ${concurrency} in flight, ${label} (${callSet.completed.length} transactions)…`);
+      const ddbBeforeRaw = ddbSnapshot();
+      const window = cpuWindow(jvmPid);
+      const r = await rawFloor(rawSetup, callSet.ringing, callSet.completed, concurrency);
+      // Counted by the same adapter (merge + transaction): must equal the end-to-end figure, or the items differ.
+      const d = ddbDelta(ddbBeforeRaw);
+      progress(`   ${r.txPerSec} tx/s (mean ${r.meanInFlight} in flight, ${r.latencyMeanMs} ms each)`);
+      return { ...r, label, cpu: window(), adapterWriteUnitsPerCall: perCall(d.writeUnits, callSet.completed.length) };
+    };
+    raw.push(await runRaw(sets.rawBefore, WRITER_CONCURRENCY, 'before the drain'));
 
     // ---- B2. completed of K calls, fed as fast as the ingest accepts them; timed to the last commit
     progress(`   completed webhooks, as fast as the ingest accepts them (${FEED_CONCURRENCY} senders)…`);
@@ -309,6 +378,7 @@ async function main(): Promise<void> {
     const drainEndPerf = performance.now();
     const completedDdb = ddbDelta(ddbBeforeCompleted);
     const commits = [...ddbTimer.marks].sort((a, b) => a - b);
+    const ddbInFlightDuringDrain = ddbTimer.meanInFlight();
     const charges = await ledgerCharges(stack.clients.dynamodb, names.ledgerTable, accountId, sets.e2e);
     if (charges !== K) throw new Error(`end to end: ${charges} charges in the ledger for ${K} billable calls`);
     const firstPost = Math.min(...feed.map((s) => s.sentAt));
@@ -332,7 +402,7 @@ async function main(): Promise<void> {
         ...writerBatches,
         // Share of the drain the writer instances spent inside the handler (1 = always busy).
         utilisation: round(writerBatches.busyMs / (POLLERS * (drainEndPerf - drainStartPerf)), 2),
-        meanTransactionsInFlight: round(ddbTimer.meanInFlight(), 1),
+        meanTransactionsInFlight: round(ddbInFlightDuringDrain, 1),
         nominalConcurrency: WRITER_CONCURRENCY,
       },
       sdkCalls: { dynamodb: ddbTimer.summary(), s3: s3Timer.summary(), sqs: sqsTimer.summary() },
@@ -340,13 +410,23 @@ async function main(): Promise<void> {
     };
     progress(`   ${K} charges committed in ${e2eSec.toFixed(2)} s: ${e2ePerSec.toFixed(0)} calls/s (steady ${steadyPerSec.toFixed(0)}/s)`);
 
+    const perPhase = (d: ReturnType<typeof ddbDelta>) => ({
+      requests: perCall(d.requests, K),
+      writeUnits: perCall(d.writeUnits, K),
+      awsWriteUnits: perCall(d.awsWriteUnits, K),
+      readUnits: perCall(d.readUnits, K),
+    });
     results.dynamodbPerBillableCall = {
       requests: perCall(ringingDdb.requests + completedDdb.requests, K),
+      /** As DynamoDB Local reported them (ReturnConsumedCapacity). */
       writeUnits: perCall(ringingDdb.writeUnits + completedDdb.writeUnits, K),
+      /** The same writes priced by AWS's rules from the items written (shared/adapters/capacity.ts). */
+      awsWriteUnits: perCall(ringingDdb.awsWriteUnits + completedDdb.awsWriteUnits, K),
       readUnits: perCall(ringingDdb.readUnits + completedDdb.readUnits, K),
-      ringingMerge: { requests: perCall(ringingDdb.requests, K), writeUnits: perCall(ringingDdb.writeUnits, K), ops: ringingOps },
-      completedRating: { requests: perCall(completedDdb.requests, K), writeUnits: perCall(completedDdb.writeUnits, K) },
-      source: 'ddbStats (shared/adapters/aws.ts: every repository request, ReturnConsumedCapacity=TOTAL), cross-checked per operation by an SDK middleware',
+      ringingMerge: { ...perPhase(ringingDdb), ops: ringingOps },
+      completedRating: { ...perPhase(completedDdb), ops: ddbTimer.summary() },
+      source:
+        'ddbStats (shared/adapters/aws.ts): every repository request with ReturnConsumedCapacity=TOTAL and its AWS-rule price; requests cross-checked per operation by an SDK middleware (ops)',
     };
 
     // ---- B3. recordings (fetched from the fake media host, stored in S3, recorded on the call)
@@ -361,40 +441,52 @@ async function main(): Promise<void> {
       recordings: recordingRequests.length,
       requestsPerRecording: perCall(recDdb.requests, recordingRequests.length),
       writeUnitsPerRecording: perCall(recDdb.writeUnits, recordingRequests.length),
+      awsWriteUnitsPerRecording: perCall(recDdb.awsWriteUnits, recordingRequests.length),
       ops: ddbTimer.summary(),
     };
 
-    // ---- R. the floor: the same transactions straight into the same DynamoDB Local
-    const rawSetup = { endpoint: dynamoEndpoint, region: stack.env.AWS_REGION!, mainTable: names.mainTable, ledgerTable: names.ledgerTable, seed, hashKey: secrets.callerHashKey };
-    const raw: RawRun[] = [];
-    for (const [concurrency, callSet] of [
-      [WRITER_CONCURRENCY, sets.raw],
-      [RAW_HIGH_CONCURRENCY, sets.rawHigh],
-    ] as const) {
-      progress(`R. raw TransactWriteItems at concurrency ${concurrency} (${K} transactions)…`);
-      const ddbBeforeRaw = ddbSnapshot();
-      const window = cpuWindow(jvmPid);
-      const r = await rawFloor(rawSetup, callSet.ringing, callSet.completed, concurrency);
-      // Counted by the same adapter: the merges and the transactions; the WCU per transaction must match the e2e ones.
-      const d = ddbDelta(ddbBeforeRaw);
-      raw.push({ ...r, cpu: window(), adapterWriteUnitsPerCall: perCall(d.writeUnits, K) });
-      progress(`   ${r.txPerSec} tx/s (mean ${r.meanInFlight} in flight, ${r.latencyMeanMs} ms each)`);
-    }
-    results.rawFloor = raw;
-    const rawAtWriterConcurrency = raw[0]!.txPerSec;
-    results.ratio = round(e2ePerSec / rawAtWriterConcurrency, 3);
-    progress(`   ratio end-to-end ÷ raw = ${results.ratio}`);
+    // ---- R. the floor, second half at the writer's concurrency, then a higher concurrency
+    raw.push(await runRaw(sets.rawAfter, WRITER_CONCURRENCY, 'after the drain'));
+    raw.push(await runRaw(sets.rawHigh, RAW_HIGH_CONCURRENCY, 'higher concurrency'));
+    // And at the concurrency the writer actually reached: tells a concurrency shortfall from a per-call overhead.
+    const reached = Math.max(1, Math.round(ddbInFlightDuringDrain));
+    raw.push(await runRaw(sets.rawMeasured, reached, `the writer's measured mean in flight`));
+    const [before, after] = raw;
+    // Both halves together: transactions over the time they took, so a drift of the machine's load during the run
+    // (this is a shared 2-core box) weighs on the floor as it did on the drain between them.
+    const rawPerSec = (before!.transactions + after!.transactions) / ((before!.elapsedMs + after!.elapsedMs) / 1000);
+    results.rawFloor = { atWriterConcurrency: round(rawPerSec, 1), writerConcurrency: WRITER_CONCURRENCY, runs: raw };
+    results.ratio = round(e2ePerSec / rawPerSec, 3);
+    results.dynamodbPerBillableCall!.itemBytes = before!.sampleItemBytes;
+    progress(`   floor at ${WRITER_CONCURRENCY} in flight ${rawPerSec.toFixed(0)} tx/s; ratio end-to-end ÷ raw = ${results.ratio}`);
 
-    // ---- P. where the main thread's time goes during a drain
+    // ---- P. where the main thread's time goes: the ingest alone (writer held back), then the writer alone
+    // draining what the ingest queued.
     if (!flags['no-profile']) {
-      progress(`P. profiled drain of ${PROFILE_CALLS} completed calls…`);
+      const n = sets.profile.completed.length;
+      progress(`P. profile, ingest alone: ${n} completed webhooks with the ledger writer held back…`);
+      writer.pause();
+      let ingest: { summary: ProfileSummary; cpu: CpuWindow };
+      try {
+        const window = cpuWindow(jvmPid);
+        const { summary } = await profile(async () =>
+          expectAll204(await runLoad(stack!.baseUrl, sets.profile.completed, { kind: 'closed', concurrency: FEED_CONCURRENCY }), 'profile'),
+        );
+        ingest = { summary, cpu: window() };
+      } finally {
+        writer.resume();
+      }
+      progress(`   by calling component: ${topShares(ingest.summary)}`);
+      progress(`P. profile, ledger writer alone: draining those ${n} calls…`);
       const window = cpuWindow(jvmPid);
-      const { summary } = await profile(async () => {
-        expectAll204(await runLoad(stack!.baseUrl, sets.profile.completed, { kind: 'closed', concurrency: FEED_CONCURRENCY }), 'profile');
-        await stack!.waitForIdle(IDLE_TIMEOUT_MS);
-      });
-      results.writerProfile = { ...summary, cpu: window() };
-      progress(`   main thread: ${summary.components.slice(0, 4).map((c) => `${c.component} ${(c.share * 100).toFixed(0)}%`).join(', ')}`);
+      const { summary } = await profile(() => stack!.waitForIdle(IDLE_TIMEOUT_MS));
+      const writerOnly = { summary, cpu: window() };
+      progress(`   by calling component: ${topShares(writerOnly.summary)}`);
+      const msPer = (w: CpuWindow) => round((w.mainThreadBusy * w.wallSec * 1000) / n, 2);
+      results.profile = {
+        ingest: { ...ingest.summary, cpu: ingest.cpu, mainThreadMsPerWebhook: msPer(ingest.cpu) },
+        writer: { ...writerOnly.summary, cpu: writerOnly.cpu, mainThreadMsPerCall: msPer(writerOnly.cpu) },
+      };
     }
 
     const handlerEnv = { ...stack.env };
@@ -410,7 +502,6 @@ async function main(): Promise<void> {
   }
 
   results.machine.loadAvgAtEnd = loadavg().map((l) => round(l, 2));
-  results.config.emptyMetricsWarningsSuppressed = emptyMetricsWarnings;
   results.targets = targetRows(results);
   await writeFile(join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   printTable(results.targets);
@@ -421,17 +512,26 @@ async function main(): Promise<void> {
 
 function targetRows(r: Results): TargetRow[] {
   const rows: TargetRow[] = [];
-  const ack = r.ackLatency?.latencyFromDueMs as { p50: number; p99: number; max: number } | undefined;
-  if (ack) {
-    rows.push({ figure: `webhook ack p50 @ ${ACK_RATE}/s offered`, measured: `${ack.p50} ms`, target: '', met: null });
-    rows.push({ figure: `webhook ack p99 @ ${ACK_RATE}/s offered`, measured: `${ack.p99} ms`, target: `≤ ${TARGETS.ackP99Ms} ms`, met: ack.p99 <= TARGETS.ackP99Ms });
-    rows.push({ figure: `webhook ack max @ ${ACK_RATE}/s offered`, measured: `${ack.max} ms`, target: '', met: null });
+  if (r.ackLatency) {
+    for (const [label, a] of [
+      ['whole stack', r.ackLatency.wholeStack],
+      ['ingest alone', r.ackLatency.ingestAlone],
+    ] as const) {
+      const l = a.latencyFromDueMs;
+      rows.push({
+        figure: `webhook ack p50 / p99 / max @ ${ACK_RATE}/s, ${label}`,
+        measured: `${l.p50} / ${l.p99} / ${l.max} ms`,
+        target: `p99 ≤ ${TARGETS.ackP99Ms} ms`,
+        met: l.p99 <= TARGETS.ackP99Ms,
+      });
+    }
   }
   const e2e = r.endToEnd as { callsPerSec: number; steadyCallsPerSec: number } | undefined;
   if (e2e && r.rawFloor) {
-    rows.push({ figure: 'end to end (webhook → charge)', measured: `${e2e.callsPerSec} calls/s`, target: '', met: null });
-    for (const raw of r.rawFloor) {
-      rows.push({ figure: `raw TransactWriteItems @ ${raw.concurrency} in flight`, measured: `${raw.txPerSec} tx/s`, target: '', met: null });
+    rows.push({ figure: 'end to end (webhook → charge committed)', measured: `${e2e.callsPerSec} calls/s`, target: '', met: null });
+    rows.push({ figure: `raw TransactWriteItems @ ${WRITER_CONCURRENCY} in flight (both halves)`, measured: `${r.rawFloor.atWriterConcurrency} tx/s`, target: '', met: null });
+    for (const run of r.rawFloor.runs.slice(2)) {
+      rows.push({ figure: `raw TransactWriteItems @ ${run.concurrency} in flight (${run.label})`, measured: `${run.txPerSec} tx/s`, target: '', met: null });
     }
     rows.push({
       figure: `ratio end-to-end ÷ raw @ ${WRITER_CONCURRENCY}`,
@@ -443,14 +543,28 @@ function targetRows(r: Results): TargetRow[] {
   const ddb = r.dynamodbPerBillableCall as { requests: number; writeUnits: number } | undefined;
   if (ddb) {
     rows.push({ figure: 'DynamoDB requests per billable call', measured: `${ddb.requests}`, target: `≤ ${TARGETS.ddbRequestsPerCall}`, met: ddb.requests <= TARGETS.ddbRequestsPerCall });
-    rows.push({ figure: 'DynamoDB WCU per billable call', measured: `${ddb.writeUnits}`, target: `≤ ${TARGETS.wcuPerCall}`, met: ddb.writeUnits <= TARGETS.wcuPerCall });
+    rows.push({ figure: 'DynamoDB WCU per billable call, as DynamoDB Local counts', measured: `${ddb.writeUnits}`, target: `≤ ${TARGETS.wcuPerCall}`, met: ddb.writeUnits <= TARGETS.wcuPerCall });
+    const aws = r.dynamodbPerBillableCall?.awsWriteUnits as number;
+    rows.push({ figure: "DynamoDB WCU per billable call, by AWS's rules", measured: `${aws}`, target: `≤ ${TARGETS.wcuPerCall}`, met: aws <= TARGETS.wcuPerCall });
   }
-  const rec = r.recordings as { requestsPerRecording: number; writeUnitsPerRecording: number } | undefined;
-  if (rec) rows.push({ figure: 'per recording: DynamoDB requests / WCU', measured: `${rec.requestsPerRecording} / ${rec.writeUnitsPerRecording}`, target: '', met: null });
+  const rec = r.recordings as { requestsPerRecording: number; writeUnitsPerRecording: number; awsWriteUnitsPerRecording: number } | undefined;
+  if (rec) {
+    rows.push({
+      figure: 'per recording: DynamoDB requests / WCU (Local / AWS rules)',
+      measured: `${rec.requestsPerRecording} / ${rec.writeUnitsPerRecording} / ${rec.awsWriteUnitsPerRecording}`,
+      target: '',
+      met: null,
+    });
+  }
   for (const b of r.bundles ?? []) {
     const kb = round(b.bytes / 1024, 1);
     rows.push({ figure: `${b.fn}: bundle (minified)`, measured: `${kb} KB`, target: `≤ ${TARGETS.bundleKb} KB`, met: kb <= TARGETS.bundleKb });
-    rows.push({ figure: `${b.fn}: module load (median of 5)`, measured: `${b.loadMs} ms`, target: `≤ ${TARGETS.moduleLoadMs} ms`, met: b.loadMs <= TARGETS.moduleLoadMs });
+    rows.push({
+      figure: `${b.fn}: module load (median of 5)`,
+      measured: b.externalImports.length > 0 ? `${b.loadMs} ms (external SDK alone ${b.externalLoadMs})` : `${b.loadMs} ms`,
+      target: `≤ ${TARGETS.moduleLoadMs} ms`,
+      met: b.loadMs <= TARGETS.moduleLoadMs,
+    });
   }
   return rows;
 }
