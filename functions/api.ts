@@ -1,10 +1,12 @@
 /**
  * Lambda: the read API (the routes of infra/resources.ts ROUTES with fn 'api'), bearer API key auth.
+ *
+ * Routing is a few lines here instead of @middy/http-router: three GET routes do not need a router package, and
+ * that one pulled `node:http` and its dependencies into the cold start. The path is matched against the route
+ * templates (API Gateway has already matched it; the local adapter and tests send the same events).
  */
 import middy from '@middy/core';
-import httpRouterHandler, { type Route } from '@middy/http-router';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
 import { ROUTES } from '../infra/resources';
 import { MethodNotAllowed, NotFound } from '../shared/domain/problems';
 import { loadConfig } from '../shared/adapters/env';
@@ -12,7 +14,7 @@ import { authenticate, httpProblems, json, type HttpEvent, type HttpResult } fro
 import { LedgerRepo } from '../shared/adapters/ledger-repo';
 import { logger } from '../shared/adapters/log';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
-import { S3RecordingMedia } from '../shared/adapters/recordings';
+import { S3RecordingUrls } from '../shared/adapters/recording-urls';
 import { getCallDetail, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket']);
@@ -21,44 +23,62 @@ const keys = new ConfigRepo({ mainTable: config.mainTable });
 const deps: ReadApiDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
-  // Presigning only: the API never downloads, so no host allow-list applies.
-  media: new S3RecordingMedia({ bucket: config.recordingsBucket, allowedHosts: [] }),
+  media: new S3RecordingUrls(config.recordingsBucket),
 };
 
-type Handler = (event: HttpEvent) => Promise<HttpResult>;
+type RouteHandler = (event: HttpEvent, params: Readonly<Record<string, string>>) => Promise<HttpResult>;
 
-function pathParam(event: HttpEvent, name: string): string {
-  const raw = event.pathParameters?.[name] ?? '';
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
-const handlers: Record<string, Handler> = {
-  'GET /v1/calls/{callId}': async (event) => json(200, await getCallDetail(await authenticate(event, keys), pathParam(event, 'callId'), deps)),
+const handlers: Record<string, RouteHandler> = {
+  'GET /v1/calls/{callId}': async (event, params) => json(200, await getCallDetail(await authenticate(event, keys), params.callId ?? '', deps)),
   'GET /v1/calls': async (event) => json(200, await listCallsPage(await authenticate(event, keys), event.queryStringParameters ?? {}, deps)),
   'GET /v1/ledger': async (event) => json(200, await listLedgerPage(await authenticate(event, keys), event.queryStringParameters ?? {}, deps)),
 };
 
-const apiRoutes = ROUTES.filter((r) => r.fn === 'api');
-const routes: Route<HttpEvent, APIGatewayProxyResultV2>[] = apiRoutes.map((r) => {
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly params: readonly string[];
+  readonly handler: RouteHandler;
+}
+
+const routes: readonly Route[] = ROUTES.filter((r) => r.fn === 'api').map((r) => {
   const handler = handlers[`${r.method} ${r.path}`];
   if (handler === undefined) throw new Error(`no handler for route ${r.method} ${r.path}`);
-  return { method: r.method, path: r.path, handler };
+  const params: string[] = [];
+  const source = r.path.replace(/\{([^/}]+)\}/g, (_, name: string) => {
+    params.push(name);
+    return '([^/]+)';
+  });
+  return { method: r.method, pattern: new RegExp(`^${source}/?$`), params, handler };
 });
 
-/** 405 when the path exists with another method, else 404. */
-function notFound({ method, path }: { method: string; path: string }): never {
-  const allowed = apiRoutes
-    .filter((r) => new RegExp(`^${r.path.replace(/\{[^/]+\}/g, '[^/]+')}/?$`).test(path))
-    .map((r) => r.method);
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Dispatches on method and path; 405 when the path exists with another method, else 404. */
+async function route(event: HttpEvent): Promise<HttpResult> {
+  const method = event.requestContext.http.method.toUpperCase();
+  const path = event.rawPath;
+  const allowed: string[] = [];
+  for (const r of routes) {
+    const match = r.pattern.exec(path);
+    if (match === null) continue;
+    if (r.method !== method && r.method !== 'ANY') {
+      allowed.push(r.method);
+      continue;
+    }
+    return r.handler(event, Object.fromEntries(r.params.map((name, i) => [name, decode(match[i + 1]!)])));
+  }
   if (allowed.length > 0) throw new MethodNotAllowed(allowed);
   throw new NotFound(`No route for ${method} ${path}.`);
 }
 
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(httpRouterHandler<HttpEvent, APIGatewayProxyResultV2>({ routes, notFoundResponse: notFound }) as unknown as Handler);
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+  .handler(route);

@@ -3,10 +3,10 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { loadConfig } from '../shared/adapters/env';
 import { header, httpProblems, noContent, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
-import { log, logger, metrics, telemetry } from '../shared/adapters/log';
+import { log, logger } from '../shared/adapters/log';
+import { publishMetrics, telemetry } from '../shared/adapters/metrics';
 import { ConfigRepo } from '../shared/adapters/main-repo';
 import { SqsIngestQueue } from '../shared/adapters/queue';
 import { SecretResolver } from '../shared/adapters/secrets';
@@ -26,8 +26,9 @@ const deps: IngestDeps = {
 
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics))
+  // logEvent: false whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller numbers.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+  .use(publishMetrics())
   .handler(async (event) => {
     await ingestWebhook(
       {

@@ -4,11 +4,11 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { S3Archive } from '../shared/adapters/archive';
 import { loadConfig } from '../shared/adapters/env';
-import { log, logger, metrics, telemetry } from '../shared/adapters/log';
+import { log, logger } from '../shared/adapters/log';
+import { publishMetrics, telemetry } from '../shared/adapters/metrics';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { SqsRecordingJobQueue } from '../shared/adapters/queue';
 import { SecretResolver } from '../shared/adapters/secrets';
@@ -30,8 +30,9 @@ const deps: ProcessIngestDeps = {
 };
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics))
+  // logEvent: false whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller numbers.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+  .use(publishMetrics())
   .handler(async (event) => {
     const { failedMessageIds } = await processIngestBatch(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),

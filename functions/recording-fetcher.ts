@@ -4,12 +4,12 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '../shared/adapters/env';
-import { log, logger, metrics, telemetry } from '../shared/adapters/log';
+import { log, logger } from '../shared/adapters/log';
+import { publishMetrics, telemetry } from '../shared/adapters/metrics';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
-import { S3RecordingMedia } from '../shared/adapters/recordings';
+import { S3RecordingStore } from '../shared/adapters/recordings';
 import { SecretResolver } from '../shared/adapters/secrets';
 import { processRecordingBatch, type FetchRecordingDeps } from '../shared/app/fetch-recording';
 
@@ -19,15 +19,16 @@ const deps: FetchRecordingDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   config: new ConfigRepo({ mainTable: config.mainTable }),
   secrets: new SecretResolver({ prefix: config.secretsRef }),
-  media: new S3RecordingMedia({ bucket: config.recordingsBucket, allowedHosts: config.recordingUrlAllowedHosts }),
+  media: new S3RecordingStore({ bucket: config.recordingsBucket, allowedHosts: config.recordingUrlAllowedHosts }),
   now: () => new Date(),
   telemetry,
   log,
 };
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics))
+  // logEvent: false whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller numbers.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+  .use(publishMetrics())
   .handler(async (event) => {
     const { failedMessageIds } = await processRecordingBatch(
       event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),

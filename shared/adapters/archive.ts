@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { IngestMessage } from '../domain/types';
 import type { RawArchive } from '../app/ports';
-import { s3 } from './aws';
+import { s3 } from './clients/s3';
 
 export function archiveKey(accountId: string, receivedAt: string, batchId: string): string {
   const day = receivedAt.slice(0, 10); // ISO-8601 UTC: yyyy-mm-dd

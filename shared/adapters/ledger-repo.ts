@@ -7,7 +7,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { totals } from '../domain/ledger';
 import type { LedgerEntry } from '../domain/types';
 import type { LedgerQuery, LedgerStore, LedgerTotals, Page } from '../app/ports';
-import { dynamodb, recordDdb } from './aws';
+import { dynamodb } from './clients/dynamodb';
+import { recordDdb } from './ddb-stats';
 import { decodeCursor, encodeCursor } from './cursor';
 
 export interface LedgerRepoOptions {

@@ -1,61 +1,49 @@
 /**
- * Structured logs (Powertools Logger) and CloudWatch EMF metrics (Powertools Metrics), one of each per container.
+ * Structured logs (Powertools Logger), one logger per container. (Metrics: metrics.ts, which the read API does not
+ * load.)
  *
  * Rule: a caller's phone number never reaches a log line. Code logs ids (accountId, callId, eventId) and reasons;
- * `redact` below additionally masks anything shaped like an E.164 number under the keys a CallEvent uses, as a
- * second line of defence if someone logs an event by mistake.
+ * `redact` below is a second line of defence if someone logs an event or an error that quotes one: it masks the
+ * values of the keys a CallEvent or a Twilio form carries a number under, and anything shaped like a phone number
+ * (10 to 15 digits, optionally with `+` and separators) in any string, at any depth.
+ *
+ * Locally (POWERTOOLS_DEV=true, set by the local stack and the tests) the logger prints indented JSON to the
+ * terminal.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { RatingDecision } from '../domain/types';
-import type { Log, Telemetry } from '../app/ports';
+import type { Log } from '../app/ports';
 
 export const SERVICE = 'callledger';
 
 export const logger = new Logger({ serviceName: SERVICE });
-export const metrics = new Metrics({ serviceName: SERVICE, namespace: 'CallLedger' });
 
-const PII_KEYS = new Set(['from', 'caller', 'callerE164', 'From', 'Caller', 'body']);
+/** Keys whose values are caller identities or whole request bodies (CallEvent, IngestMessage, Twilio forms). */
+const PII_KEYS = new Set(['from', 'caller', 'callerE164', 'From', 'Caller', 'body', 'raw', 'event']);
+/**
+ * A phone number in free text: 10-15 digits, optionally `+`-prefixed and split by spaces, dots, dashes or
+ * parentheses, not inside a longer word (so hex ids such as CallSids and hashes are left alone).
+ */
+const PHONE_NUMBER = /(?<![\p{L}\p{N}_])\+?\d(?:[\s().-]{0,2}\d){9,14}(?![\p{L}\p{N}_])/gu;
+const MASK = '[redacted]';
 
-function redact(attrs: Record<string, unknown>): Record<string, unknown> {
+function redactValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.replace(PHONE_NUMBER, MASK);
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (value instanceof Error) return redactValue({ name: value.name, message: value.message, stack: value.stack }, depth);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(attrs)) out[k] = PII_KEYS.has(k) ? '[redacted]' : v;
+  for (const [k, v] of Object.entries(value)) out[k] = PII_KEYS.has(k) ? MASK : redactValue(v, depth + 1);
   return out;
 }
 
-/** The Log port on top of the Powertools logger. */
-export const log: Log = {
-  debug: (message, attrs) => (attrs ? logger.debug(message, redact(attrs)) : logger.debug(message)),
-  info: (message, attrs) => (attrs ? logger.info(message, redact(attrs)) : logger.info(message)),
-  warn: (message, attrs) => (attrs ? logger.warn(message, redact(attrs)) : logger.warn(message)),
-  error: (message, attrs) => (attrs ? logger.error(message, redact(attrs)) : logger.error(message)),
-};
-
-/** One EMF line per dimensioned data point, so a reason dimension never leaks onto other metrics. */
-function countWith(name: string, dimension: string, value: string): void {
-  const single = metrics.singleMetric();
-  single.addDimension(dimension, value);
-  single.addMetric(name, MetricUnit.Count, 1);
+export function redact(attrs: Record<string, unknown>): Record<string, unknown> {
+  return redactValue(attrs, 0) as Record<string, unknown>;
 }
 
-/** The Telemetry port on top of Powertools Metrics (EMF). */
-export const telemetry: Telemetry = {
-  webhookAccepted: () => metrics.addMetric('WebhooksAccepted', MetricUnit.Count, 1),
-  webhookRejected: (reason) => countWith('WebhooksRejected', 'reason', reason),
-  callRated: (decision: RatingDecision) => {
-    countWith('CallsRated', 'reason', decision.billable ? 'billable' : (decision.reasons[0] ?? 'unknown'));
-    if (decision.billable) {
-      metrics.addMetric('Charges', MetricUnit.Count, 1);
-      metrics.addMetric('ChargeCents', MetricUnit.Count, decision.amountCents);
-    }
-  },
-  ingestBatchProcessed: (messages, failed) => {
-    metrics.addMetric('IngestMessagesProcessed', MetricUnit.Count, messages);
-    metrics.addMetric('IngestMessagesFailed', MetricUnit.Count, failed);
-  },
-  recordingStored: (bytes) => {
-    metrics.addMetric('RecordingsStored', MetricUnit.Count, 1);
-    metrics.addMetric('RecordingBytes', MetricUnit.Bytes, bytes);
-  },
-  recordingFetchFailed: () => metrics.addMetric('RecordingFetchFailures', MetricUnit.Count, 1),
+/** The Log port on top of the Powertools logger. Messages are redacted too: they are code, but cheap to guard. */
+export const log: Log = {
+  debug: (message, attrs) => logger.debug(redactValue(message, 0) as string, redact(attrs ?? {})),
+  info: (message, attrs) => logger.info(redactValue(message, 0) as string, redact(attrs ?? {})),
+  warn: (message, attrs) => logger.warn(redactValue(message, 0) as string, redact(attrs ?? {})),
+  error: (message, attrs) => logger.error(redactValue(message, 0) as string, redact(attrs ?? {})),
 };

@@ -2,7 +2,8 @@
  * The main table (docs/CONTRACTS.md, "Main table items"): configuration lookups, call items with one slot per
  * event, the rating transaction and the duplicate-window markers.
  *
- * Every request asks for ReturnConsumedCapacity=TOTAL and is counted in `ddbStats` (aws.ts).
+ * Every request asks for ReturnConsumedCapacity=TOTAL and is counted in `ddbStats` (aws.ts), together with its
+ * price under AWS's capacity rules (capacity.ts). How events and ratings are stored compactly: call-item.ts.
  */
 import {
   BatchWriteItemCommand,
@@ -15,7 +16,8 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { slotName } from '../domain/fold';
+import { TABLES } from '../../infra/resources';
+import { foldCall, slotName } from '../domain/fold';
 import { ledgerSortKey } from '../domain/ledger';
 import type { Account, CallEvent, Campaign, LedgerEntry, Publisher, RatingDecision, TrackingNumber } from '../domain/types';
 import {
@@ -32,7 +34,10 @@ import {
   type StoredCall,
   type StoredRecording,
 } from '../app/ports';
-import { dynamodb, recordDdb } from './aws';
+import { dynamodb } from './clients/dynamodb';
+import { recordDdb } from './ddb-stats';
+import { decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
+import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
 import { decodeCursor, encodeCursor } from './cursor';
 
 // ------------------------------------------------------------------ keys
@@ -74,37 +79,6 @@ function stripKeys<T>(item: Record<string, unknown>): T {
 
 // ------------------------------------------------------------------ event slots
 
-/**
- * Slot values are compact JSON. A transactional write costs 2 WCU per KB of the item, so bytes here are money:
- * - accountId and callId live on the item; `kind` is implied by the slot prefix (`s_` / `r_`, see slotName);
- * - the eventId is stored relative to the callId (`status:completed` for `twilio:CA…:status:completed`);
- * - null fields are dropped.
- * decodeSlot restores the exact event.
- */
-const NULLABLE: Record<CallEvent['kind'], readonly string[]> = {
-  'call.status': ['sequenceNumber', 'direction', 'durationSec', 'answeredBy', 'stirVerstat', 'digits', 'fromState', 'fromZip', 'fromCountry', 'parentCallId'],
-  'recording.status': ['sequenceNumber', 'recordingUrl', 'recordingDurationSec'],
-};
-
-function isSlotAttribute(attr: string): boolean {
-  return attr.startsWith('s_') || attr.startsWith('r_');
-}
-
-export function encodeSlot(event: CallEvent): string {
-  const { accountId: _a, callId, kind: _k, eventId, ...rest } = event;
-  const relativeId = eventId.startsWith(`${callId}:`) ? eventId.slice(callId.length + 1) : undefined;
-  return JSON.stringify({ ...rest, ...(relativeId === undefined ? { eventId } : { id: relativeId }) }, (_k2, v: unknown) =>
-    v === null ? undefined : v,
-  );
-}
-
-export function decodeSlot(attr: string, json: string, accountId: string, callId: string): CallEvent {
-  const kind: CallEvent['kind'] = attr.startsWith('s_') ? 'call.status' : 'recording.status';
-  const { id, ...stored } = JSON.parse(json) as { id?: string } & Record<string, unknown>;
-  const nulls = Object.fromEntries(NULLABLE[kind].map((f) => [f, null]));
-  return { ...nulls, ...stored, ...(id === undefined ? {} : { eventId: `${callId}:${id}` }), kind, accountId, callId } as unknown as CallEvent;
-}
-
 /** One event per slot: two events for the same slot in one request would overlap (first eventId wins). */
 function uniqueSlots(events: readonly CallEvent[]): Map<string, CallEvent> {
   const sorted = [...events].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
@@ -119,6 +93,8 @@ class UpdateBuilder {
   readonly names: Record<string, string> = {};
   readonly values: Record<string, AttributeValue> = {};
   private readonly sets: string[] = [];
+  /** What the SET clauses assign, so the capacity model can compute the item after the update. */
+  private readonly assigned: { attr: string; value: AttributeValue; ifNotExists: boolean }[] = [];
   private n = 0;
   private v = 0;
 
@@ -136,23 +112,33 @@ class UpdateBuilder {
 
   set(attr: string, val: AttributeValue): this {
     this.sets.push(`${this.name(attr)} = ${this.value(val)}`);
+    this.assigned.push({ attr, value: val, ifNotExists: false });
     return this;
   }
 
   /** `attr = :existing` for a placeholder already made with value(). */
   setTo(attr: string, placeholder: string): this {
     this.sets.push(`${this.name(attr)} = ${placeholder}`);
+    this.assigned.push({ attr, value: this.values[placeholder]!, ifNotExists: false });
     return this;
   }
 
   setIfNotExists(attr: string, val: AttributeValue): this {
     const n = this.name(attr);
     this.sets.push(`${n} = if_not_exists(${n}, ${this.value(val)})`);
+    this.assigned.push({ attr, value: val, ifNotExists: true });
     return this;
   }
 
   expression(): string {
     return `SET ${this.sets.join(', ')}`;
+  }
+
+  /** The item after this update, given the item before it (null: the update creates it with `key`). */
+  applyTo(before: Item | null, key: Item): Item {
+    const after: Item = { ...(before ?? key) };
+    for (const a of this.assigned) if (!a.ifNotExists || after[a.attr] === undefined) after[a.attr] = a.value;
+    return after;
   }
 }
 
@@ -161,7 +147,7 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 
 /** Writes the event slots (first write wins) and the account; returns the `:acct` placeholder. */
 function setSlotsAndAccount(b: UpdateBuilder, accountId: string, events: readonly CallEvent[]): string {
-  for (const [slot, e] of uniqueSlots(events)) b.setIfNotExists(slot, S(encodeSlot(e)));
+  for (const [slot, e] of uniqueSlots(events)) b.setIfNotExists(slot, encodeSlot(e));
   const acct = b.value(S(accountId));
   b.setTo('accountId', acct);
   return acct;
@@ -170,9 +156,7 @@ function setSlotsAndAccount(b: UpdateBuilder, accountId: string, events: readonl
 /** The rating fields, written once with the rating (absent optional fields are not written: bytes cost WCU). */
 function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: RatedCall): void {
   const d = rated.decision;
-  // The rating JSON leaves out what the item carries as top-level attributes (parseCall puts them back).
-  const { billable: _b, amountCents: _c, campaignId: _ca, publisherId: _p, subSource: _s, ...explanation } = d;
-  b.set('rating', S(JSON.stringify(explanation)))
+  b.set('rating', encodeRating(d))
     .set('ratedAt', S(rated.ratedAt))
     .set('startedAt', S(rated.startedAt))
     .set('endedAt', S(rated.endedAt))
@@ -207,19 +191,26 @@ function parseCall(item: Record<string, AttributeValue>): StoredCall {
   const accountId = raw.accountId as string;
   const events: CallEvent[] = [];
   for (const [attr, value] of Object.entries(raw)) {
-    if (isSlotAttribute(attr) && typeof value === 'string') events.push(decodeSlot(attr, value, accountId, callId));
+    if (isSlotAttribute(attr) && typeof value === 'object' && value !== null) {
+      events.push(decodeSlot(attr, value as Record<string, unknown>, accountId, callId));
+    }
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const startedAt = str(raw.startedAt);
   const rating: RatingDecision | null =
-    typeof raw.rating === 'string'
-      ? {
-          ...(JSON.parse(raw.rating) as Omit<RatingDecision, 'billable' | 'amountCents' | 'campaignId' | 'publisherId' | 'subSource'>),
-          billable: raw.billable === true,
-          amountCents: Number(raw.amountCents),
-          campaignId: str(raw.campaignId),
-          publisherId: str(raw.publisherId),
-          subSource: str(raw.subSource),
-        }
+    typeof raw.rating === 'object' && raw.rating !== null
+      ? decodeRating(
+          raw.rating as Record<string, unknown>,
+          {
+            billable: raw.billable === true,
+            amountCents: Number(raw.amountCents),
+            campaignId: str(raw.campaignId),
+            publisherId: str(raw.publisherId),
+            subSource: str(raw.subSource),
+          },
+          events.length > 0 ? foldCall(events).terminal : null,
+          startedAt,
+        )
       : null;
   return {
     callId,
@@ -227,10 +218,10 @@ function parseCall(item: Record<string, AttributeValue>): StoredCall {
     events,
     rating,
     ratedAt: str(raw.ratedAt),
-    startedAt: str(raw.startedAt),
+    startedAt,
     endedAt: str(raw.endedAt),
     durationSec: typeof raw.durationSec === 'number' ? raw.durationSec : null,
-    recording: (raw.recording as StoredRecording | undefined) ?? null,
+    recording: typeof raw.recording === 'object' && raw.recording !== null ? decodeRecording(raw.recording as Record<string, unknown>) : null,
   };
 }
 
@@ -338,17 +329,50 @@ export interface CallRepoOptions {
 
 const DAY_MS = 86_400_000;
 
+const GSI1_DEF = TABLES.main.globalSecondaryIndexes[0];
+/** gsi1 as the capacity model sees it (infra/resources.ts: projection ALL). */
+const GSI1: IndexShape = {
+  partitionKey: GSI1_DEF.partitionKey.name,
+  sortKey: GSI1_DEF.sortKey.name,
+  projected: 'ALL',
+  tableKeys: [TABLES.main.partitionKey.name, TABLES.main.sortKey.name],
+};
+
+/** How many call items a CallRepo remembers the last image of (for the capacity model only). */
+const KNOWN_IMAGES = 1000;
+
 /** Call items, the rating transaction and the duplicate-window markers. */
 export class CallRepo implements CallStore {
   private readonly table: string;
   private readonly ledgerTable: string | undefined;
   private readonly client: () => DynamoDBClient;
+  /**
+   * The last image of recently written or read call items. Single-item updates learn the image before them from
+   * ReturnValues=ALL_OLD (free: no extra capacity); a transaction cannot return it, so the capacity model prices
+   * the rating transaction's update against the image remembered here. Exact when this container wrote or read
+   * the item last (always so for the benchmark and the local stack); otherwise the model sees only what the
+   * transaction writes, a lower bound.
+   */
+  private readonly images = new Map<string, Item>();
 
   constructor(options: CallRepoOptions) {
     this.table = options.mainTable;
     this.ledgerTable = options.ledgerTable;
     const client = options.client;
     this.client = client ? () => client : dynamodb;
+  }
+
+  private remember(callId: string, image: Item): void {
+    this.images.delete(callId);
+    this.images.set(callId, image);
+    if (this.images.size > KNOWN_IMAGES) this.images.delete(this.images.keys().next().value!);
+  }
+
+  /** An UpdateItem of the call item; returns the AWS-model WCU (table + gsi1) and remembers the new image. */
+  private priceUpdate(callId: string, b: UpdateBuilder, before: Item | null, transactional: boolean): number {
+    const after = b.applyTo(before, marshall(mainKeys.call(callId)));
+    this.remember(callId, after);
+    return updateWcu(before, after, { transactional }) + gsiWcu(before, after, GSI1);
   }
 
   async mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void> {
@@ -364,10 +388,11 @@ export class CallRepo implements CallStore {
           ConditionExpression: sameAccountCondition(b, acct),
           ExpressionAttributeNames: b.names,
           ExpressionAttributeValues: b.values,
+          ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
+      recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
     } catch (err) {
       recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') throw new CallAccountMismatch(callId);
@@ -390,6 +415,17 @@ export class CallRepo implements CallStore {
     const acct = setSlotsAndAccount(b, accountId, args.events);
     setRating(b, callId, accountId, rated);
     const condition = notRatedCondition(b, acct);
+    const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...entry }, { removeUndefinedValues: true });
+    const markerItem =
+      marker === null
+        ? null
+        : marshall({
+            ...mainKeys.duplicate(accountId, marker.campaignId, marker.callerHash),
+            callId,
+            billedStartMs: marker.billedStartMs,
+            // TTL only tidies up; the condition below tests the timestamp because TTL deletes late.
+            ttl: Math.ceil((marker.billedStartMs + marker.windowMs + DAY_MS) / 1000),
+          });
 
     const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
       {
@@ -403,25 +439,13 @@ export class CallRepo implements CallStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       },
-      {
-        Put: {
-          TableName: this.ledgerTable,
-          Item: marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...entry }, { removeUndefinedValues: true }),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
+      { Put: { TableName: this.ledgerTable, Item: charge, ConditionExpression: 'attribute_not_exists(pk)' } },
     ];
-    if (marker !== null) {
+    if (marker !== null && markerItem !== null) {
       items.push({
         Put: {
           TableName: this.table,
-          Item: marshall({
-            ...mainKeys.duplicate(accountId, marker.campaignId, marker.callerHash),
-            callId,
-            billedStartMs: marker.billedStartMs,
-            // TTL only tidies up; the condition below tests the timestamp because TTL deletes late.
-            ttl: Math.ceil((marker.billedStartMs + marker.windowMs + DAY_MS) / 1000),
-          }),
+          Item: markerItem,
           ConditionExpression: 'attribute_not_exists(pk) OR billedStartMs <= :lo OR billedStartMs >= :hi',
           ExpressionAttributeValues: { ':lo': N(marker.billedStartMs - marker.windowMs), ':hi': N(marker.billedStartMs + marker.windowMs) },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -431,7 +455,12 @@ export class CallRepo implements CallStore {
 
     try {
       const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
-      recordDdb('write', out.ConsumedCapacity);
+      const tx = { transactional: true };
+      const awsWcu =
+        this.priceUpdate(callId, b, this.images.get(callId) ?? null, true) +
+        estimateWcu(charge, tx) +
+        (markerItem === null ? 0 : estimateWcu(markerItem, tx));
+      recordDdb('write', out.ConsumedCapacity, awsWcu);
       return { outcome: 'committed' };
     } catch (err) {
       recordDdb('write', undefined);
@@ -445,6 +474,7 @@ export class CallRepo implements CallStore {
   private cancelled(callId: string, accountId: string, reasons: readonly CancellationReason[]): CommitOutcome {
     const [call, ledger, marker] = reasons;
     if (call?.Code === 'ConditionalCheckFailed') {
+      if (call.Item) this.remember(callId, call.Item);
       const old = call.Item ? unmarshall(call.Item) : {};
       if (old.accountId !== undefined && old.accountId !== accountId) throw new CallAccountMismatch(callId);
       return { outcome: 'already_rated' };
@@ -479,17 +509,19 @@ export class CallRepo implements CallStore {
           ConditionExpression: condition,
           ExpressionAttributeNames: b.names,
           ExpressionAttributeValues: b.values,
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
+      recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
       return { outcome: 'committed' };
     } catch (err) {
       recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
       const item = (err as { Item?: Record<string, AttributeValue> }).Item;
+      if (item) this.remember(callId, item);
       const old = item ? unmarshall(item) : {};
       if (old.accountId !== undefined && old.accountId !== accountId) throw new CallAccountMismatch(callId);
       return { outcome: 'already_rated' };
@@ -497,19 +529,21 @@ export class CallRepo implements CallStore {
   }
 
   async setRecording(callId: string, recording: StoredRecording): Promise<void> {
+    const b = new UpdateBuilder().set('recording', encodeRecording(recording));
     try {
       const out = await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.call(callId)),
-          UpdateExpression: 'SET #rec = :rec',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#rec': 'recording' },
-          ExpressionAttributeValues: { ':rec': { M: marshall(recording, { removeUndefinedValues: true }) } },
+          UpdateExpression: b.expression(),
+          ConditionExpression: `attribute_exists(${b.name('pk')})`,
+          ExpressionAttributeNames: b.names,
+          ExpressionAttributeValues: b.values,
+          ReturnValues: 'ALL_OLD',
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
+      recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
     } catch (err) {
       recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') throw new WriteConflict(callId);
@@ -528,7 +562,9 @@ export class CallRepo implements CallStore {
       }),
     );
     recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? parseCall(out.Item) : null;
+    if (!out.Item) return null;
+    this.remember(callId, out.Item);
+    return parseCall(out.Item);
   }
 
   async listCalls(query: CallQuery): Promise<Page<StoredCall>> {

@@ -2,7 +2,7 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { IngestMessage } from '../domain/types';
 import type { IngestQueue, RecordingJob, RecordingJobQueue } from '../app/ports';
-import { sqs } from './aws';
+import { sqs } from './clients/sqs';
 
 class SqsProducer<T> {
   private readonly client: () => SQSClient;

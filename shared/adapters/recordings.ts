@@ -1,6 +1,8 @@
 /**
  * Recording media: download from the provider with basic auth and stream into the recordings bucket (SSE-S3),
  * hashing (sha256) and counting bytes on the way through, so the file is never held in memory or on disk.
+ * (Presigned download URLs for the read API: recording-urls.ts, so that neither function loads the other's SDK
+ * packages.)
  *
  * The URL arrives in a webhook, so it is attacker-influenced even after signature checks: only hosts in
  * RECORDING_URL_ALLOWED_HOSTS are fetched, over https (plain http only for loopback, i.e. the local fake media
@@ -9,13 +11,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { RecordingMedia } from '../app/ports';
-import { s3 } from './aws';
+import { s3 } from './clients/s3';
 
-export const PRESIGN_TTL_SEC = 15 * 60;
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The recording cannot be fetched (yet): the SQS message is retried, then dead-lettered. */
@@ -45,7 +45,7 @@ export function assertAllowedRecordingUrl(url: string, allowedHosts: readonly st
   return parsed;
 }
 
-export interface S3RecordingMediaOptions {
+export interface S3RecordingStoreOptions {
   bucket: string;
   allowedHosts: readonly string[];
   client?: S3Client;
@@ -53,10 +53,10 @@ export interface S3RecordingMediaOptions {
   timeoutMs?: number;
 }
 
-export class S3RecordingMedia implements RecordingMedia {
+export class S3RecordingStore implements Pick<RecordingMedia, 'store'> {
   private readonly client: () => S3Client;
 
-  constructor(private readonly options: S3RecordingMediaOptions) {
+  constructor(private readonly options: S3RecordingStoreOptions) {
     const client = options.client;
     this.client = client ? () => client : s3;
   }
@@ -96,9 +96,5 @@ export class S3RecordingMedia implements RecordingMedia {
       },
     }).done();
     return { sha256: hash.digest('hex'), bytes, contentType };
-  }
-
-  presignGet(key: string): Promise<string> {
-    return getSignedUrl(this.client(), new GetObjectCommand({ Bucket: this.options.bucket, Key: key }), { expiresIn: PRESIGN_TTL_SEC });
   }
 }

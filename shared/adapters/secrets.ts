@@ -7,7 +7,7 @@
  * Values are cached per container for five minutes, so a rotated secret is picked up without a redeploy.
  */
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { ssm } from './aws';
+import { ssm } from './clients/ssm';
 import type { SecretStore } from '../app/ports';
 
 const TTL_MS = 5 * 60 * 1000;

@@ -58,7 +58,9 @@ export async function ingestWebhook(req: WebhookRequest, deps: IngestDeps): Prom
   } catch (err) {
     if (err instanceof Problem) {
       deps.telemetry.webhookRejected(err.slug);
-      deps.log.warn('webhook rejected', { accountId: req.accountId, status: err.status, reason: err.slug });
+      // The path's accountId is the sender's text until it is known to be an account id: log it only if it is one.
+      const accountId = req.accountId !== undefined && ACCOUNT_ID.test(req.accountId) ? req.accountId : '(invalid)';
+      deps.log.warn('webhook rejected', { accountId, status: err.status, reason: err.slug });
     }
     throw err;
   }

@@ -14,7 +14,7 @@ import { createResources, type ResourceNames } from '../../infra/local/resources
 import { S3Archive } from '../../shared/adapters/archive';
 import { LedgerRepo } from '../../shared/adapters/ledger-repo';
 import { CallRepo, ConfigRepo, configItems } from '../../shared/adapters/main-repo';
-import { SqsIngestQueue, SqsRecordingJobQueue } from '../../shared/adapters/queue';
+import { SqsRecordingJobQueue } from '../../shared/adapters/queue';
 import type { Log, Telemetry } from '../../shared/app/ports';
 import type { ProcessIngestDeps, QueueRecord } from '../../shared/app/process-ingest-batch';
 import type { Account, CallStatus, CallStatusEvent, Campaign, IngestMessage, RatingDecision, RecordingStatusEvent, TrackingNumber } from '../../shared/domain/types';

@@ -94,10 +94,12 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
 
     ddbStats.reset();
     expect((await processIngestBatch(all, env.writerDeps)).failedMessageIds).toEqual([]);
-    const { requests, writeUnits } = ddbStats;
+    const { requests, writeUnits, awsWriteUnits } = ddbStats;
     expect(requests).toBe(1);
     expect(writeUnits).toBeGreaterThan(0);
-    console.log(`billable call, 3 events in one batch: ${requests} DynamoDB request(s), ${writeUnits} WCU`);
+    // By AWS's rules: call item update 2 + charge 2 + marker 2 (transactional, each under 1 KB) + gsi1 put 1.
+    expect(awsWriteUnits).toBe(7);
+    console.log(`billable call, 3 events in one batch: ${requests} DynamoDB request(s), ${awsWriteUnits} WCU by AWS's rules (DynamoDB Local reports ${writeUnits})`);
   });
 
   it('concurrent duplicate deliveries of a completed call write exactly one charge', async () => {

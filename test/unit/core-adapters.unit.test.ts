@@ -7,12 +7,13 @@ import { archiveGroups, archiveKey } from '../../shared/adapters/archive';
 import { decodeCursor, encodeCursor } from '../../shared/adapters/cursor';
 import { ConfigError, loadConfig } from '../../shared/adapters/env';
 import { authenticate, header, problemResponse, rawBody, sha256Hex } from '../../shared/adapters/http';
-import { decodeSlot, encodeSlot } from '../../shared/adapters/main-repo';
+import { decodeSlot, encodeSlot } from '../../shared/adapters/call-item';
 import { assertAllowedRecordingUrl, RecordingFetchError } from '../../shared/adapters/recordings';
 import { envNameForSecret, secretRefFor, SecretNotFound, SecretResolver } from '../../shared/adapters/secrets';
 import { slotName } from '../../shared/domain/fold';
 import { BadRequest, MethodNotAllowed } from '../../shared/domain/problems';
-import type { CallStatusEvent, IngestMessage, RecordingStatusEvent } from '../../shared/domain/types';
+import type { CallEvent, CallStatusEvent, IngestMessage, RecordingStatusEvent } from '../../shared/domain/types';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 describe('loadConfig', () => {
   const good = {
@@ -170,14 +171,47 @@ describe('call item slots', () => {
     recordingDurationSec: 12,
   };
 
-  it('round-trips events exactly while storing neither ids nor nulls', () => {
+  const roundTrip = (event: CallEvent) => decodeSlot(slotName(event), unmarshall(encodeSlot(event).M!), 'acme', callId);
+
+  it('round-trips events exactly while storing neither ids, nulls nor what the slot name says', () => {
     for (const event of [status, recording]) {
-      const json = encodeSlot(event);
-      expect(json).not.toContain('null');
-      expect(json).not.toContain('acme');
-      expect(decodeSlot(slotName(event), json, 'acme', callId)).toEqual(event);
+      const stored = JSON.stringify(encodeSlot(event));
+      expect(stored).not.toContain('NULL');
+      expect(stored).not.toContain('acme');
+      expect(stored).not.toContain('twilio');
+      expect(stored).not.toContain('completed');
+      expect(roundTrip(event)).toEqual(event);
     }
-    expect(encodeSlot(status)).not.toContain(callId);
+    // Times as epoch ms, receivedAt as the delay after occurredAt.
+    expect(encodeSlot(status).M).toMatchObject({ o: { N: String(Date.parse(status.occurredAt)) }, r: { N: '1000' } });
+  });
+
+  it('keeps what it cannot derive: foreign event ids, non-canonical times, gather digits, another provider', () => {
+    const odd: CallStatusEvent = {
+      ...status,
+      status: 'in-progress',
+      digits: '1#',
+      eventId: `${callId}:status:in-progress:gather`,
+      occurredAt: '2026-11-24T02:13:17Z',
+      sequenceNumber: 0,
+      durationSec: 0,
+    };
+    expect(slotName(odd)).toBe('s_in-progress_gather');
+    expect(roundTrip(odd)).toEqual(odd);
+    expect(JSON.stringify(encodeSlot(odd))).not.toContain('gather');
+    for (const event of [{ ...recording, receivedAt: recording.occurredAt }, { ...status, eventId: 'custom' }, { ...odd, receivedAt: 'x' }]) {
+      expect(roundTrip(event)).toEqual(event);
+    }
+    expect(encodeSlot({ ...recording, receivedAt: recording.occurredAt }).M).not.toHaveProperty('r');
+  });
+
+  it('stores a recording URL without the recording id it ends in', () => {
+    const twilioUrl = `https://api.twilio.com/2010-04-01/Accounts/AC${'0'.repeat(32)}/Recordings/${recording.recordingId}`;
+    const withUrl = { ...recording, recordingUrl: twilioUrl };
+    expect(JSON.stringify(encodeSlot(withUrl))).not.toContain(recording.recordingId);
+    expect(roundTrip(withUrl)).toEqual(withUrl);
+    const other = { ...recording, recordingUrl: 'http://127.0.0.1:4100/media/x' };
+    expect(roundTrip(other)).toEqual(other);
   });
 });
 

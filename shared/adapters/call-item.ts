@@ -1,0 +1,245 @@
+/**
+ * How a call's events and rating are stored on the call item (docs/CONTRACTS.md, "The call item").
+ *
+ * Bytes are money here: a billable call's item is written inside a transaction at 2 WCU per KB, and the gsi1 index
+ * projects the whole item, so the item must stay under 1 KB (see capacity.ts and the capacity test). Hence:
+ *
+ * Slots are DynamoDB Maps with one-letter keys. What the slot's name or the call already says is not repeated:
+ * - `accountId`, `callId` are on the item; `kind` and `status` (or `recordingId` + `recordingStatus`) are in the
+ *   slot name (`s_<status>[_gather]`, `r_<recordingId>_<status>`); `provider` is the callId's prefix;
+ * - the eventId is stored only when it is not the one parseTwilioEvent derives;
+ * - times are epoch milliseconds (a Number is ~6 bytes, an ISO string 24), `receivedAt` as the delay after
+ *   `occurredAt` (omitted when 0); a time not in `toISOString()` form is kept verbatim, so decoding is exact;
+ * - a recording URL that ends in the recording's id (Twilio's always do) is stored without it;
+ * - null fields are dropped.
+ * decodeSlot restores exactly the event that was encoded.
+ *
+ * The rating is stored as what cannot be derived again: the reasons (verbatim), the terms version and the terms
+ * figures the rules used, and the prior call of a duplicate. The per-rule explanation (`rules` with their inputs)
+ * is recomputed by running the pure `rateCall` on those inputs and the call's terminal slot; the billing facts
+ * (billable, amountCents, campaign, publisher, sub-source) are top-level attributes of the item.
+ *
+ * The stored recording is a Map with short keys too; its sha256 is stored as 32 raw bytes (Binary), not 64 hex.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { rateCall } from '../domain/rating';
+import type { CallEvent, CallStatus, CallStatusEvent, RatingDecision, ReasonCode, RecordingStatus, RecordingStatusEvent } from '../domain/types';
+import type { StoredRecording } from '../app/ports';
+
+type Stored = Record<string, unknown>;
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+
+export function isSlotAttribute(attr: string): boolean {
+  return attr.startsWith('s_') || attr.startsWith('r_');
+}
+
+// ------------------------------------------------------------------ times
+
+function isCanonicalIso(value: string): number | null {
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === value ? ms : null;
+}
+
+function encodeTimes(occurredAt: string, receivedAt: string): Record<string, AttributeValue> {
+  const o = isCanonicalIso(occurredAt);
+  const r = isCanonicalIso(receivedAt);
+  const out: Record<string, AttributeValue> = { o: o === null ? S(occurredAt) : N(o) };
+  if (o !== null && r !== null) {
+    if (r !== o) out.r = N(r - o);
+  } else {
+    out.r = S(receivedAt);
+  }
+  return out;
+}
+
+function decodeTimes(stored: Stored): { occurredAt: string; receivedAt: string } {
+  const occurredAt = typeof stored.o === 'number' ? new Date(stored.o).toISOString() : String(stored.o);
+  const receivedAt =
+    typeof stored.r === 'string'
+      ? stored.r
+      : typeof stored.o === 'number'
+        ? new Date(stored.o + (typeof stored.r === 'number' ? stored.r : 0)).toISOString()
+        : occurredAt;
+  return { occurredAt, receivedAt };
+}
+
+// ------------------------------------------------------------------ slots
+
+/** call.status fields and their one-letter keys (the order is the encoding order). */
+const STATUS_FIELDS = [
+  ['direction', 'd'],
+  ['from', 'f'],
+  ['to', 't'],
+  ['durationSec', 'u'],
+  ['answeredBy', 'a'],
+  ['stirVerstat', 'v'],
+  ['digits', 'g'],
+  ['fromState', 's'],
+  ['fromZip', 'z'],
+  ['fromCountry', 'c'],
+  ['parentCallId', 'p'],
+] as const satisfies readonly (readonly [keyof CallStatusEvent, string])[];
+
+const RECORDING_FIELDS = [['recordingDurationSec', 'u']] as const satisfies readonly (readonly [keyof RecordingStatusEvent, string])[];
+
+function providerOf(callId: string): string {
+  return callId.slice(0, callId.indexOf(':'));
+}
+
+function defaultEventId(event: CallEvent): string {
+  return event.kind === 'call.status'
+    ? `${event.callId}:status:${event.status}${event.digits !== null ? ':gather' : ''}`
+    : `${event.callId}:recording:${event.recordingId}:${event.recordingStatus}`;
+}
+
+function put(out: Record<string, AttributeValue>, key: string, value: unknown): void {
+  if (value === null || value === undefined) return;
+  out[key] = typeof value === 'number' ? N(value) : S(String(value));
+}
+
+/** The slot value (a Map) of an event; its attribute name is `slotName(event)`. */
+export function encodeSlot(event: CallEvent): AttributeValue {
+  const out = encodeTimes(event.occurredAt, event.receivedAt);
+  put(out, 'q', event.sequenceNumber);
+  if (event.kind === 'call.status') {
+    for (const [field, key] of STATUS_FIELDS) put(out, key, event[field]);
+  } else {
+    for (const [field, key] of RECORDING_FIELDS) put(out, key, event[field]);
+    // `L`: the URL without its trailing recording id; `l`: the URL as it came.
+    const url = event.recordingUrl;
+    if (url !== null) out[url.endsWith(event.recordingId) ? 'L' : 'l'] = S(url.endsWith(event.recordingId) ? url.slice(0, -event.recordingId.length) : url);
+  }
+  if (event.provider !== providerOf(event.callId)) out.w = S(event.provider);
+  if (event.eventId !== defaultEventId(event)) out.i = S(event.eventId);
+  return { M: out };
+}
+
+function field<T>(stored: Stored, key: string): T | null {
+  return (stored[key] ?? null) as T | null;
+}
+
+/** The event stored in slot `attr` (value as unmarshalled), on the call `callId` of account `accountId`. */
+export function decodeSlot(attr: string, stored: Stored, accountId: string, callId: string): CallEvent {
+  const base = {
+    provider: (field<string>(stored, 'w') ?? providerOf(callId)) as CallEvent['provider'],
+    accountId,
+    callId,
+    ...decodeTimes(stored),
+    sequenceNumber: field<number>(stored, 'q'),
+  };
+  if (attr.startsWith('s_')) {
+    const gather = attr.endsWith('_gather');
+    const status = attr.slice(2, gather ? -'_gather'.length : undefined) as CallStatus;
+    const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
+    const event = { kind: 'call.status', eventId: '', ...base, status, ...fields } as unknown as CallStatusEvent;
+    return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
+  }
+  const cut = attr.lastIndexOf('_');
+  const recordingId = attr.slice(2, cut);
+  const recordingStatus = attr.slice(cut + 1) as RecordingStatus;
+  const fields = Object.fromEntries(RECORDING_FIELDS.map(([name, key]) => [name, field(stored, key)]));
+  const recordingUrl = typeof stored.L === 'string' ? `${stored.L}${recordingId}` : field<string>(stored, 'l');
+  const event = { kind: 'recording.status', eventId: '', ...base, recordingId, recordingStatus, recordingUrl, ...fields } as unknown as RecordingStatusEvent;
+  return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
+}
+
+// ------------------------------------------------------------------ rating
+
+/** The top-level item attributes that carry a rating's billing facts (see setRating in main-repo.ts). */
+export interface RatingFacts {
+  readonly billable: boolean;
+  readonly amountCents: number;
+  readonly campaignId: string | null;
+  readonly publisherId: string | null;
+  readonly subSource: string | null;
+}
+
+function ruleInputs(decision: RatingDecision, rule: ReasonCode): Record<string, unknown> | undefined {
+  return decision.rules.find((r) => r.rule === rule)?.inputs;
+}
+
+/** The `rating` Map: what rateCall needs, besides the call itself, to give the same decision again. */
+export function encodeRating(decision: RatingDecision): AttributeValue {
+  const out: Record<string, AttributeValue> = {};
+  if (decision.reasons.length > 0) out.x = S(decision.reasons.join(' '));
+  put(out, 'v', decision.termsVersion);
+  put(out, 'b', ruleInputs(decision, 'below_buffer')?.bufferSec);
+  put(out, 'h', ruleInputs(decision, 'duplicate_caller')?.duplicateWindowHours);
+  const duplicate = ruleInputs(decision, 'duplicate_caller');
+  put(out, 'pc', duplicate?.priorCallId);
+  if (typeof duplicate?.priorStartedAt === 'string') out.ps = N(Date.parse(duplicate.priorStartedAt));
+  // An assigned number whose campaign was missing: the rule names the campaign the number pointed at.
+  if (decision.campaignId === null) put(out, 'ac', ruleInputs(decision, 'unknown_number')?.campaignId);
+  return { M: out };
+}
+
+/**
+ * The RatingDecision stored on a call: billing facts and reasons as stored; the per-rule explanation recomputed
+ * with rateCall from the stored terms figures and the call's terminal event (null when the item has no terminal
+ * slot, which a rated call always has: the rating and the terminal slot are written in the same request).
+ */
+export function decodeRating(stored: Stored, facts: RatingFacts, terminal: CallStatusEvent | null, startedAt: string | null): RatingDecision {
+  const reasons = typeof stored.x === 'string' && stored.x !== '' ? (stored.x.split(' ') as ReasonCode[]) : [];
+  const termsVersion = field<number>(stored, 'v');
+  let rules: RatingDecision['rules'] = [];
+  if (terminal !== null) {
+    const known = facts.campaignId !== null && facts.publisherId !== null && termsVersion !== null;
+    const campaignId = facts.campaignId ?? field<string>(stored, 'ac');
+    const startedAtMs = startedAt === null ? Date.parse(terminal.occurredAt) : Date.parse(startedAt);
+    rules = rateCall({
+      terminal,
+      startedAtMs,
+      assignment:
+        campaignId === null
+          ? null
+          : { accountId: terminal.accountId, number: terminal.to, campaignId, publisherId: facts.publisherId ?? '', subSource: facts.subSource },
+      campaign: known
+        ? {
+            accountId: terminal.accountId,
+            campaignId: facts.campaignId!,
+            name: '',
+            vertical: '',
+            terms: {
+              version: termsVersion,
+              priceCents: facts.amountCents,
+              bufferSec: field<number>(stored, 'b') ?? 0,
+              duplicateWindowHours: field<number>(stored, 'h') ?? 0,
+            },
+          }
+        : null,
+      priorBilled: typeof stored.pc === 'string' && typeof stored.ps === 'number' ? { callId: stored.pc, billedStartMs: stored.ps } : null,
+    }).rules;
+  }
+  return { ...facts, reasons, termsVersion, rules };
+}
+
+// ------------------------------------------------------------------ recording
+
+/** The `recording` Map: the StoredRecording with one-letter keys, the time in epoch ms, the sha256 as bytes. */
+export function encodeRecording(r: StoredRecording): AttributeValue {
+  const out: Record<string, AttributeValue> = {
+    i: S(r.recordingId),
+    k: S(r.key),
+    h: { B: Buffer.from(r.sha256, 'hex') },
+    b: N(r.bytes),
+    t: S(r.contentType),
+  };
+  put(out, 'd', r.durationSec);
+  const at = isCanonicalIso(r.storedAt);
+  out.a = at === null ? S(r.storedAt) : N(at);
+  return { M: out };
+}
+
+export function decodeRecording(stored: Stored): StoredRecording {
+  return {
+    recordingId: String(stored.i),
+    key: String(stored.k),
+    sha256: Buffer.from(stored.h as Uint8Array).toString('hex'),
+    bytes: Number(stored.b),
+    durationSec: field<number>(stored, 'd'),
+    contentType: String(stored.t),
+    storedAt: typeof stored.a === 'number' ? new Date(stored.a).toISOString() : String(stored.a),
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * What a billable call costs in DynamoDB by AWS's accounting, measured on the items the writer really stores.
+ *
+ * The call is the demo's shape, parsed from the Twilio fixtures (events/fixtures/twilio): a Texas caller, the
+ * incoming-call webhook (ringing, with SHAKEN/STIR and geo fields), the completed status callback (300 s) and a
+ * completed recording. The writer processes them against DynamoDB Local; the test reads the stored items back
+ * raw, prices each write with AWS's published rules (shared/adapters/capacity.ts), and checks the issue's target
+ * (≤ 8 WCU and ≤ 2 requests per billable call: ringing merge + rating transaction + gsi1), that ddbStats' model
+ * agrees, and that the items are what docs/CONTRACTS.md says.
+ */
+import { readFileSync } from 'node:fs';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ddbStats } from '../../shared/adapters/aws';
+import { estimateWcu, gsiWcu, itemSizeBytes, updateWcu, type IndexShape, type Item } from '../../shared/adapters/capacity';
+import { mainKeys } from '../../shared/adapters/main-repo';
+import { processIngestBatch } from '../../shared/app/process-ingest-batch';
+import { callerHash } from '../../shared/domain/caller';
+import { parseForm, parseTwilioEvent } from '../../shared/domain/twilio';
+import type { CallEvent } from '../../shared/domain/types';
+import { createTenant, freshNumber, hex32, records, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+
+let env: CoreEnv;
+beforeAll(async () => {
+  env = await startCoreEnv();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+const GSI1: IndexShape = { partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projected: 'ALL', tableKeys: ['pk', 'sk'] };
+const TX = { transactional: true };
+
+function fixture(name: string): Record<string, string> {
+  return parseForm(readFileSync(new URL(`../../events/fixtures/twilio/${name}`, import.meta.url), 'utf8').trim()) as Record<string, string>;
+}
+
+/** The demo's three webhooks for one call of tenant `t`: ringing, completed after 300 s, the recording. */
+function demoCall(t: Tenant) {
+  const callSid = `CA${hex32()}`;
+  const recordingSid = `RE${hex32()}`;
+  const caller = freshNumber();
+  const accountSid = t.account.twilio.accountSid;
+  const to = t.numbers.billable.number;
+  const call = { CallSid: callSid, AccountSid: accountSid, From: caller, Caller: caller, To: to, Called: to };
+  const endedAt = new Date('2026-11-24T15:15:00.000Z');
+  const ctx = (receivedAt: Date) => ({ accountId: t.account.accountId, receivedAt: receivedAt.toISOString() });
+  const ringing = parseTwilioEvent({ ...fixture('incoming-ringing.form'), ...call }, ctx(new Date(endedAt.getTime() - 305_000)));
+  const completed = parseTwilioEvent(
+    { ...fixture('status-completed.form'), ...call, CallDuration: '300', Duration: '5', Timestamp: endedAt.toUTCString() },
+    ctx(new Date(endedAt.getTime() + 180)),
+  );
+  const recording = parseTwilioEvent(
+    {
+      ...fixture('recording-completed.form'),
+      CallSid: callSid,
+      AccountSid: accountSid,
+      RecordingSid: recordingSid,
+      RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${accountSid}/Recordings/${recordingSid}`,
+      RecordingDuration: '296',
+    },
+    ctx(new Date(endedAt.getTime() + 2_400)),
+  );
+  return { callId: `twilio:${callSid}`, caller, ringing, completed, recording };
+}
+
+async function rawItem(table: string, key: Record<string, string>): Promise<Item | null> {
+  const out = await env.clients.dynamodb.send(new GetItemCommand({ TableName: table, Key: marshall(key), ConsistentRead: true }));
+  return (out.Item as Item | undefined) ?? null;
+}
+
+/** Processes one batch and returns the requests and AWS-model WCU that ddbStats counted for it. */
+async function process(events: readonly CallEvent[]): Promise<{ requests: number; awsWriteUnits: number }> {
+  ddbStats.reset();
+  expect((await processIngestBatch(records(events), env.writerDeps)).failedMessageIds).toEqual([]);
+  return { requests: ddbStats.requests, awsWriteUnits: ddbStats.awsWriteUnits };
+}
+
+function sizes(item: Item | null): number {
+  return item === null ? 0 : itemSizeBytes(item);
+}
+
+describe('capacity of a billable call, by AWS accounting', () => {
+  for (const order of ['recording after completed', 'recording before completed'] as const) {
+    it(`ringing merge + rating transaction + gsi1 ≤ 8 WCU in ≤ 2 requests (${order})`, async () => {
+      const t = await createTenant(env.config, { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 });
+      const c = demoCall(t);
+      const acct = t.account.accountId;
+      // Warm the configuration cache (a busy writer has it warm): the rating's reads are not what is measured.
+      await env.config.getTrackingNumber(t.numbers.billable.number);
+      await env.config.getCampaign(acct, t.campaign.campaignId);
+      const callKey = mainKeys.call(c.callId);
+
+      const ringingStats = await process([c.ringing]);
+      const afterRinging = await rawItem(env.names.mainTable, callKey);
+      let beforeRating = afterRinging;
+      let recordingMerge: { requests: number; awsWriteUnits: number } | null = null;
+      if (order === 'recording before completed') {
+        recordingMerge = await process([c.recording]);
+        beforeRating = await rawItem(env.names.mainTable, callKey);
+      }
+      const ratingStats = await process([c.completed]);
+      const afterRating = (await rawItem(env.names.mainTable, callKey))!;
+      const charge = (await rawItem(env.names.ledgerTable, {
+        pk: `ACCT#${acct}`,
+        sk: `2026-11-24T15:10:00.000Z#charge:${c.callId}`,
+      }))!;
+      const hash = callerHash(env.callerHashKey, c.caller);
+      const marker = (await rawItem(env.names.mainTable, mainKeys.duplicate(acct, t.campaign.campaignId, hash)))!;
+      expect(charge).not.toBeNull();
+      expect(marker).not.toBeNull();
+
+      // AWS's price of each write, from the stored items.
+      const ringingWcu = updateWcu(null, afterRinging!) + gsiWcu(null, afterRinging, GSI1);
+      const rating = {
+        call: updateWcu(beforeRating, afterRating, TX),
+        charge: estimateWcu(charge, TX),
+        marker: estimateWcu(marker, TX),
+        gsi1: gsiWcu(beforeRating, afterRating, GSI1),
+      };
+      const total = ringingWcu + rating.call + rating.charge + rating.marker + rating.gsi1;
+      console.log(
+        `billable call (${order}): call item ${sizes(afterRinging)} B after ringing, ${sizes(afterRating)} B rated; ` +
+          `charge ${sizes(charge)} B; marker ${sizes(marker)} B → ringing ${ringingWcu} + call ${rating.call} + charge ${rating.charge} + ` +
+          `marker ${rating.marker} + gsi1 ${rating.gsi1} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
+      );
+      expect(itemSizeBytes(afterRating)).toBeLessThanOrEqual(1024);
+      expect(rating).toEqual({ call: 2, charge: 2, marker: 2, gsi1: 1 });
+      expect(total).toBeLessThanOrEqual(8);
+      expect(ringingStats.requests + ratingStats.requests).toBeLessThanOrEqual(2);
+      // ddbStats prices the same writes the same way.
+      expect(ringingStats.awsWriteUnits).toBe(ringingWcu);
+      expect(ratingStats.awsWriteUnits).toBe(total - ringingWcu);
+
+      // The recording: its slot merge (when it comes after rating, the rated item is in gsi1, which projects
+      // ALL), and the fetcher's setRecording.
+      if (recordingMerge === null) recordingMerge = await process([c.recording]);
+      ddbStats.reset();
+      await env.calls.setRecording(c.callId, {
+        recordingId: (c.recording as { recordingId: string }).recordingId,
+        key: `recordings/${acct}/${c.callId}.wav`,
+        sha256: 'ab'.repeat(32),
+        bytes: 4_736_044,
+        durationSec: 296,
+        contentType: 'audio/x-wav',
+        storedAt: '2026-11-24T15:15:09.000Z',
+      });
+      const final = (await rawItem(env.names.mainTable, callKey))!;
+      console.log(
+        `recording (${order}): slot merge ${recordingMerge.awsWriteUnits} WCU, setRecording ${ddbStats.awsWriteUnits} WCU; final call item ${sizes(final)} B`,
+      );
+      // Still under 1 KB with the recording stored: each write is 1 WCU on the table + 1 on gsi1 (ALL projection),
+      // except the slot merge of a recording that arrived before rating, when the call was not yet in gsi1.
+      expect(itemSizeBytes(final)).toBeLessThanOrEqual(1024);
+      expect(ddbStats.awsWriteUnits).toBe(2);
+      expect(recordingMerge.awsWriteUnits).toBe(order === 'recording before completed' ? 1 : 2);
+
+      // The items are what CONTRACTS.md says.
+      expect(unmarshall(charge)).toEqual({
+        pk: `ACCT#${acct}`,
+        sk: `2026-11-24T15:10:00.000Z#charge:${c.callId}`,
+        entryId: `charge:${c.callId}`,
+        type: 'charge',
+        amountCents: 4500,
+        currency: 'USD',
+        callId: c.callId,
+        accountId: acct,
+        publisherId: t.numbers.billable.publisherId,
+        subSource: 'search',
+        campaignId: t.campaign.campaignId,
+        termsVersion: 1,
+        effectiveAt: '2026-11-24T15:10:00.000Z',
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      });
+      const billedStartMs = Date.parse('2026-11-24T15:10:00.000Z');
+      expect(unmarshall(marker)).toEqual({
+        pk: `DUP#${acct}#${t.campaign.campaignId}#${hash}`,
+        sk: 'DUP',
+        callId: c.callId,
+        billedStartMs,
+        ttl: Math.ceil((billedStartMs + 72 * 3_600_000 + 86_400_000) / 1000),
+      });
+      const call = unmarshall(afterRating);
+      const slots = Object.keys(call).filter((k) => k.startsWith('s_') || k.startsWith('r_'));
+      expect(slots.sort()).toEqual(
+        ['s_completed', 's_ringing', ...(order === 'recording before completed' ? [`r_${(c.recording as { recordingId: string }).recordingId}_completed`] : [])].sort(),
+      );
+      expect(call).toMatchObject({
+        pk: `CALL#${c.callId}`,
+        sk: 'CALL',
+        accountId: acct,
+        startedAt: '2026-11-24T15:10:00.000Z',
+        endedAt: '2026-11-24T15:15:00.000Z',
+        durationSec: 300,
+        billable: true,
+        amountCents: 4500,
+        campaignId: t.campaign.campaignId,
+        publisherId: t.numbers.billable.publisherId,
+        subSource: 'search',
+        callerHash: hash,
+        callerE164: c.caller,
+        gsi1pk: `ACCT#${acct}`,
+        gsi1sk: `2026-11-24T15:10:00.000Z#${c.callId}`,
+      });
+      for (const slot of slots) expect(afterRating[slot]?.M, slot).toBeDefined();
+      expect(afterRating.rating?.M).toBeDefined();
+
+      // And the repository reads back exactly what was delivered, with the full rating explanation.
+      const stored = await env.calls.getCall(c.callId, { consistent: true });
+      const byId = (events: readonly CallEvent[]) => [...events].sort((x, y) => x.eventId.localeCompare(y.eventId));
+      expect(byId(stored!.events)).toEqual(byId([c.ringing, c.completed, c.recording]));
+      expect(stored!.rating).toEqual({
+        billable: true,
+        amountCents: 4500,
+        reasons: [],
+        campaignId: t.campaign.campaignId,
+        publisherId: t.numbers.billable.publisherId,
+        subSource: 'search',
+        termsVersion: 1,
+        rules: [
+          { rule: 'unknown_number', passed: true, inputs: { to: t.numbers.billable.number, campaignId: t.campaign.campaignId } },
+          { rule: 'not_connected', passed: true, inputs: { status: 'completed' } },
+          { rule: 'below_buffer', passed: true, inputs: { durationSec: 300, bufferSec: 90 } },
+          { rule: 'duplicate_caller', passed: true, inputs: { duplicateWindowHours: 72, priorCallId: null, priorStartedAt: null } },
+        ],
+      });
+    });
+  }
+});
