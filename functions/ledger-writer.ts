@@ -2,13 +2,11 @@
  * Lambda: consumes the ingest queue. Archives each batch, folds and rates calls, writes the ledger.
  * Returns a partial batch response (the event source mapping needs ReportBatchItemFailures).
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { S3Archive } from '../shared/adapters/archive';
 import { loadConfig } from '../shared/adapters/env';
-import { log, logger } from '../shared/adapters/log';
-import { publishMetrics, telemetry } from '../shared/adapters/metrics';
+import { log } from '../shared/adapters/log';
+import { telemetry } from '../shared/adapters/metrics';
+import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { SqsRecordingJobQueue } from '../shared/adapters/queue';
 import { SecretResolver } from '../shared/adapters/secrets';
@@ -29,14 +27,4 @@ const deps: ProcessIngestDeps = {
   log,
 };
 
-export const handler = middy<SQSEvent, SQSBatchResponse>()
-  // logEvent: false whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller numbers.
-  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-  .use(publishMetrics())
-  .handler(async (event) => {
-    const { failedMessageIds } = await processIngestBatch(
-      event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
-      deps,
-    );
-    return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
-  });
+export const handler = sqsBatchHandler((records) => processIngestBatch(records, deps));

@@ -2,12 +2,10 @@
  * Lambda: consumes the recordings queue. Downloads each completed recording with the account's Twilio
  * credentials and streams it into the recordings bucket; partial batch response.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { loadConfig } from '../shared/adapters/env';
-import { log, logger } from '../shared/adapters/log';
-import { publishMetrics, telemetry } from '../shared/adapters/metrics';
+import { log } from '../shared/adapters/log';
+import { telemetry } from '../shared/adapters/metrics';
+import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { S3RecordingStore } from '../shared/adapters/recordings';
 import { SecretResolver } from '../shared/adapters/secrets';
@@ -25,14 +23,4 @@ const deps: FetchRecordingDeps = {
   log,
 };
 
-export const handler = middy<SQSEvent, SQSBatchResponse>()
-  // logEvent: false whatever POWERTOOLS_LOGGER_LOG_EVENT says: events carry caller numbers.
-  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
-  .use(publishMetrics())
-  .handler(async (event) => {
-    const { failedMessageIds } = await processRecordingBatch(
-      event.Records.map((r) => ({ messageId: r.messageId, body: r.body })),
-      deps,
-    );
-    return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
-  });
+export const handler = sqsBatchHandler((records) => processRecordingBatch(records, deps));
