@@ -907,6 +907,13 @@ export function summarise(
         break;
       case null:
         break;
+      case 'outside_hours':
+      case 'machine_answered':
+      case 'not_qualified':
+      case 'out_of_geo':
+      case 'blocked_caller':
+        // The generator plans calls against the v1 rules only; its ground truth never carries these.
+        throw new Error(`the traffic generator does not plan '${c.reason}' calls`);
       default: {
         const exhaustive: never = c.reason;
         throw new Error(`unknown reason ${String(exhaustive)}`);

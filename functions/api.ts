@@ -1,5 +1,6 @@
 /**
- * Lambda: the read API (the routes of infra/resources.ts ROUTES with fn 'api'), bearer API key auth.
+ * Lambda: the read and management API (the routes of infra/resources.ts ROUTES with fn 'api'), bearer API key
+ * auth (`GET /v1/openapi.json` excepted). Management writes need an `admin` key (shared/app/management.ts).
  *
  * Routing is a few lines here instead of @middy/http-router: three GET routes do not need a router package, and
  * that one pulled `node:http` and its dependencies into the cold start. The path is matched against the route
@@ -8,16 +9,29 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { ROUTES } from '../infra/resources';
-import { MethodNotAllowed, NotFound } from '../shared/domain/problems';
+import { BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType } from '../shared/domain/problems';
 import { loadConfig } from '../shared/adapters/env';
-import { authenticate, httpProblems, json, type HttpEvent, type HttpResult } from '../shared/adapters/http';
+import { authenticate, header, httpProblems, json, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
 import { LedgerRepo } from '../shared/adapters/ledger-repo';
 import { logger } from '../shared/adapters/log';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { S3RecordingUrls } from '../shared/adapters/recording-urls';
-import { getCallDetail, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
+import {
+  getCampaign,
+  getPublisher,
+  getTrackingNumber,
+  putCampaign,
+  putPublisher,
+  putTrackingNumber,
+  requireAdmin,
+  type ManagementDeps,
+  type Written,
+} from '../shared/app/management';
+import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger-routes';
+import { openApiDocument } from '../shared/app/openapi';
+import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
 
-const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket']);
+const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const deps: ReadApiDeps = {
@@ -25,14 +39,69 @@ const deps: ReadApiDeps = {
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
   media: new S3RecordingUrls(config.recordingsBucket),
 };
+const management: ManagementDeps = { store: keys, now: () => new Date() };
+const ledgerDeps = ledgerRouteDeps(config);
+/** Built on first request: it depends only on the code. */
+let openApi: string | undefined;
+
+/** A JSON request body: 415 unless the content type is JSON, 400 unless it parses. */
+function jsonBody(event: HttpEvent): unknown {
+  const type = header(event, 'content-type');
+  if (type === undefined || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new UnsupportedMediaType(type, ['application/json']);
+  try {
+    return JSON.parse(rawBody(event).toString('utf8'));
+  } catch {
+    throw new BadRequest('The body is not valid JSON.');
+  }
+}
+
+function written<T>(result: Written<T>): HttpResult {
+  return json(result.created ? 201 : 200, result.body);
+}
 
 type RouteHandler = (event: HttpEvent, params: Readonly<Record<string, string>>) => Promise<HttpResult>;
 
 const handlers: Record<string, RouteHandler> = {
   'GET /v1/calls/{callId}': async (event, params) => json(200, await getCallDetail(await authenticate(event, keys), params.callId ?? '', deps)),
   'GET /v1/calls': async (event) => json(200, await listCallsPage(await authenticate(event, keys), event.queryStringParameters ?? {}, deps)),
+  'GET /v1/calls/{callId}/rating': async (event, params) =>
+    json(200, await getCallRating(await authenticate(event, keys), params.callId ?? '', { calls: deps.calls, config: keys })),
   'GET /v1/ledger': async (event) => json(200, await listLedgerPage(await authenticate(event, keys), event.queryStringParameters ?? {}, deps)),
+  'GET /v1/publishers/{publisherId}': async (event, p) => json(200, await getPublisher(await authenticate(event, keys), p.publisherId ?? '', management)),
+  'PUT /v1/publishers/{publisherId}': async (event, p) =>
+    written(await putPublisher(requireAdmin(await authenticate(event, keys)), p.publisherId ?? '', jsonBody(event), management)),
+  'GET /v1/campaigns/{campaignId}': async (event, p) => json(200, await getCampaign(await authenticate(event, keys), p.campaignId ?? '', management)),
+  'PUT /v1/campaigns/{campaignId}': async (event, p) =>
+    written(await putCampaign(requireAdmin(await authenticate(event, keys)), p.campaignId ?? '', jsonBody(event), management)),
+  'GET /v1/tracking-numbers/{e164}': async (event, p) => json(200, await getTrackingNumber(await authenticate(event, keys), p.e164 ?? '', management)),
+  'PUT /v1/tracking-numbers/{e164}': async (event, p) =>
+    written(await putTrackingNumber(requireAdmin(await authenticate(event, keys)), p.e164 ?? '', jsonBody(event), management)),
+  'GET /v1/openapi.json': async () => ({
+    statusCode: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
+    body: (openApi ??= JSON.stringify(openApiDocument())),
+  }),
 };
+
+// Disputes, statements, reconciliations and ledger verification answer through their own route table.
+for (const r of LEDGER_ROUTES) {
+  handlers[`${r.method} ${r.path}`] = async (event, params) => {
+    const principal = await authenticate(event, keys);
+    const res = await r.handle(
+      principal,
+      {
+        pathParameters: params,
+        query: event.queryStringParameters ?? {},
+        body: rawBody(event).toString('utf8'),
+        contentType: header(event, 'content-type'),
+      },
+      ledgerDeps,
+    );
+    return res.contentType === undefined || res.contentType === 'application/json'
+      ? json(res.status, res.body)
+      : { statusCode: res.status, headers: { 'content-type': res.contentType }, body: String(res.body) };
+  };
+}
 
 interface Route {
   readonly method: string;

@@ -136,7 +136,24 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'ANY', path: '/webhooks/twilio/{accountId}', fn: 'ingestTwilio' },
   { method: 'GET', path: '/v1/calls', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
+  { method: 'GET', path: '/v1/calls/{callId}/rating', fn: 'api' },
   { method: 'GET', path: '/v1/ledger', fn: 'api' },
+  // Management (issue 3): admin keys write, analyst keys read.
+  { method: 'GET', path: '/v1/publishers/{publisherId}', fn: 'api' },
+  { method: 'PUT', path: '/v1/publishers/{publisherId}', fn: 'api' },
+  { method: 'GET', path: '/v1/campaigns/{campaignId}', fn: 'api' },
+  { method: 'PUT', path: '/v1/campaigns/{campaignId}', fn: 'api' },
+  { method: 'GET', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
+  { method: 'PUT', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
+  // Disputes and credits, statements, invoice reconciliation, ledger verification (issue 3; shared/app/ledger-routes.ts).
+  { method: 'POST', path: '/v1/calls/{callId}/disputes', fn: 'api' },
+  { method: 'POST', path: '/v1/disputes/{disputeId}/resolve', fn: 'api' },
+  { method: 'GET', path: '/v1/disputes', fn: 'api' },
+  { method: 'GET', path: '/v1/statements', fn: 'api' },
+  { method: 'POST', path: '/v1/reconciliations', fn: 'api' },
+  { method: 'GET', path: '/v1/ledger/verify', fn: 'api' },
+  // The OpenAPI 3.1 document of every route here (no auth).
+  { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
 ];
 
 /** Environment variable names every function reads its resource names from (validated with zod at cold start). */

@@ -188,6 +188,12 @@ export class CallLedgerStack extends Stack {
     // api: read calls and ledger entries of the key's account; presign recording downloads (GetObject).
     grantTable(f.api, main, TABLES.main, DDB_READ);
     grantTable(f.api, ledger, TABLES.ledger, DDB_READ);
+    // Management config and disputes are conditional puts (never updates or deletes of call items); an accepted
+    // dispute appends its credit to the ledger in the same transaction.
+    grantTable(f.api, main, TABLES.main, ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem']);
+    grantLedgerAppend(f.api, ledger, TABLES.ledger);
+    // Invoice reconciliation matches caller numbers by their keyed hash.
+    grantSsmRead(f.api, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
     f.api.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
@@ -226,7 +232,7 @@ export class CallLedgerStack extends Stack {
           'accounts are added at run time, so the grant covers the twilio/ path of this environment only.',
       });
     }
-    for (const f of [this.functions.ingestTwilio, this.functions.recordingFetcher, this.functions.ledgerWriter]) {
+    for (const f of [this.functions.ingestTwilio, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
       Validations.of(f).acknowledge({
         id: resource(`${arnPrefix('kms')}:key/*`),
         reason:

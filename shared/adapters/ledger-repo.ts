@@ -1,10 +1,15 @@
 /**
- * Reads of the append-only ledger table (`pk = ACCT#<accountId>`, `sk = <effectiveAt>#<entryId>`).
- * Writes happen only inside the rating transaction (main-repo.ts); this adapter never updates or deletes.
+ * The append-only ledger table (`pk = ACCT#<accountId>`, `sk = <effectiveAt>#<entryId>`): reads of entries, and
+ * the seals of tamper evidence (docs/ARCHITECTURE.md, "Tamper evidence") under `pk = SEAL#<accountId>`,
+ * `sk = <seq, 12 digits>`, so an account's seals are one Query in order and never mix with its entries.
+ * Entries are written only inside transactions elsewhere (charges: the rating transaction in main-repo.ts; credits:
+ * the dispute resolution in dispute-repo.ts). Nothing here updates or deletes; seals are conditional Puts.
  */
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { totals } from '../domain/ledger';
+import type { LedgerEntryV2 } from '../domain/ledger-v2';
+import type { Seal } from '../domain/tamper';
 import type { LedgerEntry } from '../domain/types';
 import type { LedgerQuery, LedgerStore, LedgerTotals, Page } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
@@ -17,6 +22,22 @@ export interface LedgerRepoOptions {
 }
 
 type RangeQuery = Omit<LedgerQuery, 'limit' | 'cursor'>;
+
+/** A ledger item as stored: the entry, and its content hash when the writer computed one (tamper.ts). */
+export type StoredLedgerItem = LedgerEntryV2 & { readonly contentHash?: string };
+
+export function ledgerPk(accountId: string): string {
+  return `ACCT#${accountId}`;
+}
+
+export function sealPk(accountId: string): string {
+  return `SEAL#${accountId}`;
+}
+
+function toStoredItem(item: Record<string, AttributeValue>): StoredLedgerItem {
+  const { pk: _pk, sk: _sk, ...entry } = unmarshall(item);
+  return entry as StoredLedgerItem;
+}
 
 export class LedgerRepo implements LedgerStore {
   private readonly table: string;
@@ -45,6 +66,72 @@ export class LedgerRepo implements LedgerStore {
       }
       if (out.LastEvaluatedKey === undefined) return { items: entries, cursor: null };
       startKey = out.LastEvaluatedKey;
+    }
+  }
+
+  /** One entry by its sort key (`<effectiveAt>#<entryId>`), strongly consistent; null when absent. */
+  async getEntry(accountId: string, sk: string): Promise<StoredLedgerItem | null> {
+    const out = await this.client().send(
+      new GetItemCommand({ TableName: this.table, Key: marshall({ pk: ledgerPk(accountId), sk }), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+    );
+    recordDdb('read', out.ConsumedCapacity);
+    return out.Item ? toStoredItem(out.Item) : null;
+  }
+
+  /**
+   * Every entry of the filtered range (all pages), in sort-key order, with its stored content hash. For statements,
+   * reconciliations and verification, which need the whole range in memory anyway (digests sort by entryId).
+   */
+  async entriesInRange(query: RangeQuery): Promise<StoredLedgerItem[]> {
+    const entries: StoredLedgerItem[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.query(query, startKey, undefined);
+      for (const item of out.Items ?? []) entries.push(toStoredItem(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return entries;
+  }
+
+  /** The account's seals in sequence order (none until the sealer runs; see the header). */
+  async listSeals(accountId: string): Promise<Seal[]> {
+    const seals: Seal[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.client().send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: sealPk(accountId) } },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('read', out.ConsumedCapacity);
+      for (const item of out.Items ?? []) seals.push(toStoredItem(item) as unknown as Seal);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return seals;
+  }
+
+  /** Appends a seal; 'exists' when its sequence number is taken (another sealer won). */
+  async putSeal(seal: Seal): Promise<'stored' | 'exists'> {
+    try {
+      const out = await this.client().send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall({ pk: sealPk(seal.accountId), sk: String(seal.seq).padStart(12, '0'), ...seal }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('write', out.ConsumedCapacity);
+      return 'stored';
+    } catch (err) {
+      recordDdb('write', undefined);
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return 'exists';
+      throw err;
     }
   }
 

@@ -8,6 +8,7 @@
 import {
   BatchWriteItemCommand,
   GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -19,9 +20,12 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../infra/resources';
 import { foldCall, slotName } from '../domain/fold';
 import { ledgerSortKey } from '../domain/ledger';
-import type { Account, CallEvent, Campaign, LedgerEntry, Publisher, RatingDecision, TrackingNumber } from '../domain/types';
+import type * as z from 'zod';
+import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, SeedPublisherSchema, type NumberRecord, type SeedCampaign } from '../domain/config';
+import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../domain/types';
 import {
   CallAccountMismatch,
+  ConfigWriteConflict,
   WriteConflict,
   type ApiKeyRecord,
   type CallQuery,
@@ -61,13 +65,27 @@ export const callIndex = {
   sk: (startedAt: string, callId: string) => `${startedAt}#${callId}`,
 };
 
-// ------------------------------------------------------------------ configuration items (written by the seed loader)
+// ------------------------------------------------------------------ configuration items (seed loader and management API)
 
+/**
+ * One item per publisher, campaign and tracking number (docs/CONTRACTS.md): a campaign's terms versions and a
+ * number's assignment history are lists inside its item, so the writer reads each with one cached GetItem and a
+ * change is one conditional PutItem on `rev`. Seed-file (and issue-2) shapes are converted to the stored ones.
+ */
 export const configItems = {
   account: (a: Account) => ({ ...mainKeys.account(a.accountId), ...a }),
-  publisher: (p: Publisher) => ({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }),
-  campaign: (c: Campaign) => ({ ...mainKeys.campaign(c.accountId, c.campaignId), ...c }),
-  trackingNumber: (t: TrackingNumber) => ({ ...mainKeys.trackingNumber(t.number), ...t }),
+  publisher: (p: z.input<typeof SeedPublisherSchema>) => {
+    const stored: Publisher = SeedPublisherSchema.parse(p);
+    return { ...mainKeys.publisher(stored.accountId, stored.publisherId), ...stored };
+  },
+  campaign: (c: SeedCampaign | Campaign | CampaignConfig) => {
+    const stored = 'termsVersions' in c ? c : campaignFromSeed(c);
+    return { ...mainKeys.campaign(stored.accountId, stored.campaignId), ...stored };
+  },
+  trackingNumber: (t: NumberRecord) => {
+    const stored = asNumberConfig(t);
+    return { ...mainKeys.trackingNumber(stored.number), ...stored };
+  },
   /** The key itself is never stored, only its sha256. */
   apiKey: (keySha256: string, r: ApiKeyRecord) => ({ ...mainKeys.apiKey(keySha256), ...r }),
 };
@@ -227,22 +245,38 @@ function parseCall(item: Record<string, AttributeValue>): StoredCall {
 
 // ------------------------------------------------------------------ cache
 
-/** A small per-container TTL cache for configuration, which changes rarely and is read on every event. */
+/**
+ * A small per-container TTL cache for configuration, which changes rarely and is read on every event. Each entry
+ * remembers when its read was issued (`loadedAtMs`), so a caller can ask for a copy that is exact at an instant
+ * (see `get`).
+ */
 class TtlCache<T> {
-  private readonly entries = new Map<string, { value: T; expiresAtMs: number }>();
+  private readonly entries = new Map<string, { value: T | null; loadedAtMs: number; expiresAtMs: number }>();
   constructor(
     private readonly ttlMs: number,
     private readonly negativeTtlMs: number,
     private readonly now: () => number,
   ) {}
 
-  async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
+  /**
+   * `exactForMs`: a cached copy is used only if it was read no more than CONFIG_LEAD_MS before that instant:
+   * every change written after the read takes effect later than that (config.ts), so the copy is exact for it.
+   * An instant more than CONFIG_LEAD_MS ahead of now (a future-dated call) cannot be made exact by any read (a
+   * change written later may still take effect before it), so none is made for it: the cached copy serves.
+   */
+  async get(key: string, load: () => Promise<T | null>, exactForMs?: number): Promise<T | null> {
     const hit = this.entries.get(key);
-    if (hit !== undefined && hit.expiresAtMs > this.now()) return hit.value;
+    const nowMs = this.now();
+    const exact = exactForMs === undefined || (hit !== undefined && exactForMs <= hit.loadedAtMs + CONFIG_LEAD_MS) || exactForMs > nowMs + CONFIG_LEAD_MS;
+    if (hit !== undefined && hit.expiresAtMs > nowMs && exact) return hit.value;
     const value = await load();
     // Misses are cached briefly too, so a flood of webhooks for an unknown account does not become reads.
-    this.entries.set(key, { value: value as T, expiresAtMs: this.now() + (value === null ? this.negativeTtlMs : this.ttlMs) });
+    this.entries.set(key, { value, loadedAtMs: nowMs, expiresAtMs: nowMs + (value === null ? this.negativeTtlMs : this.ttlMs) });
     return value;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 }
 
@@ -251,19 +285,23 @@ class TtlCache<T> {
 export interface ConfigRepoOptions {
   mainTable: string;
   client?: DynamoDBClient;
-  /** Config cache lifetime (default 60 s; misses 5 s). */
+  /** Config cache lifetime (default and at most CONFIG_LEAD_MS = 60 s; misses 5 s). */
   cacheTtlMs?: number;
   negativeCacheTtlMs?: number;
   now?: () => number;
 }
 
-/** Configuration items of the main table, read through a per-container TTL cache. */
+/**
+ * Configuration items of the main table. The hot-path getters read through a per-container TTL cache (≤ 60 s);
+ * campaign and number reads are strongly consistent, so that a copy read at L holds every change written before
+ * L (what makes the lead-time argument of config.ts hold). The `read*` methods (management API) bypass the cache.
+ */
 export class ConfigRepo implements ConfigStore {
   private readonly table: string;
   private readonly client: () => DynamoDBClient;
   private readonly accounts: TtlCache<Account>;
-  private readonly campaigns: TtlCache<Campaign>;
-  private readonly numbers: TtlCache<TrackingNumber>;
+  private readonly campaigns: TtlCache<CampaignConfig>;
+  private readonly numbers: TtlCache<NumberConfig>;
   private readonly apiKeys: TtlCache<ApiKeyRecord>;
 
   constructor(options: ConfigRepoOptions) {
@@ -271,7 +309,7 @@ export class ConfigRepo implements ConfigStore {
     const client = options.client;
     this.client = client ? () => client : dynamodb;
     const now = options.now ?? Date.now;
-    const ttl = options.cacheTtlMs ?? 60_000;
+    const ttl = Math.min(options.cacheTtlMs ?? CONFIG_LEAD_MS, CONFIG_LEAD_MS);
     const negative = options.negativeCacheTtlMs ?? 5_000;
     this.accounts = new TtlCache(ttl, negative, now);
     this.campaigns = new TtlCache(ttl, negative, now);
@@ -283,16 +321,78 @@ export class ConfigRepo implements ConfigStore {
     return this.accounts.get(accountId, () => this.getConfig<Account>(mainKeys.account(accountId)));
   }
 
-  getCampaign(accountId: string, campaignId: string): Promise<Campaign | null> {
-    return this.campaigns.get(`${accountId}/${campaignId}`, () => this.getConfig<Campaign>(mainKeys.campaign(accountId, campaignId)));
+  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignConfig | null> {
+    return this.campaigns.get(`${accountId}/${campaignId}`, () => this.readCampaign(accountId, campaignId), forInstantMs);
   }
 
-  getTrackingNumber(e164: string): Promise<TrackingNumber | null> {
-    return this.numbers.get(e164, () => this.getConfig<TrackingNumber>(mainKeys.trackingNumber(e164)));
+  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberConfig | null> {
+    return this.numbers.get(e164, () => this.readTrackingNumber(e164), forInstantMs);
   }
 
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null> {
     return this.apiKeys.get(keySha256, () => this.getConfig<ApiKeyRecord>(mainKeys.apiKey(keySha256)));
+  }
+
+  // Uncached, strongly consistent reads (management API; cache loads).
+
+  readPublisher(accountId: string, publisherId: string): Promise<Publisher | null> {
+    return this.getConfig<Publisher>(mainKeys.publisher(accountId, publisherId), true);
+  }
+
+  async readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null> {
+    const item = await this.getConfig<CampaignConfig | Campaign>(mainKeys.campaign(accountId, campaignId), true);
+    return item === null ? null : 'termsVersions' in item ? item : campaignFromSeed(item);
+  }
+
+  async readTrackingNumber(e164: string): Promise<NumberConfig | null> {
+    const item = await this.getConfig<NumberRecord>(mainKeys.trackingNumber(e164), true);
+    return item === null ? null : asNumberConfig(item);
+  }
+
+  /** Creates or replaces a publisher; true when it was created. */
+  async putPublisher(p: Publisher): Promise<boolean> {
+    const out = await this.client().send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: marshall({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }, { removeUndefinedValues: true }),
+        ReturnValues: 'ALL_OLD',
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    recordDdb('write', out.ConsumedCapacity);
+    return out.Attributes === undefined;
+  }
+
+  /** Writes a campaign if its stored `rev` is still `expectedRev` (null: it must not exist yet). */
+  async putCampaign(c: CampaignConfig, expectedRev: number | null): Promise<void> {
+    await this.putConditional(configItems.campaign(c), expectedRev, `campaign ${c.campaignId}`);
+    this.campaigns.delete(`${c.accountId}/${c.campaignId}`);
+  }
+
+  /** Writes a tracking number if its stored `rev` is still `expectedRev` (null: it must not exist yet). */
+  async putTrackingNumber(n: NumberConfig, expectedRev: number | null): Promise<void> {
+    await this.putConditional(configItems.trackingNumber(n), expectedRev, `tracking number ${n.number}`);
+    this.numbers.delete(n.number);
+  }
+
+  private async putConditional(item: Record<string, unknown>, expectedRev: number | null, what: string): Promise<void> {
+    try {
+      const out = await this.client().send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall(item, { removeUndefinedValues: true }),
+          ...(expectedRev === null
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': N(expectedRev) } }),
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('write', out.ConsumedCapacity);
+    } catch (err) {
+      recordDdb('write', undefined);
+      if (errorName(err) === 'ConditionalCheckFailedException' || errorName(err) === 'TransactionConflictException') throw new ConfigWriteConflict(what);
+      throw err;
+    }
   }
 
   /** Writes configuration items (see `configItems`), 25 per BatchWriteItem, retrying unprocessed ones. */
@@ -311,9 +411,9 @@ export class ConfigRepo implements ConfigStore {
     }
   }
 
-  private async getConfig<T>(key: Key): Promise<T | null> {
+  private async getConfig<T>(key: Key, consistent = false): Promise<T | null> {
     const out = await this.client().send(
-      new GetItemCommand({ TableName: this.table, Key: marshall(key), ReturnConsumedCapacity: 'TOTAL' }),
+      new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
     );
     recordDdb('read', out.ConsumedCapacity);
     return out.Item ? stripKeys<T>(unmarshall(out.Item)) : null;

@@ -2,17 +2,9 @@
  * The ports the use cases depend on. Adapters in shared/adapters implement them with the AWS SDK; tests may
  * implement them in memory. No AWS types appear here.
  */
+import type { CampaignRecord, NumberRecord } from '../domain/config';
 import type { PriorBilled } from '../domain/rating';
-import type {
-  Account,
-  ApiRole,
-  CallEvent,
-  Campaign,
-  IngestMessage,
-  LedgerEntry,
-  RatingDecision,
-  TrackingNumber,
-} from '../domain/types';
+import type { Account, ApiRole, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
 
 // ------------------------------------------------------------------ configuration
 
@@ -24,9 +16,13 @@ export interface ApiKeyRecord {
 
 export interface ConfigStore {
   getAccount(accountId: string): Promise<Account | null>;
-  getCampaign(accountId: string, campaignId: string): Promise<Campaign | null>;
-  /** The assignment of a tracking number (E.164), whatever account it belongs to. */
-  getTrackingNumber(e164: string): Promise<TrackingNumber | null>;
+  /**
+   * A campaign with its terms versions. `forInstantMs`: the copy must be exact for calls that started then
+   * (a cached copy may be used only if no change written after it was read can be in force then; config.ts).
+   */
+  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignRecord | null>;
+  /** A tracking number (E.164) with its assignment history, whatever account it belongs to; `forInstantMs` as above. */
+  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberRecord | null>;
   /** An API key by the sha256 hex of the key. */
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
 }
@@ -225,6 +221,14 @@ export class WriteConflict extends Error {
   constructor(what: string) {
     super(`write conflict on ${what}`);
     this.name = 'WriteConflict';
+  }
+}
+
+/** A conditional configuration write lost to a concurrent one (the item's `rev` moved, or it appeared). */
+export class ConfigWriteConflict extends Error {
+  constructor(what: string) {
+    super(`configuration ${what} was changed concurrently`);
+    this.name = 'ConfigWriteConflict';
   }
 }
 

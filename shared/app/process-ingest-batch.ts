@@ -5,7 +5,8 @@
  *    before anything derived from it is written. If the archive fails, the whole batch is retried.
  * 2. Messages are grouped by call. Each call is handled once per batch, with bounded concurrency:
  *    - no terminal event in the batch: its events are merged into their slots (one UpdateItem);
- *    - a terminal event: the call is rated optimistically, assuming it is not rated yet and no duplicate marker
+ *    - a terminal event: the call is rated (rating-v2.ts) under the tracking-number assignment and the terms
+ *      version in force when it started, optimistically, assuming it is not rated yet and no duplicate marker
  *      holds the window, and committed in one request (billable: TransactWriteItems; otherwise UpdateItem).
  *      The cancellation reasons say what to do when that assumption was wrong (CONTRACTS.md).
  * 3. Completed recordings are queued for the fetcher (idempotent there, so redeliveries are harmless).
@@ -14,10 +15,13 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { callerHash, normaliseNumber } from '../domain/caller';
-import { callTimes, foldCall } from '../domain/fold';
+import { callTimes, foldCall, gatheredDigits } from '../domain/fold';
+import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits } from '../domain/config';
 import { chargeEntry } from '../domain/ledger';
-import { duplicateWindowMs, rateCall, type PriorBilled } from '../domain/rating';
-import type { CallEvent, CallStatusEvent, IngestMessage } from '../domain/types';
+import type { PriorBilled } from '../domain/rating';
+import { callFactsFrom, rateCallV2 } from '../domain/rating-v2';
+import { termsInForce, type TermsVersion } from '../domain/terms';
+import type { CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from './concurrency';
 import {
   CallAccountMismatch,
@@ -39,6 +43,7 @@ export interface QueueRecord {
 
 export interface ProcessIngestDeps {
   readonly calls: CallStore;
+  /** Cached: the writer asks for copies exact at each call's start (config.ts). */
   readonly config: Pick<ConfigStore, 'getTrackingNumber' | 'getCampaign'>;
   readonly archive: RawArchive;
   readonly recordingJobs: RecordingJobQueue;
@@ -180,22 +185,64 @@ async function withConflictRetry<T>(deps: ProcessIngestDeps, write: () => Promis
   }
 }
 
+/** Everything rating needs besides the duplicate marker: looked up once per call, from cached configuration. */
+interface RatingContext {
+  readonly assignment: TrackingNumber | null;
+  readonly campaign: CampaignConfig | null;
+  /** The version in force at the call's start (null: unknown number, or no version in force yet). */
+  readonly terms: TermsVersion | null;
+  readonly digits: string | null;
+}
+
+/**
+ * The assignment and the terms in force when the call started, and the caller's IVR answer. The answer comes
+ * from the gather slot (`s_in-progress_gather`); when it is not among this batch's events and the terms depend
+ * on it, the call item is read (consistently) for it — the only case that costs a read on the hot path.
+ */
+async function ratingContext(
+  terminal: CallStatusEvent,
+  events: readonly CallEvent[],
+  startedAtMs: number,
+  deps: ProcessIngestDeps,
+): Promise<RatingContext> {
+  const dialled = normaliseNumber(terminal.to) ?? terminal.to;
+  const found = await deps.config.getTrackingNumber(dialled, startedAtMs);
+  // A number assigned to another account is unknown to this one.
+  const number = found !== null && found.accountId === terminal.accountId ? asNumberConfig(found) : null;
+  const assignment = number === null ? null : assignmentAt(number, startedAtMs);
+  const record = assignment === null ? null : await deps.config.getCampaign(terminal.accountId, assignment.campaignId, startedAtMs);
+  const campaign = record === null ? null : asCampaignConfig(record);
+  const terms = campaign === null ? null : termsInForce(campaign.termsVersions, startedAtMs);
+  let digits = gatheredDigits(events);
+  if (digits === null && terms !== null && termsUseDigits(terms)) {
+    const stored = await deps.calls.getCall(terminal.callId, { consistent: true });
+    digits = stored === null ? null : gatheredDigits(stored.events);
+  }
+  return { assignment, campaign, terms, digits };
+}
+
 /** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
 async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], deps: ProcessIngestDeps): Promise<void> {
   const { accountId, callId } = terminal;
   const times = callTimes(terminal);
-  const dialled = normaliseNumber(terminal.to) ?? terminal.to;
-  const found = await deps.config.getTrackingNumber(dialled);
-  // A number assigned to another account is unknown to this one.
-  const assignment = found !== null && found.accountId === accountId ? found : null;
-  const campaign = assignment !== null ? await deps.config.getCampaign(accountId, assignment.campaignId) : null;
+  const ctx = await ratingContext(terminal, events, times.startedAtMs, deps);
   const callerE164 = normaliseNumber(terminal.from);
   const hash = callerE164 === null ? null : callerHash(await deps.callerHashKey(), callerE164);
+  // Talk time (after the buyer answered) is not measured yet: basis `talk` then rates 0 s (rating-v2.ts).
+  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: null });
 
   let prior: PriorBilled | null = null;
   const maxAttempts = deps.maxAttempts ?? 6;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const decision = rateCall({ terminal, startedAtMs: times.startedAtMs, assignment, campaign, priorBilled: prior });
+    const decision = rateCallV2({
+      call,
+      startedAtMs: times.startedAtMs,
+      assignment: ctx.assignment,
+      campaign: ctx.campaign,
+      termsVersions: ctx.campaign?.termsVersions ?? [],
+      priorBilled: prior,
+      blocked: null,
+    });
     const rated: RatedCall = {
       decision,
       ratedAt: deps.now().toISOString(),
@@ -207,8 +254,8 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     };
 
     let outcome: CommitOutcome;
-    if (decision.billable && campaign !== null) {
-      const windowMs = duplicateWindowMs(campaign.terms);
+    if (decision.billable && ctx.terms !== null) {
+      const windowMs = ctx.terms.duplicateWindowHours * 3_600_000;
       outcome = await deps.calls.commitRating({
         callId,
         accountId,
@@ -218,7 +265,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
         // Without a caller identity (withheld number) or a window there is nothing to de-duplicate against.
         marker:
           hash !== null && windowMs > 0
-            ? { campaignId: campaign.campaignId, callerHash: hash, billedStartMs: times.startedAtMs, windowMs }
+            ? { campaignId: duplicateScopeKey(ctx.terms, decision.campaignId!), callerHash: hash, billedStartMs: times.startedAtMs, windowMs }
             : null,
       });
     } else {
@@ -236,6 +283,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
           amountCents: decision.amountCents,
           campaignId: decision.campaignId,
           publisherId: decision.publisherId,
+          termsVersion: decision.termsVersion,
         });
         return;
       case 'already_rated':
@@ -256,6 +304,14 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     }
   }
   throw new WriteConflict(`${callId} (rating did not settle after ${maxAttempts} attempts)`);
+}
+
+/**
+ * The campaign part of the duplicate marker's key (`DUP#<accountId>#<this>#<callerHash>`): the campaign, or `*`
+ * when the terms count a caller's billed calls on any campaign of the account.
+ */
+export function duplicateScopeKey(terms: Pick<TermsVersion, 'duplicateScope'>, campaignId: string): string {
+  return terms.duplicateScope === 'account' ? '*' : campaignId;
 }
 
 function describe(err: unknown): { name: string; message: string } | string {

@@ -1,14 +1,19 @@
 /**
- * Use cases of the read API: one call, a page of calls, a page of ledger entries with totals. The principal
+ * Use cases of the read API: one call, a page of calls, a page of ledger entries with totals, and the
+ * explanation of a call's rating. The principal
  * (from the bearer API key) scopes every read to its account; another account's call is a 403.
  * Query parameters are validated by hand (a handful of simple rules; full zod's schema construction was the
  * largest part of this function's own module-load time); unknown parameters are rejected so that a typo
  * (`publisher=`) is not silently ignored.
  */
-import { foldCall } from '../domain/fold';
-import { BadRequest, Forbidden, NotFound, type FieldError } from '../domain/problems';
-import type { CallStatus, LedgerEntry, ReasonCode } from '../domain/types';
-import type { ApiKeyRecord, CallStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
+import { asCampaignConfig } from '../domain/config';
+import { foldCall, gatheredDigits } from '../domain/fold';
+import { BadRequest, Conflict, Forbidden, NotFound, type FieldError } from '../domain/problems';
+import type { PriorBilled } from '../domain/rating';
+import { callFactsFrom, rateCallV2, type RatingDecisionV2 } from '../domain/rating-v2';
+import type { TermsVersion } from '../domain/terms';
+import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
+import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
 
 export interface ReadApiDeps {
   readonly calls: Pick<CallStore, 'getCall' | 'listCalls'>;
@@ -146,4 +151,94 @@ export async function listLedgerPage(principal: ApiKeyRecord, params: QueryParam
     deps.ledger.totals(range),
   ]);
   return { entries: page.items, totals, cursor: page.cursor };
+}
+
+// ------------------------------------------------------------------ rating explanation
+
+export interface RatingExplainDeps {
+  readonly calls: Pick<CallStore, 'getCall'>;
+  /** Cached config; asked for a copy exact at the call's start (config.ts). */
+  readonly config: Pick<ConfigStore, 'getCampaign'>;
+}
+
+/** `GET /v1/calls/{callId}/rating`. Never carries the caller's number (rule inputs are derived facts only). */
+export interface RatingExplanation {
+  readonly callId: string;
+  readonly startedAt: string | null;
+  readonly campaignId: string | null;
+  readonly publisherId: string | null;
+  readonly subSource: string | null;
+  /** The decision as recorded when the call was rated (authoritative). */
+  readonly billable: boolean;
+  readonly amountCents: number;
+  readonly reasons: readonly ReasonCode[];
+  readonly termsVersion: number | null;
+  /** That version's terms (null for an unknown number). */
+  readonly terms: TermsVersion | null;
+  /** Every rule in order, with the inputs that decided it, recomputed from the call's events and those terms. */
+  readonly rules: RatingDecision['rules'];
+  /** How the amount was found (override, band or base price) and on how many seconds; null when not billable. */
+  readonly price: RatingDecisionV2['price'];
+  /**
+   * Whether the recomputation gives the recorded reasons and amount. Hours and geography are campaign settings,
+   * not versioned terms: if they changed after the call was rated, the rules show today's evaluation and this is
+   * false; the recorded decision stands.
+   */
+  readonly matchesRecorded: boolean;
+}
+
+/** The prior billed call a duplicate was judged against, as the stored rating records it. */
+function recordedPrior(rating: RatingDecision): PriorBilled | null {
+  const inputs = rating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs;
+  return typeof inputs?.priorCallId === 'string' && typeof inputs.priorStartedAt === 'string'
+    ? { callId: inputs.priorCallId, billedStartMs: Date.parse(inputs.priorStartedAt) }
+    : null;
+}
+
+export async function getCallRating(principal: ApiKeyRecord, callId: string, deps: RatingExplainDeps): Promise<RatingExplanation> {
+  if (!CALL_ID.test(callId)) throw new NotFound('No such call.');
+  const call = await deps.calls.getCall(callId);
+  if (call === null) throw new NotFound('No such call.');
+  if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
+  const rating = call.rating;
+  const terminal = call.events.length > 0 ? foldCall(call.events).terminal : null;
+  if (rating === null || terminal === null) throw new Conflict('The call has not been rated yet (no final status has arrived).');
+
+  const recorded = {
+    callId,
+    startedAt: call.startedAt,
+    campaignId: rating.campaignId,
+    publisherId: rating.publisherId,
+    subSource: rating.subSource,
+    billable: rating.billable,
+    amountCents: rating.amountCents,
+    reasons: rating.reasons,
+    termsVersion: rating.termsVersion,
+  };
+  const startedAtMs = call.startedAt === null ? Date.parse(terminal.occurredAt) : Date.parse(call.startedAt);
+  const record =
+    rating.campaignId === null || rating.termsVersion === null ? null : await deps.config.getCampaign(call.accountId, rating.campaignId, startedAtMs);
+  const campaign = record === null ? null : asCampaignConfig(record);
+  const terms = campaign?.termsVersions.find((v) => v.version === rating.termsVersion) ?? null;
+  if (campaign === null || terms === null || rating.campaignId === null || rating.publisherId === null) {
+    // An unknown number: the one rule evaluated, as recorded.
+    return { ...recorded, terms: null, rules: rating.rules.filter((r) => r.rule === 'unknown_number'), price: null, matchesRecorded: true };
+  }
+  const decision = rateCallV2({
+    call: callFactsFrom(terminal, { digits: gatheredDigits(call.events), talkSec: null }),
+    startedAtMs,
+    assignment: { accountId: call.accountId, number: terminal.to, campaignId: rating.campaignId, publisherId: rating.publisherId, subSource: rating.subSource },
+    campaign,
+    // Pinned to the recorded version (versions are immutable), whatever was appended since.
+    termsVersions: [{ ...terms, effectiveFrom: new Date(Math.min(startedAtMs, Date.parse(terms.effectiveFrom))).toISOString() }],
+    priorBilled: recordedPrior(rating),
+    blocked: null,
+  });
+  return {
+    ...recorded,
+    terms,
+    rules: decision.rules,
+    price: decision.price,
+    matchesRecorded: decision.amountCents === rating.amountCents && decision.reasons.join() === rating.reasons.join(),
+  };
 }

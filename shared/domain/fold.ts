@@ -97,3 +97,16 @@ export function callTimes(terminal: CallStatusEvent): {
     startedAtMs,
   };
 }
+
+/**
+ * The caller's IVR answer: the digits of the call's gather event (Twilio's <Gather> action request, stored in the
+ * `s_in-progress_gather` slot). One slot per call, first write wins; among several in hand, the lowest eventId,
+ * as the slot merge would keep. Null when the caller answered nothing (or no gather was played).
+ */
+export function gatheredDigits(events: readonly CallEvent[]): string | null {
+  let first: CallStatusEvent | null = null;
+  for (const e of events) {
+    if (e.kind === 'call.status' && e.digits !== null && (first === null || e.eventId < first.eventId)) first = e;
+  }
+  return first?.digits ?? null;
+}

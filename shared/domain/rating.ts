@@ -1,5 +1,9 @@
 /**
- * Rating v1: is this call billable under its campaign's terms, and for how much? A pure function of the call,
+ * Rating v1 (issue 2's flat contract). The ledger writer rates with rating-v2.ts (the full contract, versioned
+ * terms); v1 stays as the reference the traffic generator's ground truth, the benchmark and the compact call
+ * item's rule recomputation (call-item.ts) use, and `PriorBilled` is shared by both.
+ *
+ * Is this call billable under its campaign's terms, and for how much? A pure function of the call,
  * the terms and the prior duplicate marker; the writer supplies the marker it found (or none) and re-rates when
  * the database shows a marker it did not know about.
  *

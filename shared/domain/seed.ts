@@ -1,23 +1,17 @@
 /**
- * zod schemas for configuration: the seed file (events/seed/*.json) and, later, the management API share them.
+ * The seed file (events/seed/*.json): accounts and API key labels (which have no management API yet), and
+ * publishers, campaigns and tracking numbers validated with the management API's own schemas (config.ts).
+ * A seed campaign's `terms` become its version 1 and a seed number's assignment its first, both in force since
+ * SEED_EPOCH (config.ts); later versions and re-assignments go through the API.
  */
 import * as z from 'zod';
+import { IdSchema, undeclaredSubSource, SeedCampaignSchema, SeedPublisherSchema, SeedTrackingNumberSchema } from './config';
 import { BadRequest, fieldErrors } from './problems';
+import { isTimeZone } from './zoned-time';
 
-const id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lower-case letters, digits or dashes');
+const id = IdSchema;
 
-const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550101');
-
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone');
+const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone');
 
 export const AccountSchema = z.strictObject({
   accountId: id,
@@ -30,34 +24,10 @@ export const AccountSchema = z.strictObject({
   }),
 });
 
-export const PublisherSchema = z.strictObject({
-  accountId: id,
-  publisherId: id,
-  name: z.string().min(1).max(200),
-});
-
-export const CampaignTermsSchema = z.strictObject({
-  version: z.number().int().min(1),
-  priceCents: z.number().int().min(1).max(10_000_000),
-  bufferSec: z.number().int().min(0).max(86_400),
-  duplicateWindowHours: z.number().int().min(0).max(24 * 366),
-});
-
-export const CampaignSchema = z.strictObject({
-  accountId: id,
-  campaignId: id,
-  name: z.string().min(1).max(200),
-  vertical: z.string().min(1).max(64),
-  terms: CampaignTermsSchema,
-});
-
-export const TrackingNumberSchema = z.strictObject({
-  accountId: id,
-  number: e164,
-  campaignId: id,
-  publisherId: id,
-  subSource: z.string().min(1).max(128).nullable(),
-});
+/** Seed entries share the management API's schemas (config.ts): a seed cannot hold what the API would refuse. */
+export const PublisherSchema = SeedPublisherSchema;
+export const CampaignSchema = SeedCampaignSchema;
+export const TrackingNumberSchema = SeedTrackingNumberSchema;
 
 export const ApiKeySeedSchema = z.strictObject({
   accountId: id,
@@ -77,7 +47,7 @@ export const SeedSchema = z
   .strict()
   .superRefine((seed, ctx) => {
     const accounts = new Set(seed.accounts.map((a) => a.accountId));
-    const publishers = new Set(seed.publishers.map((p) => `${p.accountId}/${p.publisherId}`));
+    const publishers = new Map(seed.publishers.map((p) => [`${p.accountId}/${p.publisherId}`, p]));
     const campaigns = new Set(seed.campaigns.map((c) => `${c.accountId}/${c.campaignId}`));
     const refs: [keyof typeof seed, { accountId: string }[]][] = [
       ['apiKeys', seed.apiKeys],
@@ -93,8 +63,11 @@ export const SeedSchema = z
     }
     const numbers = new Set<string>();
     seed.trackingNumbers.forEach((t, i) => {
-      if (!publishers.has(`${t.accountId}/${t.publisherId}`))
+      const publisher = publishers.get(`${t.accountId}/${t.publisherId}`);
+      if (!publisher)
         ctx.addIssue({ code: 'custom', path: ['trackingNumbers', i, 'publisherId'], message: 'names no publisher of this account' });
+      else if (undeclaredSubSource(publisher, t.subSource))
+        ctx.addIssue({ code: 'custom', path: ['trackingNumbers', i, 'subSource'], message: 'is not one of the publisher\'s declared subSources' });
       if (!campaigns.has(`${t.accountId}/${t.campaignId}`))
         ctx.addIssue({ code: 'custom', path: ['trackingNumbers', i, 'campaignId'], message: 'names no campaign of this account' });
       if (numbers.has(t.number))

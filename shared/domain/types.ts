@@ -3,6 +3,9 @@
  * Times are ISO-8601 UTC strings (`2026-11-24T02:13:17.000Z`) unless the name ends in `Ms` (epoch millis).
  */
 
+import type { CreditPolicy } from './disputes';
+import type { Geography, HoursOfOperation, TermsVersion } from './terms';
+
 export type Provider = 'twilio';
 
 /** Every status a provider can report for a call leg, normalised (Twilio's names). */
@@ -95,12 +98,33 @@ export interface Account {
   };
 }
 
+/** How a publisher says it generates calls (declared on the publisher, for audits and reconciliation). */
+export const TRAFFIC_METHODS = ['paid_search', 'social', 'seo', 'comparison', 'affiliate', 'outbound', 'purchased_list', 'other'] as const;
+export type TrafficMethod = (typeof TRAFFIC_METHODS)[number];
+
+export interface PublisherContact {
+  readonly name: string | null;
+  readonly email: string | null;
+  readonly phone: string | null;
+}
+
+/** A publisher as stored and served by `GET /v1/publishers/{publisherId}` (shared/domain/config.ts validates it). */
 export interface Publisher {
   readonly accountId: string;
   readonly publisherId: string;
   readonly name: string;
+  readonly trafficMethods: readonly TrafficMethod[];
+  /** Sub-source labels the publisher declares (tracking numbers name one of them, or none). */
+  readonly subSources: readonly string[];
+  readonly contact: PublisherContact | null;
+  readonly creditPolicy: CreditPolicy;
 }
 
+/**
+ * Issue-2 terms: one flat price, whole-call duration, campaign-scoped duplicates. Seed files still write a
+ * campaign's first terms in this shape (with the optional issue-3 fields of `ContractTerms`); stored campaigns
+ * hold `TermsVersion`s (`CampaignConfig`).
+ */
 export interface CampaignTerms {
   /** Terms version; ledger entries name it. */
   readonly version: number;
@@ -110,6 +134,7 @@ export interface CampaignTerms {
   readonly duplicateWindowHours: number;
 }
 
+/** A campaign with one set of terms inline: the seed file's shape and issue 2's. `asCampaignConfig` converts it. */
 export interface Campaign {
   readonly accountId: string;
   readonly campaignId: string;
@@ -118,6 +143,44 @@ export interface Campaign {
   readonly terms: CampaignTerms;
 }
 
+/**
+ * A campaign as stored (main table `CAMP#`) and served: targeting (not versioned) and every version of its
+ * contract terms, oldest first (terms.ts: the version in force at an instant is the highest-numbered one
+ * effective at or before it).
+ */
+export interface CampaignConfig {
+  readonly accountId: string;
+  readonly campaignId: string;
+  readonly name: string;
+  readonly vertical: string;
+  readonly geography: Geography | null;
+  readonly hours: HoursOfOperation | null;
+  readonly termsVersions: readonly TermsVersion[];
+  /** Bumped by every write; writes are conditional on it (optimistic concurrency). */
+  readonly rev: number;
+  readonly updatedAt: string;
+}
+
+/** Who a tracking number sends calls to from `effectiveFrom` on (until a later assignment takes effect). */
+export interface NumberAssignment {
+  readonly campaignId: string;
+  readonly publisherId: string;
+  readonly subSource: string | null;
+  readonly effectiveFrom: string;
+  readonly createdAt: string;
+}
+
+/** A tracking number as stored (main table `NUM#`): its account and its assignment history, oldest first. */
+export interface NumberConfig {
+  readonly accountId: string;
+  /** E.164. */
+  readonly number: string;
+  readonly assignments: readonly NumberAssignment[];
+  readonly rev: number;
+  readonly updatedAt: string;
+}
+
+/** One assignment of a tracking number, flattened (the seed file's shape, and what rating is given). */
 export interface TrackingNumber {
   readonly accountId: string;
   /** E.164. */
@@ -131,8 +194,18 @@ export type ApiRole = 'admin' | 'analyst';
 
 // ---------------------------------------------------------------- rating
 
-/** Ordered: the first that applies is the primary reason; all that apply are listed. */
-export const REASON_CODES = ['unknown_number', 'not_connected', 'below_buffer', 'duplicate_caller'] as const;
+/** Ordered: the first that applies is the primary reason; all that apply are listed (rating-v2.ts documents each). */
+export const REASON_CODES = [
+  'unknown_number',
+  'outside_hours',
+  'not_connected',
+  'machine_answered',
+  'below_buffer',
+  'not_qualified',
+  'out_of_geo',
+  'duplicate_caller',
+  'blocked_caller',
+] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
 export interface RatingDecision {

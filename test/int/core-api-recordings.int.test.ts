@@ -87,6 +87,9 @@ beforeAll(async () => {
     LEDGER_TABLE: env.names.ledgerTable,
     RECORDINGS_BUCKET: env.names.recordingsBucket,
     SECRETS_REF: 'env:',
+    // The api reads it for invoice reconciliation (caller numbers are matched by their keyed hash).
+    CALLER_HASH_KEY_REF: 'env:CORE_API_TEST_CALLER_HASH_KEY',
+    CORE_API_TEST_CALLER_HASH_KEY: 'core-api-test-key',
     RECORDING_URL_ALLOWED_HOSTS: new URL(media.baseUrl).host,
     [envNameForSecret(a.account.twilio.authTokenSecret)]: a.authToken,
     [envNameForSecret(b.account.twilio.authTokenSecret)]: b.authToken,

@@ -79,8 +79,13 @@ describe('startLocalStack', () => {
       (await stack.clients.dynamodb.send(new GetItemCommand({ TableName: stack.names.mainTable, Key: { pk: { S: pk }, sk: { S: sk } } }))).Item;
     const account = unmarshall((await get('ACCT#acme-roofing', 'ACCOUNT'))!);
     expect(account).toMatchObject({ accountId: 'acme-roofing', currency: 'USD', twilio: { accountSid: stack.seed.accounts[0]!.twilio.accountSid } });
-    expect(unmarshall((await get('ACCT#acme-roofing', 'CAMP#roofing-tx'))!)).toMatchObject({ terms: { priceCents: 4500, bufferSec: 90 } });
-    expect(unmarshall((await get('NUM#+15125550302', 'NUM'))!)).toMatchObject({ publisherId: 'pub-midway', subSource: null });
+    expect(unmarshall((await get('ACCT#acme-roofing', 'CAMP#roofing-tx'))!)).toMatchObject({
+      termsVersions: [expect.objectContaining({ version: 1, priceCents: 4500, bufferSec: 90 })],
+    });
+    expect(unmarshall((await get('NUM#+15125550302', 'NUM'))!)).toMatchObject({
+      accountId: 'acme-roofing',
+      assignments: [expect.objectContaining({ publisherId: 'pub-midway', subSource: null })],
+    });
     const admin = stack.secrets.apiKeys.find((k) => k.role === 'admin')!;
     expect(unmarshall((await get(`APIKEY#${sha256(admin.key)}`, 'APIKEY'))!)).toEqual({
       pk: `APIKEY#${sha256(admin.key)}`,

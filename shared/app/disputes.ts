@@ -1,0 +1,193 @@
+/**
+ * Use cases: open a dispute on a call's charge, resolve it (an accepted dispute appends ONE credit), list disputes.
+ * The rules are the pure ones of shared/domain/disputes.ts; this module finds the charge, the publisher's credit
+ * policy and the stored dispute, and writes the outcome with the store's conditions as the last word under
+ * concurrency: a lost race is re-read and re-decided (an identical retry is answered with the stored dispute).
+ *
+ * Every write needs an `admin` key; `analyst` keys may list. The actor kept on the dispute is the key's label and
+ * role within its account (never the key itself).
+ */
+import {
+  creditEntry,
+  disputeId as disputeIdOf,
+  openDispute,
+  refusalProblem,
+  resolveDispute,
+  type CreditPolicy,
+  type Dispute,
+  type DisputeResult,
+  type DisputeStatus,
+  type OpenDisputeRequest,
+  type ResolveDisputeRequest,
+  DISPUTE_REASONS,
+} from '../domain/disputes';
+import { chargeEntryId, ledgerSortKey } from '../domain/ledger';
+import { creditEntryId, type CreditEntry, type LedgerEntryV2 } from '../domain/ledger-v2';
+import { Forbidden, NotFound } from '../domain/problems';
+import type { OurCall } from '../domain/reconcile-invoice';
+import { entryHash, type StoredEntry } from '../domain/tamper';
+import type { LedgerEntry } from '../domain/types';
+import type { ApiKeyRecord, CallStore, Page } from './ports';
+
+/** Used when the publisher has no credit policy of its own: 30 days, every reason. */
+export const DEFAULT_CREDIT_POLICY: CreditPolicy = { disputeWindowDays: 30, allowedReasons: DISPUTE_REASONS };
+
+// ------------------------------------------------------------------ ports
+
+export interface DisputeListQuery {
+  readonly accountId: string;
+  readonly status?: DisputeStatus;
+  readonly publisherId?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface DisputeStore {
+  get(accountId: string, disputeId: string): Promise<Dispute | null>;
+  /** Conditional put of a new dispute: 'exists' when the call already has one. */
+  create(dispute: Dispute): Promise<'created' | 'exists'>;
+  /** One transaction: the resolved dispute (condition: still open) + the credit when given (condition: absent). */
+  resolve(dispute: Dispute, credit: StoredEntry | null): Promise<'resolved' | 'not_open'>;
+  list(query: DisputeListQuery): Promise<Page<Dispute>>;
+}
+
+export interface CreditPolicyReader {
+  creditPolicy(accountId: string, publisherId: string): Promise<CreditPolicy | null>;
+}
+
+export interface CallFactsReader {
+  /** Rated calls that started in [from, to), with what invoice matching needs. */
+  callsInRange(query: { accountId: string; from: string; to: string; publisherId?: string }): Promise<OurCall[]>;
+}
+
+export interface LedgerEntryReader {
+  /** An entry by its sort key `<effectiveAt>#<entryId>`, strongly consistent. */
+  getEntry(accountId: string, sk: string): Promise<LedgerEntryV2 | null>;
+}
+
+export interface DisputeDeps {
+  readonly calls: Pick<CallStore, 'getCall'>;
+  readonly ledger: LedgerEntryReader;
+  readonly disputes: DisputeStore;
+  readonly policies: CreditPolicyReader;
+  readonly now: () => Date;
+}
+
+// ------------------------------------------------------------------ helpers
+
+const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
+
+export function requireAdmin(principal: ApiKeyRecord): void {
+  if (principal.role !== 'admin') throw new Forbidden('This operation needs an admin API key.');
+}
+
+/** Who acted, as kept on the dispute: `<label> (<role>) @ <accountId>`. */
+export function actorOf(principal: ApiKeyRecord): string {
+  return `${principal.label ?? 'api-key'} (${principal.role}) @ ${principal.accountId}`;
+}
+
+function settled(result: DisputeResult): { dispute: Dispute; changed: boolean } {
+  if (!result.ok) throw refusalProblem(result.refusal);
+  return result;
+}
+
+/**
+ * The charge of one of the principal's calls, or null when the call is not billed. 404 for an unknown call, 403 for
+ * another account's (as the read API does).
+ */
+async function chargeOf(principal: ApiKeyRecord, callId: string, deps: Pick<DisputeDeps, 'calls' | 'ledger'>): Promise<LedgerEntry | null> {
+  if (!CALL_ID.test(callId)) throw new NotFound('No such call.');
+  const call = await deps.calls.getCall(callId, { consistent: true });
+  if (call === null) throw new NotFound('No such call.');
+  if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
+  if (call.rating?.billable !== true || call.startedAt === null) return null;
+  const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: call.startedAt, entryId: chargeEntryId(callId) }));
+  return entry?.type === 'charge' ? entry : null;
+}
+
+// ------------------------------------------------------------------ use cases
+
+export interface OpenedDispute {
+  readonly dispute: Dispute;
+  /** False when an identical earlier request had already opened it (answer 200, not 201). */
+  readonly created: boolean;
+}
+
+export async function openCallDispute(
+  principal: ApiKeyRecord,
+  callId: string,
+  request: OpenDisputeRequest,
+  deps: DisputeDeps,
+): Promise<OpenedDispute> {
+  requireAdmin(principal);
+  const charge = await chargeOf(principal, callId, deps);
+  const id = disputeIdOf(callId);
+  const existing = await deps.disputes.get(principal.accountId, id);
+  const policy = (charge === null ? null : await deps.policies.creditPolicy(principal.accountId, charge.publisherId)) ?? DEFAULT_CREDIT_POLICY;
+  const args = { ...request, callId, actor: actorOf(principal) };
+  const decided = settled(openDispute(charge, policy, args, deps.now().getTime(), existing));
+  if (!decided.changed) return { dispute: decided.dispute, created: false };
+  if ((await deps.disputes.create(decided.dispute)) === 'created') return { dispute: decided.dispute, created: true };
+  // A concurrent request opened it first: decide again against what it stored.
+  const stored = await deps.disputes.get(principal.accountId, id);
+  const again = settled(openDispute(charge, policy, args, deps.now().getTime(), stored));
+  return { dispute: again.dispute, created: false };
+}
+
+export interface ResolvedDispute {
+  readonly dispute: Dispute;
+  /** The credit an accepted dispute appended (also on an idempotent retry); null otherwise. */
+  readonly credit: CreditEntry | null;
+}
+
+export async function resolveCallDispute(
+  principal: ApiKeyRecord,
+  disputeId: string,
+  request: ResolveDisputeRequest,
+  deps: DisputeDeps,
+): Promise<ResolvedDispute> {
+  requireAdmin(principal);
+  const actor = actorOf(principal);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dispute = await deps.disputes.get(principal.accountId, disputeId);
+    if (dispute === null) throw new NotFound('No such dispute.');
+    const nowMs = deps.now().getTime();
+    const decided = settled(resolveDispute(dispute, request, actor, nowMs));
+    const next = decided.dispute;
+    const charge = next.status === 'accepted' ? await chargeOf(principal, next.callId, deps) : null;
+    // An open dispute's charge cannot vanish through the API (the ledger is append-only): this is tampering.
+    if (next.status === 'accepted' && charge === null) throw new Error(`charge of ${next.disputeId} is missing`);
+    if (!decided.changed) return { dispute: next, credit: charge === null ? null : await storedCredit(principal, charge, deps) };
+    const credit = charge === null ? null : hashed(creditEntry(charge, next, new Date(nowMs).toISOString()));
+    if ((await deps.disputes.resolve(next, credit)) === 'resolved') return { dispute: next, credit: credit === null ? null : stripHash(credit) };
+    // Resolved concurrently: the next round answers the retry from the stored dispute or refuses with 409.
+  }
+  throw new Error(`dispute ${disputeId}: resolution kept losing races`);
+}
+
+/** The credit as stored: with its content hash (tamper.ts), computed here like the writer does for charges. */
+function hashed(credit: CreditEntry): CreditEntry & { contentHash: string } {
+  return { ...credit, contentHash: entryHash(credit) };
+}
+
+async function storedCredit(principal: ApiKeyRecord, charge: LedgerEntry, deps: Pick<DisputeDeps, 'ledger'>): Promise<CreditEntry | null> {
+  const entry = await deps.ledger.getEntry(
+    principal.accountId,
+    ledgerSortKey({ effectiveAt: charge.effectiveAt, entryId: creditEntryId(charge.callId) }),
+  );
+  return entry?.type === 'credit' ? stripHash(entry) : null;
+}
+
+function stripHash(entry: CreditEntry & { contentHash?: string }): CreditEntry {
+  const { contentHash: _hash, ...credit } = entry;
+  return credit;
+}
+
+export async function listAccountDisputes(
+  principal: ApiKeyRecord,
+  query: Omit<DisputeListQuery, 'accountId'>,
+  deps: Pick<DisputeDeps, 'disputes'>,
+): Promise<{ disputes: readonly Dispute[]; cursor: string | null }> {
+  const page = await deps.disputes.list({ ...query, accountId: principal.accountId });
+  return { disputes: page.items, cursor: page.cursor };
+}

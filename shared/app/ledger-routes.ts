@@ -1,0 +1,241 @@
+/**
+ * The HTTP routes of disputes, statements, reconciliations and ledger verification, as a table that
+ * functions/api.ts mounts next to its own. Each handler turns a request (path parameters, query, raw body) into a
+ * typed use-case call and its result into a status and a JSON body; every error is a domain Problem, rendered by
+ * shared/adapters/http.ts. Query parameters are checked by hand like the read API's: unknown ones are rejected so
+ * that a typo is not silently ignored.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import * as z from 'zod';
+import type { Config } from '../adapters/env';
+import { DisputeRepo } from '../adapters/dispute-repo';
+import { LedgerRepo } from '../adapters/ledger-repo';
+import { CallRepo, ConfigRepo } from '../adapters/main-repo';
+import { SecretResolver } from '../adapters/secrets';
+import { OpenDisputeSchema, ResolveDisputeSchema, type DisputeStatus } from '../domain/disputes';
+import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, fieldErrors, type FieldError } from '../domain/problems';
+import { listAccountDisputes, openCallDispute, resolveCallDispute } from './disputes';
+import { verifyLedger, type LedgerVerifyReader } from './ledger-verify';
+import type { ApiKeyRecord, SecretStore } from './ports';
+import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from './reconciliations';
+import { getStatement } from './statements';
+
+export interface LedgerRouteDeps extends ReconciliationDeps {
+  readonly ledger: ReconciliationDeps['ledger'] & LedgerVerifyReader;
+}
+
+export interface RouteRequest {
+  /** Already URL-decoded. */
+  readonly pathParameters: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  /** The body as UTF-8 text ('' when none). */
+  readonly body: string;
+  readonly contentType: string | undefined;
+}
+
+export interface RouteResponse {
+  readonly status: number;
+  readonly body: unknown;
+  /** Default application/json. */
+  readonly contentType?: string;
+}
+
+export interface LedgerRoute {
+  readonly method: 'GET' | 'POST';
+  /** API Gateway HTTP API path template. */
+  readonly path: string;
+  handle(principal: ApiKeyRecord, req: RouteRequest, deps: LedgerRouteDeps): Promise<RouteResponse>;
+}
+
+/** Invoices above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
+export const MAX_CSV_BYTES = 5 * 1024 * 1024;
+
+// ------------------------------------------------------------------ request parsing
+
+type Rule<T> = (raw: string) => { ok: true; value: T } | { ok: false; message: string };
+
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+const id: Rule<string> = (raw) => (ID.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be an id (lower-case letters, digits, dashes)' });
+const period: Rule<string> = (raw) => (/^\d{4}-(0[1-9]|1[0-2])$/.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be YYYY-MM' });
+const instant: Rule<string> = (raw) => {
+  const ms = DATE_TIME.test(raw) ? Date.parse(raw) : Number.NaN;
+  return Number.isFinite(ms) ? { ok: true, value: new Date(ms).toISOString() } : { ok: false, message: 'must be an ISO-8601 date-time with a zone' };
+};
+const flag: Rule<boolean> = (raw) => (raw === 'true' || raw === 'false' ? { ok: true, value: raw === 'true' } : { ok: false, message: 'must be true or false' });
+const wholeNumber =
+  (min: number, max: number): Rule<number> =>
+  (raw) =>
+    /^\d{1,6}$/.test(raw) && Number(raw) >= min && Number(raw) <= max
+      ? { ok: true, value: Number(raw) }
+      : { ok: false, message: `must be a whole number from ${min} to ${max}` };
+const cursor: Rule<string> = (raw) => (raw.length >= 1 && raw.length <= 2048 ? { ok: true, value: raw } : { ok: false, message: 'must be a cursor from a previous page' });
+const status: Rule<DisputeStatus> = (raw) =>
+  raw === 'open' || raw === 'accepted' || raw === 'rejected' ? { ok: true, value: raw } : { ok: false, message: 'must be open, accepted or rejected' };
+
+type Parsed<R extends Record<string, Rule<unknown>>> = { [K in keyof R]?: R[K] extends Rule<infer T> ? T : never };
+
+function parseQuery<R extends Record<string, Rule<unknown>>>(rules: R, params: RouteRequest['query'], required: readonly (keyof R & string)[] = []): Parsed<R> {
+  const out: Record<string, unknown> = {};
+  const errors: FieldError[] = [];
+  for (const [field, raw] of Object.entries(params)) {
+    if (raw === undefined) continue;
+    const rule = Object.hasOwn(rules, field) ? rules[field] : undefined;
+    if (rule === undefined) {
+      errors.push({ field, message: 'is not a known parameter' });
+      continue;
+    }
+    const parsed = rule(raw);
+    if (parsed.ok) out[field] = parsed.value;
+    else errors.push({ field, message: parsed.message });
+  }
+  for (const field of required) if (params[field] === undefined) errors.push({ field, message: 'is required' });
+  if (errors.length > 0) throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+  return out as Parsed<R>;
+}
+
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]?.trim().toLowerCase();
+}
+
+/** A JSON body validated by `schema`; an empty body is `{}` (so missing fields are named, not "invalid JSON"). */
+function jsonBody<S extends z.ZodType>(req: RouteRequest, schema: S): z.output<S> {
+  let value: unknown = {};
+  if (req.body.trim() !== '') {
+    const type = mediaType(req.contentType);
+    if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
+    try {
+      value = JSON.parse(req.body);
+    } catch {
+      throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BadRequest('The body is not valid.', fieldErrors(parsed.error.issues));
+  return parsed.data;
+}
+
+function pathParameter(req: RouteRequest, name: string): string {
+  const value = req.pathParameters[name];
+  if (value === undefined || value === '') throw new NotFound(`No ${name} in the path.`);
+  return value;
+}
+
+function noQuery(req: RouteRequest): void {
+  parseQuery({}, req.query);
+}
+
+// ------------------------------------------------------------------ routes
+
+export const LEDGER_ROUTES: readonly LedgerRoute[] = [
+  {
+    method: 'POST',
+    path: '/v1/calls/{callId}/disputes',
+    async handle(principal, req, deps) {
+      noQuery(req);
+      const opened = await openCallDispute(principal, pathParameter(req, 'callId'), jsonBody(req, OpenDisputeSchema), deps);
+      return { status: opened.created ? 201 : 200, body: opened.dispute };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/disputes/{disputeId}/resolve',
+    async handle(principal, req, deps) {
+      noQuery(req);
+      return { status: 200, body: await resolveCallDispute(principal, pathParameter(req, 'disputeId'), jsonBody(req, ResolveDisputeSchema), deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/disputes',
+    async handle(principal, req, deps) {
+      const q = parseQuery({ status, publisherId: id, limit: wholeNumber(1, 100), cursor }, req.query);
+      return { status: 200, body: await listAccountDisputes(principal, { ...q, limit: q.limit ?? 50 }, deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/statements',
+    async handle(principal, req, deps) {
+      const q = parseQuery({ period, publisherId: id }, req.query, ['period']);
+      return { status: 200, body: await getStatement(principal, { period: q.period!, publisherId: q.publisherId }, deps) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/reconciliations',
+    async handle(principal, req, deps) {
+      const q = parseQuery(
+        { publisherId: id, period, from: instant, to: instant, openDisputes: flag, toleranceSec: wholeNumber(0, 3600) },
+        req.query,
+        ['publisherId'],
+      );
+      const scope = reconciliationScope(q);
+      if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw new PayloadTooLarge(MAX_CSV_BYTES);
+      if (mediaType(req.contentType) !== 'text/csv') throw new UnsupportedMediaType(req.contentType, ['text/csv']);
+      const request: ReconciliationRequest = {
+        publisherId: q.publisherId!,
+        scope,
+        csv: req.body,
+        openDisputes: q.openDisputes ?? false,
+        ...(q.toleranceSec !== undefined ? { toleranceSec: q.toleranceSec } : {}),
+      };
+      return { status: 200, body: await reconcileInvoiceCsv(principal, request, deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/ledger/verify',
+    async handle(principal, req, deps) {
+      noQuery(req);
+      return { status: 200, body: await verifyLedger(principal, deps) };
+    },
+  },
+];
+
+/** Exactly one of `period` or `from` + `to` (from before to). */
+function reconciliationScope(q: { period?: string; from?: string; to?: string }): ReconciliationRequest['scope'] {
+  const errors: FieldError[] = [];
+  if (q.period !== undefined) {
+    if (q.from !== undefined || q.to !== undefined) errors.push({ field: 'period', message: 'cannot be combined with from/to' });
+    else return { period: q.period };
+  } else if (q.from === undefined || q.to === undefined) {
+    errors.push({ field: q.from === undefined ? 'from' : 'to', message: 'is required unless period is given' });
+  } else if (q.from >= q.to) {
+    errors.push({ field: 'to', message: 'must be after from' });
+  } else {
+    return { from: q.from, to: q.to };
+  }
+  throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+}
+
+// ------------------------------------------------------------------ wiring
+
+export interface LedgerRouteDepsOptions {
+  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
+  readonly client?: DynamoDBClient;
+  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
+  readonly secrets?: Pick<SecretStore, 'resolve'>;
+  readonly now?: () => Date;
+}
+
+/** The adapters behind LEDGER_ROUTES, built from the same configuration functions/api.ts loads. */
+export function ledgerRouteDeps(
+  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'>,
+  options: LedgerRouteDepsOptions = {},
+): LedgerRouteDeps {
+  const client = options.client;
+  const disputes = new DisputeRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client });
+  const secrets = options.secrets ?? new SecretResolver();
+  return {
+    calls: new CallRepo({ mainTable: config.mainTable, client }),
+    config: new ConfigRepo({ mainTable: config.mainTable, client }),
+    ledger: new LedgerRepo({ ledgerTable: config.ledgerTable, client }),
+    disputes,
+    policies: disputes,
+    callFacts: disputes,
+    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
+    now: options.now ?? (() => new Date()),
+  };
+}

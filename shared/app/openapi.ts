@@ -1,0 +1,338 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API (`GET /v1/openapi.json`), generated from the zod schemas the handlers
+ * validate with (request bodies: config.ts) and zod descriptions of the responses, with `z.toJSONSchema`
+ * (JSON Schema 2020-12, which is OpenAPI 3.1's dialect). Every route of infra/resources.ts ROUTES must be
+ * documented here: an undocumented route throws when the document is built (and fails the unit test).
+ */
+import * as z from 'zod';
+import { ROUTES, type RouteDef } from '../../infra/resources';
+import { CampaignBodySchema, PublisherBodySchema, SeedPublisherSchema, TrackingNumberBodySchema } from '../domain/config';
+import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes';
+import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms';
+import { REASON_CODES } from '../domain/types';
+
+// ------------------------------------------------------------------ response schemas
+
+const Problem = z
+  .object({
+    type: z.string().describe('https://callledger.dev/problems/<slug>'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe('Every bad field, named; values are never echoed'),
+  })
+  .meta({ id: 'Problem' });
+
+const TermsVersion = ContractTermsSchema.safeExtend({
+  version: z.number().int().min(1),
+  effectiveFrom: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+}).meta({ id: 'TermsVersion' });
+
+const Campaign = z
+  .object({
+    accountId: z.string(),
+    campaignId: z.string(),
+    name: z.string(),
+    vertical: z.string(),
+    geography: GeographySchema.nullable(),
+    hours: HoursOfOperationSchema.nullable(),
+    termsInForce: TermsVersion.nullable().describe('The version governing calls that start now'),
+    termsVersions: z.array(TermsVersion).describe('Every version, oldest first'),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Campaign' });
+
+const Assignment = z
+  .object({
+    campaignId: z.string(),
+    publisherId: z.string(),
+    subSource: z.string().nullable(),
+    effectiveFrom: z.iso.datetime(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Assignment' });
+
+const TrackingNumber = z
+  .object({
+    number: z.string(),
+    accountId: z.string(),
+    assignmentInForce: Assignment.nullable(),
+    assignments: z.array(Assignment).describe('In the order written; a call is attributed by the assignment in force when it started'),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'TrackingNumber' });
+
+const Call = z
+  .object({
+    callId: z.string(),
+    accountId: z.string(),
+    campaignId: z.string().nullable(),
+    publisherId: z.string().nullable(),
+    subSource: z.string().nullable(),
+    status: z.string().nullable(),
+    durationSec: z.number().int().nullable(),
+    billable: z.boolean().nullable(),
+    amountCents: z.number().int().nullable(),
+    reasons: z.array(z.enum(REASON_CODES)),
+    startedAt: z.iso.datetime().nullable(),
+    endedAt: z.iso.datetime().nullable(),
+    recording: z.object({ sha256: z.string(), bytes: z.number().int(), url: z.url() }).nullable(),
+  })
+  .meta({ id: 'Call' });
+
+const LedgerEntry = z
+  .object({
+    entryId: z.string(),
+    type: z.enum(['charge', 'credit']),
+    amountCents: z.number().int(),
+    currency: z.literal('USD'),
+    callId: z.string(),
+    accountId: z.string(),
+    publisherId: z.string(),
+    subSource: z.string().nullable(),
+    campaignId: z.string(),
+    termsVersion: z.number().int().describe('The campaign terms version the call was rated under'),
+    effectiveAt: z.iso.datetime(),
+    createdAt: z.iso.datetime(),
+  })
+  .meta({ id: 'LedgerEntry' });
+
+const Totals = z.object({ chargesCents: z.number().int(), creditsCents: z.number().int(), netCents: z.number().int(), count: z.number().int() });
+
+const Rule = z.object({
+  rule: z.enum(REASON_CODES),
+  passed: z.boolean(),
+  inputs: z.record(z.string(), z.unknown()).describe('What decided the rule (never the caller number)'),
+});
+
+const RatingExplanation = z
+  .object({
+    callId: z.string(),
+    startedAt: z.iso.datetime().nullable(),
+    campaignId: z.string().nullable(),
+    publisherId: z.string().nullable(),
+    subSource: z.string().nullable(),
+    billable: z.boolean(),
+    amountCents: z.number().int(),
+    reasons: z.array(z.enum(REASON_CODES)),
+    termsVersion: z.number().int().nullable(),
+    terms: TermsVersion.nullable(),
+    rules: z.array(Rule),
+    price: z
+      .object({ billableSec: z.number().int(), source: z.object({ kind: z.enum(['override', 'band', 'base']) }).loose() })
+      .nullable(),
+    matchesRecorded: z.boolean(),
+  })
+  .meta({ id: 'RatingExplanation' });
+
+const AnyObject = z.record(z.string(), z.unknown());
+
+// ------------------------------------------------------------------ operations
+
+type Auth = 'bearer' | 'admin' | 'none' | 'twilio';
+
+interface OperationDoc {
+  readonly summary: string;
+  readonly auth: Auth;
+  readonly request?: z.ZodType;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  readonly query?: readonly string[];
+  readonly problems: readonly number[];
+}
+
+const RANGE_QUERY = ['campaignId', 'publisherId', 'from', 'to', 'cursor', 'limit'];
+
+const DOCS: Readonly<Record<string, OperationDoc>> = {
+  'ANY /webhooks/twilio/{accountId}': {
+    summary: 'Twilio voice status and recording status callbacks (form-encoded, X-Twilio-Signature). 204 once durable in SQS.',
+    auth: 'twilio',
+    responses: { 204: { description: 'Accepted' } },
+    problems: [400, 403, 404, 405, 413, 415],
+  },
+  'GET /v1/calls': {
+    summary: 'Rated calls by start time, newest first, paginated',
+    auth: 'bearer',
+    query: [...RANGE_QUERY, 'billable'],
+    responses: { 200: { description: 'A page of calls', schema: z.object({ calls: z.array(Call), cursor: z.string().nullable() }) } },
+    problems: [400, 401],
+  },
+  'GET /v1/calls/{callId}': {
+    summary: 'One call',
+    auth: 'bearer',
+    responses: { 200: { description: 'The call', schema: Call } },
+    problems: [401, 403, 404],
+  },
+  'GET /v1/calls/{callId}/rating': {
+    summary: "Why a call was (not) billed: the terms version, every rule with its inputs and result",
+    auth: 'bearer',
+    responses: { 200: { description: 'The explanation', schema: RatingExplanation } },
+    problems: [401, 403, 404, 409],
+  },
+  'GET /v1/ledger': {
+    summary: 'Ledger entries in effective-time order, with totals over the whole filtered range',
+    auth: 'bearer',
+    query: RANGE_QUERY,
+    responses: {
+      200: { description: 'A page of entries', schema: z.object({ entries: z.array(LedgerEntry), totals: Totals, cursor: z.string().nullable() }) },
+    },
+    problems: [400, 401],
+  },
+  'GET /v1/publishers/{publisherId}': {
+    summary: 'A publisher',
+    auth: 'bearer',
+    responses: { 200: { description: 'The publisher', schema: SeedPublisherSchema.meta({ id: 'Publisher' }) } },
+    problems: [401, 404],
+  },
+  'PUT /v1/publishers/{publisherId}': {
+    summary: 'Create or replace a publisher (admin)',
+    auth: 'admin',
+    request: PublisherBodySchema,
+    responses: {
+      200: { description: 'Replaced', schema: SeedPublisherSchema },
+      201: { description: 'Created', schema: SeedPublisherSchema },
+    },
+    problems: [400, 401, 403],
+  },
+  'GET /v1/campaigns/{campaignId}': {
+    summary: 'A campaign with every terms version',
+    auth: 'bearer',
+    responses: { 200: { description: 'The campaign', schema: Campaign } },
+    problems: [401, 404],
+  },
+  'PUT /v1/campaigns/{campaignId}': {
+    summary:
+      'Create or update a campaign (admin). Terms that differ from the latest version append a new version effective from effectiveFrom (default and minimum: 60 s from now)',
+    auth: 'admin',
+    request: CampaignBodySchema,
+    responses: { 200: { description: 'Updated', schema: Campaign }, 201: { description: 'Created', schema: Campaign } },
+    problems: [400, 401, 403, 409, 422],
+  },
+  'GET /v1/tracking-numbers/{e164}': {
+    summary: 'A tracking number with its assignment history',
+    auth: 'bearer',
+    responses: { 200: { description: 'The tracking number', schema: TrackingNumber } },
+    problems: [401, 404],
+  },
+  'PUT /v1/tracking-numbers/{e164}': {
+    summary: 'Assign or re-assign a tracking number (admin), effective from effectiveFrom (default and minimum: 60 s from now)',
+    auth: 'admin',
+    request: TrackingNumberBodySchema,
+    responses: { 200: { description: 'Re-assigned', schema: TrackingNumber }, 201: { description: 'Created', schema: TrackingNumber } },
+    problems: [400, 401, 403, 409, 422],
+  },
+  // Disputes, statements, reconciliation and verification (shared/app/ledger-routes.ts): documented here so
+  // that mounting them in ROUTES documents them; their response bodies are described, not yet schematised.
+  'POST /v1/calls/{callId}/disputes': {
+    summary: "Dispute a call's charge under the publisher's credit policy",
+    auth: 'bearer',
+    request: OpenDisputeSchema,
+    responses: { 201: { description: 'The dispute', schema: AnyObject }, 200: { description: 'The same dispute, re-sent', schema: AnyObject } },
+    problems: [400, 401, 403, 404, 409, 415, 422],
+  },
+  'POST /v1/disputes/{disputeId}/resolve': {
+    summary: 'Accept (appending a credit entry) or reject a dispute',
+    auth: 'admin',
+    request: ResolveDisputeSchema,
+    responses: { 200: { description: 'The resolved dispute', schema: AnyObject } },
+    problems: [400, 401, 403, 404, 409, 415, 422],
+  },
+  'GET /v1/disputes': {
+    summary: 'Disputes of the account, by status',
+    auth: 'bearer',
+    query: ['status', 'cursor', 'limit'],
+    responses: { 200: { description: 'A page of disputes', schema: AnyObject } },
+    problems: [400, 401],
+  },
+  'GET /v1/statements': {
+    summary: "A publisher's statement for a month in the account's time zone, with a digest of its entries",
+    auth: 'bearer',
+    query: ['publisherId', 'period'],
+    responses: { 200: { description: 'The statement', schema: AnyObject } },
+    problems: [400, 401],
+  },
+  'POST /v1/reconciliations': {
+    summary: "Reconcile a publisher's invoice (CSV) against the ledger",
+    auth: 'bearer',
+    responses: { 200: { description: 'The reconciliation report', schema: AnyObject } },
+    problems: [400, 401, 403, 413, 415, 422],
+  },
+  'GET /v1/ledger/verify': {
+    summary: 'Recompute the tamper evidence and report the first broken link',
+    auth: 'bearer',
+    responses: { 200: { description: 'The verification report', schema: AnyObject } },
+    problems: [400, 401],
+  },
+  'GET /v1/openapi.json': {
+    summary: 'This document',
+    auth: 'none',
+    responses: { 200: { description: 'OpenAPI 3.1', schema: AnyObject } },
+    problems: [],
+  },
+};
+
+const PROBLEM_TEXT: Readonly<Record<number, string>> = {
+  400: 'Malformed request: every bad field is named',
+  401: 'No or unknown bearer API key',
+  403: 'Forbidden: another account, a read-only (analyst) key, or a bad Twilio signature',
+  404: 'No such resource',
+  405: 'Method not allowed',
+  409: 'Conflict: changed concurrently, or not in a state that allows this',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable: valid JSON that breaks a rule (e.g. effectiveFrom too early)',
+};
+
+// ------------------------------------------------------------------ document
+
+type Json = Record<string, unknown>;
+
+export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
+  const schemas: Json = {};
+  /** Inline JSON Schema with named components lifted into `components.schemas`. */
+  const schemaOf = (schema: z.ZodType, io: 'input' | 'output'): Json => {
+    const generated = JSON.stringify(z.toJSONSchema(schema, { io, unrepresentable: 'any' }));
+    // Named schemas (`.meta({ id })`) come out as `$defs` of each document; OpenAPI keeps them in components.
+    const json = JSON.parse(generated.replaceAll('"#/$defs/', '"#/components/schemas/')) as Json;
+    const { $schema: _schema, $defs, ...rest } = json as Json & { $defs?: Json };
+    for (const [id, def] of Object.entries($defs ?? {})) schemas[id] ??= def;
+    return rest;
+  };
+
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    const doc = DOCS[key];
+    if (doc === undefined) throw new Error(`openapi: route ${key} is not documented`);
+    const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const query = (doc.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
+    const responses: Json = {};
+    for (const [status, r] of Object.entries(doc.responses)) {
+      responses[status] = { description: r.description, ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}) };
+    }
+    for (const status of doc.problems) {
+      responses[String(status)] = { description: PROBLEM_TEXT[status], content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    }
+    const operation: Json = {
+      operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
+      summary: doc.summary,
+      ...(doc.auth === 'bearer' || doc.auth === 'admin' ? { security: [{ bearer: [] }] } : { security: [] }),
+      ...(doc.auth === 'admin' ? { description: 'Needs an API key with role admin; analyst keys get 403.' } : {}),
+      parameters: [...params, ...query],
+      ...(doc.request ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(doc.request, 'input') } } } } : {}),
+      responses,
+    };
+    // API Gateway's ANY has no OpenAPI counterpart; Twilio only POSTs.
+    const method = route.method === 'ANY' ? 'post' : route.method.toLowerCase();
+    paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operation };
+  }
+  schemas.Problem = schemaOf(Problem, 'output');
+  return {
+    openapi: '3.1.0',
+    info: { title: 'CallLedger API', version: '1', description: 'Pay-per-call ledger: calls, ledger entries, and the configuration they are rated under.' },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    paths,
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key of one account (admin or analyst)' } } },
+  };
+}
