@@ -18,6 +18,7 @@ import { listAccountDisputes, openCallDispute, resolveCallDispute } from './disp
 import { verifyLedger, type LedgerVerifyReader } from './ledger-verify';
 import type { ApiKeyRecord, SecretStore } from './ports';
 import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from './reconciliations';
+import { cursor, flag, id, instant, parseQuery, wholeNumber, type Rule } from './query';
 import { getStatement } from './statements';
 
 export interface LedgerRouteDeps extends ReconciliationDeps {
@@ -52,48 +53,9 @@ export const MAX_CSV_BYTES = 5 * 1024 * 1024;
 
 // ------------------------------------------------------------------ request parsing
 
-type Rule<T> = (raw: string) => { ok: true; value: T } | { ok: false; message: string };
-
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
-
-const id: Rule<string> = (raw) => (ID.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be an id (lower-case letters, digits, dashes)' });
 const period: Rule<string> = (raw) => (/^\d{4}-(0[1-9]|1[0-2])$/.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be YYYY-MM' });
-const instant: Rule<string> = (raw) => {
-  const ms = DATE_TIME.test(raw) ? Date.parse(raw) : Number.NaN;
-  return Number.isFinite(ms) ? { ok: true, value: new Date(ms).toISOString() } : { ok: false, message: 'must be an ISO-8601 date-time with a zone' };
-};
-const flag: Rule<boolean> = (raw) => (raw === 'true' || raw === 'false' ? { ok: true, value: raw === 'true' } : { ok: false, message: 'must be true or false' });
-const wholeNumber =
-  (min: number, max: number): Rule<number> =>
-  (raw) =>
-    /^\d{1,6}$/.test(raw) && Number(raw) >= min && Number(raw) <= max
-      ? { ok: true, value: Number(raw) }
-      : { ok: false, message: `must be a whole number from ${min} to ${max}` };
-const cursor: Rule<string> = (raw) => (raw.length >= 1 && raw.length <= 2048 ? { ok: true, value: raw } : { ok: false, message: 'must be a cursor from a previous page' });
 const status: Rule<DisputeStatus> = (raw) =>
   raw === 'open' || raw === 'accepted' || raw === 'rejected' ? { ok: true, value: raw } : { ok: false, message: 'must be open, accepted or rejected' };
-
-type Parsed<R extends Record<string, Rule<unknown>>> = { [K in keyof R]?: R[K] extends Rule<infer T> ? T : never };
-
-function parseQuery<R extends Record<string, Rule<unknown>>>(rules: R, params: RouteRequest['query'], required: readonly (keyof R & string)[] = []): Parsed<R> {
-  const out: Record<string, unknown> = {};
-  const errors: FieldError[] = [];
-  for (const [field, raw] of Object.entries(params)) {
-    if (raw === undefined) continue;
-    const rule = Object.hasOwn(rules, field) ? rules[field] : undefined;
-    if (rule === undefined) {
-      errors.push({ field, message: 'is not a known parameter' });
-      continue;
-    }
-    const parsed = rule(raw);
-    if (parsed.ok) out[field] = parsed.value;
-    else errors.push({ field, message: parsed.message });
-  }
-  for (const field of required) if (params[field] === undefined) errors.push({ field, message: 'is required' });
-  if (errors.length > 0) throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
-  return out as Parsed<R>;
-}
 
 function mediaType(contentType: string | undefined): string | undefined {
   return contentType?.split(';')[0]?.trim().toLowerCase();

@@ -8,12 +8,15 @@
  */
 import { asCampaignConfig } from '../domain/config';
 import { foldCall, gatheredDigits } from '../domain/fold';
-import { BadRequest, Conflict, Forbidden, NotFound, type FieldError } from '../domain/problems';
+import { Conflict, Forbidden, NotFound } from '../domain/problems';
 import type { PriorBilled } from '../domain/rating';
 import { callFactsFrom, rateCallV2, type RatingDecisionV2 } from '../domain/rating-v2';
 import type { TermsVersion } from '../domain/terms';
 import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
 import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
+import { cursor, flag, id, instant, parseQuery, wholeNumber, type QueryParams } from './query';
+
+export type { QueryParams } from './query';
 
 export interface ReadApiDeps {
   readonly calls: Pick<CallStore, 'getCall' | 'listCalls'>;
@@ -49,60 +52,11 @@ export interface LedgerPage {
   readonly cursor: string | null;
 }
 
-export type QueryParams = Readonly<Record<string, string | undefined>>;
 
 const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
-const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** ISO-8601 date-time with seconds and a zone (`Z` or `±hh:mm`), as zod's `iso.datetime({ offset: true })`. */
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
-type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
-type Rule<T> = (raw: string) => Parsed<T>;
-
-/** Any ISO-8601 instant with a zone, normalised to the `toISOString()` form the keys are written in. */
-const instant: Rule<string> = (raw) => {
-  const m = DATE_TIME.exec(raw);
-  const [year, month, day, hour, minute, second, , offH, offM] = (m ?? []).slice(1).map(Number);
-  const valid =
-    m !== null &&
-    hour! < 24 && minute! < 60 && second! < 60 &&
-    (m[7] === undefined || (offH! < 24 && offM! < 60)) &&
-    // The calendar date exists (no February 30th).
-    new Date(Date.UTC(year!, month! - 1, day!)).getUTCDate() === day && month! >= 1 && month! <= 12;
-  return valid ? { ok: true, value: new Date(raw).toISOString() } : { ok: false, message: 'must be an ISO-8601 date-time with a zone' };
-};
-const id: Rule<string> = (raw) => (ID.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be an id (lower-case letters, digits, dashes)' });
-const cursor: Rule<string> = (raw) => (raw.length >= 1 && raw.length <= 2048 ? { ok: true, value: raw } : { ok: false, message: 'must be a cursor from a previous page' });
-const limit: Rule<number> = (raw) =>
-  /^\d{1,3}$/.test(raw) && Number(raw) >= 1 && Number(raw) <= 100 ? { ok: true, value: Number(raw) } : { ok: false, message: 'must be a whole number from 1 to 100' };
-const flag: Rule<boolean> = (raw) => (raw === 'true' || raw === 'false' ? { ok: true, value: raw === 'true' } : { ok: false, message: 'must be true or false' });
-
-const COMMON = { from: instant, to: instant, campaignId: id, publisherId: id, cursor, limit };
+const COMMON = { from: instant, to: instant, campaignId: id, publisherId: id, cursor, limit: wholeNumber(1, 100) };
 const CALLS_QUERY = { ...COMMON, billable: flag };
-
-type QueryOf<R extends Record<string, Rule<unknown>>> = { [K in keyof R]?: R[K] extends Rule<infer T> ? T : never };
-
-/** Applies the rules; every bad or unknown parameter is named; `to` must be after `from`. */
-function parseQuery<R extends Record<string, Rule<unknown>>>(rules: R, params: QueryParams): QueryOf<R> {
-  const out: Record<string, unknown> = {};
-  const errors: FieldError[] = [];
-  for (const [field, raw] of Object.entries(params)) {
-    if (raw === undefined) continue;
-    const rule = Object.hasOwn(rules, field) ? rules[field] : undefined;
-    if (rule === undefined) {
-      errors.push({ field, message: 'is not a known parameter' });
-      continue;
-    }
-    const parsed = rule(raw);
-    if (parsed.ok) out[field] = parsed.value;
-    else errors.push({ field, message: parsed.message });
-  }
-  if (errors.length === 0 && typeof out.from === 'string' && typeof out.to === 'string' && out.from >= out.to) {
-    errors.push({ field: 'to', message: 'must be after from' });
-  }
-  if (errors.length > 0) throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
-  return out as QueryOf<R>;
-}
 
 async function toResponse(call: StoredCall, media: ReadApiDeps['media']): Promise<CallResponse> {
   const view = call.events.length > 0 ? foldCall(call.events) : null;

@@ -29,21 +29,12 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import type { PriorBilled } from './rating';
 import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type PriceSource, type TermsVersion } from './terms';
-import type { CallStatus, CallStatusEvent, RatingDecision, TrackingNumber } from './types';
+import { REASON_CODES, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type TrackingNumber } from './types';
 import { wallTime } from './zoned-time';
 
-export const REASON_CODES_V2 = [
-  'unknown_number',
-  'outside_hours',
-  'not_connected',
-  'machine_answered',
-  'below_buffer',
-  'not_qualified',
-  'out_of_geo',
-  'duplicate_caller',
-  'blocked_caller',
-] as const;
-export type ReasonCodeV2 = (typeof REASON_CODES_V2)[number];
+/** The documented order lives in types.ts (REASON_CODES); rating v2 evaluates all of it. */
+export const REASON_CODES_V2 = REASON_CODES;
+export type ReasonCodeV2 = ReasonCode;
 
 export interface RuleResultV2 {
   readonly rule: ReasonCodeV2;
