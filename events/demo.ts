@@ -1,16 +1,23 @@
 /**
  * `npm run demo`: plays a few hundred realistic, signed Twilio call lifecycles from the seed's publishers into
  * CallLedger, waits until the ledger has processed them, prints a per-publisher summary read back from the API
- * and checks it against the generator's ground truth (exit 1 on any difference).
+ * and checks it against the generator's ground truth (exit 1 on any difference). Then, over the same API, it shows
+ * the campaign's versioned terms and two rating explanations, disputes two of the junk publisher's charges
+ * (one credited), prints that publisher's monthly statement and reconciles an invoice CSV against the ledger
+ * (events/demo-ledger-ops.ts; exit 1 on any unexpected answer).
  *
  * It uses the stack `npm start` is running (found through .local/run.json and GET /health), or starts one itself
  * on a free port and stops it at the end.
  *
- *   npm run demo -- [--calls 300] [--seed 1] [--start 2026-11-02T13:00:00Z] [--concurrency 8]
+ *   npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8]
  *                   [--seed-file events/seed/demo.json] [--timeout 120] [--fresh]
  *
  * --seed-file must name the seed the running stack was started with (npm start -- --seed FILE).
  * --fresh starts a private stack even when one is running.
+ * --start defaults to 13:00 UTC three days ago: recent enough for every publisher's dispute window, and fixed for
+ * a whole UTC day, so that replaying the same --seed that day sends byte-identical webhooks (idempotent on a
+ * running stack). On a stack kept running from an earlier day, pass that day's --start (printed by its run) or
+ * restart it: the same --seed at a new start reuses the call ids.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,14 +27,21 @@ import type { RunFile } from '../infra/local/run-file';
 import { ENV } from '../infra/resources';
 import { maskNumber } from '../shared/domain/caller';
 import { parseSeed, type Seed } from '../shared/domain/seed';
+import { runLedgerOperations, StepError } from './demo-ledger-ops';
 import { reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const RUN_FILE = join(REPO_ROOT, '.local', 'run.json');
 const DEFAULT_SEED_FILE = join(REPO_ROOT, 'events', 'seed', 'demo.json');
-/** A fixed default start, so that the same --seed replays byte-identical webhooks (idempotent on a running stack). */
-const DEFAULT_START = '2026-11-02T13:00:00Z';
+/** The default --start (see the header): 13:00 UTC, three days before today (UTC). */
+function defaultStart(now = new Date()): string {
+  const day = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  return new Date(day - 3 * 86_400_000 + 13 * 3_600_000).toISOString();
+}
+/** The publisher and campaign the back-office half of the demo works on (the junk publisher of the demo seed). */
+const OPS_PUBLISHER = 'pub-callfarm';
+const OPS_CAMPAIGN = 'roofing-tx';
 const SPAN_HOURS = 36;
 
 interface Target {
@@ -51,7 +65,7 @@ function parseOptions(argv: string[]) {
     options: {
       calls: { type: 'string', default: '300' },
       seed: { type: 'string', default: '1' },
-      start: { type: 'string', default: DEFAULT_START },
+      start: { type: 'string', default: defaultStart() },
       concurrency: { type: 'string', default: '8' },
       'seed-file': { type: 'string' },
       timeout: { type: 'string', default: '120' },
@@ -280,6 +294,36 @@ function progressPrinter(total: number): (done: number) => void {
   };
 }
 
+// ------------------------------------------------------------------------------------------------ back office
+
+/** Terms, disputes, statement and invoice reconciliation (demo-ledger-ops.ts); 1 when a step got an unexpected answer. */
+async function ledgerOperations(target: Target, truth: readonly CallTruth[], range: Range): Promise<number> {
+  const publisher = target.seed.publishers.find((p) => p.publisherId === OPS_PUBLISHER);
+  const account = target.seed.accounts.find((a) => a.accountId === publisher?.accountId);
+  const adminKey = account ? target.adminKeys[account.accountId] : undefined;
+  if (!publisher || !account || !adminKey) {
+    console.log(`\nthe seed has no ${OPS_PUBLISHER} (or no admin key for its account): skipping terms, disputes, statement and invoice`);
+    return 0;
+  }
+  try {
+    await runLedgerOperations({
+      baseUrl: target.baseUrl,
+      adminKey,
+      timeZone: account.timeZone,
+      campaignId: OPS_CAMPAIGN,
+      publisherId: OPS_PUBLISHER,
+      playedCallIds: new Set(truth.filter((t) => t.accountId === account.accountId).map((t) => t.callId)),
+      playedRange: range,
+    });
+  } catch (err) {
+    if (!(err instanceof StepError)) throw err;
+    console.log(`\nback-office step failed: ${err.message}`);
+    return 1;
+  }
+  console.log('\nterms, disputes, statement and invoice reconciliation answered as expected');
+  return 0;
+}
+
 // ------------------------------------------------------------------------------------------------ main
 
 async function main(): Promise<number> {
@@ -339,7 +383,8 @@ async function main(): Promise<number> {
     await waitForLedger(target, traffic.calls, range, opts.timeoutMs);
 
     const { calls, entries } = await fetchAll(target, traffic.calls, range);
-    const result = reconcile(traffic.calls, calls, entries);
+    // The ground truth is about charges; credits are the disputes' doing (an earlier run's, on a running stack).
+    const result = reconcile(traffic.calls, calls, entries.filter((e) => e.type === 'charge'));
     const names = new Map(target.seed.publishers.map((p) => [p.publisherId, p.name]));
     console.log('\nper publisher, from GET /v1/calls and GET /v1/ledger:\n');
     console.log(table(result.actual, names));
@@ -355,7 +400,7 @@ async function main(): Promise<number> {
     const rejected = sent.sent - (sent.statusCounts['204'] ?? 0);
     if (result.ok && rejected === 0) {
       console.log('\nledger matches ground truth');
-      return 0;
+      return await ledgerOperations(target, traffic.calls, range);
     }
     console.log('\nledger does NOT match ground truth. Expected:\n');
     console.log(table(result.expected, names));
