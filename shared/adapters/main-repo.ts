@@ -20,6 +20,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../infra/resources';
 import { foldCall, slotName } from '../domain/fold';
 import { ledgerSortKey } from '../domain/ledger';
+import { withContentHash } from '../domain/tamper';
 import type * as z from 'zod';
 import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, SeedPublisherSchema, type NumberRecord, type SeedCampaign } from '../domain/config';
 import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../domain/types';
@@ -515,7 +516,8 @@ export class CallRepo implements CallStore {
     const acct = setSlotsAndAccount(b, accountId, args.events);
     setRating(b, callId, accountId, rated);
     const condition = notRatedCondition(b, acct);
-    const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...entry }, { removeUndefinedValues: true });
+    // The charge carries its content hash (tamper.ts) so `GET /v1/ledger/verify` detects an edit made behind the API.
+    const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });
     const markerItem =
       marker === null
         ? null

@@ -11,6 +11,8 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeRecordingBytes } from '../../infra/local/fake-media';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import type { LedgerEntryV2 } from '../../shared/domain/ledger-v2';
+import { entryHash } from '../../shared/domain/tamper';
 import type { IngestMessage } from '../../shared/domain/types';
 import {
   ACME,
@@ -88,16 +90,22 @@ async function expectLedgerExactly(): Promise<void> {
   const expectedItems = [...expectedCharges.values()].flatMap((m) => [...m.values()]);
   const items = await ledgerTable(stack);
   expect(items.map((i) => i.entryId).sort()).toEqual(expectedItems.map((e) => e.entryId).sort());
+  // accountId → the expected entries with their content hash: every hashed field comes from the expectation
+  // except `createdAt` (wall clock, only pattern-checked), which is taken from the stored item.
+  const hashed = new Map<string, Record<string, unknown>[]>();
   for (const item of items) {
     const expected = expectedCharges.get(item.accountId)!.get(item.entryId)!;
-    expect(item).toEqual({ pk: `ACCT#${item.accountId}`, sk: `${expected.effectiveAt}#${item.entryId}`, ...expected });
+    const contentHash = entryHash({ ...expected, createdAt: item.createdAt } as unknown as LedgerEntryV2);
+    const withHash = { ...expected, contentHash };
+    expect(item).toEqual({ pk: `ACCT#${item.accountId}`, sk: `${expected.effectiveAt}#${item.entryId}`, ...withHash });
+    hashed.set(item.accountId, [...(hashed.get(item.accountId) ?? []), withHash]);
   }
 
   for (const [accountId, key] of [
     [ACME.accountId, acmeAdmin],
     [GLOBEX.accountId, globexAdmin],
   ] as const) {
-    const expected = [...(expectedCharges.get(accountId)?.values() ?? [])].sort((x, y) =>
+    const expected = [...(hashed.get(accountId) ?? [])].sort((x, y) =>
       `${x.effectiveAt}#${x.entryId}` < `${y.effectiveAt}#${y.entryId}` ? -1 : 1,
     );
     // In effective-time order, every entry exactly once.

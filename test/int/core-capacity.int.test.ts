@@ -18,7 +18,8 @@ import { mainKeys } from '../../shared/adapters/main-repo';
 import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import { callerHash } from '../../shared/domain/caller';
 import { parseForm, parseTwilioEvent } from '../../shared/domain/twilio';
-import type { CallEvent } from '../../shared/domain/types';
+import { entryHash } from '../../shared/domain/tamper';
+import type { CallEvent, LedgerEntry } from '../../shared/domain/types';
 import { createTenant, freshNumber, hex32, records, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
 
 let env: CoreEnv;
@@ -156,10 +157,10 @@ describe('capacity of a billable call, by AWS accounting', () => {
       expect(ddbStats.awsWriteUnits).toBe(2);
       expect(recordingMerge.awsWriteUnits).toBe(order === 'recording before completed' ? 1 : 2);
 
-      // The items are what CONTRACTS.md says.
-      expect(unmarshall(charge)).toEqual({
-        pk: `ACCT#${acct}`,
-        sk: `2026-11-24T15:10:00.000Z#charge:${c.callId}`,
+      // The items are what CONTRACTS.md says. The charge carries its content hash: every hashed field is the
+      // expected value except `createdAt` (wall clock, pattern-checked), taken from the stored item.
+      const storedCharge = unmarshall(charge);
+      const expectedEntry: LedgerEntry = {
         entryId: `charge:${c.callId}`,
         type: 'charge',
         amountCents: 4500,
@@ -171,8 +172,18 @@ describe('capacity of a billable call, by AWS accounting', () => {
         campaignId: t.campaign.campaignId,
         termsVersion: 1,
         effectiveAt: '2026-11-24T15:10:00.000Z',
-        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        createdAt: storedCharge.createdAt,
+      };
+      expect(storedCharge).toEqual({
+        pk: `ACCT#${acct}`,
+        sk: `2026-11-24T15:10:00.000Z#charge:${c.callId}`,
+        ...expectedEntry,
+        contentHash: entryHash(expectedEntry),
       });
+      expect(storedCharge.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      // The hash is 64 hex characters; with it the charge must still fit one transactional write (≤ 1 KB).
+      expect(storedCharge.contentHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(itemSizeBytes(charge)).toBeLessThanOrEqual(1024);
       const billedStartMs = Date.parse('2026-11-24T15:10:00.000Z');
       expect(unmarshall(marker)).toEqual({
         pk: `DUP#${acct}#${t.campaign.campaignId}#${hash}`,

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ddbStats } from '../../shared/adapters/aws';
 import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import { callerHash } from '../../shared/domain/caller';
+import type { LedgerEntryV2 } from '../../shared/domain/ledger-v2';
+import { entryHash } from '../../shared/domain/tamper';
 import {
   createTenant,
   freshNumber,
@@ -60,6 +62,9 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
       termsVersion: 1,
       effectiveAt: '2026-11-20T15:00:00.000Z',
     });
+    // Stored with the hash of its own content (tamper evidence).
+    const { pk: _pk, sk: _sk, contentHash, ...entry } = ledger[0]!;
+    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntryV2));
 
     const stored = await env.calls.getCall(call.callId, { consistent: true });
     expect(stored).toMatchObject({

@@ -4,14 +4,13 @@
  * format: call item + charge + marker), and the LEDGER_ROUTES called the way functions/api.ts will call them.
  */
 import { randomUUID } from 'node:crypto';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { LEDGER_ROUTES, ledgerRouteDeps, type LedgerRouteDeps, type RouteResponse } from '../../shared/app/ledger-routes';
 import type { ApiKeyRecord } from '../../shared/app/ports';
 import { callerHash } from '../../shared/domain/caller';
 import type { CreditPolicy } from '../../shared/domain/disputes';
-import { chargeEntry } from '../../shared/domain/ledger';
-import { entryHash } from '../../shared/domain/tamper';
+import { chargeEntry, ledgerSortKey } from '../../shared/domain/ledger';
 import type { LedgerEntry, RatingDecision, ReasonCode } from '../../shared/domain/types';
 import { freshNumber, hex32, statusEvent, type CoreEnv } from './core-fixtures';
 
@@ -64,13 +63,14 @@ export interface CommittedCall {
 }
 
 /**
- * Commits one rated call through CallRepo: billable (the rating transaction with its charge) or not (`reasons`).
- * `hashCharge` stores the charge with its content hash, as the writer will once main-repo.ts adds it.
+ * Commits one rated call through CallRepo: billable (the rating transaction with its charge, which the writer
+ * stores with its content hash) or not (`reasons`). `legacyUnhashed` then removes the charge's `contentHash`, so
+ * the item is what a writer before tamper evidence stored.
  */
 export async function commitCall(
   env: CoreEnv,
   t: Pick<Ledger3Tenant, 'accountId'>,
-  args: { publisherId: string; startMs: number; durationSec?: number; reasons?: readonly ReasonCode[]; caller?: string; hashCharge?: boolean },
+  args: { publisherId: string; startMs: number; durationSec?: number; reasons?: readonly ReasonCode[]; caller?: string; legacyUnhashed?: boolean },
 ): Promise<CommittedCall> {
   const callSid = `CA${hex32()}`;
   const callId = `twilio:${callSid}`;
@@ -115,17 +115,18 @@ export async function commitCall(
     return { callSid, callId, caller, startMs: args.startMs, charge: null };
   }
   const charge = chargeEntry({ accountId: t.accountId, callId, decision, startedAt, createdAt: new Date().toISOString() });
-  // The extra attribute is marshalled with the entry, exactly as the writer change will store it.
-  const hashed = { ...charge, contentHash: entryHash(charge) };
-  const out = await env.calls.commitRating({
-    callId,
-    accountId: t.accountId,
-    events,
-    rated,
-    entry: args.hashCharge === true ? hashed : charge,
-    marker: null,
-  });
+  const out = await env.calls.commitRating({ callId, accountId: t.accountId, events, rated, entry: charge, marker: null });
   if (out.outcome !== 'committed') throw new Error(`commitRating: ${out.outcome}`);
+  if (args.legacyUnhashed === true) {
+    await env.clients.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: env.names.ledgerTable,
+        Key: marshall({ pk: `ACCT#${t.accountId}`, sk: ledgerSortKey(charge) }),
+        UpdateExpression: 'REMOVE contentHash',
+        ConditionExpression: 'attribute_exists(contentHash)',
+      }),
+    );
+  }
   return { callSid, callId, caller, startMs: args.startMs, charge };
 }
 

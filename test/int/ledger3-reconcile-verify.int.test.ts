@@ -8,10 +8,14 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerRepo } from '../../shared/adapters/ledger-repo';
 import { sealLedger, type VerifyResponse } from '../../shared/app/ledger-verify';
+import type { ApiKeyRecord } from '../../shared/app/ports';
+import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import type { ReconciliationResponse } from '../../shared/app/reconciliations';
+import type { LedgerEntryV2 } from '../../shared/domain/ledger-v2';
 import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, Unprocessable } from '../../shared/domain/problems';
+import { entryHash } from '../../shared/domain/tamper';
 import type { ReasonCode } from '../../shared/domain/types';
-import { hex32, ledgerItemsOf, startCoreEnv, type CoreEnv } from './core-fixtures';
+import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from './core-fixtures';
 import { PRICE, commitCall, createLedger3Tenant, request, routeDeps, type Ledger3Tenant } from './ledger3-fixtures';
 
 let env: CoreEnv;
@@ -132,11 +136,16 @@ describe('POST /v1/reconciliations', () => {
 describe('GET /v1/ledger/verify', () => {
   const verify = async (t: Ledger3Tenant) => (await request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/ledger/verify')).body as VerifyResponse;
   const ledgerKey = (item: Record<string, unknown>) => marshall({ pk: item.pk, sk: item.sk });
+  /** A scanned ledger item as the entry it stores (no keys, no hash). */
+  const entryOf = (item: Record<string, unknown>): LedgerEntryV2 => {
+    const { pk: _pk, sk: _sk, contentHash: _hash, ...entry } = item;
+    return entry as unknown as LedgerEntryV2;
+  };
 
-  it('reports a direct edit of a hashed entry as the first broken link, and counts entries without a hash', async () => {
+  it('reports a direct edit of a hashed entry as the first broken link, and counts legacy entries without a hash', async () => {
     const t = await tenant();
-    const hashed = await commitCall(env, t, { publisherId: t.defaultPublisher, startMs: Date.parse('2026-11-20T15:00:00.000Z'), hashCharge: true });
-    const unhashed = await commitCall(env, t, { publisherId: t.defaultPublisher, startMs: Date.parse('2026-11-21T15:00:00.000Z') });
+    const hashed = await commitCall(env, t, { publisherId: t.defaultPublisher, startMs: Date.parse('2026-11-20T15:00:00.000Z') });
+    const unhashed = await commitCall(env, t, { publisherId: t.defaultPublisher, startMs: Date.parse('2026-11-21T15:00:00.000Z'), legacyUnhashed: true });
     const deps = routeDeps(env, NOW);
     await request(deps, t.admin, 'POST', '/v1/calls/{callId}/disputes', { pathParameters: { callId: unhashed.callId }, body: { reason: 'other' } });
     await request(deps, t.admin, 'POST', '/v1/disputes/{disputeId}/resolve', { pathParameters: { disputeId: `dispute:${unhashed.callId}` }, body: { outcome: 'accepted', creditCents: 500 } });
@@ -162,21 +171,63 @@ describe('GET /v1/ledger/verify', () => {
     );
     const report = await verify(t);
     expect(report.ok).toBe(false);
-    expect(report.brokenLink).toEqual({ kind: 'entry_hash', entryId: `credit:${unhashed.callId}`, expected: expect.any(String), actual: credit.contentHash });
-    expect(report.brokenLink).not.toMatchObject({ expected: credit.contentHash });
+    expect(report.brokenLink).toEqual({
+      kind: 'entry_hash',
+      entryId: `credit:${unhashed.callId}`,
+      expected: entryHash({ ...entryOf(credit), amountCents: -50 }),
+      actual: credit.contentHash,
+    });
+    expect(credit.contentHash).toBe(entryHash(entryOf(credit)));
 
     // And the hashed charge, edited too, breaks first (time order).
     const charge = (await ledgerItemsOf(env, t.accountId)).find((i) => i.entryId === `charge:${hashed.callId}`)!;
     await env.clients.dynamodb.send(
       new UpdateItemCommand({ TableName: env.names.ledgerTable, Key: ledgerKey(charge), UpdateExpression: 'SET publisherId = :p', ExpressionAttributeValues: { ':p': { S: 'pub-evil' } } }),
     );
-    expect((await verify(t)).brokenLink).toMatchObject({ kind: 'entry_hash', entryId: `charge:${hashed.callId}`, actual: charge.contentHash });
+    expect((await verify(t)).brokenLink).toEqual({
+      kind: 'entry_hash',
+      entryId: `charge:${hashed.callId}`,
+      expected: entryHash({ ...entryOf(charge), publisherId: 'pub-evil' }),
+      actual: charge.contentHash,
+    });
   });
 
-  it('with seals, detects a deleted or edited entry that carries no hash of its own', async () => {
+  it('reports a direct edit of a charge written by the ledger writer as the first broken link', async () => {
+    // The real writer path: webhook events through processIngestBatch, rated and committed by the writer.
+    const t = await createTenant(env.config);
+    const accountId = t.account.accountId;
+    const startMs = Date.parse('2026-11-20T15:00:00.000Z');
+    const calls = [0, 1].map((i) =>
+      lifecycle({ accountId, from: freshNumber(), to: t.numbers.billable.number, startMs: startMs + i * 3_600_000, durationSec: 240 }),
+    );
+    expect((await processIngestBatch(records(calls.flatMap((c) => c.events)), env.writerDeps)).failedMessageIds).toEqual([]);
+    const principal: ApiKeyRecord = { accountId, role: 'analyst', label: 'auditor' };
+    const verifyAccount = async () => (await request(routeDeps(env, NOW), principal, 'GET', '/v1/ledger/verify')).body as VerifyResponse;
+
+    // Every charge the writer stored carries the hash of its own content; nothing is unhashed.
+    const charges = await ledgerItemsOf(env, accountId);
+    expect(charges.map((c) => c.entryId).sort()).toEqual(calls.map((c) => `charge:${c.callId}`).sort());
+    for (const c of charges) expect(c.contentHash).toBe(entryHash(entryOf(c)));
+    expect(await verifyAccount()).toMatchObject({ ok: true, brokenLink: null, checkedEntries: 2, unsealedEntries: 2, unhashedEntries: { count: 0, entryIds: [] } });
+
+    // Someone with table access raises the second call's charge behind the API.
+    const victim = charges.find((c) => c.entryId === `charge:${calls[1]!.callId}`)!;
+    await env.clients.dynamodb.send(
+      new UpdateItemCommand({ TableName: env.names.ledgerTable, Key: ledgerKey(victim), UpdateExpression: 'SET amountCents = :a', ExpressionAttributeValues: { ':a': { N: '9900' } } }),
+    );
+    expect(await verifyAccount()).toMatchObject({
+      ok: false,
+      brokenLink: { kind: 'entry_hash', entryId: victim.entryId, expected: entryHash({ ...entryOf(victim), amountCents: 9900 }), actual: victim.contentHash },
+      unhashedEntries: { count: 0 },
+    });
+  });
+
+  it('with seals, detects a deleted or edited legacy entry that carries no hash of its own', async () => {
     const t = await tenant();
     const calls = await Promise.all(
-      ['2026-11-20T15:00:00.000Z', '2026-11-20T16:00:00.000Z'].map((iso) => commitCall(env, t, { publisherId: t.defaultPublisher, startMs: Date.parse(iso) })),
+      ['2026-11-20T15:00:00.000Z', '2026-11-20T16:00:00.000Z'].map((iso) =>
+        commitCall(env, t, { publisherId: t.defaultPublisher, startMs: Date.parse(iso), legacyUnhashed: true }),
+      ),
     );
     const ledger = new LedgerRepo({ ledgerTable: env.names.ledgerTable, client: env.clients.dynamodb });
     // Entries were created "now" (wall clock); seal everything up to an hour from now.
