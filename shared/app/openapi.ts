@@ -96,6 +96,13 @@ const LedgerEntry = z
     termsVersion: z.number().int().describe('The campaign terms version the call was rated under'),
     effectiveAt: z.iso.datetime(),
     createdAt: z.iso.datetime(),
+    contentHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional()
+      .describe('SHA-256 of the entry\'s canonical content (GET /v1/ledger/verify); absent on charges written before hashing'),
+    disputeId: z.string().optional().describe('Credits: the accepted dispute'),
+    correctsEntryId: z.string().optional().describe('Credits: the charge this credit corrects'),
   })
   .meta({ id: 'LedgerEntry' });
 
