@@ -21,8 +21,8 @@ import { TABLES } from '../../infra/resources';
 import { foldCall, slotName } from '../domain/fold';
 import { ledgerSortKey } from '../domain/ledger';
 import { withContentHash } from '../domain/tamper';
-import type * as z from 'zod';
-import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, SeedPublisherSchema, type NumberRecord, type SeedCampaign } from '../domain/config';
+import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
+import type { SeedCampaign } from '../domain/config-schema';
 import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../domain/types';
 import {
   CallAccountMismatch,
@@ -75,10 +75,8 @@ export const callIndex = {
  */
 export const configItems = {
   account: (a: Account) => ({ ...mainKeys.account(a.accountId), ...a }),
-  publisher: (p: z.input<typeof SeedPublisherSchema>) => {
-    const stored: Publisher = SeedPublisherSchema.parse(p);
-    return { ...mainKeys.publisher(stored.accountId, stored.publisherId), ...stored };
-  },
+  /** Validated by the caller (seed file or management API schemas; config-schema.ts), defaults filled. */
+  publisher: (p: Publisher) => ({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }),
   campaign: (c: SeedCampaign | Campaign | CampaignConfig) => {
     const stored = 'termsVersions' in c ? c : campaignFromSeed(c);
     return { ...mainKeys.campaign(stored.accountId, stored.campaignId), ...stored };

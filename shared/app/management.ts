@@ -8,17 +8,8 @@
  * exact). Writes are conditional on the item's `rev`, so two concurrent changes cannot both append version N+1;
  * the loser gets 409 and re-reads.
  */
-import {
-  CampaignBodySchema,
-  E164Schema,
-  IdSchema,
-  PublisherBodySchema,
-  TrackingNumberBodySchema,
-  effectiveInstant,
-  parseBody,
-  sameTerms,
-  undeclaredSubSource,
-} from '../domain/config';
+import { effectiveInstant, sameTerms, undeclaredSubSource } from '../domain/config';
+import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, TrackingNumberBodySchema, parseBody } from '../domain/config-schema';
 import { BadRequest, Conflict, Forbidden, NotFound, Unprocessable } from '../domain/problems';
 import { appendVersion, termsInForce, type TermsVersion } from '../domain/terms';
 import type { CampaignConfig, NumberAssignment, NumberConfig, Publisher } from '../domain/types';

@@ -6,9 +6,9 @@
  */
 import * as z from 'zod';
 import { ROUTES, type RouteDef } from '../../infra/resources';
-import { CampaignBodySchema, PublisherBodySchema, SeedPublisherSchema, TrackingNumberBodySchema } from '../domain/config';
-import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes';
-import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms';
+import { CampaignBodySchema, PublisherBodySchema, SeedPublisherSchema, TrackingNumberBodySchema } from '../domain/config-schema';
+import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-schema';
+import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms-schema';
 import { REASON_CODES } from '../domain/types';
 
 // ------------------------------------------------------------------ response schemas

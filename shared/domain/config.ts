@@ -1,7 +1,8 @@
 /**
  * Configuration the management API writes and the seed file loads: publishers, campaigns (targeting + versioned
- * contract terms) and tracking numbers (effective-dated assignments). One set of zod schemas serves both, so a
- * seed file cannot hold anything the API would refuse. Pure: no I/O.
+ * contract terms) and tracking numbers (effective-dated assignments). One set of zod schemas (config-schema.ts,
+ * apart so that the ledger writer does not bundle full zod) serves both, so a seed file cannot hold anything the
+ * API would refuse. Pure: no I/O.
  *
  * Effective dating and caches. Writers of the ledger cache configuration per container (ConfigRepo). A terms
  * version or a number assignment therefore takes effect no sooner than `CONFIG_LEAD_MS` after it is written
@@ -14,12 +15,11 @@
  * CONFIG_LEAD_MS in the future of its processing cannot be rated exactly by any read (a change may still be
  * written that takes effect before it); it is rated with the cached copy.
  */
-import * as z from 'zod';
-import { CreditPolicySchema, DISPUTE_REASONS } from './disputes';
-import { BadRequest, Unprocessable, fieldErrors } from './problems';
-import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema, type ContractTerms } from './terms';
+import type { SeedCampaign } from './config-schema';
+import { DISPUTE_REASONS } from './disputes';
+import { Unprocessable } from './problems';
+import { withTermsDefaults, type ContractTerms } from './terms';
 import type { Campaign, CampaignConfig, NumberAssignment, NumberConfig, TrackingNumber } from './types';
-import { TRAFFIC_METHODS } from './types';
 
 /** How long before it takes effect a configuration change must be written (and the config cache lifetime). */
 export const CONFIG_LEAD_MS = 60_000;
@@ -27,95 +27,10 @@ export const CONFIG_LEAD_MS = 60_000;
 /** `effectiveFrom` of seed-file terms and assignments: in force since before any call. */
 export const SEED_EPOCH = '1970-01-01T00:00:00.000Z';
 
-// ---------------------------------------------------------------- field schemas
-
-export const IdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lower-case letters, digits or dashes');
-export const E164Schema = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550101');
-const subSource = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dots, dashes or underscores');
-const text = (max: number) => z.string().trim().min(1).max(max);
-
 /** What a publisher gets when nothing is said: 30 days, every reason. */
 export const defaultCreditPolicy = () => ({ disputeWindowDays: 30, allowedReasons: [...DISPUTE_REASONS] });
 
-// ---------------------------------------------------------------- request bodies (also the seed's entries, minus ids)
-
-export const PublisherBodySchema = z.strictObject({
-  name: text(200),
-  trafficMethods: z.array(z.enum(TRAFFIC_METHODS)).max(TRAFFIC_METHODS.length).default([]),
-  subSources: z.array(subSource).max(200).default([]),
-  contact: z
-    .strictObject({
-      name: text(200).nullable().default(null),
-      email: z.email('must be an email address').max(254).nullable().default(null),
-      phone: E164Schema.nullable().default(null),
-    })
-    .nullable()
-    .default(null),
-  creditPolicy: CreditPolicySchema.default(defaultCreditPolicy),
-});
-export type PublisherBody = z.infer<typeof PublisherBodySchema>;
-
-/**
- * `PUT /v1/campaigns/{id}`. `terms` is required when the campaign is created; on an update, terms that differ from
- * the latest version append a new version effective from `effectiveFrom` (default: now + CONFIG_LEAD_MS), and
- * identical terms change nothing (so a retried PUT does not add a version).
- */
-export const CampaignBodySchema = z.strictObject({
-  name: text(200),
-  vertical: text(64),
-  geography: GeographySchema.nullable().default(null),
-  hours: HoursOfOperationSchema.nullable().default(null),
-  terms: ContractTermsSchema.optional(),
-  effectiveFrom: z.iso.datetime({ offset: true }).optional(),
-});
-export type CampaignBody = z.infer<typeof CampaignBodySchema>;
-
-/** `PUT /v1/tracking-numbers/{e164}`: the assignment from `effectiveFrom` (default: now + CONFIG_LEAD_MS). */
-export const TrackingNumberBodySchema = z.strictObject({
-  campaignId: IdSchema,
-  publisherId: IdSchema,
-  subSource: subSource.nullable().default(null),
-  effectiveFrom: z.iso.datetime({ offset: true }).optional(),
-});
-export type TrackingNumberBody = z.infer<typeof TrackingNumberBodySchema>;
-
-// ---------------------------------------------------------------- seed entries
-
-export const SeedPublisherSchema = z.strictObject({ accountId: IdSchema, publisherId: IdSchema, ...PublisherBodySchema.shape });
-
-/** A seed campaign's terms: the contract (issue 3) with the version number issue-2 files wrote (always 1). */
-export const SeedTermsSchema = ContractTermsSchema.safeExtend({ version: z.literal(1).default(1) });
-
-export const SeedCampaignSchema = z.strictObject({
-  accountId: IdSchema,
-  campaignId: IdSchema,
-  name: CampaignBodySchema.shape.name,
-  vertical: CampaignBodySchema.shape.vertical,
-  geography: CampaignBodySchema.shape.geography,
-  hours: CampaignBodySchema.shape.hours,
-  terms: SeedTermsSchema,
-});
-export type SeedCampaign = z.infer<typeof SeedCampaignSchema>;
-
-export const SeedTrackingNumberSchema = z.strictObject({
-  accountId: IdSchema,
-  number: E164Schema,
-  campaignId: IdSchema,
-  publisherId: IdSchema,
-  subSource: subSource.nullable(),
-});
-
-// ---------------------------------------------------------------- parsing
-
-/** zod → 400 with every bad field named (values never echoed). */
-export function parseBody<S extends z.ZodType>(schema: S, json: unknown, what: string): z.infer<S> {
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const errors = fieldErrors(parsed.error.issues);
-    throw new BadRequest(`Invalid ${what}: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, errors);
-  }
-  return parsed.data;
-}
+// ---------------------------------------------------------------- effective dating
 
 /**
  * The instant a change takes effect: `requested` (any ISO offset) or, when absent, now + CONFIG_LEAD_MS.
@@ -174,8 +89,8 @@ export function assignmentAt(n: NumberConfig, atMs: number): TrackingNumber | nu
 /** Seed (or issue-2) campaign → stored config: its terms become its first version, in force since SEED_EPOCH. */
 export function campaignFromSeed(c: SeedCampaign | Campaign): CampaignConfig {
   const { version, ...terms } = c.terms;
-  // Fills the issue-3 defaults (durationBasis total, campaign scope, no bands) into issue-2 terms.
-  const full: ContractTerms = ContractTermsSchema.parse(terms);
+  // Issue-2 terms lack the issue-3 fields; both shapes were validated when written, so only defaults are filled.
+  const full = withTermsDefaults(terms);
   return {
     accountId: c.accountId,
     campaignId: c.campaignId,

@@ -15,7 +15,6 @@
  *   the charge, full by default. It is booked at the charge's `effectiveAt`, in the charge's period, so that
  *   credits never exceed charges per call, per publisher or per period; `createdAt` says when it was written.
  */
-import * as z from 'zod';
 import { creditEntryId, type CreditEntry } from './ledger-v2';
 import { chargeEntryId } from './ledger';
 import { Conflict, Unprocessable, type Problem } from './problems';
@@ -38,28 +37,16 @@ export interface CreditPolicy {
   readonly allowedReasons: readonly DisputeReason[];
 }
 
-export const CreditPolicySchema = z.strictObject({
-  disputeWindowDays: z.number().int().min(0).max(366),
-  allowedReasons: z.array(z.enum(DISPUTE_REASONS)).min(1),
-});
+/** Body of `POST /v1/calls/{callId}/dispute` (schema: disputes-schema.ts). */
+export interface OpenDisputeRequest {
+  readonly reason: DisputeReason;
+  readonly note: string;
+}
 
-export const OpenDisputeSchema = z.strictObject({
-  reason: z.enum(DISPUTE_REASONS),
-  note: z.string().max(2000).default(''),
-});
-
-export const ResolveDisputeSchema = z.discriminatedUnion('outcome', [
-  z.strictObject({
-    outcome: z.literal('accepted'),
-    note: z.string().max(2000).default(''),
-    /** Partial credit; the whole charge when absent. */
-    creditCents: z.number().int('must be whole cents').min(1).optional(),
-  }),
-  z.strictObject({ outcome: z.literal('rejected'), note: z.string().max(2000).default('') }),
-]);
-
-export type OpenDisputeRequest = z.infer<typeof OpenDisputeSchema>;
-export type ResolveDisputeRequest = z.infer<typeof ResolveDisputeSchema>;
+/** Body of a dispute resolution (schema: disputes-schema.ts). */
+export type ResolveDisputeRequest =
+  | { readonly outcome: 'accepted'; readonly note: string; /** Partial credit; the whole charge when absent. */ readonly creditCents?: number | undefined }
+  | { readonly outcome: 'rejected'; readonly note: string };
 
 export type DisputeStatus = 'open' | 'accepted' | 'rejected';
 

@@ -1,11 +1,12 @@
 /**
  * The seed file (events/seed/*.json): accounts and API key labels (which have no management API yet), and
- * publishers, campaigns and tracking numbers validated with the management API's own schemas (config.ts).
+ * publishers, campaigns and tracking numbers validated with the management API's own schemas (config-schema.ts).
  * A seed campaign's `terms` become its version 1 and a seed number's assignment its first, both in force since
  * SEED_EPOCH (config.ts); later versions and re-assignments go through the API.
  */
 import * as z from 'zod';
-import { IdSchema, undeclaredSubSource, SeedCampaignSchema, SeedPublisherSchema, SeedTrackingNumberSchema } from './config';
+import { undeclaredSubSource } from './config';
+import { IdSchema, SeedCampaignSchema, SeedPublisherSchema, SeedTrackingNumberSchema } from './config-schema';
 import { BadRequest, fieldErrors } from './problems';
 import { isTimeZone } from './zoned-time';
 
@@ -24,7 +25,7 @@ export const AccountSchema = z.strictObject({
   }),
 });
 
-/** Seed entries share the management API's schemas (config.ts): a seed cannot hold what the API would refuse. */
+/** Seed entries share the management API's schemas (config-schema.ts): a seed cannot hold what the API would refuse. */
 export const PublisherSchema = SeedPublisherSchema;
 export const CampaignSchema = SeedCampaignSchema;
 export const TrackingNumberSchema = SeedTrackingNumberSchema;

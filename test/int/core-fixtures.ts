@@ -14,6 +14,7 @@ import { createResources, type ResourceNames } from '../../infra/local/resources
 import { S3Archive } from '../../shared/adapters/archive';
 import { LedgerRepo } from '../../shared/adapters/ledger-repo';
 import { CallRepo, ConfigRepo, configItems } from '../../shared/adapters/main-repo';
+import { SeedPublisherSchema } from '../../shared/domain/config-schema';
 import { SqsRecordingJobQueue } from '../../shared/adapters/queue';
 import type { Log, Telemetry } from '../../shared/app/ports';
 import type { ProcessIngestDeps, QueueRecord } from '../../shared/app/process-ingest-batch';
@@ -138,8 +139,8 @@ export async function createTenant(
   await config.putConfigItems([
     configItems.account(account),
     configItems.campaign(campaign),
-    configItems.publisher({ accountId, publisherId: numbers.billable.publisherId, name: 'A' }),
-    configItems.publisher({ accountId, publisherId: numbers.second.publisherId, name: 'B' }),
+    configItems.publisher(SeedPublisherSchema.parse({ accountId, publisherId: numbers.billable.publisherId, name: 'A' })),
+    configItems.publisher(SeedPublisherSchema.parse({ accountId, publisherId: numbers.second.publisherId, name: 'B' })),
     configItems.trackingNumber(numbers.billable),
     configItems.trackingNumber(numbers.second),
   ]);

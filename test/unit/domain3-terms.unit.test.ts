@@ -5,14 +5,13 @@ import {
   appendVersion,
   contractPrices,
   fromV1Terms,
-  GeographySchema,
-  HoursOfOperationSchema,
-  parseTermsChange,
   priceFor,
   termsInForce,
+  withTermsDefaults,
   type ContractTerms,
   type TermsVersion,
 } from '../../shared/domain/terms';
+import { GeographySchema, HoursOfOperationSchema, parseTermsChange } from '../../shared/domain/terms-schema';
 
 const base: ContractTerms = {
   priceCents: 1500,
@@ -43,6 +42,20 @@ describe('terms change schema', () => {
       effectiveFrom: null,
       terms: { ...base, priceCents: 4500, bufferSec: 90 },
     });
+  });
+
+  it('fills the same defaults without zod (withTermsDefaults: the ledger writer read path) and keeps given fields', () => {
+    const issue2 = { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 };
+    expect(withTermsDefaults(issue2)).toEqual(parseTermsChange({ terms: issue2 }).terms);
+    const full: ContractTerms = {
+      ...base,
+      durationBasis: 'talk',
+      qualification: { acceptedDigits: ['1'] },
+      duplicateScope: 'account',
+      priceBands: [{ fromSec: 120, priceCents: 2000 }],
+      overrides: [{ when: { kind: 'tag', tag: 'vip' }, priceCents: 3000 }],
+    };
+    expect(withTermsDefaults(full)).toEqual(full);
   });
 
   it('names every bad field', () => {
