@@ -474,26 +474,39 @@ export class CallRepo implements CallStore {
     return updateWcu(before, after, { transactional }) + gsiWcu(before, after, GSI1);
   }
 
-  async mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const b = new UpdateBuilder();
-    const acct = setSlotsAndAccount(b, accountId, events);
+  /**
+   * The one conditional UpdateItem of a call item: priced by AWS's rules and counted in ddbStats. A failed request
+   * is counted too and its error rethrown for the caller to map (each caller's conditions mean different things).
+   */
+  private async updateCall(callId: string, b: UpdateBuilder, condition: string, returnOldOnFailure = false): Promise<void> {
     try {
       const out = await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.call(callId)),
           UpdateExpression: b.expression(),
-          ConditionExpression: sameAccountCondition(b, acct),
+          ConditionExpression: condition,
           ExpressionAttributeNames: b.names,
           ExpressionAttributeValues: b.values,
           ReturnValues: 'ALL_OLD',
+          ...(returnOldOnFailure ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );
       recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
     } catch (err) {
       recordDdb('write', undefined);
+      throw err;
+    }
+  }
+
+  async mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const b = new UpdateBuilder();
+    const acct = setSlotsAndAccount(b, accountId, events);
+    try {
+      await this.updateCall(callId, b, sameAccountCondition(b, acct));
+    } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') throw new CallAccountMismatch(callId);
       if (errorName(err) === 'TransactionConflictException') throw new WriteConflict(callId);
       throw err;
@@ -563,7 +576,6 @@ export class CallRepo implements CallStore {
       recordDdb('write', out.ConsumedCapacity, awsWcu);
       return { outcome: 'committed' };
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
       if (errorName(err) !== 'TransactionCanceledException') throw err;
       return this.cancelled(callId, accountId, (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []);
@@ -601,23 +613,9 @@ export class CallRepo implements CallStore {
     setRating(b, callId, accountId, rated);
     const condition = notRatedCondition(b, acct);
     try {
-      const out = await this.client().send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall(mainKeys.call(callId)),
-          UpdateExpression: b.expression(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: b.names,
-          ExpressionAttributeValues: b.values,
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
+      await this.updateCall(callId, b, condition, true);
       return { outcome: 'committed' };
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
       const item = (err as { Item?: Record<string, AttributeValue> }).Item;
@@ -631,21 +629,8 @@ export class CallRepo implements CallStore {
   async setRecording(callId: string, recording: StoredRecording): Promise<void> {
     const b = new UpdateBuilder().set('recording', encodeRecording(recording));
     try {
-      const out = await this.client().send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall(mainKeys.call(callId)),
-          UpdateExpression: b.expression(),
-          ConditionExpression: `attribute_exists(${b.name('pk')})`,
-          ExpressionAttributeNames: b.names,
-          ExpressionAttributeValues: b.values,
-          ReturnValues: 'ALL_OLD',
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
+      await this.updateCall(callId, b, `attribute_exists(${b.name('pk')})`);
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') throw new WriteConflict(callId);
       if (errorName(err) === 'ConditionalCheckFailedException') throw new Error(`setRecording: call ${callId} does not exist`);
       throw err;
