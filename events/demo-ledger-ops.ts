@@ -11,6 +11,7 @@
  * long-lived stack (npm start) is safe: an identical terms PUT adds no version and a dispute opened by an earlier
  * run is shown as it stands instead of being resolved again. Caller numbers are never printed.
  */
+import type { StatementResponse } from '../shared/app/statements';
 import { maskNumber } from '../shared/domain/caller';
 import { wallTime, zonedToUtcMs } from '../shared/domain/zoned-time';
 
@@ -324,15 +325,7 @@ async function disputes(api: Api, ctx: OpsContext, calls: readonly ApiCallItem[]
 
 // ------------------------------------------------------------------------------------------------ 3. statement
 
-interface StatementView {
-  readonly startAt: string;
-  readonly endAt: string;
-  readonly chargesCents: number;
-  readonly creditsCents: number;
-  readonly netPayableCents: number;
-  readonly entryCount: number;
-  readonly digest: { algorithm: string; value: string };
-}
+type StatementView = StatementResponse;
 
 async function statement(api: Api, ctx: OpsContext, period: string): Promise<StatementView> {
   heading(`statement: GET /v1/statements?publisherId=${ctx.publisherId}&period=${period}`);
