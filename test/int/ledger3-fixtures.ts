@@ -89,6 +89,9 @@ export async function commitCall(
     rules: [],
   };
   const startedAt = new Date(args.startMs).toISOString();
+  // Rated a minute after the call ended: deterministic, so tests that order entries by createdAt do not depend on
+  // the day they run.
+  const ratedAt = new Date(args.startMs + durationSec * 1000 + 60_000).toISOString();
   const events = [
     statusEvent({
       accountId: t.accountId,
@@ -102,7 +105,7 @@ export async function commitCall(
   ];
   const rated = {
     decision,
-    ratedAt: new Date().toISOString(),
+    ratedAt,
     startedAt,
     endedAt: events[0]!.occurredAt,
     durationSec,
@@ -114,7 +117,7 @@ export async function commitCall(
     if (out.outcome !== 'committed') throw new Error(`commitNonBillable: ${out.outcome}`);
     return { callSid, callId, caller, startMs: args.startMs, charge: null };
   }
-  const charge = chargeEntry({ accountId: t.accountId, callId, decision, startedAt, createdAt: new Date().toISOString() });
+  const charge = chargeEntry({ accountId: t.accountId, callId, decision, startedAt, createdAt: ratedAt });
   const out = await env.calls.commitRating({ callId, accountId: t.accountId, events, rated, entry: charge, marker: null });
   if (out.outcome !== 'committed') throw new Error(`commitRating: ${out.outcome}`);
   if (args.legacyUnhashed === true) {
