@@ -912,6 +912,8 @@ export function summarise(
       case 'not_qualified':
       case 'out_of_geo':
       case 'blocked_caller':
+      case 'outside_window':
+      case 'over_cap':
         // The generator plans calls against the v1 rules only; its ground truth never carries these.
         throw new Error(`the traffic generator does not plan '${c.reason}' calls`);
       default: {

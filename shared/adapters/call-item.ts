@@ -23,7 +23,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { rateCall } from '../domain/rating';
-import type { CallEvent, CallStatus, CallStatusEvent, RatingDecision, ReasonCode, RecordingStatus, RecordingStatusEvent } from '../domain/types';
+import type { CallEvent, CallStatus, CallStatusEvent, RatingDecision, ReasonCode, RecordedRatingInputs, RecordingStatus, RecordingStatusEvent } from '../domain/types';
 import type { StoredRecording } from '../app/ports';
 
 type Stored = Record<string, unknown>;
@@ -172,6 +172,10 @@ export function encodeRating(decision: RatingDecision): AttributeValue {
   if (typeof duplicate?.priorStartedAt === 'string') out.ps = N(Date.parse(duplicate.priorStartedAt));
   // An assigned number whose campaign was missing: the rule names the campaign the number pointed at.
   if (decision.campaignId === null) put(out, 'ac', ruleInputs(decision, 'unknown_number')?.campaignId);
+  // Inputs from outside the call and its configuration (RecordedRatingInputs).
+  put(out, 'cr', ruleInputs(decision, 'over_cap')?.refusal);
+  put(out, 'bk', ruleInputs(decision, 'blocked_caller')?.blockId);
+  put(out, 'tk', ruleInputs(decision, 'below_buffer')?.talkSec);
   return { M: out };
 }
 
@@ -212,7 +216,11 @@ export function decodeRating(stored: Stored, facts: RatingFacts, terminal: CallS
       priorBilled: typeof stored.pc === 'string' && typeof stored.ps === 'number' ? { callId: stored.pc, billedStartMs: stored.ps } : null,
     }).rules;
   }
-  return { ...facts, reasons, termsVersion, rules };
+  const recorded: { -readonly [K in keyof RecordedRatingInputs]: RecordedRatingInputs[K] } = {};
+  if (typeof stored.cr === 'string') recorded.capRefusal = stored.cr as RecordedRatingInputs['capRefusal'];
+  if (typeof stored.bk === 'string') recorded.blockId = stored.bk;
+  if (typeof stored.tk === 'number') recorded.talkSec = stored.tk;
+  return { ...facts, reasons, termsVersion, rules, ...(Object.keys(recorded).length > 0 ? { recorded } : {}) };
 }
 
 // ------------------------------------------------------------------ recording

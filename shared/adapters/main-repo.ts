@@ -23,6 +23,7 @@ import { ledgerSortKey } from '../domain/ledger';
 import { withContentHash } from '../domain/tamper';
 import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
 import type { SeedCampaign } from '../domain/config-schema';
+import { capRefusal, type PilotCharge } from '../domain/pilot-terms';
 import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../domain/types';
 import {
   CallAccountMismatch,
@@ -58,6 +59,10 @@ export const mainKeys = {
   call: (callId: string): Key => ({ pk: `CALL#${callId}`, sk: 'CALL' }),
   /** Campaign ids are unique per account only, so the account is part of the marker's key. */
   duplicate: (accountId: string, campaignId: string, callerHash: string): Key => ({ pk: `DUP#${accountId}#${campaignId}#${callerHash}`, sk: 'DUP' }),
+  /** A pilot's spend counter (pilot-terms.ts): what the rating transaction conditions the cap on. */
+  pilotCounter: (accountId: string, pilotId: string): Key => ({ pk: `PILOT#${accountId}#${pilotId}`, sk: 'COUNTER' }),
+  /** A pilot's spend on one day of its zone (`YYYY-MM-DD`), for the daily cap; a new day is a new item. */
+  pilotDay: (accountId: string, pilotId: string, date: string): Key => ({ pk: `PILOT#${accountId}#${pilotId}`, sk: `DAY#${date}` }),
 };
 
 /** Calls of an account by start time (gsi1). */
@@ -437,6 +442,47 @@ const GSI1: IndexShape = {
   tableKeys: [TABLES.main.partitionKey.name, TABLES.main.sortKey.name],
 };
 
+/**
+ * The pilot counter updates of a rating transaction (pilot-terms.ts). DynamoDB conditions cannot add, so the
+ * limits are passed pre-subtracted: `spentCents <= cap - price` is `spent + price <= cap`. The counter must exist
+ * and be open (a closed or stopped pilot charges nothing); the day item is created by its first charge.
+ */
+function pilotCounterUpdates(table: string, p: PilotCharge): TransactItem[] {
+  const price = N(p.priceCents);
+  const total: TransactItem = {
+    Update: {
+      TableName: table,
+      Key: marshall(mainKeys.pilotCounter(p.accountId, p.pilotId)),
+      UpdateExpression: 'SET spentCents = spentCents + :p, billableCalls = billableCalls + :one',
+      ConditionExpression:
+        '#open = :true AND spentCents <= :maxBefore' + (p.maxBillableCalls === null ? '' : ' AND billableCalls < :maxCalls'),
+      ExpressionAttributeNames: { '#open': 'open' },
+      ExpressionAttributeValues: {
+        ':p': price,
+        ':one': N(1),
+        ':true': { BOOL: true },
+        ':maxBefore': N(p.spendCapCents - p.priceCents),
+        ...(p.maxBillableCalls === null ? {} : { ':maxCalls': N(p.maxBillableCalls) }),
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+  if (p.day === null) return [total];
+  const day: TransactItem = {
+    Update: {
+      TableName: table,
+      Key: marshall(mainKeys.pilotDay(p.accountId, p.pilotId, p.day.date)),
+      UpdateExpression: 'SET spentCents = if_not_exists(spentCents, :zero) + :p, billableCalls = if_not_exists(billableCalls, :zero) + :one',
+      ConditionExpression: 'attribute_not_exists(spentCents) OR spentCents <= :maxBefore',
+      ExpressionAttributeValues: { ':p': price, ':one': N(1), ':zero': N(0), ':maxBefore': N(p.day.dailyCapCents - p.priceCents) },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+  return [total, day];
+}
+
+type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']>[number];
+
 /** How many call items a CallRepo remembers the last image of (for the capacity model only). */
 const KNOWN_IMAGES = 1000;
 
@@ -520,8 +566,10 @@ export class CallRepo implements CallStore {
     rated: RatedCall;
     entry: LedgerEntry;
     marker: DuplicateMarker | null;
+    pilot?: PilotCharge | null;
   }): Promise<CommitOutcome> {
     const { callId, accountId, rated, entry, marker } = args;
+    const pilot = args.pilot ?? null;
     if (this.ledgerTable === undefined) throw new Error('CallRepo: commitRating needs the ledger table');
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
@@ -565,6 +613,8 @@ export class CallRepo implements CallStore {
         },
       });
     }
+    const pilotIndex = items.length;
+    if (pilot !== null) items.push(...pilotCounterUpdates(this.table, pilot));
 
     try {
       const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
@@ -573,18 +623,31 @@ export class CallRepo implements CallStore {
         this.priceUpdate(callId, b, this.images.get(callId) ?? null, true) +
         estimateWcu(charge, tx) +
         (markerItem === null ? 0 : estimateWcu(markerItem, tx));
-      recordDdb('write', out.ConsumedCapacity, awsWcu);
+      recordDdb('write', out.ConsumedCapacity, awsWcu + (pilot === null ? 0 : pilot.day === null ? 2 : 4));
       return { outcome: 'committed' };
     } catch (err) {
       if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
       if (errorName(err) !== 'TransactionCanceledException') throw err;
-      return this.cancelled(callId, accountId, (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []);
+      const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+      return this.cancelled(callId, accountId, reasons, marker === null ? null : 2, pilot === null ? null : { charge: pilot, index: pilotIndex });
     }
   }
 
-  /** Turns a cancelled rating transaction's reasons (call, ledger, marker) into what the writer does next. */
-  private cancelled(callId: string, accountId: string, reasons: readonly CancellationReason[]): CommitOutcome {
-    const [call, ledger, marker] = reasons;
+  /**
+   * Turns a cancelled rating transaction's reasons into what the writer does next. Items: the call, the charge,
+   * then the duplicate marker (if any) at `markerIndex`, then the pilot's counter and day items (if any). The
+   * call's condition is judged first (already rated), then the marker (a duplicate never consumes the cap), then
+   * the pilot's counters.
+   */
+  private cancelled(
+    callId: string,
+    accountId: string,
+    reasons: readonly CancellationReason[],
+    markerIndex: number | null,
+    pilot: { charge: PilotCharge; index: number } | null,
+  ): CommitOutcome {
+    const [call, ledger] = reasons;
+    const marker = markerIndex === null ? undefined : reasons[markerIndex];
     if (call?.Code === 'ConditionalCheckFailed') {
       if (call.Item) this.remember(callId, call.Item);
       const old = call.Item ? unmarshall(call.Item) : {};
@@ -595,6 +658,23 @@ export class CallRepo implements CallStore {
     if (marker?.Code === 'ConditionalCheckFailed' && marker.Item) {
       const old = unmarshall(marker.Item) as { callId: string; billedStartMs: number };
       return { outcome: 'duplicate', prior: { callId: old.callId, billedStartMs: old.billedStartMs } };
+    }
+    if (pilot !== null) {
+      const total = reasons[pilot.index];
+      const day = pilot.charge.day === null ? undefined : reasons[pilot.index + 1];
+      if (total?.Code === 'ConditionalCheckFailed' || day?.Code === 'ConditionalCheckFailed') {
+        const image = total?.Item ? unmarshall(total.Item) : null;
+        const counter = image === null ? null : { open: image.open === true, spentCents: Number(image.spentCents ?? 0), billableCalls: Number(image.billableCalls ?? 0) };
+        // The counter's image comes back only when its own condition failed; a day item's failure alone means
+        // the counter passed, so it is read as open with room.
+        const totalView = total?.Code === 'ConditionalCheckFailed' ? counter : { open: true, spentCents: 0, billableCalls: 0 };
+        const daySpent = day?.Item ? Number(unmarshall(day.Item).spentCents ?? 0) : null;
+        const refusal =
+          capRefusal(pilot.charge, totalView, day?.Code === 'ConditionalCheckFailed' ? (daySpent ?? 0) : 0) ??
+          // A condition failed but the images show room: the counter was closed or missing.
+          (total?.Code === 'ConditionalCheckFailed' ? 'closed' : 'daily_cap');
+        return { outcome: 'over_cap', refusal };
+      }
     }
     // The charge exists while the call is unrated: impossible if every writer uses this transaction.
     if (ledger?.Code === 'ConditionalCheckFailed') throw new Error(`charge for ${callId} exists but the call is not rated`);

@@ -157,6 +157,8 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
     geography: body.geography,
     hours: body.hours,
     termsVersions: versions,
+    // Pilots are not part of the body: created by POST /v1/pilots, immutable, kept across every PUT.
+    ...(existing?.pilots === undefined ? {} : { pilots: existing.pilots }),
     rev: (existing?.rev ?? 0) + 1,
     updatedAt: now.toISOString(),
   };

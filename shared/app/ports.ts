@@ -3,6 +3,7 @@
  * implement them in memory. No AWS types appear here.
  */
 import type { CampaignRecord, NumberRecord } from '../domain/config';
+import type { CapRefusal, PilotCharge } from '../domain/pilot-terms';
 import type { PriorBilled } from '../domain/rating';
 import type { Account, ApiRole, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
 
@@ -64,7 +65,9 @@ export type CommitOutcome =
   /** An earlier billable call of the same caller holds the campaign's duplicate window. */
   | { readonly outcome: 'duplicate'; readonly prior: PriorBilled }
   /** A concurrent transaction touched the same items; re-read and retry. */
-  | { readonly outcome: 'conflict' };
+  | { readonly outcome: 'conflict' }
+  /** The pilot's counter refused the charge (pilot-terms.ts): rate again as `over_cap`. */
+  | { readonly outcome: 'over_cap'; readonly refusal: CapRefusal };
 
 export interface StoredRecording {
   readonly recordingId: string;
@@ -121,6 +124,8 @@ export interface CallStore {
     rated: RatedCall;
     entry: LedgerEntry;
     marker: DuplicateMarker | null;
+    /** The pilot counter update, for a call of a pilot inside its window. */
+    pilot?: PilotCharge | null;
   }): Promise<CommitOutcome>;
   /** One conditional UpdateItem: slots + rating of a non-billable call. */
   commitNonBillable(args: {

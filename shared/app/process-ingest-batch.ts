@@ -19,6 +19,7 @@ import { callTimes, foldCall, gatheredDigits } from '../domain/fold';
 import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits } from '../domain/config';
 import { chargeEntry } from '../domain/ledger';
 import type { PriorBilled } from '../domain/rating';
+import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
 import { callFactsFrom, rateCallV2 } from '../domain/rating-v2';
 import { termsInForce, type TermsVersion } from '../domain/terms';
 import type { CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
@@ -192,6 +193,8 @@ interface RatingContext {
   /** The version in force at the call's start (null: unknown number, or no version in force yet). */
   readonly terms: TermsVersion | null;
   readonly digits: string | null;
+  /** The pilot governing the call (its campaign's pilots naming its publisher), if any. */
+  readonly pilot: PilotMatch | null;
 }
 
 /**
@@ -218,7 +221,8 @@ async function ratingContext(
     const stored = await deps.calls.getCall(terminal.callId, { consistent: true });
     digits = stored === null ? null : gatheredDigits(stored.events);
   }
-  return { assignment, campaign, terms, digits };
+  const pilot = assignment === null || campaign === null ? null : pilotForCall(campaign.pilots, assignment.publisherId, startedAtMs);
+  return { assignment, campaign, terms, digits, pilot };
 }
 
 /** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
@@ -232,6 +236,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
   const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: null });
 
   let prior: PriorBilled | null = null;
+  let refusal: CapRefusal | null = null;
   const maxAttempts = deps.maxAttempts ?? 6;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const decision = rateCallV2({
@@ -242,6 +247,8 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       termsVersions: ctx.campaign?.termsVersions ?? [],
       priorBilled: prior,
       blocked: null,
+      pilot: ctx.pilot,
+      capRefusal: refusal,
     });
     const rated: RatedCall = {
       decision,
@@ -256,12 +263,22 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     let outcome: CommitOutcome;
     if (decision.billable && ctx.terms !== null) {
       const windowMs = ctx.terms.duplicateWindowHours * 3_600_000;
+      // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
+      const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
       outcome = await deps.calls.commitRating({
         callId,
         accountId,
         events,
         rated,
-        entry: chargeEntry({ accountId, callId, decision, startedAt: times.startedAt, createdAt: rated.ratedAt }),
+        entry: chargeEntry({
+          accountId,
+          callId,
+          decision,
+          startedAt: times.startedAt,
+          createdAt: rated.ratedAt,
+          ...(pilot === null ? {} : { pilotId: pilot.pilotId }),
+        }),
+        pilot: pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs),
         // Without a caller identity (withheld number) or a window there is nothing to de-duplicate against.
         marker:
           hash !== null && windowMs > 0
@@ -293,6 +310,10 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       case 'duplicate':
         if (outcome.prior.callId === callId) throw new Error(`call ${callId} holds its own duplicate marker but is not rated`);
         prior = outcome.prior;
+        break;
+      case 'over_cap':
+        // The counter is authoritative: rate again as over_cap (non-billable, nothing counted).
+        refusal = outcome.refusal;
         break;
       case 'conflict':
         await (deps.sleep ?? realSleep)(backoffMs(attempt));

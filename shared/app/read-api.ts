@@ -10,6 +10,7 @@ import { asCampaignConfig } from '../domain/config';
 import { foldCall, gatheredDigits } from '../domain/fold';
 import { Conflict, Forbidden, NotFound } from '../domain/problems';
 import type { PriorBilled } from '../domain/rating';
+import { pilotForCall } from '../domain/pilot-terms';
 import { callFactsFrom, rateCallV2, type RatingDecisionV2 } from '../domain/rating-v2';
 import type { TermsVersion } from '../domain/terms';
 import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
@@ -179,14 +180,16 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     return { ...recorded, terms: null, rules: rating.rules.filter((r) => r.rule === 'unknown_number'), price: null, matchesRecorded: true };
   }
   const decision = rateCallV2({
-    call: callFactsFrom(terminal, { digits: gatheredDigits(call.events), talkSec: null }),
+    call: callFactsFrom(terminal, { digits: gatheredDigits(call.events), talkSec: rating.recorded?.talkSec ?? null }),
     startedAtMs,
     assignment: { accountId: call.accountId, number: terminal.to, campaignId: rating.campaignId, publisherId: rating.publisherId, subSource: rating.subSource },
     campaign,
     // Pinned to the recorded version (versions are immutable), whatever was appended since.
     termsVersions: [{ ...terms, effectiveFrom: new Date(Math.min(startedAtMs, Date.parse(terms.effectiveFrom))).toISOString() }],
     priorBilled: recordedPrior(rating),
-    blocked: null,
+    blocked: rating.recorded?.blockId === undefined ? null : { blockId: rating.recorded.blockId },
+    pilot: pilotForCall(campaign.pilots, rating.publisherId, startedAtMs),
+    capRefusal: rating.recorded?.capRefusal ?? null,
   });
   return {
     ...recorded,

@@ -207,6 +207,7 @@ export function creditEntry(charge: LedgerEntry, dispute: Dispute, createdAt: st
     createdAt,
     disputeId: dispute.disputeId,
     correctsEntryId: charge.entryId,
+    ...(charge.pilotId === undefined ? {} : { pilotId: charge.pilotId }),
   };
 }
 

@@ -86,10 +86,12 @@ export function statementLine(e: LedgerEntryV2): string {
 /**
  * Every stored field of an entry, in canonical order (what tamper evidence hashes): accountId, entryId, type,
  * callId, publisherId, subSource, campaignId, termsVersion, effectiveAt, createdAt, amountCents, currency,
- * disputeId, correctsEntryId.
+ * disputeId, correctsEntryId, and then pilotId only when the entry has one (so entries written before pilots
+ * existed keep their hashes).
  */
 export function contentLine(e: LedgerEntryV2): string {
   const c = credit(e);
+  const pilot = e.pilotId === undefined ? [] : [e.pilotId];
   return JSON.stringify([
     e.accountId,
     e.entryId,
@@ -105,6 +107,7 @@ export function contentLine(e: LedgerEntryV2): string {
     e.currency,
     c.disputeId,
     c.correctsEntryId,
+    ...pilot,
   ]);
 }
 

@@ -14,6 +14,8 @@ export function chargeEntry(args: {
   decision: RatingDecision;
   startedAt: string;
   createdAt: string;
+  /** The pilot whose counter the charge is counted against. */
+  pilotId?: string;
 }): LedgerEntry {
   const { decision } = args;
   if (
@@ -40,6 +42,7 @@ export function chargeEntry(args: {
     termsVersion: decision.termsVersion,
     effectiveAt: args.startedAt,
     createdAt: args.createdAt,
+    ...(args.pilotId === undefined ? {} : { pilotId: args.pilotId }),
   };
 }
 

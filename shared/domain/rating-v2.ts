@@ -22,11 +22,17 @@
  *  8. duplicate_caller a billed call from the same caller (campaign or account scope, per the terms) started
  *                      within duplicateWindowHours of this one, on either side.
  *  9. blocked_caller   the caller is on the account's block list.
+ * 10. outside_window   the call belongs to a pilot (pilot-terms.ts: its campaign, one of its publishers, started
+ *                      after the pilot was created) but started outside the pilot's window. Only for pilot calls.
+ * 11. over_cap         a pilot call that passed every other rule, but the pilot's counter refused the charge
+ *                      (spend cap, daily cap, call count, or the pilot closed): the writer learns it from the
+ *                      rating transaction's cancellation and rates again with `capRefusal`. Only inside a window.
  *
  * Monotonicity, property-tested: raising the buffer, narrowing the geography or narrowing the hours never makes
  * a non-billable call billable; a billable call's amount is always one of the contract's prices.
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import type { CapRefusal, PilotMatch } from './pilot-terms';
 import type { PriorBilled } from './rating';
 import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type PriceSource, type TermsVersion } from './terms';
 import { REASON_CODES, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type TrackingNumber } from './types';
@@ -92,6 +98,10 @@ export interface RatingInputV2 {
   /** The duplicate marker held for this caller in the terms' scope (null if none, or if its call was fully credited). */
   readonly priorBilled: PriorBilled | null;
   readonly blocked: BlockMatch | null;
+  /** The pilot governing the call (pilotForCall), if any. */
+  readonly pilot?: PilotMatch | null;
+  /** Set on re-rating after the pilot's counter refused the charge. */
+  readonly capRefusal?: CapRefusal | null;
 }
 
 /** Facts from the folded terminal event plus what the writer gathered from other slots. */
@@ -190,6 +200,24 @@ export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
   });
 
   rules.push({ rule: 'blocked_caller', passed: input.blocked === null, inputs: { blockId: input.blocked?.blockId ?? null } });
+
+  const pilot = input.pilot ?? null;
+  if (pilot !== null) {
+    const p = pilot.pilot;
+    rules.push({
+      rule: 'outside_window',
+      passed: pilot.inWindow,
+      inputs: { pilotId: p.pilotId, startsAt: p.startsAt, endsAt: p.endsAt, startedAt: new Date(input.startedAtMs).toISOString() },
+    });
+    if (pilot.inWindow) {
+      const refusal = input.capRefusal ?? null;
+      rules.push({
+        rule: 'over_cap',
+        passed: refusal === null,
+        inputs: { pilotId: p.pilotId, refusal, spendCapCents: p.spendCapCents, dailyCapCents: p.dailyCapCents, maxBillableCalls: p.maxBillableCalls },
+      });
+    }
+  }
 
   return decide(rules, assignment, terms, call, billableSec);
 }

@@ -291,6 +291,8 @@ export function disputeReasonFor(reason: ReasonCodeV2 | undefined): DisputeReaso
     case 'unknown_number':
       return 'wrong_number';
     case 'outside_hours':
+    case 'outside_window':
+    case 'over_cap':
     case 'not_connected':
     case 'out_of_geo':
     case undefined:

@@ -5,6 +5,7 @@
 
 import type { CreditPolicy } from './disputes';
 import type { Geography, HoursOfOperation, TermsVersion } from './terms';
+import type { PilotTerms } from './pilot-terms';
 
 export type Provider = 'twilio';
 
@@ -156,6 +157,8 @@ export interface CampaignConfig {
   readonly geography: Geography | null;
   readonly hours: HoursOfOperation | null;
   readonly termsVersions: readonly TermsVersion[];
+  /** Pilots of this campaign (immutable terms; state lives in each pilot's counter). Absent: none. */
+  readonly pilots?: readonly PilotTerms[];
   /** Bumped by every write; writes are conditional on it (optimistic concurrency). */
   readonly rev: number;
   readonly updatedAt: string;
@@ -205,6 +208,8 @@ export const REASON_CODES = [
   'out_of_geo',
   'duplicate_caller',
   'blocked_caller',
+  'outside_window',
+  'over_cap',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -218,6 +223,17 @@ export interface RatingDecision {
   readonly termsVersion: number | null;
   /** Every rule evaluated, with the inputs that decided it (for `GET /v1/calls/{id}/rating`). */
   readonly rules: readonly { readonly rule: ReasonCode; readonly passed: boolean; readonly inputs: Record<string, unknown> }[];
+  /**
+   * Inputs of the rating that came from outside the call and its configuration, as stored on the call item, so the
+   * explanation can rate it again: the pilot counter's refusal, the block-list entry, the talk time measured.
+   */
+  readonly recorded?: RecordedRatingInputs;
+}
+
+export interface RecordedRatingInputs {
+  readonly capRefusal?: 'closed' | 'spend_cap' | 'daily_cap' | 'max_calls';
+  readonly blockId?: string;
+  readonly talkSec?: number;
 }
 
 // ---------------------------------------------------------------- ledger
@@ -241,4 +257,6 @@ export interface LedgerEntry {
   readonly effectiveAt: string;
   /** Wall-clock time the entry was written. */
   readonly createdAt: string;
+  /** The pilot whose counter this charge was counted against (pilot-terms.ts); absent for calls outside pilots. */
+  readonly pilotId?: string;
 }

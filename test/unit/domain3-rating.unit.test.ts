@@ -80,7 +80,8 @@ describe('rateCallV2, rule by rule', () => {
     const d = rateCallV2(input());
     expect(d).toMatchObject({ billable: true, amountCents: 3500, reasons: [], termsVersion: 2, campaignId: 'roofing-tx', publisherId: 'pub-a' });
     expect(d.price).toEqual({ billableSec: 150, source: { kind: 'band', fromSec: 120 } });
-    expect(d.rules.map((r) => r.rule)).toEqual(REASON_CODES_V2);
+    // Every rule in the documented order; the two pilot rules only apply to calls a pilot governs (none here).
+    expect(d.rules.map((r) => r.rule)).toEqual(REASON_CODES_V2.filter((r) => r !== 'outside_window' && r !== 'over_cap'));
     const before = rateCallV2(input({ startedAtMs: Date.parse('2026-11-19T16:00:00.000Z') }));
     expect(before).toMatchObject({ billable: true, amountCents: 1500, termsVersion: 1 });
   });

@@ -230,6 +230,9 @@ describe('reconcileInvoice', () => {
       'other',
       'repeat_caller',
       'fraud',
+      // outside_window, over_cap: a pilot's own limits; nothing a publisher did wrong.
+      'other',
+      'other',
     ]);
   });
 
