@@ -28,6 +28,15 @@ export interface ConfigStore {
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
 }
 
+/**
+ * The account's block list, as the ledger writer reads it: is this caller (keyed hash) blocked for a call that
+ * started at `forInstantMs`? Entries take effect CONFIG_LEAD_MS after they are written, like every other change
+ * a cached reader must see (config.ts), so a cached copy may serve.
+ */
+export interface BlockListReader {
+  blockedCaller(accountId: string, callerHash: string, forInstantMs: number): Promise<{ readonly blockId: string } | null>;
+}
+
 export interface SecretStore {
   /** A named provider secret (e.g. `twilio/acme/auth-token`), resolved under SECRETS_REF. */
   getSecret(name: string): Promise<string>;

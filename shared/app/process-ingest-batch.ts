@@ -27,6 +27,7 @@ import { backoffMs, settleWithLimit, sleep as realSleep } from './concurrency';
 import {
   CallAccountMismatch,
   WriteConflict,
+  type BlockListReader,
   type CallStore,
   type CommitOutcome,
   type ConfigStore,
@@ -46,6 +47,8 @@ export interface ProcessIngestDeps {
   readonly calls: CallStore;
   /** Cached: the writer asks for copies exact at each call's start (config.ts). */
   readonly config: Pick<ConfigStore, 'getTrackingNumber' | 'getCampaign'>;
+  /** The accounts' block lists (rating rule blocked_caller); absent: nobody is blocked. */
+  readonly blocks?: BlockListReader;
   readonly archive: RawArchive;
   readonly recordingJobs: RecordingJobQueue;
   /** The caller-hash HMAC key (resolved and cached by the secrets adapter). */
@@ -232,6 +235,8 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
   const ctx = await ratingContext(terminal, events, times.startedAtMs, deps);
   const callerE164 = normaliseNumber(terminal.from);
   const hash = callerE164 === null ? null : callerHash(await deps.callerHashKey(), callerE164);
+  // Only a number we could normalise can be on a block list (they are stored as keyed hashes of E.164).
+  const blocked = hash === null || deps.blocks === undefined ? null : await deps.blocks.blockedCaller(accountId, hash, times.startedAtMs);
   // Talk time (after the buyer answered) is not measured yet: basis `talk` then rates 0 s (rating-v2.ts).
   const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: null });
 
@@ -246,7 +251,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       campaign: ctx.campaign,
       termsVersions: ctx.campaign?.termsVersions ?? [],
       priorBilled: prior,
-      blocked: null,
+      blocked,
       pilot: ctx.pilot,
       capRefusal: refusal,
     });
