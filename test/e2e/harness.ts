@@ -271,6 +271,46 @@ export async function allLedgerEntries(stack: LocalStack, key: string, query: Re
   return entries;
 }
 
+/** A request with a body: `{ json }` is sent as application/json, `{ text, contentType }` as is (e.g. text/csv). */
+export type ApiBody = { readonly json: unknown } | { readonly text: string; readonly contentType: string };
+
+/** POST (or PUT) with a bearer key; the answer parsed as JSON when it has a body. */
+export async function apiSend<T = any>(
+  stack: LocalStack,
+  method: 'POST' | 'PUT',
+  path: string,
+  key: string | null,
+  body: ApiBody | null,
+  query: Record<string, string> = {},
+): Promise<ApiResult<T>> {
+  const qs = new URLSearchParams(query).toString();
+  const headers: Record<string, string> = key === null ? {} : { authorization: `Bearer ${key}` };
+  let payload: string | undefined;
+  if (body !== null && 'json' in body) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body.json);
+  } else if (body !== null) {
+    headers['content-type'] = body.contentType;
+    payload = body.text;
+  }
+  const res = await fetch(`${stack.baseUrl}${path}${qs ? `?${qs}` : ''}`, { method, headers, body: payload });
+  const text = await res.text();
+  return { status: res.status, contentType: res.headers.get('content-type'), body: (text === '' ? null : JSON.parse(text)) as T };
+}
+
+/** Every page of GET /v1/disputes for the query. */
+export async function allDisputes(stack: LocalStack, key: string, query: Record<string, string> = {}): Promise<any[]> {
+  const disputes: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: ApiResult<any> = await apiGet(stack, '/v1/disputes', key, { ...query, limit: '100', ...(cursor ? { cursor } : {}) });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    disputes.push(...res.body.disputes);
+    cursor = res.body.cursor;
+  } while (cursor);
+  return disputes;
+}
+
 /** Every page of GET /v1/calls for the query, `pageSize` calls at a time. */
 export async function allCalls(stack: LocalStack, key: string, query: Record<string, string> = {}, pageSize = 100): Promise<any[]> {
   const calls: any[] = [];
