@@ -10,10 +10,11 @@
  * on a free port and stops it at the end.
  *
  *   npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8]
- *                   [--seed-file events/seed/demo.json] [--timeout 120] [--fresh]
+ *                   [--seed-file events/seed/demo.json] [--timeout 120] [--fresh] [--pilot]
  *
  * --seed-file must name the seed the running stack was started with (npm start -- --seed FILE).
  * --fresh starts a private stack even when one is running.
+ * --pilot runs only the pilot demo instead (events/demo-pilot.ts): a pilot that hits its cap mid-stream, its report.
  * --start defaults to 13:00 UTC three days ago: recent enough for every publisher's dispute window, and fixed for
  * a whole UTC day, so that replaying the same --seed that day sends byte-identical webhooks (idempotent on a
  * running stack). On a stack kept running from an earlier day, pass that day's --start (printed by its run) or
@@ -28,6 +29,7 @@ import { ENV } from '../infra/resources';
 import { maskNumber } from '../shared/domain/caller';
 import { parseSeed, type Seed } from '../shared/domain/seed';
 import { runLedgerOperations, StepError } from './demo-ledger-ops';
+import { runPilotDemo } from './demo-pilot';
 import { reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
 
@@ -70,6 +72,7 @@ function parseOptions(argv: string[]) {
       'seed-file': { type: 'string' },
       timeout: { type: 'string', default: '120' },
       fresh: { type: 'boolean', default: false },
+      pilot: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -89,6 +92,7 @@ function parseOptions(argv: string[]) {
     seedFile: values['seed-file'],
     timeoutMs: int('timeout', values.timeout, 1, 3600) * 1000,
     fresh: values.fresh,
+    pilot: values.pilot,
   };
 }
 
@@ -113,7 +117,7 @@ function adminKeysOf(keys: readonly { accountId: string; role: string; key: stri
 }
 
 /** The running stack from .local/run.json when it answers /health (unless `fresh`), else a stack of our own. */
-async function connect(seedFile: string | undefined, fresh: boolean): Promise<Target> {
+async function connect(seedFile: string | undefined, fresh: boolean, pilotTimeScale?: number): Promise<Target> {
   let run: RunFile | null = null;
   try {
     run = fresh ? null : (JSON.parse(await readFile(RUN_FILE, 'utf8')) as RunFile);
@@ -136,7 +140,7 @@ async function connect(seedFile: string | undefined, fresh: boolean): Promise<Ta
   console.log(`${fresh ? '--fresh' : 'no running stack found'}: starting a stack (DynamoDB Local, fauxqs, handlers)…`);
   // Loaded only here: the stack module pulls in the AWS SDK and the emulators.
   const { startLocalStack } = await import('../infra/local/stack');
-  const stack = await startLocalStack({ port: 0, quiet: true, ...(seedFile ? { seedFile } : {}) });
+  const stack = await startLocalStack({ port: 0, quiet: true, ...(seedFile ? { seedFile } : {}), ...(pilotTimeScale ? { pilotTimeScale } : {}) });
   console.log(`stack up at ${stack.baseUrl}`);
   return {
     baseUrl: stack.baseUrl,
@@ -330,12 +334,14 @@ async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.help) {
     console.log(
-      'usage: npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8] [--seed-file FILE] [--timeout SECONDS] [--fresh]',
+      'usage: npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8] [--seed-file FILE] [--timeout SECONDS] [--fresh] [--pilot]',
     );
     return 0;
   }
 
-  const target = await connect(opts.seedFile, opts.fresh);
+  // --pilot: a pilot campaign that hits its cap mid-stream (events/demo-pilot.ts); its own stack runs the pilot
+  // workflow's waits 10× faster (long enough to count the calls still in flight when the cap closes it).
+  const target = await connect(opts.seedFile, opts.fresh, opts.pilot ? 10 : undefined);
   const onSignal = () => {
     void target.owned?.stop().finally(() => process.exit(130));
     if (!target.owned) process.exit(130);
@@ -343,6 +349,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    if (opts.pilot) return await runPilotDemo(target, opts.timeoutMs);
     const traffic = generateTraffic({
       seed: target.seed,
       authTokens: target.authTokens,

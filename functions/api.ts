@@ -11,7 +11,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { ROUTES } from '../infra/resources';
 import { BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType } from '../shared/domain/problems';
 import { loadConfig } from '../shared/adapters/env';
-import { authenticate, header, httpProblems, json, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
+import { authenticate, header, httpProblems, json, problemResponse, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
 import { LedgerRepo } from '../shared/adapters/ledger-repo';
 import { logger } from '../shared/adapters/log';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
@@ -28,10 +28,14 @@ import {
   type Written,
 } from '../shared/app/management';
 import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger-routes';
+import { BLOCK_ROUTES, blockListDeps } from '../shared/app/block-list';
+import { PILOT_ROUTES } from '../shared/app/pilots';
+import { pilotApiDeps } from '../shared/adapters/pilot-deps';
+import { loadPilotConfig } from '../shared/adapters/pilot-env';
 import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
 
-const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef']);
+const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const deps: ReadApiDeps = {
@@ -41,6 +45,8 @@ const deps: ReadApiDeps = {
 };
 const management: ManagementDeps = { store: keys, now: () => new Date() };
 const ledgerDeps = ledgerRouteDeps(config);
+const blockDeps = blockListDeps(config);
+const pilotDeps = pilotApiDeps(config, loadPilotConfig());
 /** Built on first request: it depends only on the code. */
 let openApi: string | undefined;
 
@@ -100,6 +106,40 @@ for (const r of LEDGER_ROUTES) {
     return res.contentType === undefined || res.contentType === 'application/json'
       ? json(res.status, res.body)
       : { statusCode: res.status, headers: { 'content-type': res.contentType }, body: String(res.body) };
+  };
+}
+
+// The block list (rating rule blocked_caller). Its paths carry a caller number: a problem names the route template
+// as `instance`, never the request path (the middleware's default), so no response repeats the number.
+for (const r of BLOCK_ROUTES) {
+  handlers[`${r.method} ${r.path}`] = async (event, params) => {
+    try {
+      const principal = await authenticate(event, keys);
+      const req = { pathParameters: params, query: event.queryStringParameters ?? {}, body: rawBody(event).toString('utf8'), contentType: header(event, 'content-type') };
+      const res = await r.handle(principal, req, blockDeps);
+      return json(res.status, res.body);
+    } catch (err) {
+      return problemResponse(err, r.path);
+    }
+  };
+}
+
+// Pilot campaigns (issue 4): create (idempotent on the Idempotency-Key header), read, stop, report.
+for (const r of PILOT_ROUTES) {
+  handlers[`${r.method} ${r.path}`] = async (event, params) => {
+    const principal = await authenticate(event, keys);
+    const res = await r.handle(
+      principal,
+      {
+        pathParameters: params,
+        query: event.queryStringParameters ?? {},
+        body: rawBody(event).toString('utf8'),
+        contentType: header(event, 'content-type'),
+        idempotencyKey: header(event, 'idempotency-key'),
+      },
+      pilotDeps,
+    );
+    return res.contentType === undefined ? json(res.status, res.body) : { statusCode: res.status, headers: { 'content-type': res.contentType, 'cache-control': 'no-store' }, body: String(res.body) };
   };
 }
 

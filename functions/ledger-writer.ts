@@ -8,6 +8,7 @@ import { log } from '../shared/adapters/log';
 import { telemetry } from '../shared/adapters/metrics';
 import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
+import { BlockRepo } from '../shared/adapters/block-repo';
 import { SqsRecordingJobQueue } from '../shared/adapters/queue';
 import { SecretResolver } from '../shared/adapters/secrets';
 import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/process-ingest-batch';
@@ -19,6 +20,8 @@ const secrets = new SecretResolver();
 const deps: ProcessIngestDeps = {
   calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable }),
   config: new ConfigRepo({ mainTable: config.mainTable }),
+  // Block lists (rating rule blocked_caller): one cached Query per account and minute (block-repo.ts).
+  blocks: new BlockRepo({ mainTable: config.mainTable }),
   archive: new S3Archive(config.archiveBucket),
   recordingJobs: new SqsRecordingJobQueue(config.recordingsQueueUrl),
   callerHashKey: () => secrets.resolve(config.callerHashKeyRef),

@@ -17,6 +17,8 @@ export interface IndexDef {
   readonly indexName: string;
   readonly partitionKey: KeyDef;
   readonly sortKey: KeyDef;
+  /** Which attributes the index copies: ALL (the default) or KEYS_ONLY (index and table keys). */
+  readonly projection?: 'ALL' | 'KEYS_ONLY';
 }
 
 export interface TableDef {
@@ -45,12 +47,17 @@ export interface QueueDef {
 }
 
 export interface BucketDef {
-  readonly id: 'Archive' | 'Recordings';
+  readonly id: 'Archive' | 'Recordings' | 'Anchors';
   /** Objects under this prefix expire after the given number of days (raw webhook archive). */
   readonly lifecycle: readonly { readonly prefix: string; readonly transitionToIaDays?: number; readonly expireDays?: number }[];
+  /**
+   * S3 Object Lock default retention (the bucket is then versioned, and retained whatever the stack's removal
+   * policy: locked objects cannot be emptied out of it). Locally nothing enforces it.
+   */
+  readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api';
+export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -58,6 +65,8 @@ export interface FunctionDef {
   readonly entry: string;
   readonly memoryMb: number;
   readonly timeoutSec: number;
+  /** Invoked on a fixed rate (EventBridge Scheduler in AWS; the local stack runs it on its own timer). */
+  readonly schedule?: { readonly rateMinutes: number };
 }
 
 export interface RouteDef {
@@ -84,7 +93,20 @@ export const TABLES = {
     // pk = ACCT#<accountId>, sk = <effectiveAt ISO>#<entryId>; both derived deterministically from the call.
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
-    globalSecondaryIndexes: [],
+    globalSecondaryIndexes: [
+      // Entries of an account by write time, for the sealer (docs/ARCHITECTURE.md, "Tamper evidence"): keyed on
+      // two fields every entry has always stored (LedgerEntry.accountId, .createdAt), so no writer changes and
+      // entries written before the index existed are backfilled by DynamoDB. Seal items have no createdAt: not
+      // indexed. KEYS_ONLY: an index write costs 1 WCU either way (entries are < 1 KB), but ALL would store every
+      // entry twice (~570 B vs ~250 B per entry, for ever) to save the sealer reads it makes once per entry
+      // (BatchGetItem, ~0.5 RRU each): at 10M entries a month the copy outgrows the reads within two months.
+      {
+        indexName: 'byCreatedAt',
+        partitionKey: { name: 'accountId', type: 'S' },
+        sortKey: { name: 'createdAt', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
     appendOnly: true,
   },
 } as const satisfies Record<string, TableDef>;
@@ -123,6 +145,14 @@ export const BUCKETS = {
     id: 'Recordings',
     lifecycle: [],
   },
+  // External anchors of the ledger's seal chain: `anchors/<accountId>/<seq, 12 digits>.json`, written once by the
+  // sealer. GOVERNANCE, not COMPLIANCE: no function role may bypass it (s3:BypassGovernanceRetention is granted to
+  // nobody), while an environment can still be torn down by an administrator; prod may move to COMPLIANCE.
+  anchors: {
+    id: 'Anchors',
+    lifecycle: [],
+    objectLock: { mode: 'GOVERNANCE', retentionDays: 400 },
+  },
 } as const satisfies Record<string, BucketDef>;
 
 export const FUNCTIONS = {
@@ -130,6 +160,12 @@ export const FUNCTIONS = {
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
+  // Seals every registered account's ledger hourly and anchors the newest seal in S3 (issue 3, tamper evidence).
+  ledgerSealer: { id: 'ledgerSealer', entry: 'functions/ledger-sealer.ts', memoryMb: 512, timeoutSec: 300, schedule: { rateMinutes: 60 } },
+  // Pilots (issue 4): the task states of the pilot state machine (infra/pilot-workflow.ts), and the enforcer that
+  // reconciles, closes and reports live pilots every minute (shared/app/pilot-tasks.ts).
+  pilotWorkflow: { id: 'pilotWorkflow', entry: 'functions/pilot-workflow.ts', memoryMb: 512, timeoutSec: 60 },
+  enforceCaps: { id: 'enforceCaps', entry: 'functions/enforce-caps.ts', memoryMb: 512, timeoutSec: 50, schedule: { rateMinutes: 1 } },
 } as const satisfies Record<FunctionId, FunctionDef>;
 
 export const ROUTES: readonly RouteDef[] = [
@@ -152,6 +188,15 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/statements', fn: 'api' },
   { method: 'POST', path: '/v1/reconciliations', fn: 'api' },
   { method: 'GET', path: '/v1/ledger/verify', fn: 'api' },
+  // The account's block list (issue 3, rating rule blocked_caller; shared/app/block-list.ts): admin writes, any key reads.
+  { method: 'PUT', path: '/v1/blocked-callers/{e164}', fn: 'api' },
+  { method: 'GET', path: '/v1/blocked-callers/{e164}', fn: 'api' },
+  { method: 'GET', path: '/v1/blocked-callers', fn: 'api' },
+  // Pilot campaigns (issue 4; shared/app/pilots.ts): admin keys create and stop, analyst keys read.
+  { method: 'POST', path: '/v1/pilots', fn: 'api' },
+  { method: 'GET', path: '/v1/pilots/{pilotId}', fn: 'api' },
+  { method: 'POST', path: '/v1/pilots/{pilotId}/stop', fn: 'api' },
+  { method: 'GET', path: '/v1/pilots/{pilotId}/report', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
 ];
@@ -171,6 +216,12 @@ export const ENV = {
   secretsRef: 'SECRETS_REF',
   /** Comma-separated hosts the recording fetcher may download from (SSRF guard): `api.twilio.com` in AWS. */
   recordingUrlAllowedHosts: 'RECORDING_URL_ALLOWED_HOSTS',
+  /** The Object Lock bucket of seal anchors (sealer writes, the API's verify reads). */
+  anchorsBucket: 'ANCHORS_BUCKET',
+  /** Width of a sealed interval of `createdAt`, ms (default one hour). */
+  sealIntervalMs: 'SEAL_INTERVAL_MS',
+  /** How long after its end an interval may be sealed, ms (default 5 minutes; at least 30 s). */
+  sealGraceMs: 'SEAL_GRACE_MS',
 } as const;
 
 /** Physical names: one prefix per environment, the same shape locally and in AWS. */

@@ -15,13 +15,16 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import path from 'node:path';
 import { ENV_NAMES } from '../shared/adapters/env';
+import { DEFAULT_SEAL_OPTIONS } from '../shared/app/ledger-verify';
 import { OperationalAlarms } from './constructs/alarms';
 import { StorageBuckets } from './constructs/buckets';
 import { resolveEnvironment, type EnvironmentConfig } from './constructs/environment-config';
 import { PublicApi } from './constructs/http-api';
 import { LedgerFunction } from './constructs/ledger-function';
-import { DDB_READ, DDB_WRITE, grantLedgerAppend, grantSsmRead, grantTable } from './constructs/permissions';
+import { DDB_READ, DDB_WRITE, grantLedgerAppend, grantPartitionPut, grantSsmRead, grantTable } from './constructs/permissions';
 import { WorkQueues } from './constructs/queues';
+import { FunctionSchedules } from './constructs/schedules';
+import { PilotWorkflow } from './constructs/pilots';
 import { DataTables } from './constructs/tables';
 import { FUNCTIONS, QUEUES, TABLES, physicalName, type FunctionId } from './resources';
 
@@ -42,6 +45,8 @@ export class CallLedgerStack extends Stack {
   readonly functions: Record<FunctionId, LedgerFunction>;
   readonly publicApi: PublicApi;
   readonly alarms: OperationalAlarms;
+  readonly schedules: FunctionSchedules;
+  readonly pilots: PilotWorkflow;
 
   constructor(scope: Construct, id: string, props: CallLedgerStackProps) {
     super(scope, id, props);
@@ -66,7 +71,7 @@ export class CallLedgerStack extends Stack {
     });
     const { main, ledger } = this.data.tables;
     const { ingest, recordings } = this.queues.queues;
-    const { archive, recordings: recordingsBucket } = this.storage.buckets;
+    const { archive, recordings: recordingsBucket, anchors } = this.storage.buckets;
 
     const environment: Record<string, string> = {
       [ENV_NAMES.mainTable]: main.tableName,
@@ -78,6 +83,9 @@ export class CallLedgerStack extends Stack {
       [ENV_NAMES.callerHashKeyRef]: `ssm:${config.ssmPrefix}${CALLER_HASH_KEY_PARAM}`,
       [ENV_NAMES.secretsRef]: `ssm:${config.ssmPrefix}`,
       [ENV_NAMES.recordingUrlAllowedHosts]: config.recordingUrlAllowedHosts.join(','),
+      [ENV_NAMES.anchorsBucket]: anchors.bucketName,
+      [ENV_NAMES.sealIntervalMs]: String(DEFAULT_SEAL_OPTIONS.intervalMs),
+      [ENV_NAMES.sealGraceMs]: String(DEFAULT_SEAL_OPTIONS.graceMs),
     };
 
     this.functions = Object.fromEntries(
@@ -138,6 +146,25 @@ export class CallLedgerStack extends Stack {
       backlogAlarmSeconds: config.ingestBacklogAlarmSeconds,
     });
 
+    // Scheduled functions (FUNCTIONS[*].schedule) on EventBridge Scheduler, e.g. the ledger sealer hourly.
+    this.schedules = new FunctionSchedules(this, 'Schedules', { functions: mapValues(this.functions, (f) => f.fn), namePrefix: prefix });
+
+    // Pilot campaigns (issue 4): the state machine, its alarms and the pilot functions' IAM (enforce-caps runs every
+    // minute through FunctionSchedules above).
+    this.pilots = new PilotWorkflow(this, 'Pilots', {
+      stateMachineName: physicalName(prefix, 'pilots'),
+      taskFunction: this.functions.pilotWorkflow.fn,
+      enforceFunction: this.functions.enforceCaps.fn,
+      apiFunction: this.functions.api.fn,
+      mainTable: this.data.tables.main,
+      ledgerTable: this.data.tables.ledger,
+      reportsBucket: this.storage.buckets.archive,
+      logRetention,
+      removalPolicy,
+      alarmTopic: this.alarms.topic,
+      alarmNamePrefix: prefix,
+    });
+
     this.acknowledgeNagFindings(config);
 
     new CfnOutput(this, 'ApiUrl', { value: this.publicApi.api.apiEndpoint, description: 'execute-api endpoint' });
@@ -191,14 +218,39 @@ export class CallLedgerStack extends Stack {
     // Management config and disputes are conditional puts (never updates or deletes of call items); an accepted
     // dispute appends its credit to the ledger in the same transaction.
     grantTable(f.api, main, TABLES.main, ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem']);
+    // A full credit re-rates the calls that were duplicates only because of the credited call, with the writer's
+    // rating transaction (call item, duplicate marker, pilot counter: conditional updates on the main table).
+    grantTable(f.api, main, TABLES.main, ['dynamodb:UpdateItem']);
     grantLedgerAppend(f.api, ledger, TABLES.ledger);
     // Invoice reconciliation matches caller numbers by their keyed hash.
     grantSsmRead(f.api, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    // GET /v1/ledger/verify checks the newest anchor of the key's account: list and read anchors/ only.
+    grantObjectRead(f.api, this.storage.buckets.anchors, 'anchors/');
     f.api.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
         actions: ['s3:GetObject'],
         resources: [recordingsBucket.arnForObjects('recordings/*')],
+      }),
+    );
+
+    // ledgerSealer (tamper evidence): list registered accounts (main gsi1, the ACCOUNTS partition), read the ledger
+    // by write time (its byCreatedAt index, then the entries by key) and its newest seal, put seals under SEAL#
+    // partition keys only (never an entry's ACCT#: dynamodb:LeadingKeys), and write anchors once to anchors/.
+    f.ledgerSealer.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:Query'],
+        resources: [`${main.tableArn}/index/${TABLES.main.globalSecondaryIndexes[0].indexName}`],
+      }),
+    );
+    grantTable(f.ledgerSealer, ledger, TABLES.ledger, ['dynamodb:Query', 'dynamodb:BatchGetItem']);
+    grantPartitionPut(f.ledgerSealer, ledger, TABLES.ledger, 'SEAL#');
+    f.ledgerSealer.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:PutObject'],
+        resources: [this.storage.buckets.anchors.arnForObjects('anchors/*')],
       }),
     );
   }
@@ -248,6 +300,15 @@ export class CallLedgerStack extends Stack {
       id: resource(`${logicalArn(this.storage.buckets.recordings)}/recordings/*`),
       reason: 'Recording objects are recordings/<accountId>/<callId>.<ext>, created per call: PutObject on the prefix.',
     });
+    const anchorsArn = logicalArn(this.storage.buckets.anchors);
+    Validations.of(this.functions.ledgerSealer).acknowledge({
+      id: resource(`${anchorsArn}/anchors/*`),
+      reason: 'Anchors are anchors/<accountId>/<seq>.json, one per account and sealer run: PutObject (write-once, If-None-Match) on the prefix.',
+    });
+    Validations.of(this.functions.api).acknowledge({
+      id: resource(`${anchorsArn}/anchors/*`),
+      reason: 'GET /v1/ledger/verify reads the newest anchor of the caller\'s account; object keys are per account and seal.',
+    });
     Validations.of(this.functions.api).acknowledge({
       id: resource(`${logicalArn(this.storage.buckets.recordings)}/recordings/*`),
       reason: 'The API presigns GETs for any recording of the caller\'s account; object keys are per call.',
@@ -262,6 +323,21 @@ function grantObjectWrite(grantee: IGrantable, bucket: Bucket, keyPrefix: string
       effect: Effect.ALLOW,
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
       resources: [bucket.arnForObjects(`${keyPrefix}*`)],
+    }),
+  );
+}
+
+/** GetObject under one key prefix, and ListBucket limited to that prefix. */
+function grantObjectRead(grantee: IGrantable, bucket: Bucket, keyPrefix: string): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({ effect: Effect.ALLOW, actions: ['s3:GetObject'], resources: [bucket.arnForObjects(`${keyPrefix}*`)] }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${keyPrefix}*`] } },
     }),
   );
 }

@@ -6,12 +6,18 @@
  * delete keeps the previous version). Lifecycle rules come from BUCKETS.
  *
  * Bucket names are global across AWS, so the physical name gets the account and region appended.
+ *
+ * A bucket with `objectLock` (the seal anchors) is versioned with Object Lock default retention, always retained
+ * (locked objects could not be emptied out of it anyway), and its policy denies any PutObject without
+ * `If-None-Match` (S3 condition key `s3:if-none-match`): objects are created once and never get a second version.
  */
 import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   BlockPublicAccess,
   Bucket,
   BucketEncryption,
+  ObjectLockRetention,
   ObjectOwnership,
   StorageClass,
   type LifecycleRule,
@@ -72,11 +78,22 @@ export class StorageBuckets extends Construct {
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(props.accessLogRetentionDays) }],
     });
 
-    const build = (key: BucketKey, def: BucketDef): Bucket =>
-      new Bucket(this, def.id, {
+    const build = (key: BucketKey, def: BucketDef): Bucket => {
+      const lock = def.objectLock;
+      const bucket = new Bucket(this, def.id, {
         ...common,
+        ...(lock
+          ? {
+              removalPolicy: RemovalPolicy.RETAIN,
+              autoDeleteObjects: false,
+              objectLockEnabled: true,
+              objectLockDefaultRetention: (lock.mode === 'COMPLIANCE' ? ObjectLockRetention.compliance : ObjectLockRetention.governance)(
+                Duration.days(lock.retentionDays),
+              ),
+            }
+          : {}),
         bucketName: globalName(def.id),
-        versioned: VERSIONED.has(key),
+        versioned: VERSIONED.has(key) || lock !== undefined,
         lifecycleRules: [
           ...lifecycleRules(def),
           // Versioning keeps overwritten/deleted objects for recovery, but not forever.
@@ -87,6 +104,20 @@ export class StorageBuckets extends Construct {
         serverAccessLogsBucket: this.accessLogs,
         serverAccessLogsPrefix: `${def.id.toLowerCase()}/`,
       });
+      if (lock) {
+        bucket.addToResourcePolicy(
+          new PolicyStatement({
+            sid: 'DenyPutWithoutIfNoneMatch',
+            effect: Effect.DENY,
+            principals: [new AnyPrincipal()],
+            actions: ['s3:PutObject'],
+            resources: [bucket.arnForObjects('*')],
+            conditions: { Null: { 's3:if-none-match': 'true' } },
+          }),
+        );
+      }
+      return bucket;
+    };
     this.buckets = Object.fromEntries(
       (Object.entries(BUCKETS) as [BucketKey, BucketDef][]).map(([key, def]) => [key, build(key, def)]),
     ) as Record<BucketKey, Bucket>;

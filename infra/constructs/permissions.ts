@@ -77,6 +77,26 @@ export function grantLedgerAppend(grantee: IGrantable, table: Table, def: TableD
 }
 
 /**
+ * PutItem on an append-only table, only for items whose partition key starts with `pkPrefix` (IAM condition key
+ * `dynamodb:LeadingKeys`, required present): the sealer stores seals under `SEAL#<accountId>` and can never put
+ * an item under an entry's partition (`ACCT#<accountId>`). No UpdateItem or DeleteItem, as for every other role.
+ */
+export function grantPartitionPut(grantee: IGrantable, table: Table, def: TableDef, pkPrefix: string): void {
+  if (!def.appendOnly) throw new Error(`grantPartitionPut is for append-only tables; ${def.id} is not`);
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: ['dynamodb:PutItem'],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${pkPrefix}*`] },
+        Null: { 'dynamodb:LeadingKeys': 'false' },
+      },
+    }),
+  );
+}
+
+/**
  * ssm:GetParameter(s) on parameters under `<ssmPrefix><subPath>` (a trailing `*` is added when subPath ends in
  * `/`), and kms:Decrypt for SecureStrings, only when SSM calls KMS on the function's behalf.
  */

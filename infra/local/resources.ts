@@ -23,6 +23,7 @@ export interface ResourceNames {
   readonly recordingsDlqUrl: string;
   readonly archiveBucket: string;
   readonly recordingsBucket: string;
+  readonly anchorsBucket: string;
 }
 
 
@@ -48,8 +49,8 @@ export async function createTable(dynamodb: DynamoDBClient, name: string, def: T
                 { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
                 { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
               ],
-              // CDK's default projection, and what the list queries read.
-              Projection: { ProjectionType: 'ALL' },
+              // As in CDK (infra/constructs/tables.ts): ALL unless the definition says KEYS_ONLY.
+              Projection: { ProjectionType: index.projection ?? 'ALL' },
             }))
           : undefined,
       }),
@@ -124,6 +125,8 @@ export async function createResources(endpoints: EmulatorEndpoints, prefix: stri
       createQueue(clients.sqs, endpoints.sqs, name(QUEUES.recordings.id), dlqName(prefix, QUEUES.recordings), QUEUES.recordings),
       createBucket(clients.s3, name(BUCKETS.archive.id)),
       createBucket(clients.s3, name(BUCKETS.recordings.id)),
+      // Object Lock is an AWS-side policy (CDK); locally a plain bucket.
+      createBucket(clients.s3, name(BUCKETS.anchors.id)),
     ]);
     return {
       mainTable: name(TABLES.main.id),
@@ -134,6 +137,7 @@ export async function createResources(endpoints: EmulatorEndpoints, prefix: stri
       recordingsDlqUrl: recordings.dlqUrl,
       archiveBucket: name(BUCKETS.archive.id),
       recordingsBucket: name(BUCKETS.recordings.id),
+      anchorsBucket: name(BUCKETS.anchors.id),
     };
   } finally {
     for (const client of Object.values(clients)) client.destroy();

@@ -19,7 +19,11 @@ import { startFakeMedia, type FakeMedia } from './fake-media';
 import { componentChecks } from './health';
 import { startHttpAdapter, type ComponentHealth, type HttpHandler } from './http-adapter';
 import { createResources, type ResourceNames } from './resources';
+import { localPilotEnv, resolvePilotTimeScale, startLocalPilotWorkflow, type LocalPilotWorkflow } from './stepfunctions';
+import { registerPilotWorkflow } from '../../shared/adapters/pilot-workflow';
 import { startPollers, type Pollers, type QueueStats, type SqsHandler } from './sqs-poller';
+import { resolveScheduleEveryMs, startLocalSchedule, type LocalSchedule, type ScheduledHandler } from './scheduler';
+import { accountRegistryKeys } from '../../shared/adapters/account-registry';
 
 export const DEFAULT_SEED_FILE = join(REPO_ROOT, 'events', 'seed', 'demo.json');
 /** Physical-name prefix of the local resources (`callledger-local-main`, …). */
@@ -42,6 +46,14 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Replace functions' handlers (tests with fixtures); the rest are imported from FUNCTIONS[fn].entry. */
   readonly handlers?: Partial<Record<FunctionId, AnyHandler>>;
+  /**
+   * How often functions with a `schedule` (e.g. the ledger sealer) run, in ms: default LOCAL_SCHEDULE_EVERY_MS, else
+   * 60 000; 0 turns them off. The sealer's own settings come from the environment as in Lambda (SEAL_INTERVAL_MS,
+   * SEAL_GRACE_MS).
+   */
+  readonly scheduleEveryMs?: number;
+  /** Pilot workflow waits last 1/pilotTimeScale of their time (default LOCAL_PILOT_TIME_SCALE, else 1). */
+  readonly pilotTimeScale?: number;
 }
 
 export interface LocalApiKey {
@@ -72,6 +84,8 @@ export interface LocalStack {
   readonly seed: Seed;
   readonly secrets: LocalSecrets;
   readonly clients: LocalClients;
+  /** The pilot state machine, run locally (infra/local/stepfunctions.ts); the API starts executions on it. */
+  readonly pilots: LocalPilotWorkflow;
   pollerStats(): Record<string, QueueStats>;
   /** Resolves when every queue is drained and no handler is running (see Pollers.waitForIdle). */
   waitForIdle(timeoutMs?: number): Promise<void>;
@@ -106,7 +120,8 @@ export function generateSecrets(seed: Seed): LocalSecrets {
 /** The main-table items of a seed, in the layout of docs/CONTRACTS.md (via the repository's own item builders). */
 export function seedItems(seed: Seed, secrets: LocalSecrets): Record<string, unknown>[] {
   return [
-    ...seed.accounts.map(configItems.account),
+    // Registered (main gsi1, partition ACCOUNTS) so that jobs over every account, the ledger sealer, find them.
+    ...seed.accounts.map((a) => ({ ...configItems.account(a), ...accountRegistryKeys(a.accountId) })),
     ...seed.publishers.map(configItems.publisher),
     ...seed.campaigns.map(configItems.campaign),
     ...seed.trackingNumbers.map(configItems.trackingNumber),
@@ -149,6 +164,7 @@ export function handlerEnv(args: {
     [ENV.callerHashKeyRef]: 'env:CALLER_HASH_KEY',
     CALLER_HASH_KEY: args.secrets.callerHashKey,
     [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
+    [ENV.anchorsBucket]: args.names.anchorsBucket,
     POWERTOOLS_DEV: current.POWERTOOLS_DEV ?? 'true',
     POWERTOOLS_SERVICE_NAME: current.POWERTOOLS_SERVICE_NAME ?? 'callledger-local',
   };
@@ -198,12 +214,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     savedEnv.clear();
   };
   let pollers: Pollers | undefined;
+  const schedules: LocalSchedule[] = [];
   const handlersReady = deferred<Record<FunctionId, AnyHandler>>();
   let clients: LocalClients | undefined;
   let checks: Record<string, () => Promise<ComponentHealth>> | undefined;
 
   const stopAll = async () => {
     handlersReady.reject(new Error('local stack stopped'));
+    for (const schedule of schedules.splice(0)) await schedule.stop();
     await pollers?.stop();
     // Pollers first (they finish their batches against live emulators), then in start order: the HTTP adapter
     // stops taking requests before the emulators go.
@@ -247,7 +265,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     checks = componentChecks(clients, names, () => pollers);
 
     const publicBaseUrl = process.env.PUBLIC_BASE_URL || `http://127.0.0.1:${adapter.port}`;
-    const env = handlerEnv({ emulators, names, publicBaseUrl, seed, secrets, quiet });
+    const env = { ...handlerEnv({ emulators, names, publicBaseUrl, seed, secrets, quiet }), ...localPilotEnv() };
     for (const [name, value] of Object.entries(env)) {
       if (!savedEnv.has(name)) savedEnv.set(name, process.env[name]);
       process.env[name] = value;
@@ -262,6 +280,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const handlers = Object.fromEntries(
       await Promise.all(ids.map(async (fn) => [fn, opts.handlers?.[fn] ?? (await importHandler(fn))] as const)),
     ) as Record<FunctionId, AnyHandler>;
+    // The pilot state machine on aws-local-stepfunctions, with its tasks bound to the pilot-workflow handler; the
+    // API's use case finds it through the workflow registry (no Step Functions endpoint locally).
+    const pilots = startLocalPilotWorkflow({ handler: handlers.pilotWorkflow, timeScale: resolvePilotTimeScale(opts.pilotTimeScale), log: (line) => console.error(line) });
+    registerPilotWorkflow(pilots);
+    cleanups.unshift(async () => {
+      await pilots.stopAll();
+      registerPilotWorkflow(undefined);
+    });
     handlersReady.resolve(handlers);
     log(`handlers loaded (${elapsed()})`);
 
@@ -284,6 +310,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       }),
     });
 
+    // Scheduled functions (EventBridge Scheduler in AWS) on a local timer, calling the real handlers.
+    const everyMs = resolveScheduleEveryMs(opts.scheduleEveryMs);
+    for (const def of Object.values(FUNCTIONS)) {
+      if (!('schedule' in def) || everyMs === 0) continue;
+      schedules.push(startLocalSchedule({ fn: def, handler: handlers[def.id] as ScheduledHandler, everyMs, log: (line) => console.error(line) }));
+    }
+
     let stopped: Promise<void> | undefined;
     const stack: LocalStack = {
       baseUrl: adapter.url,
@@ -295,6 +328,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       seed,
       secrets,
       clients,
+      pilots,
       pollerStats: () => pollers!.stats(),
       waitForIdle: (timeoutMs) => pollers!.waitForIdle(timeoutMs),
       stop: () => (stopped ??= stopAll()),

@@ -32,7 +32,7 @@ const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
 
 export function isSlotAttribute(attr: string): boolean {
-  return attr.startsWith('s_') || attr.startsWith('r_');
+  return attr.startsWith('s_') || attr.startsWith('r_') || attr.startsWith('c_');
 }
 
 // ------------------------------------------------------------------ times
@@ -112,7 +112,8 @@ export function encodeSlot(event: CallEvent): AttributeValue {
     if (url !== null) out[url.endsWith(event.recordingId) ? 'L' : 'l'] = S(url.endsWith(event.recordingId) ? url.slice(0, -event.recordingId.length) : url);
   }
   if (event.provider !== providerOf(event.callId)) out.w = S(event.provider);
-  if (event.eventId !== defaultEventId(event)) out.i = S(event.eventId);
+  // A child leg lives on its parent's item, whose call id the default would be built from: always store its id.
+  if (event.eventId !== defaultEventId(event) || (event.kind === 'call.status' && event.parentCallId !== null)) out.i = S(event.eventId);
   return { M: out };
 }
 
@@ -129,8 +130,9 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
     ...decodeTimes(stored),
     sequenceNumber: field<number>(stored, 'q'),
   };
-  if (attr.startsWith('s_')) {
-    const gather = attr.endsWith('_gather');
+  if (attr.startsWith('s_') || attr.startsWith('c_')) {
+    // `c_<status>`: a child leg's status event (fold.ts isChildLeg), which carries its parentCallId.
+    const gather = attr.startsWith('s_') && attr.endsWith('_gather');
     const status = attr.slice(2, gather ? -'_gather'.length : undefined) as CallStatus;
     const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
     const event = { kind: 'call.status', eventId: '', ...base, status, ...fields } as unknown as CallStatusEvent;

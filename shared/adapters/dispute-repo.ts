@@ -204,6 +204,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
         TableName: this.mainTable,
         Key: marshall({ pk: `ACCT#${accountId}`, sk: `PUB#${publisherId}` }),
         ProjectionExpression: 'creditPolicy',
+        // A policy changed a moment ago must govern the next dispute: off the hot path, so read it exactly.
+        ConsistentRead: true,
         ReturnConsumedCapacity: 'TOTAL',
       }),
     );

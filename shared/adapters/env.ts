@@ -14,6 +14,15 @@ const secretRef = z.string().check(z.regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\
 /** A prefix that secret names are appended to: `env:` (local) or `ssm:/callledger/<env>/`. */
 const secretsPrefix = z.string().check(z.regex(/^(env:|ssm:\/\S*\/)$/, 'expected env: or ssm:/prefix/ (ending in /)'));
 const nonEmpty = z.string().check(z.trim(), z.minLength(1, 'required'));
+/** A whole number of milliseconds, at least `min`; `fallback` when unset. */
+const millis = (fallback: number, min: number) =>
+  z.pipe(
+    z._default(z.string(), String(fallback)),
+    z.pipe(
+      z.transform((s: string) => Number(s)),
+      z.int('expected a whole number of milliseconds').check(z.gte(min, `at least ${min} ms`)),
+    ),
+  );
 
 const FIELDS = {
   mainTable: nonEmpty,
@@ -37,6 +46,15 @@ const FIELDS = {
       z.array(z.string()).check(z.minLength(1, 'at least one host')),
     ),
   ),
+  anchorsBucket: nonEmpty,
+  /** Sealed interval width (shared/app/ledger-verify.ts): one hour unless set; at least a minute. */
+  sealIntervalMs: millis(3_600_000, 60_000),
+  /**
+   * How long after an interval ends before it is sealed: five minutes unless set. At least 30 s, longer than any
+   * ledger write can be in flight (the writer's Lambda timeout is 20 s, the API's 15 s), or an entry could land in
+   * an interval already sealed and verify would report it as tampering.
+   */
+  sealGraceMs: millis(300_000, 30_000),
 } as const;
 
 export type ConfigKey = keyof typeof FIELDS;

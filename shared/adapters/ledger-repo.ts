@@ -4,17 +4,46 @@
  * `sk = <seq, 12 digits>`, so an account's seals are one Query in order and never mix with its entries.
  * Entries are written only inside transactions elsewhere (charges: the rating transaction in main-repo.ts; credits:
  * the dispute resolution in dispute-repo.ts). Nothing here updates or deletes; seals are conditional Puts.
+ *
+ * The sealer reads one interval of write time through the `byCreatedAt` index (infra/resources.ts): keyed on
+ * `accountId` and `createdAt`, which every entry has stored since the first ledger version, so no writer adds
+ * anything for it and older entries are in it too (DynamoDB backfills an index added to a populated table; while
+ * it does, reads of the index fail and the sealer defers: `SealIndexNotReady`). `createdAt` is always
+ * `Date#toISOString()` (UTC, milliseconds), so string order is time order. The index is KEYS_ONLY; the entries
+ * themselves come from the table by BatchGetItem (see the index's comment for the cost trade-off).
  */
-import { GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { TABLES } from '../../infra/resources';
+import { backoffMs, sleep } from '../app/concurrency';
+import { SealIndexNotReady } from '../app/ledger-verify';
 import { totals } from '../domain/ledger';
 import type { LedgerEntryV2 } from '../domain/ledger-v2';
 import type { Seal } from '../domain/tamper';
 import type { LedgerEntry } from '../domain/types';
 import type { LedgerQuery, LedgerStore, LedgerTotals, Page } from '../app/ports';
+import type { IndexShape } from './capacity';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
 import { decodeCursor, encodeCursor } from './cursor';
+
+const BY_CREATED_AT = TABLES.ledger.globalSecondaryIndexes.find((i) => i.indexName === 'byCreatedAt')!;
+/** The ledger's write-time index as the capacity model sees it: 1 WCU per entry written (KEYS_ONLY, < 1 KB). */
+export const LEDGER_BY_CREATED_AT: IndexShape = {
+  partitionKey: BY_CREATED_AT.partitionKey.name,
+  sortKey: BY_CREATED_AT.sortKey.name,
+  projected: [],
+  tableKeys: [TABLES.ledger.partitionKey.name, TABLES.ledger.sortKey.name],
+};
+/** BatchGetItem's limit per request. */
+const BATCH_GET_MAX = 100;
 
 export interface LedgerRepoOptions {
   ledgerTable: string;
@@ -37,6 +66,18 @@ export function sealPk(accountId: string): string {
 function toStoredItem(item: Record<string, AttributeValue>): StoredLedgerItem {
   const { pk: _pk, sk: _sk, ...entry } = unmarshall(item);
   return entry as StoredLedgerItem;
+}
+
+function sealSortKey(seq: number): string {
+  return String(seq).padStart(12, '0');
+}
+
+/** DynamoDB refuses reads of an index it is still backfilling (ValidationException naming the backfill). */
+function indexNotReady(err: unknown): SealIndexNotReady | null {
+  const e = err as { name?: string; message?: string };
+  return e.name === 'ValidationException' && /backfill/i.test(e.message ?? '')
+    ? new SealIndexNotReady(`ledger index ${BY_CREATED_AT.indexName} is not readable yet: ${e.message}`)
+    : null;
 }
 
 export class LedgerRepo implements LedgerStore {
@@ -115,13 +156,96 @@ export class LedgerRepo implements LedgerStore {
     return seals;
   }
 
+  /** The seal with the highest sequence number (one strongly consistent Query of one item), or null. */
+  async latestSeal(accountId: string): Promise<Seal | null> {
+    const out = await this.client().send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: sealPk(accountId) } },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    recordDdb('read', out.ConsumedCapacity);
+    const item = out.Items?.[0];
+    return item === undefined ? null : (toStoredItem(item) as unknown as Seal);
+  }
+
+  /** `createdAt` of the account's earliest entry (the first key of the write-time index), or null. */
+  async firstCreatedAt(accountId: string): Promise<string | null> {
+    const out = await this.queryByCreatedAt(accountId, '0000', '9999', undefined, 1);
+    const item = out.Items?.[0];
+    return item === undefined ? null : (unmarshall(item)[BY_CREATED_AT.sortKey.name] as string);
+  }
+
+  /**
+   * Entries with `fromIso <= createdAt < toIso`: the index gives their keys (all pages), BatchGetItem their content
+   * from the table (eventually consistent: entries are immutable and the sealer reads intervals closed minutes ago).
+   */
+  async entriesCreatedBetween(accountId: string, fromIso: string, toIso: string): Promise<StoredLedgerItem[]> {
+    const keys: Record<string, AttributeValue>[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      // BETWEEN is inclusive: an entry created exactly at `toIso` belongs to the next interval and is dropped below.
+      const out = await this.queryByCreatedAt(accountId, fromIso, toIso, startKey);
+      for (const item of out.Items ?? []) {
+        if ((unmarshall(item)[BY_CREATED_AT.sortKey.name] as string) < toIso) keys.push({ pk: item.pk!, sk: item.sk! });
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    const entries: StoredLedgerItem[] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_MAX) entries.push(...(await this.batchGet(keys.slice(i, i + BATCH_GET_MAX))));
+    return entries;
+  }
+
+  private async queryByCreatedAt(accountId: string, from: string, to: string, startKey: Record<string, AttributeValue> | undefined, limit?: number) {
+    try {
+      const out = await this.client().send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: BY_CREATED_AT.indexName,
+          KeyConditionExpression: '#a = :a AND #c BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#a': BY_CREATED_AT.partitionKey.name, '#c': BY_CREATED_AT.sortKey.name },
+          ExpressionAttributeValues: { ':a': { S: accountId }, ':from': { S: from }, ':to': { S: to } },
+          ExclusiveStartKey: startKey,
+          Limit: limit,
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      recordDdb('read', out.ConsumedCapacity);
+      return out;
+    } catch (err) {
+      throw indexNotReady(err) ?? err;
+    }
+  }
+
+  /** Up to 100 items by key; unprocessed keys are retried with backoff. Keys whose item is gone are skipped. */
+  private async batchGet(keys: readonly Record<string, AttributeValue>[]): Promise<StoredLedgerItem[]> {
+    const found: StoredLedgerItem[] = [];
+    let pending = [...keys];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error('entriesCreatedBetween: unprocessed keys after retries');
+      if (attempt > 0) await sleep(backoffMs(attempt, 50, 2_000));
+      const out = await this.client().send(
+        new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending } }, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      recordDdb('read', out.ConsumedCapacity);
+      for (const item of out.Responses?.[this.table] ?? []) found.push(toStoredItem(item));
+      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    }
+    return found;
+  }
+
   /** Appends a seal; 'exists' when its sequence number is taken (another sealer won). */
   async putSeal(seal: Seal): Promise<'stored' | 'exists'> {
     try {
       const out = await this.client().send(
         new PutItemCommand({
           TableName: this.table,
-          Item: marshall({ pk: sealPk(seal.accountId), sk: String(seal.seq).padStart(12, '0'), ...seal }),
+          Item: marshall({ pk: sealPk(seal.accountId), sk: sealSortKey(seal.seq), ...seal }),
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnConsumedCapacity: 'TOTAL',
         }),

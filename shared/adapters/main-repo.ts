@@ -37,10 +37,12 @@ import {
   type DuplicateMarker,
   type Page,
   type RatedCall,
+  type Rerating,
   type StoredCall,
   type StoredRecording,
 } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
+import { LEDGER_BY_CREATED_AT } from './ledger-repo';
 import { recordDdb } from './ddb-stats';
 import { decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
 import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
@@ -201,6 +203,15 @@ function sameAccountCondition(b: UpdateBuilder, acct: string): string {
 
 function notRatedCondition(b: UpdateBuilder, acct: string): string {
   return `attribute_not_exists(${b.name('rating')}) AND ${sameAccountCondition(b, acct)}`;
+}
+
+/**
+ * The condition of a call's rating write: not rated yet, or, for a re-rating, still rated as it was read
+ * (`ratedAt` is unique per rating write) and not billable, so a re-rating never touches a charged call.
+ */
+function ratingCondition(b: UpdateBuilder, acct: string, rerate: Rerating | undefined): string {
+  if (rerate === undefined) return notRatedCondition(b, acct);
+  return `${b.name('ratedAt')} = ${b.value(S(rerate.expectRatedAt))} AND ${b.name('billable')} = ${b.value({ BOOL: false })} AND ${b.name('accountId')} = ${acct}`;
 }
 
 function errorName(err: unknown): string | undefined {
@@ -567,14 +578,18 @@ export class CallRepo implements CallStore {
     entry: LedgerEntry;
     marker: DuplicateMarker | null;
     pilot?: PilotCharge | null;
+    rerate?: Rerating;
   }): Promise<CommitOutcome> {
     const { callId, accountId, rated, entry, marker } = args;
     const pilot = args.pilot ?? null;
     if (this.ledgerTable === undefined) throw new Error('CallRepo: commitRating needs the ledger table');
+    // A day's first charge creates the day item, whose condition (`attribute_not_exists`) cannot also compare the
+    // price with the daily cap: a price above the daily cap is refused here, before any write.
+    if (pilot !== null && pilot.day !== null && pilot.priceCents > pilot.day.dailyCapCents) return { outcome: 'over_cap', refusal: 'daily_cap' };
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
     setRating(b, callId, accountId, rated);
-    const condition = notRatedCondition(b, acct);
+    const condition = ratingCondition(b, acct, args.rerate);
     // The charge carries its content hash (tamper.ts) so `GET /v1/ledger/verify` detects an edit made behind the API.
     const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });
     const markerItem =
@@ -607,8 +622,14 @@ export class CallRepo implements CallStore {
         Put: {
           TableName: this.table,
           Item: markerItem,
-          ConditionExpression: 'attribute_not_exists(pk) OR billedStartMs <= :lo OR billedStartMs >= :hi',
-          ExpressionAttributeValues: { ':lo': N(marker.billedStartMs - marker.windowMs), ':hi': N(marker.billedStartMs + marker.windowMs) },
+          // A marker held by a fully credited call is free for the re-rating of the calls it made duplicates.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR billedStartMs <= :lo OR billedStartMs >= :hi' + (marker.freedCallId === undefined ? '' : ' OR callId = :freed'),
+          ExpressionAttributeValues: {
+            ':lo': N(marker.billedStartMs - marker.windowMs),
+            ':hi': N(marker.billedStartMs + marker.windowMs),
+            ...(marker.freedCallId === undefined ? {} : { ':freed': S(marker.freedCallId) }),
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       });
@@ -622,6 +643,8 @@ export class CallRepo implements CallStore {
       const awsWcu =
         this.priceUpdate(callId, b, this.images.get(callId) ?? null, true) +
         estimateWcu(charge, tx) +
+        // The ledger's createdAt index (KEYS_ONLY) takes a copy of the charge's keys: index writes are not doubled.
+        gsiWcu(null, charge, LEDGER_BY_CREATED_AT) +
         (markerItem === null ? 0 : estimateWcu(markerItem, tx));
       recordDdb('write', out.ConsumedCapacity, awsWcu + (pilot === null ? 0 : pilot.day === null ? 2 : 4));
       return { outcome: 'committed' };
@@ -686,12 +709,13 @@ export class CallRepo implements CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
+    rerate?: Rerating;
   }): Promise<Extract<CommitOutcome, { outcome: 'committed' | 'already_rated' | 'conflict' }>> {
     const { callId, accountId, rated } = args;
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
     setRating(b, callId, accountId, rated);
-    const condition = notRatedCondition(b, acct);
+    const condition = ratingCondition(b, acct, args.rerate);
     try {
       await this.updateCall(callId, b, condition, true);
       return { outcome: 'committed' };

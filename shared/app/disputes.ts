@@ -9,6 +9,7 @@
  */
 import {
   creditEntry,
+  isFullCredit,
   disputeId as disputeIdOf,
   openDispute,
   refusalProblem,
@@ -71,6 +72,11 @@ export interface DisputeDeps {
   readonly disputes: DisputeStore;
   readonly policies: CreditPolicyReader;
   readonly now: () => Date;
+  /**
+   * Runs after a charge was fully credited (and again on a repeated resolve): re-rates the calls that were
+   * duplicates only because of it (process-ingest-batch.ts rerateAfterCredit). Absent: nothing is re-rated.
+   */
+  readonly afterFullCredit?: (accountId: string, creditedCallId: string) => Promise<unknown>;
 }
 
 // ------------------------------------------------------------------ helpers
@@ -157,9 +163,17 @@ export async function resolveCallDispute(
     const charge = next.status === 'accepted' ? await chargeOf(principal, next.callId, deps) : null;
     // An open dispute's charge cannot vanish through the API (the ledger is append-only): this is tampering.
     if (next.status === 'accepted' && charge === null) throw new Error(`charge of ${next.disputeId} is missing`);
-    if (!decided.changed) return { dispute: next, credit: charge === null ? null : await storedCredit(principal, charge, deps) };
+    if (!decided.changed) {
+      const stored = charge === null ? null : await storedCredit(principal, charge, deps);
+      // A repeated resolve re-runs the re-rating (idempotent), in case the first one was cut short.
+      if (charge !== null && stored !== null && isFullCredit(charge, stored)) await deps.afterFullCredit?.(principal.accountId, charge.callId);
+      return { dispute: next, credit: stored };
+    }
     const credit = charge === null ? null : hashed(creditEntry(charge, next, new Date(nowMs).toISOString()));
-    if ((await deps.disputes.resolve(next, credit)) === 'resolved') return { dispute: next, credit: credit === null ? null : stripHash(credit) };
+    if ((await deps.disputes.resolve(next, credit)) === 'resolved') {
+      if (charge !== null && credit !== null && isFullCredit(charge, credit)) await deps.afterFullCredit?.(principal.accountId, charge.callId);
+      return { dispute: next, credit: credit === null ? null : stripHash(credit) };
+    }
     // Resolved concurrently: the next round answers the retry from the stored dispute or refuses with 409.
   }
   throw new Error(`dispute ${disputeId}: resolution kept losing races`);

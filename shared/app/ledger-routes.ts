@@ -6,17 +6,23 @@
  * that a typo is not silently ignored.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import type { Config } from '../adapters/env';
+import { S3AnchorStore } from '../adapters/anchors';
+import { BlockRepo } from '../adapters/block-repo';
 import { DisputeRepo } from '../adapters/dispute-repo';
 import { LedgerRepo } from '../adapters/ledger-repo';
 import { CallRepo, ConfigRepo } from '../adapters/main-repo';
+import { log } from '../adapters/log';
+import { telemetry } from '../adapters/metrics';
 import { SecretResolver } from '../adapters/secrets';
 import type { DisputeStatus } from '../domain/disputes';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-schema';
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, fieldErrors, type FieldError } from '../domain/problems';
 import { listAccountDisputes, openCallDispute, resolveCallDispute } from './disputes';
-import { verifyLedger, type LedgerVerifyReader } from './ledger-verify';
+import { rerateAfterCredit, type RatingDeps } from './process-ingest-batch';
+import { verifyLedger, type AnchorReader, type LedgerVerifyReader } from './ledger-verify';
 import type { ApiKeyRecord, SecretStore } from './ports';
 import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from './reconciliations';
 import { cursor, flag, id, instant, parseQuery, wholeNumber, type Rule } from './query';
@@ -24,6 +30,8 @@ import { getStatement } from './statements';
 
 export interface LedgerRouteDeps extends ReconciliationDeps {
   readonly ledger: ReconciliationDeps['ledger'] & LedgerVerifyReader;
+  /** The seal anchors GET /v1/ledger/verify checks; without it verify checks the database alone. */
+  readonly anchors?: AnchorReader;
 }
 
 export interface RouteRequest {
@@ -178,6 +186,8 @@ function reconciliationScope(q: { period?: string; from?: string; to?: string })
 export interface LedgerRouteDepsOptions {
   /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
   readonly client?: DynamoDBClient;
+  /** For the anchors bucket; defaults to the shared client (AWS_ENDPOINT_URL_S3 honoured). */
+  readonly s3?: S3Client;
   /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
   readonly secrets?: Pick<SecretStore, 'resolve'>;
   readonly now?: () => Date;
@@ -185,20 +195,35 @@ export interface LedgerRouteDepsOptions {
 
 /** The adapters behind LEDGER_ROUTES, built from the same configuration functions/api.ts loads. */
 export function ledgerRouteDeps(
-  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'>,
+  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'> & Partial<Pick<Config, 'anchorsBucket'>>,
   options: LedgerRouteDepsOptions = {},
 ): LedgerRouteDeps {
   const client = options.client;
   const disputes = new DisputeRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client });
   const secrets = options.secrets ?? new SecretResolver();
+  const configRepo = new ConfigRepo({ mainTable: config.mainTable, client });
+  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
+  const now = options.now ?? (() => new Date());
+  // Re-rating after a full credit rates calls exactly as the ledger writer does (same use case, same repos).
+  const rating: RatingDeps & { calls: CallRepo } = {
+    calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client }),
+    config: configRepo,
+    blocks: new BlockRepo({ mainTable: config.mainTable, client }),
+    callerHashKey,
+    now,
+    telemetry,
+    log,
+  };
   return {
     calls: new CallRepo({ mainTable: config.mainTable, client }),
-    config: new ConfigRepo({ mainTable: config.mainTable, client }),
+    config: configRepo,
+    afterFullCredit: (accountId, creditedCallId) => rerateAfterCredit(accountId, creditedCallId, rating),
     ledger: new LedgerRepo({ ledgerTable: config.ledgerTable, client }),
     disputes,
     policies: disputes,
     callFacts: disputes,
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
-    now: options.now ?? (() => new Date()),
+    callerHashKey,
+    now,
+    ...(config.anchorsBucket !== undefined ? { anchors: new S3AnchorStore({ bucket: config.anchorsBucket, client: options.s3 }) } : {}),
   };
 }

@@ -8,8 +8,10 @@ import * as z from 'zod';
 import { ROUTES, type RouteDef } from '../../infra/resources';
 import { CampaignBodySchema, PublisherBodySchema, SeedPublisherSchema, TrackingNumberBodySchema } from '../domain/config-schema';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-schema';
+import { BlockCallerBodySchema, BlockedCallerSchema } from '../domain/block-list-schema';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms-schema';
 import { REASON_CODES } from '../domain/types';
+import { PILOT_OPENAPI } from './pilots';
 
 // ------------------------------------------------------------------ response schemas
 
@@ -271,6 +273,32 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: { 200: { description: 'The verification report', schema: AnyObject } },
     problems: [400, 401],
   },
+  // The block list (shared/app/block-list.ts): responses never carry the number, only blockId and the last four digits.
+  'PUT /v1/blocked-callers/{e164}': {
+    summary:
+      'Block (default) or unblock a caller of this account (admin), effective from effectiveFrom (default and minimum: 60 s from now); calls that start while blocked are rated blocked_caller',
+    auth: 'admin',
+    request: BlockCallerBodySchema,
+    responses: { 200: { description: 'Updated (or unchanged)', schema: BlockedCallerSchema }, 201: { description: 'Created', schema: BlockedCallerSchema } },
+    problems: [400, 401, 403, 409, 415, 422],
+  },
+  'GET /v1/blocked-callers/{e164}': {
+    summary: 'A blocked caller: state now, pending change, history',
+    auth: 'bearer',
+    responses: { 200: { description: 'The entry', schema: BlockedCallerSchema } },
+    problems: [400, 401, 404],
+  },
+  'GET /v1/blocked-callers': {
+    summary: "The account's block list, paginated",
+    auth: 'bearer',
+    query: ['limit', 'cursor'],
+    responses: {
+      200: { description: 'A page of entries', schema: z.object({ blockedCallers: z.array(BlockedCallerSchema), cursor: z.string().nullable() }) },
+    },
+    problems: [400, 401],
+  },
+  // Pilot campaigns (shared/app/pilots.ts).
+  ...PILOT_OPENAPI,
   'GET /v1/openapi.json': {
     summary: 'This document',
     auth: 'none',

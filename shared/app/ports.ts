@@ -65,6 +65,13 @@ export interface DuplicateMarker {
   readonly callerHash: string;
   readonly billedStartMs: number;
   readonly windowMs: number;
+  /** Re-rating after a full credit: a marker still naming this (credited) call counts as free. */
+  readonly freedCallId?: string;
+}
+
+/** A re-rating: the call must still carry the (non-billable) rating written at `expectRatedAt`. */
+export interface Rerating {
+  readonly expectRatedAt: string;
 }
 
 export type CommitOutcome =
@@ -135,6 +142,7 @@ export interface CallStore {
     marker: DuplicateMarker | null;
     /** The pilot counter update, for a call of a pilot inside its window. */
     pilot?: PilotCharge | null;
+    rerate?: Rerating;
   }): Promise<CommitOutcome>;
   /** One conditional UpdateItem: slots + rating of a non-billable call. */
   commitNonBillable(args: {
@@ -142,6 +150,7 @@ export interface CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
+    rerate?: Rerating;
   }): Promise<Extract<CommitOutcome, { outcome: 'committed' | 'already_rated' | 'conflict' }>>;
   setRecording(callId: string, recording: StoredRecording): Promise<void>;
   getCall(callId: string, options?: { consistent?: boolean }): Promise<StoredCall | null>;

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { callerHash, normaliseNumber } from '../domain/caller';
-import { callTimes, foldCall, gatheredDigits } from '../domain/fold';
+import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../domain/fold';
 import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits } from '../domain/config';
 import { chargeEntry } from '../domain/ledger';
 import type { PriorBilled } from '../domain/rating';
@@ -34,6 +34,7 @@ import {
   type Log,
   type RatedCall,
   type RawArchive,
+  type Rerating,
   type RecordingJobQueue,
   type Telemetry,
 } from './ports';
@@ -62,6 +63,12 @@ export interface ProcessIngestDeps {
   readonly maxAttempts?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** What rating a call needs (the ledger writer's dependencies without the queue and archive). */
+export type RatingDeps = Pick<
+  ProcessIngestDeps,
+  'calls' | 'config' | 'blocks' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep'
+>;
 
 export interface BatchResult {
   readonly failedMessageIds: readonly string[];
@@ -131,7 +138,8 @@ async function processRecords(records: readonly QueueRecord[], deps: ProcessInge
   // Group by (account, call): events claiming a call for two accounts never share a write.
   const groups = new Map<string, { messageIds: string[]; events: CallEvent[] }>();
   for (const { messageId, message } of parsed) {
-    const key = `${message.event.accountId}\u0000${message.event.callId}`;
+    // A child leg's events go to its parent's item (fold.ts isChildLeg): they measure the parent's talk time.
+    const key = `${message.event.accountId}\u0000${owningCallId(message.event)}`;
     const group = groups.get(key) ?? { messageIds: [], events: [] };
     group.messageIds.push(messageId);
     group.events.push(message.event);
@@ -157,6 +165,14 @@ async function processRecords(records: readonly QueueRecord[], deps: ProcessInge
 }
 
 async function processCall(events: readonly CallEvent[], deps: ProcessIngestDeps): Promise<void> {
+  if (events.every(isChildLeg)) {
+    // Only the dialled leg's events: stored on the parent; a leg that ended gives the talk time, which can change
+    // a rating already made without it (below_buffer on basis `talk`).
+    const first = events[0]!;
+    await withConflictRetry(deps, () => deps.calls.mergeEvents(first.parentCallId, first.accountId, events));
+    if (talkSeconds(events) !== null) await rerateCall(first.parentCallId, { kind: 'talk_time' }, deps);
+    return;
+  }
   const view = foldCall(events);
   const { accountId, callId } = view;
   if (view.terminal !== null) {
@@ -177,7 +193,7 @@ async function processCall(events: readonly CallEvent[], deps: ProcessIngestDeps
   }
 }
 
-async function withConflictRetry<T>(deps: ProcessIngestDeps, write: () => Promise<T>): Promise<T> {
+async function withConflictRetry<T>(deps: Pick<ProcessIngestDeps, 'maxAttempts' | 'sleep'>, write: () => Promise<T>): Promise<T> {
   const maxAttempts = deps.maxAttempts ?? 6;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -196,20 +212,23 @@ interface RatingContext {
   /** The version in force at the call's start (null: unknown number, or no version in force yet). */
   readonly terms: TermsVersion | null;
   readonly digits: string | null;
+  /** Seconds after the buyer answered (the dialled leg), when a leg has ended (read only for basis `talk`). */
+  readonly talkSec: number | null;
   /** The pilot governing the call (its campaign's pilots naming its publisher), if any. */
   readonly pilot: PilotMatch | null;
 }
 
 /**
- * The assignment and the terms in force when the call started, and the caller's IVR answer. The answer comes
- * from the gather slot (`s_in-progress_gather`); when it is not among this batch's events and the terms depend
- * on it, the call item is read (consistently) for it — the only case that costs a read on the hot path.
+ * The assignment and the terms in force when the call started, the caller's IVR answer and the talk time. The
+ * answer comes from the gather slot (`s_in-progress_gather`), the talk time from the dialled leg's slots (`c_*`);
+ * when one is not among this batch's events and the terms depend on it, the call item is read (consistently) —
+ * the only case that costs a read on the hot path.
  */
 async function ratingContext(
   terminal: CallStatusEvent,
   events: readonly CallEvent[],
   startedAtMs: number,
-  deps: ProcessIngestDeps,
+  deps: RatingDeps,
 ): Promise<RatingContext> {
   const dialled = normaliseNumber(terminal.to) ?? terminal.to;
   const found = await deps.config.getTrackingNumber(dialled, startedAtMs);
@@ -220,16 +239,27 @@ async function ratingContext(
   const campaign = record === null ? null : asCampaignConfig(record);
   const terms = campaign === null ? null : termsInForce(campaign.termsVersions, startedAtMs);
   let digits = gatheredDigits(events);
-  if (digits === null && terms !== null && termsUseDigits(terms)) {
+  let talkSec = talkSeconds(events);
+  const needDigits = digits === null && terms !== null && termsUseDigits(terms);
+  const needTalk = talkSec === null && terms !== null && terms.durationBasis === 'talk';
+  if (needDigits || needTalk) {
     const stored = await deps.calls.getCall(terminal.callId, { consistent: true });
-    digits = stored === null ? null : gatheredDigits(stored.events);
+    if (needDigits) digits = stored === null ? null : gatheredDigits(stored.events);
+    if (needTalk) talkSec = stored === null ? null : talkSeconds(stored.events);
   }
   const pilot = assignment === null || campaign === null ? null : pilotForCall(campaign.pilots, assignment.publisherId, startedAtMs);
-  return { assignment, campaign, terms, digits, pilot };
+  return { assignment, campaign, terms, digits, talkSec, pilot };
 }
 
 /** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
-async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], deps: ProcessIngestDeps): Promise<void> {
+/** How a rating is committed: a first rating, or a re-rating of a call that is still rated as it was read. */
+interface RateMode {
+  readonly rerate?: Rerating;
+  /** Re-rating after a full credit: the duplicate marker of this (credited) call counts as free. */
+  readonly freedCallId?: string;
+}
+
+async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], deps: RatingDeps, mode: RateMode = {}): Promise<void> {
   const { accountId, callId } = terminal;
   const times = callTimes(terminal);
   const ctx = await ratingContext(terminal, events, times.startedAtMs, deps);
@@ -237,8 +267,9 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
   const hash = callerE164 === null ? null : callerHash(await deps.callerHashKey(), callerE164);
   // Only a number we could normalise can be on a block list (they are stored as keyed hashes of E.164).
   const blocked = hash === null || deps.blocks === undefined ? null : await deps.blocks.blockedCaller(accountId, hash, times.startedAtMs);
-  // Talk time (after the buyer answered) is not measured yet: basis `talk` then rates 0 s (rating-v2.ts).
-  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: null });
+  // Without an ended dialled leg the talk time is unknown: basis `talk` then rates 0 s (rating-v2.ts) until the
+  // leg's event arrives and re-rates the call (rerateCall).
+  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec });
 
   let prior: PriorBilled | null = null;
   let refusal: CapRefusal | null = null;
@@ -284,14 +315,21 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
           ...(pilot === null ? {} : { pilotId: pilot.pilotId }),
         }),
         pilot: pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs),
+        ...(mode.rerate === undefined ? {} : { rerate: mode.rerate }),
         // Without a caller identity (withheld number) or a window there is nothing to de-duplicate against.
         marker:
           hash !== null && windowMs > 0
-            ? { campaignId: duplicateScopeKey(ctx.terms, decision.campaignId!), callerHash: hash, billedStartMs: times.startedAtMs, windowMs }
+            ? {
+                campaignId: duplicateScopeKey(ctx.terms, decision.campaignId!),
+                callerHash: hash,
+                billedStartMs: times.startedAtMs,
+                windowMs,
+                ...(mode.freedCallId === undefined ? {} : { freedCallId: mode.freedCallId }),
+              }
             : null,
       });
     } else {
-      outcome = await deps.calls.commitNonBillable({ callId, accountId, events, rated });
+      outcome = await deps.calls.commitNonBillable({ callId, accountId, events, rated, ...(mode.rerate === undefined ? {} : { rerate: mode.rerate }) });
     }
 
     switch (outcome.outcome) {
@@ -309,6 +347,8 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
         });
         return;
       case 'already_rated':
+        // A re-rating lost to another (the rating it read is gone): that one stands.
+        if (mode.rerate !== undefined) return;
         // Someone else rated it (or this is a redelivery): just make sure our events are in their slots.
         await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
         return;
@@ -330,6 +370,92 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     }
   }
   throw new WriteConflict(`${callId} (rating did not settle after ${maxAttempts} attempts)`);
+}
+
+// ------------------------------------------------------------------ re-rating
+
+/**
+ * Why a rated call may be rated again. Re-rating only ever turns a NON-billable rating into another one
+ * (possibly billable: then its charge is appended, `charge:<callId>`, under the usual conditions), never touches
+ * a charged call, and is conditional on the rating it read (`ratedAt`), so repeating it is harmless.
+ * - `talk_time`: the dialled leg ended after the call was rated without its talk time (basis `talk`).
+ * - `credited`: the call was a `duplicate_caller` only because of `creditedCallId`, whose charge has now been
+ *   fully credited (rating-v2 `shouldRerateAfterCredit`); the duplicate marker that call holds counts as free.
+ */
+export type RerateTrigger = { readonly kind: 'talk_time' } | { readonly kind: 'credited'; readonly creditedCallId: string };
+
+export type RerateResult = 'rerated' | 'not_applicable';
+
+export async function rerateCall(callId: string, trigger: RerateTrigger, deps: RatingDeps): Promise<RerateResult> {
+  const stored = await deps.calls.getCall(callId, { consistent: true });
+  const rating = stored?.rating ?? null;
+  if (stored === null || rating === null || rating.billable || stored.ratedAt === null) return 'not_applicable';
+  const own = stored.events.filter((e) => !isChildLeg(e));
+  const terminal = own.length === 0 ? null : foldCall(own).terminal;
+  if (terminal === null) return 'not_applicable';
+  if (trigger.kind === 'talk_time' && !rating.reasons.includes('below_buffer')) return 'not_applicable';
+  if (trigger.kind === 'credited' && !(rating.reasons.length === 1 && rating.reasons[0] === 'duplicate_caller' && priorCallIdOf(rating) === trigger.creditedCallId)) {
+    return 'not_applicable';
+  }
+  await rate(terminal, stored.events, deps, {
+    rerate: { expectRatedAt: stored.ratedAt },
+    ...(trigger.kind === 'credited' ? { freedCallId: trigger.creditedCallId } : {}),
+  });
+  return 'rerated';
+}
+
+function priorCallIdOf(rating: { readonly rules: readonly { readonly rule: string; readonly inputs: Record<string, unknown> }[] }): string | null {
+  const prior = rating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
+  return typeof prior === 'string' ? prior : null;
+}
+
+/**
+ * After the charge of `creditedCallId` was fully credited: re-rates, in start order, every call of the account that
+ * was a `duplicate_caller` only because of it. Candidates started within the credited call's duplicate window on
+ * either side (the calls index, `listCalls`, by start time); the first one re-rated takes the marker and bills,
+ * later ones become duplicates of it or bill in their turn, exactly as if the credited call had never billed.
+ * Idempotent (each re-rating is conditional on the rating it read); the calls index is eventually consistent, so a
+ * call rated in the instant before the credit may be missed: resolving the dispute again (idempotent) re-runs it.
+ */
+export async function rerateAfterCredit(
+  accountId: string,
+  creditedCallId: string,
+  deps: RatingDeps & { readonly calls: Pick<CallStore, 'listCalls'> },
+): Promise<{ readonly rerated: readonly string[] }> {
+  const credited = await deps.calls.getCall(creditedCallId, { consistent: true });
+  const rating = credited?.rating ?? null;
+  if (credited === null || rating === null || credited.startedAt === null || rating.campaignId === null || rating.termsVersion === null) return { rerated: [] };
+  const startedAtMs = Date.parse(credited.startedAt);
+  const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startedAtMs);
+  const terms = campaign === null ? null : asCampaignConfig(campaign).termsVersions.find((v) => v.version === rating.termsVersion);
+  if (terms === undefined || terms === null || terms.duplicateWindowHours <= 0) return { rerated: [] };
+  const windowMs = terms.duplicateWindowHours * 3_600_000;
+
+  const candidates: { callId: string; startedAt: string }[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.calls.listCalls({
+      accountId,
+      billable: false,
+      from: new Date(startedAtMs - windowMs).toISOString(),
+      to: new Date(startedAtMs + windowMs + 1).toISOString(),
+      limit: 100,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    for (const c of page.items) {
+      if (c.rating !== null && c.startedAt !== null && c.rating.reasons.join() === 'duplicate_caller' && priorCallIdOf(c.rating) === creditedCallId) {
+        candidates.push({ callId: c.callId, startedAt: c.startedAt });
+      }
+    }
+    cursor = page.cursor ?? undefined;
+  } while (cursor !== undefined);
+
+  candidates.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.callId < b.callId ? -1 : 1));
+  const rerated: string[] = [];
+  for (const c of candidates) {
+    if ((await rerateCall(c.callId, { kind: 'credited', creditedCallId }, deps)) === 'rerated') rerated.push(c.callId);
+  }
+  return { rerated };
 }
 
 /**

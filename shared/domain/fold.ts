@@ -34,9 +34,39 @@ export interface CallView {
 
 /** The DynamoDB attribute that holds this event on the call item (one slot per distinct event). */
 export function slotName(event: CallEvent): string {
+  if (isChildLeg(event)) return `c_${event.status}`;
   return event.kind === 'call.status'
     ? `s_${event.status}${event.digits !== null ? '_gather' : ''}`
     : `r_${event.recordingId}_${event.recordingStatus}`;
+}
+
+/**
+ * A status event of a dialled child leg (Twilio `<Dial>`: `ParentCallSid` set, Direction `outbound-dial`): the
+ * leg from the buyer's side. It is stored on the PARENT call's item (slot `c_<status>`, the first leg per status
+ * wins) and measures talk time; it never decides the parent's status or terminal event.
+ */
+export function isChildLeg(event: CallEvent): event is CallStatusEvent & { readonly parentCallId: string } {
+  return event.kind === 'call.status' && event.parentCallId !== null;
+}
+
+/** The call whose item holds this event: the parent for a child leg, else the event's own call. */
+export function owningCallId(event: CallEvent): string {
+  return isChildLeg(event) ? event.parentCallId : event.callId;
+}
+
+/**
+ * Talk time: seconds after the buyer answered, i.e. the `CallDuration` of the dialled child leg that completed
+ * (the longest, if several did). 0 when child legs ended without being answered (busy, no-answer, …); null when
+ * no child leg has ended yet (unknown, not zero).
+ */
+export function talkSeconds(events: readonly CallEvent[]): number | null {
+  let talk: number | null = null;
+  for (const e of events) {
+    if (!isChildLeg(e) || !TERMINAL_STATUSES.has(e.status)) continue;
+    const sec = e.status === 'completed' ? (e.durationSec ?? 0) : 0;
+    talk = talk === null ? sec : Math.max(talk, sec);
+  }
+  return talk;
 }
 
 export function isTerminal(event: CallEvent): event is CallStatusEvent {
@@ -51,9 +81,11 @@ function compareStatusEvents(a: CallStatusEvent, b: CallStatusEvent): number {
   );
 }
 
-export function foldCall(events: readonly CallEvent[]): CallView {
+/** Folds a call's own events (child legs are skipped: see isChildLeg and talkSeconds). */
+export function foldCall(allEvents: readonly CallEvent[]): CallView {
+  const events = allEvents.filter((e) => !isChildLeg(e));
   const first = events[0];
-  if (!first) throw new Error('foldCall needs at least one event');
+  if (!first) throw new Error('foldCall needs at least one event of the call itself');
   const byId = new Map<string, CallEvent>();
   for (const e of events) {
     if (e.callId !== first.callId) throw new Error(`foldCall mixes calls ${first.callId} and ${e.callId}`);

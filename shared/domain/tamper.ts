@@ -27,7 +27,8 @@
  *   accepts; truncating the newest seals is likewise caught by the anchor.
  * - Why intervals of `createdAt` and not `effectiveAt`: credits and late-processed calls are booked in the past
  *   (`effectiveAt`), but written now; sealing by write time means nothing legitimate ever lands in a closed
- *   interval. The sealer reads an interval through an index on (accountId, createdAt).
+ *   interval. The sealer reads an interval through an index on (accountId, createdAt) (`byCreatedAt`, on the
+ *   ledger table): a Seal has no `createdAt`, so seals never enter that index.
  */
 import { byEntryId, contentLine, sha256Hex, type LedgerEntryV2 } from './ledger-v2';
 
@@ -51,6 +52,22 @@ export interface Seal {
 }
 
 export const GENESIS = '0'.repeat(64);
+
+/**
+ * What the sealer publishes outside the database after a run that sealed something: the newest seal's identity.
+ * `verify` trusts it (by `seq` and `sealHash`), so rewriting entries together with every later seal, or deleting
+ * the newest seals, no longer verifies. `coversTo` is informational (the hash already commits to it).
+ */
+export interface SealAnchor {
+  readonly accountId: string;
+  readonly seq: number;
+  readonly sealHash: string;
+  readonly coversTo: string;
+}
+
+export function anchorOf(seal: Seal): SealAnchor {
+  return { accountId: seal.accountId, seq: seal.seq, sealHash: seal.sealHash, coversTo: seal.coversTo };
+}
 
 export function entryHash(entry: LedgerEntryV2): string {
   return sha256Hex(contentLine(entry));

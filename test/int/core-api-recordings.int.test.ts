@@ -86,6 +86,9 @@ beforeAll(async () => {
     MAIN_TABLE: env.names.mainTable,
     LEDGER_TABLE: env.names.ledgerTable,
     RECORDINGS_BUCKET: env.names.recordingsBucket,
+    // GET /v1/ledger/verify checks the newest seal anchor.
+    ANCHORS_BUCKET: env.names.anchorsBucket,
+    ARCHIVE_BUCKET: env.names.archiveBucket,
     SECRETS_REF: 'env:',
     // The api reads it for invoice reconciliation (caller numbers are matched by their keyed hash).
     CALLER_HASH_KEY_REF: 'env:CORE_API_TEST_CALLER_HASH_KEY',

@@ -5,7 +5,8 @@
  * incoming-call webhook (ringing, with SHAKEN/STIR and geo fields), the completed status callback (300 s) and a
  * completed recording. The writer processes them against DynamoDB Local; the test reads the stored items back
  * raw, prices each write with AWS's published rules (shared/adapters/capacity.ts), and checks the issue's target
- * (≤ 8 WCU and ≤ 2 requests per billable call: ringing merge + rating transaction + gsi1), that ddbStats' model
+ * (≤ 8 WCU and ≤ 2 requests per billable call: ringing merge + rating transaction + gsi1; plus, since the ledger
+ * sealer (issue 3), 1 WCU for the charge's keys in the ledger's createdAt index: 9), that ddbStats' model
  * agrees, and that the items are what docs/CONTRACTS.md says.
  */
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ddbStats } from '../../shared/adapters/aws';
 import { estimateWcu, gsiWcu, itemSizeBytes, updateWcu, type IndexShape, type Item } from '../../shared/adapters/capacity';
+import { LEDGER_BY_CREATED_AT } from '../../shared/adapters/ledger-repo';
 import { mainKeys } from '../../shared/adapters/main-repo';
 import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import { callerHash } from '../../shared/domain/caller';
@@ -84,13 +86,15 @@ function sizes(item: Item | null): number {
 
 describe('capacity of a billable call, by AWS accounting', () => {
   for (const order of ['recording after completed', 'recording before completed'] as const) {
-    it(`ringing merge + rating transaction + gsi1 ≤ 8 WCU in ≤ 2 requests (${order})`, async () => {
+    it(`ringing merge + rating transaction + gsi1 + ledger index ≤ 9 WCU in ≤ 2 requests (${order})`, async () => {
       const t = await createTenant(env.config, { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 });
       const c = demoCall(t);
       const acct = t.account.accountId;
       // Warm the configuration cache (a busy writer has it warm): the rating's reads are not what is measured.
       await env.config.getTrackingNumber(t.numbers.billable.number);
       await env.config.getCampaign(acct, t.campaign.campaignId);
+      // …and the account's block list (one Query per account and minute: block-repo.ts).
+      await env.writerDeps.blocks?.blockedCaller(acct, callerHash(env.callerHashKey, c.caller), Date.now());
       const callKey = mainKeys.call(c.callId);
 
       const ringingStats = await process([c.ringing]);
@@ -119,16 +123,17 @@ describe('capacity of a billable call, by AWS accounting', () => {
         charge: estimateWcu(charge, TX),
         marker: estimateWcu(marker, TX),
         gsi1: gsiWcu(beforeRating, afterRating, GSI1),
+        ledgerIndex: gsiWcu(null, charge, LEDGER_BY_CREATED_AT),
       };
-      const total = ringingWcu + rating.call + rating.charge + rating.marker + rating.gsi1;
+      const total = ringingWcu + rating.call + rating.charge + rating.marker + rating.gsi1 + rating.ledgerIndex;
       console.log(
         `billable call (${order}): call item ${sizes(afterRinging)} B after ringing, ${sizes(afterRating)} B rated; ` +
           `charge ${sizes(charge)} B; marker ${sizes(marker)} B → ringing ${ringingWcu} + call ${rating.call} + charge ${rating.charge} + ` +
-          `marker ${rating.marker} + gsi1 ${rating.gsi1} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
+          `marker ${rating.marker} + gsi1 ${rating.gsi1} + ledger index ${rating.ledgerIndex} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
       );
       expect(itemSizeBytes(afterRating)).toBeLessThanOrEqual(1024);
-      expect(rating).toEqual({ call: 2, charge: 2, marker: 2, gsi1: 1 });
-      expect(total).toBeLessThanOrEqual(8);
+      expect(rating).toEqual({ call: 2, charge: 2, marker: 2, gsi1: 1, ledgerIndex: 1 });
+      expect(total).toBeLessThanOrEqual(9);
       expect(ringingStats.requests + ratingStats.requests).toBeLessThanOrEqual(2);
       // ddbStats prices the same writes the same way.
       expect(ringingStats.awsWriteUnits).toBe(ringingWcu);

@@ -12,6 +12,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { localClients, startEmulators, type Emulators, type LocalClients } from '../../infra/local/emulators';
 import { createResources, type ResourceNames } from '../../infra/local/resources';
 import { S3Archive } from '../../shared/adapters/archive';
+import { BlockRepo } from '../../shared/adapters/block-repo';
 import { LedgerRepo } from '../../shared/adapters/ledger-repo';
 import { CallRepo, ConfigRepo, configItems } from '../../shared/adapters/main-repo';
 import { SeedPublisherSchema } from '../../shared/domain/config-schema';
@@ -63,6 +64,8 @@ export async function startCoreEnv(): Promise<CoreEnv> {
   const writerDeps = {
     calls,
     config,
+    // As functions/ledger-writer.ts wires it: every rated call asks the account's (cached) block list.
+    blocks: new BlockRepo({ mainTable: names.mainTable, client: clients.dynamodb }),
     archive: new S3Archive(names.archiveBucket, clients.s3),
     recordingJobs: new SqsRecordingJobQueue(names.recordingsQueueUrl, clients.sqs),
     callerHashKey: async () => callerHashKey,

@@ -95,7 +95,7 @@ describe('startEmulators', () => {
             { AttributeName: i.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: i.sortKey.name, KeyType: 'RANGE' },
           ],
-          projection: 'ALL',
+          projection: ('projection' in i ? i.projection : undefined) ?? 'ALL',
         })),
       );
     }

@@ -208,7 +208,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
           { AttributeName: i.partitionKey.name, KeyType: 'HASH' },
           { AttributeName: i.sortKey.name, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: ('projection' in i ? i.projection : undefined) ?? 'ALL' },
       }));
       const ttl = 'timeToLiveAttribute' in def ? def.timeToLiveAttribute : undefined;
       template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -557,5 +557,135 @@ describe('CDK stack: environments, retention and cdk-nag', () => {
         }
       }
     }
+  });
+});
+
+describe('CDK stack: the ledger sealer (tamper evidence)', () => {
+  /** Every statement of the identity policies attached to `role`. */
+  const statementsOf = (json: Json, roleRef: unknown): Json[] =>
+    resources(json, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(roleRef)))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+
+  it('indexes the ledger by (accountId, createdAt), keys only', () => {
+    const { template } = synth('dev');
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: physicalName(DEV.resourcePrefix, TABLES.ledger.id),
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'accountId', AttributeType: 'S' },
+        { AttributeName: 'createdAt', AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byCreatedAt',
+          KeySchema: [
+            { AttributeName: 'accountId', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+    });
+  });
+
+  it('invokes the sealer hourly through EventBridge Scheduler, with a role that may invoke only the scheduled functions', () => {
+    const { stack, template, json } = synth('dev');
+    const sealerArn = stack.resolve(stack.functions.ledgerSealer.fn.functionArn);
+    const schedules = resources(json, 'AWS::Scheduler::Schedule').filter(([, r]) => JSON.stringify(r.Properties.Target.Arn) === JSON.stringify(sealerArn));
+    expect(schedules).toHaveLength(1);
+    expect(schedules[0]![1].Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: sealerArn, RoleArn: stack.resolve(stack.schedules.role.roleArn), RetryPolicy: { MaximumEventAgeInSeconds: 3600 } },
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:AssumeRole',
+            Effect: 'Allow',
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ],
+      },
+    });
+    // lambda:InvokeFunction on the scheduled functions (FUNCTIONS[*].schedule) and nothing else.
+    const scheduled = Object.values(FUNCTIONS).filter((def) => 'schedule' in def);
+    expect(scheduled.map((def) => def.id)).toContain('ledgerSealer');
+    const invoke = statementsOf(json, stack.resolve(stack.schedules.role.roleName));
+    expect(invoke.map((st) => [st.Effect, st.Action, st.Condition])).toEqual(invoke.map(() => ['Allow', 'lambda:InvokeFunction', undefined]));
+    const invoked = invoke.flatMap((st) => ([] as unknown[]).concat(st.Resource)).map((r) => JSON.stringify(r));
+    const expected = scheduled.flatMap((def) => {
+      const arn = stack.resolve(stack.functions[def.id].fn.functionArn);
+      return [arn, { 'Fn::Join': ['', [arn, ':*']] }];
+    });
+    expect(invoked.sort()).toEqual(expected.map((r) => JSON.stringify(r)).sort());
+    expect(FUNCTIONS.ledgerSealer.schedule.rateMinutes).toBe(60);
+  });
+
+  it('gives the sealer exactly: Query on gsi1 (accounts), Query + BatchGetItem on the ledger and byCreatedAt, PutItem under SEAL# only, PutObject on anchors/', () => {
+    const { stack, json } = synth('dev');
+    const mainArn = stack.resolve(stack.data.tables.main.tableArn);
+    const ledgerArn = stack.resolve(stack.data.tables.ledger.tableArn);
+    const anchorsArn = stack.resolve(stack.storage.buckets.anchors.bucketArn);
+    const data = statementsOf(json, stack.resolve(stack.functions.ledgerSealer.role.roleName)).filter((st) =>
+      ([] as string[]).concat(st.Action).some((a) => a.startsWith('dynamodb:') || a.startsWith('s3:')),
+    );
+    expect(data).toEqual([
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: { 'Fn::Join': ['', [mainArn, '/index/gsi1']] } },
+      { Action: ['dynamodb:BatchGetItem', 'dynamodb:Query'], Effect: 'Allow', Resource: [ledgerArn, { 'Fn::Join': ['', [ledgerArn, '/index/byCreatedAt']] }] },
+      {
+        Action: 'dynamodb:PutItem',
+        Effect: 'Allow',
+        Resource: ledgerArn,
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SEAL#*'] }, Null: { 'dynamodb:LeadingKeys': 'false' } },
+      },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [anchorsArn, '/anchors/*']] } },
+    ]);
+  });
+
+  it('keeps anchors in a retained, versioned Object Lock bucket that refuses overwrites; nobody may bypass or shorten the lock', () => {
+    const { stack, template, json } = synth('dev');
+    const id = stack.getLogicalId(stack.storage.buckets.anchors.node.defaultChild as CfnElement);
+    const bucket = json.Resources[id] as Json;
+    expect(bucket.DeletionPolicy).toBe('Retain'); // even in dev, whose other buckets are destroyed
+    expect(bucket.Properties).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: BUCKETS.anchors.objectLock.retentionDays } } },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:PutObject', Principal: { AWS: '*' }, Condition: { Null: { 's3:if-none-match': 'true' } } }),
+        ]),
+      },
+    });
+    const dangerous = /^s3:(\*|BypassGovernanceRetention|PutObjectRetention|PutObjectLegalHold|PutBucketObjectLockConfiguration|DeleteObject\w*|PutBucketPolicy|DeleteBucketPolicy)$/;
+    for (const [pid, p] of resources(json, 'AWS::IAM::Policy')) {
+      for (const st of p.Properties.PolicyDocument.Statement as Json[]) {
+        const actions = ([] as string[]).concat(st.Action);
+        if (JSON.stringify(st.Resource).includes(id)) expect(actions.filter((a) => dangerous.test(a)), pid).toEqual([]);
+      }
+    }
+  });
+
+  it('lets the API read anchors (GET /v1/ledger/verify) under anchors/ only', () => {
+    const { stack, json } = synth('dev');
+    const anchorsArn = stack.resolve(stack.storage.buckets.anchors.bucketArn);
+    // CDK merges statements that differ only by resource: compare (action, resource, condition) triples.
+    const onAnchors = statementsOf(json, stack.resolve(stack.functions.api.role.roleName)).flatMap((st) =>
+      ([] as unknown[])
+        .concat(st.Resource)
+        .filter((r) => JSON.stringify(r).includes(JSON.stringify(anchorsArn)))
+        .flatMap((r) => ([] as string[]).concat(st.Action).map((a) => ({ action: a, resource: r, condition: st.Condition }))),
+    );
+    expect(onAnchors).toEqual([
+      { action: 's3:GetObject', resource: { 'Fn::Join': ['', [anchorsArn, '/anchors/*']] }, condition: undefined },
+      { action: 's3:ListBucket', resource: anchorsArn, condition: { StringLike: { 's3:prefix': ['anchors/*'] } } },
+    ]);
   });
 });

@@ -1,0 +1,162 @@
+/**
+ * The local stand-in for the pilot state machine: aws-local-stepfunctions runs the definition CDK deploys
+ * (infra/pilot-workflow.ts `pilotWorkflowDefinition`; a unit test compares it with the synthesised template), with
+ * every Task state bound to the real pilot-workflow handler (functions/pilot-workflow.ts), called as Lambda would
+ * call it. It implements the `PilotWorkflow` port, so the local API starts and stops executions through it exactly
+ * as the deployed API does through Step Functions (infra/local/stack.ts registers it).
+ *
+ * Time: `timeScale` divides every Wait (until the window opens, between checks, the settle time), so a pilot of a
+ * few minutes runs in seconds; the tasks themselves keep the real clock (a sped-up run activates before `startsAt`;
+ * the ledger writer still judges each call by its own start time, so nothing is charged outside the window).
+ * Executions are kept in memory with their status; the same name returns the same execution (as Step Functions
+ * does for the same name and input). `abort` kills one mid-loop (crash tests).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
+import { PILOT_ENV } from '../../shared/adapters/pilot-env';
+import type { PilotExecutionInput, PilotWorkflow } from '../../shared/app/pilot-ports';
+import { PILOT_TASK_STATES, pilotWorkflowDefinition, type Asl } from '../pilot-workflow';
+import { FUNCTIONS } from '../resources';
+import { lambdaContext } from './http-adapter';
+
+/** The ARN the local definition names for the task function (only its shape matters: every Task is overridden). */
+export const LOCAL_TASK_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:callledger-local-pilot-workflow';
+const LOCAL_STATE_MACHINE = 'callledger-local-pilots';
+
+export type PilotTaskHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface LocalPilotWorkflowOptions {
+  /** The pilot-workflow function's handler. */
+  readonly handler: PilotTaskHandler;
+  /** Waits last `1 / timeScale` of their time (default 1: real time). */
+  readonly timeScale?: number;
+  /** Pause before a retry, ms (default 200: the deployed backoff is seconds to a minute). */
+  readonly retryPauseMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+
+export interface LocalExecution {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly input: PilotExecutionInput;
+  status: ExecutionStatus;
+  output: unknown;
+  error: string | null;
+  /** Settles when the execution ends, whatever the outcome. */
+  readonly done: Promise<void>;
+  readonly abort: () => void;
+}
+
+export interface LocalPilotWorkflow extends PilotWorkflow {
+  /** The definition this runner executes. */
+  readonly definition: Asl;
+  execution(executionArn: string): LocalExecution | undefined;
+  executions(): readonly LocalExecution[];
+  /** Kills an execution as a crash would (no state of it runs again): its status becomes ABORTED. */
+  abort(executionArn: string): void;
+  /** Aborts every running execution and waits for them to end. */
+  stopAll(): Promise<void>;
+}
+
+export function startLocalPilotWorkflow(opts: LocalPilotWorkflowOptions): LocalPilotWorkflow {
+  const definition = pilotWorkflowDefinition(LOCAL_TASK_FUNCTION_ARN);
+  // A copy: the library annotates the object it is given (e.g. `QueryLanguage` on each state).
+  const machine = new StateMachine(structuredClone(definition) as never, { validationOptions: { checkPaths: true, checkArn: true } });
+  const scale = opts.timeScale ?? 1;
+  if (!(scale >= 1)) throw new Error(`timeScale must be >= 1, got ${scale}`);
+  const log = opts.log ?? (() => {});
+  const executions = new Map<string, LocalExecution>();
+
+  const invoke = (input: unknown) => opts.handler(input, lambdaContext(FUNCTIONS.pilotWorkflow, randomUUID())) as Promise<never>;
+
+  const start = async (name: string, input: PilotExecutionInput): Promise<string> => {
+    const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${LOCAL_STATE_MACHINE}:${name}`;
+    const existing = executions.get(executionArn);
+    if (existing !== undefined) {
+      if (JSON.stringify(existing.input) !== JSON.stringify(input)) throw Object.assign(new Error(`execution ${name} exists with another input`), { name: 'ExecutionAlreadyExists' });
+      return executionArn;
+    }
+    const untilStartMs = Math.max(0, Date.parse(input.startsAt) - Date.now());
+    const run = machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: Object.fromEntries(PILOT_TASK_STATES.map((state) => [state, invoke])),
+        waitTimeOverrides: {
+          WaitForStart: Math.round(untilStartMs / scale),
+          WaitForCheck: Math.round((input.monitorSeconds * 1000) / scale),
+          Settle: Math.round((input.settleSeconds * 1000) / scale),
+          AwaitInFlight: Math.round((input.settleSeconds * 1000) / scale),
+        },
+        retryIntervalOverrides: Object.fromEntries(PILOT_TASK_STATES.map((state) => [state, opts.retryPauseMs ?? 200])),
+      },
+      context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: new Date().toISOString() } } as never,
+    });
+    const execution: LocalExecution = {
+      executionArn,
+      name,
+      input,
+      status: 'RUNNING',
+      output: null,
+      error: null,
+      abort: run.abort,
+      done: run.result.then(
+        (output) => {
+          execution.status = 'SUCCEEDED';
+          execution.output = output;
+        },
+        (err: unknown) => {
+          if (err instanceof ExecutionAbortedError) {
+            execution.status = 'ABORTED';
+            return;
+          }
+          execution.status = 'FAILED';
+          execution.error = err instanceof Error ? err.message : String(err);
+          log(`pilot execution ${name} failed: ${execution.error}`);
+        },
+      ),
+    };
+    executions.set(executionArn, execution);
+    return executionArn;
+  };
+
+  const abort = (executionArn: string) => {
+    const e = executions.get(executionArn);
+    if (e !== undefined && e.status === 'RUNNING') e.abort();
+  };
+
+  return {
+    definition,
+    start,
+    stop: async (executionArn) => abort(executionArn),
+    abort,
+    execution: (arn) => executions.get(arn),
+    executions: () => [...executions.values()],
+    stopAll: async () => {
+      for (const e of executions.values()) if (e.status === 'RUNNING') e.abort();
+      await Promise.all([...executions.values()].map((e) => e.done));
+    },
+  };
+}
+
+/**
+ * The pilot settings of the local handlers (shared/adapters/pilot-env.ts), unless the environment sets them:
+ * notifications may go to 127.0.0.1 and http, checks every 10 s, 30 s of settle time and of finish grace.
+ */
+export function localPilotEnv(current: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const pick = (name: string, fallback: string) => (current[name] === undefined || current[name] === '' ? fallback : current[name]!);
+  return {
+    [PILOT_ENV.notifyAllowLocal]: pick(PILOT_ENV.notifyAllowLocal, 'true'),
+    [PILOT_ENV.monitorSeconds]: pick(PILOT_ENV.monitorSeconds, '10'),
+    [PILOT_ENV.settleSeconds]: pick(PILOT_ENV.settleSeconds, '30'),
+    [PILOT_ENV.finishGraceSeconds]: pick(PILOT_ENV.finishGraceSeconds, '30'),
+  };
+}
+
+/** The option, else LOCAL_PILOT_TIME_SCALE, else 1. */
+export function resolvePilotTimeScale(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = option ?? (env.LOCAL_PILOT_TIME_SCALE === undefined || env.LOCAL_PILOT_TIME_SCALE === '' ? 1 : Number(env.LOCAL_PILOT_TIME_SCALE));
+  if (!(raw >= 1)) throw new Error(`the local pilot time scale must be a number >= 1, got ${JSON.stringify(option ?? env.LOCAL_PILOT_TIME_SCALE)}`);
+  return raw;
+}

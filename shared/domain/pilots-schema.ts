@@ -1,0 +1,110 @@
+/**
+ * zod schemas of the pilot API (pilots.ts). Kept apart from pilots.ts because top-level schema construction is a
+ * side effect esbuild cannot drop, and the workflow functions (which import pilots.ts) need not bundle full zod.
+ *
+ * The schema checks shapes (400 naming every bad field); the rules that need numbers compared, the clock or the
+ * stored campaign (cap ≤ 0, window in the past, unknown campaign…) are `validatePilotRequest` (422), so that the
+ * client learns which kind of mistake it made.
+ */
+import * as z from 'zod';
+import { IdSchema } from './config-schema';
+import { PILOT_STATES, type PilotRequest } from './pilots';
+import { GeographySchema } from './terms-schema';
+
+/** Where notifications go: http(s) URLs without credentials (the senders refuse private hosts unless allowed). */
+const NotifyUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2048)
+  .refine((u) => {
+    const url = new URL(u);
+    return url.username === '' && url.password === '';
+  }, 'must not carry credentials');
+
+const cents = z.number().int('must be whole cents');
+
+export const CreatePilotSchema = z
+  .strictObject({
+    campaignId: IdSchema,
+    publisherIds: z
+      .array(IdSchema)
+      .min(1)
+      .max(50)
+      .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a publisher'),
+    vertical: z.string().trim().min(1).max(64),
+    geography: GeographySchema.nullable().default(null),
+    spendCapCents: cents,
+    dailyCapCents: cents.nullable().default(null),
+    maxBillableCalls: z.number().int('must be a whole number').nullable().default(null),
+    startsAt: z.iso.datetime({ offset: true }),
+    endsAt: z.iso.datetime({ offset: true }),
+    notify: z.array(NotifyUrlSchema).max(10).default([]),
+  })
+  .transform((b): PilotRequest => ({ ...b, startsAt: new Date(b.startsAt).toISOString(), endsAt: new Date(b.endsAt).toISOString() }));
+
+/** The Idempotency-Key header: 1-255 visible ASCII characters. */
+export const IdempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters');
+
+// ---------------------------------------------------------------- response documentation (OpenAPI)
+
+const Row = z.object({
+  publisherId: z.string(),
+  subSource: z.string().nullable(),
+  calls: z.number().int(),
+  billableCalls: z.number().int(),
+  nonBillableCalls: z.number().int(),
+  reasons: z.record(z.string(), z.number().int()).describe('Non-billable calls by primary reason'),
+  duplicates: z.number().int(),
+  spendCents: z.number().int(),
+  creditsCents: z.number().int(),
+  netCents: z.number().int(),
+  costPerBillableCallCents: z.number().int().nullable(),
+});
+
+export const PilotReportDoc = z
+  .object({
+    pilotId: z.string(),
+    campaignId: z.string(),
+    startsAt: z.iso.datetime(),
+    endsAt: z.iso.datetime(),
+    state: z.enum(PILOT_STATES),
+    counter: z.object({ spentCents: z.number().int(), billableCalls: z.number().int() }),
+    ledgerMatchesCounter: z.boolean(),
+    totals: Row,
+    publishers: z.array(Row.extend({ subSources: z.array(Row) })),
+  })
+  .loose()
+  .meta({ id: 'PilotReport' });
+
+export const PilotViewDoc = z
+  .object({
+    pilotId: z.string(),
+    accountId: z.string(),
+    campaignId: z.string(),
+    publisherIds: z.array(z.string()),
+    vertical: z.string(),
+    state: z.enum(PILOT_STATES),
+    startsAt: z.iso.datetime(),
+    endsAt: z.iso.datetime(),
+    timeZone: z.string(),
+    spendCapCents: z.number().int(),
+    dailyCapCents: z.number().int().nullable(),
+    maxBillableCalls: z.number().int().nullable(),
+    spentCents: z.number().int(),
+    remainingCents: z.number().int(),
+    percentOfCap: z.number().int(),
+    todaySpentCents: z.number().int().nullable().describe('Spend of the current day in the pilot zone (daily cap only)'),
+    billableCalls: z.number().int(),
+    nonBillableCalls: z.number().int(),
+    remainingCalls: z.number().int().nullable(),
+    timeLeftSec: z.number().int().describe('Seconds until the window closes'),
+    closedAt: z.iso.datetime().nullable(),
+    closedReason: z.enum(['cap', 'window', 'stopped']).nullable(),
+    report: z
+      .object({ json: z.url(), csv: z.url(), builtAt: z.iso.datetime() })
+      .nullable()
+      .describe('Presigned links (15 min) once the report is built'),
+    createdAt: z.iso.datetime(),
+    createdBy: z.string(),
+  })
+  .loose()
+  .meta({ id: 'Pilot' });
