@@ -6,7 +6,7 @@
  * Endpoints: the SDK itself honours `AWS_ENDPOINT_URL_<SERVICE>`; we pass them explicitly as well so the behaviour
  * does not depend on SDK defaults (the local stack sets them).
  */
-export function endpoint(service: 'DYNAMODB' | 'SQS' | 'S3' | 'SSM'): string | undefined {
+export function endpoint(service: 'DYNAMODB' | 'SQS' | 'S3' | 'SSM' | 'SFN'): string | undefined {
   const value = process.env[`AWS_ENDPOINT_URL_${service}`] ?? process.env.AWS_ENDPOINT_URL;
   return value === undefined || value === '' ? undefined : value;
 }
