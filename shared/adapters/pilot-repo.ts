@@ -23,7 +23,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { statesLeadingTo, type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState, type ReportCall } from '../domain/pilots';
+import { statesLeadingTo, type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState, type PilotCall } from '../domain/pilots';
 import type { LedgerEntryV2 } from '../domain/ledger-v2';
 import type { CampaignConfig } from '../domain/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../app/pilot-ports';
@@ -320,8 +320,8 @@ export class DynamoPilotActivity implements PilotActivity {
     private readonly ledger: Pick<LedgerRepo, 'entriesInRange'>,
   ) {}
 
-  async callsInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<ReportCall[]> {
-    const out: ReportCall[] = [];
+  async callsInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<PilotCall[]> {
+    const out: PilotCall[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.calls.listCalls({ accountId: args.accountId, campaignId: args.campaignId, from: args.from, to: args.to, limit: 500, cursor });

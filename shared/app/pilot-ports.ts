@@ -5,7 +5,7 @@
  * No AWS types here.
  */
 import type { CampaignConfig } from '../domain/types';
-import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, ReportCall } from '../domain/pilots';
+import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../domain/pilots';
 import type { LedgerEntryV2 } from '../domain/ledger-v2';
 
 export type CreateOutcome = 'created' | 'exists' | 'campaign_changed';
@@ -41,7 +41,7 @@ export interface PilotStore {
 
 /** Calls and ledger entries of a pilot's campaign over a time range (the report's and the view's input). */
 export interface PilotActivity {
-  callsInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<ReportCall[]>;
+  callsInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<PilotCall[]>;
   entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntryV2[]>;
 }
 

@@ -435,7 +435,7 @@ export function notificationFor(
 // ---------------------------------------------------------------- the report
 
 /** A rated call as the report needs it (no caller data). */
-export interface ReportCall {
+export interface PilotCall {
   readonly callId: string;
   readonly campaignId: string | null;
   readonly publisherId: string | null;
@@ -490,7 +490,7 @@ export interface PilotReport {
 }
 
 /** Calls the pilot governs: its campaign, its publishers, started inside its window. */
-export function isPilotCall(p: Pick<PilotRecord, 'campaignId' | 'publisherIds' | 'startsAt' | 'endsAt'>, c: ReportCall): boolean {
+export function isPilotCall(p: Pick<PilotRecord, 'campaignId' | 'publisherIds' | 'startsAt' | 'endsAt'>, c: PilotCall): boolean {
   if (c.campaignId !== p.campaignId || c.publisherId === null || !p.publisherIds.includes(c.publisherId) || c.startedAt === null) return false;
   const t = Date.parse(c.startedAt);
   return t >= Date.parse(p.startsAt) && t < Date.parse(p.endsAt);
@@ -542,7 +542,7 @@ function merge(into: Acc, a: Acc): void {
  */
 export function buildPilotReport(args: {
   pilot: PilotRecord;
-  calls: readonly ReportCall[];
+  calls: readonly PilotCall[];
   entries: readonly LedgerEntryV2[];
   counter: Pick<CounterSnapshot, 'spentCents' | 'billableCalls' | 'closedAt' | 'closedReason'>;
   state: PilotState;

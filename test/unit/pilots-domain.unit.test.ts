@@ -31,7 +31,7 @@ import {
   windowsOverlap,
   type PilotRecord,
   type PilotRequest,
-  type ReportCall,
+  type PilotCall,
 } from '../../shared/domain/pilots';
 import { CreatePilotSchema, IdempotencyKeySchema } from '../../shared/domain/pilots-schema';
 import { Conflict, Unprocessable } from '../../shared/domain/problems';
@@ -429,7 +429,7 @@ function credit(of: LedgerEntry, amountCents: number): CreditEntry {
   return { ...rest, entryId: `credit:${of.callId}`, type: 'credit', amountCents, disputeId: `dispute:${of.callId}`, correctsEntryId: of.entryId };
 }
 
-function call(callId: string, publisherId: string, subSource: string | null, billable: boolean, reasons: ReportCall['reasons'] = [], startedAtMs = NOW + MIN): ReportCall {
+function call(callId: string, publisherId: string, subSource: string | null, billable: boolean, reasons: PilotCall['reasons'] = [], startedAtMs = NOW + MIN): PilotCall {
   return { callId, campaignId: 'roofing', publisherId, subSource, startedAt: iso(startedAtMs), billable, reasons };
 }
 
@@ -532,7 +532,7 @@ describe('buildPilotReport', () => {
       fc.property(
         fc.array(fc.record({ pub: fc.constantFrom(...pubs), sub: fc.constantFrom(...subs), billable: fc.boolean(), price: fc.integer({ min: 1, max: 9000 }), credit: fc.integer({ min: 0, max: 1 }) }), { maxLength: 40 }),
         (rows) => {
-          const cs: ReportCall[] = [];
+          const cs: PilotCall[] = [];
           const es: LedgerEntryV2[] = [];
           rows.forEach((r, i) => {
             cs.push(call(`c${i}`, r.pub, r.sub, r.billable, r.billable ? [] : ['below_buffer']));
