@@ -2,6 +2,8 @@
  * `npm run bench`: CallLedger's performance figures from ONE run of the local stack (issue 2, "Benchmark").
  *
  *   npm run bench [-- --calls 2000] [-- --ack-rate 200] [-- --ack-seconds 10] [-- --no-profile] [-- --no-bundles]
+ *                 [-- --no-analytics] [-- --analytics-calls 1000000]
+ *   npm run bench -- analytics [--analytics-calls 1000000]     (phase X alone: no stack, figures printed only)
  *
  * Phases, in order (progress lines on stdout, the table at the end, everything in bench/results.json):
  *  0. start the local stack (2 ingest pollers, i.e. two concurrent ledger-writer instances) and warm it up;
@@ -14,7 +16,9 @@
  *  R. the floor: the same rating transactions (built by the production adapter) straight into the same
  *     DynamoDB Local at the writer's nominal concurrency, in two halves bracketing the drain, then at a higher one;
  *  P. CPU profiles of the main thread: the ingest alone, then the writer alone draining what it queued;
- *  S. each function's bundle size and module-load time.
+ *  S. each function's bundle size and module-load time;
+ *  X. the issue-5 reports over 1,000,000 synthetic calls: threshold sweep and scorecard time against a plain pass
+ *     over the same array, and the streamed passes' memory (bench/analytics.ts).
  * A script, not a test: it reports figures against targets and never fails on them.
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -32,17 +36,21 @@ import { cpuWindow, distribution, findDynamoDbLocalPid, percentile, profile, rou
 import { runLoad, type LoadSample } from './load';
 import { rawFloor, type RawFloorResult } from './raw-tx';
 import { billableCallSet, type CallSet } from './workload';
+import { analyticsTargetRows, runAnalyticsBench, type AnalyticsFigures } from './analytics';
 
 // ------------------------------------------------------------------ options and targets
 
-const { values: flags } = parseArgs({
+const { values: flags, positionals } = parseArgs({
   options: {
     calls: { type: 'string', default: '2000' },
     'ack-rate': { type: 'string', default: '200' },
     'ack-seconds': { type: 'string', default: '10' },
     'no-profile': { type: 'boolean', default: false },
     'no-bundles': { type: 'boolean', default: false },
+    'no-analytics': { type: 'boolean', default: false },
+    'analytics-calls': { type: 'string', default: '1000000' },
   },
+  allowPositionals: true,
   strict: true,
 });
 
@@ -55,6 +63,7 @@ function positiveInt(name: string, value: string): number {
 const K = positiveInt('calls', flags.calls);
 const ACK_RATE = positiveInt('ack-rate', flags['ack-rate']);
 const ACK_SECONDS = positiveInt('ack-seconds', flags['ack-seconds']);
+const ANALYTICS_CALLS = positiveInt('analytics-calls', flags['analytics-calls']);
 /** Concurrent ledger-writer instances (pollers on the ingest queue). */
 const POLLERS = 2;
 /** Calls a writer rates at once inside one batch: processIngestBatch's default `concurrency` (not exported there). */
@@ -230,6 +239,7 @@ interface Results {
     writer: ProfileSummary & { cpu: CpuWindow; mainThreadMsPerCall: number };
   };
   bundles?: BundleFigures[];
+  analytics?: AnalyticsFigures;
   targets?: TargetRow[];
 }
 
@@ -497,6 +507,9 @@ async function main(): Promise<void> {
       progress('S. bundling each function (NodejsFunction options) and timing module load (median of 5 fresh processes)…');
       results.bundles = await measureBundles(handlerEnv, 5, progress);
     }
+
+    // ---- X. the issue-5 reports (pure computation, with the stack stopped)
+    if (!flags['no-analytics']) results.analytics = runAnalyticsBench(ANALYTICS_CALLS, progress);
   } finally {
     await stopStack();
   }
@@ -566,6 +579,7 @@ function targetRows(r: Results): TargetRow[] {
       met: b.loadMs <= TARGETS.moduleLoadMs,
     });
   }
+  if (r.analytics) rows.push(...analyticsTargetRows(r.analytics));
   return rows;
 }
 
@@ -581,7 +595,17 @@ function printTable(rows: readonly TargetRow[]): void {
   console.log('');
 }
 
-main()
+/** `npm run bench -- analytics`: phase X alone, printed (bench/results.json is left as the last full run wrote it). */
+async function analyticsAlone(): Promise<void> {
+  progress(`CallLedger analytics bench: ${cpus().length} CPUs, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  printTable(analyticsTargetRows(runAnalyticsBench(ANALYTICS_CALLS, progress)));
+}
+
+if (positionals.length > 1 || (positionals.length === 1 && positionals[0] !== 'analytics')) {
+  throw new Error(`unknown arguments ${JSON.stringify(positionals)}: the only phase that runs alone is 'analytics'`);
+}
+
+(positionals[0] === 'analytics' ? analyticsAlone() : main())
   .then(() => process.exit(0))
   .catch((err: unknown) => {
     console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -29,6 +29,7 @@ import { ENV } from '../infra/resources';
 import { maskNumber } from '../shared/domain/caller';
 import { parseSeed, type Seed } from '../shared/domain/seed';
 import { runLedgerOperations, StepError } from './demo-ledger-ops';
+import { revenueReport } from './demo-outcomes';
 import { runPilotDemo } from './demo-pilot';
 import { reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
@@ -328,6 +329,18 @@ async function ledgerOperations(target: Target, truth: readonly CallTruth[], ran
   return 0;
 }
 
+/** Outcomes from the CRM, then the source scorecard and the HTML report (demo-outcomes.ts). */
+async function revenueByPublisher(target: Target, truth: readonly CallTruth[], range: Range, seed: number): Promise<number> {
+  const account = target.seed.accounts.find((a) => target.seed.campaigns.some((c) => c.accountId === a.accountId && c.campaignId === OPS_CAMPAIGN));
+  const adminKey = account ? target.adminKeys[account.accountId] : undefined;
+  if (!account || !adminKey) {
+    console.log(`\nthe seed has no ${OPS_CAMPAIGN} (or no admin key for its account): skipping outcomes and the scorecard`);
+    return 0;
+  }
+  const calls = truth.filter((t) => t.accountId === account.accountId && t.campaignId === OPS_CAMPAIGN);
+  return revenueReport({ baseUrl: target.baseUrl, adminKey, campaignId: OPS_CAMPAIGN, calls, seed, range });
+}
+
 // ------------------------------------------------------------------------------------------------ main
 
 async function main(): Promise<number> {
@@ -407,7 +420,9 @@ async function main(): Promise<number> {
     const rejected = sent.sent - (sent.statusCounts['204'] ?? 0);
     if (result.ok && rejected === 0) {
       console.log('\nledger matches ground truth');
-      return await ledgerOperations(target, traffic.calls, range);
+      const ops = await ledgerOperations(target, traffic.calls, range);
+      if (ops !== 0) return ops;
+      return await revenueByPublisher(target, traffic.calls, range, opts.rngSeed);
     }
     console.log('\nledger does NOT match ground truth. Expected:\n');
     console.log(table(result.expected, names));

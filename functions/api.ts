@@ -30,7 +30,11 @@ import {
 import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger-routes';
 import { BLOCK_ROUTES, blockListDeps } from '../shared/app/block-list';
 import { PILOT_ROUTES } from '../shared/app/pilots';
+import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes';
 import { pilotApiDeps } from '../shared/adapters/pilot-deps';
+import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports';
+import { reportEngine } from '../shared/app/report-engine';
+import { CampaignCallsReader } from '../shared/adapters/campaign-calls';
 import { loadPilotConfig } from '../shared/adapters/pilot-env';
 import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
@@ -47,6 +51,17 @@ const management: ManagementDeps = { store: keys, now: () => new Date() };
 const ledgerDeps = ledgerRouteDeps(config);
 const blockDeps = blockListDeps(config);
 const pilotDeps = pilotApiDeps(config, loadPilotConfig());
+const outcomesDeps = outcomeDeps(config);
+// Booked revenue by source: the scorecard and the buffer sweep over the campaign index (shared/app/report-engine.ts).
+const reportDeps: ReportDeps = {
+  engine: reportEngine({
+    config: keys,
+    ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
+    calls: new CampaignCallsReader({ mainTable: config.mainTable }),
+    now: () => new Date(),
+  }),
+  now: () => new Date(),
+};
 /** Built on first request: it depends only on the code. */
 let openApi: string | undefined;
 
@@ -140,6 +155,32 @@ for (const r of PILOT_ROUTES) {
       pilotDeps,
     );
     return res.contentType === undefined ? json(res.status, res.body) : { statusCode: res.status, headers: { 'content-type': res.contentType, 'cache-control': 'no-store' }, body: String(res.body) };
+  };
+}
+
+// Booked revenue by source (issue 5): the scorecard (JSON, or CSV on Accept: text/csv) and the threshold sweep.
+for (const r of REPORT_ROUTES) {
+  handlers[`${r.method} ${r.path}`] = async (event) => {
+    const principal = await authenticate(event, keys);
+    const res = await r.handle(principal, { query: event.queryStringParameters ?? {}, accept: header(event, 'accept') }, reportDeps);
+    return res.contentType === 'application/json'
+      ? json(res.status, res.body, res.headers)
+      : { statusCode: res.status, headers: { ...res.headers, 'content-type': res.contentType }, body: String(res.body) };
+  };
+}
+
+// CRM outcomes (issue 5): JSON or CSV uploads answered line by line, and reads. Like the block list, problems name the
+// route template as `instance` (an externalId is the CRM's, and the body may carry caller numbers: nothing is echoed).
+for (const r of OUTCOME_ROUTES) {
+  handlers[`${r.method} ${r.path}`] = async (event, params) => {
+    try {
+      const principal = await authenticate(event, keys);
+      const req = { pathParameters: params, query: event.queryStringParameters ?? {}, body: rawBody(event).toString('utf8'), contentType: header(event, 'content-type') };
+      const res = await r.handle(principal, req, outcomesDeps);
+      return json(res.status, res.body);
+    } catch (err) {
+      return problemResponse(err, r.path);
+    }
   };
 }
 

@@ -84,6 +84,21 @@ export const TABLES = {
     globalSecondaryIndexes: [
       // Calls of an account in start-time order: gsi1pk = ACCT#<accountId>, gsi1sk = <startedAt ISO>#<callId>.
       { indexName: 'gsi1', partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
+      // Issue 5 (outcomes, reports). Both are sparse (only rated calls that carry the partition attribute) and sort on
+      // the SAME attribute as gsi1, `gsi1sk` = <startedAt>#<callId>: the value they need is identical, and a second and
+      // third copy of it (~70 B each) would push a demo-shaped call item with its recording past 1 KB sooner (every
+      // write of it, and of each ALL index, then costs double). docs/CONTRACTS.md, "The call item".
+      //
+      // gsi2, CONNECTED calls by caller: gsi2pk = CALLER#<accountId>#<callerHash>, written by the rating only for a
+      // call that completed and whose caller number could be hashed. What outcome matching needs is exactly "this
+      // caller's connected calls of this account, by start": the index holds only those, the sort key gives the start
+      // and the table key the callId, so KEYS_ONLY suffices (no filter, no projected attribute). KEYS_ONLY also means
+      // later writes of the call item (recording, outcome) never touch this index (ALL would cost 1 WCU each).
+      { indexName: 'gsi2', partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'KEYS_ONLY' },
+      // gsi3, calls by campaign: gsi3pk = CAMP#<accountId>#<campaignId>, written by the rating when the call has a
+      // campaign. ALL: reports stream every call of a campaign and period with its rating, slots and outcome
+      // (shared/adapters/campaign-calls.ts) without one GetItem per call.
+      { indexName: 'gsi3', partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
     ],
     timeToLiveAttribute: 'ttl',
     appendOnly: false,
@@ -197,6 +212,14 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/pilots/{pilotId}', fn: 'api' },
   { method: 'POST', path: '/v1/pilots/{pilotId}/stop', fn: 'api' },
   { method: 'GET', path: '/v1/pilots/{pilotId}/report', fn: 'api' },
+  // Booked revenue by source (issue 5; shared/app/reports.ts): the source scorecard (JSON, or CSV on Accept: text/csv)
+  // and the buffer threshold sweep; any key.
+  { method: 'GET', path: '/v1/reports/sources', fn: 'api' },
+  { method: 'GET', path: '/v1/reports/threshold', fn: 'api' },
+  // CRM outcomes (issue 5; shared/app/outcomes.ts): admin keys post (JSON or CSV), analyst keys read.
+  { method: 'POST', path: '/v1/outcomes', fn: 'api' },
+  { method: 'GET', path: '/v1/outcomes', fn: 'api' },
+  { method: 'GET', path: '/v1/outcomes/{externalId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
 ];

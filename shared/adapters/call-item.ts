@@ -25,6 +25,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { rateCall } from '../domain/rating';
 import type { CallEvent, CallStatus, CallStatusEvent, RatingDecision, ReasonCode, RecordedRatingInputs, RecordingStatus, RecordingStatusEvent } from '../domain/types';
 import type { StoredRecording } from '../app/ports';
+import type { CallOutcomeOnCall } from '../domain/outcomes';
 
 type Stored = Record<string, unknown>;
 
@@ -251,5 +252,37 @@ export function decodeRecording(stored: Stored): StoredRecording {
     durationSec: field<number>(stored, 'd'),
     contentType: String(stored.t),
     storedAt: typeof stored.a === 'number' ? new Date(stored.a).toISOString() : String(stored.a),
+  };
+}
+
+// ------------------------------------------------------------------ outcome (issue 5)
+
+/**
+ * The `outcome` Map: the CRM outcome in force for the call (shared/domain/outcomes.ts), written by the outcomes API
+ * outside the rating and carried to reports by the campaign index (gsi3, ALL). One-letter keys, the time in epoch ms:
+ * `e` externalId, `s` status, `r` revenueCents, `g` marginCents (gain), `o` occurredAt, `m` how it matched.
+ */
+export function encodeOutcome(o: CallOutcomeOnCall): AttributeValue {
+  const at = isCanonicalIso(o.occurredAt);
+  return {
+    M: {
+      e: S(o.externalId),
+      s: S(o.status),
+      r: N(o.revenueCents),
+      g: N(o.marginCents),
+      o: at === null ? S(o.occurredAt) : N(at),
+      m: S(o.match),
+    },
+  };
+}
+
+export function decodeOutcome(stored: Stored): CallOutcomeOnCall {
+  return {
+    externalId: String(stored.e),
+    status: String(stored.s) as CallOutcomeOnCall['status'],
+    revenueCents: Number(stored.r),
+    marginCents: Number(stored.g),
+    occurredAt: typeof stored.o === 'number' ? new Date(stored.o).toISOString() : String(stored.o),
+    match: stored.m === 'call_id' ? 'call_id' : 'caller_time',
   };
 }

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../infra/resources';
-import { foldCall, slotName } from '../domain/fold';
+import { foldCall, isChildLeg, slotName } from '../domain/fold';
 import { ledgerSortKey } from '../domain/ledger';
 import { withContentHash } from '../domain/tamper';
 import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
@@ -44,7 +44,7 @@ import {
 import { dynamodb } from './clients/dynamodb';
 import { LEDGER_BY_CREATED_AT } from './ledger-repo';
 import { recordDdb } from './ddb-stats';
-import { decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
+import { decodeOutcome, decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
 import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
 import { decodeCursor, encodeCursor } from './cursor';
 
@@ -71,6 +71,19 @@ export const mainKeys = {
 export const callIndex = {
   pk: (accountId: string) => `ACCT#${accountId}`,
   sk: (startedAt: string, callId: string) => `${startedAt}#${callId}`,
+};
+
+/**
+ * Connected calls of a caller (gsi2, KEYS_ONLY) and calls of a campaign (gsi3, ALL), issue 5. Both sort on the gsi1sk
+ * attribute (`callIndex.sk`; infra/resources.ts says why), so only the partition attribute is written for them.
+ */
+export const callerIndex = {
+  name: 'gsi2',
+  pk: (accountId: string, callerHash: string) => `CALLER#${accountId}#${callerHash}`,
+};
+export const campaignIndex = {
+  name: 'gsi3',
+  pk: (accountId: string, campaignId: string) => `CAMP#${accountId}#${campaignId}`,
 };
 
 // ------------------------------------------------------------------ configuration items (seed loader and management API)
@@ -177,8 +190,20 @@ function setSlotsAndAccount(b: UpdateBuilder, accountId: string, events: readonl
   return acct;
 }
 
+/**
+ * Whether the rated call connected (terminal status `completed`), from the events the rating was made with: the
+ * terminal event is always among them (process-ingest-batch.ts folds it from the same list). Falls back on the
+ * decision's `not_connected` rule; unknown → false (the call then stays out of the caller index).
+ */
+function ratedConnected(events: readonly CallEvent[], d: RatingDecision): boolean {
+  const own = events.filter((e) => !isChildLeg(e));
+  const terminal = own.length > 0 ? foldCall(own).terminal : null;
+  if (terminal !== null) return terminal.status === 'completed';
+  return d.rules.find((r) => r.rule === 'not_connected')?.inputs.status === 'completed';
+}
+
 /** The rating fields, written once with the rating (absent optional fields are not written: bytes cost WCU). */
-function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: RatedCall): void {
+function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: RatedCall, events: readonly CallEvent[]): void {
   const d = rated.decision;
   b.set('rating', encodeRating(d))
     .set('ratedAt', S(rated.ratedAt))
@@ -194,6 +219,9 @@ function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: R
   if (d.subSource !== null) b.set('subSource', S(d.subSource));
   if (rated.callerHash !== null) b.set('callerHash', S(rated.callerHash));
   if (rated.callerE164 !== null) b.set('callerE164', S(rated.callerE164));
+  // The issue-5 indexes (sparse; their sort key is gsi1sk): a campaign's calls, and a caller's connected calls.
+  if (d.campaignId !== null) b.set('gsi3pk', S(campaignIndex.pk(accountId, d.campaignId)));
+  if (rated.callerHash !== null && ratedConnected(events, d)) b.set('gsi2pk', S(callerIndex.pk(accountId, rated.callerHash)));
 }
 
 /** `attribute_not_exists(pk) OR accountId = :acct`: the call is new or already this account's. */
@@ -218,7 +246,8 @@ function errorName(err: unknown): string | undefined {
   return (err as { name?: string } | null)?.name;
 }
 
-function parseCall(item: Record<string, AttributeValue>): StoredCall {
+/** A call item (table or gsi1/gsi3 image) as the StoredCall the use cases read. */
+export function parseCall(item: Record<string, AttributeValue>): StoredCall {
   const raw = unmarshall(item) as Record<string, unknown>;
   const callId = (raw.pk as string).slice('CALL#'.length);
   const accountId = raw.accountId as string;
@@ -255,6 +284,7 @@ function parseCall(item: Record<string, AttributeValue>): StoredCall {
     endedAt: str(raw.endedAt),
     durationSec: typeof raw.durationSec === 'number' ? raw.durationSec : null,
     recording: typeof raw.recording === 'object' && raw.recording !== null ? decodeRecording(raw.recording as Record<string, unknown>) : null,
+    outcome: typeof raw.outcome === 'object' && raw.outcome !== null ? decodeOutcome(raw.outcome as Record<string, unknown>) : null,
   };
 }
 
@@ -444,14 +474,21 @@ export interface CallRepoOptions {
 
 const DAY_MS = 86_400_000;
 
-const GSI1_DEF = TABLES.main.globalSecondaryIndexes[0];
-/** gsi1 as the capacity model sees it (infra/resources.ts: projection ALL). */
-const GSI1: IndexShape = {
-  partitionKey: GSI1_DEF.partitionKey.name,
-  sortKey: GSI1_DEF.sortKey.name,
-  projected: 'ALL',
-  tableKeys: [TABLES.main.partitionKey.name, TABLES.main.sortKey.name],
-};
+/** A main-table index as the capacity model sees it (infra/resources.ts). */
+function indexShape(def: (typeof TABLES.main.globalSecondaryIndexes)[number]): IndexShape {
+  return {
+    partitionKey: def.partitionKey.name,
+    sortKey: def.sortKey.name,
+    projected: 'projection' in def && def.projection === 'KEYS_ONLY' ? [] : 'ALL',
+    tableKeys: [TABLES.main.partitionKey.name, TABLES.main.sortKey.name],
+  };
+}
+/**
+ * Every index of the main table a call item can enter: gsi1 (ALL), gsi2 (connected calls by caller, KEYS_ONLY: a
+ * write costs 1 WCU when the call enters it and nothing afterwards) and gsi3 (calls by campaign, ALL: like gsi1,
+ * every later write of a rated call item that changes it costs one more index write per KB).
+ */
+export const CALL_INDEXES: readonly IndexShape[] = TABLES.main.globalSecondaryIndexes.map(indexShape);
 
 /**
  * The pilot counter updates of a rating transaction (pilot-terms.ts). DynamoDB conditions cannot add, so the
@@ -528,7 +565,7 @@ export class CallRepo implements CallStore {
   private priceUpdate(callId: string, b: UpdateBuilder, before: Item | null, transactional: boolean): number {
     const after = b.applyTo(before, marshall(mainKeys.call(callId)));
     this.remember(callId, after);
-    return updateWcu(before, after, { transactional }) + gsiWcu(before, after, GSI1);
+    return updateWcu(before, after, { transactional }) + CALL_INDEXES.reduce((sum, index) => sum + gsiWcu(before, after, index), 0);
   }
 
   /**
@@ -588,7 +625,7 @@ export class CallRepo implements CallStore {
     if (pilot !== null && pilot.day !== null && pilot.priceCents > pilot.day.dailyCapCents) return { outcome: 'over_cap', refusal: 'daily_cap' };
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
-    setRating(b, callId, accountId, rated);
+    setRating(b, callId, accountId, rated, args.events);
     const condition = ratingCondition(b, acct, args.rerate);
     // The charge carries its content hash (tamper.ts) so `GET /v1/ledger/verify` detects an edit made behind the API.
     const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });
@@ -714,7 +751,7 @@ export class CallRepo implements CallStore {
     const { callId, accountId, rated } = args;
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
-    setRating(b, callId, accountId, rated);
+    setRating(b, callId, accountId, rated, args.events);
     const condition = ratingCondition(b, acct, args.rerate);
     try {
       await this.updateCall(callId, b, condition, true);

@@ -12,6 +12,7 @@ import { effectiveInstant, sameTerms, undeclaredSubSource } from '../domain/conf
 import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, TrackingNumberBodySchema, parseBody } from '../domain/config-schema';
 import { BadRequest, Conflict, Forbidden, NotFound, Unprocessable } from '../domain/problems';
 import { appendVersion, termsInForce, type TermsVersion } from '../domain/terms';
+import type { CampaignEconomics } from '../domain/analytics';
 import type { CampaignConfig, NumberAssignment, NumberConfig, Publisher } from '../domain/types';
 import { ConfigWriteConflict, type ApiKeyRecord } from './ports';
 
@@ -50,6 +51,8 @@ export interface CampaignView {
   readonly termsInForce: TermsVersion | null;
   /** Every version, oldest first. */
   readonly termsVersions: readonly TermsVersion[];
+  /** The buyer's economics behind the cost ceiling (issue 5); null until entered. */
+  readonly economics: CampaignEconomics | null;
   readonly updatedAt: string;
 }
 
@@ -121,8 +124,14 @@ function campaignView(c: CampaignConfig, nowMs: number): CampaignView {
     hours: c.hours,
     termsInForce: termsInForce(c.termsVersions, nowMs),
     termsVersions: c.termsVersions,
+    economics: c.economics ?? null,
     updatedAt: c.updatedAt,
   };
+}
+
+function economicsAfter(requested: CampaignEconomics | null | undefined, existing: CampaignEconomics | null | undefined): { economics?: CampaignEconomics } {
+  const next = requested === undefined ? existing : requested;
+  return next === null || next === undefined ? {} : { economics: next };
 }
 
 function latestVersion(versions: readonly TermsVersion[]): TermsVersion | null {
@@ -159,6 +168,8 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
     termsVersions: versions,
     // Pilots are not part of the body: created by POST /v1/pilots, immutable, kept across every PUT.
     ...(existing?.pilots === undefined ? {} : { pilots: existing.pilots }),
+    // Economics are not versioned: absent keeps them, null clears them.
+    ...economicsAfter(body.economics, existing?.economics),
     rev: (existing?.rev ?? 0) + 1,
     updatedAt: now.toISOString(),
   };

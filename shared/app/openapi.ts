@@ -12,6 +12,9 @@ import { BlockCallerBodySchema, BlockedCallerSchema } from '../domain/block-list
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms-schema';
 import { REASON_CODES } from '../domain/types';
 import { PILOT_OPENAPI } from './pilots';
+import { OUTCOME_OPENAPI } from './outcomes';
+import { OutcomeMatchSchema, OutcomeStatusSchema } from '../domain/outcomes-schema';
+import { REPORT_OPENAPI } from './reports';
 
 // ------------------------------------------------------------------ response schemas
 
@@ -81,6 +84,17 @@ const Call = z
     startedAt: z.iso.datetime().nullable(),
     endedAt: z.iso.datetime().nullable(),
     recording: z.object({ sha256: z.string(), bytes: z.number().int(), url: z.url() }).nullable(),
+    outcome: z
+      .object({
+        externalId: z.string(),
+        status: OutcomeStatusSchema,
+        revenueCents: z.number().int(),
+        marginCents: z.number().int(),
+        occurredAt: z.iso.datetime(),
+        match: OutcomeMatchSchema.describe('call_id: the CRM named the call; caller_time: the caller\'s most recent connected call before occurredAt'),
+      })
+      .nullable()
+      .describe('The CRM outcome in force for this call (POST /v1/outcomes), or null'),
   })
   .meta({ id: 'Call' });
 
@@ -299,6 +313,10 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   // Pilot campaigns (shared/app/pilots.ts).
   ...PILOT_OPENAPI,
+  // CRM outcomes (shared/app/outcomes.ts).
+  ...OUTCOME_OPENAPI,
+  // Booked revenue by source (shared/app/reports.ts).
+  ...REPORT_OPENAPI,
   'GET /v1/openapi.json': {
     summary: 'This document',
     auth: 'none',

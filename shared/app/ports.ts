@@ -4,6 +4,7 @@
  */
 import type { CampaignRecord, NumberRecord } from '../domain/config';
 import type { CapRefusal, PilotCharge } from '../domain/pilot-terms';
+import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { PriorBilled } from '../domain/rating';
 import type { Account, ApiRole, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
 
@@ -106,6 +107,8 @@ export interface StoredCall {
   readonly endedAt: string | null;
   readonly durationSec: number | null;
   readonly recording: StoredRecording | null;
+  /** The CRM outcome in force for the call and how it was matched (issue 5, shared/domain/outcomes.ts); absent: none. */
+  readonly outcome?: CallOutcomeOnCall | null;
 }
 
 export interface Page<T> {

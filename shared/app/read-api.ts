@@ -12,6 +12,7 @@ import { Conflict, Forbidden, NotFound } from '../domain/problems';
 import type { PriorBilled } from '../domain/rating';
 import { pilotForCall } from '../domain/pilot-terms';
 import { callFactsFrom, rateCallV2, type RatingDecisionV2 } from '../domain/rating-v2';
+import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { TermsVersion } from '../domain/terms';
 import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
 import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
@@ -40,6 +41,8 @@ export interface CallResponse {
   readonly startedAt: string | null;
   readonly endedAt: string | null;
   readonly recording: { readonly sha256: string; readonly bytes: number; readonly url: string } | null;
+  /** The CRM outcome in force for the call and how it was matched (issue 5, shared/domain/outcomes.ts), or null. */
+  readonly outcome: CallOutcomeOnCall | null;
 }
 
 export interface CallsPage {
@@ -79,6 +82,7 @@ async function toResponse(call: StoredCall, media: ReadApiDeps['media']): Promis
       call.recording === null
         ? null
         : { sha256: call.recording.sha256, bytes: call.recording.bytes, url: await media.presignGet(call.recording.key) },
+    outcome: call.outcome ?? null,
   };
 }
 

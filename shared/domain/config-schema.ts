@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { defaultCreditPolicy } from './config';
 import { CreditPolicySchema } from './disputes-schema';
+import { CampaignEconomicsSchema } from './economics-schema';
 import { BadRequest, fieldErrors } from './problems';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from './terms-schema';
 import { TRAFFIC_METHODS } from './types';
@@ -48,6 +49,8 @@ export const CampaignBodySchema = z.strictObject({
   hours: HoursOfOperationSchema.nullable().default(null),
   terms: ContractTermsSchema.optional(),
   effectiveFrom: z.iso.datetime({ offset: true }).optional(),
+  /** What a qualified call is worth (issue 5, economics.ts); absent: kept as it is; null: cleared. */
+  economics: CampaignEconomicsSchema.nullable().optional(),
 });
 export type CampaignBody = z.infer<typeof CampaignBodySchema>;
 
@@ -75,6 +78,7 @@ export const SeedCampaignSchema = z.strictObject({
   geography: CampaignBodySchema.shape.geography,
   hours: CampaignBodySchema.shape.hours,
   terms: SeedTermsSchema,
+  economics: CampaignEconomicsSchema.optional(),
 });
 export type SeedCampaign = z.infer<typeof SeedCampaignSchema>;
 

@@ -99,6 +99,7 @@ export function campaignFromSeed(c: SeedCampaign | Campaign): CampaignConfig {
     geography: 'geography' in c ? c.geography : null,
     hours: 'hours' in c ? c.hours : null,
     termsVersions: [{ ...full, version, effectiveFrom: SEED_EPOCH, createdAt: SEED_EPOCH }],
+    ...('economics' in c && c.economics !== undefined ? { economics: c.economics } : {}),
     rev: 1,
     updatedAt: SEED_EPOCH,
   };

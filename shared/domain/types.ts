@@ -6,6 +6,7 @@
 import type { CreditPolicy } from './disputes';
 import type { Geography, HoursOfOperation, TermsVersion } from './terms';
 import type { PilotTerms } from './pilot-terms';
+import type { CampaignEconomics } from './analytics';
 
 export type Provider = 'twilio';
 
@@ -159,6 +160,8 @@ export interface CampaignConfig {
   readonly termsVersions: readonly TermsVersion[];
   /** Pilots of this campaign (immutable terms; state lives in each pilot's counter). Absent: none. */
   readonly pilots?: readonly PilotTerms[];
+  /** The buyer's economics (issue 5: the cost ceiling). Absent or null: not entered. */
+  readonly economics?: CampaignEconomics | null;
   /** Bumped by every write; writes are conditional on it (optimistic concurrency). */
   readonly rev: number;
   readonly updatedAt: string;

@@ -186,6 +186,7 @@ describe('api handler', () => {
       startedAt: '2026-11-10T12:00:00.000Z',
       endedAt: '2026-11-10T12:03:20.000Z',
       recording: { sha256: createHash('sha256').update(expected).digest('hex'), bytes: expected.length, url: expect.any(String) },
+      outcome: null,
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);

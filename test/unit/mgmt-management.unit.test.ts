@@ -168,6 +168,24 @@ describe('campaigns: versioned terms', () => {
   });
 });
 
+describe('campaigns: economics (issue 5 cost ceiling)', () => {
+  const ECON = { avgCustomerMarginCents: 250_000, closeRate: 0.25, targetShare: 0.3 };
+
+  it('are kept across a PUT that does not mention them, replaced when given, cleared by null, and validated', async () => {
+    const { deps } = setup();
+    expect((await putCampaign(admin, 'roof', { name: 'Roof', vertical: 'home', terms: TERMS }, deps)).body.economics).toBeNull();
+    expect((await putCampaign(admin, 'roof', { name: 'Roof', vertical: 'home', economics: ECON }, deps)).body.economics).toEqual(ECON);
+    // A terms change alone keeps them.
+    const kept = await putCampaign(admin, 'roof', { name: 'Roof', vertical: 'home', terms: { ...TERMS, priceCents: 5000 } }, deps);
+    expect(kept.body.economics).toEqual(ECON);
+    expect((await putCampaign(admin, 'roof', { name: 'Roof', vertical: 'home', economics: { ...ECON, closeRate: 0.3 } }, deps)).body.economics?.closeRate).toBe(0.3);
+    expect((await putCampaign(admin, 'roof', { name: 'Roof', vertical: 'home', economics: null }, deps)).body.economics).toBeNull();
+    const bad = await problem(putCampaign(admin, 'roof', { name: 'Roof', vertical: 'home', economics: { ...ECON, closeRate: 25 } }, deps));
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad)).toContain('economics.closeRate');
+  });
+});
+
 describe('tracking numbers: effective-dated assignments', () => {
   async function world() {
     const w = setup();
