@@ -26,6 +26,7 @@ import { buildScorecard, type ScorecardResult } from '../shared/domain/scorecard
 import { tuneThreshold, type ThresholdTuning } from '../shared/domain/threshold-tuner';
 import type { ReasonCode } from '../shared/domain/types';
 import { median, round } from './instrument';
+import { mulberry32 } from '../events/prng';
 
 // ------------------------------------------------------------------ synthetic calls
 
@@ -56,17 +57,6 @@ const PROFILES: readonly SourceProfile[] = [
   { publisherId: 'pub-local', subSources: ['north', 'south'], weight: 1, connectRate: 0.93, quality: 1.1, hangUpRate: 0.12 },
 ];
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const NO_REASONS: readonly ReasonCode[] = Object.freeze([]);
 const REASONS = {
@@ -78,7 +68,7 @@ const REASONS = {
 
 /** `count` seeded synthetic calls, generated one at a time (nothing is kept). */
 export function* syntheticCalls(count: number, seed = 5150): Generator<ReportCall> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const totalWeight = PROFILES.reduce((s, p) => s + p.weight, 0);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const stepMs = (SPAN_DAYS * DAY_MS) / count;

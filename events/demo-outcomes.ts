@@ -10,6 +10,7 @@
  */
 import { reportForCampaign } from './report';
 import type { CallTruth } from './traffic';
+import { mulberry32 } from './prng';
 
 /** Booking probability of a connected call of at least 90 s, per publisher of the demo seed. */
 const BOOK_RATE: Readonly<Record<string, number>> = { 'pub-bluesky': 0.45, 'pub-midway': 0.18, 'pub-callfarm': 0.02 };
@@ -24,21 +25,10 @@ export interface OutcomeLine {
   readonly marginCents: number;
 }
 
-/** mulberry32: seeded, so a demo run can be repeated. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The CRM's outcomes for the played calls (billable ones only: a job comes from a real conversation). */
 export function crmOutcomes(calls: readonly CallTruth[], seed: number): OutcomeLine[] {
-  const random = prng(seed ^ 0x5eed);
+  const random = mulberry32(seed ^ 0x5eed);
   const out: OutcomeLine[] = [];
   for (const c of calls) {
     if (!c.billable) continue;

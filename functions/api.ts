@@ -38,6 +38,7 @@ import { CampaignCallsReader } from '../shared/adapters/campaign-calls';
 import { loadPilotConfig } from '../shared/adapters/pilot-env';
 import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
+import type { ApiKeyRecord } from '../shared/app/ports';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket']);
 
@@ -104,85 +105,64 @@ const handlers: Record<string, RouteHandler> = {
   }),
 };
 
-// Disputes, statements, reconciliations and ledger verification answer through their own route table.
-for (const r of LEDGER_ROUTES) {
-  handlers[`${r.method} ${r.path}`] = async (event, params) => {
-    const principal = await authenticate(event, keys);
-    const res = await r.handle(
-      principal,
-      {
-        pathParameters: params,
-        query: event.queryStringParameters ?? {},
-        body: rawBody(event).toString('utf8'),
-        contentType: header(event, 'content-type'),
-      },
-      ledgerDeps,
-    );
-    return res.contentType === undefined || res.contentType === 'application/json'
-      ? json(res.status, res.body)
-      : { statusCode: res.status, headers: { 'content-type': res.contentType }, body: String(res.body) };
+/** A route table's request: plain data, no API Gateway types in shared/app (each table reads what it needs). */
+function routeRequest(event: HttpEvent, params: Readonly<Record<string, string>>) {
+  return {
+    pathParameters: params,
+    query: event.queryStringParameters ?? {},
+    body: rawBody(event).toString('utf8'),
+    contentType: header(event, 'content-type'),
+    accept: header(event, 'accept'),
+    idempotencyKey: header(event, 'idempotency-key'),
   };
 }
 
-// The block list (rating rule blocked_caller). Its paths carry a caller number: a problem names the route template
-// as `instance`, never the request path (the middleware's default), so no response repeats the number.
-for (const r of BLOCK_ROUTES) {
-  handlers[`${r.method} ${r.path}`] = async (event, params) => {
-    try {
-      const principal = await authenticate(event, keys);
-      const req = { pathParameters: params, query: event.queryStringParameters ?? {}, body: rawBody(event).toString('utf8'), contentType: header(event, 'content-type') };
-      const res = await r.handle(principal, req, blockDeps);
-      return json(res.status, res.body);
-    } catch (err) {
-      return problemResponse(err, r.path);
-    }
-  };
+interface TableResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** JSON through `json` (problem-aware); anything else (CSV) as text, never cached. */
+function routeResult(res: TableResponse): HttpResult {
+  return res.contentType === undefined || res.contentType === 'application/json'
+    ? json(res.status, res.body, res.headers)
+    : { statusCode: res.status, headers: { 'cache-control': 'no-store', ...res.headers, 'content-type': res.contentType }, body: String(res.body) };
+}
+
+/**
+ * Mounts a route table. `pathCarriesPii`: its paths or bodies may carry caller numbers, so a problem names the route
+ * template as `instance` instead of the request path (the middleware's default), and no response repeats them.
+ */
+function mount<Req, D>(
+  table: readonly { readonly method: string; readonly path: string; handle(principal: ApiKeyRecord, req: Req, deps: D): Promise<TableResponse> }[],
+  deps: D,
+  options: { readonly pathCarriesPii?: boolean } = {},
+): void {
+  for (const r of table) {
+    handlers[`${r.method} ${r.path}`] = async (event, params) => {
+      try {
+        const principal = await authenticate(event, keys);
+        return routeResult(await r.handle(principal, routeRequest(event, params) as Req, deps));
+      } catch (err) {
+        if (options.pathCarriesPii === true) return problemResponse(err, r.path);
+        throw err;
+      }
+    };
+  }
+}
+
+// Disputes, statements, reconciliations and ledger verification.
+mount(LEDGER_ROUTES, ledgerDeps);
+// The block list (rating rule blocked_caller): its paths carry a caller number.
+mount(BLOCK_ROUTES, blockDeps, { pathCarriesPii: true });
 // Pilot campaigns (issue 4): create (idempotent on the Idempotency-Key header), read, stop, report.
-for (const r of PILOT_ROUTES) {
-  handlers[`${r.method} ${r.path}`] = async (event, params) => {
-    const principal = await authenticate(event, keys);
-    const res = await r.handle(
-      principal,
-      {
-        pathParameters: params,
-        query: event.queryStringParameters ?? {},
-        body: rawBody(event).toString('utf8'),
-        contentType: header(event, 'content-type'),
-        idempotencyKey: header(event, 'idempotency-key'),
-      },
-      pilotDeps,
-    );
-    return res.contentType === undefined ? json(res.status, res.body) : { statusCode: res.status, headers: { 'content-type': res.contentType, 'cache-control': 'no-store' }, body: String(res.body) };
-  };
-}
-
+mount(PILOT_ROUTES, pilotDeps);
 // Booked revenue by source (issue 5): the scorecard (JSON, or CSV on Accept: text/csv) and the threshold sweep.
-for (const r of REPORT_ROUTES) {
-  handlers[`${r.method} ${r.path}`] = async (event) => {
-    const principal = await authenticate(event, keys);
-    const res = await r.handle(principal, { query: event.queryStringParameters ?? {}, accept: header(event, 'accept') }, reportDeps);
-    return res.contentType === 'application/json'
-      ? json(res.status, res.body, res.headers)
-      : { statusCode: res.status, headers: { ...res.headers, 'content-type': res.contentType }, body: String(res.body) };
-  };
-}
-
-// CRM outcomes (issue 5): JSON or CSV uploads answered line by line, and reads. Like the block list, problems name the
-// route template as `instance` (an externalId is the CRM's, and the body may carry caller numbers: nothing is echoed).
-for (const r of OUTCOME_ROUTES) {
-  handlers[`${r.method} ${r.path}`] = async (event, params) => {
-    try {
-      const principal = await authenticate(event, keys);
-      const req = { pathParameters: params, query: event.queryStringParameters ?? {}, body: rawBody(event).toString('utf8'), contentType: header(event, 'content-type') };
-      const res = await r.handle(principal, req, outcomesDeps);
-      return json(res.status, res.body);
-    } catch (err) {
-      return problemResponse(err, r.path);
-    }
-  };
-}
+mount(REPORT_ROUTES, reportDeps);
+// CRM outcomes (issue 5): an externalId is the CRM's and bodies may carry caller numbers: nothing is echoed.
+mount(OUTCOME_ROUTES, outcomesDeps, { pathCarriesPii: true });
 
 interface Route {
   readonly method: string;

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processIngestBatch, type QueueRecord } from '../../shared/app/process-ingest-batch';
 import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from './core-fixtures';
+import { mulberry32 } from '../../events/prng';
 
 let env: CoreEnv;
 beforeAll(async () => {
@@ -26,17 +27,6 @@ const BUFFER_SEC = 60;
 const WINDOW_HOURS = 24;
 const T0 = Date.parse('2026-11-01T08:00:00.000Z');
 
-/** mulberry32: a seeded PRNG so fast-check can replay (and shrink) a failing order. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const callArb = fc.record({
   kind: fc.constantFrom<Kind>('eligible', 'eligible', 'short', 'busy', 'unknown'),
@@ -96,7 +86,7 @@ describe('processIngestBatch under shuffled, duplicated, concurrent delivery', (
         const everyCall = [...clusters.flat(), ...anonymous];
 
         // Every event 1-3 times, shuffled, cut into batches of 1-10.
-        const random = prng(scenario.seed);
+        const random = mulberry32(scenario.seed);
         const events = everyCall.flatMap(({ call }) => call.events.flatMap((e) => Array.from({ length: 1 + Math.floor(random() * 3) }, () => e)));
         for (let i = events.length - 1; i > 0; i--) {
           const j = Math.floor(random() * (i + 1));

@@ -14,6 +14,7 @@ import { processIngestBatch, type QueueRecord } from '../../shared/app/process-i
 import { campaignFromSeed } from '../../shared/domain/config';
 import type { PilotTerms } from '../../shared/domain/pilot-terms';
 import type { CampaignConfig } from '../../shared/domain/types';
+import { mulberry32 } from '../../events/prng';
 import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
 
 let env: CoreEnv;
@@ -182,14 +183,7 @@ describe('pilot cap on the rating transaction', () => {
 
 function shuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
