@@ -912,6 +912,7 @@ export function summarise(
       case 'not_qualified':
       case 'out_of_geo':
       case 'blocked_caller':
+      case 'blocked_signal':
       case 'outside_window':
       case 'over_cap':
         // The generator plans calls against the v1 rules only; its ground truth never carries these.

@@ -16,6 +16,8 @@ import { LedgerRepo } from '../shared/adapters/ledger-repo';
 import { logger } from '../shared/adapters/log';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { S3RecordingUrls } from '../shared/adapters/recording-urls';
+import { callerCipherFor } from '../shared/adapters/pii-cipher';
+import { SecretResolver } from '../shared/adapters/secrets';
 import {
   getCampaign,
   getPublisher,
@@ -31,6 +33,8 @@ import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger-routes';
 import { BLOCK_ROUTES, blockListDeps } from '../shared/app/block-list';
 import { PILOT_ROUTES } from '../shared/app/pilots';
 import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes';
+import { QA_ROUTES, qaDeps } from '../shared/app/qa';
+import { COMPLIANCE_ROUTES, complianceDeps } from '../shared/app/compliance';
 import { pilotApiDeps } from '../shared/adapters/pilot-deps';
 import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports';
 import { reportEngine } from '../shared/app/report-engine';
@@ -40,13 +44,15 @@ import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
 import type { ApiKeyRecord } from '../shared/app/ports';
 
-const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket']);
+const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const deps: ReadApiDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
   media: new S3RecordingUrls(config.recordingsBucket),
+  // Opens the caller numbers call items carry sealed (full for admin keys, masked for analysts; shared/domain/pii.ts).
+  pii: callerCipherFor(config.piiKeyRef, { secrets: new SecretResolver(), mainTable: config.mainTable }),
 };
 const management: ManagementDeps = { store: keys, now: () => new Date() };
 const ledgerDeps = ledgerRouteDeps(config);
@@ -163,6 +169,10 @@ mount(PILOT_ROUTES, pilotDeps);
 mount(REPORT_ROUTES, reportDeps);
 // CRM outcomes (issue 5): an externalId is the CRM's and bodies may carry caller numbers: nothing is echoed.
 mount(OUTCOME_ROUTES, outcomesDeps, { pathCarriesPii: true });
+// QA sampling (issue 6): reproducible samples per source with recording links; verdicts, optionally opening a dispute.
+mount(QA_ROUTES, qaDeps(config, ledgerDeps));
+// Compliance (issue 6): DNC lists, consent evidence, settings; uploads and records carry caller numbers: nothing is echoed.
+mount(COMPLIANCE_ROUTES, complianceDeps(config), { pathCarriesPii: true });
 
 interface Route {
   readonly method: string;

@@ -9,19 +9,25 @@ import { telemetry } from '../shared/adapters/metrics';
 import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { BlockRepo } from '../shared/adapters/block-repo';
+import { ConsentRepo } from '../shared/adapters/consent-repo';
+import { DncRepo } from '../shared/adapters/dnc-repo';
 import { SqsRecordingJobQueue } from '../shared/adapters/queue';
 import { SecretResolver } from '../shared/adapters/secrets';
+import { callerCipherFor } from '../shared/adapters/pii-cipher';
 import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/process-ingest-batch';
 
-const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef']);
+const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef', 'piiKeyRef']);
 // The caller-hash key is a full reference (env:NAME / ssm:/name); the resolver caches it for five minutes.
 const secrets = new SecretResolver();
 
 const deps: ProcessIngestDeps = {
-  calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable }),
+  // The caller's number is stored sealed only (shared/adapters/pii-cipher.ts: a local key, or KMS data keys in AWS).
+  calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }) }),
   config: new ConfigRepo({ mainTable: config.mainTable }),
   // Block lists (rating rule blocked_caller): one cached Query per account and minute (block-repo.ts).
   blocks: new BlockRepo({ mainTable: config.mainTable }),
+  dnc: new DncRepo({ mainTable: config.mainTable }),
+  consent: new ConsentRepo({ mainTable: config.mainTable }),
   archive: new S3Archive(config.archiveBucket),
   recordingJobs: new SqsRecordingJobQueue(config.recordingsQueueUrl),
   callerHashKey: () => secrets.resolve(config.callerHashKeyRef),

@@ -220,6 +220,17 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/outcomes', fn: 'api' },
   { method: 'GET', path: '/v1/outcomes', fn: 'api' },
   { method: 'GET', path: '/v1/outcomes/{externalId}', fn: 'api' },
+  // QA sampling (issue 6; shared/app/qa.ts): any key samples and records verdicts; opening a dispute needs admin.
+  { method: 'GET', path: '/v1/qa/sample', fn: 'api' },
+  { method: 'POST', path: '/v1/calls/{callId}/qa', fn: 'api' },
+  // Compliance (issue 6; shared/app/compliance.ts): DNC lists, consent evidence, settings; admin keys write.
+  { method: 'PUT', path: '/v1/dnc-lists/{listId}', fn: 'api' },
+  { method: 'GET', path: '/v1/dnc-lists/{listId}', fn: 'api' },
+  { method: 'GET', path: '/v1/dnc-lists', fn: 'api' },
+  { method: 'POST', path: '/v1/dnc-lists/{listId}/numbers', fn: 'api' },
+  { method: 'POST', path: '/v1/consent', fn: 'api' },
+  { method: 'GET', path: '/v1/calls/{callId}/consent', fn: 'api' },
+  { method: 'PUT', path: '/v1/account/compliance', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
 ];
@@ -235,6 +246,8 @@ export const ENV = {
   publicBaseUrl: 'PUBLIC_BASE_URL',
   /** Where the caller-hash HMAC key comes from: `env:NAME` locally, `ssm:/param/name` in AWS. */
   callerHashKeyRef: 'CALLER_HASH_KEY_REF',
+  /** The key caller numbers are sealed with (shared/adapters/pii-cipher.ts): `env:NAME` locally, `kms:<key arn>` in AWS. */
+  piiKeyRef: 'PII_KEY_REF',
   /** Prefix for provider secrets (Twilio auth tokens): `env:` locally, `ssm:/callledger/<env>/` in AWS. */
   secretsRef: 'SECRETS_REF',
   /** Comma-separated hosts the recording fetcher may download from (SSRF guard): `api.twilio.com` in AWS. */

@@ -25,6 +25,7 @@ import { DDB_READ, DDB_WRITE, grantLedgerAppend, grantPartitionPut, grantSsmRead
 import { WorkQueues } from './constructs/queues';
 import { FunctionSchedules } from './constructs/schedules';
 import { PilotWorkflow } from './constructs/pilots';
+import { PiiKey } from './constructs/pii-key';
 import { DataTables } from './constructs/tables';
 import { FUNCTIONS, QUEUES, TABLES, physicalName, type FunctionId } from './resources';
 
@@ -47,6 +48,8 @@ export class CallLedgerStack extends Stack {
   readonly alarms: OperationalAlarms;
   readonly schedules: FunctionSchedules;
   readonly pilots: PilotWorkflow;
+  /** The KMS key caller numbers are sealed under (issue 6). */
+  readonly piiKey: PiiKey;
 
   constructor(scope: Construct, id: string, props: CallLedgerStackProps) {
     super(scope, id, props);
@@ -73,6 +76,8 @@ export class CallLedgerStack extends Stack {
     const { ingest, recordings } = this.queues.queues;
     const { archive, recordings: recordingsBucket, anchors } = this.storage.buckets;
 
+    this.piiKey = new PiiKey(this, 'Pii', { resourcePrefix: prefix, removalPolicy });
+
     const environment: Record<string, string> = {
       [ENV_NAMES.mainTable]: main.tableName,
       [ENV_NAMES.ledgerTable]: ledger.tableName,
@@ -81,6 +86,7 @@ export class CallLedgerStack extends Stack {
       [ENV_NAMES.archiveBucket]: archive.bucketName,
       [ENV_NAMES.recordingsBucket]: recordingsBucket.bucketName,
       [ENV_NAMES.callerHashKeyRef]: `ssm:${config.ssmPrefix}${CALLER_HASH_KEY_PARAM}`,
+      [ENV_NAMES.piiKeyRef]: this.piiKey.keyRef,
       [ENV_NAMES.secretsRef]: `ssm:${config.ssmPrefix}`,
       [ENV_NAMES.recordingUrlAllowedHosts]: config.recordingUrlAllowedHosts.join(','),
       [ENV_NAMES.anchorsBucket]: anchors.bucketName,
@@ -206,6 +212,8 @@ export class CallLedgerStack extends Stack {
     grantObjectWrite(f.ledgerWriter, archive, 'raw/');
     recordings.queue.grantSendMessages(f.ledgerWriter);
     grantSsmRead(f.ledgerWriter, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    // Seal callers' numbers: GenerateDataKey for the day's data key (a PIIKEY# item, main-table PutItem above).
+    this.piiKey.grantSeal(f.ledgerWriter);
 
     // recordingFetcher: download with the account's Twilio credentials, stream to S3, record it on the call.
     grantTable(f.recordingFetcher, main, TABLES.main, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
@@ -221,9 +229,13 @@ export class CallLedgerStack extends Stack {
     // A full credit re-rates the calls that were duplicates only because of the credited call, with the writer's
     // rating transaction (call item, duplicate marker, pilot counter: conditional updates on the main table).
     grantTable(f.api, main, TABLES.main, ['dynamodb:UpdateItem']);
+    // DNC uploads write up to 100,000 entries in BatchWriteItem chunks of 25 (shared/adapters/dnc-repo.ts; puts only).
+    grantTable(f.api, main, TABLES.main, ['dynamodb:BatchWriteItem']);
     grantLedgerAppend(f.api, ledger, TABLES.ledger);
     // Invoice reconciliation matches caller numbers by their keyed hash.
     grantSsmRead(f.api, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    // Open sealed caller numbers for call answers (full for admin keys, masked for analysts).
+    this.piiKey.grantOpen(f.api);
     // GET /v1/ledger/verify checks the newest anchor of the key's account: list and read anchors/ only.
     grantObjectRead(f.api, this.storage.buckets.anchors, 'anchors/');
     f.api.addToRolePolicy(

@@ -68,6 +68,8 @@ export interface LocalSecrets {
   /** accountId → the Twilio auth token generated for it. */
   readonly twilioAuthTokens: Record<string, string>;
   readonly callerHashKey: string;
+  /** The key caller numbers are sealed with (PII_KEY_REF=env:PII_KEY; KMS data keys in AWS). */
+  readonly piiKey: string;
   readonly apiKeys: readonly LocalApiKey[];
 }
 
@@ -113,6 +115,7 @@ export function generateSecrets(seed: Seed): LocalSecrets {
     // Twilio auth tokens are 32 hex digits.
     twilioAuthTokens: Object.fromEntries(seed.accounts.map((a) => [a.accountId, randomBytes(16).toString('hex')])),
     callerHashKey: randomBytes(32).toString('base64url'),
+    piiKey: randomBytes(32).toString('base64url'),
     apiKeys: seed.apiKeys.map((k) => ({ ...k, key: `cl_local_${randomBytes(24).toString('base64url')}` })),
   };
 }
@@ -163,6 +166,8 @@ export function handlerEnv(args: {
     [ENV.secretsRef]: 'env:',
     [ENV.callerHashKeyRef]: 'env:CALLER_HASH_KEY',
     CALLER_HASH_KEY: args.secrets.callerHashKey,
+    [ENV.piiKeyRef]: 'env:PII_KEY',
+    PII_KEY: args.secrets.piiKey,
     [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
     [ENV.anchorsBucket]: args.names.anchorsBucket,
     POWERTOOLS_DEV: current.POWERTOOLS_DEV ?? 'true',

@@ -26,6 +26,7 @@ import { rateCall } from '../domain/rating';
 import type { CallEvent, CallStatus, CallStatusEvent, RatingDecision, ReasonCode, RecordedRatingInputs, RecordingStatus, RecordingStatusEvent } from '../domain/types';
 import type { StoredRecording } from '../app/ports';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
+import { isQaVerdict, type CallQa } from '../domain/qa';
 
 type Stored = Record<string, unknown>;
 
@@ -179,6 +180,8 @@ export function encodeRating(decision: RatingDecision): AttributeValue {
   put(out, 'cr', ruleInputs(decision, 'over_cap')?.refusal);
   put(out, 'bk', ruleInputs(decision, 'blocked_caller')?.blockId);
   put(out, 'tk', ruleInputs(decision, 'below_buffer')?.talkSec);
+  const signals = ruleInputs(decision, 'blocked_signal')?.signals;
+  if (Array.isArray(signals) && signals.length > 0) out.sg = S(signals.join(' '));
   return { M: out };
 }
 
@@ -223,6 +226,7 @@ export function decodeRating(stored: Stored, facts: RatingFacts, terminal: CallS
   if (typeof stored.cr === 'string') recorded.capRefusal = stored.cr as RecordedRatingInputs['capRefusal'];
   if (typeof stored.bk === 'string') recorded.blockId = stored.bk;
   if (typeof stored.tk === 'number') recorded.talkSec = stored.tk;
+  if (typeof stored.sg === 'string' && stored.sg !== '') recorded.signals = stored.sg.split(' ');
   return { ...facts, reasons, termsVersion, rules, ...(Object.keys(recorded).length > 0 ? { recorded } : {}) };
 }
 
@@ -284,5 +288,27 @@ export function decodeOutcome(stored: Stored): CallOutcomeOnCall {
     marginCents: Number(stored.g),
     occurredAt: typeof stored.o === 'number' ? new Date(stored.o).toISOString() : String(stored.o),
     match: stored.m === 'call_id' ? 'call_id' : 'caller_time',
+  };
+}
+
+// ------------------------------------------------------------------ QA verdict (issue 6)
+
+/**
+ * The `qa` Map: the QA reviewer's verdict in force (shared/domain/qa.ts), written by `POST /v1/calls/{callId}/qa`
+ * (qa-repo.ts) outside the rating and carried to reports and QA samples by the campaign index (gsi3, ALL).
+ * One-letter keys: `v` verdict, `n` note (absent when none), `r` reviewer (key label and role), `a` reviewedAt (ISO).
+ */
+export function encodeQa(qa: CallQa): AttributeValue {
+  return { M: { v: S(qa.verdict), ...(qa.note === null ? {} : { n: S(qa.note) }), r: S(qa.reviewer), a: S(qa.reviewedAt) } };
+}
+
+/** null for a map that does not hold a known verdict (never fails a read). */
+export function decodeQa(stored: Stored): CallQa | null {
+  if (!isQaVerdict(stored.v)) return null;
+  return {
+    verdict: stored.v,
+    note: typeof stored.n === 'string' ? stored.n : null,
+    reviewer: String(stored.r ?? ''),
+    reviewedAt: String(stored.a ?? ''),
   };
 }

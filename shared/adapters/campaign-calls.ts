@@ -17,6 +17,8 @@
  * - `connected`: the terminal status is `completed`;
  * - `billableSec`: on the terms' duration basis — `talk`: the talk time the rating recorded (`recorded.talkSec`, 0
  *   when none was measured, as rating-v2 does); `total`: the call's duration;
+ * - `signals` (the quality signals its rating recorded), `qa` (the reviewer's verdict, shared/domain/qa.ts) and
+ *   `recordingKey` (for QA sampling's presigned links) are copied from the item;
  * - `priceIfBillableCents`: the charged amount when it billed; when `below_buffer` is its ONLY failing reason, the
  *   contract price for its billable seconds and IVR answer under its terms version (`priceFor`); else null (the call
  *   could not bill whatever the buffer).
@@ -92,6 +94,9 @@ export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVers
             occurredAt: outcome.occurredAt,
           },
     priceIfBillableCents,
+    signals: r.recorded?.signals ?? [],
+    qa: call.qa == null ? null : { verdict: call.qa.verdict, reviewedAt: call.qa.reviewedAt, reviewer: call.qa.reviewer },
+    recordingKey: call.recording?.key ?? null,
   };
 }
 

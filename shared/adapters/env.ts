@@ -37,6 +37,8 @@ const FIELDS = {
     z.transform((u: string) => u.replace(/\/+$/, '')),
   ),
   callerHashKeyRef: secretRef,
+  /** The caller-number key: a secret reference (a local key) or `kms:<key arn or alias>` (data keys from KMS). */
+  piiKeyRef: z.string().check(z.regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\S+|kms:(arn:aws[\w-]*:kms:\S+|alias\/\S+))$/, 'expected env:NAME, ssm:/parameter/name or kms:<key arn or alias/name>')),
   secretsRef: secretsPrefix,
   /** Hosts (optionally host:port) the recording fetcher may download from. */
   recordingUrlAllowedHosts: z.pipe(

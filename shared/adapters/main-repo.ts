@@ -44,9 +44,10 @@ import {
 import { dynamodb } from './clients/dynamodb';
 import { LEDGER_BY_CREATED_AT } from './ledger-repo';
 import { recordDdb } from './ddb-stats';
-import { decodeOutcome, decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
+import { decodeOutcome, decodeQa, decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
 import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
 import { decodeCursor, encodeCursor } from './cursor';
+import type { CallerCipher } from '../domain/pii';
 
 // ------------------------------------------------------------------ keys
 
@@ -203,7 +204,7 @@ function ratedConnected(events: readonly CallEvent[], d: RatingDecision): boolea
 }
 
 /** The rating fields, written once with the rating (absent optional fields are not written: bytes cost WCU). */
-function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: RatedCall, events: readonly CallEvent[]): void {
+function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: RatedCall, events: readonly CallEvent[], callerEnc: string | null): void {
   const d = rated.decision;
   b.set('rating', encodeRating(d))
     .set('ratedAt', S(rated.ratedAt))
@@ -218,7 +219,8 @@ function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: R
   if (d.publisherId !== null) b.set('publisherId', S(d.publisherId));
   if (d.subSource !== null) b.set('subSource', S(d.subSource));
   if (rated.callerHash !== null) b.set('callerHash', S(rated.callerHash));
-  if (rated.callerE164 !== null) b.set('callerE164', S(rated.callerE164));
+  // The number itself only sealed (shared/domain/pii.ts); items written before issue 6 carry a clear `callerE164`.
+  if (callerEnc !== null) b.set('callerEnc', S(callerEnc));
   // The issue-5 indexes (sparse; their sort key is gsi1sk): a campaign's calls, and a caller's connected calls.
   if (d.campaignId !== null) b.set('gsi3pk', S(campaignIndex.pk(accountId, d.campaignId)));
   if (rated.callerHash !== null && ratedConnected(events, d)) b.set('gsi2pk', S(callerIndex.pk(accountId, rated.callerHash)));
@@ -285,6 +287,10 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
     durationSec: typeof raw.durationSec === 'number' ? raw.durationSec : null,
     recording: typeof raw.recording === 'object' && raw.recording !== null ? decodeRecording(raw.recording as Record<string, unknown>) : null,
     outcome: typeof raw.outcome === 'object' && raw.outcome !== null ? decodeOutcome(raw.outcome as Record<string, unknown>) : null,
+    qa: typeof raw.qa === 'object' && raw.qa !== null ? decodeQa(raw.qa as Record<string, unknown>) : null,
+    ...(typeof raw.callerEnc === 'string' ? { callerEnc: raw.callerEnc } : {}),
+    // Migration: items rated before issue 6 kept the number in clear; still read (and masked for analysts).
+    ...(typeof raw.callerE164 === 'string' ? { callerE164: raw.callerE164 } : {}),
   };
 }
 
@@ -348,6 +354,7 @@ export class ConfigRepo implements ConfigStore {
   private readonly campaigns: TtlCache<CampaignConfig>;
   private readonly numbers: TtlCache<NumberConfig>;
   private readonly apiKeys: TtlCache<ApiKeyRecord>;
+  private readonly publishers: TtlCache<Publisher>;
 
   constructor(options: ConfigRepoOptions) {
     this.table = options.mainTable;
@@ -360,6 +367,12 @@ export class ConfigRepo implements ConfigStore {
     this.campaigns = new TtlCache(ttl, negative, now);
     this.numbers = new TtlCache(ttl, negative, now);
     this.apiKeys = new TtlCache(ttl, negative, now);
+    this.publishers = new TtlCache(ttl, negative, now);
+  }
+
+  /** A publisher (cached: the writer asks for its declared traffic methods, which decide whether consent is needed). */
+  getPublisher(accountId: string, publisherId: string): Promise<Publisher | null> {
+    return this.publishers.get(`${accountId}/${publisherId}`, () => this.getConfig<Publisher>(mainKeys.publisher(accountId, publisherId)));
   }
 
   getAccount(accountId: string): Promise<Account | null> {
@@ -470,6 +483,11 @@ export interface CallRepoOptions {
   /** The ledger table, where the rating transaction puts the charge (only commitRating needs it). */
   ledgerTable?: string;
   client?: DynamoDBClient;
+  /**
+   * Seals the caller's number written with a rating (shared/adapters/pii-cipher.ts). Without it the number is not
+   * stored at all (only its keyed hash): a repository never writes it in clear.
+   */
+  pii?: CallerCipher;
 }
 
 const DAY_MS = 86_400_000;
@@ -547,12 +565,20 @@ export class CallRepo implements CallStore {
    * transaction writes, a lower bound.
    */
   private readonly images = new Map<string, Item>();
+  private readonly pii: CallerCipher | undefined;
 
   constructor(options: CallRepoOptions) {
     this.table = options.mainTable;
     this.ledgerTable = options.ledgerTable;
+    this.pii = options.pii;
     const client = options.client;
     this.client = client ? () => client : dynamodb;
+  }
+
+  /** The rated caller's number sealed for this call (null: anonymous, or no cipher configured). */
+  private async sealCaller(callId: string, accountId: string, rated: RatedCall): Promise<string | null> {
+    if (rated.callerE164 === null || this.pii === undefined) return null;
+    return this.pii.encryptCaller(rated.callerE164, { accountId, callId });
   }
 
   private remember(callId: string, image: Item): void {
@@ -625,7 +651,7 @@ export class CallRepo implements CallStore {
     if (pilot !== null && pilot.day !== null && pilot.priceCents > pilot.day.dailyCapCents) return { outcome: 'over_cap', refusal: 'daily_cap' };
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
-    setRating(b, callId, accountId, rated, args.events);
+    setRating(b, callId, accountId, rated, args.events, await this.sealCaller(callId, accountId, rated));
     const condition = ratingCondition(b, acct, args.rerate);
     // The charge carries its content hash (tamper.ts) so `GET /v1/ledger/verify` detects an edit made behind the API.
     const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });
@@ -751,7 +777,7 @@ export class CallRepo implements CallStore {
     const { callId, accountId, rated } = args;
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
-    setRating(b, callId, accountId, rated, args.events);
+    setRating(b, callId, accountId, rated, args.events, await this.sealCaller(callId, accountId, rated));
     const condition = ratingCondition(b, acct, args.rerate);
     try {
       await this.updateCall(callId, b, condition, true);

@@ -11,6 +11,8 @@ import * as z from 'zod';
 import type { Config } from '../adapters/env';
 import { S3AnchorStore } from '../adapters/anchors';
 import { BlockRepo } from '../adapters/block-repo';
+import { ConsentRepo } from '../adapters/consent-repo';
+import { DncRepo } from '../adapters/dnc-repo';
 import { DisputeRepo } from '../adapters/dispute-repo';
 import { LedgerRepo } from '../adapters/ledger-repo';
 import { CallRepo, ConfigRepo } from '../adapters/main-repo';
@@ -209,6 +211,8 @@ export function ledgerRouteDeps(
     calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client }),
     config: configRepo,
     blocks: new BlockRepo({ mainTable: config.mainTable, client }),
+    dnc: new DncRepo({ mainTable: config.mainTable, client }),
+    consent: new ConsentRepo({ mainTable: config.mainTable, client }),
     callerHashKey,
     now,
     telemetry,

@@ -13,8 +13,11 @@ import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '..
 import { REASON_CODES } from '../domain/types';
 import { PILOT_OPENAPI } from './pilots';
 import { OUTCOME_OPENAPI } from './outcomes';
+import { COMPLIANCE_OPENAPI } from './compliance';
 import { OutcomeMatchSchema, OutcomeStatusSchema } from '../domain/outcomes-schema';
 import { REPORT_OPENAPI } from './reports';
+import { QA_OPENAPI } from './qa';
+import { CallQaSchema } from '../domain/qa-schema';
 
 // ------------------------------------------------------------------ response schemas
 
@@ -95,6 +98,11 @@ const Call = z
       })
       .nullable()
       .describe('The CRM outcome in force for this call (POST /v1/outcomes), or null'),
+    qa: CallQaSchema.nullable().describe("The QA reviewer's verdict in force (POST /v1/calls/{callId}/qa), or null"),
+    caller: z
+      .string()
+      .nullable()
+      .describe('The caller: E.164 for admin keys, masked (+1512•••0123) for analyst keys; null when withheld or not a phone number'),
   })
   .meta({ id: 'Call' });
 
@@ -315,8 +323,12 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   ...PILOT_OPENAPI,
   // CRM outcomes (shared/app/outcomes.ts).
   ...OUTCOME_OPENAPI,
+  // Compliance: DNC lists, consent evidence, settings (shared/app/compliance.ts).
+  ...COMPLIANCE_OPENAPI,
   // Booked revenue by source (shared/app/reports.ts).
   ...REPORT_OPENAPI,
+  // QA sampling and verdicts (shared/app/qa.ts).
+  ...QA_OPENAPI,
   'GET /v1/openapi.json': {
     summary: 'This document',
     auth: 'none',

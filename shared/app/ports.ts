@@ -5,8 +5,9 @@
 import type { CampaignRecord, NumberRecord } from '../domain/config';
 import type { CapRefusal, PilotCharge } from '../domain/pilot-terms';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
+import type { CallQa } from '../domain/qa';
 import type { PriorBilled } from '../domain/rating';
-import type { Account, ApiRole, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
+import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
 
 // ------------------------------------------------------------------ configuration
 
@@ -27,6 +28,8 @@ export interface ConfigStore {
   getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberRecord | null>;
   /** An API key by the sha256 hex of the key. */
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
+  /** A publisher of the account (cached). */
+  getPublisher(accountId: string, publisherId: string): Promise<Publisher | null>;
 }
 
 /**
@@ -36,6 +39,23 @@ export interface ConfigStore {
  */
 export interface BlockListReader {
   blockedCaller(accountId: string, callerHash: string, forInstantMs: number): Promise<{ readonly blockId: string } | null>;
+}
+
+/**
+ * Compliance (issue 6) as the ledger writer reads it. `dncListed`: the account's DNC lists that list this caller
+ * (keyed hash) for a call that started at `forInstantMs` (entries take effect CONFIG_LEAD_MS after they are
+ * written, so a cached answer may serve; shared/adapters/dnc-repo.ts), or null.
+ */
+export interface ComplianceReader {
+  dncListed(accountId: string, callerHash: string, forInstantMs: number): Promise<{ readonly listIds: readonly string[] } | null>;
+}
+
+/**
+ * Consent evidence (issue 6): the latest evidence for this caller captured at or before `startedAtMs` and within
+ * CONSENT_VALIDITY_DAYS (shared/domain/consent.ts), or null. Uncached (shared/adapters/consent-repo.ts).
+ */
+export interface ConsentReader {
+  consentFor(accountId: string, callerHash: string, startedAtMs: number): Promise<{ readonly certificateId: string | null; readonly capturedAt: string } | null>;
 }
 
 export interface SecretStore {
@@ -109,6 +129,12 @@ export interface StoredCall {
   readonly recording: StoredRecording | null;
   /** The CRM outcome in force for the call and how it was matched (issue 5, shared/domain/outcomes.ts); absent: none. */
   readonly outcome?: CallOutcomeOnCall | null;
+  /** The QA reviewer's verdict in force (issue 6, shared/domain/qa.ts); absent: not reviewed. */
+  readonly qa?: CallQa | null;
+  /** The caller's number sealed (shared/domain/pii.ts); absent when anonymous or rated before issue 6. */
+  readonly callerEnc?: string;
+  /** Items rated before issue 6 only: the number in clear (read, never written any more). */
+  readonly callerE164?: string;
 }
 
 export interface Page<T> {

@@ -20,7 +20,9 @@ import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits } from '
 import { chargeEntry } from '../domain/ledger';
 import type { PriorBilled } from '../domain/rating';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
-import { callFactsFrom, rateCallV2 } from '../domain/rating-v2';
+import { consentFinding, consentRequired } from '../domain/consent';
+import { callSignals, DEFAULT_QUALITY_CONFIG, type QualityFacts } from '../domain/quality-signals';
+import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal } from '../domain/rating-v2';
 import { termsInForce, type TermsVersion } from '../domain/terms';
 import type { CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from './concurrency';
@@ -29,6 +31,8 @@ import {
   WriteConflict,
   type BlockListReader,
   type CallStore,
+  type ComplianceReader,
+  type ConsentReader,
   type CommitOutcome,
   type ConfigStore,
   type Log,
@@ -47,9 +51,13 @@ export interface QueueRecord {
 export interface ProcessIngestDeps {
   readonly calls: CallStore;
   /** Cached: the writer asks for copies exact at each call's start (config.ts). */
-  readonly config: Pick<ConfigStore, 'getTrackingNumber' | 'getCampaign'>;
+  readonly config: Pick<ConfigStore, 'getTrackingNumber' | 'getCampaign' | 'getAccount' | 'getPublisher'>;
   /** The accounts' block lists (rating rule blocked_caller); absent: nobody is blocked. */
   readonly blocks?: BlockListReader;
+  /** Do-Not-Call lists (flag `dnc_listed`); absent: not checked. */
+  readonly dnc?: ComplianceReader;
+  /** Consent evidence (flag `consent_missing` for publishers that must attach it); absent: not checked. */
+  readonly consent?: ConsentReader;
   readonly archive: RawArchive;
   readonly recordingJobs: RecordingJobQueue;
   /** The caller-hash HMAC key (resolved and cached by the secrets adapter). */
@@ -67,7 +75,7 @@ export interface ProcessIngestDeps {
 /** What rating a call needs (the ledger writer's dependencies without the queue and archive). */
 export type RatingDeps = Pick<
   ProcessIngestDeps,
-  'calls' | 'config' | 'blocks' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep'
+  'calls' | 'config' | 'blocks' | 'dnc' | 'consent' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep'
 >;
 
 export interface BatchResult {
@@ -214,6 +222,8 @@ interface RatingContext {
   readonly digits: string | null;
   /** Seconds after the buyer answered (the dialled leg), when a leg has ended (read only for basis `talk`). */
   readonly talkSec: number | null;
+  /** The call item's stored events, when they had to be read (for digits or talk time); else null. */
+  readonly storedEvents: readonly CallEvent[] | null;
   /** The pilot governing the call (its campaign's pilots naming its publisher), if any. */
   readonly pilot: PilotMatch | null;
 }
@@ -242,13 +252,15 @@ async function ratingContext(
   let talkSec = talkSeconds(events);
   const needDigits = digits === null && terms !== null && termsUseDigits(terms);
   const needTalk = talkSec === null && terms !== null && terms.durationBasis === 'talk';
+  let storedEvents: readonly CallEvent[] | null = null;
   if (needDigits || needTalk) {
     const stored = await deps.calls.getCall(terminal.callId, { consistent: true });
-    if (needDigits) digits = stored === null ? null : gatheredDigits(stored.events);
-    if (needTalk) talkSec = stored === null ? null : talkSeconds(stored.events);
+    storedEvents = stored?.events ?? [];
+    if (needDigits) digits = gatheredDigits(storedEvents);
+    if (needTalk) talkSec = talkSeconds(storedEvents);
   }
   const pilot = assignment === null || campaign === null ? null : pilotForCall(campaign.pilots, assignment.publisherId, startedAtMs);
-  return { assignment, campaign, terms, digits, talkSec, pilot };
+  return { assignment, campaign, terms, digits, talkSec, storedEvents, pilot };
 }
 
 /** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
@@ -270,6 +282,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
   // Without an ended dialled leg the talk time is unknown: basis `talk` then rates 0 s (rating-v2.ts) until the
   // leg's event arrives and re-rates the call (rerateCall).
   const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec });
+  const quality = ctx.terms === null ? null : await qualityOf(terminal, events, ctx, hash, times.startedAtMs, deps);
 
   let prior: PriorBilled | null = null;
   let refusal: CapRefusal | null = null;
@@ -283,6 +296,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       termsVersions: ctx.campaign?.termsVersions ?? [],
       priorBilled: prior,
       blocked,
+      quality,
       pilot: ctx.pilot,
       capRefusal: refusal,
     });
@@ -370,6 +384,57 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     }
   }
   throw new WriteConflict(`${callId} (rating did not settle after ${maxAttempts} attempts)`);
+}
+
+/**
+ * The signals flagged on a call and the account's choice of those that block billing:
+ * - the per-call quality signals (quality-signals.ts `callSignals`) from what the writer has at hand. The
+ *   incoming-call event (SHAKEN/STIR attestation) is used when it is in the batch or the item was read anyway;
+ *   otherwise the attestation rule is left out (not guessed), and no read is added to the hot path for it. IVR
+ *   timing is not derived here;
+ * - `dnc_listed`: the caller (keyed hash) is on one of the account's Do-Not-Call lists at the call's start;
+ * - `consent_missing`: the publisher declares outbound or purchased-list traffic and no consent evidence for the
+ *   caller was captured before the call (consent.ts).
+ * The account and the publisher come from the config cache; DNC answers are cached per caller; consent is one Query,
+ * only for publishers that need it.
+ */
+async function qualityOf(
+  terminal: CallStatusEvent,
+  events: readonly CallEvent[],
+  ctx: RatingContext,
+  hash: string | null,
+  startedAtMs: number,
+  deps: RatingDeps,
+): Promise<{ signals: CallSignal[]; blockSignals: readonly CallSignal[] }> {
+  const account = await deps.config.getAccount(terminal.accountId);
+  const config = account?.quality ?? DEFAULT_QUALITY_CONFIG;
+  const incoming = [...events, ...(ctx.storedEvents ?? [])].find(
+    (e): e is CallStatusEvent => e.kind === 'call.status' && !isChildLeg(e) && e.status === 'ringing',
+  );
+  const recording = events.find((e) => e.kind === 'recording.status' && e.recordingStatus === 'completed');
+  const findings = callSignals(
+    {
+      status: terminal.status,
+      from: terminal.from,
+      totalSec: terminal.durationSec ?? 0,
+      talkSec: ctx.talkSec,
+      answeredBy: terminal.answeredBy,
+      stirVerstat: incoming === undefined ? undefined : incoming.stirVerstat,
+      direction: (terminal.direction as QualityFacts['direction']) ?? null,
+      recordingDurationSec: recording?.kind === 'recording.status' ? recording.recordingDurationSec : null,
+      ivr: null,
+    },
+    ctx.terms!,
+    config,
+  );
+  const signals: CallSignal[] = findings.map((f) => f.signal);
+  if (hash !== null && deps.dnc !== undefined && (await deps.dnc.dncListed(terminal.accountId, hash, startedAtMs)) !== null) signals.push('dnc_listed');
+  const publisher = ctx.assignment === null ? null : await deps.config.getPublisher(terminal.accountId, ctx.assignment.publisherId);
+  if (consentRequired(publisher) && deps.consent !== undefined) {
+    const evidence = hash === null ? null : await deps.consent.consentFor(terminal.accountId, hash, startedAtMs);
+    if (consentFinding(true, evidence) !== null) signals.push('consent_missing');
+  }
+  return { signals, blockSignals: accountBlockSignals(account) };
 }
 
 // ------------------------------------------------------------------ re-rating

@@ -11,10 +11,13 @@ import { foldCall, gatheredDigits } from '../domain/fold';
 import { Conflict, Forbidden, NotFound } from '../domain/problems';
 import type { PriorBilled } from '../domain/rating';
 import { pilotForCall } from '../domain/pilot-terms';
-import { callFactsFrom, rateCallV2, type RatingDecisionV2 } from '../domain/rating-v2';
+import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../domain/rating-v2';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
+import type { CallQa } from '../domain/qa';
 import type { TermsVersion } from '../domain/terms';
 import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
+import { callerForRole, type CallerCipher } from '../domain/pii';
+import type { ApiRole } from '../domain/types';
 import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
 import { cursor, flag, id, instant, parseQuery, wholeNumber, type QueryParams } from './query';
 
@@ -24,6 +27,8 @@ export interface ReadApiDeps {
   readonly calls: Pick<CallStore, 'getCall' | 'listCalls'>;
   readonly ledger: LedgerStore;
   readonly media: Pick<RecordingMedia, 'presignGet'>;
+  /** Opens sealed caller numbers (shared/adapters/pii-cipher.ts); without it calls show no caller. */
+  readonly pii?: Pick<CallerCipher, 'decryptCaller'>;
 }
 
 /** The documented shape of `GET /v1/calls/{callId}`. Rating fields are null until the call is rated. */
@@ -43,6 +48,10 @@ export interface CallResponse {
   readonly recording: { readonly sha256: string; readonly bytes: number; readonly url: string } | null;
   /** The CRM outcome in force for the call and how it was matched (issue 5, shared/domain/outcomes.ts), or null. */
   readonly outcome: CallOutcomeOnCall | null;
+  /** The QA reviewer's verdict in force (issue 6, shared/domain/qa.ts), or null when not reviewed. */
+  readonly qa: CallQa | null;
+  /** The caller's E.164 number for `admin` keys, masked (`+1512•••0123`) for `analyst` keys; null when anonymous. */
+  readonly caller: string | null;
 }
 
 export interface CallsPage {
@@ -62,7 +71,17 @@ const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
 const COMMON = { from: instant, to: instant, campaignId: id, publisherId: id, cursor, limit: wholeNumber(1, 100) };
 const CALLS_QUERY = { ...COMMON, billable: flag };
 
-async function toResponse(call: StoredCall, media: ReadApiDeps['media']): Promise<CallResponse> {
+/** The caller's number as `role` may see it (shared/domain/pii.ts); legacy items carry it in clear. */
+async function callerOf(call: StoredCall, role: ApiRole, pii: ReadApiDeps['pii']): Promise<string | null> {
+  const e164 =
+    call.callerEnc !== undefined && pii !== undefined
+      ? await pii.decryptCaller(call.callerEnc, { accountId: call.accountId, callId: call.callId })
+      : (call.callerE164 ?? null);
+  return callerForRole(role, e164);
+}
+
+async function toResponse(call: StoredCall, role: ApiRole, deps: Pick<ReadApiDeps, 'media' | 'pii'>): Promise<CallResponse> {
+  const media = deps.media;
   const view = call.events.length > 0 ? foldCall(call.events) : null;
   const r = call.rating;
   return {
@@ -83,6 +102,8 @@ async function toResponse(call: StoredCall, media: ReadApiDeps['media']): Promis
         ? null
         : { sha256: call.recording.sha256, bytes: call.recording.bytes, url: await media.presignGet(call.recording.key) },
     outcome: call.outcome ?? null,
+    qa: call.qa ?? null,
+    caller: await callerOf(call, role, deps.pii),
   };
 }
 
@@ -91,14 +112,14 @@ export async function getCallDetail(principal: ApiKeyRecord, callId: string, dep
   const call = await deps.calls.getCall(callId);
   if (call === null) throw new NotFound('No such call.');
   if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
-  return toResponse(call, deps.media);
+  return toResponse(call, principal.role, deps);
 }
 
 /** Rated calls, newest first. */
 export async function listCallsPage(principal: ApiKeyRecord, params: QueryParams, deps: ReadApiDeps): Promise<CallsPage> {
   const q = parseQuery(CALLS_QUERY, params);
   const page = await deps.calls.listCalls({ ...q, accountId: principal.accountId, limit: q.limit ?? 50 });
-  return { calls: await Promise.all(page.items.map((c) => toResponse(c, deps.media))), cursor: page.cursor };
+  return { calls: await Promise.all(page.items.map((c) => toResponse(c, principal.role, deps))), cursor: page.cursor };
 }
 
 /** Entries in effective-time order; totals cover the whole filtered range, not just this page. */
@@ -117,7 +138,7 @@ export async function listLedgerPage(principal: ApiKeyRecord, params: QueryParam
 export interface RatingExplainDeps {
   readonly calls: Pick<CallStore, 'getCall'>;
   /** Cached config; asked for a copy exact at the call's start (config.ts). */
-  readonly config: Pick<ConfigStore, 'getCampaign'>;
+  readonly config: Pick<ConfigStore, 'getCampaign' | 'getAccount'>;
 }
 
 /** `GET /v1/calls/{callId}/rating`. Never carries the caller's number (rule inputs are derived facts only). */
@@ -192,6 +213,10 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     termsVersions: [{ ...terms, effectiveFrom: new Date(Math.min(startedAtMs, Date.parse(terms.effectiveFrom))).toISOString() }],
     priorBilled: recordedPrior(rating),
     blocked: rating.recorded?.blockId === undefined ? null : { blockId: rating.recorded.blockId },
+    quality: {
+      signals: (rating.recorded?.signals ?? []) as CallSignal[],
+      blockSignals: accountBlockSignals(await deps.config.getAccount(call.accountId)),
+    },
     pilot: pilotForCall(campaign.pilots, rating.publisherId, startedAtMs),
     capRefusal: rating.recorded?.capRefusal ?? null,
   });

@@ -3,6 +3,7 @@
  * and the threshold tuner. Types only; the computations live in their own pure modules (scorecard.ts,
  * threshold-tuner.ts, economics.ts) and the reads in shared/app/reports.ts. Money is integer cents.
  */
+import type { QaVerdict } from './qa';
 import type { ReasonCode } from './types';
 
 /** What a call became in the buyer's CRM. `closed` = a customer (it implies booked). */
@@ -47,6 +48,12 @@ export interface ReportCall {
    * null: the call could never bill whatever the buffer (unknown number, not connected, duplicate, …).
    */
   readonly priceIfBillableCents: number | null;
+  /** Quality signals the call showed (shared/domain/quality-signals.ts), from its rating; absent or empty: none. */
+  readonly signals?: readonly string[];
+  /** The QA reviewer's verdict in force (shared/domain/qa.ts); absent or null: not reviewed. */
+  readonly qa?: { readonly verdict: QaVerdict; readonly reviewedAt: string; readonly reviewer: string } | null;
+  /** S3 key of the call's stored recording (QA sampling presigns it); absent or null: none. */
+  readonly recordingKey?: string | null;
 }
 
 /** Scorecard grouping. */

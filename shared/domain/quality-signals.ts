@@ -150,8 +150,12 @@ export function answerDelayMs(ivr: IvrTiming): number {
 
 /** One call's facts for the per-call signals: rating's facts plus what only quality needs. */
 export interface QualityFacts extends Pick<CallFacts, 'status' | 'from' | 'totalSec' | 'talkSec' | 'answeredBy'> {
-  /** Twilio StirVerstat from the incoming-call webhook (the `ringing` event); null when Twilio sent none. */
-  readonly stirVerstat: string | null;
+  /**
+   * Twilio StirVerstat from the incoming-call webhook (the `ringing` event); null when Twilio sent none; undefined
+   * when that event is not at hand (the writer rates from the final callback alone): the attestation rule is then
+   * not evaluated rather than guessed.
+   */
+  readonly stirVerstat: string | null | undefined;
   readonly direction: 'inbound' | 'outbound-api' | 'outbound-dial' | null;
   /** Seconds of the call's completed recording, or null when there is none. */
   readonly recordingDurationSec: number | null;
@@ -241,11 +245,11 @@ export function callerNumberClass(raw: string): CallerNumberClass {
 
 function robocallFinding(facts: QualityFacts): QualityFinding | null {
   if (facts.direction !== null && facts.direction !== 'inbound') return null;
-  const attestation = attestationOf(facts.stirVerstat);
+  const attestation = facts.stirVerstat === undefined ? 'unknown' : attestationOf(facts.stirVerstat);
   const callerNumber = callerNumberClass(facts.from);
   const machine = facts.answeredBy !== null && (facts.answeredBy.startsWith('machine_') || facts.answeredBy === 'fax');
   const rules = [
-    ...(attestation === 'A' || attestation === 'B' ? [] : ['attestation']),
+    ...(attestation === 'A' || attestation === 'B' || attestation === 'unknown' ? [] : ['attestation']),
     ...(callerNumber === 'invalid' || callerNumber === 'unallocatable' ? ['caller_number'] : []),
     ...(machine ? ['machine_detected'] : []),
   ];

@@ -22,6 +22,10 @@
  *  8. duplicate_caller a billed call from the same caller (campaign or account scope, per the terms) started
  *                      within duplicateWindowHours of this one, on either side.
  *  9. blocked_caller   the caller is on the account's block list.
+ *  9b. blocked_signal a signal flagged on the call is one the account makes non-billable: a quality signal
+ *                      (quality-signals.ts; `Account.quality.blockSignals`), `dnc_listed` (`Account.compliance.
+ *                      dncNonBillable`) or `consent_missing` (`consentMissingNonBillable`). None by default: signals
+ *                      flag, they do not block.
  * 10. outside_window   the call belongs to a pilot (pilot-terms.ts: its campaign, one of its publishers, started
  *                      after the pilot was created) but started outside the pilot's window. Only for pilot calls.
  * 11. over_cap         a pilot call that passed every other rule, but the pilot's counter refused the charge
@@ -33,9 +37,22 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import type { CapRefusal, PilotMatch } from './pilot-terms';
+import type { QualitySignal } from './quality-signals';
+
+/** What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent (compliance). */
+export type CallSignal = QualitySignal | 'dnc_listed' | 'consent_missing';
+
+/** The signals an account makes non-billable (rule blocked_signal): its quality blockSignals and compliance choices. */
+export function accountBlockSignals(account: Pick<Account, 'quality' | 'compliance'> | null): CallSignal[] {
+  return [
+    ...(account?.quality?.blockSignals ?? []),
+    ...(account?.compliance?.dncNonBillable === true ? (['dnc_listed'] as const) : []),
+    ...(account?.compliance?.consentMissingNonBillable === true ? (['consent_missing'] as const) : []),
+  ];
+}
 import type { PriorBilled } from './rating';
 import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type PriceSource, type TermsVersion } from './terms';
-import { REASON_CODES, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type TrackingNumber } from './types';
+import { REASON_CODES, type Account, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type TrackingNumber } from './types';
 import { wallTime } from './zoned-time';
 
 /** The documented order lives in types.ts (REASON_CODES); rating v2 evaluates all of it. */
@@ -98,6 +115,8 @@ export interface RatingInputV2 {
   /** The duplicate marker held for this caller in the terms' scope (null if none, or if its call was fully credited). */
   readonly priorBilled: PriorBilled | null;
   readonly blocked: BlockMatch | null;
+  /** Quality signals found on the call and the account's blocking choice (quality-signals.ts); absent: none. */
+  readonly quality?: { readonly signals: readonly CallSignal[]; readonly blockSignals: readonly CallSignal[] } | null;
   /** The pilot governing the call (pilotForCall), if any. */
   readonly pilot?: PilotMatch | null;
   /** Set on re-rating after the pilot's counter refused the charge. */
@@ -200,6 +219,11 @@ export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
   });
 
   rules.push({ rule: 'blocked_caller', passed: input.blocked === null, inputs: { blockId: input.blocked?.blockId ?? null } });
+
+  const signals = input.quality?.signals ?? [];
+  const blockSignals = input.quality?.blockSignals ?? [];
+  const blockedBy = signals.filter((s) => blockSignals.includes(s));
+  rules.push({ rule: 'blocked_signal', passed: blockedBy.length === 0, inputs: { signals, blockSignals, blockedBy } });
 
   const pilot = input.pilot ?? null;
   if (pilot !== null) {

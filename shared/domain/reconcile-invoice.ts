@@ -287,6 +287,7 @@ export function disputeReasonFor(reason: ReasonCodeV2 | undefined): DisputeReaso
     case 'machine_answered':
       return 'robocall';
     case 'blocked_caller':
+    case 'blocked_signal':
       return 'fraud';
     case 'unknown_number':
       return 'wrong_number';

@@ -17,7 +17,9 @@
  *   (the outcomes' own figures, summed), netMarginCents = margin − net spend;
  * - costPerBillableCall = net ÷ billable, costPerBookedJob = net ÷ booked, costPerClosedCustomer = net ÷ closed;
  * - returnOnSpend = margin ÷ net spend (4 decimals; null when net spend ≤ 0): margin earned per unit spent,
- *   above 1 the source pays for itself.
+ *   above 1 the source pays for itself;
+ * - qaReviewed: calls with a QA verdict (shared/domain/qa.ts), qaVerdicts: those calls by verdict (every verdict
+ *   present, 0 when none), so they add up to qaReviewed. Only the verdict in force counts (one per call).
  * Booked and closed count every call of the source, billable or not: the source delivered the job either way,
  * and what the buyer paid for it is the source's spend.
  *
@@ -53,6 +55,7 @@
  */
 import type { CampaignEconomics, GroupBy, ReportCall } from './analytics';
 import { costCeiling, floorCents, type CostCeiling } from './economics';
+import { QA_VERDICTS, type QaVerdict } from './qa';
 import { REASON_CODES, type ReasonCode } from './types';
 
 // ---------------------------------------------------------------- the rule
@@ -186,6 +189,10 @@ export interface SourceRow {
   readonly costPerClosedCustomerCents: number | null;
   /** margin ÷ net spend, 4 decimals; null when net spend ≤ 0. */
   readonly returnOnSpend: number | null;
+  /** Calls with a QA verdict. */
+  readonly qaReviewed: number;
+  /** Reviewed calls by verdict (every verdict present). */
+  readonly qaVerdicts: Readonly<Record<QaVerdict, number>>;
   readonly recommendation: Recommendation;
 }
 
@@ -219,6 +226,7 @@ export interface Scorecard {
 
 const REASON_INDEX: Readonly<Record<string, number>> = Object.fromEntries(REASON_CODES.map((c, i) => [c, i]));
 const DUPLICATE: ReasonCode = 'duplicate_caller';
+const QA_INDEX: Readonly<Record<string, number>> = Object.fromEntries(QA_VERDICTS.map((v, i) => [v, i]));
 
 interface Acc {
   calls: number;
@@ -234,6 +242,8 @@ interface Acc {
   closedBillable: number;
   revenue: number;
   margin: number;
+  qaReviewed: number;
+  qaVerdicts: number[];
 }
 
 const emptyAcc = (): Acc => ({
@@ -250,6 +260,8 @@ const emptyAcc = (): Acc => ({
   closedBillable: 0,
   revenue: 0,
   margin: 0,
+  qaReviewed: 0,
+  qaVerdicts: QA_VERDICTS.map(() => 0),
 });
 
 function addCall(a: Acc, c: ReportCall): void {
@@ -274,6 +286,11 @@ function addCall(a: Acc, c: ReportCall): void {
     a.revenue += o.revenueCents;
     a.margin += o.marginCents;
   }
+  const v = c.qa == null ? undefined : QA_INDEX[c.qa.verdict];
+  if (v !== undefined) {
+    a.qaReviewed += 1;
+    a.qaVerdicts[v]! += 1;
+  }
 }
 
 function merge(into: Acc, a: Acc): void {
@@ -290,6 +307,8 @@ function merge(into: Acc, a: Acc): void {
   into.closedBillable += a.closedBillable;
   into.revenue += a.revenue;
   into.margin += a.margin;
+  into.qaReviewed += a.qaReviewed;
+  for (let i = 0; i < a.qaVerdicts.length; i++) into.qaVerdicts[i]! += a.qaVerdicts[i]!;
 }
 
 /** Code-unit order with null first (locale-independent, so the same everywhere). */
@@ -362,6 +381,8 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
         costPerBookedJobCents: perUnit(net, a.booked),
         costPerClosedCustomerCents: perUnit(net, a.closed),
         returnOnSpend: net <= 0 ? null : round(a.margin / net, 4),
+        qaReviewed: a.qaReviewed,
+        qaVerdicts: Object.fromEntries(QA_VERDICTS.map((v, i) => [v, a.qaVerdicts[i]!])) as Record<QaVerdict, number>,
         recommendation: recommend({ calls: a.calls, billable: a.billable, booked: a.booked, netSpendCents: net }, ceilingPerBookedJobCents, ceiling !== null, rule),
       };
     };
@@ -419,6 +440,8 @@ export const SCORECARD_CSV_COLUMNS = [
   'costPerBookedJobCents',
   'costPerClosedCustomerCents',
   'returnOnSpend',
+  'qaReviewed',
+  ...QA_VERDICTS.map((v) => `qa_${v}` as const),
   'maxPricePerCallCents',
   'ceilingPerBookedJobCents',
   'verdict',
@@ -460,6 +483,8 @@ export function scorecardCsv(result: ScorecardResult): string {
       r.costPerBookedJobCents,
       r.costPerClosedCustomerCents,
       r.returnOnSpend,
+      r.qaReviewed,
+      ...QA_VERDICTS.map((v) => r.qaVerdicts[v]),
       maxPrice,
       result.ceilingPerBookedJobCents,
       r.recommendation.verdict,

@@ -6,6 +6,7 @@
 import type { CreditPolicy } from './disputes';
 import type { Geography, HoursOfOperation, TermsVersion } from './terms';
 import type { PilotTerms } from './pilot-terms';
+import type { QualityConfig } from './quality-signals';
 import type { CampaignEconomics } from './analytics';
 
 export type Provider = 'twilio';
@@ -97,6 +98,13 @@ export interface Account {
     readonly accountSid: string;
     /** Name of the secret holding the primary auth token (resolved through the secrets port). */
     readonly authTokenSecret: string;
+  };
+  /** Quality-signal thresholds and the signals that make a call non-billable (quality-signals.ts); absent: defaults. */
+  readonly quality?: QualityConfig;
+  /** Issue 6: whether compliance findings make calls non-billable (consent.ts ComplianceSettings); absent: flag only. */
+  readonly compliance?: {
+    readonly consentMissingNonBillable: boolean;
+    readonly dncNonBillable: boolean;
   };
 }
 
@@ -211,6 +219,7 @@ export const REASON_CODES = [
   'out_of_geo',
   'duplicate_caller',
   'blocked_caller',
+  'blocked_signal',
   'outside_window',
   'over_cap',
 ] as const;
@@ -237,6 +246,8 @@ export interface RecordedRatingInputs {
   readonly capRefusal?: 'closed' | 'spend_cap' | 'daily_cap' | 'max_calls';
   readonly blockId?: string;
   readonly talkSec?: number;
+  /** Quality signals found at rating (quality-signals.ts), in QUALITY_SIGNALS order. */
+  readonly signals?: readonly string[];
 }
 
 // ---------------------------------------------------------------- ledger

@@ -13,6 +13,7 @@ import { fakeRecordingBytes } from '../../infra/local/fake-media';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import type { LedgerEntryV2 } from '../../shared/domain/ledger-v2';
 import { entryHash } from '../../shared/domain/tamper';
+import { maskNumber } from '../../shared/domain/caller';
 import type { IngestMessage } from '../../shared/domain/types';
 import {
   ACME,
@@ -154,9 +155,13 @@ async function expectCallDetail(call: CallSpec, e: ExpectedCall, recordingSid: s
         : { sha256: sha256(expectedRecording), bytes: expectedRecording.length, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//) },
     // Issue 5: the CRM outcome in force (none posted here).
     outcome: null,
+    // Issue 6: the QA reviewer's verdict in force (none recorded here).
+    qa: null,
+    // Issue 6: admin keys see the caller's number (analyst keys a mask, see "read API authorisation").
+    caller: call.from,
   });
-  // The caller's number is personal data: the API never hands it out.
-  expect(JSON.stringify(res.body)).not.toContain(call.from.slice(2));
+  // The caller's number is personal data: nowhere else in the answer.
+  expect(JSON.stringify({ ...res.body, caller: null })).not.toContain(call.from.slice(2));
   checkedCalls.set(res.body.callId, res.body);
   return res.body;
 }
@@ -296,7 +301,7 @@ describe('signed Twilio lifecycles over HTTP', () => {
     const expected: ExpectedCall = { a: ACME_MAIN, status: 'completed', durationSec: 150, reasons: [], startedAtMs: endMs - 150_000, endedAtMs: endMs };
     const a = await expectCallDetail(inOrder, expected, null);
     const b = await expectCallDetail(reversed, expected, null);
-    expect({ ...b, callId: a.callId }).toEqual(a);
+    expect({ ...b, callId: a.callId, caller: a.caller }).toEqual(a);
     // The stored call items agree too: the same event slots and the same rating.
     const [itemA, itemB] = [await callItem(stack, a.callId), await callItem(stack, b.callId)];
     const slots = (item: Record<string, any> | null) => Object.keys(item ?? {}).filter((k) => /^[sr]_/.test(k)).sort();
@@ -429,7 +434,9 @@ describe('read API authorisation', () => {
     const asAnalyst = await apiGet<any>(stack, callPath(acmeCallId), acmeAnalyst);
     const asAdmin = await apiGet<any>(stack, callPath(acmeCallId), acmeAdmin);
     expect(asAnalyst.status).toBe(200);
-    expect(asAnalyst.body).toEqual(asAdmin.body);
+    // The same answer, but the caller's number masked for the analyst (issue 6).
+    expect(asAnalyst.body).toEqual({ ...asAdmin.body, caller: maskNumber(asAdmin.body.caller) });
+    expect(asAnalyst.body.caller).toMatch(/^\+1\d{3}•••\d{4}$/);
     expect(await allLedgerEntries(stack, acmeAnalyst)).toEqual(await allLedgerEntries(stack, acmeAdmin));
     expectProblem(await apiGet(stack, callPath(globexCallId), acmeAnalyst), 403, 'forbidden');
   });

@@ -266,6 +266,8 @@ describe('the api handler never shows the number', () => {
       SECRETS_REF: 'env:',
       CALLER_HASH_KEY_REF: 'env:BLOCKLIST_TEST_CALLER_HASH_KEY',
       BLOCKLIST_TEST_CALLER_HASH_KEY: env.callerHashKey,
+      PII_KEY_REF: 'env:BLOCKLIST_TEST_PII_KEY',
+      BLOCKLIST_TEST_PII_KEY: env.piiKey,
     });
     ({ handler: api } = await import('../../functions/api'));
   });

@@ -84,6 +84,10 @@ describe('streamCampaignCalls', () => {
       disputed: true,
       outcome: { externalId: 'deal-1', status: 'closed', revenueCents: 90000, marginCents: 30000, occurredAt },
       priceIfBillableCents: 4500,
+      // The rating's quality signals: the fixture's calls carry no STIR/SHAKEN attestation.
+      signals: ['robocall_suspect'],
+      qa: null,
+      recordingKey: null,
     });
     expect(calls[1]).toMatchObject({ callId: short, connected: true, billableSec: 30, billable: false, amountCents: 0, reasons: ['below_buffer'], creditsCents: 0, disputed: false, outcome: null, priceIfBillableCents: 4500 });
     expect(calls[2]).toMatchObject({ callId: busy, connected: false, billable: false, reasons: ['not_connected'], priceIfBillableCents: null });

@@ -10,6 +10,7 @@ import { configItems } from '../../shared/adapters/main-repo';
 import { envNameForSecret } from '../../shared/adapters/secrets';
 import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import type { RecordingJob } from '../../shared/app/ports';
+import { maskNumber } from '../../shared/domain/caller';
 import {
   createTenant,
   freshNumber,
@@ -93,6 +94,9 @@ beforeAll(async () => {
     // The api reads it for invoice reconciliation (caller numbers are matched by their keyed hash).
     CALLER_HASH_KEY_REF: 'env:CORE_API_TEST_CALLER_HASH_KEY',
     CORE_API_TEST_CALLER_HASH_KEY: 'core-api-test-key',
+    // Caller numbers are sealed under a local key (shared/adapters/pii-cipher.ts).
+    PII_KEY_REF: 'env:CORE_API_TEST_PII_KEY',
+    CORE_API_TEST_PII_KEY: env.piiKey,
     RECORDING_URL_ALLOWED_HOSTS: new URL(media.baseUrl).host,
     [envNameForSecret(a.account.twilio.authTokenSecret)]: a.authToken,
     [envNameForSecret(b.account.twilio.authTokenSecret)]: b.authToken,
@@ -187,6 +191,9 @@ describe('api handler', () => {
       endedAt: '2026-11-10T12:03:20.000Z',
       recording: { sha256: createHash('sha256').update(expected).digest('hex'), bytes: expected.length, url: expect.any(String) },
       outcome: null,
+      qa: null,
+      // keyA is an analyst key: the caller is masked (shared/domain/pii.ts).
+      caller: maskNumber(billable.events[0]!.kind === 'call.status' ? billable.events[0]!.from : ''),
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);

@@ -105,6 +105,11 @@ describe('capacity of a billable call, by AWS accounting', () => {
       await env.config.getCampaign(acct, t.campaign.campaignId);
       // …and the account's block list (one Query per account and minute: block-repo.ts).
       await env.writerDeps.blocks?.blockedCaller(acct, callerHash(env.callerHashKey, c.caller), Date.now());
+      // …and the account (its quality settings: one cached read per account, like the campaign).
+      await env.config.getAccount(acct);
+      // …its publisher (does it need consent evidence?) and whether it has DNC lists (one Query per account and minute).
+      await env.config.getPublisher(acct, t.numbers.billable.publisherId);
+      await env.writerDeps.dnc?.dncListed(acct, callerHash(env.callerHashKey, c.caller), Date.now());
       const callKey = mainKeys.call(c.callId);
 
       const ringingStats = await process([c.ringing]);
@@ -232,7 +237,8 @@ describe('capacity of a billable call, by AWS accounting', () => {
         publisherId: t.numbers.billable.publisherId,
         subSource: 'search',
         callerHash: hash,
-        callerE164: c.caller,
+        // Issue 6: the number itself only encrypted (AES-256-GCM, bound to account and call: pii-cipher.ts).
+        callerEnc: expect.stringMatching(/^v1:/),
         gsi1pk: `ACCT#${acct}`,
         gsi1sk: `2026-11-24T15:10:00.000Z#${c.callId}`,
         // Issue 5: the caller index (connected calls) and the campaign index share gsi1sk as their sort key.

@@ -13,10 +13,14 @@ import { localClients, startEmulators, type Emulators, type LocalClients } from 
 import { createResources, type ResourceNames } from '../../infra/local/resources';
 import { S3Archive } from '../../shared/adapters/archive';
 import { BlockRepo } from '../../shared/adapters/block-repo';
+import { ConsentRepo } from '../../shared/adapters/consent-repo';
+import { DncRepo } from '../../shared/adapters/dnc-repo';
 import { LedgerRepo } from '../../shared/adapters/ledger-repo';
 import { CallRepo, ConfigRepo, configItems } from '../../shared/adapters/main-repo';
 import { SeedPublisherSchema } from '../../shared/domain/config-schema';
 import { SqsRecordingJobQueue } from '../../shared/adapters/queue';
+import { AesGcmCallerCipher, LocalKeyProvider } from '../../shared/adapters/pii-cipher';
+import type { CallerCipher } from '../../shared/domain/pii';
 import type { Log, Telemetry } from '../../shared/app/ports';
 import type { ProcessIngestDeps, QueueRecord } from '../../shared/app/process-ingest-batch';
 import type { Account, CallStatus, CallStatusEvent, Campaign, IngestMessage, RatingDecision, RecordingStatusEvent, TrackingNumber } from '../../shared/domain/types';
@@ -29,6 +33,9 @@ export interface CoreEnv {
   readonly calls: CallRepo;
   readonly ledger: LedgerRepo;
   readonly callerHashKey: string;
+  /** Seals and opens caller numbers as the writer and the API do; `piiKey` is its key (for PII_KEY_REF=env:…). */
+  readonly pii: CallerCipher;
+  readonly piiKey: string;
   /** Dependencies of processIngestBatch wired to the emulators, with recording telemetry. */
   readonly writerDeps: ProcessIngestDeps & { rated: RatingDecision[] };
   stop(): Promise<void>;
@@ -57,7 +64,10 @@ export async function startCoreEnv(): Promise<CoreEnv> {
   const clients = localClients(emulators.endpoints);
   const names = await createResources(emulators.endpoints, `core${randomUUID().slice(0, 6)}`);
   const config = new ConfigRepo({ mainTable: names.mainTable, client: clients.dynamodb });
-  const calls = new CallRepo({ mainTable: names.mainTable, ledgerTable: names.ledgerTable, client: clients.dynamodb });
+  // As functions/ledger-writer.ts wires it: caller numbers sealed under a local key (PII_KEY_REF=env:…).
+  const piiKey = randomBytes(32).toString('base64url');
+  const pii = new AesGcmCallerCipher(new LocalKeyProvider(async () => piiKey));
+  const calls = new CallRepo({ mainTable: names.mainTable, ledgerTable: names.ledgerTable, client: clients.dynamodb, pii });
   const ledger = new LedgerRepo({ ledgerTable: names.ledgerTable, client: clients.dynamodb });
   const callerHashKey = randomBytes(32).toString('hex');
   const telemetry = recordingTelemetry();
@@ -66,6 +76,8 @@ export async function startCoreEnv(): Promise<CoreEnv> {
     config,
     // As functions/ledger-writer.ts wires it: every rated call asks the account's (cached) block list.
     blocks: new BlockRepo({ mainTable: names.mainTable, client: clients.dynamodb }),
+    dnc: new DncRepo({ mainTable: names.mainTable, client: clients.dynamodb }),
+    consent: new ConsentRepo({ mainTable: names.mainTable, client: clients.dynamodb }),
     archive: new S3Archive(names.archiveBucket, clients.s3),
     recordingJobs: new SqsRecordingJobQueue(names.recordingsQueueUrl, clients.sqs),
     callerHashKey: async () => callerHashKey,
@@ -82,6 +94,8 @@ export async function startCoreEnv(): Promise<CoreEnv> {
     calls,
     ledger,
     callerHashKey,
+    pii,
+    piiKey,
     writerDeps,
     stop: async () => {
       for (const c of Object.values(clients)) c.destroy();

@@ -198,6 +198,7 @@ describe('management API on the local stack', () => {
       ['out_of_geo', true],
       ['duplicate_caller', true],
       ['blocked_caller', true],
+      ['blocked_signal', true],
     ]);
     expect(res.body.rules.find((r: any) => r.rule === 'below_buffer').inputs).toMatchObject({ billableSec: 400, bufferSec: 90, durationBasis: 'total' });
     const text = JSON.stringify(res.body);

@@ -4,6 +4,7 @@ import type { CampaignEconomics, OutcomeStatus, ReportCall } from '../../shared/
 import { CLOSE_RATE_MIN_SAMPLE, costCeiling, floorCents, measuredCloseRate } from '../../shared/domain/economics';
 import { CampaignEconomicsSchema, ThresholdSweepSchema, VerdictRuleSchema } from '../../shared/domain/economics-schema';
 import { Unprocessable } from '../../shared/domain/problems';
+import { QA_VERDICTS, type QaVerdict } from '../../shared/domain/qa';
 import {
   buildScorecard,
   createScorecard,
@@ -313,6 +314,30 @@ describe('source scorecard', () => {
       ['pub-b', 's1'],
       ['pub-b', 's2'],
     ]);
+  });
+
+  it('counts QA verdicts per source: reviewed calls and each verdict, in the rows, the total and the CSV', () => {
+    const qa = (verdict: QaVerdict) => ({ verdict, reviewedAt: new Date(T0).toISOString(), reviewer: 'rev (analyst)' });
+    const calls = [
+      { ...call({ publisherId: 'pub-a' }), qa: qa('good') },
+      { ...call({ publisherId: 'pub-a' }), qa: qa('fraud') },
+      { ...call({ publisherId: 'pub-a' }), qa: qa('fraud') },
+      { ...call({ publisherId: 'pub-a' }), qa: null },
+      call({ publisherId: 'pub-a' }),
+      { ...call({ publisherId: 'pub-b' }), qa: qa('wrong_number') },
+    ];
+    const r = buildScorecard(calls, { groupBy: 'publisher', economics });
+    const zero = Object.fromEntries(QA_VERDICTS.map((v) => [v, 0]));
+    expect(r.rows.map((x) => [x.publisherId, x.qaReviewed, x.qaVerdicts])).toEqual([
+      ['pub-a', 3, { ...zero, good: 1, fraud: 2 }],
+      ['pub-b', 1, { ...zero, wrong_number: 1 }],
+    ]);
+    expect(r.total.qaReviewed).toBe(4);
+    expect(r.total.qaVerdicts).toEqual({ ...zero, good: 1, fraud: 2, wrong_number: 1 });
+    const [header, first] = parseCsv(scorecardCsv(r));
+    expect(first![header!.indexOf('qaReviewed')]).toBe('3');
+    expect(first![header!.indexOf('qa_fraud')]).toBe('2');
+    expect(first![header!.indexOf('qa_junk')]).toBe('0');
   });
 
   it('totals are the sum of the rows, and the reasons add up to the non-billable calls (property)', () => {

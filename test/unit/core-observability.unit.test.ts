@@ -143,6 +143,8 @@ describe('logs never carry a caller number', () => {
       config: {
         getTrackingNumber: async () => ({ accountId: 'acme', number: '+15125550101', campaignId: 'roof', publisherId: 'pub', subSource: null }),
         getCampaign: async () => ({ accountId: 'acme', campaignId: 'roof', name: 'Roof', vertical: 'home', terms: { version: 1, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 } }),
+        getAccount: async () => null,
+        getPublisher: async () => null,
       },
       archive: { archiveBatch: async () => {} },
       recordingJobs: { send: async () => {} },

@@ -159,7 +159,7 @@ describe('processIngestBatch rating loop (in-memory store)', () => {
         },
         mergeEvents: async () => void calls.push('merge'),
       },
-      config: { getTrackingNumber: async () => number, getCampaign: async () => campaign },
+      config: { getTrackingNumber: async () => number, getCampaign: async () => campaign, getAccount: async () => null, getPublisher: async () => null },
       archive: { archiveBatch: async () => {} },
       recordingJobs: { send: async () => {} },
       callerHashKey: async () => 'k',

@@ -230,6 +230,8 @@ describe('reconcileInvoice', () => {
       'other',
       'repeat_caller',
       'fraud',
+      // blocked_signal: the account blocks a junk signal found on the call.
+      'fraud',
       // outside_window, over_cap: a pilot's own limits; nothing a publisher did wrong.
       'other',
       'other',

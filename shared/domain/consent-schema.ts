@@ -1,0 +1,79 @@
+/**
+ * zod schemas of consent evidence and the account's compliance settings (consent.ts): the `POST /v1/consent` and
+ * `PUT /v1/account/compliance` bodies and the responses the OpenAPI document describes.
+ */
+import * as z from 'zod';
+
+const CertificateUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      return new URL(u).protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an https URL');
+
+const Id = z.string().trim().min(1).max(200);
+
+/** One consent record: by callId (the call's caller) or by callerNumber; a certificate id and/or URL is required. */
+export const ConsentRecordSchema = z
+  .strictObject({
+    callId: Id.optional(),
+    callerNumber: z.string().max(64).optional(),
+    capturedAt: z.iso.datetime({ offset: true }).describe('When the consent was captured'),
+    certificateId: Id.optional(),
+    certificateUrl: CertificateUrl.optional(),
+    leadId: Id.optional(),
+    publisherId: Id.optional(),
+  })
+  .refine((r) => (r.callId === undefined) !== (r.callerNumber === undefined), { path: ['callId'], message: 'exactly one of callId and callerNumber is required' })
+  .refine((r) => r.certificateId !== undefined || r.certificateUrl !== undefined, { path: ['certificateId'], message: 'certificateId or certificateUrl is required' })
+  .refine((r) => r.callerNumber === undefined || r.publisherId !== undefined, { path: ['publisherId'], message: 'is required with callerNumber' });
+export type ConsentRecord = z.infer<typeof ConsentRecordSchema>;
+
+export const MAX_CONSENT_RECORDS = 1000;
+
+/** One record, or {records: [...]} (≤ MAX_CONSENT_RECORDS). */
+export const ConsentBatchSchema = z.strictObject({ records: z.array(z.unknown()).min(1).max(MAX_CONSENT_RECORDS) });
+export const PostConsentBodySchema = z.union([ConsentRecordSchema, z.strictObject({ records: z.array(ConsentRecordSchema).min(1).max(MAX_CONSENT_RECORDS) })]);
+
+export const ComplianceSettingsSchema = z
+  .strictObject({
+    consentMissingNonBillable: z.boolean(),
+    dncNonBillable: z.boolean(),
+  })
+  .meta({ id: 'ComplianceSettings' });
+
+export const ConsentEvidenceSchema = z
+  .object({
+    evidenceId: z.string(),
+    capturedAt: z.iso.datetime(),
+    certificateId: z.string().nullable(),
+    certificateUrl: z.string().nullable(),
+    leadId: z.string().nullable(),
+    publisherId: z.string().nullable(),
+    callId: z.string().nullable(),
+    postedAt: z.iso.datetime(),
+    postedBy: z.string(),
+  })
+  .meta({ id: 'ConsentEvidence' });
+
+export const PostConsentResponseSchema = z.object({
+  results: z.array(
+    z.object({
+      line: z.number().int(),
+      result: z.enum(['stored', 'already', 'refused']),
+      evidenceId: z.string().nullable(),
+      problem: z.object({ status: z.number().int(), title: z.string(), detail: z.string(), errors: z.array(z.object({ field: z.string(), message: z.string() })).optional() }).optional(),
+    }),
+  ),
+});
+
+export const CallConsentSchema = z.object({
+  callId: z.string(),
+  startedAt: z.iso.datetime().nullable(),
+  validityDays: z.number().int(),
+  evidence: z.array(ConsentEvidenceSchema).describe('Newest capture first: evidence captured at or before the call started, within validityDays'),
+});
