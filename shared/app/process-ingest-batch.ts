@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { callerHash, normaliseNumber } from '../domain/caller';
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../domain/fold';
-import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits } from '../domain/config';
+import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits, undeclaredSubSource } from '../domain/config';
 import { chargeEntry } from '../domain/ledger';
 import type { PriorBilled } from '../domain/rating';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
@@ -430,6 +430,8 @@ async function qualityOf(
   const signals: CallSignal[] = findings.map((f) => f.signal);
   if (hash !== null && deps.dnc !== undefined && (await deps.dnc.dncListed(terminal.accountId, hash, startedAtMs)) !== null) signals.push('dnc_listed');
   const publisher = ctx.assignment === null ? null : await deps.config.getPublisher(terminal.accountId, ctx.assignment.publisherId);
+  // Source transparency: the number's sub-source is not one the publisher declared.
+  if (publisher !== null && undeclaredSubSource(publisher, ctx.assignment!.subSource)) signals.push('undisclosed_source');
   if (consentRequired(publisher) && deps.consent !== undefined) {
     const evidence = hash === null ? null : await deps.consent.consentFor(terminal.accountId, hash, startedAtMs);
     if (consentFinding(true, evidence) !== null) signals.push('consent_missing');

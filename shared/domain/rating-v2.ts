@@ -37,10 +37,14 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import type { CapRefusal, PilotMatch } from './pilot-terms';
-import type { QualitySignal } from './quality-signals';
+import { QUALITY_SIGNALS } from './quality-signals';
 
-/** What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent (compliance). */
-export type CallSignal = QualitySignal | 'dnc_listed' | 'consent_missing';
+/**
+ * What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent, and a sub-source the
+ * publisher did not declare (source transparency).
+ */
+export const CALL_SIGNALS = [...QUALITY_SIGNALS, 'dnc_listed', 'consent_missing', 'undisclosed_source'] as const;
+export type CallSignal = (typeof CALL_SIGNALS)[number];
 
 /** The signals an account makes non-billable (rule blocked_signal): its quality blockSignals and compliance choices. */
 export function accountBlockSignals(account: Pick<Account, 'quality' | 'compliance'> | null): CallSignal[] {

@@ -57,6 +57,7 @@ import type { CampaignEconomics, GroupBy, ReportCall } from './analytics';
 import { costCeiling, floorCents, type CostCeiling } from './economics';
 import { QA_VERDICTS, type QaVerdict } from './qa';
 import { REASON_CODES, type ReasonCode } from './types';
+import { CALL_SIGNALS, type CallSignal } from './rating-v2';
 
 // ---------------------------------------------------------------- the rule
 
@@ -191,6 +192,8 @@ export interface SourceRow {
   readonly returnOnSpend: number | null;
   /** Calls with a QA verdict. */
   readonly qaReviewed: number;
+  /** Calls flagged with each signal at rating (CALL_SIGNALS; a call may carry several). */
+  readonly signals: Readonly<Record<CallSignal, number>>;
   /** Reviewed calls by verdict (every verdict present). */
   readonly qaVerdicts: Readonly<Record<QaVerdict, number>>;
   readonly recommendation: Recommendation;
@@ -226,6 +229,7 @@ export interface Scorecard {
 
 const REASON_INDEX: Readonly<Record<string, number>> = Object.fromEntries(REASON_CODES.map((c, i) => [c, i]));
 const DUPLICATE: ReasonCode = 'duplicate_caller';
+const SIGNAL_INDEX: Readonly<Record<string, number>> = Object.fromEntries(CALL_SIGNALS.map((sig, k) => [sig, k]));
 const QA_INDEX: Readonly<Record<string, number>> = Object.fromEntries(QA_VERDICTS.map((v, i) => [v, i]));
 
 interface Acc {
@@ -244,6 +248,7 @@ interface Acc {
   margin: number;
   qaReviewed: number;
   qaVerdicts: number[];
+  signals: number[];
 }
 
 const emptyAcc = (): Acc => ({
@@ -262,6 +267,7 @@ const emptyAcc = (): Acc => ({
   margin: 0,
   qaReviewed: 0,
   qaVerdicts: QA_VERDICTS.map(() => 0),
+  signals: CALL_SIGNALS.map(() => 0),
 });
 
 function addCall(a: Acc, c: ReportCall): void {
@@ -291,6 +297,10 @@ function addCall(a: Acc, c: ReportCall): void {
     a.qaReviewed += 1;
     a.qaVerdicts[v]! += 1;
   }
+  for (const s of c.signals ?? []) {
+    const i = SIGNAL_INDEX[s];
+    if (i !== undefined) a.signals[i]! += 1;
+  }
 }
 
 function merge(into: Acc, a: Acc): void {
@@ -309,6 +319,7 @@ function merge(into: Acc, a: Acc): void {
   into.margin += a.margin;
   into.qaReviewed += a.qaReviewed;
   for (let i = 0; i < a.qaVerdicts.length; i++) into.qaVerdicts[i]! += a.qaVerdicts[i]!;
+  for (let i = 0; i < a.signals.length; i++) into.signals[i]! += a.signals[i]!;
 }
 
 /** Code-unit order with null first (locale-independent, so the same everywhere). */
@@ -383,6 +394,7 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
         returnOnSpend: net <= 0 ? null : round(a.margin / net, 4),
         qaReviewed: a.qaReviewed,
         qaVerdicts: Object.fromEntries(QA_VERDICTS.map((v, i) => [v, a.qaVerdicts[i]!])) as Record<QaVerdict, number>,
+        signals: Object.fromEntries(CALL_SIGNALS.map((s, i) => [s, a.signals[i]!])) as Record<CallSignal, number>,
         recommendation: recommend({ calls: a.calls, billable: a.billable, booked: a.booked, netSpendCents: net }, ceilingPerBookedJobCents, ceiling !== null, rule),
       };
     };
@@ -442,6 +454,7 @@ export const SCORECARD_CSV_COLUMNS = [
   'returnOnSpend',
   'qaReviewed',
   ...QA_VERDICTS.map((v) => `qa_${v}` as const),
+  ...CALL_SIGNALS.map((s) => `signal_${s}` as const),
   'maxPricePerCallCents',
   'ceilingPerBookedJobCents',
   'verdict',
@@ -485,6 +498,7 @@ export function scorecardCsv(result: ScorecardResult): string {
       r.returnOnSpend,
       r.qaReviewed,
       ...QA_VERDICTS.map((v) => r.qaVerdicts[v]),
+      ...CALL_SIGNALS.map((s) => r.signals[s]),
       maxPrice,
       result.ceilingPerBookedJobCents,
       r.recommendation.verdict,

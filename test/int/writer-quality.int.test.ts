@@ -130,4 +130,16 @@ describe('quality signals at rating', () => {
     expect((await env.calls.getCall(without.callId, { consistent: true }))!.rating).toMatchObject({ billable: true, recorded: { signals: ['consent_missing'] } });
     expect((await env.calls.getCall(withConsent.callId, { consistent: true }))!.rating?.recorded?.signals).toBeUndefined();
   });
+
+  it('source transparency: a call through a sub-source the publisher did not declare is undisclosed_source', async () => {
+    const t = await tenant([]);
+    const put = (subSources: string[]) =>
+      env.config.putConfigItems([
+        configItems.publisher(SeedPublisherSchema.parse({ accountId: t.account.accountId, publisherId: t.numbers.billable.publisherId, name: 'A', subSources })),
+      ]);
+    await put(['google']);
+    const hidden = call(t, 200, 'TN-Validation-Passed-A');
+    await rate(hidden.events);
+    expect((await env.calls.getCall(hidden.callId, { consistent: true }))!.rating).toMatchObject({ billable: true, recorded: { signals: ['undisclosed_source'] } });
+  });
 });

@@ -5,6 +5,7 @@ import { CLOSE_RATE_MIN_SAMPLE, costCeiling, floorCents, measuredCloseRate } fro
 import { CampaignEconomicsSchema, ThresholdSweepSchema, VerdictRuleSchema } from '../../shared/domain/economics-schema';
 import { Unprocessable } from '../../shared/domain/problems';
 import { QA_VERDICTS, type QaVerdict } from '../../shared/domain/qa';
+import { CALL_SIGNALS } from '../../shared/domain/rating-v2';
 import {
   buildScorecard,
   createScorecard,
@@ -338,6 +339,25 @@ describe('source scorecard', () => {
     expect(first![header!.indexOf('qaReviewed')]).toBe('3');
     expect(first![header!.indexOf('qa_fraud')]).toBe('2');
     expect(first![header!.indexOf('qa_junk')]).toBe('0');
+  });
+
+  it('counts the signals flagged at rating per source, in the rows, the total and the CSV', () => {
+    const calls = [
+      { ...call({ publisherId: 'pub-a' }), signals: ['robocall_suspect', 'consent_missing'] },
+      { ...call({ publisherId: 'pub-a' }), signals: ['robocall_suspect'] },
+      { ...call({ publisherId: 'pub-b' }), signals: ['undisclosed_source', 'not_a_signal'] },
+      call({ publisherId: 'pub-b' }),
+    ];
+    const r = buildScorecard(calls, { groupBy: 'publisher', economics });
+    const zero = Object.fromEntries(CALL_SIGNALS.map((sig) => [sig, 0]));
+    expect(r.rows.map((x) => [x.publisherId, x.signals])).toEqual([
+      ['pub-a', { ...zero, robocall_suspect: 2, consent_missing: 1 }],
+      ['pub-b', { ...zero, undisclosed_source: 1 }],
+    ]);
+    expect(r.total.signals).toEqual({ ...zero, robocall_suspect: 2, consent_missing: 1, undisclosed_source: 1 });
+    const [header, first] = parseCsv(scorecardCsv(r));
+    expect(first![header!.indexOf('signal_robocall_suspect')]).toBe('2');
+    expect(first![header!.indexOf('signal_dnc_listed')]).toBe('0');
   });
 
   it('totals are the sum of the rows, and the reasons add up to the non-billable calls (property)', () => {
