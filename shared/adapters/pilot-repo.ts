@@ -335,6 +335,7 @@ export class DynamoPilotActivity implements PilotActivity {
           startedAt: c.startedAt,
           billable: c.rating.billable,
           reasons: c.rating.reasons,
+          ...(c.rating.recorded?.signals === undefined ? {} : { signals: c.rating.recorded.signals }),
         });
       }
       cursor = page.cursor ?? undefined;

@@ -24,6 +24,7 @@ import { contractPrices, termsInForce, type Geography } from './terms';
 import { CONFIG_LEAD_MS } from './config';
 import { REASON_CODES, type CampaignConfig, type LedgerEntry, type Publisher, type ReasonCode } from './types';
 import type { LedgerEntryV2 } from './ledger-v2';
+import { CALL_SIGNALS, type CallSignal } from './rating-v2';
 
 // ---------------------------------------------------------------- vocabulary
 
@@ -443,6 +444,8 @@ export interface PilotCall {
   readonly startedAt: string | null;
   readonly billable: boolean;
   readonly reasons: readonly ReasonCode[];
+  /** Signals flagged at rating (rating-v2 CALL_SIGNALS); absent: none. */
+  readonly signals?: readonly string[];
 }
 
 export interface ScorecardRow {
@@ -454,6 +457,8 @@ export interface ScorecardRow {
   readonly nonBillableCalls: number;
   /** Non-billable calls by their primary (first) reason. */
   readonly reasons: Readonly<Partial<Record<ReasonCode, number>>>;
+  /** Calls flagged with each signal at rating (only signals seen). */
+  readonly signals: Readonly<Partial<Record<CallSignal, number>>>;
   readonly duplicates: number;
   readonly spendCents: number;
   /** ≤ 0. */
@@ -500,17 +505,20 @@ interface Acc {
   calls: number;
   billable: number;
   reasons: Partial<Record<ReasonCode, number>>;
+  signals: Partial<Record<CallSignal, number>>;
   duplicates: number;
   spend: number;
   credits: number;
 }
 
-const emptyAcc = (): Acc => ({ calls: 0, billable: 0, reasons: {}, duplicates: 0, spend: 0, credits: 0 });
+const emptyAcc = (): Acc => ({ calls: 0, billable: 0, reasons: {}, signals: {}, duplicates: 0, spend: 0, credits: 0 });
 
 function rowOf(publisherId: string, subSource: string | null, a: Acc): ScorecardRow {
   const net = a.spend + a.credits;
   const reasons: Partial<Record<ReasonCode, number>> = {};
   for (const code of REASON_CODES) if (a.reasons[code]) reasons[code] = a.reasons[code];
+  const signals: Partial<Record<CallSignal, number>> = {};
+  for (const s of CALL_SIGNALS) if (a.signals[s]) signals[s] = a.signals[s];
   return {
     publisherId,
     subSource,
@@ -518,6 +526,7 @@ function rowOf(publisherId: string, subSource: string | null, a: Acc): Scorecard
     billableCalls: a.billable,
     nonBillableCalls: a.calls - a.billable,
     reasons,
+    signals,
     duplicates: a.duplicates,
     spendCents: a.spend,
     creditsCents: a.credits,
@@ -533,6 +542,7 @@ function merge(into: Acc, a: Acc): void {
   into.spend += a.spend;
   into.credits += a.credits;
   for (const [k, v] of Object.entries(a.reasons) as [ReasonCode, number][]) into.reasons[k] = (into.reasons[k] ?? 0) + v;
+  for (const [k, v] of Object.entries(a.signals) as [CallSignal, number][]) into.signals[k] = (into.signals[k] ?? 0) + v;
 }
 
 /**
@@ -571,6 +581,7 @@ export function buildPilotReport(args: {
       if (primary !== undefined) a.reasons[primary] = (a.reasons[primary] ?? 0) + 1;
     }
     if (c.reasons.includes('duplicate_caller')) a.duplicates += 1;
+    for (const s of c.signals ?? []) if ((CALL_SIGNALS as readonly string[]).includes(s)) a.signals[s as CallSignal] = (a.signals[s as CallSignal] ?? 0) + 1;
   }
 
   const charges = new Map<string, LedgerEntry>();
@@ -642,7 +653,7 @@ function csvCell(v: string | number | null): string {
  * sub-source is calls without one. CRLF line ends (RFC 4180).
  */
 export function reportCsv(report: PilotReport): string {
-  const header = [...CSV_FIXED, ...REASON_CODES.map((r) => `reason_${r}`)];
+  const header = [...CSV_FIXED, ...REASON_CODES.map((r) => `reason_${r}`), ...CALL_SIGNALS.map((s) => `signal_${s}`)];
   const line = (r: ScorecardRow) =>
     [
       r.publisherId,
@@ -656,6 +667,7 @@ export function reportCsv(report: PilotReport): string {
       r.netCents,
       r.costPerBillableCallCents,
       ...REASON_CODES.map((code) => r.reasons[code] ?? 0),
+      ...CALL_SIGNALS.map((s) => r.signals[s] ?? 0),
     ]
       .map(csvCell)
       .join(',');

@@ -57,6 +57,7 @@ import type { CampaignEconomics, GroupBy, ReportCall } from './analytics';
 import { costCeiling, floorCents, type CostCeiling } from './economics';
 import { QA_VERDICTS, type QaVerdict } from './qa';
 import { REASON_CODES, type ReasonCode } from './types';
+import { sourceFraudScore } from './quality-signals';
 import { CALL_SIGNALS, type CallSignal } from './rating-v2';
 
 // ---------------------------------------------------------------- the rule
@@ -194,6 +195,11 @@ export interface SourceRow {
   readonly qaReviewed: number;
   /** Calls flagged with each signal at rating (CALL_SIGNALS; a call may carry several). */
   readonly signals: Readonly<Record<CallSignal, number>>;
+  /**
+   * The source's fraud score from its quality signals (quality-signals.ts `sourceFraudScore`: 0..100, noisy-OR of
+   * the signals' shares; near-buffer against the account's share); `sufficient` false below its minimum of calls.
+   */
+  readonly fraud: { readonly score: number; readonly flagged: boolean; readonly sufficient: boolean };
   /** Reviewed calls by verdict (every verdict present). */
   readonly qaVerdicts: Readonly<Record<QaVerdict, number>>;
   readonly recommendation: Recommendation;
@@ -366,7 +372,7 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
     }
     const ceiling = options.economics === null ? null : costCeiling(options.economics, { billableCalls: total.billable, closedCalls: total.closedBillable });
     const ceilingPerBookedJobCents = ceiling === null || total.booked === 0 ? null : floorCents((ceiling.maxPricePerCallCents * total.billable) / total.booked);
-    const row = (publisherId: string, subSource: string | null, a: Acc): SourceRow => {
+    const row = (publisherId: string, subSource: string | null, a: Acc): Omit<SourceRow, 'fraud'> => {
       const net = a.spend + a.credits;
       const reasons = Object.fromEntries(REASON_CODES.map((code, i) => [code, a.reasons[i]!])) as Record<ReasonCode, number>;
       return {
@@ -398,10 +404,17 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
         recommendation: recommend({ calls: a.calls, billable: a.billable, booked: a.booked, netSpendCents: net }, ceilingPerBookedJobCents, ceiling !== null, rule),
       };
     };
+    const totalRow = row('*', '*', total);
+    // The account's near-buffer share is the baseline each source's is compared with (quality-signals.ts).
+    const baseline = { nearBufferShare: totalRow.connected === 0 ? 0 : totalRow.signals.near_buffer_hangup / totalRow.connected };
+    const scored = (r: Omit<SourceRow, 'fraud'>): SourceRow => {
+      const f = sourceFraudScore(r.signals, { calls: r.calls, connected: r.connected }, baseline);
+      return { ...r, fraud: { score: f.score, flagged: f.flagged, sufficient: f.sufficient } };
+    };
     return {
       groupBy: options.groupBy,
-      rows: entries.map((e) => row(e.publisherId, e.subSource, e.acc)),
-      total: row('*', '*', total),
+      rows: entries.map((e) => scored(row(e.publisherId, e.subSource, e.acc))),
+      total: scored(totalRow),
       ceiling,
       ceilingPerBookedJobCents,
       rule: { ...rule, statement: ruleStatement(rule) },
@@ -455,6 +468,7 @@ export const SCORECARD_CSV_COLUMNS = [
   'qaReviewed',
   ...QA_VERDICTS.map((v) => `qa_${v}` as const),
   ...CALL_SIGNALS.map((s) => `signal_${s}` as const),
+  'fraudScore',
   'maxPricePerCallCents',
   'ceilingPerBookedJobCents',
   'verdict',
@@ -499,6 +513,7 @@ export function scorecardCsv(result: ScorecardResult): string {
       r.qaReviewed,
       ...QA_VERDICTS.map((v) => r.qaVerdicts[v]),
       ...CALL_SIGNALS.map((s) => r.signals[s]),
+      r.fraud.score,
       maxPrice,
       result.ceilingPerBookedJobCents,
       r.recommendation.verdict,

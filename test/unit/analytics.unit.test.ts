@@ -358,6 +358,10 @@ describe('source scorecard', () => {
     const [header, first] = parseCsv(scorecardCsv(r));
     expect(first![header!.indexOf('signal_robocall_suspect')]).toBe('2');
     expect(first![header!.indexOf('signal_dnc_listed')]).toBe('0');
+    // Every pub-a call is a robocall suspect: that signal at full strength scores its weight (0.8 → 80).
+    expect(r.rows[0]!.fraud.score).toBe(80);
+    expect(r.rows[1]!.fraud.score).toBe(0);
+    expect(first![header!.indexOf('fraudScore')]).toBe('80');
   });
 
   it('totals are the sum of the rows, and the reasons add up to the non-billable calls (property)', () => {

@@ -441,10 +441,10 @@ describe('buildPilotReport', () => {
   const calls = [
     call('c1', 'pub-a', 'google', true),
     call('c2', 'pub-a', null, true),
-    call('c3', 'pub-b', 'fb', true),
+    { ...call('c3', 'pub-b', 'fb', true), signals: ['robocall_suspect'] },
     call('n1', 'pub-a', 'google', false, ['below_buffer']),
     call('n2', 'pub-a', 'google', false, ['duplicate_caller']),
-    call('n3', 'pub-b', 'fb', false, ['over_cap']),
+    { ...call('n3', 'pub-b', 'fb', false, ['over_cap']), signals: ['robocall_suspect', 'consent_missing'] },
     call('n4', 'pub-b', 'fb', false, ['outside_hours', 'below_buffer']),
     // Not the pilot's: another publisher, another campaign, before and after the window.
     call('x1', 'pub-z', null, false, ['below_buffer']),
@@ -470,6 +470,8 @@ describe('buildPilotReport', () => {
       billableCalls: 3,
       nonBillableCalls: 4,
       reasons: { outside_hours: 1, below_buffer: 1, duplicate_caller: 1, over_cap: 1 },
+      // The signals flagged at rating, per source like the reasons (issue 6).
+      signals: { robocall_suspect: 2, consent_missing: 1 },
       duplicates: 1,
       spendCents: 9000,
       creditsCents: -1000,
