@@ -21,7 +21,7 @@
  * 1 RCU for ~18 entries, and a 1,000-caller list is ~55 RCU a minute per container and ~250 KB of memory. Past tens of
  * thousands of entries per account, a per-caller GetItem cache would be cheaper; the port allows the switch.
  */
-import { GetItemCommand, PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { blockMatch, type BlockChange, type BlockEntry, type BlockHistory } from '../domain/block-list';
 import { CONFIG_LEAD_MS } from '../domain/config';
@@ -30,6 +30,7 @@ import type { BlockListQuery, BlockStore } from '../app/block-list';
 import { dynamodb } from './clients/dynamodb';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
+import { getItem } from './ddb-ops';
 
 export const blockKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -175,16 +176,12 @@ export class BlockRepo implements BlockListReader, BlockStore {
   // Management API: uncached, strongly consistent reads and conditional writes.
 
   async readBlock(accountId: string, callerHash: string): Promise<BlockEntry | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: marshall({ pk: blockKeys.pk(accountId), sk: blockKeys.sk(callerHash) }),
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? toEntry(out.Item) : null;
+    const item = await getItem(this.client(), {
+      TableName: this.table,
+      Key: marshall({ pk: blockKeys.pk(accountId), sk: blockKeys.sk(callerHash) }),
+      ConsistentRead: true,
+    });
+    return item ? toEntry(item) : null;
   }
 
   /** Writes the entry if the stored `rev` is still `expectedRev` (null: it must not exist); else ConfigWriteConflict. */

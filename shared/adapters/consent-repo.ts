@@ -13,7 +13,7 @@
  * could miss evidence posted a moment before the call was rated.
  */
 import { createHash } from 'node:crypto';
-import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { consentWindow, type ConsentEvidence, type ConsentMatch } from '../domain/consent';
 import type { ConsentReader } from '../app/ports';
@@ -21,6 +21,7 @@ import type { ConsentStore } from '../app/compliance';
 import { mainKeys } from './main-repo';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
+import { getItem } from './ddb-ops';
 
 export const consentKeys = {
   pk: (accountId: string, callerHash: string) => `CONSENT#${accountId}#${callerHash}`,
@@ -117,17 +118,13 @@ export class ConsentRepo implements ConsentReader, ConsentStore {
 
   /** What consent needs of a call: its account, caller hash (absent until rated, or anonymous) and start. */
   async callForConsent(callId: string): Promise<{ accountId: string; callerHash: string | null; startedAt: string | null } | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: marshall(mainKeys.call(callId)),
-        ProjectionExpression: 'accountId, callerHash, startedAt',
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    if (out.Item === undefined) return null;
-    const r = unmarshall(out.Item) as { accountId?: string; callerHash?: string; startedAt?: string };
+    const item = await getItem(this.client(), {
+      TableName: this.table,
+      Key: marshall(mainKeys.call(callId)),
+      ProjectionExpression: 'accountId, callerHash, startedAt',
+    });
+    if (item === undefined) return null;
+    const r = unmarshall(item) as { accountId?: string; callerHash?: string; startedAt?: string };
     if (r.accountId === undefined) return null;
     return { accountId: r.accountId, callerHash: r.callerHash ?? null, startedAt: r.startedAt ?? null };
   }

@@ -30,6 +30,7 @@ import { dynamodb } from './clients/dynamodb';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
 import { ledgerPk } from './ledger-repo';
+import { getItem } from './ddb-ops';
 
 export const disputeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -73,16 +74,12 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
   }
 
   async get(accountId: string, disputeId: string): Promise<Dispute | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.mainTable,
-        Key: marshall({ pk: disputeKeys.pk(accountId), sk: disputeKeys.sk(disputeId) }),
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? toDispute(out.Item) : null;
+    const item = await getItem(this.client(), {
+      TableName: this.mainTable,
+      Key: marshall({ pk: disputeKeys.pk(accountId), sk: disputeKeys.sk(disputeId) }),
+      ConsistentRead: true,
+    });
+    return item ? toDispute(item) : null;
   }
 
   /** Puts a new (open) dispute; 'exists' when one is already stored for the call (a concurrent open won). */
@@ -199,18 +196,14 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
 
   /** The publisher's credit policy; null when the publisher item or its policy is absent. */
   async creditPolicy(accountId: string, publisherId: string): Promise<CreditPolicy | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.mainTable,
-        Key: marshall({ pk: `ACCT#${accountId}`, sk: `PUB#${publisherId}` }),
-        ProjectionExpression: 'creditPolicy',
-        // A policy changed a moment ago must govern the next dispute: off the hot path, so read it exactly.
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    const stored = out.Item ? (unmarshall(out.Item) as { creditPolicy?: unknown }).creditPolicy : undefined;
+    const item = await getItem(this.client(), {
+      TableName: this.mainTable,
+      Key: marshall({ pk: `ACCT#${accountId}`, sk: `PUB#${publisherId}` }),
+      ProjectionExpression: 'creditPolicy',
+      // A policy changed a moment ago must govern the next dispute: off the hot path, so read it exactly.
+      ConsistentRead: true,
+    });
+    const stored = item ? (unmarshall(item) as { creditPolicy?: unknown }).creditPolicy : undefined;
     if (stored === undefined || stored === null) return null;
     const parsed = StoredPolicy.safeParse(stored);
     // The management API validates policies on the way in; an invalid stored one is a bug, not bad input.

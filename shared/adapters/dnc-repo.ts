@@ -36,6 +36,7 @@ import type { DncStore } from '../app/compliance';
 import { ExactCache } from './block-repo';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
+import { getItem } from './ddb-ops';
 
 export const dncKeys = {
   listPk: (accountId: string) => `ACCT#${accountId}`,
@@ -181,16 +182,12 @@ export class DncRepo implements ComplianceReader, DncStore {
   // ------------------------------------------------------------------ lists (management API, uncached)
 
   async readList(accountId: string, listId: string): Promise<DncList | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: marshall({ pk: dncKeys.listPk(accountId), sk: dncKeys.listSk(listId) }),
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? toList(out.Item) : null;
+    const item = await getItem(this.client(), {
+      TableName: this.table,
+      Key: marshall({ pk: dncKeys.listPk(accountId), sk: dncKeys.listSk(listId) }),
+      ConsistentRead: true,
+    });
+    return item ? toList(item) : null;
   }
 
   /** Creates the list or renames it (name, source); count and creation are kept. */

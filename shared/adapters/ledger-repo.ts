@@ -33,6 +33,7 @@ import type { IndexShape } from './capacity';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
 import { decodeCursor, encodeCursor } from './cursor';
+import { getItem } from './ddb-ops';
 
 const BY_CREATED_AT = TABLES.ledger.globalSecondaryIndexes.find((i) => i.indexName === 'byCreatedAt')!;
 /** The ledger's write-time index as the capacity model sees it: 1 WCU per entry written (KEYS_ONLY, < 1 KB). */
@@ -112,11 +113,8 @@ export class LedgerRepo implements LedgerStore {
 
   /** One entry by its sort key (`<effectiveAt>#<entryId>`), strongly consistent; null when absent. */
   async getEntry(accountId: string, sk: string): Promise<StoredLedgerItem | null> {
-    const out = await this.client().send(
-      new GetItemCommand({ TableName: this.table, Key: marshall({ pk: ledgerPk(accountId), sk }), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? toStoredItem(out.Item) : null;
+    const item = await getItem(this.client(), { TableName: this.table, Key: marshall({ pk: ledgerPk(accountId), sk }), ConsistentRead: true });
+    return item ? toStoredItem(item) : null;
   }
 
   /**

@@ -7,7 +7,6 @@
  */
 import {
   BatchWriteItemCommand,
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
@@ -48,6 +47,7 @@ import { decodeOutcome, decodeQa, decodeRating, decodeRecording, decodeSlot, enc
 import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { CallerCipher } from '../domain/pii';
+import { getItem } from './ddb-ops';
 
 // ------------------------------------------------------------------ keys
 
@@ -470,11 +470,8 @@ export class ConfigRepo implements ConfigStore {
   }
 
   private async getConfig<T>(key: Key, consistent = false): Promise<T | null> {
-    const out = await this.client().send(
-      new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: consistent, ReturnConsumedCapacity: 'TOTAL' }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? stripKeys<T>(unmarshall(out.Item)) : null;
+    const item = await getItem(this.client(), { TableName: this.table, Key: marshall(key), ConsistentRead: consistent });
+    return item ? stripKeys<T>(unmarshall(item)) : null;
   }
 }
 
@@ -805,18 +802,14 @@ export class CallRepo implements CallStore {
   }
 
   async getCall(callId: string, options: { consistent?: boolean } = {}): Promise<StoredCall | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: marshall(mainKeys.call(callId)),
-        ConsistentRead: options.consistent ?? false,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    if (!out.Item) return null;
-    this.remember(callId, out.Item);
-    return parseCall(out.Item);
+    const item = await getItem(this.client(), {
+      TableName: this.table,
+      Key: marshall(mainKeys.call(callId)),
+      ConsistentRead: options.consistent ?? false,
+    });
+    if (!item) return null;
+    this.remember(callId, item);
+    return parseCall(item);
   }
 
   async listCalls(query: CallQuery): Promise<Page<StoredCall>> {

@@ -31,6 +31,7 @@ import { encodeOutcome } from './call-item';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
 import { callerIndex, callIndex, mainKeys } from './main-repo';
+import { getItem } from './ddb-ops';
 
 export const outcomeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -68,16 +69,12 @@ export class OutcomeRepo implements OutcomeStore {
 
   /** Strongly consistent. */
   async readOutcome(accountId: string, externalId: string): Promise<OutcomeRecord | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: marshall({ pk: outcomeKeys.pk(accountId), sk: outcomeKeys.sk(externalId) }),
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? toRecord(out.Item) : null;
+    const item = await getItem(this.client(), {
+      TableName: this.table,
+      Key: marshall({ pk: outcomeKeys.pk(accountId), sk: outcomeKeys.sk(externalId) }),
+      ConsistentRead: true,
+    });
+    return item ? toRecord(item) : null;
   }
 
   /**
@@ -129,19 +126,15 @@ export class OutcomeRepo implements OutcomeStore {
 
   /** The call's account and the externalId its `outcome` names (strongly consistent, two attributes read), or null. */
   async callOutcomeOwner(callId: string): Promise<{ accountId: string; outcomeExternalId: string | null } | null> {
-    const out = await this.client().send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: marshall(mainKeys.call(callId)),
-        ProjectionExpression: '#acct, #o.#e',
-        ExpressionAttributeNames: { '#acct': 'accountId', '#o': 'outcome', '#e': 'e' },
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    if (!out.Item) return null;
-    const raw = unmarshall(out.Item) as { accountId?: string; outcome?: { e?: string } };
+    const item = await getItem(this.client(), {
+      TableName: this.table,
+      Key: marshall(mainKeys.call(callId)),
+      ProjectionExpression: '#acct, #o.#e',
+      ExpressionAttributeNames: { '#acct': 'accountId', '#o': 'outcome', '#e': 'e' },
+      ConsistentRead: true,
+    });
+    if (!item) return null;
+    const raw = unmarshall(item) as { accountId?: string; outcome?: { e?: string } };
     if (typeof raw.accountId !== 'string') return null;
     return { accountId: raw.accountId, outcomeExternalId: typeof raw.outcome?.e === 'string' ? raw.outcome.e : null };
   }

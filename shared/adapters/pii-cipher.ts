@@ -15,12 +15,13 @@
  * Envelopes are ~70 B: `v1:<keyId>:<iv 16>:<ciphertext+tag 38>` for a US number.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { callerAad, formatEnvelope, parseEnvelope, type CallerCipher, type CallerContext } from '../domain/pii';
 import type { SecretStore } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { getItem } from './ddb-ops';
 
 const ALGORITHM = 'aes-256-gcm';
 const IV_BYTES = 12;
@@ -154,11 +155,8 @@ export class DdbDataKeyStore implements DataKeyStore {
   }
 
   async get(keyId: string): Promise<Uint8Array | null> {
-    const out = await this.client().send(
-      new GetItemCommand({ TableName: this.table, Key: piiKeyItemKey(keyId), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item?.blob?.B ?? null;
+    const item = await getItem(this.client(), { TableName: this.table, Key: piiKeyItemKey(keyId), ConsistentRead: true });
+    return item?.blob?.B ?? null;
   }
 }
 

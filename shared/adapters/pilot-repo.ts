@@ -32,6 +32,7 @@ import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
 import type { LedgerRepo } from './ledger-repo';
 import { configItems, mainKeys } from './main-repo';
+import { getItem } from './ddb-ops';
 
 type Key = { pk: string; sk: string };
 
@@ -294,9 +295,8 @@ export class PilotRepo implements PilotStore {
   }
 
   private async get(key: Key): Promise<Record<string, unknown> | null> {
-    const out = await this.client().send(new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
-    recordDdb('read', out.ConsumedCapacity);
-    return out.Item ? (unmarshall(out.Item) as Record<string, unknown>) : null;
+    const item = await getItem(this.client(), { TableName: this.table, Key: marshall(key), ConsistentRead: true });
+    return item ? (unmarshall(item) as Record<string, unknown>) : null;
   }
 
   /** A conditional write: true when written, false when its condition failed. */
