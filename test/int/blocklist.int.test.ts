@@ -23,7 +23,7 @@ import { blockIdOf, type BlockedCallerView } from '../../shared/domain/block-lis
 import { callerHash } from '../../shared/domain/caller';
 import { CONFIG_LEAD_MS } from '../../shared/domain/config';
 import { Conflict, Forbidden, NotFound } from '../../shared/domain/problems';
-import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, scanTable, sha256, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+import { apiFunctionEnv, createTenant, freshNumber, ledgerItemsOf, lifecycle, records, scanTable, sha256, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
 
 const MIN = 60_000;
 let env: CoreEnv;
@@ -257,18 +257,7 @@ describe('the api handler never shows the number', () => {
       configItems.apiKey(sha256(adminKey), { accountId, role: 'admin', label: 'ops' }),
       configItems.apiKey(sha256(analystKey), { accountId, role: 'analyst', label: 'viewer' }),
     ]);
-    Object.assign(process.env, env.emulators.env, {
-      MAIN_TABLE: env.names.mainTable,
-      LEDGER_TABLE: env.names.ledgerTable,
-      RECORDINGS_BUCKET: env.names.recordingsBucket,
-      ARCHIVE_BUCKET: env.names.archiveBucket,
-      ANCHORS_BUCKET: env.names.anchorsBucket,
-      SECRETS_REF: 'env:',
-      CALLER_HASH_KEY_REF: 'env:BLOCKLIST_TEST_CALLER_HASH_KEY',
-      BLOCKLIST_TEST_CALLER_HASH_KEY: env.callerHashKey,
-      PII_KEY_REF: 'env:BLOCKLIST_TEST_PII_KEY',
-      BLOCKLIST_TEST_PII_KEY: env.piiKey,
-    });
+    Object.assign(process.env, apiFunctionEnv(env));
     ({ handler: api } = await import('../../functions/api'));
   });
 

@@ -22,7 +22,7 @@ import { callerHash } from '../../shared/domain/caller';
 import { CONFIG_LEAD_MS } from '../../shared/domain/config';
 import type { DncUploadResult } from '../../shared/domain/dnc';
 import { Forbidden } from '../../shared/domain/problems';
-import { createTenant, freshNumber, lifecycle, records, scanTable, sha256, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+import { apiFunctionEnv, createTenant, freshNumber, lifecycle, records, scanTable, sha256, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
 
 const MIN = 60_000;
 let env: CoreEnv;
@@ -225,18 +225,7 @@ describe('the api handler never shows a number', () => {
       configItems.apiKey(sha256(adminKey), { accountId, role: 'admin', label: 'ops' }),
       configItems.apiKey(sha256(analystKey), { accountId, role: 'analyst', label: 'viewer' }),
     ]);
-    Object.assign(process.env, env.emulators.env, {
-      MAIN_TABLE: env.names.mainTable,
-      LEDGER_TABLE: env.names.ledgerTable,
-      RECORDINGS_BUCKET: env.names.recordingsBucket,
-      ARCHIVE_BUCKET: env.names.archiveBucket,
-      ANCHORS_BUCKET: env.names.anchorsBucket,
-      SECRETS_REF: 'env:',
-      CALLER_HASH_KEY_REF: 'env:COMPLIANCE_TEST_CALLER_HASH_KEY',
-      COMPLIANCE_TEST_CALLER_HASH_KEY: env.callerHashKey,
-      PII_KEY_REF: 'env:COMPLIANCE_TEST_PII_KEY',
-      COMPLIANCE_TEST_PII_KEY: randomBytes(32).toString('hex'),
-    });
+    Object.assign(process.env, apiFunctionEnv(env));
     ({ handler: api } = await import('../../functions/api'));
   });
 

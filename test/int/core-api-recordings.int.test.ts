@@ -12,6 +12,7 @@ import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import type { RecordingJob } from '../../shared/app/ports';
 import { maskNumber } from '../../shared/domain/caller';
 import {
+  apiFunctionEnv,
   createTenant,
   freshNumber,
   hex32,
@@ -83,20 +84,7 @@ beforeAll(async () => {
     configItems.apiKey(sha256(keyA), { accountId: a.account.accountId, role: 'analyst', label: 'a' }),
     configItems.apiKey(sha256(keyB), { accountId: b.account.accountId, role: 'admin', label: 'b' }),
   ]);
-  Object.assign(process.env, env.emulators.env, {
-    MAIN_TABLE: env.names.mainTable,
-    LEDGER_TABLE: env.names.ledgerTable,
-    RECORDINGS_BUCKET: env.names.recordingsBucket,
-    // GET /v1/ledger/verify checks the newest seal anchor.
-    ANCHORS_BUCKET: env.names.anchorsBucket,
-    ARCHIVE_BUCKET: env.names.archiveBucket,
-    SECRETS_REF: 'env:',
-    // The api reads it for invoice reconciliation (caller numbers are matched by their keyed hash).
-    CALLER_HASH_KEY_REF: 'env:CORE_API_TEST_CALLER_HASH_KEY',
-    CORE_API_TEST_CALLER_HASH_KEY: 'core-api-test-key',
-    // Caller numbers are sealed under a local key (shared/adapters/pii-cipher.ts).
-    PII_KEY_REF: 'env:CORE_API_TEST_PII_KEY',
-    CORE_API_TEST_PII_KEY: env.piiKey,
+  Object.assign(process.env, apiFunctionEnv(env), {
     RECORDING_URL_ALLOWED_HOSTS: new URL(media.baseUrl).host,
     [envNameForSecret(a.account.twilio.authTokenSecret)]: a.authToken,
     [envNameForSecret(b.account.twilio.authTokenSecret)]: b.authToken,

@@ -309,3 +309,29 @@ export async function readArchive(env: CoreEnv, key: string): Promise<IngestMess
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
+
+// ------------------------------------------------------------------ the api function in process
+
+/**
+ * The environment functions/api.ts reads at module load, pointed at this file's emulators and resources, with the
+ * writer's caller-hash key and PII key (so what the writer stored, the api can match and open). `extra` adds or
+ * overrides variables (e.g. a Twilio auth token, a recording host allow-list).
+ */
+export function apiFunctionEnv(env: CoreEnv, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...env.emulators.env,
+    MAIN_TABLE: env.names.mainTable,
+    LEDGER_TABLE: env.names.ledgerTable,
+    RECORDINGS_BUCKET: env.names.recordingsBucket,
+    ARCHIVE_BUCKET: env.names.archiveBucket,
+    // GET /v1/ledger/verify checks the newest seal anchor.
+    ANCHORS_BUCKET: env.names.anchorsBucket,
+    SECRETS_REF: 'env:',
+    CALLER_HASH_KEY_REF: 'env:CALLLEDGER_TEST_CALLER_HASH_KEY',
+    CALLLEDGER_TEST_CALLER_HASH_KEY: env.callerHashKey,
+    // Caller numbers are sealed under a local key (shared/adapters/pii-cipher.ts).
+    PII_KEY_REF: 'env:CALLLEDGER_TEST_PII_KEY',
+    CALLLEDGER_TEST_PII_KEY: env.piiKey,
+    ...extra,
+  };
+}
