@@ -8,12 +8,9 @@
  * of CONFIG_LEAD_MS would otherwise be waited for each change); calls start at instants of that clock, about an
  * hour before the real now, so configuration and processing behave as for calls processed after they started.
  */
-import { randomBytes } from 'node:crypto';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockRepo } from '../../shared/adapters/block-repo';
 import { ddbStats } from '../../shared/adapters/ddb-stats';
-import { configItems } from '../../shared/adapters/main-repo';
 import { BLOCK_ROUTES, blockListDeps, type BlockListDeps } from '../../shared/app/block-list';
 import type { RouteResponse } from '../../shared/app/ledger-routes';
 import type { ApiKeyRecord } from '../../shared/app/ports';
@@ -23,7 +20,7 @@ import { blockIdOf, type BlockedCallerView } from '../../shared/domain/block-lis
 import { callerHash } from '../../shared/domain/caller';
 import { CONFIG_LEAD_MS } from '../../shared/domain/config';
 import { Conflict, Forbidden, NotFound } from '../../shared/domain/problems';
-import { apiFunctionEnv, createTenant, freshNumber, ledgerItemsOf, lifecycle, records, scanTable, sha256, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+import { createTenant, startInProcessApi, type InProcessApi, freshNumber, ledgerItemsOf, lifecycle, records, scanTable, startCoreEnv, type CoreEnv, } from './core-fixtures';
 
 const MIN = 60_000;
 let env: CoreEnv;
@@ -232,58 +229,30 @@ describe('the block-list routes', () => {
 });
 
 describe('the api handler never shows the number', () => {
-  type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-  const context = { functionName: 'test', awsRequestId: 'test', getRemainingTimeInMillis: () => 15_000 } as unknown as Context;
-  let api: HttpHandler;
-  let tenant: Tenant;
-  const adminKey = randomBytes(24).toString('base64url');
-  const analystKey = randomBytes(24).toString('base64url');
-
-  const event = (method: 'GET' | 'PUT', path: string, key: string, body?: object): APIGatewayProxyEventV2 => ({
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    requestContext: { http: { method, path } } as APIGatewayProxyEventV2['requestContext'],
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    isBase64Encoded: false,
-  });
-
+  let api: InProcessApi;
   beforeAll(async () => {
-    tenant = await createTenant(env.config);
-    const accountId = tenant.account.accountId;
-    await env.config.putConfigItems([
-      configItems.apiKey(sha256(adminKey), { accountId, role: 'admin', label: 'ops' }),
-      configItems.apiKey(sha256(analystKey), { accountId, role: 'analyst', label: 'viewer' }),
-    ]);
-    Object.assign(process.env, apiFunctionEnv(env));
-    ({ handler: api } = await import('../../functions/api'));
+    api = await startInProcessApi(env);
   });
 
   it('PUT/GET/list answer with blockId and …last4; problems name e164 and the route template; the stored item has no number', async () => {
     const caller = freshNumber();
     const national = caller.slice(2);
     const path = `/v1/blocked-callers/${encodeURIComponent(caller)}`;
-    const texts: string[] = [];
-    const call = async (e: APIGatewayProxyEventV2) => {
-      const res = await api(e, context);
-      texts.push(String(res.body));
-      return { status: res.statusCode, type: res.headers?.['content-type'], body: JSON.parse(String(res.body)) };
-    };
+    const { adminKey, analystKey, tenant } = api;
+    const call = api.call;
 
-    const forbidden = await call(event('PUT', path, analystKey, { reason: 'fraud' }));
+    const forbidden = await call('PUT', path, analystKey, { reason: 'fraud' });
     expect(forbidden).toMatchObject({ status: 403, type: 'application/problem+json', body: { instance: '/v1/blocked-callers/{e164}' } });
-    const created = await call(event('PUT', path, adminKey, { reason: 'fraud' }));
+    const created = await call('PUT', path, adminKey, { reason: 'fraud' });
     expect(created).toMatchObject({ status: 201, body: { blockId: blockIdOf(callerHash(env.callerHashKey, caller)), last4: `…${caller.slice(-4)}` } });
-    expect((await call(event('GET', path, analystKey))).status).toBe(200);
-    expect((await call(event('GET', '/v1/blocked-callers', analystKey))).body.blockedCallers).toHaveLength(1);
-    const invalid = await call(event('PUT', `/v1/blocked-callers/${national}`, adminKey, { reason: 'fraud' }));
+    expect((await call('GET', path, analystKey)).status).toBe(200);
+    expect((await call('GET', '/v1/blocked-callers', analystKey)).body.blockedCallers).toHaveLength(1);
+    const invalid = await call('PUT', `/v1/blocked-callers/${national}`, adminKey, { reason: 'fraud' });
     expect(invalid).toMatchObject({ status: 400, body: { errors: [{ field: 'e164' }], instance: '/v1/blocked-callers/{e164}' } });
-    const tooEarly = await call(event('PUT', path, adminKey, { reason: 'abuse', effectiveFrom: new Date().toISOString() }));
+    const tooEarly = await call('PUT', path, adminKey, { reason: 'abuse', effectiveFrom: new Date().toISOString() });
     expect(tooEarly).toMatchObject({ status: 422, body: { errors: [{ field: 'effectiveFrom' }] } });
 
-    for (const text of texts) {
+    for (const text of api.texts) {
       expect(text).not.toContain(national);
       expect(text).not.toContain(encodeURIComponent(caller));
     }

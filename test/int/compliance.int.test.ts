@@ -8,12 +8,9 @@
  * Time: the management writes and the readers share a simulated clock about an hour before the real now, moved
  * forward by the tests (CONFIG_LEAD_MS is not waited for).
  */
-import { randomBytes } from 'node:crypto';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsentRepo } from '../../shared/adapters/consent-repo';
 import { DncRepo } from '../../shared/adapters/dnc-repo';
-import { configItems } from '../../shared/adapters/main-repo';
 import { COMPLIANCE_ROUTES, complianceDeps, type ComplianceDeps } from '../../shared/app/compliance';
 import type { RouteResponse } from '../../shared/app/ledger-routes';
 import type { ApiKeyRecord } from '../../shared/app/ports';
@@ -22,7 +19,7 @@ import { callerHash } from '../../shared/domain/caller';
 import { CONFIG_LEAD_MS } from '../../shared/domain/config';
 import type { DncUploadResult } from '../../shared/domain/dnc';
 import { Forbidden } from '../../shared/domain/problems';
-import { apiFunctionEnv, createTenant, freshNumber, lifecycle, records, scanTable, sha256, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+import { createTenant, startInProcessApi, type InProcessApi, freshNumber, lifecycle, records, scanTable, startCoreEnv, type CoreEnv, } from './core-fixtures';
 
 const MIN = 60_000;
 let env: CoreEnv;
@@ -200,61 +197,36 @@ describe('consent evidence', () => {
 });
 
 describe('the api handler never shows a number', () => {
-  type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-  const context = { functionName: 'test', awsRequestId: 'test', getRemainingTimeInMillis: () => 15_000 } as unknown as Context;
-  let api: HttpHandler;
-  let tenant: Tenant;
-  const adminKey = randomBytes(24).toString('base64url');
-  const analystKey = randomBytes(24).toString('base64url');
-
-  const event = (method: string, path: string, key: string, body?: string, contentType = 'application/json'): APIGatewayProxyEventV2 => ({
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': contentType }) },
-    requestContext: { http: { method, path } } as APIGatewayProxyEventV2['requestContext'],
-    ...(body === undefined ? {} : { body }),
-    isBase64Encoded: false,
-  });
-
+  let api: InProcessApi;
   beforeAll(async () => {
-    tenant = await createTenant(env.config);
-    const accountId = tenant.account.accountId;
-    await env.config.putConfigItems([
-      configItems.apiKey(sha256(adminKey), { accountId, role: 'admin', label: 'ops' }),
-      configItems.apiKey(sha256(analystKey), { accountId, role: 'analyst', label: 'viewer' }),
-    ]);
-    Object.assign(process.env, apiFunctionEnv(env));
-    ({ handler: api } = await import('../../functions/api'));
+    api = await startInProcessApi(env);
   });
 
   it('uploads, lists, consent and problems answer with counts and line numbers only; analyst writes are 403', async () => {
     const nums = Array.from({ length: 20 }, () => freshNumber());
-    const texts: string[] = [];
-    const call = async (e: APIGatewayProxyEventV2) => {
-      const res = await api(e, context);
-      texts.push(String(res.body));
-      return { status: res.statusCode, body: JSON.parse(String(res.body)) as Record<string, unknown> };
-    };
+    const { adminKey, analystKey } = api;
+    const call = api.call;
 
-    expect((await call(event('PUT', '/v1/dnc-lists/internal', analystKey, JSON.stringify({ name: 'Internal', source: 'internal' })))).status).toBe(403);
-    expect((await call(event('PUT', '/v1/dnc-lists/internal', adminKey, JSON.stringify({ name: 'Internal', source: 'internal' })))).status).toBe(201);
-    const forbidden = await call(event('POST', '/v1/dnc-lists/internal/numbers', analystKey, nums.join('\n'), 'text/csv'));
+    expect((await call('PUT', '/v1/dnc-lists/internal', analystKey, JSON.stringify({ name: 'Internal', source: 'internal' }))).status).toBe(403);
+    expect((await call('PUT', '/v1/dnc-lists/internal', adminKey, JSON.stringify({ name: 'Internal', source: 'internal' }))).status).toBe(201);
+    const forbidden = await call('POST', '/v1/dnc-lists/internal/numbers', analystKey, nums.join('\n'), 'text/csv');
     expect(forbidden).toMatchObject({ status: 403, body: { instance: '/v1/dnc-lists/{listId}/numbers' } });
-    const upload = await call(event('POST', '/v1/dnc-lists/internal/numbers', adminKey, `number\n${nums.join("\n")}\n12345`, 'text/csv'));
+    const upload = await call('POST', '/v1/dnc-lists/internal/numbers', adminKey, `number\n${nums.join("\n")}\n12345`, 'text/csv');
     expect(upload).toMatchObject({ status: 200, body: { added: 20, invalid: 1, invalidLines: [22] } });
-    expect((await call(event('GET', '/v1/dnc-lists', analystKey))).body).toMatchObject({ lists: [{ listId: 'internal', count: 20 }] });
-    const badJson = await call(event('POST', '/v1/dnc-lists/internal/numbers', adminKey, JSON.stringify({ add: nums, extra: nums[1] })));
+    expect((await call('GET', '/v1/dnc-lists', analystKey)).body).toMatchObject({ lists: [{ listId: 'internal', count: 20 }] });
+    const badJson = await call('POST', '/v1/dnc-lists/internal/numbers', adminKey, JSON.stringify({ add: nums, extra: nums[1] }));
     expect(badJson.status).toBe(400);
-    const consent = await call(
-      event('POST', '/v1/consent', adminKey, JSON.stringify({ callerNumber: nums[2], publisherId: 'pub', capturedAt: new Date(Date.now() - MIN).toISOString(), certificateUrl: `http://x/${nums[2]}` })),
-    );
+    const consent = await call('POST', '/v1/consent', adminKey, {
+      callerNumber: nums[2],
+      publisherId: 'pub',
+      capturedAt: new Date(Date.now() - MIN).toISOString(),
+      certificateUrl: `http://x/${nums[2]}`,
+    });
     expect(consent).toMatchObject({ status: 200, body: { results: [{ result: 'refused', problem: { status: 400 } }] } });
-    expect((await call(event('POST', '/v1/consent', analystKey, JSON.stringify({ callerNumber: nums[2] })))).status).toBe(403);
-    expect((await call(event('GET', '/v1/calls/no-such-call/consent', analystKey))).status).toBe(404);
-    expect((await call(event('PUT', '/v1/account/compliance', analystKey, JSON.stringify({ consentMissingNonBillable: true, dncNonBillable: true })))).status).toBe(403);
+    expect((await call('POST', '/v1/consent', analystKey, JSON.stringify({ callerNumber: nums[2] }))).status).toBe(403);
+    expect((await call('GET', '/v1/calls/no-such-call/consent', analystKey)).status).toBe(404);
+    expect((await call('PUT', '/v1/account/compliance', analystKey, JSON.stringify({ consentMissingNonBillable: true, dncNonBillable: true }))).status).toBe(403);
 
-    for (const text of texts) for (const n of nums) expect(text).not.toContain(n.slice(2));
+    for (const text of api.texts) for (const n of nums) expect(text).not.toContain(n.slice(2));
   });
 });

@@ -9,6 +9,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { localClients, startEmulators, type Emulators, type LocalClients } from '../../infra/local/emulators';
 import { createResources, type ResourceNames } from '../../infra/local/resources';
 import { S3Archive } from '../../shared/adapters/archive';
@@ -335,3 +336,56 @@ export function apiFunctionEnv(env: CoreEnv, extra: Record<string, string> = {})
     ...extra,
   };
 }
+
+/** The api Lambda loaded in this process (apiFunctionEnv), with an account and its admin and analyst keys. */
+export interface InProcessApi {
+  readonly tenant: Tenant;
+  readonly adminKey: string;
+  readonly analystKey: string;
+  /** Calls the handler; every response body is also kept in `texts` (to grep for what must never appear). */
+  call(method: string, path: string, key: string, body?: string | object, contentType?: string): Promise<{ status: number; type: string | undefined; body: any }>;
+  readonly texts: string[];
+}
+
+const LAMBDA_CONTEXT = { functionName: 'test', awsRequestId: 'test', getRemainingTimeInMillis: () => 15_000 } as unknown as Context;
+
+export async function startInProcessApi(env: CoreEnv): Promise<InProcessApi> {
+  const tenant = await createTenant(env.config);
+  const accountId = tenant.account.accountId;
+  const adminKey = randomBytes(24).toString('base64url');
+  const analystKey = randomBytes(24).toString('base64url');
+  await env.config.putConfigItems([
+    configItems.apiKey(sha256(adminKey), { accountId, role: 'admin', label: 'ops' }),
+    configItems.apiKey(sha256(analystKey), { accountId, role: 'analyst', label: 'viewer' }),
+  ]);
+  Object.assign(process.env, apiFunctionEnv(env));
+  const { handler } = (await import('../../functions/api')) as unknown as {
+    handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+  };
+  const texts: string[] = [];
+  return {
+    tenant,
+    adminKey,
+    analystKey,
+    texts,
+    async call(method, path, key, body, contentType = 'application/json') {
+      const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+      const res = await handler(
+        {
+          version: '2.0',
+          routeKey: '$default',
+          rawPath: path,
+          rawQueryString: '',
+          headers: { authorization: `Bearer ${key}`, ...(text === undefined ? {} : { 'content-type': contentType }) },
+          requestContext: { http: { method, path } } as APIGatewayProxyEventV2['requestContext'],
+          ...(text === undefined ? {} : { body: text }),
+          isBase64Encoded: false,
+        },
+        LAMBDA_CONTEXT,
+      );
+      texts.push(String(res.body));
+      return { status: res.statusCode ?? 200, type: res.headers?.['content-type'] as string | undefined, body: JSON.parse(String(res.body)) };
+    },
+  };
+}
+
