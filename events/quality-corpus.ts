@@ -303,14 +303,32 @@ export interface SignalScore {
   readonly recall: number;
 }
 
-/** Precision and recall per signal of `predicted` (call id → signals) against the corpus's labels. */
-export function scoreSignals(calls: readonly Pick<QualityCorpusCall, 'callId' | 'labels'>[], predicted: ReadonlyMap<string, readonly QualitySignal[]>): SignalScore[] {
-  return QUALITY_SIGNALS.map((signal) => {
+/** The signal the system flags for each compliance label (rating-v2.ts CALL_SIGNALS). */
+export const COMPLIANCE_SIGNAL: Readonly<Record<ComplianceLabel, 'dnc_listed' | 'consent_missing'>> = {
+  dnc_listed: 'dnc_listed',
+  outbound_without_consent: 'consent_missing',
+};
+
+/** Every signal the system should flag on the call: its quality labels and its compliance labels' signals. */
+export function expectedCallSignals(call: Pick<QualityCorpusCall, 'labels'>): string[] {
+  return [...call.labels.signals, ...call.labels.compliance.map((l) => COMPLIANCE_SIGNAL[l])];
+}
+
+/**
+ * Precision and recall per signal of `predicted` (call id → signals) against the corpus's labels: the quality signals
+ * by default; pass `signals` (e.g. with `dnc_listed`, `consent_missing`) to score the compliance labels too.
+ */
+export function scoreSignals<S extends string = QualitySignal>(
+  calls: readonly Pick<QualityCorpusCall, 'callId' | 'labels'>[],
+  predicted: ReadonlyMap<string, readonly string[]>,
+  signals: readonly S[] = QUALITY_SIGNALS as unknown as readonly S[],
+): (Omit<SignalScore, 'signal'> & { readonly signal: S })[] {
+  return signals.map((signal) => {
     let tp = 0;
     let fp = 0;
     let fn = 0;
     for (const c of calls) {
-      const truth = c.labels.signals.includes(signal);
+      const truth = expectedCallSignals(c).includes(signal);
       const said = (predicted.get(c.callId) ?? []).includes(signal);
       if (truth && said) tp++;
       else if (said) fp++;

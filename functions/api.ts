@@ -35,16 +35,18 @@ import { PILOT_ROUTES } from '../shared/app/pilots';
 import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes';
 import { QA_ROUTES, qaDeps } from '../shared/app/qa';
 import { COMPLIANCE_ROUTES, complianceDeps } from '../shared/app/compliance';
+import { PRIVACY_ROUTES, privacyDeps } from '../shared/app/privacy';
 import { pilotApiDeps } from '../shared/adapters/pilot-deps';
 import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports';
 import { reportEngine } from '../shared/app/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/campaign-calls';
+import { AggregateRepo } from '../shared/adapters/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilot-env';
 import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
 import type { ApiKeyRecord } from '../shared/app/ports';
 
-const config = loadConfig(['mainTable', 'ledgerTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef']);
+const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const deps: ReadApiDeps = {
@@ -59,12 +61,13 @@ const ledgerDeps = ledgerRouteDeps(config);
 const blockDeps = blockListDeps(config);
 const pilotDeps = pilotApiDeps(config, loadPilotConfig());
 const outcomesDeps = outcomeDeps(config);
-// Booked revenue by source: the scorecard and the buffer sweep over the campaign index (shared/app/report-engine.ts).
+// Booked revenue by source: the scorecard and the buffer sweep over the campaign index and, for long periods, the
+// daily aggregates (shared/app/report-engine.ts).
 const reportDeps: ReportDeps = {
   engine: reportEngine({
     config: keys,
-    ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
     calls: new CampaignCallsReader({ mainTable: config.mainTable }),
+    aggregates: new AggregateRepo({ aggregatesTable: config.aggregatesTable }),
     now: () => new Date(),
   }),
   now: () => new Date(),
@@ -173,6 +176,8 @@ mount(OUTCOME_ROUTES, outcomesDeps, { pathCarriesPii: true });
 mount(QA_ROUTES, qaDeps(config, ledgerDeps));
 // Compliance (issue 6): DNC lists, consent evidence, settings; uploads and records carry caller numbers: nothing is echoed.
 mount(COMPLIANCE_ROUTES, complianceDeps(config), { pathCarriesPii: true });
+// Deletion requests (issue 6): bodies carry a caller number: nothing is echoed.
+mount(PRIVACY_ROUTES, privacyDeps(config), { pathCarriesPii: true });
 
 interface Route {
   readonly method: string;

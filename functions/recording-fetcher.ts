@@ -7,7 +7,7 @@ import { log } from '../shared/adapters/log';
 import { telemetry } from '../shared/adapters/metrics';
 import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
-import { S3RecordingStore } from '../shared/adapters/recordings';
+import { S3RecordingObjects, S3RecordingStore } from '../shared/adapters/recordings';
 import { SecretResolver } from '../shared/adapters/secrets';
 import { processRecordingBatch, type FetchRecordingDeps } from '../shared/app/fetch-recording';
 
@@ -18,6 +18,8 @@ const deps: FetchRecordingDeps = {
   config: new ConfigRepo({ mainTable: config.mainTable }),
   secrets: new SecretResolver({ prefix: config.secretsRef }),
   media: new S3RecordingStore({ bucket: config.recordingsBucket, allowedHosts: config.recordingUrlAllowedHosts }),
+  // Issue 6: the recording's legal-hold tag follows its call's open dispute (shared/domain/retention.ts).
+  holds: new S3RecordingObjects(config.recordingsBucket),
   now: () => new Date(),
   telemetry,
   log,

@@ -5,6 +5,7 @@
  * table keys, indexes, queue attributes and route table cannot drift between AWS and the laptop.
  * Plain data only: no aws-cdk-lib and no AWS SDK imports here.
  */
+import { recordingLifecycleRules } from '../shared/domain/retention';
 
 export type KeyType = 'S' | 'N';
 
@@ -23,7 +24,7 @@ export interface IndexDef {
 
 export interface TableDef {
   /** Logical id, also the suffix of the physical name. */
-  readonly id: 'Main' | 'Ledger';
+  readonly id: 'Main' | 'Ledger' | 'Aggregates';
   readonly partitionKey: KeyDef;
   readonly sortKey: KeyDef;
   readonly globalSecondaryIndexes: readonly IndexDef[];
@@ -31,6 +32,8 @@ export interface TableDef {
   readonly timeToLiveAttribute?: string;
   /** Append-only tables: no function role may get UpdateItem or DeleteItem on them. */
   readonly appendOnly: boolean;
+  /** DynamoDB Streams view, when the table has a stream (STREAMS says who consumes it). */
+  readonly stream?: 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY';
 }
 
 export interface QueueDef {
@@ -48,8 +51,17 @@ export interface QueueDef {
 
 export interface BucketDef {
   readonly id: 'Archive' | 'Recordings' | 'Anchors';
-  /** Objects under this prefix expire after the given number of days (raw webhook archive). */
-  readonly lifecycle: readonly { readonly prefix: string; readonly transitionToIaDays?: number; readonly expireDays?: number }[];
+  /**
+   * Objects under this prefix expire after the given number of days (raw webhook archive); with `tags`, only the
+   * objects carrying every one of those tags (recording retention classes, shared/domain/retention.ts).
+   */
+  readonly lifecycle: readonly {
+    readonly prefix: string;
+    readonly id?: string;
+    readonly tags?: Readonly<Record<string, string>>;
+    readonly transitionToIaDays?: number;
+    readonly expireDays?: number;
+  }[];
   /**
    * S3 Object Lock default retention (the bucket is then versioned, and retained whatever the stack's removal
    * policy: locked objects cannot be emptied out of it). Locally nothing enforces it.
@@ -57,7 +69,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps';
+export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -99,8 +111,26 @@ export const TABLES = {
       // campaign. ALL: reports stream every call of a campaign and period with its rating, slots and outcome
       // (shared/adapters/campaign-calls.ts) without one GetItem per call.
       { indexName: 'gsi3', partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
+      // Issue 6, gsi4, EVERY rated call of a caller (deletion requests, shared/app/privacy.ts): keyed on the call item's
+      // existing `callerHash`, so the item gains no byte; gsi2 holds connected calls only. The hash is keyed per
+      // environment, not per account: a query returns the caller's calls of every account and the reader keeps its
+      // account's. KEYS_ONLY: the call id is the table key; 1 WCU when a call is rated, nothing on later writes.
+      { indexName: 'gsi4', partitionKey: { name: 'callerHash', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'KEYS_ONLY' },
     ],
     timeToLiveAttribute: 'ttl',
+    appendOnly: false,
+    // Feeds the daily aggregates (STREAMS.callChanges). Both images: the aggregator skips, without a read, a change
+    // the reports cannot see (an event slot of a call not yet rated, a recording's key).
+    stream: 'NEW_AND_OLD_IMAGES',
+  },
+  // Daily aggregates (issue 5, shared/domain/aggregates.ts): derived, rebuildable data, apart from the main table so
+  // their own writes never come back on its stream. pk = AGG#<accountId>#<campaignId>#card|tune, sk = <day>#<source>;
+  // and per call the contribution applied, pk = CONTRIB#<callId>, sk = C.
+  aggregates: {
+    id: 'Aggregates',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    globalSecondaryIndexes: [],
     appendOnly: false,
   },
   ledger: {
@@ -125,6 +155,23 @@ export const TABLES = {
     appendOnly: true,
   },
 } as const satisfies Record<string, TableDef>;
+
+/** A table's stream feeding a function (Lambda event source mapping in AWS; infra/local/stream-poller.ts locally). */
+export interface StreamDef {
+  readonly table: keyof typeof TABLES;
+  readonly consumer: FunctionId;
+  /** Records per invocation (GetRecords page locally). */
+  readonly batchSize: number;
+  readonly maxBatchingWindowSec: number;
+  /** Only records whose partition key starts with this reach the consumer (event filtering in AWS). */
+  readonly keyPrefix: string;
+  /** Retries of a failing batch before its records go to the failure destination (a DLQ). */
+  readonly retryAttempts: number;
+}
+
+export const STREAMS = {
+  callChanges: { table: 'main', consumer: 'aggregator', batchSize: 100, maxBatchingWindowSec: 1, keyPrefix: 'CALL#', retryAttempts: 10 },
+} as const satisfies Record<string, StreamDef>;
 
 export const QUEUES = {
   ingest: {
@@ -156,9 +203,11 @@ export const BUCKETS = {
     id: 'Archive',
     lifecycle: [{ prefix: 'raw/', transitionToIaDays: 30, expireDays: 400 }],
   },
+  // Issue 6: one expiry rule per retention class, selected by the recording's `expiry` tag; a recording under legal
+  // hold is tagged `expiry=hold`, which no rule selects (shared/domain/retention.ts).
   recordings: {
     id: 'Recordings',
-    lifecycle: [],
+    lifecycle: recordingLifecycleRules('recordings/'),
   },
   // External anchors of the ledger's seal chain: `anchors/<accountId>/<seq, 12 digits>.json`, written once by the
   // sealer. GOVERNANCE, not COMPLIANCE: no function role may bypass it (s3:BypassGovernanceRetention is granted to
@@ -181,6 +230,11 @@ export const FUNCTIONS = {
   // reconciles, closes and reports live pilots every minute (shared/app/pilot-tasks.ts).
   pilotWorkflow: { id: 'pilotWorkflow', entry: 'functions/pilot-workflow.ts', memoryMb: 512, timeoutSec: 60 },
   enforceCaps: { id: 'enforceCaps', entry: 'functions/enforce-caps.ts', memoryMb: 512, timeoutSec: 50, schedule: { rateMinutes: 1 } },
+  // Issue 6: the cross-call quality pass (repeat_caller, velocity, coached_ivr flags on stored calls; flags only),
+  // hourly over every registered account (shared/app/quality-pass.ts).
+  qualityPass: { id: 'qualityPass', entry: 'functions/quality-pass.ts', memoryMb: 1024, timeoutSec: 300, schedule: { rateMinutes: 60 } },
+  // Daily aggregates (issue 5): keeps the per-(campaign, day, source) sums from the main table's stream (STREAMS).
+  aggregator: { id: 'aggregator', entry: 'functions/aggregator.ts', memoryMb: 512, timeoutSec: 60 },
 } as const satisfies Record<FunctionId, FunctionDef>;
 
 export const ROUTES: readonly RouteDef[] = [
@@ -231,6 +285,9 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/consent', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/consent', fn: 'api' },
   { method: 'PUT', path: '/v1/account/compliance', fn: 'api' },
+  // Deletion requests (issue 6; shared/app/privacy.ts): admin keys only.
+  { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
+  { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
 ];
@@ -239,6 +296,8 @@ export const ROUTES: readonly RouteDef[] = [
 export const ENV = {
   mainTable: 'MAIN_TABLE',
   ledgerTable: 'LEDGER_TABLE',
+  /** The daily aggregates (issue 5): written by the aggregator, read by the reports. */
+  aggregatesTable: 'AGGREGATES_TABLE',
   ingestQueueUrl: 'INGEST_QUEUE_URL',
   recordingsQueueUrl: 'RECORDINGS_QUEUE_URL',
   archiveBucket: 'ARCHIVE_BUCKET',

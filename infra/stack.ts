@@ -8,7 +8,11 @@
  */
 import { App, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations, type AppProps, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import { Effect, PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -21,13 +25,13 @@ import { StorageBuckets } from './constructs/buckets';
 import { resolveEnvironment, type EnvironmentConfig } from './constructs/environment-config';
 import { PublicApi } from './constructs/http-api';
 import { LedgerFunction } from './constructs/ledger-function';
-import { DDB_READ, DDB_WRITE, grantLedgerAppend, grantPartitionPut, grantSsmRead, grantTable } from './constructs/permissions';
+import { DDB_READ, DDB_WRITE, grantLedgerAppend, grantPartitionItems, grantPartitionPut, grantSsmRead, grantTable } from './constructs/permissions';
 import { WorkQueues } from './constructs/queues';
 import { FunctionSchedules } from './constructs/schedules';
 import { PilotWorkflow } from './constructs/pilots';
 import { PiiKey } from './constructs/pii-key';
 import { DataTables } from './constructs/tables';
-import { FUNCTIONS, QUEUES, TABLES, physicalName, type FunctionId } from './resources';
+import { FUNCTIONS, QUEUES, STREAMS, TABLES, physicalName, type FunctionId } from './resources';
 
 export interface CallLedgerStackProps extends StackProps {
   readonly envName: string;
@@ -72,7 +76,7 @@ export class CallLedgerStack extends Stack {
       removalPolicy,
       accessLogRetentionDays: 365,
     });
-    const { main, ledger } = this.data.tables;
+    const { main, ledger, aggregates } = this.data.tables;
     const { ingest, recordings } = this.queues.queues;
     const { archive, recordings: recordingsBucket, anchors } = this.storage.buckets;
 
@@ -81,6 +85,7 @@ export class CallLedgerStack extends Stack {
     const environment: Record<string, string> = {
       [ENV_NAMES.mainTable]: main.tableName,
       [ENV_NAMES.ledgerTable]: ledger.tableName,
+      [ENV_NAMES.aggregatesTable]: aggregates.tableName,
       [ENV_NAMES.ingestQueueUrl]: ingest.queue.queueUrl,
       [ENV_NAMES.recordingsQueueUrl]: recordings.queue.queueUrl,
       [ENV_NAMES.archiveBucket]: archive.bucketName,
@@ -127,6 +132,35 @@ export class CallLedgerStack extends Stack {
       );
     }
 
+    // Each table stream feeds its consumer (STREAMS): call items only (event filtering, so other writes never invoke
+    // it), partial batch responses, bisection on error, and records that still fail after the retries go to a DLQ.
+    const streamDlqs: { consumer: FunctionId; dlq: Queue }[] = [];
+    for (const [key, def] of Object.entries(STREAMS)) {
+      const dlq = new Queue(this, `${def.consumer}StreamDlq`, {
+        queueName: physicalName(prefix, `${key}-stream-dlq`),
+        retentionPeriod: Duration.days(14),
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      streamDlqs.push({ consumer: def.consumer, dlq });
+      Validations.of(dlq).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: "This queue IS a dead-letter destination: the stream event source's on-failure destination (records that still fail after the retries).",
+      });
+      this.functions[def.consumer].fn.addEventSource(
+        new DynamoEventSource(this.data.tables[def.table], {
+          startingPosition: StartingPosition.TRIM_HORIZON,
+          batchSize: def.batchSize,
+          maxBatchingWindow: def.maxBatchingWindowSec > 0 ? Duration.seconds(def.maxBatchingWindowSec) : undefined,
+          retryAttempts: def.retryAttempts,
+          bisectBatchOnError: true,
+          reportBatchItemFailures: true,
+          onFailure: new SqsDlq(dlq),
+          filters: [FilterCriteria.filter({ dynamodb: { Keys: { pk: { S: FilterRule.beginsWith(def.keyPrefix) } } } })],
+        }),
+      );
+    }
+
     this.publicApi = new PublicApi(this, 'Http', {
       apiName: `${prefix}-api`,
       functions: mapValues(this.functions, (f) => f.fn),
@@ -151,6 +185,30 @@ export class CallLedgerStack extends Stack {
       backlogQueue: this.queues.queues[consumedBy('ledgerWriter')],
       backlogAlarmSeconds: config.ingestBacklogAlarmSeconds,
     });
+
+    // Stream consumers: a record in the failure DLQ (aggregates missing a call until it changes again or a rebuild),
+    // and falling behind the stream (IteratorAge: reports of recent days would be stale) page the same topic.
+    for (const { consumer, dlq } of streamDlqs) {
+      const alarms = [
+        new Alarm(this, `${consumer}StreamDlqAlarm`, {
+          alarmName: `${prefix}-${consumer}-stream-dlq`,
+          metric: dlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+        new Alarm(this, `${consumer}IteratorAgeAlarm`, {
+          alarmName: `${prefix}-${consumer}-iterator-age`,
+          metric: this.functions[consumer].fn.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' }),
+          threshold: 5 * 60_000,
+          evaluationPeriods: 5,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      ];
+      for (const alarm of alarms) alarm.addAlarmAction(new SnsAction(this.alarms.topic));
+    }
 
     // Scheduled functions (FUNCTIONS[*].schedule) on EventBridge Scheduler, e.g. the ledger sealer hourly.
     this.schedules = new FunctionSchedules(this, 'Schedules', { functions: mapValues(this.functions, (f) => f.fn), namePrefix: prefix });
@@ -194,7 +252,7 @@ export class CallLedgerStack extends Stack {
 
   /** The complete permission matrix. Nothing else grants data access (roles start empty, see LedgerFunction). */
   private grantPermissions(config: EnvironmentConfig): void {
-    const { main, ledger } = this.data.tables;
+    const { main, ledger, aggregates } = this.data.tables;
     const { ingest, recordings } = this.queues.queues;
     const { archive, recordings: recordingsBucket } = this.storage.buckets;
     const f = mapValues(this.functions, (x) => x.fn);
@@ -219,6 +277,15 @@ export class CallLedgerStack extends Stack {
     grantTable(f.recordingFetcher, main, TABLES.main, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     grantObjectWrite(f.recordingFetcher, recordingsBucket, 'recordings/');
     grantSsmRead(f.recordingFetcher, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
+    // Issue 6: recordings are stored with their retention and hold tags (PutObject with tags needs PutObjectTagging)
+    // and the hold tag follows a dispute opened while the recording was being stored.
+    f.recordingFetcher.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:PutObjectTagging', 's3:GetObjectTagging'],
+        resources: [recordingsBucket.arnForObjects('recordings/*')],
+      }),
+    );
 
     // api: read calls and ledger entries of the key's account; presign recording downloads (GetObject).
     grantTable(f.api, main, TABLES.main, DDB_READ);
@@ -245,6 +312,29 @@ export class CallLedgerStack extends Stack {
         resources: [recordingsBucket.arnForObjects('recordings/*')],
       }),
     );
+    // Issue 6 (shared/app/privacy.ts): legal holds re-tag recordings; deletion requests delete every version of one.
+    f.api.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:GetObjectTagging', 's3:PutObjectTagging', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: [recordingsBucket.arnForObjects('recordings/*')],
+      }),
+    );
+    f.api.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['s3:ListBucketVersions'],
+        resources: [recordingsBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['recordings/*'] } },
+      }),
+    );
+
+    // aggregator (daily aggregates, issue 5): read the changed call item and the campaign / account config (GetItem on
+    // the main table), keep contributions and cells in the aggregates table (GetItem, PutItem, UpdateItem: in
+    // TransactWriteItems); the stream read permissions come with the event source. The api reads the cells (Query).
+    grantTable(f.aggregator, main, TABLES.main, ['dynamodb:GetItem']);
+    grantTable(f.aggregator, aggregates, TABLES.aggregates, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    grantTable(f.api, aggregates, TABLES.aggregates, ['dynamodb:Query']);
 
     // ledgerSealer (tamper evidence): list registered accounts (main gsi1, the ACCOUNTS partition), read the ledger
     // by write time (its byCreatedAt index, then the entries by key) and its newest seal, put seals under SEAL#
@@ -265,6 +355,20 @@ export class CallLedgerStack extends Stack {
         resources: [this.storage.buckets.anchors.arnForObjects('anchors/*')],
       }),
     );
+    // qualityPass (issue 6, cross-call flags): list registered accounts and read each account's calls in start order
+    // (Query on main gsi1 only), read the account's quality config (GetItem on ACCT# partitions), keep its checkpoint
+    // (GetItem/PutItem on QPASS# partitions) and set the `xq` flags on call items (UpdateItem on CALL# partitions only:
+    // never a marker, pilot counter or configuration item). Nothing on the ledger table: flags never touch billing.
+    f.qualityPass.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: ['dynamodb:Query'],
+        resources: [`${main.tableArn}/index/${TABLES.main.globalSecondaryIndexes[0].indexName}`],
+      }),
+    );
+    grantPartitionItems(f.qualityPass, main, TABLES.main, ['dynamodb:GetItem'], ['ACCT#', 'QPASS#']);
+    grantPartitionItems(f.qualityPass, main, TABLES.main, ['dynamodb:PutItem'], ['QPASS#']);
+    grantPartitionItems(f.qualityPass, main, TABLES.main, ['dynamodb:UpdateItem'], ['CALL#']);
   }
 
   /**

@@ -377,7 +377,7 @@ ${header(view)}
 <section aria-labelledby="h-table"><h2 id="h-table">Scorecard</h2>
 ${table(view)}</section>
 </main>
-<footer>Generated ${esc(formatInstant(view.generatedAt))} by CallLedger from its ledger and the recorded outcomes. Amounts in USD; net spend is charges less credits.</footer>
+<footer>Generated ${esc(formatInstant(view.generatedAt))} by CallLedger from its ledger and the recorded outcomes (${esc(view.basis)}). Amounts in USD; net spend is charges less credits.</footer>
 </body>
 </html>
 `;

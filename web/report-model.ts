@@ -71,11 +71,21 @@ export interface DaySpend {
   readonly bookedCount: number;
 }
 
+/** "daily aggregates for 2025-03-01 to 2025-03-30 (30 days), 12 calls read one by one" (report-engine.ts). */
+export function basisNote(b: SourcesReport['basis']): string {
+  const calls = `${b.callsRead} call${b.callsRead === 1 ? '' : 's'} read one by one`;
+  if (b.aggregatedDays === null) return calls;
+  const d = b.aggregatedDays;
+  return `daily aggregates for ${d.from} to ${d.to} (${d.count} day${d.count === 1 ? '' : 's'}), ${calls}`;
+}
+
 export interface ReportView {
   readonly title: string;
   readonly campaignId: string;
   readonly period: { readonly from: string; readonly to: string };
   readonly generatedAt: string;
+  /** What the scorecard was computed from, in words (daily aggregates for whole days, calls for the rest). */
+  readonly basis: string;
   readonly ceiling: ReportCeiling | null;
   readonly rows: readonly ReportRow[];
   readonly total: ReportFigures;
@@ -176,6 +186,7 @@ export function viewFromApi(sources: SourcesReport, threshold: ThresholdReport, 
     campaignId: sources.campaignId,
     period: { from: sources.from, to: sources.to },
     generatedAt: sources.generatedAt,
+    basis: basisNote(sources.basis),
     ceiling: sources.ceiling,
     rows,
     total: totalOf(sources.rows),

@@ -64,6 +64,7 @@ export function renderReportTable(view: ReportView): string {
   const lines: string[] = [];
   lines.push(printable(view.title));
   lines.push(`campaign ${printable(view.campaignId)}, calls started ${formatInstant(view.period.from)} to ${formatInstant(view.period.to)}`);
+  lines.push(`computed from ${printable(view.basis)}`);
   const c = view.ceiling;
   lines.push(
     c === null

@@ -39,8 +39,9 @@ const VERSIONED: ReadonlySet<BucketKey> = new Set<BucketKey>(['recordings']);
 
 function lifecycleRules(def: BucketDef): LifecycleRule[] {
   return def.lifecycle.map((rule) => ({
-    id: `${rule.prefix.replace(/\W+/g, '-')}lifecycle`,
+    id: rule.id ?? `${rule.prefix.replace(/\W+/g, '-')}lifecycle`,
     prefix: rule.prefix,
+    ...(rule.tags !== undefined ? { tagFilters: { ...rule.tags } } : {}),
     ...(rule.transitionToIaDays !== undefined
       ? {
           transitions: [

@@ -120,3 +120,24 @@ export function grantSsmRead(grantee: IGrantable, scope: Stack, ssmPrefix: strin
     }),
   );
 }
+
+/**
+ * `actions` on a mutable table's items, only for partition keys starting with one of `pkPrefixes`
+ * (`dynamodb:LeadingKeys`, required present): e.g. the quality pass may UpdateItem call items (`CALL#`) but no
+ * configuration, marker or pilot item. Item-level actions only (no Query: index keys are not leading keys).
+ */
+export function grantPartitionItems(grantee: IGrantable, table: Table, def: TableDef, actions: readonly string[], pkPrefixes: readonly string[]): void {
+  if (def.appendOnly) throw new Error(`grantPartitionItems is for mutable tables; ${def.id} is append-only`);
+  if (actions.some((a) => a === 'dynamodb:Query' || a === 'dynamodb:Scan' || a.includes('*'))) throw new Error('grantPartitionItems grants item actions only');
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      effect: Effect.ALLOW,
+      actions: [...actions],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': pkPrefixes.map((p) => `${p}*`) },
+        Null: { 'dynamodb:LeadingKeys': 'false' },
+      },
+    }),
+  );
+}

@@ -3,7 +3,7 @@
  * On-demand capacity, point-in-time recovery always on, AWS-managed encryption (no KMS grants needed by roles).
  */
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLES, physicalName, type KeyDef, type TableDef } from '../resources';
 
@@ -35,6 +35,7 @@ export class DataTables extends Construct {
         deletionProtection: props.deletionProtection,
         removalPolicy: props.removalPolicy,
         ...(def.timeToLiveAttribute ? { timeToLiveAttribute: def.timeToLiveAttribute } : {}),
+        ...(def.stream === undefined ? {} : { stream: def.stream === 'KEYS_ONLY' ? StreamViewType.KEYS_ONLY : StreamViewType.NEW_AND_OLD_IMAGES }),
       });
       for (const index of def.globalSecondaryIndexes) {
         table.addGlobalSecondaryIndex({

@@ -17,6 +17,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+import { installS3Tagging } from './s3-tagging';
 
 const execFileAsync = promisify(execFile);
 
@@ -299,6 +300,8 @@ interface FauxqsProcess {
  */
 async function startFauxqs(port: number, region: string): Promise<FauxqsProcess> {
   const app = buildApp({ logger: false, defaultRegion: region });
+  // fauxqs has no object tagging (it overwrites the object instead): recordings' retention and hold tags need it.
+  installS3Tagging(app);
   await app.listen({ port, host: '127.0.0.1' });
   const { port: actual } = app.server.address() as AddressInfo;
   let stopped: Promise<void> | undefined;

@@ -17,6 +17,7 @@ import { localClients, loopbackQueueUrl, type EmulatorEndpoints } from './emulat
 export interface ResourceNames {
   readonly mainTable: string;
   readonly ledgerTable: string;
+  readonly aggregatesTable: string;
   readonly ingestQueueUrl: string;
   readonly ingestDlqUrl: string;
   readonly recordingsQueueUrl: string;
@@ -53,6 +54,8 @@ export async function createTable(dynamodb: DynamoDBClient, name: string, def: T
               Projection: { ProjectionType: index.projection ?? 'ALL' },
             }))
           : undefined,
+        // As in CDK (infra/constructs/tables.ts); DynamoDB Local serves the stream (infra/local/stream-poller.ts).
+        StreamSpecification: def.stream === undefined ? undefined : { StreamEnabled: true, StreamViewType: def.stream },
       }),
     );
   } catch (err) {
@@ -118,9 +121,10 @@ export async function createResources(endpoints: EmulatorEndpoints, prefix: stri
   const clients = localClients(endpoints);
   try {
     const name = (id: string) => physicalName(prefix, id);
-    const [, , ingest, recordings] = await Promise.all([
+    const [, , , ingest, recordings] = await Promise.all([
       createTable(clients.dynamodb, name(TABLES.main.id), TABLES.main),
       createTable(clients.dynamodb, name(TABLES.ledger.id), TABLES.ledger),
+      createTable(clients.dynamodb, name(TABLES.aggregates.id), TABLES.aggregates),
       createQueue(clients.sqs, endpoints.sqs, name(QUEUES.ingest.id), dlqName(prefix, QUEUES.ingest), QUEUES.ingest),
       createQueue(clients.sqs, endpoints.sqs, name(QUEUES.recordings.id), dlqName(prefix, QUEUES.recordings), QUEUES.recordings),
       createBucket(clients.s3, name(BUCKETS.archive.id)),
@@ -131,6 +135,7 @@ export async function createResources(endpoints: EmulatorEndpoints, prefix: stri
     return {
       mainTable: name(TABLES.main.id),
       ledgerTable: name(TABLES.ledger.id),
+      aggregatesTable: name(TABLES.aggregates.id),
       ingestQueueUrl: ingest.queueUrl,
       ingestDlqUrl: ingest.dlqUrl,
       recordingsQueueUrl: recordings.queueUrl,

@@ -10,11 +10,11 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { ENV, FUNCTIONS, QUEUES, ROUTES, type FunctionId } from '../resources';
+import { ENV, FUNCTIONS, QUEUES, ROUTES, STREAMS, type FunctionId } from '../resources';
 import { parseSeed, type Seed } from '../../shared/domain/seed';
 import { ConfigRepo, configItems } from '../../shared/adapters/main-repo';
 import { envNameForSecret } from '../../shared/adapters/secrets';
-import { REPO_ROOT, localClients, startEmulators, type EmulatorEndpoints, type Emulators, type LocalClients } from './emulators';
+import { LOCAL_CREDENTIALS, REPO_ROOT, localClients, startEmulators, type EmulatorEndpoints, type Emulators, type LocalClients } from './emulators';
 import { startFakeMedia, type FakeMedia } from './fake-media';
 import { componentChecks } from './health';
 import { startHttpAdapter, type ComponentHealth, type HttpHandler } from './http-adapter';
@@ -22,6 +22,7 @@ import { createResources, type ResourceNames } from './resources';
 import { localPilotEnv, resolvePilotTimeScale, startLocalPilotWorkflow, type LocalPilotWorkflow } from './stepfunctions';
 import { registerPilotWorkflow } from '../../shared/adapters/pilot-workflow';
 import { startPollers, type Pollers, type QueueStats, type SqsHandler } from './sqs-poller';
+import { startStreamPollers, type StreamHandler, type StreamPollers, type StreamStats } from './stream-poller';
 import { resolveScheduleEveryMs, startLocalSchedule, type LocalSchedule, type ScheduledHandler } from './scheduler';
 import { accountRegistryKeys } from '../../shared/adapters/account-registry';
 
@@ -89,7 +90,12 @@ export interface LocalStack {
   /** The pilot state machine, run locally (infra/local/stepfunctions.ts); the API starts executions on it. */
   readonly pilots: LocalPilotWorkflow;
   pollerStats(): Record<string, QueueStats>;
-  /** Resolves when every queue is drained and no handler is running (see Pollers.waitForIdle). */
+  /** The table streams' readers (the daily aggregates). */
+  streamStats(): Record<string, StreamStats>;
+  /**
+   * Resolves when every queue is drained and no handler is running (see Pollers.waitForIdle), and then every table
+   * stream has been read to its end (the aggregates are up to date with what the queues' consumers wrote).
+   */
   waitForIdle(timeoutMs?: number): Promise<void>;
   /** Stops everything and restores process.env; idempotent. */
   stop(): Promise<void>;
@@ -158,6 +164,7 @@ export function handlerEnv(args: {
     ...args.emulators.env,
     [ENV.mainTable]: args.names.mainTable,
     [ENV.ledgerTable]: args.names.ledgerTable,
+    [ENV.aggregatesTable]: args.names.aggregatesTable,
     [ENV.ingestQueueUrl]: args.names.ingestQueueUrl,
     [ENV.recordingsQueueUrl]: args.names.recordingsQueueUrl,
     [ENV.archiveBucket]: args.names.archiveBucket,
@@ -219,6 +226,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     savedEnv.clear();
   };
   let pollers: Pollers | undefined;
+  let streams: StreamPollers | undefined;
   const schedules: LocalSchedule[] = [];
   const handlersReady = deferred<Record<FunctionId, AnyHandler>>();
   let clients: LocalClients | undefined;
@@ -228,6 +236,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     handlersReady.reject(new Error('local stack stopped'));
     for (const schedule of schedules.splice(0)) await schedule.stop();
     await pollers?.stop();
+    await streams?.stop();
     // Pollers first (they finish their batches against live emulators), then in start order: the HTTP adapter
     // stops taking requests before the emulators go.
     for (const cleanup of cleanups) await cleanup().catch(() => {});
@@ -315,6 +324,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       }),
     });
 
+    // Table streams feeding their consumers (Lambda event source mappings in AWS): the daily aggregates.
+    const tableNames = { main: names.mainTable, ledger: names.ledgerTable, aggregates: names.aggregatesTable } as const;
+    streams = await startStreamPollers({
+      dynamodb: clients.dynamodb,
+      endpoint: emulators.endpoints.dynamodb,
+      region: emulators.region,
+      credentials: LOCAL_CREDENTIALS,
+      log: (line) => console.error(line),
+      streams: (Object.keys(STREAMS) as (keyof typeof STREAMS)[]).map((key) => {
+        const def = STREAMS[key];
+        return { name: key, tableName: tableNames[def.table], def, fn: FUNCTIONS[def.consumer], handler: handlers[def.consumer] as StreamHandler };
+      }),
+    });
+
     // Scheduled functions (EventBridge Scheduler in AWS) on a local timer, calling the real handlers.
     const everyMs = resolveScheduleEveryMs(opts.scheduleEveryMs);
     for (const def of Object.values(FUNCTIONS)) {
@@ -335,7 +358,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       clients,
       pilots,
       pollerStats: () => pollers!.stats(),
-      waitForIdle: (timeoutMs) => pollers!.waitForIdle(timeoutMs),
+      streamStats: () => streams!.stats(),
+      waitForIdle: async (timeoutMs) => {
+        await pollers!.waitForIdle(timeoutMs);
+        await streams!.waitForIdle(timeoutMs);
+      },
       stop: () => (stopped ??= stopAll()),
     };
     return stack;

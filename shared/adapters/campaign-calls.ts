@@ -10,8 +10,9 @@
  * What the call item does not say comes from outside, as arguments, to keep the generator a pure mapping:
  * - the campaign's `termsVersions` (CampaignConfig): the duration basis and the price of the version each call was
  *   rated under (versions are immutable, so today's list is exact for past calls);
- * - credits per call (`creditsByCall` over the period's ledger entries: credits are booked at their charge's
- *   effectiveAt = the call's start, so the same [from, to) of the ledger holds every credit of these calls).
+ * - optionally, credits per call from the ledger (`creditsByCall`), for items that carry no copy of their credits:
+ *   every credit since the daily aggregates is also written onto its call item in the credit's own transaction
+ *   (StoredCall.credits), so the reports no longer read the period's ledger.
  *
  * Derived fields (`reportCallOf`, pure):
  * - `connected`: the terminal status is `completed`;
@@ -55,7 +56,7 @@ export function creditsByCall(entries: readonly LedgerEntryV2[]): Map<string, Ca
 }
 
 /** A rated call as the reports see it; null for a call that is not rated or has no campaign (never in gsi3). */
-export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVersion[], credits: ReadonlyMap<string, CallCredits>): ReportCall | null {
+export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVersion[], credits?: ReadonlyMap<string, CallCredits>): ReportCall | null {
   const r = call.rating;
   if (r === null || r.campaignId === null || r.publisherId === null || call.startedAt === null) return null;
   const terminal = call.events.some((e) => e.kind === 'call.status' && e.parentCallId === null) ? foldCall(call.events).terminal : null;
@@ -68,7 +69,9 @@ export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVers
     : onlyBelowBuffer && terms !== undefined
       ? priceFor(terms, billableSec, gatheredDigits(call.events)).priceCents
       : null;
-  const credit = credits.get(call.callId);
+  // The call item's own copy of its credits (written with them: StoredCall.credits) wins; the map serves items
+  // credited before the copy existed and callers that pass ledger credits explicitly.
+  const credit = call.credits != null ? { creditsCents: call.credits.cents, disputed: true } : credits?.get(call.callId);
   const outcome = call.outcome ?? null;
   return {
     callId: call.callId,
@@ -94,7 +97,7 @@ export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVers
             occurredAt: outcome.occurredAt,
           },
     priceIfBillableCents,
-    signals: r.recorded?.signals ?? [],
+    signals: [...new Set([...(r.recorded?.signals ?? []), ...(call.crossCall?.findings ?? []).map((f) => f.signal)])],
     qa: call.qa == null ? null : { verdict: call.qa.verdict, reviewedAt: call.qa.reviewedAt, reviewer: call.qa.reviewer },
     recordingKey: call.recording?.key ?? null,
   };
@@ -110,8 +113,11 @@ export interface CampaignCallsOptions {
 export interface CampaignCallsContext {
   /** The campaign's terms versions (CampaignConfig.termsVersions). */
   readonly termsVersions: readonly TermsVersion[];
-  /** Credits by callId (creditsByCall over the period's ledger entries); a call absent from it has none. */
-  readonly credits: ReadonlyMap<string, CallCredits>;
+  /**
+   * Credits by callId (creditsByCall over ledger entries), for calls whose item carries no copy of its credits
+   * (StoredCall.credits, written with every credit since issue 5's aggregates); absent: the items' copies only.
+   */
+  readonly credits?: ReadonlyMap<string, CallCredits>;
 }
 
 export class CampaignCallsReader {

@@ -31,6 +31,7 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
 import { ledgerPk } from './ledger-repo';
 import { getItem } from './ddb-ops';
+import { mainKeys } from './main-repo';
 
 export const disputeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -126,6 +127,18 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       });
+      // The credit's copy on the call item (StoredCall.credits), in the same transaction, so it is exact: the reports
+      // and the daily aggregates read a call's credits from the call instead of reading the period's ledger.
+      items.push({
+        Update: {
+          TableName: this.mainTable,
+          Key: marshall(mainKeys.call(credit.callId)),
+          UpdateExpression: 'ADD #cents :cents, #count :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#cents': 'creditCents', '#count': 'creditCount' },
+          ExpressionAttributeValues: { ':cents': { N: String(credit.amountCents) }, ':one': { N: '1' } },
+        },
+      });
     }
     for (let attempt = 0; ; attempt++) {
       try {
@@ -144,6 +157,7 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
         if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'not_open';
         // The dispute was open but its credit exists: only a write that bypassed this transaction can do that.
         if (reasons[1]?.Code === 'ConditionalCheckFailed') throw new Error(`credit for ${dispute.disputeId} exists while the dispute is open`);
+        if (reasons[2]?.Code === 'ConditionalCheckFailed') throw new Error(`the call of ${dispute.disputeId} does not exist`);
         throw new Error(`dispute resolution for ${dispute.disputeId} cancelled: ${reasons.map((r) => r.Code ?? 'None').join(',')}`);
       }
     }

@@ -27,6 +27,7 @@ const millis = (fallback: number, min: number) =>
 const FIELDS = {
   mainTable: nonEmpty,
   ledgerTable: nonEmpty,
+  aggregatesTable: nonEmpty,
   ingestQueueUrl: z.url(),
   recordingsQueueUrl: z.url(),
   archiveBucket: nonEmpty,

@@ -23,6 +23,7 @@ import { withContentHash } from '../domain/tamper';
 import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
 import type { SeedCampaign } from '../domain/config-schema';
 import { capRefusal, type PilotCharge } from '../domain/pilot-terms';
+import { decodeCrossCallFlags } from '../domain/quality-signals';
 import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../domain/types';
 import {
   CallAccountMismatch,
@@ -288,9 +289,27 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
     recording: typeof raw.recording === 'object' && raw.recording !== null ? decodeRecording(raw.recording as Record<string, unknown>) : null,
     outcome: typeof raw.outcome === 'object' && raw.outcome !== null ? decodeOutcome(raw.outcome as Record<string, unknown>) : null,
     qa: typeof raw.qa === 'object' && raw.qa !== null ? decodeQa(raw.qa as Record<string, unknown>) : null,
+    credits: typeof raw.creditCents === 'number' ? { cents: raw.creditCents, count: typeof raw.creditCount === 'number' ? raw.creditCount : 1 } : null,
     ...(typeof raw.callerEnc === 'string' ? { callerEnc: raw.callerEnc } : {}),
+    ...(typeof raw.callerHash === 'string' ? { callerHash: raw.callerHash } : {}),
+    // Issue 6: what the scheduled quality pass flagged (attribute `xq`, shared/app/quality-pass.ts); flags only.
+    ...(raw.xq !== undefined ? { crossCall: decodeCrossCallFlags(raw.xq) } : {}),
     // Migration: items rated before issue 6 kept the number in clear; still read (and masked for analysts).
     ...(typeof raw.callerE164 === 'string' ? { callerE164: raw.callerE164 } : {}),
+    // Issue 6 (shared/adapters/privacy-repo.ts): the legal hold of an open dispute, the erasure of a deletion request.
+    ...holdAndErasure(raw),
+  };
+}
+
+/** The `hold` and `erasure` Maps of a call item (privacy-repo.ts writes them), as StoredCall fields. */
+function holdAndErasure(raw: Record<string, unknown>): Pick<StoredCall, 'legalHold' | 'erasure'> {
+  const map = (v: unknown) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : null);
+  const iso = (v: unknown) => (typeof v === 'number' ? new Date(v).toISOString() : String(v));
+  const hold = map(raw.hold);
+  const erasure = map(raw.erasure);
+  return {
+    ...(hold !== null ? { legalHold: { disputeId: String(hold.d), at: iso(hold.a) } } : {}),
+    ...(erasure !== null ? { erasure: { deletionId: String(erasure.d), at: iso(erasure.a), recordingPending: erasure.p === true } } : {}),
   };
 }
 

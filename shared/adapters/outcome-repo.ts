@@ -46,10 +46,19 @@ function errorName(err: unknown): string | undefined {
   return (err as { name?: string } | null)?.name;
 }
 
+/**
+ * The record's caller hash is stored as `ch`, never `callerHash`: that attribute name keys the main table's index of
+ * calls by caller (gsi4), which must hold call items only (and rejects a NULL key value outright).
+ */
 function toRecord(item: Record<string, AttributeValue>): OutcomeRecord {
-  const { pk: _pk, sk: _sk, ...rest } = unmarshall(item) as Record<string, unknown>;
+  const { pk: _pk, sk: _sk, ch, ...rest } = unmarshall(item) as Record<string, unknown>;
   if (!Array.isArray(rest.history) || rest.history.length === 0) throw new Error(`outcome item ${String(rest.externalId)} has no history`);
-  return rest as unknown as OutcomeRecord;
+  return { ...rest, callerHash: typeof ch === 'string' ? ch : null } as unknown as OutcomeRecord;
+}
+
+function toItem(record: OutcomeRecord): Record<string, AttributeValue> {
+  const { callerHash, ...rest } = record;
+  return marshall({ pk: outcomeKeys.pk(record.accountId), sk: outcomeKeys.sk(record.externalId), ...rest, ch: callerHash }, { removeUndefinedValues: true });
 }
 
 export interface OutcomeRepoOptions {
@@ -178,7 +187,7 @@ export class OutcomeRepo implements OutcomeStore {
     const { record } = args;
     const put = {
       TableName: this.table,
-      Item: marshall({ pk: outcomeKeys.pk(record.accountId), sk: outcomeKeys.sk(record.externalId), ...record }, { removeUndefinedValues: true }),
+      Item: toItem(record),
       ...(args.expectedRev === null
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
         : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': { N: String(args.expectedRev) } } }),

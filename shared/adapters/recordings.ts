@@ -4,6 +4,10 @@
  * (Presigned download URLs for the read API: recording-urls.ts, so that neither function loads the other's SDK
  * packages.)
  *
+ * Issue 6: every recording is stored with its account's retention class and hold state as S3 object tags (the
+ * bucket's lifecycle rules expire by tag; shared/domain/retention.ts), and `S3RecordingObjects` changes the hold tag
+ * and deletes recordings (every version: the bucket is versioned) for legal holds and deletion requests.
+ *
  * The URL arrives in a webhook, so it is attacker-influenced even after signature checks: only hosts in
  * RECORDING_URL_ALLOWED_HOSTS are fetched, over https (plain http only for loopback, i.e. the local fake media
  * server), and the account's credentials are sent to nothing else (fetch drops Authorization on cross-origin
@@ -11,9 +15,16 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectVersionsCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { RecordingMedia } from '../app/ports';
+import { isHeld, taggingHeader, withHold, type RecordingTags } from '../domain/retention';
 import { s3 } from './clients/s3';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -61,7 +72,14 @@ export class S3RecordingStore implements Pick<RecordingMedia, 'store'> {
     this.client = client ? () => client : s3;
   }
 
-  async store(args: { url: string; username: string; password: string; key: string }): Promise<{ sha256: string; bytes: number; contentType: string }> {
+  async store(args: {
+    url: string;
+    username: string;
+    password: string;
+    key: string;
+    /** Object tags (retention class and hold); set in the same request as the object, never after it. */
+    tags?: RecordingTags;
+  }): Promise<{ sha256: string; bytes: number; contentType: string }> {
     const url = assertAllowedRecordingUrl(args.url, this.options.allowedHosts);
     const signal = AbortSignal.timeout(this.options.timeoutMs ?? 45_000);
     const res = await fetch(url, {
@@ -93,8 +111,86 @@ export class S3RecordingStore implements Pick<RecordingMedia, 'store'> {
         Body: Readable.from(tap()),
         ContentType: contentType,
         ServerSideEncryption: 'AES256',
+        ...(args.tags !== undefined ? { Tagging: taggingHeader(args.tags) } : {}),
       },
     }).done();
     return { sha256: hash.digest('hex'), bytes, contentType };
+  }
+}
+
+/** Rounds of "set the hold tag, read the state again" before giving up (each is one GetItem + two S3 requests). */
+const HOLD_SYNC_ROUNDS = 4;
+
+/** Stored recordings as objects: their hold tag and their deletion. */
+export class S3RecordingObjects {
+  private readonly client: () => S3Client;
+
+  constructor(
+    private readonly bucket: string,
+    client?: S3Client,
+  ) {
+    this.client = client ? () => client : s3;
+  }
+
+  async getTags(key: string): Promise<Record<string, string>> {
+    const out = await this.client().send(new GetObjectTaggingCommand({ Bucket: this.bucket, Key: key }));
+    return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  }
+
+  /** Sets the hold tag (`expiry=hold`, or back to the object's class); other tags are kept. Returns the new tags. */
+  async setHold(key: string, held: boolean): Promise<RecordingTags> {
+    const current = await this.getTags(key);
+    const next = withHold(current, held);
+    if (isHeld(current) === held && current['retention-class'] === next['retention-class']) return current;
+    await this.client().send(
+      new PutObjectTaggingCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Tagging: { TagSet: Object.entries(next).map(([Key, Value]) => ({ Key, Value })) },
+      }),
+    );
+    return next;
+  }
+
+  /**
+   * Makes the object's hold tag follow the hold state kept on the call item, whatever order concurrent writers'
+   * requests land in: tag from a fresh read, then read again; repeat until the state read after the tag write is the
+   * one written. Every writer (dispute opened or closed, recording stored) does this after its own change, so the
+   * last tag write always matches the last state. Throws when the state keeps changing.
+   */
+  async syncHold(key: string, readHeld: () => Promise<boolean>): Promise<boolean> {
+    let held = await readHeld();
+    for (let round = 0; round < HOLD_SYNC_ROUNDS; round++) {
+      await this.setHold(key, held);
+      const now = await readHeld();
+      if (now === held) return held;
+      held = now;
+    }
+    throw new Error(`legal hold of ${key} kept changing while it was being applied`);
+  }
+
+  /**
+   * Deletes a recording for good: the current object, then every version and delete marker of exactly this key
+   * (the bucket is versioned, so a plain delete would only hide it behind a delete marker for 90 days). Idempotent.
+   * Returns how many objects/versions were removed.
+   */
+  async deleteRecording(key: string): Promise<number> {
+    await this.client().send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    let removed = 1;
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (;;) {
+      const out = await this.client().send(
+        new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }),
+      );
+      const versions = [...(out.Versions ?? []), ...(out.DeleteMarkers ?? [])].filter((v) => v.Key === key && v.VersionId !== undefined);
+      for (const v of versions) {
+        await this.client().send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: v.VersionId }));
+        removed += 1;
+      }
+      if (out.IsTruncated !== true) return removed;
+      keyMarker = out.NextKeyMarker;
+      versionMarker = out.NextVersionIdMarker;
+    }
   }
 }

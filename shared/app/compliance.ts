@@ -11,7 +11,7 @@
  *   GET  /v1/dnc-lists[/{listId}]         lists with counts, never numbers
  *   POST /v1/consent                      (admin) one consent record or {records: [...]}: one result per record
  *   GET  /v1/calls/{callId}/consent       the evidence that applies to the call
- *   PUT  /v1/account/compliance           (admin) {consentMissingNonBillable, dncNonBillable}
+ *   PUT  /v1/account/compliance           (admin) {consentMissingNonBillable, dncNonBillable, recordingRetentionDays?}
  *
  * Numbers are normalised and hashed with the caller-hash key (the ledger writer's) at once; only hashes are stored,
  * and answers name lines, never numbers.
@@ -56,6 +56,7 @@ import {
   type DncUploadResult,
 } from '../domain/dnc';
 import { DncListSchema, DncListsSchema, DncNumbersBodySchema, DncUploadResultSchema, PutDncListBodySchema } from '../domain/dnc-schema';
+import { AccountComplianceBodySchema, type AccountComplianceBody } from '../domain/retention-schema';
 import { BadRequest, fieldErrors, NotFound, PayloadTooLarge, Problem, Unprocessable, UnsupportedMediaType, type FieldError } from '../domain/problems';
 import { settleWithLimit } from './concurrency';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
@@ -90,7 +91,8 @@ export interface ConsentStore {
 
 /** The account item's `compliance` attribute; false when there is no such account. */
 export interface ComplianceSettingsStore {
-  putCompliance(accountId: string, settings: ComplianceSettings): Promise<boolean>;
+  /** `recordingRetentionDays` (issue 6, retention.ts): the account item's attribute of that name; absent: unchanged. */
+  putCompliance(accountId: string, settings: ComplianceSettings, recordingRetentionDays?: number): Promise<boolean>;
 }
 
 export interface ComplianceDeps {
@@ -301,11 +303,12 @@ export async function getCallConsent(principal: ApiKeyRecord, callId: string, de
   return { callId, startedAt: call.startedAt, validityDays: CONSENT_VALIDITY_DAYS, evidence };
 }
 
-export async function putComplianceSettings(principal: ApiKeyRecord, json: unknown, deps: Pick<ComplianceDeps, 'settings'>): Promise<ComplianceSettings> {
+export async function putComplianceSettings(principal: ApiKeyRecord, json: unknown, deps: Pick<ComplianceDeps, 'settings'>): Promise<AccountComplianceBody> {
   requireAdmin(principal);
-  const settings = parseBody(ComplianceSettingsSchema, json, 'compliance settings');
-  if (!(await deps.settings.putCompliance(principal.accountId, settings))) throw new NotFound('The account of this key does not exist.');
-  return settings;
+  const body = parseBody(AccountComplianceBodySchema, json, 'compliance settings');
+  const { recordingRetentionDays, ...settings } = body;
+  if (!(await deps.settings.putCompliance(principal.accountId, settings, recordingRetentionDays))) throw new NotFound('The account of this key does not exist.');
+  return body;
 }
 
 // ------------------------------------------------------------------ routes
@@ -426,10 +429,11 @@ export const COMPLIANCE_OPENAPI = {
     problems: [400, 401, 404],
   },
   'PUT /v1/account/compliance': {
-    summary: "The account's compliance settings (admin): whether consent_missing and DNC-listed calls are non-billable (else flagged only)",
+    summary:
+      "The account's compliance settings (admin): whether consent_missing and DNC-listed calls are non-billable (else flagged only), and optionally the recording retention class in days (30, 90, 180, 365, 730, 1095 or 2555; default 365; applies to recordings stored from then on)",
     auth: 'admin' as const,
-    request: ComplianceSettingsSchema,
-    responses: { 200: { description: 'The settings', schema: ComplianceSettingsSchema } },
+    request: AccountComplianceBodySchema,
+    responses: { 200: { description: 'The settings', schema: AccountComplianceBodySchema } },
     problems: [400, 401, 403, 404, 415],
   },
 } satisfies Record<string, { summary: string; auth: 'admin' | 'bearer'; request?: ZodType; responses: Record<number, { description: string; schema?: ZodType }>; query?: string[]; problems: number[] }>;
@@ -443,15 +447,15 @@ export class AccountComplianceRepo implements ComplianceSettingsStore {
     private readonly client: () => DynamoDBClient,
   ) {}
 
-  async putCompliance(accountId: string, settings: ComplianceSettings): Promise<boolean> {
+  async putCompliance(accountId: string, settings: ComplianceSettings, recordingRetentionDays?: number): Promise<boolean> {
     try {
       const out = await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.account(accountId)),
-          UpdateExpression: 'SET compliance = :c',
+          UpdateExpression: recordingRetentionDays === undefined ? 'SET compliance = :c' : 'SET compliance = :c, recordingRetentionDays = :r',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: marshall({ ':c': settings }),
+          ExpressionAttributeValues: marshall({ ':c': settings, ...(recordingRetentionDays === undefined ? {} : { ':r': recordingRetentionDays }) }),
           ReturnConsumedCapacity: 'TOTAL',
         }),
       );

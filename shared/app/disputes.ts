@@ -77,6 +77,13 @@ export interface DisputeDeps {
    * duplicates only because of it (process-ingest-batch.ts rerateAfterCredit). Absent: nothing is re-rated.
    */
   readonly afterFullCredit?: (accountId: string, creditedCallId: string) => Promise<unknown>;
+  /**
+   * Issue 6: runs right after an open dispute was stored (and again on an identical retry while it is open): puts the
+   * call's recording under legal hold (privacy.ts holdRecording; a failure is a 503 after the dispute is stored).
+   */
+  readonly afterDisputeOpened?: (dispute: Dispute) => Promise<unknown>;
+  /** Issue 6: runs right after a dispute was closed (and again on a retry of its resolve): releases the hold. */
+  readonly afterDisputeClosed?: (dispute: Dispute) => Promise<unknown>;
 }
 
 // ------------------------------------------------------------------ helpers
@@ -132,12 +139,16 @@ export async function openCallDispute(
   const policy = (charge === null ? null : await deps.policies.creditPolicy(principal.accountId, charge.publisherId)) ?? DEFAULT_CREDIT_POLICY;
   const args = { ...request, callId, actor: actorOf(principal) };
   const decided = settled(openDispute(charge, policy, args, deps.now().getTime(), existing));
-  if (!decided.changed) return { dispute: decided.dispute, created: false };
-  if ((await deps.disputes.create(decided.dispute)) === 'created') return { dispute: decided.dispute, created: true };
+  const opened = async (result: OpenedDispute): Promise<OpenedDispute> => {
+    if (result.dispute.status === 'open') await deps.afterDisputeOpened?.(result.dispute);
+    return result;
+  };
+  if (!decided.changed) return opened({ dispute: decided.dispute, created: false });
+  if ((await deps.disputes.create(decided.dispute)) === 'created') return opened({ dispute: decided.dispute, created: true });
   // A concurrent request opened it first: decide again against what it stored.
   const stored = await deps.disputes.get(principal.accountId, id);
   const again = settled(openDispute(charge, policy, args, deps.now().getTime(), stored));
-  return { dispute: again.dispute, created: false };
+  return opened({ dispute: again.dispute, created: false });
 }
 
 export interface ResolvedDispute {
@@ -164,6 +175,7 @@ export async function resolveCallDispute(
     // An open dispute's charge cannot vanish through the API (the ledger is append-only): this is tampering.
     if (next.status === 'accepted' && charge === null) throw new Error(`charge of ${next.disputeId} is missing`);
     if (!decided.changed) {
+      await deps.afterDisputeClosed?.(next);
       const stored = charge === null ? null : await storedCredit(principal, charge, deps);
       // A repeated resolve re-runs the re-rating (idempotent), in case the first one was cut short.
       if (charge !== null && stored !== null && isFullCredit(charge, stored)) await deps.afterFullCredit?.(principal.accountId, charge.callId);
@@ -171,6 +183,7 @@ export async function resolveCallDispute(
     }
     const credit = charge === null ? null : hashed(creditEntry(charge, next, new Date(nowMs).toISOString()));
     if ((await deps.disputes.resolve(next, credit)) === 'resolved') {
+      await deps.afterDisputeClosed?.(next);
       if (charge !== null && credit !== null && isFullCredit(charge, credit)) await deps.afterFullCredit?.(principal.accountId, charge.callId);
       return { dispute: next, credit: credit === null ? null : stripHash(credit) };
     }

@@ -4,6 +4,7 @@
  * one GetItem. Failures are thrown; the queue retries with backoff and dead-letters what keeps failing.
  */
 import * as z from 'zod/mini';
+import { recordingTags, retentionDaysOf } from '../domain/retention';
 import { settleWithLimit } from './concurrency';
 import type { CallStore, ConfigStore, Log, RecordingJob, RecordingMedia, SecretStore, Telemetry } from './ports';
 import type { QueueRecord, BatchResult } from './process-ingest-batch';
@@ -13,6 +14,11 @@ export interface FetchRecordingDeps {
   readonly config: Pick<ConfigStore, 'getAccount'>;
   readonly secrets: Pick<SecretStore, 'getSecret'>;
   readonly media: Pick<RecordingMedia, 'store'>;
+  /**
+   * Issue 6: makes the stored object's hold tag follow the call's legal hold when a dispute opened or closed while
+   * the recording was being stored (S3RecordingObjects.syncHold). Absent: the tags set at upload stay.
+   */
+  readonly holds?: { syncHold(key: string, readHeld: () => Promise<boolean>): Promise<boolean> };
   readonly now: () => Date;
   readonly telemetry: Telemetry;
   readonly log: Log;
@@ -54,13 +60,19 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
   if (call === null) throw new Error(`call ${callId} not found`);
   if (call.accountId !== accountId) throw new Error(`call ${callId} belongs to another account`);
   if (call.recording?.recordingId === recordingId) return 'skipped';
+  // A deletion request erased this call's personal data (shared/app/privacy.ts): its recording is not stored.
+  if (call.erasure != null) return 'skipped';
 
   const account = await deps.config.getAccount(accountId);
   if (account === null) throw new Error(`account ${accountId} not found`);
   const authToken = await deps.secrets.getSecret(account.twilio.authTokenSecret);
   const key = recordingKey(accountId, callId, 'wav');
   // Twilio serves a recording's media at its URL plus an extension; .wav is the lossless original.
-  const stored = await deps.media.store({ url: `${job.recordingUrl}.wav`, username: account.twilio.accountSid, password: authToken, key });
+  // Issue 6: the account's retention class and the call's legal hold as object tags (shared/domain/retention.ts);
+  // a class change applies to recordings stored after it (the account is cached for at most 60 s).
+  const held = call.legalHold != null;
+  const tags = recordingTags(retentionDaysOf(account), held);
+  const stored = await deps.media.store({ url: `${job.recordingUrl}.wav`, username: account.twilio.accountSid, password: authToken, key, tags });
   await deps.calls.setRecording(callId, {
     recordingId,
     key,
@@ -70,6 +82,12 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
     contentType: stored.contentType,
     storedAt: deps.now().toISOString(),
   });
+  if (deps.holds !== undefined) {
+    // A dispute opened or closed between the read above and setRecording found no recording on the call to tag:
+    // the state after setRecording decides (one more strongly consistent GetItem per recording).
+    const readHeld = async () => (await deps.calls.getCall(callId, { consistent: true }))?.legalHold != null;
+    if ((await readHeld()) !== held) await deps.holds.syncHold(key, readHeld);
+  }
   deps.telemetry.recordingStored(stored.bytes);
   deps.log.info('recording stored', { accountId, callId, recordingId, bytes: stored.bytes });
   return 'stored';

@@ -29,6 +29,7 @@ import type { ApiKeyRecord, SecretStore } from './ports';
 import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from './reconciliations';
 import { cursor, flag, id, instant, parseQuery, wholeNumber, type Rule } from './query';
 import { getStatement } from './statements';
+import { holdRecording, privacyDeps, releaseRecording } from './privacy';
 
 export interface LedgerRouteDeps extends ReconciliationDeps {
   readonly ledger: ReconciliationDeps['ledger'] & LedgerVerifyReader;
@@ -197,7 +198,7 @@ export interface LedgerRouteDepsOptions {
 
 /** The adapters behind LEDGER_ROUTES, built from the same configuration functions/api.ts loads. */
 export function ledgerRouteDeps(
-  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'> & Partial<Pick<Config, 'anchorsBucket'>>,
+  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'> & Partial<Pick<Config, 'anchorsBucket' | 'recordingsBucket'>>,
   options: LedgerRouteDepsOptions = {},
 ): LedgerRouteDeps {
   const client = options.client;
@@ -218,10 +219,20 @@ export function ledgerRouteDeps(
     telemetry,
     log,
   };
+  // Issue 6: an open dispute holds its call's recording, its close releases it (privacy.ts); without the recordings
+  // bucket configured, nothing is held.
+  const recordingsBucket = config.recordingsBucket;
+  const privacy =
+    recordingsBucket === undefined
+      ? null
+      : privacyDeps({ mainTable: config.mainTable, recordingsBucket, callerHashKeyRef: config.callerHashKeyRef }, { client, s3: options.s3, secrets, now });
   return {
     calls: new CallRepo({ mainTable: config.mainTable, client }),
     config: configRepo,
     afterFullCredit: (accountId, creditedCallId) => rerateAfterCredit(accountId, creditedCallId, rating),
+    ...(privacy === null
+      ? {}
+      : { afterDisputeOpened: (d) => holdRecording(d, privacy), afterDisputeClosed: (d) => releaseRecording(d, privacy) }),
     ledger: new LedgerRepo({ ledgerTable: config.ledgerTable, client }),
     disputes,
     policies: disputes,

@@ -11,9 +11,11 @@ import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-sche
 import { BlockCallerBodySchema, BlockedCallerSchema } from '../domain/block-list-schema';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms-schema';
 import { REASON_CODES } from '../domain/types';
+import { QUALITY_SIGNALS } from '../domain/quality-signals';
 import { PILOT_OPENAPI } from './pilots';
 import { OUTCOME_OPENAPI } from './outcomes';
 import { COMPLIANCE_OPENAPI } from './compliance';
+import { PRIVACY_OPENAPI } from './privacy';
 import { OutcomeMatchSchema, OutcomeStatusSchema } from '../domain/outcomes-schema';
 import { REPORT_OPENAPI } from './reports';
 import { QA_OPENAPI } from './qa';
@@ -155,6 +157,15 @@ const RatingExplanation = z
       .object({ billableSec: z.number().int(), source: z.object({ kind: z.enum(['override', 'band', 'base']) }).loose() })
       .nullable(),
     matchesRecorded: z.boolean(),
+    crossCallSignals: z
+      .object({
+        findings: z.array(z.object({ signal: z.enum(QUALITY_SIGNALS), rules: z.array(z.string()) })),
+        priorCallId: z.string().nullable(),
+        answerDelayMs: z.number().int().nullable(),
+        flaggedAt: z.iso.datetime(),
+      })
+      .nullable()
+      .describe('Flags the scheduled quality pass stored from the calls around this one; never part of the rating or billing'),
   })
   .meta({ id: 'RatingExplanation' });
 
@@ -325,6 +336,8 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   ...OUTCOME_OPENAPI,
   // Compliance: DNC lists, consent evidence, settings (shared/app/compliance.ts).
   ...COMPLIANCE_OPENAPI,
+  // Deletion requests (shared/app/privacy.ts).
+  ...PRIVACY_OPENAPI,
   // Booked revenue by source (shared/app/reports.ts).
   ...REPORT_OPENAPI,
   // QA sampling and verdicts (shared/app/qa.ts).

@@ -6,6 +6,7 @@ import type { CampaignRecord, NumberRecord } from '../domain/config';
 import type { CapRefusal, PilotCharge } from '../domain/pilot-terms';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { CallQa } from '../domain/qa';
+import type { CrossCallFlags } from '../domain/quality-signals';
 import type { PriorBilled } from '../domain/rating';
 import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
 
@@ -131,10 +132,27 @@ export interface StoredCall {
   readonly outcome?: CallOutcomeOnCall | null;
   /** The QA reviewer's verdict in force (issue 6, shared/domain/qa.ts); absent: not reviewed. */
   readonly qa?: CallQa | null;
+  /**
+   * Credits booked against the call's charge (≤ 0, cents) and how many, as the dispute resolution wrote them onto the
+   * call item in the same transaction as the ledger's credit entries (dispute-repo.ts): an exact copy, kept so the
+   * reports and the daily aggregates read a call whole without reading the ledger. Absent: never credited.
+   */
+  readonly credits?: { readonly cents: number; readonly count: number } | null;
   /** The caller's number sealed (shared/domain/pii.ts); absent when anonymous or rated before issue 6. */
   readonly callerEnc?: string;
+  /** The caller's keyed hash as the rating stored it (shared/domain/caller.ts); absent for a withheld caller. */
+  readonly callerHash?: string;
+  /** Cross-call quality flags the scheduled quality pass stored (quality-signals.ts CrossCallFlags); absent: none. */
+  readonly crossCall?: CrossCallFlags | null;
   /** Items rated before issue 6 only: the number in clear (read, never written any more). */
   readonly callerE164?: string;
+  /** Issue 6: the legal hold an open dispute keeps on the call's recording (call item `hold`); absent: none. */
+  readonly legalHold?: { readonly disputeId: string; readonly at: string } | null;
+  /**
+   * Issue 6: a deletion request erased the call's personal fields (call item `erasure`); `recordingPending`: its
+   * recording was under legal hold and is deleted when the hold is released. Absent: never erased.
+   */
+  readonly erasure?: { readonly deletionId: string; readonly at: string; readonly recordingPending: boolean } | null;
 }
 
 export interface Page<T> {
@@ -243,6 +261,8 @@ export interface RecordingMedia {
     username: string;
     password: string;
     key: string;
+    /** Issue 6: S3 object tags stored with it (retention class, hold; shared/domain/retention.ts). */
+    tags?: Readonly<Record<string, string>>;
   }): Promise<{ sha256: string; bytes: number; contentType: string }>;
   /** A presigned GET URL, valid for 15 minutes. */
   presignGet(key: string): Promise<string>;

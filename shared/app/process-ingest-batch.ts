@@ -22,6 +22,7 @@ import type { PriorBilled } from '../domain/rating';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
 import { consentFinding, consentRequired } from '../domain/consent';
 import { callSignals, DEFAULT_QUALITY_CONFIG, type QualityFacts } from '../domain/quality-signals';
+import { ivrTimingOf } from '../domain/ivr-timing';
 import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal } from '../domain/rating-v2';
 import { termsInForce, type TermsVersion } from '../domain/terms';
 import type { CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
@@ -390,8 +391,11 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
  * The signals flagged on a call and the account's choice of those that block billing:
  * - the per-call quality signals (quality-signals.ts `callSignals`) from what the writer has at hand. The
  *   incoming-call event (SHAKEN/STIR attestation) is used when it is in the batch or the item was read anyway;
- *   otherwise the attestation rule is left out (not guessed), and no read is added to the hot path for it. IVR
- *   timing is not derived here;
+ *   otherwise the attestation rule is left out (not guessed), and no read is added to the hot path for it. The IVR
+ *   answer timing (ivr-timing.ts: incoming-call webhook → gather action, both on our ingest clock) likewise, with one
+ *   exception: an account that BLOCKS coached_ivr gets one consistent read of the call item when the two requests
+ *   are not in hand (billing then depends on them). Flag-only accounts get too_fast from the scheduled quality pass
+ *   (quality-pass.ts), which reads the stored slots anyway;
  * - `dnc_listed`: the caller (keyed hash) is on one of the account's Do-Not-Call lists at the call's start;
  * - `consent_missing`: the publisher declares outbound or purchased-list traffic and no consent evidence for the
  *   caller was captured before the call (consent.ts).
@@ -408,10 +412,14 @@ async function qualityOf(
 ): Promise<{ signals: CallSignal[]; blockSignals: readonly CallSignal[] }> {
   const account = await deps.config.getAccount(terminal.accountId);
   const config = account?.quality ?? DEFAULT_QUALITY_CONFIG;
-  const incoming = [...events, ...(ctx.storedEvents ?? [])].find(
-    (e): e is CallStatusEvent => e.kind === 'call.status' && !isChildLeg(e) && e.status === 'ringing',
-  );
+  let inHand: readonly CallEvent[] = [...events, ...(ctx.storedEvents ?? [])];
+  // Billing depends on the IVR timing only when the account blocks coached_ivr: then it is worth one read.
+  if (ctx.storedEvents === null && config.blockSignals.includes('coached_ivr') && ivrTimingOf(inHand) === null) {
+    inHand = [...events, ...((await deps.calls.getCall(terminal.callId, { consistent: true }))?.events ?? [])];
+  }
+  const incoming = inHand.find((e): e is CallStatusEvent => e.kind === 'call.status' && !isChildLeg(e) && e.status === 'ringing');
   const recording = events.find((e) => e.kind === 'recording.status' && e.recordingStatus === 'completed');
+  const ivr = ivrTimingOf(inHand);
   const findings = callSignals(
     {
       status: terminal.status,
@@ -422,7 +430,7 @@ async function qualityOf(
       stirVerstat: incoming === undefined ? undefined : incoming.stirVerstat,
       direction: (terminal.direction as QualityFacts['direction']) ?? null,
       recordingDurationSec: recording?.kind === 'recording.status' ? recording.recordingDurationSec : null,
-      ivr: null,
+      ivr,
     },
     ctx.terms!,
     config,

@@ -14,6 +14,7 @@ import { pilotForCall } from '../domain/pilot-terms';
 import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../domain/rating-v2';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { CallQa } from '../domain/qa';
+import type { CrossCallFlags } from '../domain/quality-signals';
 import type { TermsVersion } from '../domain/terms';
 import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
 import { callerForRole, type CallerCipher } from '../domain/pii';
@@ -165,6 +166,11 @@ export interface RatingExplanation {
    * false; the recorded decision stands.
    */
   readonly matchesRecorded: boolean;
+  /**
+   * Issue 6: what the scheduled quality pass flagged from the calls around this one (repeat_caller, velocity,
+   * coached_ivr; shared/app/quality-pass.ts), or null. Flags only: never a rule of this rating, never billing.
+   */
+  readonly crossCallSignals: CrossCallFlags | null;
 }
 
 /** The prior billed call a duplicate was judged against, as the stored rating records it. */
@@ -194,6 +200,7 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     amountCents: rating.amountCents,
     reasons: rating.reasons,
     termsVersion: rating.termsVersion,
+    crossCallSignals: call.crossCall ?? null,
   };
   const startedAtMs = call.startedAt === null ? Date.parse(terminal.occurredAt) : Date.parse(call.startedAt);
   const record =

@@ -1,49 +1,85 @@
 /**
- * The report engine (issue 5): the `ReportEngine` port of shared/app/reports.ts, computed from the campaign's calls.
+ * The report engine (issue 5): the `ReportEngine` port of shared/app/reports.ts, computed from the campaign's calls
+ * and, for long periods, from the daily aggregates.
  *
- * Both reports stream the campaign's rated calls of the period from the per-campaign index (campaign-calls.ts),
- * page by page, into an accumulator: the scorecard (scorecard.ts, memory O(groups)) or the buffer sweep
- * (threshold-tuner.ts, memory O(candidates + day × source cells)). The calls are never held together. Credits come
- * from the period's ledger entries: a credit is booked at its charge's `effectiveAt`, which is the call's start, so
- * the same [from, to) of the ledger holds every credit of these calls.
+ * Both reports fold the period into an accumulator: the scorecard (scorecard.ts, memory O(groups)) or the buffer
+ * sweep (threshold-tuner.ts, memory O(candidates + day × source cells)). What they fold comes from two places:
+ * - the calls, streamed from the per-campaign index page by page (campaign-calls.ts), never held together; each call
+ *   carries its own credits (StoredCall.credits), so the ledger is not read;
+ * - the daily aggregates (shared/domain/aggregates.ts, kept from the main table's stream by the aggregator): one item
+ *   per (local day, source) holding the sums of its calls' contributions, folded with `addCounts` / `addCell`, which
+ *   give exactly what adding those calls gives.
+ * The period [from, to) splits into whole local days of the account's zone and the edges around them
+ * (`splitPeriod`). With basis `auto` (the default), a period with at least AGGREGATE_MIN_DAYS whole days reads those
+ * days from the aggregates and the edges call by call; a shorter one reads calls only. `calls` forces calls,
+ * `aggregates` forces the aggregates for any whole day. A sweep whose buffers (or the current one) pass the
+ * aggregates' histogram (TUNER_HISTOGRAM_MAX_SEC) reads calls. Every answer says what it read (`basis`).
  *
- * The scorecard's days (`spendByDay`) are local days in the account's zone. The tuner's current buffer is the one of
- * the terms in force at `to`. A campaign of another account, or none, is 404.
+ * Freshness: the aggregates trail the table by the stream's delay (about a second), as the index trails the table.
+ *
+ * The scorecard's days (`spendByDay`) and the tuner's co-movement days are local days in the account's zone. The
+ * tuner's current buffer is the one of the terms in force at `to`. A campaign of another account, or none, is 404.
  */
 import type { ReportCall } from '../domain/analytics';
+import { dayNumber, localDay, splitPeriod, type AggregateKind } from '../domain/aggregates';
 import { asCampaignConfig } from '../domain/config';
-import type { LedgerEntryV2 } from '../domain/ledger-v2';
 import { NotFound } from '../domain/problems';
 import { createScorecard, scorecardCsv, type SourceRow } from '../domain/scorecard';
 import { termsInForce, type TermsVersion } from '../domain/terms';
-import { tuneThresholdStream } from '../domain/threshold-tuner';
+import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../domain/threshold-tuner';
 import type { CampaignConfig } from '../domain/types';
-import { wallTime } from '../domain/zoned-time';
 import type { CampaignRecord } from '../domain/config';
 import type { ConfigStore } from './ports';
-import type { ReportEngine, SourcesQuery, ThresholdQuery } from './reports';
+import type { ReportBasis, ReportEngine, SourcesQuery, ThresholdQuery } from './reports';
 
-export interface CallCreditsView {
-  readonly creditsCents: number;
-  readonly disputed: boolean;
+const DAY_MS = 86_400_000;
+
+/** Periods with at least this many whole local days read those days from the daily aggregates (basis `auto`). */
+export const AGGREGATE_MIN_DAYS = 7;
+
+/** One aggregate item: a (local day, source) cell's summed counters. */
+export interface AggregateCell {
+  readonly day: string;
+  readonly publisherId: string;
+  readonly subSource: string | null;
+  readonly counts: Readonly<Record<string, number>>;
 }
 
 export interface ReportEngineDeps {
   readonly config: Pick<ConfigStore, 'getAccount'> & { readCampaign(accountId: string, campaignId: string): Promise<CampaignRecord | null> };
-  readonly ledger: { entriesInRange(query: { accountId: string; from?: string; to?: string }): Promise<readonly LedgerEntryV2[]> };
   readonly calls: {
     streamCampaignCalls(
       accountId: string,
       campaignId: string,
       fromIso: string,
       toIso: string,
-      context: { readonly termsVersions: readonly TermsVersion[]; readonly credits: ReadonlyMap<string, CallCreditsView> },
+      context: { readonly termsVersions: readonly TermsVersion[] },
     ): AsyncIterable<ReportCall>;
+  };
+  /** The daily aggregates; absent: every report reads calls. */
+  readonly aggregates?: {
+    /** The campaign's cells of one kind for local days firstDay..lastDay inclusive. */
+    readCells(accountId: string, campaignId: string, kind: AggregateKind, firstDay: string, lastDay: string): AsyncIterable<AggregateCell>;
   };
   readonly now: () => Date;
 }
 
-const DAY_MS = 86_400_000;
+interface Plan {
+  readonly days: { readonly first: string; readonly last: string; readonly count: number } | null;
+  /** [fromIso, toIso) ranges read call by call. */
+  readonly ranges: readonly (readonly [string, string])[];
+}
+
+function planOf(q: { from: string; to: string; basis?: ReportBasis }, timeZone: string, aggregatesUsable: boolean): Plan {
+  const fromMs = Date.parse(q.from);
+  const toMs = Date.parse(q.to);
+  const all: Plan = { days: null, ranges: [[q.from, q.to]] };
+  const basis = q.basis ?? 'auto';
+  if (!aggregatesUsable || basis === 'calls') return all;
+  const split = splitPeriod(fromMs, toMs, timeZone);
+  if (split.days === null || (basis === 'auto' && split.days.count < AGGREGATE_MIN_DAYS)) return all;
+  return { days: split.days, ranges: split.edges.map(([a, b]) => [new Date(a).toISOString(), new Date(b).toISOString()] as const) };
+}
 
 export function reportEngine(deps: ReportEngineDeps): ReportEngine {
   async function campaignOf(q: { accountId: string; campaignId: string }): Promise<CampaignConfig> {
@@ -52,24 +88,55 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
     return asCampaignConfig(record);
   }
 
-  async function stream(q: { accountId: string; campaignId: string; from: string; to: string }, campaign: CampaignConfig): Promise<AsyncIterable<ReportCall>> {
-    const entries = await deps.ledger.entriesInRange({ accountId: q.accountId, from: q.from, to: q.to });
-    return deps.calls.streamCampaignCalls(q.accountId, q.campaignId, q.from, q.to, { termsVersions: campaign.termsVersions, credits: creditsOf(entries) });
+  async function* callsOf(q: { accountId: string; campaignId: string }, plan: Plan, campaign: CampaignConfig, counter: { calls: number }): AsyncGenerator<ReportCall> {
+    for (const [from, to] of plan.ranges) {
+      for await (const call of deps.calls.streamCampaignCalls(q.accountId, q.campaignId, from, to, { termsVersions: campaign.termsVersions })) {
+        counter.calls += 1;
+        yield call;
+      }
+    }
+  }
+
+  async function* cellsOf(q: { accountId: string; campaignId: string }, plan: Plan, kind: AggregateKind, counter: { items: number }): AsyncGenerator<AggregateCell> {
+    if (plan.days === null || deps.aggregates === undefined) return;
+    for await (const cell of deps.aggregates.readCells(q.accountId, q.campaignId, kind, plan.days.first, plan.days.last)) {
+      counter.items += 1;
+      yield cell;
+    }
+  }
+
+  const basisOf = (plan: Plan, read: { calls: number; items: number }) => ({
+    aggregatedDays: plan.days === null ? null : { from: plan.days.first, to: plan.days.last, count: plan.days.count },
+    callsRead: read.calls,
+    aggregateItemsRead: read.items,
+  });
+
+  async function zoneOf(accountId: string): Promise<string> {
+    return (await deps.config.getAccount(accountId))?.timeZone ?? 'UTC';
   }
 
   return {
     async sources(q: SourcesQuery) {
       const campaign = await campaignOf(q);
-      const account = await deps.config.getAccount(q.accountId);
-      const timeZone = account?.timeZone ?? 'UTC';
+      const timeZone = await zoneOf(q.accountId);
+      const plan = planOf(q, timeZone, deps.aggregates !== undefined);
+      const read = { calls: 0, items: 0 };
       const card = createScorecard({ groupBy: q.groupBy, economics: campaign.economics ?? null });
       const days = emptyDays(q.from, q.to, timeZone);
-      for await (const call of await stream(q, campaign)) {
+      for await (const call of callsOf(q, plan, campaign, read)) {
         card.add(call);
         const day = days.get(localDay(call.startedAtMs, timeZone));
         if (day !== undefined) {
           day.spendCents += call.amountCents + call.creditsCents;
           if (call.outcome !== null && call.outcome.status !== 'lost') day.bookedCount += 1;
+        }
+      }
+      for await (const cell of cellsOf(q, plan, 'card', read)) {
+        card.addCounts(cell.publisherId, cell.subSource, cell.counts);
+        const day = days.get(cell.day);
+        if (day !== undefined) {
+          day.spendCents += (cell.counts.sp ?? 0) + (cell.counts.cr ?? 0);
+          day.bookedCount += cell.counts.bk ?? 0;
         }
       }
       const result = card.result();
@@ -101,19 +168,27 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         rows: result.rows.map(row),
         total: row(result.total),
         spendByDay: [...days.entries()].map(([day, d]) => ({ day, ...d })),
+        basis: basisOf(plan, read),
       };
       return { json, csv: scorecardCsv(result) };
     },
 
     async threshold(q: ThresholdQuery) {
       const campaign = await campaignOf(q);
+      const timeZone = await zoneOf(q.accountId);
       const current = termsInForce(campaign.termsVersions, Date.parse(q.to) - 1);
-      const tuning = await tuneThresholdStream(await stream(q, campaign), {
-        min: q.min,
-        max: q.max,
-        step: q.step,
-        currentBufferSec: current?.bufferSec ?? 0,
-      });
+      const currentBufferSec = current?.bufferSec ?? 0;
+      // The aggregates' histogram stops at TUNER_HISTOGRAM_MAX_SEC: a sweep past it reads calls.
+      const histogramCovers = q.max <= TUNER_HISTOGRAM_MAX_SEC && currentBufferSec <= TUNER_HISTOGRAM_MAX_SEC;
+      const plan = planOf(q, timeZone, deps.aggregates !== undefined && histogramCovers);
+      const read = { calls: 0, items: 0 };
+      const dayOf = (ms: number) => dayNumber(localDay(ms, timeZone));
+      const tuner = createThresholdTuner({ min: q.min, max: q.max, step: q.step, currentBufferSec, dayOf });
+      for await (const call of callsOf(q, plan, campaign, read)) tuner.add(call);
+      for await (const cell of cellsOf(q, plan, 'tune', read)) {
+        tuner.addCell({ publisherId: cell.publisherId, subSource: cell.subSource, day: dayNumber(cell.day), counts: cell.counts });
+      }
+      const tuning = tuner.result();
       return {
         campaignId: campaign.campaignId,
         from: q.from,
@@ -126,24 +201,10 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         coMovementNote: tuning.coMovementNote,
         current: tuning.current,
         points: tuning.rows.map((r) => ({ ...r, billable: r.billableCalls })),
+        basis: basisOf(plan, read),
       };
     },
   };
-}
-
-/** Credits per call from the period's ledger entries (charges are on the calls themselves). */
-function creditsOf(entries: readonly LedgerEntryV2[]): Map<string, CallCreditsView> {
-  const byCall = new Map<string, CallCreditsView>();
-  for (const e of entries) {
-    if (e.type !== 'credit') continue;
-    byCall.set(e.callId, { creditsCents: (byCall.get(e.callId)?.creditsCents ?? 0) + e.amountCents, disputed: true });
-  }
-  return byCall;
-}
-
-function localDay(atMs: number, timeZone: string): string {
-  const w = wallTime(atMs, timeZone);
-  return `${w.year}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`;
 }
 
 /** Every local day touched by [from, to), oldest first, with zero totals. */

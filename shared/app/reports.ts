@@ -30,13 +30,26 @@ export const THRESHOLD_DEFAULTS = { min: 0, max: 600, step: 5 } as const;
 export const MAX_BUFFER_SEC = 3600;
 export const MAX_THRESHOLD_POINTS = 721;
 
+/**
+ * Where a report's figures come from (report-engine.ts): `auto` (the default) answers the whole local days of a
+ * period of at least AGGREGATE_MIN_DAYS of them from the daily aggregates and the rest call by call; `calls` reads
+ * every call; `aggregates` uses the aggregates for every whole day whatever the period.
+ */
+export type ReportBasis = 'auto' | 'calls' | 'aggregates';
+export const REPORT_BASES: readonly ReportBasis[] = ['auto', 'calls', 'aggregates'];
+
 interface Period {
   readonly accountId: string;
   readonly campaignId: string;
   /** ISO instants, `from` inclusive, `to` exclusive. */
   readonly from: string;
   readonly to: string;
+  /** Absent: auto. */
+  readonly basis?: ReportBasis;
 }
+
+const basis: Rule<ReportBasis> = (raw) =>
+  (REPORT_BASES as readonly string[]).includes(raw) ? { ok: true, value: raw as ReportBasis } : { ok: false, message: `must be one of ${REPORT_BASES.join(', ')}` };
 
 export interface SourcesQuery extends Period {
   readonly groupBy: GroupBy;
@@ -68,13 +81,13 @@ function period(q: { from?: string; to?: string }, now: Date): { from: string; t
 
 /** `?campaignId=&from=&to=&groupBy=publisher|subSource`; campaignId required. */
 export function parseSourcesQuery(accountId: string, params: QueryParams, now: Date): SourcesQuery {
-  const q = parseQuery({ campaignId: id, from: instant, to: instant, groupBy }, params, ['campaignId']);
-  return { accountId, campaignId: q.campaignId!, ...period(q, now), groupBy: q.groupBy ?? 'publisher' };
+  const q = parseQuery({ campaignId: id, from: instant, to: instant, groupBy, basis }, params, ['campaignId']);
+  return { accountId, campaignId: q.campaignId!, ...period(q, now), groupBy: q.groupBy ?? 'publisher', basis: q.basis ?? 'auto' };
 }
 
 /** `?campaignId=&from=&to=&min=0&max=600&step=5`; campaignId required; max > min; at most 721 points. */
 export function parseThresholdQuery(accountId: string, params: QueryParams, now: Date): ThresholdQuery {
-  const q = parseQuery({ campaignId: id, from: instant, to: instant, min: bufferSec, max: bufferSec, step: wholeNumber(1, MAX_BUFFER_SEC) }, params, [
+  const q = parseQuery({ campaignId: id, from: instant, to: instant, min: bufferSec, max: bufferSec, step: wholeNumber(1, MAX_BUFFER_SEC), basis }, params, [
     'campaignId',
   ]);
   const min = q.min ?? THRESHOLD_DEFAULTS.min;
@@ -85,7 +98,7 @@ export function parseThresholdQuery(accountId: string, params: QueryParams, now:
   if (points > MAX_THRESHOLD_POINTS) {
     throw badQuery([{ field: 'step', message: `gives ${points} buffers from min to max; at most ${MAX_THRESHOLD_POINTS}: raise step or narrow min..max` }]);
   }
-  return { accountId, campaignId: q.campaignId!, ...period(q, now), min, max, step };
+  return { accountId, campaignId: q.campaignId!, ...period(q, now), min, max, step, basis: q.basis ?? 'auto' };
 }
 
 /** How many buffers a sweep has: min, min + step, … ≤ max. */
@@ -260,6 +273,16 @@ export const SourceRowSchema = z.object({
   why: z.string(),
 });
 
+/** What a report was computed from (report-engine.ts). */
+export const BasisSchema = z.object({
+  /** Whole local days answered from the daily aggregates: [from, to] inclusive, or null. */
+  aggregatedDays: z.object({ from: day, to: day, count }).nullable(),
+  /** Calls read one by one (the edges of the period outside whole days, or all of it). */
+  callsRead: count,
+  /** Aggregate items read. */
+  aggregateItemsRead: count,
+});
+
 export const SourcesReportSchema = z
   .object({
     campaignId: z.string(),
@@ -275,6 +298,7 @@ export const SourcesReportSchema = z
     rows: z.array(SourceRowSchema),
     /** Every day of the period (account time zone), oldest first: net spend and booked jobs of the calls started that day. */
     spendByDay: z.array(z.object({ day, spendCents: cents, bookedCount: count })),
+    basis: BasisSchema,
   })
   .meta({ id: 'SourcesReport' });
 
@@ -299,6 +323,7 @@ export const ThresholdReportSchema = z
         bookedCaptured: count,
       }),
     ),
+    basis: BasisSchema,
   })
   .meta({ id: 'ThresholdReport' });
 
@@ -312,14 +337,14 @@ export const REPORT_OPENAPI = {
     summary:
       'Booked revenue by source: per publisher (or sub-source) calls, billable, net spend, booked and closed jobs, revenue and a scale/hold/cut verdict against the cost ceiling. CSV with Accept: text/csv. Period default: the last 30 days',
     auth: 'bearer' as const,
-    query: ['campaignId', 'from', 'to', 'groupBy'],
+    query: ['campaignId', 'from', 'to', 'groupBy', 'basis'],
     responses: { 200: { description: 'The scorecard (text/csv when asked for)', schema: SourcesReportSchema } },
     problems: [400, 401, 404],
   },
   'GET /v1/reports/threshold': {
     summary: 'The buffer sweep: billable calls, spend and booked jobs captured at each buffer from min to max by step (at most 721), with the recommended buffer',
     auth: 'bearer' as const,
-    query: ['campaignId', 'from', 'to', 'min', 'max', 'step'],
+    query: ['campaignId', 'from', 'to', 'min', 'max', 'step', 'basis'],
     responses: { 200: { description: 'The sweep', schema: ThresholdReportSchema } },
     problems: [400, 401, 404],
   },

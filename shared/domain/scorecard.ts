@@ -225,6 +225,11 @@ export interface ScorecardOptions {
 
 export interface Scorecard {
   add(call: ReportCall): void;
+  /**
+   * Folds a group's counters as named numbers (`scorecardCountsOf`, summed: a daily aggregate item) into the group
+   * of (publisherId, subSource); exactly as adding the calls they came from. Counts with no calls are ignored.
+   */
+  addCounts(publisherId: string, subSource: string | null, counts: Readonly<Record<string, number>>): void;
   addAll(calls: Iterable<ReportCall>): void;
   /** Number of groups so far (what memory is proportional to). */
   readonly groups: number;
@@ -328,6 +333,64 @@ function merge(into: Acc, a: Acc): void {
   for (let i = 0; i < a.signals.length; i++) into.signals[i]! += a.signals[i]!;
 }
 
+// ---------------------------------------------------------------- counts (daily aggregates)
+
+/**
+ * The scalar counters by their short names: the attribute names of the daily aggregate items (aggregates.ts), so
+ * short on purpose. Reasons, QA verdicts and signals are `r_<reason>`, `q_<verdict>` and `g_<signal>`.
+ */
+const SCALAR_COUNTERS = {
+  n: 'calls',
+  cn: 'connected',
+  b: 'billable',
+  dup: 'duplicates',
+  dsp: 'disputes',
+  sp: 'spend',
+  cr: 'credits',
+  bk: 'booked',
+  cl: 'closed',
+  clb: 'closedBillable',
+  rv: 'revenue',
+  mg: 'margin',
+  qa: 'qaReviewed',
+} as const satisfies Record<string, Exclude<keyof Acc, 'reasons' | 'qaVerdicts' | 'signals'>>;
+
+function countsOfAcc(a: Acc): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, field] of Object.entries(SCALAR_COUNTERS)) if (a[field] !== 0) out[name] = a[field];
+  REASON_CODES.forEach((code, i) => {
+    if (a.reasons[i] !== 0) out[`r_${code}`] = a.reasons[i]!;
+  });
+  QA_VERDICTS.forEach((v, i) => {
+    if (a.qaVerdicts[i] !== 0) out[`q_${v}`] = a.qaVerdicts[i]!;
+  });
+  CALL_SIGNALS.forEach((sig, i) => {
+    if (a.signals[i] !== 0) out[`g_${sig}`] = a.signals[i]!;
+  });
+  return out;
+}
+
+/** One call's scorecard counters as named numbers, only those that are not 0 (a call always has `n: 1`). */
+export function scorecardCountsOf(c: ReportCall): Record<string, number> {
+  const a = emptyAcc();
+  addCall(a, c);
+  return countsOfAcc(a);
+}
+
+/** Adds named counters into an accumulator; a name it does not know (a counter of a later version) is skipped. */
+function addCountsTo(a: Acc, counts: Readonly<Record<string, number>>): void {
+  for (const [name, v] of Object.entries(counts)) {
+    const field = (SCALAR_COUNTERS as Record<string, (typeof SCALAR_COUNTERS)[keyof typeof SCALAR_COUNTERS]>)[name];
+    if (field !== undefined) {
+      a[field] += v;
+      continue;
+    }
+    const [table, index] =
+      name.startsWith('r_') ? [a.reasons, REASON_INDEX[name.slice(2)]] : name.startsWith('q_') ? [a.qaVerdicts, QA_INDEX[name.slice(2)]] : name.startsWith('g_') ? [a.signals, SIGNAL_INDEX[name.slice(2)]] : [undefined, undefined];
+    if (table !== undefined && index !== undefined) table[index]! += v;
+  }
+}
+
 /** Code-unit order with null first (locale-independent, so the same everywhere). */
 function compareKeys(a: string | null, b: string | null): number {
   if (a === b) return 0;
@@ -345,18 +408,23 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
   let lastPublisher: string | undefined;
   let lastSubs: Map<string | null, Acc> | undefined;
 
-  const add = (c: ReportCall): void => {
-    let subs = c.publisherId === lastPublisher ? lastSubs : cells.get(c.publisherId);
-    if (subs === undefined) cells.set(c.publisherId, (subs = new Map()));
-    lastPublisher = c.publisherId;
+  const accOf = (publisherId: string, subSource: string | null): Acc => {
+    let subs = publisherId === lastPublisher ? lastSubs : cells.get(publisherId);
+    if (subs === undefined) cells.set(publisherId, (subs = new Map()));
+    lastPublisher = publisherId;
     lastSubs = subs;
-    const key = bySub ? c.subSource : '*';
+    const key = bySub ? subSource : '*';
     let a = subs.get(key);
     if (a === undefined) {
       subs.set(key, (a = emptyAcc()));
       groups += 1;
     }
-    addCall(a, c);
+    return a;
+  };
+  const add = (c: ReportCall): void => addCall(accOf(c.publisherId, c.subSource), c);
+  const addCounts = (publisherId: string, subSource: string | null, counts: Readonly<Record<string, number>>): void => {
+    if ((counts.n ?? 0) <= 0) return;
+    addCountsTo(accOf(publisherId, subSource), counts);
   };
 
   const result = (): ScorecardResult => {
@@ -423,6 +491,7 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
 
   return {
     add,
+    addCounts,
     addAll(calls) {
       for (const c of calls) add(c);
     },

@@ -134,9 +134,55 @@ export function candidateBuffers(o: Pick<TunerOptions, 'min' | 'max' | 'step'>):
   return out;
 }
 
+/**
+ * The daily aggregates (aggregates.ts) keep the tuner's figures per (day, source) cell as a histogram by whole
+ * billable second up to this many seconds; longer calls share one bucket (`TUNER_HISTOGRAM_MAX_SEC + 1`), so a
+ * sweep (or a current buffer) above it cannot be answered from them and reads the calls instead.
+ */
+export const TUNER_HISTOGRAM_MAX_SEC = 3600;
+
+/**
+ * One call's contribution to the tuner as named numbers (only those not 0): `n` calls, `bj` booked jobs, `bn` booked
+ * jobs no buffer could bill; for a call that could bill, at its whole billable second s (capped at
+ * TUNER_HISTOGRAM_MAX_SEC + 1): `c<s>` calls, `s<s>` spend, `b<s>` booked calls, `x<s>` spend on calls not booked.
+ * Summed over a (day, source) cell they are what `addCell` folds in.
+ */
+export function tunerCountsOf(c: ReportCall): Record<string, number> {
+  const out: Record<string, number> = { n: 1 };
+  const isBooked = c.outcome !== null && c.outcome.status !== 'lost';
+  if (isBooked) out.bj = 1;
+  const price = c.priceIfBillableCents;
+  if (price === null) {
+    if (isBooked) out.bn = 1;
+    return out;
+  }
+  const whole = Math.floor(c.billableSec);
+  const sec = Number.isNaN(whole) || whole < 0 ? 0 : Math.min(whole, TUNER_HISTOGRAM_MAX_SEC + 1);
+  out[`c${sec}`] = 1;
+  if (price !== 0) out[`s${sec}`] = price;
+  if (isBooked) out[`b${sec}`] = 1;
+  else if (price !== 0) out[`x${sec}`] = price;
+  return out;
+}
+
+/** One (day, source) cell of tuner counts (`tunerCountsOf`, summed). */
+export interface TunerCell {
+  readonly publisherId: string;
+  readonly subSource: string | null;
+  /** The cell's day as the tuner's `dayOf` would give it for the cell's calls. */
+  readonly day: number;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
 /** A sweep fed one call at a time (memory: the candidates and the co-movement cells, never the calls). */
 export interface ThresholdTuner {
   add(call: ReportCall): void;
+  /**
+   * Folds a (day, source) cell, exactly as adding its calls one by one; a cell may come in several items (its
+   * counters and its histogram by minute: aggregates.ts), each added with the same day and source. An item of zeros
+   * is ignored.
+   */
+  addCell(cell: TunerCell): void;
   result(): ThresholdTuning;
 }
 
@@ -196,21 +242,19 @@ export function createThresholdTuner(options: TunerOptions): ThresholdTuner {
   let bookedJobs = 0;
   let bookedNeverBillable = 0;
 
-  const add = (c: ReportCall): void => {
-    calls_ += 1;
-    // The call's cell (the last one is cached: reads come grouped by source and day).
+  // Points lastCell at the (day, source) cell (the last one is cached: reads come grouped by source and day).
+  const moveToCell = (publisherId: string, subSource: string | null, day: number): void => {
     if (trackCells) {
-      if (c.publisherId !== lastPub || c.subSource !== lastSub || lastDays === undefined) {
-        let subs = cells.get(c.publisherId);
-        if (subs === undefined) cells.set(c.publisherId, (subs = new Map()));
-        let days = subs.get(c.subSource);
-        if (days === undefined) subs.set(c.subSource, (days = new Map()));
-        lastPub = c.publisherId;
-        lastSub = c.subSource;
+      if (publisherId !== lastPub || subSource !== lastSub || lastDays === undefined) {
+        let subs = cells.get(publisherId);
+        if (subs === undefined) cells.set(publisherId, (subs = new Map()));
+        let days = subs.get(subSource);
+        if (days === undefined) subs.set(subSource, (days = new Map()));
+        lastPub = publisherId;
+        lastSub = subSource;
         lastDays = days;
         lastDay = Number.NaN;
       }
-      const day = dayOf(c.startedAtMs);
       if (day !== lastDay || lastCell === undefined) {
         let cell = lastDays!.get(day);
         if (cell === undefined) {
@@ -225,6 +269,11 @@ export function createThresholdTuner(options: TunerOptions): ThresholdTuner {
         lastCell = cell;
       }
     }
+  };
+
+  const add = (c: ReportCall): void => {
+    calls_ += 1;
+    moveToCell(c.publisherId, c.subSource, dayOf(c.startedAtMs));
     const isBooked = c.outcome !== null && c.outcome.status !== 'lost';
     if (isBooked) {
       bookedJobs += 1;
@@ -242,6 +291,33 @@ export function createThresholdTuner(options: TunerOptions): ThresholdTuner {
     if (isBooked) booked[j]! += 1;
     else spendNeverBooked[j]! += price;
     if (lastCell !== undefined) lastCell[j]! += 1;
+  };
+
+  const addCell = (cell: TunerCell): void => {
+    const counts = cell.counts;
+    // An item whose calls all moved away (counters back at 0) is no cell: it must not count for co-movement.
+    if (!Object.values(counts).some((v) => v !== 0)) return;
+    calls_ += counts.n ?? 0;
+    moveToCell(cell.publisherId, cell.subSource, cell.day);
+    const bj = counts.bj ?? 0;
+    bookedJobs += bj;
+    if (lastCell !== undefined) lastCell[K + 1]! += bj;
+    bookedNeverBillable += counts.bn ?? 0;
+    for (const [name, v] of Object.entries(counts)) {
+      const kind = name.charCodeAt(0);
+      // c, s, b, x followed by the whole second.
+      if (name.length < 2 || (kind !== 99 && kind !== 115 && kind !== 98 && kind !== 120)) continue;
+      const sec = Number(name.slice(1));
+      if (!Number.isInteger(sec)) continue;
+      const j = bucketOf(sec);
+      if (kind === 99) {
+        couldBill += v;
+        count[j]! += v;
+        if (lastCell !== undefined) lastCell[j]! += v;
+      } else if (kind === 115) spend[j]! += v;
+      else if (kind === 98) booked[j]! += v;
+      else spendNeverBooked[j]! += v;
+    }
   };
 
   const result = (): ThresholdTuning => {
@@ -331,5 +407,5 @@ export function createThresholdTuner(options: TunerOptions): ThresholdTuner {
       coMovementNote: trackCells ? null : `More than ${maxCells} (day, source) cells: co-movement not computed (narrow the period).`,
     };
   };
-  return { add, result };
+  return { add, addCell, result };
 }

@@ -106,6 +106,8 @@ export interface Account {
     readonly consentMissingNonBillable: boolean;
     readonly dncNonBillable: boolean;
   };
+  /** Issue 6: days recordings are kept (retention.ts RECORDING_RETENTION_DAYS); absent: the default, 365. */
+  readonly recordingRetentionDays?: number;
 }
 
 /** How a publisher says it generates calls (declared on the publisher, for audits and reconciliation). */

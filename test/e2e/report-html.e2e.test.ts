@@ -91,6 +91,7 @@ function fixtureView(): ReportView {
       spendCents: i === 14 ? 0 : 20_000 + ((i * 7_919) % 50_000),
       bookedCount: i % 4,
     })),
+    basis: { aggregatedDays: { from: '2025-03-01', to: '2025-03-30', count: 30 }, callsRead: 0, aggregateItemsRead: 120 },
   });
   const threshold = ThresholdReportSchema.parse({
     campaignId: 'roofing-tx',
@@ -103,6 +104,7 @@ function fixtureView(): ReportView {
       const billable = Math.round(400 * Math.exp(-b / 300));
       return { bufferSec: b, billable, spendCents: billable * 4_500, bookedCaptured: Math.round(60 * Math.exp(-b / 900)) };
     }),
+    basis: { aggregatedDays: { from: '2025-03-01', to: '2025-03-30', count: 30 }, callsRead: 0, aggregateItemsRead: 800 },
   });
   return viewFromApi(sources, threshold);
 }

@@ -8,7 +8,7 @@
  * (≤ 8 WCU and ≤ 2 requests per billable call: ringing merge + rating transaction + gsi1; plus, since the ledger
  * sealer (issue 3), 1 WCU for the charge's keys in the ledger's createdAt index: 9; plus, since outcomes and reports
  * (issue 5), 1 WCU each for the call entering gsi2 (connected calls by caller, KEYS_ONLY) and gsi3 (calls by
- * campaign, ALL): 11), that ddbStats' model agrees, and that the items are what docs/CONTRACTS.md says.
+ * campaign, ALL): 11; since issue 6 also gsi4, every rated call by caller hash, KEYS_ONLY: 12), that ddbStats' model agrees, and that the items are what docs/CONTRACTS.md says.
  *
  * Issue 5 also costs bytes: gsi2pk and gsi3pk add ~130 B to the call item (their sort key is gsi1sk, shared). The
  * rated item stays under 1 KB (945 B with the recording's slot already merged), but a demo-shaped call with its
@@ -41,8 +41,11 @@ afterAll(async () => {
 const GSI1: IndexShape = { partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projected: 'ALL', tableKeys: ['pk', 'sk'] };
 const GSI2: IndexShape = { partitionKey: 'gsi2pk', sortKey: 'gsi1sk', projected: [], tableKeys: ['pk', 'sk'] };
 const GSI3: IndexShape = { partitionKey: 'gsi3pk', sortKey: 'gsi1sk', projected: 'ALL', tableKeys: ['pk', 'sk'] };
+// Issue 6: every rated call of a caller (deletion requests), on the item's existing callerHash; KEYS_ONLY.
+const GSI4: IndexShape = { partitionKey: 'callerHash', sortKey: 'gsi1sk', projected: [], tableKeys: ['pk', 'sk'] };
 /** What a write of the call item costs on its indexes. */
-const indexWcu = (before: Item | null, after: Item | null) => gsiWcu(before, after, GSI1) + gsiWcu(before, after, GSI2) + gsiWcu(before, after, GSI3);
+const indexWcu = (before: Item | null, after: Item | null) =>
+  gsiWcu(before, after, GSI1) + gsiWcu(before, after, GSI2) + gsiWcu(before, after, GSI3) + gsiWcu(before, after, GSI4);
 const TX = { transactional: true };
 
 function fixture(name: string): Record<string, string> {
@@ -96,7 +99,7 @@ function sizes(item: Item | null): number {
 
 describe('capacity of a billable call, by AWS accounting', () => {
   for (const order of ['recording after completed', 'recording before completed'] as const) {
-    it(`ringing merge + rating transaction + gsi1-3 + ledger index ≤ 11 WCU in ≤ 2 requests (${order})`, async () => {
+    it(`ringing merge + rating transaction + gsi1-4 + ledger index ≤ 12 WCU in ≤ 2 requests (${order})`, async () => {
       const t = await createTenant(env.config, { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 });
       const c = demoCall(t);
       const acct = t.account.accountId;
@@ -140,17 +143,18 @@ describe('capacity of a billable call, by AWS accounting', () => {
         gsi1: gsiWcu(beforeRating, afterRating, GSI1),
         gsi2: gsiWcu(beforeRating, afterRating, GSI2),
         gsi3: gsiWcu(beforeRating, afterRating, GSI3),
+        gsi4: gsiWcu(beforeRating, afterRating, GSI4),
         ledgerIndex: gsiWcu(null, charge, LEDGER_BY_CREATED_AT),
       };
-      const total = ringingWcu + rating.call + rating.charge + rating.marker + rating.gsi1 + rating.gsi2 + rating.gsi3 + rating.ledgerIndex;
+      const total = ringingWcu + rating.call + rating.charge + rating.marker + rating.gsi1 + rating.gsi2 + rating.gsi3 + rating.gsi4 + rating.ledgerIndex;
       console.log(
         `billable call (${order}): call item ${sizes(afterRinging)} B after ringing, ${sizes(afterRating)} B rated; ` +
           `charge ${sizes(charge)} B; marker ${sizes(marker)} B → ringing ${ringingWcu} + call ${rating.call} + charge ${rating.charge} + ` +
-          `marker ${rating.marker} + gsi1 ${rating.gsi1} + gsi2 ${rating.gsi2} + gsi3 ${rating.gsi3} + ledger index ${rating.ledgerIndex} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
+          `marker ${rating.marker} + gsi1 ${rating.gsi1} + gsi2 ${rating.gsi2} + gsi3 ${rating.gsi3} + gsi4 ${rating.gsi4} + ledger index ${rating.ledgerIndex} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
       );
       expect(itemSizeBytes(afterRating)).toBeLessThanOrEqual(1024);
-      expect(rating).toEqual({ call: 2, charge: 2, marker: 2, gsi1: 1, gsi2: 1, gsi3: 1, ledgerIndex: 1 });
-      expect(total).toBeLessThanOrEqual(11);
+      expect(rating).toEqual({ call: 2, charge: 2, marker: 2, gsi1: 1, gsi2: 1, gsi3: 1, gsi4: 1, ledgerIndex: 1 });
+      expect(total).toBeLessThanOrEqual(12);
       expect(ringingStats.requests + ratingStats.requests).toBeLessThanOrEqual(2);
       // ddbStats prices the same writes the same way.
       expect(ringingStats.awsWriteUnits).toBe(ringingWcu);

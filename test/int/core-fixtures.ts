@@ -323,6 +323,7 @@ export function apiFunctionEnv(env: CoreEnv, extra: Record<string, string> = {})
     ...env.emulators.env,
     MAIN_TABLE: env.names.mainTable,
     LEDGER_TABLE: env.names.ledgerTable,
+    AGGREGATES_TABLE: env.names.aggregatesTable,
     RECORDINGS_BUCKET: env.names.recordingsBucket,
     ARCHIVE_BUCKET: env.names.archiveBucket,
     // GET /v1/ledger/verify checks the newest seal anchor.

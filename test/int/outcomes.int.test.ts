@@ -291,8 +291,8 @@ describe('privacy', () => {
       expect(text).not.toContain(n);
       expect(text).not.toContain(n.slice(2)); // national digits
     }
-    // Stored outcomes carry the keyed hash instead (for matching), which responses never show.
-    expect(outcomeItems.some((i) => typeof i.callerHash === 'string' && /^[0-9a-f]{64}$/.test(i.callerHash))).toBe(true);
+    // Stored outcomes carry the keyed hash instead (for matching), which responses never show. Stored as `ch`: `callerHash` keys the calls-by-caller index.
+    expect(outcomeItems.some((i) => typeof i.ch === 'string' && /^[0-9a-f]{64}$/.test(i.ch))).toBe(true);
     expect(JSON.stringify(bodies)).not.toContain('callerHash');
   });
 });

@@ -167,7 +167,7 @@ describe('POST /v1/calls/{callId}/qa', () => {
     const inSample = (await sample({ perSource: '24', seed: 'all' })).sources.flatMap((s) => s.sample).find((c) => c.callId === target)!;
     expect(inSample.qa).toEqual({ verdict: 'wrong_number', reviewedAt: res.qa.reviewedAt, reviewer: 'reviewer-1 (analyst)' });
 
-    const engine = reportEngine({ config: env.config, ledger: env.ledger, calls: new CampaignCallsReader({ mainTable: env.names.mainTable, client: env.clients.dynamodb }), now: () => new Date() });
+    const engine = reportEngine({ config: env.config, calls: new CampaignCallsReader({ mainTable: env.names.mainTable, client: env.clients.dynamodb }), now: () => new Date() });
     const card = await engine.sources({ accountId: t.account.accountId, campaignId: t.campaign.campaignId, from, to, groupBy: 'publisher' });
     const rows = (card.json as { rows: { publisherId: string; qaReviewed: number; qaVerdicts: Record<string, number> }[] }).rows;
     const rowB = rows.find((r) => r.publisherId === t.numbers.second.publisherId)!;

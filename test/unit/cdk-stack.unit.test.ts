@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveEnvironment } from '../../infra/constructs/environment-config';
-import { BUCKETS, ENV, FUNCTIONS, QUEUES, ROUTES, TABLES, physicalName } from '../../infra/resources';
+import { BUCKETS, ENV, FUNCTIONS, QUEUES, ROUTES, STREAMS, TABLES, physicalName, type BucketDef } from '../../infra/resources';
+import { HOLD_VALUE, RECORDING_RETENTION_DAYS } from '../../shared/domain/retention';
 import { CallLedgerStack, buildCallLedgerApp } from '../../infra/stack';
 
 type Json = Record<string, any>;
@@ -232,7 +233,8 @@ describe('CDK stack: resources from infra/resources.ts', () => {
 
   it('creates each queue in QUEUES with its attributes and a DLQ after maxReceiveCount, SSE and TLS-only', () => {
     const { stack, template } = synth('dev');
-    template.resourceCountIs('AWS::SQS::Queue', Object.keys(QUEUES).length * 2);
+    // Each work queue and its DLQ, plus one failure DLQ per table stream (STREAMS: test/unit/aggregates-cdk.unit.test.ts).
+    template.resourceCountIs('AWS::SQS::Queue', Object.keys(QUEUES).length * 2 + Object.keys(STREAMS).length);
     for (const [key, def] of Object.entries(QUEUES)) {
       const { queue, dlq } = stack.queues.queues[key as keyof typeof QUEUES];
       const name = physicalName(DEV.resourcePrefix, def.id);
@@ -263,7 +265,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
 
   it('feeds each queue to its consumer with batch size, batching window and partial batch failure reporting', () => {
     const { stack, template } = synth('dev');
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', Object.keys(QUEUES).length);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', Object.keys(QUEUES).length + Object.keys(STREAMS).length);
     for (const [key, def] of Object.entries(QUEUES)) {
       const { queue } = stack.queues.queues[key as keyof typeof QUEUES];
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -304,17 +306,35 @@ describe('CDK stack: resources from infra/resources.ts', () => {
       const props = (json.Resources[stack.getLogicalId(bucket.node.defaultChild as CfnElement)] as Json).Properties;
       expect(props.LoggingConfiguration.DestinationBucketName).toEqual(stack.resolve(stack.storage.accessLogs.bucketName));
       if (key === 'recordings') expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
-      for (const rule of def.lifecycle) {
+      for (const rule of def.lifecycle as readonly BucketDef['lifecycle'][number][]) {
         expect(props.LifecycleConfiguration.Rules).toContainEqual(
           expect.objectContaining({
             Prefix: rule.prefix,
             Status: 'Enabled',
             ExpirationInDays: rule.expireDays,
-            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: rule.transitionToIaDays }],
+            ...(rule.transitionToIaDays !== undefined ? { Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: rule.transitionToIaDays }] } : {}),
+            ...(rule.tags !== undefined ? { TagFilters: Object.entries(rule.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
           }),
         );
       }
     }
+  });
+
+  it('expires recordings per retention class by their expiry tag, and no rule selects held ones (issue 6)', () => {
+    const { stack, json } = synth('dev');
+    const bucket = stack.storage.buckets.recordings;
+    const rules = ((json.Resources[stack.getLogicalId(bucket.node.defaultChild as CfnElement)] as Json).Properties.LifecycleConfiguration.Rules) as Json[];
+    const tagged = rules.filter((r) => r.TagFilters !== undefined);
+    expect(tagged.map((r) => [r.Prefix, r.TagFilters, r.ExpirationInDays, r.Status]).sort((a, b) => Number(a[2]) - Number(b[2]))).toEqual(
+      RECORDING_RETENTION_DAYS.map((days) => ['recordings/', [{ Key: 'expiry', Value: `d${days}` }], days, 'Enabled']),
+    );
+    // The only rules without a tag filter act on noncurrent versions or incomplete uploads, never on a current
+    // recording: a recording tagged expiry=hold (or untagged) is never expired.
+    for (const r of rules.filter((x) => x.TagFilters === undefined)) {
+      expect(r.ExpirationInDays, JSON.stringify(r)).toBeUndefined();
+      expect(r.ExpirationDate).toBeUndefined();
+    }
+    expect(JSON.stringify(rules)).not.toContain(`"${HOLD_VALUE}"`);
   });
 
   it('routes exactly ROUTES to their functions through payload v2 Lambda integrations', () => {
@@ -687,5 +707,43 @@ describe('CDK stack: the ledger sealer (tamper evidence)', () => {
       { action: 's3:GetObject', resource: { 'Fn::Join': ['', [anchorsArn, '/anchors/*']] }, condition: undefined },
       { action: 's3:ListBucket', resource: anchorsArn, condition: { StringLike: { 's3:prefix': ['anchors/*'] } } },
     ]);
+  });
+});
+
+describe('CDK stack: the cross-call quality pass (issue 6)', () => {
+  const statementsOf = (json: Json, roleRef: unknown): Json[] =>
+    resources(json, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(roleRef)))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+
+  it('runs hourly through EventBridge Scheduler, with the scheduled functions\' invoke role', () => {
+    const { stack, json } = synth('dev');
+    const arn = stack.resolve(stack.functions.qualityPass.fn.functionArn);
+    const schedules = resources(json, 'AWS::Scheduler::Schedule').filter(([, r]) => JSON.stringify(r.Properties.Target.Arn) === JSON.stringify(arn));
+    expect(schedules).toHaveLength(1);
+    expect(schedules[0]![1].Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: arn, RoleArn: stack.resolve(stack.schedules.role.roleArn), RetryPolicy: { MaximumEventAgeInSeconds: 3600 } },
+    });
+    expect(FUNCTIONS.qualityPass.schedule.rateMinutes).toBe(60);
+  });
+
+  it('may only: Query gsi1, GetItem on ACCT#/QPASS#, PutItem on QPASS#, UpdateItem on CALL# — nothing on the ledger', () => {
+    const { stack, json } = synth('dev');
+    const mainArn = stack.resolve(stack.data.tables.main.tableArn);
+    const ledgerArn = stack.resolve(stack.data.tables.ledger.tableArn);
+    const leading = (prefixes: string[]) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes }, Null: { 'dynamodb:LeadingKeys': 'false' } });
+    const data = statementsOf(json, stack.resolve(stack.functions.qualityPass.role.roleName)).filter((st) =>
+      ([] as string[]).concat(st.Action).some((a) => a.startsWith('dynamodb:') || a.startsWith('s3:') || a.startsWith('kms:')),
+    );
+    expect(data).toEqual([
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: { 'Fn::Join': ['', [mainArn, '/index/gsi1']] } },
+      { Action: 'dynamodb:GetItem', Effect: 'Allow', Resource: mainArn, Condition: leading(['ACCT#*', 'QPASS#*']) },
+      { Action: 'dynamodb:PutItem', Effect: 'Allow', Resource: mainArn, Condition: leading(['QPASS#*']) },
+      { Action: 'dynamodb:UpdateItem', Effect: 'Allow', Resource: mainArn, Condition: leading(['CALL#*']) },
+    ]);
+    expect(JSON.stringify(data)).not.toContain(JSON.stringify(ledgerArn));
   });
 });

@@ -231,7 +231,16 @@ describe('fetchRecording', () => {
   it('downloads the .wav with the account credentials and records it on the call', async () => {
     const { d, downloads, stored } = deps(call(null));
     expect(await fetchRecording(job, d)).toBe('stored');
-    expect(downloads).toEqual([{ url: `${job.recordingUrl}.wav`, username: account.twilio.accountSid, password: TOKEN, key: 'recordings/acme/twilio:CA1.wav' }]);
+    // Issue 6: stored with the account's retention class (default 365 days) as object tags, not held.
+    expect(downloads).toEqual([
+      {
+        url: `${job.recordingUrl}.wav`,
+        username: account.twilio.accountSid,
+        password: TOKEN,
+        key: 'recordings/acme/twilio:CA1.wav',
+        tags: { 'retention-class': 'd365', expiry: 'd365' },
+      },
+    ]);
     expect(stored).toEqual([
       { recordingId: job.recordingId, key: 'recordings/acme/twilio:CA1.wav', sha256: 'f'.repeat(64), bytes: 1234, durationSec: 42, contentType: 'audio/x-wav', storedAt: '2026-11-24T03:00:00.000Z' },
     ]);

@@ -48,7 +48,16 @@ describe('parseSourcesQuery', () => {
       from: new Date(NOW.getTime() - 30 * DAY).toISOString(),
       to: NOW.toISOString(),
       groupBy: 'publisher',
+      basis: 'auto',
     });
+  });
+
+  it('takes basis=calls|aggregates and names a bad one in a 400', () => {
+    expect(parseSourcesQuery('acme', { campaignId: 'roofing-tx', basis: 'calls' }, NOW).basis).toBe('calls');
+    expect(parseThresholdQuery('acme', { campaignId: 'roofing-tx', basis: 'aggregates' }, NOW).basis).toBe('aggregates');
+    expect(badRequest(() => parseSourcesQuery('acme', { campaignId: 'roofing-tx', basis: 'cache' }, NOW)).errors).toEqual([
+      { field: 'basis', message: 'must be one of auto, calls, aggregates' },
+    ]);
   });
 
   it('normalises from/to to UTC ISO and takes groupBy=subSource', () => {
@@ -184,8 +193,8 @@ describe('REPORT_ROUTES', () => {
   it('are the two GET routes, documented in the OpenAPI document', () => {
     expect(REPORT_ROUTES.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/reports/sources', 'GET /v1/reports/threshold']);
     const doc = openApiDocument() as { paths: Record<string, { get?: { parameters: { name: string }[] } }> };
-    expect(doc.paths['/v1/reports/sources']?.get?.parameters.map((p) => p.name)).toEqual(['campaignId', 'from', 'to', 'groupBy']);
-    expect(doc.paths['/v1/reports/threshold']?.get?.parameters.map((p) => p.name)).toEqual(['campaignId', 'from', 'to', 'min', 'max', 'step']);
+    expect(doc.paths['/v1/reports/sources']?.get?.parameters.map((p) => p.name)).toEqual(['campaignId', 'from', 'to', 'groupBy', 'basis']);
+    expect(doc.paths['/v1/reports/threshold']?.get?.parameters.map((p) => p.name)).toEqual(['campaignId', 'from', 'to', 'min', 'max', 'step', 'basis']);
   });
 
   it('sources: JSON by default, scoped to the key’s account, Vary: Accept', async () => {
@@ -194,7 +203,7 @@ describe('REPORT_ROUTES', () => {
     expect(res).toMatchObject({ status: 200, contentType: 'application/json', body: { campaignId: 'roofing-tx', rows: [] } });
     expect(res.headers.vary).toBe('Accept');
     expect(calls.sources).toEqual([
-      { accountId: 'acme-roofing', campaignId: 'roofing-tx', from: new Date(NOW.getTime() - 30 * DAY).toISOString(), to: NOW.toISOString(), groupBy: 'publisher' },
+      { accountId: 'acme-roofing', campaignId: 'roofing-tx', from: new Date(NOW.getTime() - 30 * DAY).toISOString(), to: NOW.toISOString(), groupBy: 'publisher', basis: 'auto' },
     ]);
   });
 
@@ -266,6 +275,7 @@ const SOURCES = {
     { day: '2025-05-03', spendCents: 100, bookedCount: 1 },
     { day: '2025-05-01', spendCents: 49401, bookedCount: 4 },
   ],
+  basis: { aggregatedDays: { from: '2025-05-01', to: '2025-05-03', count: 3 }, callsRead: 0, aggregateItemsRead: 9 },
 };
 const THRESHOLD = {
   campaignId: 'roofing-tx',
@@ -279,6 +289,7 @@ const THRESHOLD = {
     { bufferSec: 60, billable: 11, spendCents: 49500, bookedCaptured: 5 },
     { bufferSec: 120, billable: 4, spendCents: 18000, bookedCaptured: 0 },
   ],
+  basis: { aggregatedDays: null, callsRead: 22, aggregateItemsRead: 0 },
 };
 
 describe('the report contract and viewFromApi', () => {

@@ -1,0 +1,149 @@
+/**
+ * Keeping the daily aggregates (issue 5; the arithmetic and its exactness argument are in
+ * shared/domain/aggregates.ts).
+ *
+ * The main table's stream says which call items changed (functions/aggregator.ts hands the changes here). A change
+ * whose before and after images contribute the same (an event slot of a call not yet rated, a recording's key) is
+ * skipped without a read. For every other call, `refreshCall` re-reads the call (strongly consistent) and the
+ * contribution applied so far, recomputes the contribution from the CURRENT item, and applies the difference, in one
+ * transaction conditional on the applied version it read; a lost race re-reads and tries again. Because the target is
+ * always the current item, the order of the stream's records, a redelivered batch and a concurrent refresh (another
+ * shard, or `rebuild`) cannot leave a cell wrong: each converges on the sum of the current contributions.
+ *
+ * A batch fails as a whole only on errors that stop a call from being refreshed; the earliest record of the calls
+ * that failed is reported (`failedSequenceNumber`) so the stream resumes there (partial batch response). Refreshing
+ * an already refreshed call again is free of writes.
+ *
+ * `rebuildCampaign` refreshes every call of a campaign and period (backfill after enabling the stream, or after an
+ * account changed its time zone: cells are keyed by the local day the zone gave when the call was last refreshed).
+ */
+import type { ReportCall } from '../domain/analytics';
+import { contributionDelta, contributionOf, sameContribution, type AggregateDelta, type CallContribution } from '../domain/aggregates';
+import type { TermsVersion } from '../domain/terms';
+import type { StoredCall } from './ports';
+
+export interface AppliedContribution {
+  readonly version: number;
+  /** null: the call no longer contributes (not rated, no campaign). */
+  readonly contribution: CallContribution | null;
+}
+
+export interface AggregateStore {
+  readApplied(callId: string): Promise<AppliedContribution | null>;
+  /** Stores `target` as the applied contribution and adds the deltas to their cells, atomically; 'conflict' when the applied contribution is no longer `expected`. */
+  apply(callId: string, expected: AppliedContribution | null, target: CallContribution | null, deltas: readonly AggregateDelta[]): Promise<'applied' | 'conflict'>;
+}
+
+export interface AggregatorDeps {
+  /** The call item, strongly consistent. */
+  readonly calls: { getCall(callId: string): Promise<StoredCall | null> };
+  readonly context: {
+    /** The campaign's terms versions, fresh enough to hold `version` when it exists (null: no such campaign). */
+    termsVersions(accountId: string, campaignId: string, version: number | null): Promise<readonly TermsVersion[] | null>;
+    /** The account's time zone (UTC when unknown). */
+    timeZone(accountId: string): Promise<string>;
+  };
+  /** The pure mapping of a stored call to what the reports see (campaign-calls.ts `reportCallOf`). */
+  readonly reportCallOf: (call: StoredCall, termsVersions: readonly TermsVersion[]) => ReportCall | null;
+  readonly store: AggregateStore;
+}
+
+/** A change of a call item from the stream; images parsed (null: the item did not exist before / after). */
+export interface CallChange {
+  readonly callId: string;
+  readonly sequenceNumber: string;
+  readonly before: StoredCall | null;
+  readonly after: StoredCall | null;
+}
+
+export interface ChangesResult {
+  /** Calls whose cells changed. */
+  readonly applied: number;
+  /** Calls refreshed that were already up to date. */
+  readonly unchanged: number;
+  /** Changes the reports cannot see (no read made). */
+  readonly skipped: number;
+  /** The earliest record of a call that could not be refreshed; null when all were. */
+  readonly failedSequenceNumber: string | null;
+  /** The calls that could not be refreshed, with why (for the log: call ids only, no personal data). */
+  readonly failures: readonly { readonly callId: string; readonly error: unknown }[];
+}
+
+const MAX_ATTEMPTS = 8;
+
+/** What a stored call contributes now (null: nothing: not rated, no campaign, unknown campaign). */
+export async function contributionForCall(call: StoredCall | null, deps: Pick<AggregatorDeps, 'context' | 'reportCallOf'>): Promise<CallContribution | null> {
+  const campaignId = call?.rating?.campaignId ?? null;
+  if (call === null || call.rating === null || campaignId === null) return null;
+  const terms = await deps.context.termsVersions(call.accountId, campaignId, call.rating.termsVersion);
+  const reportCall = deps.reportCallOf(call, terms ?? []);
+  if (reportCall === null) return null;
+  return contributionOf(call.accountId, reportCall, await deps.context.timeZone(call.accountId));
+}
+
+/** Brings one call's cells up to date with its current item. */
+export async function refreshCall(callId: string, deps: AggregatorDeps): Promise<'applied' | 'unchanged'> {
+  for (let attempt = 1; ; attempt++) {
+    const [call, applied] = await Promise.all([deps.calls.getCall(callId), deps.store.readApplied(callId)]);
+    const target = await contributionForCall(call, deps);
+    const current = applied?.contribution ?? null;
+    if (sameContribution(current, target)) return 'unchanged';
+    const outcome = await deps.store.apply(callId, applied, target, contributionDelta(current, target));
+    if (outcome === 'applied') return 'applied';
+    if (attempt >= MAX_ATTEMPTS) throw new Error(`the contribution of call ${callId} kept changing during ${MAX_ATTEMPTS} attempts`);
+    await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * Math.random()));
+  }
+}
+
+/** Sequence numbers are decimal strings of up to 40 digits: compare as numbers. */
+function compareSequence(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Applies a batch of stream changes (see the module header); refreshes up to `concurrency` calls at once. */
+export async function aggregateCallChanges(changes: readonly CallChange[], deps: AggregatorDeps, concurrency = 4): Promise<ChangesResult> {
+  // The earliest record per call that may have changed what it contributes.
+  const toRefresh = new Map<string, string>();
+  let skipped = 0;
+  for (const change of changes) {
+    if (toRefresh.has(change.callId)) continue;
+    if ((change.before?.rating ?? null) === null && (change.after?.rating ?? null) === null) {
+      skipped += 1;
+      continue;
+    }
+    const [before, after] = await Promise.all([contributionForCall(change.before, deps), contributionForCall(change.after, deps)]);
+    if (sameContribution(before, after)) skipped += 1;
+    else toRefresh.set(change.callId, change.sequenceNumber);
+  }
+  let applied = 0;
+  let unchanged = 0;
+  let failedSequenceNumber: string | null = null;
+  const failures: { callId: string; error: unknown }[] = [];
+  const queue = [...toRefresh.entries()];
+  const worker = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const [callId, sequenceNumber] = next;
+      try {
+        if ((await refreshCall(callId, deps)) === 'applied') applied += 1;
+        else unchanged += 1;
+      } catch (error) {
+        // The stream retries from the earliest failure.
+        if (failedSequenceNumber === null || compareSequence(sequenceNumber, failedSequenceNumber) < 0) failedSequenceNumber = sequenceNumber;
+        failures.push({ callId, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
+  return { applied, unchanged, skipped, failedSequenceNumber, failures };
+}
+
+/** Refreshes every call of a stream of callIds (a backfill); returns how many changed their cells. */
+export async function rebuildCalls(callIds: AsyncIterable<string>, deps: AggregatorDeps): Promise<{ refreshed: number; applied: number }> {
+  let refreshed = 0;
+  let applied = 0;
+  for await (const callId of callIds) {
+    refreshed += 1;
+    if ((await refreshCall(callId, deps)) === 'applied') applied += 1;
+  }
+  return { refreshed, applied };
+}

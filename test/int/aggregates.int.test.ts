@@ -1,0 +1,248 @@
+/**
+ * Issue 5, "Scale": daily aggregates maintained from the main table's stream, on the whole local stack (DynamoDB
+ * Local's stream read by infra/local/stream-poller.ts into the real functions/aggregator.ts).
+ *
+ * Two weeks of calls from two publishers (sub-sources, short and long calls, unknown numbers), then outcomes, a
+ * credit and a QA verdict over HTTP. Over a period of 13 whole local days plus edges, the scorecard and the buffer
+ * sweep computed from the aggregates (`basis=aggregates`, and `auto` for a period this long) equal those computed
+ * call by call (`basis=calls`), figure for figure, while reading only the edges' calls. Every stream record of the
+ * run delivered again to the aggregator changes nothing (redelivery is exact), and a new outcome moves the
+ * aggregates within the stream's delay.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, type _Record } from '@aws-sdk/client-dynamodb-streams';
+import { DescribeTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS } from '../../infra/local/emulators';
+import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { TwilioSender, apiKey, newCallSid, newCaller, type CallSpec } from '../e2e/harness';
+
+const ACCOUNT = 'acct-agg';
+const CAMPAIGN = 'camp-agg';
+const ZONE = 'America/Chicago';
+const DAY = 86_400_000;
+const NUMBERS = { 'pub-one': '+15125550701', 'pub-one-b': '+15125550702', 'pub-two': '+15125550703' } as const;
+
+let stack: LocalStack;
+let twilio: TwilioSender;
+let admin: string;
+const played: { call: CallSpec; startMs: number; durationSec: number }[] = [];
+let from = '';
+let to = '';
+
+function seed() {
+  return {
+    accounts: [
+      {
+        accountId: ACCOUNT,
+        name: 'Aggregates',
+        timeZone: ZONE,
+        currency: 'USD',
+        twilio: { accountSid: 'AC7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a', authTokenSecret: `twilio/${ACCOUNT}/auth-token` },
+      },
+    ],
+    apiKeys: [{ accountId: ACCOUNT, role: 'admin', label: 'agg-admin' }],
+    publishers: [
+      { accountId: ACCOUNT, publisherId: 'pub-one', name: 'One', subSources: ['search', 'social'] },
+      { accountId: ACCOUNT, publisherId: 'pub-two', name: 'Two' },
+    ],
+    campaigns: [
+      {
+        accountId: ACCOUNT,
+        campaignId: CAMPAIGN,
+        name: 'Aggregates',
+        vertical: 'home_services',
+        geography: null,
+        hours: null,
+        terms: {
+          priceCents: 2000,
+          bufferSec: 60,
+          durationBasis: 'total',
+          qualification: null,
+          duplicateWindowHours: 72,
+          duplicateScope: 'campaign',
+          priceBands: [{ fromSec: 120, priceCents: 3500 }],
+          overrides: [],
+        },
+        economics: { avgCustomerMarginCents: 100_000, closeRate: 0.5, targetShare: 0.5 },
+      },
+    ],
+    trackingNumbers: [
+      { accountId: ACCOUNT, number: NUMBERS['pub-one'], campaignId: CAMPAIGN, publisherId: 'pub-one', subSource: 'search' },
+      { accountId: ACCOUNT, number: NUMBERS['pub-one-b'], campaignId: CAMPAIGN, publisherId: 'pub-one', subSource: 'social' },
+      { accountId: ACCOUNT, number: NUMBERS['pub-two'], campaignId: CAMPAIGN, publisherId: 'pub-two', subSource: null },
+    ],
+  };
+}
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${stack.baseUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${admin}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, json: () => JSON.parse(text) };
+}
+
+async function report(kind: 'sources' | 'threshold', query: string): Promise<any> {
+  const res = await api('GET', `/v1/reports/${kind}?campaignId=${CAMPAIGN}&from=${from}&to=${to}&${query}`);
+  expect(res.status, res.text).toBe(200);
+  return res.json();
+}
+
+/** A report without what legitimately differs between bases (when it ran, what it read). */
+function figures(r: any): unknown {
+  const { generatedAt: _g, basis: _b, ...rest } = r;
+  return rest;
+}
+
+async function scanAggregates(): Promise<Record<string, unknown>[]> {
+  const out = await stack.clients.dynamodb.send(new ScanCommand({ TableName: stack.names.aggregatesTable, ConsistentRead: true }));
+  return (out.Items ?? []).map((i) => unmarshall(i)).sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
+}
+
+/** Every record of the main table's stream so far, from TRIM_HORIZON. */
+async function allStreamRecords(): Promise<_Record[]> {
+  const client = new DynamoDBStreamsClient({ endpoint: stack.endpoints.dynamodb, region: stack.env.AWS_REGION ?? 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  try {
+    const table = await stack.clients.dynamodb.send(new DescribeTableCommand({ TableName: stack.names.mainTable }));
+    const streamArn = table.Table!.LatestStreamArn!;
+    const shards = (await client.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription?.Shards ?? [];
+    const records: _Record[] = [];
+    for (const shard of shards) {
+      let iterator = (await client.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+      while (iterator !== undefined) {
+        const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+        records.push(...(out.Records ?? []));
+        if ((out.Records ?? []).length === 0) break;
+        iterator = out.NextShardIterator;
+      }
+    }
+    return records;
+  } finally {
+    client.destroy();
+  }
+}
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'agg-'));
+  const seedFile = join(dir, 'seed.json');
+  await writeFile(seedFile, JSON.stringify(seed()));
+  stack = await startLocalStack({ port: 0, quiet: true, seedFile });
+  twilio = new TwilioSender(stack, ACCOUNT);
+  admin = apiKey(stack, ACCOUNT, 'admin');
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('daily aggregates from the stream', () => {
+  it('plays two weeks of calls, then outcomes, a credit and a QA verdict', async () => {
+    const t0 = Math.floor((Date.now() - 15 * DAY) / 1000) * 1000;
+    const numbers = [NUMBERS['pub-one'], NUMBERS['pub-one-b'], NUMBERS['pub-two'], '+15125550799' /* not a tracking number */];
+    // 150 calls over 15 days, every 2.4 hours, durations 20..300 s.
+    await Promise.all(
+      Array.from({ length: 150 }, async (_, i) => {
+        const call: CallSpec = { callSid: newCallSid(), from: newCaller(), to: numbers[i % 7 === 6 ? 3 : i % 3]! };
+        const startMs = t0 + i * (DAY / 10) + (i % 5) * 61_000;
+        const durationSec = 20 + ((i * 37) % 281);
+        played.push({ call, startMs, durationSec });
+        await twilio.deliver(twilio.ringing(call));
+        await twilio.deliver(twilio.terminal(call, 'completed', startMs + durationSec * 1000, durationSec));
+      }),
+    );
+    await stack.waitForIdle(90_000);
+
+    const known = played.filter((p) => p.call.to !== '+15125550799');
+    const outcomes = known
+      .filter((_, i) => i % 4 === 0)
+      .map((p, i) => ({
+        externalId: `crm-agg-${i}`,
+        callId: `twilio:${p.call.callSid}`,
+        occurredAt: new Date(p.startMs + 3_600_000).toISOString(),
+        status: i % 3 === 0 ? 'closed' : i % 3 === 1 ? 'booked' : 'lost',
+        revenueCents: i % 3 === 0 ? 250_000 : 0,
+        marginCents: i % 3 === 0 ? 60_000 : 0,
+      }));
+    expect((await api('POST', '/v1/outcomes', { outcomes })).status).toBe(200);
+
+    // A full credit on a recent billable call, and a QA verdict.
+    const billable = known.filter((p) => p.durationSec >= 60 && Date.now() - p.startMs < 10 * DAY);
+    const credited = `twilio:${billable[0]!.call.callSid}`;
+    const opened = await api('POST', `/v1/calls/${encodeURIComponent(credited)}/disputes`, { reason: 'fraud', note: 'robocall' });
+    expect(opened.status, opened.text).toBe(201);
+    const resolved = await api('POST', `/v1/disputes/${encodeURIComponent(`dispute:${credited}`)}/resolve`, { outcome: 'accepted' });
+    expect(resolved.status, resolved.text).toBe(200);
+    const qa = await api('POST', `/v1/calls/${encodeURIComponent(`twilio:${billable[1]!.call.callSid}`)}/qa`, { verdict: 'junk' });
+    expect(qa.status, qa.text).toBeLessThan(300);
+    await stack.waitForIdle(90_000);
+
+    from = new Date(t0 - 3 * 3_600_000).toISOString();
+    to = new Date(Date.now() + 60_000).toISOString();
+  });
+
+  it('the scorecard from the aggregates equals the scorecard from the calls, reading only the edges', async () => {
+    for (const groupBy of ['publisher', 'subSource']) {
+      const byCalls = await report('sources', `groupBy=${groupBy}&basis=calls`);
+      const byAggregates = await report('sources', `groupBy=${groupBy}&basis=aggregates`);
+      const auto = await report('sources', `groupBy=${groupBy}`);
+      expect(byCalls.basis).toMatchObject({ aggregatedDays: null, aggregateItemsRead: 0 });
+      expect(byCalls.basis.callsRead).toBe(played.filter((p) => p.call.to !== '+15125550799').length);
+      expect(byAggregates.basis.aggregatedDays.count).toBeGreaterThanOrEqual(13);
+      expect(byAggregates.basis.callsRead).toBeLessThan(byCalls.basis.callsRead / 4);
+      expect(auto.basis).toEqual(byAggregates.basis);
+      expect(figures(byAggregates)).toEqual(figures(byCalls));
+      expect(figures(auto)).toEqual(figures(byCalls));
+    }
+    // The run planted what the aggregates must carry: a credit, a QA verdict, outcomes, more than one source.
+    const total = (await report('sources', 'basis=aggregates')).total;
+    expect(total.creditsCents).toBeLessThan(0);
+    expect(total.qaReviewed).toBe(1);
+    expect(total.booked).toBeGreaterThan(10);
+    expect(total.reasons.below_buffer).toBeGreaterThan(0);
+  });
+
+  it('the buffer sweep from the aggregates equals the sweep from the calls', async () => {
+    const byCalls = await report('threshold', 'min=0&max=600&step=5&basis=calls');
+    const byAggregates = await report('threshold', 'min=0&max=600&step=5&basis=aggregates');
+    expect(byAggregates.basis.aggregatedDays.count).toBeGreaterThanOrEqual(13);
+    expect(figures(byAggregates)).toEqual(figures(byCalls));
+    expect(byCalls.totals.cells).toBeGreaterThan(20);
+  });
+
+  it('every stream record delivered again changes nothing; a new outcome moves the aggregates', async () => {
+    const before = await scanAggregates();
+    expect(before.some((i) => String(i.pk).startsWith('AGG#'))).toBe(true);
+    const records = (await allStreamRecords()).filter((r) => String(r.dynamodb?.Keys?.pk?.S).startsWith('CALL#'));
+    expect(records.length).toBeGreaterThan(played.length);
+    // The stack set the function environment: the real handler, called again with the run's own records.
+    const { handler } = await import('../../functions/aggregator');
+    for (let i = 0; i < records.length; i += 100) {
+      const event = {
+        Records: records.slice(i, i + 100).map((r) => ({
+          eventID: r.eventID,
+          eventName: r.eventName,
+          eventSource: 'aws:dynamodb',
+          dynamodb: { Keys: r.dynamodb!.Keys, NewImage: r.dynamodb!.NewImage, OldImage: r.dynamodb!.OldImage, SequenceNumber: r.dynamodb!.SequenceNumber },
+        })),
+      } as unknown as DynamoDBStreamEvent;
+      expect(await handler(event)).toEqual({ batchItemFailures: [] });
+    }
+    expect(await scanAggregates()).toEqual(before);
+
+    const late = played.find((p) => p.call.to === NUMBERS['pub-two'] && p.durationSec >= 60)!;
+    const bookedBefore = (await report('sources', 'basis=aggregates')).total.booked;
+    const res = await api('POST', '/v1/outcomes', { outcomes: [{ externalId: 'crm-agg-late', callId: `twilio:${late.call.callSid}`, occurredAt: new Date(late.startMs + 60_000).toISOString(), status: 'booked', revenueCents: 0, marginCents: 0 }] });
+    expect(res.status).toBe(200);
+    await stack.waitForIdle(30_000);
+    const after = await report('sources', 'basis=aggregates');
+    expect(after.total.booked).toBe(bookedBefore + 1);
+    expect(figures(after)).toEqual(figures(await report('sources', 'basis=calls')));
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * The quality pass's pure parts: the stored cross-call flags (grow only, nothing new → nothing to write, compact
+ * codec), and how far back the detector must look. The pass itself runs against DynamoDB Local in
+ * test/int/quality-pass.int.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { lookBackMs } from '../../shared/app/quality-pass';
+import {
+  DEFAULT_QUALITY_CONFIG,
+  addCrossCallFindings,
+  crossCallSignalsOf,
+  decodeCrossCallFlags,
+  encodeCrossCallFlags,
+  type QualityFinding,
+} from '../../shared/domain/quality-signals';
+
+const AT = '2026-03-02T14:00:00.000Z';
+const repeat: QualityFinding = { signal: 'repeat_caller', rules: ['other_source'], evidence: { priorCallId: 'twilio:CA1', hoursApart: 3 } };
+const velocity = (rules: string[]): QualityFinding => ({ signal: 'velocity', rules, evidence: { hits: [] } });
+const identical: QualityFinding = { signal: 'coached_ivr', rules: ['identical_timing'], evidence: { answerDelayMs: 5_053 } };
+
+describe('cross-call flags', () => {
+  it('adds signals and rules, in signal order, keeping the first evidence and time; nothing new is null', () => {
+    expect(addCrossCallFindings(null, [], AT)).toBeNull();
+    const first = addCrossCallFindings(null, [velocity(['number_block']), repeat], AT)!;
+    expect(first).toEqual({
+      findings: [
+        { signal: 'repeat_caller', rules: ['other_source'] },
+        { signal: 'velocity', rules: ['number_block'] },
+      ],
+      priorCallId: 'twilio:CA1',
+      answerDelayMs: null,
+      flaggedAt: AT,
+    });
+    expect(addCrossCallFindings(first, [repeat, velocity(['number_block'])], '2026-03-03T00:00:00.000Z')).toBeNull();
+    const grown = addCrossCallFindings(first, [{ ...repeat, evidence: { priorCallId: 'twilio:CA9' } }, velocity(['caller']), identical], '2026-03-03T00:00:00.000Z')!;
+    expect(grown.findings).toEqual([
+      { signal: 'repeat_caller', rules: ['other_source'] },
+      { signal: 'velocity', rules: ['caller', 'number_block'] },
+      { signal: 'coached_ivr', rules: ['identical_timing'] },
+    ]);
+    expect(grown).toMatchObject({ priorCallId: 'twilio:CA1', answerDelayMs: 5_053, flaggedAt: AT });
+    expect(crossCallSignalsOf(grown)).toEqual(['repeat_caller', 'velocity', 'coached_ivr']);
+    expect(crossCallSignalsOf(null)).toEqual([]);
+  });
+
+  it('round-trips through the compact stored form, which carries no number', () => {
+    const flags = addCrossCallFindings(null, [repeat, velocity(['caller', 'number_block']), identical], AT)!;
+    const stored = encodeCrossCallFlags(flags);
+    expect(stored).toEqual({ f: 'repeat_caller:other_source velocity:caller+number_block coached_ivr:identical_timing', pc: 'twilio:CA1', d: 5_053, a: Date.parse(AT) });
+    expect(decodeCrossCallFlags(stored)).toEqual(flags);
+    expect(decodeCrossCallFlags({ f: '', a: 1 })).toBeNull();
+    expect(decodeCrossCallFlags('x')).toBeNull();
+    expect(decodeCrossCallFlags({ f: 'not_a_signal:x velocity:caller', a: 0 })?.findings).toEqual([{ signal: 'velocity', rules: ['caller'] }]);
+  });
+});
+
+describe('the pass window', () => {
+  it('looks back the longest detector window', () => {
+    expect(lookBackMs(DEFAULT_QUALITY_CONFIG)).toBe(72 * 3_600_000);
+    expect(lookBackMs({ ...DEFAULT_QUALITY_CONFIG, repeatWindowHours: 0.25, velocity: { ...DEFAULT_QUALITY_CONFIG.velocity, windowMinutes: 45 } })).toBe(60 * 60_000);
+  });
+});
