@@ -22,8 +22,12 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { CallOutcome, ReportCall } from '../shared/domain/analytics';
-import { buildScorecard, type ScorecardResult } from '../shared/domain/scorecard';
-import { tuneThreshold, type ThresholdTuning } from '../shared/domain/threshold-tuner';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { contributionDelta, contributionOf, dayNumber } from '../shared/domain/aggregates';
+import { itemSizeBytes } from '../shared/adapters/capacity';
+import { aggregateKeys } from '../shared/adapters/aggregate-repo';
+import { buildScorecard, createScorecard, type ScorecardResult } from '../shared/domain/scorecard';
+import { createThresholdTuner, tuneThreshold, type ThresholdTuning } from '../shared/domain/threshold-tuner';
 import type { ReasonCode } from '../shared/domain/types';
 import { median, round } from './instrument';
 import { mulberry32 } from '../events/prng';
@@ -234,6 +238,25 @@ export interface AnalyticsFigures {
   baselineRunsMs: number[];
   tuner: { ms: number; runsMs: number[]; ratioToBaseline: number; recommendedBufferSec: number | null; currentBufferSec: number; costPerBookedAtCurrentCents: number | null; costPerBookedAtRecommendedCents: number | null };
   scorecard: { ms: number; runsMs: number[]; ratioToBaseline: number; verdicts: Record<string, number> };
+  /**
+   * The same two reports from daily aggregates (shared/domain/aggregates.ts): the calls' contributions summed into
+   * (day, source) items once (what the aggregator keeps incrementally), then both reports folded from the items.
+   */
+  aggregates: {
+    items: number;
+    buildMs: number;
+    ms: number;
+    runsMs: number[];
+    ratioToBaseline: number;
+    equal: boolean;
+    /** Bytes a report of the period reads: the items as stored (aggregate-repo.ts keys and attributes). */
+    itemBytes: number;
+    /** The same period read call by call from the campaign index, at CALL_ITEM_BYTES per call. */
+    callBytes: number;
+    /** Query read units, eventually consistent (0.5 per 4 KB of items read). */
+    itemReadUnits: number;
+    callReadUnits: number;
+  };
   stream: {
     generatorOnly: StreamMemory;
     scorecard: StreamMemory;
@@ -247,6 +270,10 @@ export interface AnalyticsFigures {
 const BENCH_ECONOMICS = { avgCustomerMarginCents: 120_000, closeRate: 0.2, targetShare: 0.3 };
 
 export const SWEEP = { min: 0, max: 595, step: 5, currentBufferSec: BUFFER_SEC } as const;
+
+/** A rated call item as the campaign index (gsi3, ALL) returns it: 1000 B, measured (test/int/core-capacity.int.test.ts). */
+const CALL_ITEM_BYTES = 1000;
+const readUnits = (bytes: number) => Math.ceil(bytes / 4096) * 0.5;
 
 export function runAnalyticsBench(calls: number, progress: (line: string) => void): AnalyticsFigures {
   const small = Math.max(1, Math.floor(calls / 10));
@@ -286,6 +313,59 @@ export function runAnalyticsBench(calls: number, progress: (line: string) => voi
   const verdicts: Record<string, number> = {};
   for (const r of card.rows) verdicts[r.recommendation.verdict] = (verdicts[r.recommendation.verdict] ?? 0) + 1;
   progress(`   scorecard by sub-source (${card.rows.length} rows): ${scorecard.ms} ms (${round(scorecard.ms / baseline.ms, 1)}× baseline); verdicts ${JSON.stringify(verdicts)}`);
+
+  // ---- the same reports from daily aggregates: items built once (the aggregator's work, spread over the calls' life)
+  t = performance.now();
+  const items = new Map<string, { kind: string; publisherId: string; subSource: string | null; day: string; counts: Record<string, number> }>();
+  for (const c of arr) {
+    for (const d of contributionDelta(null, contributionOf('acct-bench', c, 'UTC'))) {
+      const key = `${d.kind}|${d.day}|${d.publisherId}|${d.subSource}|${d.part}`;
+      let item = items.get(key);
+      if (item === undefined) items.set(key, (item = { kind: d.kind, publisherId: d.publisherId, subSource: d.subSource, day: d.day, counts: {} }));
+      for (const [name, v] of Object.entries(d.add)) item.counts[name] = (item.counts[name] ?? 0) + v;
+    }
+  }
+  const buildMs = round(performance.now() - t, 1);
+  const itemList = [...items.values()];
+  let itemBytes = 0;
+  for (const [key, i] of items) {
+    const part = key.slice(key.lastIndexOf('|') + 1);
+    const stored = {
+      pk: aggregateKeys.cellPk('acct-bench', 'camp-bench', i.kind === 'card' ? 'card' : 'tune'),
+      sk: aggregateKeys.cellSk(i.day, i.publisherId, i.subSource, part),
+      day: i.day,
+      pub: i.publisherId,
+      sub: i.subSource,
+      ...i.counts,
+    };
+    itemBytes += itemSizeBytes(marshall(stored));
+  }
+  const callBytes = arr.length * CALL_ITEM_BYTES;
+  const [, fromItems] = timedTogether(
+    [
+      () => {
+        let s = 0;
+        for (const c of arr) s += c.billableSec;
+        return s;
+      },
+      () => {
+        const sc = createScorecard({ groupBy: 'subSource', economics: BENCH_ECONOMICS });
+        const tn = createThresholdTuner(SWEEP);
+        for (const i of itemList) {
+          if (i.kind === 'card') sc.addCounts(i.publisherId, i.subSource, i.counts);
+          else tn.addCell({ publisherId: i.publisherId, subSource: i.subSource, day: dayNumber(i.day), counts: i.counts });
+        }
+        return { card: sc.result(), tuning: tn.result() };
+      },
+    ] as const,
+    runs,
+  );
+  const equal = JSON.stringify(fromItems.last.card) === JSON.stringify(card) && JSON.stringify(fromItems.last.tuning) === JSON.stringify(tuning);
+  progress(
+    `   from daily aggregates (${itemList.length.toLocaleString('en-US')} items, built in ${buildMs} ms): scorecard + sweep ${fromItems.ms} ms ` +
+      `(${round(fromItems.ms / baseline.ms, 3)}× the baseline pass over the calls); results equal to the per-call reports: ${equal ? 'yes' : 'NO'}; ` +
+      `reads ${mb(itemBytes)} MB (${readUnits(itemBytes).toLocaleString('en-US')} read units) instead of ${mb(callBytes)} MB (${readUnits(callBytes).toLocaleString('en-US')}) call by call`,
+  );
 
   array = null;
   arr.length = 0;
@@ -330,6 +410,18 @@ export function runAnalyticsBench(calls: number, progress: (line: string) => voi
       costPerBookedAtRecommendedCents: tuning.recommended?.costPerBookedJobCents ?? null,
     },
     scorecard: { ms: scorecard.ms, runsMs: scorecard.runsMs, ratioToBaseline: round(scorecard.ms / baseline.ms, 2), verdicts },
+    aggregates: {
+      items: itemList.length,
+      buildMs,
+      ms: fromItems.ms,
+      runsMs: fromItems.runsMs,
+      ratioToBaseline: round(fromItems.ms / baseline.ms, 3),
+      equal,
+      itemBytes,
+      callBytes,
+      itemReadUnits: readUnits(itemBytes),
+      callReadUnits: readUnits(callBytes),
+    },
     stream: {
       generatorOnly: strip(generatorOnly),
       scorecard: strip(scorecardStream),
@@ -357,6 +449,18 @@ export function analyticsTargetRows(a: AnalyticsFigures): { figure: string; meas
       met: a.tuner.ms < ANALYTICS_TARGETS.sweepMs,
     },
     { figure: `scorecard by sub-source, ${n} calls (array)`, measured: `${a.scorecard.ms} ms (${a.scorecard.ratioToBaseline}× baseline)`, target: '', met: null },
+    {
+      figure: `scorecard + sweep from daily aggregates (${a.aggregates.items.toLocaleString('en-US')} day × source items)`,
+      measured: `${a.aggregates.ms} ms (${a.aggregates.ratioToBaseline}× baseline); equal to the per-call reports: ${a.aggregates.equal ? 'yes' : 'NO'}`,
+      target: 'equal',
+      met: a.aggregates.equal,
+    },
+    {
+      figure: `read for the period: daily aggregates vs the calls (index, ${CALL_ITEM_BYTES} B each)`,
+      measured: `${mb(a.aggregates.itemBytes)} MB, ${a.aggregates.itemReadUnits.toLocaleString('en-US')} RRU vs ${mb(a.aggregates.callBytes)} MB, ${a.aggregates.callReadUnits.toLocaleString('en-US')} RRU (${round(a.aggregates.callBytes / a.aggregates.itemBytes, 1)}× less)`,
+      target: '',
+      met: null,
+    },
     { figure: `${n} calls held as an array`, measured: `${a.arrayHeapMb} MB heap`, target: '', met: null },
     {
       figure: `streamed: the generator alone (the floor): time; heap peak / live mid-pass`,
