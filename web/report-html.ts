@@ -287,7 +287,7 @@ function cells(f: ReportFigures): string {
 function row(r: ReportRow): string {
   return (
     `<tr data-group="${esc(r.group)}" data-verdict="${r.verdict}"><th scope="row">${esc(r.group)}</th>${cells(r)}` +
-    `<td><span class="verdict verdict-${r.verdict}">${esc(VERDICT_LABEL[r.verdict])}</span></td><td class="why">${esc(r.why)}</td></tr>`
+    `<td><span class="verdict verdict-${r.verdict}">${esc(VERDICT_LABEL[r.verdict])}</span></td><td class="why">${esc(r.why)}${r.disclosure === null ? '' : ` <span class="disclosure">Disclosure ${esc(r.disclosure)}</span>`}</td></tr>`
   );
 }
 
@@ -329,6 +329,7 @@ tfoot th,tfoot td{font-weight:700;border-top:2px solid #999}
 .verdict-scale{background:${VERDICT_COLOUR.scale}}.verdict-hold{background:${VERDICT_COLOUR.hold}}
 .verdict-cut{background:${VERDICT_COLOUR.cut}}.verdict-insufficient_data{background:${VERDICT_COLOUR.insufficient_data}}
 .why{color:#444;min-width:14rem}
+.disclosure{display:block;color:#666;font-size:.9em}
 footer{margin-top:2rem;color:#777;font-size:.8rem}
 @media print{body{padding:0}h2{break-after:avoid}.chart{break-inside:avoid}}
 `;

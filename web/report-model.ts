@@ -54,6 +54,8 @@ export interface ReportRow extends ReportFigures {
   readonly group: string;
   readonly verdict: Verdict;
   readonly why: string;
+  /** "partial: 3 call(s) came from sub-sources the publisher has not declared."; null when the answer has none. */
+  readonly disclosure: string | null;
 }
 
 export interface ThresholdPoint {
@@ -180,6 +182,7 @@ export function viewFromApi(sources: SourcesReport, threshold: ThresholdReport, 
     ...figures(r),
     verdict: r.verdict,
     why: r.why,
+    disclosure: r.disclosure === undefined ? null : `${r.disclosure.status}: ${r.disclosure.why}`,
   }));
   return {
     title: `Booked revenue by source: ${sources.campaignName ?? sources.campaignId}`,

@@ -78,7 +78,9 @@ export function renderReportTable(view: ReportView): string {
     const body = view.rows.map((r) => [truncate(printable(r.group), GROUP_WIDTH), ...figures(r), VERDICT_LABEL[r.verdict]]);
     lines.push(alignTable(HEADER, body, [['total', ...figures(view.total), '']], [HEADER.length - 1]));
     lines.push('');
-    for (const r of view.rows) lines.push(`  ${printable(r.group)}: ${VERDICT_LABEL[r.verdict]}, ${printable(r.why)}`);
+    for (const r of view.rows) {
+      lines.push(`  ${printable(r.group)}: ${VERDICT_LABEL[r.verdict]}, ${printable(r.why)}${r.disclosure === null ? '' : ` Disclosure ${printable(r.disclosure)}`}`);
+    }
   }
   const t = view.threshold;
   lines.push('');

@@ -97,6 +97,7 @@ export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVers
             occurredAt: outcome.occurredAt,
           },
     priceIfBillableCents,
+    bufferSec: terms?.bufferSec ?? null,
     signals: [...new Set([...(r.recorded?.signals ?? []), ...(call.crossCall?.findings ?? []).map((f) => f.signal)])],
     qa: call.qa == null ? null : { verdict: call.qa.verdict, reviewedAt: call.qa.reviewedAt, reviewer: call.qa.reviewer },
     recordingKey: call.recording?.key ?? null,

@@ -27,7 +27,7 @@ import { NotFound } from '../domain/problems';
 import { createScorecard, scorecardCsv, type SourceRow } from '../domain/scorecard';
 import { termsInForce, type TermsVersion } from '../domain/terms';
 import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../domain/threshold-tuner';
-import type { CampaignConfig } from '../domain/types';
+import type { CampaignConfig, Publisher } from '../domain/types';
 import type { CampaignRecord } from '../domain/config';
 import type { ConfigStore } from './ports';
 import type { ReportBasis, ReportEngine, SourcesQuery, ThresholdQuery } from './reports';
@@ -46,7 +46,7 @@ export interface AggregateCell {
 }
 
 export interface ReportEngineDeps {
-  readonly config: Pick<ConfigStore, 'getAccount'> & { readCampaign(accountId: string, campaignId: string): Promise<CampaignRecord | null> };
+  readonly config: Pick<ConfigStore, 'getAccount' | 'getPublisher'> & { readCampaign(accountId: string, campaignId: string): Promise<CampaignRecord | null> };
   readonly calls: {
     streamCampaignCalls(
       accountId: string,
@@ -140,12 +140,15 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         }
       }
       const result = card.result();
+      const publishers = new Map<string, Publisher | null>();
+      for (const r of result.rows) if (!publishers.has(r.publisherId)) publishers.set(r.publisherId, await deps.config.getPublisher(q.accountId, r.publisherId));
       const row = (r: SourceRow) => ({
         ...r,
         // The response names sub-sources only when grouping by them (`*` is the scorecard's "all").
         subSource: q.groupBy === 'subSource' ? r.subSource : null,
         verdict: r.recommendation.verdict,
         why: r.recommendation.why,
+        ...(r.publisherId === '*' ? {} : { disclosure: disclosureOf(publishers.get(r.publisherId) ?? null, r.signals.undisclosed_source) }),
       });
       const json = {
         campaignId: campaign.campaignId,
@@ -205,6 +208,28 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
       };
     },
   };
+}
+
+/**
+ * A source's disclosure status (issue 6, source transparency): publishers must declare their traffic methods and
+ * sub-sources. `undeclared`: no traffic method declared (or no such publisher any more); `partial`: methods declared
+ * but no sub-source list, or calls came from sub-sources the publisher did not declare (`undisclosed_source`);
+ * `disclosed` otherwise.
+ */
+export function disclosureOf(publisher: Pick<Publisher, 'trafficMethods' | 'subSources'> | null, undisclosedCalls: number) {
+  const trafficMethods = publisher?.trafficMethods ?? [];
+  const declaredSubSources = publisher?.subSources ?? [];
+  const status: 'disclosed' | 'partial' | 'undeclared' =
+    trafficMethods.length === 0 ? 'undeclared' : declaredSubSources.length === 0 || undisclosedCalls > 0 ? 'partial' : 'disclosed';
+  const why =
+    status === 'undeclared'
+      ? 'The publisher has declared no traffic method.'
+      : undisclosedCalls > 0
+        ? `${undisclosedCalls} call(s) came from sub-sources the publisher has not declared.`
+        : declaredSubSources.length === 0
+          ? 'The publisher has declared no sub-sources.'
+          : 'Traffic methods and sub-sources declared; every call from a declared sub-source.';
+  return { status, why, trafficMethods, declaredSubSources, undisclosedCalls };
 }
 
 /** Every local day touched by [from, to), oldest first, with zero totals. */

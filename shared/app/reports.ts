@@ -271,6 +271,8 @@ export const SourceRowSchema = z.object({
   verdict: z.enum(VERDICTS),
   /** One sentence: why this verdict (e.g. "cost per booked job $412.00 is above the $300.00 ceiling"). */
   why: z.string(),
+  /** Source transparency (issue 6): whether the publisher declared its traffic methods and this traffic's sub-sources. */
+  disclosure: z.object({ status: z.enum(['disclosed', 'partial', 'undeclared']), why: z.string() }).optional(),
 });
 
 /** What a report was computed from (report-engine.ts). */

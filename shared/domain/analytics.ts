@@ -48,6 +48,11 @@ export interface ReportCall {
    * null: the call could never bill whatever the buffer (unknown number, not connected, duplicate, …).
    */
   readonly priceIfBillableCents: number | null;
+  /**
+   * The buffer of the terms version the call was rated under (its own, so a period spanning a buffer change still
+   * places each call against the bar it faced); absent or null: unknown (no terms).
+   */
+  readonly bufferSec?: number | null;
   /** Quality signals the call showed (shared/domain/quality-signals.ts), from its rating; absent or empty: none. */
   readonly signals?: readonly string[];
   /** The QA reviewer's verdict in force (shared/domain/qa.ts); absent or null: not reviewed. */

@@ -199,7 +199,20 @@ export interface SourceRow {
    * The source's fraud score from its quality signals (quality-signals.ts `sourceFraudScore`: 0..100, noisy-OR of
    * the signals' shares; near-buffer against the account's share); `sufficient` false below its minimum of calls.
    */
-  readonly fraud: { readonly score: number; readonly flagged: boolean; readonly sufficient: boolean };
+  readonly fraud: {
+    readonly score: number;
+    readonly flagged: boolean;
+    readonly sufficient: boolean;
+    /** Each signal's part in the score (count, share, points it alone would score), as sourceFraudScore gives it. */
+    readonly contributions: readonly { readonly signal: string; readonly count: number; readonly share: number; readonly points: number }[];
+    /** The source's share of connected calls flagged near_buffer_hangup, the account's (the baseline), and their ratio. */
+    readonly nearBuffer: { readonly share: number; readonly baselineShare: number; readonly ratio: number };
+  };
+  /**
+   * Its calls that could bill by billable seconds around the buffer each was rated against (NEAR_BUFFER_BIN_SEC
+   * bins, offsets in seconds from the buffer: the bin from 0 is the first that bills).
+   */
+  readonly nearBufferHistogram: readonly { readonly fromSec: number; readonly toSec: number; readonly count: number }[];
   /** Reviewed calls by verdict (every verdict present). */
   readonly qaVerdicts: Readonly<Record<QaVerdict, number>>;
   readonly recommendation: Recommendation;
@@ -260,7 +273,17 @@ interface Acc {
   qaReviewed: number;
   qaVerdicts: number[];
   signals: number[];
+  /** Calls that could bill by billable seconds around their own buffer (NEAR_BUFFER_BINS). */
+  nearBuffer: number[];
 }
+
+/**
+ * The near-buffer histogram (issue 6): calls that could bill (a price if billable) by billable seconds relative to
+ * the buffer they were rated against, in bins of NEAR_BUFFER_BIN_SEC from −NEAR_BUFFER_BINS_EACH_SIDE bins to as
+ * many from the buffer (the bin starting at 0 is the first that bills); calls further away are not binned.
+ */
+export const NEAR_BUFFER_BIN_SEC = 5;
+export const NEAR_BUFFER_BINS_EACH_SIDE = 6;
 
 const emptyAcc = (): Acc => ({
   calls: 0,
@@ -279,6 +302,7 @@ const emptyAcc = (): Acc => ({
   qaReviewed: 0,
   qaVerdicts: QA_VERDICTS.map(() => 0),
   signals: CALL_SIGNALS.map(() => 0),
+  nearBuffer: new Array<number>(2 * NEAR_BUFFER_BINS_EACH_SIDE).fill(0),
 });
 
 function addCall(a: Acc, c: ReportCall): void {
@@ -312,6 +336,10 @@ function addCall(a: Acc, c: ReportCall): void {
     const i = SIGNAL_INDEX[s];
     if (i !== undefined) a.signals[i]! += 1;
   }
+  if (c.priceIfBillableCents !== null && c.bufferSec != null) {
+    const bin = Math.floor((Math.floor(c.billableSec) - c.bufferSec) / NEAR_BUFFER_BIN_SEC) + NEAR_BUFFER_BINS_EACH_SIDE;
+    if (bin >= 0 && bin < a.nearBuffer.length) a.nearBuffer[bin]! += 1;
+  }
 }
 
 function merge(into: Acc, a: Acc): void {
@@ -331,13 +359,15 @@ function merge(into: Acc, a: Acc): void {
   into.qaReviewed += a.qaReviewed;
   for (let i = 0; i < a.qaVerdicts.length; i++) into.qaVerdicts[i]! += a.qaVerdicts[i]!;
   for (let i = 0; i < a.signals.length; i++) into.signals[i]! += a.signals[i]!;
+  for (let i = 0; i < a.nearBuffer.length; i++) into.nearBuffer[i]! += a.nearBuffer[i]!;
 }
 
 // ---------------------------------------------------------------- counts (daily aggregates)
 
 /**
  * The scalar counters by their short names: the attribute names of the daily aggregate items (aggregates.ts), so
- * short on purpose. Reasons, QA verdicts and signals are `r_<reason>`, `q_<verdict>` and `g_<signal>`.
+ * short on purpose. Reasons, QA verdicts and signals are `r_<reason>`, `q_<verdict>` and `g_<signal>`; the near-buffer
+ * histogram's bins `nb<bin>`.
  */
 const SCALAR_COUNTERS = {
   n: 'calls',
@@ -367,6 +397,9 @@ function countsOfAcc(a: Acc): Record<string, number> {
   CALL_SIGNALS.forEach((sig, i) => {
     if (a.signals[i] !== 0) out[`g_${sig}`] = a.signals[i]!;
   });
+  a.nearBuffer.forEach((n, i) => {
+    if (n !== 0) out[`nb${i}`] = n;
+  });
   return out;
 }
 
@@ -383,6 +416,11 @@ function addCountsTo(a: Acc, counts: Readonly<Record<string, number>>): void {
     const field = (SCALAR_COUNTERS as Record<string, (typeof SCALAR_COUNTERS)[keyof typeof SCALAR_COUNTERS]>)[name];
     if (field !== undefined) {
       a[field] += v;
+      continue;
+    }
+    if (name.startsWith('nb')) {
+      const bin = Number(name.slice(2));
+      if (Number.isInteger(bin) && bin >= 0 && bin < a.nearBuffer.length) a.nearBuffer[bin]! += v;
       continue;
     }
     const [table, index] =
@@ -469,6 +507,11 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
         qaReviewed: a.qaReviewed,
         qaVerdicts: Object.fromEntries(QA_VERDICTS.map((v, i) => [v, a.qaVerdicts[i]!])) as Record<QaVerdict, number>,
         signals: Object.fromEntries(CALL_SIGNALS.map((s, i) => [s, a.signals[i]!])) as Record<CallSignal, number>,
+        nearBufferHistogram: a.nearBuffer.map((count, i) => ({
+          fromSec: (i - NEAR_BUFFER_BINS_EACH_SIDE) * NEAR_BUFFER_BIN_SEC,
+          toSec: (i - NEAR_BUFFER_BINS_EACH_SIDE + 1) * NEAR_BUFFER_BIN_SEC,
+          count,
+        })),
         recommendation: recommend({ calls: a.calls, billable: a.billable, booked: a.booked, netSpendCents: net }, ceilingPerBookedJobCents, ceiling !== null, rule),
       };
     };
@@ -477,7 +520,16 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
     const baseline = { nearBufferShare: totalRow.connected === 0 ? 0 : totalRow.signals.near_buffer_hangup / totalRow.connected };
     const scored = (r: Omit<SourceRow, 'fraud'>): SourceRow => {
       const f = sourceFraudScore(r.signals, { calls: r.calls, connected: r.connected }, baseline);
-      return { ...r, fraud: { score: f.score, flagged: f.flagged, sufficient: f.sufficient } };
+      return {
+        ...r,
+        fraud: {
+          score: f.score,
+          flagged: f.flagged,
+          sufficient: f.sufficient,
+          contributions: f.contributions.map((c) => ({ signal: c.signal, count: c.count, share: c.share, points: c.points })),
+          nearBuffer: f.nearBuffer,
+        },
+      };
     };
     return {
       groupBy: options.groupBy,

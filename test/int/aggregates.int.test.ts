@@ -49,7 +49,7 @@ function seed() {
     ],
     apiKeys: [{ accountId: ACCOUNT, role: 'admin', label: 'agg-admin' }],
     publishers: [
-      { accountId: ACCOUNT, publisherId: 'pub-one', name: 'One', subSources: ['search', 'social'] },
+      { accountId: ACCOUNT, publisherId: 'pub-one', name: 'One', trafficMethods: ['paid_search', 'social'], subSources: ['search', 'social'] },
       { accountId: ACCOUNT, publisherId: 'pub-two', name: 'Two' },
     ],
     campaigns: [
@@ -203,7 +203,14 @@ describe('daily aggregates from the stream', () => {
       expect(figures(auto)).toEqual(figures(byCalls));
     }
     // The run planted what the aggregates must carry: a credit, a QA verdict, outcomes, more than one source.
-    const total = (await report('sources', 'basis=aggregates')).total;
+    const full = await report('sources', 'basis=aggregates');
+    const total = full.total;
+    // Issue 6 on the same rows: the near-buffer histogram (calls within ±30 s of the 60 s buffer: every known-number
+    // call lasting 30..89 s) and each source's disclosure status.
+    const near = played.filter((p) => p.call.to !== '+15125550799' && p.durationSec >= 30 && p.durationSec < 90).length;
+    expect(near).toBeGreaterThan(5);
+    expect(total.nearBufferHistogram.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(near);
+    expect(Object.fromEntries(full.rows.map((r: any) => [r.publisherId, r.disclosure.status]))).toEqual({ 'pub-one': 'disclosed', 'pub-two': 'undeclared' });
     expect(total.creditsCents).toBeLessThan(0);
     expect(total.qaReviewed).toBe(1);
     expect(total.booked).toBeGreaterThan(10);

@@ -25,6 +25,7 @@ import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../../shared/doma
 import type { ReasonCode } from '../../shared/domain/types';
 import { aggregateCallChanges, refreshCall, type AggregateStore, type AggregatorDeps, type AppliedContribution } from '../../shared/app/aggregates';
 import type { StoredCall } from '../../shared/app/ports';
+import { disclosureOf } from '../../shared/app/report-engine';
 
 const ZONE = 'America/New_York';
 const T0 = Date.parse('2026-03-05T00:00:00.000Z'); // the week of the spring DST change (2026-03-08)
@@ -49,7 +50,7 @@ const arbShape: fc.Arbitrary<Shape> = fc.record({
   publisherId: fc.constantFrom('pub-a', 'pub-b', 'pub#c'),
   subSource: fc.constantFrom(null, 's1', '"s2"'),
   hour: fc.integer({ min: 0, max: 24 * 8 }),
-  billableSec: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.constantFrom(TUNER_HISTOGRAM_MAX_SEC, TUNER_HISTOGRAM_MAX_SEC + 1, 9_000)),
+  billableSec: fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 25, max: 95 }), fc.constantFrom(TUNER_HISTOGRAM_MAX_SEC, TUNER_HISTOGRAM_MAX_SEC + 1, 9_000)),
   price: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: null, freq: 4 }),
   outcome: fc.constantFrom<OutcomeStatus | null>(null, null, 'booked', 'closed', 'lost'),
   creditShare: fc.constantFrom(0, 0, 0.5, 1),
@@ -76,6 +77,7 @@ function reportCall(callId: string, s: Shape, buffer = 60): ReportCall {
     disputed: s.creditShare > 0,
     outcome: s.outcome === null ? null : { externalId: `crm-${callId}`, status: s.outcome, revenueCents: 1000, marginCents: 400, occurredAt: new Date(T0).toISOString() },
     priceIfBillableCents: s.price,
+    bufferSec: buffer,
     signals: s.signals,
     qa: s.qa === null ? null : { verdict: s.qa, reviewedAt: new Date(T0).toISOString(), reviewer: 'qa' },
   };
@@ -149,7 +151,8 @@ describe('a call contribution', () => {
     // 03:30Z on 2026-03-05 is the evening of 2026-03-04 in New York.
     const c = contributionOf('acct-1', { ...reportCall('c1', { publisherId: 'pub-a', subSource: null, hour: 3, billableSec: 75, price: 2000, outcome: 'booked', creditShare: 0, signals: [], qa: null, never: 'not_connected' }) }, ZONE);
     expect(c.day).toBe('2026-03-04');
-    expect(c.card).toEqual({ n: 1, cn: 1, b: 1, sp: 2000, bk: 1, rv: 1000, mg: 400 });
+    // 75 s against a 60 s buffer: the near-buffer bin [+15, +20) s, i.e. nb9.
+    expect(c.card).toEqual({ n: 1, cn: 1, b: 1, sp: 2000, bk: 1, rv: 1000, mg: 400, nb9: 1 });
     expect(c.tune).toEqual({ n: 1, bj: 1, c75: 1, s75: 2000, b75: 1 });
   });
 
@@ -177,6 +180,32 @@ describe('a call contribution', () => {
     ]);
     expect(a.day).not.toBe(moved.day);
     expect(contributionDelta(null, null)).toEqual([]);
+  });
+});
+
+describe('the near-buffer histogram and the disclosure status on scorecard rows', () => {
+  it('bins the calls that could bill around the buffer each was rated against', () => {
+    const shape: Shape = { publisherId: 'pub-a', subSource: null, hour: 1, billableSec: 60, price: 2000, outcome: null, creditShare: 0, signals: [], qa: null, never: 'not_connected' };
+    const card = createScorecard({ groupBy: 'publisher', economics: null });
+    for (const [sec, buffer] of [[60, 60], [64, 60], [59, 60], [31, 60], [29, 60], [95, 90], [200, 60]] as const) card.add(reportCall(`c${sec}-${buffer}`, { ...shape, billableSec: sec }, buffer));
+    // Could never bill: not binned.
+    card.add(reportCall('never', { ...shape, billableSec: 61, price: null }));
+    const bins = card.result().rows[0]!.nearBufferHistogram.filter((b) => b.count > 0);
+    // 60/60 and 64/60 → [0, 5); 95/90 → [5, 10); 59/60 → [−5, 0); 31/60 → [−30, −25); 29/60 and 200/60 fall outside.
+    expect(bins).toEqual([
+      { fromSec: -30, toSec: -25, count: 1 },
+      { fromSec: -5, toSec: 0, count: 1 },
+      { fromSec: 0, toSec: 5, count: 2 },
+      { fromSec: 5, toSec: 10, count: 1 },
+    ]);
+  });
+
+  it('names a source undeclared, partial or disclosed', () => {
+    expect(disclosureOf(null, 0).status).toBe('undeclared');
+    expect(disclosureOf({ trafficMethods: [], subSources: ['a'] }, 0).status).toBe('undeclared');
+    expect(disclosureOf({ trafficMethods: ['paid_search'], subSources: [] }, 0)).toMatchObject({ status: 'partial', why: 'The publisher has declared no sub-sources.' });
+    expect(disclosureOf({ trafficMethods: ['paid_search'], subSources: ['a'] }, 3)).toMatchObject({ status: 'partial', undisclosedCalls: 3 });
+    expect(disclosureOf({ trafficMethods: ['paid_search'], subSources: ['a'] }, 0)).toMatchObject({ status: 'disclosed', trafficMethods: ['paid_search'], declaredSubSources: ['a'] });
   });
 });
 
