@@ -2,7 +2,7 @@
  * The QA API (issue 6, "QA sampling"): use cases plus a route table (`QA_ROUTES`) that functions/api.ts mounts.
  *
  * - `GET /v1/qa/sample?campaignId=&from=&to=&perSource=&seed=` (any key): streams the campaign's rated calls of the
- *   period from the campaign index (as the report engine does: credits from the period's ledger entries), samples
+ *   period from the campaign index (as the report engine does: each call item carries its own credits), samples
  *   up to perSource calls per source with flagged calls over-sampled (shared/domain/qa.ts: the rule, the seed, the
  *   bounded memory) and answers per source with presigned recording links (15 minutes). No caller numbers, ever.
  *   The default seed is derived from the request (qa.ts defaultQaSeed) and returned, so any sample can be reproduced.
@@ -18,14 +18,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ZodType } from 'zod';
 import type { Config } from '../adapters/env';
-import { CampaignCallsReader, creditsByCall } from '../adapters/campaign-calls';
-import { LedgerRepo } from '../adapters/ledger-repo';
+import { CampaignCallsReader } from '../adapters/campaign-calls';
 import { CallRepo, ConfigRepo } from '../adapters/main-repo';
 import { QaRepo } from '../adapters/qa-repo';
 import { PRESIGN_TTL_SEC, S3RecordingUrls } from '../adapters/recording-urls';
 import type { ReportCall } from '../domain/analytics';
 import { asCampaignConfig, type CampaignRecord } from '../domain/config';
-import type { LedgerEntryV2 } from '../domain/ledger-v2';
 import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable, UnsupportedMediaType, fieldErrors } from '../domain/problems';
 import { createQaSampler, defaultQaSeed, disputeReasonOf, FLAGGED_RULE, FLAGGED_SHARE, type CallQa, type QaFlag } from '../domain/qa';
 import { PostQaResponseSchema, PostQaSchema, QaSampleSchema, type PostQaRequest } from '../domain/qa-schema';
@@ -52,14 +50,13 @@ export interface QaStore {
 
 export interface QaDeps {
   readonly config: { readCampaign(accountId: string, campaignId: string): Promise<CampaignRecord | null> };
-  readonly ledger: { entriesInRange(query: { accountId: string; from?: string; to?: string }): Promise<readonly LedgerEntryV2[]> };
   readonly campaignCalls: {
     streamCampaignCalls(
       accountId: string,
       campaignId: string,
       fromIso: string,
       toIso: string,
-      context: { readonly termsVersions: readonly TermsVersion[]; readonly credits: ReadonlyMap<string, { creditsCents: number; disputed: boolean }> },
+      context: { readonly termsVersions: readonly TermsVersion[] },
     ): AsyncIterable<ReportCall>;
   };
   readonly media: Pick<RecordingMedia, 'presignGet'>;
@@ -132,16 +129,12 @@ export async function sampleForQa(q: QaSampleQuery, deps: QaDeps): Promise<QaSam
   const record = await deps.config.readCampaign(q.accountId, q.campaignId);
   if (record === null) throw new NotFound('No such campaign.');
   const campaign = asCampaignConfig(record);
-  const entries = await deps.ledger.entriesInRange({ accountId: q.accountId, from: q.from, to: q.to });
-  const calls = deps.campaignCalls.streamCampaignCalls(q.accountId, q.campaignId, q.from, q.to, {
-    termsVersions: campaign.termsVersions,
-    credits: creditsByCall(entries),
-  });
-  // ReportCall does not name its terms version: the buffer is the one of the version in force at the call's start.
+  const calls = deps.campaignCalls.streamCampaignCalls(q.accountId, q.campaignId, q.from, q.to, { termsVersions: campaign.termsVersions });
+  // The buffer the call was rated against; a call without one (no terms version) gets the version in force at its start.
   const sampler = createQaSampler({
     perSource: q.perSource,
     seed: q.seed,
-    bufferSecOf: (c) => termsInForce(campaign.termsVersions, c.startedAtMs)?.bufferSec ?? null,
+    bufferSecOf: (c) => c.bufferSec ?? termsInForce(campaign.termsVersions, c.startedAtMs)?.bufferSec ?? null,
   });
   for await (const c of calls) sampler.add(c);
   const now = deps.now();
@@ -319,7 +312,6 @@ export interface QaDepsOptions {
 export function qaDeps(config: Pick<Config, 'mainTable' | 'ledgerTable' | 'recordingsBucket'>, disputes: DisputeDeps, options: QaDepsOptions = {}): QaDeps {
   return {
     config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
-    ledger: new LedgerRepo({ ledgerTable: config.ledgerTable, client: options.client }),
     campaignCalls: new CampaignCallsReader({ mainTable: config.mainTable, client: options.client }),
     media: new S3RecordingUrls(config.recordingsBucket, options.s3),
     calls: new CallRepo({ mainTable: config.mainTable, client: options.client }),
