@@ -86,6 +86,11 @@ export async function writeTwoAccountSeed(): Promise<TempSeed> {
       { accountId: GLOBEX.accountId, number: GLOBEX.number, campaignId: GLOBEX.campaignId, publisherId: GLOBEX.publisherId, subSource: GLOBEX.subSource },
     ],
   };
+  return writeSeed(seed);
+}
+
+/** Any seed (events/seed/demo.json's shape) written to a temporary file for `startLocalStack({ seedFile })`. */
+export async function writeSeed(seed: unknown): Promise<TempSeed> {
   const dir = await mkdtemp(join(tmpdir(), 'callledger-e2e-'));
   const file = join(dir, 'seed.json');
   await writeFile(file, JSON.stringify(seed, null, 2));

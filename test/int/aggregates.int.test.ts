@@ -9,9 +9,6 @@
  * run delivered again to the aggregator changes nothing (redelivery is exact), and a new outcome moves the
  * aggregates within the stream's delay. Wiped, the aggregates come back whole from `npm run aggregates:rebuild`.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, type _Record } from '@aws-sdk/client-dynamodb-streams';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -21,7 +18,7 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS } from '../../infra/local/emulators';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
-import { TwilioSender, apiKey, newCallSid, newCaller, type CallSpec } from '../e2e/harness';
+import { TwilioSender, apiGet, apiKey, apiSend, newCallSid, newCaller, writeSeed, type CallSpec } from '../e2e/harness';
 
 const ACCOUNT = 'acct-agg';
 const CAMPAIGN = 'camp-agg';
@@ -81,20 +78,12 @@ function seed() {
   };
 }
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${stack.baseUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, text, json: () => JSON.parse(text) };
-}
+const post = (path: string, json: unknown) => apiSend(stack, 'POST', path, admin, { json });
 
 async function report(kind: 'sources' | 'threshold', query: string): Promise<any> {
-  const res = await api('GET', `/v1/reports/${kind}?campaignId=${CAMPAIGN}&from=${from}&to=${to}&${query}`);
-  expect(res.status, res.text).toBe(200);
-  return res.json();
+  const res = await apiGet(stack, `/v1/reports/${kind}`, admin, { campaignId: CAMPAIGN, from, to, ...Object.fromEntries(new URLSearchParams(query)) });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
 }
 
 /** A report without what legitimately differs between bases (when it ran, what it read). */
@@ -132,10 +121,7 @@ async function allStreamRecords(): Promise<_Record[]> {
 }
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'agg-'));
-  const seedFile = join(dir, 'seed.json');
-  await writeFile(seedFile, JSON.stringify(seed()));
-  stack = await startLocalStack({ port: 0, quiet: true, seedFile });
+  stack = await startLocalStack({ port: 0, quiet: true, seedFile: (await writeSeed(seed())).file });
   twilio = new TwilioSender(stack, ACCOUNT);
   admin = apiKey(stack, ACCOUNT, 'admin');
 }, 180_000);
@@ -172,17 +158,17 @@ describe('daily aggregates from the stream', () => {
         revenueCents: i % 3 === 0 ? 250_000 : 0,
         marginCents: i % 3 === 0 ? 60_000 : 0,
       }));
-    expect((await api('POST', '/v1/outcomes', { outcomes })).status).toBe(200);
+    expect((await post('/v1/outcomes', { outcomes })).status).toBe(200);
 
     // A full credit on a recent billable call, and a QA verdict.
     const billable = known.filter((p) => p.durationSec >= 60 && Date.now() - p.startMs < 10 * DAY);
     const credited = `twilio:${billable[0]!.call.callSid}`;
-    const opened = await api('POST', `/v1/calls/${encodeURIComponent(credited)}/disputes`, { reason: 'fraud', note: 'robocall' });
-    expect(opened.status, opened.text).toBe(201);
-    const resolved = await api('POST', `/v1/disputes/${encodeURIComponent(`dispute:${credited}`)}/resolve`, { outcome: 'accepted' });
-    expect(resolved.status, resolved.text).toBe(200);
-    const qa = await api('POST', `/v1/calls/${encodeURIComponent(`twilio:${billable[1]!.call.callSid}`)}/qa`, { verdict: 'junk' });
-    expect(qa.status, qa.text).toBeLessThan(300);
+    const opened = await post(`/v1/calls/${encodeURIComponent(credited)}/disputes`, { reason: 'fraud', note: 'robocall' });
+    expect(opened.status, JSON.stringify(opened.body)).toBe(201);
+    const resolved = await post(`/v1/disputes/${encodeURIComponent(`dispute:${credited}`)}/resolve`, { outcome: 'accepted' });
+    expect(resolved.status, JSON.stringify(resolved.body)).toBe(200);
+    const qa = await post(`/v1/calls/${encodeURIComponent(`twilio:${billable[1]!.call.callSid}`)}/qa`, { verdict: 'junk' });
+    expect(qa.status, JSON.stringify(qa.body)).toBeLessThan(300);
     await stack.waitForIdle(90_000);
 
     from = new Date(t0 - 3 * 3_600_000).toISOString();
@@ -247,7 +233,7 @@ describe('daily aggregates from the stream', () => {
 
     const late = played.find((p) => p.call.to === NUMBERS['pub-two'] && p.durationSec >= 60 && p.durationSec < 300)!;
     const bookedBefore = (await report('sources', 'basis=aggregates')).total.booked;
-    const res = await api('POST', '/v1/outcomes', { outcomes: [{ externalId: 'crm-agg-late', callId: `twilio:${late.call.callSid}`, occurredAt: new Date(late.startMs + 60_000).toISOString(), status: 'booked', revenueCents: 0, marginCents: 0 }] });
+    const res = await post('/v1/outcomes', { outcomes: [{ externalId: 'crm-agg-late', callId: `twilio:${late.call.callSid}`, occurredAt: new Date(late.startMs + 60_000).toISOString(), status: 'booked', revenueCents: 0, marginCents: 0 }] });
     expect(res.status).toBe(200);
     await stack.waitForIdle(30_000);
     const after = await report('sources', 'basis=aggregates');

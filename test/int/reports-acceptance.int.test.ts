@@ -9,12 +9,9 @@
  * Outcomes are posted by call id and by caller + time. The scorecard is checked against an independent
  * computation from what the test played, and the tuner's recommendation against the planted 120 s.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
-import { TwilioSender, apiKey, newCallSid, newCaller, type CallSpec } from '../e2e/harness';
+import { TwilioSender, apiKey, newCallSid, newCaller, writeSeed, type CallSpec } from '../e2e/harness';
 
 const ACCOUNT = 'acct-r5';
 const CAMPAIGN = 'camp-r5';
@@ -106,10 +103,7 @@ async function api(method: string, path: string, body?: unknown, accept = 'appli
 }
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'r5-'));
-  const seedFile = join(dir, 'seed.json');
-  await writeFile(seedFile, JSON.stringify(seed()));
-  stack = await startLocalStack({ port: 0, quiet: true, seedFile });
+  stack = await startLocalStack({ port: 0, quiet: true, seedFile: (await writeSeed(seed())).file });
   twilio = new TwilioSender(stack, ACCOUNT);
   admin = apiKey(stack, ACCOUNT, 'admin');
 }, 180_000);
