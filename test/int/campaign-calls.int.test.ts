@@ -84,6 +84,8 @@ describe('streamCampaignCalls', () => {
       disputed: true,
       outcome: { externalId: 'deal-1', status: 'closed', revenueCents: 90000, marginCents: 30000, occurredAt },
       priceIfBillableCents: 4500,
+      // The buffer of the terms version it was rated under.
+      bufferSec: 90,
       // The rating's quality signals: the fixture's calls carry no STIR/SHAKEN attestation.
       signals: ['robocall_suspect'],
       qa: null,
