@@ -12,7 +12,12 @@
  *   `occurredAt` (omitted when 0); a time not in `toISOString()` form is kept verbatim, so decoding is exact;
  * - a recording URL that ends in the recording's id (Twilio's always do) is stored without it;
  * - null fields are dropped.
- * decodeSlot restores exactly the event that was encoded.
+ * decodeSlot restores exactly the event that was encoded, except for what is personal (issue 6, docs/ARCHITECTURE.md
+ * "PII"): the caller's number (`from`) is never stored in a slot; it is read back as '' (items written before issue 6
+ * kept it as `f` and are still read). Its location as Twilio derives it from the number (FromState, FromZip,
+ * FromCountry) is kept only on the call's own terminal slots, whose event is the geography rule's input; other slots
+ * read it back as null. What later steps need of the caller is on the item: `callerHash`, `ct` (encodeCallerTraits)
+ * and, sealed, `callerEnc`.
  *
  * The rating is stored as what cannot be derived again: the reasons (verbatim), the terms version and the terms
  * figures the rules used, and the prior call of a duplicate. The per-rule explanation (`rules` with their inputs)
@@ -23,7 +28,8 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { rateCall } from '../domain/rating';
-import type { CallEvent, CallStatus, CallStatusEvent, RatingDecision, ReasonCode, RecordedRatingInputs, RecordingStatus, RecordingStatusEvent } from '../domain/types';
+import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type RecordedRatingInputs, type RecordingStatus, type RecordingStatusEvent } from '../domain/types';
+import type { CallerNumberClass, CallerTraits } from '../domain/quality-signals';
 import type { StoredRecording } from '../app/ports';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
 import { isQaVerdict, type CallQa } from '../domain/qa';
@@ -69,10 +75,12 @@ function decodeTimes(stored: Stored): { occurredAt: string; receivedAt: string }
 
 // ------------------------------------------------------------------ slots
 
-/** call.status fields and their one-letter keys (the order is the encoding order). */
+/**
+ * call.status fields and their one-letter keys (the order is the encoding order). `from` is not among them: it is
+ * never written (`f` is read on items written before issue 6, see decodeSlot).
+ */
 const STATUS_FIELDS = [
   ['direction', 'd'],
-  ['from', 'f'],
   ['to', 't'],
   ['durationSec', 'u'],
   ['answeredBy', 'a'],
@@ -83,6 +91,19 @@ const STATUS_FIELDS = [
   ['fromCountry', 'c'],
   ['parentCallId', 'p'],
 ] as const satisfies readonly (readonly [keyof CallStatusEvent, string])[];
+
+/** The caller's location fields: stored on the call's own terminal slots only (the geography rule's input). */
+const LOCATION_KEYS: ReadonlySet<string> = new Set(['s', 'z', 'c']);
+
+function isOwnTerminal(event: CallStatusEvent): boolean {
+  return event.parentCallId === null && TERMINAL_STATUSES.has(event.status);
+}
+
+/** An event as its slot keeps it, i.e. as decodeSlot reads it back: without the caller, located only if own terminal. */
+export function eventAtRest(event: CallEvent): CallEvent {
+  if (event.kind !== 'call.status') return event;
+  return { ...event, from: '', ...(isOwnTerminal(event) ? {} : { fromState: null, fromZip: null, fromCountry: null }) };
+}
 
 const RECORDING_FIELDS = [['recordingDurationSec', 'u']] as const satisfies readonly (readonly [keyof RecordingStatusEvent, string])[];
 
@@ -106,7 +127,8 @@ export function encodeSlot(event: CallEvent): AttributeValue {
   const out = encodeTimes(event.occurredAt, event.receivedAt);
   put(out, 'q', event.sequenceNumber);
   if (event.kind === 'call.status') {
-    for (const [field, key] of STATUS_FIELDS) put(out, key, event[field]);
+    const located = isOwnTerminal(event);
+    for (const [field, key] of STATUS_FIELDS) if (located || !LOCATION_KEYS.has(key)) put(out, key, event[field]);
   } else {
     for (const [field, key] of RECORDING_FIELDS) put(out, key, event[field]);
     // `L`: the URL without its trailing recording id; `l`: the URL as it came.
@@ -137,7 +159,9 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
     const gather = attr.startsWith('s_') && attr.endsWith('_gather');
     const status = attr.slice(2, gather ? -'_gather'.length : undefined) as CallStatus;
     const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
-    const event = { kind: 'call.status', eventId: '', ...base, status, ...fields } as unknown as CallStatusEvent;
+    // Not stored since issue 6: ''. A clear `f` (written before) or one a deletion request removed: read as it is.
+    const from = typeof stored.f === 'string' ? stored.f : '';
+    const event = { kind: 'call.status', eventId: '', ...base, status, from, ...fields } as unknown as CallStatusEvent;
     return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
   }
   const cut = attr.lastIndexOf('_');
@@ -147,6 +171,28 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
   const recordingUrl = typeof stored.L === 'string' ? `${stored.L}${recordingId}` : field<string>(stored, 'l');
   const event = { kind: 'recording.status', eventId: '', ...base, recordingId, recordingStatus, recordingUrl, ...fields } as unknown as RecordingStatusEvent;
   return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
+}
+
+// ------------------------------------------------------------------ caller traits (issue 6)
+
+const CLASS_CODES: Readonly<Record<CallerNumberClass, string>> = { valid: 'v', unallocatable: 'u', invalid: 'i', withheld: 'w' };
+const CLASS_OF_CODE: Readonly<Record<string, CallerNumberClass>> = { v: 'valid', u: 'unallocatable', i: 'invalid', w: 'withheld' };
+
+/**
+ * The `ct` string: what later steps need of the caller instead of the number (quality-signals.ts CallerTraits), as
+ * `<class>:<areaCode>:<numberBlock>` with a one-letter class and empty parts for null, e.g. `v:512:6:<16 chars>`
+ * (24 B; the block contains one `:` itself).
+ */
+export function encodeCallerTraits(t: CallerTraits): AttributeValue {
+  return S(`${CLASS_CODES[t.numberClass]}:${t.areaCode ?? ''}:${t.numberBlock ?? ''}`);
+}
+
+/** null for a value that is not one (never fails a read). */
+export function decodeCallerTraits(value: unknown): CallerTraits | null {
+  if (typeof value !== 'string') return null;
+  const m = /^([vuiw]):(\d{3})?:(.*)$/.exec(value);
+  if (m === null) return null;
+  return { numberClass: CLASS_OF_CODE[m[1]!]!, areaCode: m[2] ?? null, numberBlock: m[3] === '' ? null : m[3]! };
 }
 
 // ------------------------------------------------------------------ rating

@@ -44,7 +44,19 @@ import {
 import { dynamodb } from './clients/dynamodb';
 import { LEDGER_BY_CREATED_AT } from './ledger-repo';
 import { recordDdb } from './ddb-stats';
-import { decodeOutcome, decodeQa, decodeRating, decodeRecording, decodeSlot, encodeRating, encodeRecording, encodeSlot, isSlotAttribute } from './call-item';
+import {
+  decodeCallerTraits,
+  decodeOutcome,
+  decodeQa,
+  decodeRating,
+  decodeRecording,
+  decodeSlot,
+  encodeCallerTraits,
+  encodeRating,
+  encodeRecording,
+  encodeSlot,
+  isSlotAttribute,
+} from './call-item';
 import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { CallerCipher } from '../domain/pii';
@@ -222,6 +234,8 @@ function setRating(b: UpdateBuilder, callId: string, accountId: string, rated: R
   if (rated.callerHash !== null) b.set('callerHash', S(rated.callerHash));
   // The number itself only sealed (shared/domain/pii.ts); items written before issue 6 carry a clear `callerE164`.
   if (callerEnc !== null) b.set('callerEnc', S(callerEnc));
+  // Issue 6: the slots carry no number; what re-rating and the quality pass need of the caller (call-item.ts).
+  if (rated.callerTraits != null) b.set('ct', encodeCallerTraits(rated.callerTraits));
   // The issue-5 indexes (sparse; their sort key is gsi1sk): a campaign's calls, and a caller's connected calls.
   if (d.campaignId !== null) b.set('gsi3pk', S(campaignIndex.pk(accountId, d.campaignId)));
   if (rated.callerHash !== null && ratedConnected(events, d)) b.set('gsi2pk', S(callerIndex.pk(accountId, rated.callerHash)));
@@ -296,9 +310,16 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
     ...(raw.xq !== undefined ? { crossCall: decodeCrossCallFlags(raw.xq) } : {}),
     // Migration: items rated before issue 6 kept the number in clear; still read (and masked for analysts).
     ...(typeof raw.callerE164 === 'string' ? { callerE164: raw.callerE164 } : {}),
+    // Issue 6: what the rating recorded of the caller instead of the number (the slots no longer carry `from`).
+    ...callerTraitsOf(raw.ct),
     // Issue 6 (shared/adapters/privacy-repo.ts): the legal hold of an open dispute, the erasure of a deletion request.
     ...holdAndErasure(raw),
   };
+}
+
+function callerTraitsOf(value: unknown): Pick<StoredCall, 'callerTraits'> {
+  const traits = decodeCallerTraits(value);
+  return traits === null ? {} : { callerTraits: traits };
 }
 
 /** The `hold` and `erasure` Maps of a call item (privacy-repo.ts writes them), as StoredCall fields. */

@@ -6,7 +6,7 @@ import type { CampaignRecord, NumberRecord } from '../domain/config';
 import type { CapRefusal, PilotCharge } from '../domain/pilot-terms';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { CallQa } from '../domain/qa';
-import type { CrossCallFlags } from '../domain/quality-signals';
+import type { CallerTraits, CrossCallFlags } from '../domain/quality-signals';
 import type { PriorBilled } from '../domain/rating';
 import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
 
@@ -77,8 +77,16 @@ export interface RatedCall {
   readonly durationSec: number;
   /** HMAC of the caller's E.164 number; null when the caller is anonymous or not a phone number. */
   readonly callerHash: string | null;
-  /** PII: kept on the call item for the account's call detail only; never logged. */
+  /**
+   * PII: sealed onto the call item (`callerEnc`) for the account's call detail only; never logged, never in clear.
+   * null on a re-rating of an item that no longer carries the number: what it holds is kept.
+   */
   readonly callerE164: string | null;
+  /**
+   * What later steps need of the caller instead of the number (quality-signals.ts CallerTraits; item attribute `ct`).
+   * Absent or null: not written (a re-rating keeps what the first rating stored).
+   */
+  readonly callerTraits?: CallerTraits | null;
 }
 
 /** The duplicate-window marker a billable call claims for (campaign, caller). */
@@ -146,6 +154,11 @@ export interface StoredCall {
   readonly crossCall?: CrossCallFlags | null;
   /** Items rated before issue 6 only: the number in clear (read, never written any more). */
   readonly callerE164?: string;
+  /**
+   * What the first rating recorded of the caller instead of the number (issue 6, item attribute `ct`): the event
+   * slots no longer carry `from` (read back as ''). Absent on items rated before that change, whose slots kept it.
+   */
+  readonly callerTraits?: CallerTraits;
   /** Issue 6: the legal hold an open dispute keeps on the call's recording (call item `hold`); absent: none. */
   readonly legalHold?: { readonly disputeId: string; readonly at: string } | null;
   /**

@@ -12,7 +12,8 @@
  *
  * Deletion requests. `POST /v1/privacy/deletions {callerNumber}` (admin, Idempotency-Key) hashes the number at once,
  * finds every rated call of the caller (gsi4, by the keyed hash), and for each of the account's calls removes the
- * personal fields (sealed and legacy clear numbers, the caller's number and ZIP in every status slot), deletes its
+ * personal fields (sealed and legacy clear numbers, the caller's ZIP in every status slot and, on items written before
+ * the slots stopped carrying it, the number; the keyed hash and the caller traits `ct` stay: no number), deletes its
  * recording (every version), or, when the recording is under legal hold, keeps it and defers its deletion to the
  * hold's release. Ledger entries are never touched (they hold no personal data), so amounts, hashes and seals still
  * verify. The request and its outcome are stored (`GET /v1/privacy/deletions/{deletionId}`): 200 when done, 202 while

@@ -21,11 +21,11 @@ import { chargeEntry } from '../domain/ledger';
 import type { PriorBilled } from '../domain/rating';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
 import { consentFinding, consentRequired } from '../domain/consent';
-import { callSignals, DEFAULT_QUALITY_CONFIG, type QualityFacts } from '../domain/quality-signals';
+import { callerNumberClass, callSignals, DEFAULT_QUALITY_CONFIG, keyedNumberBlock, type CallerTraits, type QualityFacts } from '../domain/quality-signals';
 import { ivrTimingOf } from '../domain/ivr-timing';
-import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal } from '../domain/rating-v2';
+import { accountBlockSignals, callerGeo, callFactsFrom, rateCallV2, type CallSignal } from '../domain/rating-v2';
 import { termsInForce, type TermsVersion } from '../domain/terms';
-import type { CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
+import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from './concurrency';
 import {
   CallAccountMismatch,
@@ -41,6 +41,7 @@ import {
   type RawArchive,
   type Rerating,
   type RecordingJobQueue,
+  type StoredCall,
   type Telemetry,
 } from './ports';
 
@@ -264,26 +265,73 @@ async function ratingContext(
   return { assignment, campaign, terms, digits, talkSec, storedEvents, pilot };
 }
 
-/** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
+/**
+ * The caller as rating needs it (issue 6, docs/ARCHITECTURE.md "PII"): the number (to seal), its keyed hash (every
+ * match) and its traits (what later steps need instead of the number). A first rating derives them from the terminal
+ * event's `from`; a re-rating takes what the item recorded, since its slots no longer carry the number.
+ */
+interface CallerAtRating {
+  /** To seal onto the item (`callerEnc`); null: nothing to seal (withheld, or a re-rating that has no number). */
+  readonly e164: string | null;
+  readonly hash: string | null;
+  readonly traits: CallerTraits;
+  /** Whether the traits are new (written with the rating) or read from the item (kept as they are). */
+  readonly fresh: boolean;
+}
+
+/** The caller from a number as the provider sent it; the block is keyed at the account's velocity digit count. */
+async function callerFromNumber(from: string, account: Account | null, deps: Pick<RatingDeps, 'callerHashKey'>): Promise<CallerAtRating> {
+  const e164 = normaliseNumber(from);
+  const numberClass = callerNumberClass(from);
+  const key = e164 === null && numberClass === 'withheld' ? null : await deps.callerHashKey();
+  const digits = (account?.quality ?? DEFAULT_QUALITY_CONFIG).velocity.numberBlockDigits;
+  return {
+    e164,
+    hash: e164 === null || key === null ? null : callerHash(key, e164),
+    traits: {
+      numberClass,
+      areaCode: callerGeo({ from, fromState: null, fromZip: null }).areaCode,
+      numberBlock: key === null ? null : keyedNumberBlock(key, from, digits),
+    },
+    fresh: true,
+  };
+}
+
+/**
+ * The caller of a stored call being re-rated: the traits and hash its rating recorded. An item rated before issue 6
+ * has no traits but kept the number in its slots (`from`): derived from it as a first rating would (and sealed).
+ */
+async function callerOfStored(stored: StoredCall, terminal: CallStatusEvent, account: Account | null, deps: RatingDeps): Promise<CallerAtRating> {
+  if (stored.callerTraits !== undefined) return { e164: null, hash: stored.callerHash ?? null, traits: stored.callerTraits, fresh: false };
+  const legacy = await callerFromNumber(terminal.from, account, deps);
+  // A deletion request removed the legacy number but kept the keyed hash: matching still uses it.
+  return { ...legacy, hash: legacy.hash ?? stored.callerHash ?? null };
+}
+
 /** How a rating is committed: a first rating, or a re-rating of a call that is still rated as it was read. */
 interface RateMode {
   readonly rerate?: Rerating;
   /** Re-rating after a full credit: the duplicate marker of this (credited) call counts as free. */
   readonly freedCallId?: string;
+  /** A re-rating: the caller as the stored item has it (callerOfStored). */
+  readonly caller?: CallerAtRating;
 }
 
+/** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
 async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], deps: RatingDeps, mode: RateMode = {}): Promise<void> {
   const { accountId, callId } = terminal;
   const times = callTimes(terminal);
   const ctx = await ratingContext(terminal, events, times.startedAtMs, deps);
-  const callerE164 = normaliseNumber(terminal.from);
-  const hash = callerE164 === null ? null : callerHash(await deps.callerHashKey(), callerE164);
+  // Cached per container (config cache): its quality settings and the velocity digit count of the caller's block.
+  const account = await deps.config.getAccount(accountId);
+  const caller = mode.caller ?? (await callerFromNumber(terminal.from, account, deps));
+  const { e164: callerE164, hash } = caller;
   // Only a number we could normalise can be on a block list (they are stored as keyed hashes of E.164).
   const blocked = hash === null || deps.blocks === undefined ? null : await deps.blocks.blockedCaller(accountId, hash, times.startedAtMs);
   // Without an ended dialled leg the talk time is unknown: basis `talk` then rates 0 s (rating-v2.ts) until the
   // leg's event arrives and re-rates the call (rerateCall).
-  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec });
-  const quality = ctx.terms === null ? null : await qualityOf(terminal, events, ctx, hash, times.startedAtMs, deps);
+  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec, areaCode: caller.traits.areaCode });
+  const quality = ctx.terms === null ? null : await qualityOf(terminal, events, ctx, caller, account, times.startedAtMs, deps);
 
   let prior: PriorBilled | null = null;
   let refusal: CapRefusal | null = null;
@@ -309,6 +357,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       durationSec: times.durationSec,
       callerHash: hash,
       callerE164,
+      callerTraits: caller.fresh ? caller.traits : null,
     };
 
     let outcome: CommitOutcome;
@@ -406,11 +455,12 @@ async function qualityOf(
   terminal: CallStatusEvent,
   events: readonly CallEvent[],
   ctx: RatingContext,
-  hash: string | null,
+  caller: CallerAtRating,
+  account: Account | null,
   startedAtMs: number,
   deps: RatingDeps,
 ): Promise<{ signals: CallSignal[]; blockSignals: readonly CallSignal[] }> {
-  const account = await deps.config.getAccount(terminal.accountId);
+  const hash = caller.hash;
   const config = account?.quality ?? DEFAULT_QUALITY_CONFIG;
   let inHand: readonly CallEvent[] = [...events, ...(ctx.storedEvents ?? [])];
   // Billing depends on the IVR timing only when the account blocks coached_ivr: then it is worth one read.
@@ -431,6 +481,7 @@ async function qualityOf(
       direction: (terminal.direction as QualityFacts['direction']) ?? null,
       recordingDurationSec: recording?.kind === 'recording.status' ? recording.recordingDurationSec : null,
       ivr,
+      callerNumber: caller.traits.numberClass,
     },
     ctx.terms!,
     config,
@@ -472,8 +523,10 @@ export async function rerateCall(callId: string, trigger: RerateTrigger, deps: R
   if (trigger.kind === 'credited' && !(rating.reasons.length === 1 && rating.reasons[0] === 'duplicate_caller' && priorCallIdOf(rating) === trigger.creditedCallId)) {
     return 'not_applicable';
   }
+  const account = await deps.config.getAccount(stored.accountId);
   await rate(terminal, stored.events, deps, {
     rerate: { expectRatedAt: stored.ratedAt },
+    caller: await callerOfStored(stored, terminal, account, deps),
     ...(trigger.kind === 'credited' ? { freedCallId: trigger.creditedCallId } : {}),
   });
   return 'rerated';

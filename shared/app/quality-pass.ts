@@ -35,6 +35,7 @@ import {
   addCrossCallFindings,
   compareCrossCallInputs,
   createCrossCallDetector,
+  keyedBlockDigits,
   numberBlockOf,
   tooFastIvrFinding,
   type CrossCallFlags,
@@ -133,6 +134,22 @@ interface PassCall extends CrossCallInput {
   readonly stored: CrossCallFlags | null;
 }
 
+/**
+ * The caller's number block as the pass compares it (issue 6, "PII"): the keyed block the rating recorded (CallerTraits),
+ * if it was made at the account's current digit count (after a change of velocity.numberBlockDigits, calls rated
+ * before it have no block for one velocity window). Items rated before issue 6 kept the number in their slots: their
+ * block is taken from it in clear, which never equals a keyed one (the velocity window after the deployment counts a
+ * block's old and new calls apart).
+ */
+function numberBlockOfStored(call: StoredCall, from: string, config: QualityConfig): string | null {
+  const digits = config.velocity.numberBlockDigits;
+  if (call.callerTraits !== undefined) {
+    const block = call.callerTraits.numberBlock;
+    return block !== null && keyedBlockDigits(block) === digits ? block : null;
+  }
+  return from === '' ? null : numberBlockOf(from, digits);
+}
+
 /** Null for a call the detector cannot place (not rated, no source, no start). */
 export function passCallOf(call: StoredCall, config: QualityConfig): PassCall | null {
   const r = call.rating;
@@ -145,7 +162,7 @@ export function passCallOf(call: StoredCall, config: QualityConfig): PassCall | 
     publisherId: r.publisherId,
     subSource: r.subSource,
     callerHash: call.callerHash ?? null,
-    numberBlock: terminal === null ? null : numberBlockOf(terminal.from, config.velocity.numberBlockDigits),
+    numberBlock: numberBlockOfStored(call, terminal?.from ?? '', config),
     ivr: ivrTimingOf(call.events),
     recorded: r.recorded?.signals ?? [],
     stored: call.crossCall ?? null,

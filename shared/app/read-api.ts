@@ -212,7 +212,12 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     return { ...recorded, terms: null, rules: rating.rules.filter((r) => r.rule === 'unknown_number'), price: null, matchesRecorded: true };
   }
   const decision = rateCallV2({
-    call: callFactsFrom(terminal, { digits: gatheredDigits(call.events), talkSec: rating.recorded?.talkSec ?? null }),
+    // Issue 6: the slots carry no number; the caller's area code is what the rating recorded (legacy items: from `from`).
+    call: callFactsFrom(terminal, {
+      digits: gatheredDigits(call.events),
+      talkSec: rating.recorded?.talkSec ?? null,
+      ...(call.callerTraits === undefined ? {} : { areaCode: call.callerTraits.areaCode }),
+    }),
     startedAtMs,
     assignment: { accountId: call.accountId, number: terminal.to, campaignId: rating.campaignId, publisherId: rating.publisherId, subSource: rating.subSource },
     campaign,

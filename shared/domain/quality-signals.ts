@@ -52,6 +52,7 @@
  *
  * Per source: countSignalsBySource → sourceFraudScore (0..100 with its contributions) and nearBufferHistogram.
  */
+import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import type { CallFacts } from './rating-v2';
 import type { ContractTerms } from './terms';
@@ -162,6 +163,11 @@ export interface QualityFacts extends Pick<CallFacts, 'status' | 'from' | 'total
   /** Seconds of the call's completed recording, or null when there is none. */
   readonly recordingDurationSec: number | null;
   readonly ivr: IvrTiming | null;
+  /**
+   * The class of `from` as recorded at rating (CallerTraits), for a call read back from its item, which no longer
+   * stores the number (issue 6, "PII"); absent: classified from `from`.
+   */
+  readonly callerNumber?: CallerNumberClass;
 }
 
 export type QualityTerms = Pick<ContractTerms, 'bufferSec' | 'durationBasis'>;
@@ -248,7 +254,7 @@ export function callerNumberClass(raw: string): CallerNumberClass {
 function robocallFinding(facts: QualityFacts): QualityFinding | null {
   if (facts.direction !== null && facts.direction !== 'inbound') return null;
   const attestation = facts.stirVerstat === undefined ? 'unknown' : attestationOf(facts.stirVerstat);
-  const callerNumber = callerNumberClass(facts.from);
+  const callerNumber = facts.callerNumber ?? callerNumberClass(facts.from);
   const machine = facts.answeredBy !== null && (facts.answeredBy.startsWith('machine_') || facts.answeredBy === 'fax');
   const rules = [
     ...(attestation === 'A' || attestation === 'B' || attestation === 'unknown' ? [] : ['attestation']),
@@ -357,6 +363,39 @@ export function numberBlockOf(raw: string, digits: number): string | null {
   const parsed = parsePhoneNumberFromString(raw.trim(), 'US');
   if (!parsed || !parsed.isPossible()) return null;
   return `${parsed.countryCallingCode}-${String(parsed.nationalNumber).slice(0, digits)}`;
+}
+
+/**
+ * The number block as it is stored and compared (issue 6, "PII"): `<digits>:<keyed hash>`, HMAC-SHA256 under the
+ * caller-hash key of `block:<digits>:<block>` (domain-separated from the caller hash, whose input is an E.164 number),
+ * 16 base64url characters (96 bits). Blocks of different digit counts never compare equal. Null when numberBlockOf is.
+ */
+export function keyedNumberBlock(key: string, raw: string, digits: number): string | null {
+  const block = numberBlockOf(raw, digits);
+  if (block === null) return null;
+  return `${digits}:${createHmac('sha256', key).update(`block:${digits}:${block}`, 'utf8').digest('base64url').slice(0, 16)}`;
+}
+
+/** The number-block digit count a keyedNumberBlock value was made with (null: not one). */
+export function keyedBlockDigits(value: string): number | null {
+  const m = /^(\d):[A-Za-z0-9_-]{16}$/.exec(value);
+  return m === null ? null : Number(m[1]);
+}
+
+// ---------------------------------------------------------------- caller traits
+
+/**
+ * What the steps after rating need to know of a caller, without the number (issue 6, "PII"). Recorded on the call
+ * item with the first rating, when the number is at hand; the number itself is only kept sealed (`callerEnc`):
+ * - `numberClass`: robocall_suspect's `caller_number` rule, on re-rating;
+ * - `areaCode`: the NANP area code of a valid +1 number (rating-v2 callerGeo), for the geography rule on re-rating
+ *   and in the rating explanation; null otherwise;
+ * - `numberBlock`: keyedNumberBlock at the account's velocity.numberBlockDigits then, for the quality pass.
+ */
+export interface CallerTraits {
+  readonly numberClass: CallerNumberClass;
+  readonly areaCode: string | null;
+  readonly numberBlock: string | null;
 }
 
 // ---------------------------------------------------------------- cross-call (streaming)

@@ -93,6 +93,11 @@ export interface CallFacts {
   readonly digits: string | null;
   readonly fromState: string | null;
   readonly fromZip: string | null;
+  /**
+   * Issue 6: the caller's area code as recorded at rating (quality-signals.ts CallerTraits), for a call read back from
+   * its item, which no longer stores `from`; absent: derived from `from`.
+   */
+  readonly areaCode?: string | null;
   /** Tags of the call (e.g. from the tracking number), used by price overrides. */
   readonly tags: readonly string[];
 }
@@ -130,7 +135,7 @@ export interface RatingInputV2 {
 /** Facts from the folded terminal event plus what the writer gathered from other slots. */
 export function callFactsFrom(
   terminal: CallStatusEvent,
-  extra: { talkSec?: number | null; digits?: string | null; tags?: readonly string[] } = {},
+  extra: { talkSec?: number | null; digits?: string | null; tags?: readonly string[]; areaCode?: string | null } = {},
 ): CallFacts {
   return {
     status: terminal.status,
@@ -143,6 +148,7 @@ export function callFactsFrom(
     fromState: terminal.fromState,
     fromZip: terminal.fromZip,
     tags: extra.tags ?? [],
+    ...(extra.areaCode === undefined ? {} : { areaCode: extra.areaCode }),
   };
 }
 
@@ -153,10 +159,14 @@ export interface CallerGeo {
 }
 
 /** Where the caller is, as far as we can tell without a lookup service. */
-export function callerGeo(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZip'>): CallerGeo {
-  const parsed = parsePhoneNumberFromString(call.from.trim(), 'US');
+export function callerGeo(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZip' | 'areaCode'>): CallerGeo {
+  const parsed = call.areaCode !== undefined ? null : parsePhoneNumberFromString(call.from.trim(), 'US');
   const areaCode =
-    parsed && parsed.isValid() && parsed.countryCallingCode === '1' ? String(parsed.nationalNumber).slice(0, 3) : null;
+    call.areaCode !== undefined
+      ? call.areaCode
+      : parsed && parsed.isValid() && parsed.countryCallingCode === '1'
+        ? String(parsed.nationalNumber).slice(0, 3)
+        : null;
   const state = call.fromState?.trim().toUpperCase() || null;
   const zip = call.fromZip?.trim() || null;
   return { state, zip, areaCode };

@@ -47,7 +47,11 @@ export interface CallStatusEvent extends CallEventBase {
   readonly kind: 'call.status';
   readonly status: CallStatus;
   readonly direction: 'inbound' | 'outbound-api' | 'outbound-dial' | null;
-  /** Caller as sent (E.164 when it is a phone number; may be `anonymous`, `client:x`, a SIP URI). PII. */
+  /**
+   * Caller as sent (E.164 when it is a phone number; may be `anonymous`, `client:x`, a SIP URI). PII: never stored in
+   * clear; an event read back from a call item has '' here (issue 6: StoredCall.callerTraits and callerHash say what
+   * later steps need of the caller).
+   */
   readonly from: string;
   /** The tracking number dialled, E.164. */
   readonly to: string;

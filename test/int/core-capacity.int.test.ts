@@ -14,6 +14,10 @@
  * rated item stays under 1 KB (945 B with the recording's slot already merged), but a demo-shaped call with its
  * stored recording no longer does (~1.1 KB): from then on each write of it costs 2 WCU on the table and 2 on each
  * ALL index (gsi1, gsi3), so the fetcher's setRecording is 6 WCU where it was 2.
+ *
+ * Issue 6 (caller at rest): the slots no longer carry the number (`f`) and only the terminal slot the caller's
+ * location; the item gains the caller traits `ct` (~26 B). Measured: rated 829 B (983 B with the recording's slot),
+ * 1170 B with the stored recording, against 846 / 1000 / 1187 B for the same item stored the old way: WCU unchanged.
  */
 import { readFileSync } from 'node:fs';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -27,7 +31,8 @@ import { processIngestBatch } from '../../shared/app/process-ingest-batch';
 import { callerHash } from '../../shared/domain/caller';
 import { parseForm, parseTwilioEvent } from '../../shared/domain/twilio';
 import { entryHash } from '../../shared/domain/tamper';
-import type { CallEvent, LedgerEntry } from '../../shared/domain/types';
+import type { CallEvent, CallStatusEvent, LedgerEntry } from '../../shared/domain/types';
+import { eventAtRest } from '../../shared/adapters/call-item';
 import { createTenant, freshNumber, hex32, records, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
 
 let env: CoreEnv;
@@ -93,6 +98,19 @@ async function process(events: readonly CallEvent[]): Promise<{ requests: number
   return { requests: ddbStats.requests, awsWriteUnits: ddbStats.awsWriteUnits };
 }
 
+/** The call item as the writer stored it before issue 6: the number in every status slot, every slot located, no `ct`. */
+function preIssue6Shape(item: Item, caller: string, ringing: CallStatusEvent): Item {
+  const { ct: _ct, ...rest } = item;
+  const out: Item = { ...rest };
+  for (const [attr, value] of Object.entries(item)) {
+    if (!attr.startsWith('s_') || value.M === undefined) continue;
+    const located = attr === 's_ringing' ? { s: ringing.fromState, z: ringing.fromZip, c: ringing.fromCountry } : {};
+    const extra = Object.fromEntries(Object.entries(located).flatMap(([k, v]) => (v === null ? [] : [[k, { S: v }]])));
+    out[attr] = { M: { ...value.M, f: { S: caller }, ...extra } };
+  }
+  return out;
+}
+
 function sizes(item: Item | null): number {
   return item === null ? 0 : itemSizeBytes(item);
 }
@@ -153,6 +171,12 @@ describe('capacity of a billable call, by AWS accounting', () => {
           `marker ${rating.marker} + gsi1 ${rating.gsi1} + gsi2 ${rating.gsi2} + gsi3 ${rating.gsi3} + gsi4 ${rating.gsi4} + ledger index ${rating.ledgerIndex} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
       );
       expect(itemSizeBytes(afterRating)).toBeLessThanOrEqual(1024);
+      // Issue 6: the slots no longer carry the caller's number (nor the ringing slot its location); the item gained
+      // the caller traits `ct` instead. The same item as it was stored before (clear `f` in every status slot,
+      // location on the ringing slot too, no `ct`) was larger: the change costs no byte.
+      const before6 = preIssue6Shape(afterRating, c.caller, c.ringing as CallStatusEvent);
+      console.log(`caller at rest (${order}): rated call item ${sizes(afterRating)} B; the same with the number in its slots ${sizes(before6)} B`);
+      expect(itemSizeBytes(afterRating)).toBeLessThan(itemSizeBytes(before6));
       expect(rating).toEqual({ call: 2, charge: 2, marker: 2, gsi1: 1, gsi2: 1, gsi3: 1, gsi4: 1, ledgerIndex: 1 });
       expect(total).toBeLessThanOrEqual(12);
       expect(ringingStats.requests + ratingStats.requests).toBeLessThanOrEqual(2);
@@ -175,7 +199,8 @@ describe('capacity of a billable call, by AWS accounting', () => {
       });
       const final = (await rawItem(env.names.mainTable, callKey))!;
       console.log(
-        `recording (${order}): slot merge ${recordingMerge.awsWriteUnits} WCU, setRecording ${ddbStats.awsWriteUnits} WCU; final call item ${sizes(final)} B`,
+        `recording (${order}): slot merge ${recordingMerge.awsWriteUnits} WCU, setRecording ${ddbStats.awsWriteUnits} WCU; final call item ${sizes(final)} B ` +
+          `(with the number in its slots ${sizes(preIssue6Shape(final, c.caller, c.ringing as CallStatusEvent))} B)`,
       );
       // The slot merge is 1 WCU on the table + 1 on each ALL index (gsi1, gsi3) while the item is under 1 KB, except
       // for a recording that arrived before rating, when the call was in no index yet. The stored recording takes the
@@ -243,6 +268,8 @@ describe('capacity of a billable call, by AWS accounting', () => {
         callerHash: hash,
         // Issue 6: the number itself only encrypted (AES-256-GCM, bound to account and call: pii-cipher.ts).
         callerEnc: expect.stringMatching(/^v1:/),
+        // …and what later steps need of the caller instead of it: class, area code, keyed number block (call-item.ts).
+        ct: expect.stringMatching(/^v:\d{3}:6:[A-Za-z0-9_-]{16}$/),
         gsi1pk: `ACCT#${acct}`,
         gsi1sk: `2026-11-24T15:10:00.000Z#${c.callId}`,
         // Issue 5: the caller index (connected calls) and the campaign index share gsi1sk as their sort key.
@@ -254,10 +281,11 @@ describe('capacity of a billable call, by AWS accounting', () => {
       for (const slot of slots) expect(afterRating[slot]?.M, slot).toBeDefined();
       expect(afterRating.rating?.M).toBeDefined();
 
-      // And the repository reads back exactly what was delivered, with the full rating explanation.
+      // And the repository reads back what was delivered, but for the caller (issue 6), with the full rating explanation.
       const stored = await env.calls.getCall(c.callId, { consistent: true });
       const byId = (events: readonly CallEvent[]) => [...events].sort((x, y) => x.eventId.localeCompare(y.eventId));
-      expect(byId(stored!.events)).toEqual(byId([c.ringing, c.completed, c.recording]));
+      expect(byId(stored!.events)).toEqual(byId([c.ringing, c.completed, c.recording].map(eventAtRest)));
+      expect(JSON.stringify(afterRating)).not.toContain(c.caller.slice(2));
       expect(stored!.rating).toEqual({
         billable: true,
         amountCents: 4500,

@@ -7,7 +7,7 @@ import { archiveGroups, archiveKey } from '../../shared/adapters/archive';
 import { decodeCursor, encodeCursor } from '../../shared/adapters/cursor';
 import { ConfigError, loadConfig } from '../../shared/adapters/env';
 import { authenticate, header, problemResponse, rawBody, sha256Hex } from '../../shared/adapters/http';
-import { decodeSlot, encodeSlot } from '../../shared/adapters/call-item';
+import { decodeCallerTraits, decodeSlot, encodeCallerTraits, encodeSlot } from '../../shared/adapters/call-item';
 import { assertAllowedRecordingUrl, RecordingFetchError } from '../../shared/adapters/recordings';
 import { envNameForSecret, secretRefFor, SecretNotFound, SecretResolver } from '../../shared/adapters/secrets';
 import { slotName } from '../../shared/domain/fold';
@@ -172,15 +172,29 @@ describe('call item slots', () => {
   };
 
   const roundTrip = (event: CallEvent) => decodeSlot(slotName(event), unmarshall(encodeSlot(event).M!), 'acme', callId);
+  /**
+   * What a slot keeps of an event (issue 6): never the caller's number (read back as ''), the caller's location only on
+   * the call's own terminal slots.
+   */
+  const atRest = (event: CallEvent): CallEvent =>
+    event.kind === 'recording.status'
+      ? event
+      : {
+          ...event,
+          from: '',
+          ...(event.parentCallId === null && ['completed', 'busy', 'no-answer', 'failed', 'canceled'].includes(event.status)
+            ? {}
+            : { fromState: null, fromZip: null, fromCountry: null }),
+        };
 
-  it('round-trips events exactly while storing neither ids, nulls nor what the slot name says', () => {
+  it('round-trips events exactly, but for the caller, while storing neither ids, nulls nor what the slot name says', () => {
     for (const event of [status, recording]) {
       const stored = JSON.stringify(encodeSlot(event));
       expect(stored).not.toContain('NULL');
       expect(stored).not.toContain('acme');
       expect(stored).not.toContain('twilio');
       expect(stored).not.toContain('completed');
-      expect(roundTrip(event)).toEqual(event);
+      expect(roundTrip(event)).toEqual(atRest(event));
     }
     // Times as epoch ms, receivedAt as the delay after occurredAt.
     expect(encodeSlot(status).M).toMatchObject({ o: { N: String(Date.parse(status.occurredAt)) }, r: { N: '1000' } });
@@ -197,12 +211,43 @@ describe('call item slots', () => {
       durationSec: 0,
     };
     expect(slotName(odd)).toBe('s_in-progress_gather');
-    expect(roundTrip(odd)).toEqual(odd);
+    expect(roundTrip(odd)).toEqual(atRest(odd));
     expect(JSON.stringify(encodeSlot(odd))).not.toContain('gather');
     for (const event of [{ ...recording, receivedAt: recording.occurredAt }, { ...status, eventId: 'custom' }, { ...odd, receivedAt: 'x' }]) {
-      expect(roundTrip(event)).toEqual(event);
+      expect(roundTrip(event)).toEqual(atRest(event));
     }
     expect(encodeSlot({ ...recording, receivedAt: recording.occurredAt }).M).not.toHaveProperty('r');
+  });
+
+  it('never stores the caller number (issue 6); location only on the own terminal slot; a legacy clear `f` is still read', () => {
+    const national = '5125550123';
+    const ringing: CallStatusEvent = { ...status, status: 'ringing', eventId: `${callId}:status:ringing`, durationSec: null, fromZip: '78704' };
+    const leg: CallStatusEvent = { ...status, callId: 'twilio:CAchild', eventId: 'twilio:CAchild:status:completed', parentCallId: callId, fromZip: '78704' };
+    for (const event of [status, { ...status, fromZip: '78704' }, ringing, leg]) {
+      const stored = JSON.stringify(encodeSlot(event));
+      expect(stored).not.toContain(national);
+      // A child leg is read back on its parent's item (its call id is the parent's there).
+      if (event !== leg) expect(roundTrip(event)).toEqual(atRest(event));
+    }
+    expect(decodeSlot(slotName(leg), unmarshall(encodeSlot(leg).M!), 'acme', callId)).toMatchObject({ from: '', fromZip: null, parentCallId: callId });
+    expect(JSON.stringify(encodeSlot({ ...status, fromZip: '78704' }))).toContain('78704');
+    expect(JSON.stringify(encodeSlot(ringing))).not.toContain('78704');
+    expect(JSON.stringify(encodeSlot(leg))).not.toContain('78704');
+    // An item written before the change kept `f`: its events read back with the number.
+    const legacy = { ...unmarshall(encodeSlot(status).M!), f: status.from };
+    expect(decodeSlot(slotName(status), legacy, 'acme', callId)).toEqual(status);
+  });
+
+  it('stores the caller traits as one short string and reads back exactly them', () => {
+    const traits = [
+      { numberClass: 'valid', areaCode: '512', numberBlock: '6:AbCdEfGhIjKlMn_-' },
+      { numberClass: 'unallocatable', areaCode: null, numberBlock: '7:0123456789abcdef' },
+      { numberClass: 'invalid', areaCode: null, numberBlock: null },
+      { numberClass: 'withheld', areaCode: null, numberBlock: null },
+    ] as const;
+    for (const t of traits) expect(decodeCallerTraits(encodeCallerTraits(t).S)).toEqual(t);
+    expect(encodeCallerTraits(traits[0]).S).toBe('v:512:6:AbCdEfGhIjKlMn_-');
+    for (const bad of [undefined, 7, '', 'x:512:', 'v:5125:']) expect(decodeCallerTraits(bad)).toBeNull();
   });
 
   it('stores a recording URL without the recording id it ends in', () => {

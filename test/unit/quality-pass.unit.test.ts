@@ -4,13 +4,16 @@
  * test/int/quality-pass.int.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { lookBackMs } from '../../shared/app/quality-pass';
+import { lookBackMs, passCallOf } from '../../shared/app/quality-pass';
+import type { StoredCall } from '../../shared/app/ports';
 import {
   DEFAULT_QUALITY_CONFIG,
   addCrossCallFindings,
   crossCallSignalsOf,
   decodeCrossCallFlags,
   encodeCrossCallFlags,
+  keyedBlockDigits,
+  keyedNumberBlock,
   type QualityFinding,
 } from '../../shared/domain/quality-signals';
 
@@ -59,5 +62,70 @@ describe('the pass window', () => {
   it('looks back the longest detector window', () => {
     expect(lookBackMs(DEFAULT_QUALITY_CONFIG)).toBe(72 * 3_600_000);
     expect(lookBackMs({ ...DEFAULT_QUALITY_CONFIG, repeatWindowHours: 0.25, velocity: { ...DEFAULT_QUALITY_CONFIG.velocity, windowMinutes: 45 } })).toBe(60 * 60_000);
+  });
+});
+
+describe('the caller number block the pass compares (issue 6: the slots carry no number)', () => {
+  const KEY = 'k'.repeat(64);
+  const callOf = (from: string, callerTraits?: StoredCall['callerTraits']): StoredCall => ({
+    callId: 'twilio:CA1',
+    accountId: 'acme',
+    events: [
+      {
+        kind: 'call.status',
+        eventId: 'twilio:CA1:status:completed',
+        provider: 'twilio',
+        accountId: 'acme',
+        callId: 'twilio:CA1',
+        occurredAt: AT,
+        receivedAt: AT,
+        sequenceNumber: null,
+        status: 'completed',
+        direction: 'inbound',
+        from,
+        to: '+15125550100',
+        durationSec: 60,
+        answeredBy: null,
+        stirVerstat: null,
+        digits: null,
+        fromState: null,
+        fromZip: null,
+        fromCountry: null,
+        parentCallId: null,
+      },
+    ],
+    rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
+    ratedAt: AT,
+    startedAt: AT,
+    endedAt: AT,
+    durationSec: 60,
+    recording: null,
+    ...(callerTraits === undefined ? {} : { callerTraits }),
+  });
+
+  it('keys a block per digit count: same block same value, other block or digit count another, no clear digits', () => {
+    const a = keyedNumberBlock(KEY, '+15125550142', 6)!;
+    expect(a).toMatch(/^6:[A-Za-z0-9_-]{16}$/);
+    expect(a).not.toContain('512555');
+    expect(keyedNumberBlock(KEY, '+15125559999', 6)).toBe(a);
+    expect(keyedNumberBlock(KEY, '+15125560142', 6)).not.toBe(a);
+    expect(keyedNumberBlock(KEY, '+15125550142', 7)).toMatch(/^7:/);
+    expect(keyedNumberBlock('other'.repeat(13), '+15125550142', 6)).not.toBe(a);
+    expect(keyedNumberBlock(KEY, 'anonymous', 6)).toBeNull();
+    expect(keyedBlockDigits(a)).toBe(6);
+    expect(keyedBlockDigits('1-512555')).toBeNull();
+  });
+
+  it('uses the keyed block the rating recorded at the configured digit count, else none; legacy items their clear number', () => {
+    const block = keyedNumberBlock(KEY, '+15125550142', 6)!;
+    const traits = { numberClass: 'valid' as const, areaCode: '512', numberBlock: block };
+    expect(passCallOf(callOf('', traits), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBe(block);
+    const sevenDigits = { ...DEFAULT_QUALITY_CONFIG, velocity: { ...DEFAULT_QUALITY_CONFIG.velocity, numberBlockDigits: 7 } };
+    expect(passCallOf(callOf('', traits), sevenDigits)?.numberBlock).toBeNull();
+    expect(passCallOf(callOf('', { ...traits, numberBlock: null }), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBeNull();
+    // Rated before issue 6: no traits, the number in the slot.
+    expect(passCallOf(callOf('+15125550142'), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBe('1-512555');
+    // A new item never yields a block from its (empty) `from`.
+    expect(passCallOf(callOf(''), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBeNull();
   });
 });
