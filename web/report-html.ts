@@ -287,7 +287,7 @@ function cells(f: ReportFigures): string {
 function row(r: ReportRow): string {
   return (
     `<tr data-group="${esc(r.group)}" data-verdict="${r.verdict}"><th scope="row">${esc(r.group)}</th>${cells(r)}` +
-    `<td><span class="verdict verdict-${r.verdict}">${esc(VERDICT_LABEL[r.verdict])}</span></td><td class="why">${esc(r.why)}${r.disclosure === null ? '' : ` <span class="disclosure">Disclosure ${esc(r.disclosure)}</span>`}</td></tr>`
+    `<td><span class="verdict verdict-${r.verdict}">${esc(VERDICT_LABEL[r.verdict])}</span></td><td class="why">${esc(r.why)}${r.disclosure === null ? '' : ` <span class="disclosure">Disclosure: ${esc(r.disclosure)}.</span>`}</td></tr>`
   );
 }
 

@@ -54,7 +54,7 @@ export interface ReportRow extends ReportFigures {
   readonly group: string;
   readonly verdict: Verdict;
   readonly why: string;
-  /** "partial: 3 call(s) came from sub-sources the publisher has not declared."; null when the answer has none. */
+  /** "partial (3 call(s) came from sub-sources the publisher has not declared)"; null when the answer has none. */
   readonly disclosure: string | null;
 }
 
@@ -182,7 +182,7 @@ export function viewFromApi(sources: SourcesReport, threshold: ThresholdReport, 
     ...figures(r),
     verdict: r.verdict,
     why: r.why,
-    disclosure: r.disclosure === undefined ? null : `${r.disclosure.status}: ${r.disclosure.why}`,
+    disclosure: r.disclosure === undefined ? null : `${r.disclosure.status} (${r.disclosure.why.replace(/\.$/, '')})`,
   }));
   return {
     title: `Booked revenue by source: ${sources.campaignName ?? sources.campaignId}`,

@@ -79,7 +79,7 @@ export function renderReportTable(view: ReportView): string {
     lines.push(alignTable(HEADER, body, [['total', ...figures(view.total), '']], [HEADER.length - 1]));
     lines.push('');
     for (const r of view.rows) {
-      lines.push(`  ${printable(r.group)}: ${VERDICT_LABEL[r.verdict]}, ${printable(r.why)}${r.disclosure === null ? '' : ` Disclosure ${printable(r.disclosure)}`}`);
+      lines.push(`  ${printable(r.group)}: ${VERDICT_LABEL[r.verdict]}, ${printable(r.why)}${r.disclosure === null ? '' : ` Disclosure: ${printable(r.disclosure)}.`}`);
     }
   }
   const t = view.threshold;
