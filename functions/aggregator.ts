@@ -28,6 +28,13 @@ export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatch
   const changes = event.Records.map(changeOf).filter((c): c is CallChange => c !== null);
   const result = await aggregateCallChanges(changes, deps);
   for (const f of result.failures) logger.error('call aggregates not refreshed', { callId: f.callId, error: f.error as Error });
-  logger.debug('aggregates', { records: event.Records.length, applied: result.applied, unchanged: result.unchanged, skipped: result.skipped });
+  logger.debug('aggregates', {
+    records: event.Records.length,
+    applied: result.applied,
+    unchanged: result.unchanged,
+    skipped: result.skipped,
+    batches: result.batches,
+    itemsWritten: result.itemsWritten,
+  });
   return { batchItemFailures: result.failedSequenceNumber === null ? [] : [{ itemIdentifier: result.failedSequenceNumber }] };
 }

@@ -10,16 +10,18 @@
  * - per call, the contribution applied: pk = CONTRIB#<callId>, sk = C, with a version `v` and the contribution `c`
  *   (NULL once the call no longer contributes).
  *
- * `apply` is one TransactWriteItems: the new contribution (conditional on the version read) and an `ADD` of each
- * delta to its cell, so a cell never holds half of a change, and a stale or repeated application is refused whole
- * ('conflict': the caller re-reads and recomputes). TransactionConflict (another transaction on a cell at that
- * moment) is retried here with jittered backoff. Cells are created by their first ADD; a counter back at 0 stays as 0.
+ * `applyBatch` (and `apply`, a batch of one) is one TransactWriteItems: each call's new contribution (conditional on
+ * the version read) and an `ADD` of the summed deltas to each cell once, so a cell never holds half of a change, and
+ * a stale or repeated application is refused ('conflict': the caller re-reads and recomputes). Summing per cell is the
+ * saving: the calls of one stream batch mostly share their day and sources. TransactionConflict (another transaction
+ * on a cell at that moment) is retried here with jittered backoff. Cells are created by their first ADD; a counter
+ * back at 0 stays as 0.
  */
 import { GetItemCommand, QueryCommand, TransactWriteItemsCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AggregateDelta, AggregateKind, CallContribution } from '../domain/aggregates';
 import type { AggregateCell } from '../app/report-engine';
-import type { AggregateStore, AppliedContribution } from '../app/aggregates';
+import { MAX_BATCH_ITEMS, mergeDeltas, type AggregateStore, type AppliedContribution, type PendingApplication } from '../app/aggregates';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
 
@@ -59,32 +61,51 @@ export class AggregateRepo implements AggregateStore {
   }
 
   async apply(callId: string, expected: AppliedContribution | null, target: CallContribution | null, deltas: readonly AggregateDelta[]): Promise<'applied' | 'conflict'> {
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
-      {
-        Put: {
-          TableName: this.table,
-          Item: marshall({ ...aggregateKeys.contribution(callId), v: (expected?.version ?? 0) + 1, c: target }, { removeUndefinedValues: true }),
-          ...(expected === null
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'v' }, ExpressionAttributeValues: { ':v': { N: String(expected.version) } } }),
-        },
-      },
-      ...deltas.map((d) => ({ Update: this.cellUpdate(d) })),
-    ];
-    for (let attempt = 0; ; attempt++) {
+    return (await this.applyBatch([{ callId, expected, target, deltas }]))[0]!;
+  }
+
+  /**
+   * One TransactWriteItems: each call's contribution (conditional on its version) and each cell once, its deltas
+   * summed. A cancellation naming some contributions' conditions takes those calls out ('conflict') and writes the
+   * rest again; TransactionConflict (another writer on a cell) is retried with jittered backoff.
+   */
+  async applyBatch(pending: readonly PendingApplication[]): Promise<readonly ('applied' | 'conflict')[]> {
+    const results: ('applied' | 'conflict')[] = pending.map(() => 'applied');
+    let live = pending.map((p, i) => ({ p, i }));
+    for (let attempt = 0; live.length > 0; ) {
+      const puts = live.map(({ p }) => ({ Put: this.contributionPut(p) }));
+      const updates = mergeDeltas(live.map(({ p }) => p)).map((d) => ({ Update: this.cellUpdate(d) }));
+      if (puts.length + updates.length > MAX_BATCH_ITEMS) throw new Error(`an aggregates write of ${puts.length + updates.length} items is over ${MAX_BATCH_ITEMS}`);
       try {
-        const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
+        const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: [...puts, ...updates], ReturnConsumedCapacity: 'TOTAL' }));
         recordDdb('write', out.ConsumedCapacity);
-        return 'applied';
+        return results;
       } catch (err) {
         recordDdb('write', undefined);
         const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'conflict';
+        const stale = new Set(live.filter((_, k) => reasons[k]?.Code === 'ConditionalCheckFailed').map(({ i }) => i));
+        if (stale.size > 0) {
+          for (const i of stale) results[i] = 'conflict';
+          live = live.filter(({ i }) => !stale.has(i));
+          continue;
+        }
         const conflict = errorName(err) === 'TransactionConflictException' || reasons.some((r) => r.Code === 'TransactionConflict');
         if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        attempt += 1;
         await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + Math.random())));
       }
     }
+    return results;
+  }
+
+  private contributionPut(p: PendingApplication) {
+    return {
+      TableName: this.table,
+      Item: marshall({ ...aggregateKeys.contribution(p.callId), v: (p.expected?.version ?? 0) + 1, c: p.target }, { removeUndefinedValues: true }),
+      ...(p.expected === null
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'v' }, ExpressionAttributeValues: { ':v': { N: String(p.expected.version) } } }),
+    };
   }
 
   private cellUpdate(d: AggregateDelta) {

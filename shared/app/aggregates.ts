@@ -10,9 +10,12 @@
  * always the current item, the order of the stream's records, a redelivered batch and a concurrent refresh (another
  * shard, or `rebuild`) cannot leave a cell wrong: each converges on the sum of the current contributions.
  *
- * A batch fails as a whole only on errors that stop a call from being refreshed; the earliest record of the calls
- * that failed is reported (`failedSequenceNumber`) so the stream resumes there (partial batch response). Refreshing
- * an already refreshed call again is free of writes.
+ * A stream batch's calls are read first, then written together (`applyBatch`): each call's contribution plus each
+ * cell ONCE, its deltas summed — the calls of one batch mostly share their day and sources, so a cell is updated once
+ * per write rather than once per call. A call whose applied contribution moved on between its read and the write is
+ * left out of it and refreshed on its own. The earliest record of the calls that could not be refreshed is reported
+ * (`failedSequenceNumber`) so the stream resumes there (partial batch response). Refreshing an already refreshed call
+ * again is free of writes.
  *
  * `rebuildCampaign` refreshes every call of a campaign and period (backfill after enabling the stream, or after an
  * account changed its time zone: cells are keyed by the local day the zone gave when the call was last refreshed).
@@ -28,10 +31,57 @@ export interface AppliedContribution {
   readonly contribution: CallContribution | null;
 }
 
+/** One call's pending application: what was read, what it should become, and the difference. */
+export interface PendingApplication {
+  readonly callId: string;
+  readonly expected: AppliedContribution | null;
+  readonly target: CallContribution | null;
+  readonly deltas: readonly AggregateDelta[];
+}
+
 export interface AggregateStore {
   readApplied(callId: string): Promise<AppliedContribution | null>;
   /** Stores `target` as the applied contribution and adds the deltas to their cells, atomically; 'conflict' when the applied contribution is no longer `expected`. */
   apply(callId: string, expected: AppliedContribution | null, target: CallContribution | null, deltas: readonly AggregateDelta[]): Promise<'applied' | 'conflict'>;
+  /**
+   * Several calls' applications in one atomic write, the deltas of a cell summed into one update (at most
+   * MAX_BATCH_ITEMS contributions and cells together). Per call 'applied', or 'conflict' for those whose applied
+   * contribution moved on: those are left out and the others applied.
+   */
+  applyBatch(pending: readonly PendingApplication[]): Promise<readonly ('applied' | 'conflict')[]>;
+}
+
+/** Items one atomic write may hold (DynamoDB TransactWriteItems: 100). */
+export const MAX_BATCH_ITEMS = 100;
+
+/** The distinct cell items a set of applications touches (what one batched write updates). */
+export function cellKeysOf(pending: readonly PendingApplication[]): Set<string> {
+  const keys = new Set<string>();
+  for (const p of pending) for (const d of p.deltas) keys.add(cellKeyOf(d));
+  return keys;
+}
+
+export function cellKeyOf(d: AggregateDelta): string {
+  return JSON.stringify([d.accountId, d.campaignId, d.kind, d.day, d.publisherId, d.subSource, d.part]);
+}
+
+/** The deltas of several applications summed per cell item (zero sums left out). */
+export function mergeDeltas(pending: readonly PendingApplication[]): AggregateDelta[] {
+  const merged = new Map<string, { delta: AggregateDelta; add: Record<string, number> }>();
+  for (const p of pending) {
+    for (const d of p.deltas) {
+      const key = cellKeyOf(d);
+      let m = merged.get(key);
+      if (m === undefined) merged.set(key, (m = { delta: d, add: {} }));
+      for (const [name, v] of Object.entries(d.add)) m.add[name] = (m.add[name] ?? 0) + v;
+    }
+  }
+  const out: AggregateDelta[] = [];
+  for (const { delta, add } of merged.values()) {
+    const nonZero = Object.fromEntries(Object.entries(add).filter(([, v]) => v !== 0));
+    if (Object.keys(nonZero).length > 0) out.push({ ...delta, add: nonZero });
+  }
+  return out;
 }
 
 export interface AggregatorDeps {
@@ -67,6 +117,9 @@ export interface ChangesResult {
   readonly failedSequenceNumber: string | null;
   /** The calls that could not be refreshed, with why (for the log: call ids only, no personal data). */
   readonly failures: readonly { readonly callId: string; readonly error: unknown }[];
+  /** Batched atomic writes made, and the items they wrote (contributions + cells), refreshes apart not counted. */
+  readonly batches: number;
+  readonly itemsWritten: number;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -119,22 +172,83 @@ export async function aggregateCallChanges(changes: readonly CallChange[], deps:
   let unchanged = 0;
   let failedSequenceNumber: string | null = null;
   const failures: { callId: string; error: unknown }[] = [];
-  const queue = [...toRefresh.entries()];
-  const worker = async () => {
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const [callId, sequenceNumber] = next;
+  const fail = (callId: string, error: unknown) => {
+    const sequenceNumber = toRefresh.get(callId)!;
+    // The stream retries from the earliest failure.
+    if (failedSequenceNumber === null || compareSequence(sequenceNumber, failedSequenceNumber) < 0) failedSequenceNumber = sequenceNumber;
+    failures.push({ callId, error });
+  };
+
+  // 1. Read each call and what it has applied, `concurrency` at a time; keep the calls whose contribution moved.
+  const pending: PendingApplication[] = [];
+  const queue = [...toRefresh.keys()];
+  const reader = async () => {
+    for (let callId = queue.shift(); callId !== undefined; callId = queue.shift()) {
+      try {
+        const [call, expected] = await Promise.all([deps.calls.getCall(callId), deps.store.readApplied(callId)]);
+        const target = await contributionForCall(call, deps);
+        const current = expected?.contribution ?? null;
+        if (sameContribution(current, target)) unchanged += 1;
+        else pending.push({ callId, expected, target, deltas: contributionDelta(current, target) });
+      } catch (error) {
+        fail(callId, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, reader));
+
+  // 2. Apply them in as few atomic writes as fit: calls of a batch mostly share their cells (same day and sources), so
+  //    a cell is updated once per write instead of once per call. A call whose applied contribution moved on since
+  //    it was read (a concurrent refresh) is refreshed on its own instead.
+  let batches = 0;
+  let itemsWritten = 0;
+  for (const chunk of chunksOf(pending)) {
+    let results: readonly ('applied' | 'conflict')[];
+    try {
+      results = await deps.store.applyBatch(chunk);
+    } catch (error) {
+      for (const p of chunk) fail(p.callId, error);
+      continue;
+    }
+    const written = chunk.filter((_, i) => results[i] === 'applied');
+    if (written.length > 0) {
+      batches += 1;
+      itemsWritten += written.length + mergeDeltas(written).length;
+    }
+    for (let i = 0; i < chunk.length; i++) {
+      const callId = chunk[i]!.callId;
+      if (results[i] === 'applied') {
+        applied += 1;
+        continue;
+      }
       try {
         if ((await refreshCall(callId, deps)) === 'applied') applied += 1;
         else unchanged += 1;
       } catch (error) {
-        // The stream retries from the earliest failure.
-        if (failedSequenceNumber === null || compareSequence(sequenceNumber, failedSequenceNumber) < 0) failedSequenceNumber = sequenceNumber;
-        failures.push({ callId, error });
+        fail(callId, error);
       }
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
-  return { applied, unchanged, skipped, failedSequenceNumber, failures };
+  }
+  return { applied, unchanged, skipped, failedSequenceNumber, failures, batches, itemsWritten };
+}
+
+/** Groups applications into writes of at most MAX_BATCH_ITEMS items (contributions plus distinct cells). */
+function chunksOf(pending: readonly PendingApplication[]): PendingApplication[][] {
+  const chunks: PendingApplication[][] = [];
+  let chunk: PendingApplication[] = [];
+  let cells = new Set<string>();
+  for (const p of pending) {
+    const added = p.deltas.map(cellKeyOf).filter((k) => !cells.has(k));
+    if (chunk.length > 0 && chunk.length + 1 + cells.size + new Set(added).size > MAX_BATCH_ITEMS) {
+      chunks.push(chunk);
+      chunk = [];
+      cells = new Set();
+    }
+    chunk.push(p);
+    for (const d of p.deltas) cells.add(cellKeyOf(d));
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
 }
 
 /** Refreshes every call of a stream of callIds (a backfill); returns how many changed their cells. */

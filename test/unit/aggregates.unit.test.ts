@@ -23,7 +23,16 @@ import { CALL_SIGNALS } from '../../shared/domain/rating-v2';
 import { createScorecard, type ScorecardOptions } from '../../shared/domain/scorecard';
 import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../../shared/domain/threshold-tuner';
 import type { ReasonCode } from '../../shared/domain/types';
-import { aggregateCallChanges, refreshCall, type AggregateStore, type AggregatorDeps, type AppliedContribution } from '../../shared/app/aggregates';
+import {
+  aggregateCallChanges,
+  mergeDeltas,
+  refreshCall,
+  type AggregateStore,
+  type AggregatorDeps,
+  type AppliedContribution,
+  type CallChange,
+  type PendingApplication,
+} from '../../shared/app/aggregates';
 import type { StoredCall } from '../../shared/app/ports';
 import { disclosureOf } from '../../shared/app/report-engine';
 
@@ -111,6 +120,26 @@ class MemoryStore implements AggregateStore {
     return 'applied' as const;
   }
 
+  /** Cell item updates made (one per cell per atomic write). */
+  cellWrites = 0;
+
+  /** As aggregate-repo.ts: stale contributions left out ('conflict'), the rest applied atomically, each cell once. */
+  async applyBatch(pending: readonly PendingApplication[]) {
+    const results = pending.map((p) => ((this.applied.get(p.callId)?.version ?? null) === (p.expected?.version ?? null) ? ('applied' as const) : ('conflict' as const)));
+    const live = pending.filter((_, i) => results[i] === 'applied');
+    if (live.length === 0) return results;
+    this.writes += 1;
+    for (const p of live) this.applied.set(p.callId, { version: (p.expected?.version ?? 0) + 1, contribution: p.target });
+    for (const d of mergeDeltas(live)) {
+      this.cellWrites += 1;
+      const key = cellKey(d);
+      const cell = this.cells.get(key) ?? { day: d.day, publisherId: d.publisherId, subSource: d.subSource, counts: {} };
+      for (const [name, v] of Object.entries(d.add)) cell.counts[name] = (cell.counts[name] ?? 0) + v;
+      this.cells.set(key, cell);
+    }
+    return results;
+  }
+
   cellsOf(kind: 'card' | 'tune') {
     return [...this.cells.entries()].filter(([k]) => JSON.parse(k)[0] === kind).map(([, c]) => c);
   }
@@ -121,7 +150,8 @@ function depsOver(items: Map<string, ReportCall | null>, store: AggregateStore):
   return {
     calls: { getCall: async (callId) => (items.get(callId) == null ? null : ({ callId, accountId: 'acct-1', rating: { campaignId: 'camp-1', termsVersion: 1 } } as unknown as StoredCall)) },
     context: { termsVersions: async () => [], timeZone: async () => ZONE },
-    reportCallOf: (call) => items.get(call.callId) ?? null,
+    // A stream image may carry the ReportCall it maps to (`image`); a read of the item maps to the current one.
+    reportCallOf: (call) => (call.rating === null ? null : ((call as { image?: ReportCall }).image ?? items.get(call.callId) ?? null)),
     store,
   };
 }
@@ -145,6 +175,8 @@ function foldCells(store: MemoryStore, groupBy: ScorecardOptions['groupBy']) {
 }
 
 // ---------------------------------------------------------------- tests
+
+const FLUSH_SHAPE: Shape = { publisherId: 'pub-a', subSource: null, hour: 1, billableSec: 90, price: 2000, outcome: null, creditShare: 0, signals: [], qa: null, never: 'not_connected' };
 
 describe('a call contribution', () => {
   it('keys the call by its local day in the account zone and names only non-zero counters', () => {
@@ -246,8 +278,15 @@ describe('cells folded into the reports', () => {
               await store.apply(p.callId, p.applied, p.target, contributionDelta(p.applied?.contribution ?? null, p.target));
             }
           }
-          // The stream always delivers a record after an item's last change: each call is refreshed at least once more.
-          for (let i = 0; i < histories.length; i++) await refreshCall(idOf(i), deps);
+          // The stream always delivers a record after an item's last change: one batch of them, applied in batched
+          // writes (each record's before-image stands for whatever the item was: never equal to its after-image).
+          const flush: CallChange[] = histories.map((_, i) => ({
+            callId: idOf(i),
+            sequenceNumber: String(1000 + i),
+            before: { callId: idOf(i), accountId: 'acct-1', rating: { campaignId: 'camp-1', termsVersion: 1 }, image: reportCall(idOf(i), { ...histories[0]![0] ?? FLUSH_SHAPE, publisherId: 'pub-image' }) } as unknown as StoredCall,
+            after: { callId: idOf(i), accountId: 'acct-1', rating: { campaignId: 'camp-1', termsVersion: 1 } } as unknown as StoredCall,
+          }));
+          expect(await aggregateCallChanges(flush, deps, 3)).toMatchObject({ failedSequenceNumber: null });
           const finals = [...items.values()].filter((c): c is ReportCall => c !== null);
           expect(foldCells(store, groupBy)).toEqual(foldCalls(finals, groupBy));
           // And a second refresh of everything writes nothing.
@@ -309,6 +348,28 @@ describe('the aggregator use case', () => {
     const retry = await aggregateCallChanges(changes.slice(1), { ...deps, calls: base.calls });
     expect(retry).toMatchObject({ applied: 1, failedSequenceNumber: null });
     expect(foldCells(store, 'publisher').card.total).toEqual(foldCalls([...items.values()] as ReportCall[], 'publisher').card.total);
+  });
+
+  it('writes the calls of a batch together, each cell once, and refreshes apart a call that moved on meanwhile', async () => {
+    const store = new MemoryStore();
+    const items = new Map<string, ReportCall | null>(Array.from({ length: 30 }, (_, i) => [`c${i}`, reportCall(`c${i}`, { ...shape, billableSec: 90 + (i % 3) })] as const));
+    // c7 already has an applied contribution; the batch's read of it comes back stale (as if read just before a
+    // concurrent refresh committed): its write is refused, and it is refreshed on its own.
+    await refreshCall('c7', depsOver(items, store));
+    let staleOnce = true;
+    const racing: AggregateStore = {
+      readApplied: async (callId) => (callId === 'c7' && staleOnce ? ((staleOnce = false), null) : store.readApplied(callId)),
+      apply: (...args) => store.apply(...args),
+      applyBatch: (pending) => store.applyBatch(pending),
+    };
+    const changes = [...items.keys()].map((callId, i) => ({ callId, sequenceNumber: String(500 + i), before: stored(callId, false), after: stored(callId, true) }));
+    const before = { writes: store.writes, cellWrites: store.cellWrites };
+    const out = await aggregateCallChanges(changes, { ...depsOver(items, store), store: racing });
+    expect(out).toMatchObject({ applied: 29, unchanged: 1, failedSequenceNumber: null });
+    // One write for the 29, one cell update each for card, tune `h` and tune `m1` (all 90–92 s): 3, not 29 × 3.
+    expect(store.writes - before.writes).toBe(1);
+    expect(store.cellWrites - before.cellWrites).toBe(3);
+    expect(foldCells(store, 'publisher')).toEqual(foldCalls([...items.values()] as ReportCall[], 'publisher'));
   });
 
   it('compares sequence numbers as numbers, not as text', async () => {
