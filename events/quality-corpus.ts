@@ -303,6 +303,25 @@ export interface SignalScore {
   readonly recall: number;
 }
 
+/** The scores as the text table the acceptance tests print: one row per signal, counts and precision/recall. */
+export function scoreTable(scores: readonly (Omit<SignalScore, 'signal'> & { readonly signal: string })[]): string {
+  return [
+    'signal                 labelled  flagged  TP  FP  FN  precision  recall',
+    ...scores.map((s) =>
+      [
+        s.signal.padEnd(22),
+        String(s.truePositives + s.falseNegatives).padStart(8),
+        String(s.truePositives + s.falsePositives).padStart(8),
+        String(s.truePositives).padStart(3),
+        String(s.falsePositives).padStart(3),
+        String(s.falseNegatives).padStart(3),
+        s.precision.toFixed(3).padStart(10),
+        s.recall.toFixed(3).padStart(7),
+      ].join(' '),
+    ),
+  ].join('\n');
+}
+
 /** The signal the system flags for each compliance label (rating-v2.ts CALL_SIGNALS). */
 export const COMPLIANCE_SIGNAL: Readonly<Record<ComplianceLabel, 'dnc_listed' | 'consent_missing'>> = {
   dnc_listed: 'dnc_listed',

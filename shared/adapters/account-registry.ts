@@ -11,12 +11,12 @@
  * The seed loader adds the attributes (infra/local/stack.ts `seedItems`); an account item written without them is
  * not visited until it is written again with them.
  */
-import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../infra/resources';
 import type { AccountDirectory } from '../app/seal-accounts';
 import { dynamodb } from './clients/dynamodb';
-import { recordDdb } from './ddb-stats';
+import { queryItems } from './ddb-ops';
 
 const GSI1 = TABLES.main.globalSecondaryIndexes[0];
 
@@ -41,24 +41,15 @@ export class AccountRegistry implements AccountDirectory {
   /** Every registered account id, in id order (all pages). */
   async listAccountIds(): Promise<string[]> {
     const ids: string[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client().send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: GSI1.indexName,
-          KeyConditionExpression: '#pk = :pk',
-          ProjectionExpression: '#sk',
-          ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name, '#sk': GSI1.sortKey.name },
-          ExpressionAttributeValues: { ':pk': { S: ACCOUNT_REGISTRY_PK } },
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('read', out.ConsumedCapacity);
-      for (const item of out.Items ?? []) ids.push(unmarshall(item)[GSI1.sortKey.name] as string);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const items = queryItems(this.client(), {
+      TableName: this.table,
+      IndexName: GSI1.indexName,
+      KeyConditionExpression: '#pk = :pk',
+      ProjectionExpression: '#sk',
+      ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name, '#sk': GSI1.sortKey.name },
+      ExpressionAttributeValues: { ':pk': { S: ACCOUNT_REGISTRY_PK } },
+    });
+    for await (const item of items) ids.push(unmarshall(item)[GSI1.sortKey.name] as string);
     return ids;
   }
 }

@@ -23,6 +23,7 @@ import type { AggregateDelta, AggregateKind, CallContribution } from '../domain/
 import type { AggregateCell } from '../app/report-engine';
 import { MAX_BATCH_ITEMS, mergeDeltas, type AggregateStore, type AppliedContribution, type PendingApplication } from '../app/aggregates';
 import { dynamodb } from './clients/dynamodb';
+import { errorName } from './ddb-ops';
 import { recordDdb } from './ddb-stats';
 
 export const aggregateKeys = {
@@ -35,10 +36,6 @@ export const aggregateKeys = {
 const CELL_FIELDS = new Set(['pk', 'sk', 'day', 'pub', 'sub']);
 
 const MAX_CONFLICT_RETRIES = 6;
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
-}
 
 export class AggregateRepo implements AggregateStore {
   private readonly table: string;

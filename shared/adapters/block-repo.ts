@@ -30,7 +30,7 @@ import type { BlockListQuery, BlockStore } from '../app/block-list';
 import { dynamodb } from './clients/dynamodb';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
-import { getItem } from './ddb-ops';
+import { errorName, getItem } from './ddb-ops';
 
 export const blockKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -99,10 +99,6 @@ export class ExactCache<T> {
 }
 
 // ------------------------------------------------------------------ items
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
-}
 
 /** A stored history, checked enough that a damaged item fails the call (and is retried, then alarms) instead of rating it. */
 function historyOf(value: unknown, what: string): readonly BlockChange[] {

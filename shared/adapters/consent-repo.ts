@@ -21,7 +21,7 @@ import type { ConsentStore } from '../app/compliance';
 import { mainKeys } from './main-repo';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
-import { getItem } from './ddb-ops';
+import { errorName, getItem } from './ddb-ops';
 
 export const consentKeys = {
   pk: (accountId: string, callerHash: string) => `CONSENT#${accountId}#${callerHash}`,
@@ -37,10 +37,6 @@ export function certificateKey(certificateId: string | null, certificateUrl: str
 /** `cns_` + 16 hex digits of the item's key: stable, and not reversible to the caller. */
 export function evidenceIdOf(accountId: string, callerHash: string, sk: string): string {
   return `cns_${createHash('sha256').update(`${accountId}\n${callerHash}\n${sk}`, 'utf8').digest('hex').slice(0, 16)}`;
-}
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
 }
 
 function toEvidence(item: Record<string, unknown>): ConsentEvidence {

@@ -1,13 +1,43 @@
 /**
- * The one GetItem of the adapters: consumed capacity requested and counted in ddbStats (ddb-stats.ts), like every
- * other DynamoDB request, so the bench and the capacity tests see every read.
+ * The one GetItem of the adapters, and the one read-every-page Query loop: consumed capacity requested and counted
+ * in ddbStats (ddb-stats.ts), like every other DynamoDB request, so the bench and the capacity tests see every read.
+ * Also `errorName`, how the adapters tell the SDK's conditional-check and transaction errors apart.
  */
-import { GetItemCommand, type AttributeValue, type DynamoDBClient, type GetItemCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  QueryCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type GetItemCommandInput,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import { recordDdb } from './ddb-stats';
+
+/** The `name` of an SDK error (`ConditionalCheckFailedException`, `TransactionCanceledException`, …), if it has one. */
+export function errorName(err: unknown): string | undefined {
+  return (err as { name?: string } | null)?.name;
+}
 
 /** The item as stored (keys included), or undefined when there is none. */
 export async function getItem(client: DynamoDBClient, input: Omit<GetItemCommandInput, 'ReturnConsumedCapacity'>): Promise<Record<string, AttributeValue> | undefined> {
   const out = await client.send(new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }));
   recordDdb('read', out.ConsumedCapacity);
   return out.Item;
+}
+
+/**
+ * Every item a Query matches, page after page, in the order it returns them. A page is read only when the caller has
+ * taken the previous one's items, so a consumer that stops early reads no further page.
+ */
+export async function* queryItems(
+  client: DynamoDBClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'ReturnConsumedCapacity'>,
+): AsyncGenerator<Record<string, AttributeValue>> {
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey, ReturnConsumedCapacity: 'TOTAL' }));
+    recordDdb('read', out.ConsumedCapacity);
+    yield* out.Items ?? [];
+    startKey = out.LastEvaluatedKey;
+  } while (startKey !== undefined);
 }

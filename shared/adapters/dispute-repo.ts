@@ -30,7 +30,7 @@ import { dynamodb } from './clients/dynamodb';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
 import { ledgerPk } from './ledger-repo';
-import { getItem } from './ddb-ops';
+import { errorName, getItem } from './ddb-ops';
 import { mainKeys } from './main-repo';
 
 export const disputeKeys = {
@@ -51,10 +51,6 @@ export interface DisputeRepoOptions {
   mainTable: string;
   ledgerTable: string;
   client?: DynamoDBClient;
-}
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
 }
 
 function toDispute(item: Record<string, AttributeValue>): Dispute {

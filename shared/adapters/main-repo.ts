@@ -60,7 +60,7 @@ import {
 import { estimateWcu, gsiWcu, updateWcu, type IndexShape, type Item } from './capacity';
 import { decodeCursor, encodeCursor } from './cursor';
 import type { CallerCipher } from '../domain/pii';
-import { getItem } from './ddb-ops';
+import { errorName, getItem } from './ddb-ops';
 
 // ------------------------------------------------------------------ keys
 
@@ -257,10 +257,6 @@ function notRatedCondition(b: UpdateBuilder, acct: string): string {
 function ratingCondition(b: UpdateBuilder, acct: string, rerate: Rerating | undefined): string {
   if (rerate === undefined) return notRatedCondition(b, acct);
   return `${b.name('ratedAt')} = ${b.value(S(rerate.expectRatedAt))} AND ${b.name('billable')} = ${b.value({ BOOL: false })} AND ${b.name('accountId')} = ${acct}`;
-}
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
 }
 
 /** A call item (table or gsi1/gsi3 image) as the StoredCall the use cases read. */

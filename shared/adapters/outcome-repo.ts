@@ -31,7 +31,7 @@ import { encodeOutcome } from './call-item';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
 import { callerIndex, callIndex, mainKeys } from './main-repo';
-import { getItem } from './ddb-ops';
+import { errorName, getItem } from './ddb-ops';
 
 export const outcomeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -41,10 +41,6 @@ export const outcomeKeys = {
 
 /** Candidates read per match: the newest connected calls of the caller inside the window (the rule needs the first). */
 const CANDIDATES = 10;
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
-}
 
 /**
  * The record's caller hash is stored as `ch`, never `callerHash`: that attribute name keys the main table's index of

@@ -32,7 +32,7 @@ import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
 import type { LedgerRepo } from './ledger-repo';
 import { configItems, mainKeys } from './main-repo';
-import { getItem } from './ddb-ops';
+import { errorName, getItem } from './ddb-ops';
 
 type Key = { pk: string; sk: string };
 
@@ -48,10 +48,6 @@ const RETIRED_TTL_SEC = 7 * 86_400;
 
 const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
-}
 
 export interface PilotRepoOptions {
   mainTable: string;

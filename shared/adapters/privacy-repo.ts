@@ -14,7 +14,6 @@
  */
 import {
   PutItemCommand,
-  QueryCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   type AttributeValue,
@@ -24,9 +23,9 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../infra/resources';
 import type { StoredCall } from '../app/ports';
-import type { DeletionRecord, PrivacyStore } from '../app/privacy';
+import type { DeletionRecord, EraseCallRequest, PrivacyStore } from '../app/privacy';
 import { dynamodb } from './clients/dynamodb';
-import { getItem } from './ddb-ops';
+import { errorName, getItem, queryItems } from './ddb-ops';
 import { recordDdb } from './ddb-stats';
 import { disputeKeys } from './dispute-repo';
 import { mainKeys, parseCall } from './main-repo';
@@ -39,10 +38,6 @@ export const privacyKeys = {
 };
 
 const S = (s: string): AttributeValue => ({ S: s });
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
-}
 
 function toRecord(item: Record<string, AttributeValue>): DeletionRecord & { callerHash: string } {
   const { pk: _pk, sk: _sk, deferred, ...rest } = unmarshall(item) as Record<string, unknown>;
@@ -135,38 +130,21 @@ export class PrivacyRepo implements PrivacyStore {
 
   async callIdsByCaller(callerHash: string): Promise<string[]> {
     const ids: string[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client().send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: allCallsOfCallerIndex.indexName,
-          KeyConditionExpression: '#h = :h',
-          ExpressionAttributeNames: { '#h': allCallsOfCallerIndex.partitionKey.name },
-          ExpressionAttributeValues: { ':h': S(callerHash) },
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('read', out.ConsumedCapacity);
-      for (const item of out.Items ?? []) {
-        const pk = String(unmarshall(item).pk);
-        if (pk.startsWith('CALL#')) ids.push(pk.slice('CALL#'.length));
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const items = queryItems(this.client(), {
+      TableName: this.table,
+      IndexName: allCallsOfCallerIndex.indexName,
+      KeyConditionExpression: '#h = :h',
+      ExpressionAttributeNames: { '#h': allCallsOfCallerIndex.partitionKey.name },
+      ExpressionAttributeValues: { ':h': S(callerHash) },
+    });
+    for await (const item of items) {
+      const pk = String(unmarshall(item).pk);
+      if (pk.startsWith('CALL#')) ids.push(pk.slice('CALL#'.length));
+    }
     return ids;
   }
 
-  async eraseCall(args: {
-    callId: string;
-    accountId: string;
-    deletionId: string;
-    atMs: number;
-    statusSlots: readonly string[];
-    /** `defer`: the recording is held (condition: hold present); otherwise the condition is: no hold. */
-    recording: 'defer' | 'delete' | 'none';
-  }): Promise<'erased' | 'hold_changed'> {
+  async eraseCall(args: EraseCallRequest): Promise<'erased' | 'hold_changed'> {
     const names: Record<string, string> = { '#erasure': 'erasure', '#hold': 'hold' };
     const removes = ['callerEnc', 'callerE164'];
     args.statusSlots.forEach((slot, i) => {

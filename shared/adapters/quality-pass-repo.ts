@@ -11,13 +11,14 @@
  * IAM (infra/stack.ts): Query on gsi1, UpdateItem only on `CALL#` partitions, GetItem/PutItem only on `QPASS#`
  * partitions and GetItem on `ACCT#` (the account's quality config), via `dynamodb:LeadingKeys`.
  */
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../infra/resources';
 import { encodeCrossCallFlags, type CrossCallFlags } from '../domain/quality-signals';
 import type { QualityPassCheckpoint, QualityPassStore } from '../app/quality-pass';
 import type { StoredCall } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
+import { errorName, getItem, queryItems } from './ddb-ops';
 import { recordDdb } from './ddb-stats';
 import { callIndex, mainKeys, parseCall } from './main-repo';
 
@@ -29,10 +30,6 @@ export const CROSS_CALL_ATTRIBUTE = 'xq';
 export const qualityPassKeys = {
   checkpoint: (accountId: string) => ({ pk: `QPASS#${accountId}`, sk: 'CHECKPOINT' }),
 };
-
-function errorName(err: unknown): string | undefined {
-  return (err as { name?: string } | null)?.name;
-}
 
 export class QualityPassRepo implements QualityPassStore {
   private readonly table: string;
@@ -47,26 +44,17 @@ export class QualityPassRepo implements QualityPassStore {
   }
 
   async *streamCalls(accountId: string, fromIso: string, toIso: string): AsyncGenerator<StoredCall> {
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client().send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: GSI1.indexName,
-          // <startedAt>#<callId>: BETWEEN from AND to keeps [from, to), since `to#…` sorts after `to`.
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-          ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name, '#sk': GSI1.sortKey.name },
-          ExpressionAttributeValues: { ':pk': { S: callIndex.pk(accountId) }, ':from': { S: fromIso }, ':to': { S: toIso } },
-          ScanIndexForward: true,
-          ExclusiveStartKey: startKey,
-          Limit: this.pageSize,
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('read', out.ConsumedCapacity);
-      for (const item of out.Items ?? []) yield parseCall(item);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const items = queryItems(this.client(), {
+      TableName: this.table,
+      IndexName: GSI1.indexName,
+      // <startedAt>#<callId>: BETWEEN from AND to keeps [from, to), since `to#…` sorts after `to`.
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#pk': GSI1.partitionKey.name, '#sk': GSI1.sortKey.name },
+      ExpressionAttributeValues: { ':pk': { S: callIndex.pk(accountId) }, ':from': { S: fromIso }, ':to': { S: toIso } },
+      ScanIndexForward: true,
+      Limit: this.pageSize,
+    });
+    for await (const item of items) yield parseCall(item);
   }
 
   async setCrossCallFlags(callId: string, flags: CrossCallFlags, expected: CrossCallFlags | null): Promise<'written' | 'changed'> {
@@ -99,12 +87,9 @@ export class QualityPassRepo implements QualityPassStore {
   }
 
   async getCheckpoint(accountId: string): Promise<QualityPassCheckpoint | null> {
-    const out = await this.client().send(
-      new GetItemCommand({ TableName: this.table, Key: marshall(qualityPassKeys.checkpoint(accountId)), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
-    );
-    recordDdb('read', out.ConsumedCapacity);
-    if (!out.Item) return null;
-    const raw = unmarshall(out.Item) as Record<string, unknown>;
+    const item = await getItem(this.client(), { TableName: this.table, Key: marshall(qualityPassKeys.checkpoint(accountId)), ConsistentRead: true });
+    if (!item) return null;
+    const raw = unmarshall(item) as Record<string, unknown>;
     return { through: String(raw.through), runAt: String(raw.runAt) };
   }
 

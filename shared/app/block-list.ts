@@ -19,11 +19,11 @@ import { callerHash } from '../domain/caller';
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../domain/block-list';
 import { BlockCallerBodySchema } from '../domain/block-list-schema';
 import { parseBody } from '../domain/config-schema';
-import { BadRequest, Conflict, NotFound, UnsupportedMediaType } from '../domain/problems';
+import { BadRequest, Conflict, NotFound } from '../domain/problems';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
 import { requireAdmin, type Written } from './management';
 import { ConfigWriteConflict, type ApiKeyRecord, type Page, type SecretStore } from './ports';
-import { cursor, parseQuery, wholeNumber } from './query';
+import { cursor, jsonBody, parseQuery, wholeNumber } from './query';
 
 export interface BlockListQuery {
   readonly accountId: string;
@@ -108,18 +108,6 @@ export interface BlockRoute {
   /** API Gateway HTTP API path template. */
   readonly path: string;
   handle(principal: ApiKeyRecord, req: RouteRequest, deps: BlockListDeps): Promise<RouteResponse>;
-}
-
-/** A JSON body: 415 unless JSON, 400 unless it parses (validated by the use case); none is `{}`, so the missing fields are named. */
-function jsonBody(req: RouteRequest): unknown {
-  if (req.body.trim() === '') return {};
-  const type = req.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
-  try {
-    return JSON.parse(req.body);
-  } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
-  }
 }
 
 function numberParameter(req: RouteRequest): string {

@@ -62,7 +62,7 @@ import { settleWithLimit } from './concurrency';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
 import { requireAdmin } from './management';
 import type { ApiKeyRecord, SecretStore } from './ports';
-import { parseQuery } from './query';
+import { jsonBody, parseQuery } from './query';
 
 /** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
 export const MAX_DNC_BYTES = 5 * 1024 * 1024;
@@ -198,14 +198,6 @@ function parseJson(text: string): unknown {
   } catch {
     throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
-}
-
-/** A JSON body: 415 unless JSON; none is `{}`, so the missing fields are named. */
-function jsonBody(req: RouteRequest): unknown {
-  if (req.body.trim() === '') return {};
-  const type = mediaType(req.contentType);
-  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
-  return parseJson(req.body);
 }
 
 /** The lines of an upload: text/csv or JSON {add, remove}; 413 past MAX_DNC_BYTES, 415 for anything else. */

@@ -33,11 +33,11 @@ import type { Dispute } from '../domain/disputes';
 import { slotName } from '../domain/fold';
 import { IdempotencyKeySchema } from '../domain/pilots-schema';
 import { DeletionRecordSchema, DeletionRequestBodySchema } from '../domain/privacy-schema';
-import { BadRequest, NotFound, Problem, Unprocessable, UnsupportedMediaType } from '../domain/problems';
+import { BadRequest, NotFound, Problem, Unprocessable } from '../domain/problems';
 import { settleWithLimit } from './concurrency';
 import { requireAdmin } from './management';
 import type { ApiKeyRecord, CallStore, SecretStore, StoredCall } from './ports';
-import { parseQuery } from './query';
+import { jsonBody, parseQuery } from './query';
 
 /** Calls erased at once by one request. */
 const ERASE_CONCURRENCY = 4;
@@ -66,18 +66,22 @@ export interface DeletionRecord {
   readonly recordingsDeferred: readonly string[];
 }
 
+/** One call's erasure by a deletion request (PrivacyStore.eraseCall). */
+export interface EraseCallRequest {
+  readonly callId: string;
+  readonly accountId: string;
+  readonly deletionId: string;
+  readonly atMs: number;
+  readonly statusSlots: readonly string[];
+  /** `defer`: the recording is held (condition: hold present); otherwise the condition is: no hold. */
+  readonly recording: 'defer' | 'delete' | 'none';
+}
+
 export interface PrivacyStore {
   setHold(args: { accountId: string; disputeId: string; callId: string; atMs: number }): Promise<'held' | 'not_open'>;
   releaseHold(callId: string): Promise<{ call: StoredCall; pendingDeletions: string[] } | null>;
   callIdsByCaller(callerHash: string): Promise<string[]>;
-  eraseCall(args: {
-    callId: string;
-    accountId: string;
-    deletionId: string;
-    atMs: number;
-    statusSlots: readonly string[];
-    recording: 'defer' | 'delete' | 'none';
-  }): Promise<'erased' | 'hold_changed'>;
+  eraseCall(args: EraseCallRequest): Promise<'erased' | 'hold_changed'>;
   removeRecording(callId: string): Promise<'removed' | 'held'>;
   getDeletion(accountId: string, deletionId: string): Promise<(DeletionRecord & { callerHash: string }) | null>;
   createDeletion(record: DeletionRecord & { callerHash: string }): Promise<'created' | 'exists'>;
@@ -305,17 +309,6 @@ export interface PrivacyRoute {
   readonly method: 'GET' | 'POST';
   readonly path: string;
   handle(principal: ApiKeyRecord, req: PrivacyRouteRequest, deps: PrivacyDeps): Promise<{ status: number; body: unknown }>;
-}
-
-function jsonBody(req: PrivacyRouteRequest): unknown {
-  if (req.body.trim() === '') return {};
-  const type = req.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
-  try {
-    return JSON.parse(req.body);
-  } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
-  }
 }
 
 /** 200 once everything is deleted; 202 while deferred recordings wait for their disputes to close. */

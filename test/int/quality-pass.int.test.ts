@@ -12,7 +12,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPLIANCE_SIGNAL, generateQualityCorpus, scoreSignals, type QualityCorpus, type QualityCorpusCall } from '../../events/quality-corpus';
+import { COMPLIANCE_SIGNAL, generateQualityCorpus, scoreSignals, scoreTable, type QualityCorpus, type QualityCorpusCall } from '../../events/quality-corpus';
 import { lambdaContext } from '../../infra/local/http-adapter';
 import { FUNCTIONS } from '../../infra/resources';
 import { AccountRegistry, accountRegistryKeys } from '../../shared/adapters/account-registry';
@@ -229,25 +229,7 @@ function passOutcome(summary: QualityPassSummary, accountId: string) {
 const signalsOf = (c: StoredCall): string[] => [...new Set([...(c.rating?.recorded?.signals ?? []), ...crossCallSignalsOf(c.crossCall)])];
 
 function printScores(title: string, scores: ReturnType<typeof scoreSignals<string>>): void {
-  console.log(
-    '\n%s\n%s',
-    title,
-    [
-      'signal                 labelled  flagged  TP  FP  FN  precision  recall',
-      ...scores.map((s) =>
-        [
-          s.signal.padEnd(22),
-          String(s.truePositives + s.falseNegatives).padStart(8),
-          String(s.truePositives + s.falsePositives).padStart(8),
-          String(s.truePositives).padStart(3),
-          String(s.falsePositives).padStart(3),
-          String(s.falseNegatives).padStart(3),
-          s.precision.toFixed(3).padStart(10),
-          s.recall.toFixed(3).padStart(7),
-        ].join(' '),
-      ),
-    ].join('\n'),
-  );
+  console.log('\n%s\n%s', title, scoreTable(scores));
 }
 
 // ------------------------------------------------------------------ the acceptance

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateQualityCorpus, scoreSignals, type QualityCorpusCall } from '../../events/quality-corpus';
+import { generateQualityCorpus, scoreSignals, scoreTable, type QualityCorpusCall } from '../../events/quality-corpus';
 import {
   DEFAULT_QUALITY_CONFIG,
   MAX_SOURCES_PER_CALLER,
@@ -460,21 +460,7 @@ describe('the planted corpus', () => {
       '\nquality signals on the planted corpus (%d calls, %d labelled)\n%s',
       corpus.calls.length,
       corpus.calls.filter((c) => c.labels.signals.length > 0).length,
-      [
-        'signal                 labelled  flagged  TP  FP  FN  precision  recall',
-        ...scores.map((s) =>
-          [
-            s.signal.padEnd(22),
-            String(s.truePositives + s.falseNegatives).padStart(8),
-            String(s.truePositives + s.falsePositives).padStart(8),
-            String(s.truePositives).padStart(3),
-            String(s.falsePositives).padStart(3),
-            String(s.falseNegatives).padStart(3),
-            s.precision.toFixed(3).padStart(10),
-            s.recall.toFixed(3).padStart(7),
-          ].join(' '),
-        ),
-      ].join('\n'),
+      scoreTable(scores),
     );
     for (const s of scores) {
       expect(s.truePositives + s.falseNegatives, s.signal).toBeGreaterThan(0);
