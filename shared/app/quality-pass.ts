@@ -30,9 +30,11 @@
  */
 import { isChildLeg, foldCall } from '../domain/fold';
 import { ivrTimingOf } from '../domain/ivr-timing';
+import type { CallEvent, CallStatusEvent } from '../domain/types';
 import {
   DEFAULT_QUALITY_CONFIG,
   addCrossCallFindings,
+  attestationFinding,
   compareCrossCallInputs,
   createCrossCallDetector,
   keyedBlockDigits,
@@ -41,6 +43,7 @@ import {
   type CrossCallFlags,
   type CrossCallInput,
   type QualityConfig,
+  type QualityFacts,
   type QualityFinding,
 } from '../domain/quality-signals';
 import { settleWithLimit } from './concurrency';
@@ -132,6 +135,8 @@ export function lookBackMs(config: QualityConfig): number {
 interface PassCall extends CrossCallInput {
   readonly recorded: readonly string[];
   readonly stored: CrossCallFlags | null;
+  /** robocall_suspect by attestation from the stored incoming-call event (for calls rated before it arrived). */
+  readonly attestation: QualityFinding | null;
 }
 
 /**
@@ -166,13 +171,25 @@ export function passCallOf(call: StoredCall, config: QualityConfig): PassCall | 
     ivr: ivrTimingOf(call.events),
     recorded: r.recorded?.signals ?? [],
     stored: call.crossCall ?? null,
+    attestation: attestationOfStored(own, terminal),
   };
 }
 
-/** The pass's findings on one call: the detector's, plus too_fast from its stored timing, minus what rating recorded. */
+/** The attestation rule on the stored incoming-call (ringing) event, when there is one. */
+function attestationOfStored(own: readonly CallEvent[], terminal: { readonly direction?: string | null } | null): QualityFinding | null {
+  const incoming = own.find((e): e is CallStatusEvent => e.kind === 'call.status' && e.status === 'ringing');
+  if (incoming === undefined) return null;
+  const direction = (terminal?.direction ?? incoming.direction ?? null) as QualityFacts['direction'];
+  return attestationFinding({ stirVerstat: incoming.stirVerstat, direction });
+}
+
+/**
+ * The pass's findings on one call: the detector's, plus too_fast from its stored IVR timing and the attestation rule
+ * from its stored incoming-call event (both for calls rated before those arrived), minus what rating recorded.
+ */
 function findingsToStore(call: PassCall, detected: readonly QualityFinding[], config: QualityConfig): QualityFinding[] {
   const tooFast = tooFastIvrFinding(call, config);
-  return [...detected, ...(tooFast === null ? [] : [tooFast])].filter((f) => !call.recorded.includes(f.signal));
+  return [...detected, ...(tooFast === null ? [] : [tooFast]), ...(call.attestation === null ? [] : [call.attestation])].filter((f) => !call.recorded.includes(f.signal));
 }
 
 export async function runQualityPassForAccount(

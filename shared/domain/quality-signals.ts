@@ -269,6 +269,19 @@ function robocallFinding(facts: QualityFacts): QualityFinding | null {
   };
 }
 
+/**
+ * robocall_suspect by its attestation rule alone, from a stored incoming-call event: the quality pass's for calls
+ * rated before that event arrived (rating leaves the rule out then, never guessing). null when the event is not
+ * there (`undefined`), the call is not inbound, or the attestation passes (A or B).
+ */
+export function attestationFinding(facts: Pick<QualityFacts, 'stirVerstat' | 'direction'>): QualityFinding | null {
+  if (facts.stirVerstat === undefined) return null;
+  if (facts.direction !== null && facts.direction !== 'inbound') return null;
+  const attestation = attestationOf(facts.stirVerstat);
+  if (attestation === 'A' || attestation === 'B') return null;
+  return { signal: 'robocall_suspect', rules: ['attestation'], evidence: { attestation, stirVerstat: facts.stirVerstat } };
+}
+
 /** coached_ivr by rule too_fast from one call's IVR timing (also run by the quality pass on stored calls). */
 export function tooFastIvrFinding(facts: Pick<QualityFacts, 'ivr'>, config: QualityConfig): QualityFinding | null {
   if (facts.ivr === null) return null;

@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { lookBackMs, passCallOf } from '../../shared/app/quality-pass';
 import type { StoredCall } from '../../shared/app/ports';
+import type { CallStatusEvent } from '../../shared/domain/types';
 import {
   DEFAULT_QUALITY_CONFIG,
   addCrossCallFindings,
+  attestationFinding,
   crossCallSignalsOf,
   decodeCrossCallFlags,
   encodeCrossCallFlags,
@@ -127,5 +129,56 @@ describe('the caller number block the pass compares (issue 6: the slots carry no
     expect(passCallOf(callOf('+15125550142'), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBe('1-512555');
     // A new item never yields a block from its (empty) `from`.
     expect(passCallOf(callOf(''), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBeNull();
+  });
+});
+
+describe('the attestation rule on a stored incoming-call event (calls rated before it arrived)', () => {
+  const completed = (overrides: Partial<CallStatusEvent> = {}): CallStatusEvent => ({
+    kind: 'call.status',
+    eventId: 'twilio:CA2:status:completed',
+    provider: 'twilio',
+    accountId: 'acme',
+    callId: 'twilio:CA2',
+    occurredAt: AT,
+    receivedAt: AT,
+    sequenceNumber: null,
+    status: 'completed',
+    direction: 'inbound',
+    from: '',
+    to: '+15125550100',
+    durationSec: 60,
+    answeredBy: null,
+    stirVerstat: null,
+    digits: null,
+    fromState: null,
+    fromZip: null,
+    fromCountry: null,
+    parentCallId: null,
+    ...overrides,
+  });
+  const stored = (events: CallStatusEvent[]): StoredCall => ({
+    callId: 'twilio:CA2',
+    accountId: 'acme',
+    events,
+    rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
+    ratedAt: AT,
+    startedAt: AT,
+    endedAt: AT,
+    durationSec: 60,
+    recording: null,
+  });
+  const ringing = (stirVerstat: string | null) => completed({ eventId: 'twilio:CA2:status:ringing', status: 'ringing', durationSec: null, stirVerstat });
+
+  it('flags robocall_suspect when the stored attestation is C, failed or missing, and never guesses without the event', () => {
+    expect(attestationFinding({ stirVerstat: 'TN-Validation-Failed-A', direction: 'inbound' })).toMatchObject({ signal: 'robocall_suspect', rules: ['attestation'] });
+    expect(attestationFinding({ stirVerstat: 'TN-Validation-Passed-C', direction: null })?.rules).toEqual(['attestation']);
+    expect(attestationFinding({ stirVerstat: null, direction: 'inbound' })?.evidence).toMatchObject({ attestation: 'absent' });
+    expect(attestationFinding({ stirVerstat: 'TN-Validation-Passed-A', direction: 'inbound' })).toBeNull();
+    expect(attestationFinding({ stirVerstat: 'TN-Validation-Failed-A', direction: 'outbound-dial' as never })).toBeNull();
+    expect(attestationFinding({ stirVerstat: undefined, direction: 'inbound' })).toBeNull();
+    expect(passCallOf(stored([ringing('TN-Validation-Failed-B'), completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toMatchObject({ rules: ['attestation'] });
+    expect(passCallOf(stored([ringing('TN-Validation-Passed-B'), completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toBeNull();
+    // No incoming-call event stored: no evidence, no flag.
+    expect(passCallOf(stored([completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toBeNull();
   });
 });
