@@ -24,6 +24,44 @@ const repeat: QualityFinding = { signal: 'repeat_caller', rules: ['other_source'
 const velocity = (rules: string[]): QualityFinding => ({ signal: 'velocity', rules, evidence: { hits: [] } });
 const identical: QualityFinding = { signal: 'coached_ivr', rules: ['identical_timing'], evidence: { answerDelayMs: 5_053 } };
 
+/** A stored completed status event of call twilio:CA1 (no caller number: slots carry none). */
+const completed = (overrides: Partial<CallStatusEvent> = {}): CallStatusEvent => ({
+  kind: 'call.status',
+  eventId: 'twilio:CA1:status:completed',
+  provider: 'twilio',
+  accountId: 'acme',
+  callId: 'twilio:CA1',
+  occurredAt: AT,
+  receivedAt: AT,
+  sequenceNumber: null,
+  status: 'completed',
+  direction: 'inbound',
+  from: '',
+  to: '+15125550100',
+  durationSec: 60,
+  answeredBy: null,
+  stirVerstat: null,
+  digits: null,
+  fromState: null,
+  fromZip: null,
+  fromCountry: null,
+  parentCallId: null,
+  ...overrides,
+});
+
+/** A rated, billable stored call twilio:CA1 with these events. */
+const storedCall = (events: CallStatusEvent[]): StoredCall => ({
+  callId: 'twilio:CA1',
+  accountId: 'acme',
+  events,
+  rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
+  ratedAt: AT,
+  startedAt: AT,
+  endedAt: AT,
+  durationSec: 60,
+  recording: null,
+});
+
 describe('cross-call flags', () => {
   it('adds signals and rules, in signal order, keeping the first evidence and time; nothing new is null', () => {
     expect(addCrossCallFindings(null, [], AT)).toBeNull();
@@ -70,38 +108,7 @@ describe('the pass window', () => {
 describe('the caller number block the pass compares (issue 6: the slots carry no number)', () => {
   const KEY = 'k'.repeat(64);
   const callOf = (from: string, callerTraits?: StoredCall['callerTraits']): StoredCall => ({
-    callId: 'twilio:CA1',
-    accountId: 'acme',
-    events: [
-      {
-        kind: 'call.status',
-        eventId: 'twilio:CA1:status:completed',
-        provider: 'twilio',
-        accountId: 'acme',
-        callId: 'twilio:CA1',
-        occurredAt: AT,
-        receivedAt: AT,
-        sequenceNumber: null,
-        status: 'completed',
-        direction: 'inbound',
-        from,
-        to: '+15125550100',
-        durationSec: 60,
-        answeredBy: null,
-        stirVerstat: null,
-        digits: null,
-        fromState: null,
-        fromZip: null,
-        fromCountry: null,
-        parentCallId: null,
-      },
-    ],
-    rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
-    ratedAt: AT,
-    startedAt: AT,
-    endedAt: AT,
-    durationSec: 60,
-    recording: null,
+    ...storedCall([completed({ from })]),
     ...(callerTraits === undefined ? {} : { callerTraits }),
   });
 
@@ -133,41 +140,7 @@ describe('the caller number block the pass compares (issue 6: the slots carry no
 });
 
 describe('the attestation rule on a stored incoming-call event (calls rated before it arrived)', () => {
-  const completed = (overrides: Partial<CallStatusEvent> = {}): CallStatusEvent => ({
-    kind: 'call.status',
-    eventId: 'twilio:CA2:status:completed',
-    provider: 'twilio',
-    accountId: 'acme',
-    callId: 'twilio:CA2',
-    occurredAt: AT,
-    receivedAt: AT,
-    sequenceNumber: null,
-    status: 'completed',
-    direction: 'inbound',
-    from: '',
-    to: '+15125550100',
-    durationSec: 60,
-    answeredBy: null,
-    stirVerstat: null,
-    digits: null,
-    fromState: null,
-    fromZip: null,
-    fromCountry: null,
-    parentCallId: null,
-    ...overrides,
-  });
-  const stored = (events: CallStatusEvent[]): StoredCall => ({
-    callId: 'twilio:CA2',
-    accountId: 'acme',
-    events,
-    rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
-    ratedAt: AT,
-    startedAt: AT,
-    endedAt: AT,
-    durationSec: 60,
-    recording: null,
-  });
-  const ringing = (stirVerstat: string | null) => completed({ eventId: 'twilio:CA2:status:ringing', status: 'ringing', durationSec: null, stirVerstat });
+  const ringing = (stirVerstat: string | null) => completed({ eventId: 'twilio:CA1:status:ringing', status: 'ringing', durationSec: null, stirVerstat });
 
   it('flags robocall_suspect when the stored attestation is C, failed or missing, and never guesses without the event', () => {
     expect(attestationFinding({ stirVerstat: 'TN-Validation-Failed-A', direction: 'inbound' })).toMatchObject({ signal: 'robocall_suspect', rules: ['attestation'] });
@@ -176,9 +149,9 @@ describe('the attestation rule on a stored incoming-call event (calls rated befo
     expect(attestationFinding({ stirVerstat: 'TN-Validation-Passed-A', direction: 'inbound' })).toBeNull();
     expect(attestationFinding({ stirVerstat: 'TN-Validation-Failed-A', direction: 'outbound-dial' as never })).toBeNull();
     expect(attestationFinding({ stirVerstat: undefined, direction: 'inbound' })).toBeNull();
-    expect(passCallOf(stored([ringing('TN-Validation-Failed-B'), completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toMatchObject({ rules: ['attestation'] });
-    expect(passCallOf(stored([ringing('TN-Validation-Passed-B'), completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toBeNull();
+    expect(passCallOf(storedCall([ringing('TN-Validation-Failed-B'), completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toMatchObject({ rules: ['attestation'] });
+    expect(passCallOf(storedCall([ringing('TN-Validation-Passed-B'), completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toBeNull();
     // No incoming-call event stored: no evidence, no flag.
-    expect(passCallOf(stored([completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toBeNull();
+    expect(passCallOf(storedCall([completed()]), DEFAULT_QUALITY_CONFIG)?.attestation).toBeNull();
   });
 });
