@@ -23,7 +23,7 @@ import type { AggregateDelta, AggregateKind, CallContribution } from '../domain/
 import type { AggregateCell } from '../app/report-engine';
 import { MAX_BATCH_ITEMS, mergeDeltas, type AggregateStore, type AppliedContribution, type PendingApplication } from '../app/aggregates';
 import { dynamodb } from './clients/dynamodb';
-import { errorName } from './ddb-ops';
+import { cancellationReasons, isTransactionConflict } from './ddb-ops';
 import { recordDdb } from './ddb-stats';
 
 export const aggregateKeys = {
@@ -79,15 +79,14 @@ export class AggregateRepo implements AggregateStore {
         return results;
       } catch (err) {
         recordDdb('write', undefined);
-        const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+        const reasons = cancellationReasons(err);
         const stale = new Set(live.filter((_, k) => reasons[k]?.Code === 'ConditionalCheckFailed').map(({ i }) => i));
         if (stale.size > 0) {
           for (const i of stale) results[i] = 'conflict';
           live = live.filter(({ i }) => !stale.has(i));
           continue;
         }
-        const conflict = errorName(err) === 'TransactionConflictException' || reasons.some((r) => r.Code === 'TransactionConflict');
-        if (!conflict || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        if (!isTransactionConflict(err) || attempt >= MAX_CONFLICT_RETRIES) throw err;
         attempt += 1;
         await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + Math.random())));
       }

@@ -1,7 +1,8 @@
 /**
  * The one GetItem of the adapters, and the one read-every-page Query loop: consumed capacity requested and counted
  * in ddbStats (ddb-stats.ts), like every other DynamoDB request, so the bench and the capacity tests see every read.
- * Also `errorName`, how the adapters tell the SDK's conditional-check and transaction errors apart.
+ * Also `errorName`, `cancellationReasons` and `isTransactionConflict`: how the adapters tell the SDK's conditional-check
+ * and transaction errors apart.
  */
 import {
   GetItemCommand,
@@ -16,6 +17,16 @@ import { recordDdb } from './ddb-stats';
 /** The `name` of an SDK error (`ConditionalCheckFailedException`, `TransactionCanceledException`, …), if it has one. */
 export function errorName(err: unknown): string | undefined {
   return (err as { name?: string } | null)?.name;
+}
+
+/** A cancelled transaction's reasons, one per item in request order (empty for any other error). */
+export function cancellationReasons(err: unknown): readonly { readonly Code?: string }[] {
+  return (err as { CancellationReasons?: { Code?: string }[] } | null)?.CancellationReasons ?? [];
+}
+
+/** Another transaction held one of the items at that moment: worth a retry after a pause. */
+export function isTransactionConflict(err: unknown): boolean {
+  return errorName(err) === 'TransactionConflictException' || cancellationReasons(err).some((r) => r.Code === 'TransactionConflict');
 }
 
 /** The item as stored (keys included), or undefined when there is none. */

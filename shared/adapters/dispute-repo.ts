@@ -9,12 +9,10 @@
  * - the facts of an account's rated calls in a time range (gsi1) that reconciliation matches invoice lines on.
  */
 import {
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
   type AttributeValue,
-  type CancellationReason,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -30,7 +28,7 @@ import { dynamodb } from './clients/dynamodb';
 import { decodeCursor, encodeCursor } from './cursor';
 import { recordDdb } from './ddb-stats';
 import { ledgerPk } from './ledger-repo';
-import { errorName, getItem } from './ddb-ops';
+import { cancellationReasons, errorName, getItem, isTransactionConflict } from './ddb-ops';
 import { mainKeys } from './main-repo';
 
 export const disputeKeys = {
@@ -143,9 +141,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
         return 'resolved';
       } catch (err) {
         recordDdb('write', undefined);
-        const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
-        const conflict = errorName(err) === 'TransactionConflictException' || reasons.some((r) => r.Code === 'TransactionConflict');
-        if (conflict && attempt < 3) {
+        const reasons = cancellationReasons(err);
+        if (isTransactionConflict(err) && attempt < 3) {
           await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
           continue;
         }

@@ -137,15 +137,21 @@ export async function contributionForCall(call: StoredCall | null, deps: Pick<Ag
 /** Brings one call's cells up to date with its current item. */
 export async function refreshCall(callId: string, deps: AggregatorDeps): Promise<'applied' | 'unchanged'> {
   for (let attempt = 1; ; attempt++) {
-    const [call, applied] = await Promise.all([deps.calls.getCall(callId), deps.store.readApplied(callId)]);
-    const target = await contributionForCall(call, deps);
-    const current = applied?.contribution ?? null;
-    if (sameContribution(current, target)) return 'unchanged';
-    const outcome = await deps.store.apply(callId, applied, target, contributionDelta(current, target));
+    const pending = await pendingFor(callId, deps);
+    if (pending === null) return 'unchanged';
+    const outcome = await deps.store.apply(pending.callId, pending.expected, pending.target, pending.deltas);
     if (outcome === 'applied') return 'applied';
     if (attempt >= MAX_ATTEMPTS) throw new Error(`the contribution of call ${callId} kept changing during ${MAX_ATTEMPTS} attempts`);
     await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * Math.random()));
   }
+}
+
+/** Reads the call and what it has applied; the application that brings its cells up to date, or null when they are. */
+async function pendingFor(callId: string, deps: AggregatorDeps): Promise<PendingApplication | null> {
+  const [call, expected] = await Promise.all([deps.calls.getCall(callId), deps.store.readApplied(callId)]);
+  const target = await contributionForCall(call, deps);
+  const current = expected?.contribution ?? null;
+  return sameContribution(current, target) ? null : { callId, expected, target, deltas: contributionDelta(current, target) };
 }
 
 /** Sequence numbers are decimal strings of up to 40 digits: compare as numbers. */
@@ -185,11 +191,9 @@ export async function aggregateCallChanges(changes: readonly CallChange[], deps:
   const reader = async () => {
     for (let callId = queue.shift(); callId !== undefined; callId = queue.shift()) {
       try {
-        const [call, expected] = await Promise.all([deps.calls.getCall(callId), deps.store.readApplied(callId)]);
-        const target = await contributionForCall(call, deps);
-        const current = expected?.contribution ?? null;
-        if (sameContribution(current, target)) unchanged += 1;
-        else pending.push({ callId, expected, target, deltas: contributionDelta(current, target) });
+        const p = await pendingFor(callId, deps);
+        if (p === null) unchanged += 1;
+        else pending.push(p);
       } catch (error) {
         fail(callId, error);
       }
