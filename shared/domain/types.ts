@@ -9,7 +9,8 @@ import type { PilotTerms } from './pilot-terms';
 import type { QualityConfig } from './quality-signals';
 import type { CampaignEconomics } from './analytics';
 
-export type Provider = 'twilio';
+/** The carriers whose webhooks map to CallEvent (call ids are `<provider>:<id>`, so theirs never collide). */
+export type Provider = 'twilio' | 'telnyx' | 'vonage' | 'plivo';
 
 /** Every status a provider can report for a call leg, normalised (Twilio's names). */
 export type CallStatus =
@@ -32,7 +33,7 @@ interface CallEventBase {
   readonly eventId: string;
   readonly provider: Provider;
   readonly accountId: string;
-  /** Provider-qualified call id: `twilio:<CallSid>`. */
+  /** Provider-qualified call id: `twilio:<CallSid>`, `telnyx:<call_leg_id>`, `vonage:<conversation_uuid>` or `vonage:<uuid>`, `plivo:<CallUUID>`. */
   readonly callId: string;
   /** When the provider says the event happened (Twilio `Timestamp`), else when we received it. */
   readonly occurredAt: string;
