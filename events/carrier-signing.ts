@@ -8,7 +8,12 @@ import { telnyxSignedBytes } from '../shared/domain/calls/providers/telnyx';
 import { sha256Hex, vonageJwtSignature } from '../shared/domain/calls/providers/vonage';
 
 /** The two Telnyx headers for a body signed at `timestampSec` with an Ed25519 private key (PKCS#8 PEM). */
-export function signTelnyx(privateKeyPem: string, body: string | Uint8Array, timestampSec: number): Record<string, string> {
+export type TelnyxHeaders = {
+  readonly 'telnyx-signature-ed25519': string;
+  readonly 'telnyx-timestamp': string;
+};
+
+export function signTelnyx(privateKeyPem: string, body: string | Uint8Array, timestampSec: number): TelnyxHeaders {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const timestamp = String(timestampSec);
   const signature = ed25519Sign(null, telnyxSignedBytes(timestamp, bytes), createPrivateKey(privateKeyPem));
@@ -44,7 +49,12 @@ export function vonageJwt(
 }
 
 /** The two Plivo V3 headers for a POST of `params` to `url`, one signature per token (several during rotation). */
-export function signPlivo(tokens: readonly string[], url: string, params: FormParams, nonce: string): Record<string, string> {
+export type PlivoHeaders = {
+  readonly 'x-plivo-signature-v3': string;
+  readonly 'x-plivo-signature-v3-nonce': string;
+};
+
+export function signPlivo(tokens: readonly string[], url: string, params: FormParams, nonce: string): PlivoHeaders {
   return {
     'x-plivo-signature-v3': tokens.map((t) => plivoSignature(t, 'POST', url, params, nonce)).join(','),
     'x-plivo-signature-v3-nonce': nonce,

@@ -1,7 +1,8 @@
 /**
  * The carriers' official libraries as oracles for our verifiers (devDependencies, never bundled). Each answers
  * only accept / refuse, the way an application using the library would:
- * - Telnyx: `telnyx` `client.webhooks.unwrap(body, { headers })` (Ed25519, 300 s both ways, Date.now()).
+ * - Telnyx: `telnyx` `TelnyxWebhook#verify(body, headers)`, the check `client.webhooks.unwrap` runs before it parses
+ *   the JSON (Ed25519, 300 s both ways, Date.now()).
  * - Vonage: `@vonage/jwt` `verifySignature(token, secret)`, which checks only the JWT signature, plus the two checks
  *   Vonage's signed-webhooks guide asks of every application and the library leaves out: `payload_hash` equals the
  *   SHA-256 of the body, and `iat` is fresh (300 s, the window CallLedger uses for Telnyx's SDK-enforced one); and,
@@ -12,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { verifySignature } from '@vonage/jwt';
 import plivo from 'plivo';
-import Telnyx from 'telnyx';
+import { TelnyxWebhook } from 'telnyx/lib/webhooks';
 import type { FormParams } from '../../shared/domain/calls/providers/plivo';
 
 type Headers = Readonly<Record<string, string | undefined>>;
@@ -28,7 +29,7 @@ function header(headers: Headers, name: string): string | undefined {
 export async function telnyxOracle(publicKeys: readonly string[], headers: Headers, body: string): Promise<boolean> {
   for (const publicKey of publicKeys) {
     try {
-      await new Telnyx({ apiKey: 'KEY_ORACLE', publicKey }).webhooks.unwrap(body, { headers: defined(headers) });
+      await new TelnyxWebhook(publicKey).verify(body, defined(headers));
       return true;
     } catch {
       // try the next key
