@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { signPlivo, signTelnyx, vonageJwt } from '../../../events/carrier-signing';
 import { PLIVO_FIXTURE_URL, fixtureBody, stableUuid, testKeys } from '../../../events/carrier-fixtures';
 import { verifyPlivoSignature, type FormParams } from '../../../shared/domain/calls/providers/plivo';
-import { verifyTelnyxSignature } from '../../../shared/domain/calls/providers/telnyx';
+import { telnyxPublicKey, verifyTelnyxSignature } from '../../../shared/domain/calls/providers/telnyx';
 import { SIGNATURE_REFUSAL_KIND, type SignatureRefusalCode } from '../../../shared/domain/calls/providers/verdicts';
 import { verifyVonageSignature } from '../../../shared/domain/calls/providers/vonage';
 import { parseForm } from '../../../shared/domain/twilio';
@@ -84,6 +84,11 @@ function telnyxCases(): TelnyxCase[] {
 
 describe('Telnyx corpus', () => {
   const cases = telnyxCases();
+
+  it('reads a key in the form Telnyx publishes (the SDK documentation’s example key) and refuses other text', () => {
+    expect(telnyxPublicKey('eu2zvPjhY6odxV34Z/EsRiERvTodkev4Fq0SlK90Izg=')?.asymmetricKeyType).toBe('ed25519');
+    for (const bad of ['', 'AAAA', 'eu2zvPjhY6odxV34Z/EsRiERvTodkev4Fq0SlK90Izg', Buffer.alloc(33).toString('base64')]) expect(telnyxPublicKey(bad)).toBeNull();
+  });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const verdict = verifyTelnyxSignature({ publicKeys: c.publicKeys, headers: c.headers, body: Buffer.from(c.body, 'utf8'), nowMs: c.nowSec * 1000 });
