@@ -292,6 +292,17 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
 ];
 
+/**
+ * Application metrics an alarm watches (infra/constructs/alarms.ts), written as EMF by shared/adapters/metrics.ts with
+ * exactly this namespace and `service` dimension (Powertools adds the dimension; an alarm must name it to match).
+ */
+export const ALARMED_METRICS = {
+  namespace: 'CallLedger',
+  service: 'callledger',
+  /** Events refused because their call belongs to another account (process-ingest-batch.ts). */
+  callAccountConflict: 'CallAccountConflict',
+} as const;
+
 /** Environment variable names every function reads its resource names from (validated with zod at cold start). */
 export const ENV = {
   mainTable: 'MAIN_TABLE',

@@ -44,16 +44,18 @@ export interface CoreEnv {
 
 export const silentLog: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-export function recordingTelemetry(): Telemetry & { rated: RatingDecision[]; accepted: number; rejected: string[]; fetchFailures: number } {
+export function recordingTelemetry(): Telemetry & { rated: RatingDecision[]; accepted: number; rejected: string[]; fetchFailures: number; accountConflicts: number } {
   const t = {
     rated: [] as RatingDecision[],
     accepted: 0,
     rejected: [] as string[],
     fetchFailures: 0,
+    accountConflicts: 0,
     webhookAccepted: () => void (t.accepted += 1),
     webhookRejected: (reason: string) => void t.rejected.push(reason),
     callRated: (d: RatingDecision) => void t.rated.push(d),
     ingestBatchProcessed: () => {},
+    callAccountConflict: () => void (t.accountConflicts += 1),
     recordingStored: () => {},
     recordingFetchFailed: () => void (t.fetchFailures += 1),
   };
