@@ -290,6 +290,9 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
+  // Which dependency answers (no auth; shared/app/health.ts). Locally the HTTP adapter answers /health itself, with
+  // the same components and the SQS pollers.
+  { method: 'GET', path: '/health', fn: 'api' },
 ];
 
 /**

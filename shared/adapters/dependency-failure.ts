@@ -105,13 +105,18 @@ function kindOf(e: SdkLikeError): FailureKind | null {
   return null;
 }
 
-/** The dependency failure `err` is (or wraps, up to three `cause`s deep), or null if it is none. */
+/**
+ * The dependency failure `err` is (or wraps, up to three `cause`s deep), or null if it is none. Only errors an SDK
+ * call raised count: they carry `$metadata` (the SDK's retry step adds it) or a client's dependency tag. A
+ * `TimeoutError` of our own (middy's, when a handler overruns the function's deadline) is not a dependency's answer.
+ */
 export function dependencyFailure(err: unknown): DependencyFailure | null {
   const outer = typeof err === 'object' && err !== null ? (err as SdkLikeError) : null;
   let current: unknown = err;
   for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
     const e = current as SdkLikeError;
-    const kind = kindOf(e);
+    const fromSdk = e.$metadata !== undefined || e[TAG] !== undefined || outer?.[TAG] !== undefined;
+    const kind = fromSdk ? kindOf(e) : null;
     if (kind !== null) {
       const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
       const attempts = outer?.$metadata?.attempts ?? e.$metadata?.attempts;

@@ -328,6 +328,8 @@ export function apiFunctionEnv(env: CoreEnv, extra: Record<string, string> = {})
     AGGREGATES_TABLE: env.names.aggregatesTable,
     RECORDINGS_BUCKET: env.names.recordingsBucket,
     ARCHIVE_BUCKET: env.names.archiveBucket,
+    // GET /health asks the ingest queue.
+    INGEST_QUEUE_URL: env.names.ingestQueueUrl,
     // GET /v1/ledger/verify checks the newest seal anchor.
     ANCHORS_BUCKET: env.names.anchorsBucket,
     SECRETS_REF: 'env:',

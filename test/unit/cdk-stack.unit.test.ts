@@ -435,6 +435,17 @@ describe('CDK stack: resources from infra/resources.ts', () => {
     expect(has('ApproximateAgeOfOldestMessage', stack.resolve(stack.queues.queues.ingest.queue.queueName))).toBe(true);
   });
 
+  it('lets the api read the ingest queue\'s attributes for GET /health, and nothing else of it', () => {
+    const { stack, json } = synth('dev');
+    const queueArn = stack.resolve(stack.queues.queues.ingest.queue.queueArn);
+    const apiRole = stack.resolve(stack.functions.api.role.roleName);
+    const statements = resources(json, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(apiRole)))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+    const onQueue = statements.filter((st) => JSON.stringify(st.Resource).includes(JSON.stringify(queueArn)));
+    expect(onQueue.map((st) => st.Action)).toEqual(['sqs:GetQueueAttributes']);
+  });
+
   it('alarms on the first event refused because its call belongs to another account (the writer\'s CallAccountConflict metric)', () => {
     const { stack, json } = synth('dev');
     const alarms = resources(json, 'AWS::CloudWatch::Alarm')

@@ -20,10 +20,11 @@ import {
 import { S3ServiceException, NoSuchKey } from '@aws-sdk/client-s3';
 import { KmsThrottled, QueueDoesNotExist, RequestThrottled, SQSServiceException } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FUNCTIONS } from '../../infra/resources';
+import { FUNCTIONS, ROUTES } from '../../infra/resources';
 import { SDK_BUDGETS, worstCaseMs } from '../../shared/adapters/clients/endpoint';
 import { dependencyFailure } from '../../shared/adapters/dependency-failure';
 import { problemResponse } from '../../shared/adapters/http';
+import { openApiDocument } from '../../shared/app/openapi';
 import { NotFound } from '../../shared/domain/problems';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode, attempts: 2 } });
@@ -63,6 +64,9 @@ describe('dependencyFailure over the SDK error classes', () => {
     ['a missing S3 key', new NoSuchKey({ message: 'no key', ...meta(404) })],
     ['access denied (an IAM bug)', new S3ServiceException({ name: 'AccessDenied', $fault: 'client', message: 'denied', ...meta(403) })],
     ['a TypeError', new TypeError("Cannot read properties of undefined (reading 'x')")],
+    // middy's, when a handler overruns the function's deadline: our timeout, not a dependency's answer.
+    ['a TimeoutError that no SDK call raised', Object.assign(new Error('[AbortError]: The operation was aborted.'), { name: 'TimeoutError' })],
+    ['a refused connection that no SDK call raised', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })],
     ['a plain Error', new Error('invariant broken')],
     ['a string', 'boom'],
     ['undefined', undefined],
@@ -186,5 +190,28 @@ describe('problemResponse: the one place errors become HTTP', () => {
     const notFound = problemResponse(new NotFound('No such call.'));
     expect(notFound.statusCode).toBe(404);
     expect(notFound.headers).not.toHaveProperty('retry-after');
+  });
+});
+
+describe('the OpenAPI document', () => {
+  const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema: unknown }> }> }>> };
+  const op = (method: string, path: string) => doc.paths[path]![method === 'ANY' ? 'post' : method.toLowerCase()]!;
+
+  it('lists 503 problem+json with Retry-After on every route that calls a dependency, the webhook included', () => {
+    for (const route of ROUTES.filter((r) => r.path !== '/v1/openapi.json' && r.path !== '/health')) {
+      const r503 = op(route.method, route.path).responses['503'];
+      expect(r503, `${route.method} ${route.path}`).toBeDefined();
+      expect(Object.keys(r503!.content ?? {})).toEqual(['application/problem+json']);
+      expect(r503!.headers).toHaveProperty('Retry-After');
+    }
+    expect(op('GET', '/v1/openapi.json').responses['503']).toBeUndefined();
+  });
+
+  it('documents GET /health: no auth, 200 and 503 (with Retry-After) with the same report', () => {
+    const health = op('GET', '/health') as unknown as { security: unknown[]; responses: Record<string, { headers?: object; content: Record<string, { schema: unknown }> }> };
+    expect(health.security).toEqual([]);
+    expect(health.responses['200']!.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/HealthReport' });
+    expect(health.responses['503']!.content['application/json']!.schema).toEqual({ $ref: '#/components/schemas/HealthReport' });
+    expect(health.responses['503']!.headers).toHaveProperty('Retry-After');
   });
 });
