@@ -11,9 +11,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { ROUTES } from '../infra/resources';
 import { BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType } from '../shared/domain/problems';
 import { loadConfig } from '../shared/adapters/env';
-import { authenticate, header, httpProblems, json, problemResponse, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
+import { authenticate, DEPENDENCY_RETRY_AFTER_SEC, header, httpProblems, json, problemResponse, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
+import { dependencyFailure } from '../shared/adapters/dependency-failure';
+import { healthProbes } from '../shared/adapters/health-probes';
+import { checkHealth, type HealthDeps } from '../shared/app/health';
 import { LedgerRepo } from '../shared/adapters/ledger-repo';
-import { logger } from '../shared/adapters/log';
+import { log, logger } from '../shared/adapters/log';
 import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { S3RecordingUrls } from '../shared/adapters/recording-urls';
 import { callerCipherFor } from '../shared/adapters/pii-cipher';
@@ -46,7 +49,7 @@ import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
 import type { ApiKeyRecord } from '../shared/app/ports';
 
-const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef']);
+const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const deps: ReadApiDeps = {
@@ -74,6 +77,14 @@ const reportDeps: ReportDeps = {
 };
 /** Built on first request: it depends only on the code. */
 let openApi: string | undefined;
+
+/** `GET /health`: one cheap request per dependency, each cut off after this (the whole answer within ~2 s). */
+const HEALTH_TIMEOUT_MS = 2000;
+const health: HealthDeps = {
+  probes: healthProbes(config),
+  timeoutMs: HEALTH_TIMEOUT_MS,
+  kindOf: (err) => dependencyFailure(err)?.kind ?? 'error',
+};
 
 /** A JSON request body: 415 unless the content type is JSON, 400 unless it parses. */
 function jsonBody(event: HttpEvent): unknown {
@@ -107,6 +118,12 @@ const handlers: Record<string, RouteHandler> = {
   'GET /v1/tracking-numbers/{e164}': async (event, p) => json(200, await getTrackingNumber(await authenticate(event, keys), p.e164 ?? '', management)),
   'PUT /v1/tracking-numbers/{e164}': async (event, p) =>
     written(await putTrackingNumber(requireAdmin(await authenticate(event, keys)), p.e164 ?? '', jsonBody(event), management)),
+  'GET /health': async () => {
+    const report = await checkHealth(health);
+    if (report.status === 'ok') return json(200, report);
+    log.warn('health degraded', { failures: report.failures });
+    return json(503, report, { 'retry-after': String(DEPENDENCY_RETRY_AFTER_SEC) });
+  },
   'GET /v1/openapi.json': async () => ({
     statusCode: 200,
     headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },

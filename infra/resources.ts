@@ -290,7 +290,21 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
+  // Which dependency answers (no auth; shared/app/health.ts). Locally the HTTP adapter answers /health itself, with
+  // the same components and the SQS pollers.
+  { method: 'GET', path: '/health', fn: 'api' },
 ];
+
+/**
+ * Application metrics an alarm watches (infra/constructs/alarms.ts), written as EMF by shared/adapters/metrics.ts with
+ * exactly this namespace and `service` dimension (Powertools adds the dimension; an alarm must name it to match).
+ */
+export const ALARMED_METRICS = {
+  namespace: 'CallLedger',
+  service: 'callledger',
+  /** Events refused because their call belongs to another account (process-ingest-batch.ts). */
+  callAccountConflict: 'CallAccountConflict',
+} as const;
 
 /** Environment variable names every function reads its resource names from (validated with zod at cold start). */
 export const ENV = {

@@ -329,6 +329,9 @@ export class CallLedgerStack extends Stack {
       }),
     );
 
+    // GET /health asks the ingest queue for its ARN (shared/adapters/health-probes.ts): attributes only, no messages.
+    f.api.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:GetQueueAttributes'], resources: [ingest.queue.queueArn] }));
+
     // aggregator (daily aggregates, issue 5): read the changed call item and the campaign / account config (GetItem on
     // the main table), keep contributions and cells in the aggregates table (GetItem, PutItem, UpdateItem: in
     // TransactWriteItems); the stream read permissions come with the event source. The api reads the cells (Query).

@@ -3,17 +3,19 @@
  * - a message in any dead-letter queue (a webhook or recording that failed maxReceiveCount times),
  * - HTTP API 5xx responses (Twilio retries on 5xx; sustained 5xx means lost or late events),
  * - errors of each function,
- * - ingest backlog: the oldest message waiting longer than the configured age (ledger writer stuck or throttled).
+ * - ingest backlog: the oldest message waiting longer than the configured age (ledger writer stuck or throttled),
+ * - a call's events refused because the call belongs to another account (metric CallAccountConflict, ledger writer).
  * Missing data is "not breaching": idle environments stay OK.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
-import { Alarm, ComparisonOperator, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { ALARMED_METRICS } from '../resources';
 import type { WorkQueue } from './queues';
 
 export interface OperationalAlarmsProps {
@@ -86,6 +88,21 @@ export class OperationalAlarms extends Construct {
       props.backlogAlarmSeconds,
       `The oldest ${props.backlogQueue.def.id} message waited over ${props.backlogAlarmSeconds} s: the consumer is failing or throttled.`,
       3,
+    );
+
+    alarm(
+      'CallAccountConflict',
+      new Metric({
+        namespace: ALARMED_METRICS.namespace,
+        metricName: ALARMED_METRICS.callAccountConflict,
+        dimensionsMap: { service: ALARMED_METRICS.service },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      1,
+      'Webhook events were refused because their CallSid belongs to another account (two accounts sharing a Twilio ' +
+        'account, or a forged webhook with a valid token). The owner\'s call is unchanged; the refused event ids are ' +
+        'in the CONFLICT#<accountId> items of the main table and the raw webhooks in the archive.',
     );
   }
 }

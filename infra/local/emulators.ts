@@ -151,8 +151,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Freezes a running emulator for dependency-outage tests: it keeps its port, connections and state but answers
+ * nothing until thawed, as a process stopped with SIGSTOP does (DynamoDB Local is exactly that; fauxqs, in this
+ * process, holds every request). Requests that arrived while frozen are served on thaw, as after SIGCONT.
+ */
+export interface EmulatorControl {
+  freeze(): void;
+  thaw(): void;
+  readonly frozen: boolean;
+}
+
+/** The controls of the running emulators, by endpoint (LocalStack.endpoints / Emulators.endpoints). */
+const controls = new Map<string, EmulatorControl>();
+
+/** The freeze control of the emulator serving `endpoint` in this process. */
+export function emulatorControl(endpoint: string): EmulatorControl {
+  const control = controls.get(endpoint);
+  if (control === undefined) throw new Error(`no emulator of this process serves ${endpoint}`);
+  return control;
+}
+
 interface DynamoProcess {
   readonly endpoint: string;
+  readonly control: EmulatorControl;
   stop(): Promise<void>;
 }
 
@@ -216,9 +238,29 @@ async function startDynamoDbLocal(port: number, log: Log): Promise<DynamoProcess
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  let frozen = false;
+  const running = () => child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+  const control: EmulatorControl = {
+    freeze: () => {
+      if (!frozen && running()) {
+        process.kill(child.pid!, 'SIGSTOP');
+        frozen = true;
+      }
+    },
+    thaw: () => {
+      if (frozen && running()) process.kill(child.pid!, 'SIGCONT');
+      frozen = false;
+    },
+    get frozen() {
+      return frozen;
+    },
+  };
+
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      // A stopped JVM would hold SIGTERM pending until the 3 s SIGKILL below.
+      control.thaw();
       process.removeListener('exit', killNow);
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
@@ -269,7 +311,7 @@ async function startDynamoDbLocal(port: number, log: Log): Promise<DynamoProcess
   } finally {
     client.destroy();
   }
-  return { endpoint, stop };
+  return { endpoint, control, stop };
 }
 
 /**
@@ -291,6 +333,7 @@ function spawnWatchdog(parentPid: number, childPid: number): ChildProcess {
 
 interface FauxqsProcess {
   readonly endpoint: string;
+  readonly control: EmulatorControl;
   stop(): Promise<void>;
 }
 
@@ -300,6 +343,26 @@ interface FauxqsProcess {
  */
 async function startFauxqs(port: number, region: string): Promise<FauxqsProcess> {
   const app = buildApp({ logger: false, defaultRegion: region });
+  // Frozen (EmulatorControl): every request waits here, before fauxqs sees it, until thawed.
+  let gate: { readonly held: Promise<void>; readonly open: () => void } | null = null;
+  app.addHook('onRequest', async () => {
+    if (gate !== null) await gate.held;
+  });
+  const control: EmulatorControl = {
+    freeze: () => {
+      if (gate !== null) return;
+      let open!: () => void;
+      const held = new Promise<void>((resolveHeld) => (open = resolveHeld));
+      gate = { held, open };
+    },
+    thaw: () => {
+      gate?.open();
+      gate = null;
+    },
+    get frozen() {
+      return gate !== null;
+    },
+  };
   // fauxqs has no object tagging (it overwrites the object instead): recordings' retention and hold tags need it.
   installS3Tagging(app);
   await app.listen({ port, host: '127.0.0.1' });
@@ -307,7 +370,9 @@ async function startFauxqs(port: number, region: string): Promise<FauxqsProcess>
   let stopped: Promise<void> | undefined;
   return {
     endpoint: `http://127.0.0.1:${actual}`,
-    stop: () => (stopped ??= app.close().then(() => undefined)),
+    control,
+    // Held requests would keep close() waiting: they are released first.
+    stop: () => (stopped ??= (control.thaw(), app.close().then(() => undefined))),
   };
 }
 
@@ -365,12 +430,19 @@ export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
   };
+  controls.set(endpoints.dynamodb, dynamo.value.control);
+  controls.set(faux.value.endpoint, faux.value.control);
   let stopped: Promise<void> | undefined;
   return {
     endpoints,
     region,
     env,
-    stop: () => (stopped ??= Promise.all([dynamo.value.stop(), faux.value.stop()]).then(() => undefined)),
+    stop: () =>
+      (stopped ??= (() => {
+        controls.delete(endpoints.dynamodb);
+        controls.delete(faux.value.endpoint);
+        return Promise.all([dynamo.value.stop(), faux.value.stop()]).then(() => undefined);
+      })()),
   };
 }
 

@@ -1,13 +1,15 @@
 /**
  * API Gateway HTTP API (payload format 2.0) helpers, and THE one place where errors become HTTP responses:
- * a Problem renders as RFC 9457 application/problem+json; anything else is a bug, logged in full and answered
- * with a generic 500 that reveals nothing about the internals.
+ * a Problem renders as RFC 9457 application/problem+json; a failing dependency (dependency-failure.ts) is a 503
+ * with Retry-After; anything else is a bug, logged in full and answered with a generic 500 that reveals nothing
+ * about the internals.
  */
 import { createHash } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { MethodNotAllowed, Problem, problemBody, Unauthorized } from '../domain/problems';
+import { MethodNotAllowed, Problem, problemBody, ServiceUnavailable, Unauthorized } from '../domain/problems';
 import type { ApiKeyRecord, ConfigStore } from '../app/ports';
+import { dependencyFailure } from './dependency-failure';
 import { log } from './log';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -38,13 +40,26 @@ export function noContent(): HttpResult {
   return { statusCode: 204, headers: {}, body: '' };
 }
 
+/**
+ * Seconds a client is told to wait after a dependency failure: past the SDK's own retries (docs/ARCHITECTURE.md,
+ * "Time budgets") a throttled or restarting dependency needs seconds, not milliseconds.
+ */
+export const DEPENDENCY_RETRY_AFTER_SEC = 5;
+
 /** Maps any thrown value to a response. Only Problems carry their details out. */
 export function problemResponse(err: unknown, instance?: string): HttpResult {
+  const failure = err instanceof Problem ? null : dependencyFailure(err);
+  if (failure !== null) {
+    // Which component failed and how, for the operator; the answer itself names none.
+    log.error('dependency unavailable', { ...failure });
+    err = new ServiceUnavailable(DEPENDENCY_RETRY_AFTER_SEC);
+  }
   if (err instanceof Problem) {
     const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
     if (err instanceof MethodNotAllowed) headers.allow = err.allowed.join(', ');
     if (err instanceof Unauthorized) headers['www-authenticate'] = 'Bearer';
-    if (err.status >= 500) log.error('problem', { slug: err.slug, detail: err.detail });
+    if (err instanceof ServiceUnavailable) headers['retry-after'] = String(err.retryAfterSec);
+    if (err.status >= 500 && failure === null) log.error('problem', { slug: err.slug, detail: err.detail });
     return { statusCode: err.status, headers, body: JSON.stringify(problemBody(err, instance)) };
   }
   log.error('unhandled error', { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });

@@ -79,7 +79,12 @@ export const mainKeys = {
   pilotCounter: (accountId: string, pilotId: string): Key => ({ pk: `PILOT#${accountId}#${pilotId}`, sk: 'COUNTER' }),
   /** A pilot's spend on one day of its zone (`YYYY-MM-DD`), for the daily cap; a new day is a new item. */
   pilotDay: (accountId: string, pilotId: string, date: string): Key => ({ pk: `PILOT#${accountId}#${pilotId}`, sk: `DAY#${date}` }),
+  /** Events of `accountId` refused because the call belongs to another account (one item per claimed call). */
+  callConflict: (accountId: string, callId: string): Key => ({ pk: `CONFLICT#${accountId}`, sk: `CALL#${callId}` }),
 };
+
+/** A refused call's record is kept as long as the raw webhooks it refers to (BUCKETS.archive expires them at 400 days). */
+const CONFLICT_RETENTION_DAYS = 400;
 
 /** Calls of an account by start time (gsi1). */
 export const callIndex = {
@@ -846,6 +851,27 @@ export class CallRepo implements CallStore {
     if (!item) return null;
     this.remember(callId, item);
     return parseCall(item);
+  }
+
+  async recordAccountConflict(args: { accountId: string; callId: string; eventIds: readonly string[]; at: string }): Promise<void> {
+    const out = await this.client().send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: marshall(mainKeys.callConflict(args.accountId, args.callId)),
+        // A string set: a redelivered event is already in it. Nothing here names the owning account or the caller.
+        UpdateExpression: 'ADD eventIds :ids SET accountId = :acct, callId = :call, firstAt = if_not_exists(firstAt, :at), lastAt = :at, #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: {
+          ':ids': { SS: [...args.eventIds] },
+          ':acct': S(args.accountId),
+          ':call': S(args.callId),
+          ':at': S(args.at),
+          ':ttl': N(Math.ceil(Date.parse(args.at) / 1000) + CONFLICT_RETENTION_DAYS * 86_400),
+        },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    recordDdb('write', out.ConsumedCapacity);
   }
 
   async listCalls(query: CallQuery): Promise<Page<StoredCall>> {

@@ -7,9 +7,17 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { RatingDecision } from '../domain/types';
 import type { Telemetry } from '../app/ports';
+import { ALARMED_METRICS } from '../../infra/resources';
 import { SERVICE } from './log';
 
 export const metrics = new Metrics({ serviceName: SERVICE, namespace: 'CallLedger' });
+
+/**
+ * Metrics a CloudWatch alarm watches (infra/constructs/alarms.ts): an alarm matches a metric by its exact dimensions,
+ * so these are written, one EMF line each, with the fixed namespace and `service` dimension of ALARMED_METRICS, not
+ * with whatever service name the function's logger and other metrics carry.
+ */
+const alarmed = new Metrics({ serviceName: ALARMED_METRICS.service, namespace: ALARMED_METRICS.namespace, singleMetric: true });
 
 /** One EMF line per dimensioned data point, so a reason dimension never leaks onto other metrics. */
 function countWith(name: string, dimension: string, value: string): void {
@@ -33,6 +41,7 @@ export const telemetry: Telemetry = {
     metrics.addMetric('IngestMessagesProcessed', MetricUnit.Count, messages);
     metrics.addMetric('IngestMessagesFailed', MetricUnit.Count, failed);
   },
+  callAccountConflict: () => alarmed.addMetric(ALARMED_METRICS.callAccountConflict, MetricUnit.Count, 1),
   recordingStored: (bytes) => {
     metrics.addMetric('RecordingsStored', MetricUnit.Count, 1);
     metrics.addMetric('RecordingBytes', MetricUnit.Bytes, bytes);

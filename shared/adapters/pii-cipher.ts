@@ -20,7 +20,8 @@ import { callerAad, formatEnvelope, parseEnvelope, type CallerCipher, type Calle
 import type { SecretStore } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
 import { recordDdb } from './ddb-stats';
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { kmsClient } from './clients/kms';
 import { getItem } from './ddb-ops';
 
 const ALGORITHM = 'aes-256-gcm';
@@ -210,7 +211,7 @@ export class KmsKeyProvider implements KeyProvider {
 }
 
 /** The KMS port over @aws-sdk/client-kms (external to the bundle, from the Lambda runtime like every `@aws-sdk/*`). */
-export async function kmsPortFromSdk(keyId: string, client: KMSClient = new KMSClient({})): Promise<KmsPort> {
+export async function kmsPortFromSdk(keyId: string, client: KMSClient = kmsClient()): Promise<KmsPort> {
   return {
     generateDataKey: async () => {
       const out = await client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));

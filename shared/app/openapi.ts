@@ -171,6 +171,14 @@ const RatingExplanation = z
 
 const AnyObject = z.record(z.string(), z.unknown());
 
+const HealthReport = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    components: z.record(z.string(), z.enum(['up', 'down'])).describe('dynamodb, sqs, s3 (locally also the SQS pollers)'),
+    failures: z.record(z.string(), z.string()).optional().describe('Why each down component is down: timeout, throttled, unavailable, network, error'),
+  })
+  .meta({ id: 'HealthReport' });
+
 // ------------------------------------------------------------------ operations
 
 type Auth = 'bearer' | 'admin' | 'none' | 'twilio';
@@ -179,9 +187,11 @@ interface OperationDoc {
   readonly summary: string;
   readonly auth: Auth;
   readonly request?: z.ZodType;
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType }>>;
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly retryAfter?: boolean }>>;
   readonly query?: readonly string[];
   readonly problems: readonly number[];
+  /** False for the routes that call no dependency; every other one may answer 503 (shared/adapters/http.ts). */
+  readonly dependencies?: false;
 }
 
 const RANGE_QUERY = ['campaignId', 'publisherId', 'from', 'to', 'cursor', 'limit'];
@@ -347,6 +357,17 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     auth: 'none',
     responses: { 200: { description: 'OpenAPI 3.1', schema: AnyObject } },
     problems: [],
+    dependencies: false,
+  },
+  'GET /health': {
+    summary: 'Which component answers: one cheap request to each, each cut off after 2 s',
+    auth: 'none',
+    responses: {
+      200: { description: 'Every component answered', schema: HealthReport },
+      503: { description: 'A component did not answer (named in `failures`); with Retry-After', schema: HealthReport, retryAfter: true },
+    },
+    problems: [],
+    dependencies: false,
   },
 };
 
@@ -360,7 +381,10 @@ const PROBLEM_TEXT: Readonly<Record<number, string>> = {
   413: 'Payload too large',
   415: 'Unsupported media type',
   422: 'Unprocessable: valid JSON that breaks a rule (e.g. effectiveFrom too early)',
+  503: 'Service unavailable: a dependency (database, queue, storage) is failing or not answering; retry after Retry-After seconds',
 };
+
+const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } };
 
 // ------------------------------------------------------------------ document
 
@@ -387,10 +411,18 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
     const query = (doc.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
     const responses: Json = {};
     for (const [status, r] of Object.entries(doc.responses)) {
-      responses[status] = { description: r.description, ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}) };
+      responses[status] = {
+        description: r.description,
+        ...(r.retryAfter ? { headers: RETRY_AFTER_HEADER } : {}),
+        ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}),
+      };
     }
-    for (const status of doc.problems) {
-      responses[String(status)] = { description: PROBLEM_TEXT[status], content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+    for (const status of [...doc.problems, ...(doc.dependencies === false ? [] : [503])]) {
+      responses[String(status)] = {
+        description: PROBLEM_TEXT[status],
+        ...(status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      };
     }
     const operation: Json = {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,

@@ -216,6 +216,11 @@ export interface CallStore {
   getCall(callId: string, options?: { consistent?: boolean }): Promise<StoredCall | null>;
   /** Rated calls of an account, newest first. */
   listCalls(query: CallQuery): Promise<Page<StoredCall>>;
+  /**
+   * Records that `accountId` sent events for a call another account owns (they were refused, never applied).
+   * Idempotent: a redelivered event adds nothing. Touches nothing of the owner's call.
+   */
+  recordAccountConflict(args: { accountId: string; callId: string; eventIds: readonly string[]; at: string }): Promise<void>;
 }
 
 // ------------------------------------------------------------------ ledger
@@ -297,6 +302,8 @@ export interface Telemetry {
   callRated(decision: RatingDecision): void;
   /** One consumer batch of the ingest queue: messages received and messages failed back to SQS. */
   ingestBatchProcessed(messages: number, failed: number): void;
+  /** A call's events were refused because the call belongs to another account (alarmed: metric CallAccountConflict). */
+  callAccountConflict(): void;
   recordingStored(bytes: number): void;
   recordingFetchFailed(): void;
 }

@@ -158,20 +158,36 @@ async function processRecords(records: readonly QueueRecord[], deps: ProcessInge
 
   const list = [...groups.values()];
   const results = await settleWithLimit(list, deps.concurrency ?? 16, (g) => processCall(g.events, deps));
-  results.forEach((result, i) => {
-    if (result.status === 'rejected') {
-      const group = list[i]!;
-      const first = group.events[0]!;
-      deps.log.error('call processing failed; messages will be retried', {
-        accountId: first.accountId,
-        callId: first.callId,
-        error: describe(result.reason),
-        permanent: result.reason instanceof CallAccountMismatch,
-      });
-      for (const id of group.messageIds) failed.add(id);
-    }
-  });
+  for (const [i, result] of results.entries()) {
+    if (result.status === 'fulfilled') continue;
+    const group = list[i]!;
+    const first = group.events[0]!;
+    if (result.reason instanceof CallAccountMismatch && (await refuseForeignCall(result.reason, group.events, deps))) continue;
+    deps.log.error('call processing failed; messages will be retried', { accountId: first.accountId, callId: first.callId, error: describe(result.reason) });
+    for (const id of group.messageIds) failed.add(id);
+  }
   return { failedMessageIds: [...failed] };
+}
+
+/**
+ * Events naming a call that another account already owns (a CallSid claimed twice: two accounts sharing a Twilio
+ * account, or a forgery with a valid token). Retrying cannot change who owns the call, so the events are recorded
+ * as refused, counted (metric CallAccountConflict, alarmed) and acknowledged; the owner's call item is never
+ * written (every write of it is conditioned on its account). False when the refusal could not be recorded: the
+ * messages are then retried like any failure, so a conflict is never acknowledged unrecorded.
+ */
+async function refuseForeignCall(err: CallAccountMismatch, events: readonly CallEvent[], deps: ProcessIngestDeps): Promise<boolean> {
+  const accountId = events[0]!.accountId;
+  const eventIds = [...new Set(events.map((e) => e.eventId))];
+  try {
+    await deps.calls.recordAccountConflict({ accountId, callId: err.callId, eventIds, at: deps.now().toISOString() });
+  } catch (recordErr) {
+    deps.log.error('could not record a refused call; messages will be retried', { accountId, callId: err.callId, error: describe(recordErr) });
+    return false;
+  }
+  deps.telemetry.callAccountConflict();
+  deps.log.warn('events refused: the call belongs to another account', { accountId, callId: err.callId, eventIds });
+  return true;
 }
 
 async function processCall(events: readonly CallEvent[], deps: ProcessIngestDeps): Promise<void> {

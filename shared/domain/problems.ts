@@ -91,6 +91,19 @@ export class Unprocessable extends Problem {
   }
 }
 
+/**
+ * A dependency (storage, queue) is failing or not answering, so the request may succeed later: answered with
+ * `Retry-After` (seconds). Never for bad input (4xx) or a bug (500).
+ */
+export class ServiceUnavailable extends Problem {
+  constructor(
+    readonly retryAfterSec: number,
+    detail = `The service could not reach a component it depends on. Retry after ${retryAfterSec} s.`,
+  ) {
+    super(503, 'service-unavailable', 'Service unavailable', detail);
+  }
+}
+
 export function problemBody(p: Problem, instance?: string): ProblemBody {
   return {
     type: `${PROBLEM_BASE}${p.slug}`,

@@ -44,16 +44,18 @@ export interface CoreEnv {
 
 export const silentLog: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-export function recordingTelemetry(): Telemetry & { rated: RatingDecision[]; accepted: number; rejected: string[]; fetchFailures: number } {
+export function recordingTelemetry(): Telemetry & { rated: RatingDecision[]; accepted: number; rejected: string[]; fetchFailures: number; accountConflicts: number } {
   const t = {
     rated: [] as RatingDecision[],
     accepted: 0,
     rejected: [] as string[],
     fetchFailures: 0,
+    accountConflicts: 0,
     webhookAccepted: () => void (t.accepted += 1),
     webhookRejected: (reason: string) => void t.rejected.push(reason),
     callRated: (d: RatingDecision) => void t.rated.push(d),
     ingestBatchProcessed: () => {},
+    callAccountConflict: () => void (t.accountConflicts += 1),
     recordingStored: () => {},
     recordingFetchFailed: () => void (t.fetchFailures += 1),
   };
@@ -326,6 +328,8 @@ export function apiFunctionEnv(env: CoreEnv, extra: Record<string, string> = {})
     AGGREGATES_TABLE: env.names.aggregatesTable,
     RECORDINGS_BUCKET: env.names.recordingsBucket,
     ARCHIVE_BUCKET: env.names.archiveBucket,
+    // GET /health asks the ingest queue.
+    INGEST_QUEUE_URL: env.names.ingestQueueUrl,
     // GET /v1/ledger/verify checks the newest seal anchor.
     ANCHORS_BUCKET: env.names.anchorsBucket,
     SECRETS_REF: 'env:',

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveEnvironment } from '../../infra/constructs/environment-config';
-import { BUCKETS, ENV, FUNCTIONS, QUEUES, ROUTES, STREAMS, TABLES, physicalName, type BucketDef } from '../../infra/resources';
+import { ALARMED_METRICS, BUCKETS, ENV, FUNCTIONS, QUEUES, ROUTES, STREAMS, TABLES, physicalName, type BucketDef } from '../../infra/resources';
 import { HOLD_VALUE, RECORDING_RETENTION_DAYS } from '../../shared/domain/retention';
 import { CallLedgerStack, buildCallLedgerApp } from '../../infra/stack';
 
@@ -433,6 +433,36 @@ describe('CDK stack: resources from infra/resources.ts', () => {
       expect(has('Errors', stack.resolve(fn.functionName))).toBe(true);
     }
     expect(has('ApproximateAgeOfOldestMessage', stack.resolve(stack.queues.queues.ingest.queue.queueName))).toBe(true);
+  });
+
+  it('lets the api read the ingest queue\'s attributes for GET /health, and nothing else of it', () => {
+    const { stack, json } = synth('dev');
+    const queueArn = stack.resolve(stack.queues.queues.ingest.queue.queueArn);
+    const apiRole = stack.resolve(stack.functions.api.role.roleName);
+    const statements = resources(json, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(apiRole)))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+    const onQueue = statements.filter((st) => JSON.stringify(st.Resource).includes(JSON.stringify(queueArn)));
+    expect(onQueue.map((st) => st.Action)).toEqual(['sqs:GetQueueAttributes']);
+  });
+
+  it('alarms on the first event refused because its call belongs to another account (the writer\'s CallAccountConflict metric)', () => {
+    const { stack, json } = synth('dev');
+    const alarms = resources(json, 'AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .filter((a) => a.MetricName === ALARMED_METRICS.callAccountConflict);
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({
+      Namespace: ALARMED_METRICS.namespace,
+      // Exactly the dimensions the EMF line carries (test/int/call-account-conflict.int.test.ts reads them back).
+      Dimensions: [{ Name: 'service', Value: ALARMED_METRICS.service }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [stack.resolve(stack.alarms.topic.topicArn)],
+    });
   });
 });
 

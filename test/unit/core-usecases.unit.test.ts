@@ -18,6 +18,7 @@ function telemetry() {
     webhookRejected: (r) => void seen.rejected.push(r),
     callRated: () => {},
     ingestBatchProcessed: () => {},
+    callAccountConflict: () => {},
     recordingStored: () => {},
     recordingFetchFailed: () => void (seen.fetchFailures += 1),
   };

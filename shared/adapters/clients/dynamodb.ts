@@ -1,4 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { endpoint, lazy } from './endpoint';
+import { clientOptions, DEPENDENCY_TAG, dependencyTag, lazy } from './endpoint';
 
-export const dynamodb = lazy(() => new DynamoDBClient({ endpoint: endpoint('DYNAMODB') }));
+export const dynamodb = lazy(() => {
+  const client = new DynamoDBClient(clientOptions('dynamodb'));
+  client.middlewareStack.add(dependencyTag('dynamodb'), DEPENDENCY_TAG);
+  return client;
+});

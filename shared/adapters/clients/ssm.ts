@@ -1,4 +1,8 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { endpoint, lazy } from './endpoint';
+import { clientOptions, DEPENDENCY_TAG, dependencyTag, lazy } from './endpoint';
 
-export const ssm = lazy(() => new SSMClient({ endpoint: endpoint('SSM') }));
+export const ssm = lazy(() => {
+  const client = new SSMClient(clientOptions('ssm'));
+  client.middlewareStack.add(dependencyTag('ssm'), DEPENDENCY_TAG);
+  return client;
+});
