@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { MethodNotAllowed, Problem, problemBody, Unauthorized } from '../domain/problems';
+import { maskedProblemBody, maskPhoneNumbers, MethodNotAllowed, Problem, problemBody, Unauthorized } from '../domain/problems';
 import type { ApiKeyRecord, ConfigStore } from '../app/ports';
 import { log } from './log';
 
@@ -38,14 +38,17 @@ export function noContent(): HttpResult {
   return { statusCode: 204, headers: {}, body: '' };
 }
 
-/** Maps any thrown value to a response. Only Problems carry their details out. */
+/**
+ * Maps any thrown value to a response. Only Problems carry their details out, and nothing shaped like a phone number
+ * does (domain/problems.ts `maskedProblemBody`): the request path and parameter names are the client's text.
+ */
 export function problemResponse(err: unknown, instance?: string): HttpResult {
   if (err instanceof Problem) {
     const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
     if (err instanceof MethodNotAllowed) headers.allow = err.allowed.join(', ');
     if (err instanceof Unauthorized) headers['www-authenticate'] = 'Bearer';
     if (err.status >= 500) log.error('problem', { slug: err.slug, detail: err.detail });
-    return { statusCode: err.status, headers, body: JSON.stringify(problemBody(err, instance)) };
+    return { statusCode: err.status, headers, body: JSON.stringify(maskedProblemBody(problemBody(err, instance))) };
   }
   log.error('unhandled error', { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
   return {
@@ -56,7 +59,7 @@ export function problemResponse(err: unknown, instance?: string): HttpResult {
       title: 'Internal Server Error',
       status: 500,
       detail: 'The request could not be processed. It has been logged.',
-      ...(instance ? { instance } : {}),
+      ...(instance ? { instance: maskPhoneNumbers(instance) } : {}),
     }),
   };
 }
