@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { ROUTES } from '../../infra/resources';
+import { openApiDocument } from '../../shared/app/openapi';
 import { checkPathParameters, instant, period } from '../../shared/app/query';
 import { parseQaSampleQuery } from '../../shared/app/qa';
 import { parseSourcesQuery } from '../../shared/app/reports';
@@ -210,6 +211,22 @@ describe('path ids: one grammar for every path parameter', () => {
         expect(res.headers?.['content-type']).toBe('application/problem+json');
         expect(JSON.parse(String(res.body)).errors[0].field).toBe(/\{([^}]+)\}/.exec(route.path)![1]);
       }
+    }
+  });
+});
+
+describe('the OpenAPI document states the grammar', () => {
+  const doc = openApiDocument() as { paths: Record<string, Record<string, { parameters: { name: string; in: string; schema: Record<string, unknown> }[]; responses: Record<string, unknown> }>> };
+
+  it('every api path parameter has the id grammar, every route with parameters documents its 400, instants their range', () => {
+    for (const route of ROUTES) {
+      const op = doc.paths[route.path]![route.method === 'ANY' ? 'post' : route.method.toLowerCase()]!;
+      for (const p of op.parameters.filter((x) => x.in === 'path' && route.fn === 'api')) {
+        expect(p.schema, `${route.path} ${p.name}`).toMatchObject({ type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]{1,128}$' });
+      }
+      if (op.parameters.length > 0) expect(op.responses['400'], `${route.method} ${route.path}`).toBeDefined();
+      for (const p of op.parameters.filter((x) => x.name === 'from' || x.name === 'to')) expect(String(p.schema.description)).toContain('9999-12-31T23:59:59.999Z');
+      for (const p of op.parameters.filter((x) => x.name === 'cursor')) expect(String(p.schema.description)).toMatch(/^Opaque/);
     }
   });
 });
