@@ -21,6 +21,7 @@ import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
 import { S3RecordingUrls } from '../shared/adapters/recording-urls';
 import { callerCipherFor } from '../shared/adapters/pii-cipher';
 import { SecretResolver } from '../shared/adapters/secrets';
+import { cursorSealer } from '../shared/adapters/cursor';
 import {
   getCampaign,
   getPublisher,
@@ -47,17 +48,21 @@ import { AggregateRepo } from '../shared/adapters/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilot-env';
 import { openApiDocument } from '../shared/app/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
+import { checkPathParameters } from '../shared/app/query';
 import type { ApiKeyRecord } from '../shared/app/ports';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
+const secrets = new SecretResolver();
 const deps: ReadApiDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
   media: new S3RecordingUrls(config.recordingsBucket),
   // Opens the caller numbers call items carry sealed (full for admin keys, masked for analysts; shared/domain/pii.ts).
-  pii: callerCipherFor(config.piiKeyRef, { secrets: new SecretResolver(), mainTable: config.mainTable }),
+  pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }),
+  // Page cursors are sealed under a key derived from the caller-hash key (shared/adapters/cursor.ts).
+  cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
 };
 const management: ManagementDeps = { store: keys, now: () => new Date() };
 const ledgerDeps = ledgerRouteDeps(config);
@@ -214,11 +219,12 @@ const routes: readonly Route[] = ROUTES.filter((r) => r.fn === 'api').map((r) =>
   return { method: r.method, pattern: new RegExp(`^${source}/?$`), params, handler };
 });
 
-function decode(segment: string): string {
+/** A path segment percent-decoded, or null when it is not valid percent-encoded UTF-8. */
+function decode(segment: string): string | null {
   try {
     return decodeURIComponent(segment);
   } catch {
-    return segment;
+    return null;
   }
 }
 
@@ -234,7 +240,8 @@ async function route(event: HttpEvent): Promise<HttpResult> {
       allowed.push(r.method);
       continue;
     }
-    return r.handler(event, Object.fromEntries(r.params.map((name, i) => [name, decode(match[i + 1]!)])));
+    // One id grammar for every path parameter, before any handler (and so any read) runs.
+    return r.handler(event, checkPathParameters(Object.fromEntries(r.params.map((name, i) => [name, decode(match[i + 1]!)]))));
   }
   if (allowed.length > 0) throw new MethodNotAllowed(allowed);
   throw new NotFound(`No route for ${method} ${path}.`);

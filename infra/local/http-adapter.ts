@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { FunctionDef, FunctionId, RouteDef } from '../resources';
+import { maskPhoneNumbers } from '../../shared/domain/problems';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
@@ -263,8 +264,9 @@ function sendJson(res: ServerResponse, statusCode: number, body: unknown, conten
   res.end(payload);
 }
 
+/** `instance` is the request path: as the functions do (shared/adapters/http.ts), no phone number of it is repeated. */
 function problem(res: ServerResponse, status: number, slug: string, title: string, detail: string, instance: string): void {
-  sendJson(res, status, { type: `https://callledger.dev/problems/${slug}`, title, status, detail, instance }, 'application/problem+json');
+  sendJson(res, status, { type: `https://callledger.dev/problems/${slug}`, title, status, detail, instance: maskPhoneNumbers(instance) }, 'application/problem+json');
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
@@ -315,7 +317,7 @@ export async function startHttpAdapter(opts: HttpAdapterOptions): Promise<HttpAd
     try {
       if (path === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return await health(res);
       const match = route(req.method ?? 'GET', path);
-      if (!match) return problem(res, 404, 'not-found', 'Not Found', `No route for ${req.method} ${path}`, path);
+      if (!match) return problem(res, 404, 'not-found', 'Not Found', `No route for ${req.method} ${maskPhoneNumbers(path)}`, path);
       const body = await readBody(req);
       if (body === 'too-large') {
         return problem(res, 413, 'payload-too-large', 'Payload Too Large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`, path);

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { MethodNotAllowed, Problem, problemBody, ServiceUnavailable, Unauthorized } from '../domain/problems';
+import { maskedProblemBody, maskPhoneNumbers, MethodNotAllowed, Problem, problemBody, ServiceUnavailable, Unauthorized } from '../domain/problems';
 import type { ApiKeyRecord, ConfigStore } from '../app/ports';
 import { dependencyFailure } from './dependency-failure';
 import { log } from './log';
@@ -41,12 +41,16 @@ export function noContent(): HttpResult {
 }
 
 /**
+/**
  * Seconds a client is told to wait after a dependency failure: past the SDK's own retries (docs/ARCHITECTURE.md,
  * "Time budgets") a throttled or restarting dependency needs seconds, not milliseconds.
  */
 export const DEPENDENCY_RETRY_AFTER_SEC = 5;
 
-/** Maps any thrown value to a response. Only Problems carry their details out. */
+/**
+ * Maps any thrown value to a response. Only Problems carry their details out, and nothing shaped like a phone number
+ * does (domain/problems.ts `maskedProblemBody`): the request path and parameter names are the client's text.
+ */
 export function problemResponse(err: unknown, instance?: string): HttpResult {
   const failure = err instanceof Problem ? null : dependencyFailure(err);
   if (failure !== null) {
@@ -60,7 +64,7 @@ export function problemResponse(err: unknown, instance?: string): HttpResult {
     if (err instanceof Unauthorized) headers['www-authenticate'] = 'Bearer';
     if (err instanceof ServiceUnavailable) headers['retry-after'] = String(err.retryAfterSec);
     if (err.status >= 500 && failure === null) log.error('problem', { slug: err.slug, detail: err.detail });
-    return { statusCode: err.status, headers, body: JSON.stringify(problemBody(err, instance)) };
+    return { statusCode: err.status, headers, body: JSON.stringify(maskedProblemBody(problemBody(err, instance))) };
   }
   log.error('unhandled error', { error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) });
   return {
@@ -71,7 +75,7 @@ export function problemResponse(err: unknown, instance?: string): HttpResult {
       title: 'Internal Server Error',
       status: 500,
       detail: 'The request could not be processed. It has been logged.',
-      ...(instance ? { instance } : {}),
+      ...(instance ? { instance: maskPhoneNumbers(instance) } : {}),
     }),
   };
 }

@@ -15,6 +15,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../adapters/env';
 import { BlockRepo } from '../adapters/block-repo';
 import { SecretResolver } from '../adapters/secrets';
+import { cursorSealer } from '../adapters/cursor';
 import { callerHash } from '../domain/caller';
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../domain/block-list';
 import { BlockCallerBodySchema } from '../domain/block-list-schema';
@@ -23,6 +24,7 @@ import { BadRequest, Conflict, NotFound } from '../domain/problems';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
 import { requireAdmin, type Written } from './management';
 import { ConfigWriteConflict, type ApiKeyRecord, type Page, type SecretStore } from './ports';
+import { cursorScope, openCursor, sealCursor, type CursorSealer } from './pagination';
 import { cursor, jsonBody, parseQuery, wholeNumber } from './query';
 
 export interface BlockListQuery {
@@ -44,6 +46,8 @@ export interface BlockListDeps {
   readonly blocks: BlockStore;
   /** The caller-hash HMAC key (CALLER_HASH_KEY_REF), the one the ledger writer hashes callers with. */
   readonly callerHashKey: () => Promise<string>;
+  /** Seals and opens the cursors of GET /v1/blocked-callers (pagination.ts). */
+  readonly cursors: CursorSealer;
   readonly now: () => Date;
 }
 
@@ -94,11 +98,13 @@ export async function getBlockedCaller(principal: ApiKeyRecord, rawNumber: strin
 export async function listBlockedCallers(
   principal: ApiKeyRecord,
   query: { limit: number; cursor?: string },
-  deps: Pick<BlockListDeps, 'blocks' | 'now'>,
+  deps: Pick<BlockListDeps, 'blocks' | 'cursors' | 'now'>,
 ): Promise<{ blockedCallers: readonly BlockedCallerView[]; cursor: string | null }> {
-  const page = await deps.blocks.listBlocks({ accountId: principal.accountId, ...query });
+  const scope = cursorScope('GET /v1/blocked-callers', principal.accountId, {});
+  const position = await openCursor(deps.cursors, scope, query.cursor);
+  const page = await deps.blocks.listBlocks({ accountId: principal.accountId, limit: query.limit, ...(position === undefined ? {} : { cursor: position }) });
   const nowMs = deps.now().getTime();
-  return { blockedCallers: page.items.map((e) => blockedCallerView(e, nowMs)), cursor: page.cursor };
+  return { blockedCallers: page.items.map((e) => blockedCallerView(e, nowMs)), cursor: await sealCursor(deps.cursors, scope, page.cursor) };
 }
 
 // ------------------------------------------------------------------ routes
@@ -159,9 +165,11 @@ export interface BlockListDepsOptions {
 export function blockListDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: BlockListDepsOptions = {}): BlockListDeps {
   const secrets = options.secrets ?? new SecretResolver();
   const now = options.now ?? (() => new Date());
+  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
   return {
     blocks: new BlockRepo({ mainTable: config.mainTable, client: options.client, now: () => now().getTime() }),
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
+    callerHashKey,
+    cursors: cursorSealer(callerHashKey),
     now,
   };
 }

@@ -58,6 +58,7 @@ import {
 import { DncListSchema, DncListsSchema, DncNumbersBodySchema, DncUploadResultSchema, PutDncListBodySchema } from '../domain/dnc-schema';
 import { AccountComplianceBodySchema, type AccountComplianceBody } from '../domain/retention-schema';
 import { BadRequest, fieldErrors, NotFound, PayloadTooLarge, Problem, Unprocessable, UnsupportedMediaType, type FieldError } from '../domain/problems';
+import { readOwnCall } from './call-access';
 import { settleWithLimit } from './concurrency';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
 import { requireAdmin } from './management';
@@ -82,11 +83,18 @@ export interface DncStore {
   writeEntries(accountId: string, entries: readonly { readonly callerHash: string; readonly entry: DncEntry }[]): Promise<void>;
 }
 
+/** What consent needs of a call. */
+export interface ConsentCall {
+  readonly accountId: string;
+  readonly callerHash: string | null;
+  readonly startedAt: string | null;
+}
+
 /** Consent items as the API needs them (shared/adapters/consent-repo.ts). */
 export interface ConsentStore {
   putEvidence(callerHash: string, evidence: ConsentEvidence): Promise<'stored' | 'already'>;
   evidenceFor(accountId: string, callerHash: string, startedAtMs: number, limit: number): Promise<ConsentEvidence[]>;
-  callForConsent(callId: string): Promise<{ accountId: string; callerHash: string | null; startedAt: string | null } | null>;
+  callForConsent(callId: string): Promise<ConsentCall | null>;
 }
 
 /** The account item's `compliance` attribute; false when there is no such account. */
@@ -262,8 +270,13 @@ async function storeRecord(principal: ApiKeyRecord, line: number, raw: unknown, 
     if (e164 === null) return refused(line, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
     hash = callerHash(key, e164);
   } else {
-    const call = await deps.consent.callForConsent(record.callId ?? '');
-    if (call === null || call.accountId !== principal.accountId) return refused(line, new NotFound('There is no call with this callId.'));
+    let call: ConsentCall;
+    try {
+      call = await readOwnCall(principal, record.callId ?? '', (id) => deps.consent.callForConsent(id));
+    } catch (err) {
+      if (err instanceof NotFound) return refused(line, err);
+      throw err;
+    }
     if (call.callerHash === null) {
       return refused(line, new Unprocessable('The call has no caller number to attach consent to (anonymous, or not rated yet).', [{ field: 'callId', message: 'must name a rated call with a caller number' }]));
     }
@@ -288,8 +301,7 @@ async function storeRecord(principal: ApiKeyRecord, line: number, raw: unknown, 
 
 /** The evidence that applies to a call (captured at or before its start, within the validity window), newest first. */
 export async function getCallConsent(principal: ApiKeyRecord, callId: string, deps: Pick<ComplianceDeps, 'consent'>) {
-  const call = await deps.consent.callForConsent(callId);
-  if (call === null || call.accountId !== principal.accountId) throw new NotFound('There is no call with this callId.');
+  const call = await readOwnCall(principal, callId, (id) => deps.consent.callForConsent(id));
   const evidence =
     call.callerHash === null || call.startedAt === null ? [] : await deps.consent.evidenceFor(principal.accountId, call.callerHash, Date.parse(call.startedAt), 50);
   return { callId, startedAt: call.startedAt, validityDays: CONSENT_VALIDITY_DAYS, evidence };

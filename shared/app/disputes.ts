@@ -28,6 +28,8 @@ import { Forbidden, NotFound } from '../domain/problems';
 import type { OurCall } from '../domain/reconcile-invoice';
 import { entryHash, type StoredEntry } from '../domain/tamper';
 import type { LedgerEntry } from '../domain/types';
+import { readOwnCall } from './call-access';
+import { cursorScope, openCursor, sealCursor, type CursorSealer } from './pagination';
 import type { ApiKeyRecord, CallStore, Page } from './ports';
 
 /** Used when the publisher has no credit policy of its own: 30 days, every reason. */
@@ -88,8 +90,6 @@ export interface DisputeDeps {
 
 // ------------------------------------------------------------------ helpers
 
-const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
-
 export function requireAdmin(principal: ApiKeyRecord): void {
   if (principal.role !== 'admin') throw new Forbidden('This operation needs an admin API key.');
 }
@@ -105,14 +105,11 @@ function settled(result: DisputeResult): { dispute: Dispute; changed: boolean } 
 }
 
 /**
- * The charge of one of the principal's calls, or null when the call is not billed. 404 for an unknown call, 403 for
- * another account's (as the read API does).
+ * The charge of one of the principal's calls, or null when the call is not billed. 404 for an unknown call and for
+ * another account's, alike (call-access.ts).
  */
 async function chargeOf(principal: ApiKeyRecord, callId: string, deps: Pick<DisputeDeps, 'calls' | 'ledger'>): Promise<LedgerEntry | null> {
-  if (!CALL_ID.test(callId)) throw new NotFound('No such call.');
-  const call = await deps.calls.getCall(callId, { consistent: true });
-  if (call === null) throw new NotFound('No such call.');
-  if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
+  const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id, { consistent: true }));
   if (call.rating?.billable !== true || call.startedAt === null) return null;
   const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: call.startedAt, entryId: chargeEntryId(callId) }));
   return entry?.type === 'charge' ? entry : null;
@@ -213,8 +210,11 @@ function stripHash(entry: CreditEntry & { contentHash?: string }): CreditEntry {
 export async function listAccountDisputes(
   principal: ApiKeyRecord,
   query: Omit<DisputeListQuery, 'accountId'>,
-  deps: Pick<DisputeDeps, 'disputes'>,
+  deps: Pick<DisputeDeps, 'disputes'> & { readonly cursors: CursorSealer },
 ): Promise<{ disputes: readonly Dispute[]; cursor: string | null }> {
-  const page = await deps.disputes.list({ ...query, accountId: principal.accountId });
-  return { disputes: page.items, cursor: page.cursor };
+  const { cursor: token, limit, ...filters } = query;
+  const scope = cursorScope('GET /v1/disputes', principal.accountId, filters);
+  const position = await openCursor(deps.cursors, scope, token);
+  const page = await deps.disputes.list({ ...filters, limit, accountId: principal.accountId, ...(position === undefined ? {} : { cursor: position }) });
+  return { disputes: page.items, cursor: await sealCursor(deps.cursors, scope, page.cursor) };
 }

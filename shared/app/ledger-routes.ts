@@ -19,15 +19,17 @@ import { CallRepo, ConfigRepo } from '../adapters/main-repo';
 import { log } from '../adapters/log';
 import { telemetry } from '../adapters/metrics';
 import { SecretResolver } from '../adapters/secrets';
+import { cursorSealer } from '../adapters/cursor';
 import type { DisputeStatus } from '../domain/disputes';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-schema';
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, fieldErrors, type FieldError } from '../domain/problems';
 import { listAccountDisputes, openCallDispute, resolveCallDispute } from './disputes';
 import { rerateAfterCredit, type RatingDeps } from './process-ingest-batch';
 import { verifyLedger, type AnchorReader, type LedgerVerifyReader } from './ledger-verify';
+import type { CursorSealer } from './pagination';
 import type { ApiKeyRecord, SecretStore } from './ports';
 import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from './reconciliations';
-import { cursor, flag, id, instant, parseQuery, wholeNumber, type Rule } from './query';
+import { cursor, flag, id, instant, parseQuery, period, wholeNumber, type Rule } from './query';
 import { getStatement } from './statements';
 import { holdRecording, privacyDeps, releaseRecording } from './privacy';
 
@@ -35,6 +37,8 @@ export interface LedgerRouteDeps extends ReconciliationDeps {
   readonly ledger: ReconciliationDeps['ledger'] & LedgerVerifyReader;
   /** The seal anchors GET /v1/ledger/verify checks; without it verify checks the database alone. */
   readonly anchors?: AnchorReader;
+  /** Seals and opens the cursors of GET /v1/disputes (pagination.ts). */
+  readonly cursors: CursorSealer;
 }
 
 export interface RouteRequest {
@@ -65,7 +69,6 @@ export const MAX_CSV_BYTES = 5 * 1024 * 1024;
 
 // ------------------------------------------------------------------ request parsing
 
-const period: Rule<string> = (raw) => (/^\d{4}-(0[1-9]|1[0-2])$/.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be YYYY-MM' });
 const status: Rule<DisputeStatus> = (raw) =>
   raw === 'open' || raw === 'accepted' || raw === 'rejected' ? { ok: true, value: raw } : { ok: false, message: 'must be open, accepted or rejected' };
 
@@ -238,6 +241,7 @@ export function ledgerRouteDeps(
     policies: disputes,
     callFacts: disputes,
     callerHashKey,
+    cursors: cursorSealer(callerHashKey),
     now,
     ...(config.anchorsBucket !== undefined ? { anchors: new S3AnchorStore({ bucket: config.anchorsBucket, client: options.s3 }) } : {}),
   };

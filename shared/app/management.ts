@@ -10,7 +10,7 @@
  */
 import { effectiveInstant, sameTerms, undeclaredSubSource } from '../domain/config';
 import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, TrackingNumberBodySchema, parseBody } from '../domain/config-schema';
-import { BadRequest, Conflict, Forbidden, NotFound, Unprocessable } from '../domain/problems';
+import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable } from '../domain/problems';
 import { appendVersion, termsInForce, type TermsVersion } from '../domain/terms';
 import type { CampaignEconomics } from '../domain/analytics';
 import type { CampaignConfig, NumberAssignment, NumberConfig, Publisher } from '../domain/types';
@@ -65,6 +65,25 @@ export interface TrackingNumberView {
   /** Every assignment, in the order written. */
   readonly assignments: readonly NumberAssignment[];
   readonly updatedAt: string;
+}
+
+/**
+ * A tracking number routes its calls to exactly one account, so a number that another account holds cannot be
+ * assigned to this one. The refusal is safe to give to any admin key: one fixed answer (no account, no assignment,
+ * no campaign of the holder), given only once the request is otherwise valid, and GET answers such a number exactly
+ * as a missing one (404). What it cannot hide is that the number is taken: a free number would have been assigned.
+ * It is useful because its type is stable (a client can branch on it), it says that retrying will not help, and
+ * what will.
+ */
+export class TrackingNumberUnavailable extends Problem {
+  constructor() {
+    super(
+      409,
+      'tracking-number-unavailable',
+      'Tracking number unavailable',
+      'This number cannot be assigned to this account: a tracking number routes its calls to one account only. If this account holds the number at its telephony provider, ask the operator of this CallLedger to release it.',
+    );
+  }
 }
 
 /** 403 for a read-only key (handlers call it before reading the body, so an analyst learns nothing from a 400). */
@@ -212,7 +231,7 @@ export async function putTrackingNumber(principal: ApiKeyRecord, e164: string, j
       : []),
   ];
   if (errors.length > 0) throw new Unprocessable(`The assignment cannot be made: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`, errors);
-  if (existing !== null && existing.accountId !== accountId) throw new Conflict('This tracking number is assigned to another account.');
+  if (existing !== null && existing.accountId !== accountId) throw new TrackingNumberUnavailable();
 
   const last = existing?.assignments.at(-1);
   const unchanged =

@@ -10,6 +10,7 @@ import { CampaignBodySchema, PublisherBodySchema, SeedPublisherSchema, TrackingN
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-schema';
 import { BlockCallerBodySchema, BlockedCallerSchema } from '../domain/block-list-schema';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms-schema';
+import { MAX_PATH_ID_LENGTH, MAX_PERIOD, MIN_PERIOD, PATH_ID } from '../domain/input';
 import { REASON_CODES } from '../domain/types';
 import { QUALITY_SIGNALS } from '../domain/quality-signals';
 import { PILOT_OPENAPI } from './pilots';
@@ -214,13 +215,13 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'One call',
     auth: 'bearer',
     responses: { 200: { description: 'The call', schema: Call } },
-    problems: [401, 403, 404],
+    problems: [401, 404],
   },
   'GET /v1/calls/{callId}/rating': {
     summary: "Why a call was (not) billed: the terms version, every rule with its inputs and result",
     auth: 'bearer',
     responses: { 200: { description: 'The explanation', schema: RatingExplanation } },
-    problems: [401, 403, 404, 409],
+    problems: [401, 404, 409],
   },
   'GET /v1/ledger': {
     summary: 'Ledger entries in effective-time order, with totals over the whole filtered range',
@@ -371,13 +372,44 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   },
 };
 
+/**
+ * The one grammar of the api function's path parameters (shared/domain/input.ts), checked when the route is matched,
+ * before authentication or any read. (The webhook's accountId answers 404 unless it names an account.)
+ */
+const PATH_PARAMETER = {
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_PATH_ID_LENGTH,
+  pattern: PATH_ID.source,
+  description: `1 to ${MAX_PATH_ID_LENGTH} visible ASCII characters once percent-decoded; anything else is a 400 naming the parameter`,
+};
+
+const INSTANT_PARAMETER = {
+  type: 'string',
+  format: 'date-time',
+  description: 'ISO-8601 date-time with a zone (Z or ±hh:mm), from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z once its offset is applied',
+};
+
+/** Query parameters whose rule is shared by every route that takes them (shared/app/query.ts). */
+const QUERY_PARAMETERS: Readonly<Record<string, Json>> = {
+  cursor: {
+    type: 'string',
+    maxLength: 2048,
+    description:
+      'Opaque: the `cursor` of the previous page, sent with the same filters by a key of the same account (the page size may change). It is sealed and authenticated by the API; an edited, made-up or re-used cursor (other route, filters or account) is a 400 naming `cursor`',
+  },
+  from: INSTANT_PARAMETER,
+  to: INSTANT_PARAMETER,
+  period: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: `A calendar month YYYY-MM from ${MIN_PERIOD} to ${MAX_PERIOD}, in the account's time zone` },
+};
+
 const PROBLEM_TEXT: Readonly<Record<number, string>> = {
-  400: 'Malformed request: every bad field is named',
+  400: 'Malformed request: every bad parameter or field is named (values are never echoed)',
   401: 'No or unknown bearer API key',
-  403: 'Forbidden: another account, a read-only (analyst) key, or a bad Twilio signature',
-  404: 'No such resource',
+  403: 'Forbidden: a read-only (analyst) key, or a bad Twilio signature',
+  404: "No such resource. Another account's resource answers exactly the same (the same body, but for instance)",
   405: 'Method not allowed',
-  409: 'Conflict: changed concurrently, or not in a state that allows this',
+  409: 'Conflict: changed concurrently, or not in a state that allows this (a tracking number that routes to another account: tracking-number-unavailable)',
   413: 'Payload too large',
   415: 'Unsupported media type',
   422: 'Unprocessable: valid JSON that breaks a rule (e.g. effectiveFrom too early)',
@@ -407,8 +439,8 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
     const key = `${route.method} ${route.path}`;
     const doc = DOCS[key];
     if (doc === undefined) throw new Error(`openapi: route ${key} is not documented`);
-    const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    const query = (doc.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
+    const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: route.fn === 'api' ? PATH_PARAMETER : { type: 'string' } }));
+    const query = (doc.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: QUERY_PARAMETERS[name] ?? { type: 'string' } }));
     const responses: Json = {};
     for (const [status, r] of Object.entries(doc.responses)) {
       responses[status] = {
@@ -417,7 +449,10 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
         ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}),
       };
     }
-    for (const status of [...doc.problems, ...(doc.dependencies === false ? [] : [503])]) {
+    // Every path parameter and query parameter is checked before anything is read: a bad one is a 400.
+    const checked = params.length > 0 || query.length > 0 ? [400, ...doc.problems] : doc.problems;
+    const problems = [...new Set([...checked, ...(doc.dependencies === false ? [] : [503])])].sort((x, y) => x - y);
+    for (const status of problems) {
       responses[String(status)] = {
         description: PROBLEM_TEXT[status],
         ...(status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),

@@ -19,6 +19,7 @@ import type { Config } from '../adapters/env';
 import { OutcomeRepo } from '../adapters/outcome-repo';
 import { ConfigRepo } from '../adapters/main-repo';
 import { SecretResolver } from '../adapters/secrets';
+import { cursorSealer } from '../adapters/cursor';
 import { callerHash, normaliseNumber } from '../domain/caller';
 import {
   applyOutcomeLine,
@@ -54,6 +55,7 @@ import { settleWithLimit } from './concurrency';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
 import { requireAdmin } from './management';
 import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page, type SecretStore } from './ports';
+import { cursorScope, openCursor, sealCursor, type CursorSealer } from './pagination';
 import { cursor, parseQuery, wholeNumber, type Rule } from './query';
 
 /** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
@@ -95,6 +97,8 @@ export interface OutcomeDeps {
   readonly config: Pick<ConfigStore, 'getAccount'>;
   /** The caller-hash HMAC key (CALLER_HASH_KEY_REF), the one the ledger writer hashes callers with. */
   readonly callerHashKey: () => Promise<string>;
+  /** Seals and opens the cursors of GET /v1/outcomes (pagination.ts). */
+  readonly cursors: CursorSealer;
   readonly now: () => Date;
 }
 
@@ -268,10 +272,13 @@ export async function getOutcome(principal: ApiKeyRecord, externalId: string, de
 export async function listOutcomes(
   principal: ApiKeyRecord,
   query: { matched?: boolean; limit: number; cursor?: string },
-  deps: Pick<OutcomeDeps, 'outcomes'>,
+  deps: Pick<OutcomeDeps, 'outcomes' | 'cursors'>,
 ): Promise<{ outcomes: readonly OutcomeView[]; cursor: string | null }> {
-  const page = await deps.outcomes.listOutcomes({ accountId: principal.accountId, ...query });
-  return { outcomes: page.items.map(outcomeView), cursor: page.cursor };
+  const { cursor: token, limit, ...filters } = query;
+  const scope = cursorScope('GET /v1/outcomes', principal.accountId, filters);
+  const position = await openCursor(deps.cursors, scope, token);
+  const page = await deps.outcomes.listOutcomes({ accountId: principal.accountId, ...filters, limit, ...(position === undefined ? {} : { cursor: position }) });
+  return { outcomes: page.items.map(outcomeView), cursor: await sealCursor(deps.cursors, scope, page.cursor) };
 }
 
 // ------------------------------------------------------------------ routes
@@ -375,10 +382,12 @@ export interface OutcomeDepsOptions {
 /** The adapters behind OUTCOME_ROUTES, built from the configuration functions/api.ts loads. */
 export function outcomeDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: OutcomeDepsOptions = {}): OutcomeDeps {
   const secrets = options.secrets ?? new SecretResolver();
+  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
   return {
     outcomes: new OutcomeRepo({ mainTable: config.mainTable, client: options.client }),
     config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
+    callerHashKey,
+    cursors: cursorSealer(callerHashKey),
     now: options.now ?? (() => new Date()),
   };
 }

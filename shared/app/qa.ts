@@ -29,9 +29,11 @@ import { createQaSampler, defaultQaSeed, disputeReasonOf, FLAGGED_RULE, FLAGGED_
 import { PostQaResponseSchema, PostQaSchema, QaSampleSchema, type PostQaRequest } from '../domain/qa-schema';
 import { termsInForce, type TermsVersion } from '../domain/terms';
 import type { Dispute } from '../domain/disputes';
+import { readOwnCall } from './call-access';
 import { openCallDispute, type DisputeDeps } from './disputes';
 import type { RouteRequest, RouteResponse } from './ledger-routes';
 import { ConfigWriteConflict, type ApiKeyRecord, type CallStore, type RecordingMedia } from './ports';
+import { clampInstant } from '../domain/input';
 import { id, instant, parseQuery, wholeNumber, type QueryParams, type Rule } from './query';
 
 const DAY_MS = 86_400_000;
@@ -85,7 +87,8 @@ const seedRule: Rule<string> = (raw) =>
 export function parseQaSampleQuery(accountId: string, params: QueryParams, now: Date): QaSampleQuery {
   const q = parseQuery({ campaignId: id, from: instant, to: instant, perSource: wholeNumber(1, MAX_PER_SOURCE), seed: seedRule }, params, ['campaignId']);
   const toMs = q.to === undefined ? now.getTime() : Date.parse(q.to);
-  const fromMs = q.from === undefined ? toMs - DEFAULT_QA_PERIOD_DAYS * DAY_MS : Date.parse(q.from);
+  // The default start never falls before the first instant keys can hold (input.ts).
+  const fromMs = q.from === undefined ? clampInstant(toMs - DEFAULT_QA_PERIOD_DAYS * DAY_MS) : Date.parse(q.from);
   if (fromMs >= toMs) throw new BadRequest('Invalid query parameters: from.', [{ field: 'from', message: 'must be before to (default: now)' }]);
   if (toMs - fromMs > MAX_QA_PERIOD_DAYS * DAY_MS) {
     throw new BadRequest('Invalid query parameters: from.', [{ field: 'from', message: `must be at most ${MAX_QA_PERIOD_DAYS} days before to` }]);
@@ -176,8 +179,6 @@ export async function sampleForQa(q: QaSampleQuery, deps: QaDeps): Promise<QaSam
 
 // ------------------------------------------------------------------ verdict
 
-const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
-
 export interface QaDisputeResult {
   readonly result: 'opened' | 'existing' | 'refused';
   readonly dispute: Dispute | null;
@@ -199,10 +200,7 @@ export async function recordQaVerdict(principal: ApiKeyRecord, callId: string, r
     throw new Unprocessable('A call judged good cannot be disputed.', [{ field: 'openDispute', message: 'cannot be true with verdict good' }]);
   }
   const reason = request.openDispute ? (request.disputeReason ?? mapped) : null;
-  if (!CALL_ID.test(callId)) throw new NotFound('No such call.');
-  const call = await deps.calls.getCall(callId, { consistent: true });
-  if (call === null) throw new NotFound('No such call.');
-  if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
+  await readOwnCall(principal, callId, (id) => deps.calls.getCall(id, { consistent: true }));
 
   const qa: CallQa = {
     verdict: request.verdict,

@@ -4,6 +4,7 @@
  * rules keep the api function's cold start small (zod's full build is ~450 KB; see docs/ARCHITECTURE.md).
  * Also the routes' JSON body (`jsonBody`), read the same way by every route table that takes one unvalidated.
  */
+import { INSTANT_RANGE_MESSAGE, isPathId, isPeriod, PATH_ID_MESSAGE, readInstant, PERIOD_MESSAGE } from '../domain/input';
 import { BadRequest, UnsupportedMediaType, type FieldError } from '../domain/problems';
 
 export type QueryParams = Readonly<Record<string, string | undefined>>;
@@ -11,21 +12,19 @@ export type Rule<T> = (raw: string) => { ok: true; value: T } | { ok: false; mes
 export type QueryOf<R extends Record<string, Rule<unknown>>> = { [K in keyof R]?: R[K] extends Rule<infer T> ? T : never };
 
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** ISO-8601 date-time with seconds and a zone (`Z` or `±hh:mm`), as zod's `iso.datetime({ offset: true })`. */
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
-/** Any ISO-8601 instant with a zone, normalised to the `toISOString()` form the keys are written in. */
+/**
+ * Any ISO-8601 instant with a zone, normalised to the `toISOString()` form the keys are written in; it must lie in
+ * years 0000–9999 once its offset is applied (shared/domain/input.ts: the only instants keys and ranges can hold).
+ */
 export const instant: Rule<string> = (raw) => {
-  const m = DATE_TIME.exec(raw);
-  const [year, month, day, hour, minute, second, , offH, offM] = (m ?? []).slice(1).map(Number);
-  const valid =
-    m !== null &&
-    hour! < 24 && minute! < 60 && second! < 60 &&
-    (m[7] === undefined || (offH! < 24 && offM! < 60)) &&
-    // The calendar date exists (no February 30th).
-    new Date(Date.UTC(year!, month! - 1, day!)).getUTCDate() === day && month! >= 1 && month! <= 12;
-  return valid ? { ok: true, value: new Date(raw).toISOString() } : { ok: false, message: 'must be an ISO-8601 date-time with a zone' };
+  const read = readInstant(raw);
+  if (read.ok) return { ok: true, value: read.value };
+  return { ok: false, message: read.reason === 'out_of_range' ? `must be an ISO-8601 date-time with a zone, ${INSTANT_RANGE_MESSAGE}` : 'must be an ISO-8601 date-time with a zone' };
 };
+/** A calendar month `YYYY-MM` whose bounds stay in the instant range in every time zone. */
+export const period: Rule<string> = (raw) => (isPeriod(raw) ? { ok: true, value: raw } : { ok: false, message: PERIOD_MESSAGE });
+
 export const id: Rule<string> = (raw) =>
   ID.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be an id (lower-case letters, digits, dashes)' };
 export const cursor: Rule<string> = (raw) =>
@@ -79,4 +78,16 @@ export function jsonBody(req: { readonly body: string; readonly contentType: str
   } catch {
     throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
+}
+
+/**
+ * The path parameters of a matched route, each already percent-decoded (null: the segment was not valid
+ * percent-encoded UTF-8): every one must fit the one id grammar (shared/domain/input.ts) before any handler runs,
+ * so that no read is ever attempted with a key DynamoDB would refuse. A 400 names each bad parameter.
+ */
+export function checkPathParameters(params: Readonly<Record<string, string | null>>): Readonly<Record<string, string>> {
+  const errors: FieldError[] = [];
+  for (const [field, value] of Object.entries(params)) if (value === null || !isPathId(value)) errors.push({ field, message: PATH_ID_MESSAGE });
+  if (errors.length > 0) throw new BadRequest(`Invalid path parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+  return params as Readonly<Record<string, string>>;
 }

@@ -1,14 +1,15 @@
 /**
  * Use cases of the read API: one call, a page of calls, a page of ledger entries with totals, and the
  * explanation of a call's rating. The principal
- * (from the bearer API key) scopes every read to its account; another account's call is a 403.
+ * (from the bearer API key) scopes every read to its account; another account's call is a 404, exactly as a missing one
+ * (call-access.ts).
  * Query parameters are validated by hand (a handful of simple rules; full zod's schema construction was the
  * largest part of this function's own module-load time); unknown parameters are rejected so that a typo
  * (`publisher=`) is not silently ignored.
  */
 import { asCampaignConfig } from '../domain/config';
 import { foldCall, gatheredDigits } from '../domain/fold';
-import { Conflict, Forbidden, NotFound } from '../domain/problems';
+import { Conflict } from '../domain/problems';
 import type { PriorBilled } from '../domain/rating';
 import { pilotForCall } from '../domain/pilot-terms';
 import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../domain/rating-v2';
@@ -20,6 +21,8 @@ import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../dom
 import { callerForRole, type CallerCipher } from '../domain/pii';
 import type { ApiRole } from '../domain/types';
 import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
+import { readOwnCall } from './call-access';
+import { cursorScope, openCursor, sealCursor, type CursorSealer } from './pagination';
 import { cursor, flag, id, instant, parseQuery, wholeNumber, type QueryParams } from './query';
 
 export type { QueryParams } from './query';
@@ -30,6 +33,8 @@ export interface ReadApiDeps {
   readonly media: Pick<RecordingMedia, 'presignGet'>;
   /** Opens sealed caller numbers (shared/adapters/pii-cipher.ts); without it calls show no caller. */
   readonly pii?: Pick<CallerCipher, 'decryptCaller'>;
+  /** Seals and opens page cursors (pagination.ts). */
+  readonly cursors: CursorSealer;
 }
 
 /** The documented shape of `GET /v1/calls/{callId}`. Rating fields are null until the call is rated. */
@@ -66,8 +71,6 @@ export interface LedgerPage {
   readonly cursor: string | null;
 }
 
-
-const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
 
 const COMMON = { from: instant, to: instant, campaignId: id, publisherId: id, cursor, limit: wholeNumber(1, 100) };
 const CALLS_QUERY = { ...COMMON, billable: flag };
@@ -108,30 +111,35 @@ async function toResponse(call: StoredCall, role: ApiRole, deps: Pick<ReadApiDep
   };
 }
 
-export async function getCallDetail(principal: ApiKeyRecord, callId: string, deps: ReadApiDeps): Promise<CallResponse> {
-  if (!CALL_ID.test(callId)) throw new NotFound('No such call.');
-  const call = await deps.calls.getCall(callId);
-  if (call === null) throw new NotFound('No such call.');
-  if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
+export async function getCallDetail(principal: ApiKeyRecord, callId: string, deps: Pick<ReadApiDeps, 'calls' | 'media' | 'pii'>): Promise<CallResponse> {
+  const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id));
   return toResponse(call, principal.role, deps);
 }
 
 /** Rated calls, newest first. */
 export async function listCallsPage(principal: ApiKeyRecord, params: QueryParams, deps: ReadApiDeps): Promise<CallsPage> {
-  const q = parseQuery(CALLS_QUERY, params);
-  const page = await deps.calls.listCalls({ ...q, accountId: principal.accountId, limit: q.limit ?? 50 });
-  return { calls: await Promise.all(page.items.map((c) => toResponse(c, principal.role, deps))), cursor: page.cursor };
+  const { cursor: token, limit, ...filters } = parseQuery(CALLS_QUERY, params);
+  const scope = cursorScope('GET /v1/calls', principal.accountId, filters);
+  const position = await openCursor(deps.cursors, scope, token);
+  const page = await deps.calls.listCalls({ ...filters, accountId: principal.accountId, limit: limit ?? 50, ...(position === undefined ? {} : { cursor: position }) });
+  return {
+    calls: await Promise.all(page.items.map((c) => toResponse(c, principal.role, deps))),
+    cursor: await sealCursor(deps.cursors, scope, page.cursor),
+  };
 }
 
 /** Entries in effective-time order; totals cover the whole filtered range, not just this page. */
 export async function listLedgerPage(principal: ApiKeyRecord, params: QueryParams, deps: ReadApiDeps): Promise<LedgerPage> {
   const q = parseQuery(COMMON, params);
-  const range = { accountId: principal.accountId, from: q.from, to: q.to, campaignId: q.campaignId, publisherId: q.publisherId };
+  const filters = { from: q.from, to: q.to, campaignId: q.campaignId, publisherId: q.publisherId };
+  const range = { accountId: principal.accountId, ...filters };
+  const scope = cursorScope('GET /v1/ledger', principal.accountId, filters);
+  const position = await openCursor(deps.cursors, scope, q.cursor);
   const [page, totals] = await Promise.all([
-    deps.ledger.listEntries({ ...range, limit: q.limit ?? 50, cursor: q.cursor }),
+    deps.ledger.listEntries({ ...range, limit: q.limit ?? 50, cursor: position }),
     deps.ledger.totals(range),
   ]);
-  return { entries: page.items, totals, cursor: page.cursor };
+  return { entries: page.items, totals, cursor: await sealCursor(deps.cursors, scope, page.cursor) };
 }
 
 // ------------------------------------------------------------------ rating explanation
@@ -182,10 +190,7 @@ function recordedPrior(rating: RatingDecision): PriorBilled | null {
 }
 
 export async function getCallRating(principal: ApiKeyRecord, callId: string, deps: RatingExplainDeps): Promise<RatingExplanation> {
-  if (!CALL_ID.test(callId)) throw new NotFound('No such call.');
-  const call = await deps.calls.getCall(callId);
-  if (call === null) throw new NotFound('No such call.');
-  if (call.accountId !== principal.accountId) throw new Forbidden('This call belongs to another account.');
+  const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id));
   const rating = call.rating;
   const terminal = call.events.length > 0 ? foldCall(call.events).terminal : null;
   if (rating === null || terminal === null) throw new Conflict('The call has not been rated yet (no final status has arrived).');

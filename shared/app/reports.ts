@@ -16,6 +16,7 @@ import * as z from 'zod';
 import { BadRequest, Problem, type FieldError } from '../domain/problems';
 import type { GroupBy } from '../domain/analytics';
 import type { ApiKeyRecord } from './ports';
+import { clampInstant } from '../domain/input';
 import { id, instant, parseQuery, wholeNumber, type QueryParams, type Rule } from './query';
 
 // ------------------------------------------------------------------ queries
@@ -73,7 +74,8 @@ function badQuery(errors: readonly FieldError[]): BadRequest {
 /** from/to with their defaults: to = now, from = to − 30 days; at most MAX_PERIOD_DAYS apart, from before to. */
 function period(q: { from?: string; to?: string }, now: Date): { from: string; to: string } {
   const toMs = q.to === undefined ? now.getTime() : Date.parse(q.to);
-  const fromMs = q.from === undefined ? toMs - DEFAULT_PERIOD_DAYS * DAY_MS : Date.parse(q.from);
+  // The default start never falls before the first instant keys can hold (input.ts).
+  const fromMs = q.from === undefined ? clampInstant(toMs - DEFAULT_PERIOD_DAYS * DAY_MS) : Date.parse(q.from);
   if (fromMs >= toMs) throw badQuery([{ field: q.from === undefined ? 'to' : 'from', message: `must be before to (default: now)` }]);
   if (toMs - fromMs > MAX_PERIOD_DAYS * DAY_MS) throw badQuery([{ field: 'from', message: `must be at most ${MAX_PERIOD_DAYS} days before to` }]);
   return { from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() };

@@ -21,7 +21,7 @@
 import type { ReportCall } from './analytics';
 import { scorecardCountsOf } from './scorecard';
 import { tunerCountsOf } from './threshold-tuner';
-import { wallTime, zonedToUtcMs } from './zoned-time';
+import { utcMs, wallTime, zonedToUtcMs } from './zoned-time';
 
 /** One call's applied contribution: its cell and its two sets of counters (only the non-zero ones). */
 export interface CallContribution {
@@ -60,7 +60,21 @@ export interface AggregateDelta {
 /** `YYYY-MM-DD` of an instant in a zone. */
 export function localDay(atMs: number, timeZone: string): string {
   const w = wallTime(atMs, timeZone);
-  return `${w.year}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`;
+  return dayOf(w.year, w.month, w.day);
+}
+
+/**
+ * `YYYY-MM-DD`; a year before 0000 (a local day west of UTC on 0000-01-01, the first instant the API takes) is
+ * written `-YYYY`, so that every local day of the instant range has a name that reads back.
+ */
+function dayOf(year: number, month: number, day: number): string {
+  return `${year < 0 ? '-' : ''}${String(Math.abs(year)).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+function dayParts(day: string): [number, number, number] {
+  const m = /^(-?\d{4,})-(\d{2})-(\d{2})$/.exec(day);
+  if (m === null) throw new Error(`not a day: ${day}`);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
 /** A call's contribution in an account's zone. */
@@ -131,19 +145,21 @@ export function sameContribution(a: CallContribution | null, b: CallContribution
 
 /** The next local day after `YYYY-MM-DD` (calendar arithmetic, zone-free). */
 export function nextDay(day: string): string {
-  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+  const [y, m, d] = dayParts(day);
+  const next = new Date(utcMs(y, m - 1, d + 1));
+  return dayOf(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate());
 }
 
 /** The instant a local day starts in a zone. */
 export function dayStartMs(day: string, timeZone: string): number {
-  const [year, month, d] = day.split('-').map(Number) as [number, number, number];
+  const [year, month, d] = dayParts(day);
   return zonedToUtcMs({ year, month, day: d }, timeZone);
 }
 
 /** The day number the tuner's co-movement uses for a local day (days since 1970-01-01, zone-free). */
 export function dayNumber(day: string): number {
-  return Math.round(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
+  const [year, month, d] = dayParts(day);
+  return Math.round(utcMs(year, month - 1, d) / 86_400_000);
 }
 
 /**

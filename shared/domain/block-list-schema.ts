@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { BLOCK_REASONS } from './block-list';
+import { instantInput } from './input-schema';
 
 export const BlockReasonSchema = z.enum(BLOCK_REASONS);
 
@@ -16,7 +17,7 @@ export const BlockCallerBodySchema = z
   .strictObject({
     reason: BlockReasonSchema.optional(),
     blocked: z.boolean().default(true),
-    effectiveFrom: z.iso.datetime({ offset: true }).optional(),
+    effectiveFrom: instantInput().optional(),
   })
   .refine((b) => !b.blocked || b.reason !== undefined, { path: ['reason'], message: 'is required when blocking' });
 export type BlockCallerBody = z.infer<typeof BlockCallerBodySchema>;

@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { defaultCreditPolicy } from './config';
 import { CreditPolicySchema } from './disputes-schema';
 import { CampaignEconomicsSchema } from './economics-schema';
+import { instantInput, singleLine } from './input-schema';
 import { BadRequest, fieldErrors } from './problems';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from './terms-schema';
 import { TRAFFIC_METHODS } from './types';
@@ -17,7 +18,8 @@ import { TRAFFIC_METHODS } from './types';
 export const IdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lower-case letters, digits or dashes');
 export const E164Schema = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550101');
 const subSource = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dots, dashes or underscores');
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** Free text (names, vertical): trimmed, never empty, no control characters (input-schema.ts). */
+const text = (max: number) => singleLine(z.string().trim().min(1).max(max));
 
 // ---------------------------------------------------------------- request bodies (also the seed's entries, minus ids)
 
@@ -48,7 +50,7 @@ export const CampaignBodySchema = z.strictObject({
   geography: GeographySchema.nullable().default(null),
   hours: HoursOfOperationSchema.nullable().default(null),
   terms: ContractTermsSchema.optional(),
-  effectiveFrom: z.iso.datetime({ offset: true }).optional(),
+  effectiveFrom: instantInput().optional(),
   /** What a qualified call is worth (issue 5, economics.ts); absent: kept as it is; null: cleared. */
   economics: CampaignEconomicsSchema.nullable().optional(),
 });
@@ -59,7 +61,7 @@ export const TrackingNumberBodySchema = z.strictObject({
   campaignId: IdSchema,
   publisherId: IdSchema,
   subSource: subSource.nullable().default(null),
-  effectiveFrom: z.iso.datetime({ offset: true }).optional(),
+  effectiveFrom: instantInput().optional(),
 });
 export type TrackingNumberBody = z.infer<typeof TrackingNumberBodySchema>;
 

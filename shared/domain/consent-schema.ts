@@ -3,6 +3,7 @@
  * `PUT /v1/account/compliance` bodies and the responses the OpenAPI document describes.
  */
 import * as z from 'zod';
+import { instantInput, singleLine } from './input-schema';
 
 const CertificateUrl = z
   .string()
@@ -15,14 +16,15 @@ const CertificateUrl = z
     }
   }, 'must be an https URL');
 
-const Id = z.string().trim().min(1).max(200);
+/** Ids from the lead or consent vendor's systems: single-line text. */
+const Id = singleLine(z.string().trim().min(1).max(200));
 
 /** One consent record: by callId (the call's caller) or by callerNumber; a certificate id and/or URL is required. */
 export const ConsentRecordSchema = z
   .strictObject({
     callId: Id.optional(),
     callerNumber: z.string().max(64).optional(),
-    capturedAt: z.iso.datetime({ offset: true }).describe('When the consent was captured'),
+    capturedAt: instantInput().describe('When the consent was captured'),
     certificateId: Id.optional(),
     certificateUrl: CertificateUrl.optional(),
     leadId: Id.optional(),

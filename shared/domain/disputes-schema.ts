@@ -4,6 +4,7 @@
  * bundle full zod.
  */
 import * as z from 'zod';
+import { multiLine } from './input-schema';
 import { DISPUTE_REASONS, type CreditPolicy, type OpenDisputeRequest, type ResolveDisputeRequest } from './disputes';
 
 export const CreditPolicySchema = z.strictObject({
@@ -13,16 +14,16 @@ export const CreditPolicySchema = z.strictObject({
 
 export const OpenDisputeSchema = z.strictObject({
   reason: z.enum(DISPUTE_REASONS),
-  note: z.string().max(2000).default(''),
+  note: multiLine(z.string().max(2000)).default(''),
   // `satisfies`: the hand-written request types in disputes.ts must stay what these schemas produce.
 }) satisfies z.ZodType<OpenDisputeRequest>;
 
 export const ResolveDisputeSchema = z.discriminatedUnion('outcome', [
   z.strictObject({
     outcome: z.literal('accepted'),
-    note: z.string().max(2000).default(''),
+    note: multiLine(z.string().max(2000)).default(''),
     /** Partial credit; the whole charge when absent. */
     creditCents: z.number().int('must be whole cents').min(1).optional(),
   }),
-  z.strictObject({ outcome: z.literal('rejected'), note: z.string().max(2000).default('') }),
+  z.strictObject({ outcome: z.literal('rejected'), note: multiLine(z.string().max(2000)).default('') }),
 ]) satisfies z.ZodType<ResolveDisputeRequest>;

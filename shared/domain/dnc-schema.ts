@@ -4,12 +4,13 @@
  */
 import * as z from 'zod';
 import { DNC_SOURCES, MAX_DNC_LINES } from './dnc';
+import { singleLine } from './input-schema';
 
 export const DncSourceSchema = z.enum(DNC_SOURCES);
 
 /** `PUT /v1/dnc-lists/{listId}`: create or rename a list. */
 export const PutDncListBodySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  name: singleLine(z.string().trim().min(1).max(200)),
   source: DncSourceSchema,
 });
 export type PutDncListBody = z.infer<typeof PutDncListBodySchema>;

@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { parseCsv } from './reconcile-invoice';
+import { instantInput } from './input-schema';
 import { BadRequest, Unprocessable, fieldErrors, type FieldError } from './problems';
 import { MAX_LOOK_BACK_DAYS, MAX_OUTCOME_LINES, OUTCOME_STATUSES } from './outcomes';
 
@@ -39,7 +40,7 @@ export const OutcomeInputSchema = z
       .max(64)
       .optional()
       .describe('The caller number (any common format; normalised to E.164, then only its keyed hash is kept)'),
-    occurredAt: z.iso.datetime({ offset: true }).describe('When the status happened in the CRM'),
+    occurredAt: instantInput().describe('When the status happened in the CRM'),
     status: OutcomeStatusSchema,
     revenueCents: z.number().int('must be whole cents').min(0).max(MAX_CENTS).default(0),
     marginCents: z.number().int('must be whole cents').min(-MAX_CENTS).max(MAX_CENTS).default(0),

@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { IdSchema } from './config-schema';
+import { instantInput, singleLine } from './input-schema';
 import { PILOT_STATES, type PilotRequest } from './pilots';
 import { GeographySchema } from './terms-schema';
 
@@ -30,13 +31,13 @@ export const CreatePilotSchema = z
       .min(1)
       .max(50)
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a publisher'),
-    vertical: z.string().trim().min(1).max(64),
+    vertical: singleLine(z.string().trim().min(1).max(64)),
     geography: GeographySchema.nullable().default(null),
     spendCapCents: cents,
     dailyCapCents: cents.nullable().default(null),
     maxBillableCalls: z.number().int('must be a whole number').nullable().default(null),
-    startsAt: z.iso.datetime({ offset: true }),
-    endsAt: z.iso.datetime({ offset: true }),
+    startsAt: instantInput(),
+    endsAt: instantInput(),
     notify: z.array(NotifyUrlSchema).max(10).default([]),
   })
   .transform((b): PilotRequest => ({ ...b, startsAt: new Date(b.startsAt).toISOString(), endsAt: new Date(b.endsAt).toISOString() }));

@@ -70,7 +70,8 @@ export class Conflict extends Problem {
 
 export class PayloadTooLarge extends Problem {
   constructor(readonly limitBytes: number) {
-    super(413, 'payload-too-large', 'Payload too large', `The body is larger than ${limitBytes} bytes.`);
+    // Grouped digits: a bare run of 7+ digits is masked as a possible phone number (maskPhoneNumbers).
+    super(413, 'payload-too-large', 'Payload too large', `The body is larger than ${limitBytes.toLocaleString('en-US')} bytes.`);
   }
 }
 
@@ -112,6 +113,48 @@ export function problemBody(p: Problem, instance?: string): ProblemBody {
     detail: p.detail,
     ...(instance ? { instance } : {}),
     ...(p.errors && p.errors.length > 0 ? { errors: p.errors } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- phone numbers never leave in a problem
+
+/** The placeholder a number-shaped text is replaced with. */
+export const MASKED_NUMBER = '{number}';
+
+/** 7–15 digits (E.164 has at most 15), optionally after `+` or its percent-encoding, not part of a longer word. */
+const DIGIT_RUN = /(?<![\p{L}\p{N}_])(?:\+|%2[Bb])?\d{7,15}(?![\p{L}\p{N}_])/gu;
+/** A path segment written the ways phone numbers are: digits with `+ ( ) - .` and spaces, raw or percent-encoded. */
+const NUMBER_SEGMENT = /^(?:[\d+().\- ]|%2[Bb]|%20|%28|%29)+$/;
+
+/** A path with every segment that spells a phone number (7+ digits) replaced. */
+function maskPath(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => (NUMBER_SEGMENT.test(segment) && (segment.replace(/%2[Bb]|%2[0-9]/g, '').match(/\d/g)?.length ?? 0) >= 7 ? MASKED_NUMBER : segment))
+    .join('/');
+}
+
+/**
+ * Caller numbers are personal data and the same path shapes carry tracking numbers and callers, so no problem may
+ * carry anything shaped like a phone number: in a path (the `instance`, or a path quoted in a detail) every segment
+ * that spells one, and anywhere a run of 7–15 digits, becomes `{number}`. Problems are written by this code and
+ * never need a bare 7-digit figure; dates, amounts and ids (letters around their digits) are untouched.
+ */
+export function maskPhoneNumbers(text: string): string {
+  return text
+    .split(/(\s+)/)
+    .map((token) => (token.includes('/') ? maskPath(token) : token))
+    .join('')
+    .replace(DIGIT_RUN, MASKED_NUMBER);
+}
+
+/** The body as it may leave: `instance`, `detail` and the named fields with phone numbers masked. */
+export function maskedProblemBody(body: ProblemBody): ProblemBody {
+  return {
+    ...body,
+    detail: maskPhoneNumbers(body.detail),
+    ...(body.instance === undefined ? {} : { instance: maskPhoneNumbers(body.instance) }),
+    ...(body.errors === undefined ? {} : { errors: body.errors.map((e) => ({ field: maskPhoneNumbers(e.field), message: e.message })) }),
   };
 }
 

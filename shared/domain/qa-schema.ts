@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { DISPUTE_REASONS } from './disputes';
+import { multiLine } from './input-schema';
 import { MAX_QA_NOTE, QA_VERDICTS, type QaVerdict } from './qa';
 import type { DisputeReason } from './disputes';
 
@@ -23,7 +24,7 @@ export interface PostQaRequest {
 export const PostQaSchema = z
   .strictObject({
     verdict: QaVerdictSchema,
-    note: z.string().trim().min(1).max(MAX_QA_NOTE).optional(),
+    note: multiLine(z.string().trim().min(1).max(MAX_QA_NOTE)).optional(),
     openDispute: z.boolean().default(false),
     disputeReason: z.enum(DISPUTE_REASONS).optional(),
   })

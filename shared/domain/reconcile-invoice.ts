@@ -21,7 +21,7 @@ import type { DisputeReason } from './disputes';
 import type { LedgerEntryV2 } from './ledger-v2';
 import { Unprocessable } from './problems';
 import type { ReasonCodeV2 } from './rating-v2';
-import { zonedToUtcMs } from './zoned-time';
+import { utcMs, zonedToUtcMs } from './zoned-time';
 
 export interface InvoiceLine {
   /** 1-based record number in the file (the header is a record too). */
@@ -154,7 +154,7 @@ export function parseMoneyCents(raw: string, unit: 'dollars' | 'cents'): number 
 }
 
 function validDate(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= new Date(Date.UTC(y, mo, 0)).getUTCDate() && h <= 23 && mi <= 59 && s <= 59;
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= new Date(utcMs(y, mo, 0)).getUTCDate() && h <= 23 && mi <= 59 && s <= 59;
 }
 
 /** Epoch millis of an invoice timestamp; zone-less forms are read in `timeZone`. */
@@ -169,7 +169,7 @@ export function parseInvoiceTime(raw: string, timeZone: string): number | null {
     const ms = Number((iso[7] ?? '').padEnd(3, '0').slice(0, 3));
     const zone = iso[8];
     if (zone === undefined) return zonedToUtcMs({ year: y, month: mo, day: d, hour: h, minute: mi, second: sec }, timeZone) + ms;
-    const utc = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+    const utc = utcMs(y, mo - 1, d, h, mi, sec, ms);
     if (zone.toUpperCase() === 'Z') return utc;
     const sign = zone.startsWith('-') ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');

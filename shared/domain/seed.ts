@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { undeclaredSubSource } from './config';
 import { IdSchema, SeedCampaignSchema, SeedPublisherSchema, SeedTrackingNumberSchema } from './config-schema';
+import { singleLine } from './input-schema';
 import { BadRequest, fieldErrors } from './problems';
 import { isTimeZone } from './zoned-time';
 
@@ -16,7 +17,7 @@ const timeZone = z.string().refine(isTimeZone, 'must be an IANA time zone');
 
 export const AccountSchema = z.strictObject({
   accountId: id,
-  name: z.string().min(1).max(200),
+  name: singleLine(z.string().min(1).max(200)),
   timeZone,
   currency: z.literal('USD'),
   twilio: z.strictObject({
@@ -33,7 +34,7 @@ export const TrackingNumberSchema = SeedTrackingNumberSchema;
 export const ApiKeySeedSchema = z.strictObject({
   accountId: id,
   role: z.enum(['admin', 'analyst']),
-  label: z.string().min(1).max(64),
+  label: singleLine(z.string().min(1).max(64)),
 });
 
 export const SeedSchema = z

@@ -10,6 +10,7 @@
  * termsVersion, effectiveAt, amountCents, currency, correctsEntryId), sorted by entryId, joined with "\n".
  * An empty period hashes the empty string.
  */
+import { isPeriod, PERIOD_MESSAGE } from './input';
 import { BadRequest } from './problems';
 import { byEntryId, entryTotals, sha256Hex, statementLine, type LedgerEntryV2 } from './ledger-v2';
 import { zonedToUtcMs } from './zoned-time';
@@ -26,7 +27,7 @@ export interface PeriodBounds {
 /** `2026-11` in America/Chicago → [2026-11-01T05:00Z, 2026-12-01T06:00Z): DST-correct through Intl. */
 export function periodBounds(period: string, timeZone: string): PeriodBounds {
   const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(period);
-  if (!m) throw new BadRequest(`Invalid period '${period}'.`, [{ field: 'period', message: 'must be YYYY-MM' }]);
+  if (!m || !isPeriod(period)) throw new BadRequest('Invalid period.', [{ field: 'period', message: PERIOD_MESSAGE }]);
   const year = Number(m[1]);
   const month = Number(m[2]);
   return {

@@ -4,6 +4,7 @@
  * ledger writer imports terms.ts and must not bundle full zod.
  */
 import * as z from 'zod';
+import { instantInput } from './input-schema';
 import { BadRequest, fieldErrors } from './problems';
 import { minuteOfDay, type TermsChange } from './terms';
 import { WEEKDAYS, isTimeZone } from './zoned-time';
@@ -51,7 +52,7 @@ export const ContractTermsSchema = z
 
 /** Body of a terms change on the management API (and a campaign's terms in the seed file). */
 export const TermsChangeSchema = z.strictObject({
-  effectiveFrom: z.iso.datetime({ offset: true }).nullable().default(null),
+  effectiveFrom: instantInput().nullable().default(null),
   terms: ContractTermsSchema,
 });
 

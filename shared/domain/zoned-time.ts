@@ -34,6 +34,8 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       hour: '2-digit',
       minute: '2-digit',
       second: '2-digit',
+      // Instants near 0000-01-01 read as BC years in zones west of UTC; the era tells them apart.
+      era: 'short',
     });
     formatters.set(timeZone, f);
   }
@@ -54,8 +56,10 @@ export function wallTime(atMs: number, timeZone: string): WallTime {
   const parts: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(atMs))) parts[p.type] = p.value;
   const weekday = (parts.weekday ?? '').toLowerCase().slice(0, 3) as Weekday;
+  // Astronomical years (1 BC is year 0), as Date and ISO-8601 count them.
+  const year = parts.era === 'BC' || parts.era === 'B' ? 1 - Number(parts.year) : Number(parts.year);
   return {
-    year: Number(parts.year),
+    year,
     month: Number(parts.month),
     day: Number(parts.day),
     hour: Number(parts.hour),
@@ -65,11 +69,22 @@ export function wallTime(atMs: number, timeZone: string): WallTime {
   };
 }
 
+/**
+ * `Date.UTC` for every year: `Date.UTC` itself reads years 0–99 as 1900–1999, which would move a wall time in the
+ * first century (the API's instants start at 0000-01-01) by 1900 years.
+ */
+export function utcMs(year: number, monthIndex: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, monthIndex, day);
+  d.setUTCHours(hour, minute, second, ms);
+  return d.getTime();
+}
+
 /** Local minus UTC, in ms, at the instant `atMs` (whole seconds: no zone in use has sub-second offsets). */
 export function zoneOffsetMs(atMs: number, timeZone: string): number {
   const floored = Math.floor(atMs / 1000) * 1000;
   const w = wallTime(floored, timeZone);
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - floored;
+  return utcMs(w.year, w.month - 1, w.day, w.hour, w.minute, w.second) - floored;
 }
 
 /**
@@ -85,7 +100,7 @@ export function zonedToUtcMs(
   local: { year: number; month: number; day: number; hour?: number; minute?: number; second?: number },
   timeZone: string,
 ): number {
-  const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour ?? 0, local.minute ?? 0, local.second ?? 0);
+  const asUtc = utcMs(local.year, local.month - 1, local.day, local.hour ?? 0, local.minute ?? 0, local.second ?? 0);
   const before = zoneOffsetMs(asUtc - 86_400_000, timeZone);
   const after = zoneOffsetMs(asUtc + 86_400_000, timeZone);
   const candidates = [asUtc - before, asUtc - after]

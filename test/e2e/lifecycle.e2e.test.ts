@@ -422,9 +422,9 @@ describe('read API authorisation', () => {
     expectProblem(await apiGet(stack, callPath(`twilio:${newCallSid()}`), acmeAdmin), 404, 'not-found');
   });
 
-  it("403 for another account's call, both ways; each account's own key reads it", async () => {
-    expectProblem(await apiGet(stack, callPath(globexCallId), acmeAdmin), 403, 'forbidden');
-    expectProblem(await apiGet(stack, callPath(acmeCallId), globexAdmin), 403, 'forbidden');
+  it("another account's call answers 404 as an unknown one, both ways; each account's own key reads it", async () => {
+    expectProblem(await apiGet(stack, callPath(globexCallId), acmeAdmin), 404, 'not-found');
+    expectProblem(await apiGet(stack, callPath(acmeCallId), globexAdmin), 404, 'not-found');
     const own = await apiGet<any>(stack, callPath(globexCallId), globexAdmin);
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ callId: globexCallId, accountId: GLOBEX.accountId, campaignId: GLOBEX.campaignId, billable: true, amountCents: GLOBEX.priceCents });
@@ -438,7 +438,7 @@ describe('read API authorisation', () => {
     expect(asAnalyst.body).toEqual({ ...asAdmin.body, caller: maskNumber(asAdmin.body.caller) });
     expect(asAnalyst.body.caller).toMatch(/^\+1\d{3}•••\d{4}$/);
     expect(await allLedgerEntries(stack, acmeAnalyst)).toEqual(await allLedgerEntries(stack, acmeAdmin));
-    expectProblem(await apiGet(stack, callPath(globexCallId), acmeAnalyst), 403, 'forbidden');
+    expectProblem(await apiGet(stack, callPath(globexCallId), acmeAnalyst), 404, 'not-found');
   });
 
   it('400 for a malformed query parameter, naming it', async () => {

@@ -123,11 +123,11 @@ describe('disputes and credits', () => {
     expect(await creditsOf(t.accountId)).toEqual([]);
   });
 
-  it('scopes disputes to the key: another account gets 403/404, an analyst may only read', async () => {
+  it("scopes disputes to the key: another account's call and dispute are 404 as missing ones, an analyst may only read", async () => {
     const t = await tenant();
     const other = await tenant();
     const call = await commitCall(env, t, { publisherId: t.strictPublisher, startMs: NOW.getTime() - DAY });
-    await expect(open(t, call.callId, { reason: 'fraud', note: '' }, other.admin)).rejects.toBeInstanceOf(Forbidden);
+    await expect(open(t, call.callId, { reason: 'fraud', note: '' }, other.admin)).rejects.toMatchObject({ status: 404, detail: 'No such call.' });
     await expect(open(t, call.callId, { reason: 'fraud', note: '' }, t.analyst)).rejects.toBeInstanceOf(Forbidden);
     expect((await open(t, call.callId, { reason: 'fraud', note: 'x' })).status).toBe(201);
     // Same request again: 200 with the stored dispute; another reason: 409.

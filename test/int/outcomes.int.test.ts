@@ -82,7 +82,7 @@ async function getOutcome(principal: ApiKeyRecord, externalId: string): Promise<
 }
 
 async function callOutcome(principal: ApiKeyRecord, callId: string) {
-  const detail = await getCallDetail(principal, callId, { calls: env.calls, ledger: env.ledger, media: { presignGet: async () => 'https://example.invalid/x' } });
+  const detail = await getCallDetail(principal, callId, { calls: env.calls, media: { presignGet: async () => 'https://example.invalid/x' } });
   bodies.push(detail);
   return detail.outcome;
 }

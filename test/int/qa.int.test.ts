@@ -160,7 +160,7 @@ describe('POST /v1/calls/{callId}/qa', () => {
     const res = await verdict(analyst, target, { verdict: 'wrong_number', note: 'caller wanted a pharmacy' });
     expect(res).toMatchObject({ callId: target, qa: { verdict: 'wrong_number', note: 'caller wanted a pharmacy', reviewer: 'reviewer-1 (analyst)' }, dispute: null });
 
-    const detail = await getCallDetail(analyst, target, { calls: env.calls, ledger: env.ledger, media: deps.media });
+    const detail = await getCallDetail(analyst, target, { calls: env.calls, media: deps.media });
     expect(detail.qa).toEqual(res.qa);
     expect(await new QaRepo({ mainTable: env.names.mainTable, client: env.clients.dynamodb }).history(t.account.accountId, target)).toEqual([res.qa]);
 
@@ -205,13 +205,13 @@ describe('POST /v1/calls/{callId}/qa', () => {
     expect(res.dispute).toMatchObject({ result: 'refused', dispute: null, problem: { status: 422 } });
   });
 
-  it('refuses an analyst opening a dispute (403) and writes nothing; 404 for an unknown call, 403 for another account', async () => {
+  it('refuses an analyst opening a dispute (403) and writes nothing; 404 for an unknown call and for another account\'s', async () => {
     const target = calls.filter((c) => c.publisher === 'a')[3]!.callId;
     await expect(send(analyst, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'fraud', openDispute: true } })).rejects.toMatchObject({ status: 403 });
     expect((await env.calls.getCall(target))!.qa ?? null).toBeNull();
     await expect(send(admin, 'POST', '/v1/calls/{callId}/qa', { params: { callId: 'twilio:CAnope' }, body: { verdict: 'good' } })).rejects.toMatchObject({ status: 404 });
     const stranger: ApiKeyRecord = { accountId: 'acct-other', role: 'admin', label: 'x' };
-    await expect(send(stranger, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'good' } })).rejects.toMatchObject({ status: 403 });
+    await expect(send(stranger, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'good' } })).rejects.toMatchObject({ status: 404, detail: 'No such call.' });
     await expect(send(admin, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'great' } })).rejects.toBeInstanceOf(Problem);
   });
 });

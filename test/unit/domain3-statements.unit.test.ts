@@ -30,13 +30,13 @@ describe('periodBounds', () => {
   });
 
   it('refuses a malformed period with 400 naming the field', () => {
-    for (const bad of ['2026-13', '2026-1', 'Nov 2026', '2026-11-01']) {
+    for (const bad of ['2026-13', '2026-1', 'Nov 2026', '2026-11-01', '0000-01', '9999-12']) {
       try {
         periodBounds(bad, 'UTC');
         expect.unreachable();
       } catch (err) {
         expect(err).toBeInstanceOf(BadRequest);
-        expect((err as BadRequest).errors).toEqual([{ field: 'period', message: 'must be YYYY-MM' }]);
+        expect((err as BadRequest).errors).toEqual([{ field: 'period', message: 'must be YYYY-MM from 0001-01 to 9999-11' }]);
       }
     }
   });

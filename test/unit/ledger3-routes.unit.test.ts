@@ -67,7 +67,7 @@ describe('LEDGER_ROUTES', () => {
     const statements = route('GET', '/v1/statements');
     await expect(statements.handle(admin, req({ query: { period: '2026-1', publisherId: 'Pub A' } }), untouchable)).rejects.toMatchObject({
       errors: [
-        { field: 'period', message: 'must be YYYY-MM' },
+        { field: 'period', message: 'must be YYYY-MM from 0001-01 to 9999-11' },
         { field: 'publisherId', message: 'must be an id (lower-case letters, digits, dashes)' },
       ],
     });

@@ -12,6 +12,7 @@ import { buildCallLedgerApp } from '../../infra/stack';
 import { describe, expect, it } from 'vitest';
 import { AesGcmCallerCipher, KmsKeyProvider, LocalKeyProvider, UnknownPiiKey, callerCipherFor, type DataKeyStore, type KmsPort } from '../../shared/adapters/pii-cipher';
 import { ConfigError, loadConfig } from '../../shared/adapters/env';
+import { cursorSealer } from '../../shared/adapters/cursor';
 import { callerForRole, formatEnvelope, parseEnvelope } from '../../shared/domain/pii';
 import { getCallDetail, listCallsPage, type ReadApiDeps } from '../../shared/app/read-api';
 import type { ApiKeyRecord, StoredCall } from '../../shared/app/ports';
@@ -189,6 +190,7 @@ describe('caller numbers in call answers', () => {
       ledger: { listEntries: async () => ({ items: [], cursor: null }), totals: async () => ({}) as never },
       media: { presignGet: async (key) => `https://example.test/${key}` },
       pii,
+      cursors: cursorSealer(async () => 'test-cursor-secret'),
     };
   }
 
