@@ -174,6 +174,7 @@ function cases(): Record<string, RouteCase> {
     'POST /v1/privacy/deletions': { json: { callerNumber: '+12065550100' }, headers: { 'idempotency-key': 'bad-input-deletion' } },
     'GET /v1/privacy/deletions/{deletionId}': { params: { deletionId: 'del_000000000000000000000000' } },
     'GET /v1/openapi.json': {},
+    'GET /health': {},
   };
 }
 

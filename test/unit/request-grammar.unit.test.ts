@@ -185,6 +185,7 @@ describe('path ids: one grammar for every path parameter', () => {
       RECORDINGS_BUCKET: 'cl-recordings',
       ARCHIVE_BUCKET: 'cl-archive',
       ANCHORS_BUCKET: 'cl-anchors',
+      INGEST_QUEUE_URL: 'http://127.0.0.1:9/000000000000/cl-ingest',
       SECRETS_REF: 'env:',
       CALLER_HASH_KEY_REF: 'env:GRAMMAR_TEST_KEY',
       PII_KEY_REF: 'env:GRAMMAR_TEST_KEY',
