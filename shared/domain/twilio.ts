@@ -187,7 +187,9 @@ export function parseTwilioEvent(params: FormParams, ctx: { accountId: string; r
   const isRecording = [params.RecordingSid ?? []].flat().some((sid) => sid !== '');
   const { values, errors: shapeErrors } = readValues(params, isRecording ? RECORDING_PARAMETERS : CALL_PARAMETERS);
   const parsed = (isRecording ? RecordingForm : CallStatusForm).safeParse(values);
-  const errors = [...shapeErrors, ...(parsed.success ? [] : fieldErrors(parsed.error.issues))];
+  // A parameter refused for its conflicting values is not also reported missing.
+  const repeated = new Set(shapeErrors.map((e) => e.field));
+  const errors = [...shapeErrors, ...(parsed.success ? [] : fieldErrors(parsed.error.issues).filter((e) => !repeated.has(e.field)))];
   if (!parsed.success || errors.length > 0) {
     throw new BadRequest(
       `Malformed Twilio ${isRecording ? 'recording' : 'call'} status parameters: ${errors.map((e) => e.field).join(', ')}.`,
