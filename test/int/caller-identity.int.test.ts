@@ -13,6 +13,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockRepo } from '../../shared/adapters/block-repo';
+import { ddbStats } from '../../shared/adapters/ddb-stats';
 import { DncRepo } from '../../shared/adapters/dnc-repo';
 import { configItems, mainKeys } from '../../shared/adapters/main-repo';
 import { BLOCK_ROUTES, blockListDeps } from '../../shared/app/block-list';
@@ -162,6 +163,27 @@ describe('ten calls within one window from callers without a usable number', () 
     }
     // Nothing names a withheld caller: no hash on its item, so it enters no caller index.
     expect(await rawCall(billed[0]!.callId)).not.toHaveProperty('callerHash');
+  });
+});
+
+describe('what an identity costs on the hot path', () => {
+  it('a billable withheld call writes its marker but enters no caller index; a digits caller costs what a valid one does', async () => {
+    const t = await tenantWithTerms({ withheldCallerId: 'billable' });
+    const t0 = Date.now() - 30 * HOUR;
+    // Warm the configuration cache with another call to the same number, then measure.
+    await processIngestBatch(records(lifecycle({ accountId: t.account.accountId, from: '+15125550142', to: t.to, startMs: t0, durationSec: 5 }).events), env.writerDeps);
+    const units: Record<string, number> = {};
+    for (const [from, offsetMin] of [['anonymous', 1], ['+17370123456', 2], ['+15125550143', 3]] as const) {
+      const call = lifecycle({ accountId: t.account.accountId, from, to: t.to, startMs: t0 + offsetMin * MIN, durationSec: 200 });
+      ddbStats.reset();
+      expect((await processIngestBatch(records(call.events), env.writerDeps)).failedMessageIds).toEqual([]);
+      expect(ddbStats.requests, from).toBe(1);
+      units[from] = ddbStats.awsWriteUnits;
+    }
+    console.log(`billable call, 3 events in one batch, WCU by AWS's rules: ${JSON.stringify(units)}`);
+    // Call item 2 + charge 2 + marker 2 + gsi1 1 + gsi3 1 + the ledger's createdAt index 1; a caller that is not
+    // withheld also enters gsi2 (connected calls by caller) 1 and gsi4 (calls by caller hash) 1.
+    expect(units).toEqual({ anonymous: 9, '+17370123456': 11, '+15125550143': 11 });
   });
 });
 

@@ -22,6 +22,8 @@ import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../
 import { parseTermsChange } from '../../shared/domain/terms-schema';
 import { asCampaignConfig } from '../../shared/domain/config';
 import { REASON_CODES, type CampaignConfig } from '../../shared/domain/types';
+import { openApiDocument } from '../../shared/app/openapi';
+import { BadRequest } from '../../shared/domain/problems';
 
 const KEY = 'unit-test-caller-hash-key';
 
@@ -235,5 +237,12 @@ describe('rule caller_id_withheld and the term withheldCallerId', () => {
     const campaign = { accountId: 'a', campaignId: 'c', name: '', vertical: '', geography: null, hours: null, termsVersions: [stored], rev: 1, updatedAt: '' } as unknown as CampaignConfig;
     expect(asCampaignConfig(campaign).termsVersions[0]!.withheldCallerId).toBe('billable');
     expect(rateCallV2(input({}, asCampaignConfig(campaign).termsVersions)).billable).toBe(true);
+  });
+
+  it('is part of the terms contract: validated on write, in the OpenAPI term schema with its enum and default', () => {
+    expect(() => parseTermsChange({ terms: { priceCents: 100, bufferSec: 0, duplicateWindowHours: 0, withheldCallerId: 'sometimes' } })).toThrow(BadRequest);
+    const doc = openApiDocument() as { components: { schemas: Record<string, { properties: Record<string, { enum?: string[]; default?: string }> }> } };
+    expect(doc.components.schemas.TermsVersion!.properties.withheldCallerId).toMatchObject({ enum: ['non_billable', 'billable'], default: 'non_billable' });
+    expect(JSON.stringify(doc)).toContain('caller_id_withheld');
   });
 });
