@@ -47,10 +47,28 @@ export interface CallerIdentity {
   readonly numberClass: CallerNumberClass;
 }
 
+/** How a provider says "caller id withheld" in its caller field (callerIdentity applies them in this order). */
+export interface WithheldCallerIdForms {
+  /** Text that is not a number, a SIP URI or a client id is a withheld caller id (a description of one). */
+  readonly freeText: boolean;
+  /** A SIP user part or client name containing one of these (case-insensitive) is withheld. */
+  readonly words: readonly string[];
+  /** Numbers (E.164) that stand for a withheld caller id. */
+  readonly numbers: readonly string[];
+}
+
+const PRIVACY_WORDS = ['anonymous', 'restricted', 'unknown', 'private', 'unavailable', 'withheld', 'blocked'];
+
 /**
- * How each provider says "caller id withheld", in one place (add a provider's forms here, nowhere else). An empty
- * caller is withheld for every provider. Beyond that, for Twilio (/work/shared notes: TwiML request parameters, the
- * 2024-01-18 and 2022-11-16 changelogs):
+ * What a provider without a row of its own gets: free text and the privacy words (`Private`, `Restricted`,
+ * `Unavailable`, `Anonymous`, `sip:anonymous@…` are how carriers deliver a withheld number), no withheld numbers.
+ */
+export const DEFAULT_WITHHELD_CALLER_ID_FORMS: WithheldCallerIdForms = { freeText: true, words: PRIVACY_WORDS, numbers: [] };
+
+/**
+ * How each provider says "caller id withheld", in one place (a provider adds its row here, nowhere else). An empty
+ * caller is withheld for every provider. For Twilio (/work/shared notes: TwiML request parameters, the 2024-01-18
+ * and 2022-11-16 changelogs):
  * - `From` is a phone number, a SIP URI, a `client:` identity, or else "a string that contains anonymous, unknown,
  *   or other descriptions" (case as sent since 2024-07-22): any other text is a withheld caller id (`freeText`);
  * - `words`: a SIP user part or client name containing one of them is withheld too (RFC 3323's
@@ -58,13 +76,17 @@ export interface CallerIdentity {
  * - `numbers`: the keypad spellings `<Dial>` legs used for withheld ids until 2022-11 (ANONYMOUS, RESTRICTED, UNKNOWN,
  *   BLOCKED, UNAVAILABLE). None is a valid number in its country's plan, so no real caller is mistaken for withheld.
  */
-export const WITHHELD_CALLER_IDS: Readonly<Record<Provider, { readonly freeText: boolean; readonly words: readonly string[]; readonly numbers: readonly string[] }>> = {
+export const WITHHELD_CALLER_IDS: Readonly<Partial<Record<Provider, WithheldCallerIdForms>>> = {
   twilio: {
     freeText: true,
-    words: ['anonymous', 'restricted', 'unknown', 'private', 'unavailable', 'withheld', 'blocked'],
+    words: PRIVACY_WORDS,
     numbers: ['+266696687', '+7378742833', '+8656696', '+2562533', '+86282452253'],
   },
 };
+
+function withheldForms(provider: Provider): WithheldCallerIdForms {
+  return WITHHELD_CALLER_IDS[provider] ?? DEFAULT_WITHHELD_CALLER_ID_FORMS;
+}
 
 /** The identity every withheld caller shares. */
 export const WITHHELD_IDENTITY: CallerIdentity = { kind: 'withheld', canonical: 'withheld', numberClass: 'withheld' };
@@ -86,14 +108,14 @@ function numberIdentity(dialable: string, provider: Provider, defaultCountry: Co
     const digits = dialable.replace(/\D/g, '');
     return { kind: 'number', canonical: `digits:${dialable.startsWith('+') ? '+' : ''}${digits}`, numberClass: 'invalid' };
   }
-  if (WITHHELD_CALLER_IDS[provider].numbers.includes(parsed.number)) return WITHHELD_IDENTITY;
+  if (withheldForms(provider).numbers.includes(parsed.number)) return WITHHELD_IDENTITY;
   if (parsed.isValid()) return { kind: 'e164', canonical: parsed.number, numberClass: 'valid' };
   return { kind: 'number', canonical: parsed.number, numberClass: parsed.isPossible() ? 'unallocatable' : 'invalid' };
 }
 
 /** The caller identity of what the provider sent as the caller (pure; see the module comment). */
 export function callerIdentity(sent: string, provider: Provider = 'twilio', defaultCountry: CountryCode = 'US'): CallerIdentity {
-  const forms = WITHHELD_CALLER_IDS[provider];
+  const forms = withheldForms(provider);
   const trimmed = sent.normalize('NFC').trim();
   if (trimmed === '') return WITHHELD_IDENTITY;
   const tel = trimmed.replace(/^tel:/i, '');
@@ -163,7 +185,7 @@ export function typedCallerIdentity(raw: string): CallerIdentity | 'withheld' | 
   // Withheld by the provider's rules; typed, only a marker word or a withheld number is meant as one, other text is a typo.
   const trimmed = raw.trim();
   if (trimmed === '') return 'not_a_number';
-  return containsWord(trimmed, WITHHELD_CALLER_IDS.twilio.words) || DIALABLE.test(trimmed.replace(/^tel:/i, '')) ? 'withheld' : 'not_a_number';
+  return containsWord(trimmed, PRIVACY_WORDS) || DIALABLE.test(trimmed.replace(/^tel:/i, '')) ? 'withheld' : 'not_a_number';
 }
 
 /**

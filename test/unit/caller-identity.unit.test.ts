@@ -21,7 +21,7 @@ import { rateCallV2, type CallFacts, type RatingInputV2 } from '../../shared/dom
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../shared/domain/terms';
 import { parseTermsChange } from '../../shared/domain/terms-schema';
 import { asCampaignConfig } from '../../shared/domain/config';
-import { REASON_CODES, type CampaignConfig } from '../../shared/domain/types';
+import { REASON_CODES, type CampaignConfig, type Provider } from '../../shared/domain/types';
 import { openApiDocument } from '../../shared/app/openapi';
 import { BadRequest } from '../../shared/domain/problems';
 
@@ -75,7 +75,14 @@ describe('callerIdentity', () => {
     expect(callerIdentity('+17370123456').numberClass).toBe('unallocatable');
     expect(callerIdentity('client:alice').numberClass).toBe('invalid');
     expect(isWithheldCallerId('')).toBe(true);
-    expect(WITHHELD_CALLER_IDS.twilio.numbers).toContain('+266696687');
+    expect(WITHHELD_CALLER_IDS.twilio?.numbers).toContain('+266696687');
+  });
+
+  it("a provider without a row of its own gets the privacy words and free text, not Twilio's keypad numbers", () => {
+    const other = 'telnyx' as Provider;
+    for (const sent of ['Private', 'RESTRICTED', 'sip:anonymous@carrier.example', '']) expect(callerIdentity(sent, other).kind, sent).toBe('withheld');
+    expect(callerIdentity('+266696687', other)).toMatchObject({ kind: 'number', canonical: '+266696687' });
+    expect(callerIdentity('+15125550101', other)).toMatchObject({ kind: 'e164', canonical: '+15125550101' });
   });
 
   const area = fc.integer({ min: 200, max: 999 }).map(String);
