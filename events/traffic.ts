@@ -911,6 +911,7 @@ export function summarise(
       case 'machine_answered':
       case 'not_qualified':
       case 'out_of_geo':
+      case 'caller_id_withheld':
       case 'blocked_caller':
       case 'blocked_signal':
       case 'outside_window':

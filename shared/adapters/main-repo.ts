@@ -20,7 +20,7 @@ import { TABLES } from '../../infra/resources';
 import { foldCall, isChildLeg, slotName } from '../domain/fold';
 import { ledgerSortKey } from '../domain/ledger';
 import { withContentHash } from '../domain/tamper';
-import { asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
+import { asCampaignConfig, asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
 import type { SeedCampaign } from '../domain/config-schema';
 import { capRefusal, type PilotCharge } from '../domain/pilot-terms';
 import { decodeCrossCallFlags } from '../domain/quality-signals';
@@ -440,7 +440,7 @@ export class ConfigRepo implements ConfigStore {
 
   async readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null> {
     const item = await this.getConfig<CampaignConfig | Campaign>(mainKeys.campaign(accountId, campaignId), true);
-    return item === null ? null : 'termsVersions' in item ? item : campaignFromSeed(item);
+    return item === null ? null : asCampaignConfig(item);
   }
 
   async readTrackingNumber(e164: string): Promise<NumberConfig | null> {

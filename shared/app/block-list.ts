@@ -16,7 +16,7 @@ import type { Config } from '../adapters/env';
 import { BlockRepo } from '../adapters/block-repo';
 import { SecretResolver } from '../adapters/secrets';
 import { cursorSealer } from '../adapters/cursor';
-import { callerHash } from '../domain/caller';
+import { identityHash, withheldCallerRefusal, type CallerIdentity } from '../domain/caller';
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../domain/block-list';
 import { BlockCallerBodySchema } from '../domain/block-list-schema';
 import { parseBody } from '../domain/config-schema';
@@ -51,19 +51,23 @@ export interface BlockListDeps {
   readonly now: () => Date;
 }
 
-/** The path's number, valid E.164, or a 400 that names the parameter and does not repeat it. */
-function pathNumber(raw: string): string {
-  const e164 = parseCallerNumber(raw);
-  if (e164 === null) {
+/**
+ * The path's caller (block-list.ts parseCallerNumber): a 400 when it is not a number in international form, a 422
+ * for a withheld marker; both name the parameter and do not repeat it.
+ */
+function pathNumber(raw: string): CallerIdentity {
+  const identity = parseCallerNumber(raw);
+  if (identity === 'withheld') throw withheldCallerRefusal('e164');
+  if (identity === null) {
     throw new BadRequest('The caller number in the path is not a valid phone number.', [
-      { field: 'e164', message: 'must be a valid E.164 phone number, e.g. +15125550101 (URL-encode the +)' },
+      { field: 'e164', message: 'must be a phone number in E.164 form, e.g. +15125550101 (URL-encode the +)' },
     ]);
   }
-  return e164;
+  return identity;
 }
 
-async function hashOf(e164: string, deps: Pick<BlockListDeps, 'callerHashKey'>): Promise<string> {
-  return callerHash(await deps.callerHashKey(), e164);
+async function hashOf(identity: CallerIdentity, deps: Pick<BlockListDeps, 'callerHashKey'>): Promise<string> {
+  return identityHash(await deps.callerHashKey(), identity);
 }
 
 // ------------------------------------------------------------------ use cases
@@ -71,12 +75,12 @@ async function hashOf(e164: string, deps: Pick<BlockListDeps, 'callerHashKey'>):
 /** Blocks (default) or unblocks a caller; 201 when the entry was created, else 200 (also when nothing changed). */
 export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: string, json: unknown, deps: BlockListDeps): Promise<Written<BlockedCallerView>> {
   requireAdmin(principal);
-  const e164 = pathNumber(rawNumber);
+  const identity = pathNumber(rawNumber);
   const body = parseBody(BlockCallerBodySchema, json, 'block');
   const nowMs = deps.now().getTime();
-  const hash = await hashOf(e164, deps);
+  const hash = await hashOf(identity, deps);
   const existing = await deps.blocks.readBlock(principal.accountId, hash);
-  const result = applyBlockRequest(existing, body, { accountId: principal.accountId, callerHash: hash, e164, by: principal.label ?? 'api-key', nowMs });
+  const result = applyBlockRequest(existing, body, { accountId: principal.accountId, callerHash: hash, e164: identity.canonical, by: principal.label ?? 'api-key', nowMs });
   if (result.changed) {
     try {
       await deps.blocks.putBlock(hash, result.entry, existing?.rev ?? null);
@@ -89,8 +93,8 @@ export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: strin
 }
 
 export async function getBlockedCaller(principal: ApiKeyRecord, rawNumber: string, deps: BlockListDeps): Promise<BlockedCallerView> {
-  const e164 = pathNumber(rawNumber);
-  const found = await deps.blocks.readBlock(principal.accountId, await hashOf(e164, deps));
+  const identity = pathNumber(rawNumber);
+  const found = await deps.blocks.readBlock(principal.accountId, await hashOf(identity, deps));
   if (found === null) throw new NotFound('This caller is not on the block list.');
   return blockedCallerView(found, deps.now().getTime());
 }

@@ -27,7 +27,7 @@ import { dynamodb } from '../adapters/clients/dynamodb';
 import { recordDdb } from '../adapters/ddb-stats';
 import { mainKeys } from '../adapters/main-repo';
 import { SecretResolver } from '../adapters/secrets';
-import { callerHash } from '../domain/caller';
+import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../domain/caller';
 import { parseBody } from '../domain/config-schema';
 import { CONFIG_LEAD_MS } from '../domain/config';
 import { CONSENT_VALIDITY_DAYS, type ComplianceSettings, type ConsentEvidence } from '../domain/consent';
@@ -155,12 +155,12 @@ export async function uploadDncNumbers(principal: ApiKeyRecord, rawListId: strin
   const invalidLines: number[] = [];
   const byHash = new Map<string, DncLine[]>();
   for (const line of lines) {
-    const e164 = dncNumber(line.raw);
-    if (e164 === null) {
+    const identity = dncNumber(line.raw);
+    if (identity === null) {
       invalidLines.push(line.line);
       continue;
     }
-    const hash = callerHash(key, e164);
+    const hash = identityHash(key, identity);
     const group = byHash.get(hash);
     if (group === undefined) byHash.set(hash, [line]);
     else group.push(line);
@@ -266,9 +266,10 @@ async function storeRecord(principal: ApiKeyRecord, line: number, raw: unknown, 
 
   let hash: string;
   if (record.callerNumber !== undefined) {
-    const e164 = dncNumber(record.callerNumber);
-    if (e164 === null) return refused(line, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
-    hash = callerHash(key, e164);
+    const typed = typedCallerIdentity(record.callerNumber);
+    if (typed === 'withheld') return refused(line, withheldRefusal('callerNumber'));
+    if (typed === 'not_a_number') return refused(line, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
+    hash = identityHash(key, typed);
   } else {
     let call: ConsentCall;
     try {
@@ -278,7 +279,7 @@ async function storeRecord(principal: ApiKeyRecord, line: number, raw: unknown, 
       throw err;
     }
     if (call.callerHash === null) {
-      return refused(line, new Unprocessable('The call has no caller number to attach consent to (anonymous, or not rated yet).', [{ field: 'callId', message: 'must name a rated call with a caller number' }]));
+      return refused(line, new Unprocessable('The call has no caller to attach consent to (its caller id was withheld, or it is not rated yet).', [{ field: 'callId', message: 'must name a rated call whose caller id was not withheld' }]));
     }
     hash = call.callerHash;
   }

@@ -83,8 +83,9 @@ async function accept(req: WebhookRequest, deps: IngestDeps): Promise<Accepted> 
   if (!verifyTwilioSignature(authToken, url, params, req.signature)) {
     throw new Forbidden('The X-Twilio-Signature header is missing or does not match the request.', 'bad-signature');
   }
-  // A correctly signed request for another Twilio account: the token is shared or leaked; never book it here.
-  if (typeof params.AccountSid === 'string' && params.AccountSid !== account.twilio.accountSid) {
+  // A correctly signed request for another Twilio account: the token is shared or leaked; never book it here. Every
+  // value counts when the parameter is repeated.
+  if ([params.AccountSid ?? []].flat().some((sid) => sid !== account.twilio.accountSid)) {
     throw new Forbidden('AccountSid does not belong to this account.');
   }
 

@@ -105,7 +105,7 @@ const Call = z
     caller: z
       .string()
       .nullable()
-      .describe('The caller: E.164 for admin keys, masked (+1512•••0123) for analyst keys; null when withheld or not a phone number'),
+      .describe('The caller: E.164 for admin keys, masked (+1512•••0123) for analyst keys; null when the caller id is withheld or is not a valid phone number'),
   })
   .meta({ id: 'Call' });
 

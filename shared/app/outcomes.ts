@@ -20,7 +20,7 @@ import { OutcomeRepo } from '../adapters/outcome-repo';
 import { ConfigRepo } from '../adapters/main-repo';
 import { SecretResolver } from '../adapters/secrets';
 import { cursorSealer } from '../adapters/cursor';
-import { callerHash, normaliseNumber } from '../domain/caller';
+import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../domain/caller';
 import {
   applyOutcomeLine,
   chooseCallerMatch,
@@ -191,11 +191,13 @@ interface LineContext {
 async function applyLine(lineNo: number, input: OutcomeInput, ctx: LineContext, deps: OutcomeDeps): Promise<OutcomeLineResult> {
   let hash: string | null = null;
   if (input.callerNumber !== undefined) {
-    const e164 = normaliseNumber(input.callerNumber);
-    if (e164 === null) {
+    // The identity the writer gave the same caller: a valid number, or other digits a carrier sent (caller.ts).
+    const typed = typedCallerIdentity(input.callerNumber);
+    if (typed === 'withheld') return refused(lineNo, input.externalId, withheldCallerRefusal('callerNumber'));
+    if (typed === 'not_a_number') {
       return refused(lineNo, input.externalId, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
     }
-    hash = callerHash(ctx.key, e164);
+    hash = identityHash(ctx.key, typed);
   }
   const line: OutcomeLine = {
     line: lineNo,

@@ -27,7 +27,7 @@ import { CallRepo } from '../adapters/main-repo';
 import { PrivacyRepo } from '../adapters/privacy-repo';
 import { S3RecordingObjects } from '../adapters/recordings';
 import { SecretResolver } from '../adapters/secrets';
-import { callerHash, normaliseNumber } from '../domain/caller';
+import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../domain/caller';
 import { parseBody } from '../domain/config-schema';
 import type { Dispute } from '../domain/disputes';
 import { slotName } from '../domain/fold';
@@ -205,9 +205,12 @@ export async function requestDeletion(principal: ApiKeyRecord, idempotencyKey: s
   const key = IdempotencyKeySchema.safeParse(idempotencyKey);
   if (!key.success) throw new BadRequest('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
   const body = parseBody(DeletionRequestBodySchema, json, 'deletion request');
-  const e164 = normaliseNumber(body.callerNumber);
-  if (e164 === null) throw new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]);
-  const hash = callerHash(await deps.callerHashKey(), e164);
+  // The identity the writer gave the caller (caller.ts): a valid number, or other digits a carrier sent. A withheld
+  // marker names nobody (and stores no personal data to erase).
+  const typed = typedCallerIdentity(body.callerNumber);
+  if (typed === 'withheld') throw withheldCallerRefusal('callerNumber');
+  if (typed === 'not_a_number') throw new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]);
+  const hash = identityHash(await deps.callerHashKey(), typed);
   const accountId = principal.accountId;
   const deletionId = deletionIdOf(accountId, key.data);
 

@@ -14,18 +14,18 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import { callerHash, normaliseNumber } from '../domain/caller';
+import { callerIdentity, identityHash, normaliseNumber, WITHHELD_IDENTITY } from '../domain/caller';
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../domain/fold';
 import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits, undeclaredSubSource } from '../domain/config';
 import { chargeEntry } from '../domain/ledger';
 import type { PriorBilled } from '../domain/rating';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
 import { consentFinding, consentRequired } from '../domain/consent';
-import { callerNumberClass, callSignals, DEFAULT_QUALITY_CONFIG, keyedNumberBlock, type CallerTraits, type QualityFacts } from '../domain/quality-signals';
+import { callSignals, DEFAULT_QUALITY_CONFIG, keyedNumberBlock, type CallerTraits, type QualityFacts } from '../domain/quality-signals';
 import { ivrTimingOf } from '../domain/ivr-timing';
 import { accountBlockSignals, callerGeo, callFactsFrom, rateCallV2, type CallSignal } from '../domain/rating-v2';
 import { termsInForce, type TermsVersion } from '../domain/terms';
-import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, TrackingNumber } from '../domain/types';
+import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, Provider, TrackingNumber } from '../domain/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from './concurrency';
 import {
   CallAccountMismatch,
@@ -282,46 +282,65 @@ async function ratingContext(
 }
 
 /**
- * The caller as rating needs it (issue 6, docs/ARCHITECTURE.md "PII"): the number (to seal), its keyed hash (every
- * match) and its traits (what later steps need instead of the number). A first rating derives them from the terminal
- * event's `from`; a re-rating takes what the item recorded, since its slots no longer carry the number.
+ * The caller as rating needs it (docs/ARCHITECTURE.md "PII"; caller.ts callerIdentity): the number (to seal), the
+ * keyed hash of its identity (every match) and its traits (what later steps need instead of the number). A first
+ * rating derives them from the terminal event's `from`; a re-rating takes what the item recorded, since its slots no
+ * longer carry the number.
  */
 interface CallerAtRating {
-  /** To seal onto the item (`callerEnc`); null: nothing to seal (withheld, or a re-rating that has no number). */
+  /** To seal onto the item (`callerEnc`); null: nothing to seal (not a valid number, or a re-rating that has none). */
   readonly e164: string | null;
+  /**
+   * The identity's keyed hash as stored on the item (`callerHash`: gsi2, gsi4, blocks, DNC, consent, outcomes);
+   * null for a withheld caller, whom nothing can name (caller.ts typedCallerIdentity), so it enters no caller index.
+   */
   readonly hash: string | null;
+  /** The keyed hash the duplicate marker is keyed by: every caller's, the shared withheld identity's included. */
+  readonly duplicateHash: string | null;
   readonly traits: CallerTraits;
   /** Whether the traits are new (written with the rating) or read from the item (kept as they are). */
   readonly fresh: boolean;
 }
 
-/** The caller from a number as the provider sent it; the block is keyed at the account's velocity digit count. */
-async function callerFromNumber(from: string, account: Account | null, deps: Pick<RatingDeps, 'callerHashKey'>): Promise<CallerAtRating> {
-  const e164 = normaliseNumber(from);
-  const numberClass = callerNumberClass(from);
-  const key = e164 === null && numberClass === 'withheld' ? null : await deps.callerHashKey();
+/** The caller from what the provider sent; the block is keyed at the account's velocity digit count. */
+async function callerFromNumber(from: string, provider: Provider, account: Account | null, deps: Pick<RatingDeps, 'callerHashKey'>): Promise<CallerAtRating> {
+  const identity = callerIdentity(from, provider);
+  const key = await deps.callerHashKey();
   const digits = (account?.quality ?? DEFAULT_QUALITY_CONFIG).velocity.numberBlockDigits;
+  const duplicateHash = identityHash(key, identity);
   return {
-    e164,
-    hash: e164 === null || key === null ? null : callerHash(key, e164),
+    e164: identity.kind === 'e164' ? identity.canonical : null,
+    hash: identity.kind === 'withheld' ? null : duplicateHash,
+    duplicateHash,
     traits: {
-      numberClass,
+      numberClass: identity.numberClass,
       areaCode: callerGeo({ from, fromState: null, fromZip: null }).areaCode,
-      numberBlock: key === null ? null : keyedNumberBlock(key, from, digits),
+      numberBlock: keyedNumberBlock(key, from, digits),
     },
     fresh: true,
   };
 }
 
 /**
- * The caller of a stored call being re-rated: the traits and hash its rating recorded. An item rated before issue 6
- * has no traits but kept the number in its slots (`from`): derived from it as a first rating would (and sealed).
+ * The caller of a stored call being re-rated: the traits and hash its rating recorded. A withheld caller's item has
+ * no hash (none is stored for it) but its traits say withheld, which is all its identity is. An item rated before
+ * issue 6 has no traits but kept the number in its slots (`from`): derived from it as a first rating would (and
+ * sealed). Items rated before every caller had an identity keep what they had: a caller with a number that was not
+ * valid has neither hash nor number left, so its re-rating has no duplicate marker (docs/CONTRACTS.md).
  */
 async function callerOfStored(stored: StoredCall, terminal: CallStatusEvent, account: Account | null, deps: RatingDeps): Promise<CallerAtRating> {
-  if (stored.callerTraits !== undefined) return { e164: null, hash: stored.callerHash ?? null, traits: stored.callerTraits, fresh: false };
-  const legacy = await callerFromNumber(terminal.from, account, deps);
-  // A deletion request removed the legacy number but kept the keyed hash: matching still uses it.
-  return { ...legacy, hash: legacy.hash ?? stored.callerHash ?? null };
+  const traits = stored.callerTraits;
+  if (traits !== undefined) {
+    const hash = stored.callerHash ?? null;
+    const duplicateHash = traits.numberClass === 'withheld' ? identityHash(await deps.callerHashKey(), WITHHELD_IDENTITY) : hash;
+    return { e164: null, hash, duplicateHash, traits, fresh: false };
+  }
+  // A deletion request removed the legacy number but kept the keyed hash: matching still uses it, and only a valid
+  // number was ever hashed then.
+  if (terminal.from === '' && stored.callerHash != null) {
+    return { e164: null, hash: stored.callerHash, duplicateHash: stored.callerHash, traits: { numberClass: 'valid', areaCode: null, numberBlock: null }, fresh: false };
+  }
+  return callerFromNumber(terminal.from, terminal.provider, account, deps);
 }
 
 /** How a rating is committed: a first rating, or a re-rating of a call that is still rated as it was read. */
@@ -340,13 +359,13 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
   const ctx = await ratingContext(terminal, events, times.startedAtMs, deps);
   // Cached per container (config cache): its quality settings and the velocity digit count of the caller's block.
   const account = await deps.config.getAccount(accountId);
-  const caller = mode.caller ?? (await callerFromNumber(terminal.from, account, deps));
+  const caller = mode.caller ?? (await callerFromNumber(terminal.from, terminal.provider, account, deps));
   const { e164: callerE164, hash } = caller;
-  // Only a number we could normalise can be on a block list (they are stored as keyed hashes of E.164).
+  // A withheld caller cannot be on a block list (block-list.ts refuses the marker): no read for it.
   const blocked = hash === null || deps.blocks === undefined ? null : await deps.blocks.blockedCaller(accountId, hash, times.startedAtMs);
   // Without an ended dialled leg the talk time is unknown: basis `talk` then rates 0 s (rating-v2.ts) until the
   // leg's event arrives and re-rates the call (rerateCall).
-  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec, areaCode: caller.traits.areaCode });
+  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec, areaCode: caller.traits.areaCode, callerNumberClass: caller.traits.numberClass });
   const quality = ctx.terms === null ? null : await qualityOf(terminal, events, ctx, caller, account, times.startedAtMs, deps);
 
   let prior: PriorBilled | null = null;
@@ -396,12 +415,12 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
         }),
         pilot: pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs),
         ...(mode.rerate === undefined ? {} : { rerate: mode.rerate }),
-        // Without a caller identity (withheld number) or a window there is nothing to de-duplicate against.
+        // Every caller has an identity (withheld callers share one); only an item rated before that may lack it.
         marker:
-          hash !== null && windowMs > 0
+          caller.duplicateHash !== null && windowMs > 0
             ? {
                 campaignId: duplicateScopeKey(ctx.terms, decision.campaignId!),
-                callerHash: hash,
+                callerHash: caller.duplicateHash,
                 billedStartMs: times.startedAtMs,
                 windowMs,
                 ...(mode.freedCallId === undefined ? {} : { freedCallId: mode.freedCallId }),
@@ -463,7 +482,8 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
  *   (quality-pass.ts), which reads the stored slots anyway;
  * - `dnc_listed`: the caller (keyed hash) is on one of the account's Do-Not-Call lists at the call's start;
  * - `consent_missing`: the publisher declares outbound or purchased-list traffic and no consent evidence for the
- *   caller was captured before the call (consent.ts).
+ *   caller was captured before the call (consent.ts);
+ * - `caller_id_withheld`: the caller id is withheld (its number class); flagged whether or not the terms bill it.
  * The account and the publisher come from the config cache; DNC answers are cached per caller; consent is one Query,
  * only for publishers that need it.
  */
@@ -511,6 +531,8 @@ async function qualityOf(
     const evidence = hash === null ? null : await deps.consent.consentFor(terminal.accountId, hash, startedAtMs);
     if (consentFinding(true, evidence) !== null) signals.push('consent_missing');
   }
+  // Flagged whatever the terms decide about billing it (rule caller_id_withheld): one notion, the number's class.
+  if (caller.traits.numberClass === 'withheld') signals.push('caller_id_withheld');
   return { signals, blockSignals: accountBlockSignals(account) };
 }
 

@@ -221,7 +221,13 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     call: callFactsFrom(terminal, {
       digits: gatheredDigits(call.events),
       talkSec: rating.recorded?.talkSec ?? null,
-      ...(call.callerTraits === undefined ? {} : { areaCode: call.callerTraits.areaCode }),
+      ...(call.callerTraits === undefined
+        ? // An item rated before the traits existed: its number is in its slots, or, erased by a deletion request, it
+          // kept the hash that only a valid number had then.
+          terminal.from === '' && call.callerHash != null
+          ? { callerNumberClass: 'valid' as const }
+          : {}
+        : { areaCode: call.callerTraits.areaCode, callerNumberClass: call.callerTraits.numberClass }),
     }),
     startedAtMs,
     assignment: { accountId: call.accountId, number: terminal.to, campaignId: rating.campaignId, publisherId: rating.publisherId, subSource: rating.subSource },

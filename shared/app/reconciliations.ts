@@ -10,7 +10,7 @@
  * and both amounts), so they obey the publisher's credit policy; a refusal is reported per line, not thrown. The
  * note is deterministic, so re-running the same reconciliation answers with the disputes it already opened.
  */
-import { callerHash, normaliseNumber } from '../domain/caller';
+import { identityHash, typedCallerIdentity } from '../domain/caller';
 import { Problem } from '../domain/problems';
 import { parseInvoiceCsv, reconcileInvoice, type ReconciliationReport } from '../domain/reconcile-invoice';
 import { periodBounds } from '../domain/statements';
@@ -72,9 +72,10 @@ export async function reconcileInvoiceCsv(
   const toleranceSec = request.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
   const report = reconcileInvoice(invoice, calls, entries, {
     toleranceSec,
+    // The identity the writer gave the caller (caller.ts); a withheld or unreadable invoice caller matches by call id only.
     hashCaller: (raw) => {
-      const e164 = normaliseNumber(raw);
-      return e164 === null ? null : callerHash(key, e164);
+      const typed = typedCallerIdentity(raw);
+      return typeof typed === 'string' ? null : identityHash(key, typed);
     },
   });
   const base = { publisherId: request.publisherId, timeZone, from, to, period, toleranceSec, amountUnit: invoice.amountUnit, report };

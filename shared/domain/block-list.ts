@@ -2,8 +2,8 @@
  * An account's block list (rating rule 9, `blocked_caller`): callers whose calls the buyer refuses to pay for.
  * Pure: no I/O, no zod (the ledger writer imports this module; the request schemas live in block-list-schema.ts).
  *
- * Callers are personal data. An entry is keyed by the caller's keyed hash (caller.ts `callerHash`, HMAC-SHA256 of
- * the E.164 number under the per-environment key) and holds only what a human needs to recognise it: the last four
+ * Callers are personal data. An entry is keyed by the caller's keyed hash (caller.ts `identityHash`, HMAC-SHA256 of
+ * the caller's identity, for a valid number its E.164 string, under the per-environment key) and holds only what a human needs to recognise it: the last four
  * digits. Its public id, `blk_` + the first 16 hex digits of that hash, cannot be turned back into the number
  * without the key, so it may appear in rating explanations, responses and logs.
  *
@@ -16,7 +16,7 @@
  * processed. The state at an instant is given by the LAST-WRITTEN change effective at or before it (a later change
  * supersedes a scheduled one, and no write changes the state of an instant already past).
  */
-import { normaliseNumber } from './caller';
+import { typedCallerIdentity, type CallerIdentity } from './caller';
 import { effectiveInstant } from './config';
 import { Unprocessable } from './problems';
 
@@ -65,10 +65,18 @@ export interface BlockRequest {
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-/** The caller number of a request path: a valid E.164 number (normalised), or null. Never echo the input. */
-export function parseCallerNumber(raw: string): string | null {
-  if (!E164.test(raw)) return null;
-  return normaliseNumber(raw);
+/**
+ * The caller of a request path, in international form (`+` and 7-15 digits), as the identity the writer gives the
+ * same caller (caller.ts): a valid number, or other digits (an unallocatable or mis-sized number a carrier sent is
+ * still one caller, and can be blocked as one). `withheld`: a withheld marker (the keypad spelling of ANONYMOUS and
+ * the like), which cannot be blocked: every withheld caller shares one identity, so blocking it would block them
+ * all; the terms' `withheldCallerId` decides about them. null: not a number. Never echo the input.
+ */
+export function parseCallerNumber(raw: string): CallerIdentity | 'withheld' | null {
+  const typed = typedCallerIdentity(raw);
+  if (typed === 'withheld') return typed;
+  if (!E164.test(raw) || typed === 'not_a_number') return null;
+  return typed;
 }
 
 /** `blk_` + the first 16 hex digits of the caller hash: stable, short, not reversible to the number. */

@@ -18,7 +18,7 @@
 import type { SeedCampaign } from './config-schema';
 import { DISPUTE_REASONS } from './disputes';
 import { Unprocessable } from './problems';
-import { withTermsDefaults, type ContractTerms } from './terms';
+import { storedTermsVersion, withTermsDefaults, type ContractTerms } from './terms';
 import type { Campaign, CampaignConfig, NumberAssignment, NumberConfig, TrackingNumber } from './types';
 
 /** How long before it takes effect a configuration change must be written (and the config cache lifetime). */
@@ -57,8 +57,10 @@ export function effectiveInstant(requested: string | undefined, nowMs: number): 
 export type CampaignRecord = CampaignConfig | Campaign;
 export type NumberRecord = NumberConfig | TrackingNumber;
 
+/** Any stored campaign as the current config, every terms version with the defaults of the terms it predates. */
 export function asCampaignConfig(c: CampaignRecord): CampaignConfig {
-  return 'termsVersions' in c ? c : campaignFromSeed(c);
+  if (!('termsVersions' in c)) return campaignFromSeed(c);
+  return c.termsVersions.every((v) => v.withheldCallerId !== undefined) ? c : { ...c, termsVersions: c.termsVersions.map(storedTermsVersion) };
 }
 
 export function asNumberConfig(n: NumberRecord): NumberConfig {
@@ -121,6 +123,7 @@ export function sameTerms(a: ContractTerms, b: ContractTerms): boolean {
     t.duplicateScope,
     t.priceBands,
     t.overrides,
+    t.withheldCallerId,
   ];
   return JSON.stringify(pick(a)) === JSON.stringify(pick(b));
 }

@@ -17,7 +17,7 @@
  * instant already past (a late or re-rated call is judged as at its start). The ledger writer may therefore answer
  * from a copy cached for up to CONFIG_LEAD_MS (shared/adapters/dnc-repo.ts).
  */
-import { normaliseNumber } from './caller';
+import { typedCallerIdentity, type CallerIdentity } from './caller';
 import { CONFIG_LEAD_MS } from './config';
 
 /** Where a list comes from: the national registry, the account's own, or a state registry. */
@@ -144,9 +144,14 @@ export function dncLinesFromJson(body: { readonly add?: readonly string[]; reado
   return [...add.map((raw, i) => ({ line: i + 1, op: 'add' as const, raw })), ...remove.map((raw, i) => ({ line: add.length + i + 1, op: 'remove' as const, raw }))];
 }
 
-/** A line's number in E.164 (US default country, as for caller numbers), or null: invalid. */
-export function dncNumber(raw: string): string | null {
-  return normaliseNumber(raw);
+/**
+ * A line's caller identity (caller.ts typedCallerIdentity: US default country, a valid number or other digits, as the
+ * writer identifies the same caller), or null: an invalid line. A withheld marker is an invalid line too: listing it
+ * would list every withheld caller of the account at once.
+ */
+export function dncNumber(raw: string): CallerIdentity | null {
+  const typed = typedCallerIdentity(raw);
+  return typeof typed === 'string' ? null : typed;
 }
 
 /** The answer to an upload: counts and the invalid lines' numbers, never a phone number. */

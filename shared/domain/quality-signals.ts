@@ -23,8 +23,10 @@
  *                          `No-TN-Validation`, or a value we do not recognise (only Passed-A and Passed-B pass);
  *                        - caller_number: the caller's number is invalid (not a possible number: wrong length, not
  *                          digits) or unallocatable (possible but outside the numbering plan, e.g. NPA 0xx/1xx/999,
- *                          exchange 0xx/1xx), per libphonenumber-js "min" metadata. A withheld caller (`anonymous`,
- *                          `client:`, `sip:`) is not judged by this rule;
+ *                          exchange 0xx/1xx), per libphonenumber-js "min" metadata; a SIP or client address with no
+ *                          number in it is invalid too. A withheld caller (anonymous / restricted / unknown / empty,
+ *                          caller.ts WITHHELD_CALLER_IDS) is not judged by this rule: rule caller_id_withheld and the
+ *                          caller_id_withheld signal (rating-v2.ts) are about it;
  *                        - machine_detected: answering-machine detection said `machine_*` or `fax` (the CALLER is a
  *                          machine). Evidence: attestation class and raw StirVerstat, number class, answeredBy.
  *  coached_ivr           [rating time, rule too_fast] the caller's IVR answer came less than coachedIvr.minHumanMs
@@ -54,6 +56,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import { callerIdentity, type CallerNumberClass } from './caller';
 import type { CallFacts } from './rating-v2';
 import type { ContractTerms } from './terms';
 
@@ -237,18 +240,15 @@ export function attestationOf(stirVerstat: string | null): AttestationClass {
   return 'unrecognised';
 }
 
-export type CallerNumberClass = 'valid' | 'unallocatable' | 'invalid' | 'withheld';
+export type { CallerNumberClass };
 
 /**
- * What the caller's number is, without saying it: `withheld` (anonymous / restricted / client: / sip: / empty),
- * `invalid` (not a possible number), `unallocatable` (possible length, outside the numbering plan), `valid`.
+ * What the caller's number is, without saying it (caller.ts callerIdentity, the one place that decides it):
+ * `withheld` (anonymous / restricted / unknown / empty, per provider), `invalid` (not a possible number, or a SIP /
+ * client address), `unallocatable` (possible length, outside the numbering plan), `valid`.
  */
 export function callerNumberClass(raw: string): CallerNumberClass {
-  const trimmed = raw.trim();
-  if (trimmed === '' || /anonymous|unknown|restricted|private|unavailable|^client:|^sip:/i.test(trimmed)) return 'withheld';
-  const parsed = parsePhoneNumberFromString(trimmed, 'US');
-  if (!parsed || !parsed.isPossible()) return 'invalid';
-  return parsed.isValid() ? 'valid' : 'unallocatable';
+  return callerIdentity(raw).numberClass;
 }
 
 function robocallFinding(facts: QualityFacts): QualityFinding | null {
@@ -372,8 +372,9 @@ export function nextLastSeen(lastSeen: CallerLastSeen, call: RepeatCallInput, co
  * this, or a keyed hash of it if blocks must not be stored in clear.
  */
 export function numberBlockOf(raw: string, digits: number): string | null {
-  if (callerNumberClass(raw) === 'withheld') return null;
-  const parsed = parsePhoneNumberFromString(raw.trim(), 'US');
+  const identity = callerIdentity(raw);
+  if (identity.numberClass !== 'valid' && identity.numberClass !== 'unallocatable') return null;
+  const parsed = parsePhoneNumberFromString(identity.canonical);
   if (!parsed || !parsed.isPossible()) return null;
   return `${parsed.countryCallingCode}-${String(parsed.nationalNumber).slice(0, digits)}`;
 }

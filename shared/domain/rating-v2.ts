@@ -19,8 +19,14 @@
  *                      area codes. State and ZIP come from the provider (Twilio FromState/FromZip, best effort);
  *                      the area code is derived from the caller's number with libphonenumber-js (NANP only).
  *                      An attribute we do not know matches nothing, so an unlocatable caller is out of geo.
+ *  7b. caller_id_withheld the caller id is withheld (anonymous / restricted / unknown / empty, per provider:
+ *                      caller.ts WITHHELD_CALLER_IDS) and the terms say `withheldCallerId: non_billable` (the default
+ *                      of a new terms change). Under `billable` the rule passes and the call is flagged with the
+ *                      signal caller_id_withheld instead; every withheld caller shares one identity, so rule 8 lets
+ *                      at most one withheld call bill per window.
  *  8. duplicate_caller a billed call from the same caller (campaign or account scope, per the terms) started
- *                      within duplicateWindowHours of this one, on either side.
+ *                      within duplicateWindowHours of this one, on either side. The caller is its identity
+ *                      (caller.ts callerIdentity): a valid number, other digits, an address, or "withheld".
  *  9. blocked_caller   the caller is on the account's block list.
  *  9b. blocked_signal a signal flagged on the call is one the account makes non-billable: a quality signal
  *                      (quality-signals.ts; `Account.quality.blockSignals`), `dnc_listed` (`Account.compliance.
@@ -36,14 +42,16 @@
  * a non-billable call billable; a billable call's amount is always one of the contract's prices.
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import { callerIdentity, type CallerNumberClass } from './caller';
 import type { CapRefusal, PilotMatch } from './pilot-terms';
 import { QUALITY_SIGNALS } from './quality-signals';
 
 /**
- * What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent, and a sub-source the
- * publisher did not declare (source transparency).
+ * What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent, a sub-source the
+ * publisher did not declare (source transparency), and a withheld caller id (flagged on every such call, whether the
+ * terms make it non-billable or not: the signal says what the call showed, rule caller_id_withheld what it costs).
  */
-export const CALL_SIGNALS = [...QUALITY_SIGNALS, 'dnc_listed', 'consent_missing', 'undisclosed_source'] as const;
+export const CALL_SIGNALS = [...QUALITY_SIGNALS, 'dnc_listed', 'consent_missing', 'undisclosed_source', 'caller_id_withheld'] as const;
 export type CallSignal = (typeof CALL_SIGNALS)[number];
 
 /** The signals an account makes non-billable (rule blocked_signal): its quality blockSignals and compliance choices. */
@@ -98,6 +106,11 @@ export interface CallFacts {
    * its item, which no longer stores `from`; absent: derived from `from`.
    */
   readonly areaCode?: string | null;
+  /**
+   * The class of the caller's number as recorded at rating (CallerTraits.numberClass), for a call read back from its
+   * item; absent: derived from `from` (caller.ts callerIdentity). `withheld` is what rule caller_id_withheld reads.
+   */
+  readonly callerNumberClass?: CallerNumberClass;
   /** Tags of the call (e.g. from the tracking number), used by price overrides. */
   readonly tags: readonly string[];
 }
@@ -135,7 +148,7 @@ export interface RatingInputV2 {
 /** Facts from the folded terminal event plus what the writer gathered from other slots. */
 export function callFactsFrom(
   terminal: CallStatusEvent,
-  extra: { talkSec?: number | null; digits?: string | null; tags?: readonly string[]; areaCode?: string | null } = {},
+  extra: { talkSec?: number | null; digits?: string | null; tags?: readonly string[]; areaCode?: string | null; callerNumberClass?: CallerNumberClass } = {},
 ): CallFacts {
   return {
     status: terminal.status,
@@ -149,6 +162,7 @@ export function callFactsFrom(
     fromZip: terminal.fromZip,
     tags: extra.tags ?? [],
     ...(extra.areaCode === undefined ? {} : { areaCode: extra.areaCode }),
+    ...(extra.callerNumberClass === undefined ? {} : { callerNumberClass: extra.callerNumberClass }),
   };
 }
 
@@ -170,6 +184,11 @@ export function callerGeo(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZip'
   const state = call.fromState?.trim().toUpperCase() || null;
   const zip = call.fromZip?.trim() || null;
   return { state, zip, areaCode };
+}
+
+/** Whether the caller id is withheld: as recorded at rating, else from `from` (caller.ts, the one place deciding it). */
+export function isCallerWithheld(call: Pick<CallFacts, 'from' | 'callerNumberClass'>): boolean {
+  return (call.callerNumberClass ?? callerIdentity(call.from).numberClass) === 'withheld';
 }
 
 export function isMachineAnswer(answeredBy: string | null): boolean {
@@ -217,6 +236,13 @@ export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
   });
 
   rules.push(geoRule(campaign.geography, callerGeo(call)));
+
+  const withheld = isCallerWithheld(call);
+  rules.push({
+    rule: 'caller_id_withheld',
+    passed: !withheld || terms.withheldCallerId === 'billable',
+    inputs: { callerIdWithheld: withheld, withheldCallerId: terms.withheldCallerId },
+  });
 
   const windowMs = terms.duplicateWindowHours * 3_600_000;
   const prior = input.priorBilled;

@@ -296,6 +296,7 @@ export function disputeReasonFor(reason: ReasonCodeV2 | undefined): DisputeReaso
     case 'over_cap':
     case 'not_connected':
     case 'out_of_geo':
+    case 'caller_id_withheld':
     case undefined:
       return 'other';
     default: {

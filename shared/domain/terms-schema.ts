@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { instantInput } from './input-schema';
 import { BadRequest, fieldErrors } from './problems';
-import { minuteOfDay, type TermsChange } from './terms';
+import { DEFAULT_WITHHELD_CALLER_TERM, minuteOfDay, type TermsChange } from './terms';
 import { WEEKDAYS, isTimeZone } from './zoned-time';
 
 const cents = z.number().int('must be whole cents').min(1).max(10_000_000);
@@ -33,6 +33,12 @@ export const ContractTermsSchema = z
     duplicateScope: z.enum(['campaign', 'account']).default('campaign'),
     priceBands: z.array(PriceBandSchema).max(20).default([]),
     overrides: z.array(PriceOverrideSchema).max(50).default([]),
+    withheldCallerId: z
+      .enum(['non_billable', 'billable'])
+      .default(DEFAULT_WITHHELD_CALLER_TERM)
+      .describe(
+        'Whether a call whose caller id is withheld (anonymous, restricted, unknown, empty) can bill. non_billable (default): rated caller_id_withheld. billable: it may bill, flagged caller_id_withheld; every withheld caller shares one identity, so at most one withheld call bills per duplicate window. Versions stored before this term existed read as billable.',
+      ),
   })
   .superRefine((t, ctx) => {
     t.priceBands.forEach((b, i) => {

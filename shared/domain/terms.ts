@@ -21,6 +21,16 @@ import type { Weekday } from './zoned-time';
 
 export type DurationBasis = 'talk' | 'total';
 export type DuplicateScope = 'campaign' | 'account';
+/** Whether a call whose caller id is withheld can bill (rating rule `caller_id_withheld`). */
+export type WithheldCallerTerm = 'non_billable' | 'billable';
+/** What a terms change that does not say gets: a withheld caller cannot be told apart from any other, so no charge. */
+export const DEFAULT_WITHHELD_CALLER_TERM: WithheldCallerTerm = 'non_billable';
+/**
+ * What a stored version written before the term existed means: withheld callers billed then (at most once per
+ * duplicate window since every caller has an identity, caller.ts), and a version never changes meaning. A buyer who
+ * wants the default appends a version (any PUT of the terms that leaves the term out does).
+ */
+export const STORED_WITHHELD_CALLER_TERM: WithheldCallerTerm = 'billable';
 
 /** Applies from `fromSec` (inclusive) up to the next band's `fromSec`; the last band is open-ended. */
 export interface PriceBand {
@@ -55,6 +65,8 @@ export interface ContractTerms {
   /** Ascending by `fromSec`; empty for a flat price. */
   readonly priceBands: readonly PriceBand[];
   readonly overrides: readonly PriceOverride[];
+  /** `non_billable`: a call whose caller id is withheld is rated `caller_id_withheld`; `billable`: it may bill (flagged). */
+  readonly withheldCallerId: WithheldCallerTerm;
 }
 
 export interface TermsVersion extends ContractTerms {
@@ -99,9 +111,10 @@ export function minuteOfDay(hhmmText: string): number {
 }
 
 /**
- * Stored terms with the issue-3 defaults filled in (the same defaults TermsChangeSchema applies): whole-call
- * duration, no qualification, campaign-scoped duplicates, flat price. For terms validated when they were written
- * (issue-2 items predate the defaulted fields), so nothing is re-validated here.
+ * Stored terms with the defaults of the fields they predate filled in, each meaning what the version meant when it
+ * was written: whole-call duration, no qualification, campaign-scoped duplicates, flat price (the same defaults
+ * TermsChangeSchema applies), and withheld callers billable (STORED_WITHHELD_CALLER_TERM; a NEW change defaults to
+ * non_billable). For terms validated when they were written, so nothing is re-validated here.
  */
 export function withTermsDefaults(
   terms: Pick<ContractTerms, 'priceCents' | 'bufferSec' | 'duplicateWindowHours'> & Partial<ContractTerms>,
@@ -115,7 +128,13 @@ export function withTermsDefaults(
     duplicateScope: terms.duplicateScope ?? 'campaign',
     priceBands: terms.priceBands ?? [],
     overrides: terms.overrides ?? [],
+    withheldCallerId: terms.withheldCallerId ?? STORED_WITHHELD_CALLER_TERM,
   };
+}
+
+/** A stored version with the terms it predates defaulted (withTermsDefaults); the same object when it has them all. */
+export function storedTermsVersion(v: TermsVersion): TermsVersion {
+  return v.withheldCallerId !== undefined ? v : { ...v, withheldCallerId: STORED_WITHHELD_CALLER_TERM };
 }
 
 // ---------------------------------------------------------------- versions
@@ -172,6 +191,7 @@ export function fromV1Terms(terms: CampaignTerms, effectiveFrom: string, created
     duplicateScope: 'campaign',
     priceBands: [],
     overrides: [],
+    withheldCallerId: STORED_WITHHELD_CALLER_TERM,
   };
 }
 

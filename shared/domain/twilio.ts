@@ -14,7 +14,7 @@ import type { CallEvent, CallStatus, RecordingStatus } from './types';
 
 export type FormParams = Record<string, string | string[]>;
 
-/** Parses an application/x-www-form-urlencoded body; a repeated name becomes an array, in arrival order. */
+/** Parses an application/x-www-form-urlencoded body; a repeated name becomes a list of its values, in arrival order. */
 export function parseForm(body: string): FormParams {
   const out: FormParams = {};
   for (const [name, value] of new URLSearchParams(body)) {
@@ -154,13 +154,26 @@ const RecordingForm = z.object({
   RecordingDuration: optionalInt(-1),
 });
 
-/** Every parameter must appear once: a repeated scalar is ambiguous, so it is rejected. */
-function singleValued(params: FormParams): { values: Record<string, string>; errors: FieldError[] } {
+/** The parameters each callback's parsing reads; every other one is only signed over and archived with the raw body. */
+const CALL_PARAMETERS: ReadonlySet<string> = new Set(Object.keys(CallStatusForm.shape));
+const RECORDING_PARAMETERS: ReadonlySet<string> = new Set(Object.keys(RecordingForm.shape));
+
+/**
+ * One value per parameter the parsing reads. A name may be repeated in a form body, and Twilio's signature covers
+ * every value (twilioSigningString). A repeated parameter nothing reads (a custom SIP header, `SipHeader_X-Campaign=
+ * spring&SipHeader_X-Campaign=autumn`) is accepted: its values stay, in order, in the raw body the archive keeps. A
+ * read parameter repeated with one value is that value. With different values it is refused, 400 naming it: Twilio
+ * sends one CallSid, one CallStatus and one duration per request, so such a request is not one of its callbacks, and
+ * taking any one of the values would rate a call on a guess.
+ */
+function readValues(params: FormParams, read: ReadonlySet<string>): { values: Record<string, string>; errors: FieldError[] } {
   const values: Record<string, string> = {};
   const errors: FieldError[] = [];
   for (const [name, v] of Object.entries(params)) {
-    if (Array.isArray(v)) errors.push({ field: name, message: 'must appear once' });
-    else values[name] = v;
+    if (!read.has(name)) continue;
+    if (!Array.isArray(v)) values[name] = v;
+    else if (v.every((x) => x === v[0])) values[name] = v[0]!;
+    else errors.push({ field: name, message: 'is repeated with different values' });
   }
   return { values, errors };
 }
@@ -171,10 +184,12 @@ function singleValued(params: FormParams): { values: Record<string, string>; err
  * Throws BadRequest naming every bad field (never echoing values: they may be phone numbers).
  */
 export function parseTwilioEvent(params: FormParams, ctx: { accountId: string; receivedAt: string }): CallEvent {
-  const { values, errors: shapeErrors } = singleValued(params);
-  const isRecording = values.RecordingSid !== undefined && values.RecordingSid !== '';
+  const isRecording = [params.RecordingSid ?? []].flat().some((sid) => sid !== '');
+  const { values, errors: shapeErrors } = readValues(params, isRecording ? RECORDING_PARAMETERS : CALL_PARAMETERS);
   const parsed = (isRecording ? RecordingForm : CallStatusForm).safeParse(values);
-  const errors = [...shapeErrors, ...(parsed.success ? [] : fieldErrors(parsed.error.issues))];
+  // A parameter refused for its conflicting values is not also reported missing.
+  const repeated = new Set(shapeErrors.map((e) => e.field));
+  const errors = [...shapeErrors, ...(parsed.success ? [] : fieldErrors(parsed.error.issues).filter((e) => !repeated.has(e.field)))];
   if (!parsed.success || errors.length > 0) {
     throw new BadRequest(
       `Malformed Twilio ${isRecording ? 'recording' : 'call'} status parameters: ${errors.map((e) => e.field).join(', ')}.`,

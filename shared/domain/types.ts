@@ -224,6 +224,7 @@ export const REASON_CODES = [
   'below_buffer',
   'not_qualified',
   'out_of_geo',
+  'caller_id_withheld',
   'duplicate_caller',
   'blocked_caller',
   'blocked_signal',

@@ -164,7 +164,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
     expect(await rating(short.callId)).toMatchObject({ billable: false, reasons: ['below_buffer'] });
     expect(await rating(busy.callId)).toMatchObject({ billable: false, reasons: ['not_connected'] });
     expect(await rating(unknown.callId)).toMatchObject({ billable: false, reasons: ['unknown_number'], campaignId: null });
-    // A withheld caller cannot be de-duplicated, but the call is still billable.
+    // Terms stored before withheldCallerId existed bill a withheld caller (once per window: it has an identity too).
     expect(await rating(anonymous.callId)).toMatchObject({ billable: true, reasons: [] });
     expect((await ledgerItemsOf(env, acct)).map((e) => e.callId)).toEqual([anonymous.callId]);
   });

@@ -196,6 +196,7 @@ describe('management API on the local stack', () => {
       ['below_buffer', true],
       ['not_qualified', true],
       ['out_of_geo', true],
+      ['caller_id_withheld', true],
       ['duplicate_caller', true],
       ['blocked_caller', true],
       ['blocked_signal', true],

@@ -45,12 +45,17 @@ const change = (blocked: boolean, effectiveMs: number, atMs = effectiveMs - MIN)
 });
 
 describe('the caller number and the entry id', () => {
-  it('accepts valid E.164 numbers only, normalised', () => {
-    expect(parseCallerNumber(NUMBER)).toBe(NUMBER);
-    expect(parseCallerNumber('+442071838750')).toBe('+442071838750');
-    for (const bad of ['5125550142', '15125550142', '+1 512 555 0142', 'anonymous', '+1512', '+10005550142', '', '+1512555014299999']) {
+  it('accepts numbers in E.164 form as the identity the writer gives them, valid or not; refuses withheld markers apart', () => {
+    expect(parseCallerNumber(NUMBER)).toMatchObject({ kind: 'e164', canonical: NUMBER });
+    expect(parseCallerNumber('+442071838750')).toMatchObject({ kind: 'e164', canonical: '+442071838750' });
+    // Unallocatable, yet a carrier delivers calls from it: one caller, blockable as one.
+    expect(parseCallerNumber('+10005550142')).toMatchObject({ kind: 'number', canonical: '+10005550142' });
+    for (const bad of ['5125550142', '15125550142', '+1 512 555 0142', '+1512', '', '+1512555014299999']) {
       expect(parseCallerNumber(bad), bad).toBeNull();
     }
+    expect(parseCallerNumber('anonymous')).toBe('withheld');
+    // The keypad spelling of ANONYMOUS that <Dial> legs once sent.
+    expect(parseCallerNumber('+266696687')).toBe('withheld');
   });
 
   it('names an entry by blk_ + 16 hex digits of the keyed hash and keeps only the last four digits', () => {
@@ -375,9 +380,16 @@ describe('BLOCK_ROUTES', () => {
       status: 400,
       errors: [{ field: 'limit' }, { field: 'sort' }],
     });
-    await expect(route('GET', '/v1/blocked-callers/{e164}').handle(analyst, req({ pathParameters: { e164: 'anonymous' } }), untouchable)).rejects.toMatchObject({
+    await expect(route('GET', '/v1/blocked-callers/{e164}').handle(analyst, req({ pathParameters: { e164: 'not-a-number' } }), untouchable)).rejects.toMatchObject({
       status: 400,
       errors: [{ field: 'e164' }],
     });
+    // A withheld marker names no caller: 422, for reading as for writing.
+    for (const method of ['GET', 'PUT'] as const) {
+      await expect(route(method, '/v1/blocked-callers/{e164}').handle(admin, req({ pathParameters: { e164: 'anonymous' }, body: '{}' }), untouchable)).rejects.toMatchObject({
+        status: 422,
+        errors: [{ field: 'e164' }],
+      });
+    }
   });
 });

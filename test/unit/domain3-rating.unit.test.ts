@@ -29,6 +29,8 @@ const v1: TermsVersion = {
   duplicateScope: 'campaign',
   priceBands: [],
   overrides: [],
+  // Withheld callers may bill under these terms, so the other rules are seen alone (caller-identity tests cover that rule).
+  withheldCallerId: 'billable',
 };
 const v2: TermsVersion = {
   ...v1,

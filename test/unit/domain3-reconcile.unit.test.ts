@@ -228,6 +228,8 @@ describe('reconcileInvoice', () => {
       'below_buffer',
       'not_qualified',
       'other',
+      // caller_id_withheld: the terms say such calls do not bill; no fault of a kind a dispute names.
+      'other',
       'repeat_caller',
       'fraud',
       // blocked_signal: the account blocks a junk signal found on the call.

@@ -22,6 +22,7 @@ const base: ContractTerms = {
   duplicateScope: 'campaign',
   priceBands: [],
   overrides: [],
+  withheldCallerId: 'non_billable',
 };
 const T0 = Date.parse('2026-11-01T00:00:00.000Z');
 const HOUR = 3_600_000;
@@ -46,7 +47,9 @@ describe('terms change schema', () => {
 
   it('fills the same defaults without zod (withTermsDefaults: the ledger writer read path) and keeps given fields', () => {
     const issue2 = { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 };
-    expect(withTermsDefaults(issue2)).toEqual(parseTermsChange({ terms: issue2 }).terms);
+    // One default differs on purpose: a stored version that predates withheldCallerId meant withheld callers bill;
+    // a new change that leaves it out gets non_billable.
+    expect(withTermsDefaults(issue2)).toEqual({ ...parseTermsChange({ terms: issue2 }).terms, withheldCallerId: 'billable' });
     const full: ContractTerms = {
       ...base,
       durationBasis: 'talk',
@@ -161,6 +164,8 @@ describe('versions', () => {
       version: 3,
       effectiveFrom: 'e',
       createdAt: 'c',
+      // Issue-2 terms predate the term: withheld callers billed under them.
+      withheldCallerId: 'billable',
     });
   });
 

@@ -126,9 +126,11 @@ describe('per call: robocall_suspect', () => {
       ['+10005550142', 'unallocatable'],
       ['+1512555014', 'invalid'], // one digit short
       ['+151255501422', 'invalid'],
-      ['12ab', 'invalid'],
+      // Not a number, SIP URI or client id: a description of a withheld caller id (Twilio: "or other descriptions").
+      ['12ab', 'withheld'],
       ['anonymous', 'withheld'],
-      ['client:alice', 'withheld'],
+      // An address with no number in it is an identity, but no possible number.
+      ['client:alice', 'invalid'],
       ['', 'withheld'],
     ];
     for (const [from, cls] of cases) {

@@ -22,6 +22,7 @@ const terms: TermsVersion = {
   duplicateScope: 'campaign',
   priceBands: [],
   overrides: [],
+  withheldCallerId: 'non_billable',
 };
 const pilot: PilotTerms = {
   pilotId: 'pil-1',
