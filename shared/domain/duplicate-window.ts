@@ -137,7 +137,7 @@ function storedPriors(calls: readonly WindowCall[]): Map<string, Prior | null> {
  */
 export function planWindow(state: WindowState, changes: readonly WindowChange[]): WindowPlan {
   const current = new Map(state.calls.map((c) => [c.callId, c]));
-  const leaving = new Set(changes.filter((c) => c.kind === 'leave' && current.has(c.callId)).map((c) => c.callId));
+  const leaving = new Set(changes.flatMap((c) => (c.kind === 'leave' && current.has(c.callId) ? [c.callId] : [])));
   const arriving = new Map<string, ArrivingCall>();
   const known: string[] = [];
   for (const ch of changes) {
@@ -204,17 +204,4 @@ export function prune(calls: readonly WindowCall[], horizonMs: number | null): {
 /** Whether a change at `startMs` is decided exactly (at or after the horizon: every candidate that matters is kept). */
 export function withinHorizon(state: WindowState, startMs: number): boolean {
   return state.horizonMs === null || startMs >= state.horizonMs;
-}
-
-/**
- * The ledger entry ids of a call's charges and reversals: the first charge is `charge:<callId>` (as it always was),
- * the n-th `charge:<callId>:<n>`; the reversal of the n-th charge is `reversal:<callId>` for n = 1, else
- * `reversal:<callId>:<n>`. Deterministic, so a conditional put of a repeated write collides with itself.
- */
-export function chargeSeqEntryId(callId: string, seq: number): string {
-  return seq <= 1 ? `charge:${callId}` : `charge:${callId}:${seq}`;
-}
-
-export function reversalEntryId(callId: string, seq: number): string {
-  return seq <= 1 ? `reversal:${callId}` : `reversal:${callId}:${seq}`;
 }

@@ -7,16 +7,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   billedInStartOrder,
-  chargeSeqEntryId,
   EMPTY_WINDOW,
   planWindow,
-  reversalEntryId,
   WINDOW_HORIZON_MS,
   WINDOW_MAX_CALLS,
   withinHorizon,
   type ArrivingCall,
   type WindowState,
 } from '../../shared/domain/duplicate-window';
+import { chargeEntryId } from '../../shared/domain/ledger';
+import { reversalEntryId } from '../../shared/domain/ledger-v2';
 
 const H = 3_600_000;
 const W = 24 * H;
@@ -85,8 +85,8 @@ describe('planWindow: examples', () => {
     expect(state.calls.filter((c) => c.billed).map((c) => c.callId)).toEqual(['tm10', 't20']);
     expect(charges.get('t20')).toBe(2);
     expect(reversals.get('t20')).toBe(1);
-    expect(chargeSeqEntryId('twilio:CA1', 1)).toBe('charge:twilio:CA1');
-    expect(chargeSeqEntryId('twilio:CA1', 2)).toBe('charge:twilio:CA1:2');
+    expect(chargeEntryId('twilio:CA1', 1)).toBe('charge:twilio:CA1');
+    expect(chargeEntryId('twilio:CA1', 2)).toBe('charge:twilio:CA1:2');
     expect(reversalEntryId('twilio:CA1', 1)).toBe('reversal:twilio:CA1');
     expect(reversalEntryId('twilio:CA1', 2)).toBe('reversal:twilio:CA1:2');
   });
