@@ -296,13 +296,14 @@ export interface LedgerQuery extends TimeRange {
 export interface LedgerTotals {
   readonly chargesCents: number;
   readonly creditsCents: number;
+  readonly reversalsCents: number;
   readonly netCents: number;
   readonly count: number;
 }
 
 export interface LedgerStore {
-  /** Entries in effective-time order. */
-  listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>>;
+  /** Entries (charges, credits, reversals) in effective-time order. */
+  listEntries(query: LedgerQuery): Promise<Page<LedgerEntryV2>>;
   /** Totals over the whole filtered range (the cursor and limit are ignored). */
   totals(query: Omit<LedgerQuery, 'limit' | 'cursor'>): Promise<LedgerTotals>;
 }
