@@ -6,9 +6,10 @@
  * 2. Messages are grouped by call. Each call is handled once per batch, with bounded concurrency:
  *    - no terminal event in the batch: its events are merged into their slots (one UpdateItem);
  *    - a terminal event: the call is rated (rating-v2.ts) under the tracking-number assignment and the terms
- *      version in force when it started, optimistically, assuming it is not rated yet and no duplicate marker
- *      holds the window, and committed in one request (billable: TransactWriteItems; otherwise UpdateItem).
- *      The cancellation reasons say what to do when that assumption was wrong (CONTRACTS.md).
+ *      version in force when it started, optimistically, assuming it is not rated yet and its caller has no
+ *      duplicate marker, and committed in one request (billable but for the duplicate rule: TransactWriteItems with
+ *      the caller's duplicate window, duplicate-window.ts; otherwise UpdateItem). The cancellation reasons say what to
+ *      do when that assumption was wrong (CONTRACTS.md); a cancelled window returns the marker to plan again from.
  * 3. Completed recordings are queued for the fetcher (idempotent there, so redeliveries are harmless).
  * A failing call fails only its own messages (partial batch response); SQS redelivers them.
  */

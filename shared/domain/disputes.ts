@@ -223,7 +223,7 @@ export function creditEntry(charge: LedgerEntry, dispute: Dispute, createdAt: st
   };
 }
 
-/** A credit that reverses its whole charge frees the caller's duplicate marker (see rating-v2 `shouldRerateAfterCredit`). */
+/** A credit of the whole charge takes its call out of the caller's duplicate window (duplicate-window.ts `leave`). */
 export function isFullCredit(charge: Pick<LedgerEntry, 'amountCents'>, credit: Pick<CreditEntry, 'amountCents'>): boolean {
   return credit.amountCents === -charge.amountCents;
 }

@@ -115,7 +115,7 @@ describe('the first call bills, whatever the arrival order and concurrency', () 
 
         await deliver(batchesOf(all.filter((c) => c.early).flatMap((c) => c.call.events), random), scenario.consumers);
         // Full credits of some billed first-wave calls, while the second wave arrives.
-        const billedEarly = [];
+        const billedEarly: (typeof all)[number][] = [];
         for (const c of all.filter((x) => x.early && x.eligible)) {
           if ((await env.calls.getCall(c.call.callId, { consistent: true }))?.rating?.billable === true) billedEarly.push(c);
         }
