@@ -438,4 +438,28 @@ describe('under a pilot', () => {
     expect(await counterOf(t, pilot)).toEqual({ spentCents: PRICE, billableCalls: 1 });
     expect((await entries(t)).map((x) => x.entryId)).toEqual([`charge:${l.callId}`]);
   });
+
+  it('a cascade charge its pilot refuses: that call is over_cap and leaves the window; the rest still settles', async () => {
+    // A 1 h window. B (publisher B, +30 min) billed first; A (publisher A, piloted with a full counter, +65 min) is its
+    // duplicate. X (publisher B, +0) arrives late: X bills, B becomes its duplicate, and A (65 min after X) would bill,
+    // but its pilot refuses: A is over_cap.
+    const t = await createTenant(env.config, { priceCents: PRICE, bufferSec: 60, duplicateWindowHours: 1 });
+    const pilot = await withPilot(t, [t.numbers.billable.publisherId], PRICE, PRICE);
+    const caller = freshNumber();
+    const t0 = Date.now() - 100 * 60_000;
+    const x = callOf(t, caller, 'b', t0);
+    const b = callOf(t, caller, 'b', t0 + 30 * 60_000);
+    const a = callOf(t, caller, 'a', t0 + 65 * 60_000);
+    await process(b.events);
+    await process(a.events);
+    expect((await stored(a.callId)).rating).toMatchObject({ billable: false, reasons: ['duplicate_caller'] });
+    await process(x.events);
+    expect((await stored(x.callId)).rating).toMatchObject({ billable: true });
+    expect((await stored(b.callId)).rating).toMatchObject({ billable: false, reasons: ['duplicate_caller'] });
+    expect((await stored(a.callId)).rating).toMatchObject({ billable: false, reasons: ['over_cap'], recorded: { capRefusal: 'spend_cap' } });
+    expect(await counterOf(t, pilot)).toEqual({ spentCents: PRICE, billableCalls: 1 });
+    const net = await netByCall(t);
+    expect([net.get(x.callId), net.get(b.callId), net.get(a.callId)]).toEqual([PRICE, 0, undefined]);
+    await verifyOk(t);
+  });
 });
