@@ -54,7 +54,8 @@ describe('reversal entries', () => {
     expect(contentLine(charge)).toBe(
       '["acct","charge:twilio:CAL","charge","twilio:CAL","pub-b",null,"camp",2,"2026-10-31T23:00:00.000Z","2026-11-01T00:00:00.000Z",4500,"USD",null,null]',
     );
-    const credit = creditEntry(charge, { ...({} as never), status: 'accepted', disputeId: 'dispute:twilio:CAL', chargeEntryId: charge.entryId, callId: charge.callId, creditCents: 1000 }, '2026-11-02T00:00:00.000Z');
+    const dispute = { status: 'accepted', disputeId: 'dispute:twilio:CAL', chargeEntryId: charge.entryId, callId: charge.callId, creditCents: 1000 } as unknown as Parameters<typeof creditEntry>[1];
+    const credit = creditEntry(charge, dispute, '2026-11-02T00:00:00.000Z');
     expect(contentLine(credit)).toBe(
       '["acct","credit:twilio:CAL","credit","twilio:CAL","pub-b",null,"camp",2,"2026-10-31T23:00:00.000Z","2026-11-02T00:00:00.000Z",-1000,"USD","dispute:twilio:CAL","charge:twilio:CAL"]',
     );
