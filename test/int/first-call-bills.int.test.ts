@@ -9,6 +9,7 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportCallOf } from '../../shared/adapters/campaign-calls';
 import { problemResponse } from '../../shared/adapters/http';
 import { configItems, mainKeys } from '../../shared/adapters/main-repo';
 import type { ApiKeyRecord } from '../../shared/app/ports';
@@ -110,6 +111,9 @@ describe('a late earlier call takes the charge', () => {
     expect(lCall.rating).toMatchObject({ billable: false, amountCents: 0, reasons: ['duplicate_caller'] });
     expect(priorOf(lCall.rating!)).toBe(e.callId);
     expect(lCall.reversals).toEqual({ chargeCents: PRICE, cents: -PRICE, count: 1 });
+    // What the reports and the daily aggregates read of it: charged, reversed, net 0 (campaign-calls.ts).
+    const report = reportCallOf(lCall, campaignFromSeed(t.campaign).termsVersions)!;
+    expect(report).toMatchObject({ billable: false, amountCents: 0, reversedChargesCents: PRICE, reversalsCents: -PRICE, reasons: ['duplicate_caller'] });
 
     const ledger = await entries(t);
     expect(ledger.map((x) => [x.entryId, x.amountCents])).toEqual(

@@ -11,6 +11,8 @@ import { contentLine, entryTotals, reversalEntry, statementLine } from '../../sh
 import { moveRefusal, netPilotMovements, type PilotCharge } from '../../shared/domain/pilot-terms';
 import { statement } from '../../shared/domain/statements';
 import type { RatingDecision } from '../../shared/domain/types';
+import type { ReportCall } from '../../shared/domain/analytics';
+import { createScorecard, scorecardCountsOf } from '../../shared/domain/scorecard';
 import { marshall } from '@aws-sdk/util-dynamodb';
 
 const decision: RatingDecision = {
@@ -154,5 +156,42 @@ describe('pilot counter movements of one transaction', () => {
     expect(moveRefusal(charge!, { open: true, spentCents: 7000, billableCalls: 1 }, new Map())).toBe('spend_cap');
     expect(moveRefusal(both!, { open: true, spentCents: 10_000, billableCalls: 3 }, new Map())).toBeNull();
     expect(moveRefusal(charge!, { open: true, spentCents: 0, billableCalls: 3 }, new Map())).toBe('max_calls');
+  });
+});
+
+describe('reports: a reversed call nets what the ledger says', () => {
+  const base: ReportCall = {
+    callId: 'twilio:CAL',
+    startedAtMs: Date.parse('2026-11-20T15:00:00.000Z'),
+    campaignId: 'camp',
+    publisherId: 'pub-b',
+    subSource: null,
+    connected: true,
+    billableSec: 120,
+    billable: false,
+    amountCents: 0,
+    reasons: ['duplicate_caller'],
+    creditsCents: -1000,
+    disputed: true,
+    outcome: null,
+    priceIfBillableCents: null,
+  };
+  // Charged 4500, credited 1000, then reversed by the remaining 3500: the call nets 0.
+  const reversed: ReportCall = { ...base, reversedChargesCents: 4500, reversalsCents: -3500 };
+
+  it('scorecard: spend counts the reversed charge, reversals take it back, net = spend + credits + reversals', () => {
+    const card = createScorecard({ groupBy: 'publisher', economics: null });
+    card.add(reversed);
+    const row = card.result().total;
+    expect(row).toMatchObject({ spendCents: 4500, creditsCents: -1000, reversalsCents: -3500, netSpendCents: 0, duplicates: 1, billable: 0 });
+    expect(scorecardCountsOf(reversed)).toMatchObject({ sp: 4500, cr: -1000, rvs: -3500 });
+  });
+
+  it('daily aggregates: folding a call\'s counters equals adding the call', () => {
+    const fromCounts = createScorecard({ groupBy: 'publisher', economics: null });
+    fromCounts.addCounts('pub-b', null, scorecardCountsOf(reversed));
+    const fromCall = createScorecard({ groupBy: 'publisher', economics: null });
+    fromCall.add(reversed);
+    expect(fromCounts.result().total).toEqual(fromCall.result().total);
   });
 });
