@@ -9,6 +9,7 @@ import {
   BatchWriteItemCommand,
   PutItemCommand,
   QueryCommand,
+  TransactGetItemsCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   type AttributeValue,
@@ -47,6 +48,7 @@ import {
   type StoredRecording,
 } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
+import { backoffMs } from '../app/concurrency';
 import { LEDGER_BY_CREATED_AT } from './ledger-repo';
 import { recordDdb } from './ddb-stats';
 import {
@@ -748,6 +750,34 @@ export class CallRepo implements CallStore {
   async getWindow(accountId: string, key: WindowKey): Promise<StoredWindow> {
     const item = await getItem(this.client(), { TableName: this.table, Key: marshall(mainKeys.duplicate(accountId, key.scope, key.callerHash)), ConsistentRead: true });
     return decodeWindow(item ?? undefined);
+  }
+
+  async readWindowSnapshot(
+    accountId: string,
+    key: WindowKey,
+    callIds: readonly string[],
+  ): Promise<{ readonly window: StoredWindow; readonly calls: ReadonlyMap<string, StoredCall | null> }> {
+    const ids = [...new Set(callIds)];
+    const gets = [mainKeys.duplicate(accountId, key.scope, key.callerHash), ...ids.map((id) => mainKeys.call(id))].map((k) => ({ Get: { TableName: this.table, Key: marshall(k) } }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.client().send(new TransactGetItemsCommand({ TransactItems: gets, ReturnConsumedCapacity: 'TOTAL' }));
+        recordDdb('read', out.ConsumedCapacity);
+        const [marker, ...items] = out.Responses ?? [];
+        const calls = new Map<string, StoredCall | null>();
+        ids.forEach((id, i) => {
+          const item = items[i]?.Item;
+          if (item) this.remember(id, item);
+          calls.set(id, item ? parseCall(item) : null);
+        });
+        return { window: decodeWindow(marker?.Item), calls };
+      } catch (err) {
+        recordDdb('read', undefined);
+        // Cancelled by a write in flight on one of the items: read again after a pause.
+        if ((errorName(err) !== 'TransactionCanceledException' && errorName(err) !== 'TransactionConflictException') || attempt >= 6) throw err;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+      }
+    }
   }
 
   /** A ledger entry Put (with its content hash, tamper.ts), conditional on its deterministic key being free. */

@@ -5,7 +5,7 @@
  *
  * - the marker's next state, conditional on the version the plan was made from, so two writers of one caller never
  *   both decide: the loser's transaction is cancelled and it plans again from the marker the cancellation returned;
- * - for each call the plan changes, read once (strongly consistent) to build its write: its re-rating (only the
+ * - for each call the plan changes, read once (with the marker, one serializable snapshot) to build its write: its re-rating (only the
  *   duplicate rule's part of the stored rating changes), conditional on the item as read (rating time, billable,
  *   credits), and its entry: the reversal of what remains of its live charge, or its next charge;
  * - the pilots' counters: a reversed charge gives its amount and call back, a new one is counted under the cap.
@@ -29,7 +29,7 @@ import { backoffMs, sleep as realSleep } from './concurrency';
 import { WriteConflict, type CallStore, type CommitOutcome, type ConfigStore, type Log, type StoredCall, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite } from './ports';
 
 export interface WindowDeps {
-  readonly calls: Pick<CallStore, 'getCall'>;
+  readonly calls: Pick<CallStore, 'readWindowSnapshot'>;
   readonly config: Pick<ConfigStore, 'getCampaign'>;
   readonly now: () => Date;
   readonly log: Log;
@@ -82,7 +82,12 @@ export async function settleWindow(
     const plan = planWindow(window.state, changes);
     if (args.arrival !== null && plan.known.includes(args.arrival.callId)) return { outcome: 'already_rated' };
     if (plan.empty) return { outcome: 'nothing' };
-    const built = await rerateWrites(args.accountId, window.state, plan, overCap, deps);
+    const built = await rerateWrites(args.accountId, args.key, window, plan, overCap, deps);
+    if (built.changed !== null) {
+      // The snapshot shows a newer marker than the one planned from: plan again from it.
+      window = built.changed;
+      continue;
+    }
     if (built.leaving.length > 0) {
       for (const id of built.leaving) leaving.add(id);
       continue;
@@ -154,18 +159,30 @@ export function liveChargeSeq(call: Pick<StoredCall, 'reversals'>): number {
   return (call.reversals?.count ?? 0) + 1;
 }
 
+/** Whether two reads of a marker are the same version of it (what a write over it is conditioned on). */
+function sameVersion(a: StoredWindow['stored'], b: StoredWindow['stored']): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'versioned' && b.kind === 'versioned') return a.version === b.version;
+  if (a.kind === 'legacy' && b.kind === 'legacy') return a.callId === b.callId && a.billedStartMs === b.billedStartMs;
+  return true;
+}
+
 /**
- * The writes of a plan's actions (and of the calls it takes out for their pilot's refusal), from each call's item read
- * strongly consistent; or the calls that must leave the window first (their item says they are no longer candidates,
- * or nothing remains of their charge to reverse).
+ * The writes of a plan's actions (and of the calls it takes out for their pilot's refusal), from the calls' items read
+ * with the marker in ONE serializable snapshot (a standard read can see a transaction's marker before its call items;
+ * the snapshot cannot); or a newer marker to plan from again; or the calls that must leave the window first (their
+ * item says they are no longer candidates, or nothing remains of their charge to reverse). A plan that changes no
+ * other call reads nothing.
  */
 async function rerateWrites(
   accountId: string,
-  state: WindowState,
+  key: WindowKey,
+  window: StoredWindow,
   plan: WindowPlan,
   overCap: ReadonlyMap<string, CapRefusal>,
   deps: WindowDeps,
-): Promise<{ rerates: WindowRerate[]; leaving: string[]; next: WindowState }> {
+): Promise<{ rerates: WindowRerate[]; leaving: string[]; next: WindowState; changed: StoredWindow | null }> {
+  const state = window.state;
   const at = deps.now().toISOString();
   const rerates: WindowRerate[] = [];
   const leaving: string[] = [];
@@ -174,8 +191,11 @@ async function rerateWrites(
     ...plan.actions,
     ...[...overCap.entries()].filter(([id]) => state.calls.some((c) => c.callId === id)).map(([callId, refusal]) => ({ kind: 'over_cap' as const, callId, refusal })),
   ];
+  if (actions.length === 0) return { rerates, leaving, next: plan.next, changed: null };
+  const snapshot = await deps.calls.readWindowSnapshot(accountId, key, actions.map((a) => a.callId));
+  if (!sameVersion(snapshot.window.stored, window.stored)) return { rerates, leaving, next: plan.next, changed: snapshot.window };
   for (const action of actions) {
-    const call = await deps.calls.getCall(action.callId, { consistent: true });
+    const call = snapshot.calls.get(action.callId) ?? null;
     const rating = call?.rating ?? null;
     if (call === null || rating === null || call.ratedAt === null || call.startedAt === null || call.accountId !== accountId || rating.campaignId === null || rating.publisherId === null || rating.termsVersion === null) {
       leaving.push(action.callId);
@@ -268,5 +288,5 @@ async function rerateWrites(
   }
   // A marker written before prices were kept in it: the price of a call is learnt when its charge is first reversed.
   const next = { ...plan.next, calls: plan.next.calls.map((c) => (c.priceCents === null && prices.has(c.callId) ? { ...c, priceCents: prices.get(c.callId)! } : c)) };
-  return { rerates, leaving, next };
+  return { rerates, leaving, next, changed: null };
 }

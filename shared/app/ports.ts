@@ -269,6 +269,11 @@ export interface CallStore {
   commitWindow(args: { accountId: string; window: WindowWrite; rerates: readonly WindowRerate[] }): Promise<Exclude<CommitOutcome, { outcome: 'already_rated' }>>;
   /** The duplicate marker of a caller in a scope (strongly consistent). */
   getWindow(accountId: string, key: WindowKey): Promise<StoredWindow>;
+  /**
+   * The marker and the calls a plan re-rates, as ONE serializable snapshot (TransactGetItems): a standard read may see
+   * a transaction's marker write before its call items', never so here. Null for a call that does not exist.
+   */
+  readWindowSnapshot(accountId: string, key: WindowKey, callIds: readonly string[]): Promise<{ readonly window: StoredWindow; readonly calls: ReadonlyMap<string, StoredCall | null> }>;
   /** One conditional UpdateItem: slots + rating of a non-billable call. */
   commitNonBillable(args: {
     callId: string;

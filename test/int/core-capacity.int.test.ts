@@ -347,7 +347,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
     expect(steps.first.requests).toBe(1);
     expect(steps.duplicate.requests).toBe(2);
     expect(steps.afterWindow.requests).toBe(2);
-    // The late earlier call reads the later call it reverses (1 consistent GetItem) before the transaction.
+    // The late earlier call reads the later call it reverses with the marker (1 TransactGetItems) before the transaction.
     expect(steps.lateEarlier.requests).toBe(3);
   });
 });

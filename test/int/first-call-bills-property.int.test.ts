@@ -178,7 +178,7 @@ describe('the first call bills, whatever the arrival order and concurrency', () 
         const verified = await request(routeDeps(env, new Date()), admin, 'GET', '/v1/ledger/verify');
         expect(verified.body).toMatchObject({ ok: true, brokenLink: null });
       }),
-      { numRuns: 20 },
+      { numRuns: 40 },
     );
     // ~15 s alone on DynamoDB Local; the margin is for a machine shared with the rest of the suite.
   }, 180_000);
