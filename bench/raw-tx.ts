@@ -50,7 +50,15 @@ export function commitArgs(completed: readonly WebhookRequest[], seed: Seed, has
       events: [terminal],
       rated: { decision, ratedAt, startedAt: times.startedAt, endedAt: times.endedAt, durationSec: times.durationSec, callerHash: hash, callerE164 },
       entry: chargeEntry({ accountId: terminal.accountId, callId: terminal.callId, decision, startedAt: times.startedAt, createdAt: ratedAt }),
-      marker: hash !== null && windowMs > 0 ? { campaignId: campaign.campaignId, callerHash: hash, billedStartMs: times.startedAtMs, windowMs } : null,
+      // A first-time caller's duplicate window: created by this transaction (duplicate-window.ts).
+      window:
+        hash !== null && windowMs > 0
+          ? {
+              key: { scope: campaign.campaignId, callerHash: hash },
+              expect: { kind: 'absent' as const },
+              next: { version: 1, calls: [{ callId: terminal.callId, startMs: times.startedAtMs, windowMs, priceCents: decision.amountCents, billed: true, charges: 1 }], horizonMs: null },
+            }
+          : null,
     };
   });
 }
@@ -133,8 +141,8 @@ async function sampleSizes(
       .map(([attribute, v]) => ({ attribute, bytes: itemSizeBytes({ [attribute]: v }) }))
       .sort((x, y) => y.bytes - x.bytes)
       .slice(0, 6),
-    charge: itemSizeBytes(await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) })),
-    marker: a.marker === null ? 0 : itemSizeBytes(await get(setup.mainTable, mainKeys.duplicate(a.accountId, a.marker.campaignId, a.marker.callerHash))),
+    charge: a.entry === null ? 0 : itemSizeBytes(await get(setup.ledgerTable, { pk: `ACCT#${a.accountId}`, sk: ledgerSortKey(a.entry) })),
+    marker: a.window === null ? 0 : itemSizeBytes(await get(setup.mainTable, mainKeys.duplicate(a.accountId, a.window.key.scope, a.window.key.callerHash))),
   };
 }
 

@@ -55,6 +55,7 @@ interface LedgerItem {
 interface Totals {
   readonly chargesCents: number;
   readonly creditsCents: number;
+  readonly reversalsCents: number;
   readonly netCents: number;
   readonly count: number;
 }
@@ -318,6 +319,7 @@ async function disputes(api: Api, ctx: OpsContext, calls: readonly ApiCallItem[]
   const totals = (await api.get<{ totals: Totals }>('/v1/ledger', { publisherId: ctx.publisherId, limit: '1' })).totals;
   console.log(
     `  GET /v1/ledger?publisherId=${ctx.publisherId}: charges ${money(totals.chargesCents)}, credits ${money(totals.creditsCents)}, ` +
+      `reversals ${money(totals.reversalsCents)}, ` +
       `net ${money(totals.netCents)} (${totals.count} entries)`,
   );
   return period;
@@ -332,10 +334,10 @@ async function statement(api: Api, ctx: OpsContext, period: string): Promise<Sta
   const s = await api.get<StatementView>('/v1/statements', { publisherId: ctx.publisherId, period });
   console.log(`  ${s.startAt} .. ${s.endAt} (${ctx.timeZone})`);
   console.log(
-    `  charges ${money(s.chargesCents)}, credits ${money(s.creditsCents)}, net payable ${money(s.netPayableCents)}, ${s.entryCount} entries`,
+    `  charges ${money(s.chargesCents)}, credits ${money(s.creditsCents)}, reversals ${money(s.reversalsCents)}, net payable ${money(s.netPayableCents)}, ${s.entryCount} entries`,
   );
   console.log(`  digest ${s.digest.algorithm} ${s.digest.value}`);
-  if (s.chargesCents + s.creditsCents !== s.netPayableCents) throw new StepError('the statement does not add up');
+  if (s.chargesCents + s.creditsCents + s.reversalsCents !== s.netPayableCents) throw new StepError('the statement does not add up');
   return s;
 }
 

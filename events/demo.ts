@@ -403,8 +403,9 @@ async function main(): Promise<number> {
     await waitForLedger(target, traffic.calls, range, opts.timeoutMs);
 
     const { calls, entries } = await fetchAll(target, traffic.calls, range);
-    // The ground truth is about charges; credits are the disputes' doing (an earlier run's, on a running stack).
-    const result = reconcile(traffic.calls, calls, entries.filter((e) => e.type === 'charge'));
+    // The ground truth is about charges and their reversals (a call charged before an earlier call of its caller was
+    // rated is reversed); credits are the disputes' doing (an earlier run's, on a running stack).
+    const result = reconcile(traffic.calls, calls, entries.filter((e) => e.type === 'charge' || e.type === 'reversal'));
     const names = new Map(target.seed.publishers.map((p) => [p.publisherId, p.name]));
     console.log('\nper publisher, from GET /v1/calls and GET /v1/ledger:\n');
     console.log(table(result.actual, names));

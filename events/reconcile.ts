@@ -115,17 +115,19 @@ export function reconcile(
         badClusters.slice(0, MAX_LISTED).map(([id, n]) => `${id} expected ${n.expected}, billed ${n.actual}`).join('; '),
     );
 
-  // The ledger: exactly one charge per billable call, at the call's amount, none for the rest.
+  // The ledger: one net charge per billable call, at the call's amount, none for the rest. A call charged before an
+  // earlier call of its caller arrived is reversed (shared/domain/duplicate-window.ts): its charge and reversal net 0.
   const entriesByCall = new Map<string, ApiLedgerEntry[]>();
   for (const e of ourEntries) entriesByCall.set(e.callId, [...(entriesByCall.get(e.callId) ?? []), e]);
-  const doubled = [...entriesByCall].filter(([, es]) => es.length > 1).map(([id]) => id);
-  if (doubled.length > 0) differences.push(`${doubled.length} call(s) have more than one ledger entry: ${listIds(doubled)}`);
-  const unbilled = ours.filter((c) => c.billable && !entriesByCall.has(c.callId)).map((c) => c.callId);
+  const netOf = (callId: string) => (entriesByCall.get(callId) ?? []).reduce((s, e) => s + e.amountCents, 0);
+  const doubled = [...entriesByCall].filter(([id]) => netOf(id) > truthById.get(id)!.priceCents).map(([id]) => id);
+  if (doubled.length > 0) differences.push(`${doubled.length} call(s) net more than one charge: ${listIds(doubled)}`);
+  const unbilled = ours.filter((c) => c.billable && netOf(c.callId) === 0).map((c) => c.callId);
   if (unbilled.length > 0) differences.push(`${unbilled.length} billable call(s) have no ledger entry: ${listIds(unbilled)}`);
-  const stray = ourEntries.filter((e) => apiById.get(e.callId)?.billable !== true).map((e) => e.callId);
+  const stray = ours.filter((c) => !c.billable && netOf(c.callId) !== 0).map((c) => c.callId);
   if (stray.length > 0) differences.push(`${stray.length} ledger entr(ies) for calls that are not billable: ${listIds(stray)}`);
   const wrongAmount = ourEntries
-    .filter((e) => e.type !== 'charge' || e.amountCents !== truthById.get(e.callId)!.priceCents)
+    .filter((e) => !((e.type === 'charge' && e.amountCents === truthById.get(e.callId)!.priceCents) || (e.type === 'reversal' && e.amountCents === -truthById.get(e.callId)!.priceCents)))
     .map((e) => e.callId);
   if (wrongAmount.length > 0) differences.push(`${wrongAmount.length} ledger entr(ies) with the wrong type or amount: ${listIds(wrongAmount)}`);
 

@@ -85,6 +85,7 @@ export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVers
     amountCents: r.billable ? r.amountCents : 0,
     reasons: r.billable ? [] : r.reasons,
     creditsCents: credit?.creditsCents ?? 0,
+    ...(call.reversals == null ? {} : { reversedChargesCents: call.reversals.chargeCents, reversalsCents: call.reversals.cents }),
     disputed: credit?.disputed ?? false,
     outcome:
       outcome === null

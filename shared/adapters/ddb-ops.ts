@@ -20,8 +20,8 @@ export function errorName(err: unknown): string | undefined {
 }
 
 /** A cancelled transaction's reasons, one per item in request order (empty for any other error). */
-export function cancellationReasons(err: unknown): readonly { readonly Code?: string }[] {
-  return (err as { CancellationReasons?: { Code?: string }[] } | null)?.CancellationReasons ?? [];
+export function cancellationReasons(err: unknown): readonly { readonly Code?: string; readonly Item?: Record<string, AttributeValue> }[] {
+  return (err as { CancellationReasons?: { Code?: string; Item?: Record<string, AttributeValue> }[] } | null)?.CancellationReasons ?? [];
 }
 
 /** Another transaction held one of the items at that moment: worth a retry after a pause. */

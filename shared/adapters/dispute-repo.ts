@@ -101,7 +101,7 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
    * Stores a resolved dispute, and with it the credit of an accepted one, in one transaction. 'not_open' when the
    * stored dispute is no longer open (a concurrent resolution won) — nothing is written then.
    */
-  async resolve(dispute: Dispute, credit: StoredEntry | null): Promise<'resolved' | 'not_open'> {
+  async resolve(dispute: Dispute, credit: StoredEntry | null, expect: { readonly reversals: number } = { reversals: 0 }): Promise<'resolved' | 'not_open' | 'charge_changed'> {
     const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
       {
         Put: {
@@ -122,15 +122,24 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
         },
       });
       // The credit's copy on the call item (StoredCall.credits), in the same transaction, so it is exact: the reports
-      // and the daily aggregates read a call's credits from the call instead of reading the period's ledger.
+      // and the daily aggregates read a call's credits from the call instead of reading the period's ledger. The call
+      // must still bill the charge the credit corrects: a reversal of it (the duplicate window moved the charge to an
+      // earlier call) commits on the same item, so exactly one of the two wins and credits never exceed the charge.
       items.push({
         Update: {
           TableName: this.mainTable,
           Key: marshall(mainKeys.call(credit.callId)),
           UpdateExpression: 'ADD #cents :cents, #count :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#cents': 'creditCents', '#count': 'creditCount' },
-          ExpressionAttributeValues: { ':cents': { N: String(credit.amountCents) }, ':one': { N: '1' } },
+          ConditionExpression:
+            'attribute_exists(pk) AND #billable = :true AND ' + (expect.reversals === 0 ? 'attribute_not_exists(#revs)' : '#revs = :revs'),
+          ExpressionAttributeNames: { '#cents': 'creditCents', '#count': 'creditCount', '#billable': 'billable', '#revs': 'revCount' },
+          ExpressionAttributeValues: {
+            ':cents': { N: String(credit.amountCents) },
+            ':one': { N: '1' },
+            ':true': { BOOL: true },
+            ...(expect.reversals === 0 ? {} : { ':revs': { N: String(expect.reversals) } }),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
       });
     }
@@ -150,7 +159,10 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
         if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'not_open';
         // The dispute was open but its credit exists: only a write that bypassed this transaction can do that.
         if (reasons[1]?.Code === 'ConditionalCheckFailed') throw new Error(`credit for ${dispute.disputeId} exists while the dispute is open`);
-        if (reasons[2]?.Code === 'ConditionalCheckFailed') throw new Error(`the call of ${dispute.disputeId} does not exist`);
+        if (reasons[2]?.Code === 'ConditionalCheckFailed') {
+          if (reasons[2].Item === undefined) throw new Error(`the call of ${dispute.disputeId} does not exist`);
+          return 'charge_changed';
+        }
         throw new Error(`dispute resolution for ${dispute.disputeId} cancelled: ${reasons.map((r) => r.Code ?? 'None').join(',')}`);
       }
     }

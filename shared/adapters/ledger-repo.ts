@@ -91,15 +91,15 @@ export class LedgerRepo implements LedgerStore {
     this.client = client ? () => client : dynamodb;
   }
 
-  async listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>> {
+  async listEntries(query: LedgerQuery): Promise<Page<LedgerEntryV2>> {
     const pk = `ACCT#${query.accountId}`;
     let startKey = query.cursor === undefined ? undefined : decodeCursor(query.cursor, ['pk', 'sk'], { name: 'pk', value: pk });
-    const entries: LedgerEntry[] = [];
+    const entries: LedgerEntryV2[] = [];
     for (;;) {
       const out = await this.query(query, startKey, Math.max(query.limit, 25));
       const items = out.Items ?? [];
       for (const [i, item] of items.entries()) {
-        const { pk: itemPk, sk, ...entry } = unmarshall(item) as LedgerEntry & { pk: string; sk: string };
+        const { pk: itemPk, sk, ...entry } = unmarshall(item) as LedgerEntryV2 & { pk: string; sk: string };
         entries.push(entry);
         if (entries.length === query.limit) {
           const more = out.LastEvaluatedKey !== undefined || i < items.length - 1;
@@ -259,11 +259,11 @@ export class LedgerRepo implements LedgerStore {
 
   /** Sums the whole filtered range, reading only the two attributes the sum needs. */
   async totals(query: RangeQuery): Promise<LedgerTotals> {
-    const parts: Pick<LedgerEntry, 'type' | 'amountCents'>[] = [];
+    const parts: Pick<LedgerEntryV2, 'type' | 'amountCents'>[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.query(query, startKey, undefined, '#type, amountCents');
-      for (const item of out.Items ?? []) parts.push(unmarshall(item) as Pick<LedgerEntry, 'type' | 'amountCents'>);
+      for (const item of out.Items ?? []) parts.push(unmarshall(item) as Pick<LedgerEntryV2, 'type' | 'amountCents'>);
       startKey = out.LastEvaluatedKey;
     } while (startKey !== undefined);
     return totals(parts);

@@ -9,6 +9,7 @@ import {
   BatchWriteItemCommand,
   PutItemCommand,
   QueryCommand,
+  TransactGetItemsCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   type AttributeValue,
@@ -22,7 +23,9 @@ import { ledgerSortKey } from '../domain/ledger';
 import { withContentHash } from '../domain/tamper';
 import { asCampaignConfig, asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../domain/config';
 import type { SeedCampaign } from '../domain/config-schema';
-import { capRefusal, type PilotCharge } from '../domain/pilot-terms';
+import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, type PilotMovement } from '../domain/pilot-terms';
+import type { LedgerEntryV2 } from '../domain/ledger-v2';
+import { decodeWindow, encodeWindow, windowCondition } from './duplicate-marker';
 import { decodeCrossCallFlags } from '../domain/quality-signals';
 import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../domain/types';
 import {
@@ -34,7 +37,10 @@ import {
   type CallStore,
   type CommitOutcome,
   type ConfigStore,
-  type DuplicateMarker,
+  type StoredWindow,
+  type WindowKey,
+  type WindowRerate,
+  type WindowWrite,
   type Page,
   type RatedCall,
   type Rerating,
@@ -42,6 +48,7 @@ import {
   type StoredRecording,
 } from '../app/ports';
 import { dynamodb } from './clients/dynamodb';
+import { backoffMs } from '../app/concurrency';
 import { LEDGER_BY_CREATED_AT } from './ledger-repo';
 import { recordDdb } from './ddb-stats';
 import {
@@ -305,6 +312,10 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
     outcome: typeof raw.outcome === 'object' && raw.outcome !== null ? decodeOutcome(raw.outcome as Record<string, unknown>) : null,
     qa: typeof raw.qa === 'object' && raw.qa !== null ? decodeQa(raw.qa as Record<string, unknown>) : null,
     credits: typeof raw.creditCents === 'number' ? { cents: raw.creditCents, count: typeof raw.creditCount === 'number' ? raw.creditCount : 1 } : null,
+    // Reversals of its charges (the duplicate window moved them to an earlier call), added by the rating transaction.
+    ...(typeof raw.revCount === 'number'
+      ? { reversals: { chargeCents: Number(raw.revChargeCents ?? 0), cents: Number(raw.revCents ?? 0), count: raw.revCount } }
+      : {}),
     ...(typeof raw.callerEnc === 'string' ? { callerEnc: raw.callerEnc } : {}),
     ...(typeof raw.callerHash === 'string' ? { callerHash: raw.callerHash } : {}),
     // Issue 6: what the scheduled quality pass flagged (attribute `xq`, shared/app/quality-pass.ts); flags only.
@@ -528,7 +539,6 @@ export interface CallRepoOptions {
   pii?: CallerCipher;
 }
 
-const DAY_MS = 86_400_000;
 
 /** A main-table index as the capacity model sees it (infra/resources.ts). */
 function indexShape(def: (typeof TABLES.main.globalSecondaryIndexes)[number]): IndexShape {
@@ -547,45 +557,73 @@ function indexShape(def: (typeof TABLES.main.globalSecondaryIndexes)[number]): I
 export const CALL_INDEXES: readonly IndexShape[] = TABLES.main.globalSecondaryIndexes.map(indexShape);
 
 /**
- * The pilot counter updates of a rating transaction (pilot-terms.ts). DynamoDB conditions cannot add, so the
- * limits are passed pre-subtracted: `spentCents <= cap - price` is `spent + price <= cap`. The counter must exist
- * and be open (a closed or stopped pilot charges nothing); the day item is created by its first charge.
+ * The pilot counter updates of a rating transaction (pilot-terms.ts), one per counter item with the plan's movements
+ * summed (netPilotMovements). DynamoDB conditions cannot add, so the limits are passed pre-subtracted:
+ * `spentCents <= cap - delta` is `spent + delta <= cap`, only when the sum counts more. A counted charge needs the
+ * counter open (a closed or stopped pilot charges nothing); a day item is created by its first charge, and one that
+ * gives a charge back exists (it counted it).
  */
-function pilotCounterUpdates(table: string, p: PilotCharge): TransactItem[] {
-  const price = N(p.priceCents);
+function pilotCounterUpdates(table: string, m: CounterMove): TransactItem[] {
+  const conditions = ['attribute_exists(spentCents)'];
+  const values: Record<string, AttributeValue> = { ':p': N(m.deltaCents), ':c': N(m.deltaCalls) };
+  if (m.counts) {
+    conditions.push('#open = :true');
+    values[':true'] = { BOOL: true };
+  }
+  if (m.deltaCents > 0) {
+    conditions.push('spentCents <= :maxBefore');
+    values[':maxBefore'] = N(m.spendCapCents - m.deltaCents);
+  }
+  if (m.maxBillableCalls !== null && m.deltaCalls > 0) {
+    conditions.push('billableCalls <= :maxCalls');
+    values[':maxCalls'] = N(m.maxBillableCalls - m.deltaCalls);
+  }
   const total: TransactItem = {
     Update: {
       TableName: table,
-      Key: marshall(mainKeys.pilotCounter(p.accountId, p.pilotId)),
-      UpdateExpression: 'SET spentCents = spentCents + :p, billableCalls = billableCalls + :one',
-      ConditionExpression:
-        '#open = :true AND spentCents <= :maxBefore' + (p.maxBillableCalls === null ? '' : ' AND billableCalls < :maxCalls'),
-      ExpressionAttributeNames: { '#open': 'open' },
-      ExpressionAttributeValues: {
-        ':p': price,
-        ':one': N(1),
-        ':true': { BOOL: true },
-        ':maxBefore': N(p.spendCapCents - p.priceCents),
-        ...(p.maxBillableCalls === null ? {} : { ':maxCalls': N(p.maxBillableCalls) }),
+      Key: marshall(mainKeys.pilotCounter(m.accountId, m.pilotId)),
+      UpdateExpression: 'SET spentCents = spentCents + :p, billableCalls = billableCalls + :c',
+      ConditionExpression: conditions.join(' AND '),
+      ...(m.counts ? { ExpressionAttributeNames: { '#open': 'open' } } : {}),
+      ExpressionAttributeValues: values,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+  const days = m.days.map(
+    (d): TransactItem => ({
+      Update: {
+        TableName: table,
+        Key: marshall(mainKeys.pilotDay(m.accountId, m.pilotId, d.date)),
+        UpdateExpression: 'SET spentCents = if_not_exists(spentCents, :zero) + :p, billableCalls = if_not_exists(billableCalls, :zero) + :c',
+        ConditionExpression: d.givesBack
+          ? 'attribute_exists(spentCents)' + (d.deltaCents > 0 ? ' AND spentCents <= :maxBefore' : '')
+          : 'attribute_not_exists(spentCents) OR spentCents <= :maxBefore',
+        ExpressionAttributeValues: {
+          ':p': N(d.deltaCents),
+          ':c': N(d.deltaCalls),
+          ':zero': N(0),
+          ...(d.givesBack && d.deltaCents <= 0 ? {} : { ':maxBefore': N(d.dailyCapCents - d.deltaCents) }),
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
-  if (p.day === null) return [total];
-  const day: TransactItem = {
-    Update: {
-      TableName: table,
-      Key: marshall(mainKeys.pilotDay(p.accountId, p.pilotId, p.day.date)),
-      UpdateExpression: 'SET spentCents = if_not_exists(spentCents, :zero) + :p, billableCalls = if_not_exists(billableCalls, :zero) + :one',
-      ConditionExpression: 'attribute_not_exists(spentCents) OR spentCents <= :maxBefore',
-      ExpressionAttributeValues: { ':p': price, ':one': N(1), ':zero': N(0), ':maxBefore': N(p.day.dailyCapCents - p.priceCents) },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
-  return [total, day];
+    }),
+  );
+  return [total, ...days];
 }
 
 type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']>[number];
+
+/** One item of the rating transaction, what it is (to read its cancellation reason) and its AWS-model price. */
+interface TxPart {
+  readonly tag:
+    | { readonly kind: 'call'; readonly callId: string }
+    | { readonly kind: 'entry'; readonly entryId: string; readonly rerateOf: string | null }
+    | { readonly kind: 'marker' }
+    | { readonly kind: 'rerate'; readonly callId: string }
+    | { readonly kind: 'pilot'; readonly move: CounterMove; readonly which: string | null };
+  readonly item: TransactItem;
+  readonly wcu: () => number;
+}
 
 /** How many call items a CallRepo remembers the last image of (for the capacity model only). */
 const KNOWN_IMAGES = 1000;
@@ -676,133 +714,299 @@ export class CallRepo implements CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
-    entry: LedgerEntry;
-    marker: DuplicateMarker | null;
+    entry: LedgerEntry | null;
+    window: WindowWrite | null;
     pilot?: PilotCharge | null;
+    rerates?: readonly WindowRerate[];
     rerate?: Rerating;
   }): Promise<CommitOutcome> {
-    const { callId, accountId, rated, entry, marker } = args;
-    const pilot = args.pilot ?? null;
-    if (this.ledgerTable === undefined) throw new Error('CallRepo: commitRating needs the ledger table');
-    // A day's first charge creates the day item, whose condition (`attribute_not_exists`) cannot also compare the
-    // price with the daily cap: a price above the daily cap is refused here, before any write.
-    if (pilot !== null && pilot.day !== null && pilot.priceCents > pilot.day.dailyCapCents) return { outcome: 'over_cap', refusal: 'daily_cap' };
+    const { callId, accountId, rated, entry } = args;
     const b = new UpdateBuilder();
     const acct = setSlotsAndAccount(b, accountId, args.events);
     setRating(b, callId, accountId, rated, args.events, await this.sealCaller(callId, accountId, rated));
-    const condition = ratingCondition(b, acct, args.rerate);
-    // The charge carries its content hash (tamper.ts) so `GET /v1/ledger/verify` detects an edit made behind the API.
-    const charge = marshall({ pk: `ACCT#${accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });
-    const markerItem =
-      marker === null
-        ? null
-        : marshall({
-            ...mainKeys.duplicate(accountId, marker.campaignId, marker.callerHash),
-            callId,
-            billedStartMs: marker.billedStartMs,
-            // TTL only tidies up; the condition below tests the timestamp because TTL deletes late.
-            ttl: Math.ceil((marker.billedStartMs + marker.windowMs + DAY_MS) / 1000),
-          });
-
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
+    const arriving: TxPart[] = [
       {
-        Update: {
-          TableName: this.table,
-          Key: marshall(mainKeys.call(callId)),
-          UpdateExpression: b.expression(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: b.names,
-          ExpressionAttributeValues: b.values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-      { Put: { TableName: this.ledgerTable, Item: charge, ConditionExpression: 'attribute_not_exists(pk)' } },
-    ];
-    if (marker !== null && markerItem !== null) {
-      items.push({
-        Put: {
-          TableName: this.table,
-          Item: markerItem,
-          // A marker held by a fully credited call is free for the re-rating of the calls it made duplicates.
-          ConditionExpression:
-            'attribute_not_exists(pk) OR billedStartMs <= :lo OR billedStartMs >= :hi' + (marker.freedCallId === undefined ? '' : ' OR callId = :freed'),
-          ExpressionAttributeValues: {
-            ':lo': N(marker.billedStartMs - marker.windowMs),
-            ':hi': N(marker.billedStartMs + marker.windowMs),
-            ...(marker.freedCallId === undefined ? {} : { ':freed': S(marker.freedCallId) }),
+        tag: { kind: 'call', callId },
+        item: {
+          Update: {
+            TableName: this.table,
+            Key: marshall(mainKeys.call(callId)),
+            UpdateExpression: b.expression(),
+            ConditionExpression: ratingCondition(b, acct, args.rerate),
+            ExpressionAttributeNames: b.names,
+            ExpressionAttributeValues: b.values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         },
+        wcu: () => this.priceUpdate(callId, b, this.images.get(callId) ?? null, true),
+      },
+    ];
+    if (entry !== null) arriving.push(this.entryPart(entry, null));
+    const movements = args.pilot == null ? [] : [{ kind: 'charge' as const, charge: args.pilot }];
+    return this.transact(accountId, arriving, args.window, args.rerates ?? [], movements);
+  }
+
+  async commitWindow(args: { accountId: string; window: WindowWrite; rerates: readonly WindowRerate[] }): Promise<Exclude<CommitOutcome, { outcome: 'already_rated' }>> {
+    const out = await this.transact(args.accountId, [], args.window, args.rerates, []);
+    if (out.outcome === 'already_rated') throw new Error('commitWindow: no arriving call to be rated');
+    return out;
+  }
+
+  async getWindow(accountId: string, key: WindowKey): Promise<StoredWindow> {
+    const item = await getItem(this.client(), { TableName: this.table, Key: marshall(mainKeys.duplicate(accountId, key.scope, key.callerHash)), ConsistentRead: true });
+    return decodeWindow(item ?? undefined);
+  }
+
+  async readWindowSnapshot(
+    accountId: string,
+    key: WindowKey,
+    callIds: readonly string[],
+  ): Promise<{ readonly window: StoredWindow; readonly calls: ReadonlyMap<string, StoredCall | null> }> {
+    const ids = [...new Set(callIds)];
+    const gets = [mainKeys.duplicate(accountId, key.scope, key.callerHash), ...ids.map((id) => mainKeys.call(id))].map((k) => ({ Get: { TableName: this.table, Key: marshall(k) } }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.client().send(new TransactGetItemsCommand({ TransactItems: gets, ReturnConsumedCapacity: 'TOTAL' }));
+        recordDdb('read', out.ConsumedCapacity);
+        const [marker, ...items] = out.Responses ?? [];
+        const calls = new Map<string, StoredCall | null>();
+        ids.forEach((id, i) => {
+          const item = items[i]?.Item;
+          if (item) this.remember(id, item);
+          calls.set(id, item ? parseCall(item) : null);
+        });
+        return { window: decodeWindow(marker?.Item), calls };
+      } catch (err) {
+        recordDdb('read', undefined);
+        // Cancelled by a write in flight on one of the items: read again after a pause.
+        if ((errorName(err) !== 'TransactionCanceledException' && errorName(err) !== 'TransactionConflictException') || attempt >= 6) throw err;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+      }
+    }
+  }
+
+  /** A ledger entry Put (with its content hash, tamper.ts), conditional on its deterministic key being free. */
+  private entryPart(entry: LedgerEntryV2, rerateOf: string | null): TxPart {
+    if (this.ledgerTable === undefined) throw new Error('CallRepo: the rating transaction needs the ledger table');
+    // The entry carries its content hash so `GET /v1/ledger/verify` detects an edit made behind the API.
+    const item = marshall({ pk: `ACCT#${entry.accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });
+    return {
+      tag: { kind: 'entry', entryId: entry.entryId, rerateOf },
+      item: { Put: { TableName: this.ledgerTable, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+      // The ledger's createdAt index (KEYS_ONLY) takes a copy of the entry's keys: index writes are not doubled.
+      wcu: () => estimateWcu(item, { transactional: true }) + gsiWcu(null, item, LEDGER_BY_CREATED_AT),
+    };
+  }
+
+  /**
+   * The rating transaction (docs/CONTRACTS.md, "Rating a call"): the arriving call's parts, then the duplicate
+   * marker's next state (conditional on the version the plan was made from), then each re-rated call of the window
+   * with its entry, then the pilots' counters with the plan's movements summed per item.
+   */
+  private async transact(
+    accountId: string,
+    arriving: readonly TxPart[],
+    window: WindowWrite | null,
+    rerates: readonly WindowRerate[],
+    arrivingMovements: readonly PilotMovement[],
+  ): Promise<CommitOutcome> {
+    const moves = netPilotMovements([...arrivingMovements, ...rerates.flatMap((r) => (r.pilot === null ? [] : [r.pilot]))]);
+    // A day's first charge creates the day item, whose condition (`attribute_not_exists`) cannot also compare the
+    // amount with the daily cap: an amount above the daily cap is refused here, before any write.
+    for (const m of moves) for (const d of m.days) if (!d.givesBack && d.deltaCents > d.dailyCapCents) return { outcome: 'over_cap', pilotId: m.pilotId, refusal: 'daily_cap' };
+
+    const parts: TxPart[] = [...arriving];
+    if (window !== null) {
+      const markerItem = marshall({ ...mainKeys.duplicate(accountId, window.key.scope, window.key.callerHash), ...unmarshall(encodeWindow(window.next)) });
+      const cond = windowCondition(window.expect);
+      parts.push({
+        tag: { kind: 'marker' },
+        item: {
+          Put: {
+            TableName: this.table,
+            Item: markerItem,
+            ConditionExpression: cond.expression,
+            ExpressionAttributeNames: cond.names,
+            ...(Object.keys(cond.values).length > 0 ? { ExpressionAttributeValues: cond.values } : {}),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        wcu: () => estimateWcu(markerItem, { transactional: true }),
       });
     }
-    const pilotIndex = items.length;
-    if (pilot !== null) items.push(...pilotCounterUpdates(this.table, pilot));
+    for (const r of rerates) {
+      parts.push(this.reratePart(accountId, r));
+      if (r.entry !== null) parts.push(this.entryPart(r.entry, r.callId));
+    }
+    for (const m of moves) {
+      const [total, ...days] = pilotCounterUpdates(this.table, m);
+      parts.push({ tag: { kind: 'pilot', move: m, which: null }, item: total!, wcu: () => 2 });
+      m.days.forEach((d, i) => parts.push({ tag: { kind: 'pilot', move: m, which: d.date }, item: days[i]!, wcu: () => 2 }));
+    }
+    if (parts.length > 100) throw new Error(`rating transaction of ${parts.length} items (> 100) for ${accountId}`);
 
     try {
-      const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
-      const tx = { transactional: true };
-      const awsWcu =
-        this.priceUpdate(callId, b, this.images.get(callId) ?? null, true) +
-        estimateWcu(charge, tx) +
-        // The ledger's createdAt index (KEYS_ONLY) takes a copy of the charge's keys: index writes are not doubled.
-        gsiWcu(null, charge, LEDGER_BY_CREATED_AT) +
-        (markerItem === null ? 0 : estimateWcu(markerItem, tx));
-      recordDdb('write', out.ConsumedCapacity, awsWcu + (pilot === null ? 0 : pilot.day === null ? 2 : 4));
+      const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: parts.map((p) => p.item), ReturnConsumedCapacity: 'TOTAL' }));
+      recordDdb('write', out.ConsumedCapacity, parts.reduce((sum, p) => sum + p.wcu(), 0));
       return { outcome: 'committed' };
     } catch (err) {
+      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
       if (errorName(err) !== 'TransactionCanceledException') throw err;
-      const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
-      return this.cancelled(callId, accountId, reasons, marker === null ? null : 2, pilot === null ? null : { charge: pilot, index: pilotIndex });
+      return this.cancelled(accountId, parts, (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []);
     }
   }
 
   /**
-   * Turns a cancelled rating transaction's reasons into what the writer does next. Items: the call, the charge,
-   * then the duplicate marker (if any) at `markerIndex`, then the pilot's counter and day items (if any). The
-   * call's condition is judged first (already rated), then the marker (a duplicate never consumes the cap), then
-   * the pilot's counters.
+   * The update of a call re-rated by a duplicate-window plan: only what the duplicate rule changes (its reasons,
+   * prior, billable and amount, the rating's time) and, with a reversal, the call's reversal sums; conditional on the
+   * item as read. The rest of the stored rating (terms figures, signals, block) stays as the first rating wrote it.
    */
-  private cancelled(
-    callId: string,
-    accountId: string,
-    reasons: readonly CancellationReason[],
-    markerIndex: number | null,
-    pilot: { charge: PilotCharge; index: number } | null,
-  ): CommitOutcome {
-    const [call, ledger] = reasons;
-    const marker = markerIndex === null ? undefined : reasons[markerIndex];
-    if (call?.Code === 'ConditionalCheckFailed') {
-      if (call.Item) this.remember(callId, call.Item);
-      const old = call.Item ? unmarshall(call.Item) : {};
-      if (old.accountId !== undefined && old.accountId !== accountId) throw new CallAccountMismatch(callId);
+  private reratePart(accountId: string, r: WindowRerate): TxPart {
+    const names: Record<string, string> = {
+      '#ra': 'ratedAt',
+      '#bill': 'billable',
+      '#amt': 'amountCents',
+      '#acct': 'accountId',
+      '#r': 'rating',
+      '#x': 'x',
+      '#pc': 'pc',
+      '#ps': 'ps',
+      '#cc': 'creditCents',
+    };
+    const values: Record<string, AttributeValue> = {
+      ':ra': S(r.ratedAt),
+      ':bill': { BOOL: r.billable },
+      ':amt': N(r.amountCents),
+      ':readRa': S(r.expectRatedAt),
+      ':readBill': { BOOL: r.expectBillable },
+      ':acct': S(accountId),
+    };
+    const sets = ['#ra = :ra', '#bill = :bill', '#amt = :amt'];
+    const removes: string[] = [];
+    if (r.reasons.length > 0) {
+      sets.push('#r.#x = :x');
+      values[':x'] = S(r.reasons.join(' '));
+    } else removes.push('#r.#x');
+    if (r.prior !== null) {
+      sets.push('#r.#pc = :pc', '#r.#ps = :ps');
+      values[':pc'] = S(r.prior.callId);
+      values[':ps'] = N(r.prior.billedStartMs);
+    } else removes.push('#r.#pc', '#r.#ps');
+    if (r.capRefusal !== undefined) {
+      names['#cr'] = 'cr';
+      sets.push('#r.#cr = :cr');
+      values[':cr'] = S(r.capRefusal);
+    }
+    const adds: string[] = [];
+    if (r.entry?.type === 'reversal') {
+      names['#rvc'] = 'revChargeCents';
+      names['#rv'] = 'revCents';
+      names['#rvn'] = 'revCount';
+      values[':rvc'] = N(r.reversedChargeCents ?? 0);
+      values[':rv'] = N(r.entry.amountCents);
+      values[':one'] = N(1);
+      adds.push('#rvc :rvc', '#rv :rv', '#rvn :one');
+    }
+    let condition = '#ra = :readRa AND #bill = :readBill AND #acct = :acct AND ';
+    if (r.expectCreditCents === null) condition += 'attribute_not_exists(#cc)';
+    else {
+      condition += '#cc = :readCc';
+      values[':readCc'] = N(r.expectCreditCents);
+    }
+    const expression = `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`;
+    return {
+      tag: { kind: 'rerate', callId: r.callId },
+      item: {
+        Update: {
+          TableName: this.table,
+          Key: marshall(mainKeys.call(r.callId)),
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      wcu: () => this.priceRerate(r),
+    };
+  }
+
+  /** The capacity of a re-rate's update, from the call's remembered image (the app read it to plan). */
+  private priceRerate(r: WindowRerate): number {
+    const before = this.images.get(r.callId) ?? null;
+    if (before === null) return 2;
+    const rating = { ...(before.rating?.M ?? {}) };
+    if (r.reasons.length > 0) rating.x = S(r.reasons.join(' '));
+    else delete rating.x;
+    if (r.prior !== null) {
+      rating.pc = S(r.prior.callId);
+      rating.ps = N(r.prior.billedStartMs);
+    } else {
+      delete rating.pc;
+      delete rating.ps;
+    }
+    if (r.capRefusal !== undefined) rating.cr = S(r.capRefusal);
+    const after: Item = { ...before, rating: { M: rating }, ratedAt: S(r.ratedAt), billable: { BOOL: r.billable }, amountCents: N(r.amountCents) };
+    if (r.entry?.type === 'reversal') {
+      const add = (attr: string, n: number) => (after[attr] = N(Number(before[attr]?.N ?? 0) + n));
+      add('revChargeCents', r.reversedChargeCents ?? 0);
+      add('revCents', r.entry.amountCents);
+      add('revCount', 1);
+    }
+    this.remember(r.callId, after);
+    return updateWcu(before, after, { transactional: true }) + CALL_INDEXES.reduce((sum, index) => sum + gsiWcu(before, after, index), 0);
+  }
+
+  /**
+   * Turns a cancelled rating transaction's reasons into what the writer does next, judged in this order: the
+   * arriving call is already rated; a conflict with a concurrent transaction; the marker is not the one the plan was
+   * made from (plan again from the image it returned); a re-rated call changed since it was read; a pilot's counter
+   * refused (a duplicate never consumes the cap: the marker is judged first).
+   */
+  private cancelled(accountId: string, parts: readonly TxPart[], reasons: readonly CancellationReason[]): CommitOutcome {
+    const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
+    const callIndex = parts.findIndex((p) => p.tag.kind === 'call');
+    if (callIndex >= 0 && failed(callIndex)) {
+      const tag = parts[callIndex]!.tag as { kind: 'call'; callId: string };
+      const item = reasons[callIndex]!.Item;
+      if (item) this.remember(tag.callId, item);
+      const old = item ? unmarshall(item) : {};
+      if (old.accountId !== undefined && old.accountId !== accountId) throw new CallAccountMismatch(tag.callId);
       return { outcome: 'already_rated' };
     }
     if (reasons.some((r) => r.Code === 'TransactionConflict')) return { outcome: 'conflict' };
-    if (marker?.Code === 'ConditionalCheckFailed' && marker.Item) {
-      const old = unmarshall(marker.Item) as { callId: string; billedStartMs: number };
-      return { outcome: 'duplicate', prior: { callId: old.callId, billedStartMs: old.billedStartMs } };
+    const markerIndex = parts.findIndex((p) => p.tag.kind === 'marker');
+    if (markerIndex >= 0 && failed(markerIndex)) return { outcome: 'window_changed', window: decodeWindow(reasons[markerIndex]!.Item) };
+    for (const [i, p] of parts.entries()) {
+      if (p.tag.kind !== 'rerate' || !failed(i)) continue;
+      const item = reasons[i]!.Item;
+      if (item) this.remember(p.tag.callId, item);
+      return { outcome: 'rerate_stale', callId: p.tag.callId };
     }
-    if (pilot !== null) {
-      const total = reasons[pilot.index];
-      const day = pilot.charge.day === null ? undefined : reasons[pilot.index + 1];
-      if (total?.Code === 'ConditionalCheckFailed' || day?.Code === 'ConditionalCheckFailed') {
-        const image = total?.Item ? unmarshall(total.Item) : null;
-        const counter = image === null ? null : { open: image.open === true, spentCents: Number(image.spentCents ?? 0), billableCalls: Number(image.billableCalls ?? 0) };
-        // The counter's image comes back only when its own condition failed; a day item's failure alone means
-        // the counter passed, so it is read as open with room.
-        const totalView = total?.Code === 'ConditionalCheckFailed' ? counter : { open: true, spentCents: 0, billableCalls: 0 };
-        const daySpent = day?.Item ? Number(unmarshall(day.Item).spentCents ?? 0) : null;
-        const refusal =
-          capRefusal(pilot.charge, totalView, day?.Code === 'ConditionalCheckFailed' ? (daySpent ?? 0) : 0) ??
-          // A condition failed but the images show room: the counter was closed or missing.
-          (total?.Code === 'ConditionalCheckFailed' ? 'closed' : 'daily_cap');
-        return { outcome: 'over_cap', refusal };
-      }
+    const pilotFailures = parts.flatMap((p, i) => (p.tag.kind === 'pilot' && failed(i) ? [{ tag: p.tag, item: reasons[i]!.Item }] : []));
+    if (pilotFailures.length > 0) {
+      const move = pilotFailures[0]!.tag.move;
+      const totalFailure = pilotFailures.find((f) => f.tag.move === move && f.tag.which === null);
+      const image = totalFailure?.item ? unmarshall(totalFailure.item) : null;
+      // The counter's image comes back only when its own condition failed; a day item's failure alone means the
+      // counter passed, so it is read as open with room.
+      const total =
+        totalFailure === undefined
+          ? { open: true, spentCents: 0, billableCalls: 0 }
+          : image === null
+            ? null
+            : { open: image.open === true, spentCents: Number(image.spentCents ?? 0), billableCalls: Number(image.billableCalls ?? 0) };
+      const days = new Map<string, number>();
+      for (const f of pilotFailures) if (f.tag.move === move && f.tag.which !== null) days.set(f.tag.which, f.item ? Number(unmarshall(f.item).spentCents ?? 0) : 0);
+      // A condition failed but the images show room: the counter was closed or missing.
+      const refusal = moveRefusal(move, total, days) ?? (totalFailure !== undefined ? 'closed' : 'daily_cap');
+      return { outcome: 'over_cap', pilotId: move.pilotId, refusal };
     }
-    // The charge exists while the call is unrated: impossible if every writer uses this transaction.
-    if (ledger?.Code === 'ConditionalCheckFailed') throw new Error(`charge for ${callId} exists but the call is not rated`);
-    throw new Error(`rating transaction for ${callId} cancelled: ${reasons.map((r) => r.Code ?? 'None').join(',')}`);
+    const entry = parts.find((p, i) => p.tag.kind === 'entry' && failed(i));
+    // An entry exists while its call is not rated for it: impossible if every writer uses this transaction.
+    if (entry !== undefined) throw new Error(`ledger entry ${(entry.tag as { entryId: string }).entryId} exists but its call is not rated for it`);
+    throw new Error(`rating transaction for ${accountId} cancelled: ${reasons.map((r) => r.Code ?? 'None').join(',')}`);
   }
 
   async commitNonBillable(args: {

@@ -20,10 +20,12 @@ import {
   type DisputeStatus,
   type OpenDisputeRequest,
   type ResolveDisputeRequest,
+  type ReversedCharge,
   DISPUTE_REASONS,
 } from '../domain/disputes';
+import { liveChargeSeq } from './duplicate-window';
 import { chargeEntryId, ledgerSortKey } from '../domain/ledger';
-import { creditEntryId, type CreditEntry, type LedgerEntryV2 } from '../domain/ledger-v2';
+import { creditEntryId, reversalEntryId, type CreditEntry, type LedgerEntryV2 } from '../domain/ledger-v2';
 import { Forbidden, NotFound } from '../domain/problems';
 import type { OurCall } from '../domain/reconcile-invoice';
 import { entryHash, type StoredEntry } from '../domain/tamper';
@@ -49,8 +51,12 @@ export interface DisputeStore {
   get(accountId: string, disputeId: string): Promise<Dispute | null>;
   /** Conditional put of a new dispute: 'exists' when the call already has one. */
   create(dispute: Dispute): Promise<'created' | 'exists'>;
-  /** One transaction: the resolved dispute (condition: still open) + the credit when given (condition: absent). */
-  resolve(dispute: Dispute, credit: StoredEntry | null): Promise<'resolved' | 'not_open'>;
+  /**
+   * One transaction: the resolved dispute (condition: still open) + the credit when given (condition: absent), and its
+   * copy on the call item, conditional on the call still billing the charge it corrects (billable, and `reversals` of
+   * its charges as read): 'charge_changed' when a reversal won the race.
+   */
+  resolve(dispute: Dispute, credit: StoredEntry | null, expect: { readonly reversals: number }): Promise<'resolved' | 'not_open' | 'charge_changed'>;
   list(query: DisputeListQuery): Promise<Page<Dispute>>;
 }
 
@@ -105,14 +111,24 @@ function settled(result: DisputeResult): { dispute: Dispute; changed: boolean } 
 }
 
 /**
- * The charge of one of the principal's calls, or null when the call is not billed. 404 for an unknown call and for
- * another account's, alike (call-access.ts).
+ * The live charge of one of the principal's calls, or null when the call is not billed; and, for a call whose charge
+ * was reversed (its duplicate window moved the charge to an earlier call: duplicate-window.ts), that reversal. 404 for
+ * an unknown call and for another account's, alike (call-access.ts).
  */
-async function chargeOf(principal: ApiKeyRecord, callId: string, deps: Pick<DisputeDeps, 'calls' | 'ledger'>): Promise<LedgerEntry | null> {
+async function chargeOf(
+  principal: ApiKeyRecord,
+  callId: string,
+  deps: Pick<DisputeDeps, 'calls' | 'ledger'>,
+): Promise<{ charge: LedgerEntry | null; reversed: ReversedCharge | null; reversals: number; startedAt: string | null }> {
   const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id, { consistent: true }));
-  if (call.rating?.billable !== true || call.startedAt === null) return null;
-  const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: call.startedAt, entryId: chargeEntryId(callId) }));
-  return entry?.type === 'charge' ? entry : null;
+  const reversals = call.reversals?.count ?? 0;
+  if (call.rating?.billable !== true || call.startedAt === null) {
+    const prior = call.rating?.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
+    const reversed = reversals > 0 ? { reversalEntryId: reversalEntryId(callId, reversals), priorCallId: typeof prior === 'string' ? prior : null } : null;
+    return { charge: null, reversed, reversals, startedAt: call.startedAt };
+  }
+  const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: call.startedAt, entryId: chargeEntryId(callId, liveChargeSeq(call)) }));
+  return { charge: entry?.type === 'charge' ? entry : null, reversed: null, reversals, startedAt: call.startedAt };
 }
 
 // ------------------------------------------------------------------ use cases
@@ -130,12 +146,12 @@ export async function openCallDispute(
   deps: DisputeDeps,
 ): Promise<OpenedDispute> {
   requireAdmin(principal);
-  const charge = await chargeOf(principal, callId, deps);
+  const { charge, reversed } = await chargeOf(principal, callId, deps);
   const id = disputeIdOf(callId);
   const existing = await deps.disputes.get(principal.accountId, id);
   const policy = (charge === null ? null : await deps.policies.creditPolicy(principal.accountId, charge.publisherId)) ?? DEFAULT_CREDIT_POLICY;
   const args = { ...request, callId, actor: actorOf(principal) };
-  const decided = settled(openDispute(charge, policy, args, deps.now().getTime(), existing));
+  const decided = settled(openDispute(charge, policy, args, deps.now().getTime(), existing, reversed));
   const opened = async (result: OpenedDispute): Promise<OpenedDispute> => {
     if (result.dispute.status === 'open') await deps.afterDisputeOpened?.(result.dispute);
     return result;
@@ -144,7 +160,7 @@ export async function openCallDispute(
   if ((await deps.disputes.create(decided.dispute)) === 'created') return opened({ dispute: decided.dispute, created: true });
   // A concurrent request opened it first: decide again against what it stored.
   const stored = await deps.disputes.get(principal.accountId, id);
-  const again = settled(openDispute(charge, policy, args, deps.now().getTime(), stored));
+  const again = settled(openDispute(charge, policy, args, deps.now().getTime(), stored, reversed));
   return opened({ dispute: again.dispute, created: false });
 }
 
@@ -168,18 +184,28 @@ export async function resolveCallDispute(
     const nowMs = deps.now().getTime();
     const decided = settled(resolveDispute(dispute, request, actor, nowMs));
     const next = decided.dispute;
-    const charge = next.status === 'accepted' ? await chargeOf(principal, next.callId, deps) : null;
-    // An open dispute's charge cannot vanish through the API (the ledger is append-only): this is tampering.
-    if (next.status === 'accepted' && charge === null) throw new Error(`charge of ${next.disputeId} is missing`);
     if (!decided.changed) {
+      // A repeated request: answered from what is stored (the credit of an accepted dispute, even if its charge was
+      // reversed since), and the re-rating after a full credit re-run (idempotent), in case the first was cut short.
       await deps.afterDisputeClosed?.(next);
-      const stored = charge === null ? null : await storedCredit(principal, charge, deps);
-      // A repeated resolve re-runs the re-rating (idempotent), in case the first one was cut short.
-      if (charge !== null && stored !== null && isFullCredit(charge, stored)) await deps.afterFullCredit?.(principal.accountId, charge.callId);
+      const found = next.status === 'accepted' ? await chargeOf(principal, next.callId, deps) : null;
+      const stored = found?.startedAt == null ? null : await storedCredit(principal, next.callId, found.startedAt, deps);
+      if (found?.charge != null && stored !== null && isFullCredit(found.charge, stored)) await deps.afterFullCredit?.(principal.accountId, found.charge.callId);
       return { dispute: next, credit: stored };
     }
+    const found = next.status === 'accepted' ? await chargeOf(principal, next.callId, deps) : null;
+    const charge = found?.charge ?? null;
+    if (found !== null && (charge === null || charge.entryId !== dispute.chargeEntryId)) {
+      // The disputed charge was reversed (its call is now a duplicate of an earlier call): nothing remains to credit.
+      if (found.reversed !== null || found.reversals > 0) {
+        throw refusalProblem({ kind: 'charge_reversed', callId: next.callId, reversalEntryId: found.reversed?.reversalEntryId ?? reversalEntryId(next.callId, found.reversals), priorCallId: found.reversed?.priorCallId ?? null });
+      }
+      // An open dispute's charge cannot vanish through the API (the ledger is append-only): this is tampering.
+      throw new Error(`charge of ${next.disputeId} is missing`);
+    }
     const credit = charge === null ? null : hashed(creditEntry(charge, next, new Date(nowMs).toISOString()));
-    if ((await deps.disputes.resolve(next, credit)) === 'resolved') {
+    const resolved = await deps.disputes.resolve(next, credit, { reversals: found?.reversals ?? 0 });
+    if (resolved === 'resolved') {
       await deps.afterDisputeClosed?.(next);
       if (charge !== null && credit !== null && isFullCredit(charge, credit)) await deps.afterFullCredit?.(principal.accountId, charge.callId);
       return { dispute: next, credit: credit === null ? null : stripHash(credit) };
@@ -194,11 +220,9 @@ function hashed(credit: CreditEntry): CreditEntry & { contentHash: string } {
   return { ...credit, contentHash: entryHash(credit) };
 }
 
-async function storedCredit(principal: ApiKeyRecord, charge: LedgerEntry, deps: Pick<DisputeDeps, 'ledger'>): Promise<CreditEntry | null> {
-  const entry = await deps.ledger.getEntry(
-    principal.accountId,
-    ledgerSortKey({ effectiveAt: charge.effectiveAt, entryId: creditEntryId(charge.callId) }),
-  );
+/** The credit of a call (booked at its charge's effectiveAt, the call's start), as stored. */
+async function storedCredit(principal: ApiKeyRecord, callId: string, startedAt: string, deps: Pick<DisputeDeps, 'ledger'>): Promise<CreditEntry | null> {
+  const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: startedAt, entryId: creditEntryId(callId) }));
   return entry?.type === 'credit' ? stripHash(entry) : null;
 }
 

@@ -112,7 +112,9 @@ const Call = z
 const LedgerEntry = z
   .object({
     entryId: z.string(),
-    type: z.enum(['charge', 'credit']),
+    type: z.enum(['charge', 'credit', 'reversal']).describe(
+      'charge: positive, booked at the call\'s start; credit: negative, an accepted dispute, booked with its charge; reversal: negative, what remained of a charge whose call became a duplicate of an earlier call of the caller (its final callback arrived later), booked when written',
+    ),
     amountCents: z.number().int(),
     currency: z.literal('USD'),
     callId: z.string(),
@@ -129,11 +131,19 @@ const LedgerEntry = z
       .optional()
       .describe('SHA-256 of the entry\'s canonical content (GET /v1/ledger/verify); absent on charges written before hashing'),
     disputeId: z.string().optional().describe('Credits: the accepted dispute'),
-    correctsEntryId: z.string().optional().describe('Credits: the charge this credit corrects'),
+    correctsEntryId: z.string().optional().describe('Credits and reversals: the charge this entry corrects'),
+    priorCallId: z.string().optional().describe('Reversals: the earlier call of the caller that bills for the duplicate window instead'),
+    pilotId: z.string().optional().describe('The pilot whose counter the charge was counted against (a reversal gives it back)'),
   })
   .meta({ id: 'LedgerEntry' });
 
-const Totals = z.object({ chargesCents: z.number().int(), creditsCents: z.number().int(), netCents: z.number().int(), count: z.number().int() });
+const Totals = z.object({
+  chargesCents: z.number().int(),
+  creditsCents: z.number().int(),
+  reversalsCents: z.number().int().describe('Reversals of charges (≤ 0), booked when written'),
+  netCents: z.number().int().describe('charges + credits + reversals'),
+  count: z.number().int(),
+});
 
 const Rule = z.object({
   rule: z.enum(REASON_CODES),

@@ -35,6 +35,15 @@ import {
 import type { PilotActivity, PilotCampaigns, PilotNotifier, PilotReportStore, PilotStore } from './pilot-ports';
 import type { Log } from './ports';
 
+
+/**
+ * The ledger range of a pilot's money: from its window's start, with no end. Charges are booked at their call's start
+ * (inside the window), but a reversal of one is booked when it is written (ledger-v2.ts), which may be after the window.
+ */
+function pilotLedgerRange(rec: Pick<PilotRecord, 'accountId' | 'campaignId' | 'startsAt'>): { accountId: string; campaignId: string; from: string; to: string } {
+  return { accountId: rec.accountId, campaignId: rec.campaignId, from: rec.startsAt, to: '9999' };
+}
+
 export interface PilotTaskDeps {
   readonly store: PilotStore;
   readonly activity: PilotActivity;
@@ -177,7 +186,7 @@ export async function finish(rec: PilotRecord, deps: PilotTaskDeps): Promise<Pil
 
   const [calls, entries] = await Promise.all([
     deps.activity.callsInRange({ accountId: rec.accountId, campaignId: rec.campaignId, from: rec.startsAt, to: rec.endsAt }),
-    deps.activity.entriesInRange({ accountId: rec.accountId, campaignId: rec.campaignId, from: rec.startsAt, to: rec.endsAt }),
+    deps.activity.entriesInRange(pilotLedgerRange(rec)),
   ]);
   const state = stateAfterReport(current.state);
   const report = buildPilotReport({ pilot: current, calls, entries, counter, state, generatedAt: at });
@@ -282,7 +291,7 @@ async function enforceOne(accountId: string, pilotId: string, deps: PilotTaskDep
       rec = await mustGet(accountId, pilotId, deps);
     }
     if (started) {
-      const entries = await deps.activity.entriesInRange({ accountId, campaignId: rec.campaignId, from: rec.startsAt, to: rec.endsAt });
+      const entries = await deps.activity.entriesInRange(pilotLedgerRange(rec));
       const r = reconcileCounter(counter, pilotChargeTotals(entries, pilotId));
       if (r.action === 'raise' && (await deps.store.raiseCounter(accountId, pilotId, counter, r))) {
         out.reconciled = true;

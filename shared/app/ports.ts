@@ -3,12 +3,14 @@
  * implement them in memory. No AWS types appear here.
  */
 import type { CampaignRecord, NumberRecord } from '../domain/config';
-import type { CapRefusal, PilotCharge } from '../domain/pilot-terms';
+import type { CapRefusal, PilotCharge, PilotMovement } from '../domain/pilot-terms';
+import type { WindowState } from '../domain/duplicate-window';
+import type { LedgerEntryV2 } from '../domain/ledger-v2';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { CallQa } from '../domain/qa';
 import type { CallerTraits, CrossCallFlags } from '../domain/quality-signals';
 import type { PriorBilled } from '../domain/rating';
-import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision } from '../domain/types';
+import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
 
 // ------------------------------------------------------------------ configuration
 
@@ -89,14 +91,59 @@ export interface RatedCall {
   readonly callerTraits?: CallerTraits | null;
 }
 
-/** The duplicate-window marker a billable call claims for (campaign, caller). */
-export interface DuplicateMarker {
-  readonly campaignId: string;
+/** Which duplicate window: a caller (keyed hash) in a scope (a campaign, or `*` for the account: duplicateScopeKey). */
+export interface WindowKey {
+  readonly scope: string;
   readonly callerHash: string;
-  readonly billedStartMs: number;
-  readonly windowMs: number;
-  /** Re-rating after a full credit: a marker still naming this (credited) call counts as free. */
-  readonly freedCallId?: string;
+}
+
+/** What the stored marker was, so that a write over it is conditional on it being unchanged. */
+export type WindowVersion =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'versioned'; readonly version: number }
+  /** A marker of the shape written before the duplicate window kept its candidates (one billed call, no version). */
+  | { readonly kind: 'legacy'; readonly callId: string; readonly billedStartMs: number };
+
+/** A caller's duplicate window as read (shared/domain/duplicate-window.ts), with what to condition its write on. */
+export interface StoredWindow {
+  readonly state: WindowState;
+  readonly stored: WindowVersion;
+}
+
+/** The marker write of a rating transaction: the next state, conditional on the marker still being `expect`. */
+export interface WindowWrite {
+  readonly key: WindowKey;
+  readonly expect: WindowVersion;
+  readonly next: WindowState;
+}
+
+/**
+ * A call already in the duplicate window whose rating the plan changes, written in the same transaction: re-rated a
+ * duplicate of `prior` (its charge reversed, or its prior re-pointed), re-rated billable (a new charge), or, when its
+ * pilot refused that charge, re-rated `over_cap` (it left the window). Conditional on the item as read (its rating
+ * write `ratedAt`, whether it is billable, its credits), so a concurrent credit or rating is never overwritten.
+ */
+export interface WindowRerate {
+  readonly callId: string;
+  readonly expectRatedAt: string;
+  readonly expectBillable: boolean;
+  /** The call's credits as read (≤ 0); null: none. */
+  readonly expectCreditCents: number | null;
+  readonly ratedAt: string;
+  readonly billable: boolean;
+  readonly amountCents: number;
+  /** The rating's reasons after the change: [] (bills), ['duplicate_caller'] or ['over_cap']. */
+  readonly reasons: readonly ReasonCode[];
+  /** The billed call it is a duplicate of (null: it bills, or left the window). */
+  readonly prior: PriorBilled | null;
+  /** The pilot's refusal, for a call re-rated `over_cap`. */
+  readonly capRefusal?: CapRefusal;
+  /** The entry written with it: its new charge, or the reversal of its live charge; null for a re-point. */
+  readonly entry: LedgerEntryV2 | null;
+  /** A reversal: the live charge's amount, added to the call's reversed charges (StoredCall.reversals). */
+  readonly reversedChargeCents?: number;
+  /** Its charge counted on, or given back to, its pilot's counter. */
+  readonly pilot: PilotMovement | null;
 }
 
 /** A re-rating: the call must still carry the (non-billable) rating written at `expectRatedAt`. */
@@ -108,12 +155,14 @@ export type CommitOutcome =
   | { readonly outcome: 'committed' }
   /** The call item already carries a rating (another writer won, or this is a redelivery). */
   | { readonly outcome: 'already_rated' }
-  /** An earlier billable call of the same caller holds the campaign's duplicate window. */
-  | { readonly outcome: 'duplicate'; readonly prior: PriorBilled }
+  /** The duplicate marker is not what the plan was made from: plan again from this one. */
+  | { readonly outcome: 'window_changed'; readonly window: StoredWindow }
+  /** A call the plan re-rates changed since it was read (a credit, another rating): read it again. */
+  | { readonly outcome: 'rerate_stale'; readonly callId: string }
   /** A concurrent transaction touched the same items; re-read and retry. */
   | { readonly outcome: 'conflict' }
-  /** The pilot's counter refused the charge (pilot-terms.ts): rate again as `over_cap`. */
-  | { readonly outcome: 'over_cap'; readonly refusal: CapRefusal };
+  /** A pilot's counter refused the plan's charges (pilot-terms.ts): the latest of them under that pilot is `over_cap`. */
+  | { readonly outcome: 'over_cap'; readonly pilotId: string; readonly refusal: CapRefusal };
 
 export interface StoredRecording {
   readonly recordingId: string;
@@ -146,6 +195,13 @@ export interface StoredCall {
    * reports and the daily aggregates read a call whole without reading the ledger. Absent: never credited.
    */
   readonly credits?: { readonly cents: number; readonly count: number } | null;
+  /**
+   * Reversals of the call's charges (the duplicate window moved its charge to an earlier call of the caller), as the
+   * rating transaction that wrote them added them to the call item: the reversed charges' sum (`chargeCents`, ≥ 0),
+   * the reversals' sum (`cents`, ≤ 0) and how many. Absent: never reversed. The call's net is then
+   * (billable ? amountCents : 0) + chargeCents + credits + cents.
+   */
+  readonly reversals?: { readonly chargeCents: number; readonly cents: number; readonly count: number } | null;
   /** The caller's number sealed (shared/domain/pii.ts); absent when anonymous or rated before issue 6. */
   readonly callerEnc?: string;
   /** The caller's keyed hash as the rating stored it (shared/domain/caller.ts); absent for a withheld caller. */
@@ -192,18 +248,32 @@ export interface CallQuery extends TimeRange {
 export interface CallStore {
   /** Writes each event into its slot (first write wins), creating the call item if needed. */
   mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void>;
-  /** The one TransactWriteItems of a billable call: rated call + ledger charge + duplicate marker. */
+  /**
+   * The one TransactWriteItems of a call that bills but for the duplicate rule: the rated call, its charge (null: it
+   * is a duplicate), the duplicate marker's next state, the other calls of the window the plan re-rates (with their
+   * charges and reversals) and the pilots' counters.
+   */
   commitRating(args: {
     callId: string;
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
-    entry: LedgerEntry;
-    marker: DuplicateMarker | null;
-    /** The pilot counter update, for a call of a pilot inside its window. */
+    entry: LedgerEntry | null;
+    window: WindowWrite | null;
+    /** The pilot counter update, for a charged call of a pilot inside its window. */
     pilot?: PilotCharge | null;
+    rerates?: readonly WindowRerate[];
     rerate?: Rerating;
   }): Promise<CommitOutcome>;
+  /** A plan without an arriving call (a call left the window): the marker's next state and the re-rated calls. */
+  commitWindow(args: { accountId: string; window: WindowWrite; rerates: readonly WindowRerate[] }): Promise<Exclude<CommitOutcome, { outcome: 'already_rated' }>>;
+  /** The duplicate marker of a caller in a scope (strongly consistent). */
+  getWindow(accountId: string, key: WindowKey): Promise<StoredWindow>;
+  /**
+   * The marker and the calls a plan re-rates, as ONE serializable snapshot (TransactGetItems): a standard read may see
+   * a transaction's marker write before its call items', never so here. Null for a call that does not exist.
+   */
+  readWindowSnapshot(accountId: string, key: WindowKey, callIds: readonly string[]): Promise<{ readonly window: StoredWindow; readonly calls: ReadonlyMap<string, StoredCall | null> }>;
   /** One conditional UpdateItem: slots + rating of a non-billable call. */
   commitNonBillable(args: {
     callId: string;
@@ -236,13 +306,14 @@ export interface LedgerQuery extends TimeRange {
 export interface LedgerTotals {
   readonly chargesCents: number;
   readonly creditsCents: number;
+  readonly reversalsCents: number;
   readonly netCents: number;
   readonly count: number;
 }
 
 export interface LedgerStore {
-  /** Entries in effective-time order. */
-  listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>>;
+  /** Entries (charges, credits, reversals) in effective-time order. */
+  listEntries(query: LedgerQuery): Promise<Page<LedgerEntryV2>>;
   /** Totals over the whole filtered range (the cursor and limit are ignored). */
   totals(query: Omit<LedgerQuery, 'limit' | 'cursor'>): Promise<LedgerTotals>;
 }

@@ -6,9 +6,10 @@
  * 2. Messages are grouped by call. Each call is handled once per batch, with bounded concurrency:
  *    - no terminal event in the batch: its events are merged into their slots (one UpdateItem);
  *    - a terminal event: the call is rated (rating-v2.ts) under the tracking-number assignment and the terms
- *      version in force when it started, optimistically, assuming it is not rated yet and no duplicate marker
- *      holds the window, and committed in one request (billable: TransactWriteItems; otherwise UpdateItem).
- *      The cancellation reasons say what to do when that assumption was wrong (CONTRACTS.md).
+ *      version in force when it started, optimistically, assuming it is not rated yet and its caller has no
+ *      duplicate marker, and committed in one request (billable but for the duplicate rule: TransactWriteItems with
+ *      the caller's duplicate window, duplicate-window.ts; otherwise UpdateItem). The cancellation reasons say what to
+ *      do when that assumption was wrong (CONTRACTS.md); a cancelled window returns the marker to plan again from.
  * 3. Completed recordings are queued for the fetcher (idempotent there, so redeliveries are harmless).
  * A failing call fails only its own messages (partial batch response); SQS redelivers them.
  */
@@ -18,12 +19,12 @@ import { callerIdentity, identityHash, normaliseNumber, WITHHELD_IDENTITY } from
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../domain/fold';
 import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits, undeclaredSubSource } from '../domain/config';
 import { chargeEntry } from '../domain/ledger';
-import type { PriorBilled } from '../domain/rating';
+import { EMPTY_WINDOW } from '../domain/duplicate-window';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../domain/pilot-terms';
 import { consentFinding, consentRequired } from '../domain/consent';
 import { callSignals, DEFAULT_QUALITY_CONFIG, keyedNumberBlock, type CallerTraits, type QualityFacts } from '../domain/quality-signals';
 import { ivrTimingOf } from '../domain/ivr-timing';
-import { accountBlockSignals, callerGeo, callFactsFrom, rateCallV2, type CallSignal } from '../domain/rating-v2';
+import { accountBlockSignals, callerGeo, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../domain/rating-v2';
 import { termsInForce, type TermsVersion } from '../domain/terms';
 import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, Provider, TrackingNumber } from '../domain/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from './concurrency';
@@ -42,8 +43,10 @@ import {
   type Rerating,
   type RecordingJobQueue,
   type StoredCall,
+  type StoredWindow,
   type Telemetry,
 } from './ports';
+import { callNetCents, settleWindow, type SettleResult } from './duplicate-window';
 
 export interface QueueRecord {
   readonly messageId: string;
@@ -346,8 +349,6 @@ async function callerOfStored(stored: StoredCall, terminal: CallStatusEvent, acc
 /** How a rating is committed: a first rating, or a re-rating of a call that is still rated as it was read. */
 interface RateMode {
   readonly rerate?: Rerating;
-  /** Re-rating after a full credit: the duplicate marker of this (credited) call counts as free. */
-  readonly freedCallId?: string;
   /** A re-rating: the caller as the stored item has it (callerOfStored). */
   readonly caller?: CallerAtRating;
 }
@@ -368,67 +369,82 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
   const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec, areaCode: caller.traits.areaCode, callerNumberClass: caller.traits.numberClass });
   const quality = ctx.terms === null ? null : await qualityOf(terminal, events, ctx, caller, account, times.startedAtMs, deps);
 
-  let prior: PriorBilled | null = null;
   let refusal: CapRefusal | null = null;
+  // What this writer believes the caller's duplicate marker is: none at first, so a first-time caller's rating is one
+  // transaction with no read; a cancellation returns the marker it found, and the plan is made again from it.
+  let window: StoredWindow = { state: EMPTY_WINDOW, stored: { kind: 'absent' } };
   const maxAttempts = deps.maxAttempts ?? 6;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const decision = rateCallV2({
+    const inputs = {
       call,
       startedAtMs: times.startedAtMs,
       assignment: ctx.assignment,
       campaign: ctx.campaign,
       termsVersions: ctx.campaign?.termsVersions ?? [],
-      priorBilled: prior,
       blocked,
       quality,
       pilot: ctx.pilot,
       capRefusal: refusal,
-    });
-    const rated: RatedCall = {
+    };
+    // The call as if no other call of the caller billed: whether it is a candidate of its duplicate window.
+    const candidate = rateCallV2({ ...inputs, priorBilled: null });
+    const ratedAt = deps.now().toISOString();
+    const ratedWith = (decision: RatingDecisionV2): RatedCall => ({
       decision,
-      ratedAt: deps.now().toISOString(),
+      ratedAt,
       startedAt: times.startedAt,
       endedAt: times.endedAt,
       durationSec: times.durationSec,
       callerHash: hash,
       callerE164,
       callerTraits: caller.fresh ? caller.traits : null,
-    };
+    });
+    const rerate = mode.rerate === undefined ? {} : { rerate: mode.rerate };
+    // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
+    const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
+    const chargeOf = (decision: RatingDecisionV2) =>
+      chargeEntry({ accountId, callId, decision, startedAt: times.startedAt, createdAt: ratedAt, ...(pilot === null ? {} : { pilotId: pilot.pilotId }) });
+    const pilotChargeOf = (decision: RatingDecisionV2) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs));
 
-    let outcome: CommitOutcome;
-    if (decision.billable && ctx.terms !== null) {
-      const windowMs = ctx.terms.duplicateWindowHours * 3_600_000;
-      // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
-      const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
-      outcome = await deps.calls.commitRating({
-        callId,
-        accountId,
-        events,
-        rated,
-        entry: chargeEntry({
-          accountId,
-          callId,
-          decision,
-          startedAt: times.startedAt,
-          createdAt: rated.ratedAt,
-          ...(pilot === null ? {} : { pilotId: pilot.pilotId }),
-        }),
-        pilot: pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs),
-        ...(mode.rerate === undefined ? {} : { rerate: mode.rerate }),
-        // Every caller has an identity (withheld callers share one); only an item rated before that may lack it.
-        marker:
-          caller.duplicateHash !== null && windowMs > 0
-            ? {
-                campaignId: duplicateScopeKey(ctx.terms, decision.campaignId!),
-                callerHash: caller.duplicateHash,
-                billedStartMs: times.startedAtMs,
-                windowMs,
-                ...(mode.freedCallId === undefined ? {} : { freedCallId: mode.freedCallId }),
-              }
-            : null,
-      });
+    let decision = candidate;
+    let outcome: CommitOutcome | SettleResult | { readonly outcome: 'nothing' };
+    const windowMs = ctx.terms === null ? 0 : ctx.terms.duplicateWindowHours * 3_600_000;
+    if (!candidate.billable || ctx.terms === null) {
+      outcome = await deps.calls.commitNonBillable({ callId, accountId, events, rated: ratedWith(candidate), ...rerate });
+    } else if (caller.duplicateHash === null || windowMs <= 0) {
+      // Without a window, or for an item rated before every caller had an identity, there is nothing to de-duplicate
+      // against.
+      outcome = await deps.calls.commitRating({ callId, accountId, events, rated: ratedWith(candidate), entry: chargeOf(candidate), window: null, pilot: pilotChargeOf(candidate), ...rerate });
     } else {
-      outcome = await deps.calls.commitNonBillable({ callId, accountId, events, rated, ...(mode.rerate === undefined ? {} : { rerate: mode.rerate }) });
+      // A candidate: its duplicate window decides whether it bills, and what that changes for the caller's other calls.
+      const key = { scope: duplicateScopeKey(ctx.terms, candidate.campaignId!), callerHash: caller.duplicateHash };
+      outcome = await settleWindow(
+        {
+          accountId,
+          key,
+          initial: window,
+          arrival: { callId, startMs: times.startedAtMs, windowMs, priceCents: candidate.amountCents, pilot: pilotChargeOf(candidate) },
+          leaving: [],
+          commit: async (write, plan, rerates) => {
+            const arrival = plan.arrivals.get(callId)!;
+            decision = arrival.billed ? candidate : rateCallV2({ ...inputs, priorBilled: { callId: arrival.prior!.callId, billedStartMs: arrival.prior!.startMs } });
+            const committed = await deps.calls.commitRating({
+              callId,
+              accountId,
+              events,
+              rated: ratedWith(decision),
+              entry: arrival.billed ? chargeOf(decision) : null,
+              window: write,
+              pilot: arrival.billed ? pilotChargeOf(decision) : null,
+              rerates,
+              ...rerate,
+            });
+            if (committed.outcome === 'window_changed') window = committed.window;
+            return committed;
+          },
+        },
+        deps,
+      );
     }
 
     switch (outcome.outcome) {
@@ -451,17 +467,18 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
         // Someone else rated it (or this is a redelivery): just make sure our events are in their slots.
         await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
         return;
-      case 'duplicate':
-        if (outcome.prior.callId === callId) throw new Error(`call ${callId} holds its own duplicate marker but is not rated`);
-        prior = outcome.prior;
-        break;
       case 'over_cap':
-        // The counter is authoritative: rate again as over_cap (non-billable, nothing counted).
+      case 'arriving_over_cap':
+        // The counter is authoritative: rate again as over_cap (non-billable, nothing counted, not a candidate).
         refusal = outcome.refusal;
         break;
       case 'conflict':
         await (deps.sleep ?? realSleep)(backoffMs(attempt));
         break;
+      case 'nothing':
+      case 'window_changed':
+      case 'rerate_stale':
+        throw new Error(`call ${callId}: unexpected rating outcome ${outcome.outcome}`);
       default: {
         const exhaustive: never = outcome;
         throw new Error(`unexpected outcome ${JSON.stringify(exhaustive)}`);
@@ -544,7 +561,8 @@ async function qualityOf(
  * a charged call, and is conditional on the rating it read (`ratedAt`), so repeating it is harmless.
  * - `talk_time`: the dialled leg ended after the call was rated without its talk time (basis `talk`).
  * - `credited`: the call was a `duplicate_caller` only because of `creditedCallId`, whose charge has now been
- *   fully credited (rating-v2 `shouldRerateAfterCredit`); the duplicate marker that call holds counts as free.
+ *   fully credited (rating-v2 `shouldRerateAfterCredit`), and its duplicate marker was written before markers kept
+ *   their calls (a current marker settles its calls itself: rerateAfterCredit). Re-rated, it arrives in the window.
  */
 export type RerateTrigger = { readonly kind: 'talk_time' } | { readonly kind: 'credited'; readonly creditedCallId: string };
 
@@ -565,7 +583,6 @@ export async function rerateCall(callId: string, trigger: RerateTrigger, deps: R
   await rate(terminal, stored.events, deps, {
     rerate: { expectRatedAt: stored.ratedAt },
     caller: await callerOfStored(stored, terminal, account, deps),
-    ...(trigger.kind === 'credited' ? { freedCallId: trigger.creditedCallId } : {}),
   });
   return 'rerated';
 }
@@ -576,12 +593,14 @@ function priorCallIdOf(rating: { readonly rules: readonly { readonly rule: strin
 }
 
 /**
- * After the charge of `creditedCallId` was fully credited: re-rates, in start order, every call of the account that
- * was a `duplicate_caller` only because of it. Candidates started within the credited call's duplicate window on
- * either side (the calls index, `listCalls`, by start time); the first one re-rated takes the marker and bills,
- * later ones become duplicates of it or bill in their turn, exactly as if the credited call had never billed.
- * Idempotent (each re-rating is conditional on the rating it read); the calls index is eventually consistent, so a
- * call rated in the instant before the credit may be missed: resolving the dispute again (idempotent) re-runs it.
+ * After the charge of `creditedCallId` was fully credited: the credited call no longer counts for its caller's
+ * duplicate window (documented rule), so it leaves it, and the window is settled again in start order (its
+ * duplicates may bill, in their turn a later billed call may become a duplicate and be reversed: duplicate-window.ts),
+ * in one transaction. Idempotent: once it has left, a repeat (a repeated resolve) finds nothing to do.
+ *
+ * Markers written before the window kept its calls know only the credited call: its duplicates are then found in the
+ * calls index (gsi1, eventually consistent: resolving again re-runs it) and re-rated in start order, each arriving in
+ * the window as a candidate.
  */
 export async function rerateAfterCredit(
   accountId: string,
@@ -591,12 +610,26 @@ export async function rerateAfterCredit(
   const credited = await deps.calls.getCall(creditedCallId, { consistent: true });
   const rating = credited?.rating ?? null;
   if (credited === null || rating === null || credited.startedAt === null || rating.campaignId === null || rating.termsVersion === null) return { rerated: [] };
+  // A withheld caller's item stores no hash; its window is keyed by the identity all withheld callers share.
+  const duplicateHash =
+    credited.callerTraits?.numberClass === 'withheld' ? identityHash(await deps.callerHashKey(), WITHHELD_IDENTITY) : (credited.callerHash ?? null);
+  if (duplicateHash === null || !rating.billable || callNetCents(credited) !== 0) return { rerated: [] };
   const startedAtMs = Date.parse(credited.startedAt);
   const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startedAtMs);
   const terms = campaign === null ? null : asCampaignConfig(campaign).termsVersions.find((v) => v.version === rating.termsVersion);
   if (terms === undefined || terms === null || terms.duplicateWindowHours <= 0) return { rerated: [] };
   const windowMs = terms.duplicateWindowHours * 3_600_000;
 
+  const key = { scope: duplicateScopeKey(terms, rating.campaignId), callerHash: duplicateHash };
+  const initial = await deps.calls.getWindow(accountId, key);
+  const settled = await settleWindow(
+    { accountId, key, initial, arrival: null, leaving: [creditedCallId], commit: (window, _plan, rerates) => deps.calls.commitWindow({ accountId, window, rerates }) },
+    deps,
+  );
+  const rerated = settled.outcome === 'committed' ? settled.plan.actions.map((a) => a.callId) : [];
+  if (initial.stored.kind !== 'legacy') return { rerated };
+
+  const inWindow = new Set(initial.state.calls.map((c) => c.callId));
   const candidates: { callId: string; startedAt: string }[] = [];
   let cursor: string | undefined;
   do {
@@ -609,6 +642,7 @@ export async function rerateAfterCredit(
       ...(cursor === undefined ? {} : { cursor }),
     });
     for (const c of page.items) {
+      if (inWindow.has(c.callId)) continue;
       if (c.rating !== null && c.startedAt !== null && c.rating.reasons.join() === 'duplicate_caller' && priorCallIdOf(c.rating) === creditedCallId) {
         candidates.push({ callId: c.callId, startedAt: c.startedAt });
       }
@@ -617,11 +651,11 @@ export async function rerateAfterCredit(
   } while (cursor !== undefined);
 
   candidates.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.callId < b.callId ? -1 : 1));
-  const rerated: string[] = [];
+  const legacy: string[] = [];
   for (const c of candidates) {
-    if ((await rerateCall(c.callId, { kind: 'credited', creditedCallId }, deps)) === 'rerated') rerated.push(c.callId);
+    if ((await rerateCall(c.callId, { kind: 'credited', creditedCallId }, deps)) === 'rerated') legacy.push(c.callId);
   }
-  return { rerated };
+  return { rerated: [...rerated, ...legacy] };
 }
 
 /**

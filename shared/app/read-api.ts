@@ -17,7 +17,8 @@ import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { CallQa } from '../domain/qa';
 import type { CrossCallFlags } from '../domain/quality-signals';
 import type { TermsVersion } from '../domain/terms';
-import type { CallStatus, LedgerEntry, RatingDecision, ReasonCode } from '../domain/types';
+import type { CallStatus, RatingDecision, ReasonCode } from '../domain/types';
+import type { LedgerEntryV2 } from '../domain/ledger-v2';
 import { callerForRole, type CallerCipher } from '../domain/pii';
 import type { ApiRole } from '../domain/types';
 import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from './ports';
@@ -66,7 +67,7 @@ export interface CallsPage {
 }
 
 export interface LedgerPage {
-  readonly entries: readonly LedgerEntry[];
+  readonly entries: readonly LedgerEntryV2[];
   readonly totals: LedgerTotals;
   readonly cursor: string | null;
 }

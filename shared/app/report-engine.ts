@@ -127,7 +127,7 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         card.add(call);
         const day = days.get(localDay(call.startedAtMs, timeZone));
         if (day !== undefined) {
-          day.spendCents += call.amountCents + call.creditsCents;
+          day.spendCents += call.amountCents + (call.reversedChargesCents ?? 0) + call.creditsCents + (call.reversalsCents ?? 0);
           if (call.outcome !== null && call.outcome.status !== 'lost') day.bookedCount += 1;
         }
       }
@@ -135,7 +135,7 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         card.addCounts(cell.publisherId, cell.subSource, cell.counts);
         const day = days.get(cell.day);
         if (day !== undefined) {
-          day.spendCents += (cell.counts.sp ?? 0) + (cell.counts.cr ?? 0);
+          day.spendCents += (cell.counts.sp ?? 0) + (cell.counts.cr ?? 0) + (cell.counts.rvs ?? 0);
           day.bookedCount += cell.counts.bk ?? 0;
         }
       }

@@ -264,7 +264,7 @@ export const SourceRowSchema = z.object({
   /** Completed calls. */
   connected: count,
   billable: count,
-  /** Charges plus credits (credits are negative). */
+  /** Charges plus credits plus reversals (credits and reversals are negative): what the ledger says is owed. */
   netSpendCents: cents,
   /** Calls whose outcome is booked or closed (closed implies booked). */
   booked: count,

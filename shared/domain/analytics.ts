@@ -40,6 +40,13 @@ export interface ReportCall {
   readonly reasons: readonly ReasonCode[];
   /** Sum of credits against this call's charge (≤ 0). */
   readonly creditsCents: number;
+  /**
+   * Charges of this call that were reversed (≥ 0) and the reversals (≤ 0): its duplicate window moved its charge to an
+   * earlier call of the caller (duplicate-window.ts). The call's net is amountCents + reversedChargesCents +
+   * creditsCents + reversalsCents, as in the ledger. Absent: 0.
+   */
+  readonly reversedChargesCents?: number;
+  readonly reversalsCents?: number;
   readonly disputed: boolean;
   readonly outcome: CallOutcome | null;
   /**

@@ -6,18 +6,21 @@
  * - One dispute per charge: its id is `dispute:<callId>`, so the store's `attribute_not_exists` condition is
  *   the last word under concurrency. A rejected dispute is final. Opening it again with the same reason and
  *   note returns the existing dispute (an idempotent retry); anything else is 409.
- * - Refusals, in this order: the call has no charge (422 `not_billed`), already disputed (409), the reason is
+ * - Refusals, in this order: the call's charge was reversed (409 `charge_reversed`: an earlier call of the caller
+ *   bills for its duplicate window instead, duplicate-window.ts; nothing remains to dispute), the call has no charge
+ *   (422 `not_billed`), already disputed (409), the reason is
  *   not in the policy (422 `reason_not_allowed`), the window has closed (422 `outside_window`). The window runs
  *   `disputeWindowDays` × 24 h from the charge's `effectiveAt` (the call's start): an instant, not a calendar
  *   day, so it reads the same in every time zone.
- * - Lifecycle: open → accepted | rejected. Every transition records who, when and the note, in `history`.
+ * - Lifecycle: open → accepted | rejected. Every transition records who, when and the note, in `history`. A dispute
+ *   still open when its charge is reversed cannot be accepted any more (409 `charge_reversed`: the reversal took back
+ *   all that remained, so a credit would take back more than was charged); it can be rejected, which closes it.
  * - The credit is `credit:<callId>` (at most one per charge), its amount is −(creditCents), 1 ≤ creditCents ≤
  *   the charge, full by default. It is booked at the charge's `effectiveAt`, in the charge's period, so that
  *   credits never exceed charges per call, per publisher or per period; `createdAt` says when it was written.
  */
 import { creditEntryId, type CreditEntry } from './ledger-v2';
-import { chargeEntryId } from './ledger';
-import { Conflict, Unprocessable, type Problem } from './problems';
+import { Conflict, Problem, Unprocessable } from './problems';
 import type { LedgerEntry } from './types';
 
 export const DISPUTE_REASONS = [
@@ -90,6 +93,7 @@ export interface RejectedDispute extends DisputeBase {
 export type Dispute = OpenDispute | AcceptedDispute | RejectedDispute;
 
 export type DisputeRefusal =
+  | { readonly kind: 'charge_reversed'; readonly callId: string; readonly reversalEntryId: string; readonly priorCallId: string | null }
   | { readonly kind: 'not_billed'; readonly callId: string }
   | { readonly kind: 'already_disputed'; readonly existing: Dispute }
   | { readonly kind: 'reason_not_allowed'; readonly reason: DisputeReason; readonly allowed: readonly DisputeReason[] }
@@ -101,6 +105,12 @@ export type DisputeResult =
   | { readonly ok: true; readonly dispute: Dispute; /** false when an identical retry returned the stored dispute */ readonly changed: boolean }
   | { readonly ok: false; readonly refusal: DisputeRefusal };
 
+/** A call's charge that was reversed: the reversal and the earlier call that bills instead. */
+export interface ReversedCharge {
+  readonly reversalEntryId: string;
+  readonly priorCallId: string | null;
+}
+
 export function disputeId(callId: string): string {
   return `dispute:${callId}`;
 }
@@ -111,7 +121,9 @@ export function openDispute(
   request: OpenDisputeRequest & { readonly callId: string; readonly actor: string },
   nowMs: number,
   existing: Dispute | null,
+  reversed: ReversedCharge | null = null,
 ): DisputeResult {
+  if (charge === null && reversed !== null) return { ok: false, refusal: { kind: 'charge_reversed', callId: request.callId, ...reversed } };
   if (charge === null || charge.callId !== request.callId) return { ok: false, refusal: { kind: 'not_billed', callId: request.callId } };
   if (existing !== null) {
     const sameRequest = existing.status === 'open' && existing.reason === request.reason && existing.note === request.note;
@@ -188,7 +200,7 @@ export function resolveDispute(dispute: Dispute, outcome: ResolveDisputeRequest,
 /** The credit an accepted dispute appends. Throws on a programming error (wrong charge, dispute not accepted). */
 export function creditEntry(charge: LedgerEntry, dispute: Dispute, createdAt: string): CreditEntry {
   if (dispute.status !== 'accepted') throw new Error(`creditEntry: dispute ${dispute.disputeId} is ${dispute.status}`);
-  if (dispute.chargeEntryId !== charge.entryId || charge.entryId !== chargeEntryId(charge.callId)) {
+  if (dispute.chargeEntryId !== charge.entryId || charge.callId !== dispute.callId) {
     throw new Error(`creditEntry: dispute ${dispute.disputeId} is not about ${charge.entryId}`);
   }
   const creditCents = Math.min(dispute.creditCents, charge.amountCents);
@@ -211,7 +223,7 @@ export function creditEntry(charge: LedgerEntry, dispute: Dispute, createdAt: st
   };
 }
 
-/** A credit that reverses its whole charge frees the caller's duplicate marker (see rating-v2 `shouldRerateAfterCredit`). */
+/** A credit of the whole charge takes its call out of the caller's duplicate window (duplicate-window.ts `leave`). */
 export function isFullCredit(charge: Pick<LedgerEntry, 'amountCents'>, credit: Pick<CreditEntry, 'amountCents'>): boolean {
   return credit.amountCents === -charge.amountCents;
 }
@@ -219,6 +231,15 @@ export function isFullCredit(charge: Pick<LedgerEntry, 'amountCents'>, credit: P
 /** The one place a refusal becomes an HTTP problem. */
 export function refusalProblem(refusal: DisputeRefusal): Problem {
   switch (refusal.kind) {
+    case 'charge_reversed':
+      return new Problem(
+        409,
+        'charge-reversed',
+        'Charge reversed',
+        `The charge of call ${refusal.callId} was reversed (${refusal.reversalEntryId})` +
+          (refusal.priorCallId === null ? '' : `: the earlier call ${refusal.priorCallId} of the same caller bills for the duplicate window instead`) +
+          '. Nothing remains to credit; an open dispute of it can only be rejected.',
+      );
     case 'not_billed':
       return new Unprocessable(`Call ${refusal.callId} has no charge to dispute.`);
     case 'already_disputed':

@@ -4,8 +4,12 @@
  */
 import type { LedgerEntry, RatingDecision } from './types';
 
-export function chargeEntryId(callId: string): string {
-  return `charge:${callId}`;
+/**
+ * A call's first charge is `charge:<callId>` (as it always was); a call that bills again after its charge was reversed
+ * (the duplicate window moved back to it: duplicate-window.ts) gets its n-th charge `charge:<callId>:<n>`.
+ */
+export function chargeEntryId(callId: string, seq = 1): string {
+  return seq <= 1 ? `charge:${callId}` : `charge:${callId}:${seq}`;
 }
 
 export function chargeEntry(args: {
@@ -16,6 +20,8 @@ export function chargeEntry(args: {
   createdAt: string;
   /** The pilot whose counter the charge is counted against. */
   pilotId?: string;
+  /** Which of the call's charges this is (default 1: chargeEntryId). */
+  seq?: number;
 }): LedgerEntry {
   const { decision } = args;
   if (
@@ -30,7 +36,7 @@ export function chargeEntry(args: {
     throw new Error(`chargeEntry: amount must be a positive integer of cents, got ${decision.amountCents}`);
   }
   return {
-    entryId: chargeEntryId(args.callId),
+    entryId: chargeEntryId(args.callId, args.seq),
     type: 'charge',
     amountCents: decision.amountCents,
     currency: 'USD',
@@ -53,17 +59,20 @@ export function ledgerSortKey(entry: Pick<LedgerEntry, 'effectiveAt' | 'entryId'
 export interface Totals {
   readonly chargesCents: number;
   readonly creditsCents: number;
+  readonly reversalsCents: number;
   readonly netCents: number;
   readonly count: number;
 }
 
-/** Charges are positive, credits negative; net is their sum. Integer arithmetic only. */
-export function totals(entries: readonly Pick<LedgerEntry, 'type' | 'amountCents'>[]): Totals {
+/** Charges are positive, credits and reversals negative; net is their sum. Integer arithmetic only. */
+export function totals(entries: readonly { readonly type: 'charge' | 'credit' | 'reversal'; readonly amountCents: number }[]): Totals {
   let chargesCents = 0;
   let creditsCents = 0;
+  let reversalsCents = 0;
   for (const e of entries) {
     if (e.type === 'charge') chargesCents += e.amountCents;
+    else if (e.type === 'reversal') reversalsCents += e.amountCents;
     else creditsCents += e.amountCents;
   }
-  return { chargesCents, creditsCents, netCents: chargesCents + creditsCents, count: entries.length };
+  return { chargesCents, creditsCents, reversalsCents, netCents: chargesCents + creditsCents + reversalsCents, count: entries.length };
 }

@@ -98,3 +98,69 @@ export function capRefusal(charge: PilotCharge, total: CounterImage | null, dayS
   if (charge.day !== null && (daySpentCents ?? 0) + charge.priceCents > charge.day.dailyCapCents) return 'daily_cap';
   return null;
 }
+
+/**
+ * A charge of a rating transaction's plan, as it moves its pilot's counters: `charge` counts it (conditional on the
+ * cap), `giveback` takes back a charge being reversed (duplicate-window.ts: an earlier call of the caller bills
+ * instead), its amount and its call, on the counter and on the day it was counted on.
+ */
+export interface PilotMovement {
+  readonly kind: 'charge' | 'giveback';
+  readonly charge: PilotCharge;
+}
+
+/** What one transaction does to one pilot's counters: the movements of the same pilot summed (one update per item). */
+export interface CounterMove {
+  readonly accountId: string;
+  readonly pilotId: string;
+  readonly spendCapCents: number;
+  readonly maxBillableCalls: number | null;
+  readonly deltaCents: number;
+  readonly deltaCalls: number;
+  /** Some charge is counted: the counter must be open (a closed or stopped pilot charges nothing). */
+  readonly counts: boolean;
+  readonly days: readonly DayMove[];
+}
+
+export interface DayMove {
+  readonly date: string;
+  readonly dailyCapCents: number;
+  readonly deltaCents: number;
+  readonly deltaCalls: number;
+  /** Some charge given back on this day: the day item exists (it counted that charge). */
+  readonly givesBack: boolean;
+}
+
+/**
+ * Sums movements per pilot and per day item: DynamoDB allows one operation per item in a transaction, and the
+ * conditions are then on the sum (a charge and a giveback of the same price on one pilot leave its spend unchanged,
+ * so an arriving call that takes the charge of a later call of the same pilot never fails the cap for it).
+ */
+export function netPilotMovements(moves: readonly PilotMovement[]): CounterMove[] {
+  const byPilot = new Map<string, { move: Omit<CounterMove, 'days'>; days: Map<string, DayMove> }>();
+  for (const m of moves) {
+    const c = m.charge;
+    const sign = m.kind === 'charge' ? 1 : -1;
+    const key = `${c.accountId}\u0000${c.pilotId}`;
+    const cur = byPilot.get(key) ?? {
+      move: { accountId: c.accountId, pilotId: c.pilotId, spendCapCents: c.spendCapCents, maxBillableCalls: c.maxBillableCalls, deltaCents: 0, deltaCalls: 0, counts: false },
+      days: new Map<string, DayMove>(),
+    };
+    cur.move = { ...cur.move, deltaCents: cur.move.deltaCents + sign * c.priceCents, deltaCalls: cur.move.deltaCalls + sign, counts: cur.move.counts || m.kind === 'charge' };
+    if (c.day !== null) {
+      const d = cur.days.get(c.day.date) ?? { date: c.day.date, dailyCapCents: c.day.dailyCapCents, deltaCents: 0, deltaCalls: 0, givesBack: false };
+      cur.days.set(c.day.date, { ...d, deltaCents: d.deltaCents + sign * c.priceCents, deltaCalls: d.deltaCalls + sign, givesBack: d.givesBack || m.kind === 'giveback' });
+    }
+    byPilot.set(key, cur);
+  }
+  return [...byPilot.values()].map((p) => ({ ...p.move, days: [...p.days.values()] }));
+}
+
+/** Which limit refused a counter move, given the counters as they were (null: none did). */
+export function moveRefusal(move: CounterMove, total: CounterImage | null, daySpentCents: ReadonlyMap<string, number>): CapRefusal | null {
+  if (move.counts && (total === null || !total.open)) return 'closed';
+  if (total !== null && move.deltaCents > 0 && total.spentCents + move.deltaCents > move.spendCapCents) return 'spend_cap';
+  if (total !== null && move.maxBillableCalls !== null && move.deltaCalls > 0 && total.billableCalls + move.deltaCalls > move.maxBillableCalls) return 'max_calls';
+  for (const d of move.days) if (d.deltaCents > 0 && (daySpentCents.get(d.date) ?? 0) + d.deltaCents > d.dailyCapCents) return 'daily_cap';
+  return null;
+}

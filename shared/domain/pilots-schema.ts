@@ -57,6 +57,7 @@ const Row = z.object({
   duplicates: z.number().int(),
   spendCents: z.number().int(),
   creditsCents: z.number().int(),
+  reversalsCents: z.number().int().describe('Charges taken back because an earlier call of the caller bills instead (≤ 0)'),
   netCents: z.number().int(),
   costPerBillableCallCents: z.number().int().nullable(),
 });

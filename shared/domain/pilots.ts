@@ -371,12 +371,17 @@ export function reconcileCounter(counter: Pick<CounterSnapshot, 'spentCents' | '
   return { action: 'none' };
 }
 
-/** The pilot's charges in a ledger range: entries with its pilotId. */
+/**
+ * The pilot's live charges in a ledger range: entries with its pilotId, less the charges a reversal took back (the
+ * rating transaction that reverses a charge gives its amount and its call back to the counter, so the counter counts
+ * live charges only). Credits are not given back: the cap is on what was charged.
+ */
 export function pilotChargeTotals(entries: readonly LedgerEntryV2[], pilotId: string): { spentCents: number; billableCalls: number } {
+  const reversed = new Set(entries.flatMap((e) => (e.type === 'reversal' && e.pilotId === pilotId ? [e.correctsEntryId] : [])));
   let spentCents = 0;
   let billableCalls = 0;
   for (const e of entries) {
-    if (e.type === 'charge' && e.pilotId === pilotId) {
+    if (e.type === 'charge' && e.pilotId === pilotId && !reversed.has(e.entryId)) {
       spentCents += e.amountCents;
       billableCalls += 1;
     }
@@ -463,6 +468,8 @@ export interface ScorecardRow {
   readonly spendCents: number;
   /** ≤ 0. */
   readonly creditsCents: number;
+  /** ≤ 0: the pilot's charges reversed because an earlier call of the caller bills instead (duplicate-window.ts). */
+  readonly reversalsCents: number;
   readonly netCents: number;
   /** Net spend per billable call, rounded to the cent; null without billable calls. */
   readonly costPerBillableCallCents: number | null;
@@ -509,12 +516,13 @@ interface Acc {
   duplicates: number;
   spend: number;
   credits: number;
+  reversals: number;
 }
 
-const emptyAcc = (): Acc => ({ calls: 0, billable: 0, reasons: {}, signals: {}, duplicates: 0, spend: 0, credits: 0 });
+const emptyAcc = (): Acc => ({ calls: 0, billable: 0, reasons: {}, signals: {}, duplicates: 0, spend: 0, credits: 0, reversals: 0 });
 
 function rowOf(publisherId: string, subSource: string | null, a: Acc): ScorecardRow {
-  const net = a.spend + a.credits;
+  const net = a.spend + a.credits + a.reversals;
   const reasons: Partial<Record<ReasonCode, number>> = {};
   for (const code of REASON_CODES) if (a.reasons[code]) reasons[code] = a.reasons[code];
   const signals: Partial<Record<CallSignal, number>> = {};
@@ -530,6 +538,7 @@ function rowOf(publisherId: string, subSource: string | null, a: Acc): Scorecard
     duplicates: a.duplicates,
     spendCents: a.spend,
     creditsCents: a.credits,
+    reversalsCents: a.reversals,
     netCents: net,
     costPerBillableCallCents: a.billable === 0 ? null : Math.round(net / a.billable),
   };
@@ -541,6 +550,7 @@ function merge(into: Acc, a: Acc): void {
   into.duplicates += a.duplicates;
   into.spend += a.spend;
   into.credits += a.credits;
+  into.reversals += a.reversals;
   for (const [k, v] of Object.entries(a.reasons) as [ReasonCode, number][]) into.reasons[k] = (into.reasons[k] ?? 0) + v;
   for (const [k, v] of Object.entries(a.signals) as [CallSignal, number][]) into.signals[k] = (into.signals[k] ?? 0) + v;
 }
@@ -589,6 +599,7 @@ export function buildPilotReport(args: {
   for (const e of charges.values()) cell(e.publisherId, e.subSource).spend += e.amountCents;
   for (const e of args.entries) {
     if (e.type === 'credit' && charges.has(e.correctsEntryId)) cell(e.publisherId, e.subSource).credits += e.amountCents;
+    if (e.type === 'reversal' && charges.has(e.correctsEntryId)) cell(e.publisherId, e.subSource).reversals += e.amountCents;
   }
 
   const total = emptyAcc();
@@ -605,7 +616,7 @@ export function buildPilotReport(args: {
     return { ...rowOf(publisherId, '*', pubAcc), subSources: subRows };
   });
 
-  const ledger = pilotChargeTotals([...charges.values()], pilot.pilotId);
+  const ledger = pilotChargeTotals(args.entries, pilot.pilotId);
   return {
     pilotId: pilot.pilotId,
     accountId: pilot.accountId,
@@ -637,6 +648,7 @@ const CSV_FIXED = [
   'duplicates',
   'spendCents',
   'creditsCents',
+  'reversalsCents',
   'netCents',
   'costPerBillableCallCents',
 ] as const;
@@ -664,6 +676,7 @@ export function reportCsv(report: PilotReport): string {
       r.duplicates,
       r.spendCents,
       r.creditsCents,
+      r.reversalsCents,
       r.netCents,
       r.costPerBillableCallCents,
       ...REASON_CODES.map((code) => r.reasons[code] ?? 0),

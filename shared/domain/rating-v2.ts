@@ -25,8 +25,10 @@
  *                      signal caller_id_withheld instead; every withheld caller shares one identity, so rule 8 lets
  *                      at most one withheld call bill per window.
  *  8. duplicate_caller a billed call from the same caller (campaign or account scope, per the terms) started
- *                      within duplicateWindowHours of this one, on either side. The caller is its identity
- *                      (caller.ts callerIdentity): a valid number, other digits, an address, or "withheld".
+ *                      within duplicateWindowHours of this one. The caller is its identity (caller.ts callerIdentity: a valid
+ *                      number, other digits, an address, or "withheld"). Which call that is, is decided by the caller's
+ *                      duplicate window (duplicate-window.ts: the earliest-started billable call bills, in start
+ *                      order, whatever the arrival order); the writer supplies it as `priorBilled`.
  *  9. blocked_caller   the caller is on the account's block list.
  *  9b. blocked_signal a signal flagged on the call is one the account makes non-billable: a quality signal
  *                      (quality-signals.ts; `Account.quality.blockSignals`), `dnc_listed` (`Account.compliance.
@@ -335,9 +337,9 @@ function geoRule(geography: Geography | null, geo: CallerGeo): RuleResultV2 {
 
 /**
  * Re-rating after a credit (documented rule): a call whose ONLY failing rule was `duplicate_caller`, because of
- * a prior call that has now been fully credited, no longer has a reason not to bill. The writer re-rates it with
- * `priorBilled: null` (a new charge `charge:<callId>`; the key makes a repeat a no-op) and moves the duplicate
- * marker to it under a condition that the marker still names the credited call. A partial credit changes nothing.
+ * a prior call that has now been fully credited, no longer has a reason not to bill. The credited call leaves its
+ * caller's duplicate window and the window decides again (duplicate-window.ts); this test still picks the
+ * duplicates of a credited call that a marker of the old shape does not list. A partial credit changes nothing.
  */
 export function shouldRerateAfterCredit(decision: RatingDecisionV2, creditedCallId: string): boolean {
   if (decision.reasons.length !== 1 || decision.reasons[0] !== 'duplicate_caller') return false;

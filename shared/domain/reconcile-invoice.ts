@@ -13,9 +13,13 @@
  * Matching: a line with a call id matches that call (`CA…` is taken as `twilio:CA…`). Otherwise (or when the id is
  * not ours) lines are matched by caller hash and start within `toleranceSec`, closest pairs first, so the result
  * does not depend on line order. A second line for a call already matched is a duplicate line.
- * Verdicts per matched line, against the call's NET (charges + credits): equal → matched; the call is not
- * billable and they billed > 0 → nonBillable (with our reasons); otherwise → amountMismatch. Our calls with a
- * positive net that no line matched are missingOnTheirSide.
+ * Verdicts per matched line, against the call's NET (charges + credits + reversals in scope): equal → matched; the
+ * call is not billable and they billed > 0 → nonBillable (with our reasons); otherwise → amountMismatch. Our calls
+ * with a positive net that no line matched are missingOnTheirSide.
+ *
+ * Reversals are booked when they are written (ledger-v2.ts), so a period's entries can hold the reversal of a charge
+ * of an earlier period's call: such reversals are listed apart (`reversalsOfEarlierCalls`, no invoice line matches
+ * them) and counted in our net, so the report's net equals the statement's for the same scope.
  */
 import type { DisputeReason } from './disputes';
 import type { LedgerEntryV2 } from './ledger-v2';
@@ -260,11 +264,14 @@ export interface ReconciliationReport {
     ourNetCents: number;
     ourChargeCents: number;
     ourCreditCents: number;
+    ourReversalCents: number;
     matchedBy: MatchedBy;
   }[];
   readonly duplicateLines: readonly { lineNo: number; callId: string; firstLineNo: number }[];
   readonly missingOnOurSide: readonly { lineNo: number; billedCents: number; reason: 'unknown_call_id' | 'no_call_near_time' }[];
   readonly missingOnTheirSide: readonly { callId: string; ourNetCents: number }[];
+  /** Reversals in scope of charges whose call started before it (the correction is booked when written). */
+  readonly reversalsOfEarlierCalls: readonly { entryId: string; callId: string; amountCents: number; correctsEntryId: string; priorCallId: string }[];
   readonly unreadable: readonly InvoiceLineError[];
   readonly totals: { readonly billedCents: number; readonly ourNetCents: number; readonly differenceCents: number };
 }
@@ -321,16 +328,33 @@ export function reconcileInvoice(
   options: ReconcileOptions,
 ): ReconciliationReport {
   const byId = new Map(calls.map((c) => [c.callId, c]));
-  const money = new Map<string, { charge: number; credit: number }>();
+  const money = new Map<string, { charge: number; credit: number; reversal: number }>();
+  const reversalsOfEarlierCalls: ReconciliationReport['reversalsOfEarlierCalls'][number][] = [];
   for (const e of entries) {
-    const m = money.get(e.callId) ?? { charge: 0, credit: 0 };
-    if (e.type === 'charge') m.charge += e.amountCents;
-    else m.credit += e.amountCents;
+    const m = money.get(e.callId) ?? { charge: 0, credit: 0, reversal: 0 };
+    switch (e.type) {
+      case 'charge':
+        m.charge += e.amountCents;
+        break;
+      case 'credit':
+        m.credit += e.amountCents;
+        break;
+      case 'reversal':
+        m.reversal += e.amountCents;
+        if (!byId.has(e.callId)) {
+          reversalsOfEarlierCalls.push({ entryId: e.entryId, callId: e.callId, amountCents: e.amountCents, correctsEntryId: e.correctsEntryId, priorCallId: e.priorCallId });
+        }
+        break;
+      default: {
+        const exhaustive: never = e;
+        throw new Error(`unknown entry ${JSON.stringify(exhaustive)}`);
+      }
+    }
     money.set(e.callId, m);
   }
   const netOf = (callId: string) => {
     const m = money.get(callId);
-    return m ? m.charge + m.credit : 0;
+    return m ? m.charge + m.credit + m.reversal : 0;
   };
 
   const lineToCall = new Map<number, { call: OurCall; matchedBy: MatchedBy }>();
@@ -412,7 +436,7 @@ export function reconcileInvoice(
         matchedBy,
       });
     else {
-      const m = money.get(call.callId) ?? { charge: 0, credit: 0 };
+      const m = money.get(call.callId) ?? { charge: 0, credit: 0, reversal: 0 };
       amountMismatches.push({
         lineNo: line.lineNo,
         callId: call.callId,
@@ -420,6 +444,7 @@ export function reconcileInvoice(
         ourNetCents,
         ourChargeCents: m.charge,
         ourCreditCents: m.credit,
+        ourReversalCents: m.reversal,
         matchedBy,
       });
     }
@@ -430,7 +455,8 @@ export function reconcileInvoice(
     .sort((a, b) => (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0));
 
   const billedCents = lines.reduce((s, l) => s + l.billedCents, 0);
-  const ourNetCents = calls.reduce((s, c) => s + netOf(c.callId), 0);
+  const ourNetCents = calls.reduce((s, c) => s + netOf(c.callId), 0) + reversalsOfEarlierCalls.reduce((s, r) => s + r.amountCents, 0);
+  reversalsOfEarlierCalls.sort((a, b) => (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0));
   return {
     matched,
     nonBillable,
@@ -438,6 +464,7 @@ export function reconcileInvoice(
     duplicateLines: duplicateLines.sort((a, b) => a.lineNo - b.lineNo),
     missingOnOurSide,
     missingOnTheirSide,
+    reversalsOfEarlierCalls,
     unreadable: invoice.errors,
     totals: { billedCents, ourNetCents, differenceCents: billedCents - ourNetCents },
   };

@@ -12,7 +12,9 @@
  * - calls, connected, billable, billableRate (billable ÷ calls, 4 decimals), nonBillable;
  * - reasons: non-billable calls by PRIMARY (first) reason, every REASON_CODE present (0 when none), so the
  *   reasons add up to nonBillable; duplicates: calls with `duplicate_caller` among their reasons;
- * - disputes (calls disputed), spendCents (charged), creditsCents (≤ 0), netSpendCents = spend + credits;
+ * - disputes (calls disputed), spendCents (charged, reversed charges included), creditsCents (≤ 0), reversalsCents
+ *   (≤ 0: charges taken back because an earlier call of the caller bills instead, duplicate-window.ts),
+ *   netSpendCents = spend + credits + reversals (what the ledger says the source is owed);
  * - booked (outcome booked or closed: a closed customer was booked first), closed, revenueCents, marginCents
  *   (the outcomes' own figures, summed), netMarginCents = margin − net spend;
  * - costPerBillableCall = net ÷ billable, costPerBookedJob = net ÷ booked, costPerClosedCustomer = net ÷ closed;
@@ -180,6 +182,8 @@ export interface SourceRow {
   readonly spendCents: number;
   /** ≤ 0. */
   readonly creditsCents: number;
+  /** ≤ 0: reversed charges (duplicate-window.ts). */
+  readonly reversalsCents: number;
   readonly netSpendCents: number;
   readonly booked: number;
   readonly closed: number;
@@ -265,6 +269,7 @@ interface Acc {
   disputes: number;
   spend: number;
   credits: number;
+  reversals: number;
   booked: number;
   closed: number;
   closedBillable: number;
@@ -294,6 +299,7 @@ const emptyAcc = (): Acc => ({
   disputes: 0,
   spend: 0,
   credits: 0,
+  reversals: 0,
   booked: 0,
   closed: 0,
   closedBillable: 0,
@@ -315,8 +321,9 @@ function addCall(a: Acc, c: ReportCall): void {
   }
   if (c.reasons.length > 0 && c.reasons.includes(DUPLICATE)) a.duplicates += 1;
   if (c.disputed) a.disputes += 1;
-  a.spend += c.amountCents;
+  a.spend += c.amountCents + (c.reversedChargesCents ?? 0);
   a.credits += c.creditsCents;
+  a.reversals += c.reversalsCents ?? 0;
   const o = c.outcome;
   if (o !== null) {
     if (o.status !== 'lost') a.booked += 1;
@@ -351,6 +358,7 @@ function merge(into: Acc, a: Acc): void {
   into.disputes += a.disputes;
   into.spend += a.spend;
   into.credits += a.credits;
+  into.reversals += a.reversals;
   into.booked += a.booked;
   into.closed += a.closed;
   into.closedBillable += a.closedBillable;
@@ -377,6 +385,7 @@ const SCALAR_COUNTERS = {
   dsp: 'disputes',
   sp: 'spend',
   cr: 'credits',
+  rvs: 'reversals',
   bk: 'booked',
   cl: 'closed',
   clb: 'closedBillable',
@@ -479,7 +488,7 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
     const ceiling = options.economics === null ? null : costCeiling(options.economics, { billableCalls: total.billable, closedCalls: total.closedBillable });
     const ceilingPerBookedJobCents = ceiling === null || total.booked === 0 ? null : floorCents((ceiling.maxPricePerCallCents * total.billable) / total.booked);
     const row = (publisherId: string, subSource: string | null, a: Acc): Omit<SourceRow, 'fraud'> => {
-      const net = a.spend + a.credits;
+      const net = a.spend + a.credits + a.reversals;
       const reasons = Object.fromEntries(REASON_CODES.map((code, i) => [code, a.reasons[i]!])) as Record<ReasonCode, number>;
       return {
         publisherId,
@@ -494,6 +503,7 @@ export function createScorecard(options: ScorecardOptions): Scorecard {
         disputes: a.disputes,
         spendCents: a.spend,
         creditsCents: a.credits,
+        reversalsCents: a.reversals,
         netSpendCents: net,
         booked: a.booked,
         closed: a.closed,
@@ -576,6 +586,7 @@ export const SCORECARD_CSV_COLUMNS = [
   'disputes',
   'spendCents',
   'creditsCents',
+  'reversalsCents',
   'netSpendCents',
   'booked',
   'closed',
@@ -621,6 +632,7 @@ export function scorecardCsv(result: ScorecardResult): string {
       r.disputes,
       r.spendCents,
       r.creditsCents,
+      r.reversalsCents,
       r.netSpendCents,
       r.booked,
       r.closed,

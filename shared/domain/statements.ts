@@ -2,8 +2,11 @@
  * Statements (issue 3): what the buyer owes a publisher for a calendar month in the ACCOUNT's time zone.
  *
  * An entry belongs to the period containing its `effectiveAt` (a charge's is the call's start; a credit carries
- * its charge's), so a credit lands in the period of the charge it corrects and a period's net is never negative.
- * A statement therefore changes when a later dispute credits one of its calls; its digest says so.
+ * its charge's), so a credit lands in the period of the charge it corrects. A statement therefore changes when a
+ * later dispute credits one of its calls; its digest says so. A reversal (the duplicate window moved the charge to
+ * an earlier call of the caller: duplicate-window.ts) is booked when it is written, so it is a line of the CURRENT
+ * period naming the charge it reverses, and a statement already issued for the charge's period keeps its digest; a
+ * period whose only line for a publisher is such a reversal nets negative.
  *
  * Digest (both parties can recompute it): SHA-256, lowercase hex, of the period's entries serialised with
  * `statementLine` (ledger-v2.ts: a JSON array of entryId, type, callId, publisherId, subSource, campaignId,
@@ -44,6 +47,8 @@ export interface Statement {
   readonly endAt: string;
   readonly chargesCents: number;
   readonly creditsCents: number;
+  /** Reversals booked in the period (≤ 0), of charges of this period or an earlier one. */
+  readonly reversalsCents: number;
   readonly netPayableCents: number;
   readonly entryCount: number;
   readonly digest: { readonly algorithm: typeof STATEMENT_DIGEST; readonly value: string };
@@ -78,6 +83,7 @@ export function statement(
     endAt: new Date(endMs).toISOString(),
     chargesCents: t.chargesCents,
     creditsCents: t.creditsCents,
+    reversalsCents: t.reversalsCents,
     netPayableCents: t.netCents,
     entryCount: t.count,
     digest: { algorithm: STATEMENT_DIGEST, value: statementDigest(inPeriod) },

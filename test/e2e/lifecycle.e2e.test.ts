@@ -113,7 +113,7 @@ async function expectLedgerExactly(): Promise<void> {
     expect(await allLedgerEntries(stack, key)).toEqual(expected);
     const page = await apiGet<any>(stack, '/v1/ledger', key);
     const cents = expected.reduce((s, e) => s + (e.amountCents as number), 0);
-    expect(page.body.totals).toEqual({ chargesCents: cents, creditsCents: 0, netCents: cents, count: expected.length });
+    expect(page.body.totals).toEqual({ chargesCents: cents, creditsCents: 0, reversalsCents: 0, netCents: cents, count: expected.length });
   }
 }
 

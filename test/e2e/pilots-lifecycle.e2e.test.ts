@@ -202,7 +202,7 @@ describe('a pilot that hits its cap under concurrent traffic', () => {
     expect(JSON.parse(await obj.Body!.transformToString()).totals).toEqual(report.body.totals);
     const csv = await fetch(`${stack.baseUrl}/v1/pilots/${pilotId}/report?format=csv`, { headers: { authorization: `Bearer ${analyst}` } });
     expect(csv.headers.get('content-type')).toContain('text/csv');
-    expect((await csv.text()).split('\r\n').at(-2)).toMatch(new RegExp(`^\\*,\\*,${report.body.totals.calls},5,\\d+,0,${5 * PRICE},0,${5 * PRICE},${PRICE},`));
+    expect((await csv.text()).split('\r\n').at(-2)).toMatch(new RegExp(`^\\*,\\*,${report.body.totals.calls},5,\\d+,0,${5 * PRICE},0,0,${5 * PRICE},${PRICE},`));
 
     const events = received.filter((n) => n.pilotId === pilotId).map((n) => `${n.event}${n.threshold ? `:${n.threshold}` : ''}`);
     expect(events.sort()).toEqual(['pilot.activated', 'pilot.closed', 'pilot.report_ready', 'pilot.threshold:50', 'pilot.threshold:80']);

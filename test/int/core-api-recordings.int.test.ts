@@ -254,17 +254,17 @@ describe('api handler', () => {
     expect(body.entries.map((e: { callId: string }) => e.callId)).toEqual([billable.callId, second.callId]);
     expect(body.entries[0]).toMatchObject({ entryId: `charge:${billable.callId}`, type: 'charge', amountCents: 4500, currency: 'USD', termsVersion: 1 });
     expect(body.entries[0]).not.toHaveProperty('pk');
-    expect(body.totals).toEqual({ chargesCents: 9000, creditsCents: 0, netCents: 9000, count: 2 });
+    expect(body.totals).toEqual({ chargesCents: 9000, creditsCents: 0, reversalsCents: 0, netCents: 9000, count: 2 });
     expect(body.cursor).toBeNull();
 
     const page1 = json(await api(get('/v1/ledger', keyA, { limit: '1' }), context));
     expect(page1.entries).toHaveLength(1);
-    expect(page1.totals).toEqual({ chargesCents: 9000, creditsCents: 0, netCents: 9000, count: 2 });
+    expect(page1.totals).toEqual({ chargesCents: 9000, creditsCents: 0, reversalsCents: 0, netCents: 9000, count: 2 });
     const page2 = json(await api(get('/v1/ledger', keyA, { limit: '1', cursor: page1.cursor }), context));
     expect(page2.entries.map((e: { callId: string }) => e.callId)).toEqual([second.callId]);
 
     const filtered = json(await api(get('/v1/ledger', keyA, { publisherId: a.numbers.second.publisherId }), context));
-    expect(filtered.totals).toEqual({ chargesCents: 4500, creditsCents: 0, netCents: 4500, count: 1 });
+    expect(filtered.totals).toEqual({ chargesCents: 4500, creditsCents: 0, reversalsCents: 0, netCents: 4500, count: 1 });
     const ranged = json(await api(get('/v1/ledger', keyA, { to: new Date(T0 + 3 * HOUR).toISOString() }), context));
     expect(ranged.entries.map((e: { callId: string }) => e.callId)).toEqual([billable.callId]);
 

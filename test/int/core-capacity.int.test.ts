@@ -24,6 +24,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ddbStats } from '../../shared/adapters/aws';
+import { WINDOW_HORIZON_MS } from '../../shared/domain/duplicate-window';
 import { estimateWcu, gsiWcu, itemSizeBytes, updateWcu, type IndexShape, type Item } from '../../shared/adapters/capacity';
 import { LEDGER_BY_CREATED_AT } from '../../shared/adapters/ledger-repo';
 import { mainKeys } from '../../shared/adapters/main-repo';
@@ -241,12 +242,14 @@ describe('capacity of a billable call, by AWS accounting', () => {
       expect(storedCharge.contentHash).toMatch(/^[0-9a-f]{64}$/);
       expect(itemSizeBytes(charge)).toBeLessThanOrEqual(1024);
       const billedStartMs = Date.parse('2026-11-24T15:10:00.000Z');
+      // The caller's duplicate window (duplicate-marker.ts): one candidate, billed; a first-time caller's marker is
+      // still one transactional write unit pair (187 B; the one-start marker it replaced was 158 B).
       expect(unmarshall(marker)).toEqual({
         pk: `DUP#${acct}#${t.campaign.campaignId}#${hash}`,
         sk: 'DUP',
-        callId: c.callId,
-        billedStartMs,
-        ttl: Math.ceil((billedStartMs + 72 * 3_600_000 + 86_400_000) / 1000),
+        v: 1,
+        c: [{ i: c.callId, s: billedStartMs, w: 72, p: 4500, b: true, n: 1 }],
+        ttl: Math.ceil((billedStartMs + 72 * 3_600_000 + WINDOW_HORIZON_MS + 86_400_000) / 1000),
       });
       const call = unmarshall(afterRating);
       const slots = Object.keys(call).filter((k) => k.startsWith('s_') || k.startsWith('r_'));
@@ -303,4 +306,48 @@ describe('capacity of a billable call, by AWS accounting', () => {
       });
     });
   }
+
+  it('a repeat caller: requests and write units of each rating (in order, a duplicate, again after the window, a late earlier call)', async () => {
+    const t = await createTenant(env.config, { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 });
+    const acct = t.account.accountId;
+    await env.config.getTrackingNumber(t.numbers.billable.number);
+    await env.config.getTrackingNumber(t.numbers.second.number);
+    await env.config.getCampaign(acct, t.campaign.campaignId);
+    await env.config.getAccount(acct);
+    await env.config.getPublisher(acct, t.numbers.billable.publisherId);
+    await env.config.getPublisher(acct, t.numbers.second.publisherId);
+    const caller = freshNumber();
+    await env.writerDeps.blocks?.blockedCaller(acct, callerHash(env.callerHashKey, caller), Date.now());
+    await env.writerDeps.dnc?.dncListed(acct, callerHash(env.callerHashKey, caller), Date.now());
+    const base = Date.parse('2026-11-20T15:00:00.000Z');
+    /** One completed 300 s call of the caller to publisher A's or B's number, its final event alone in a batch. */
+    const completed = (startMs: number, to: string): CallEvent => {
+      const callSid = `CA${hex32()}`;
+      const call = { CallSid: callSid, AccountSid: t.account.twilio.accountSid, From: caller, Caller: caller, To: to, Called: to };
+      const endedAt = new Date(startMs + 300_000);
+      return parseTwilioEvent(
+        { ...fixture('status-completed.form'), ...call, CallDuration: '300', Duration: '5', Timestamp: endedAt.toUTCString() },
+        { accountId: acct, receivedAt: new Date(endedAt.getTime() + 180).toISOString() },
+      );
+    };
+    const steps = {
+      first: await process([completed(base + 10 * 3_600_000, t.numbers.billable.number)]),
+      duplicate: await process([completed(base + 20 * 3_600_000, t.numbers.billable.number)]),
+      afterWindow: await process([completed(base + 100 * 3_600_000, t.numbers.billable.number)]),
+      lateEarlier: await process([completed(base + 90 * 3_600_000, t.numbers.second.number)]),
+    };
+    console.log(
+      `repeat caller: ${Object.entries(steps)
+        .map(([k, v]) => `${k} ${v.requests} requests / ${v.awsWriteUnits} WCU`)
+        .join('; ')}`,
+    );
+    // A first-time caller: one transaction. A repeat caller: the optimistic transaction is cancelled and returns the
+    // marker, the second commits (a duplicate now writes the marker too: it is a candidate the window must keep). A
+    // late earlier call adds the later call's re-rating and its reversal to the same transaction.
+    expect(steps.first.requests).toBe(1);
+    expect(steps.duplicate.requests).toBe(2);
+    expect(steps.afterWindow.requests).toBe(2);
+    // The late earlier call reads the later call it reverses with the marker (1 TransactGetItems) before the transaction.
+    expect(steps.lateEarlier.requests).toBe(3);
+  });
 });

@@ -246,7 +246,7 @@ export function lifecycle(args: { accountId: string; callSid?: string; from: str
       sequenceNumber: 2,
     }),
   ];
-  return { callSid, callId: `twilio:${callSid}`, events };
+  return { callSid, callId: `twilio:${callSid}`, events, startMs: args.startMs };
 }
 
 let messageCounter = 0;

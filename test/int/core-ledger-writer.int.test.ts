@@ -2,6 +2,7 @@
  * processIngestBatch against DynamoDB Local + fauxqs: the rating transaction, duplicates, redeliveries,
  * the archive and recording jobs.
  */
+import { WINDOW_HORIZON_MS } from '../../shared/domain/duplicate-window';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ddbStats } from '../../shared/adapters/aws';
 import { eventAtRest } from '../../shared/adapters/call-item';
@@ -85,8 +86,9 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
 
     const hash = callerHash(env.callerHashKey, caller);
     const marker = (await scanTable(env, env.names.mainTable)).find((i) => i.pk === `DUP#${t.account.accountId}#${t.campaign.campaignId}#${hash}`);
-    expect(marker).toMatchObject({ callId: call.callId, billedStartMs: T0 });
-    expect(marker?.ttl).toBe(Math.ceil((T0 + 72 * HOUR + 24 * HOUR) / 1000));
+    // The caller's duplicate window (duplicate-marker.ts): version 1, the call billed at its price, its 72 h window.
+    expect(marker).toMatchObject({ v: 1, c: [{ i: call.callId, s: T0, w: 72, p: 4500, b: true, n: 1 }] });
+    expect(marker?.ttl).toBe(Math.ceil((T0 + 72 * HOUR + WINDOW_HORIZON_MS + 24 * HOUR) / 1000));
     // The number is on the call item only sealed (call detail); the marker only has the hash.
     expect(JSON.stringify(marker)).not.toContain(caller);
   });

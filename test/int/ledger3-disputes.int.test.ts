@@ -196,6 +196,7 @@ describe('statements', () => {
       endAt: '2026-12-01T06:00:00.000Z',
       chargesCents: 4 * PRICE,
       creditsCents: -(PRICE + 1000),
+      reversalsCents: 0,
       netPayableCents: 4 * PRICE - PRICE - 1000,
       entryCount: 6,
       digest: { algorithm: 'sha256/callledger-statement-lines-v1', value: statementDigest(expectedEntries) },

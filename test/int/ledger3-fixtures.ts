@@ -118,7 +118,7 @@ export async function commitCall(
     return { callSid, callId, caller, startMs: args.startMs, charge: null };
   }
   const charge = chargeEntry({ accountId: t.accountId, callId, decision, startedAt, createdAt: ratedAt });
-  const out = await env.calls.commitRating({ callId, accountId: t.accountId, events, rated, entry: charge, marker: null });
+  const out = await env.calls.commitRating({ callId, accountId: t.accountId, events, rated, entry: charge, window: null });
   if (out.outcome !== 'committed') throw new Error(`commitRating: ${out.outcome}`);
   if (args.legacyUnhashed === true) {
     await env.clients.dynamodb.send(

@@ -81,8 +81,8 @@ describe('POST /v1/reconciliations', () => {
       { lineNo: 4, callId: unbillable.callId, billedCents: 4500, reasons: ['below_buffer'], disputeReason: 'below_buffer', matchedBy: 'call_id' },
     ]);
     expect(r.amountMismatches).toEqual([
-      { lineNo: 5, callId: overbilled.callId, billedCents: 6000, ourNetCents: PRICE, ourChargeCents: PRICE, ourCreditCents: 0, matchedBy: 'call_id' },
-      { lineNo: 6, callId: credited.callId, billedCents: 4500, ourNetCents: 0, ourChargeCents: PRICE, ourCreditCents: -PRICE, matchedBy: 'call_id' },
+      { lineNo: 5, callId: overbilled.callId, billedCents: 6000, ourNetCents: PRICE, ourChargeCents: PRICE, ourCreditCents: 0, ourReversalCents: 0, matchedBy: 'call_id' },
+      { lineNo: 6, callId: credited.callId, billedCents: 4500, ourNetCents: 0, ourChargeCents: PRICE, ourCreditCents: -PRICE, ourReversalCents: 0, matchedBy: 'call_id' },
     ]);
     expect(r.duplicateLines).toEqual([{ lineNo: 9, callId: byId.callId, firstLineNo: 2 }]);
     expect(r.missingOnOurSide).toEqual([

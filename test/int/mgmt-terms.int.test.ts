@@ -518,6 +518,7 @@ describe('disputes, statements and invoice reconciliation over HTTP on the same 
           endAt: expect.any(String),
           chargesCents: charges,
           creditsCents: credits,
+          reversalsCents: 0,
           netPayableCents: charges + credits,
           entryCount: mine.length,
           digest: { algorithm: 'sha256/callledger-statement-lines-v1', value: statementDigest(mine) },
@@ -593,8 +594,8 @@ describe('disputes, statements and invoice reconciliation over HTTP on the same 
           { lineNo: 6, callId: callId(a.short!), billedCents: 3000, reasons: ['below_buffer'], disputeReason: 'below_buffer', matchedBy: 'call_id' },
         ],
         amountMismatches: [
-          { lineNo: 4, callId: callId(a.overbilled!), billedCents: 3500, ourNetCents: 3000, ourChargeCents: 3000, ourCreditCents: 0, matchedBy: 'call_id' },
-          { lineNo: 5, callId: callId(a.underbilled!), billedCents: 2500, ourNetCents: 3000, ourChargeCents: 3000, ourCreditCents: 0, matchedBy: 'call_id' },
+          { lineNo: 4, callId: callId(a.overbilled!), billedCents: 3500, ourNetCents: 3000, ourChargeCents: 3000, ourCreditCents: 0, ourReversalCents: 0, matchedBy: 'call_id' },
+          { lineNo: 5, callId: callId(a.underbilled!), billedCents: 2500, ourNetCents: 3000, ourChargeCents: 3000, ourCreditCents: 0, ourReversalCents: 0, matchedBy: 'call_id' },
         ],
         duplicateLines: [],
         missingOnOurSide: [
@@ -602,6 +603,7 @@ describe('disputes, statements and invoice reconciliation over HTTP on the same 
           { lineNo: 9, billedCents: 3000, reason: 'no_call_near_time' },
         ],
         missingOnTheirSide: [{ callId: callId(a.notInvoiced!), ourNetCents: 3000 }],
+        reversalsOfEarlierCalls: [],
         unreadable: [],
         totals: { billedCents: 2000 + 3000 + 3500 + 2500 + 3000 + 3000 + 3000 + 3000, ourNetCents: statementA.netPayableCents, differenceCents: 23000 - 17000 },
       },

@@ -350,6 +350,6 @@ describe('the ledger writer charges against a pilot created through the API', ()
     expect(report).toMatchObject({ state: 'closed', closedReason: 'cap', ledgerMatchesCounter: true });
     expect(report.totals).toMatchObject({ calls: 8, billableCalls: 3, spendCents: 3 * PRICE, reasons: { over_cap: 5 } });
     const csv = await getPilotReport(s.analyst, v.pilotId, 'csv', deps);
-    expect(csv.split('\r\n').at(-2)).toMatch(new RegExp(`^\\*,\\*,8,3,5,0,${3 * PRICE},0,${3 * PRICE},${PRICE},`));
+    expect(csv.split('\r\n').at(-2)).toMatch(new RegExp(`^\\*,\\*,8,3,5,0,${3 * PRICE},0,0,${3 * PRICE},${PRICE},`));
   });
 });

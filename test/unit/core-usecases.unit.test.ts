@@ -150,8 +150,8 @@ describe('processIngestBatch rating loop (in-memory store)', () => {
     const sleeps: number[] = [];
     const deps = {
       calls: {
-        commitRating: async (a: { entry: { amountCents: number }; marker: unknown }) => {
-          calls.push(`rating:${a.entry.amountCents}:${a.marker === null ? 'no-marker' : 'marker'}`);
+        commitRating: async (a: { entry: { amountCents: number } | null; window: unknown }) => {
+          calls.push(`rating:${a.entry?.amountCents ?? 'duplicate'}:${a.window === null ? 'no-marker' : 'marker'}`);
           return outcomes.shift()!;
         },
         commitNonBillable: async (a: { rated: { decision: { reasons: readonly string[] } } }) => {
@@ -179,10 +179,15 @@ describe('processIngestBatch rating loop (in-memory store)', () => {
     expect(sleeps).toHaveLength(2);
   });
 
-  it('re-rates as duplicate_caller when the marker is held, and merges only when already rated', async () => {
-    const dup = run([{ outcome: 'duplicate', prior: { callId: 'twilio:CA1', billedStartMs: Date.parse('2026-11-24T01:00:00.000Z') } }]);
+  it('plans again from the marker a cancelled transaction returned (a duplicate), and merges only when already rated', async () => {
+    const billedStartMs = Date.parse('2026-11-24T01:00:00.000Z');
+    const window = {
+      state: { version: 1, calls: [{ callId: 'twilio:CA1', startMs: billedStartMs, windowMs: 72 * 3_600_000, priceCents: 4500, billed: true, charges: 1 }], horizonMs: null },
+      stored: { kind: 'versioned', version: 1 },
+    } as const;
+    const dup = run([{ outcome: 'window_changed', window }, { outcome: 'committed' }]);
     expect(await processIngestBatch([{ messageId: 'm', body: JSON.stringify(completed) }], dup.deps)).toEqual({ failedMessageIds: [] });
-    expect(dup.calls).toEqual(['rating:4500:marker', 'nonbillable:duplicate_caller']);
+    expect(dup.calls).toEqual(['rating:4500:marker', 'rating:duplicate:marker']);
 
     const rated = run([{ outcome: 'already_rated' }]);
     expect(await processIngestBatch([{ messageId: 'm', body: JSON.stringify(completed) }], rated.deps)).toEqual({ failedMessageIds: [] });

@@ -188,8 +188,8 @@ describe('reconcileInvoice', () => {
       { lineNo: 4, callId: calls[2]!.callId, billedCents: 4500, reasons: ['below_buffer'], disputeReason: 'below_buffer', matchedBy: 'call_id' },
     ]);
     expect(report.amountMismatches).toEqual([
-      { lineNo: 5, callId: calls[3]!.callId, billedCents: 5000, ourNetCents: 4500, ourChargeCents: 4500, ourCreditCents: 0, matchedBy: 'call_id' },
-      { lineNo: 6, callId: calls[4]!.callId, billedCents: 4500, ourNetCents: 0, ourChargeCents: 4500, ourCreditCents: -4500, matchedBy: 'call_id' },
+      { lineNo: 5, callId: calls[3]!.callId, billedCents: 5000, ourNetCents: 4500, ourChargeCents: 4500, ourCreditCents: 0, ourReversalCents: 0, matchedBy: 'call_id' },
+      { lineNo: 6, callId: calls[4]!.callId, billedCents: 4500, ourNetCents: 0, ourChargeCents: 4500, ourCreditCents: -4500, ourReversalCents: 0, matchedBy: 'call_id' },
     ]);
     expect(report.duplicateLines).toEqual([{ lineNo: 9, callId: calls[7]!.callId, firstLineNo: 8 }]);
     expect(report.missingOnOurSide).toEqual([

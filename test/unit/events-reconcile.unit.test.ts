@@ -96,7 +96,7 @@ describe('reconcile', () => {
     ];
     const text = reconcile(truth, calls, entries).differences.join('\n');
     expect(text).toContain(`1 call(s) not rated: ${gone.callId}`);
-    expect(text).toContain(`more than one ledger entry: ${doubled.callId}`);
+    expect(text).toContain(`net more than one charge: ${doubled.callId}`);
     expect(text).toContain(`calls that are not billable: ${shortCall.callId}`);
     expect(text).toContain(`reason (expected below_buffer, got not_connected): ${shortCall.callId}`);
     expect(text).toContain(`recording not stored: ${recorded.callId}`);

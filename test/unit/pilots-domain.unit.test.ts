@@ -475,6 +475,7 @@ describe('buildPilotReport', () => {
       duplicates: 1,
       spendCents: 9000,
       creditsCents: -1000,
+      reversalsCents: 0,
       netCents: 8000,
       costPerBillableCallCents: 2667,
     });
@@ -510,8 +511,8 @@ describe('buildPilotReport', () => {
   it('CSV: header, sub-source lines then the publisher line, the total last; sums agree with the JSON', () => {
     const csv = reportCsv(report);
     const lines = csv.trimEnd().split('\r\n');
-    expect(lines[0]!.split(',').slice(0, 10)).toEqual([
-      'publisherId', 'subSource', 'calls', 'billableCalls', 'nonBillableCalls', 'duplicates', 'spendCents', 'creditsCents', 'netCents', 'costPerBillableCallCents',
+    expect(lines[0]!.split(',').slice(0, 11)).toEqual([
+      'publisherId', 'subSource', 'calls', 'billableCalls', 'nonBillableCalls', 'duplicates', 'spendCents', 'creditsCents', 'reversalsCents', 'netCents', 'costPerBillableCallCents',
     ]);
     expect(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual([
       'pub-a,,1',
@@ -521,7 +522,7 @@ describe('buildPilotReport', () => {
       'pub-b,*,3',
       '*,*,7',
     ]);
-    expect(lines.at(-1)!.split(',').slice(6, 10)).toEqual(['9000', '-1000', '8000', '2667']);
+    expect(lines.at(-1)!.split(',').slice(6, 11)).toEqual(['9000', '-1000', '0', '8000', '2667']);
     const header = lines[0]!.split(',');
     expect(lines.at(-1)!.split(',')[header.indexOf('reason_over_cap')]).toBe('1');
     expect(csv.endsWith('\r\n')).toBe(true);
