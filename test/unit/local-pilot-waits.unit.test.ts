@@ -56,7 +56,7 @@ describe('local pilot workflow: the wait until startsAt', () => {
     const wf = startLocalPilotWorkflow({ handler });
     const arn = await wf.start('pilot-0123456789abcdef01234567', input(new Date(Date.now() + 90 * DAY).toISOString()));
     await vi.advanceTimersByTimeAsync(30 * DAY);
-    await wf.stop(arn);
+    await wf.stop(arn, 'stopped by its owner');
     await wf.execution(arn)!.done;
     expect(wf.execution(arn)!.status).toBe('ABORTED');
     await vi.advanceTimersByTimeAsync(90 * DAY);
