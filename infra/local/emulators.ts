@@ -7,7 +7,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -156,31 +156,85 @@ interface DynamoProcess {
   stop(): Promise<void>;
 }
 
+function xmlText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
 /**
- * Starts DynamoDB Local on 127.0.0.1 and waits until it answers ListTables.
+ * The Jetty XML that runs DynamoDB Local bound to loopback. DynamoDB Local has no host option: its own main
+ * (`-jar DynamoDBLocal.jar`) builds `new Server(port)`, which listens on every interface, and it checks no
+ * credentials, so anyone who can reach the port could write the main table (one PutItem of an `APIKEY#` item mints an
+ * admin key). Jetty's XmlConfiguration (jetty-xml ships in DynamoDBLocal_lib) builds the same server from the same
+ * classes — the request handler DynamoDB Local's main would build, arguments in its order — behind a connector on
+ * 127.0.0.1. CORS is off (an empty allow-list): no browser page may read its answers.
+ * `dbPath` null: in memory (`-inMemory`); else one shared SQLite file in that directory (`-dbPath DIR -sharedDb`).
+ */
+export function dynamoDbLocalJettyXml(dbPath: string | null): string {
+  const db = dbPath === null ? '<Arg type="boolean">true</Arg><Arg><Property name="no.db.path"/></Arg>' : `<Arg type="boolean">false</Arg><Arg>${xmlText(dbPath)}</Arg>`;
+  return `<?xml version="1.0"?>
+<!DOCTYPE Configure PUBLIC "-//Jetty//Configure//EN" "http://www.eclipse.org/jetty/configure_9_3.dtd">
+<Configure id="Server" class="org.eclipse.jetty.server.Server">
+  <Call name="addConnector">
+    <Arg>
+      <New class="org.eclipse.jetty.server.ServerConnector">
+        <Arg><Ref refid="Server"/></Arg>
+        <Set name="host">127.0.0.1</Set>
+        <Set name="port"><Property name="port"/></Set>
+      </New>
+    </Arg>
+  </Call>
+  <Set name="handler">
+    <New class="org.eclipse.jetty.server.handler.ContextHandler">
+      <Set name="handler">
+        <New class="com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBServerHandler">
+          <Arg>
+            <New class="com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBRequestHandler">
+              <Arg type="int">0</Arg>
+              ${db}
+              <Arg type="boolean">true</Arg>
+              <Arg type="boolean">false</Arg>
+            </New>
+          </Arg>
+          <Arg></Arg>
+        </New>
+      </Set>
+    </New>
+  </Set>
+</Configure>
+`;
+}
+
+/** The last argument of a DynamoDB Local JVM's command line: its port (tests and bench/instrument.ts find the JVM by it). */
+export const dynamoDbLocalPortArg = (port: number | string) => `port=${port}`;
+
+/**
+ * Starts DynamoDB Local on 127.0.0.1 (see `dynamoDbLocalJettyXml`) and waits until it answers ListTables.
  *
  * Supervision: the JVM is killed by `stop()`, on this process's `exit`, on SIGINT/SIGTERM, and by a
  * detached shell watchdog that polls this process's pid, so a SIGKILLed parent (a killed test worker)
  * does not leave an orphaned JVM behind.
  */
-async function startDynamoDbLocal(port: number, log: Log): Promise<DynamoProcess> {
+async function startDynamoDbLocal(port: number, log: Log, dbPath: string | null): Promise<DynamoProcess> {
   const dir = await ensureDynamoDbLocalJar(log);
   // DynamoDB Local writes dynamodb-local-metadata.json into its cwd: keep it out of the repository.
   const cwd = await mkdtemp(join(tmpdir(), 'callledger-ddb-'));
+  const config = join(cwd, 'dynamodb-local.xml');
+  await writeFile(config, dynamoDbLocalJettyXml(dbPath));
   const args = [
     `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
     // C1 only and the serial GC: the JVM is ready about a second sooner, and a small in-memory table does not need C2.
     '-XX:TieredStopAtLevel=1',
     '-XX:+UseSerialGC',
-    '-jar',
-    join(dir, 'DynamoDBLocal.jar'),
-    '-inMemory',
-    '-sharedDb',
-    '-disableTelemetry',
-    '-port',
-    String(port),
+    // Jetty's own start-up INFO lines.
+    '-Dorg.eclipse.jetty.LEVEL=WARN',
+    '-cp',
+    `${join(dir, 'DynamoDBLocal.jar')}${process.platform === 'win32' ? ';' : ':'}${join(dir, 'DynamoDBLocal_lib', '*')}`,
+    'org.eclipse.jetty.xml.XmlConfiguration',
+    config,
+    dynamoDbLocalPortArg(port),
   ];
-  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // DDB_LOCAL_TELEMETRY=0: what -disableTelemetry sets for DynamoDB Local's own main.
+  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-4000);
@@ -327,11 +381,11 @@ export function loopbackQueueUrl(queueUrl: string, sqsEndpoint: string): string 
  * A free port can be taken by another process between the probe and the JVM's bind (parallel test
  * workers): with no fixed port, try again on a new one.
  */
-async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log): Promise<DynamoProcess> {
-  if (fixedPort) return startDynamoDbLocal(fixedPort, log);
+async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log, dbPath: string | null): Promise<DynamoProcess> {
+  if (fixedPort) return startDynamoDbLocal(fixedPort, log, dbPath);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDynamoDbLocal(await freePort(), log);
+      return await startDynamoDbLocal(await freePort(), log, dbPath);
     } catch (err) {
       if (attempt >= 3 || !/Address already in use|BindException/.test(String(err))) throw err;
     }
@@ -343,7 +397,7 @@ export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<
   const log = opts.log ?? (() => {});
   const region = LOCAL_REGION;
   const [dynamo, faux] = await Promise.allSettled([
-    startDynamoOnSomePort(opts.dynamoPort, log),
+    startDynamoOnSomePort(opts.dynamoPort, log, null),
     startFauxqs(opts.fauxqsPort ?? 0, region),
   ]);
   if (dynamo.status === 'rejected' || faux.status === 'rejected') {
