@@ -8,6 +8,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { FunctionDef, FunctionId, RouteDef } from '../resources';
+import { invokeHandler } from './invoke';
+
+/** Re-exported for the tests and tools that build a context of their own. */
+export { lambdaContext } from './invoke';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>;
 
@@ -214,26 +218,6 @@ export function buildEvent(req: RawRequest, match: RouteMatch, now: Date = new D
   };
 }
 
-/** A minimal Lambda context carrying the function's configured memory and timeout. */
-export function lambdaContext(def: FunctionDef, requestId: string = randomUUID()): Context {
-  const deadline = Date.now() + def.timeoutSec * 1000;
-  const name = `local-${def.id}`;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:${name}`,
-    memoryLimitInMB: String(def.memoryMb),
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${name}`,
-    logStreamName: `local/${requestId}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
-
 /**
  * Turns a handler result into the HTTP response. A structured result (`statusCode` present) is used as is;
  * anything else is what API Gateway infers: 200, JSON.
@@ -369,7 +353,7 @@ export async function startHttpAdapter(opts: HttpAdapterOptions): Promise<HttpAd
       const handler = await handlerFor(match.route.fn);
       let result: APIGatewayProxyResultV2;
       try {
-        result = await handler(event, lambdaContext(def, event.requestContext.requestId));
+        result = await invokeHandler(def, handler, event, event.requestContext.requestId);
       } catch (err) {
         // What API Gateway answers when the integration fails.
         log(`${def.id} failed on ${req.method} ${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

@@ -18,6 +18,7 @@ import { LOCAL_CREDENTIALS, REPO_ROOT, localClients, startEmulators, type Emulat
 import { startFakeMedia, type FakeMedia } from './fake-media';
 import { componentChecks } from './health';
 import { startHttpAdapter, type ComponentHealth, type HttpHandler } from './http-adapter';
+import { LOCAL_INVOKE_ENV } from './invoke';
 import { createResources, type ResourceNames } from './resources';
 import { localPilotEnv, resolvePilotTimeScale, startLocalPilotWorkflow, type LocalPilotWorkflow } from './stepfunctions';
 import { registerPilotWorkflow } from '../../shared/adapters/pilot-workflow';
@@ -177,6 +178,8 @@ export function handlerEnv(args: {
     PII_KEY: args.secrets.piiKey,
     [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
     [ENV.anchorsBucket]: args.names.anchorsBucket,
+    // Every function shares this process: Powertools keeps each invocation's context apart (infra/local/invoke.ts).
+    ...LOCAL_INVOKE_ENV,
     POWERTOOLS_DEV: current.POWERTOOLS_DEV ?? 'true',
     POWERTOOLS_SERVICE_NAME: current.POWERTOOLS_SERVICE_NAME ?? 'callledger-local',
   };

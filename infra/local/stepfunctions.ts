@@ -17,14 +17,13 @@
  * Executions are kept in memory with their status; the same name returns the same execution (as Step Functions
  * does for the same name and input). `abort` kills one mid-loop (crash tests).
  */
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
 import { PILOT_ENV } from '../../shared/adapters/pilot-env';
 import type { PilotExecutionInput, PilotWorkflow } from '../../shared/app/pilot-ports';
 import { PILOT_TASK_STATES, pilotWorkflowDefinition, type Asl } from '../pilot-workflow';
 import { FUNCTIONS } from '../resources';
-import { lambdaContext } from './http-adapter';
+import { invokeHandler } from './invoke';
 
 /** The ARN the local definition names for the task function (only its shape matters: every Task is overridden). */
 export const LOCAL_TASK_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:callledger-local-pilot-workflow';
@@ -106,7 +105,7 @@ export function startLocalPilotWorkflow(opts: LocalPilotWorkflowOptions): LocalP
   const log = opts.log ?? (() => {});
   const executions = new Map<string, LocalExecution>();
 
-  const invoke = (input: unknown) => opts.handler(input, lambdaContext(FUNCTIONS.pilotWorkflow, randomUUID())) as Promise<never>;
+  const invoke = (input: unknown) => invokeHandler(FUNCTIONS.pilotWorkflow, opts.handler, input) as Promise<never>;
 
   const start = async (name: string, input: PilotExecutionInput): Promise<string> => {
     const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${LOCAL_STATE_MACHINE}:${name}`;
