@@ -17,6 +17,13 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+// fauxqs's own persistence wiring (what its `startFauxqs` does with `dataDir`), done here because `startFauxqs` binds
+// every interface and takes no hook before it listens (see `startFauxqs` below). These modules are not in its
+// package exports; the restart test (test/int/local-persistence.int.test.ts) catches a fauxqs upgrade that moves them.
+import { PersistenceManager } from '../../node_modules/fauxqs/dist/persistence.js';
+import { S3Store } from '../../node_modules/fauxqs/dist/s3/s3Store.js';
+import { SnsStore } from '../../node_modules/fauxqs/dist/sns/snsStore.js';
+import { SqsStore } from '../../node_modules/fauxqs/dist/sqs/sqsStore.js';
 import { installS3Tagging } from './s3-tagging';
 
 const execFileAsync = promisify(execFile);
@@ -54,6 +61,11 @@ export interface StartEmulatorsOptions {
   readonly fauxqsPort?: number;
   /** Progress lines (the one-time jar fetch, start-up). Silent by default. */
   readonly log?: (line: string) => void;
+  /**
+   * Where state survives a restart (absent: everything in memory): DynamoDB Local's SQLite file in `<dir>/dynamodb`,
+   * fauxqs's queues, messages, buckets and objects in `<dir>/fauxqs`, object tags in `<dir>/fauxqs/s3-tags.json`.
+   */
+  readonly dataDir?: string;
 }
 
 type Log = (line: string) => void;
@@ -350,12 +362,29 @@ interface FauxqsProcess {
 
 /**
  * fauxqs in library mode. `startFauxqs` listens on 0.0.0.0 unconditionally, so the app is built with
- * `buildApp` and bound to loopback here.
+ * `buildApp` and bound to loopback here. With `dataDir`, its stores are loaded from and written through to fauxqs's
+ * SQLite file there (every mutation at once), as `startFauxqs({ dataDir })` wires them.
  */
-async function startFauxqs(port: number, region: string): Promise<FauxqsProcess> {
-  const app = buildApp({ logger: false, defaultRegion: region });
+async function startFauxqs(port: number, region: string, dataDir: string | null): Promise<FauxqsProcess> {
+  let persistence: PersistenceManager | undefined;
+  let stores: { sqsStore: SqsStore; snsStore: SnsStore; s3Store: S3Store } | undefined;
+  if (dataDir !== null) {
+    stores = { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
+    persistence = new PersistenceManager(dataDir);
+    // Loaded before the stores are given the manager: restoring must not write back (fauxqs's order).
+    persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
+    stores.sqsStore.persistence = persistence;
+    stores.snsStore.persistence = persistence;
+    for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+    stores.s3Store.persistence = persistence;
+  }
+  const app = buildApp({ logger: false, defaultRegion: region, ...(stores ? { stores } : {}) });
+  if (persistence) {
+    const manager = persistence;
+    app.addHook('preClose', () => manager.close());
+  }
   // fauxqs has no object tagging (it overwrites the object instead): recordings' retention and hold tags need it.
-  installS3Tagging(app);
+  installS3Tagging(app, dataDir === null ? {} : { file: join(dataDir, 's3-tags.json') });
   await app.listen({ port, host: '127.0.0.1' });
   const { port: actual } = app.server.address() as AddressInfo;
   let stopped: Promise<void> | undefined;
@@ -396,9 +425,11 @@ async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log, db
 export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<Emulators> {
   const log = opts.log ?? (() => {});
   const region = LOCAL_REGION;
+  const dynamoDir = opts.dataDir === undefined ? null : resolve(opts.dataDir, 'dynamodb');
+  if (dynamoDir !== null) await mkdir(dynamoDir, { recursive: true, mode: 0o700 });
   const [dynamo, faux] = await Promise.allSettled([
-    startDynamoOnSomePort(opts.dynamoPort, log, null),
-    startFauxqs(opts.fauxqsPort ?? 0, region),
+    startDynamoOnSomePort(opts.dynamoPort, log, dynamoDir),
+    startFauxqs(opts.fauxqsPort ?? 0, region, opts.dataDir === undefined ? null : resolve(opts.dataDir, 'fauxqs')),
   ]);
   if (dynamo.status === 'rejected' || faux.status === 'rejected') {
     if (dynamo.status === 'fulfilled') await dynamo.value.stop();
