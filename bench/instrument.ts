@@ -150,8 +150,7 @@ export function findDynamoDbLocalPid(port: string): number | null {
   for (const d of dirs) {
     try {
       const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      const portAt = args.indexOf('-port');
-      if (args.some((a) => a.endsWith('DynamoDBLocal.jar')) && portAt >= 0 && args[portAt + 1] === port) return Number(d);
+      if (args.some((a) => a.includes('DynamoDBLocal.jar')) && args.at(-1) === `port=${port}`) return Number(d); // infra/local/emulators.ts dynamoDbLocalPortArg
     } catch {
       // The process ended while we looked.
     }

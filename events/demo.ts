@@ -10,9 +10,11 @@
  * on a free port and stops it at the end.
  *
  *   npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8]
- *                   [--seed-file events/seed/demo.json] [--timeout 120] [--fresh] [--pilot]
+ *                   [--seed-file events/seed/demo.json] [--timeout 120] [--fresh] [--pilot] [--run-file FILE]
  *
  * --seed-file must name the seed the running stack was started with (npm start -- --seed FILE).
+ * --run-file names the run file of the stack to use, as given to `npm start -- --run-file FILE` (default
+ * .local/run.json); a named one that leads to no running, healthy stack is an error (exit 2), not a private stack.
  * --fresh starts a private stack even when one is running.
  * --pilot runs only the pilot demo instead (events/demo-pilot.ts): a pilot that hits its cap mid-stream, its report.
  * --start defaults to 13:00 UTC three days ago: recent enough for every publisher's dispute window, and fixed for
@@ -21,10 +23,10 @@
  * restart it: the same --seed at a new start reuses the call ids.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { RunFile } from '../infra/local/run-file';
+import { RUN_FILE, readRunFile, type RunFile } from '../infra/local/run-file';
 import { ENV } from '../infra/resources';
 import { maskNumber } from '../shared/domain/caller';
 import { parseSeed, type Seed } from '../shared/domain/seed';
@@ -35,7 +37,6 @@ import { reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const RUN_FILE = join(REPO_ROOT, '.local', 'run.json');
 const DEFAULT_SEED_FILE = join(REPO_ROOT, 'events', 'seed', 'demo.json');
 /** The default --start (see the header): 13:00 UTC, three days before today (UTC). */
 function defaultStart(now = new Date()): string {
@@ -74,6 +75,7 @@ function parseOptions(argv: string[]) {
       timeout: { type: 'string', default: '120' },
       fresh: { type: 'boolean', default: false },
       pilot: { type: 'boolean', default: false },
+      'run-file': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -94,6 +96,7 @@ function parseOptions(argv: string[]) {
     timeoutMs: int('timeout', values.timeout, 1, 3600) * 1000,
     fresh: values.fresh,
     pilot: values.pilot,
+    runFile: values['run-file'],
   };
 }
 
@@ -117,16 +120,21 @@ function adminKeysOf(keys: readonly { accountId: string; role: string; key: stri
   return out;
 }
 
-/** The running stack from .local/run.json when it answers /health (unless `fresh`), else a stack of our own. */
-async function connect(seedFile: string | undefined, fresh: boolean, pilotTimeScale?: number): Promise<Target> {
-  let run: RunFile | null = null;
-  try {
-    run = fresh ? null : (JSON.parse(await readFile(RUN_FILE, 'utf8')) as RunFile);
-  } catch {
-    run = null;
+/**
+ * The running stack of the run file (`runFile`, else .local/run.json) when its process is alive and it answers
+ * /health (unless `fresh`), else a stack of our own — except when `runFile` was named: then no stack is an error.
+ */
+async function connect(seedFile: string | undefined, fresh: boolean, runFile: string | undefined, pilotTimeScale?: number): Promise<Target> {
+  if (fresh && runFile !== undefined) throw new UsageError('--fresh and --run-file exclude each other');
+  const file = runFile ?? RUN_FILE;
+  const run: RunFile | null = fresh ? null : readRunFile(file);
+  const up = run !== null && (await healthy(run.baseUrl));
+  if (runFile !== undefined && !up) {
+    throw new UsageError(`--run-file ${runFile}: ${run === null ? 'no such file, or the stack that wrote it is gone' : `the stack at ${run.baseUrl} does not answer /health`}`);
   }
-  if (run && (await healthy(run.baseUrl))) {
-    console.log(`using the running stack at ${run.baseUrl} (.local/run.json)`);
+  if (run && up) {
+    const shown = relative(process.cwd(), file);
+    console.log(`using the running stack at ${run.baseUrl} (${shown.startsWith('..') ? file : shown})`);
     return {
       baseUrl: run.baseUrl,
       // The stack's own rule for the URL its ingest function verifies signatures against.
@@ -347,14 +355,14 @@ async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.help) {
     console.log(
-      'usage: npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8] [--seed-file FILE] [--timeout SECONDS] [--fresh] [--pilot]',
+      'usage: npm run demo -- [--calls 300] [--seed 1] [--start ISO] [--concurrency 8] [--seed-file FILE] [--timeout SECONDS] [--fresh] [--pilot] [--run-file FILE]',
     );
     return 0;
   }
 
   // --pilot: a pilot campaign that hits its cap mid-stream (events/demo-pilot.ts); its own stack runs the pilot
   // workflow's waits 10× faster (long enough to count the calls still in flight when the cap closes it).
-  const target = await connect(opts.seedFile, opts.fresh, opts.pilot ? 10 : undefined);
+  const target = await connect(opts.seedFile, opts.fresh, opts.runFile, opts.pilot ? 10 : undefined);
   const onSignal = () => {
     void target.owned?.stop().finally(() => process.exit(130));
     if (!target.owned) process.exit(130);

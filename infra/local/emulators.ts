@@ -7,7 +7,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -17,6 +17,13 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+// fauxqs's own persistence wiring (what its `startFauxqs` does with `dataDir`), done here because `startFauxqs` binds
+// every interface and takes no hook before it listens (see `startFauxqs` below). These modules are not in its
+// package exports; the restart test (test/int/local-persistence.int.test.ts) catches a fauxqs upgrade that moves them.
+import { PersistenceManager } from '../../node_modules/fauxqs/dist/persistence.js';
+import { S3Store } from '../../node_modules/fauxqs/dist/s3/s3Store.js';
+import { SnsStore } from '../../node_modules/fauxqs/dist/sns/snsStore.js';
+import { SqsStore } from '../../node_modules/fauxqs/dist/sqs/sqsStore.js';
 import { installS3Tagging } from './s3-tagging';
 
 const execFileAsync = promisify(execFile);
@@ -54,6 +61,11 @@ export interface StartEmulatorsOptions {
   readonly fauxqsPort?: number;
   /** Progress lines (the one-time jar fetch, start-up). Silent by default. */
   readonly log?: (line: string) => void;
+  /**
+   * Where state survives a restart (absent: everything in memory): DynamoDB Local's SQLite file in `<dir>/dynamodb`,
+   * fauxqs's queues, messages, buckets and objects in `<dir>/fauxqs`, object tags in `<dir>/fauxqs/s3-tags.json`.
+   */
+  readonly dataDir?: string;
 }
 
 type Log = (line: string) => void;
@@ -178,31 +190,85 @@ interface DynamoProcess {
   stop(): Promise<void>;
 }
 
+function xmlText(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
 /**
- * Starts DynamoDB Local on 127.0.0.1 and waits until it answers ListTables.
+ * The Jetty XML that runs DynamoDB Local bound to loopback. DynamoDB Local has no host option: its own main
+ * (`-jar DynamoDBLocal.jar`) builds `new Server(port)`, which listens on every interface, and it checks no
+ * credentials, so anyone who can reach the port could write the main table (one PutItem of an `APIKEY#` item mints an
+ * admin key). Jetty's XmlConfiguration (jetty-xml ships in DynamoDBLocal_lib) builds the same server from the same
+ * classes — the request handler DynamoDB Local's main would build, arguments in its order — behind a connector on
+ * 127.0.0.1. CORS is off (an empty allow-list): no browser page may read its answers.
+ * `dbPath` null: in memory (`-inMemory`); else one shared SQLite file in that directory (`-dbPath DIR -sharedDb`).
+ */
+export function dynamoDbLocalJettyXml(dbPath: string | null): string {
+  const db = dbPath === null ? '<Arg type="boolean">true</Arg><Arg><Property name="no.db.path"/></Arg>' : `<Arg type="boolean">false</Arg><Arg>${xmlText(dbPath)}</Arg>`;
+  return `<?xml version="1.0"?>
+<!DOCTYPE Configure PUBLIC "-//Jetty//Configure//EN" "http://www.eclipse.org/jetty/configure_9_3.dtd">
+<Configure id="Server" class="org.eclipse.jetty.server.Server">
+  <Call name="addConnector">
+    <Arg>
+      <New class="org.eclipse.jetty.server.ServerConnector">
+        <Arg><Ref refid="Server"/></Arg>
+        <Set name="host">127.0.0.1</Set>
+        <Set name="port"><Property name="port"/></Set>
+      </New>
+    </Arg>
+  </Call>
+  <Set name="handler">
+    <New class="org.eclipse.jetty.server.handler.ContextHandler">
+      <Set name="handler">
+        <New class="com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBServerHandler">
+          <Arg>
+            <New class="com.amazonaws.services.dynamodbv2.local.server.LocalDynamoDBRequestHandler">
+              <Arg type="int">0</Arg>
+              ${db}
+              <Arg type="boolean">true</Arg>
+              <Arg type="boolean">false</Arg>
+            </New>
+          </Arg>
+          <Arg></Arg>
+        </New>
+      </Set>
+    </New>
+  </Set>
+</Configure>
+`;
+}
+
+/** The last argument of a DynamoDB Local JVM's command line: its port (tests and bench/instrument.ts find the JVM by it). */
+export const dynamoDbLocalPortArg = (port: number | string) => `port=${port}`;
+
+/**
+ * Starts DynamoDB Local on 127.0.0.1 (see `dynamoDbLocalJettyXml`) and waits until it answers ListTables.
  *
  * Supervision: the JVM is killed by `stop()`, on this process's `exit`, on SIGINT/SIGTERM, and by a
  * detached shell watchdog that polls this process's pid, so a SIGKILLed parent (a killed test worker)
  * does not leave an orphaned JVM behind.
  */
-async function startDynamoDbLocal(port: number, log: Log): Promise<DynamoProcess> {
+async function startDynamoDbLocal(port: number, log: Log, dbPath: string | null): Promise<DynamoProcess> {
   const dir = await ensureDynamoDbLocalJar(log);
   // DynamoDB Local writes dynamodb-local-metadata.json into its cwd: keep it out of the repository.
   const cwd = await mkdtemp(join(tmpdir(), 'callledger-ddb-'));
+  const config = join(cwd, 'dynamodb-local.xml');
+  await writeFile(config, dynamoDbLocalJettyXml(dbPath));
   const args = [
     `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
     // C1 only and the serial GC: the JVM is ready about a second sooner, and a small in-memory table does not need C2.
     '-XX:TieredStopAtLevel=1',
     '-XX:+UseSerialGC',
-    '-jar',
-    join(dir, 'DynamoDBLocal.jar'),
-    '-inMemory',
-    '-sharedDb',
-    '-disableTelemetry',
-    '-port',
-    String(port),
+    // Jetty's own start-up INFO lines.
+    '-Dorg.eclipse.jetty.LEVEL=WARN',
+    '-cp',
+    `${join(dir, 'DynamoDBLocal.jar')}${process.platform === 'win32' ? ';' : ':'}${join(dir, 'DynamoDBLocal_lib', '*')}`,
+    'org.eclipse.jetty.xml.XmlConfiguration',
+    config,
+    dynamoDbLocalPortArg(port),
   ];
-  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // DDB_LOCAL_TELEMETRY=0: what -disableTelemetry sets for DynamoDB Local's own main.
+  const child = spawn('java', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } });
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-4000);
@@ -339,10 +405,27 @@ interface FauxqsProcess {
 
 /**
  * fauxqs in library mode. `startFauxqs` listens on 0.0.0.0 unconditionally, so the app is built with
- * `buildApp` and bound to loopback here.
+ * `buildApp` and bound to loopback here. With `dataDir`, its stores are loaded from and written through to fauxqs's
+ * SQLite file there (every mutation at once), as `startFauxqs({ dataDir })` wires them.
  */
-async function startFauxqs(port: number, region: string): Promise<FauxqsProcess> {
-  const app = buildApp({ logger: false, defaultRegion: region });
+async function startFauxqs(port: number, region: string, dataDir: string | null): Promise<FauxqsProcess> {
+  let persistence: PersistenceManager | undefined;
+  let stores: { sqsStore: SqsStore; snsStore: SnsStore; s3Store: S3Store } | undefined;
+  if (dataDir !== null) {
+    stores = { sqsStore: new SqsStore(), snsStore: new SnsStore(), s3Store: new S3Store() };
+    persistence = new PersistenceManager(dataDir);
+    // Loaded before the stores are given the manager: restoring must not write back (fauxqs's order).
+    persistence.load(stores.sqsStore, stores.snsStore, stores.s3Store);
+    stores.sqsStore.persistence = persistence;
+    stores.snsStore.persistence = persistence;
+    for (const queue of stores.sqsStore.allQueues()) queue.persistence = persistence;
+    stores.s3Store.persistence = persistence;
+  }
+  const app = buildApp({ logger: false, defaultRegion: region, ...(stores ? { stores } : {}) });
+  if (persistence) {
+    const manager = persistence;
+    app.addHook('preClose', () => manager.close());
+  }
   // Frozen (EmulatorControl): every request waits here, before fauxqs sees it, until thawed.
   let gate: { readonly held: Promise<void>; readonly open: () => void } | null = null;
   app.addHook('onRequest', async () => {
@@ -364,7 +447,7 @@ async function startFauxqs(port: number, region: string): Promise<FauxqsProcess>
     },
   };
   // fauxqs has no object tagging (it overwrites the object instead): recordings' retention and hold tags need it.
-  installS3Tagging(app);
+  installS3Tagging(app, dataDir === null ? {} : { file: join(dataDir, 's3-tags.json') });
   await app.listen({ port, host: '127.0.0.1' });
   const { port: actual } = app.server.address() as AddressInfo;
   let stopped: Promise<void> | undefined;
@@ -392,11 +475,11 @@ export function loopbackQueueUrl(queueUrl: string, sqsEndpoint: string): string 
  * A free port can be taken by another process between the probe and the JVM's bind (parallel test
  * workers): with no fixed port, try again on a new one.
  */
-async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log): Promise<DynamoProcess> {
-  if (fixedPort) return startDynamoDbLocal(fixedPort, log);
+async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log, dbPath: string | null): Promise<DynamoProcess> {
+  if (fixedPort) return startDynamoDbLocal(fixedPort, log, dbPath);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDynamoDbLocal(await freePort(), log);
+      return await startDynamoDbLocal(await freePort(), log, dbPath);
     } catch (err) {
       if (attempt >= 3 || !/Address already in use|BindException/.test(String(err))) throw err;
     }
@@ -407,9 +490,11 @@ async function startDynamoOnSomePort(fixedPort: number | undefined, log: Log): P
 export async function startEmulators(opts: StartEmulatorsOptions = {}): Promise<Emulators> {
   const log = opts.log ?? (() => {});
   const region = LOCAL_REGION;
+  const dynamoDir = opts.dataDir === undefined ? null : resolve(opts.dataDir, 'dynamodb');
+  if (dynamoDir !== null) await mkdir(dynamoDir, { recursive: true, mode: 0o700 });
   const [dynamo, faux] = await Promise.allSettled([
-    startDynamoOnSomePort(opts.dynamoPort, log),
-    startFauxqs(opts.fauxqsPort ?? 0, region),
+    startDynamoOnSomePort(opts.dynamoPort, log, dynamoDir),
+    startFauxqs(opts.fauxqsPort ?? 0, region, opts.dataDir === undefined ? null : resolve(opts.dataDir, 'fauxqs')),
   ]);
   if (dynamo.status === 'rejected' || faux.status === 'rejected') {
     if (dynamo.status === 'fulfilled') await dynamo.value.stop();

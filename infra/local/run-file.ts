@@ -3,13 +3,14 @@
  * tools that drive a running stack (`npm run demo`, `npm run bench`).
  */
 import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { REPO_ROOT } from './emulators';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { EmulatorEndpoints } from './emulators';
 import type { ResourceNames } from './resources';
 import type { LocalStack } from './stack';
 
-export const RUN_FILE = join(REPO_ROOT, '.local', 'run.json');
+// Types only from the stack's modules: tools that merely read the file (the demo) do not load the AWS SDK for it.
+export const RUN_FILE = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), '.local', 'run.json');
 
 export interface RunFile {
   readonly baseUrl: string;

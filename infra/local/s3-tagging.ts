@@ -12,9 +12,11 @@
  * - tags dropped when the object is deleted (DeleteObject);
  * - 501 NotImplemented for the object subresources fauxqs would otherwise turn into an overwrite (`legal-hold`,
  *   `retention`, `acl`, `versionId` on a delete), so that a caller can never corrupt an object silently.
- * Tags live in memory, like fauxqs's objects. The real S3 semantics kept: a tag set is replaced whole, at most 10
+ * Tags live in memory, like fauxqs's objects, and with `file` also in that JSON file (rewritten whole on every change,
+ * through a rename, so a crash leaves the old or the new set; read back at start). The real S3 semantics kept: a tag set is replaced whole, at most 10
  * tags, and tagging never changes the object's body or its LastModified.
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
@@ -69,9 +71,41 @@ function objectOf(request: FastifyRequest): { bucket: string; key: string } | nu
   return bucket === undefined || key === undefined || key === '' ? null : { bucket, key };
 }
 
-/** Adds object tagging to a fauxqs app; call before it listens. Returns the tag store (for inspection only). */
-export function installS3Tagging(app: FastifyInstance): ReadonlyMap<string, ReadonlyMap<string, string>> {
-  const store = new Map<string, Map<string, string>>();
+/** `bucket/key` → tags, from a file written by `installS3Tagging` (empty when there is none yet). */
+function loadTags(file: string): Map<string, Map<string, string>> {
+  let json: Record<string, Record<string, string>>;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new Error(`cannot read the S3 tags file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return new Map(Object.entries(json).map(([id, tags]) => [id, new Map(Object.entries(tags))]));
+}
+
+/**
+ * Adds object tagging to a fauxqs app; call before it listens. `file`: where the tags persist (fauxqs's own
+ * persistence does not know them). Returns the tag store (for inspection only).
+ */
+export function installS3Tagging(app: FastifyInstance, opts: { readonly file?: string } = {}): ReadonlyMap<string, ReadonlyMap<string, string>> {
+  const file = opts.file;
+  const tags = file === undefined ? new Map<string, Map<string, string>>() : loadTags(file);
+  const save = () => {
+    if (file === undefined) return;
+    writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries([...tags].map(([id, t]) => [id, Object.fromEntries(t)]))));
+    renameSync(`${file}.tmp`, file);
+  };
+  // Every change goes through here, so the file follows the map.
+  const store = {
+    get: (id: string) => tags.get(id),
+    set: (id: string, value: Map<string, string>) => {
+      tags.set(id, value);
+      save();
+    },
+    delete: (id: string) => {
+      if (tags.delete(id)) save();
+    },
+  };
   const id = (o: { bucket: string; key: string }) => `${o.bucket}/${o.key}`;
 
   async function exists(o: { bucket: string; key: string }): Promise<boolean> {
@@ -119,5 +153,5 @@ export function installS3Tagging(app: FastifyInstance): ReadonlyMap<string, Read
       else if (request.headers['x-amz-copy-source'] === undefined) store.delete(id(o));
     }
   });
-  return store;
+  return tags;
 }

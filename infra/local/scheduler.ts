@@ -5,10 +5,9 @@
  * schedule in AWS), and the timer does not keep the process alive. `stop()` cancels the next run and waits for
  * the one in flight, so nothing touches the emulators after the stack tears them down.
  */
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { FunctionDef } from '../resources';
-import { lambdaContext } from './http-adapter';
+import { invokeHandler } from './invoke';
 
 export type ScheduledHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -40,7 +39,7 @@ export function startLocalSchedule(opts: LocalScheduleOptions): LocalSchedule {
   let stopped = false;
 
   const invoke = (): Promise<unknown> => {
-    const run = inFlight.catch(() => {}).then(() => opts.handler(SCHEDULED_EVENT, lambdaContext(opts.fn, randomUUID())));
+    const run = inFlight.catch(() => {}).then(() => invokeHandler(opts.fn, opts.handler, SCHEDULED_EVENT));
     inFlight = run.finally(() => void (completed += 1));
     return inFlight;
   };

@@ -5,7 +5,6 @@
  * nothing: the whole batch comes back after the visibility timeout, and the queue's redrive policy moves a
  * record to its DLQ after maxReceiveCount receives, as on AWS.
  */
-import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
@@ -16,7 +15,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { FunctionDef } from '../resources';
-import { lambdaContext } from './http-adapter';
+import { invokeHandler } from './invoke';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
@@ -191,7 +190,7 @@ export async function startPollers(opts: PollerOptions): Promise<Pollers> {
       s.inFlight += records.length;
       let outcome: Parameters<typeof recordsToDelete>[1];
       try {
-        outcome = { threw: false, response: await q.handler({ Records: records }, lambdaContext(q.fn, randomUUID())) };
+        outcome = { threw: false, response: await invokeHandler(q.fn, q.handler, { Records: records }) };
       } catch (err) {
         s.handlerErrors += 1;
         log(`${q.fn.id} threw on a batch of ${records.length} from ${q.name}: ${err instanceof Error ? err.message : String(err)}`);

@@ -18,6 +18,8 @@ import { LOCAL_CREDENTIALS, REPO_ROOT, localClients, startEmulators, type Emulat
 import { startFakeMedia, type FakeMedia } from './fake-media';
 import { componentChecks } from './health';
 import { startHttpAdapter, type ComponentHealth, type HttpHandler } from './http-adapter';
+import { LOCAL_INVOKE_ENV } from './invoke';
+import { openPersistedState } from './persist';
 import { createResources, type ResourceNames } from './resources';
 import { localPilotEnv, resolvePilotTimeScale, startLocalPilotWorkflow, type LocalPilotWorkflow } from './stepfunctions';
 import { registerPilotWorkflow } from '../../shared/adapters/pilot-workflow';
@@ -55,6 +57,12 @@ export interface LocalStackOptions {
   readonly scheduleEveryMs?: number;
   /** Pilot workflow waits last 1/pilotTimeScale of their time (default LOCAL_PILOT_TIME_SCALE, else 1). */
   readonly pilotTimeScale?: number;
+  /**
+   * Keep the state in this directory across restarts (infra/local/persist.ts): DynamoDB, queues and buckets, the
+   * generated keys and tokens. The seed is loaded when the directory is created, and its own seed is used after.
+   * Absent: everything in memory, discarded by stop().
+   */
+  readonly persistDir?: string;
 }
 
 export interface LocalApiKey {
@@ -89,6 +97,8 @@ export interface LocalStack {
   readonly clients: LocalClients;
   /** The pilot state machine, run locally (infra/local/stepfunctions.ts); the API starts executions on it. */
   readonly pilots: LocalPilotWorkflow;
+  /** Where the state persists (null: in memory only); `restored` when this start found it there. */
+  readonly persistence: { readonly dir: string; readonly restored: boolean; readonly createdAt: string; readonly seedFile: string } | null;
   pollerStats(): Record<string, QueueStats>;
   /** The table streams' readers (the daily aggregates). */
   streamStats(): Record<string, StreamStats>;
@@ -177,6 +187,8 @@ export function handlerEnv(args: {
     PII_KEY: args.secrets.piiKey,
     [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
     [ENV.anchorsBucket]: args.names.anchorsBucket,
+    // Every function shares this process: Powertools keeps each invocation's context apart (infra/local/invoke.ts).
+    ...LOCAL_INVOKE_ENV,
     POWERTOOLS_DEV: current.POWERTOOLS_DEV ?? 'true',
     POWERTOOLS_SERVICE_NAME: current.POWERTOOLS_SERVICE_NAME ?? 'callledger-local',
   };
@@ -211,8 +223,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
-  const seed = await loadSeedFile(opts.seedFile ?? DEFAULT_SEED_FILE);
-  const secrets = generateSecrets(seed);
+  const persisted =
+    opts.persistDir === undefined
+      ? null
+      : openPersistedState({ dir: opts.persistDir, seedFile: resolve(opts.seedFile ?? DEFAULT_SEED_FILE), generate: generateSecrets });
+  const seed = persisted?.seed ?? (await loadSeedFile(opts.seedFile ?? DEFAULT_SEED_FILE));
+  const secrets = persisted?.secrets ?? generateSecrets(seed);
   const twilioTokenBySid = new Map(seed.accounts.map((a) => [a.twilio.accountSid, secrets.twilioAuthTokens[a.accountId]!]));
 
   // Everything that must be torn down if start-up fails half-way.
@@ -243,6 +259,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     cleanups.length = 0;
     if (clients) for (const client of Object.values(clients)) client.destroy();
     restoreEnv();
+    persisted?.release();
   };
 
   try {
@@ -264,7 +281,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     log('starting DynamoDB Local, fauxqs and the fake media host…');
     // allSettled, not all: whatever did start must be registered for cleanup before a failure is rethrown.
     const [emulatorsResult, mediaResult] = await Promise.allSettled([
-      startEmulators({ log }),
+      startEmulators({ log, ...(persisted ? { dataDir: persisted.dir } : {}) }),
       startFakeMedia({ credentials: twilioTokenBySid }),
     ]);
     if (emulatorsResult.status === 'fulfilled') cleanups.push(() => emulatorsResult.value.stop());
@@ -285,9 +302,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       process.env[name] = value;
     }
 
-    const repo = new ConfigRepo({ mainTable: names.mainTable, client: clients.dynamodb });
-    await repo.putConfigItems(seedItems(seed, secrets));
-    log(`resources created and seed loaded: ${seed.accounts.length} account(s), ${seed.trackingNumbers.length} tracking number(s) (${elapsed()})`);
+    if (persisted?.restored) {
+      // Reloading the seed would overwrite what the API changed since; its keys' items are already in the table.
+      log(`state restored from ${persisted.dir} (created ${persisted.createdAt} from ${persisted.seedFile}) (${elapsed()})`);
+    } else {
+      const repo = new ConfigRepo({ mainTable: names.mainTable, client: clients.dynamodb });
+      await repo.putConfigItems(seedItems(seed, secrets));
+      persisted?.markSeeded();
+      log(`resources created and seed loaded: ${seed.accounts.length} account(s), ${seed.trackingNumbers.length} tracking number(s) (${elapsed()})`);
+    }
 
     // Imported only now: handlers parse process.env at module load.
     const ids = Object.keys(FUNCTIONS) as FunctionId[];
@@ -357,6 +380,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       secrets,
       clients,
       pilots,
+      persistence: persisted && { dir: persisted.dir, restored: persisted.restored, createdAt: persisted.createdAt, seedFile: persisted.seedFile },
       pollerStats: () => pollers!.stats(),
       streamStats: () => streams!.stats(),
       waitForIdle: async (timeoutMs) => {

@@ -8,21 +8,56 @@
  * Time: `timeScale` divides every Wait (until the window opens, between checks, the settle time), so a pilot of a
  * few minutes runs in seconds; the tasks themselves keep the real clock (a sped-up run activates before `startsAt`;
  * the ledger writer still judges each call by its own start time, so nothing is charged outside the window).
+ * The library times a Wait with ONE setTimeout, and Node.js fires a timer longer than 2^31 − 1 ms (24.8 days) at once
+ * (TimeoutOverflowWarning): a pilot starting a month ahead would be activated immediately. So the wait until
+ * `startsAt` — the one wait whose length has no bound — is done here, before the execution runs, as a chain of timers
+ * of at most that length (`sleepUntil`), and WaitForStart then passes at once; the other waits are bounded by their
+ * settings (PILOT_MONITOR_SECONDS ≤ 1 h, PILOT_SETTLE_SECONDS ≤ 1 day), and an input whose wait would not fit one
+ * timer is refused when the execution starts rather than run early.
  * Executions are kept in memory with their status; the same name returns the same execution (as Step Functions
  * does for the same name and input). `abort` kills one mid-loop (crash tests).
  */
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
 import { PILOT_ENV } from '../../shared/adapters/pilot-env';
 import type { PilotExecutionInput, PilotWorkflow } from '../../shared/app/pilot-ports';
 import { PILOT_TASK_STATES, pilotWorkflowDefinition, type Asl } from '../pilot-workflow';
 import { FUNCTIONS } from '../resources';
-import { lambdaContext } from './http-adapter';
+import { invokeHandler } from './invoke';
 
 /** The ARN the local definition names for the task function (only its shape matters: every Task is overridden). */
 export const LOCAL_TASK_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:callledger-local-pilot-workflow';
 const LOCAL_STATE_MACHINE = 'callledger-local-pilots';
+
+/** The longest delay one Node.js timer can hold (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Resolves once `Date.now()` reaches `untilMs`, however far ahead, or as soon as `signal` aborts: one timer of at most
+ * MAX_TIMER_MS at a time, each re-armed for what is left (so a timer that fires a little early or late does not move
+ * the deadline).
+ */
+export function sleepUntil(untilMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const arm = () => {
+      const left = untilMs - Date.now();
+      if (left <= 0) {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+        return;
+      }
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    arm();
+  });
+}
 
 export type PilotTaskHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -70,7 +105,7 @@ export function startLocalPilotWorkflow(opts: LocalPilotWorkflowOptions): LocalP
   const log = opts.log ?? (() => {});
   const executions = new Map<string, LocalExecution>();
 
-  const invoke = (input: unknown) => opts.handler(input, lambdaContext(FUNCTIONS.pilotWorkflow, randomUUID())) as Promise<never>;
+  const invoke = (input: unknown) => invokeHandler(FUNCTIONS.pilotWorkflow, opts.handler, input) as Promise<never>;
 
   const start = async (name: string, input: PilotExecutionInput): Promise<string> => {
     const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${LOCAL_STATE_MACHINE}:${name}`;
@@ -79,20 +114,34 @@ export function startLocalPilotWorkflow(opts: LocalPilotWorkflowOptions): LocalP
       if (JSON.stringify(existing.input) !== JSON.stringify(input)) throw Object.assign(new Error(`execution ${name} exists with another input`), { name: 'ExecutionAlreadyExists' });
       return executionArn;
     }
-    const untilStartMs = Math.max(0, Date.parse(input.startsAt) - Date.now());
-    const run = machine.run(input as never, {
-      overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(PILOT_TASK_STATES.map((state) => [state, invoke])),
-        waitTimeOverrides: {
-          WaitForStart: Math.round(untilStartMs / scale),
-          WaitForCheck: Math.round((input.monitorSeconds * 1000) / scale),
-          Settle: Math.round((input.settleSeconds * 1000) / scale),
-          AwaitInFlight: Math.round((input.settleSeconds * 1000) / scale),
+    const startedAt = new Date();
+    const untilStartMs = Math.max(0, Date.parse(input.startsAt) - startedAt.getTime());
+    const startWaitEndsAt = startedAt.getTime() + Math.round(untilStartMs / scale);
+    const boundedWaits = {
+      WaitForCheck: Math.round((input.monitorSeconds * 1000) / scale),
+      Settle: Math.round((input.settleSeconds * 1000) / scale),
+      AwaitInFlight: Math.round((input.settleSeconds * 1000) / scale),
+    };
+    for (const [state, ms] of Object.entries(boundedWaits)) {
+      if (ms > MAX_TIMER_MS) throw new Error(`execution ${name}: the ${state} wait of ${ms} ms is longer than one timer can hold locally (${MAX_TIMER_MS} ms)`);
+    }
+    const aborted = new AbortController();
+    let running: { abort: () => void } | undefined;
+    const result = (async () => {
+      await sleepUntil(startWaitEndsAt, aborted.signal);
+      if (aborted.signal.aborted) throw new ExecutionAbortedError();
+      const run = machine.run(input as never, {
+        overrides: {
+          taskResourceLocalHandlers: Object.fromEntries(PILOT_TASK_STATES.map((state) => [state, invoke])),
+          // Waited above (`sleepUntil`): the state passes at once.
+          waitTimeOverrides: { WaitForStart: 0, ...boundedWaits },
+          retryIntervalOverrides: Object.fromEntries(PILOT_TASK_STATES.map((state) => [state, opts.retryPauseMs ?? 200])),
         },
-        retryIntervalOverrides: Object.fromEntries(PILOT_TASK_STATES.map((state) => [state, opts.retryPauseMs ?? 200])),
-      },
-      context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: new Date().toISOString() } } as never,
-    });
+        context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: startedAt.toISOString() } } as never,
+      });
+      running = run;
+      return run.result;
+    })();
     const execution: LocalExecution = {
       executionArn,
       name,
@@ -100,8 +149,11 @@ export function startLocalPilotWorkflow(opts: LocalPilotWorkflowOptions): LocalP
       status: 'RUNNING',
       output: null,
       error: null,
-      abort: run.abort,
-      done: run.result.then(
+      abort: () => {
+        aborted.abort();
+        running?.abort();
+      },
+      done: result.then(
         (output) => {
           execution.status = 'SUCCEEDED';
           execution.output = output;

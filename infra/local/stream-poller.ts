@@ -19,7 +19,7 @@ import {
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { FunctionDef, StreamDef } from '../resources';
-import { lambdaContext } from './http-adapter';
+import { invokeHandler } from './invoke';
 
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 
@@ -110,7 +110,7 @@ export async function startStreamPollers(opts: StreamPollerOptions): Promise<Str
       inFlight += 1;
       try {
         st.batches += 1;
-        const out = await s.handler({ Records: wanted.map((r) => lambdaRecord(r, streamArn)) }, lambdaContext(s.fn));
+        const out = await invokeHandler(s.fn, s.handler, { Records: wanted.map((r) => lambdaRecord(r, streamArn)) });
         const failed = out?.batchItemFailures?.[0]?.itemIdentifier;
         if (failed === undefined) {
           st.delivered += wanted.length;

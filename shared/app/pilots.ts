@@ -148,6 +148,11 @@ export async function createPilot(
       deps.config.getAccount(accountId),
       ...req.publisherIds.map((id) => deps.config.readPublisher(accountId, id)),
     ]);
+    // The record and the campaign's terms are written by one transaction: a campaign that already names this key's
+    // pilot means a concurrent request with the same key committed between the two reads. Its record is there now
+    // (both reads are strongly consistent), so the next turn answers it (200, or 422 for another body) instead of
+    // judging the pilot to overlap itself.
+    if (campaign?.pilots?.some((p) => p.pilotId === pilotId)) continue;
     validatePilotRequest(req, { nowMs, campaign, publishers: new Map(req.publisherIds.map((id, i) => [id, publishers[i] ?? null])) });
     if (campaign === null || account === null) throw new NotFound("The API key's account does not exist.");
     assertNoOverlap(campaign.pilots, req);

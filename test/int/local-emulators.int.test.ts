@@ -15,7 +15,7 @@ import { createResources, type ResourceNames } from '../../infra/local/resources
 /** Pids of DynamoDB Local JVMs listening on `port` (the command line names it). */
 function jvmsOnPort(port: string): string[] {
   try {
-    return execFileSync('pgrep', ['-f', `DynamoDBLocal.jar .*-port ${port}$`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-f', `DynamoDBLocal.jar.* port=${port}$`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

@@ -9,7 +9,7 @@ import type { RunFile } from '../../infra/local/run-file';
 
 function jvmsOnPort(port: string): string[] {
   try {
-    return execFileSync('pgrep', ['-f', `DynamoDBLocal.jar .*-port ${port}$`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-f', `DynamoDBLocal.jar.* port=${port}$`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -17,7 +17,7 @@ function jvmsOnPort(port: string): string[] {
 
 /** `npm start` as a user runs it (tsx infra/local/main.ts), on a free port and with its own run file. */
 describe('npm start (infra/local/main.ts)', () => {
-  it('prints `ready: <url>`, serves a healthy stack, writes a 0600 run file, and stops cleanly on SIGTERM', async () => {
+  it('says the state is in memory, prints `ready: <url>`, serves a healthy stack, writes a 0600 run file, and stops cleanly on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'callledger-main-'));
     const runFile = join(dir, 'run.json');
     const child = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', '--port', '0', '--run-file', runFile], {
@@ -38,8 +38,9 @@ describe('npm start (infra/local/main.ts)', () => {
         });
         void exited.then((code) => reject(new Error(`exited ${code} before ready:\n${stdout}\n${stderr}`)));
       });
-      // The ready line is the last line of start-up output, exactly.
+      // The ready line is the last line of start-up output, exactly; the first says the state is in memory only.
       expect(stdout.trimEnd().split('\n').at(-1)).toBe(`ready: ${baseUrl}`);
+      expect(stdout.split('\n')[0]).toMatch(/^state: in memory only — stopping this stack discards every call, charge, key and token \(keep them with npm start -- --persist DIR\)$/);
 
       const health = await fetch(`${baseUrl}/health`);
       expect(health.status).toBe(200);

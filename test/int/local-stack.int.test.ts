@@ -160,7 +160,7 @@ describe('startLocalStack', () => {
     await expect(fetch(`${stack.baseUrl}/health`)).rejects.toThrow();
     let jvms = '';
     try {
-      jvms = execFileSync('pgrep', ['-f', `DynamoDBLocal.jar .*-port ${port}$`], { encoding: 'utf8' });
+      jvms = execFileSync('pgrep', ['-f', `DynamoDBLocal.jar.* port=${port}$`], { encoding: 'utf8' });
     } catch {
       // none
     }

@@ -197,6 +197,25 @@ describe('POST /v1/pilots (use case on DynamoDB Local)', () => {
     for (const r of results.filter((x) => x.status === 'rejected')) expect(((r as PromiseRejectedResult).reason as Problem).status).toBe(409);
     expect((await env.config.readCampaign(s.tenant.account.accountId, s.tenant.campaign.campaignId))!.pilots).toHaveLength(1);
   });
+
+  it('twenty concurrent creates with one Idempotency-Key and one body: one 201, nineteen 200 with the same pilot, never a 409 (rounds)', async () => {
+    for (let round = 0; round < 4; round++) {
+      const s = await setup();
+      const wf = recordingWorkflow();
+      const deps = apiDeps(wf.workflow);
+      const b = body(s);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => createPilot(s.admin, `same-key-${round}`, b, deps)));
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [`${(r.reason as Problem).status ?? '?'} ${(r.reason as Error).message}`] : []));
+      expect(refused, `round ${round}`).toEqual([]);
+      const answers = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof createPilot>>>).value);
+      expect(answers.filter((a) => a.created), `round ${round}`).toHaveLength(1);
+      expect(new Set(answers.map((a) => a.body.pilotId)).size).toBe(1);
+      const campaign = (await env.config.readCampaign(s.tenant.account.accountId, s.tenant.campaign.campaignId))!;
+      expect(campaign.pilots).toHaveLength(1);
+      // Every answer names the one workflow execution (Step Functions returns the same execution for the same name).
+      expect(new Set(wf.started.map((x) => x.name))).toEqual(new Set([answers[0]!.body.pilotId]));
+    }
+  });
 });
 
 describe('stop', () => {
