@@ -90,3 +90,8 @@ export function leaseConditionHolds(write: LeaseWrite, current: LeaseSlot | null
   if (c.kind === 'held_by') return current !== null && current.holder === c.callId;
   return current === null || current.holder === null || current.holder === c.callId || !isLive(current, c.atMs);
 }
+
+/** The slot a call holds on a target (its dialled leg's `completed` callback releases that one), or null. */
+export function slotHeldBy(slots: readonly LeaseSlot[], callId: string): number | null {
+  return slots.find((s) => s.holder === callId)?.slot ?? null;
+}
