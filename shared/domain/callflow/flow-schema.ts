@@ -15,10 +15,11 @@ import * as z from 'zod';
 import { IdSchema } from '../config-schema';
 import { TargetDestinationSchema } from '../routing/targets-schema';
 import { RECORDING_MODES } from './flow';
+import { isXmlText } from './render/xml';
 
 const language = z.string().regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,2}$/, 'must be a BCP-47 language tag like en-US');
 const voice = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a provider voice name like Polly.Joanna');
-const text = z.string().trim().min(1).max(1500);
+const text = z.string().trim().min(1).max(1500).refine(isXmlText, 'must not contain control characters');
 
 const AudioUrlSchema = z
   .url({ protocol: /^https$/, error: 'must be an https URL' })
@@ -90,7 +91,7 @@ export const CallFlowSchema = z
     maxCallSec: z.number().int().min(60).max(7200).default(3600),
     recording: z.enum(RECORDING_MODES).default('off'),
     whisper: z
-      .strictObject({ text: z.string().trim().min(1).max(500), voice: voice.nullable().default(null), language: language.default('en-US') })
+      .strictObject({ text: z.string().trim().min(1).max(500).refine(isXmlText, 'must not contain control characters'), voice: voice.nullable().default(null), language: language.default('en-US') })
       .nullable()
       .default(null),
     unavailable: UnavailableSchema,
