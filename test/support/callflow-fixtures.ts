@@ -25,6 +25,7 @@ export const TERMS: TermsVersion = {
   qualification: null,
   duplicateWindowHours: 72,
   duplicateScope: 'campaign',
+  withheldCallerId: 'non_billable',
   priceBands: [],
   overrides: [],
 };
