@@ -3,6 +3,8 @@
  * `PUT /v1/account/compliance` bodies and the responses the OpenAPI document describes.
  */
 import * as z from 'zod';
+import type { ConsentEvidence } from './consent';
+import type { SameShape } from './schema-shape';
 
 const CertificateUrl = z
   .string()
@@ -49,6 +51,7 @@ export const ComplianceSettingsSchema = z
 export const ConsentEvidenceSchema = z
   .object({
     evidenceId: z.string(),
+    accountId: z.string(),
     capturedAt: z.iso.datetime(),
     certificateId: z.string().nullable(),
     certificateUrl: z.string().nullable(),
@@ -59,6 +62,10 @@ export const ConsentEvidenceSchema = z
     postedBy: z.string(),
   })
   .meta({ id: 'ConsentEvidence' });
+
+/** The answer is the stored evidence (consent.ts): the document cannot drift from it. */
+const _evidenceShape: SameShape<z.output<typeof ConsentEvidenceSchema>, ConsentEvidence> = true;
+void _evidenceShape;
 
 export const PostConsentResponseSchema = z.object({
   results: z.array(
