@@ -28,6 +28,9 @@ import type { StatementResponse } from './statements';
 import type { ReconciliationResponse } from './reconciliations';
 import type { VerifyResponse } from './ledger-verify';
 import type { LedgerTotals } from './ports';
+import { PilotReportDoc, PilotViewDoc } from '../domain/pilots-schema';
+import type { PilotReport } from '../domain/pilots';
+import type { PilotView } from './pilots';
 
 const instant = z.iso.datetime({ offset: true });
 const cents = z.number().int();
@@ -343,6 +346,8 @@ type Out<S extends z.ZodType> = z.output<S>;
 type StoredLedgerEntry = (LedgerEntry | CreditEntry) & { readonly contentHash?: string };
 
 export const SHAPES_MATCH: [
+  SameShape<Out<typeof PilotViewDoc>, PilotView>,
+  SameShape<Out<typeof PilotReportDoc>, PilotReport>,
   SameShape<Out<typeof PublisherSchema>, Publisher>,
   SameShape<Out<typeof CampaignSchema>, CampaignView>,
   SameShape<Out<typeof TrackingNumberSchema>, TrackingNumberView>,
@@ -356,4 +361,4 @@ export const SHAPES_MATCH: [
   SameShape<Out<typeof StatementSchema>, StatementResponse>,
   SameShape<Out<typeof ReconciliationSchema>, ReconciliationResponse>,
   SameShape<Out<typeof VerifySchema>, VerifyResponse>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
