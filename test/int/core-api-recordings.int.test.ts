@@ -184,6 +184,9 @@ describe('api handler', () => {
       qa: null,
       // keyA is an analyst key: the caller is masked (shared/domain/pii.ts).
       caller: maskNumber(billable.events[0]!.kind === 'call.status' ? billable.events[0]!.from : ''),
+      // The quality signals beside the billing: no STIR/SHAKEN attestation in these events makes robocall_suspect.
+      signals: ['robocall_suspect'],
+      crossCallSignals: null,
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);
