@@ -16,6 +16,7 @@
  * Numbers are normalised and hashed with the caller-hash key (the ledger writer's) at once; only hashes are stored,
  * and answers name lines, never numbers.
  */
+import type { OperationDoc } from './openapi';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -416,6 +417,7 @@ export const COMPLIANCE_OPENAPI = {
       'Add numbers to a DNC list (admin): text/csv, one number a line (optional header `number`), or JSON {add, remove}; ≤ 100,000 lines. Stored as keyed hashes only; changes apply to calls that start 60 s or more after the upload. Answers counts and the line numbers of invalid lines, never numbers',
     auth: 'admin' as const,
     request: DncNumbersBodySchema,
+    requestText: { 'text/csv': 'One number a line, optional header `number`' },
     responses: { 200: { description: 'Counts', schema: DncUploadResultSchema } },
     problems: [400, 401, 403, 404, 413, 415, 422],
   },
@@ -441,7 +443,7 @@ export const COMPLIANCE_OPENAPI = {
     responses: { 200: { description: 'The settings', schema: AccountComplianceBodySchema } },
     problems: [400, 401, 403, 404, 415],
   },
-} satisfies Record<string, { summary: string; auth: 'admin' | 'bearer'; request?: ZodType; responses: Record<number, { description: string; schema?: ZodType }>; query?: string[]; problems: number[] }>;
+} satisfies Record<string, OperationDoc>;
 
 // ------------------------------------------------------------------ wiring
 

@@ -6,21 +6,31 @@
  */
 import * as z from 'zod';
 import { ROUTES, type RouteDef } from '../../infra/resources';
-import { CampaignBodySchema, PublisherBodySchema, SeedPublisherSchema, TrackingNumberBodySchema } from '../domain/config-schema';
+import { CampaignBodySchema, PublisherBodySchema, TrackingNumberBodySchema } from '../domain/config-schema';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../domain/disputes-schema';
 import { BlockCallerBodySchema, BlockedCallerSchema } from '../domain/block-list-schema';
-import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../domain/terms-schema';
 import { MAX_PATH_ID_LENGTH, MAX_PERIOD, MIN_PERIOD, PATH_ID } from '../domain/input';
-import { REASON_CODES } from '../domain/types';
-import { QUALITY_SIGNALS } from '../domain/quality-signals';
 import { PILOT_OPENAPI } from './pilots';
 import { OUTCOME_OPENAPI } from './outcomes';
 import { COMPLIANCE_OPENAPI } from './compliance';
 import { PRIVACY_OPENAPI } from './privacy';
-import { OutcomeMatchSchema, OutcomeStatusSchema } from '../domain/outcomes-schema';
 import { REPORT_OPENAPI } from './reports';
 import { QA_OPENAPI } from './qa';
-import { CallQaSchema } from '../domain/qa-schema';
+import {
+  CallSchema,
+  CallsPageSchema,
+  CampaignSchema,
+  DisputeSchema,
+  DisputesPageSchema,
+  LedgerPageSchema,
+  PublisherSchema,
+  RatingExplanationSchema,
+  ReconciliationSchema,
+  ResolvedDisputeSchema,
+  StatementSchema,
+  TrackingNumberSchema,
+  VerifySchema,
+} from './api-schemas';
 
 // ------------------------------------------------------------------ response schemas
 
@@ -35,150 +45,11 @@ const Problem = z
   })
   .meta({ id: 'Problem' });
 
-const TermsVersion = ContractTermsSchema.safeExtend({
-  version: z.number().int().min(1),
-  effectiveFrom: z.iso.datetime(),
-  createdAt: z.iso.datetime(),
-}).meta({ id: 'TermsVersion' });
-
-const Campaign = z
-  .object({
-    accountId: z.string(),
-    campaignId: z.string(),
-    name: z.string(),
-    vertical: z.string(),
-    geography: GeographySchema.nullable(),
-    hours: HoursOfOperationSchema.nullable(),
-    termsInForce: TermsVersion.nullable().describe('The version governing calls that start now'),
-    termsVersions: z.array(TermsVersion).describe('Every version, oldest first'),
-    updatedAt: z.iso.datetime(),
-  })
-  .meta({ id: 'Campaign' });
-
-const Assignment = z
-  .object({
-    campaignId: z.string(),
-    publisherId: z.string(),
-    subSource: z.string().nullable(),
-    effectiveFrom: z.iso.datetime(),
-    createdAt: z.iso.datetime(),
-  })
-  .meta({ id: 'Assignment' });
-
-const TrackingNumber = z
-  .object({
-    number: z.string(),
-    accountId: z.string(),
-    assignmentInForce: Assignment.nullable(),
-    assignments: z.array(Assignment).describe('In the order written; a call is attributed by the assignment in force when it started'),
-    updatedAt: z.iso.datetime(),
-  })
-  .meta({ id: 'TrackingNumber' });
-
-const Call = z
-  .object({
-    callId: z.string(),
-    accountId: z.string(),
-    campaignId: z.string().nullable(),
-    publisherId: z.string().nullable(),
-    subSource: z.string().nullable(),
-    status: z.string().nullable(),
-    durationSec: z.number().int().nullable(),
-    billable: z.boolean().nullable(),
-    amountCents: z.number().int().nullable(),
-    reasons: z.array(z.enum(REASON_CODES)),
-    startedAt: z.iso.datetime().nullable(),
-    endedAt: z.iso.datetime().nullable(),
-    recording: z.object({ sha256: z.string(), bytes: z.number().int(), url: z.url() }).nullable(),
-    outcome: z
-      .object({
-        externalId: z.string(),
-        status: OutcomeStatusSchema,
-        revenueCents: z.number().int(),
-        marginCents: z.number().int(),
-        occurredAt: z.iso.datetime(),
-        match: OutcomeMatchSchema.describe('call_id: the CRM named the call; caller_time: the caller\'s most recent connected call before occurredAt'),
-      })
-      .nullable()
-      .describe('The CRM outcome in force for this call (POST /v1/outcomes), or null'),
-    qa: CallQaSchema.nullable().describe("The QA reviewer's verdict in force (POST /v1/calls/{callId}/qa), or null"),
-    caller: z
-      .string()
-      .nullable()
-      .describe('The caller: E.164 for admin keys, masked (+1512•••0123) for analyst keys; null when the caller id is withheld or is not a valid phone number'),
-  })
-  .meta({ id: 'Call' });
-
-const LedgerEntry = z
-  .object({
-    entryId: z.string(),
-    type: z.enum(['charge', 'credit', 'reversal']).describe(
-      'charge: positive, booked at the call\'s start; credit: negative, an accepted dispute, booked with its charge; reversal: negative, what remained of a charge whose call became a duplicate of an earlier call of the caller (its final callback arrived later), booked when written',
-    ),
-    amountCents: z.number().int(),
-    currency: z.literal('USD'),
-    callId: z.string(),
-    accountId: z.string(),
-    publisherId: z.string(),
-    subSource: z.string().nullable(),
-    campaignId: z.string(),
-    termsVersion: z.number().int().describe('The campaign terms version the call was rated under'),
-    effectiveAt: z.iso.datetime(),
-    createdAt: z.iso.datetime(),
-    contentHash: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/)
-      .optional()
-      .describe('SHA-256 of the entry\'s canonical content (GET /v1/ledger/verify); absent on charges written before hashing'),
-    disputeId: z.string().optional().describe('Credits: the accepted dispute'),
-    correctsEntryId: z.string().optional().describe('Credits and reversals: the charge this entry corrects'),
-    priorCallId: z.string().optional().describe('Reversals: the earlier call of the caller that bills for the duplicate window instead'),
-    pilotId: z.string().optional().describe('The pilot whose counter the charge was counted against (a reversal gives it back)'),
-  })
-  .meta({ id: 'LedgerEntry' });
-
-const Totals = z.object({
-  chargesCents: z.number().int(),
-  creditsCents: z.number().int(),
-  reversalsCents: z.number().int().describe('Reversals of charges (≤ 0), booked when written'),
-  netCents: z.number().int().describe('charges + credits + reversals'),
-  count: z.number().int(),
-});
-
-const Rule = z.object({
-  rule: z.enum(REASON_CODES),
-  passed: z.boolean(),
-  inputs: z.record(z.string(), z.unknown()).describe('What decided the rule (never the caller number)'),
-});
-
-const RatingExplanation = z
-  .object({
-    callId: z.string(),
-    startedAt: z.iso.datetime().nullable(),
-    campaignId: z.string().nullable(),
-    publisherId: z.string().nullable(),
-    subSource: z.string().nullable(),
-    billable: z.boolean(),
-    amountCents: z.number().int(),
-    reasons: z.array(z.enum(REASON_CODES)),
-    termsVersion: z.number().int().nullable(),
-    terms: TermsVersion.nullable(),
-    rules: z.array(Rule),
-    price: z
-      .object({ billableSec: z.number().int(), source: z.object({ kind: z.enum(['override', 'band', 'base']) }).loose() })
-      .nullable(),
-    matchesRecorded: z.boolean(),
-    crossCallSignals: z
-      .object({
-        findings: z.array(z.object({ signal: z.enum(QUALITY_SIGNALS), rules: z.array(z.string()) })),
-        priorCallId: z.string().nullable(),
-        answerDelayMs: z.number().int().nullable(),
-        flaggedAt: z.iso.datetime(),
-      })
-      .nullable()
-      .describe('Flags the scheduled quality pass stored from the calls around this one; never part of the rating or billing'),
-  })
-  .meta({ id: 'RatingExplanation' });
+/** What Twilio posts: its voice status and recording status callback parameters (a repeated parameter is a list). */
+const TwilioCallback = z
+  .object({ AccountSid: z.string(), CallSid: z.string() })
+  .catchall(z.union([z.string(), z.array(z.string())]))
+  .describe('Twilio voice status or recording status callback parameters');
 
 const AnyObject = z.record(z.string(), z.unknown());
 
@@ -194,12 +65,24 @@ const HealthReport = z
 
 type Auth = 'bearer' | 'admin' | 'none' | 'twilio';
 
-interface OperationDoc {
+/** A query parameter or request header: a name, or the name with whether it is required and what it means. */
+export type ParameterDoc = string | { readonly name: string; readonly required?: boolean; readonly description?: string };
+
+/** How a route table documents an operation (openapi.ts turns it into an OpenAPI operation). */
+export interface OperationDoc {
   readonly summary: string;
   readonly auth: Auth;
+  /** The application/json request body. */
   readonly request?: z.ZodType;
-  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly retryAfter?: boolean }>>;
-  readonly query?: readonly string[];
+  /** Request bodies of other media types (text/csv): media type → what the text is. */
+  readonly requestText?: Readonly<Record<string, string>>;
+  /** An application/x-www-form-urlencoded request body. */
+  readonly requestForm?: z.ZodType;
+  readonly responses: Readonly<
+    Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly text?: Readonly<Record<string, string>>; readonly retryAfter?: boolean }>
+  >;
+  readonly query?: readonly ParameterDoc[];
+  readonly headers?: readonly ParameterDoc[];
   readonly problems: readonly number[];
   /** False for the routes that call no dependency; every other one may answer 503 (shared/adapters/http.ts). */
   readonly dependencies?: false;
@@ -211,6 +94,8 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   'ANY /webhooks/twilio/{accountId}': {
     summary: 'Twilio voice status and recording status callbacks (form-encoded, X-Twilio-Signature). 204 once durable in SQS.',
     auth: 'twilio',
+    requestForm: TwilioCallback,
+    headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
     responses: { 204: { description: 'Accepted' } },
     problems: [400, 403, 404, 405, 413, 415],
   },
@@ -218,19 +103,19 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Rated calls by start time, newest first, paginated',
     auth: 'bearer',
     query: [...RANGE_QUERY, 'billable'],
-    responses: { 200: { description: 'A page of calls', schema: z.object({ calls: z.array(Call), cursor: z.string().nullable() }) } },
+    responses: { 200: { description: 'A page of calls', schema: CallsPageSchema } },
     problems: [400, 401],
   },
   'GET /v1/calls/{callId}': {
     summary: 'One call',
     auth: 'bearer',
-    responses: { 200: { description: 'The call', schema: Call } },
+    responses: { 200: { description: 'The call, with the signals flagged at rating and by the quality pass', schema: CallSchema } },
     problems: [401, 404],
   },
   'GET /v1/calls/{callId}/rating': {
     summary: "Why a call was (not) billed: the terms version, every rule with its inputs and result",
     auth: 'bearer',
-    responses: { 200: { description: 'The explanation', schema: RatingExplanation } },
+    responses: { 200: { description: 'The explanation', schema: RatingExplanationSchema } },
     problems: [401, 404, 409],
   },
   'GET /v1/ledger': {
@@ -238,14 +123,14 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     auth: 'bearer',
     query: RANGE_QUERY,
     responses: {
-      200: { description: 'A page of entries', schema: z.object({ entries: z.array(LedgerEntry), totals: Totals, cursor: z.string().nullable() }) },
+      200: { description: 'A page of entries', schema: LedgerPageSchema },
     },
     problems: [400, 401],
   },
   'GET /v1/publishers/{publisherId}': {
     summary: 'A publisher',
     auth: 'bearer',
-    responses: { 200: { description: 'The publisher', schema: SeedPublisherSchema.meta({ id: 'Publisher' }) } },
+    responses: { 200: { description: 'The publisher', schema: PublisherSchema } },
     problems: [401, 404],
   },
   'PUT /v1/publishers/{publisherId}': {
@@ -253,15 +138,15 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     auth: 'admin',
     request: PublisherBodySchema,
     responses: {
-      200: { description: 'Replaced', schema: SeedPublisherSchema },
-      201: { description: 'Created', schema: SeedPublisherSchema },
+      200: { description: 'Replaced', schema: PublisherSchema },
+      201: { description: 'Created', schema: PublisherSchema },
     },
-    problems: [400, 401, 403],
+    problems: [400, 401, 403, 415],
   },
   'GET /v1/campaigns/{campaignId}': {
     summary: 'A campaign with every terms version',
     auth: 'bearer',
-    responses: { 200: { description: 'The campaign', schema: Campaign } },
+    responses: { 200: { description: 'The campaign', schema: CampaignSchema } },
     problems: [401, 404],
   },
   'PUT /v1/campaigns/{campaignId}': {
@@ -269,62 +154,71 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
       'Create or update a campaign (admin). Terms that differ from the latest version append a new version effective from effectiveFrom (default and minimum: 60 s from now)',
     auth: 'admin',
     request: CampaignBodySchema,
-    responses: { 200: { description: 'Updated', schema: Campaign }, 201: { description: 'Created', schema: Campaign } },
-    problems: [400, 401, 403, 409, 422],
+    responses: { 200: { description: 'Updated', schema: CampaignSchema }, 201: { description: 'Created', schema: CampaignSchema } },
+    problems: [400, 401, 403, 409, 415, 422],
   },
   'GET /v1/tracking-numbers/{e164}': {
     summary: 'A tracking number with its assignment history',
     auth: 'bearer',
-    responses: { 200: { description: 'The tracking number', schema: TrackingNumber } },
+    responses: { 200: { description: 'The tracking number', schema: TrackingNumberSchema } },
     problems: [401, 404],
   },
   'PUT /v1/tracking-numbers/{e164}': {
     summary: 'Assign or re-assign a tracking number (admin), effective from effectiveFrom (default and minimum: 60 s from now)',
     auth: 'admin',
     request: TrackingNumberBodySchema,
-    responses: { 200: { description: 'Re-assigned', schema: TrackingNumber }, 201: { description: 'Created', schema: TrackingNumber } },
-    problems: [400, 401, 403, 409, 422],
+    responses: { 200: { description: 'Re-assigned', schema: TrackingNumberSchema }, 201: { description: 'Created', schema: TrackingNumberSchema } },
+    problems: [400, 401, 403, 409, 415, 422],
   },
-  // Disputes, statements, reconciliation and verification (shared/app/ledger-routes.ts): documented here so
-  // that mounting them in ROUTES documents them; their response bodies are described, not yet schematised.
+  // Disputes, statements, reconciliation and verification (shared/app/ledger-routes.ts).
   'POST /v1/calls/{callId}/disputes': {
-    summary: "Dispute a call's charge under the publisher's credit policy",
-    auth: 'bearer',
+    summary: "Dispute a call's charge under the publisher's credit policy (admin)",
+    auth: 'admin',
     request: OpenDisputeSchema,
-    responses: { 201: { description: 'The dispute', schema: AnyObject }, 200: { description: 'The same dispute, re-sent', schema: AnyObject } },
+    responses: { 201: { description: 'The dispute', schema: DisputeSchema }, 200: { description: 'The same dispute, re-sent', schema: DisputeSchema } },
     problems: [400, 401, 403, 404, 409, 415, 422],
   },
   'POST /v1/disputes/{disputeId}/resolve': {
-    summary: 'Accept (appending a credit entry) or reject a dispute',
+    summary: 'Accept (appending a credit entry) or reject a dispute (admin)',
     auth: 'admin',
     request: ResolveDisputeSchema,
-    responses: { 200: { description: 'The resolved dispute', schema: AnyObject } },
+    responses: { 200: { description: 'The resolved dispute and the credit it appended', schema: ResolvedDisputeSchema } },
     problems: [400, 401, 403, 404, 409, 415, 422],
   },
   'GET /v1/disputes': {
-    summary: 'Disputes of the account, by status',
+    summary: 'Disputes of the account, by status and publisher, newest first, paginated',
     auth: 'bearer',
-    query: ['status', 'cursor', 'limit'],
-    responses: { 200: { description: 'A page of disputes', schema: AnyObject } },
+    query: ['status', 'publisherId', 'cursor', 'limit'],
+    responses: { 200: { description: 'A page of disputes', schema: DisputesPageSchema } },
     problems: [400, 401],
   },
   'GET /v1/statements': {
     summary: "A publisher's statement for a month in the account's time zone, with a digest of its entries",
     auth: 'bearer',
-    query: ['publisherId', 'period'],
-    responses: { 200: { description: 'The statement', schema: AnyObject } },
-    problems: [400, 401],
+    query: [{ name: 'period', required: true, description: 'YYYY-MM' }, 'publisherId'],
+    responses: { 200: { description: 'The statement', schema: StatementSchema } },
+    problems: [400, 401, 404],
   },
   'POST /v1/reconciliations': {
-    summary: "Reconcile a publisher's invoice (CSV) against the ledger",
+    summary:
+      "Reconcile a publisher's invoice (text/csv) against the ledger for a period (YYYY-MM in the account's time zone) or [from, to); openDisputes=true (admin) opens a dispute for every amount mismatch we hold a charge for",
     auth: 'bearer',
-    responses: { 200: { description: 'The reconciliation report', schema: AnyObject } },
-    problems: [400, 401, 403, 413, 415, 422],
+    query: [
+      { name: 'publisherId', required: true },
+      { name: 'period', description: 'YYYY-MM; or from and to' },
+      'from',
+      'to',
+      { name: 'openDisputes', description: 'true: open a dispute per amount mismatch (admin)' },
+      { name: 'toleranceSec', description: 'how far an invoice line may be from our call start (0..3600, default 120)' },
+    ],
+    requestText: { 'text/csv': 'The invoice: a header row, then one line per call (call id or caller and start, and the amount billed)' },
+    responses: { 200: { description: 'The reconciliation report', schema: ReconciliationSchema } },
+    problems: [400, 401, 403, 404, 413, 415, 422],
   },
   'GET /v1/ledger/verify': {
     summary: 'Recompute the tamper evidence and report the first broken link',
     auth: 'bearer',
-    responses: { 200: { description: 'The verification report', schema: AnyObject } },
+    responses: { 200: { description: 'The verification report', schema: VerifySchema } },
     problems: [400, 401],
   },
   // The block list (shared/app/block-list.ts): responses never carry the number, only blockId and the last four digits.
@@ -419,6 +313,7 @@ const PROBLEM_TEXT: Readonly<Record<number, string>> = {
   403: 'Forbidden: a read-only (analyst) key, or a bad Twilio signature',
   404: "No such resource. Another account's resource answers exactly the same (the same body, but for instance)",
   405: 'Method not allowed',
+  406: 'Not acceptable: none of the media types in Accept is offered',
   409: 'Conflict: changed concurrently, or not in a state that allows this (a tracking number that routes to another account: tracking-number-unavailable)',
   413: 'Payload too large',
   415: 'Unsupported media type',
@@ -432,15 +327,37 @@ const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds to wait befo
 
 type Json = Record<string, unknown>;
 
+const parameterOf = (p: ParameterDoc) => (typeof p === 'string' ? { name: p } : p);
+
 export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
   const schemas: Json = {};
-  /** Inline JSON Schema with named components lifted into `components.schemas`. */
+  /**
+   * Inline JSON Schema with named components lifted into `components.schemas`. A named schema whose request form
+   * differs from its answer form (defaults make fields optional on input) is kept twice: `<id>` and `<id>Input`.
+   */
   const schemaOf = (schema: z.ZodType, io: 'input' | 'output'): Json => {
-    const generated = JSON.stringify(z.toJSONSchema(schema, { io, unrepresentable: 'any' }));
+    const toJson = (mode: 'input' | 'output') => JSON.stringify(z.toJSONSchema(schema, { io: mode, unrepresentable: 'any' }));
+    let generated = toJson(io);
+    if (io === 'input') {
+      const asOutput = (JSON.parse(toJson('output')) as { $defs?: Json }).$defs ?? {};
+      const asInput = (JSON.parse(generated) as { $defs?: Json }).$defs ?? {};
+      const renamed = Object.keys(asInput).filter((id) => JSON.stringify(asInput[id]) !== JSON.stringify(asOutput[id]));
+      for (const id of renamed) generated = generated.replaceAll(`"#/$defs/${id}"`, `"#/$defs/${id}Input"`);
+      const parsed = JSON.parse(generated) as { $defs?: Json };
+      for (const id of renamed) {
+        parsed.$defs![`${id}Input`] = parsed.$defs![id];
+        delete parsed.$defs![id];
+      }
+      generated = JSON.stringify(parsed);
+    }
     // Named schemas (`.meta({ id })`) come out as `$defs` of each document; OpenAPI keeps them in components.
     const json = JSON.parse(generated.replaceAll('"#/$defs/', '"#/components/schemas/')) as Json;
     const { $schema: _schema, $defs, ...rest } = json as Json & { $defs?: Json };
-    for (const [id, def] of Object.entries($defs ?? {})) schemas[id] ??= def;
+    for (const [id, def] of Object.entries($defs ?? {})) {
+      const known = schemas[id];
+      if (known !== undefined && JSON.stringify(known) !== JSON.stringify(def)) throw new Error(`openapi: two different schemas are named ${id}`);
+      schemas[id] = def;
+    }
     return rest;
   };
 
@@ -450,17 +367,20 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
     const doc = DOCS[key];
     if (doc === undefined) throw new Error(`openapi: route ${key} is not documented`);
     const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: route.fn === 'api' ? PATH_PARAMETER : { type: 'string' } }));
-    const query = (doc.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: QUERY_PARAMETERS[name] ?? { type: 'string' } }));
+    const parameter = (where: 'query' | 'header') => (p: ParameterDoc) => {
+      const { name, required, description } = parameterOf(p);
+      return { name, in: where, required: required === true, ...(description === undefined ? {} : { description }), schema: (where === 'query' ? QUERY_PARAMETERS[name] : undefined) ?? { type: 'string' } };
+    };
     const responses: Json = {};
     for (const [status, r] of Object.entries(doc.responses)) {
-      responses[status] = {
-        description: r.description,
-        ...(r.retryAfter ? { headers: RETRY_AFTER_HEADER } : {}),
-        ...(r.schema ? { content: { 'application/json': { schema: schemaOf(r.schema, 'output') } } } : {}),
+      const content: Json = {
+        ...(r.schema ? { 'application/json': { schema: schemaOf(r.schema, 'output') } } : {}),
+        ...Object.fromEntries(Object.entries(r.text ?? {}).map(([type, description]) => [type, { schema: { type: 'string', description } }])),
       };
+      responses[status] = { description: r.description, ...(r.retryAfter ? { headers: RETRY_AFTER_HEADER } : {}), ...(Object.keys(content).length > 0 ? { content } : {}) };
     }
     // Every path parameter and query parameter is checked before anything is read: a bad one is a 400.
-    const checked = params.length > 0 || query.length > 0 ? [400, ...doc.problems] : doc.problems;
+    const checked = params.length > 0 || (doc.query ?? []).length > 0 ? [400, ...doc.problems] : doc.problems;
     const problems = [...new Set([...checked, ...(doc.dependencies === false ? [] : [503])])].sort((x, y) => x - y);
     for (const status of problems) {
       responses[String(status)] = {
@@ -469,20 +389,26 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
     }
+    const requestContent: Json = {
+      ...(doc.request ? { 'application/json': { schema: schemaOf(doc.request, 'input') } } : {}),
+      ...(doc.requestForm ? { 'application/x-www-form-urlencoded': { schema: schemaOf(doc.requestForm, 'input') } } : {}),
+      ...Object.fromEntries(Object.entries(doc.requestText ?? {}).map(([type, description]) => [type, { schema: { type: 'string', description } }])),
+    };
     const operation: Json = {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
       summary: doc.summary,
       ...(doc.auth === 'bearer' || doc.auth === 'admin' ? { security: [{ bearer: [] }] } : { security: [] }),
       ...(doc.auth === 'admin' ? { description: 'Needs an API key with role admin; analyst keys get 403.' } : {}),
-      parameters: [...params, ...query],
-      ...(doc.request ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(doc.request, 'input') } } } } : {}),
+      parameters: [...params, ...(doc.query ?? []).map(parameter('query')), ...(doc.headers ?? []).map(parameter('header'))],
+      ...(Object.keys(requestContent).length > 0 ? { requestBody: { required: true, content: requestContent } } : {}),
       responses,
     };
     // API Gateway's ANY has no OpenAPI counterpart; Twilio only POSTs.
     const method = route.method === 'ANY' ? 'post' : route.method.toLowerCase();
     paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operation };
   }
-  schemas.Problem = schemaOf(Problem, 'output');
+  // Registers components.schemas.Problem (what it returns is a reference to it).
+  schemaOf(Problem, 'output');
   return {
     openapi: '3.1.0',
     info: { title: 'CallLedger API', version: '1', description: 'Pay-per-call ledger: calls, ledger entries, and the configuration they are rated under.' },

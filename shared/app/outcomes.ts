@@ -13,6 +13,7 @@
  * Caller numbers are personal data: a line's number is normalised and hashed with the caller-hash key at once; only
  * the hash is stored and nothing about the caller is ever returned. Line errors name fields, never values.
  */
+import type { OperationDoc } from './openapi';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ZodType } from 'zod';
 import type { Config } from '../adapters/env';
@@ -352,6 +353,7 @@ export const OUTCOME_OPENAPI = {
       'Post CRM outcomes (admin): one outcome, {outcomes: [...]} (≤ 1000), or a text/csv upload with a header row. Idempotent on externalId; a later status supersedes (history kept). Matched by callId, else by caller number + occurredAt to the caller\'s most recent connected call within lookBackDays (default 30). 200 with one result per line; a bad line is refused with its line number, the others are applied',
     auth: 'admin' as const,
     request: PostOutcomesBodySchema,
+    requestText: { 'text/csv': 'A header row (externalId, callId or callerNumber, occurredAt, status, revenueCents, marginCents), then one outcome a line' },
     query: ['lookBackDays'],
     responses: { 200: { description: 'One result per line', schema: PostOutcomesResponseSchema } },
     problems: [400, 401, 403, 413, 415, 422],
@@ -369,7 +371,7 @@ export const OUTCOME_OPENAPI = {
     responses: { 200: { description: 'The outcome', schema: OutcomeViewSchema } },
     problems: [401, 404],
   },
-} satisfies Record<string, { summary: string; auth: 'admin' | 'bearer'; request?: ZodType; responses: Record<number, { description: string; schema?: ZodType }>; query?: string[]; problems: number[] }>;
+} satisfies Record<string, OperationDoc>;
 
 // ------------------------------------------------------------------ wiring
 

@@ -11,6 +11,7 @@
  * another body, 422. The workflow execution is started after the write, named after the pilot (Step Functions
  * returns the same execution for the same name and input, so a retry that starts it again is harmless).
  */
+import type { OperationDoc } from './openapi';
 import * as z from 'zod';
 import { parseBody } from '../domain/config-schema';
 import {
@@ -404,6 +405,7 @@ export const PILOT_OPENAPI = {
       'Create a pilot (admin): publishers of a campaign bought under a spend cap inside a fixed window. Idempotent on the Idempotency-Key header (201 new, 200 same key and body, 422 same key with another body)',
     auth: 'admin' as const,
     request: CreatePilotSchema,
+    headers: [{ name: 'Idempotency-Key', required: true, description: 'The same key and body answer the same pilot (200); the same key with another body is 422' }],
     responses: { 201: { description: 'Created', schema: PilotViewDoc }, 200: { description: 'The same pilot, re-sent', schema: PilotViewDoc } },
     problems: [400, 401, 403, 409, 415, 422],
   },
@@ -423,7 +425,9 @@ export const PILOT_OPENAPI = {
     summary: "The pilot's report: per-publisher and per-sub-source scorecard (format=json|csv)",
     auth: 'bearer' as const,
     query: ['format'],
-    responses: { 200: { description: 'The report (CSV with format=csv)', schema: PilotReportDoc } },
+    responses: {
+      200: { description: 'The report (CSV with format=csv)', schema: PilotReportDoc, text: { 'text/csv': 'One row per publisher and sub-source, a header line' } },
+    },
     problems: [400, 401, 404, 409],
   },
-} satisfies Record<string, { summary: string; auth: 'admin' | 'bearer'; request?: z.ZodType; responses: Record<number, { description: string; schema?: z.ZodType }>; query?: string[]; problems: number[] }>;
+} satisfies Record<string, OperationDoc>;

@@ -19,6 +19,7 @@
  * verify. The request and its outcome are stored (`GET /v1/privacy/deletions/{deletionId}`): 200 when done, 202 while
  * deferred recordings wait for their disputes.
  */
+import type { OperationDoc } from './openapi';
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -348,6 +349,7 @@ export const PRIVACY_OPENAPI = {
       "A caller's deletion request (admin), idempotent on the Idempotency-Key header: every call of the caller in this account loses its personal fields and its recording (a recording under legal hold is deleted when its dispute closes); ledger entries stay. 200 done, 202 recordings deferred; the same key with another number is 422",
     auth: 'admin' as const,
     request: DeletionRequestBodySchema,
+    headers: [{ name: 'Idempotency-Key', required: true, description: 'The same key and number answer the same request' }],
     responses: {
       200: { description: 'Done', schema: DeletionRecordSchema },
       202: { description: 'Personal fields removed; recordings under legal hold deferred', schema: DeletionRecordSchema },
@@ -360,7 +362,7 @@ export const PRIVACY_OPENAPI = {
     responses: { 200: { description: 'The request', schema: DeletionRecordSchema } },
     problems: [400, 401, 403, 404],
   },
-};
+} satisfies Record<string, OperationDoc>;
 
 // ------------------------------------------------------------------ wiring
 

@@ -14,6 +14,7 @@
  *   (already disputed, outside the window, not billed, reason not allowed) does not undo the verdict: it is answered
  *   in the response with its problem.
  */
+import type { OperationDoc } from './openapi';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ZodType } from 'zod';
@@ -294,7 +295,7 @@ export const QA_OPENAPI = {
     responses: { 200: { description: 'The verdict stored, and the dispute when asked', schema: PostQaResponseSchema } },
     problems: [400, 401, 403, 404, 409, 415, 422],
   },
-} satisfies Record<string, { summary: string; auth: 'admin' | 'bearer'; request?: ZodType; responses: Record<number, { description: string; schema?: ZodType }>; query?: string[]; problems: number[] }>;
+} satisfies Record<string, OperationDoc>;
 
 // ------------------------------------------------------------------ wiring
 

@@ -12,7 +12,7 @@ import { foldCall, gatheredDigits } from '../domain/fold';
 import { Conflict } from '../domain/problems';
 import type { PriorBilled } from '../domain/rating';
 import { pilotForCall } from '../domain/pilot-terms';
-import { accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../domain/rating-v2';
+import { CALL_SIGNALS, accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../domain/rating-v2';
 import type { CallOutcomeOnCall } from '../domain/outcomes';
 import type { CallQa } from '../domain/qa';
 import type { CrossCallFlags } from '../domain/quality-signals';
@@ -59,6 +59,13 @@ export interface CallResponse {
   readonly qa: CallQa | null;
   /** The caller's E.164 number for `admin` keys, masked (`+1512•••0123`) for `analyst` keys; null when anonymous. */
   readonly caller: string | null;
+  /**
+   * Quality and compliance signals flagged when the call was rated (rating-v2.ts CALL_SIGNALS, in that order): what a
+   * buyer reviewing the call needs to see beside its billing, not only under `/rating`. Empty when none.
+   */
+  readonly signals: readonly CallSignal[];
+  /** What the scheduled quality pass flagged from the calls around this one (as under `/rating`), or null. */
+  readonly crossCallSignals: CrossCallFlags | null;
 }
 
 export interface CallsPage {
@@ -109,7 +116,15 @@ async function toResponse(call: StoredCall, role: ApiRole, deps: Pick<ReadApiDep
     outcome: call.outcome ?? null,
     qa: call.qa ?? null,
     caller: await callerOf(call, role, deps.pii),
+    signals: ratingSignals(r),
+    crossCallSignals: call.crossCall ?? null,
   };
+}
+
+/** The signals the rating recorded, in CALL_SIGNALS order; a name this version does not know is left out. */
+function ratingSignals(rating: StoredCall['rating']): CallSignal[] {
+  const recorded = rating?.recorded?.signals ?? [];
+  return CALL_SIGNALS.filter((s) => recorded.includes(s));
 }
 
 export async function getCallDetail(principal: ApiKeyRecord, callId: string, deps: Pick<ReadApiDeps, 'calls' | 'media' | 'pii'>): Promise<CallResponse> {

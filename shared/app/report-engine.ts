@@ -30,7 +30,7 @@ import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../domain/thresho
 import type { CampaignConfig, Publisher } from '../domain/types';
 import type { CampaignRecord } from '../domain/config';
 import type { ConfigStore } from './ports';
-import type { ReportBasis, ReportEngine, SourcesQuery, ThresholdQuery } from './reports';
+import type { ReportBasis, ReportEngine, SourcesQuery, SourcesReport, SourceRow as SourceAnswerRow, ThresholdQuery, ThresholdReport } from './reports';
 
 const DAY_MS = 86_400_000;
 
@@ -142,7 +142,8 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
       const result = card.result();
       const publishers = new Map<string, Publisher | null>();
       for (const r of result.rows) if (!publishers.has(r.publisherId)) publishers.set(r.publisherId, await deps.config.getPublisher(q.accountId, r.publisherId));
-      const row = (r: SourceRow) => ({
+      // Typed by the answer's schema (reports.ts), which the OpenAPI document is generated from.
+      const row = (r: SourceRow): SourceAnswerRow => ({
         ...r,
         // The response names sub-sources only when grouping by them (`*` is the scorecard's "all").
         subSource: q.groupBy === 'subSource' ? r.subSource : null,
@@ -150,7 +151,7 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         why: r.recommendation.why,
         ...(r.publisherId === '*' ? {} : { disclosure: disclosureOf(publishers.get(r.publisherId) ?? null, r.signals.undisclosed_source) }),
       });
-      const json = {
+      const json: SourcesReport = {
         campaignId: campaign.campaignId,
         campaignName: campaign.name,
         from: q.from,
@@ -192,7 +193,7 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         tuner.addCell({ publisherId: cell.publisherId, subSource: cell.subSource, day: dayNumber(cell.day), counts: cell.counts });
       }
       const tuning = tuner.result();
-      return {
+      const answer: ThresholdReport = {
         campaignId: campaign.campaignId,
         from: q.from,
         to: q.to,
@@ -206,6 +207,7 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
         points: tuning.rows.map((r) => ({ ...r, billable: r.billableCalls })),
         basis: basisOf(plan, read),
       };
+      return answer;
     },
   };
 }

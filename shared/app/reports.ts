@@ -12,9 +12,17 @@
  * Query parameters are parsed by hand with shared/app/query.ts like every other route (unknown ones are named in
  * the 400); the zod schemas here describe responses only (OpenAPI, and the CLI's check of what it received).
  */
+import type { OperationDoc } from './openapi';
 import * as z from 'zod';
 import { BadRequest, Problem, type FieldError } from '../domain/problems';
 import type { GroupBy } from '../domain/analytics';
+import { CampaignEconomicsSchema } from '../domain/economics-schema';
+import { QA_VERDICTS } from '../domain/qa';
+import { CALL_SIGNALS } from '../domain/rating-v2';
+import type { DeepReadonly, SameShape } from '../domain/schema-shape';
+import type { SourceRow as ScorecardSourceRow } from '../domain/scorecard';
+import type { ThresholdRow, ThresholdTuning } from '../domain/threshold-tuner';
+import { REASON_CODES } from '../domain/types';
 import type { ApiKeyRecord } from './ports';
 import { clampInstant } from '../domain/input';
 import { id, instant, parseQuery, wholeNumber, type QueryParams, type Rule } from './query';
@@ -251,31 +259,10 @@ export const REPORT_ROUTES: readonly ReportRoute[] = [
 const count = z.number().int().min(0);
 const cents = z.number().int();
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+const ratio = z.number();
 
 export const VERDICTS = ['scale', 'hold', 'cut', 'insufficient_data'] as const;
 export type Verdict = (typeof VERDICTS)[number];
-
-/** One group of the scorecard: sums only (the rates and costs per job are derived by the reader). */
-export const SourceRowSchema = z.object({
-  publisherId: z.string(),
-  /** groupBy=subSource: the sub-source (null: none declared on the number); groupBy=publisher: null. */
-  subSource: z.string().nullable(),
-  calls: count,
-  /** Completed calls. */
-  connected: count,
-  billable: count,
-  /** Charges plus credits plus reversals (credits and reversals are negative): what the ledger says is owed. */
-  netSpendCents: cents,
-  /** Calls whose outcome is booked or closed (closed implies booked). */
-  booked: count,
-  closed: count,
-  revenueCents: cents,
-  verdict: z.enum(VERDICTS),
-  /** One sentence: why this verdict (e.g. "cost per booked job $412.00 is above the $300.00 ceiling"). */
-  why: z.string(),
-  /** Source transparency (issue 6): whether the publisher declared its traffic methods and this traffic's sub-sources. */
-  disclosure: z.object({ status: z.enum(['disclosed', 'partial', 'undeclared']), why: z.string() }).optional(),
-});
 
 /** What a report was computed from (report-engine.ts). */
 export const BasisSchema = z.object({
@@ -287,24 +274,118 @@ export const BasisSchema = z.object({
   aggregateItemsRead: count,
 });
 
+/** One group of the scorecard as the domain computes it (shared/domain/scorecard.ts SourceRow). */
+const scorecardRow = {
+  publisherId: z.string().describe('`*` on the total row'),
+  /** groupBy=subSource: the sub-source (null: none declared on the number); groupBy=publisher: null. */
+  subSource: z.string().nullable(),
+  calls: count,
+  /** Completed calls. */
+  connected: count,
+  billable: count,
+  billableRate: ratio.nullable().describe('billable ÷ calls, 4 decimals; null without calls'),
+  nonBillable: count,
+  reasons: z.record(z.enum(REASON_CODES), count).describe('Non-billable calls by primary reason'),
+  duplicates: count,
+  disputes: count,
+  spendCents: cents,
+  creditsCents: cents.describe('≤ 0'),
+  reversalsCents: cents.describe('≤ 0: charges reversed because an earlier call of the caller bills for its duplicate window'),
+  /** Charges plus credits plus reversals (credits and reversals are negative): what the ledger says is owed. */
+  netSpendCents: cents,
+  /** Calls whose outcome is booked or closed (closed implies booked). */
+  booked: count,
+  closed: count,
+  revenueCents: cents,
+  marginCents: cents,
+  netMarginCents: cents,
+  costPerBillableCallCents: cents.nullable(),
+  costPerBookedJobCents: cents.nullable(),
+  costPerClosedCustomerCents: cents.nullable(),
+  returnOnSpend: ratio.nullable().describe('margin ÷ net spend, 4 decimals; null when net spend ≤ 0'),
+  qaReviewed: count,
+  signals: z.record(z.enum(CALL_SIGNALS), count).describe('Calls flagged with each signal at rating'),
+  fraud: z.object({
+    score: z.number().min(0).max(100),
+    flagged: z.boolean(),
+    sufficient: z.boolean(),
+    contributions: z.array(z.object({ signal: z.string(), count, share: ratio, points: z.number() })),
+    nearBuffer: z.object({ share: ratio, baselineShare: ratio, ratio }),
+  }),
+  nearBufferHistogram: z.array(z.object({ fromSec: z.number().int(), toSec: z.number().int(), count })),
+  qaVerdicts: z.record(z.enum(QA_VERDICTS), count),
+  recommendation: z.object({
+    verdict: z.enum(VERDICTS),
+    why: z.string(),
+    interval: z
+      .object({
+        confidence: z.union([z.literal(0.8), z.literal(0.9), z.literal(0.95), z.literal(0.99)]),
+        bookingRateLow: ratio,
+        bookingRateHigh: ratio,
+        lowCents: cents,
+        highCents: cents.nullable(),
+      })
+      .nullable(),
+  }),
+};
+
+/** One group of the scorecard answer: the domain row, its verdict in front, and the source's disclosure. */
+export const SourceRowSchema = z.object({
+  ...scorecardRow,
+  verdict: z.enum(VERDICTS),
+  /** One sentence: why this verdict (e.g. "cost per booked job $412.00 is above the $300.00 ceiling"). */
+  why: z.string(),
+  /** Source transparency: whether the publisher declared its traffic methods and this traffic's sub-sources (not on the total row). */
+  disclosure: z
+    .object({
+      status: z.enum(['disclosed', 'partial', 'undeclared']),
+      why: z.string(),
+      trafficMethods: z.array(z.string()),
+      declaredSubSources: z.array(z.string()),
+      undisclosedCalls: count,
+    })
+    .optional(),
+});
+
 export const SourcesReportSchema = z
   .object({
     campaignId: z.string(),
-    campaignName: z.string().optional(),
+    campaignName: z.string(),
     from: z.string(),
     to: z.string(),
     groupBy: z.enum(['publisher', 'subSource']),
     generatedAt: z.string(),
     /** The campaign economics' ceiling (shared/domain/economics.ts); null when the campaign has none. */
     ceiling: z
-      .object({ maxPricePerCallCents: cents, maxCostPerBookedJobCents: cents, closeRateSource: z.string() })
+      .object({
+        maxPricePerCallCents: cents,
+        maxCostPerBookedJobCents: cents,
+        closeRateSource: z.enum(['entered', 'measured']),
+        expectedValueCents: cents,
+        economics: CampaignEconomicsSchema,
+      })
       .nullable(),
+    rule: z.object({ minBillableCalls: count, confidence: z.number(), statement: z.string() }).describe('The verdict rule, in numbers and in words'),
     rows: z.array(SourceRowSchema),
+    total: SourceRowSchema.describe('Every source together (publisherId `*`)'),
     /** Every day of the period (account time zone), oldest first: net spend and booked jobs of the calls started that day. */
     spendByDay: z.array(z.object({ day, spendCents: cents, bookedCount: count })),
     basis: BasisSchema,
   })
   .meta({ id: 'SourcesReport' });
+
+const thresholdRow = {
+  bufferSec: z.number().int().min(0),
+  billableCalls: count,
+  spendCents: cents,
+  /** Booked jobs among the calls that would have billed. */
+  bookedCaptured: count,
+  bookedNotBilled: count.describe('Booked calls that could bill at a lower buffer but not at this one'),
+  spendNeverBookedCents: cents,
+  costPerBookedJobCents: cents.nullable(),
+  captureShare: ratio.nullable().describe('bookedCaptured ÷ booked jobs that could bill, 4 decimals'),
+  coMovement: ratio.nullable().describe('Pearson r across (day, source) cells of billable calls vs booked jobs, 4 decimals'),
+};
 
 export const ThresholdReportSchema = z
   .object({
@@ -317,23 +398,27 @@ export const ThresholdReportSchema = z
     recommendedBufferSec: z.number().int().min(0).nullable(),
     /** The recommendation rule, in words. */
     rule: z.string(),
-    /** One per swept buffer, ascending: what the period would have cost at that buffer. */
-    points: z.array(
-      z.object({
-        bufferSec: z.number().int().min(0),
-        billable: count,
-        spendCents: cents,
-        /** Booked jobs among the calls that would have billed. */
-        bookedCaptured: count,
-      }),
-    ),
+    why: z.string(),
+    totals: z.object({ calls: count, couldBill: count, bookedJobs: count, bookedCouldBill: count, bookedNeverBillable: count, cells: count }),
+    coMovementNote: z.string().nullable(),
+    current: z.object(thresholdRow).describe('The current buffer, swept like the others'),
+    /** One per swept buffer, ascending: what the period would have cost at that buffer (`billable` = billableCalls). */
+    points: z.array(z.object({ ...thresholdRow, billable: count })),
     basis: BasisSchema,
   })
   .meta({ id: 'ThresholdReport' });
 
-export type SourcesReport = z.output<typeof SourcesReportSchema>;
-export type SourceRow = z.output<typeof SourceRowSchema>;
-export type ThresholdReport = z.output<typeof ThresholdReportSchema>;
+export type SourcesReport = DeepReadonly<z.output<typeof SourcesReportSchema>>;
+export type SourceRow = DeepReadonly<z.output<typeof SourceRowSchema>>;
+export type ThresholdReport = DeepReadonly<z.output<typeof ThresholdReportSchema>>;
+
+/** The answers are the domain's rows with a few fields added (report-engine.ts): proven the same shape at compile time. */
+export const REPORT_SHAPES_MATCH: [
+  SameShape<Omit<SourceRow, 'verdict' | 'why' | 'disclosure'>, ScorecardSourceRow>,
+  SameShape<Omit<ThresholdReport['points'][number], 'billable'>, ThresholdRow>,
+  SameShape<ThresholdReport['current'], ThresholdRow>,
+  SameShape<ThresholdReport['totals'], ThresholdTuning['totals']>,
+] = [true, true, true, true];
 
 /** OpenAPI entries of REPORT_ROUTES (shared/app/openapi.ts spreads them into its table). */
 export const REPORT_OPENAPI = {
@@ -342,14 +427,16 @@ export const REPORT_OPENAPI = {
       'Booked revenue by source: per publisher (or sub-source) calls, billable, net spend, booked and closed jobs, revenue and a scale/hold/cut verdict against the cost ceiling. CSV with Accept: text/csv. Period default: the last 30 days',
     auth: 'bearer' as const,
     query: ['campaignId', 'from', 'to', 'groupBy', 'basis'],
-    responses: { 200: { description: 'The scorecard (text/csv when asked for)', schema: SourcesReportSchema } },
-    problems: [400, 401, 404],
+    responses: {
+      200: { description: 'The scorecard (text/csv on Accept: text/csv)', schema: SourcesReportSchema, text: { 'text/csv': 'One row per source, a header line (UTF-8)' } },
+    },
+    problems: [400, 401, 404, 406],
   },
   'GET /v1/reports/threshold': {
     summary: 'The buffer sweep: billable calls, spend and booked jobs captured at each buffer from min to max by step (at most 721), with the recommended buffer',
     auth: 'bearer' as const,
     query: ['campaignId', 'from', 'to', 'min', 'max', 'step', 'basis'],
     responses: { 200: { description: 'The sweep', schema: ThresholdReportSchema } },
-    problems: [400, 401, 404],
+    problems: [400, 401, 404, 406],
   },
-} satisfies Record<string, { summary: string; auth: 'bearer'; responses: Record<number, { description: string; schema?: z.ZodType }>; query?: string[]; problems: number[] }>;
+} satisfies Record<string, OperationDoc>;

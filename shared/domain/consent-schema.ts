@@ -4,6 +4,8 @@
  */
 import * as z from 'zod';
 import { instantInput, singleLine } from './input-schema';
+import type { ConsentEvidence } from './consent';
+import type { SameShape } from './schema-shape';
 
 const CertificateUrl = z
   .string()
@@ -51,6 +53,7 @@ export const ComplianceSettingsSchema = z
 export const ConsentEvidenceSchema = z
   .object({
     evidenceId: z.string(),
+    accountId: z.string(),
     capturedAt: z.iso.datetime(),
     certificateId: z.string().nullable(),
     certificateUrl: z.string().nullable(),
@@ -61,6 +64,10 @@ export const ConsentEvidenceSchema = z
     postedBy: z.string(),
   })
   .meta({ id: 'ConsentEvidence' });
+
+/** The answer is the stored evidence (consent.ts): the document cannot drift from it. */
+const _evidenceShape: SameShape<z.output<typeof ConsentEvidenceSchema>, ConsentEvidence> = true;
+void _evidenceShape;
 
 export const PostConsentResponseSchema = z.object({
   results: z.array(

@@ -3,8 +3,9 @@
  * OpenAPI document describes. Apart from dnc.ts so that the ledger writer does not bundle full zod.
  */
 import * as z from 'zod';
-import { DNC_SOURCES, MAX_DNC_LINES } from './dnc';
+import { DNC_SOURCES, MAX_DNC_LINES, type DncList } from './dnc';
 import { singleLine } from './input-schema';
+import type { SameShape } from './schema-shape';
 
 export const DncSourceSchema = z.enum(DNC_SOURCES);
 
@@ -27,6 +28,7 @@ export type DncNumbersBody = z.infer<typeof DncNumbersBodySchema>;
 
 export const DncListSchema = z
   .object({
+    accountId: z.string(),
     listId: z.string(),
     name: z.string(),
     source: DncSourceSchema,
@@ -37,6 +39,10 @@ export const DncListSchema = z
     lastUploadAt: z.iso.datetime().nullable(),
   })
   .meta({ id: 'DncList' });
+
+/** The answer is the stored list (dnc.ts): the document cannot drift from it. */
+const _dncListShape: SameShape<z.output<typeof DncListSchema>, DncList> = true;
+void _dncListShape;
 
 export const DncUploadResultSchema = z
   .object({

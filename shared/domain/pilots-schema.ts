@@ -10,6 +10,8 @@ import * as z from 'zod';
 import { IdSchema } from './config-schema';
 import { instantInput, singleLine } from './input-schema';
 import { PILOT_STATES, type PilotRequest } from './pilots';
+import { CALL_SIGNALS } from './rating-v2';
+import { REASON_CODES } from './types';
 import { GeographySchema } from './terms-schema';
 
 /** Where notifications go: http(s) URLs without credentials (the senders refuse private hosts unless allowed). */
@@ -47,14 +49,17 @@ export const IdempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, 'mu
 
 // ---------------------------------------------------------------- response documentation (OpenAPI)
 
+const count = z.number().int().min(0);
+
 const Row = z.object({
   publisherId: z.string(),
-  subSource: z.string().nullable(),
-  calls: z.number().int(),
-  billableCalls: z.number().int(),
-  nonBillableCalls: z.number().int(),
-  reasons: z.record(z.string(), z.number().int()).describe('Non-billable calls by primary reason'),
-  duplicates: z.number().int(),
+  subSource: z.string().nullable().describe('null: calls without a sub-source; `*` on publisher and total rows'),
+  calls: count,
+  billableCalls: count,
+  nonBillableCalls: count,
+  reasons: z.partialRecord(z.enum(REASON_CODES), count).describe('Non-billable calls by primary reason (only reasons seen)'),
+  signals: z.partialRecord(z.enum(CALL_SIGNALS), count).describe('Calls flagged with each signal at rating (only signals seen)'),
+  duplicates: count,
   spendCents: z.number().int(),
   creditsCents: z.number().int(),
   reversalsCents: z.number().int().describe('Charges taken back because an earlier call of the caller bills instead (≤ 0)'),
@@ -65,16 +70,24 @@ const Row = z.object({
 export const PilotReportDoc = z
   .object({
     pilotId: z.string(),
+    accountId: z.string(),
     campaignId: z.string(),
+    vertical: z.string(),
+    geography: GeographySchema.nullable(),
     startsAt: z.iso.datetime(),
     endsAt: z.iso.datetime(),
+    spendCapCents: z.number().int(),
+    dailyCapCents: z.number().int().nullable(),
+    maxBillableCalls: z.number().int().nullable(),
     state: z.enum(PILOT_STATES),
-    counter: z.object({ spentCents: z.number().int(), billableCalls: z.number().int() }),
+    closedAt: z.iso.datetime().nullable(),
+    closedReason: z.enum(['cap', 'window', 'stopped']).nullable(),
+    generatedAt: z.iso.datetime(),
+    counter: z.object({ spentCents: z.number().int(), billableCalls: count }),
     ledgerMatchesCounter: z.boolean(),
     totals: Row,
     publishers: z.array(Row.extend({ subSources: z.array(Row) })),
   })
-  .loose()
   .meta({ id: 'PilotReport' });
 
 export const PilotViewDoc = z
@@ -84,6 +97,7 @@ export const PilotViewDoc = z
     campaignId: z.string(),
     publisherIds: z.array(z.string()),
     vertical: z.string(),
+    geography: GeographySchema.nullable(),
     state: z.enum(PILOT_STATES),
     startsAt: z.iso.datetime(),
     endsAt: z.iso.datetime(),
@@ -99,14 +113,16 @@ export const PilotViewDoc = z
     nonBillableCalls: z.number().int(),
     remainingCalls: z.number().int().nullable(),
     timeLeftSec: z.number().int().describe('Seconds until the window closes'),
+    secondsToStart: z.number().int().describe('Seconds until the window opens (0 once open)'),
     closedAt: z.iso.datetime().nullable(),
     closedReason: z.enum(['cap', 'window', 'stopped']).nullable(),
+    notifyHosts: z.array(z.string()).describe('Hosts told about the pilot (the URLs themselves may carry the receiver\'s tokens)'),
     report: z
       .object({ json: z.url(), csv: z.url(), builtAt: z.iso.datetime() })
       .nullable()
       .describe('Presigned links (15 min) once the report is built'),
+    failure: z.string().nullable().describe('Why the pilot failed (state failed), else null'),
     createdAt: z.iso.datetime(),
     createdBy: z.string(),
   })
-  .loose()
   .meta({ id: 'Pilot' });

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourcesReportSchema, ThresholdReportSchema } from '../../shared/app/reports';
 import { renderReportHtml } from '../../web/report-html';
 import { viewFromApi, type ReportView } from '../../web/report-model';
+import { ceiling, sourceRow, sourcesAnswerExtras, thresholdAnswerExtras, thresholdPoint } from '../fixtures/report-answers';
 
 // ------------------------------------------------------------------------------------------------ browser
 
@@ -71,8 +72,9 @@ function fixtureView(): ReportView {
     to: '2025-03-31T00:00:00.000Z',
     groupBy: 'publisher',
     generatedAt: '2025-03-31T00:05:00.000Z',
-    ceiling: { maxPricePerCallCents: 6_000, maxCostPerBookedJobCents: CEILING_CENTS, closeRateSource: 'measured' },
-    rows: ROWS.map((r) => ({
+    ceiling: ceiling(6_000, CEILING_CENTS),
+    ...sourcesAnswerExtras([]),
+    rows: ROWS.map((r) => sourceRow({
       publisherId: r.publisherId,
       subSource: null,
       calls: r.booked * 6 + 4,
@@ -100,9 +102,10 @@ function fixtureView(): ReportView {
     currentBufferSec: 60,
     recommendedBufferSec: 90,
     rule: 'the largest buffer that keeps 95% of booked jobs',
+    ...thresholdAnswerExtras({ bufferSec: 60, billable: 0, spendCents: 0, bookedCaptured: 0 }),
     points: BUFFERS.map((b) => {
       const billable = Math.round(400 * Math.exp(-b / 300));
-      return { bufferSec: b, billable, spendCents: billable * 4_500, bookedCaptured: Math.round(60 * Math.exp(-b / 900)) };
+      return thresholdPoint({ bufferSec: b, billable, spendCents: billable * 4_500, bookedCaptured: Math.round(60 * Math.exp(-b / 900)) });
     }),
     basis: { aggregatedDays: { from: '2025-03-01', to: '2025-03-30', count: 30 }, callsRead: 0, aggregateItemsRead: 800 },
   });

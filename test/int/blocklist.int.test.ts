@@ -21,6 +21,7 @@ import { callerHash } from '../../shared/domain/caller';
 import { CONFIG_LEAD_MS } from '../../shared/domain/config';
 import { Conflict, Forbidden, NotFound } from '../../shared/domain/problems';
 import { createTenant, startInProcessApi, type InProcessApi, freshNumber, ledgerItemsOf, lifecycle, records, scanTable, startCoreEnv, type CoreEnv, } from './core-fixtures';
+import { checkedRoute } from '../contract/hooks';
 
 const MIN = 60_000;
 let env: CoreEnv;
@@ -55,9 +56,9 @@ async function setUp() {
 }
 
 function send(deps: BlockListDeps, principal: ApiKeyRecord, method: 'GET' | 'PUT', path: string, e164?: string, body?: object, query: Record<string, string> = {}): Promise<RouteResponse> {
-  const route = BLOCK_ROUTES.find((r) => r.method === method && r.path === path);
-  if (route === undefined) throw new Error(`no route ${method} ${path}`);
-  return route.handle(
+  const found = BLOCK_ROUTES.find((r) => r.method === method && r.path === path);
+  if (found === undefined) throw new Error(`no route ${method} ${path}`);
+  return checkedRoute(found).handle(
     principal,
     {
       pathParameters: e164 === undefined ? {} : { e164 },

@@ -20,6 +20,7 @@ import { CONFIG_LEAD_MS } from '../../shared/domain/config';
 import type { DncUploadResult } from '../../shared/domain/dnc';
 import { Forbidden } from '../../shared/domain/problems';
 import { createTenant, startInProcessApi, type InProcessApi, freshNumber, lifecycle, records, scanTable, startCoreEnv, type CoreEnv, } from './core-fixtures';
+import { checkedRoute } from '../contract/hooks';
 
 const MIN = 60_000;
 let env: CoreEnv;
@@ -48,9 +49,9 @@ async function setUp() {
 type Setup = Awaited<ReturnType<typeof setUp>>;
 
 function send(s: Setup, principal: ApiKeyRecord, method: string, path: string, params: Record<string, string>, body?: string, contentType = 'application/json'): Promise<RouteResponse> {
-  const route = COMPLIANCE_ROUTES.find((r) => r.method === method && r.path === path);
-  if (route === undefined) throw new Error(`no route ${method} ${path}`);
-  return route.handle(principal, { pathParameters: params, query: {}, body: body ?? '', contentType: body === undefined ? undefined : contentType }, s.deps);
+  const found = COMPLIANCE_ROUTES.find((r) => r.method === method && r.path === path);
+  if (found === undefined) throw new Error(`no route ${method} ${path}`);
+  return checkedRoute(found).handle(principal, { pathParameters: params, query: {}, body: body ?? '', contentType: body === undefined ? undefined : contentType }, s.deps);
 }
 
 /** `count` distinct valid US numbers (Austin, exchange 300-399), none from freshNumber's random range collisions aside. */

@@ -25,6 +25,7 @@ import {
   type CoreEnv,
   type Tenant,
 } from './core-fixtures';
+import { checkedApiHandler } from '../contract/hooks';
 
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -89,7 +90,8 @@ beforeAll(async () => {
     [envNameForSecret(a.account.twilio.authTokenSecret)]: a.authToken,
     [envNameForSecret(b.account.twilio.authTokenSecret)]: b.authToken,
   });
-  ({ handler: api } = await import('../../functions/api'));
+  // Every exchange is checked against the OpenAPI document the handler serves (test/contract/hooks.ts).
+  api = checkedApiHandler((await import('../../functions/api')).handler);
   ({ handler: fetcher } = await import('../../functions/recording-fetcher'));
 
   const acct = a.account.accountId;
@@ -182,6 +184,9 @@ describe('api handler', () => {
       qa: null,
       // keyA is an analyst key: the caller is masked (shared/domain/pii.ts).
       caller: maskNumber(billable.events[0]!.kind === 'call.status' ? billable.events[0]!.from : ''),
+      // The quality signals beside the billing: no STIR/SHAKEN attestation in these events makes robocall_suspect.
+      signals: ['robocall_suspect'],
+      crossCallSignals: null,
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);

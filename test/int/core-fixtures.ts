@@ -25,6 +25,7 @@ import type { CallerCipher } from '../../shared/domain/pii';
 import type { Log, Telemetry } from '../../shared/app/ports';
 import type { ProcessIngestDeps, QueueRecord } from '../../shared/app/process-ingest-batch';
 import type { Account, CallStatus, CallStatusEvent, Campaign, IngestMessage, RatingDecision, RecordingStatusEvent, TrackingNumber } from '../../shared/domain/types';
+import { checkedApiHandler } from '../contract/hooks';
 
 export interface CoreEnv {
   readonly emulators: Emulators;
@@ -364,9 +365,11 @@ export async function startInProcessApi(env: CoreEnv): Promise<InProcessApi> {
     configItems.apiKey(sha256(analystKey), { accountId, role: 'analyst', label: 'viewer' }),
   ]);
   Object.assign(process.env, apiFunctionEnv(env));
-  const { handler } = (await import('../../functions/api')) as unknown as {
+  const { handler: raw } = (await import('../../functions/api')) as unknown as {
     handler: (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
   };
+  // Every exchange is checked against the OpenAPI document the handler serves (test/contract/hooks.ts).
+  const handler = checkedApiHandler(raw);
   const texts: string[] = [];
   return {
     tenant,

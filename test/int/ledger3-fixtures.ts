@@ -13,6 +13,7 @@ import type { CreditPolicy } from '../../shared/domain/disputes';
 import { chargeEntry, ledgerSortKey } from '../../shared/domain/ledger';
 import type { LedgerEntry, RatingDecision, ReasonCode } from '../../shared/domain/types';
 import { freshNumber, hex32, statusEvent, type CoreEnv } from './core-fixtures';
+import { checkedRoute } from '../contract/hooks';
 
 export const PRICE = 4500;
 
@@ -149,8 +150,10 @@ export async function request(
   path: string,
   req: { pathParameters?: Record<string, string>; query?: Record<string, string>; body?: string | object; contentType?: string } = {},
 ): Promise<RouteResponse> {
-  const route = LEDGER_ROUTES.find((r) => r.method === method && r.path === path);
-  if (route === undefined) throw new Error(`no route ${method} ${path}`);
+  const found = LEDGER_ROUTES.find((r) => r.method === method && r.path === path);
+  if (found === undefined) throw new Error(`no route ${method} ${path}`);
+  // Checked against the served OpenAPI document (test/contract/hooks.ts).
+  const route = checkedRoute(found);
   const body = req.body;
   const json = typeof body === 'object';
   return route.handle(

@@ -18,6 +18,7 @@ import type { OutcomeView } from '../../shared/domain/outcomes';
 import { Forbidden } from '../../shared/domain/problems';
 import type { CallStatus } from '../../shared/domain/types';
 import { createTenant, freshNumber, lifecycle, records, scanTable, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+import { checkedRoute } from '../contract/hooks';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -63,9 +64,9 @@ async function playCall(t: Tenant, from: string, startMs: number, final: CallSta
 }
 
 async function send(principal: ApiKeyRecord, method: 'GET' | 'POST', path: string, opts: { body?: string; contentType?: string; query?: Record<string, string>; params?: Record<string, string> } = {}): Promise<RouteResponse> {
-  const route = OUTCOME_ROUTES.find((r) => r.method === method && r.path === path);
-  if (route === undefined) throw new Error(`no route ${method} ${path}`);
-  const res = await route.handle(principal, { pathParameters: opts.params ?? {}, query: opts.query ?? {}, body: opts.body ?? '', contentType: opts.contentType }, deps);
+  const found = OUTCOME_ROUTES.find((r) => r.method === method && r.path === path);
+  if (found === undefined) throw new Error(`no route ${method} ${path}`);
+  const res = await checkedRoute(found).handle(principal, { pathParameters: opts.params ?? {}, query: opts.query ?? {}, body: opts.body ?? '', contentType: opts.contentType }, deps);
   bodies.push(res.body);
   return res;
 }

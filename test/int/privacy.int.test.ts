@@ -19,6 +19,7 @@ import type { ApiKeyRecord } from '../../shared/app/ports';
 import { Unprocessable } from '../../shared/domain/problems';
 import { freshNumber, hex32, ledgerItemsOf, recordingTelemetry, scanTable, silentLog, startCoreEnv, type CoreEnv } from './core-fixtures';
 import { commitCall, createLedger3Tenant, request, type CommittedCall, type Ledger3Tenant } from './ledger3-fixtures';
+import { checkedRoute } from '../contract/hooks';
 
 let env: CoreEnv;
 let media: FakeMedia;
@@ -59,7 +60,7 @@ async function exists(key: string): Promise<boolean> {
 }
 
 async function setRetention(t: Ledger3Tenant, days: number): Promise<void> {
-  const route = COMPLIANCE_ROUTES.find((r) => r.method === 'PUT' && r.path === '/v1/account/compliance')!;
+  const route = checkedRoute(COMPLIANCE_ROUTES.find((r) => r.method === 'PUT' && r.path === '/v1/account/compliance')!);
   const body = JSON.stringify({ consentMissingNonBillable: false, dncNonBillable: false, recordingRetentionDays: days });
   const res = await route.handle(t.admin, { pathParameters: {}, query: {}, body, contentType: 'application/json' }, complianceDeps(
     { mainTable: env.names.mainTable, callerHashKeyRef: 'env:UNUSED' },
@@ -97,12 +98,12 @@ const resolveDispute = (t: Ledger3Tenant, callId: string, outcome: 'accepted' | 
   request(ledgerDeps, t.admin, 'POST', '/v1/disputes/{disputeId}/resolve', { pathParameters: { disputeId: `dispute:${callId}` }, body: { outcome, note: 'done' } });
 
 async function deletion(principal: ApiKeyRecord, idempotencyKey: string, callerNumber: string) {
-  const route = PRIVACY_ROUTES.find((r) => r.method === 'POST')!;
+  const route = checkedRoute(PRIVACY_ROUTES.find((r) => r.method === 'POST')!);
   return route.handle(principal, { pathParameters: {}, query: {}, body: JSON.stringify({ callerNumber }), contentType: 'application/json', idempotencyKey }, privacy);
 }
 
 async function getDeletion(principal: ApiKeyRecord, deletionId: string) {
-  const route = PRIVACY_ROUTES.find((r) => r.method === 'GET')!;
+  const route = checkedRoute(PRIVACY_ROUTES.find((r) => r.method === 'GET')!);
   return route.handle(principal, { pathParameters: { deletionId }, query: {}, body: '', contentType: undefined, idempotencyKey: undefined }, privacy);
 }
 

@@ -18,6 +18,7 @@ import { getCallDetail } from '../../shared/app/read-api';
 import { reportEngine } from '../../shared/app/report-engine';
 import { Problem } from '../../shared/domain/problems';
 import { createTenant, freshNumber, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from './core-fixtures';
+import { checkedRoute } from '../contract/hooks';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -77,7 +78,7 @@ afterAll(async () => {
 });
 
 async function send(principal: ApiKeyRecord, method: 'GET' | 'POST', path: string, opts: { body?: unknown; query?: Record<string, string>; params?: Record<string, string> } = {}): Promise<RouteResponse> {
-  const route = QA_ROUTES.find((r) => r.method === method && r.path === path)!;
+  const route = checkedRoute(QA_ROUTES.find((r) => r.method === method && r.path === path)!);
   return route.handle(
     principal,
     { pathParameters: opts.params ?? {}, query: opts.query ?? {}, body: opts.body === undefined ? '' : JSON.stringify(opts.body), contentType: 'application/json' },

@@ -24,6 +24,7 @@ import type { ApiKeyRecord } from '../../shared/app/ports';
 import { formatCents } from '../../web/format';
 import { continuousDays, divRound, viewFromApi } from '../../web/report-model';
 import { alignTable, printable, renderReportTable } from '../../web/report-terminal';
+import { ceiling, sourceRow, sourcesAnswerExtras, thresholdAnswerExtras, thresholdPoint } from '../fixtures/report-answers';
 
 const NOW = new Date('2025-06-15T12:00:00.000Z');
 const DAY = 86_400_000;
@@ -258,6 +259,11 @@ describe('REPORT_ROUTES', () => {
 
 // ------------------------------------------------------------------ the contract and the view model
 
+const SOURCE_ROWS = [
+  sourceRow({ publisherId: 'pub-a', subSource: 'search', calls: 10, connected: 9, billable: 3, netSpendCents: 13500, booked: 2, closed: 1, revenueCents: 90000, verdict: 'scale', why: 'cheap' }),
+  sourceRow({ publisherId: 'pub-b', subSource: null, calls: 5, connected: 2, billable: 1, netSpendCents: 4500, booked: 0, closed: 0, revenueCents: 0, verdict: 'insufficient_data', why: 'few calls' }),
+  sourceRow({ publisherId: 'pub-c', subSource: 'social', calls: 7, connected: 7, billable: 7, netSpendCents: 31501, booked: 3, closed: 0, revenueCents: 0, verdict: 'cut', why: 'dear' }),
+];
 const SOURCES = {
   campaignId: 'roofing-tx',
   campaignName: 'Roof repair, Austin',
@@ -265,12 +271,9 @@ const SOURCES = {
   to: '2025-05-04T00:00:00.000Z',
   groupBy: 'subSource',
   generatedAt: '2025-05-04T00:00:05.000Z',
-  ceiling: { maxPricePerCallCents: 6000, maxCostPerBookedJobCents: 30000, closeRateSource: 'measured' },
-  rows: [
-    { publisherId: 'pub-a', subSource: 'search', calls: 10, connected: 9, billable: 3, netSpendCents: 13500, booked: 2, closed: 1, revenueCents: 90000, verdict: 'scale', why: 'cheap' },
-    { publisherId: 'pub-b', subSource: null, calls: 5, connected: 2, billable: 1, netSpendCents: 4500, booked: 0, closed: 0, revenueCents: 0, verdict: 'insufficient_data', why: 'few calls' },
-    { publisherId: 'pub-c', subSource: 'social', calls: 7, connected: 7, billable: 7, netSpendCents: 31501, booked: 3, closed: 0, revenueCents: 0, verdict: 'cut', why: 'dear' },
-  ],
+  ceiling: ceiling(6000, 30000),
+  ...sourcesAnswerExtras(SOURCE_ROWS),
+  rows: SOURCE_ROWS,
   spendByDay: [
     { day: '2025-05-03', spendCents: 100, bookedCount: 1 },
     { day: '2025-05-01', spendCents: 49401, bookedCount: 4 },
@@ -284,10 +287,11 @@ const THRESHOLD = {
   currentBufferSec: 60,
   recommendedBufferSec: 90,
   rule: 'largest buffer that keeps 95% of booked jobs',
+  ...thresholdAnswerExtras({ bufferSec: 60, billable: 11, spendCents: 49500, bookedCaptured: 5 }),
   points: [
-    { bufferSec: 90, billable: 8, spendCents: 36000, bookedCaptured: 5 },
-    { bufferSec: 60, billable: 11, spendCents: 49500, bookedCaptured: 5 },
-    { bufferSec: 120, billable: 4, spendCents: 18000, bookedCaptured: 0 },
+    thresholdPoint({ bufferSec: 90, billable: 8, spendCents: 36000, bookedCaptured: 5 }),
+    thresholdPoint({ bufferSec: 60, billable: 11, spendCents: 49500, bookedCaptured: 5 }),
+    thresholdPoint({ bufferSec: 120, billable: 4, spendCents: 18000, bookedCaptured: 0 }),
   ],
   basis: { aggregatedDays: null, callsRead: 22, aggregateItemsRead: 0 },
 };
