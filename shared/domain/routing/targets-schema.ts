@@ -9,11 +9,8 @@
  */
 import * as z from 'zod';
 import { E164Schema } from '../config-schema';
-import { minuteOfDay } from '../terms';
-import { GeographySchema } from '../terms-schema';
-import { WEEKDAYS, isTimeZone } from '../zoned-time';
+import { GeographySchema, HoursOfOperationSchema } from '../terms-schema';
 
-const hhmm = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const localDate = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$/;
 
 export const TargetDestinationSchema = z.discriminatedUnion('kind', [
@@ -24,20 +21,8 @@ export const TargetDestinationSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
-export const TargetHoursSchema = z.strictObject({
-  timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone'),
-  windows: z
-    .array(
-      z
-        .strictObject({
-          day: z.enum(WEEKDAYS),
-          open: z.string().regex(hhmm, 'must be HH:MM'),
-          close: z.string().regex(hhmm, 'must be HH:MM (24:00 for midnight)'),
-        })
-        .refine((w) => minuteOfDay(w.open) < minuteOfDay(w.close), { message: 'must close after it opens', path: ['close'] }),
-    )
-    .min(1)
-    .max(70),
+/** A target's hours: the campaign's hours of operation (terms-schema.ts), plus the local dates it is closed. */
+export const TargetHoursSchema = HoursOfOperationSchema.safeExtend({
   holidays: z.array(z.string().regex(localDate, 'must be a local date YYYY-MM-DD')).max(366).default([]),
 });
 
