@@ -34,7 +34,7 @@ describe('admission: each rule refuses before connect, with its inputs', () => {
     expect(d.reservation).toBeNull();
     expect(d.termsVersion).toBe(1);
     expect(d.rules.map((r) => r.rule)).toEqual([
-      'unknown_number', 'outside_hours', 'not_qualified', 'out_of_geo', 'duplicate_caller', 'blocked_caller', 'blocked_signal', 'campaign_capped', 'no_target',
+      'unknown_number', 'outside_hours', 'not_qualified', 'out_of_geo', 'caller_id_withheld', 'duplicate_caller', 'blocked_caller', 'blocked_signal', 'campaign_capped', 'no_target',
     ]);
   });
 
@@ -68,13 +68,14 @@ describe('admission: each rule refuses before connect, with its inputs', () => {
 
   it('a withheld caller id under non-billable terms; admitted under billable terms', () => {
     const withheld = { from: 'anonymous', to: ASSIGNMENT.number, fromState: null, fromZip: null, tags: [], digits: null };
-    const d = admit(admissionInput({ call: withheld, withheld: { callerIdWithheld: true, withheldCallerId: 'non_billable' } }));
+    // Rating evaluates the rule from the caller identity and the terms' withheldCallerId; admission takes its verdict.
+    const d = admit(admissionInput({ call: withheld }));
     expect(d).toMatchObject({ kind: 'refuse', reason: 'caller_id_withheld' });
     expect(ruleOf(d, 'caller_id_withheld')?.inputs).toEqual({ callerIdWithheld: true, withheldCallerId: 'non_billable' });
     // Placed where rating places it: right after out_of_geo.
     const names = d.rules.map((r) => r.rule);
     expect(names.indexOf('caller_id_withheld')).toBe(names.indexOf('out_of_geo') + 1);
-    expect(admit(admissionInput({ call: withheld, withheld: { callerIdWithheld: true, withheldCallerId: 'billable' } })).kind).toBe('route');
+    expect(admit(admissionInput({ call: withheld, termsVersions: [{ ...TERMS, withheldCallerId: 'billable' }] })).kind).toBe('route');
   });
 
   it('a duplicate caller is admitted and flagged (a repeat caller is a customer calling back)', () => {
