@@ -258,7 +258,8 @@ export const REPORT_ROUTES: readonly ReportRoute[] = [
 
 const count = z.number().int().min(0);
 const cents = z.number().int();
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+/** A local day, `YYYY-MM-DD`; `-YYYY-MM-DD` before year 0 (a day west of UTC on 0000-01-01: aggregates.ts localDay). */
+const day = z.string().regex(/^-?\d{4}-\d{2}-\d{2}$/);
 const ratio = z.number();
 
 export const VERDICTS = ['scale', 'hold', 'cut', 'insufficient_data'] as const;

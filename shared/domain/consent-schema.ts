@@ -39,9 +39,22 @@ export type ConsentRecord = z.infer<typeof ConsentRecordSchema>;
 
 export const MAX_CONSENT_RECORDS = 1000;
 
-/** One record, or {records: [...]} (≤ MAX_CONSENT_RECORDS). */
+/**
+ * One record, or {records: [...]} (≤ MAX_CONSENT_RECORDS). Each record is validated on its own and an invalid one is
+ * refused in its result line (the answer is still 200), so the body's schema holds only what is refused as a whole.
+ */
 export const ConsentBatchSchema = z.strictObject({ records: z.array(z.unknown()).min(1).max(MAX_CONSENT_RECORDS) });
-export const PostConsentBodySchema = z.union([ConsentRecordSchema, z.strictObject({ records: z.array(ConsentRecordSchema).min(1).max(MAX_CONSENT_RECORDS) })]);
+const RECORD_FIELDS = 'callId or callerNumber (+ publisherId), capturedAt, certificateId and/or certificateUrl (https), leadId';
+export const PostConsentBodySchema = z.union([
+  z.looseObject({}).describe(`One consent record: ${RECORD_FIELDS}. Refused in its result line when invalid.`),
+  z.strictObject({
+    records: z
+      .array(z.looseObject({}).describe(`A consent record: ${RECORD_FIELDS}`))
+      .min(1)
+      .max(MAX_CONSENT_RECORDS)
+      .describe('Consent records, each validated on its own: an invalid one is refused in its result line'),
+  }),
+]);
 
 export const ComplianceSettingsSchema = z
   .strictObject({

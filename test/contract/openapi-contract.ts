@@ -193,13 +193,23 @@ export class OpenApiContract {
 
     // Parameters (and a JSON or form body) by openapi-backend. A body of another media type is checked here, so its
     // "requestBody is required" is not an error of the request.
-    const result = this.api.validator.validateRequest(
-      { method: x.method.toUpperCase(), path: x.path, headers, query: x.query, ...(parsedBody === undefined ? {} : { body: parsedBody }) },
-      operation,
-    );
+    let result: { errors?: ErrorObject[] | null };
+    try {
+      result = this.api.validator.validateRequest(
+        { method: x.method.toUpperCase(), path: x.path, headers, query: x.query, ...(parsedBody === undefined ? {} : { body: parsedBody }) },
+        operation,
+      );
+    } catch (err) {
+      // A path or query that is not valid percent-encoding cannot be decoded, let alone validated: the document refuses it.
+      if (!(err instanceof URIError)) throw err;
+      errors.push({ pointer: '', message: `the request target is not valid percent-encoding (${err.message})` });
+      return errors;
+    }
     for (const e of significant(result.errors ?? [])) {
       const pointer = pointerOf(e).replace(/^\/requestBody(?=\/|$)/, '/body').replace(/^\/path(?=\/|$)/, '/path');
       if (pointer === '/body' && e.keyword === 'required' && !(hasBody && parsedBody !== undefined)) continue;
+      // OpenAPI lists the parameters an operation reads; it does not forbid others, and the API ignores them.
+      if (pointer.startsWith('/query/') && e.keyword === 'additionalProperties') continue;
       errors.push({ pointer, message: messageOf(e) });
     }
     if (hasBody && !jsonBody && media !== undefined && media !== 'application/x-www-form-urlencoded' && media in documented) {
