@@ -21,14 +21,14 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { CallOutcome, ReportCall } from '../shared/domain/analytics';
+import type { CallOutcome, ReportCall } from '../shared/domain/reports/analytics';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { contributionDelta, contributionOf, dayNumber } from '../shared/domain/aggregates';
-import { itemSizeBytes } from '../shared/adapters/capacity';
-import { aggregateKeys } from '../shared/adapters/aggregate-repo';
-import { buildScorecard, createScorecard, type ScorecardResult } from '../shared/domain/scorecard';
-import { createThresholdTuner, tuneThreshold, type ThresholdTuning } from '../shared/domain/threshold-tuner';
-import type { ReasonCode } from '../shared/domain/types';
+import { contributionDelta, contributionOf, dayNumber } from '../shared/domain/reports/aggregates';
+import { itemSizeBytes } from '../shared/adapters/platform/dynamodb/capacity';
+import { aggregateKeys } from '../shared/adapters/reports/aggregate-repo';
+import { buildScorecard, createScorecard, type ScorecardResult } from '../shared/domain/reports/scorecard';
+import { createThresholdTuner, tuneThreshold, type ThresholdTuning } from '../shared/domain/reports/threshold-tuner';
+import type { ReasonCode } from '../shared/domain/kernel/types';
 import { median, round } from './instrument';
 import { mulberry32 } from '../events/prng';
 
@@ -239,7 +239,7 @@ export interface AnalyticsFigures {
   tuner: { ms: number; runsMs: number[]; ratioToBaseline: number; recommendedBufferSec: number | null; currentBufferSec: number; costPerBookedAtCurrentCents: number | null; costPerBookedAtRecommendedCents: number | null };
   scorecard: { ms: number; runsMs: number[]; ratioToBaseline: number; verdicts: Record<string, number> };
   /**
-   * The same two reports from daily aggregates (shared/domain/aggregates.ts): the calls' contributions summed into
+   * The same two reports from daily aggregates (shared/domain/reports/aggregates.ts): the calls' contributions summed into
    * (day, source) items once (what the aggregator keeps incrementally), then both reports folded from the items.
    */
   aggregates: {
@@ -271,7 +271,7 @@ const BENCH_ECONOMICS = { avgCustomerMarginCents: 120_000, closeRate: 0.2, targe
 
 export const SWEEP = { min: 0, max: 595, step: 5, currentBufferSec: BUFFER_SEC } as const;
 
-/** A rated call item as the campaign index (gsi3, ALL) returns it: 1000 B, measured (test/int/core-capacity.int.test.ts). */
+/** A rated call item as the campaign index (gsi3, ALL) returns it: 1000 B, measured (test/int/platform/capacity.int.test.ts). */
 const CALL_ITEM_BYTES = 1000;
 const readUnits = (bytes: number) => Math.ceil(bytes / 4096) * 0.5;
 

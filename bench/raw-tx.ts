@@ -2,23 +2,23 @@
  * The floor: the rating transaction alone, as fast as DynamoDB Local commits it.
  *
  * The items are the writer's own: each completed webhook is parsed with the domain parser and rated with the
- * domain rating exactly as shared/app/process-ingest-batch.ts does, and the transaction is built and sent by
+ * domain rating exactly as shared/app/rating/process-ingest-batch.ts does, and the transaction is built and sent by
  * the production adapter (`CallRepo.commitRating`: call item update + charge put + duplicate marker put, same
  * conditions, same attribute encoding). Only SQS, S3, the handler and the HTTP path are left out.
  */
 import { DynamoDBClient, GetItemCommand, type AttributeValue, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { Agent } from 'node:http';
-import { itemSizeBytes } from '../shared/adapters/capacity';
-import { CallRepo, mainKeys } from '../shared/adapters/main-repo';
-import { normaliseNumber, callerHash } from '../shared/domain/caller';
-import { callTimes } from '../shared/domain/fold';
-import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger';
-import { duplicateWindowMs, rateCall } from '../shared/domain/rating';
-import { parseForm, parseTwilioEvent } from '../shared/domain/twilio';
-import type { CallStatusEvent } from '../shared/domain/types';
-import type { Seed } from '../shared/domain/seed';
+import { itemSizeBytes } from '../shared/adapters/platform/dynamodb/capacity';
+import { CallRepo, mainKeys } from '../shared/adapters/calls/main-repo';
+import { normaliseNumber, callerHash } from '../shared/domain/calls/caller';
+import { callTimes } from '../shared/domain/calls/fold';
+import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger/charges';
+import { duplicateWindowMs, rateCall } from '../shared/domain/rating/rating-legacy';
+import { parseForm, parseTwilioEvent } from '../shared/domain/calls/providers/twilio';
+import type { CallStatusEvent } from '../shared/domain/kernel/types';
+import type { Seed } from '../shared/domain/catalog/seed';
 import type { WebhookRequest } from '../events/traffic';
-import { settleWithLimit } from '../shared/app/concurrency';
+import { settleWithLimit } from '../shared/app/kernel/concurrency';
 import { SdkTimer } from './instrument';
 
 type CommitArgs = Parameters<CallRepo['commitRating']>[0];

@@ -30,7 +30,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { QUEUES } from '../infra/resources';
 import { REPO_ROOT } from '../infra/local/emulators';
 import { startLocalStack, type LocalStack } from '../infra/local/stack';
-import { ddbStats, dynamodb, s3, sqs } from '../shared/adapters/aws';
+import { ddbStats, dynamodb, s3, sqs } from '../shared/adapters/platform/aws';
 import { measureBundles, type BundleFigures } from './bundles';
 import { cpuWindow, distribution, findDynamoDbLocalPid, percentile, profile, round, SdkTimer, type CpuWindow, type ProfileSummary } from './instrument';
 import { runLoad, type LoadSample } from './load';
@@ -430,13 +430,13 @@ async function main(): Promise<void> {
       requests: perCall(ringingDdb.requests + completedDdb.requests, K),
       /** As DynamoDB Local reported them (ReturnConsumedCapacity). */
       writeUnits: perCall(ringingDdb.writeUnits + completedDdb.writeUnits, K),
-      /** The same writes priced by AWS's rules from the items written (shared/adapters/capacity.ts). */
+      /** The same writes priced by AWS's rules from the items written (shared/adapters/platform/dynamodb/capacity.ts). */
       awsWriteUnits: perCall(ringingDdb.awsWriteUnits + completedDdb.awsWriteUnits, K),
       readUnits: perCall(ringingDdb.readUnits + completedDdb.readUnits, K),
       ringingMerge: { ...perPhase(ringingDdb), ops: ringingOps },
       completedRating: { ...perPhase(completedDdb), ops: ddbTimer.summary() },
       source:
-        'ddbStats (shared/adapters/aws.ts): every repository request with ReturnConsumedCapacity=TOTAL and its AWS-rule price; requests cross-checked per operation by an SDK middleware (ops)',
+        'ddbStats (shared/adapters/platform/aws.ts): every repository request with ReturnConsumedCapacity=TOTAL and its AWS-rule price; requests cross-checked per operation by an SDK middleware (ops)',
     };
 
     // ---- B3. recordings (fetched from the fake media host, stored in S3, recorded on the call)

@@ -11,9 +11,9 @@
  * long-lived stack (npm start) is safe: an identical terms PUT adds no version and a dispute opened by an earlier
  * run is shown as it stands instead of being resolved again. Caller numbers are never printed.
  */
-import type { StatementResponse } from '../shared/app/statements';
-import { maskNumber } from '../shared/domain/caller';
-import { wallTime, zonedToUtcMs } from '../shared/domain/zoned-time';
+import type { StatementResponse } from '../shared/app/ledger/statements';
+import { maskNumber } from '../shared/domain/calls/caller';
+import { wallTime, zonedToUtcMs } from '../shared/domain/kernel/zoned-time';
 
 export interface OpsContext {
   readonly baseUrl: string;

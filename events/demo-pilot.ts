@@ -12,9 +12,9 @@
  */
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { CONFIG_LEAD_MS } from '../shared/domain/config';
-import { twilioSignature } from '../shared/domain/twilio';
-import type { Seed } from '../shared/domain/seed';
+import { CONFIG_LEAD_MS } from '../shared/domain/catalog/config';
+import { twilioSignature } from '../shared/domain/calls/providers/twilio';
+import type { Seed } from '../shared/domain/catalog/seed';
 import { rfc2822 } from './traffic';
 
 export interface PilotDemoTarget {

@@ -25,7 +25,7 @@
  * quality detectors must stay quiet on them): `dnc_listed` callers spread over the baseline sources, and
  * `outbound_without_consent` calls from pub-dialer (declared traffic method `outbound`, no consent captured).
  */
-import { callerHash } from '../shared/domain/caller';
+import { callerHash } from '../shared/domain/calls/caller';
 import {
   DEFAULT_QUALITY_CONFIG,
   QUALITY_SIGNALS,
@@ -37,8 +37,8 @@ import {
   type QualityFacts,
   type QualitySignal,
   type QualityTerms,
-} from '../shared/domain/quality-signals';
-import type { TrafficMethod } from '../shared/domain/types';
+} from '../shared/domain/quality/signals';
+import type { TrafficMethod } from '../shared/domain/kernel/types';
 import { Rng } from './traffic';
 
 export type CorpusScenario =

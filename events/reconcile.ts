@@ -2,7 +2,7 @@
  * Compares what the read API says (calls and ledger entries) with the traffic generator's ground truth.
  * Pure: the demo and the end-to-end tests fetch, this judges. Messages name call ids, never caller numbers.
  */
-import { REASON_CODES, type ReasonCode } from '../shared/domain/types';
+import { REASON_CODES, type ReasonCode } from '../shared/domain/kernel/types';
 import { summarise, type CallTruth, type PublisherSummary } from './traffic';
 
 /** An item of `GET /v1/calls` / `GET /v1/calls/{callId}` (the fields the comparison reads). */
@@ -116,7 +116,7 @@ export function reconcile(
     );
 
   // The ledger: one net charge per billable call, at the call's amount, none for the rest. A call charged before an
-  // earlier call of its caller arrived is reversed (shared/domain/duplicate-window.ts): its charge and reversal net 0.
+  // earlier call of its caller arrived is reversed (shared/domain/rating/duplicate-window.ts): its charge and reversal net 0.
   const entriesByCall = new Map<string, ApiLedgerEntry[]>();
   for (const e of ourEntries) entriesByCall.set(e.callId, [...(entriesByCall.get(e.callId) ?? []), e]);
   const netOf = (callId: string) => (entriesByCall.get(callId) ?? []).reduce((s, e) => s + e.amountCents, 0);

@@ -9,7 +9,7 @@
  * Where it reads from: --base-url (with --key, or CALLLEDGER_API_KEY); else the stack `npm start` is running
  * (.local/run.json), trying its API keys until one belongs to the campaign's account; else, with --stack, a stack
  * of its own (empty but for the seed: useful to see the empty report). The period defaults to the API's: the 30
- * days before now. Every answer is checked against the API's contract (shared/app/reports.ts) before it is shown.
+ * days before now. Every answer is checked against the API's contract (shared/app/reports/reports.ts) before it is shown.
  *
  * `reportForCampaign` is the same thing as a function, for the demo's last step.
  */
@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as z from 'zod';
-import { SourcesReportSchema, ThresholdReportSchema } from '../shared/app/reports';
+import { SourcesReportSchema, ThresholdReportSchema } from '../shared/app/reports/reports';
 import { renderReportHtml } from '../web/report-html';
 import { viewFromApi, type ReportView } from '../web/report-model';
 import { renderReportTable } from '../web/report-terminal';
@@ -62,7 +62,7 @@ async function getJson<S extends z.ZodType>(target: ReportTarget, path: string, 
   const parsed = schema.safeParse(JSON.parse(text));
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 8).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`GET ${path} answered JSON outside the report contract (shared/app/reports.ts):\n  ${issues.join('\n  ')}`);
+    throw new Error(`GET ${path} answered JSON outside the report contract (shared/app/reports/reports.ts):\n  ${issues.join('\n  ')}`);
   }
   return parsed.data;
 }

@@ -15,12 +15,12 @@
  * Everything is a pure function of the options: the same seed, start time and options give byte-identical
  * requests, so a replay is idempotent against the ledger.
  */
-import { twilioSignature } from '../shared/domain/twilio';
-import type { Account, Campaign, CallStatus, Publisher, ReasonCode, TrackingNumber } from '../shared/domain/types';
+import { twilioSignature } from '../shared/domain/calls/providers/twilio';
+import type { Account, Campaign, CallStatus, Publisher, ReasonCode, TrackingNumber } from '../shared/domain/kernel/types';
 
 // ------------------------------------------------------------------------------------------------ inputs
 
-/** The parts of a seed (events/seed/demo.json, `Seed` in shared/domain/seed.ts) the generator reads. */
+/** The parts of a seed (events/seed/demo.json, `Seed` in shared/domain/catalog/seed.ts) the generator reads. */
 export interface TrafficSeed {
   readonly accounts: readonly Account[];
   readonly publishers: readonly Publisher[];
@@ -610,7 +610,7 @@ export function generateTraffic(options: TrafficOptions): Traffic {
 }
 
 /**
- * Rating v1, restated independently of shared/domain/rating.ts so the two can check each other: in start order,
+ * Rating v1, restated independently of shared/domain/rating/rating-legacy.ts so the two can check each other: in start order,
  * a connected call of at least bufferSec bills unless the same caller already billed on this campaign less than
  * duplicateWindowHours before it.
  */

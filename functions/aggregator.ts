@@ -1,16 +1,16 @@
 /**
  * Lambda: keeps the daily aggregates (issue 5) from the main table's stream (STREAMS.callChanges in
  * infra/resources.ts: call items only, both images). Thin: parse the records, hand the changes to
- * shared/app/aggregates.ts, report the earliest failed record so the stream resumes there (partial batch response).
+ * shared/app/reports/aggregates.ts, report the earliest failed record so the stream resumes there (partial batch response).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { STREAMS } from '../infra/resources';
-import { aggregatorDeps } from '../shared/adapters/aggregator-deps';
-import { loadConfig } from '../shared/adapters/env';
-import { logger } from '../shared/adapters/log';
-import { parseCall } from '../shared/adapters/main-repo';
-import { aggregateCallChanges, type CallChange } from '../shared/app/aggregates';
+import { aggregatorDeps } from '../shared/adapters/reports/deps';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { logger } from '../shared/adapters/platform/log';
+import { parseCall } from '../shared/adapters/calls/main-repo';
+import { aggregateCallChanges, type CallChange } from '../shared/app/reports/aggregates';
 
 const config = loadConfig(['mainTable', 'aggregatesTable']);
 const deps = aggregatorDeps(config);

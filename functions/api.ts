@@ -1,6 +1,6 @@
 /**
  * Lambda: the read and management API (the routes of infra/resources.ts ROUTES with fn 'api'), bearer API key
- * auth (`GET /v1/openapi.json` excepted). Management writes need an `admin` key (shared/app/management.ts).
+ * auth (`GET /v1/openapi.json` excepted). Management writes need an `admin` key (shared/app/catalog/management.ts).
  *
  * Routing is a few lines here instead of @middy/http-router: three GET routes do not need a router package, and
  * that one pulled `node:http` and its dependencies into the cold start. The path is matched against the route
@@ -9,19 +9,19 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { ROUTES } from '../infra/resources';
-import { BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType } from '../shared/domain/problems';
-import { loadConfig } from '../shared/adapters/env';
-import { authenticate, DEPENDENCY_RETRY_AFTER_SEC, header, httpProblems, json, problemResponse, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
-import { dependencyFailure } from '../shared/adapters/dependency-failure';
-import { healthProbes } from '../shared/adapters/health-probes';
-import { checkHealth, type HealthDeps } from '../shared/app/health';
-import { LedgerRepo } from '../shared/adapters/ledger-repo';
-import { log, logger } from '../shared/adapters/log';
-import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
-import { S3RecordingUrls } from '../shared/adapters/recording-urls';
-import { callerCipherFor } from '../shared/adapters/pii-cipher';
-import { SecretResolver } from '../shared/adapters/secrets';
-import { cursorSealer } from '../shared/adapters/cursor';
+import { BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType } from '../shared/domain/kernel/problems';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { authenticate, DEPENDENCY_RETRY_AFTER_SEC, header, httpProblems, json, problemResponse, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
+import { dependencyFailure } from '../shared/adapters/platform/dependency-failure';
+import { healthProbes } from '../shared/adapters/platform/health-probes';
+import { checkHealth, type HealthDeps } from '../shared/app/kernel/health';
+import { LedgerRepo } from '../shared/adapters/ledger/ledger-repo';
+import { log, logger } from '../shared/adapters/platform/log';
+import { CallRepo, ConfigRepo } from '../shared/adapters/calls/main-repo';
+import { S3RecordingUrls } from '../shared/adapters/recordings/recording-urls';
+import { callerCipherFor } from '../shared/adapters/privacy/pii-cipher';
+import { SecretResolver } from '../shared/adapters/platform/secrets';
+import { cursorSealer } from '../shared/adapters/http/cursor';
 import {
   getCampaign,
   getPublisher,
@@ -32,24 +32,24 @@ import {
   requireAdmin,
   type ManagementDeps,
   type Written,
-} from '../shared/app/management';
-import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger-routes';
-import { BLOCK_ROUTES, blockListDeps } from '../shared/app/block-list';
-import { PILOT_ROUTES } from '../shared/app/pilots';
-import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes';
-import { QA_ROUTES, qaDeps } from '../shared/app/qa';
-import { COMPLIANCE_ROUTES, complianceDeps } from '../shared/app/compliance';
-import { PRIVACY_ROUTES, privacyDeps } from '../shared/app/privacy';
-import { pilotApiDeps } from '../shared/adapters/pilot-deps';
-import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports';
-import { reportEngine } from '../shared/app/report-engine';
-import { CampaignCallsReader } from '../shared/adapters/campaign-calls';
-import { AggregateRepo } from '../shared/adapters/aggregate-repo';
-import { loadPilotConfig } from '../shared/adapters/pilot-env';
-import { openApiDocument } from '../shared/app/openapi';
-import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/read-api';
-import { checkPathParameters } from '../shared/app/query';
-import type { ApiKeyRecord } from '../shared/app/ports';
+} from '../shared/app/catalog/management';
+import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger/ledger-routes';
+import { BLOCK_ROUTES, blockListDeps } from '../shared/app/blocklist/block-list';
+import { PILOT_ROUTES } from '../shared/app/pilots/pilots';
+import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes/outcomes';
+import { QA_ROUTES, qaDeps } from '../shared/app/qa/qa';
+import { COMPLIANCE_ROUTES, complianceDeps } from '../shared/app/compliance/compliance';
+import { PRIVACY_ROUTES, privacyDeps } from '../shared/app/privacy/privacy';
+import { pilotApiDeps } from '../shared/adapters/pilots/deps';
+import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports/reports';
+import { reportEngine } from '../shared/app/reports/report-engine';
+import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
+import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
+import { loadPilotConfig } from '../shared/adapters/pilots/env';
+import { openApiDocument } from '../shared/app/kernel/openapi';
+import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/calls/read-api';
+import { checkPathParameters } from '../shared/app/kernel/query';
+import type { ApiKeyRecord } from '../shared/app/kernel/ports';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
 
@@ -59,9 +59,9 @@ const deps: ReadApiDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
   media: new S3RecordingUrls(config.recordingsBucket),
-  // Opens the caller numbers call items carry sealed (full for admin keys, masked for analysts; shared/domain/pii.ts).
+  // Opens the caller numbers call items carry sealed (full for admin keys, masked for analysts; shared/domain/privacy/pii.ts).
   pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }),
-  // Page cursors are sealed under a key derived from the caller-hash key (shared/adapters/cursor.ts).
+  // Page cursors are sealed under a key derived from the caller-hash key (shared/adapters/http/cursor.ts).
   cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
 };
 const management: ManagementDeps = { store: keys, now: () => new Date() };
@@ -70,7 +70,7 @@ const blockDeps = blockListDeps(config);
 const pilotDeps = pilotApiDeps(config, loadPilotConfig());
 const outcomesDeps = outcomeDeps(config);
 // Booked revenue by source: the scorecard and the buffer sweep over the campaign index and, for long periods, the
-// daily aggregates (shared/app/report-engine.ts).
+// daily aggregates (shared/app/reports/report-engine.ts).
 const reportDeps: ReportDeps = {
   engine: reportEngine({
     config: keys,

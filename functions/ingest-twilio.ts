@@ -3,14 +3,14 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { loadConfig } from '../shared/adapters/env';
-import { header, httpProblems, noContent, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http';
-import { log, logger } from '../shared/adapters/log';
-import { publishMetrics, telemetry } from '../shared/adapters/metrics';
-import { ConfigRepo } from '../shared/adapters/main-repo';
-import { SqsIngestQueue } from '../shared/adapters/queue';
-import { SecretResolver } from '../shared/adapters/secrets';
-import { ingestWebhook, type IngestDeps } from '../shared/app/ingest';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { header, httpProblems, noContent, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
+import { log, logger } from '../shared/adapters/platform/log';
+import { publishMetrics, telemetry } from '../shared/adapters/platform/metrics';
+import { ConfigRepo } from '../shared/adapters/calls/main-repo';
+import { SqsIngestQueue } from '../shared/adapters/calls/queue';
+import { SecretResolver } from '../shared/adapters/platform/secrets';
+import { ingestWebhook, type IngestDeps } from '../shared/app/calls/ingest';
 
 const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef']);
 

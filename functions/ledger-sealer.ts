@@ -1,7 +1,7 @@
 /**
  * Lambda: the ledger sealer, on a schedule (EventBridge Scheduler hourly in AWS, a timer in the local stack).
  * Seals every registered account's ready intervals and anchors each newest seal in the Object Lock bucket
- * (shared/app/seal-accounts.ts). The event carries nothing it uses. Fails the invocation when any account failed,
+ * (shared/app/ledger/seal-accounts.ts). The event carries nothing it uses. Fails the invocation when any account failed,
  * after all of them were tried, so the function's Errors alarm fires; the next run retries (idempotent).
  *
  * `createHandler` exists for tests: the same wiring with another clock or adapters.
@@ -10,13 +10,13 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { AccountRegistry } from '../shared/adapters/account-registry';
-import { S3AnchorStore } from '../shared/adapters/anchors';
-import { loadConfig } from '../shared/adapters/env';
-import { LedgerRepo } from '../shared/adapters/ledger-repo';
-import { log, logger } from '../shared/adapters/log';
-import { metrics, publishMetrics } from '../shared/adapters/metrics';
-import { DEFAULT_SEAL_OPTIONS } from '../shared/app/ledger-verify';
+import { AccountRegistry } from '../shared/adapters/catalog/account-registry';
+import { S3AnchorStore } from '../shared/adapters/ledger/anchors';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { LedgerRepo } from '../shared/adapters/ledger/ledger-repo';
+import { log, logger } from '../shared/adapters/platform/log';
+import { metrics, publishMetrics } from '../shared/adapters/platform/metrics';
+import { DEFAULT_SEAL_OPTIONS } from '../shared/app/ledger/verify';
 import {
   DEFAULT_SEALER_CONCURRENCY,
   sealAllAccounts,
@@ -24,7 +24,7 @@ import {
   type SealRunOptions,
   type SealRunSummary,
   type SealerTelemetry,
-} from '../shared/app/seal-accounts';
+} from '../shared/app/ledger/seal-accounts';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'anchorsBucket', 'sealIntervalMs', 'sealGraceMs']);
 

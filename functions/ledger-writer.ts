@@ -2,26 +2,26 @@
  * Lambda: consumes the ingest queue. Archives each batch, folds and rates calls, writes the ledger.
  * Returns a partial batch response (the event source mapping needs ReportBatchItemFailures).
  */
-import { S3Archive } from '../shared/adapters/archive';
-import { loadConfig } from '../shared/adapters/env';
-import { log } from '../shared/adapters/log';
-import { telemetry } from '../shared/adapters/metrics';
-import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
-import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
-import { BlockRepo } from '../shared/adapters/block-repo';
-import { ConsentRepo } from '../shared/adapters/consent-repo';
-import { DncRepo } from '../shared/adapters/dnc-repo';
-import { SqsRecordingJobQueue } from '../shared/adapters/queue';
-import { SecretResolver } from '../shared/adapters/secrets';
-import { callerCipherFor } from '../shared/adapters/pii-cipher';
-import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/process-ingest-batch';
+import { S3Archive } from '../shared/adapters/calls/archive';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { log } from '../shared/adapters/platform/log';
+import { telemetry } from '../shared/adapters/platform/metrics';
+import { sqsBatchHandler } from '../shared/adapters/platform/sqs-handler';
+import { CallRepo, ConfigRepo } from '../shared/adapters/calls/main-repo';
+import { BlockRepo } from '../shared/adapters/blocklist/block-repo';
+import { ConsentRepo } from '../shared/adapters/compliance/consent-repo';
+import { DncRepo } from '../shared/adapters/compliance/dnc-repo';
+import { SqsRecordingJobQueue } from '../shared/adapters/calls/queue';
+import { SecretResolver } from '../shared/adapters/platform/secrets';
+import { callerCipherFor } from '../shared/adapters/privacy/pii-cipher';
+import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/rating/process-ingest-batch';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef', 'piiKeyRef']);
 // The caller-hash key is a full reference (env:NAME / ssm:/name); the resolver caches it for five minutes.
 const secrets = new SecretResolver();
 
 const deps: ProcessIngestDeps = {
-  // The caller's number is stored sealed only (shared/adapters/pii-cipher.ts: a local key, or KMS data keys in AWS).
+  // The caller's number is stored sealed only (shared/adapters/privacy/pii-cipher.ts: a local key, or KMS data keys in AWS).
   calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }) }),
   config: new ConfigRepo({ mainTable: config.mainTable }),
   // Block lists (rating rule blocked_caller): one cached Query per account and minute (block-repo.ts).

@@ -12,12 +12,12 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { AccountRegistry } from '../shared/adapters/account-registry';
-import { loadConfig } from '../shared/adapters/env';
-import { log, logger } from '../shared/adapters/log';
-import { ConfigRepo } from '../shared/adapters/main-repo';
-import { metrics, publishMetrics } from '../shared/adapters/metrics';
-import { QualityPassRepo } from '../shared/adapters/quality-pass-repo';
+import { AccountRegistry } from '../shared/adapters/catalog/account-registry';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { log, logger } from '../shared/adapters/platform/log';
+import { ConfigRepo } from '../shared/adapters/calls/main-repo';
+import { metrics, publishMetrics } from '../shared/adapters/platform/metrics';
+import { QualityPassRepo } from '../shared/adapters/quality/quality-pass-repo';
 import {
   DEFAULT_QUALITY_PASS_OPTIONS,
   runQualityPass,
@@ -25,7 +25,7 @@ import {
   type QualityPassOptions,
   type QualityPassSummary,
   type QualityPassTelemetry,
-} from '../shared/app/quality-pass';
+} from '../shared/app/quality/quality-pass';
 
 const config = loadConfig(['mainTable']);
 

@@ -2,14 +2,14 @@
  * Lambda: consumes the recordings queue. Downloads each completed recording with the account's Twilio
  * credentials and streams it into the recordings bucket; partial batch response.
  */
-import { loadConfig } from '../shared/adapters/env';
-import { log } from '../shared/adapters/log';
-import { telemetry } from '../shared/adapters/metrics';
-import { sqsBatchHandler } from '../shared/adapters/sqs-handler';
-import { CallRepo, ConfigRepo } from '../shared/adapters/main-repo';
-import { S3RecordingObjects, S3RecordingStore } from '../shared/adapters/recordings';
-import { SecretResolver } from '../shared/adapters/secrets';
-import { processRecordingBatch, type FetchRecordingDeps } from '../shared/app/fetch-recording';
+import { loadConfig } from '../shared/adapters/platform/env';
+import { log } from '../shared/adapters/platform/log';
+import { telemetry } from '../shared/adapters/platform/metrics';
+import { sqsBatchHandler } from '../shared/adapters/platform/sqs-handler';
+import { CallRepo, ConfigRepo } from '../shared/adapters/calls/main-repo';
+import { S3RecordingObjects, S3RecordingStore } from '../shared/adapters/recordings/recordings';
+import { SecretResolver } from '../shared/adapters/platform/secrets';
+import { processRecordingBatch, type FetchRecordingDeps } from '../shared/app/recordings/fetch-recording';
 
 const config = loadConfig(['mainTable', 'recordingsBucket', 'secretsRef', 'recordingUrlAllowedHosts']);
 
@@ -18,7 +18,7 @@ const deps: FetchRecordingDeps = {
   config: new ConfigRepo({ mainTable: config.mainTable }),
   secrets: new SecretResolver({ prefix: config.secretsRef }),
   media: new S3RecordingStore({ bucket: config.recordingsBucket, allowedHosts: config.recordingUrlAllowedHosts }),
-  // Issue 6: the recording's legal-hold tag follows its call's open dispute (shared/domain/retention.ts).
+  // Issue 6: the recording's legal-hold tag follows its call's open dispute (shared/domain/recordings/retention.ts).
   holds: new S3RecordingObjects(config.recordingsBucket),
   now: () => new Date(),
   telemetry,

@@ -5,7 +5,7 @@
  * table keys, indexes, queue attributes and route table cannot drift between AWS and the laptop.
  * Plain data only: no aws-cdk-lib and no AWS SDK imports here.
  */
-import { recordingLifecycleRules } from '../shared/domain/retention';
+import { recordingLifecycleRules } from '../shared/domain/recordings/retention';
 
 export type KeyType = 'S' | 'N';
 
@@ -53,7 +53,7 @@ export interface BucketDef {
   readonly id: 'Archive' | 'Recordings' | 'Anchors';
   /**
    * Objects under this prefix expire after the given number of days (raw webhook archive); with `tags`, only the
-   * objects carrying every one of those tags (recording retention classes, shared/domain/retention.ts).
+   * objects carrying every one of those tags (recording retention classes, shared/domain/recordings/retention.ts).
    */
   readonly lifecycle: readonly {
     readonly prefix: string;
@@ -109,9 +109,9 @@ export const TABLES = {
       { indexName: 'gsi2', partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'KEYS_ONLY' },
       // gsi3, calls by campaign: gsi3pk = CAMP#<accountId>#<campaignId>, written by the rating when the call has a
       // campaign. ALL: reports stream every call of a campaign and period with its rating, slots and outcome
-      // (shared/adapters/campaign-calls.ts) without one GetItem per call.
+      // (shared/adapters/reports/campaign-calls.ts) without one GetItem per call.
       { indexName: 'gsi3', partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
-      // Issue 6, gsi4, EVERY rated call of a caller (deletion requests, shared/app/privacy.ts): keyed on the call item's
+      // Issue 6, gsi4, EVERY rated call of a caller (deletion requests, shared/app/privacy/privacy.ts): keyed on the call item's
       // existing `callerHash`, so the item gains no byte; gsi2 holds connected calls only. The hash is keyed per
       // environment, not per account: a query returns the caller's calls of every account and the reader keeps its
       // account's. KEYS_ONLY: the call id is the table key; 1 WCU when a call is rated, nothing on later writes.
@@ -123,7 +123,7 @@ export const TABLES = {
     // the reports cannot see (an event slot of a call not yet rated, a recording's key).
     stream: 'NEW_AND_OLD_IMAGES',
   },
-  // Daily aggregates (issue 5, shared/domain/aggregates.ts): derived, rebuildable data, apart from the main table so
+  // Daily aggregates (issue 5, shared/domain/reports/aggregates.ts): derived, rebuildable data, apart from the main table so
   // their own writes never come back on its stream. pk = AGG#<accountId>#<campaignId>#card|tune, sk = <day>#<source>;
   // and per call the contribution applied, pk = CONTRIB#<callId>, sk = C.
   aggregates: {
@@ -204,7 +204,7 @@ export const BUCKETS = {
     lifecycle: [{ prefix: 'raw/', transitionToIaDays: 30, expireDays: 400 }],
   },
   // Issue 6: one expiry rule per retention class, selected by the recording's `expiry` tag; a recording under legal
-  // hold is tagged `expiry=hold`, which no rule selects (shared/domain/retention.ts).
+  // hold is tagged `expiry=hold`, which no rule selects (shared/domain/recordings/retention.ts).
   recordings: {
     id: 'Recordings',
     lifecycle: recordingLifecycleRules('recordings/'),
@@ -227,11 +227,11 @@ export const FUNCTIONS = {
   // Seals every registered account's ledger hourly and anchors the newest seal in S3 (issue 3, tamper evidence).
   ledgerSealer: { id: 'ledgerSealer', entry: 'functions/ledger-sealer.ts', memoryMb: 512, timeoutSec: 300, schedule: { rateMinutes: 60 } },
   // Pilots (issue 4): the task states of the pilot state machine (infra/pilot-workflow.ts), and the enforcer that
-  // reconciles, closes and reports live pilots every minute (shared/app/pilot-tasks.ts).
+  // reconciles, closes and reports live pilots every minute (shared/app/pilots/tasks.ts).
   pilotWorkflow: { id: 'pilotWorkflow', entry: 'functions/pilot-workflow.ts', memoryMb: 512, timeoutSec: 60 },
   enforceCaps: { id: 'enforceCaps', entry: 'functions/enforce-caps.ts', memoryMb: 512, timeoutSec: 50, schedule: { rateMinutes: 1 } },
   // Issue 6: the cross-call quality pass (repeat_caller, velocity, coached_ivr flags on stored calls; flags only),
-  // hourly over every registered account (shared/app/quality-pass.ts).
+  // hourly over every registered account (shared/app/quality/quality-pass.ts).
   qualityPass: { id: 'qualityPass', entry: 'functions/quality-pass.ts', memoryMb: 1024, timeoutSec: 300, schedule: { rateMinutes: 60 } },
   // Daily aggregates (issue 5): keeps the per-(campaign, day, source) sums from the main table's stream (STREAMS).
   aggregator: { id: 'aggregator', entry: 'functions/aggregator.ts', memoryMb: 512, timeoutSec: 60 },
@@ -250,34 +250,34 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'PUT', path: '/v1/campaigns/{campaignId}', fn: 'api' },
   { method: 'GET', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
   { method: 'PUT', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
-  // Disputes and credits, statements, invoice reconciliation, ledger verification (issue 3; shared/app/ledger-routes.ts).
+  // Disputes and credits, statements, invoice reconciliation, ledger verification (issue 3; shared/app/ledger/ledger-routes.ts).
   { method: 'POST', path: '/v1/calls/{callId}/disputes', fn: 'api' },
   { method: 'POST', path: '/v1/disputes/{disputeId}/resolve', fn: 'api' },
   { method: 'GET', path: '/v1/disputes', fn: 'api' },
   { method: 'GET', path: '/v1/statements', fn: 'api' },
   { method: 'POST', path: '/v1/reconciliations', fn: 'api' },
   { method: 'GET', path: '/v1/ledger/verify', fn: 'api' },
-  // The account's block list (issue 3, rating rule blocked_caller; shared/app/block-list.ts): admin writes, any key reads.
+  // The account's block list (issue 3, rating rule blocked_caller; shared/app/blocklist/block-list.ts): admin writes, any key reads.
   { method: 'PUT', path: '/v1/blocked-callers/{e164}', fn: 'api' },
   { method: 'GET', path: '/v1/blocked-callers/{e164}', fn: 'api' },
   { method: 'GET', path: '/v1/blocked-callers', fn: 'api' },
-  // Pilot campaigns (issue 4; shared/app/pilots.ts): admin keys create and stop, analyst keys read.
+  // Pilot campaigns (issue 4; shared/app/pilots/pilots.ts): admin keys create and stop, analyst keys read.
   { method: 'POST', path: '/v1/pilots', fn: 'api' },
   { method: 'GET', path: '/v1/pilots/{pilotId}', fn: 'api' },
   { method: 'POST', path: '/v1/pilots/{pilotId}/stop', fn: 'api' },
   { method: 'GET', path: '/v1/pilots/{pilotId}/report', fn: 'api' },
-  // Booked revenue by source (issue 5; shared/app/reports.ts): the source scorecard (JSON, or CSV on Accept: text/csv)
+  // Booked revenue by source (issue 5; shared/app/reports/reports.ts): the source scorecard (JSON, or CSV on Accept: text/csv)
   // and the buffer threshold sweep; any key.
   { method: 'GET', path: '/v1/reports/sources', fn: 'api' },
   { method: 'GET', path: '/v1/reports/threshold', fn: 'api' },
-  // CRM outcomes (issue 5; shared/app/outcomes.ts): admin keys post (JSON or CSV), analyst keys read.
+  // CRM outcomes (issue 5; shared/app/outcomes/outcomes.ts): admin keys post (JSON or CSV), analyst keys read.
   { method: 'POST', path: '/v1/outcomes', fn: 'api' },
   { method: 'GET', path: '/v1/outcomes', fn: 'api' },
   { method: 'GET', path: '/v1/outcomes/{externalId}', fn: 'api' },
-  // QA sampling (issue 6; shared/app/qa.ts): any key samples and records verdicts; opening a dispute needs admin.
+  // QA sampling (issue 6; shared/app/qa/qa.ts): any key samples and records verdicts; opening a dispute needs admin.
   { method: 'GET', path: '/v1/qa/sample', fn: 'api' },
   { method: 'POST', path: '/v1/calls/{callId}/qa', fn: 'api' },
-  // Compliance (issue 6; shared/app/compliance.ts): DNC lists, consent evidence, settings; admin keys write.
+  // Compliance (issue 6; shared/app/compliance/compliance.ts): DNC lists, consent evidence, settings; admin keys write.
   { method: 'PUT', path: '/v1/dnc-lists/{listId}', fn: 'api' },
   { method: 'GET', path: '/v1/dnc-lists/{listId}', fn: 'api' },
   { method: 'GET', path: '/v1/dnc-lists', fn: 'api' },
@@ -285,18 +285,18 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/consent', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/consent', fn: 'api' },
   { method: 'PUT', path: '/v1/account/compliance', fn: 'api' },
-  // Deletion requests (issue 6; shared/app/privacy.ts): admin keys only.
+  // Deletion requests (issue 6; shared/app/privacy/privacy.ts): admin keys only.
   { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
-  // Which dependency answers (no auth; shared/app/health.ts). Locally the HTTP adapter answers /health itself, with
+  // Which dependency answers (no auth; shared/app/kernel/health.ts). Locally the HTTP adapter answers /health itself, with
   // the same components and the SQS pollers.
   { method: 'GET', path: '/health', fn: 'api' },
 ];
 
 /**
- * Application metrics an alarm watches (infra/constructs/alarms.ts), written as EMF by shared/adapters/metrics.ts with
+ * Application metrics an alarm watches (infra/constructs/alarms.ts), written as EMF by shared/adapters/platform/metrics.ts with
  * exactly this namespace and `service` dimension (Powertools adds the dimension; an alarm must name it to match).
  */
 export const ALARMED_METRICS = {
@@ -319,7 +319,7 @@ export const ENV = {
   publicBaseUrl: 'PUBLIC_BASE_URL',
   /** Where the caller-hash HMAC key comes from: `env:NAME` locally, `ssm:/param/name` in AWS. */
   callerHashKeyRef: 'CALLER_HASH_KEY_REF',
-  /** The key caller numbers are sealed with (shared/adapters/pii-cipher.ts): `env:NAME` locally, `kms:<key arn>` in AWS. */
+  /** The key caller numbers are sealed with (shared/adapters/privacy/pii-cipher.ts): `env:NAME` locally, `kms:<key arn>` in AWS. */
   piiKeyRef: 'PII_KEY_REF',
   /** Prefix for provider secrets (Twilio auth tokens): `env:` locally, `ssm:/callledger/<env>/` in AWS. */
   secretsRef: 'SECRETS_REF',

@@ -18,8 +18,8 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import path from 'node:path';
-import { ENV_NAMES } from '../shared/adapters/env';
-import { DEFAULT_SEAL_OPTIONS } from '../shared/app/ledger-verify';
+import { ENV_NAMES } from '../shared/adapters/platform/env';
+import { DEFAULT_SEAL_OPTIONS } from '../shared/app/ledger/verify';
 import { OperationalAlarms } from './constructs/alarms';
 import { StorageBuckets } from './constructs/buckets';
 import { resolveEnvironment, type EnvironmentConfig } from './constructs/environment-config';
@@ -296,7 +296,7 @@ export class CallLedgerStack extends Stack {
     // A full credit re-rates the calls that were duplicates only because of the credited call, with the writer's
     // rating transaction (call item, duplicate marker, pilot counter: conditional updates on the main table).
     grantTable(f.api, main, TABLES.main, ['dynamodb:UpdateItem']);
-    // DNC uploads write up to 100,000 entries in BatchWriteItem chunks of 25 (shared/adapters/dnc-repo.ts; puts only).
+    // DNC uploads write up to 100,000 entries in BatchWriteItem chunks of 25 (shared/adapters/compliance/dnc-repo.ts; puts only).
     grantTable(f.api, main, TABLES.main, ['dynamodb:BatchWriteItem']);
     grantLedgerAppend(f.api, ledger, TABLES.ledger);
     // Invoice reconciliation matches caller numbers by their keyed hash.
@@ -312,7 +312,7 @@ export class CallLedgerStack extends Stack {
         resources: [recordingsBucket.arnForObjects('recordings/*')],
       }),
     );
-    // Issue 6 (shared/app/privacy.ts): legal holds re-tag recordings; deletion requests delete every version of one.
+    // Issue 6 (shared/app/privacy/privacy.ts): legal holds re-tag recordings; deletion requests delete every version of one.
     f.api.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
@@ -329,7 +329,7 @@ export class CallLedgerStack extends Stack {
       }),
     );
 
-    // GET /health asks the ingest queue for its ARN (shared/adapters/health-probes.ts): attributes only, no messages.
+    // GET /health asks the ingest queue for its ARN (shared/adapters/platform/health-probes.ts): attributes only, no messages.
     f.api.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:GetQueueAttributes'], resources: [ingest.queue.queueArn] }));
 
     // aggregator (daily aggregates, issue 5): read the changed call item and the campaign / account config (GetItem on

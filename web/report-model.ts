@@ -3,7 +3,7 @@
  * the self-contained HTML report (report-html.ts) show, already derived, so that both renderers only lay it out.
  * Pure: no I/O, no clock (generatedAt comes from the answer).
  *
- * Contract with the API (the lead makes the real engine answer this; the zod schemas in shared/app/reports.ts
+ * Contract with the API (the lead makes the real engine answer this; the zod schemas in shared/app/reports/reports.ts
  * are its executable form and events/report.ts checks every answer against them):
  *
  *   GET /v1/reports/sources?campaignId=&from=&to=&groupBy=            → SourcesReport
@@ -21,7 +21,7 @@
  * The answers carry sums only; rates, costs per billable call and per booked job, return on spend and the total row
  * are derived here, from integer cents (a quotient of cents is rounded half away from zero to whole cents).
  */
-import type { SourceRow, SourcesReport, ThresholdReport, Verdict } from '../shared/app/reports';
+import type { SourceRow, SourcesReport, ThresholdReport, Verdict } from '../shared/app/reports/reports';
 
 export type { Verdict };
 

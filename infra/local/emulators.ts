@@ -19,7 +19,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 // fauxqs's own persistence wiring (what its `startFauxqs` does with `dataDir`), done here because `startFauxqs` binds
 // every interface and takes no hook before it listens (see `startFauxqs` below). These modules are not in its
-// package exports; the restart test (test/int/local-persistence.int.test.ts) catches a fauxqs upgrade that moves them.
+// package exports; the restart test (test/int/local/persistence.int.test.ts) catches a fauxqs upgrade that moves them.
 import { PersistenceManager } from '../../node_modules/fauxqs/dist/persistence.js';
 import { S3Store } from '../../node_modules/fauxqs/dist/s3/s3Store.js';
 import { SnsStore } from '../../node_modules/fauxqs/dist/sns/snsStore.js';

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { FunctionDef, FunctionId, RouteDef } from '../resources';
-import { maskPhoneNumbers } from '../../shared/domain/problems';
+import { maskPhoneNumbers } from '../../shared/domain/kernel/problems';
 import { invokeHandler } from './invoke';
 
 /** Re-exported for the tests and tools that build a context of their own. */
@@ -255,7 +255,7 @@ function sendJson(res: ServerResponse, statusCode: number, body: unknown, conten
   res.end(payload);
 }
 
-/** `instance` is the request path: as the functions do (shared/adapters/http.ts), no phone number of it is repeated. */
+/** `instance` is the request path: as the functions do (shared/adapters/http/http.ts), no phone number of it is repeated. */
 function problem(res: ServerResponse, status: number, slug: string, title: string, detail: string, instance: string): void {
   sendJson(res, status, { type: `https://callledger.dev/problems/${slug}`, title, status, detail, instance: maskPhoneNumbers(instance) }, 'application/problem+json');
 }

@@ -3,7 +3,7 @@
  * invocation scope.
  *
  * In AWS each function runs in its own execution environment, one invocation at a time, so the module-level
- * Powertools logger (shared/adapters/log.ts) holds one function's context. Locally every function shares ONE process,
+ * Powertools logger (shared/adapters/platform/log.ts) holds one function's context. Locally every function shares ONE process,
  * hence one logger, and invocations of different functions overlap: `injectLambdaContext` of one invocation would
  * overwrite the context another is still logging with, and lines would carry the wrong `function_name`. This is the
  * situation of Lambda's multi-concurrency runtime (several invocations at once in one environment), and Powertools

@@ -14,7 +14,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseSeed, type Seed } from '../../shared/domain/seed';
+import { parseSeed, type Seed } from '../../shared/domain/catalog/seed';
 
 interface StackFile {
   readonly version: 1;

@@ -1,6 +1,6 @@
 /**
  * S3 object tagging for fauxqs, which has none (issue 6: recordings carry their retention class and legal hold as
- * tags; shared/domain/retention.ts).
+ * tags; shared/domain/recordings/retention.ts).
  *
  * Measured with fauxqs 2.4.1 and the AWS SDK v3 client: `PutObjectTagging` (PUT `?tagging`) is routed to PutObject
  * and REPLACES the object's body with the tagging XML, `GetObjectTagging` returns the object's body (the SDK fails

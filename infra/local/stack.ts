@@ -11,9 +11,9 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { ENV, FUNCTIONS, QUEUES, ROUTES, STREAMS, type FunctionId } from '../resources';
-import { parseSeed, type Seed } from '../../shared/domain/seed';
-import { ConfigRepo, configItems } from '../../shared/adapters/main-repo';
-import { envNameForSecret } from '../../shared/adapters/secrets';
+import { parseSeed, type Seed } from '../../shared/domain/catalog/seed';
+import { ConfigRepo, configItems } from '../../shared/adapters/calls/main-repo';
+import { envNameForSecret } from '../../shared/adapters/platform/secrets';
 import { LOCAL_CREDENTIALS, REPO_ROOT, localClients, startEmulators, type EmulatorEndpoints, type Emulators, type LocalClients } from './emulators';
 import { startFakeMedia, type FakeMedia } from './fake-media';
 import { componentChecks } from './health';
@@ -22,11 +22,11 @@ import { LOCAL_INVOKE_ENV } from './invoke';
 import { openPersistedState } from './persist';
 import { createResources, type ResourceNames } from './resources';
 import { localPilotEnv, resolvePilotTimeScale, startLocalPilotWorkflow, type LocalPilotWorkflow } from './stepfunctions';
-import { registerPilotWorkflow } from '../../shared/adapters/pilot-workflow';
+import { registerPilotWorkflow } from '../../shared/adapters/pilots/workflow';
 import { startPollers, type Pollers, type QueueStats, type SqsHandler } from './sqs-poller';
 import { startStreamPollers, type StreamHandler, type StreamPollers, type StreamStats } from './stream-poller';
 import { resolveScheduleEveryMs, startLocalSchedule, type LocalSchedule, type ScheduledHandler } from './scheduler';
-import { accountRegistryKeys } from '../../shared/adapters/account-registry';
+import { accountRegistryKeys } from '../../shared/adapters/catalog/account-registry';
 
 export const DEFAULT_SEED_FILE = join(REPO_ROOT, 'events', 'seed', 'demo.json');
 /** Physical-name prefix of the local resources (`callledger-local-main`, …). */

@@ -19,8 +19,8 @@
  */
 import type { Context } from 'aws-lambda';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
-import { PILOT_ENV } from '../../shared/adapters/pilot-env';
-import type { PilotExecutionInput, PilotWorkflow } from '../../shared/app/pilot-ports';
+import { PILOT_ENV } from '../../shared/adapters/pilots/env';
+import type { PilotExecutionInput, PilotWorkflow } from '../../shared/app/pilots/ports';
 import { PILOT_TASK_STATES, pilotWorkflowDefinition, type Asl } from '../pilot-workflow';
 import { FUNCTIONS } from '../resources';
 import { invokeHandler } from './invoke';
@@ -193,7 +193,7 @@ export function startLocalPilotWorkflow(opts: LocalPilotWorkflowOptions): LocalP
 }
 
 /**
- * The pilot settings of the local handlers (shared/adapters/pilot-env.ts), unless the environment sets them:
+ * The pilot settings of the local handlers (shared/adapters/pilots/env.ts), unless the environment sets them:
  * notifications may go to 127.0.0.1 and http, checks every 10 s, 30 s of settle time and of finish grace.
  */
 export function localPilotEnv(current: NodeJS.ProcessEnv = process.env): Record<string, string> {

@@ -1,6 +1,6 @@
 /**
  * `npm run aggregates:rebuild`: refreshes the daily aggregates of one campaign's calls from the calls themselves
- * (shared/app/aggregates.ts `rebuildCalls`), for the cases the stream cannot cover on its own: calls stored before
+ * (shared/app/reports/aggregates.ts `rebuildCalls`), for the cases the stream cannot cover on its own: calls stored before
  * the stream and its consumer existed, and an account whose time zone changed (cells are keyed by local day).
  * Idempotent and safe next to the running aggregator: every refresh is conditional on what it read, so running it
  * twice, or while calls change, leaves the cells exact; an up-to-date call costs two reads and no write.
@@ -12,10 +12,10 @@
  */
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { aggregatorDeps } from '../../shared/adapters/aggregator-deps';
-import { CampaignCallsReader } from '../../shared/adapters/campaign-calls';
-import { loadConfig } from '../../shared/adapters/env';
-import { rebuildCalls } from '../../shared/app/aggregates';
+import { aggregatorDeps } from '../../shared/adapters/reports/deps';
+import { CampaignCallsReader } from '../../shared/adapters/reports/campaign-calls';
+import { loadConfig } from '../../shared/adapters/platform/env';
+import { rebuildCalls } from '../../shared/app/reports/aggregates';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/emulators';
 import { readRunFile } from '../local/run-file';
 

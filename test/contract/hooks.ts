@@ -10,8 +10,8 @@
  * Mismatches are collected (openapi-contract.ts `report`) and fail the test that caused them (setup.ts).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { openApiDocument } from '../../shared/app/openapi';
-import { Problem, problemBody } from '../../shared/domain/problems';
+import { openApiDocument } from '../../shared/app/kernel/openapi';
+import { Problem, problemBody } from '../../shared/domain/kernel/problems';
 import { OpenApiContract, report, type Exchange } from './openapi-contract';
 
 const rawFetch: typeof fetch = globalThis.fetch.bind(globalThis);

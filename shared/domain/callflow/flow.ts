@@ -8,11 +8,11 @@
  * - an identical flow appends nothing, so a retried PUT is a no-op.
  * Pure: no zod here (flow-schema.ts), so the voice function bundles only what it runs.
  */
-import { effectiveInstant } from '../config';
-import { Unprocessable } from '../problems';
+import { effectiveInstant } from '../catalog/config';
+import { Unprocessable } from '../kernel/problems';
 import type { CampaignCaps } from '../routing/admission';
 import type { TargetDestination } from '../routing/targets';
-import type { ContractTerms } from '../terms';
+import type { ContractTerms } from '../terms/terms';
 
 /** Something the caller hears: synthesised text, or an audio file. */
 export type Speech =

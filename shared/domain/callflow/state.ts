@@ -19,8 +19,8 @@
  * ignored: a GET request carries the provider's own fields in the query, and `st` covers exactly ours.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { FieldError } from '../problems';
-import type { Provider } from '../types';
+import type { FieldError } from '../kernel/problems';
+import type { Provider } from '../kernel/types';
 
 export type VoiceState =
   | { readonly step: 'incoming' }

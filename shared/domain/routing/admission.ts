@@ -31,11 +31,11 @@
  *                                            capacity (order.ts; each with its reason in `route`)
  * A refused call is never connected and never charged: every rating rule admission refuses on also fails in rating.
  */
-import type { CapRefusal, PilotMatch } from '../pilot-terms';
-import type { PriorBilled } from '../rating';
-import { rateCallV2, type BlockMatch, type CallFacts, type CallSignal, type CampaignTargeting, type RuleResultV2 } from '../rating-v2';
-import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms';
-import type { ReasonCode, TrackingNumber } from '../types';
+import type { CapRefusal, PilotMatch } from '../pilots/caps';
+import type { PriorBilled } from '../rating/rating-legacy';
+import { rateCallV2, type BlockMatch, type CallFacts, type CallSignal, type CampaignTargeting, type RuleResultV2 } from '../rating/rules';
+import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms/terms';
+import type { ReasonCode, TrackingNumber } from '../kernel/types';
 import { planRoute, type RouteStep } from './order';
 import { callerGeoOf, type Target, type TargetFacts } from './targets';
 

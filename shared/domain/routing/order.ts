@@ -11,7 +11,7 @@
  *   earlier one rings); the order itself never changes within a call.
  */
 import { createHash } from 'node:crypto';
-import type { CallerGeo } from '../rating-v2';
+import type { CallerGeo } from '../rating/rules';
 import { checkTarget, NO_FACTS, type SkipReason, type Target, type TargetFacts } from './targets';
 
 /** u in (0, 1) from the first 48 bits of SHA-256(callId NUL targetId). */

@@ -23,8 +23,8 @@
  * spentCents = the sum of settled charges; when every call has ended, heldCents = spentCents and heldCalls =
  * billableCalls (nothing stays reserved).
  */
-import type { CapRefusal, PilotTerms } from '../pilot-terms';
-import { pilotDay } from '../pilot-terms';
+import type { CapRefusal, PilotTerms } from '../pilots/caps';
+import { pilotDay } from '../pilots/caps';
 
 /** The pilot's counter as stored (absent `heldCents`/`heldCalls` on a counter written before reservations: = spent / billable). */
 export interface PilotCounter {

@@ -16,9 +16,9 @@
  * - The concurrency cap counts live leases (leases.ts): a lease whose expiry has passed does not count, so a lost
  *   callback never blocks a target for longer than the lease.
  */
-import { callerGeo, type CallerGeo, type CallFacts } from '../rating-v2';
-import { minuteOfDay, type Geography, type HoursWindow } from '../terms';
-import { wallTime } from '../zoned-time';
+import { callerGeo, type CallerGeo, type CallFacts } from '../rating/rules';
+import { minuteOfDay, type Geography, type HoursWindow } from '../terms/terms';
+import { wallTime } from '../kernel/zoned-time';
 
 /** Where a call is sent: a phone number (E.164) or a SIP URI. */
 export type TargetDestination = { readonly kind: 'number'; readonly e164: string } | { readonly kind: 'sip'; readonly uri: string };

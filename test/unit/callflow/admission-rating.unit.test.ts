@@ -5,10 +5,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { admit, highestReachablePrice, POST_CALL_SIGNALS, RATING_ONLY_RULES, type AdmissionInput } from '../../../shared/domain/routing/admission';
-import type { PilotTerms } from '../../../shared/domain/pilot-terms';
-import { CALL_SIGNALS, rateCallV2, type CallSignal } from '../../../shared/domain/rating-v2';
-import type { TermsVersion } from '../../../shared/domain/terms';
-import { WEEKDAYS } from '../../../shared/domain/zoned-time';
+import type { PilotTerms } from '../../../shared/domain/pilots/caps';
+import { CALL_SIGNALS, rateCallV2, type CallSignal } from '../../../shared/domain/rating/rules';
+import type { TermsVersion } from '../../../shared/domain/terms/terms';
+import { WEEKDAYS } from '../../../shared/domain/kernel/zoned-time';
 import { admissionInput, ASSIGNMENT, AT, HOUR, target, targetMap, TERMS } from '../../support/callflow-fixtures';
 
 const pilot: PilotTerms = {

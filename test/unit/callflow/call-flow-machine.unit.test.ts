@@ -15,8 +15,8 @@ import { el, isXmlText, serialize } from '../../../shared/domain/callflow/render
 import { parseState } from '../../../shared/domain/callflow/state';
 import { admit, type AdmissionInput } from '../../../shared/domain/routing/admission';
 import { planRoute } from '../../../shared/domain/routing/order';
-import { callerGeo } from '../../../shared/domain/rating-v2';
-import type { Provider } from '../../../shared/domain/types';
+import { callerGeo } from '../../../shared/domain/rating/rules';
+import type { Provider } from '../../../shared/domain/kernel/types';
 import { admissionInput, FLOW, flowVersion, machineContext, parseXml, target, targetMap, vocabularyViolations, type Node } from '../../support/callflow-fixtures';
 
 const BASE = 'https://calls.example.com';

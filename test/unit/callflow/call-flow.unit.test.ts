@@ -8,7 +8,7 @@ import { appendFlowVersion, flowConflicts, flowInForce, whisperText, type CallFl
 import { CallFlowChangeSchema, CallFlowSchema } from '../../../shared/domain/callflow/flow-schema';
 import { parseState, stateMac, voicePath, type VoiceState } from '../../../shared/domain/callflow/state';
 import { TargetBodySchema } from '../../../shared/domain/routing/targets-schema';
-import { Unprocessable } from '../../../shared/domain/problems';
+import { Unprocessable } from '../../../shared/domain/kernel/problems';
 import { AT, FLOW, TERMS, flowVersion, machineContext } from '../../support/callflow-fixtures';
 
 const MIN = 60_000;

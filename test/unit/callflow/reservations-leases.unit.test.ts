@@ -22,7 +22,7 @@ import {
   type Reservation,
   type ReservationWrite,
 } from '../../../shared/domain/routing/reservations';
-import type { PilotTerms } from '../../../shared/domain/pilot-terms';
+import type { PilotTerms } from '../../../shared/domain/pilots/caps';
 import { AT, HOUR } from '../../support/callflow-fixtures';
 
 const BUDGET = { ringSec: 60, maxCallSec: 3600, settleGraceSec: 900 };

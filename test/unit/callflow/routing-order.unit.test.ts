@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nextEligible, planRoute, routeOrder } from '../../../shared/domain/routing/order';
 import { capBuckets, checkTarget, geoMatchedBy, NO_FACTS, targetOpenAt } from '../../../shared/domain/routing/targets';
-import { callerGeo, rateCallV2 } from '../../../shared/domain/rating-v2';
-import { WEEKDAYS } from '../../../shared/domain/zoned-time';
+import { callerGeo, rateCallV2 } from '../../../shared/domain/rating/rules';
+import { WEEKDAYS } from '../../../shared/domain/kernel/zoned-time';
 import { ASSIGNMENT, AT, HOUR, target, targetMap, TERMS } from '../../support/callflow-fixtures';
 
 const TX = callerGeo({ from: '+15125550123', fromState: 'TX', fromZip: '78701' });

@@ -17,9 +17,9 @@ import { parsePlivoEvent, verifyPlivoSignature } from '../../../shared/domain/ca
 import { parseTelnyxEvent, verifyTelnyxSignature } from '../../../shared/domain/calls/providers/telnyx';
 import type { ParseOutcome } from '../../../shared/domain/calls/providers/verdicts';
 import { parseVonageEvent, verifyVonageSignature } from '../../../shared/domain/calls/providers/vonage';
-import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../../../shared/domain/fold';
-import { parseForm } from '../../../shared/domain/twilio';
-import type { CallEvent, CallStatusEvent } from '../../../shared/domain/types';
+import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../../../shared/domain/calls/fold';
+import { parseForm } from '../../../shared/domain/calls/providers/twilio';
+import type { CallEvent, CallStatusEvent } from '../../../shared/domain/kernel/types';
 import { plivoOracle, telnyxOracle, vonageOracle } from '../../support/carrier-oracles';
 import { readFileSync } from 'node:fs';
 

@@ -8,7 +8,7 @@ import { PLIVO_STATUS, PLIVO_WITHHELD_CALLERS, parsePlivoEvent } from '../../../
 import { TELNYX_HANGUP_STATUS, TELNYX_WITHHELD_CALLERS, parseTelnyxEvent } from '../../../shared/domain/calls/providers/telnyx';
 import { e164IfDigits, isWithheldCaller, type ParseOutcome } from '../../../shared/domain/calls/providers/verdicts';
 import { VONAGE_STATUS, VONAGE_WITHHELD_CALLERS, parseVonageEvent } from '../../../shared/domain/calls/providers/vonage';
-import { parseForm } from '../../../shared/domain/twilio';
+import { parseForm } from '../../../shared/domain/calls/providers/twilio';
 
 const ctx = { accountId: 'acme-roofing', receivedAt: '2026-11-24T16:00:00.000Z' };
 const CALLER = '+15125550142';

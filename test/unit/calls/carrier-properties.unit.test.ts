@@ -15,7 +15,7 @@ import { TELNYX_MAPPED_EVENT_TYPES, parseTelnyxEvent, verifyTelnyxSignature } fr
 import { parsePlivoEvent, verifyPlivoSignature } from '../../../shared/domain/calls/providers/plivo';
 import type { ParseOutcome } from '../../../shared/domain/calls/providers/verdicts';
 import { parseVonageEvent, verifyVonageSignature } from '../../../shared/domain/calls/providers/vonage';
-import { parseForm } from '../../../shared/domain/twilio';
+import { parseForm } from '../../../shared/domain/calls/providers/twilio';
 import { plivoOracle, telnyxOracle } from '../../support/carrier-oracles';
 
 const ctx = { accountId: 'acme-roofing', receivedAt: '2026-11-24T16:00:00.000Z' };

@@ -11,7 +11,7 @@ import { verifyPlivoSignature, type FormParams } from '../../../shared/domain/ca
 import { telnyxPublicKey, verifyTelnyxSignature } from '../../../shared/domain/calls/providers/telnyx';
 import { SIGNATURE_REFUSAL_KIND, type SignatureRefusalCode } from '../../../shared/domain/calls/providers/verdicts';
 import { verifyVonageSignature } from '../../../shared/domain/calls/providers/vonage';
-import { parseForm } from '../../../shared/domain/twilio';
+import { parseForm } from '../../../shared/domain/calls/providers/twilio';
 import { plivoOracle, telnyxOracle, vonageOracle } from '../../support/carrier-oracles';
 
 type Expected = 'accept' | SignatureRefusalCode;

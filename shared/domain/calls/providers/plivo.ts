@@ -21,8 +21,8 @@
  */
 import { createHmac } from 'node:crypto';
 import * as z from 'zod';
-import type { FormParams } from '../../twilio';
-import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../../types';
+import type { FormParams } from './twilio';
+import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../../kernel/types';
 import {
   PROVIDER_ID,
   bytesEqual,

@@ -1,0 +1,23 @@
+/** SQS producers: the ingest queue (canonical events) and the recordings queue (fetch jobs). */
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { IngestMessage } from '../../domain/kernel/types';
+import type { IngestQueue, RecordingJob, RecordingJobQueue } from '../../app/kernel/ports';
+import { sqs } from '../platform/clients/sqs';
+
+class SqsProducer<T> {
+  private readonly client: () => SQSClient;
+
+  constructor(
+    private readonly queueUrl: string,
+    client?: SQSClient,
+  ) {
+    this.client = client ? () => client : sqs;
+  }
+
+  async send(body: T): Promise<void> {
+    await this.client().send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(body) }));
+  }
+}
+
+export class SqsIngestQueue extends SqsProducer<IngestMessage> implements IngestQueue {}
+export class SqsRecordingJobQueue extends SqsProducer<RecordingJob> implements RecordingJobQueue {}

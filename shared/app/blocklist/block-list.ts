@@ -1,0 +1,179 @@
+/**
+ * The block-list API (rating rule 9, `blocked_caller`): `PUT /v1/blocked-callers/{e164}` (admin) blocks or unblocks a
+ * caller from an effective instant, `GET /v1/blocked-callers[/{e164}]` (any key) reads. Use cases plus a route table
+ * (`BLOCK_ROUTES`) that functions/api.ts mounts, in the style of ledger-routes.ts.
+ *
+ * Caller numbers are personal data: the path's number is normalised and hashed with the caller-hash key at once and
+ * only the hash and the last four digits go further. Responses name an entry by its blockId and `…1234`; problems
+ * name the `e164` field without echoing it (functions/api.ts renders these routes' problems with the route template
+ * as `instance`, not the request path).
+ *
+ * Changes are effective-dated like terms (config.ts): at least CONFIG_LEAD_MS after they are written, so the ledger
+ * writer's cached block lists stay exact (shared/adapters/blocklist/block-repo.ts).
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Config } from '../../adapters/platform/env';
+import { BlockRepo } from '../../adapters/blocklist/block-repo';
+import { SecretResolver } from '../../adapters/platform/secrets';
+import { cursorSealer } from '../../adapters/http/cursor';
+import { identityHash, withheldCallerRefusal, type CallerIdentity } from '../../domain/calls/caller';
+import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../../domain/blocklist/block-list';
+import { BlockCallerBodySchema } from '../../domain/blocklist/block-list-schema';
+import { parseBody } from '../../domain/catalog/config-schema';
+import { BadRequest, Conflict, NotFound } from '../../domain/kernel/problems';
+import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
+import { requireAdmin, type Written } from '../catalog/management';
+import { ConfigWriteConflict, type ApiKeyRecord, type Page, type SecretStore } from '../kernel/ports';
+import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
+import { cursor, jsonBody, parseQuery, wholeNumber } from '../kernel/query';
+
+export interface BlockListQuery {
+  readonly accountId: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+/** Block-list items as the API needs them (shared/adapters/blocklist/block-repo.ts). */
+export interface BlockStore {
+  /** Strongly consistent. */
+  readBlock(accountId: string, callerHash: string): Promise<BlockEntry | null>;
+  /** Throws ConfigWriteConflict unless the stored rev is `expectedRev` (null: the item must not exist). */
+  putBlock(callerHash: string, entry: BlockEntry, expectedRev: number | null): Promise<void>;
+  listBlocks(query: BlockListQuery): Promise<Page<BlockEntry>>;
+}
+
+export interface BlockListDeps {
+  readonly blocks: BlockStore;
+  /** The caller-hash HMAC key (CALLER_HASH_KEY_REF), the one the ledger writer hashes callers with. */
+  readonly callerHashKey: () => Promise<string>;
+  /** Seals and opens the cursors of GET /v1/blocked-callers (pagination.ts). */
+  readonly cursors: CursorSealer;
+  readonly now: () => Date;
+}
+
+/**
+ * The path's caller (block-list.ts parseCallerNumber): a 400 when it is not a number in international form, a 422
+ * for a withheld marker; both name the parameter and do not repeat it.
+ */
+function pathNumber(raw: string): CallerIdentity {
+  const identity = parseCallerNumber(raw);
+  if (identity === 'withheld') throw withheldCallerRefusal('e164');
+  if (identity === null) {
+    throw new BadRequest('The caller number in the path is not a valid phone number.', [
+      { field: 'e164', message: 'must be a phone number in E.164 form, e.g. +15125550101 (URL-encode the +)' },
+    ]);
+  }
+  return identity;
+}
+
+async function hashOf(identity: CallerIdentity, deps: Pick<BlockListDeps, 'callerHashKey'>): Promise<string> {
+  return identityHash(await deps.callerHashKey(), identity);
+}
+
+// ------------------------------------------------------------------ use cases
+
+/** Blocks (default) or unblocks a caller; 201 when the entry was created, else 200 (also when nothing changed). */
+export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: string, json: unknown, deps: BlockListDeps): Promise<Written<BlockedCallerView>> {
+  requireAdmin(principal);
+  const identity = pathNumber(rawNumber);
+  const body = parseBody(BlockCallerBodySchema, json, 'block');
+  const nowMs = deps.now().getTime();
+  const hash = await hashOf(identity, deps);
+  const existing = await deps.blocks.readBlock(principal.accountId, hash);
+  const result = applyBlockRequest(existing, body, { accountId: principal.accountId, callerHash: hash, e164: identity.canonical, by: principal.label ?? 'api-key', nowMs });
+  if (result.changed) {
+    try {
+      await deps.blocks.putBlock(hash, result.entry, existing?.rev ?? null);
+    } catch (err) {
+      if (err instanceof ConfigWriteConflict) throw new Conflict('This blocked caller was changed by another request meanwhile; read it again and retry.');
+      throw err;
+    }
+  }
+  return { created: result.created, body: blockedCallerView(result.entry, nowMs) };
+}
+
+export async function getBlockedCaller(principal: ApiKeyRecord, rawNumber: string, deps: BlockListDeps): Promise<BlockedCallerView> {
+  const identity = pathNumber(rawNumber);
+  const found = await deps.blocks.readBlock(principal.accountId, await hashOf(identity, deps));
+  if (found === null) throw new NotFound('This caller is not on the block list.');
+  return blockedCallerView(found, deps.now().getTime());
+}
+
+export async function listBlockedCallers(
+  principal: ApiKeyRecord,
+  query: { limit: number; cursor?: string },
+  deps: Pick<BlockListDeps, 'blocks' | 'cursors' | 'now'>,
+): Promise<{ blockedCallers: readonly BlockedCallerView[]; cursor: string | null }> {
+  const scope = cursorScope('GET /v1/blocked-callers', principal.accountId, {});
+  const position = await openCursor(deps.cursors, scope, query.cursor);
+  const page = await deps.blocks.listBlocks({ accountId: principal.accountId, limit: query.limit, ...(position === undefined ? {} : { cursor: position }) });
+  const nowMs = deps.now().getTime();
+  return { blockedCallers: page.items.map((e) => blockedCallerView(e, nowMs)), cursor: await sealCursor(deps.cursors, scope, page.cursor) };
+}
+
+// ------------------------------------------------------------------ routes
+
+export interface BlockRoute {
+  readonly method: 'GET' | 'PUT';
+  /** API Gateway HTTP API path template. */
+  readonly path: string;
+  handle(principal: ApiKeyRecord, req: RouteRequest, deps: BlockListDeps): Promise<RouteResponse>;
+}
+
+function numberParameter(req: RouteRequest): string {
+  return req.pathParameters.e164 ?? '';
+}
+
+export const BLOCK_ROUTES: readonly BlockRoute[] = [
+  {
+    method: 'PUT',
+    path: '/v1/blocked-callers/{e164}',
+    async handle(principal, req, deps) {
+      // Role first: a read-only key learns nothing from a 400.
+      requireAdmin(principal);
+      parseQuery({}, req.query);
+      pathNumber(numberParameter(req));
+      const written = await putBlockedCaller(principal, numberParameter(req), jsonBody(req), deps);
+      return { status: written.created ? 201 : 200, body: written.body };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/blocked-callers/{e164}',
+    async handle(principal, req, deps) {
+      parseQuery({}, req.query);
+      return { status: 200, body: await getBlockedCaller(principal, numberParameter(req), deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/blocked-callers',
+    async handle(principal, req, deps) {
+      const q = parseQuery({ limit: wholeNumber(1, 100), cursor }, req.query);
+      return { status: 200, body: await listBlockedCallers(principal, { limit: q.limit ?? 50, ...(q.cursor === undefined ? {} : { cursor: q.cursor }) }, deps) };
+    },
+  },
+];
+
+// ------------------------------------------------------------------ wiring
+
+export interface BlockListDepsOptions {
+  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
+  readonly client?: DynamoDBClient;
+  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
+  readonly secrets?: Pick<SecretStore, 'resolve'>;
+  readonly now?: () => Date;
+}
+
+/** The adapters behind BLOCK_ROUTES, built from the configuration functions/api.ts loads. */
+export function blockListDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: BlockListDepsOptions = {}): BlockListDeps {
+  const secrets = options.secrets ?? new SecretResolver();
+  const now = options.now ?? (() => new Date());
+  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
+  return {
+    blocks: new BlockRepo({ mainTable: config.mainTable, client: options.client, now: () => now().getTime() }),
+    callerHashKey,
+    cursors: cursorSealer(callerHashKey),
+    now,
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * The HTTP routes of disputes, statements, reconciliations and ledger verification, as a table that
+ * functions/api.ts mounts next to its own. Each handler turns a request (path parameters, query, raw body) into a
+ * typed use-case call and its result into a status and a JSON body; every error is a domain Problem, rendered by
+ * shared/adapters/http/http.ts. Query parameters are checked by hand like the read API's: unknown ones are rejected so
+ * that a typo is not silently ignored.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import * as z from 'zod';
+import type { Config } from '../../adapters/platform/env';
+import { S3AnchorStore } from '../../adapters/ledger/anchors';
+import { BlockRepo } from '../../adapters/blocklist/block-repo';
+import { ConsentRepo } from '../../adapters/compliance/consent-repo';
+import { DncRepo } from '../../adapters/compliance/dnc-repo';
+import { DisputeRepo } from '../../adapters/disputes/dispute-repo';
+import { LedgerRepo } from '../../adapters/ledger/ledger-repo';
+import { CallRepo, ConfigRepo } from '../../adapters/calls/main-repo';
+import { log } from '../../adapters/platform/log';
+import { telemetry } from '../../adapters/platform/metrics';
+import { SecretResolver } from '../../adapters/platform/secrets';
+import { cursorSealer } from '../../adapters/http/cursor';
+import type { DisputeStatus } from '../../domain/disputes/disputes';
+import { OpenDisputeSchema, ResolveDisputeSchema } from '../../domain/disputes/disputes-schema';
+import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, fieldErrors, type FieldError } from '../../domain/kernel/problems';
+import { listAccountDisputes, openCallDispute, resolveCallDispute } from '../disputes/disputes';
+import { rerateAfterCredit, type RatingDeps } from '../rating/process-ingest-batch';
+import { verifyLedger, type AnchorReader, type LedgerVerifyReader } from './verify';
+import type { CursorSealer } from '../kernel/pagination';
+import type { ApiKeyRecord, SecretStore } from '../kernel/ports';
+import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from '../reconciliation/reconciliations';
+import { cursor, flag, id, instant, parseQuery, period, wholeNumber, type Rule } from '../kernel/query';
+import { getStatement } from './statements';
+import { holdRecording, privacyDeps, releaseRecording } from '../privacy/privacy';
+
+export interface LedgerRouteDeps extends ReconciliationDeps {
+  readonly ledger: ReconciliationDeps['ledger'] & LedgerVerifyReader;
+  /** The seal anchors GET /v1/ledger/verify checks; without it verify checks the database alone. */
+  readonly anchors?: AnchorReader;
+  /** Seals and opens the cursors of GET /v1/disputes (pagination.ts). */
+  readonly cursors: CursorSealer;
+}
+
+export interface RouteRequest {
+  /** Already URL-decoded. */
+  readonly pathParameters: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  /** The body as UTF-8 text ('' when none). */
+  readonly body: string;
+  readonly contentType: string | undefined;
+}
+
+export interface RouteResponse {
+  readonly status: number;
+  readonly body: unknown;
+  /** Default application/json. */
+  readonly contentType?: string;
+}
+
+export interface LedgerRoute {
+  readonly method: 'GET' | 'POST';
+  /** API Gateway HTTP API path template. */
+  readonly path: string;
+  handle(principal: ApiKeyRecord, req: RouteRequest, deps: LedgerRouteDeps): Promise<RouteResponse>;
+}
+
+/** Invoices above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
+export const MAX_CSV_BYTES = 5 * 1024 * 1024;
+
+// ------------------------------------------------------------------ request parsing
+
+const status: Rule<DisputeStatus> = (raw) =>
+  raw === 'open' || raw === 'accepted' || raw === 'rejected' ? { ok: true, value: raw } : { ok: false, message: 'must be open, accepted or rejected' };
+
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]?.trim().toLowerCase();
+}
+
+/** A JSON body validated by `schema`; an empty body is `{}` (so missing fields are named, not "invalid JSON"). */
+function jsonBody<S extends z.ZodType>(req: RouteRequest, schema: S): z.output<S> {
+  let value: unknown = {};
+  if (req.body.trim() !== '') {
+    const type = mediaType(req.contentType);
+    if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
+    try {
+      value = JSON.parse(req.body);
+    } catch {
+      throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BadRequest('The body is not valid.', fieldErrors(parsed.error.issues));
+  return parsed.data;
+}
+
+function pathParameter(req: RouteRequest, name: string): string {
+  const value = req.pathParameters[name];
+  if (value === undefined || value === '') throw new NotFound(`No ${name} in the path.`);
+  return value;
+}
+
+function noQuery(req: RouteRequest): void {
+  parseQuery({}, req.query);
+}
+
+// ------------------------------------------------------------------ routes
+
+export const LEDGER_ROUTES: readonly LedgerRoute[] = [
+  {
+    method: 'POST',
+    path: '/v1/calls/{callId}/disputes',
+    async handle(principal, req, deps) {
+      noQuery(req);
+      const opened = await openCallDispute(principal, pathParameter(req, 'callId'), jsonBody(req, OpenDisputeSchema), deps);
+      return { status: opened.created ? 201 : 200, body: opened.dispute };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/disputes/{disputeId}/resolve',
+    async handle(principal, req, deps) {
+      noQuery(req);
+      return { status: 200, body: await resolveCallDispute(principal, pathParameter(req, 'disputeId'), jsonBody(req, ResolveDisputeSchema), deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/disputes',
+    async handle(principal, req, deps) {
+      const q = parseQuery({ status, publisherId: id, limit: wholeNumber(1, 100), cursor }, req.query);
+      return { status: 200, body: await listAccountDisputes(principal, { ...q, limit: q.limit ?? 50 }, deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/statements',
+    async handle(principal, req, deps) {
+      const q = parseQuery({ period, publisherId: id }, req.query, ['period']);
+      return { status: 200, body: await getStatement(principal, { period: q.period!, publisherId: q.publisherId }, deps) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/reconciliations',
+    async handle(principal, req, deps) {
+      const q = parseQuery(
+        { publisherId: id, period, from: instant, to: instant, openDisputes: flag, toleranceSec: wholeNumber(0, 3600) },
+        req.query,
+        ['publisherId'],
+      );
+      const scope = reconciliationScope(q);
+      if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw new PayloadTooLarge(MAX_CSV_BYTES);
+      if (mediaType(req.contentType) !== 'text/csv') throw new UnsupportedMediaType(req.contentType, ['text/csv']);
+      const request: ReconciliationRequest = {
+        publisherId: q.publisherId!,
+        scope,
+        csv: req.body,
+        openDisputes: q.openDisputes ?? false,
+        ...(q.toleranceSec !== undefined ? { toleranceSec: q.toleranceSec } : {}),
+      };
+      return { status: 200, body: await reconcileInvoiceCsv(principal, request, deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/ledger/verify',
+    async handle(principal, req, deps) {
+      noQuery(req);
+      return { status: 200, body: await verifyLedger(principal, deps) };
+    },
+  },
+];
+
+/** Exactly one of `period` or `from` + `to` (from before to). */
+function reconciliationScope(q: { period?: string; from?: string; to?: string }): ReconciliationRequest['scope'] {
+  const errors: FieldError[] = [];
+  if (q.period !== undefined) {
+    if (q.from !== undefined || q.to !== undefined) errors.push({ field: 'period', message: 'cannot be combined with from/to' });
+    else return { period: q.period };
+  } else if (q.from === undefined || q.to === undefined) {
+    errors.push({ field: q.from === undefined ? 'from' : 'to', message: 'is required unless period is given' });
+  } else if (q.from >= q.to) {
+    errors.push({ field: 'to', message: 'must be after from' });
+  } else {
+    return { from: q.from, to: q.to };
+  }
+  throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+}
+
+// ------------------------------------------------------------------ wiring
+
+export interface LedgerRouteDepsOptions {
+  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
+  readonly client?: DynamoDBClient;
+  /** For the anchors bucket; defaults to the shared client (AWS_ENDPOINT_URL_S3 honoured). */
+  readonly s3?: S3Client;
+  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
+  readonly secrets?: Pick<SecretStore, 'resolve'>;
+  readonly now?: () => Date;
+}
+
+/** The adapters behind LEDGER_ROUTES, built from the same configuration functions/api.ts loads. */
+export function ledgerRouteDeps(
+  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'> & Partial<Pick<Config, 'anchorsBucket' | 'recordingsBucket'>>,
+  options: LedgerRouteDepsOptions = {},
+): LedgerRouteDeps {
+  const client = options.client;
+  const disputes = new DisputeRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client });
+  const secrets = options.secrets ?? new SecretResolver();
+  const configRepo = new ConfigRepo({ mainTable: config.mainTable, client });
+  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
+  const now = options.now ?? (() => new Date());
+  // Re-rating after a full credit rates calls exactly as the ledger writer does (same use case, same repos).
+  const rating: RatingDeps & { calls: CallRepo } = {
+    calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client }),
+    config: configRepo,
+    blocks: new BlockRepo({ mainTable: config.mainTable, client }),
+    dnc: new DncRepo({ mainTable: config.mainTable, client }),
+    consent: new ConsentRepo({ mainTable: config.mainTable, client }),
+    callerHashKey,
+    now,
+    telemetry,
+    log,
+  };
+  // Issue 6: an open dispute holds its call's recording, its close releases it (privacy.ts); without the recordings
+  // bucket configured, nothing is held.
+  const recordingsBucket = config.recordingsBucket;
+  const privacy =
+    recordingsBucket === undefined
+      ? null
+      : privacyDeps({ mainTable: config.mainTable, recordingsBucket, callerHashKeyRef: config.callerHashKeyRef }, { client, s3: options.s3, secrets, now });
+  return {
+    calls: new CallRepo({ mainTable: config.mainTable, client }),
+    config: configRepo,
+    afterFullCredit: (accountId, creditedCallId) => rerateAfterCredit(accountId, creditedCallId, rating),
+    ...(privacy === null
+      ? {}
+      : { afterDisputeOpened: (d) => holdRecording(d, privacy), afterDisputeClosed: (d) => releaseRecording(d, privacy) }),
+    ledger: new LedgerRepo({ ledgerTable: config.ledgerTable, client }),
+    disputes,
+    policies: disputes,
+    callFacts: disputes,
+    callerHashKey,
+    cursors: cursorSealer(callerHashKey),
+    now,
+    ...(config.anchorsBucket !== undefined ? { anchors: new S3AnchorStore({ bucket: config.anchorsBucket, client: options.s3 }) } : {}),
+  };
+}

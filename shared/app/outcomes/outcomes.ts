@@ -1,0 +1,397 @@
+/**
+ * The outcomes API (issue 5): the buyer's CRM posts what calls became — `POST /v1/outcomes` (admin; JSON or CSV) —
+ * and `GET /v1/outcomes[/{externalId}]` (any key) reads them. Use cases plus a route table (`OUTCOME_ROUTES`) that
+ * functions/api.ts mounts, in the style of block-list.ts. Rules (idempotency, supersession, the matching rule):
+ * shared/domain/outcomes/outcomes.ts; storage: shared/adapters/outcomes/outcome-repo.ts.
+ *
+ * Each line is applied on its own and answered with its own result (`created`, `updated`, `unchanged`, `refused` with
+ * a problem), so one bad line never loses the others. Lines of one externalId are applied in order, one at a time;
+ * different externalIds run concurrently (OUTCOME_CONCURRENCY), which keeps a 1,000-line upload well inside the
+ * API's 15 s. A line is read → decided (pure) → written with one conditional write; a lost race re-reads and decides
+ * again (bounded, then 409 for that line).
+ *
+ * Caller numbers are personal data: a line's number is normalised and hashed with the caller-hash key at once; only
+ * the hash is stored and nothing about the caller is ever returned. Line errors name fields, never values.
+ */
+import type { OperationDoc } from '../kernel/openapi';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ZodType } from 'zod';
+import type { Config } from '../../adapters/platform/env';
+import { OutcomeRepo } from '../../adapters/outcomes/outcome-repo';
+import { ConfigRepo } from '../../adapters/calls/main-repo';
+import { SecretResolver } from '../../adapters/platform/secrets';
+import { cursorSealer } from '../../adapters/http/cursor';
+import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
+import {
+  applyOutcomeLine,
+  chooseCallerMatch,
+  effectiveLookBackDays,
+  lookBackWindow,
+  MAX_LOOK_BACK_DAYS,
+  outcomeView,
+  planMatch,
+  type CallOutcomeOnCall,
+  type CandidateCall,
+  type DecidedMatch,
+  type LineResult,
+  type OutcomeLine,
+  type OutcomeMatch,
+  type OutcomeRecord,
+  type OutcomeView,
+} from '../../domain/outcomes/outcomes';
+import {
+  EXTERNAL_ID,
+  OutcomeViewSchema,
+  OutcomesPageSchema,
+  PostOutcomesBodySchema,
+  PostOutcomesResponseSchema,
+  outcomeLinesFromCsv,
+  outcomeLinesFromJson,
+  validateOutcomeLine,
+  type OutcomeInput,
+  type RawOutcomeLine,
+} from '../../domain/outcomes/outcomes-schema';
+import { BadRequest, Conflict, NotFound, PayloadTooLarge, Problem, Unprocessable, UnsupportedMediaType, type FieldError } from '../../domain/kernel/problems';
+import { settleWithLimit } from '../kernel/concurrency';
+import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
+import { requireAdmin } from '../catalog/management';
+import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page, type SecretStore } from '../kernel/ports';
+import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
+import { cursor, parseQuery, wholeNumber, type Rule } from '../kernel/query';
+
+/** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
+export const MAX_OUTCOMES_BYTES = 5 * 1024 * 1024;
+/** externalIds applied at once. */
+export const OUTCOME_CONCURRENCY = 8;
+/** Attempts per line when a concurrent write wins the race. */
+const MAX_ATTEMPTS = 4;
+
+export interface OutcomeListQuery {
+  readonly accountId: string;
+  /** true: matched only; false: unmatched only; undefined: all. */
+  readonly matched?: boolean;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+/** Outcome items and what matching reads (shared/adapters/outcomes/outcome-repo.ts). */
+export interface OutcomeStore {
+  /** Strongly consistent. */
+  readOutcome(accountId: string, externalId: string): Promise<OutcomeRecord | null>;
+  listOutcomes(query: OutcomeListQuery): Promise<Page<OutcomeRecord>>;
+  /** The call's account and the externalId its `outcome` attribute names; null when there is no such call. */
+  callOutcomeOwner(callId: string): Promise<{ accountId: string; outcomeExternalId: string | null } | null>;
+  /** The caller's connected calls of the account that started in [fromIso, toIso], newest first. */
+  connectedCallsOfCaller(accountId: string, callerHash: string, fromIso: string, toIso: string): Promise<CandidateCall[]>;
+  /** One atomic write; ConfigWriteConflict when any condition failed (re-read and retry). */
+  writeOutcome(args: {
+    record: OutcomeRecord;
+    expectedRev: number | null;
+    setCall: { callId: string; outcome: CallOutcomeOnCall } | null;
+    clearCall: { callId: string; externalId: string } | null;
+  }): Promise<void>;
+}
+
+export interface OutcomeDeps {
+  readonly outcomes: OutcomeStore;
+  /** The account item (its optional `outcomeLookBackDays`). */
+  readonly config: Pick<ConfigStore, 'getAccount'>;
+  /** The caller-hash HMAC key (CALLER_HASH_KEY_REF), the one the ledger writer hashes callers with. */
+  readonly callerHashKey: () => Promise<string>;
+  /** Seals and opens the cursors of GET /v1/outcomes (pagination.ts). */
+  readonly cursors: CursorSealer;
+  readonly now: () => Date;
+}
+
+export interface OutcomeLineResult {
+  readonly line: number;
+  readonly externalId: string | null;
+  readonly result: LineResult;
+  readonly matchedCallId: string | null;
+  readonly match: OutcomeMatch | null;
+  readonly error?: { readonly status: number; readonly detail: string; readonly errors?: readonly FieldError[] };
+}
+
+export interface PostOutcomesResponse {
+  readonly results: readonly OutcomeLineResult[];
+  readonly summary: { created: number; updated: number; unchanged: number; refused: number; matched: number; unmatched: number };
+  readonly lookBackDays: number;
+}
+
+// ------------------------------------------------------------------ use cases
+
+/** Applies every line (already split from the body); answers one result per line, in line order. */
+export async function postOutcomes(
+  principal: ApiKeyRecord,
+  lines: readonly RawOutcomeLine[],
+  options: { readonly lookBackDays?: number },
+  deps: OutcomeDeps,
+): Promise<PostOutcomesResponse> {
+  requireAdmin(principal);
+  const account = await deps.config.getAccount(principal.accountId);
+  const lookBackDays = effectiveLookBackDays(options.lookBackDays, (account as { outcomeLookBackDays?: unknown } | null)?.outcomeLookBackDays);
+  const key = await deps.callerHashKey();
+  const by = `${principal.label ?? 'api-key'} (${principal.role})`;
+
+  // Validate every line first; then group the valid ones by externalId (in line order) and apply the groups concurrently.
+  const results = new Map<number, OutcomeLineResult>();
+  const groups = new Map<string, { line: number; input: OutcomeInput }[]>();
+  for (const raw of lines) {
+    const checked = validateOutcomeLine(raw.value);
+    if (!checked.ok) {
+      const externalId = (raw.value as { externalId?: unknown } | null)?.externalId;
+      results.set(raw.line, refused(raw.line, typeof externalId === 'string' && EXTERNAL_ID.test(externalId) ? externalId : null, new BadRequest('The outcome is not valid.', checked.errors)));
+      continue;
+    }
+    const group = groups.get(checked.value.externalId) ?? [];
+    group.push({ line: raw.line, input: checked.value });
+    groups.set(checked.value.externalId, group);
+  }
+  const ctx = { accountId: principal.accountId, by, key, lookBackDays };
+  const settled = await settleWithLimit([...groups.values()], OUTCOME_CONCURRENCY, async (group) => {
+    for (const { line, input } of group) results.set(line, await applyLine(line, input, ctx, deps));
+  });
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+
+  const ordered = [...results.values()].sort((a, b) => a.line - b.line);
+  const count = (r: LineResult) => ordered.filter((x) => x.result === r).length;
+  const applied = ordered.filter((x) => x.result !== 'refused');
+  return {
+    results: ordered,
+    summary: {
+      created: count('created'),
+      updated: count('updated'),
+      unchanged: count('unchanged'),
+      refused: count('refused'),
+      matched: applied.filter((x) => x.matchedCallId !== null).length,
+      unmatched: applied.filter((x) => x.matchedCallId === null).length,
+    },
+    lookBackDays,
+  };
+}
+
+function refused(line: number, externalId: string | null, problem: Problem): OutcomeLineResult {
+  return {
+    line,
+    externalId,
+    result: 'refused',
+    matchedCallId: null,
+    match: null,
+    error: { status: problem.status, detail: problem.detail, ...(problem.errors && problem.errors.length > 0 ? { errors: problem.errors } : {}) },
+  };
+}
+
+interface LineContext {
+  readonly accountId: string;
+  readonly by: string;
+  readonly key: string;
+  readonly lookBackDays: number;
+}
+
+/** One valid line: hash the caller, then read → decide → write, again on a lost race. */
+async function applyLine(lineNo: number, input: OutcomeInput, ctx: LineContext, deps: OutcomeDeps): Promise<OutcomeLineResult> {
+  let hash: string | null = null;
+  if (input.callerNumber !== undefined) {
+    // The identity the writer gave the same caller: a valid number, or other digits a carrier sent (caller.ts).
+    const typed = typedCallerIdentity(input.callerNumber);
+    if (typed === 'withheld') return refused(lineNo, input.externalId, withheldCallerRefusal('callerNumber'));
+    if (typed === 'not_a_number') {
+      return refused(lineNo, input.externalId, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
+    }
+    hash = identityHash(ctx.key, typed);
+  }
+  const line: OutcomeLine = {
+    line: lineNo,
+    externalId: input.externalId,
+    callId: input.callId ?? null,
+    callerHash: hash,
+    occurredAt: new Date(input.occurredAt).toISOString(),
+    status: input.status,
+    revenueCents: input.revenueCents,
+    marginCents: input.marginCents,
+  };
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await applyOnce(line, ctx, deps);
+      } catch (err) {
+        if (!(err instanceof ConfigWriteConflict) || attempt >= MAX_ATTEMPTS) throw err;
+      }
+    }
+  } catch (err) {
+    if (err instanceof ConfigWriteConflict) return refused(lineNo, line.externalId, new Conflict('This outcome was changed by other requests meanwhile; post the line again.'));
+    if (err instanceof Problem) return refused(lineNo, line.externalId, err);
+    throw err;
+  }
+}
+
+async function applyOnce(line: OutcomeLine, ctx: LineContext, deps: OutcomeDeps): Promise<OutcomeLineResult> {
+  const existing = await deps.outcomes.readOutcome(ctx.accountId, line.externalId);
+  const plan = planMatch(existing, line);
+  let decided: DecidedMatch;
+  switch (plan.kind) {
+    case 'keep':
+      decided = 'keep';
+      break;
+    case 'none':
+      decided = null;
+      break;
+    case 'call_id': {
+      const owner = await deps.outcomes.callOutcomeOwner(plan.callId);
+      // Another account's call answers exactly as a missing one: nothing is learnt about other accounts.
+      if (owner === null || owner.accountId !== ctx.accountId) {
+        throw new Unprocessable('callId is not a call of this account.', [{ field: 'callId', message: 'must be a call of this account' }]);
+      }
+      decided = { callId: plan.callId, match: 'call_id' };
+      break;
+    }
+    case 'caller_time': {
+      const window = lookBackWindow(plan.anchorAt, ctx.lookBackDays);
+      const candidates = await deps.outcomes.connectedCallsOfCaller(ctx.accountId, plan.callerHash, window.fromIso, window.toIso);
+      const callId = chooseCallerMatch(candidates, plan.anchorAt, ctx.lookBackDays);
+      decided = callId === null ? null : { callId, match: 'caller_time' };
+      break;
+    }
+  }
+  const applied = applyOutcomeLine(existing, line, decided, { accountId: ctx.accountId, by: ctx.by, nowIso: deps.now().toISOString() });
+  if (applied.result !== 'unchanged') {
+    // The previous call loses its attribute only if it still names this externalId (another outcome may own it now).
+    let clearCall: { callId: string; externalId: string } | null = null;
+    if (applied.clearCallId !== null) {
+      const owner = await deps.outcomes.callOutcomeOwner(applied.clearCallId);
+      if (owner?.outcomeExternalId === line.externalId) clearCall = { callId: applied.clearCallId, externalId: line.externalId };
+    }
+    await deps.outcomes.writeOutcome({ record: applied.record, expectedRev: existing?.rev ?? null, setCall: applied.setCall, clearCall });
+  }
+  return { line: line.line, externalId: line.externalId, result: applied.result, matchedCallId: applied.record.callId, match: applied.record.match };
+}
+
+export async function getOutcome(principal: ApiKeyRecord, externalId: string, deps: Pick<OutcomeDeps, 'outcomes'>): Promise<OutcomeView> {
+  const found = EXTERNAL_ID.test(externalId) ? await deps.outcomes.readOutcome(principal.accountId, externalId) : null;
+  if (found === null) throw new NotFound('No outcome with this externalId.');
+  return outcomeView(found);
+}
+
+export async function listOutcomes(
+  principal: ApiKeyRecord,
+  query: { matched?: boolean; limit: number; cursor?: string },
+  deps: Pick<OutcomeDeps, 'outcomes' | 'cursors'>,
+): Promise<{ outcomes: readonly OutcomeView[]; cursor: string | null }> {
+  const { cursor: token, limit, ...filters } = query;
+  const scope = cursorScope('GET /v1/outcomes', principal.accountId, filters);
+  const position = await openCursor(deps.cursors, scope, token);
+  const page = await deps.outcomes.listOutcomes({ accountId: principal.accountId, ...filters, limit, ...(position === undefined ? {} : { cursor: position }) });
+  return { outcomes: page.items.map(outcomeView), cursor: await sealCursor(deps.cursors, scope, page.cursor) };
+}
+
+// ------------------------------------------------------------------ routes
+
+export interface OutcomeRoute {
+  readonly method: 'GET' | 'POST';
+  /** API Gateway HTTP API path template. */
+  readonly path: string;
+  handle(principal: ApiKeyRecord, req: RouteRequest, deps: OutcomeDeps): Promise<RouteResponse>;
+}
+
+const matchedFilter: Rule<boolean> = (raw) =>
+  raw === 'matched' || raw === 'unmatched' ? { ok: true, value: raw === 'matched' } : { ok: false, message: 'must be matched or unmatched' };
+
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';')[0]?.trim().toLowerCase();
+}
+
+/** The lines of a POST body: JSON (one object or {outcomes}) or CSV; 415 for anything else. */
+function bodyLines(req: RouteRequest): RawOutcomeLine[] {
+  if (Buffer.byteLength(req.body, 'utf8') > MAX_OUTCOMES_BYTES) throw new PayloadTooLarge(MAX_OUTCOMES_BYTES);
+  const type = mediaType(req.contentType);
+  if (type === 'text/csv') return outcomeLinesFromCsv(req.body);
+  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json', 'text/csv']);
+  let value: unknown;
+  try {
+    value = JSON.parse(req.body);
+  } catch {
+    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+  }
+  return outcomeLinesFromJson(value);
+}
+
+export const OUTCOME_ROUTES: readonly OutcomeRoute[] = [
+  {
+    method: 'POST',
+    path: '/v1/outcomes',
+    async handle(principal, req, deps) {
+      // Role first: a read-only key learns nothing from a 400.
+      requireAdmin(principal);
+      const q = parseQuery({ lookBackDays: wholeNumber(1, MAX_LOOK_BACK_DAYS) }, req.query);
+      const lines = bodyLines(req);
+      return { status: 200, body: await postOutcomes(principal, lines, q.lookBackDays === undefined ? {} : { lookBackDays: q.lookBackDays }, deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/outcomes',
+    async handle(principal, req, deps) {
+      const q = parseQuery({ status: matchedFilter, limit: wholeNumber(1, 100), cursor }, req.query);
+      const query = { limit: q.limit ?? 50, ...(q.status === undefined ? {} : { matched: q.status }), ...(q.cursor === undefined ? {} : { cursor: q.cursor }) };
+      return { status: 200, body: await listOutcomes(principal, query, deps) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/outcomes/{externalId}',
+    async handle(principal, req, deps) {
+      parseQuery({}, req.query);
+      return { status: 200, body: await getOutcome(principal, req.pathParameters.externalId ?? '', deps) };
+    },
+  },
+];
+
+/** The OpenAPI entries of OUTCOME_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+export const OUTCOME_OPENAPI = {
+  'POST /v1/outcomes': {
+    summary:
+      'Post CRM outcomes (admin): one outcome, {outcomes: [...]} (≤ 1000), or a text/csv upload with a header row. Idempotent on externalId; a later status supersedes (history kept). Matched by callId, else by caller number + occurredAt to the caller\'s most recent connected call within lookBackDays (default 30). 200 with one result per line; a bad line is refused with its line number, the others are applied',
+    auth: 'admin' as const,
+    request: PostOutcomesBodySchema,
+    requestText: { 'text/csv': 'A header row (externalId, callId or callerNumber, occurredAt, status, revenueCents, marginCents), then one outcome a line' },
+    query: ['lookBackDays'],
+    responses: { 200: { description: 'One result per line', schema: PostOutcomesResponseSchema } },
+    problems: [400, 401, 403, 413, 415, 422],
+  },
+  'GET /v1/outcomes': {
+    summary: "The account's outcomes by externalId, status=matched|unmatched, paginated; unmatched ones are kept and retried on every later POST of their externalId",
+    auth: 'bearer' as const,
+    query: ['status', 'limit', 'cursor'],
+    responses: { 200: { description: 'A page of outcomes', schema: OutcomesPageSchema } },
+    problems: [400, 401],
+  },
+  'GET /v1/outcomes/{externalId}': {
+    summary: 'One outcome: the status in force, the matched call and how, and every report received',
+    auth: 'bearer' as const,
+    responses: { 200: { description: 'The outcome', schema: OutcomeViewSchema } },
+    problems: [401, 404],
+  },
+} satisfies Record<string, OperationDoc>;
+
+// ------------------------------------------------------------------ wiring
+
+export interface OutcomeDepsOptions {
+  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
+  readonly client?: DynamoDBClient;
+  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
+  readonly secrets?: Pick<SecretStore, 'resolve'>;
+  readonly now?: () => Date;
+}
+
+/** The adapters behind OUTCOME_ROUTES, built from the configuration functions/api.ts loads. */
+export function outcomeDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: OutcomeDepsOptions = {}): OutcomeDeps {
+  const secrets = options.secrets ?? new SecretResolver();
+  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
+  return {
+    outcomes: new OutcomeRepo({ mainTable: config.mainTable, client: options.client }),
+    config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
+    callerHashKey,
+    cursors: cursorSealer(callerHashKey),
+    now: options.now ?? (() => new Date()),
+  };
+}

@@ -1,0 +1,348 @@
+/**
+ * Rating v2 (issue 3): the full contract. A pure function of (call facts, campaign targeting, terms versions,
+ * prior duplicate marker, block-list match); the writer looks those up and supplies them. The decision has the
+ * shape of `RatingDecision` with a longer reason list, and every rule reports the inputs that decided it.
+ *
+ * Rules, in this order (the first failing rule is the primary reason; every failing rule is listed):
+ *  1. unknown_number   the dialled number has no assignment, its campaign is gone, or no terms version was in
+ *                      force when the call started (inputs say which). Nothing else is evaluated.
+ *  2. outside_hours    the call started outside the campaign's hours of operation (wall clock in the hours'
+ *                      IANA zone; windows are [open, close)). No hours = always open.
+ *  3. not_connected    the call ended busy, no-answer, failed or canceled.
+ *  4. machine_answered answering-machine detection said `machine_*` or `fax` (`human`/`unknown`/absent pass).
+ *  5. below_buffer     billable seconds < bufferSec, on the terms' duration basis: `total` = the inbound leg's
+ *                      CallDuration; `talk` = seconds after the buyer answered. With basis `talk` and no talk
+ *                      measurement the call has 0 billable seconds: no evidence of a conversation, no charge.
+ *                      Skipped for an unconnected call (its duration says nothing more).
+ *  6. not_qualified    the terms require an IVR answer and the caller's digits are not one of the accepted ones.
+ *  7. out_of_geo       the campaign has a geography and the caller matches none of its states, ZIP prefixes or
+ *                      area codes. State and ZIP come from the provider (Twilio FromState/FromZip, best effort);
+ *                      the area code is derived from the caller's number with libphonenumber-js (NANP only).
+ *                      An attribute we do not know matches nothing, so an unlocatable caller is out of geo.
+ *  7b. caller_id_withheld the caller id is withheld (anonymous / restricted / unknown / empty, per provider:
+ *                      caller.ts WITHHELD_CALLER_IDS) and the terms say `withheldCallerId: non_billable` (the default
+ *                      of a new terms change). Under `billable` the rule passes and the call is flagged with the
+ *                      signal caller_id_withheld instead; every withheld caller shares one identity, so rule 8 lets
+ *                      at most one withheld call bill per window.
+ *  8. duplicate_caller a billed call from the same caller (campaign or account scope, per the terms) started
+ *                      within duplicateWindowHours of this one. The caller is its identity (caller.ts callerIdentity: a valid
+ *                      number, other digits, an address, or "withheld"). Which call that is, is decided by the caller's
+ *                      duplicate window (duplicate-window.ts: the earliest-started billable call bills, in start
+ *                      order, whatever the arrival order); the writer supplies it as `priorBilled`.
+ *  9. blocked_caller   the caller is on the account's block list.
+ *  9b. blocked_signal a signal flagged on the call is one the account makes non-billable: a quality signal
+ *                      (quality-signals.ts; `Account.quality.blockSignals`), `dnc_listed` (`Account.compliance.
+ *                      dncNonBillable`) or `consent_missing` (`consentMissingNonBillable`). None by default: signals
+ *                      flag, they do not block.
+ * 10. outside_window   the call belongs to a pilot (pilot-terms.ts: its campaign, one of its publishers, started
+ *                      after the pilot was created) but started outside the pilot's window. Only for pilot calls.
+ * 11. over_cap         a pilot call that passed every other rule, but the pilot's counter refused the charge
+ *                      (spend cap, daily cap, call count, or the pilot closed): the writer learns it from the
+ *                      rating transaction's cancellation and rates again with `capRefusal`. Only inside a window.
+ *
+ * Monotonicity, property-tested: raising the buffer, narrowing the geography or narrowing the hours never makes
+ * a non-billable call billable; a billable call's amount is always one of the contract's prices.
+ */
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import { callerIdentity, type CallerNumberClass } from '../calls/caller';
+import type { CapRefusal, PilotMatch } from '../pilots/caps';
+import { QUALITY_SIGNALS } from '../quality/signals';
+
+/**
+ * What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent, a sub-source the
+ * publisher did not declare (source transparency), and a withheld caller id (flagged on every such call, whether the
+ * terms make it non-billable or not: the signal says what the call showed, rule caller_id_withheld what it costs).
+ */
+export const CALL_SIGNALS = [...QUALITY_SIGNALS, 'dnc_listed', 'consent_missing', 'undisclosed_source', 'caller_id_withheld'] as const;
+export type CallSignal = (typeof CALL_SIGNALS)[number];
+
+/** The signals an account makes non-billable (rule blocked_signal): its quality blockSignals and compliance choices. */
+export function accountBlockSignals(account: Pick<Account, 'quality' | 'compliance'> | null): CallSignal[] {
+  return [
+    ...(account?.quality?.blockSignals ?? []),
+    ...(account?.compliance?.dncNonBillable === true ? (['dnc_listed'] as const) : []),
+    ...(account?.compliance?.consentMissingNonBillable === true ? (['consent_missing'] as const) : []),
+  ];
+}
+import type { PriorBilled } from './rating-legacy';
+import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type PriceSource, type TermsVersion } from '../terms/terms';
+import { REASON_CODES, type Account, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type TrackingNumber } from '../kernel/types';
+import { wallTime } from '../kernel/zoned-time';
+
+/** The documented order lives in types.ts (REASON_CODES); rating v2 evaluates all of it. */
+export const REASON_CODES_V2 = REASON_CODES;
+export type ReasonCodeV2 = ReasonCode;
+
+export interface RuleResultV2 {
+  readonly rule: ReasonCodeV2;
+  readonly passed: boolean;
+  readonly inputs: Record<string, unknown>;
+}
+
+/** `RatingDecision` with the v2 reason list; identical to it once types.ts's REASON_CODES lists the v2 codes. */
+export interface RatingDecisionV2 extends Omit<RatingDecision, 'reasons' | 'rules'> {
+  readonly reasons: readonly ReasonCodeV2[];
+  readonly rules: readonly RuleResultV2[];
+  /** Why the amount is what it is (null when not billable). */
+  readonly price: { readonly billableSec: number; readonly source: PriceSource } | null;
+}
+
+/** What rating needs to know about the call itself. Caller numbers are PII: never logged, never in rule inputs. */
+export interface CallFacts {
+  readonly status: CallStatus;
+  /** Caller as sent (`from`). */
+  readonly from: string;
+  /** Tracking number dialled, E.164. */
+  readonly to: string;
+  /** The inbound leg's seconds (Twilio CallDuration). */
+  readonly totalSec: number;
+  /** Seconds after the buyer answered (the dialled leg's duration), or null when not measured. */
+  readonly talkSec: number | null;
+  readonly answeredBy: string | null;
+  /** The caller's IVR answer (Twilio `Digits` from the gather), or null. */
+  readonly digits: string | null;
+  readonly fromState: string | null;
+  readonly fromZip: string | null;
+  /**
+   * Issue 6: the caller's area code as recorded at rating (quality-signals.ts CallerTraits), for a call read back from
+   * its item, which no longer stores `from`; absent: derived from `from`.
+   */
+  readonly areaCode?: string | null;
+  /**
+   * The class of the caller's number as recorded at rating (CallerTraits.numberClass), for a call read back from its
+   * item; absent: derived from `from` (caller.ts callerIdentity). `withheld` is what rule caller_id_withheld reads.
+   */
+  readonly callerNumberClass?: CallerNumberClass;
+  /** Tags of the call (e.g. from the tracking number), used by price overrides. */
+  readonly tags: readonly string[];
+}
+
+/** The campaign's non-monetary targeting (not versioned). */
+export interface CampaignTargeting {
+  readonly campaignId: string;
+  readonly hours: HoursOfOperation | null;
+  readonly geography: Geography | null;
+}
+
+export interface BlockMatch {
+  /** The block-list entry that matched (never the number). */
+  readonly blockId: string;
+}
+
+export interface RatingInputV2 {
+  readonly call: CallFacts;
+  readonly startedAtMs: number;
+  readonly assignment: TrackingNumber | null;
+  readonly campaign: CampaignTargeting | null;
+  /** All versions of the campaign's terms; the one in force at `startedAtMs` is chosen here. */
+  readonly termsVersions: readonly TermsVersion[];
+  /** The duplicate marker held for this caller in the terms' scope (null if none, or if its call was fully credited). */
+  readonly priorBilled: PriorBilled | null;
+  readonly blocked: BlockMatch | null;
+  /** Quality signals found on the call and the account's blocking choice (quality-signals.ts); absent: none. */
+  readonly quality?: { readonly signals: readonly CallSignal[]; readonly blockSignals: readonly CallSignal[] } | null;
+  /** The pilot governing the call (pilotForCall), if any. */
+  readonly pilot?: PilotMatch | null;
+  /** Set on re-rating after the pilot's counter refused the charge. */
+  readonly capRefusal?: CapRefusal | null;
+}
+
+/** Facts from the folded terminal event plus what the writer gathered from other slots. */
+export function callFactsFrom(
+  terminal: CallStatusEvent,
+  extra: { talkSec?: number | null; digits?: string | null; tags?: readonly string[]; areaCode?: string | null; callerNumberClass?: CallerNumberClass } = {},
+): CallFacts {
+  return {
+    status: terminal.status,
+    from: terminal.from,
+    to: terminal.to,
+    totalSec: terminal.durationSec ?? 0,
+    talkSec: extra.talkSec ?? null,
+    answeredBy: terminal.answeredBy,
+    digits: extra.digits ?? terminal.digits,
+    fromState: terminal.fromState,
+    fromZip: terminal.fromZip,
+    tags: extra.tags ?? [],
+    ...(extra.areaCode === undefined ? {} : { areaCode: extra.areaCode }),
+    ...(extra.callerNumberClass === undefined ? {} : { callerNumberClass: extra.callerNumberClass }),
+  };
+}
+
+export interface CallerGeo {
+  readonly state: string | null;
+  readonly zip: string | null;
+  readonly areaCode: string | null;
+}
+
+/** Where the caller is, as far as we can tell without a lookup service. */
+export function callerGeo(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZip' | 'areaCode'>): CallerGeo {
+  const parsed = call.areaCode !== undefined ? null : parsePhoneNumberFromString(call.from.trim(), 'US');
+  const areaCode =
+    call.areaCode !== undefined
+      ? call.areaCode
+      : parsed && parsed.isValid() && parsed.countryCallingCode === '1'
+        ? String(parsed.nationalNumber).slice(0, 3)
+        : null;
+  const state = call.fromState?.trim().toUpperCase() || null;
+  const zip = call.fromZip?.trim() || null;
+  return { state, zip, areaCode };
+}
+
+/** Whether the caller id is withheld: as recorded at rating, else from `from` (caller.ts, the one place deciding it). */
+export function isCallerWithheld(call: Pick<CallFacts, 'from' | 'callerNumberClass'>): boolean {
+  return (call.callerNumberClass ?? callerIdentity(call.from).numberClass) === 'withheld';
+}
+
+export function isMachineAnswer(answeredBy: string | null): boolean {
+  return answeredBy !== null && (answeredBy.startsWith('machine_') || answeredBy === 'fax');
+}
+
+export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
+  const { call, assignment, campaign } = input;
+  const rules: RuleResultV2[] = [];
+  const assigned = assignment !== null && campaign !== null && campaign.campaignId === assignment.campaignId;
+  const terms = assigned ? termsInForce(input.termsVersions, input.startedAtMs) : null;
+  rules.push({
+    rule: 'unknown_number',
+    passed: terms !== null,
+    inputs: {
+      to: call.to,
+      campaignId: assignment?.campaignId ?? null,
+      campaignFound: assigned,
+      termsVersion: terms?.version ?? null,
+      startedAt: new Date(input.startedAtMs).toISOString(),
+    },
+  });
+  if (!assigned || terms === null) return decide(rules, null, null, null, 0);
+
+  rules.push(hoursRule(campaign.hours, input.startedAtMs));
+
+  const connected = call.status === 'completed';
+  rules.push({ rule: 'not_connected', passed: connected, inputs: { status: call.status } });
+  rules.push({ rule: 'machine_answered', passed: !isMachineAnswer(call.answeredBy), inputs: { answeredBy: call.answeredBy } });
+
+  const billableSec = terms.durationBasis === 'total' ? call.totalSec : (call.talkSec ?? 0);
+  if (connected) {
+    rules.push({
+      rule: 'below_buffer',
+      passed: billableSec >= terms.bufferSec,
+      inputs: { durationBasis: terms.durationBasis, billableSec, totalSec: call.totalSec, talkSec: call.talkSec, bufferSec: terms.bufferSec },
+    });
+  }
+
+  const accepted = terms.qualification?.acceptedDigits ?? null;
+  rules.push({
+    rule: 'not_qualified',
+    passed: accepted === null || (call.digits !== null && accepted.includes(call.digits)),
+    inputs: { required: accepted !== null, acceptedDigits: accepted, digits: call.digits },
+  });
+
+  rules.push(geoRule(campaign.geography, callerGeo(call)));
+
+  const withheld = isCallerWithheld(call);
+  rules.push({
+    rule: 'caller_id_withheld',
+    passed: !withheld || terms.withheldCallerId === 'billable',
+    inputs: { callerIdWithheld: withheld, withheldCallerId: terms.withheldCallerId },
+  });
+
+  const windowMs = terms.duplicateWindowHours * 3_600_000;
+  const prior = input.priorBilled;
+  const duplicate = prior !== null && Math.abs(prior.billedStartMs - input.startedAtMs) < windowMs;
+  rules.push({
+    rule: 'duplicate_caller',
+    passed: !duplicate,
+    inputs: {
+      duplicateScope: terms.duplicateScope,
+      duplicateWindowHours: terms.duplicateWindowHours,
+      priorCallId: duplicate ? prior.callId : null,
+      priorStartedAt: duplicate ? new Date(prior.billedStartMs).toISOString() : null,
+    },
+  });
+
+  rules.push({ rule: 'blocked_caller', passed: input.blocked === null, inputs: { blockId: input.blocked?.blockId ?? null } });
+
+  const signals = input.quality?.signals ?? [];
+  const blockSignals = input.quality?.blockSignals ?? [];
+  const blockedBy = signals.filter((s) => blockSignals.includes(s));
+  rules.push({ rule: 'blocked_signal', passed: blockedBy.length === 0, inputs: { signals, blockSignals, blockedBy } });
+
+  const pilot = input.pilot ?? null;
+  if (pilot !== null) {
+    const p = pilot.pilot;
+    rules.push({
+      rule: 'outside_window',
+      passed: pilot.inWindow,
+      inputs: { pilotId: p.pilotId, startsAt: p.startsAt, endsAt: p.endsAt, startedAt: new Date(input.startedAtMs).toISOString() },
+    });
+    if (pilot.inWindow) {
+      const refusal = input.capRefusal ?? null;
+      rules.push({
+        rule: 'over_cap',
+        passed: refusal === null,
+        inputs: { pilotId: p.pilotId, refusal, spendCapCents: p.spendCapCents, dailyCapCents: p.dailyCapCents, maxBillableCalls: p.maxBillableCalls },
+      });
+    }
+  }
+
+  return decide(rules, assignment, terms, call, billableSec);
+}
+
+function decide(
+  rules: RuleResultV2[],
+  assignment: TrackingNumber | null,
+  terms: TermsVersion | null,
+  call: CallFacts | null,
+  billableSec: number,
+): RatingDecisionV2 {
+  const reasons = rules.filter((r) => !r.passed).map((r) => r.rule);
+  const billable = reasons.length === 0 && terms !== null && call !== null;
+  const quote = billable ? priceFor(terms, billableSec, call.digits, call.tags) : null;
+  return {
+    billable,
+    amountCents: quote?.priceCents ?? 0,
+    reasons,
+    campaignId: terms && assignment ? assignment.campaignId : null,
+    publisherId: terms && assignment ? assignment.publisherId : null,
+    subSource: terms && assignment ? assignment.subSource : null,
+    termsVersion: terms?.version ?? null,
+    rules,
+    price: quote ? { billableSec, source: quote.source } : null,
+  };
+}
+
+function hoursRule(hours: HoursOfOperation | null, startedAtMs: number): RuleResultV2 {
+  if (hours === null) return { rule: 'outside_hours', passed: true, inputs: { hours: null } };
+  const w = wallTime(startedAtMs, hours.timeZone);
+  const minute = w.hour * 60 + w.minute;
+  const open = hours.windows.some((win) => win.day === w.weekday && minuteOfDay(win.open) <= minute && minute < minuteOfDay(win.close));
+  const local = `${String(w.hour).padStart(2, '0')}:${String(w.minute).padStart(2, '0')}`;
+  return { rule: 'outside_hours', passed: open, inputs: { timeZone: hours.timeZone, localDay: w.weekday, localTime: local } };
+}
+
+function geoRule(geography: Geography | null, geo: CallerGeo): RuleResultV2 {
+  const inputs = { callerState: geo.state, callerZip: geo.zip, callerAreaCode: geo.areaCode };
+  if (geography === null) return { rule: 'out_of_geo', passed: true, inputs: { geography: null, ...inputs } };
+  const { state, zip, areaCode } = geo;
+  const matchedBy =
+    state !== null && geography.states.includes(state)
+      ? 'state'
+      : zip !== null && geography.zipPrefixes.some((p) => zip.startsWith(p))
+        ? 'zip'
+        : areaCode !== null && geography.areaCodes.includes(areaCode)
+          ? 'area_code'
+          : null;
+  return { rule: 'out_of_geo', passed: matchedBy !== null, inputs: { ...inputs, matchedBy } };
+}
+
+/**
+ * Re-rating after a credit (documented rule): a call whose ONLY failing rule was `duplicate_caller`, because of
+ * a prior call that has now been fully credited, no longer has a reason not to bill. The credited call leaves its
+ * caller's duplicate window and the window decides again (duplicate-window.ts); this test still picks the
+ * duplicates of a credited call that a marker of the old shape does not list. A partial credit changes nothing.
+ */
+export function shouldRerateAfterCredit(decision: RatingDecisionV2, creditedCallId: string): boolean {
+  if (decision.reasons.length !== 1 || decision.reasons[0] !== 'duplicate_caller') return false;
+  const rule = decision.rules.find((r) => r.rule === 'duplicate_caller');
+  return rule?.inputs.priorCallId === creditedCallId;
+}
