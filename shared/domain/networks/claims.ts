@@ -35,7 +35,7 @@
 import { callerIdentity, identityHash, normaliseNumber } from '../calls/caller';
 import type { FieldError } from '../kernel/problems';
 import { isPathId, isPlainText, readInstant } from '../kernel/input';
-import { parseMoneyCents } from '../reconciliation/reconcile-invoice';
+import { parseAmountCents } from './money';
 import { CLAIM_FIELDS, type ClaimField, type FieldMapping } from './registration';
 
 /** Normalised events, in lifecycle order (a claim lists them in this order). */
@@ -208,10 +208,7 @@ export function parsePostback(mapping: FieldMapping, params: PostbackParams, ctx
     (raw) => (/^\d{1,6}(\.\d+)?$/.test(raw) && Math.floor(Number(raw)) <= MAX_CLAIM_DURATION_SEC ? Math.floor(Number(raw)) : null),
     `must be whole seconds from 0 to ${MAX_CLAIM_DURATION_SEC}`,
   );
-  const payoutCents = read('payout', (raw) => {
-    const cents = parseMoneyCents(raw, 'dollars');
-    return cents !== null && cents >= 0 ? cents : null;
-  }, 'must be a non-negative decimal amount with at most two decimals (12.50)');
+  const payoutCents = read('payout', parseAmountCents, 'must be a non-negative decimal amount with at most two decimals (12.50)');
   const converted = read('converted', readBoolean, 'must be yes/no, true/false or 1/0');
   const event = read('event', (raw) => EVENT_NAMES[raw.toLowerCase()] ?? null, `must be one of ${Object.keys(EVENT_NAMES).join(', ')}`);
   const publisher = read('publisher', text, `must be at most ${MAX_CLAIM_TEXT} characters without control characters`);
