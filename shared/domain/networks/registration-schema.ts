@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { E164Schema } from '../catalog/config-schema';
 import { singleLine } from '../kernel/input-schema';
 import { parseCidr } from './ip-allow';
+import { DEFAULT_ROTATION_OVERLAP_SEC, MAX_ROTATION_OVERLAP_SEC } from './secrets';
 import {
   CLAIM_FIELDS,
   CREDIT_MODES,
@@ -79,3 +80,16 @@ export const NetworkRegistrationSchema = z
     }
   })
   .meta({ id: 'NetworkRegistration' }) satisfies z.ZodType<NetworkRegistrationRequest>;
+
+/** The body of a secret rotation: how long the secret in use stays valid beside the new one (secrets.ts rotateSecrets). */
+export const RotateSecretSchema = z
+  .strictObject({
+    overlapSec: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ROTATION_OVERLAP_SEC)
+      .default(DEFAULT_ROTATION_OVERLAP_SEC)
+      .describe('Seconds the previous secret stays valid (time to update every pixel on the network); 0 revokes it at once'),
+  })
+  .meta({ id: 'NetworkSecretRotation' });

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ipAllowList, isCidr, parseCidr } from '../../../shared/domain/networks/ip-allow';
 import { effectiveFields } from '../../../shared/domain/networks/registration';
+import { RotateSecretSchema } from '../../../shared/domain/networks/registration-schema';
 import {
   DEFAULT_ROTATION_OVERLAP_SEC,
   generateSecret,
@@ -69,6 +70,13 @@ describe('postback secrets', () => {
     expect(() => rotateSecrets(initialSecrets(a), b, T0, 1.5)).toThrow(RangeError);
   });
 
+  it('take the rotation overlap from a body, a week by default, at most 90 days', () => {
+    expect(RotateSecretSchema.parse({})).toEqual({ overlapSec: DEFAULT_ROTATION_OVERLAP_SEC });
+    expect(RotateSecretSchema.parse({ overlapSec: 0 })).toEqual({ overlapSec: 0 });
+    expect(RotateSecretSchema.safeParse({ overlapSec: 90 * 86_400 + 1 }).success).toBe(false);
+    expect(RotateSecretSchema.safeParse({ overlapSec: 1.5 }).success).toBe(false);
+  });
+
   it('refuse every string but the live ones (property)', () => {
     const state = rotateSecrets(initialSecrets(generateSecret(randomBytes(32))), generateSecret(randomBytes(32)), T0, 60);
     fc.assert(
@@ -97,8 +105,9 @@ describe('postback secrets', () => {
 });
 
 describe('source-IP allow-list', () => {
-  it('allows every source when empty', () => {
+  it('allows every source when empty, and none when every entry is unusable', () => {
     expect(ipAllowList([]).allows('198.51.100.7')).toBe(true);
+    expect(ipAllowList(['not-a-cidr']).allows('198.51.100.7')).toBe(false);
   });
 
   it('allows exactly the addresses of its IPv4 and IPv6 ranges', () => {
