@@ -61,3 +61,44 @@ export function progressLine(write: (s: string) => void = (s) => process.stderr.
     write(`\rcalls ${p.done}/${p.total}  failed ${p.failed}  in flight ${p.inFlight}${failure}${p.done === p.total ? '\n' : ''}`);
   };
 }
+
+/** The run at a glance, for the demo's routing summary beside the ledger: counts, seconds, and per answering target. */
+export interface RunSummary {
+  readonly calls: number;
+  readonly failed: number;
+  readonly answered: number;
+  readonly rejected: number;
+  readonly connected: number;
+  readonly billable: number;
+  readonly talkSec: number;
+  readonly byTarget: Readonly<Record<string, { readonly connected: number; readonly billable: number; readonly talkSec: number }>>;
+}
+
+export function summarize(results: readonly CallResult[]): RunSummary {
+  const byTarget: Record<string, { connected: number; billable: number; talkSec: number }> = {};
+  let failed = 0;
+  let answered = 0;
+  let rejected = 0;
+  let connected = 0;
+  let billable = 0;
+  let talkSec = 0;
+  for (const r of results) {
+    if (!r.ok) {
+      failed++;
+      continue;
+    }
+    const t = r.truth;
+    if (t.answered) answered++;
+    if (t.rejected) rejected++;
+    if (t.billable) billable++;
+    talkSec += t.talkSec;
+    if (t.connected && t.answeredTarget !== null) {
+      connected++;
+      const row = (byTarget[t.answeredTarget] ??= { connected: 0, billable: 0, talkSec: 0 });
+      row.connected++;
+      row.talkSec += t.talkSec;
+      if (t.billable) row.billable++;
+    }
+  }
+  return { calls: results.length, failed, answered, rejected, connected, billable, talkSec, byTarget };
+}

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CallFlow } from '../../../shared/domain/callflow/flow';
 import type { Target, TargetFacts } from '../../../shared/domain/routing/targets';
-import { playCall, playCalls, type CallScriptInput, type SimulatedCall, type SimulatorConfig, type TargetOutcome } from '../../../events/voice';
+import { playCall, playCalls, summarize, type CallScriptInput, type SimulatedCall, type SimulatorConfig, type TargetOutcome } from '../../../events/voice';
 import { ASSIGNMENT, AT, FLOW, flowVersion, target, targetMap } from '../../support/callflow-fixtures';
 import { machineVoiceHandler, startSignedServer, type Observed, type SignedServer } from '../../support/voice-sim-server';
 
@@ -222,6 +222,8 @@ describe('the simulator plays the call flow as Twilio would', () => {
     expect(results.every((r) => r.ok)).toBe(true);
     expect(results.map((r) => (r.ok ? r.truth.talkSec : -1))).toEqual(scripts.map((_, i) => (i % 2 === 0 ? 10 + i : 0)));
     expect(machine.observed.size).toBe(12);
+    const talk = scripts.reduce((sum, _, i) => sum + (i % 2 === 0 ? 10 + i : 0), 0);
+    expect(summarize(results)).toEqual({ calls: 12, failed: 0, answered: 12, rejected: 0, connected: 6, billable: 6, talkSec: talk, byTarget: { [A]: { connected: 6, billable: 6, talkSec: talk } } });
   });
 });
 
