@@ -102,7 +102,7 @@ export interface TraceGather {
   readonly inputAtMs: number | null;
   /** What was posted as Digits (null: nothing posted). */
   readonly digits: string | null;
-  readonly result: 'digits' | 'timeout' | 'empty_action';
+  readonly result: 'digits' | 'timeout' | 'empty_action' | 'caller_hangup';
 }
 
 export interface TraceLeg {
@@ -262,6 +262,8 @@ class CallRun {
   private readonly fetchFn: typeof fetch;
   private readonly fallbackUrl: string | null;
   private nowMs: number;
+  /** When the caller hangs up whatever is happening (Infinity: only where the script says so). */
+  private readonly hangupAtMs: number;
   private answeredAtMs: number | null = null;
   private versExecuted = 0;
   private gatherIndex = 0;
@@ -284,6 +286,7 @@ class CallRun {
     this.publicBase = config.publicBaseUrl.replace(/\/+$/, '');
     this.fetchFn = config.fetch ?? globalThis.fetch;
     this.nowMs = Date.parse(script.startAt);
+    this.hangupAtMs = script.hangupAfterSec === null ? Infinity : this.nowMs + script.hangupAfterSec * 1000;
     const fallback = config.fallbackPath?.(script.accountId) ?? null;
     this.fallbackUrl = fallback === null ? null : `${this.publicBase}${fallback}`;
   }
@@ -452,6 +455,17 @@ class CallRun {
     if (this.answeredAtMs === null) this.answeredAtMs = this.nowMs;
   }
 
+  /** Lets `sec` pass on the caller's side; false (the clock at the hang-up) when the caller hangs up meanwhile. */
+  private wait(sec: number): boolean {
+    if (this.nowMs + sec * 1000 > this.hangupAtMs) {
+      this.nowMs = Math.max(this.nowMs, this.hangupAtMs);
+      this.callerGone = true;
+      return false;
+    }
+    this.nowMs += sec * 1000;
+    return true;
+  }
+
   private note(leg: TraceVerb['leg'], n: TwimlNode, note: string | null = null): void {
     this.verbs.push({ atMs: this.nowMs, leg, verb: n.name, attrs: n.attrs, note });
   }
@@ -502,12 +516,12 @@ class CallRun {
         case 'Play':
           this.answer();
           this.note('parent', n);
-          this.nowMs += this.spokenSec(n) * 1000;
+          if (!this.wait(this.spokenSec(n))) return { end: 'caller_hangup' };
           break;
         case 'Pause':
           // A <Pause> before the call is answered delays the pickup: the caller still hears ringing.
           this.note('parent', n, this.answeredAtMs === null ? 'before pickup' : null);
-          this.nowMs += this.spokenSec(n) * 1000;
+          if (!this.wait(this.spokenSec(n))) return { end: 'caller_hangup' };
           break;
         case 'Gather': {
           const flow = this.gather(n, doc);
@@ -556,7 +570,7 @@ class CallRun {
     const promptStartedAtMs = this.nowMs;
     for (const c of n.children) {
       this.note('parent', c, 'in Gather');
-      this.nowMs += this.spokenSec(c) * 1000;
+      if (!this.wait(this.spokenSec(c))) return this.leftDuringGather(doc, promptStartedAtMs, null);
     }
     const promptEndedAtMs = this.nowMs;
     const numDigits = n.attrs.numDigits === undefined ? null : Number(n.attrs.numDigits);
@@ -580,12 +594,12 @@ class CallRun {
       const complete = finishedOnKey !== '' || (numDigits !== null && digits.length >= numDigits);
       const inputAtMs = promptEndedAtMs + input.afterSec * 1000;
       // Without the finishing key or numDigits reached, Twilio submits what it has once `timeout` passes.
-      this.nowMs = inputAtMs + (complete ? 0 : timeoutSec * 1000);
+      if (!this.wait(input.afterSec + (complete ? 0 : timeoutSec))) return this.leftDuringGather(doc, promptStartedAtMs, promptEndedAtMs);
       this.gathers.push({ ...base, inputAtMs, digits, result: 'digits' });
       this.digits.push(digits);
       return { next: { purpose: 'gather_action', url: action, method: method(n.attrs.method), extra: { Digits: digits, FinishedOnKey: finishedOnKey } } };
     }
-    this.nowMs += timeoutSec * 1000;
+    if (!this.wait(timeoutSec)) return this.leftDuringGather(doc, promptStartedAtMs, promptEndedAtMs);
     if (bool(n.attrs.actionOnEmptyResult, false)) {
       this.gathers.push({ ...base, inputAtMs: null, digits: '', result: 'empty_action' });
       this.digits.push('');
@@ -594,6 +608,12 @@ class CallRun {
     // No input: Twilio goes on to the next verb (not to the action).
     this.gathers.push({ ...base, inputAtMs: null, digits: null, result: 'timeout' });
     return null;
+  }
+
+  /** The caller hung up during a <Gather>: nothing is submitted, the call is over. */
+  private leftDuringGather(doc: Extract<Fetched, { kind: 'twiml' }>, promptStartedAtMs: number, promptEndedAtMs: number | null): Flow {
+    this.gathers.push({ servedAtMs: doc.servedAtMs, promptStartedAtMs, promptEndedAtMs: promptEndedAtMs ?? this.nowMs, inputAtMs: null, digits: null, result: 'caller_hangup' });
+    return { end: 'caller_hangup' };
   }
 
   private async record(n: TwimlNode, doc: Extract<Fetched, { kind: 'twiml' }>): Promise<Flow | null> {
@@ -605,22 +625,27 @@ class CallRun {
     const finishOnKey = n.attrs.finishOnKey ?? '1234567890*#';
     const callback = n.attrs.recordingStatusCallback === undefined ? null : this.resolve(n.attrs.recordingStatusCallback, doc.url);
     const events = words(n.attrs.recordingStatusCallbackEvent, 'completed');
-    if (bool(n.attrs.playBeep, true)) this.nowMs += 1000;
+    if (bool(n.attrs.playBeep, true) && !this.wait(1)) return { end: 'caller_hangup' };
     const startAtMs = this.nowMs;
     if (speakSec === 0) {
       // Nothing said: no recording, and Twilio goes on to the next verb.
-      this.nowMs += timeoutSec * 1000;
+      if (!this.wait(timeoutSec)) return { end: 'caller_hangup' };
       this.recordings.push({ rec: { recordingSid: sid('RE'), source: 'RecordVerb', startAtMs, durationSec: 0, channels: 1, status: 'absent' }, callback, method: method(n.attrs.recordingStatusCallbackMethod), events });
       return null;
     }
-    const durationSec = Math.min(speakSec, maxLength);
+    // The recording ends at maxLength, or when the caller hangs up (scripted, or the call's hang-up instant).
+    const durationSec = Math.min(speakSec, maxLength, Math.floor((this.hangupAtMs - startAtMs) / 1000));
+    const cutShort = durationSec < Math.min(speakSec, maxLength);
     const rec: TraceRecording = { recordingSid: sid('RE'), source: 'RecordVerb', startAtMs, durationSec, channels: 1, status: this.script.recording.status };
     await this.recordingStarted(rec, callback, method(n.attrs.recordingStatusCallbackMethod), events);
     this.recordings.push({ rec, callback, method: method(n.attrs.recordingStatusCallbackMethod), events });
     this.nowMs += durationSec * 1000;
     let digits = '';
-    if (durationSec < speakSec || then === 'silence') {
-      if (durationSec === speakSec) this.nowMs += timeoutSec * 1000;
+    if (cutShort) {
+      digits = 'hangup';
+      this.callerGone = true;
+    } else if (durationSec < speakSec || then === 'silence') {
+      if (durationSec === speakSec && !this.wait(timeoutSec)) digits = 'hangup';
     } else if (then === 'key') digits = finishOnKey.includes('#') ? '#' : finishOnKey.slice(0, 1);
     else {
       digits = 'hangup';
@@ -697,6 +722,7 @@ class CallRun {
         result = { status: 'completed', ...r.answered };
         break;
       }
+      if (this.callerGone) break;
     }
 
     const bridged = result?.traced.bridged ?? false;
@@ -760,8 +786,12 @@ class CallRun {
         sequence: 0,
       };
     });
-    const winner = planned.filter((l) => l.kind === 'answer').sort((a, b) => a.resolveAtMs - b.resolveAtMs || a.index - b.index)[0] ?? null;
-    const cutoff = winner?.resolveAtMs ?? Math.max(...planned.map((l) => l.resolveAtMs));
+    const first = planned.filter((l) => l.kind === 'answer').sort((a, b) => a.resolveAtMs - b.resolveAtMs || a.index - b.index)[0] ?? null;
+    const settledAt = first?.resolveAtMs ?? Math.max(...planned.map((l) => l.resolveAtMs));
+    // The caller hanging up while the targets ring cancels every leg still ringing.
+    const callerLeft = this.hangupAtMs < settledAt;
+    const winner = callerLeft ? null : first;
+    const cutoff = callerLeft ? Math.max(t0, this.hangupAtMs) : settledAt;
 
     // Each losing leg ends with its own status if that came first, else canceled when the winner answered.
     const ends = new Map<PlannedLeg, { status: TraceLeg['status']; atMs: number }>();
@@ -793,6 +823,10 @@ class CallRun {
     }
     this.nowMs = cutoff;
     const lastLeg = planned[planned.length - 1]!;
+    if (callerLeft) {
+      this.callerGone = true;
+      return { status: 'canceled', lastLegSid: lastLeg.callSid, answered: null };
+    }
     if (winner === null) {
       const statuses = planned.map((l) => ends.get(l)!.status);
       const status = statuses.includes('no-answer') ? 'no-answer' : statuses.includes('busy') ? 'busy' : 'failed';
@@ -810,8 +844,12 @@ class CallRun {
     }
     const whisperSec = (this.nowMs - answeredAtMs) / 1000;
     const outcome = winner.outcome as Extract<TargetOutcome, { outcome: 'answer' | 'machine' }>;
-    const talkSec = whisperHungUp ? 0 : Math.min(outcome.talkSec, opts.timeLimitSec);
-    const bridged = !whisperHungUp;
+    // A caller who hangs up during the whisper is never bridged; during the conversation, ends it.
+    if (this.nowMs >= this.hangupAtMs) this.callerGone = true;
+    const bridged = !whisperHungUp && !this.callerGone;
+    const untilHangupSec = Math.floor((this.hangupAtMs - this.nowMs) / 1000);
+    const talkSec = bridged ? Math.min(outcome.talkSec, opts.timeLimitSec, untilHangupSec) : 0;
+    if (bridged && talkSec === untilHangupSec && talkSec < Math.min(outcome.talkSec, opts.timeLimitSec)) this.callerGone = true;
     if (bridged && this.answeredAtMs === null) this.answeredAtMs = this.nowMs; // answerOnBridge
     let recording: TraceRecording | null = null;
     if (opts.recorded && bridged) {

@@ -76,6 +76,12 @@ export const CallScriptSchema = z.strictObject({
   voicemail: z.strictObject({ speakSec: z.number().int().min(0).max(14_400).default(15), then: z.enum(['hangup', 'silence', 'key']).default('hangup') }).default({ speakSec: 15, then: 'hangup' }),
   /** What Twilio's recording status callback reports for each recording of this call, and how long after the call it comes. */
   recording: z.strictObject({ status: z.enum(['completed', 'failed']).default('completed'), delaySec: z.number().int().min(0).max(3600).default(5) }).default({ status: 'completed', delaySec: 5 }),
+  /**
+   * Seconds after `startAt` when the caller hangs up, whatever is happening (null: never; the caller stays until the
+   * call ends). During ringing it cancels the dialled legs; during a <Gather> nothing is submitted; before the call
+   * is answered the call ends no-answer.
+   */
+  hangupAfterSec: z.number().int().min(0).max(86_400).nullable().default(null),
   /** Seconds of audio per <Play> (the simulator fetches no audio). */
   playSec: z.number().int().min(0).max(3600).default(5),
   /** How the ground truth decides billable: the terms' buffer and whether it counts talk time or the whole call. */

@@ -95,7 +95,7 @@ export interface Observed {
   /** Digits posted to a gather step (none: a no-input redirect, not listed). */
   readonly digits: string[];
   readonly dialResults: { readonly pos: number; readonly status: string; readonly durationSec: number | null; readonly bridged: string | null }[];
-  readonly legEvents: { readonly targetId: string; readonly status: string; readonly sequence: number; readonly durationSec: number | null }[];
+  readonly legEvents: { readonly targetId: string; readonly pos: number; readonly status: string; readonly sequence: number; readonly durationSec: number | null }[];
   parent: { readonly status: string; readonly durationSec: number } | null;
   readonly recordings: { readonly kind: string; readonly source: string; readonly durationSec: number; readonly channels: number; readonly status: string }[];
   readonly audit: AuditEvent[];
@@ -186,7 +186,7 @@ export function machineVoiceHandler(opts: MachineServerOptions): { readonly hand
     const q = r.query;
     if (q.leg === 'dial') {
       const o = of(p.ParentCallSid ?? '');
-      o.legEvents.push({ targetId: q.target ?? '', status: p.CallStatus ?? '', sequence: Number(p.SequenceNumber), durationSec: p.CallDuration === undefined ? null : Number(p.CallDuration) });
+      o.legEvents.push({ targetId: q.target ?? '', pos: Number(q.pos), status: p.CallStatus ?? '', sequence: Number(p.SequenceNumber), durationSec: p.CallDuration === undefined ? null : Number(p.CallDuration) });
     } else if (q.rec !== undefined) {
       of(p.CallSid ?? '').recordings.push({ kind: q.rec, source: p.RecordingSource ?? '', durationSec: Number(p.RecordingDuration), channels: Number(p.RecordingChannels), status: p.RecordingStatus ?? '' });
     } else {

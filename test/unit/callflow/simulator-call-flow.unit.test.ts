@@ -75,10 +75,10 @@ describe('the simulator plays the call flow as Twilio would', () => {
     const o = observed(call.trace.callSid);
     expect(o.digits).toEqual(['1']);
     expect(o.legEvents).toEqual([
-      { targetId: 't-a', status: 'initiated', sequence: 0, durationSec: null },
-      { targetId: 't-a', status: 'ringing', sequence: 1, durationSec: null },
-      { targetId: 't-a', status: 'in-progress', sequence: 2, durationSec: null },
-      { targetId: 't-a', status: 'completed', sequence: 3, durationSec: call.truth.targetLegSec },
+      { targetId: 't-a', pos: 0, status: 'initiated', sequence: 0, durationSec: null },
+      { targetId: 't-a', pos: 0, status: 'ringing', sequence: 1, durationSec: null },
+      { targetId: 't-a', pos: 0, status: 'in-progress', sequence: 2, durationSec: null },
+      { targetId: 't-a', pos: 0, status: 'completed', sequence: 3, durationSec: call.truth.targetLegSec },
     ]);
     expect(o.whispers).toBe(1);
     expect(o.dialResults).toEqual([{ pos: 0, status: 'completed', durationSec: call.truth.targetLegSec, bridged: 'true' }]);
@@ -195,6 +195,36 @@ describe('the simulator plays the call flow as Twilio would', () => {
     expect(call.trace.verbs.filter((v) => v.leg === 'parent').at(-1)!.verb).toBe('Dial');
   });
 
+  it('the caller hangs up during the IVR prompt: nothing submitted, the call over at that instant', async () => {
+    const { config, observed } = await stack();
+    const call = await playCall(script({ gathers: [{ press: '1' }], hangupAfterSec: 5 }), config);
+    expect(call.trace.gathers).toEqual([expect.objectContaining({ result: 'caller_hangup', digits: null, inputAtMs: null })]);
+    expect(purposes(call)).toEqual(['voice', 'call_status']);
+    expect(call.trace.endedAtMs - AT).toBe(5000);
+    expect(call.truth).toMatchObject({ digits: [], connected: false, durationSec: 5, finalStatus: 'completed' });
+    expect(observed(call.trace.callSid).parent).toEqual({ status: 'completed', durationSec: 5 });
+  });
+
+  it('the caller hangs up while the target rings: the leg canceled, the Dial action told canceled', async () => {
+    const { config, observed } = await stack();
+    const call = await playCall(script({ gathers: [{ press: '1' }], targets: { [A]: { outcome: 'no_answer' } }, hangupAfterSec: 20 }), config);
+    expect(call.trace.legs).toEqual([expect.objectContaining({ destination: A, status: 'canceled', endedAtMs: AT + 20_000 })]);
+    const o = observed(call.trace.callSid);
+    expect(o.dialResults).toEqual([{ pos: 0, status: 'canceled', durationSec: null, bridged: 'false' }]);
+    expect(o.legEvents.map((e) => e.status)).toEqual(['initiated', 'ringing', 'canceled']);
+    expect(o.audit).toContainEqual({ event: 'ended', how: 'caller_left' });
+    expect(call.truth).toMatchObject({ connected: false, billable: false, durationSec: 20 });
+  });
+
+  it('the caller hangs up mid-conversation: the talk ends then, and so does the call', async () => {
+    const { config } = await stack();
+    const call = await playCall(script({ gathers: [{ press: '1' }], targets: { [A]: { outcome: 'answer', ringSec: 4, talkSec: 300 } }, hangupAfterSec: 60 }), config);
+    const leg = call.trace.legs[0]!;
+    expect(call.truth.talkSec).toBe(60 - (leg.answeredAtMs! - AT) / 1000 - leg.whisperSec);
+    expect(call.trace.endedAtMs - AT).toBe(60_000);
+    expect(call.trace.endReason).toBe('caller_hangup');
+  });
+
   it('billable follows the script’s buffer and duration basis', async () => {
     const { config } = await stack();
     const shortTalk = { gathers: [{ press: '1' }], targets: { [A]: { outcome: 'answer' as const, talkSec: 80 } } };
@@ -250,17 +280,19 @@ describe('the simulator’s ground truth is what the voice route was told', () =
         fc.record({ a: outcomeArb, b: outcomeArb, c: outcomeArb }),
         fc.integer({ min: 0, max: 90 }),
         fc.boolean(),
-        async (gathers, outcomes, speakSec, blocked) => {
+        fc.option(fc.integer({ min: 0, max: 240 }), { nil: null }),
+        async (gathers, outcomes, speakSec, blocked, hangupAfterSec) => {
           const call = await playCall(
-            script({ from: blocked ? '+15125550177' : CALLER, gathers, targets: { [A]: outcomes.a, [B]: outcomes.b, [C]: outcomes.c }, voicemail: { speakSec, then: 'hangup' } }),
+            script({ from: blocked ? '+15125550177' : CALLER, gathers, targets: { [A]: outcomes.a, [B]: outcomes.b, [C]: outcomes.c }, voicemail: { speakSec, then: 'hangup' }, hangupAfterSec }),
             config,
           );
           const o = observed(call.trace.callSid);
-          const answeredLeg = o.legEvents.find((e) => e.status === 'in-progress');
+          // The server learns who took the call from the Dial result that was bridged, and the leg dialled at that position.
+          const bridged = o.dialResults.find((d) => d.status === 'completed' && d.bridged === 'true');
+          const bridgedLeg = bridged === undefined ? undefined : o.legEvents.find((e) => e.pos === bridged.pos);
           expect(o.digits).toEqual(call.truth.digits);
-          expect(answeredLeg === undefined ? null : DESTINATION[answeredLeg.targetId]).toBe(call.truth.answeredTarget);
-          const completedDial = o.dialResults.find((d) => d.status === 'completed');
-          expect(completedDial?.durationSec ?? 0).toBe(call.truth.targetLegSec);
+          expect(bridgedLeg === undefined ? null : DESTINATION[bridgedLeg.targetId]).toBe(call.truth.answeredTarget);
+          expect(bridged?.durationSec ?? 0).toBe(call.truth.targetLegSec);
           expect(o.parent).toEqual({ status: call.truth.finalStatus, durationSec: call.truth.durationSec });
           const told = o.recordings.map((r) => [r.source, r.durationSec]);
           expect(told).toEqual(call.truth.recordings.filter((r) => r.status !== 'absent').map((r) => [r.source, r.durationSec]));

@@ -304,6 +304,19 @@ describe('Record, Reject, Pause, Hangup', () => {
     expect(call.trace.verbs[1]!.note).toMatch(/like <Hangup>/);
   });
 
+  it('a caller who hangs up before the pickup leaves an unanswered call: no-answer', async () => {
+    const { config } = await serve({ [VOICE]: xml('<Pause length="10"/><Say>Hi</Say>') });
+    const call = await playCall(script({ hangupAfterSec: 3 }), config);
+    expect(call.truth).toMatchObject({ answered: false, finalStatus: 'no-answer', durationSec: 0 });
+    expect(call.trace.endedAtMs - START).toBe(3000);
+  });
+
+  it('a caller who hangs up while recording: the recording stops then, the action hears Digits=hangup', async () => {
+    const { server, config } = await serve({ [VOICE]: xml('<Record action="/r" playBeep="false"/>'), '/r': xml('<Hangup/>') });
+    await playCall(script({ voicemail: { speakSec: 60, then: 'silence' }, hangupAfterSec: 25 }), config);
+    expect(server.received.find((r) => r.path === '/r')!.params).toMatchObject({ RecordingDuration: '25', Digits: 'hangup', CallStatus: 'completed' });
+  });
+
   it('a first Pause delays the pickup; an empty <Response/> is answered and ends', async () => {
     const paused = await serve({ [VOICE]: xml('<Pause length="3"/><Say>Hi</Say>') });
     expect((await playCall(script(), paused.config)).trace.answeredAtMs).toBe(START + 3000);
