@@ -32,6 +32,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { twilioSignature } from '../../shared/domain/calls/providers/twilio';
+import { mulberry32 } from '../prng';
 import { callScript, type CallScript, type CallScriptInput, type TargetOutcome } from './script';
 import { checkTwiml, readAnswer, TwimlFetchFailure, TwimlViolation, WHISPER_VERBS, type TwimlNode } from './twiml';
 
@@ -83,6 +84,8 @@ export interface TraceRequest {
   /** The answer's body for TwiML requests; null for callbacks (Twilio ignores them). */
   readonly body: string | null;
   readonly error: string | null;
+  /** A second delivery of the same request (same signature and I-Twilio-Idempotency-Token). */
+  readonly redelivery: boolean;
 }
 
 export interface TraceVerb {
@@ -235,6 +238,15 @@ interface PlannedLeg {
   sequence: number;
 }
 
+interface HeldCallback {
+  readonly purpose: RequestPurpose;
+  readonly url: string;
+  readonly verb: 'GET' | 'POST';
+  readonly params: Params;
+  readonly atMs: number;
+  readonly token: string;
+}
+
 interface PendingRecording {
   readonly rec: TraceRecording;
   readonly callback: string | null;
@@ -253,6 +265,7 @@ class CallRun {
   private readonly gathers: TraceGather[] = [];
   private readonly legs: TraceLeg[] = [];
   private readonly recordings: PendingRecording[] = [];
+  private readonly held: HeldCallback[] = [];
   private readonly errors: string[] = [];
   private readonly dialled = new Map<string, number>();
   private readonly digits: string[] = [];
@@ -369,9 +382,18 @@ class CallRun {
   }
 
   /** One signed request; follows up to 10 redirects (11215 beyond), re-signing each URL as Twilio requests it. */
-  private async send(purpose: RequestPurpose, url: string, verb: 'GET' | 'POST', params: Params, atMs: number, keepBody: boolean): Promise<{ status: number; contentType: string | null; body: string } | { error: string; code: string }> {
+  private async send(
+    purpose: RequestPurpose,
+    url: string,
+    verb: 'GET' | 'POST',
+    params: Params,
+    atMs: number,
+    keepBody: boolean,
+    delivery: { readonly token: string; readonly redelivery: boolean } = { token: this.token(), redelivery: false },
+  ): Promise<{ status: number; contentType: string | null; body: string } | { error: string; code: string }> {
     let current = url;
-    const idempotency = `${this.callSid}-${randomBytes(6).toString('hex')}`;
+    const idempotency = delivery.token;
+    const redelivery = delivery.redelivery;
     for (let hop = 0; hop <= 10; hop++) {
       this.checkUrl(current);
       const query = new URLSearchParams(params).toString();
@@ -400,7 +422,7 @@ class CallRun {
         contentType = res.headers.get('content-type');
         body = await res.text();
         const location = res.headers.get('location');
-        this.requests.push({ seq, atMs, purpose, method: verb, url: signedUrl, params, httpStatus: status, contentType, body: keepBody ? body : null, error: null });
+        this.requests.push({ seq, atMs, purpose, method: verb, url: signedUrl, params, httpStatus: status, contentType, body: keepBody ? body : null, error: null, redelivery });
         if (status >= 300 && status < 400 && location !== null) {
           current = new URL(location, current).toString();
           continue;
@@ -410,7 +432,7 @@ class CallRun {
       } catch (e) {
         if (e instanceof TwimlViolation) throw e;
         error = e instanceof Error && e.name === 'TimeoutError' ? 'no answer within the time limit' : e instanceof Error ? e.message : String(e);
-        this.requests.push({ seq, atMs, purpose, method: verb, url: signedUrl, params, httpStatus: status, contentType, body: null, error });
+        this.requests.push({ seq, atMs, purpose, method: verb, url: signedUrl, params, httpStatus: status, contentType, body: null, error, redelivery });
         return { error, code: e instanceof Error && e.name === 'TimeoutError' ? '11205' : '11200' };
       }
     }
@@ -418,9 +440,39 @@ class CallRun {
   }
 
   /** A callback whose answer Twilio ignores. */
+  private token(): string {
+    return `${this.callSid}-${randomBytes(6).toString('hex')}`;
+  }
+
+  /**
+   * A callback whose answer Twilio ignores: sent now, or (delivery order other than as fired) held until the call
+   * is over; with duplicates, the same request (same signature and idempotency token) a second time.
+   */
   private async callback(purpose: RequestPurpose, url: string, verb: 'GET' | 'POST', params: Params, atMs: number): Promise<void> {
-    const r = await this.send(purpose, url, verb, params, atMs, false);
-    if ('error' in r) this.errors.push(`${purpose} ${r.error}`);
+    const held: HeldCallback = { purpose, url, verb, params, atMs, token: this.token() };
+    if (this.script.delivery.order !== 'as_fired') return void this.held.push(held);
+    await this.deliver(held);
+  }
+
+  private async deliver(h: HeldCallback): Promise<void> {
+    for (let copy = 0; copy < (this.script.delivery.duplicates ? 2 : 1); copy++) {
+      const r = await this.send(h.purpose, h.url, h.verb, h.params, h.atMs, false, { token: h.token, redelivery: copy > 0 });
+      if ('error' in r) this.errors.push(`${h.purpose} ${r.error}`);
+    }
+  }
+
+  /** The held callbacks, in the script's order: reversed, or shuffled reproducibly from its seed. */
+  private async deliverHeld(): Promise<void> {
+    const held = [...this.held];
+    if (this.script.delivery.order === 'reversed') held.reverse();
+    if (this.script.delivery.order === 'shuffled') {
+      const random = mulberry32(this.script.delivery.seed);
+      for (let i = held.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [held[i], held[j]] = [held[j]!, held[i]!];
+      }
+    }
+    for (const h of held) await this.deliver(h);
   }
 
   /** Requests TwiML, as Twilio does: the fallback URL once on failure, else the application-error message. */
@@ -929,6 +981,7 @@ class CallRun {
       if (r.callback === null || !r.events.has(status)) continue;
       await this.callback('recording_status', r.callback, r.method, this.recordingParams(r.rec, status), endedAtMs + this.script.recording.delaySec * 1000);
     }
+    await this.deliverHeld();
     return {
       callSid: this.callSid,
       accountId: this.script.accountId,

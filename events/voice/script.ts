@@ -82,6 +82,14 @@ export const CallScriptSchema = z.strictObject({
    * is answered the call ends no-answer.
    */
   hangupAfterSec: z.number().int().min(0).max(86_400).nullable().default(null),
+  /**
+   * How the asynchronous callbacks (dialled legs' progress, the call's status, recordings) reach the server: as
+   * fired, or held until the call is over and delivered reversed or shuffled (seeded), since Twilio promises no
+   * order; `duplicates` delivers each twice, as a retry of the same request. TwiML requests are never reordered.
+   */
+  delivery: z
+    .strictObject({ order: z.enum(['as_fired', 'reversed', 'shuffled']).default('as_fired'), seed: z.number().int().min(0).max(2 ** 31 - 1).default(1), duplicates: z.boolean().default(false) })
+    .default({ order: 'as_fired', seed: 1, duplicates: false }),
   /** Seconds of audio per <Play> (the simulator fetches no audio). */
   playSec: z.number().int().min(0).max(3600).default(5),
   /** How the ground truth decides billable: the terms' buffer and whether it counts talk time or the whole call. */

@@ -281,9 +281,10 @@ describe('the simulator’s ground truth is what the voice route was told', () =
         fc.integer({ min: 0, max: 90 }),
         fc.boolean(),
         fc.option(fc.integer({ min: 0, max: 240 }), { nil: null }),
-        async (gathers, outcomes, speakSec, blocked, hangupAfterSec) => {
+        fc.record({ order: fc.constantFrom('as_fired' as const, 'reversed' as const, 'shuffled' as const), seed: fc.nat({ max: 1000 }) }),
+        async (gathers, outcomes, speakSec, blocked, hangupAfterSec, delivery) => {
           const call = await playCall(
-            script({ from: blocked ? '+15125550177' : CALLER, gathers, targets: { [A]: outcomes.a, [B]: outcomes.b, [C]: outcomes.c }, voicemail: { speakSec, then: 'hangup' }, hangupAfterSec }),
+            script({ from: blocked ? '+15125550177' : CALLER, gathers, targets: { [A]: outcomes.a, [B]: outcomes.b, [C]: outcomes.c }, voicemail: { speakSec, then: 'hangup' }, hangupAfterSec, delivery }),
             config,
           );
           const o = observed(call.trace.callSid);

@@ -241,6 +241,20 @@ describe('Dial', () => {
     expect(events.map((r) => [r.params.CallStatus, r.params.SequenceNumber, r.params.CallDuration])).toEqual([['completed', '0', '9']]);
   });
 
+  it('callbacks held to the end and delivered reversed, each twice with the same signature and idempotency token', async () => {
+    const { server, config } = await serve({ [VOICE]: xml(`<Dial action="/d"><Number ${leg('/webhooks/x')}>${X}</Number></Dial>`), '/d': xml('<Hangup/>') });
+    const call = await playCall(script({ targets: { [X]: { outcome: 'answer', talkSec: 10 } }, delivery: { order: 'reversed', duplicates: true } }), config);
+    expect(server.received.slice(0, 3).map((r) => r.path)).toEqual([VOICE, '/d', '/webhooks/twilio/acct']);
+    const x = server.received.filter((r) => r.path === '/webhooks/x');
+    expect(x.map((r) => r.params.CallStatus)).toEqual(['completed', 'completed', 'in-progress', 'in-progress', 'ringing', 'ringing', 'initiated', 'initiated']);
+    for (let i = 0; i < x.length; i += 2) {
+      expect(x[i + 1]!.headers['x-twilio-signature']).toBe(x[i]!.headers['x-twilio-signature']);
+      expect(x[i + 1]!.headers['i-twilio-idempotency-token']).toBe(x[i]!.headers['i-twilio-idempotency-token']);
+    }
+    expect(new Set(x.map((r) => r.headers['i-twilio-idempotency-token'])).size).toBe(4);
+    expect(call.trace.requests.filter((r) => r.redelivery).map((r) => r.purpose)).toEqual(['call_status', 'leg_status', 'leg_status', 'leg_status', 'leg_status']);
+  });
+
   it('a whisper that hangs up: completed but not bridged, nobody connected', async () => {
     const { server, config } = await serve({ [VOICE]: xml(`<Dial action="/d"><Number url="/w">${X}</Number></Dial>`), '/w': xml('<Say>Press nothing</Say><Hangup/>'), '/d': xml('<Hangup/>') });
     const call = await playCall(script({ targets: { [X]: { outcome: 'answer', talkSec: 50 } } }), config);
