@@ -255,6 +255,7 @@ export function checkTwiml(root: TwimlNode, allowed: ReadonlySet<string> = new S
     if (rule.text === 'none' && n.text !== '') undocumented.push(`${path} has text`);
     if (rule.text === 'required' && n.text === '') undocumented.push(`${path} is empty`);
     if (n.name === 'Dial' && n.text !== '' && n.children.length > 0) undocumented.push(`${path} has both text and nouns`);
+    if (n.name === 'Dial' && n.text === '' && n.children.length === 0) undocumented.push(`${path} dials nothing`);
     if (n.name === 'Dial' && n.children.filter((c) => ['Number', 'Sip', 'Client'].includes(c.name)).length > 10) undocumented.push(`${path} has more than 10 nouns`);
     for (const c of n.children) walk(c, path, rule.children);
   };

@@ -72,6 +72,8 @@ describe('what the simulator refuses, naming it', () => {
   it('a verb nested where Twilio does not allow it', async () => {
     const { config } = await serve({ [VOICE]: xml('<Gather><Dial>+15125550161</Dial></Gather>') });
     expect((await refusal(playCall(script(), config))).message).toContain('Response/Gather/Dial (not allowed in Gather)');
+    const empty = await serve({ [VOICE]: xml('<Dial timeout="10"/>') });
+    expect((await refusal(playCall(script(), empty.config))).message).toContain('Response/Dial dials nothing');
   });
 
   it('documented TwiML the simulator does not play', async () => {
