@@ -728,8 +728,10 @@ class CallRun {
       RecordingChannels: String(rec.channels),
       RecordingStartTime: rfc2822(rec.startAtMs),
       RecordingSource: rec.source,
-      RecordingTrack: 'both',
-      ErrorCode: rec.status === 'failed' && status !== 'in-progress' ? '13610' : '0',
+      // <Record> records the caller; a Dial records both parties.
+      RecordingTrack: rec.source === 'RecordVerb' ? 'inbound' : 'both',
+      // Twilio's error code for a failed recording is not in the team's reference: a failed one carries none.
+      ...(rec.status === 'failed' && status !== 'in-progress' ? {} : { ErrorCode: '0' }),
     };
   }
 
@@ -978,7 +980,8 @@ class CallRun {
     // Recording callbacks normally arrive after the call's completed callback.
     for (const r of this.recordings) {
       const status = r.rec.status;
-      if (r.callback === null || !r.events.has(status)) continue;
+      // A failed recording is reported in place of its completed event (`failed` is no event one can ask for).
+      if (r.callback === null || !r.events.has(status === 'failed' ? 'completed' : status)) continue;
       await this.callback('recording_status', r.callback, r.method, this.recordingParams(r.rec, status), endedAtMs + this.script.recording.delaySec * 1000);
     }
     await this.deliverHeld();

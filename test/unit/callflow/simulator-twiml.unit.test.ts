@@ -293,6 +293,15 @@ describe('Dial', () => {
 });
 
 describe('Record, Reject, Pause, Hangup', () => {
+  it('a recording the script says failed is called back failed, after the call', async () => {
+    const { server, config } = await serve({ [VOICE]: xml('<Record action="/r" recordingStatusCallback="/webhooks/rec"/>'), '/r': xml('<Hangup/>') });
+    const call = await playCall(script({ voicemail: { speakSec: 12, then: 'key' }, recording: { status: 'failed', delaySec: 3 } }), config);
+    const rec = server.received.filter((r) => r.path === '/webhooks/rec');
+    expect(rec.map((r) => [r.params.RecordingStatus, r.params.RecordingTrack])).toEqual([['failed', 'inbound']]);
+    expect(server.received.find((r) => r.path === '/r')!.params.Digits).toBe('#');
+    expect(call.truth.recordings).toEqual([{ source: 'RecordVerb', durationSec: 12, status: 'failed' }]);
+  });
+
   it('Record: in-progress and completed callbacks when asked, the action with the recording', async () => {
     const { server, config } = await serve({
       [VOICE]: xml('<Record action="/r" maxLength="20" recordingStatusCallback="/webhooks/rec" recordingStatusCallbackEvent="in-progress completed"/>'),
