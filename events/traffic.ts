@@ -16,7 +16,8 @@
  * requests, so a replay is idempotent against the ledger.
  */
 import { twilioSignature } from '../shared/domain/calls/providers/twilio';
-import type { Account, Campaign, CallStatus, Publisher, ReasonCode, TrackingNumber } from '../shared/domain/kernel/types';
+import type { Account, Campaign, CallStatus, Publisher, TrackingNumber } from '../shared/domain/kernel/types';
+import type { ReasonCode } from '../shared/domain/rating/decision';
 
 // ------------------------------------------------------------------------------------------------ inputs
 
@@ -185,7 +186,7 @@ export interface TrafficOptions {
 export type RequestKind = 'incoming' | 'status' | 'recording';
 export type OutOfOrderMode = 'completed-before-ringing' | 'recording-before-completed';
 
-/** How the ledger must see one call (rating v1), derived independently of the production rating code. */
+/** How the ledger must see one call, derived independently of the production rating code. */
 export interface CallTruth {
   readonly callSid: string;
   /** `twilio:<CallSid>` */
@@ -610,7 +611,8 @@ export function generateTraffic(options: TrafficOptions): Traffic {
 }
 
 /**
- * Rating v1, restated independently of shared/domain/rating/rating-legacy.ts so the two can check each other: in start order,
+ * The rating of a seed campaign (one terms version, no hours, no geography, no block list), restated independently
+ * of shared/domain/rating/rules.ts so the two can check each other: in start order,
  * a connected call of at least bufferSec bills unless the same caller already billed on this campaign less than
  * duplicateWindowHours before it.
  */

@@ -11,7 +11,8 @@ import type { ApiKeyRecord } from '../../shared/app/kernel/ports';
 import { callerHash } from '../../shared/domain/calls/caller';
 import type { CreditPolicy } from '../../shared/domain/disputes/disputes';
 import { chargeEntry, ledgerSortKey } from '../../shared/domain/ledger/charges';
-import type { LedgerEntry, RatingDecision, ReasonCode } from '../../shared/domain/kernel/types';
+import type { LedgerEntry } from '../../shared/domain/kernel/types';
+import type { RatingDecision, ReasonCode } from '../../shared/domain/rating/decision';
 import { freshNumber, hex32, statusEvent, type CoreEnv } from './writer-fixtures';
 import { checkedRoute } from '../contract/hooks';
 
@@ -88,6 +89,7 @@ export async function commitCall(
     subSource: null,
     termsVersion: 1,
     rules: [],
+    price: null,
   };
   const startedAt = new Date(args.startMs).toISOString();
   // Rated a minute after the call ended: deterministic, so tests that order entries by createdAt do not depend on

@@ -27,7 +27,8 @@ import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, typ
 import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
 import { decodeCrossCallFlags } from '../../domain/quality/signals';
-import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../../domain/kernel/types';
+import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher } from '../../domain/kernel/types';
+import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import {
   CallAccountMismatch,
   ConfigWriteConflict,
@@ -284,20 +285,15 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   const startedAt = str(raw.startedAt);
-  const rating: RatingDecision | null =
+  const rating: RecordedRating | null =
     typeof raw.rating === 'object' && raw.rating !== null
-      ? decodeRating(
-          raw.rating as Record<string, unknown>,
-          {
-            billable: raw.billable === true,
-            amountCents: Number(raw.amountCents),
-            campaignId: str(raw.campaignId),
-            publisherId: str(raw.publisherId),
-            subSource: str(raw.subSource),
-          },
-          events.length > 0 ? foldCall(events).terminal : null,
-          startedAt,
-        )
+      ? decodeRating(raw.rating as Record<string, unknown>, {
+          billable: raw.billable === true,
+          amountCents: Number(raw.amountCents),
+          campaignId: str(raw.campaignId),
+          publisherId: str(raw.publisherId),
+          subSource: str(raw.subSource),
+        })
       : null;
   return {
     callId,

@@ -123,8 +123,8 @@ async function chargeOf(
   const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id, { consistent: true }));
   const reversals = call.reversals?.count ?? 0;
   if (call.rating?.billable !== true || call.startedAt === null) {
-    const prior = call.rating?.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
-    const reversed = reversals > 0 ? { reversalEntryId: reversalEntryId(callId, reversals), priorCallId: typeof prior === 'string' ? prior : null } : null;
+    const prior = call.rating?.recorded.priorBilled?.callId ?? null;
+    const reversed = reversals > 0 ? { reversalEntryId: reversalEntryId(callId, reversals), priorCallId: prior } : null;
     return { charge: null, reversed, reversals, startedAt: call.startedAt };
   }
   const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: call.startedAt, entryId: chargeEntryId(callId, liveChargeSeq(call)) }));

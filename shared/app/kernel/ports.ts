@@ -9,8 +9,8 @@ import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CallerTraits, CrossCallFlags } from '../../domain/quality/signals';
-import type { PriorBilled } from '../../domain/rating/rating-legacy';
-import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision, ReasonCode } from '../../domain/kernel/types';
+import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry } from '../../domain/kernel/types';
+import type { PriorBilled, RatingDecision, ReasonCode, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
 
@@ -179,7 +179,8 @@ export interface StoredCall {
   readonly accountId: string;
   /** Every event slot of the call (fold them with foldCall). */
   readonly events: readonly CallEvent[];
-  readonly rating: RatingDecision | null;
+  /** The rating as the item records it (decision.ts RecordedRating); null until the call is rated. */
+  readonly rating: RecordedRating | null;
   readonly ratedAt: string | null;
   readonly startedAt: string | null;
   readonly endedAt: string | null;

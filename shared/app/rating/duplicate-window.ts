@@ -259,7 +259,7 @@ async function rerateWrites(
           entry: chargeEntry({
             accountId,
             callId: call.callId,
-            decision: { ...rating, billable: true, amountCents: price, reasons: [] },
+            decision: { ...rating, billable: true, amountCents: price },
             startedAt: call.startedAt,
             createdAt: at,
             seq,

@@ -24,7 +24,8 @@ import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../
 import { consentFinding, consentRequired } from '../../domain/compliance/consent';
 import { callSignals, DEFAULT_QUALITY_CONFIG, keyedNumberBlock, type CallerTraits, type QualityFacts } from '../../domain/quality/signals';
 import { ivrTimingOf } from '../../domain/quality/ivr-timing';
-import { accountBlockSignals, callerGeo, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../../domain/rating/rules';
+import { accountBlockSignals, callerGeo, callFactsFrom, rateCall, type CallSignal } from '../../domain/rating/rules';
+import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, Provider, TrackingNumber } from '../../domain/kernel/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from '../kernel/concurrency';
@@ -387,9 +388,9 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       capRefusal: refusal,
     };
     // The call as if no other call of the caller billed: whether it is a candidate of its duplicate window.
-    const candidate = rateCallV2({ ...inputs, priorBilled: null });
+    const candidate = rateCall({ ...inputs, priorBilled: null });
     const ratedAt = deps.now().toISOString();
-    const ratedWith = (decision: RatingDecisionV2): RatedCall => ({
+    const ratedWith = (decision: RatingDecision): RatedCall => ({
       decision,
       ratedAt,
       startedAt: times.startedAt,
@@ -402,9 +403,9 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     const rerate = mode.rerate === undefined ? {} : { rerate: mode.rerate };
     // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
     const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
-    const chargeOf = (decision: RatingDecisionV2) =>
+    const chargeOf = (decision: RatingDecision) =>
       chargeEntry({ accountId, callId, decision, startedAt: times.startedAt, createdAt: ratedAt, ...(pilot === null ? {} : { pilotId: pilot.pilotId }) });
-    const pilotChargeOf = (decision: RatingDecisionV2) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs));
+    const pilotChargeOf = (decision: RatingDecision) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs));
 
     let decision = candidate;
     let outcome: CommitOutcome | SettleResult | { readonly outcome: 'nothing' };
@@ -427,7 +428,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
           leaving: [],
           commit: async (write, plan, rerates) => {
             const arrival = plan.arrivals.get(callId)!;
-            decision = arrival.billed ? candidate : rateCallV2({ ...inputs, priorBilled: { callId: arrival.prior!.callId, billedStartMs: arrival.prior!.startMs } });
+            decision = arrival.billed ? candidate : rateCall({ ...inputs, priorBilled: { callId: arrival.prior!.callId, billedStartMs: arrival.prior!.startMs } });
             const committed = await deps.calls.commitRating({
               callId,
               accountId,
@@ -587,9 +588,8 @@ export async function rerateCall(callId: string, trigger: RerateTrigger, deps: R
   return 'rerated';
 }
 
-function priorCallIdOf(rating: { readonly rules: readonly { readonly rule: string; readonly inputs: Record<string, unknown> }[] }): string | null {
-  const prior = rating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
-  return typeof prior === 'string' ? prior : null;
+function priorCallIdOf(rating: RecordedRating): string | null {
+  return rating.recorded.priorBilled?.callId ?? null;
 }
 
 /**

@@ -213,51 +213,6 @@ export interface TrackingNumber {
 
 export type ApiRole = 'admin' | 'analyst';
 
-// ---------------------------------------------------------------- rating
-
-/** Ordered: the first that applies is the primary reason; all that apply are listed (rating-v2.ts documents each). */
-export const REASON_CODES = [
-  'unknown_number',
-  'outside_hours',
-  'not_connected',
-  'machine_answered',
-  'below_buffer',
-  'not_qualified',
-  'out_of_geo',
-  'caller_id_withheld',
-  'duplicate_caller',
-  'blocked_caller',
-  'blocked_signal',
-  'outside_window',
-  'over_cap',
-] as const;
-export type ReasonCode = (typeof REASON_CODES)[number];
-
-export interface RatingDecision {
-  readonly billable: boolean;
-  readonly amountCents: number;
-  readonly reasons: readonly ReasonCode[];
-  readonly campaignId: string | null;
-  readonly publisherId: string | null;
-  readonly subSource: string | null;
-  readonly termsVersion: number | null;
-  /** Every rule evaluated, with the inputs that decided it (for `GET /v1/calls/{id}/rating`). */
-  readonly rules: readonly { readonly rule: ReasonCode; readonly passed: boolean; readonly inputs: Record<string, unknown> }[];
-  /**
-   * Inputs of the rating that came from outside the call and its configuration, as stored on the call item, so the
-   * explanation can rate it again: the pilot counter's refusal, the block-list entry, the talk time measured.
-   */
-  readonly recorded?: RecordedRatingInputs;
-}
-
-export interface RecordedRatingInputs {
-  readonly capRefusal?: 'closed' | 'spend_cap' | 'daily_cap' | 'max_calls';
-  readonly blockId?: string;
-  readonly talkSec?: number;
-  /** Quality signals found at rating (quality-signals.ts), in QUALITY_SIGNALS order. */
-  readonly signals?: readonly string[];
-}
-
 // ---------------------------------------------------------------- ledger
 
 export type LedgerEntryType = 'charge';

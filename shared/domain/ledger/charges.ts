@@ -2,7 +2,8 @@
  * Ledger entries: immutable, integer cents, with ids and sort keys derived from the call so that a retried
  * write collides with itself (and fails its `attribute_not_exists` condition) instead of billing twice.
  */
-import type { LedgerEntry, RatingDecision } from '../kernel/types';
+import type { LedgerEntry } from '../kernel/types';
+import type { RatingDecision } from '../rating/decision';
 
 /**
  * A call's first charge is `charge:<callId>` (as it always was); a call that bills again after its charge was reversed
@@ -15,7 +16,8 @@ export function chargeEntryId(callId: string, seq = 1): string {
 export function chargeEntry(args: {
   accountId: string;
   callId: string;
-  decision: RatingDecision;
+  /** The rating's billing facts and terms version (a RatingDecision, or a RecordedRating re-billed). */
+  decision: Pick<RatingDecision, 'billable' | 'amountCents' | 'campaignId' | 'publisherId' | 'subSource' | 'termsVersion'>;
   startedAt: string;
   createdAt: string;
   /** The pilot whose counter the charge is counted against. */

@@ -22,7 +22,8 @@ import type { PilotTerms } from './caps';
 import { pilotDay } from './caps';
 import { contractPrices, termsInForce, type Geography } from '../terms/terms';
 import { CONFIG_LEAD_MS } from '../catalog/config';
-import { REASON_CODES, type CampaignConfig, type LedgerEntry, type Publisher, type ReasonCode } from '../kernel/types';
+import { REASON_CODES, type ReasonCode } from '../rating/decision';
+import { type CampaignConfig, type LedgerEntry, type Publisher } from '../kernel/types';
 import type { LedgerEntryV2 } from '../ledger/entries';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';
 

@@ -24,7 +24,7 @@
 import type { DisputeReason } from '../disputes/disputes';
 import type { LedgerEntryV2 } from '../ledger/entries';
 import { Unprocessable } from '../kernel/problems';
-import type { ReasonCodeV2 } from '../rating/rules';
+import type { ReasonCode } from '../rating/decision';
 import { utcMs, zonedToUtcMs } from '../kernel/zoned-time';
 
 export interface InvoiceLine {
@@ -242,7 +242,7 @@ export interface OurCall {
   readonly callerHash: string | null;
   readonly startedAtMs: number;
   readonly billable: boolean;
-  readonly reasons: readonly ReasonCodeV2[];
+  readonly reasons: readonly ReasonCode[];
 }
 
 export type MatchedBy = 'call_id' | 'caller_time';
@@ -253,7 +253,7 @@ export interface ReconciliationReport {
     lineNo: number;
     callId: string;
     billedCents: number;
-    reasons: readonly ReasonCodeV2[];
+    reasons: readonly ReasonCode[];
     disputeReason: DisputeReason;
     matchedBy: MatchedBy;
   }[];
@@ -283,7 +283,7 @@ export interface ReconcileOptions {
 }
 
 /** Our non-billable reason → the dispute reason a buyer would cite for it. */
-export function disputeReasonFor(reason: ReasonCodeV2 | undefined): DisputeReason {
+export function disputeReasonFor(reason: ReasonCode | undefined): DisputeReason {
   switch (reason) {
     case 'below_buffer':
       return 'below_buffer';

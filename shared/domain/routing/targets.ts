@@ -102,7 +102,7 @@ export function geoMatchedBy(geography: Geography | null, geo: CallerGeo): 'anyw
   return null;
 }
 
-/** Where the caller is, derived exactly as rating derives it (rating-v2.ts callerGeo). */
+/** Where the caller is, derived exactly as rating derives it (rating/rules.ts callerGeo). */
 export function callerGeoOf(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZip' | 'areaCode'>): CallerGeo {
   return callerGeo(call);
 }

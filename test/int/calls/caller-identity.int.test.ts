@@ -124,7 +124,7 @@ describe('ten calls within one window from callers without a usable number', () 
       for (const c of calls.filter((c) => !charged.has(c.callId))) {
         const r = await rating(c.callId);
         expect(r.reasons, from).toEqual(['duplicate_caller']);
-        expect(r.rules.find((x) => x.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(billed[0]!.callId);
+        expect(r.recorded.priorBilled?.callId).toBe(billed[0]!.callId);
       }
       // A digits identity enters the caller indexes like a number (outcomes by caller, deletion requests).
       expect(await rawCall(billed[0]!.callId)).toMatchObject({ callerHash: identityHash(env.callerHashKey, callerIdentity(from)) });
@@ -166,7 +166,7 @@ describe('ten calls within one window from callers without a usable number', () 
       expect(r.reasons).toEqual(['duplicate_caller']);
       // 50 calls of one identity exceed the duplicate window's kept candidates (40, docs/CONTRACTS.md "The duplicate
       // window"): a duplicate may name an earlier call of the caller that billed when it was rated, not the one left.
-      const prior = r.rules.find((x) => x.rule === 'duplicate_caller')?.inputs.priorCallId;
+      const prior = r.recorded.priorBilled?.callId;
       expect(withheldCalls.map((w) => w.callId)).toContain(prior);
     }
     // Nothing names a withheld caller: no hash on its item, so it enters no caller index.

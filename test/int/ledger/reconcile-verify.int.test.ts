@@ -14,7 +14,7 @@ import type { ReconciliationResponse } from '../../../shared/app/reconciliation/
 import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
 import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, Unprocessable } from '../../../shared/domain/kernel/problems';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
-import type { ReasonCode } from '../../../shared/domain/kernel/types';
+import type { ReasonCode } from '../../../shared/domain/rating/decision';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 import { PRICE, commitCall, createLedger3Tenant, request, routeDeps, type Ledger3Tenant } from '../../support/ledger-fixtures';
 

@@ -144,8 +144,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
 
     const dup = await env.calls.getCall(repeat.callId, { consistent: true });
     expect(dup?.rating).toMatchObject({ billable: false, amountCents: 0, reasons: ['duplicate_caller'], publisherId: t.numbers.second.publisherId });
-    const rule = dup?.rating?.rules.find((r) => r.rule === 'duplicate_caller');
-    expect(rule?.inputs).toMatchObject({ priorCallId: first.callId, priorStartedAt: new Date(T0).toISOString() });
+    expect(dup?.rating?.recorded.priorBilled).toEqual({ callId: first.callId, billedStartMs: T0 });
 
     const ledger = await ledgerItemsOf(env, acct);
     expect(ledger.map((e) => e.callId).sort()).toEqual([first.callId, later.callId].sort());

@@ -69,7 +69,7 @@ describe('re-rating after a full credit', () => {
     expect(bRating).toMatchObject({ billable: true, amountCents: 4500, reasons: [] });
     const cRating = await rating(c.callId);
     expect(cRating.reasons).toEqual(['duplicate_caller']);
-    expect(cRating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(b.callId);
+    expect(cRating.recorded.priorBilled?.callId).toBe(b.callId);
     const ledger = await ledgerItemsOf(env, t.account.accountId);
     expect(ledger.filter((e) => e.type === 'charge').map((e) => e.callId).sort()).toEqual([a.callId, b.callId].sort());
     expect(ledger.filter((e) => e.type === 'credit').map((e) => [e.callId, e.amountCents])).toEqual([[a.callId, -4500]]);
@@ -78,7 +78,7 @@ describe('re-rating after a full credit', () => {
     expect((await resolve()).status).toBe(200);
     await process(b.events);
     expect((await charges(t)).map((e) => e.callId).sort()).toEqual([a.callId, b.callId].sort());
-    expect((await rating(c.callId)).rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(b.callId);
+    expect((await rating(c.callId)).recorded.priorBilled?.callId).toBe(b.callId);
   });
 
   it('a partial credit re-rates nothing', async () => {

@@ -10,7 +10,7 @@ import { chargeEntry, chargeEntryId, totals } from '../../../shared/domain/ledge
 import { contentLine, entryTotals, reversalEntry, statementLine } from '../../../shared/domain/ledger/entries';
 import { moveRefusal, netPilotMovements, type PilotCharge } from '../../../shared/domain/pilots/caps';
 import { statement } from '../../../shared/domain/ledger/statements';
-import type { RatingDecision } from '../../../shared/domain/kernel/types';
+import type { RatingDecision } from '../../../shared/domain/rating/decision';
 import type { ReportCall } from '../../../shared/domain/reports/analytics';
 import { createScorecard, scorecardCountsOf } from '../../../shared/domain/reports/scorecard';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -24,6 +24,7 @@ const decision: RatingDecision = {
   subSource: null,
   termsVersion: 2,
   rules: [],
+  price: null,
 };
 const charge = chargeEntry({ accountId: 'acct', callId: 'twilio:CAL', decision, startedAt: '2026-10-31T23:00:00.000Z', createdAt: '2026-11-01T00:00:00.000Z' });
 

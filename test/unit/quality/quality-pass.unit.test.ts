@@ -54,7 +54,7 @@ const storedCall = (events: CallStatusEvent[]): StoredCall => ({
   callId: 'twilio:CA1',
   accountId: 'acme',
   events,
-  rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
+  rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, recorded: {} },
   ratedAt: AT,
   startedAt: AT,
   endedAt: AT,

@@ -13,7 +13,7 @@ import {
   type InvoiceLine,
   type OurCall,
 } from '../../../shared/domain/reconciliation/reconcile-invoice';
-import { REASON_CODES_V2 } from '../../../shared/domain/rating/rules';
+import { REASON_CODES } from '../../../shared/domain/rating/decision';
 
 const TZ = 'America/Chicago';
 
@@ -220,7 +220,7 @@ describe('reconcileInvoice', () => {
   });
 
   it('maps every non-billable reason to a dispute reason', () => {
-    expect(REASON_CODES_V2.map(disputeReasonFor)).toEqual([
+    expect(REASON_CODES.map(disputeReasonFor)).toEqual([
       'wrong_number',
       'other',
       'other',
