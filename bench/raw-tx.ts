@@ -12,7 +12,7 @@ import { itemSizeBytes } from '../shared/adapters/platform/dynamodb/capacity';
 import { CallRepo, mainKeys } from '../shared/adapters/calls/main-repo';
 import { normaliseNumber, callerHash } from '../shared/domain/calls/caller';
 import { callTimes } from '../shared/domain/calls/fold';
-import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger/charges';
+import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger/entries';
 import { callFactsFrom, duplicateWindowMs, rateCall } from '../shared/domain/rating/rules';
 import { campaignFromSeed } from '../shared/domain/catalog/config';
 import { parseForm, parseTwilioEvent } from '../shared/domain/calls/providers/twilio';

@@ -19,35 +19,17 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
 import { foldCall, isChildLeg, slotName } from '../../domain/calls/fold';
-import { ledgerSortKey } from '../../domain/ledger/charges';
+import { ledgerSortKey } from '../../domain/ledger/entries';
 import { withContentHash } from '../../domain/ledger/tamper';
 import { asCampaignConfig, asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../../domain/catalog/config';
 import type { SeedCampaign } from '../../domain/catalog/config-schema';
 import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, type PilotMovement } from '../../domain/pilots/caps';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry, ChargeEntry } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
 import { decodeCrossCallFlags } from '../../domain/quality/signals';
-import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher } from '../../domain/kernel/types';
+import type { Account, CallEvent, Campaign, CampaignConfig, NumberConfig, Publisher } from '../../domain/kernel/types';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
-import {
-  CallAccountMismatch,
-  ConfigWriteConflict,
-  WriteConflict,
-  type ApiKeyRecord,
-  type CallQuery,
-  type CallStore,
-  type CommitOutcome,
-  type ConfigStore,
-  type StoredWindow,
-  type WindowKey,
-  type WindowRerate,
-  type WindowWrite,
-  type Page,
-  type RatedCall,
-  type Rerating,
-  type StoredCall,
-  type StoredRecording,
-} from '../../app/kernel/ports';
+import { CallAccountMismatch, ConfigWriteConflict, WriteConflict, type ApiKeyRecord, type CallQuery, type CallStore, type CommitOutcome, type ConfigStore, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite, type Page, type RatedCall, type Rerating, type StoredCall, type StoredRecording } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
 import { backoffMs } from '../../app/kernel/concurrency';
 import { LEDGER_BY_CREATED_AT } from '../ledger/ledger-repo';
@@ -710,7 +692,7 @@ export class CallRepo implements CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
-    entry: LedgerEntry | null;
+    entry: ChargeEntry | null;
     window: WindowWrite | null;
     pilot?: PilotCharge | null;
     rerates?: readonly WindowRerate[];
@@ -782,7 +764,7 @@ export class CallRepo implements CallStore {
   }
 
   /** A ledger entry Put (with its content hash, tamper.ts), conditional on its deterministic key being free. */
-  private entryPart(entry: LedgerEntryV2, rerateOf: string | null): TxPart {
+  private entryPart(entry: LedgerEntry, rerateOf: string | null): TxPart {
     if (this.ledgerTable === undefined) throw new Error('CallRepo: the rating transaction needs the ledger table');
     // The entry carries its content hash so `GET /v1/ledger/verify` detects an edit made behind the API.
     const item = marshall({ pk: `ACCT#${entry.accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });

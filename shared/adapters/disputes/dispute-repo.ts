@@ -18,7 +18,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { DISPUTE_REASONS, type CreditPolicy, type Dispute, type DisputeStatus } from '../../domain/disputes/disputes';
-import { ledgerSortKey } from '../../domain/ledger/charges';
+import { ledgerSortKey } from '../../domain/ledger/entries';
 import type { ReasonCode } from '../../domain/rating/decision';
 import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import type { StoredEntry } from '../../domain/ledger/tamper';

@@ -27,7 +27,7 @@
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry } from '../../domain/ledger/entries';
 import { priceFor, type TermsVersion } from '../../domain/terms/terms';
 import type { StoredCall } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
@@ -45,7 +45,7 @@ export interface CallCredits {
  * only for an ACCEPTED dispute, so `disputed` here means "disputed and credited"; a caller that also wants open or
  * rejected disputes marks them in the Map it passes (the dispute items, DISPUTE#<disputeId>, name their callId).
  */
-export function creditsByCall(entries: readonly LedgerEntryV2[]): Map<string, CallCredits> {
+export function creditsByCall(entries: readonly LedgerEntry[]): Map<string, CallCredits> {
   const byCall = new Map<string, CallCredits>();
   for (const e of entries) {
     if (e.type !== 'credit') continue;

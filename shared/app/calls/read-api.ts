@@ -16,12 +16,11 @@ import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CrossCallFlags } from '../../domain/quality/signals';
 import type { TermsVersion } from '../../domain/terms/terms';
-import type { CallStatus } from '../../domain/kernel/types';
+import type { CallStatus, ApiRole } from '../../domain/kernel/types';
 import type { RatingDecision, ReasonCode, RecordedRating, RuleResult } from '../../domain/rating/decision';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
 import { callerForRole, type CallerCipher } from '../../domain/privacy/pii';
-import type { ApiRole } from '../../domain/kernel/types';
-import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from '../kernel/ports';
+import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, RecordingMedia, StoredCall } from '../kernel/ports';
 import { readOwnCall } from './call-access';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import { cursor, flag, id, instant, parseQuery, wholeNumber, type QueryParams } from '../kernel/query';
@@ -74,7 +73,7 @@ export interface CallsPage {
 }
 
 export interface LedgerPage {
-  readonly entries: readonly LedgerEntryV2[];
+  readonly entries: readonly LedgerEntry[];
   readonly totals: LedgerTotals;
   readonly cursor: string | null;
 }

@@ -5,11 +5,11 @@
 import type { CampaignRecord, NumberRecord } from '../../domain/catalog/config';
 import type { CapRefusal, PilotCharge, PilotMovement } from '../../domain/pilots/caps';
 import type { WindowState } from '../../domain/rating/duplicate-window';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { ChargeEntry, LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CallerTraits, CrossCallFlags } from '../../domain/quality/signals';
-import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry } from '../../domain/kernel/types';
+import type { Account, ApiRole, Publisher, CallEvent, IngestMessage } from '../../domain/kernel/types';
 import type { PriorBilled, RatingDecision, ReasonCode, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
@@ -139,7 +139,7 @@ export interface WindowRerate {
   /** The pilot's refusal, for a call re-rated `over_cap`. */
   readonly capRefusal?: CapRefusal;
   /** The entry written with it: its new charge, or the reversal of its live charge; null for a re-point. */
-  readonly entry: LedgerEntryV2 | null;
+  readonly entry: LedgerEntry | null;
   /** A reversal: the live charge's amount, added to the call's reversed charges (StoredCall.reversals). */
   readonly reversedChargeCents?: number;
   /** Its charge counted on, or given back to, its pilot's counter. */
@@ -259,7 +259,7 @@ export interface CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
-    entry: LedgerEntry | null;
+    entry: ChargeEntry | null;
     window: WindowWrite | null;
     /** The pilot counter update, for a charged call of a pilot inside its window. */
     pilot?: PilotCharge | null;
@@ -304,17 +304,9 @@ export interface LedgerQuery extends TimeRange {
   readonly cursor?: string;
 }
 
-export interface LedgerTotals {
-  readonly chargesCents: number;
-  readonly creditsCents: number;
-  readonly reversalsCents: number;
-  readonly netCents: number;
-  readonly count: number;
-}
-
 export interface LedgerStore {
   /** Entries (charges, credits, reversals) in effective-time order. */
-  listEntries(query: LedgerQuery): Promise<Page<LedgerEntryV2>>;
+  listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>>;
   /** Totals over the whole filtered range (the cursor and limit are ignored). */
   totals(query: Omit<LedgerQuery, 'limit' | 'cursor'>): Promise<LedgerTotals>;
 }

@@ -6,7 +6,7 @@
  */
 import type { CampaignConfig } from '../../domain/kernel/types';
 import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../../domain/pilots/pilots';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry } from '../../domain/ledger/entries';
 
 export type CreateOutcome = 'created' | 'exists' | 'campaign_changed';
 
@@ -42,7 +42,7 @@ export interface PilotStore {
 /** Calls and ledger entries of a pilot's campaign over a time range (the report's and the view's input). */
 export interface PilotActivity {
   callsInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<PilotCall[]>;
-  entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntryV2[]>;
+  entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntry[]>;
 }
 
 export interface PilotCampaigns {

@@ -18,7 +18,7 @@ import * as z from 'zod/mini';
 import { callerIdentity, identityHash, normaliseNumber, WITHHELD_IDENTITY } from '../../domain/calls/caller';
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
 import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits, undeclaredSubSource } from '../../domain/catalog/config';
-import { chargeEntry } from '../../domain/ledger/charges';
+import { chargeEntry } from '../../domain/ledger/entries';
 import { EMPTY_WINDOW } from '../../domain/rating/duplicate-window';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../../domain/pilots/caps';
 import { consentFinding, consentRequired } from '../../domain/compliance/consent';
@@ -29,24 +29,7 @@ import type { RatingDecision, RecordedRating } from '../../domain/rating/decisio
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, Provider, TrackingNumber } from '../../domain/kernel/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from '../kernel/concurrency';
-import {
-  CallAccountMismatch,
-  WriteConflict,
-  type BlockListReader,
-  type CallStore,
-  type ComplianceReader,
-  type ConsentReader,
-  type CommitOutcome,
-  type ConfigStore,
-  type Log,
-  type RatedCall,
-  type RawArchive,
-  type Rerating,
-  type RecordingJobQueue,
-  type StoredCall,
-  type StoredWindow,
-  type Telemetry,
-} from '../kernel/ports';
+import { CallAccountMismatch, WriteConflict, type BlockListReader, type CallStore, type ComplianceReader, type ConsentReader, type CommitOutcome, type ConfigStore, type Log, type RatedCall, type RawArchive, type Rerating, type RecordingJobQueue, type StoredCall, type StoredWindow, type Telemetry } from '../kernel/ports';
 import { callNetCents, settleWindow, type SettleResult } from './duplicate-window';
 
 export interface QueueRecord {

@@ -212,28 +212,3 @@ export interface TrackingNumber {
 }
 
 export type ApiRole = 'admin' | 'analyst';
-
-// ---------------------------------------------------------------- ledger
-
-export type LedgerEntryType = 'charge';
-
-export interface LedgerEntry {
-  /** Deterministic: `charge:<callId>`. */
-  readonly entryId: string;
-  readonly type: LedgerEntryType;
-  /** Integer cents; positive for charges. */
-  readonly amountCents: number;
-  readonly currency: 'USD';
-  readonly callId: string;
-  readonly accountId: string;
-  readonly publisherId: string;
-  readonly subSource: string | null;
-  readonly campaignId: string;
-  readonly termsVersion: number;
-  /** The instant the entry is booked against (the call's start): deterministic, part of the key. */
-  readonly effectiveAt: string;
-  /** Wall-clock time the entry was written. */
-  readonly createdAt: string;
-  /** The pilot whose counter this charge was counted against (pilot-terms.ts); absent for calls outside pilots. */
-  readonly pilotId?: string;
-}

@@ -23,8 +23,9 @@ import { pilotDay } from './caps';
 import { contractPrices, termsInForce, type Geography } from '../terms/terms';
 import { CONFIG_LEAD_MS } from '../catalog/config';
 import { REASON_CODES, type ReasonCode } from '../rating/decision';
-import { type CampaignConfig, type LedgerEntry, type Publisher } from '../kernel/types';
-import type { LedgerEntryV2 } from '../ledger/entries';
+import { type CampaignConfig, type Publisher } from '../kernel/types';
+import { type ChargeEntry } from '../ledger/entries';
+import type { LedgerEntry } from '../ledger/entries';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';
 
 // ---------------------------------------------------------------- vocabulary
@@ -377,7 +378,7 @@ export function reconcileCounter(counter: Pick<CounterSnapshot, 'spentCents' | '
  * rating transaction that reverses a charge gives its amount and its call back to the counter, so the counter counts
  * live charges only). Credits are not given back: the cap is on what was charged.
  */
-export function pilotChargeTotals(entries: readonly LedgerEntryV2[], pilotId: string): { spentCents: number; billableCalls: number } {
+export function pilotChargeTotals(entries: readonly LedgerEntry[], pilotId: string): { spentCents: number; billableCalls: number } {
   const reversed = new Set(entries.flatMap((e) => (e.type === 'reversal' && e.pilotId === pilotId ? [e.correctsEntryId] : [])));
   let spentCents = 0;
   let billableCalls = 0;
@@ -564,7 +565,7 @@ function merge(into: Acc, a: Acc): void {
 export function buildPilotReport(args: {
   pilot: PilotRecord;
   calls: readonly PilotCall[];
-  entries: readonly LedgerEntryV2[];
+  entries: readonly LedgerEntry[];
   counter: Pick<CounterSnapshot, 'spentCents' | 'billableCalls' | 'closedAt' | 'closedReason'>;
   state: PilotState;
   generatedAt: string;
@@ -595,7 +596,7 @@ export function buildPilotReport(args: {
     for (const s of c.signals ?? []) if ((CALL_SIGNALS as readonly string[]).includes(s)) a.signals[s as CallSignal] = (a.signals[s as CallSignal] ?? 0) + 1;
   }
 
-  const charges = new Map<string, LedgerEntry>();
+  const charges = new Map<string, ChargeEntry>();
   for (const e of args.entries) if (e.type === 'charge' && e.pilotId === pilot.pilotId) charges.set(e.entryId, e);
   for (const e of charges.values()) cell(e.publisherId, e.subSource).spend += e.amountCents;
   for (const e of args.entries) {

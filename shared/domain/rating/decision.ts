@@ -42,7 +42,7 @@ export interface PriorBilled {
   readonly billedStartMs: number;
 }
 
-/** The billing facts of a rating: what a charge is built from (ledger/charges.ts) and what the call item carries. */
+/** The billing facts of a rating: what a charge is built from (ledger/entries.ts) and what the call item carries. */
 export interface RatingFacts {
   readonly billable: boolean;
   readonly amountCents: number;

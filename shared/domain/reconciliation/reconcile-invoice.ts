@@ -17,12 +17,12 @@
  * call is not billable and they billed > 0 → nonBillable (with our reasons); otherwise → amountMismatch. Our calls
  * with a positive net that no line matched are missingOnTheirSide.
  *
- * Reversals are booked when they are written (ledger-v2.ts), so a period's entries can hold the reversal of a charge
+ * Reversals are booked when they are written (ledger/entries.ts), so a period's entries can hold the reversal of a charge
  * of an earlier period's call: such reversals are listed apart (`reversalsOfEarlierCalls`, no invoice line matches
  * them) and counted in our net, so the report's net equals the statement's for the same scope.
  */
 import type { DisputeReason } from '../disputes/disputes';
-import type { LedgerEntryV2 } from '../ledger/entries';
+import type { LedgerEntry } from '../ledger/entries';
 import { Unprocessable } from '../kernel/problems';
 import type { ReasonCode } from '../rating/decision';
 import { utcMs, zonedToUtcMs } from '../kernel/zoned-time';
@@ -324,7 +324,7 @@ function normaliseCallId(raw: string): string {
 export function reconcileInvoice(
   invoice: Pick<ParsedInvoice, 'lines' | 'errors'>,
   calls: readonly OurCall[],
-  entries: readonly LedgerEntryV2[],
+  entries: readonly LedgerEntry[],
   options: ReconcileOptions,
 ): ReconciliationReport {
   const byId = new Map(calls.map((c) => [c.callId, c]));

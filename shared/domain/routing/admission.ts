@@ -32,11 +32,10 @@
  * A refused call is never connected and never charged: every rating rule admission refuses on also fails in rating.
  */
 import type { CapRefusal, PilotMatch } from '../pilots/caps';
-import type { PriorBilled } from '../rating/decision';
+import type { PriorBilled, ReasonCode } from '../rating/decision';
 import { rateCall, type BlockMatch, type CallFacts, type CallSignal, type CampaignTargeting } from '../rating/rules';
 import { type RuleResult } from '../rating/decision';
 import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms/terms';
-import type { ReasonCode } from '../rating/decision';
 import type { TrackingNumber } from '../kernel/types';
 import { planRoute, type RouteStep } from './order';
 import { callerGeoOf, type Target, type TargetFacts } from './targets';

@@ -32,7 +32,8 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { parseForm, parseTwilioEvent } from '../../../shared/domain/calls/providers/twilio';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
-import type { CallEvent, CallStatusEvent, LedgerEntry } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { ChargeEntry } from '../../../shared/domain/ledger/entries';
 import { eventAtRest } from '../../../shared/adapters/calls/call-item';
 import { createTenant, freshNumber, hex32, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
@@ -217,7 +218,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
       // The items are what CONTRACTS.md says. The charge carries its content hash: every hashed field is the
       // expected value except `createdAt` (wall clock, pattern-checked), taken from the stored item.
       const storedCharge = unmarshall(charge);
-      const expectedEntry: LedgerEntry = {
+      const expectedEntry: ChargeEntry = {
         entryId: `charge:${c.callId}`,
         type: 'charge',
         amountCents: 4500,

@@ -8,7 +8,7 @@ import { ddbStats } from '../../../shared/adapters/platform/aws';
 import { eventAtRest } from '../../../shared/adapters/calls/call-item';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { callerHash } from '../../../shared/domain/calls/caller';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import {
   createTenant,
@@ -66,7 +66,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
     });
     // Stored with the hash of its own content (tamper evidence).
     const { pk: _pk, sk: _sk, contentHash, ...entry } = ledger[0]!;
-    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntryV2));
+    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntry));
 
     const stored = await env.calls.getCall(call.callId, { consistent: true });
     expect(stored).toMatchObject({

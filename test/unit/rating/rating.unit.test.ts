@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { callTimes, foldCall, slotName } from '../../../shared/domain/calls/fold';
-import { chargeEntry, totals } from '../../../shared/domain/ledger/charges';
+import { chargeEntry, entryTotals } from '../../../shared/domain/ledger/entries';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { REASON_CODES, type PriorBilled } from '../../../shared/domain/rating/decision';
 import { callFactsFrom, rateCall } from '../../../shared/domain/rating/rules';
@@ -205,7 +205,7 @@ describe('ledger entries', () => {
   it('totals equal the sum of the entries', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 100_000 })), (amounts) => {
-        const t = totals(amounts.map((amountCents) => ({ type: 'charge' as const, amountCents })));
+        const t = entryTotals(amounts.map((amountCents) => ({ type: 'charge' as const, amountCents })));
         expect(t.chargesCents).toBe(amounts.reduce((s, a) => s + a, 0));
         expect(t.netCents).toBe(t.chargesCents + t.creditsCents);
         expect(t.count).toBe(amounts.length);

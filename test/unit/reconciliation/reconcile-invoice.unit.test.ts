@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseNumber } from '../../../shared/domain/calls/caller';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { Unprocessable } from '../../../shared/domain/kernel/problems';
 import {
   disputeReasonFor,
@@ -117,7 +117,7 @@ const MIN = 60_000;
 function call(n: number, over: Partial<OurCall> = {}): OurCall {
   return { callId: `twilio:CA${String(n).padStart(32, '0')}`, callerHash: `h(+1512555${String(n).padStart(4, '0')})`, startedAtMs: T + n * MIN, billable: true, reasons: [], ...over };
 }
-function charge(c: OurCall, amountCents: number): LedgerEntryV2 {
+function charge(c: OurCall, amountCents: number): LedgerEntry {
   return {
     entryId: `charge:${c.callId}`,
     type: 'charge',
@@ -133,7 +133,7 @@ function charge(c: OurCall, amountCents: number): LedgerEntryV2 {
     createdAt: new Date(c.startedAtMs).toISOString(),
   };
 }
-const credit = (c: OurCall, amountCents: number): LedgerEntryV2 => ({
+const credit = (c: OurCall, amountCents: number): LedgerEntry => ({
   ...charge(c, amountCents),
   entryId: `credit:${c.callId}`,
   type: 'credit',
