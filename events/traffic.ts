@@ -16,7 +16,7 @@
  * requests, so a replay is idempotent against the ledger.
  */
 import { twilioSignature } from '../shared/domain/calls/providers/twilio';
-import type { Account, Campaign, CallStatus, Publisher, TrackingNumber } from '../shared/domain/kernel/types';
+import type { Account, FlatCampaign, CallStatus, Publisher, AssignedNumber } from '../shared/domain/kernel/types';
 import type { ReasonCode } from '../shared/domain/rating/decision';
 
 // ------------------------------------------------------------------------------------------------ inputs
@@ -25,8 +25,8 @@ import type { ReasonCode } from '../shared/domain/rating/decision';
 export interface TrafficSeed {
   readonly accounts: readonly Account[];
   readonly publishers: readonly Publisher[];
-  readonly campaigns: readonly Campaign[];
-  readonly trackingNumbers: readonly TrackingNumber[];
+  readonly campaigns: readonly FlatCampaign[];
+  readonly trackingNumbers: readonly AssignedNumber[];
 }
 
 /** A connected call's duration is drawn from weighted bands (uniform inside a band). */
@@ -463,8 +463,8 @@ function ringSeconds(rng: Rng, status: NotConnectedStatus): number {
 interface PlannedCall {
   readonly callSid: string;
   readonly account: Account;
-  readonly number: TrackingNumber;
-  readonly campaign: Campaign;
+  readonly number: AssignedNumber;
+  readonly campaign: FlatCampaign;
   readonly caller: Caller;
   readonly callerCluster: string;
   /** Incoming webhook time (epoch ms, whole seconds). */
@@ -481,7 +481,7 @@ interface PlannedCall {
 interface Cluster {
   readonly id: string;
   readonly caller: Caller;
-  readonly number: TrackingNumber;
+  readonly number: AssignedNumber;
   readonly firstStartMs: number;
   lastEndMs: number;
 }
@@ -501,7 +501,7 @@ export function generateTraffic(options: TrafficOptions): Traffic {
 
   const accounts = new Map(options.seed.accounts.map((a) => [a.accountId, a]));
   const campaigns = new Map(options.seed.campaigns.map((c) => [`${c.accountId}/${c.campaignId}`, c]));
-  const numbersByPublisher = new Map<string, TrackingNumber[]>();
+  const numbersByPublisher = new Map<string, AssignedNumber[]>();
   for (const n of options.seed.trackingNumbers) {
     if (!campaigns.has(`${n.accountId}/${n.campaignId}`) || !accounts.has(n.accountId)) continue;
     const key = `${n.accountId}/${n.publisherId}`;

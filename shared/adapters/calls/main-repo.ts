@@ -21,13 +21,13 @@ import { TABLES } from '../../../infra/resources';
 import { foldCall, isChildLeg, slotName } from '../../domain/calls/fold';
 import { ledgerSortKey } from '../../domain/ledger/entries';
 import { withContentHash } from '../../domain/ledger/tamper';
-import { asCampaignConfig, asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../../domain/catalog/config';
+import { asCampaign, asTrackingNumber, campaignFromSeed, CONFIG_LEAD_MS, type NumberItem } from '../../domain/catalog/config';
 import type { SeedCampaign } from '../../domain/catalog/config-schema';
 import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, type PilotMovement } from '../../domain/pilots/caps';
 import type { LedgerEntry, ChargeEntry } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
 import { decodeCrossCallFlags } from '../../domain/quality/signals';
-import type { Account, CallEvent, Campaign, CampaignConfig, NumberConfig, Publisher } from '../../domain/kernel/types';
+import type { Account, CallEvent, FlatCampaign, Campaign, TrackingNumber, Publisher } from '../../domain/kernel/types';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import { CallAccountMismatch, ConfigWriteConflict, WriteConflict, type ApiKeyRecord, type CallQuery, type CallStore, type CommitOutcome, type ConfigStore, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite, type Page, type RatedCall, type Rerating, type StoredCall, type StoredRecording } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
@@ -106,12 +106,12 @@ export const configItems = {
   account: (a: Account) => ({ ...mainKeys.account(a.accountId), ...a }),
   /** Validated by the caller (seed file or management API schemas; config-schema.ts), defaults filled. */
   publisher: (p: Publisher) => ({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }),
-  campaign: (c: SeedCampaign | Campaign | CampaignConfig) => {
+  campaign: (c: SeedCampaign | FlatCampaign | Campaign) => {
     const stored = 'termsVersions' in c ? c : campaignFromSeed(c);
     return { ...mainKeys.campaign(stored.accountId, stored.campaignId), ...stored };
   },
-  trackingNumber: (t: NumberRecord) => {
-    const stored = asNumberConfig(t);
+  trackingNumber: (t: NumberItem) => {
+    const stored = asTrackingNumber(t);
     return { ...mainKeys.trackingNumber(stored.number), ...stored };
   },
   /** The key itself is never stored, only its sha256. */
@@ -381,8 +381,8 @@ export class ConfigRepo implements ConfigStore {
   private readonly table: string;
   private readonly client: () => DynamoDBClient;
   private readonly accounts: TtlCache<Account>;
-  private readonly campaigns: TtlCache<CampaignConfig>;
-  private readonly numbers: TtlCache<NumberConfig>;
+  private readonly campaigns: TtlCache<Campaign>;
+  private readonly numbers: TtlCache<TrackingNumber>;
   private readonly apiKeys: TtlCache<ApiKeyRecord>;
   private readonly publishers: TtlCache<Publisher>;
 
@@ -409,11 +409,11 @@ export class ConfigRepo implements ConfigStore {
     return this.accounts.get(accountId, () => this.getConfig<Account>(mainKeys.account(accountId)));
   }
 
-  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignConfig | null> {
+  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<Campaign | null> {
     return this.campaigns.get(`${accountId}/${campaignId}`, () => this.readCampaign(accountId, campaignId), forInstantMs);
   }
 
-  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberConfig | null> {
+  getTrackingNumber(e164: string, forInstantMs?: number): Promise<TrackingNumber | null> {
     return this.numbers.get(e164, () => this.readTrackingNumber(e164), forInstantMs);
   }
 
@@ -427,14 +427,14 @@ export class ConfigRepo implements ConfigStore {
     return this.getConfig<Publisher>(mainKeys.publisher(accountId, publisherId), true);
   }
 
-  async readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null> {
-    const item = await this.getConfig<CampaignConfig | Campaign>(mainKeys.campaign(accountId, campaignId), true);
-    return item === null ? null : asCampaignConfig(item);
+  async readCampaign(accountId: string, campaignId: string): Promise<Campaign | null> {
+    const item = await this.getConfig<Campaign | FlatCampaign>(mainKeys.campaign(accountId, campaignId), true);
+    return item === null ? null : asCampaign(item);
   }
 
-  async readTrackingNumber(e164: string): Promise<NumberConfig | null> {
-    const item = await this.getConfig<NumberRecord>(mainKeys.trackingNumber(e164), true);
-    return item === null ? null : asNumberConfig(item);
+  async readTrackingNumber(e164: string): Promise<TrackingNumber | null> {
+    const item = await this.getConfig<NumberItem>(mainKeys.trackingNumber(e164), true);
+    return item === null ? null : asTrackingNumber(item);
   }
 
   /** Creates or replaces a publisher; true when it was created. */
@@ -452,13 +452,13 @@ export class ConfigRepo implements ConfigStore {
   }
 
   /** Writes a campaign if its stored `rev` is still `expectedRev` (null: it must not exist yet). */
-  async putCampaign(c: CampaignConfig, expectedRev: number | null): Promise<void> {
+  async putCampaign(c: Campaign, expectedRev: number | null): Promise<void> {
     await this.putConditional(configItems.campaign(c), expectedRev, `campaign ${c.campaignId}`);
     this.campaigns.delete(`${c.accountId}/${c.campaignId}`);
   }
 
   /** Writes a tracking number if its stored `rev` is still `expectedRev` (null: it must not exist yet). */
-  async putTrackingNumber(n: NumberConfig, expectedRev: number | null): Promise<void> {
+  async putTrackingNumber(n: TrackingNumber, expectedRev: number | null): Promise<void> {
     await this.putConditional(configItems.trackingNumber(n), expectedRev, `tracking number ${n.number}`);
     this.numbers.delete(n.number);
   }

@@ -25,7 +25,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { statesLeadingTo, type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState, type PilotCall } from '../../domain/pilots/pilots';
 import type { LedgerEntry } from '../../domain/ledger/entries';
-import type { CampaignConfig } from '../../domain/kernel/types';
+import type { Campaign } from '../../domain/kernel/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/ports';
 import type { CallStore } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
@@ -64,7 +64,7 @@ export class PilotRepo implements PilotStore {
     this.client = client ? () => client : dynamodb;
   }
 
-  async createPilot(args: { record: PilotRecord; campaign: CampaignConfig; expectedRev: number }): Promise<CreateOutcome> {
+  async createPilot(args: { record: PilotRecord; campaign: Campaign; expectedRev: number }): Promise<CreateOutcome> {
     const { record: r } = args;
     const counter = {
       ...pilotKeys.counter(r.accountId, r.pilotId),

@@ -8,7 +8,7 @@
  * eventually consistent: a call rated in the last moment may be missing from a report of the current period.
  *
  * What the call item does not say comes from outside, as arguments, to keep the generator a pure mapping:
- * - the campaign's `termsVersions` (CampaignConfig): the duration basis and the price of the version each call was
+ * - the campaign's `termsVersions` (Campaign): the duration basis and the price of the version each call was
  *   rated under (versions are immutable, so today's list is exact for past calls);
  * - optionally, credits per call from the ledger (`creditsByCall`), for items that carry no copy of their credits:
  *   every credit since the daily aggregates is also written onto its call item in the credit's own transaction
@@ -113,7 +113,7 @@ export interface CampaignCallsOptions {
 }
 
 export interface CampaignCallsContext {
-  /** The campaign's terms versions (CampaignConfig.termsVersions). */
+  /** The campaign's terms versions (Campaign.termsVersions). */
   readonly termsVersions: readonly TermsVersion[];
   /**
    * Credits by callId (creditsByCall over ledger entries), for calls whose item carries no copy of its credits

@@ -7,7 +7,7 @@
  * largest part of this function's own module-load time); unknown parameters are rejected so that a typo
  * (`publisher=`) is not silently ignored.
  */
-import { asCampaignConfig } from '../../domain/catalog/config';
+import { asCampaign } from '../../domain/catalog/config';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
 import { Conflict } from '../../domain/kernel/problems';
 import { pilotForCall } from '../../domain/pilots/caps';
@@ -226,7 +226,7 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
   const startedAtMs = call.startedAt === null ? Date.parse(terminal.occurredAt) : Date.parse(call.startedAt);
   const record =
     rating.campaignId === null || rating.termsVersion === null ? null : await deps.config.getCampaign(call.accountId, rating.campaignId, startedAtMs);
-  const campaign = record === null ? null : asCampaignConfig(record);
+  const campaign = record === null ? null : asCampaign(record);
   const terms = campaign?.termsVersions.find((v) => v.version === rating.termsVersion) ?? null;
   if (campaign === null || terms === null || rating.campaignId === null || rating.publisherId === null) {
     // An unknown number: the one rule evaluated, as recorded.

@@ -2,7 +2,7 @@
  * The ports the use cases depend on. Adapters in shared/adapters implement them with the AWS SDK; tests may
  * implement them in memory. No AWS types appear here.
  */
-import type { CampaignRecord, NumberRecord } from '../../domain/catalog/config';
+import type { CampaignItem, NumberItem } from '../../domain/catalog/config';
 import type { CapRefusal, PilotCharge, PilotMovement } from '../../domain/pilots/caps';
 import type { WindowState } from '../../domain/rating/duplicate-window';
 import type { ChargeEntry, LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
@@ -26,9 +26,9 @@ export interface ConfigStore {
    * A campaign with its terms versions. `forInstantMs`: the copy must be exact for calls that started then
    * (a cached copy may be used only if no change written after it was read can be in force then; config.ts).
    */
-  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignRecord | null>;
+  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignItem | null>;
   /** A tracking number (E.164) with its assignment history, whatever account it belongs to; `forInstantMs` as above. */
-  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberRecord | null>;
+  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberItem | null>;
   /** An API key by the sha256 hex of the key. */
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
   /** A publisher of the account (cached). */

@@ -4,7 +4,7 @@
  * workflow starters (Step Functions in AWS, aws-local-stepfunctions locally: infra/local/stepfunctions.ts).
  * No AWS types here.
  */
-import type { CampaignConfig } from '../../domain/kernel/types';
+import type { Campaign } from '../../domain/kernel/types';
 import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../../domain/pilots/pilots';
 import type { LedgerEntry } from '../../domain/ledger/entries';
 
@@ -15,7 +15,7 @@ export interface PilotStore {
    * ONE transaction: the pilot record and its counter (both must not exist), its registry entry, and the campaign
    * with the pilot's terms appended (condition: the campaign's rev is still `expectedRev`).
    */
-  createPilot(args: { record: PilotRecord; campaign: CampaignConfig; expectedRev: number }): Promise<CreateOutcome>;
+  createPilot(args: { record: PilotRecord; campaign: Campaign; expectedRev: number }): Promise<CreateOutcome>;
   getPilot(accountId: string, pilotId: string): Promise<PilotRecord | null>;
   getCounter(accountId: string, pilotId: string): Promise<CounterSnapshot | null>;
   /** The daily counter's spend on `date` (null: nothing counted that day yet). */
@@ -47,7 +47,7 @@ export interface PilotActivity {
 
 export interface PilotCampaigns {
   /** Strongly consistent, uncached. */
-  readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null>;
+  readCampaign(accountId: string, campaignId: string): Promise<Campaign | null>;
 }
 
 export interface PilotReportStore {

@@ -22,7 +22,7 @@
 import { planWindow, type CallAction, type WindowChange, type WindowPlan, type WindowState } from '../../domain/rating/duplicate-window';
 import { chargeEntry, chargeEntryId, reversalEntry } from '../../domain/ledger/entries';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotCharge } from '../../domain/pilots/caps';
-import { asCampaignConfig } from '../../domain/catalog/config';
+import { asCampaign } from '../../domain/catalog/config';
 import type { ChargeEntry } from '../../domain/ledger/entries';
 import { backoffMs, sleep as realSleep } from '../kernel/concurrency';
 import { WriteConflict, type CallStore, type CommitOutcome, type ConfigStore, type Log, type StoredCall, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite } from '../kernel/ports';
@@ -205,7 +205,7 @@ async function rerateWrites(
     const isBilled = rating.billable && rating.reasons.length === 0;
     const startMs = Date.parse(call.startedAt);
     const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startMs);
-    const pilotMatch = campaign === null ? null : pilotForCall(asCampaignConfig(campaign).pilots, rating.publisherId, startMs);
+    const pilotMatch = campaign === null ? null : pilotForCall(asCampaign(campaign).pilots, rating.publisherId, startMs);
     const pilot = pilotMatch?.inWindow === true ? pilotMatch.pilot : null;
     const base: Omit<ChargeEntry, 'entryId' | 'amountCents' | 'createdAt'> = {
       type: 'charge',

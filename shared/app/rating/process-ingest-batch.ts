@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { callerIdentity, identityHash, normaliseNumber, WITHHELD_IDENTITY } from '../../domain/calls/caller';
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
-import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits, undeclaredSubSource } from '../../domain/catalog/config';
+import { asCampaign, asTrackingNumber, assignmentAt, termsUseDigits, undeclaredSubSource } from '../../domain/catalog/config';
 import { chargeEntry } from '../../domain/ledger/entries';
 import { EMPTY_WINDOW } from '../../domain/rating/duplicate-window';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../../domain/pilots/caps';
@@ -27,7 +27,7 @@ import { ivrTimingOf } from '../../domain/quality/ivr-timing';
 import { accountBlockSignals, callerGeo, callFactsFrom, rateCall, type CallSignal } from '../../domain/rating/rules';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
-import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, Provider, TrackingNumber } from '../../domain/kernel/types';
+import type { Account, CallEvent, CallStatusEvent, Campaign, IngestMessage, Provider, AssignedNumber } from '../../domain/kernel/types';
 import { backoffMs, settleWithLimit, sleep as realSleep } from '../kernel/concurrency';
 import { CallAccountMismatch, WriteConflict, type BlockListReader, type CallStore, type ComplianceReader, type ConsentReader, type CommitOutcome, type ConfigStore, type Log, type RatedCall, type RawArchive, type Rerating, type RecordingJobQueue, type StoredCall, type StoredWindow, type Telemetry } from '../kernel/ports';
 import { callNetCents, settleWindow, type SettleResult } from './duplicate-window';
@@ -220,8 +220,8 @@ async function withConflictRetry<T>(deps: Pick<ProcessIngestDeps, 'maxAttempts' 
 
 /** Everything rating needs besides the duplicate marker: looked up once per call, from cached configuration. */
 interface RatingContext {
-  readonly assignment: TrackingNumber | null;
-  readonly campaign: CampaignConfig | null;
+  readonly assignment: AssignedNumber | null;
+  readonly campaign: Campaign | null;
   /** The version in force at the call's start (null: unknown number, or no version in force yet). */
   readonly terms: TermsVersion | null;
   readonly digits: string | null;
@@ -248,10 +248,10 @@ async function ratingContext(
   const dialled = normaliseNumber(terminal.to) ?? terminal.to;
   const found = await deps.config.getTrackingNumber(dialled, startedAtMs);
   // A number assigned to another account is unknown to this one.
-  const number = found !== null && found.accountId === terminal.accountId ? asNumberConfig(found) : null;
+  const number = found !== null && found.accountId === terminal.accountId ? asTrackingNumber(found) : null;
   const assignment = number === null ? null : assignmentAt(number, startedAtMs);
   const record = assignment === null ? null : await deps.config.getCampaign(terminal.accountId, assignment.campaignId, startedAtMs);
-  const campaign = record === null ? null : asCampaignConfig(record);
+  const campaign = record === null ? null : asCampaign(record);
   const terms = campaign === null ? null : termsInForce(campaign.termsVersions, startedAtMs);
   let digits = gatheredDigits(events);
   let talkSec = talkSeconds(events);
@@ -599,7 +599,7 @@ export async function rerateAfterCredit(
   if (duplicateHash === null || !rating.billable || callNetCents(credited) !== 0) return { rerated: [] };
   const startedAtMs = Date.parse(credited.startedAt);
   const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startedAtMs);
-  const terms = campaign === null ? null : asCampaignConfig(campaign).termsVersions.find((v) => v.version === rating.termsVersion);
+  const terms = campaign === null ? null : asCampaign(campaign).termsVersions.find((v) => v.version === rating.termsVersion);
   if (terms === undefined || terms === null || terms.duplicateWindowHours <= 0) return { rerated: [] };
   const windowMs = terms.duplicateWindowHours * 3_600_000;
 

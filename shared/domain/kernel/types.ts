@@ -138,11 +138,11 @@ export interface Publisher {
 }
 
 /**
- * Issue-2 terms: one flat price, whole-call duration, campaign-scoped duplicates. Seed files still write a
- * campaign's first terms in this shape (with the optional issue-3 fields of `ContractTerms`); stored campaigns
- * hold `TermsVersion`s (`CampaignConfig`).
+ * One flat set of terms: a price, whole-call duration, campaign-scoped duplicates. What a seed file writes as a
+ * campaign's first terms (with the optional fields of `ContractTerms`) and what campaign items stored before terms
+ * were versioned hold; a `Campaign` holds `TermsVersion`s.
  */
-export interface CampaignTerms {
+export interface FlatTerms {
   /** Terms version; ledger entries name it. */
   readonly version: number;
   readonly priceCents: number;
@@ -151,13 +151,13 @@ export interface CampaignTerms {
   readonly duplicateWindowHours: number;
 }
 
-/** A campaign with one set of terms inline: the seed file's shape and issue 2's. `asCampaignConfig` converts it. */
-export interface Campaign {
+/** A campaign with one set of terms inline: a seed file's shape, and that of items stored before versioned terms. `asCampaign` converts it. */
+export interface FlatCampaign {
   readonly accountId: string;
   readonly campaignId: string;
   readonly name: string;
   readonly vertical: string;
-  readonly terms: CampaignTerms;
+  readonly terms: FlatTerms;
 }
 
 /**
@@ -165,7 +165,7 @@ export interface Campaign {
  * contract terms, oldest first (terms.ts: the version in force at an instant is the highest-numbered one
  * effective at or before it).
  */
-export interface CampaignConfig {
+export interface Campaign {
   readonly accountId: string;
   readonly campaignId: string;
   readonly name: string;
@@ -175,7 +175,7 @@ export interface CampaignConfig {
   readonly termsVersions: readonly TermsVersion[];
   /** Pilots of this campaign (immutable terms; state lives in each pilot's counter). Absent: none. */
   readonly pilots?: readonly PilotTerms[];
-  /** The buyer's economics (issue 5: the cost ceiling). Absent or null: not entered. */
+  /** The buyer's economics (the cost ceiling). Absent or null: not entered. */
   readonly economics?: CampaignEconomics | null;
   /** Bumped by every write; writes are conditional on it (optimistic concurrency). */
   readonly rev: number;
@@ -192,7 +192,7 @@ export interface NumberAssignment {
 }
 
 /** A tracking number as stored (main table `NUM#`): its account and its assignment history, oldest first. */
-export interface NumberConfig {
+export interface TrackingNumber {
   readonly accountId: string;
   /** E.164. */
   readonly number: string;
@@ -201,8 +201,8 @@ export interface NumberConfig {
   readonly updatedAt: string;
 }
 
-/** One assignment of a tracking number, flattened (the seed file's shape, and what rating is given). */
-export interface TrackingNumber {
+/** A tracking number with one assignment, flattened: the one in force at an instant (what rating is given), and the seed file's shape. */
+export interface AssignedNumber {
   readonly accountId: string;
   /** E.164. */
   readonly number: string;

@@ -23,7 +23,7 @@ import { pilotDay } from './caps';
 import { contractPrices, termsInForce, type Geography } from '../terms/terms';
 import { CONFIG_LEAD_MS } from '../catalog/config';
 import { REASON_CODES, type ReasonCode } from '../rating/decision';
-import { type CampaignConfig, type Publisher } from '../kernel/types';
+import { type Campaign, type Publisher } from '../kernel/types';
 import { type ChargeEntry } from '../ledger/entries';
 import type { LedgerEntry } from '../ledger/entries';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';
@@ -158,7 +158,7 @@ export function requestHash(req: PilotRequest): string {
 
 export interface PilotValidationContext {
   readonly nowMs: number;
-  readonly campaign: CampaignConfig | null;
+  readonly campaign: Campaign | null;
   /** publisherId → the publisher, or null when the account has none by that id. */
   readonly publishers: ReadonlyMap<string, Publisher | null>;
 }
@@ -233,7 +233,7 @@ export function assertNoOverlap(existing: readonly PilotTerms[] | undefined, req
 }
 
 /** The daily cap's zone: the campaign's hours zone, else the account's. */
-export function pilotTimeZone(campaign: Pick<CampaignConfig, 'hours'>, accountTimeZone: string): string {
+export function pilotTimeZone(campaign: Pick<Campaign, 'hours'>, accountTimeZone: string): string {
   return campaign.hours?.timeZone ?? accountTimeZone;
 }
 
@@ -307,7 +307,7 @@ export function pilotProgress(p: Pick<PilotRecord, 'startsAt' | 'endsAt' | 'spen
  * reached when the remainder cannot pay for it: no call can be charged any more, so waiting for the window's end
  * would only delay the report.
  */
-export function minimumPriceCents(campaign: Pick<CampaignConfig, 'termsVersions'>, atMs: number): number | null {
+export function minimumPriceCents(campaign: Pick<Campaign, 'termsVersions'>, atMs: number): number | null {
   const terms = termsInForce(campaign.termsVersions, atMs);
   if (terms === null) return null;
   const prices = [...contractPrices(terms)].filter((p) => p > 0);

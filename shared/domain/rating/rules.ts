@@ -66,7 +66,7 @@ export function accountBlockSignals(account: Pick<Account, 'quality' | 'complian
   ];
 }
 import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type TermsVersion } from '../terms/terms';
-import type { Account, CallStatus, CallStatusEvent, TrackingNumber } from '../kernel/types';
+import type { Account, CallStatus, CallStatusEvent, AssignedNumber } from '../kernel/types';
 import { wallTime } from '../kernel/zoned-time';
 import type { PriorBilled, RatingDecision, RuleResult } from './decision';
 
@@ -115,7 +115,7 @@ export interface BlockMatch {
 export interface RatingInput {
   readonly call: CallFacts;
   readonly startedAtMs: number;
-  readonly assignment: TrackingNumber | null;
+  readonly assignment: AssignedNumber | null;
   readonly campaign: CampaignTargeting | null;
   /** All versions of the campaign's terms; the one in force at `startedAtMs` is chosen here. */
   readonly termsVersions: readonly TermsVersion[];
@@ -282,7 +282,7 @@ export function rateCall(input: RatingInput): RatingDecision {
 
 function decide(
   rules: RuleResult[],
-  assignment: TrackingNumber | null,
+  assignment: AssignedNumber | null,
   terms: TermsVersion | null,
   call: CallFacts | null,
   billableSec: number,

@@ -36,7 +36,7 @@ import type { PriorBilled, ReasonCode } from '../rating/decision';
 import { rateCall, type BlockMatch, type CallFacts, type CallSignal, type CampaignTargeting } from '../rating/rules';
 import { type RuleResult } from '../rating/decision';
 import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms/terms';
-import type { TrackingNumber } from '../kernel/types';
+import type { AssignedNumber } from '../kernel/types';
 import { planRoute, type RouteStep } from './order';
 import { callerGeoOf, type Target, type TargetFacts } from './targets';
 
@@ -81,7 +81,7 @@ export interface AdmissionInput {
   readonly call: Pick<CallFacts, 'from' | 'to' | 'fromState' | 'fromZip' | 'tags'> & { readonly areaCode?: string | null; readonly digits: string | null };
   /** The voice request's arrival: the call's start as far as admission can tell. */
   readonly atMs: number;
-  readonly assignment: TrackingNumber | null;
+  readonly assignment: AssignedNumber | null;
   readonly campaign: CampaignTargeting | null;
   readonly termsVersions: readonly TermsVersion[];
   readonly priorBilled: PriorBilled | null;

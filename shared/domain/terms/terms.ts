@@ -14,7 +14,7 @@
  * terms. The zod schemas live in terms-schema.ts, so that the ledger writer (which only rates) does not bundle full zod.
  */
 import { Unprocessable } from '../kernel/problems';
-import type { CampaignTerms } from '../kernel/types';
+import type { FlatTerms } from '../kernel/types';
 import type { Weekday } from '../kernel/zoned-time';
 
 // ---------------------------------------------------------------- types
@@ -178,7 +178,7 @@ export function appendVersion(
 }
 
 /** Issue-2 terms (one flat price, whole-call duration, campaign-scoped duplicates) as a version of the full contract. */
-export function fromV1Terms(terms: CampaignTerms, effectiveFrom: string, createdAt: string): TermsVersion {
+export function fromV1Terms(terms: FlatTerms, effectiveFrom: string, createdAt: string): TermsVersion {
   return {
     version: terms.version,
     effectiveFrom,

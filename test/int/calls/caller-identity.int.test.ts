@@ -25,7 +25,7 @@ import { getCallRating } from '../../../shared/app/calls/read-api';
 import { callerIdentity, identityHash } from '../../../shared/domain/calls/caller';
 import { campaignFromSeed, SEED_EPOCH } from '../../../shared/domain/catalog/config';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
-import type { CallStatusEvent, CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent, Campaign } from '../../../shared/domain/kernel/types';
 import { mulberry32 } from '../../../events/prng';
 import { createTenant, hex32, ledgerItemsOf, lifecycle, records, scanTable, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
@@ -50,7 +50,7 @@ afterAll(async () => {
 async function tenantWithTerms(terms: { withheldCallerId?: 'billable' | 'non_billable'; durationBasis?: 'talk' } = {}, trackingNumber?: string): Promise<Tenant & { to: string }> {
   const t = await createTenant(env.config);
   const parsed = parseTermsChange({ terms: { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 24, ...terms } }).terms;
-  const campaign: CampaignConfig = { ...campaignFromSeed(t.campaign), termsVersions: [{ ...parsed, version: 1, effectiveFrom: SEED_EPOCH, createdAt: SEED_EPOCH }] };
+  const campaign: Campaign = { ...campaignFromSeed(t.campaign), termsVersions: [{ ...parsed, version: 1, effectiveFrom: SEED_EPOCH, createdAt: SEED_EPOCH }] };
   const items: Record<string, unknown>[] = [configItems.campaign(campaign)];
   if (trackingNumber !== undefined) {
     items.push(configItems.trackingNumber({ ...t.numbers.billable, number: trackingNumber }));

@@ -12,7 +12,7 @@ import { configItems } from '../../../shared/adapters/calls/main-repo';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CallStatusEvent, CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent, Campaign } from '../../../shared/domain/kernel/types';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { request, routeDeps } from '../../support/ledger-fixtures';
 
@@ -97,7 +97,7 @@ describe('talk time from the dialled leg (durationBasis talk)', () => {
   async function talkTenant(): Promise<Tenant> {
     const t = await createTenant(env.config, { priceCents: 3000, bufferSec: 60 });
     const base = campaignFromSeed(t.campaign);
-    const campaign: CampaignConfig = { ...base, termsVersions: base.termsVersions.map((v) => ({ ...v, durationBasis: 'talk' as const })) };
+    const campaign: Campaign = { ...base, termsVersions: base.termsVersions.map((v) => ({ ...v, durationBasis: 'talk' as const })) };
     await env.config.putConfigItems([configItems.campaign(campaign)]);
     return t;
   }

@@ -20,9 +20,9 @@ import { callerNumberClass } from '../../../shared/domain/quality/signals';
 import { rateCall, type CallFacts, type RatingInput } from '../../../shared/domain/rating/rules';
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../../shared/domain/terms/terms';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
-import { asCampaignConfig } from '../../../shared/domain/catalog/config';
+import { asCampaign } from '../../../shared/domain/catalog/config';
 import { REASON_CODES } from '../../../shared/domain/rating/decision';
-import { type CampaignConfig, type Provider } from '../../../shared/domain/kernel/types';
+import { type Campaign, type Provider } from '../../../shared/domain/kernel/types';
 import { openApiDocument } from '../../../shared/app/kernel/openapi';
 import { BadRequest } from '../../../shared/domain/kernel/problems';
 
@@ -242,9 +242,9 @@ describe('rule caller_id_withheld and the term withheldCallerId', () => {
     const stored = old as unknown as TermsVersion;
     expect(storedTermsVersion(stored).withheldCallerId).toBe('billable');
     expect(withTermsDefaults({ priceCents: 100, bufferSec: 0, duplicateWindowHours: 0 }).withheldCallerId).toBe('billable');
-    const campaign = { accountId: 'a', campaignId: 'c', name: '', vertical: '', geography: null, hours: null, termsVersions: [stored], rev: 1, updatedAt: '' } as unknown as CampaignConfig;
-    expect(asCampaignConfig(campaign).termsVersions[0]!.withheldCallerId).toBe('billable');
-    expect(rateCall(input({}, asCampaignConfig(campaign).termsVersions)).billable).toBe(true);
+    const campaign = { accountId: 'a', campaignId: 'c', name: '', vertical: '', geography: null, hours: null, termsVersions: [stored], rev: 1, updatedAt: '' } as unknown as Campaign;
+    expect(asCampaign(campaign).termsVersions[0]!.withheldCallerId).toBe('billable');
+    expect(rateCall(input({}, asCampaign(campaign).termsVersions)).billable).toBe(true);
   });
 
   it('is part of the terms contract: validated on write, in the OpenAPI term schema with its enum and default', () => {

@@ -9,7 +9,7 @@ import { estimateWcu, gsiWcu, itemSizeBytes, updateWcu, valueBytes, type IndexSh
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { recordedRating, type RecordedRating } from '../../../shared/domain/rating/decision';
 import { callFactsFrom, rateCall, type CallSignal, type RatingInput } from '../../../shared/domain/rating/rules';
-import type { CallStatusEvent, Campaign, TrackingNumber } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent, FlatCampaign, AssignedNumber } from '../../../shared/domain/kernel/types';
 
 describe('item size (AWS "Item sizes and formats")', () => {
   it('strings: UTF-8 bytes of name and value', () => {
@@ -97,14 +97,14 @@ describe('global secondary index writes', () => {
 });
 
 describe('the stored rating', () => {
-  const campaign: Campaign = {
+  const campaign: FlatCampaign = {
     accountId: 'acme',
     campaignId: 'roofing-tx',
     name: 'Roof',
     vertical: 'home',
     terms: { version: 3, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 },
   };
-  const assignment: TrackingNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'search' };
+  const assignment: AssignedNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'search' };
   const terminal: CallStatusEvent = {
     kind: 'call.status',
     eventId: 'twilio:CA1:status:completed',

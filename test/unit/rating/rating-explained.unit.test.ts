@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { callFactsFrom, callerGeo, rateCall, shouldRerateAfterCredit, type CallFacts, type CampaignTargeting, type RatingInput } from '../../../shared/domain/rating/rules';
 import { REASON_CODES } from '../../../shared/domain/rating/decision';
 import { contractPrices, type Geography, type HoursOfOperation, type HoursWindow, type TermsVersion } from '../../../shared/domain/terms/terms';
-import type { CallStatus, CallStatusEvent, TrackingNumber } from '../../../shared/domain/kernel/types';
+import type { CallStatus, CallStatusEvent, AssignedNumber } from '../../../shared/domain/kernel/types';
 
 // Tuesday 2026-11-24 10:00 in Chicago (CST, UTC-6).
 const START = Date.parse('2026-11-24T16:00:00.000Z');
@@ -39,7 +39,7 @@ const v2: TermsVersion = {
 const weekdays: HoursWindow[] = (['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((day) => ({ day, open: '08:00', close: '18:00' }));
 const hours: HoursOfOperation = { timeZone: 'America/Chicago', windows: weekdays };
 const campaign: CampaignTargeting = { campaignId: 'roofing-tx', hours, geography: { states: ['TX'], zipPrefixes: ['787'], areaCodes: ['512'] } };
-const assignment: TrackingNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'google' };
+const assignment: AssignedNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'google' };
 
 const call: CallFacts = {
   status: 'completed',

@@ -5,16 +5,16 @@ import { chargeEntry, entryTotals } from '../../../shared/domain/ledger/entries'
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { REASON_CODES, type PriorBilled } from '../../../shared/domain/rating/decision';
 import { callFactsFrom, rateCall } from '../../../shared/domain/rating/rules';
-import type { CallEvent, CallStatus, CallStatusEvent, Campaign, TrackingNumber } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatus, CallStatusEvent, FlatCampaign, AssignedNumber } from '../../../shared/domain/kernel/types';
 
-const campaign: Campaign = {
+const campaign: FlatCampaign = {
   accountId: 'acme',
   campaignId: 'roofing-tx',
   name: 'Roofing',
   vertical: 'home_services',
   terms: { version: 3, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 },
 };
-const assignment: TrackingNumber = {
+const assignment: AssignedNumber = {
   accountId: 'acme',
   number: '+15125550101',
   campaignId: 'roofing-tx',
@@ -50,7 +50,7 @@ function statusEvent(status: CallStatus, over: Partial<CallStatusEvent> = {}): C
 
 const startMs = Date.parse('2026-11-24T10:00:00.000Z');
 /** The one rating, given a seed-shaped campaign (one terms version, no hours, no geography) and no block match. */
-const rate = (terminal: CallStatusEvent, priorBilled: PriorBilled | null = null, c: Campaign | null = campaign, a: TrackingNumber | null = assignment) => {
+const rate = (terminal: CallStatusEvent, priorBilled: PriorBilled | null = null, c: FlatCampaign | null = campaign, a: AssignedNumber | null = assignment) => {
   const config = c === null ? null : campaignFromSeed(c);
   return rateCall({ call: callFactsFrom(terminal), startedAtMs: startMs, assignment: a, campaign: config, termsVersions: config?.termsVersions ?? [], priorBilled, blocked: null });
 };
