@@ -31,6 +31,7 @@ import type { Account, CallEvent, FlatCampaign, Campaign, TrackingNumber, Publis
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import { CallAccountMismatch, ConfigWriteConflict, WriteConflict, type ApiKeyRecord, type CallQuery, type CallStore, type CommitOutcome, type ConfigStore, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite, type Page, type RatedCall, type Rerating, type StoredCall, type StoredRecording } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
+import { ExactCache } from '../platform/exact-cache';
 import { backoffMs } from '../../app/kernel/concurrency';
 import { LEDGER_BY_CREATED_AT } from '../ledger/ledger-repo';
 import { recordDdb } from '../platform/dynamodb/ddb-stats';
@@ -324,43 +325,6 @@ function holdAndErasure(raw: Record<string, unknown>): Pick<StoredCall, 'legalHo
   };
 }
 
-// ------------------------------------------------------------------ cache
-
-/**
- * A small per-container TTL cache for configuration, which changes rarely and is read on every event. Each entry
- * remembers when its read was issued (`loadedAtMs`), so a caller can ask for a copy that is exact at an instant
- * (see `get`).
- */
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: T | null; loadedAtMs: number; expiresAtMs: number }>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly negativeTtlMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  /**
-   * `exactForMs`: a cached copy is used only if it was read no more than CONFIG_LEAD_MS before that instant:
-   * every change written after the read takes effect later than that (config.ts), so the copy is exact for it.
-   * An instant more than CONFIG_LEAD_MS ahead of now (a future-dated call) cannot be made exact by any read (a
-   * change written later may still take effect before it), so none is made for it: the cached copy serves.
-   */
-  async get(key: string, load: () => Promise<T | null>, exactForMs?: number): Promise<T | null> {
-    const hit = this.entries.get(key);
-    const nowMs = this.now();
-    const exact = exactForMs === undefined || (hit !== undefined && exactForMs <= hit.loadedAtMs + CONFIG_LEAD_MS) || exactForMs > nowMs + CONFIG_LEAD_MS;
-    if (hit !== undefined && hit.expiresAtMs > nowMs && exact) return hit.value;
-    const value = await load();
-    // Misses are cached briefly too, so a flood of webhooks for an unknown account does not become reads.
-    this.entries.set(key, { value, loadedAtMs: nowMs, expiresAtMs: nowMs + (value === null ? this.negativeTtlMs : this.ttlMs) });
-    return value;
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-}
-
 // ------------------------------------------------------------------ repository
 
 export interface ConfigRepoOptions {
@@ -380,11 +344,11 @@ export interface ConfigRepoOptions {
 export class ConfigRepo implements ConfigStore {
   private readonly table: string;
   private readonly client: () => DynamoDBClient;
-  private readonly accounts: TtlCache<Account>;
-  private readonly campaigns: TtlCache<Campaign>;
-  private readonly numbers: TtlCache<TrackingNumber>;
-  private readonly apiKeys: TtlCache<ApiKeyRecord>;
-  private readonly publishers: TtlCache<Publisher>;
+  private readonly accounts: ExactCache<Account | null>;
+  private readonly campaigns: ExactCache<Campaign | null>;
+  private readonly numbers: ExactCache<TrackingNumber | null>;
+  private readonly apiKeys: ExactCache<ApiKeyRecord | null>;
+  private readonly publishers: ExactCache<Publisher | null>;
 
   constructor(options: ConfigRepoOptions) {
     this.table = options.mainTable;
@@ -393,11 +357,11 @@ export class ConfigRepo implements ConfigStore {
     const now = options.now ?? Date.now;
     const ttl = Math.min(options.cacheTtlMs ?? CONFIG_LEAD_MS, CONFIG_LEAD_MS);
     const negative = options.negativeCacheTtlMs ?? 5_000;
-    this.accounts = new TtlCache(ttl, negative, now);
-    this.campaigns = new TtlCache(ttl, negative, now);
-    this.numbers = new TtlCache(ttl, negative, now);
-    this.apiKeys = new TtlCache(ttl, negative, now);
-    this.publishers = new TtlCache(ttl, negative, now);
+    this.accounts = new ExactCache(ttl, now, negative);
+    this.campaigns = new ExactCache(ttl, now, negative);
+    this.numbers = new ExactCache(ttl, now, negative);
+    this.apiKeys = new ExactCache(ttl, now, negative);
+    this.publishers = new ExactCache(ttl, now, negative);
   }
 
   /** A publisher (cached: the writer asks for its declared traffic methods, which decide whether consent is needed). */
