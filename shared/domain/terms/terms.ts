@@ -177,8 +177,8 @@ export function appendVersion(
   return { version, versions: [...versions, version] };
 }
 
-/** Issue-2 terms (one flat price, whole-call duration, campaign-scoped duplicates) as a version of the full contract. */
-export function fromV1Terms(terms: FlatTerms, effectiveFrom: string, createdAt: string): TermsVersion {
+/** Flat terms (one price, whole-call duration, campaign-scoped duplicates) as a version of the full contract. */
+export function fromFlatTerms(terms: FlatTerms, effectiveFrom: string, createdAt: string): TermsVersion {
   return {
     version: terms.version,
     effectiveFrom,
