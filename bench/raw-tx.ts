@@ -16,7 +16,7 @@ import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger/entries';
 import { callFactsFrom, duplicateWindowMs, rateCall } from '../shared/domain/rating/rules';
 import { campaignFromSeed } from '../shared/domain/catalog/config';
 import { parseForm, parseTwilioEvent } from '../shared/domain/calls/providers/twilio';
-import type { CallStatusEvent } from '../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../shared/domain/calls/events';
 import type { Seed } from '../shared/domain/catalog/seed';
 import type { WebhookRequest } from '../events/traffic';
 import { settleWithLimit } from '../shared/app/kernel/concurrency';

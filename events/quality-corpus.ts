@@ -38,7 +38,7 @@ import {
   type QualitySignal,
   type QualityTerms,
 } from '../shared/domain/quality/signals';
-import type { TrafficMethod } from '../shared/domain/kernel/types';
+import type { TrafficMethod } from '../shared/domain/catalog/types';
 import { Rng } from './traffic';
 
 export type CorpusScenario =

@@ -16,7 +16,8 @@
  * requests, so a replay is idempotent against the ledger.
  */
 import { twilioSignature } from '../shared/domain/calls/providers/twilio';
-import type { Account, FlatCampaign, CallStatus, Publisher, AssignedNumber } from '../shared/domain/kernel/types';
+import type { Account, FlatCampaign, Publisher, AssignedNumber } from '../shared/domain/catalog/types';
+import type { CallStatus } from '../shared/domain/calls/events';
 import type { ReasonCode } from '../shared/domain/rating/decision';
 
 // ------------------------------------------------------------------------------------------------ inputs

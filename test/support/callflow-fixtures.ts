@@ -9,7 +9,7 @@ import type { MachineContext } from '../../shared/domain/callflow/machine';
 import type { AdmissionInput } from '../../shared/domain/routing/admission';
 import type { Target, TargetFacts } from '../../shared/domain/routing/targets';
 import type { TermsVersion } from '../../shared/domain/terms/terms';
-import type { AssignedNumber } from '../../shared/domain/kernel/types';
+import type { AssignedNumber } from '../../shared/domain/catalog/types';
 
 /** Tuesday 2026-11-24 10:00 in Chicago. */
 export const AT = Date.parse('2026-11-24T16:00:00.000Z');

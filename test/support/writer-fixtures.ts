@@ -24,7 +24,8 @@ import { AesGcmCallerCipher, LocalKeyProvider } from '../../shared/adapters/priv
 import type { CallerCipher } from '../../shared/domain/privacy/pii';
 import type { Log, Telemetry } from '../../shared/app/kernel/ports';
 import type { ProcessIngestDeps, QueueRecord } from '../../shared/app/rating/process-ingest-batch';
-import type { Account, CallStatus, CallStatusEvent, FlatCampaign, IngestMessage, RecordingStatusEvent, AssignedNumber } from '../../shared/domain/kernel/types';
+import type { Account, FlatCampaign, AssignedNumber } from '../../shared/domain/catalog/types';
+import type { CallStatus, CallStatusEvent, IngestMessage, RecordingStatusEvent } from '../../shared/domain/calls/events';
 import type { RatingDecision } from '../../shared/domain/rating/decision';
 import { checkedApiHandler } from '../contract/hooks';
 

@@ -28,7 +28,7 @@
  * The stored recording is a Map with short keys too; its sha256 is stored as 32 raw bytes (Binary), not 64 hex.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RecordingStatus, type RecordingStatusEvent } from '../../domain/kernel/types';
+import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RecordingStatus, type RecordingStatusEvent } from '../../domain/calls/events';
 import { recordedRating, type RatingDecision, type RatingFacts, type ReasonCode, type RecordedRating, type RecordedRatingInputs } from '../../domain/rating/decision';
 import type { CapRefusal } from '../../domain/pilots/caps';
 import type { CallerNumberClass, CallerTraits } from '../../domain/quality/signals';

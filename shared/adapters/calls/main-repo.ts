@@ -27,7 +27,8 @@ import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, typ
 import type { LedgerEntry, ChargeEntry } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
 import { decodeCrossCallFlags } from '../../domain/quality/signals';
-import type { Account, CallEvent, FlatCampaign, Campaign, TrackingNumber, Publisher } from '../../domain/kernel/types';
+import type { Account, FlatCampaign, Campaign, TrackingNumber, Publisher } from '../../domain/catalog/types';
+import type { CallEvent } from '../../domain/calls/events';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import { CallAccountMismatch, ConfigWriteConflict, WriteConflict, type ApiKeyRecord, type CallQuery, type CallStore, type CommitOutcome, type ConfigStore, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite, type Page, type RatedCall, type Rerating, type StoredCall, type StoredRecording } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';

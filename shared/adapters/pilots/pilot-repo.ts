@@ -25,7 +25,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { statesLeadingTo, type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState, type PilotCall } from '../../domain/pilots/pilots';
 import type { LedgerEntry } from '../../domain/ledger/entries';
-import type { Campaign } from '../../domain/kernel/types';
+import type { Campaign } from '../../domain/catalog/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/ports';
 import type { CallStore } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';

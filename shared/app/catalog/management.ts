@@ -13,7 +13,7 @@ import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, Tracking
 import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable } from '../../domain/kernel/problems';
 import { appendVersion, termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { CampaignEconomics } from '../../domain/reports/analytics';
-import type { Campaign, NumberAssignment, TrackingNumber, Publisher } from '../../domain/kernel/types';
+import type { Campaign, NumberAssignment, TrackingNumber, Publisher } from '../../domain/catalog/types';
 import { ConfigWriteConflict, type ApiKeyRecord } from '../kernel/ports';
 
 /** The configuration store as the management API needs it: uncached, strongly consistent reads; conditional writes. */

@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../../domain/terms/terms-schema';
 import { SeedPublisherSchema } from '../../domain/catalog/config-schema';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
-import type { Publisher } from '../../domain/kernel/types';
+import type { Publisher } from '../../domain/catalog/types';
 import type { CampaignView, TrackingNumberView } from '../catalog/management';
 import { DISPUTE_REASONS, type Dispute } from '../../domain/disputes/disputes';
 import { OutcomeMatchSchema, OutcomeStatusSchema } from '../../domain/outcomes/outcomes-schema';

@@ -9,7 +9,9 @@ import type { ChargeEntry, LedgerEntry, LedgerTotals } from '../../domain/ledger
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CallerTraits, CrossCallFlags } from '../../domain/quality/signals';
-import type { Account, ApiRole, Publisher, CallEvent, IngestMessage } from '../../domain/kernel/types';
+import type { Account, Publisher } from '../../domain/catalog/types';
+import type { ApiRole } from '../../domain/kernel/roles';
+import type { CallEvent, IngestMessage } from '../../domain/calls/events';
 import type { PriorBilled, RatingDecision, ReasonCode, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration

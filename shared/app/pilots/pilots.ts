@@ -31,7 +31,7 @@ import {
 } from '../../domain/pilots/pilots';
 import { CreatePilotSchema, IdempotencyKeySchema, PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
 import { BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType } from '../../domain/kernel/problems';
-import type { Account, Campaign, Publisher } from '../../domain/kernel/types';
+import type { Account, Campaign, Publisher } from '../../domain/catalog/types';
 import type { Written } from '../catalog/management';
 import { requireAdmin } from '../catalog/management';
 import type { PilotActivity, PilotExecutionInput, PilotReportStore, PilotStore, PilotWorkflow } from './ports';

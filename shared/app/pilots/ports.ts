@@ -4,7 +4,7 @@
  * workflow starters (Step Functions in AWS, aws-local-stepfunctions locally: infra/local/stepfunctions.ts).
  * No AWS types here.
  */
-import type { Campaign } from '../../domain/kernel/types';
+import type { Campaign } from '../../domain/catalog/types';
 import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../../domain/pilots/pilots';
 import type { LedgerEntry } from '../../domain/ledger/entries';
 

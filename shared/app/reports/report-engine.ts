@@ -27,7 +27,7 @@ import { NotFound } from '../../domain/kernel/problems';
 import { createScorecard, scorecardCsv, type SourceRow } from '../../domain/reports/scorecard';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../../domain/reports/threshold-tuner';
-import type { Campaign, Publisher } from '../../domain/kernel/types';
+import type { Campaign, Publisher } from '../../domain/catalog/types';
 import type { CampaignItem } from '../../domain/catalog/config';
 import type { ConfigStore } from '../kernel/ports';
 import type { ReportBasis, ReportEngine, SourcesQuery, SourcesReport, SourceRow as SourceAnswerRow, ThresholdQuery, ThresholdReport } from './reports';

@@ -16,19 +16,15 @@
  * written that takes effect before it); it is rated with the cached copy.
  */
 import type { SeedCampaign } from './config-schema';
-import { DISPUTE_REASONS } from '../disputes/disputes';
 import { Unprocessable } from '../kernel/problems';
 import { storedTermsVersion, withTermsDefaults, type ContractTerms } from '../terms/terms';
-import type { FlatCampaign, Campaign, NumberAssignment, TrackingNumber, AssignedNumber } from '../kernel/types';
+import type { FlatCampaign, Campaign, NumberAssignment, TrackingNumber, AssignedNumber } from './types';
 
 /** How long before it takes effect a configuration change must be written (and the config cache lifetime). */
 export const CONFIG_LEAD_MS = 60_000;
 
 /** `effectiveFrom` of seed-file terms and assignments: in force since before any call. */
 export const SEED_EPOCH = '1970-01-01T00:00:00.000Z';
-
-/** What a publisher gets when nothing is said: 30 days, every reason. */
-export const defaultCreditPolicy = () => ({ disputeWindowDays: 30, allowedReasons: [...DISPUTE_REASONS] });
 
 // ---------------------------------------------------------------- effective dating
 

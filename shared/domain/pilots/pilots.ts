@@ -23,7 +23,7 @@ import { pilotDay } from './caps';
 import { contractPrices, termsInForce, type Geography } from '../terms/terms';
 import { CONFIG_LEAD_MS } from '../catalog/config';
 import { REASON_CODES, type ReasonCode } from '../rating/decision';
-import { type Campaign, type Publisher } from '../kernel/types';
+import { type Campaign, type Publisher } from '../catalog/types';
 import { type ChargeEntry } from '../ledger/entries';
 import type { LedgerEntry } from '../ledger/entries';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';

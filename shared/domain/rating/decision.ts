@@ -9,6 +9,8 @@
  * quality signals). The per-rule explanation is recomputed by the rating itself (`GET /v1/calls/{id}/rating`) from
  * those inputs, the call's events and the recorded terms version, never by another copy of the rules.
  */
+import type { CallerNumberClass } from '../calls/caller';
+import type { CallStatus } from '../calls/events';
 import type { CapRefusal } from '../pilots/caps';
 import type { PriceSource } from '../terms/terms';
 
@@ -29,6 +31,36 @@ export const REASON_CODES = [
   'over_cap',
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
+
+/** What rating needs to know about the call itself. Caller numbers are PII: never logged, never in rule inputs. */
+export interface CallFacts {
+  readonly status: CallStatus;
+  /** Caller as sent (`from`). */
+  readonly from: string;
+  /** Tracking number dialled, E.164. */
+  readonly to: string;
+  /** The inbound leg's seconds (Twilio CallDuration). */
+  readonly totalSec: number;
+  /** Seconds after the buyer answered (the dialled leg's duration), or null when not measured. */
+  readonly talkSec: number | null;
+  readonly answeredBy: string | null;
+  /** The caller's IVR answer (Twilio `Digits` from the gather), or null. */
+  readonly digits: string | null;
+  readonly fromState: string | null;
+  readonly fromZip: string | null;
+  /**
+   * The caller's area code as recorded at rating (quality/signals.ts CallerTraits), for a call read back from
+   * its item, which no longer stores `from`; absent: derived from `from`.
+   */
+  readonly areaCode?: string | null;
+  /**
+   * The class of the caller's number as recorded at rating (CallerTraits.numberClass), for a call read back from its
+   * item; absent: derived from `from` (caller.ts callerIdentity). `withheld` is what rule caller_id_withheld reads.
+   */
+  readonly callerNumberClass?: CallerNumberClass;
+  /** Tags of the call (e.g. from the tracking number), used by price overrides. */
+  readonly tags: readonly string[];
+}
 
 export interface RuleResult {
   readonly rule: ReasonCode;

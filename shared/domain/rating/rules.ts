@@ -48,6 +48,11 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { callerIdentity, type CallerNumberClass } from '../calls/caller';
 import type { CapRefusal, PilotMatch } from '../pilots/caps';
 import { QUALITY_SIGNALS } from '../quality/signals';
+import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type TermsVersion } from '../terms/terms';
+import type { Account, AssignedNumber } from '../catalog/types';
+import type { CallStatusEvent } from '../calls/events';
+import { wallTime } from '../kernel/zoned-time';
+import type { CallFacts, PriorBilled, RatingDecision, RuleResult } from './decision';
 
 /**
  * What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent, a sub-source the
@@ -64,40 +69,6 @@ export function accountBlockSignals(account: Pick<Account, 'quality' | 'complian
     ...(account?.compliance?.dncNonBillable === true ? (['dnc_listed'] as const) : []),
     ...(account?.compliance?.consentMissingNonBillable === true ? (['consent_missing'] as const) : []),
   ];
-}
-import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type TermsVersion } from '../terms/terms';
-import type { Account, CallStatus, CallStatusEvent, AssignedNumber } from '../kernel/types';
-import { wallTime } from '../kernel/zoned-time';
-import type { PriorBilled, RatingDecision, RuleResult } from './decision';
-
-/** What rating needs to know about the call itself. Caller numbers are PII: never logged, never in rule inputs. */
-export interface CallFacts {
-  readonly status: CallStatus;
-  /** Caller as sent (`from`). */
-  readonly from: string;
-  /** Tracking number dialled, E.164. */
-  readonly to: string;
-  /** The inbound leg's seconds (Twilio CallDuration). */
-  readonly totalSec: number;
-  /** Seconds after the buyer answered (the dialled leg's duration), or null when not measured. */
-  readonly talkSec: number | null;
-  readonly answeredBy: string | null;
-  /** The caller's IVR answer (Twilio `Digits` from the gather), or null. */
-  readonly digits: string | null;
-  readonly fromState: string | null;
-  readonly fromZip: string | null;
-  /**
-   * The caller's area code as recorded at rating (quality/signals.ts CallerTraits), for a call read back from
-   * its item, which no longer stores `from`; absent: derived from `from`.
-   */
-  readonly areaCode?: string | null;
-  /**
-   * The class of the caller's number as recorded at rating (CallerTraits.numberClass), for a call read back from its
-   * item; absent: derived from `from` (caller.ts callerIdentity). `withheld` is what rule caller_id_withheld reads.
-   */
-  readonly callerNumberClass?: CallerNumberClass;
-  /** Tags of the call (e.g. from the tracking number), used by price overrides. */
-  readonly tags: readonly string[];
 }
 
 /** The campaign's non-monetary targeting (not versioned). */

@@ -33,10 +33,10 @@
  */
 import type { CapRefusal, PilotMatch } from '../pilots/caps';
 import type { PriorBilled, ReasonCode } from '../rating/decision';
-import { rateCall, type BlockMatch, type CallFacts, type CallSignal, type CampaignTargeting } from '../rating/rules';
-import { type RuleResult } from '../rating/decision';
+import { rateCall, type BlockMatch, type CallSignal, type CampaignTargeting } from '../rating/rules';
+import { type CallFacts, type RuleResult } from '../rating/decision';
 import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms/terms';
-import type { AssignedNumber } from '../kernel/types';
+import type { AssignedNumber } from '../catalog/types';
 import { planRoute, type RouteStep } from './order';
 import { callerGeoOf, type Target, type TargetFacts } from './targets';
 

@@ -14,7 +14,7 @@ import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
 import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import { maskNumber } from '../../../shared/domain/calls/caller';
-import type { IngestMessage } from '../../../shared/domain/kernel/types';
+import type { IngestMessage } from '../../../shared/domain/calls/events';
 import {
   ACME,
   GLOBEX,

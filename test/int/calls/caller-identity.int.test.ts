@@ -25,7 +25,8 @@ import { getCallRating } from '../../../shared/app/calls/read-api';
 import { callerIdentity, identityHash } from '../../../shared/domain/calls/caller';
 import { campaignFromSeed, SEED_EPOCH } from '../../../shared/domain/catalog/config';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
-import type { CallStatusEvent, Campaign } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { mulberry32 } from '../../../events/prng';
 import { createTenant, hex32, ledgerItemsOf, lifecycle, records, scanTable, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 

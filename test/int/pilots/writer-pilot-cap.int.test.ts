@@ -13,7 +13,7 @@ import { configItems, mainKeys } from '../../../shared/adapters/calls/main-repo'
 import { processIngestBatch, type QueueRecord } from '../../../shared/app/rating/process-ingest-batch';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import type { Campaign } from '../../../shared/domain/kernel/types';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { mulberry32 } from '../../../events/prng';
 import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 

@@ -32,7 +32,7 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { parseForm, parseTwilioEvent } from '../../../shared/domain/calls/providers/twilio';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
-import type { CallEvent, CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatusEvent } from '../../../shared/domain/calls/events';
 import type { ChargeEntry } from '../../../shared/domain/ledger/entries';
 import { eventAtRest } from '../../../shared/adapters/calls/call-item';
 import { createTenant, freshNumber, hex32, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';

@@ -15,7 +15,8 @@ import { configItems, mainKeys } from '../../../shared/adapters/calls/main-repo'
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { getCallRating } from '../../../shared/app/calls/read-api';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CallStatusEvent, Campaign } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { createTenant, freshNumber, hex32, lifecycle, records, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 let env: CoreEnv;

@@ -28,7 +28,8 @@ import { settleWithLimit } from '../../../shared/app/kernel/concurrency';
 import { callerHash, normaliseNumber } from '../../../shared/domain/calls/caller';
 import { SeedPublisherSchema } from '../../../shared/domain/catalog/config-schema';
 import { QUALITY_SIGNALS, crossCallSignalsOf, type IvrTiming } from '../../../shared/domain/quality/signals';
-import type { Account, CallEvent, CallStatus, CallStatusEvent, AssignedNumber } from '../../../shared/domain/kernel/types';
+import type { Account, AssignedNumber } from '../../../shared/domain/catalog/types';
+import type { CallEvent, CallStatus, CallStatusEvent } from '../../../shared/domain/calls/events';
 import { freshNumber, records, silentLog, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 
 const HOUR = 3_600_000;

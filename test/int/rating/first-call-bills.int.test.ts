@@ -17,7 +17,8 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import type { CallStatusEvent, Campaign } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import type { RecordedRating } from '../../../shared/domain/rating/decision';
 import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { request, routeDeps } from '../../support/ledger-fixtures';

@@ -12,7 +12,8 @@ import { configItems } from '../../../shared/adapters/calls/main-repo';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CallStatusEvent, Campaign } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { request, routeDeps } from '../../support/ledger-fixtures';
 

@@ -11,7 +11,7 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import type { ReportCall } from '../../../shared/domain/reports/analytics';
 import type { CreditEntry } from '../../../shared/domain/ledger/entries';
 import type { TermsVersion } from '../../../shared/domain/terms/terms';
-import type { CallStatus } from '../../../shared/domain/kernel/types';
+import type { CallStatus } from '../../../shared/domain/calls/events';
 import { createTenant, freshNumber, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 const HOUR = 3_600_000;

@@ -17,12 +17,13 @@ import {
   WITHHELD_IDENTITY,
 } from '../../../shared/domain/calls/caller';
 import { callerNumberClass } from '../../../shared/domain/quality/signals';
-import { rateCall, type CallFacts, type RatingInput } from '../../../shared/domain/rating/rules';
+import { rateCall, type RatingInput } from '../../../shared/domain/rating/rules';
+import { type CallFacts, REASON_CODES } from '../../../shared/domain/rating/decision';
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../../shared/domain/terms/terms';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
 import { asCampaign } from '../../../shared/domain/catalog/config';
-import { REASON_CODES } from '../../../shared/domain/rating/decision';
-import { type Campaign, type Provider } from '../../../shared/domain/kernel/types';
+import { type Campaign } from '../../../shared/domain/catalog/types';
+import { type Provider } from '../../../shared/domain/calls/events';
 import { openApiDocument } from '../../../shared/app/kernel/openapi';
 import { BadRequest } from '../../../shared/domain/kernel/problems';
 

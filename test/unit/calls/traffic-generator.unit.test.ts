@@ -9,7 +9,7 @@ import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { callFactsFrom, rateCall } from '../../../shared/domain/rating/rules';
 import { type PriorBilled } from '../../../shared/domain/rating/decision';
 import { parseForm, parseTwilioEvent, twilioSignature } from '../../../shared/domain/calls/providers/twilio';
-import type { CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
 import {
   generateTraffic,
   PROFILES,

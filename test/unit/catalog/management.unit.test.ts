@@ -14,7 +14,7 @@ import { openApiDocument } from '../../../shared/app/kernel/openapi';
 import { CONFIG_LEAD_MS, assignmentAt, asCampaign, campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { Problem } from '../../../shared/domain/kernel/problems';
 import { parseSeed } from '../../../shared/domain/catalog/seed';
-import type { Campaign, TrackingNumber, Publisher } from '../../../shared/domain/kernel/types';
+import type { Campaign, TrackingNumber, Publisher } from '../../../shared/domain/catalog/types';
 import demo from '../../../events/seed/demo.json';
 
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');

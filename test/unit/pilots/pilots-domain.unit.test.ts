@@ -35,7 +35,7 @@ import {
 } from '../../../shared/domain/pilots/pilots';
 import { CreatePilotSchema, IdempotencyKeySchema } from '../../../shared/domain/pilots/pilots-schema';
 import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
-import type { Campaign, Publisher } from '../../../shared/domain/kernel/types';
+import type { Campaign, Publisher } from '../../../shared/domain/catalog/types';
 
 const NOW = Date.parse('2031-05-10T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();

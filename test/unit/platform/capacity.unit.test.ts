@@ -9,7 +9,8 @@ import { estimateWcu, gsiWcu, itemSizeBytes, updateWcu, valueBytes, type IndexSh
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { recordedRating, type RecordedRating } from '../../../shared/domain/rating/decision';
 import { callFactsFrom, rateCall, type CallSignal, type RatingInput } from '../../../shared/domain/rating/rules';
-import type { CallStatusEvent, FlatCampaign, AssignedNumber } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { FlatCampaign, AssignedNumber } from '../../../shared/domain/catalog/types';
 
 describe('item size (AWS "Item sizes and formats")', () => {
   it('strings: UTF-8 bytes of name and value', () => {

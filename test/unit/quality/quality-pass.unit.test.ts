@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookBackMs, passCallOf } from '../../../shared/app/quality/quality-pass';
 import type { StoredCall } from '../../../shared/app/kernel/ports';
-import type { CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
 import {
   DEFAULT_QUALITY_CONFIG,
   addCrossCallFindings,

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { callFactsFrom, callerGeo, rateCall, shouldRerateAfterCredit, type CallFacts, type CampaignTargeting, type RatingInput } from '../../../shared/domain/rating/rules';
-import { REASON_CODES } from '../../../shared/domain/rating/decision';
+import { callFactsFrom, callerGeo, rateCall, shouldRerateAfterCredit, type CampaignTargeting, type RatingInput } from '../../../shared/domain/rating/rules';
+import { type CallFacts, REASON_CODES } from '../../../shared/domain/rating/decision';
 import { contractPrices, type Geography, type HoursOfOperation, type HoursWindow, type TermsVersion } from '../../../shared/domain/terms/terms';
-import type { CallStatus, CallStatusEvent, AssignedNumber } from '../../../shared/domain/kernel/types';
+import type { CallStatus, CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { AssignedNumber } from '../../../shared/domain/catalog/types';
 
 // Tuesday 2026-11-24 10:00 in Chicago (CST, UTC-6).
 const START = Date.parse('2026-11-24T16:00:00.000Z');

@@ -5,7 +5,8 @@ import { chargeEntry, entryTotals } from '../../../shared/domain/ledger/entries'
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { REASON_CODES, type PriorBilled } from '../../../shared/domain/rating/decision';
 import { callFactsFrom, rateCall } from '../../../shared/domain/rating/rules';
-import type { CallEvent, CallStatus, CallStatusEvent, FlatCampaign, AssignedNumber } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatus, CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { FlatCampaign, AssignedNumber } from '../../../shared/domain/catalog/types';
 
 const campaign: FlatCampaign = {
   accountId: 'acme',
