@@ -346,7 +346,7 @@ function header(view: ReportView): string {
     `recommended <strong>${t.recommendedBufferSec === null ? '—' : `${t.recommendedBufferSec} s`}</strong>${t.rule === '' ? '' : ` (${esc(t.rule)})`}.</p>`;
   return (
     `<header><h1>${esc(view.title)}</h1>` +
-    `<p class="meta">FlatCampaign <strong>${esc(view.campaignId)}</strong>, calls started from ${esc(formatInstant(view.period.from))} to ${esc(formatInstant(view.period.to))}.</p>` +
+    `<p class="meta">Campaign <strong>${esc(view.campaignId)}</strong>, calls started from ${esc(formatInstant(view.period.from))} to ${esc(formatInstant(view.period.to))}.</p>` +
     `<p class="meta">Net spend <strong>${esc(formatCents(view.total.netSpendCents))}</strong>, ${esc(formatCount(view.total.booked))} booked jobs, revenue <strong>${esc(formatCents(view.total.revenueCents))}</strong>, cost per booked job <strong>${esc(formatMaybeCents(view.total.costPerBookedJobCents))}</strong>.</p>` +
     ceiling +
     buffer +

@@ -194,7 +194,7 @@ export function typedCallerIdentity(raw: string): CallerIdentity | 'withheld' | 
  */
 export function withheldCallerRefusal(field: string): Unprocessable {
   return new Unprocessable(
-    'A withheld caller id names no caller: every withheld caller shares one identity, so it would apply to all of them. FlatCampaign terms decide whether withheld callers bill (withheldCallerId).',
+    'A withheld caller id names no caller: every withheld caller shares one identity, so it would apply to all of them. Campaign terms decide whether withheld callers bill (withheldCallerId).',
     [{ field, message: 'must be a caller number, not a withheld caller id (anonymous, restricted, unknown, …)' }],
   );
 }
