@@ -8,7 +8,7 @@
  *
  * moves.json: { "<old module, repo-relative, no extension>": { "<name>": "<new module>", … }, … }. A name not in
  * the map keeps importing the old module (and is reported when the old module no longer exists).
- * Renamed identifiers are not handled here: apply the `old → new` list by sed afterwards.
+ * Renamed identifiers are not handled here: apply the `old → new` renames first (tools/moves.json names the new names).
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
