@@ -28,7 +28,7 @@ import { itemSizeBytes } from '../shared/adapters/platform/dynamodb/capacity';
 import { aggregateKeys } from '../shared/adapters/reports/aggregate-repo';
 import { buildScorecard, createScorecard, type ScorecardResult } from '../shared/domain/reports/scorecard';
 import { createThresholdTuner, tuneThreshold, type ThresholdTuning } from '../shared/domain/reports/threshold-tuner';
-import type { ReasonCode } from '../shared/domain/kernel/types';
+import type { ReasonCode } from '../shared/domain/rating/decision';
 import { median, round } from './instrument';
 import { mulberry32 } from '../events/prng';
 

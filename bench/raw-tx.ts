@@ -12,10 +12,11 @@ import { itemSizeBytes } from '../shared/adapters/platform/dynamodb/capacity';
 import { CallRepo, mainKeys } from '../shared/adapters/calls/main-repo';
 import { normaliseNumber, callerHash } from '../shared/domain/calls/caller';
 import { callTimes } from '../shared/domain/calls/fold';
-import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger/charges';
-import { duplicateWindowMs, rateCall } from '../shared/domain/rating/rating-legacy';
+import { chargeEntry, ledgerSortKey } from '../shared/domain/ledger/entries';
+import { callFactsFrom, duplicateWindowMs, rateCall } from '../shared/domain/rating/rules';
+import { campaignFromSeed } from '../shared/domain/catalog/config';
 import { parseForm, parseTwilioEvent } from '../shared/domain/calls/providers/twilio';
-import type { CallStatusEvent } from '../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../shared/domain/calls/events';
 import type { Seed } from '../shared/domain/catalog/seed';
 import type { WebhookRequest } from '../events/traffic';
 import { settleWithLimit } from '../shared/app/kernel/concurrency';
@@ -40,7 +41,16 @@ export function commitArgs(completed: readonly WebhookRequest[], seed: Seed, has
     if (assignment === null || campaign === null) throw new Error('bench call to an unassigned number');
     const callerE164 = normaliseNumber(terminal.from);
     const hash = callerE164 === null ? null : callerHash(hashKey, callerE164);
-    const decision = rateCall({ terminal, startedAtMs: times.startedAtMs, assignment, campaign, priorBilled: null });
+    const config = campaignFromSeed(campaign);
+    const decision = rateCall({
+      call: callFactsFrom(terminal),
+      startedAtMs: times.startedAtMs,
+      assignment,
+      campaign: config,
+      termsVersions: config.termsVersions,
+      priorBilled: null,
+      blocked: null,
+    });
     if (!decision.billable) throw new Error('bench call is not billable');
     const ratedAt = new Date().toISOString();
     const windowMs = duplicateWindowMs(campaign.terms);

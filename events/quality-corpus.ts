@@ -38,7 +38,7 @@ import {
   type QualitySignal,
   type QualityTerms,
 } from '../shared/domain/quality/signals';
-import type { TrafficMethod } from '../shared/domain/kernel/types';
+import type { TrafficMethod } from '../shared/domain/catalog/types';
 import { Rng } from './traffic';
 
 export type CorpusScenario =
@@ -322,7 +322,7 @@ export function scoreTable(scores: readonly (Omit<SignalScore, 'signal'> & { rea
   ].join('\n');
 }
 
-/** The signal the system flags for each compliance label (rating-v2.ts CALL_SIGNALS). */
+/** The signal the system flags for each compliance label (rating/rules.ts CALL_SIGNALS). */
 export const COMPLIANCE_SIGNAL: Readonly<Record<ComplianceLabel, 'dnc_listed' | 'consent_missing'>> = {
   dnc_listed: 'dnc_listed',
   outbound_without_consent: 'consent_missing',

@@ -2,7 +2,7 @@
  * Compares what the read API says (calls and ledger entries) with the traffic generator's ground truth.
  * Pure: the demo and the end-to-end tests fetch, this judges. Messages name call ids, never caller numbers.
  */
-import { REASON_CODES, type ReasonCode } from '../shared/domain/kernel/types';
+import { REASON_CODES, type ReasonCode } from '../shared/domain/rating/decision';
 import { summarise, type CallTruth, type PublisherSummary } from './traffic';
 
 /** An item of `GET /v1/calls` / `GET /v1/calls/{callId}` (the fields the comparison reads). */

@@ -16,7 +16,9 @@
  * requests, so a replay is idempotent against the ledger.
  */
 import { twilioSignature } from '../shared/domain/calls/providers/twilio';
-import type { Account, Campaign, CallStatus, Publisher, ReasonCode, TrackingNumber } from '../shared/domain/kernel/types';
+import type { Account, FlatCampaign, Publisher, AssignedNumber } from '../shared/domain/catalog/types';
+import type { CallStatus } from '../shared/domain/calls/events';
+import type { ReasonCode } from '../shared/domain/rating/decision';
 
 // ------------------------------------------------------------------------------------------------ inputs
 
@@ -24,8 +26,8 @@ import type { Account, Campaign, CallStatus, Publisher, ReasonCode, TrackingNumb
 export interface TrafficSeed {
   readonly accounts: readonly Account[];
   readonly publishers: readonly Publisher[];
-  readonly campaigns: readonly Campaign[];
-  readonly trackingNumbers: readonly TrackingNumber[];
+  readonly campaigns: readonly FlatCampaign[];
+  readonly trackingNumbers: readonly AssignedNumber[];
 }
 
 /** A connected call's duration is drawn from weighted bands (uniform inside a band). */
@@ -185,7 +187,7 @@ export interface TrafficOptions {
 export type RequestKind = 'incoming' | 'status' | 'recording';
 export type OutOfOrderMode = 'completed-before-ringing' | 'recording-before-completed';
 
-/** How the ledger must see one call (rating v1), derived independently of the production rating code. */
+/** How the ledger must see one call, derived independently of the production rating code. */
 export interface CallTruth {
   readonly callSid: string;
   /** `twilio:<CallSid>` */
@@ -462,8 +464,8 @@ function ringSeconds(rng: Rng, status: NotConnectedStatus): number {
 interface PlannedCall {
   readonly callSid: string;
   readonly account: Account;
-  readonly number: TrackingNumber;
-  readonly campaign: Campaign;
+  readonly number: AssignedNumber;
+  readonly campaign: FlatCampaign;
   readonly caller: Caller;
   readonly callerCluster: string;
   /** Incoming webhook time (epoch ms, whole seconds). */
@@ -480,7 +482,7 @@ interface PlannedCall {
 interface Cluster {
   readonly id: string;
   readonly caller: Caller;
-  readonly number: TrackingNumber;
+  readonly number: AssignedNumber;
   readonly firstStartMs: number;
   lastEndMs: number;
 }
@@ -500,7 +502,7 @@ export function generateTraffic(options: TrafficOptions): Traffic {
 
   const accounts = new Map(options.seed.accounts.map((a) => [a.accountId, a]));
   const campaigns = new Map(options.seed.campaigns.map((c) => [`${c.accountId}/${c.campaignId}`, c]));
-  const numbersByPublisher = new Map<string, TrackingNumber[]>();
+  const numbersByPublisher = new Map<string, AssignedNumber[]>();
   for (const n of options.seed.trackingNumbers) {
     if (!campaigns.has(`${n.accountId}/${n.campaignId}`) || !accounts.has(n.accountId)) continue;
     const key = `${n.accountId}/${n.publisherId}`;
@@ -610,7 +612,8 @@ export function generateTraffic(options: TrafficOptions): Traffic {
 }
 
 /**
- * Rating v1, restated independently of shared/domain/rating/rating-legacy.ts so the two can check each other: in start order,
+ * The rating of a seed campaign (one terms version, no hours, no geography, no block list), restated independently
+ * of shared/domain/rating/rules.ts so the two can check each other: in start order,
  * a connected call of at least bufferSec bills unless the same caller already billed on this campaign less than
  * duplicateWindowHours before it.
  */

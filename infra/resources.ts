@@ -140,7 +140,7 @@ export const TABLES = {
     sortKey: { name: 'sk', type: 'S' },
     globalSecondaryIndexes: [
       // Entries of an account by write time, for the sealer (docs/ARCHITECTURE.md, "Tamper evidence"): keyed on
-      // two fields every entry has always stored (LedgerEntry.accountId, .createdAt), so no writer changes and
+      // two fields every entry has always stored (ChargeEntry.accountId, .createdAt), so no writer changes and
       // entries written before the index existed are backfilled by DynamoDB. Seal items have no createdAt: not
       // indexed. KEYS_ONLY: an index write costs 1 WCU either way (entries are < 1 KB), but ALL would store every
       // entry twice (~570 B vs ~250 B per entry, for ever) to save the sealer reads it makes once per entry

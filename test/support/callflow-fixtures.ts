@@ -9,7 +9,7 @@ import type { MachineContext } from '../../shared/domain/callflow/machine';
 import type { AdmissionInput } from '../../shared/domain/routing/admission';
 import type { Target, TargetFacts } from '../../shared/domain/routing/targets';
 import type { TermsVersion } from '../../shared/domain/terms/terms';
-import type { TrackingNumber } from '../../shared/domain/kernel/types';
+import type { AssignedNumber } from '../../shared/domain/catalog/types';
 
 /** Tuesday 2026-11-24 10:00 in Chicago. */
 export const AT = Date.parse('2026-11-24T16:00:00.000Z');
@@ -30,7 +30,7 @@ export const TERMS: TermsVersion = {
   overrides: [],
 };
 
-export const ASSIGNMENT: TrackingNumber = { accountId: 'acct-1', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'sub-1' };
+export const ASSIGNMENT: AssignedNumber = { accountId: 'acct-1', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'sub-1' };
 
 const WEEKDAYS_9_TO_5 = (['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((day) => ({ day, open: '09:00', close: '17:00' }));
 

@@ -18,7 +18,7 @@ import { ENV } from '../../infra/resources';
 import { DEFAULT_SEED_FILE, type LocalStack } from '../../infra/local/stack';
 import { rfc2822 } from '../../events/traffic';
 import { twilioSignature } from '../../shared/domain/calls/providers/twilio';
-import type { CallStatus } from '../../shared/domain/kernel/types';
+import type { CallStatus } from '../../shared/domain/calls/events';
 
 // ------------------------------------------------------------------------------------------------ seed
 

@@ -10,8 +10,9 @@ import { LEDGER_ROUTES, ledgerRouteDeps, type LedgerRouteDeps, type RouteRespons
 import type { ApiKeyRecord } from '../../shared/app/kernel/ports';
 import { callerHash } from '../../shared/domain/calls/caller';
 import type { CreditPolicy } from '../../shared/domain/disputes/disputes';
-import { chargeEntry, ledgerSortKey } from '../../shared/domain/ledger/charges';
-import type { LedgerEntry, RatingDecision, ReasonCode } from '../../shared/domain/kernel/types';
+import { chargeEntry, ledgerSortKey } from '../../shared/domain/ledger/entries';
+import type { ChargeEntry } from '../../shared/domain/ledger/entries';
+import type { RatingDecision, ReasonCode } from '../../shared/domain/rating/decision';
 import { freshNumber, hex32, statusEvent, type CoreEnv } from './writer-fixtures';
 import { checkedRoute } from '../contract/hooks';
 
@@ -60,7 +61,7 @@ export interface CommittedCall {
   readonly callId: string;
   readonly caller: string;
   readonly startMs: number;
-  readonly charge: LedgerEntry | null;
+  readonly charge: ChargeEntry | null;
 }
 
 /**
@@ -88,6 +89,7 @@ export async function commitCall(
     subSource: null,
     termsVersion: 1,
     rules: [],
+    price: null,
   };
   const startedAt = new Date(args.startMs).toISOString();
   // Rated a minute after the call ended: deterministic, so tests that order entries by createdAt do not depend on

@@ -4,7 +4,7 @@
  */
 import { CALL_SIGNALS } from '../../shared/domain/rating/rules';
 import { QA_VERDICTS } from '../../shared/domain/qa/qa';
-import { REASON_CODES } from '../../shared/domain/kernel/types';
+import { REASON_CODES } from '../../shared/domain/rating/decision';
 
 const zeros = <K extends string>(keys: readonly K[]): Record<K, number> => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 

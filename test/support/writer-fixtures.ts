@@ -24,7 +24,9 @@ import { AesGcmCallerCipher, LocalKeyProvider } from '../../shared/adapters/priv
 import type { CallerCipher } from '../../shared/domain/privacy/pii';
 import type { Log, Telemetry } from '../../shared/app/kernel/ports';
 import type { ProcessIngestDeps, QueueRecord } from '../../shared/app/rating/process-ingest-batch';
-import type { Account, CallStatus, CallStatusEvent, Campaign, IngestMessage, RatingDecision, RecordingStatusEvent, TrackingNumber } from '../../shared/domain/kernel/types';
+import type { Account, FlatCampaign, AssignedNumber } from '../../shared/domain/catalog/types';
+import type { CallStatus, CallStatusEvent, IngestMessage, RecordingStatusEvent } from '../../shared/domain/calls/events';
+import type { RatingDecision } from '../../shared/domain/rating/decision';
 import { checkedApiHandler } from '../contract/hooks';
 
 export interface CoreEnv {
@@ -112,8 +114,8 @@ export async function startCoreEnv(): Promise<CoreEnv> {
 
 export interface Tenant {
   readonly account: Account;
-  readonly campaign: Campaign;
-  readonly numbers: { readonly billable: TrackingNumber; readonly second: TrackingNumber };
+  readonly campaign: FlatCampaign;
+  readonly numbers: { readonly billable: AssignedNumber; readonly second: AssignedNumber };
   readonly authToken: string;
 }
 
@@ -131,7 +133,7 @@ export function hex32(): string {
 /** Writes an account with one campaign (price, buffer, window) and two tracking numbers. */
 export async function createTenant(
   config: ConfigRepo,
-  terms: Partial<Campaign['terms']> = {},
+  terms: Partial<FlatCampaign['terms']> = {},
 ): Promise<Tenant> {
   const suffix = randomUUID().slice(0, 8);
   const accountId = `acct-${suffix}`;
@@ -142,14 +144,14 @@ export async function createTenant(
     currency: 'USD',
     twilio: { accountSid: `AC${hex32()}`, authTokenSecret: `twilio/${accountId}/auth-token` },
   };
-  const campaign: Campaign = {
+  const campaign: FlatCampaign = {
     accountId,
     campaignId: `camp-${suffix}`,
     name: 'Campaign',
     vertical: 'home_services',
     terms: { version: 1, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72, ...terms },
   };
-  const number = (publisherId: string, subSource: string | null): TrackingNumber => ({
+  const number = (publisherId: string, subSource: string | null): AssignedNumber => ({
     accountId,
     number: freshNumber(),
     campaignId: campaign.campaignId,

@@ -8,11 +8,10 @@
  *
  * The ledger writer's reader (`blockedCaller`) loads an account's WHOLE list with one strongly consistent Query
  * (`begins_with(sk, 'BLOCK#')`, paginated, projected to sk + blockId + history) into a per-container cache and
- * answers from a Map<callerHash, entry> by evaluating the history at the call's start. The cache follows the rule of
- * main-repo.ts's TtlCache (config.ts header): a copy whose read was issued at L serves calls that started at or
- * before L + CONFIG_LEAD_MS, because every change written after L takes effect later than that; a later call re-reads.
- * It adds one thing: concurrent misses for one account share a single Query (a batch rates up to 16 calls at once),
- * and the shared copy is dated by when ITS read was issued, so the exactness argument still holds for every sharer.
+ * answers from a Map<callerHash, entry> by evaluating the history at the call's start. The cache is the configuration's
+ * (platform/exact-cache.ts): a copy whose read was issued at L serves calls that started at or before
+ * L + CONFIG_LEAD_MS, because every change written after L takes effect later than that; a later call re-reads.
+ * Concurrent misses for one account share a single Query (a batch rates up to 16 calls at once).
  * An account with no blocked caller caches an empty Map for the full lifetime (not a 5 s miss).
  *
  * Cost: one Query per active account per minute per writer container (plus, rarely, a re-read for a call that
@@ -28,6 +27,7 @@ import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
 import { ConfigWriteConflict, type BlockListReader, type Page } from '../../app/kernel/ports';
 import type { BlockListQuery, BlockStore } from '../../app/blocklist/block-list';
 import { dynamodb } from '../platform/clients/dynamodb';
+import { ExactCache } from '../platform/exact-cache';
 import { decodeCursor, encodeCursor } from '../http/cursor';
 import { recordDdb } from '../platform/dynamodb/ddb-stats';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
@@ -37,66 +37,6 @@ export const blockKeys = {
   sk: (callerHash: string) => `BLOCK#${callerHash}`,
   prefix: 'BLOCK#',
 };
-
-// ------------------------------------------------------------------ cache
-
-/**
- * Whether a copy whose read was issued at `loadedAtMs` may serve a call that started at `exactForMs` (main-repo.ts
- * TtlCache, config.ts): yes if no change written after the read can be in force then, or if the instant lies more
- * than CONFIG_LEAD_MS ahead of now (no read can be exact for it: the cached copy serves).
- */
-export function exactFor(loadedAtMs: number, exactForMs: number, nowMs: number): boolean {
-  return exactForMs <= loadedAtMs + CONFIG_LEAD_MS || exactForMs > nowMs + CONFIG_LEAD_MS;
-}
-
-/** A per-container cache of one value per key, exact at an instant (`exactFor`), sharing concurrent loads. */
-export class ExactCache<T> {
-  private readonly entries = new Map<string, { value: T; loadedAtMs: number; expiresAtMs: number }>();
-  private readonly loading = new Map<string, { promise: Promise<T>; issuedAtMs: number }>();
-
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  get(key: string, load: () => Promise<T>, exactForMs: number): Promise<T> {
-    const nowMs = this.now();
-    const hit = this.entries.get(key);
-    if (hit !== undefined && hit.expiresAtMs > nowMs && exactFor(hit.loadedAtMs, exactForMs, nowMs)) return Promise.resolve(hit.value);
-    const inFlight = this.loading.get(key);
-    if (inFlight !== undefined && exactFor(inFlight.issuedAtMs, exactForMs, nowMs)) return inFlight.promise;
-
-    // The read is issued at or after nowMs, so dating the copy nowMs is conservative.
-    const issuedAtMs = nowMs;
-    const done = () => {
-      if (this.loading.get(key) === mine) this.loading.delete(key);
-    };
-    const mine = {
-      issuedAtMs,
-      promise: load().then(
-        (value) => {
-          done();
-          const current = this.entries.get(key);
-          // A slower, older read never replaces a newer copy.
-          if (current === undefined || current.loadedAtMs <= issuedAtMs) {
-            this.entries.set(key, { value, loadedAtMs: issuedAtMs, expiresAtMs: issuedAtMs + this.ttlMs });
-          }
-          return value;
-        },
-        (err: unknown) => {
-          done();
-          throw err;
-        },
-      ),
-    };
-    this.loading.set(key, mine);
-    return mine.promise;
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-}
 
 // ------------------------------------------------------------------ items
 

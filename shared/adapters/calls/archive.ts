@@ -5,7 +5,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { IngestMessage } from '../../domain/kernel/types';
+import type { IngestMessage } from '../../domain/calls/events';
 import type { RawArchive } from '../../app/kernel/ports';
 import { s3 } from '../platform/clients/s3';
 

@@ -19,16 +19,18 @@
  * read it back as null. What later steps need of the caller is on the item: `callerHash`, `ct` (encodeCallerTraits)
  * and, sealed, `callerEnc`.
  *
- * The rating is stored as what cannot be derived again: the reasons (verbatim), the terms version and the terms
- * figures the rules used, and the prior call of a duplicate. The per-rule explanation (`rules` with their inputs)
- * is recomputed by running the pure `rateCall` on those inputs and the call's terminal slot; the billing facts
- * (billable, amountCents, campaign, publisher, sub-source) are top-level attributes of the item.
+ * The rating is stored as what cannot be derived again (shared/domain/rating/decision.ts RecordedRating): the reasons
+ * (verbatim), the terms version and the terms figures the rules used, and the inputs from outside the call (the prior
+ * call of a duplicate, a pilot's refusal, a block-list entry, talk time, signals). It decodes to those typed inputs;
+ * the per-rule explanation is the rating's own (rules.ts rateCall), run again by the rating explanation. The billing
+ * facts (billable, amountCents, campaign, publisher, sub-source) are top-level attributes of the item.
  *
  * The stored recording is a Map with short keys too; its sha256 is stored as 32 raw bytes (Binary), not 64 hex.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { rateCall } from '../../domain/rating/rating-legacy';
-import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type RecordedRatingInputs, type RecordingStatus, type RecordingStatusEvent } from '../../domain/kernel/types';
+import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RecordingStatus, type RecordingStatusEvent } from '../../domain/calls/events';
+import { recordedRating, type RatingDecision, type RatingFacts, type ReasonCode, type RecordedRating, type RecordedRatingInputs } from '../../domain/rating/decision';
+import type { CapRefusal } from '../../domain/pilots/caps';
 import type { CallerNumberClass, CallerTraits } from '../../domain/quality/signals';
 import type { StoredRecording } from '../../app/kernel/ports';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
@@ -197,83 +199,48 @@ export function decodeCallerTraits(value: unknown): CallerTraits | null {
 
 // ------------------------------------------------------------------ rating
 
-/** The top-level item attributes that carry a rating's billing facts (see setRating in main-repo.ts). */
-export interface RatingFacts {
-  readonly billable: boolean;
-  readonly amountCents: number;
-  readonly campaignId: string | null;
-  readonly publisherId: string | null;
-  readonly subSource: string | null;
-}
-
-function ruleInputs(decision: RatingDecision, rule: ReasonCode): Record<string, unknown> | undefined {
-  return decision.rules.find((r) => r.rule === rule)?.inputs;
-}
-
-/** The `rating` Map: what rateCall needs, besides the call itself, to give the same decision again. */
+/**
+ * The `rating` Map: what a call item records of its rating besides the billing facts (decision.ts RecordedRating),
+ * one or two letters a field: `x` the reasons (space-separated, absent when none), `v` the terms version, `b` the
+ * buffer and `h` the duplicate window the rules used, `pc`/`ps` the prior billed call of a duplicate and its start
+ * (epoch ms), `ac` the campaign an unknown number pointed at, `cr` the pilot counter's refusal, `bk` the block-list
+ * entry, `tk` the talk seconds measured, `sg` the quality signals (space-separated).
+ */
 export function encodeRating(decision: RatingDecision): AttributeValue {
+  const { reasons, termsVersion, recorded } = recordedRating(decision);
   const out: Record<string, AttributeValue> = {};
-  if (decision.reasons.length > 0) out.x = S(decision.reasons.join(' '));
-  put(out, 'v', decision.termsVersion);
-  put(out, 'b', ruleInputs(decision, 'below_buffer')?.bufferSec);
-  put(out, 'h', ruleInputs(decision, 'duplicate_caller')?.duplicateWindowHours);
-  const duplicate = ruleInputs(decision, 'duplicate_caller');
-  put(out, 'pc', duplicate?.priorCallId);
-  if (typeof duplicate?.priorStartedAt === 'string') out.ps = N(Date.parse(duplicate.priorStartedAt));
-  // An assigned number whose campaign was missing: the rule names the campaign the number pointed at.
-  if (decision.campaignId === null) put(out, 'ac', ruleInputs(decision, 'unknown_number')?.campaignId);
-  // Inputs from outside the call and its configuration (RecordedRatingInputs).
-  put(out, 'cr', ruleInputs(decision, 'over_cap')?.refusal);
-  put(out, 'bk', ruleInputs(decision, 'blocked_caller')?.blockId);
-  put(out, 'tk', ruleInputs(decision, 'below_buffer')?.talkSec);
-  const signals = ruleInputs(decision, 'blocked_signal')?.signals;
-  if (Array.isArray(signals) && signals.length > 0) out.sg = S(signals.join(' '));
+  if (reasons.length > 0) out.x = S(reasons.join(' '));
+  put(out, 'v', termsVersion);
+  put(out, 'b', recorded.bufferSec);
+  put(out, 'h', recorded.duplicateWindowHours);
+  put(out, 'pc', recorded.priorBilled?.callId);
+  put(out, 'ps', recorded.priorBilled?.billedStartMs);
+  put(out, 'ac', recorded.assignedCampaignId);
+  put(out, 'cr', recorded.capRefusal);
+  put(out, 'bk', recorded.blockId);
+  put(out, 'tk', recorded.talkSec);
+  if (recorded.signals !== undefined && recorded.signals.length > 0) out.sg = S(recorded.signals.join(' '));
   return { M: out };
 }
 
+const CAP_REFUSALS: ReadonlySet<string> = new Set(['closed', 'spend_cap', 'daily_cap', 'max_calls'] satisfies CapRefusal[]);
+
 /**
- * The RatingDecision stored on a call: billing facts and reasons as stored; the per-rule explanation recomputed
- * with rateCall from the stored terms figures and the call's terminal event (null when the item has no terminal
- * slot, which a rated call always has: the rating and the terminal slot are written in the same request).
+ * The rating a call item records: billing facts (top-level attributes of the item, `facts`) and the `rating` Map
+ * as typed recorded inputs. Items of every age decode: a field a rating did not use is absent, never a failed read.
  */
-export function decodeRating(stored: Stored, facts: RatingFacts, terminal: CallStatusEvent | null, startedAt: string | null): RatingDecision {
+export function decodeRating(stored: Stored, facts: RatingFacts): RecordedRating {
   const reasons = typeof stored.x === 'string' && stored.x !== '' ? (stored.x.split(' ') as ReasonCode[]) : [];
-  const termsVersion = field<number>(stored, 'v');
-  let rules: RatingDecision['rules'] = [];
-  if (terminal !== null) {
-    const known = facts.campaignId !== null && facts.publisherId !== null && termsVersion !== null;
-    const campaignId = facts.campaignId ?? field<string>(stored, 'ac');
-    const startedAtMs = startedAt === null ? Date.parse(terminal.occurredAt) : Date.parse(startedAt);
-    rules = rateCall({
-      terminal,
-      startedAtMs,
-      assignment:
-        campaignId === null
-          ? null
-          : { accountId: terminal.accountId, number: terminal.to, campaignId, publisherId: facts.publisherId ?? '', subSource: facts.subSource },
-      campaign: known
-        ? {
-            accountId: terminal.accountId,
-            campaignId: facts.campaignId!,
-            name: '',
-            vertical: '',
-            terms: {
-              version: termsVersion,
-              priceCents: facts.amountCents,
-              bufferSec: field<number>(stored, 'b') ?? 0,
-              duplicateWindowHours: field<number>(stored, 'h') ?? 0,
-            },
-          }
-        : null,
-      priorBilled: typeof stored.pc === 'string' && typeof stored.ps === 'number' ? { callId: stored.pc, billedStartMs: stored.ps } : null,
-    }).rules;
-  }
   const recorded: { -readonly [K in keyof RecordedRatingInputs]: RecordedRatingInputs[K] } = {};
-  if (typeof stored.cr === 'string') recorded.capRefusal = stored.cr as RecordedRatingInputs['capRefusal'];
+  if (typeof stored.ac === 'string') recorded.assignedCampaignId = stored.ac;
+  if (typeof stored.b === 'number') recorded.bufferSec = stored.b;
+  if (typeof stored.h === 'number') recorded.duplicateWindowHours = stored.h;
+  if (typeof stored.pc === 'string' && typeof stored.ps === 'number') recorded.priorBilled = { callId: stored.pc, billedStartMs: stored.ps };
+  if (typeof stored.cr === 'string' && CAP_REFUSALS.has(stored.cr)) recorded.capRefusal = stored.cr as CapRefusal;
   if (typeof stored.bk === 'string') recorded.blockId = stored.bk;
   if (typeof stored.tk === 'number') recorded.talkSec = stored.tk;
   if (typeof stored.sg === 'string' && stored.sg !== '') recorded.signals = stored.sg.split(' ');
-  return { ...facts, reasons, termsVersion, rules, ...(Object.keys(recorded).length > 0 ? { recorded } : {}) };
+  return { ...facts, reasons, termsVersion: field<number>(stored, 'v'), recorded };
 }
 
 // ------------------------------------------------------------------ recording

@@ -19,35 +19,20 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
 import { foldCall, isChildLeg, slotName } from '../../domain/calls/fold';
-import { ledgerSortKey } from '../../domain/ledger/charges';
+import { ledgerSortKey } from '../../domain/ledger/entries';
 import { withContentHash } from '../../domain/ledger/tamper';
-import { asCampaignConfig, asNumberConfig, campaignFromSeed, CONFIG_LEAD_MS, type NumberRecord } from '../../domain/catalog/config';
+import { asCampaign, asTrackingNumber, campaignFromSeed, CONFIG_LEAD_MS, type NumberItem } from '../../domain/catalog/config';
 import type { SeedCampaign } from '../../domain/catalog/config-schema';
 import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, type PilotMovement } from '../../domain/pilots/caps';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry, ChargeEntry } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
 import { decodeCrossCallFlags } from '../../domain/quality/signals';
-import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../../domain/kernel/types';
-import {
-  CallAccountMismatch,
-  ConfigWriteConflict,
-  WriteConflict,
-  type ApiKeyRecord,
-  type CallQuery,
-  type CallStore,
-  type CommitOutcome,
-  type ConfigStore,
-  type StoredWindow,
-  type WindowKey,
-  type WindowRerate,
-  type WindowWrite,
-  type Page,
-  type RatedCall,
-  type Rerating,
-  type StoredCall,
-  type StoredRecording,
-} from '../../app/kernel/ports';
+import type { Account, FlatCampaign, Campaign, TrackingNumber, Publisher } from '../../domain/catalog/types';
+import type { CallEvent } from '../../domain/calls/events';
+import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
+import { CallAccountMismatch, ConfigWriteConflict, WriteConflict, type ApiKeyRecord, type CallQuery, type CallStore, type CommitOutcome, type ConfigStore, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite, type Page, type RatedCall, type Rerating, type StoredCall, type StoredRecording } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
+import { ExactCache } from '../platform/exact-cache';
 import { backoffMs } from '../../app/kernel/concurrency';
 import { LEDGER_BY_CREATED_AT } from '../ledger/ledger-repo';
 import { recordDdb } from '../platform/dynamodb/ddb-stats';
@@ -123,12 +108,12 @@ export const configItems = {
   account: (a: Account) => ({ ...mainKeys.account(a.accountId), ...a }),
   /** Validated by the caller (seed file or management API schemas; config-schema.ts), defaults filled. */
   publisher: (p: Publisher) => ({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }),
-  campaign: (c: SeedCampaign | Campaign | CampaignConfig) => {
+  campaign: (c: SeedCampaign | FlatCampaign | Campaign) => {
     const stored = 'termsVersions' in c ? c : campaignFromSeed(c);
     return { ...mainKeys.campaign(stored.accountId, stored.campaignId), ...stored };
   },
-  trackingNumber: (t: NumberRecord) => {
-    const stored = asNumberConfig(t);
+  trackingNumber: (t: NumberItem) => {
+    const stored = asTrackingNumber(t);
     return { ...mainKeys.trackingNumber(stored.number), ...stored };
   },
   /** The key itself is never stored, only its sha256. */
@@ -284,20 +269,15 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   const startedAt = str(raw.startedAt);
-  const rating: RatingDecision | null =
+  const rating: RecordedRating | null =
     typeof raw.rating === 'object' && raw.rating !== null
-      ? decodeRating(
-          raw.rating as Record<string, unknown>,
-          {
-            billable: raw.billable === true,
-            amountCents: Number(raw.amountCents),
-            campaignId: str(raw.campaignId),
-            publisherId: str(raw.publisherId),
-            subSource: str(raw.subSource),
-          },
-          events.length > 0 ? foldCall(events).terminal : null,
-          startedAt,
-        )
+      ? decodeRating(raw.rating as Record<string, unknown>, {
+          billable: raw.billable === true,
+          amountCents: Number(raw.amountCents),
+          campaignId: str(raw.campaignId),
+          publisherId: str(raw.publisherId),
+          subSource: str(raw.subSource),
+        })
       : null;
   return {
     callId,
@@ -346,43 +326,6 @@ function holdAndErasure(raw: Record<string, unknown>): Pick<StoredCall, 'legalHo
   };
 }
 
-// ------------------------------------------------------------------ cache
-
-/**
- * A small per-container TTL cache for configuration, which changes rarely and is read on every event. Each entry
- * remembers when its read was issued (`loadedAtMs`), so a caller can ask for a copy that is exact at an instant
- * (see `get`).
- */
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: T | null; loadedAtMs: number; expiresAtMs: number }>();
-  constructor(
-    private readonly ttlMs: number,
-    private readonly negativeTtlMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  /**
-   * `exactForMs`: a cached copy is used only if it was read no more than CONFIG_LEAD_MS before that instant:
-   * every change written after the read takes effect later than that (config.ts), so the copy is exact for it.
-   * An instant more than CONFIG_LEAD_MS ahead of now (a future-dated call) cannot be made exact by any read (a
-   * change written later may still take effect before it), so none is made for it: the cached copy serves.
-   */
-  async get(key: string, load: () => Promise<T | null>, exactForMs?: number): Promise<T | null> {
-    const hit = this.entries.get(key);
-    const nowMs = this.now();
-    const exact = exactForMs === undefined || (hit !== undefined && exactForMs <= hit.loadedAtMs + CONFIG_LEAD_MS) || exactForMs > nowMs + CONFIG_LEAD_MS;
-    if (hit !== undefined && hit.expiresAtMs > nowMs && exact) return hit.value;
-    const value = await load();
-    // Misses are cached briefly too, so a flood of webhooks for an unknown account does not become reads.
-    this.entries.set(key, { value, loadedAtMs: nowMs, expiresAtMs: nowMs + (value === null ? this.negativeTtlMs : this.ttlMs) });
-    return value;
-  }
-
-  delete(key: string): void {
-    this.entries.delete(key);
-  }
-}
-
 // ------------------------------------------------------------------ repository
 
 export interface ConfigRepoOptions {
@@ -402,11 +345,11 @@ export interface ConfigRepoOptions {
 export class ConfigRepo implements ConfigStore {
   private readonly table: string;
   private readonly client: () => DynamoDBClient;
-  private readonly accounts: TtlCache<Account>;
-  private readonly campaigns: TtlCache<CampaignConfig>;
-  private readonly numbers: TtlCache<NumberConfig>;
-  private readonly apiKeys: TtlCache<ApiKeyRecord>;
-  private readonly publishers: TtlCache<Publisher>;
+  private readonly accounts: ExactCache<Account | null>;
+  private readonly campaigns: ExactCache<Campaign | null>;
+  private readonly numbers: ExactCache<TrackingNumber | null>;
+  private readonly apiKeys: ExactCache<ApiKeyRecord | null>;
+  private readonly publishers: ExactCache<Publisher | null>;
 
   constructor(options: ConfigRepoOptions) {
     this.table = options.mainTable;
@@ -415,11 +358,11 @@ export class ConfigRepo implements ConfigStore {
     const now = options.now ?? Date.now;
     const ttl = Math.min(options.cacheTtlMs ?? CONFIG_LEAD_MS, CONFIG_LEAD_MS);
     const negative = options.negativeCacheTtlMs ?? 5_000;
-    this.accounts = new TtlCache(ttl, negative, now);
-    this.campaigns = new TtlCache(ttl, negative, now);
-    this.numbers = new TtlCache(ttl, negative, now);
-    this.apiKeys = new TtlCache(ttl, negative, now);
-    this.publishers = new TtlCache(ttl, negative, now);
+    this.accounts = new ExactCache(ttl, now, negative);
+    this.campaigns = new ExactCache(ttl, now, negative);
+    this.numbers = new ExactCache(ttl, now, negative);
+    this.apiKeys = new ExactCache(ttl, now, negative);
+    this.publishers = new ExactCache(ttl, now, negative);
   }
 
   /** A publisher (cached: the writer asks for its declared traffic methods, which decide whether consent is needed). */
@@ -431,11 +374,11 @@ export class ConfigRepo implements ConfigStore {
     return this.accounts.get(accountId, () => this.getConfig<Account>(mainKeys.account(accountId)));
   }
 
-  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignConfig | null> {
+  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<Campaign | null> {
     return this.campaigns.get(`${accountId}/${campaignId}`, () => this.readCampaign(accountId, campaignId), forInstantMs);
   }
 
-  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberConfig | null> {
+  getTrackingNumber(e164: string, forInstantMs?: number): Promise<TrackingNumber | null> {
     return this.numbers.get(e164, () => this.readTrackingNumber(e164), forInstantMs);
   }
 
@@ -449,14 +392,14 @@ export class ConfigRepo implements ConfigStore {
     return this.getConfig<Publisher>(mainKeys.publisher(accountId, publisherId), true);
   }
 
-  async readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null> {
-    const item = await this.getConfig<CampaignConfig | Campaign>(mainKeys.campaign(accountId, campaignId), true);
-    return item === null ? null : asCampaignConfig(item);
+  async readCampaign(accountId: string, campaignId: string): Promise<Campaign | null> {
+    const item = await this.getConfig<Campaign | FlatCampaign>(mainKeys.campaign(accountId, campaignId), true);
+    return item === null ? null : asCampaign(item);
   }
 
-  async readTrackingNumber(e164: string): Promise<NumberConfig | null> {
-    const item = await this.getConfig<NumberRecord>(mainKeys.trackingNumber(e164), true);
-    return item === null ? null : asNumberConfig(item);
+  async readTrackingNumber(e164: string): Promise<TrackingNumber | null> {
+    const item = await this.getConfig<NumberItem>(mainKeys.trackingNumber(e164), true);
+    return item === null ? null : asTrackingNumber(item);
   }
 
   /** Creates or replaces a publisher; true when it was created. */
@@ -474,13 +417,13 @@ export class ConfigRepo implements ConfigStore {
   }
 
   /** Writes a campaign if its stored `rev` is still `expectedRev` (null: it must not exist yet). */
-  async putCampaign(c: CampaignConfig, expectedRev: number | null): Promise<void> {
+  async putCampaign(c: Campaign, expectedRev: number | null): Promise<void> {
     await this.putConditional(configItems.campaign(c), expectedRev, `campaign ${c.campaignId}`);
     this.campaigns.delete(`${c.accountId}/${c.campaignId}`);
   }
 
   /** Writes a tracking number if its stored `rev` is still `expectedRev` (null: it must not exist yet). */
-  async putTrackingNumber(n: NumberConfig, expectedRev: number | null): Promise<void> {
+  async putTrackingNumber(n: TrackingNumber, expectedRev: number | null): Promise<void> {
     await this.putConditional(configItems.trackingNumber(n), expectedRev, `tracking number ${n.number}`);
     this.numbers.delete(n.number);
   }
@@ -714,7 +657,7 @@ export class CallRepo implements CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
-    entry: LedgerEntry | null;
+    entry: ChargeEntry | null;
     window: WindowWrite | null;
     pilot?: PilotCharge | null;
     rerates?: readonly WindowRerate[];
@@ -786,7 +729,7 @@ export class CallRepo implements CallStore {
   }
 
   /** A ledger entry Put (with its content hash, tamper.ts), conditional on its deterministic key being free. */
-  private entryPart(entry: LedgerEntryV2, rerateOf: string | null): TxPart {
+  private entryPart(entry: LedgerEntry, rerateOf: string | null): TxPart {
     if (this.ledgerTable === undefined) throw new Error('CallRepo: the rating transaction needs the ledger table');
     // The entry carries its content hash so `GET /v1/ledger/verify` detects an edit made behind the API.
     const item = marshall({ pk: `ACCT#${entry.accountId}`, sk: ledgerSortKey(entry), ...withContentHash(entry) }, { removeUndefinedValues: true });

@@ -1,6 +1,6 @@
 /** SQS producers: the ingest queue (canonical events) and the recordings queue (fetch jobs). */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { IngestMessage } from '../../domain/kernel/types';
+import type { IngestMessage } from '../../domain/calls/events';
 import type { IngestQueue, RecordingJob, RecordingJobQueue } from '../../app/kernel/ports';
 import { sqs } from '../platform/clients/sqs';
 

@@ -9,7 +9,7 @@
  * (`begins_with(sk, '<hash>#')`, a few hundred bytes: 1 RCU), never a read of the list (millions of numbers).
  *
  * The reader caches each (account, caller) answer, listed or not, per container for at most CONFIG_LEAD_MS, with
- * block-repo.ts's ExactCache: a copy whose read was issued at L serves calls that started at or before
+ * the configuration's cache (platform/exact-cache.ts): a copy whose read was issued at L serves calls that started at or before
  * L + CONFIG_LEAD_MS, because every change written after L takes effect later than that (dnc.ts); a later call
  * re-reads. The cache is bounded (MAX_CACHED_CALLERS; past it, it starts again empty).
  *
@@ -33,7 +33,7 @@ import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
 import { listsAt, type DncEntry, type DncList, type DncPeriod, type DncSource } from '../../domain/compliance/dnc';
 import type { ComplianceReader } from '../../app/kernel/ports';
 import type { DncStore } from '../../app/compliance/compliance';
-import { ExactCache } from '../blocklist/block-repo';
+import { ExactCache } from '../platform/exact-cache';
 import { dynamodb } from '../platform/clients/dynamodb';
 import { recordDdb } from '../platform/dynamodb/ddb-stats';
 import { getItem } from '../platform/dynamodb/ddb-ops';

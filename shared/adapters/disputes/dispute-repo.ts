@@ -18,8 +18,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { DISPUTE_REASONS, type CreditPolicy, type Dispute, type DisputeStatus } from '../../domain/disputes/disputes';
-import { ledgerSortKey } from '../../domain/ledger/charges';
-import type { ReasonCodeV2 } from '../../domain/rating/rules';
+import { ledgerSortKey } from '../../domain/ledger/entries';
+import type { ReasonCode } from '../../domain/rating/decision';
 import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import type { StoredEntry } from '../../domain/ledger/tamper';
 import type { Page } from '../../app/kernel/ports';
@@ -281,7 +281,7 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
           callerHash: raw.callerHash ?? null,
           startedAtMs: Date.parse(raw.startedAt),
           billable: raw.billable === true,
-          reasons: raw.rating?.x ? (raw.rating.x.split(' ') as ReasonCodeV2[]) : [],
+          reasons: raw.rating?.x ? (raw.rating.x.split(' ') as ReasonCode[]) : [],
         });
       }
       startKey = out.LastEvaluatedKey;

@@ -24,11 +24,10 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
 import { backoffMs, sleep } from '../../app/kernel/concurrency';
 import { SealIndexNotReady } from '../../app/ledger/verify';
-import { totals } from '../../domain/ledger/charges';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import { entryTotals } from '../../domain/ledger/entries';
+import type { LedgerEntry, ChargeEntry, LedgerTotals } from '../../domain/ledger/entries';
 import type { Seal } from '../../domain/ledger/tamper';
-import type { LedgerEntry } from '../../domain/kernel/types';
-import type { LedgerQuery, LedgerStore, LedgerTotals, Page } from '../../app/kernel/ports';
+import type { LedgerQuery, LedgerStore, Page } from '../../app/kernel/ports';
 import type { IndexShape } from '../platform/dynamodb/capacity';
 import { dynamodb } from '../platform/clients/dynamodb';
 import { recordDdb } from '../platform/dynamodb/ddb-stats';
@@ -54,7 +53,7 @@ export interface LedgerRepoOptions {
 type RangeQuery = Omit<LedgerQuery, 'limit' | 'cursor'>;
 
 /** A ledger item as stored: the entry, and its content hash when the writer computed one (tamper.ts). */
-export type StoredLedgerItem = LedgerEntryV2 & { readonly contentHash?: string };
+export type StoredLedgerItem = LedgerEntry & { readonly contentHash?: string };
 
 export function ledgerPk(accountId: string): string {
   return `ACCT#${accountId}`;
@@ -91,15 +90,15 @@ export class LedgerRepo implements LedgerStore {
     this.client = client ? () => client : dynamodb;
   }
 
-  async listEntries(query: LedgerQuery): Promise<Page<LedgerEntryV2>> {
+  async listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>> {
     const pk = `ACCT#${query.accountId}`;
     let startKey = query.cursor === undefined ? undefined : decodeCursor(query.cursor, ['pk', 'sk'], { name: 'pk', value: pk });
-    const entries: LedgerEntryV2[] = [];
+    const entries: LedgerEntry[] = [];
     for (;;) {
       const out = await this.query(query, startKey, Math.max(query.limit, 25));
       const items = out.Items ?? [];
       for (const [i, item] of items.entries()) {
-        const { pk: itemPk, sk, ...entry } = unmarshall(item) as LedgerEntryV2 & { pk: string; sk: string };
+        const { pk: itemPk, sk, ...entry } = unmarshall(item) as LedgerEntry & { pk: string; sk: string };
         entries.push(entry);
         if (entries.length === query.limit) {
           const more = out.LastEvaluatedKey !== undefined || i < items.length - 1;
@@ -259,14 +258,14 @@ export class LedgerRepo implements LedgerStore {
 
   /** Sums the whole filtered range, reading only the two attributes the sum needs. */
   async totals(query: RangeQuery): Promise<LedgerTotals> {
-    const parts: Pick<LedgerEntryV2, 'type' | 'amountCents'>[] = [];
+    const parts: Pick<LedgerEntry, 'type' | 'amountCents'>[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.query(query, startKey, undefined, '#type, amountCents');
-      for (const item of out.Items ?? []) parts.push(unmarshall(item) as Pick<LedgerEntryV2, 'type' | 'amountCents'>);
+      for (const item of out.Items ?? []) parts.push(unmarshall(item) as Pick<LedgerEntry, 'type' | 'amountCents'>);
       startKey = out.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return totals(parts);
+    return entryTotals(parts);
   }
 
   private async query(query: RangeQuery, startKey: Record<string, AttributeValue> | undefined, limit: number | undefined, projection?: string) {

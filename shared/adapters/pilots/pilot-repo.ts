@@ -24,8 +24,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { statesLeadingTo, type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState, type PilotCall } from '../../domain/pilots/pilots';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
-import type { CampaignConfig } from '../../domain/kernel/types';
+import type { LedgerEntry } from '../../domain/ledger/entries';
+import type { Campaign } from '../../domain/catalog/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/ports';
 import type { CallStore } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
@@ -64,7 +64,7 @@ export class PilotRepo implements PilotStore {
     this.client = client ? () => client : dynamodb;
   }
 
-  async createPilot(args: { record: PilotRecord; campaign: CampaignConfig; expectedRev: number }): Promise<CreateOutcome> {
+  async createPilot(args: { record: PilotRecord; campaign: Campaign; expectedRev: number }): Promise<CreateOutcome> {
     const { record: r } = args;
     const counter = {
       ...pilotKeys.counter(r.accountId, r.pilotId),
@@ -339,7 +339,7 @@ export class DynamoPilotActivity implements PilotActivity {
     return out;
   }
 
-  entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntryV2[]> {
+  entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntry[]> {
     return this.ledger.entriesInRange(args);
   }
 }

@@ -5,7 +5,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { RatingDecision } from '../../domain/kernel/types';
+import type { RatingDecision } from '../../domain/rating/decision';
 import type { Telemetry } from '../../app/kernel/ports';
 import { ALARMED_METRICS } from '../../../infra/resources';
 import { SERVICE } from './log';

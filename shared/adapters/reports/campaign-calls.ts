@@ -8,7 +8,7 @@
  * eventually consistent: a call rated in the last moment may be missing from a report of the current period.
  *
  * What the call item does not say comes from outside, as arguments, to keep the generator a pure mapping:
- * - the campaign's `termsVersions` (CampaignConfig): the duration basis and the price of the version each call was
+ * - the campaign's `termsVersions` (Campaign): the duration basis and the price of the version each call was
  *   rated under (versions are immutable, so today's list is exact for past calls);
  * - optionally, credits per call from the ledger (`creditsByCall`), for items that carry no copy of their credits:
  *   every credit since the daily aggregates is also written onto its call item in the credit's own transaction
@@ -27,7 +27,7 @@
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry } from '../../domain/ledger/entries';
 import { priceFor, type TermsVersion } from '../../domain/terms/terms';
 import type { StoredCall } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';
@@ -45,7 +45,7 @@ export interface CallCredits {
  * only for an ACCEPTED dispute, so `disputed` here means "disputed and credited"; a caller that also wants open or
  * rejected disputes marks them in the Map it passes (the dispute items, DISPUTE#<disputeId>, name their callId).
  */
-export function creditsByCall(entries: readonly LedgerEntryV2[]): Map<string, CallCredits> {
+export function creditsByCall(entries: readonly LedgerEntry[]): Map<string, CallCredits> {
   const byCall = new Map<string, CallCredits>();
   for (const e of entries) {
     if (e.type !== 'credit') continue;
@@ -113,7 +113,7 @@ export interface CampaignCallsOptions {
 }
 
 export interface CampaignCallsContext {
-  /** The campaign's terms versions (CampaignConfig.termsVersions). */
+  /** The campaign's terms versions (Campaign.termsVersions). */
   readonly termsVersions: readonly TermsVersion[];
   /**
    * Credits by callId (creditsByCall over ledger entries), for calls whose item carries no copy of its credits

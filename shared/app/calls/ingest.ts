@@ -8,7 +8,7 @@
  */
 import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, Problem, UnsupportedMediaType } from '../../domain/kernel/problems';
 import { parseForm, parseTwilioEvent, verifyTwilioSignature } from '../../domain/calls/providers/twilio';
-import type { IngestMessage } from '../../domain/kernel/types';
+import type { IngestMessage } from '../../domain/calls/events';
 import type { ConfigStore, IngestQueue, Log, SecretStore, Telemetry } from '../kernel/ports';
 
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;

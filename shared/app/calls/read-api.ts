@@ -7,21 +7,21 @@
  * largest part of this function's own module-load time); unknown parameters are rejected so that a typo
  * (`publisher=`) is not silently ignored.
  */
-import { asCampaignConfig } from '../../domain/catalog/config';
+import { asCampaign } from '../../domain/catalog/config';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
 import { Conflict } from '../../domain/kernel/problems';
-import type { PriorBilled } from '../../domain/rating/rating-legacy';
 import { pilotForCall } from '../../domain/pilots/caps';
-import { CALL_SIGNALS, accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../../domain/rating/rules';
+import { CALL_SIGNALS, accountBlockSignals, callFactsFrom, rateCall, type CallSignal } from '../../domain/rating/rules';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CrossCallFlags } from '../../domain/quality/signals';
 import type { TermsVersion } from '../../domain/terms/terms';
-import type { CallStatus, RatingDecision, ReasonCode } from '../../domain/kernel/types';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { CallStatus } from '../../domain/calls/events';
+import type { ApiRole } from '../../domain/kernel/roles';
+import type { RatingDecision, ReasonCode, RecordedRating, RuleResult } from '../../domain/rating/decision';
+import type { LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
 import { callerForRole, type CallerCipher } from '../../domain/privacy/pii';
-import type { ApiRole } from '../../domain/kernel/types';
-import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, LedgerTotals, RecordingMedia, StoredCall } from '../kernel/ports';
+import type { ApiKeyRecord, CallStore, ConfigStore, LedgerStore, RecordingMedia, StoredCall } from '../kernel/ports';
 import { readOwnCall } from './call-access';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import { cursor, flag, id, instant, parseQuery, wholeNumber, type QueryParams } from '../kernel/query';
@@ -60,7 +60,7 @@ export interface CallResponse {
   /** The caller's E.164 number for `admin` keys, masked (`+1512•••0123`) for `analyst` keys; null when anonymous. */
   readonly caller: string | null;
   /**
-   * Quality and compliance signals flagged when the call was rated (rating-v2.ts CALL_SIGNALS, in that order): what a
+   * Quality and compliance signals flagged when the call was rated (rating/rules.ts CALL_SIGNALS, in that order): what a
    * buyer reviewing the call needs to see beside its billing, not only under `/rating`. Empty when none.
    */
   readonly signals: readonly CallSignal[];
@@ -74,7 +74,7 @@ export interface CallsPage {
 }
 
 export interface LedgerPage {
-  readonly entries: readonly LedgerEntryV2[];
+  readonly entries: readonly LedgerEntry[];
   readonly totals: LedgerTotals;
   readonly cursor: string | null;
 }
@@ -123,7 +123,7 @@ async function toResponse(call: StoredCall, role: ApiRole, deps: Pick<ReadApiDep
 
 /** The signals the rating recorded, in CALL_SIGNALS order; a name this version does not know is left out. */
 function ratingSignals(rating: StoredCall['rating']): CallSignal[] {
-  const recorded = rating?.recorded?.signals ?? [];
+  const recorded = rating?.recorded.signals ?? [];
   return CALL_SIGNALS.filter((s) => recorded.includes(s));
 }
 
@@ -183,7 +183,7 @@ export interface RatingExplanation {
   /** Every rule in order, with the inputs that decided it, recomputed from the call's events and those terms. */
   readonly rules: RatingDecision['rules'];
   /** How the amount was found (override, band or base price) and on how many seconds; null when not billable. */
-  readonly price: RatingDecisionV2['price'];
+  readonly price: RatingDecision['price'];
   /**
    * Whether the recomputation gives the recorded reasons and amount. Hours and geography are campaign settings,
    * not versioned terms: if they changed after the call was rated, the rules show today's evaluation and this is
@@ -197,12 +197,13 @@ export interface RatingExplanation {
   readonly crossCallSignals: CrossCallFlags | null;
 }
 
-/** The prior billed call a duplicate was judged against, as the stored rating records it. */
-function recordedPrior(rating: RatingDecision): PriorBilled | null {
-  const inputs = rating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs;
-  return typeof inputs?.priorCallId === 'string' && typeof inputs.priorStartedAt === 'string'
-    ? { callId: inputs.priorCallId, billedStartMs: Date.parse(inputs.priorStartedAt) }
-    : null;
+/**
+ * The number rule of a call the explanation cannot rate again (its campaign or the recorded terms version is gone),
+ * as recorded: passed when the rating found the number's campaign and terms, with the campaign the number named.
+ */
+function recordedNumberRule(rating: RecordedRating, to: string): RuleResult {
+  const known = rating.campaignId !== null && rating.publisherId !== null && rating.termsVersion !== null;
+  return { rule: 'unknown_number', passed: known, inputs: { to, campaignId: rating.campaignId ?? rating.recorded.assignedCampaignId ?? null } };
 }
 
 export async function getCallRating(principal: ApiKeyRecord, callId: string, deps: RatingExplainDeps): Promise<RatingExplanation> {
@@ -226,17 +227,17 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
   const startedAtMs = call.startedAt === null ? Date.parse(terminal.occurredAt) : Date.parse(call.startedAt);
   const record =
     rating.campaignId === null || rating.termsVersion === null ? null : await deps.config.getCampaign(call.accountId, rating.campaignId, startedAtMs);
-  const campaign = record === null ? null : asCampaignConfig(record);
+  const campaign = record === null ? null : asCampaign(record);
   const terms = campaign?.termsVersions.find((v) => v.version === rating.termsVersion) ?? null;
   if (campaign === null || terms === null || rating.campaignId === null || rating.publisherId === null) {
     // An unknown number: the one rule evaluated, as recorded.
-    return { ...recorded, terms: null, rules: rating.rules.filter((r) => r.rule === 'unknown_number'), price: null, matchesRecorded: true };
+    return { ...recorded, terms: null, rules: [recordedNumberRule(rating, terminal.to)], price: null, matchesRecorded: true };
   }
-  const decision = rateCallV2({
+  const decision = rateCall({
     // Issue 6: the slots carry no number; the caller's area code is what the rating recorded (legacy items: from `from`).
     call: callFactsFrom(terminal, {
       digits: gatheredDigits(call.events),
-      talkSec: rating.recorded?.talkSec ?? null,
+      talkSec: rating.recorded.talkSec ?? null,
       ...(call.callerTraits === undefined
         ? // An item rated before the traits existed: its number is in its slots, or, erased by a deletion request, it
           // kept the hash that only a valid number had then.
@@ -250,14 +251,14 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     campaign,
     // Pinned to the recorded version (versions are immutable), whatever was appended since.
     termsVersions: [{ ...terms, effectiveFrom: new Date(Math.min(startedAtMs, Date.parse(terms.effectiveFrom))).toISOString() }],
-    priorBilled: recordedPrior(rating),
-    blocked: rating.recorded?.blockId === undefined ? null : { blockId: rating.recorded.blockId },
+    priorBilled: rating.recorded.priorBilled ?? null,
+    blocked: rating.recorded.blockId === undefined ? null : { blockId: rating.recorded.blockId },
     quality: {
-      signals: (rating.recorded?.signals ?? []) as CallSignal[],
+      signals: (rating.recorded.signals ?? []) as CallSignal[],
       blockSignals: accountBlockSignals(await deps.config.getAccount(call.accountId)),
     },
     pilot: pilotForCall(campaign.pilots, rating.publisherId, startedAtMs),
-    capRefusal: rating.recorded?.capRefusal ?? null,
+    capRefusal: rating.recorded.capRefusal ?? null,
   });
   return {
     ...recorded,

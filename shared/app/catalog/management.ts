@@ -13,7 +13,7 @@ import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, Tracking
 import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable } from '../../domain/kernel/problems';
 import { appendVersion, termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { CampaignEconomics } from '../../domain/reports/analytics';
-import type { CampaignConfig, NumberAssignment, NumberConfig, Publisher } from '../../domain/kernel/types';
+import type { Campaign, NumberAssignment, TrackingNumber, Publisher } from '../../domain/catalog/types';
 import { ConfigWriteConflict, type ApiKeyRecord } from '../kernel/ports';
 
 /** The configuration store as the management API needs it: uncached, strongly consistent reads; conditional writes. */
@@ -21,11 +21,11 @@ export interface ManagementStore {
   readPublisher(accountId: string, publisherId: string): Promise<Publisher | null>;
   /** Creates or replaces; true when created. */
   putPublisher(publisher: Publisher): Promise<boolean>;
-  readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null>;
+  readCampaign(accountId: string, campaignId: string): Promise<Campaign | null>;
   /** Throws ConfigWriteConflict unless the stored rev is `expectedRev` (null: the item must not exist). */
-  putCampaign(campaign: CampaignConfig, expectedRev: number | null): Promise<void>;
-  readTrackingNumber(e164: string): Promise<NumberConfig | null>;
-  putTrackingNumber(number: NumberConfig, expectedRev: number | null): Promise<void>;
+  putCampaign(campaign: Campaign, expectedRev: number | null): Promise<void>;
+  readTrackingNumber(e164: string): Promise<TrackingNumber | null>;
+  putTrackingNumber(number: TrackingNumber, expectedRev: number | null): Promise<void>;
 }
 
 export interface ManagementDeps {
@@ -45,8 +45,8 @@ export interface CampaignView {
   readonly campaignId: string;
   readonly name: string;
   readonly vertical: string;
-  readonly geography: CampaignConfig['geography'];
-  readonly hours: CampaignConfig['hours'];
+  readonly geography: Campaign['geography'];
+  readonly hours: Campaign['hours'];
   /** The version governing calls that start now (null before the first takes effect). */
   readonly termsInForce: TermsVersion | null;
   /** Every version, oldest first. */
@@ -133,7 +133,7 @@ export async function getPublisher(principal: ApiKeyRecord, publisherId: string,
 
 // ------------------------------------------------------------------ campaigns
 
-function campaignView(c: CampaignConfig, nowMs: number): CampaignView {
+function campaignView(c: Campaign, nowMs: number): CampaignView {
   return {
     accountId: c.accountId,
     campaignId: c.campaignId,
@@ -177,7 +177,7 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
   if (body.terms !== undefined && (latest === null || !sameTerms(latest, body.terms))) {
     versions = appendVersion(versions, { effectiveFrom: effectiveInstant(body.effectiveFrom, nowMs), terms: body.terms }, nowMs).versions;
   }
-  const campaign: CampaignConfig = {
+  const campaign: Campaign = {
     accountId: principal.accountId,
     campaignId: id,
     name: body.name,
@@ -204,7 +204,7 @@ export async function getCampaign(principal: ApiKeyRecord, campaignId: string, d
 
 // ------------------------------------------------------------------ tracking numbers
 
-function numberView(n: NumberConfig, nowMs: number): TrackingNumberView {
+function numberView(n: TrackingNumber, nowMs: number): TrackingNumberView {
   let inForce: NumberAssignment | null = null;
   for (const a of n.assignments) if (Date.parse(a.effectiveFrom) <= nowMs) inForce = a;
   return { number: n.number, accountId: n.accountId, assignmentInForce: inForce, assignments: n.assignments, updatedAt: n.updatedAt };
@@ -249,7 +249,7 @@ export async function putTrackingNumber(principal: ApiKeyRecord, e164: string, j
             createdAt: now.toISOString(),
           },
         ];
-  const stored: NumberConfig = { accountId, number, assignments, rev: (existing?.rev ?? 0) + 1, updatedAt: now.toISOString() };
+  const stored: TrackingNumber = { accountId, number, assignments, rev: (existing?.rev ?? 0) + 1, updatedAt: now.toISOString() };
   await write('tracking number', () => deps.store.putTrackingNumber(stored, existing?.rev ?? null));
   return { created: existing === null, body: numberView(stored, nowMs) };
 }

@@ -24,12 +24,11 @@ import {
   DISPUTE_REASONS,
 } from '../../domain/disputes/disputes';
 import { liveChargeSeq } from '../rating/duplicate-window';
-import { chargeEntryId, ledgerSortKey } from '../../domain/ledger/charges';
-import { creditEntryId, reversalEntryId, type CreditEntry, type LedgerEntryV2 } from '../../domain/ledger/entries';
+import { chargeEntryId, ledgerSortKey, creditEntryId, reversalEntryId, type CreditEntry, type LedgerEntry } from '../../domain/ledger/entries';
 import { Forbidden, NotFound } from '../../domain/kernel/problems';
 import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import { entryHash, type StoredEntry } from '../../domain/ledger/tamper';
-import type { LedgerEntry } from '../../domain/kernel/types';
+import type { ChargeEntry } from '../../domain/ledger/entries';
 import { readOwnCall } from '../calls/call-access';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import type { ApiKeyRecord, CallStore, Page } from '../kernel/ports';
@@ -71,7 +70,7 @@ export interface CallFactsReader {
 
 export interface LedgerEntryReader {
   /** An entry by its sort key `<effectiveAt>#<entryId>`, strongly consistent. */
-  getEntry(accountId: string, sk: string): Promise<LedgerEntryV2 | null>;
+  getEntry(accountId: string, sk: string): Promise<LedgerEntry | null>;
 }
 
 export interface DisputeDeps {
@@ -119,12 +118,12 @@ async function chargeOf(
   principal: ApiKeyRecord,
   callId: string,
   deps: Pick<DisputeDeps, 'calls' | 'ledger'>,
-): Promise<{ charge: LedgerEntry | null; reversed: ReversedCharge | null; reversals: number; startedAt: string | null }> {
+): Promise<{ charge: ChargeEntry | null; reversed: ReversedCharge | null; reversals: number; startedAt: string | null }> {
   const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id, { consistent: true }));
   const reversals = call.reversals?.count ?? 0;
   if (call.rating?.billable !== true || call.startedAt === null) {
-    const prior = call.rating?.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
-    const reversed = reversals > 0 ? { reversalEntryId: reversalEntryId(callId, reversals), priorCallId: typeof prior === 'string' ? prior : null } : null;
+    const prior = call.rating?.recorded.priorBilled?.callId ?? null;
+    const reversed = reversals > 0 ? { reversalEntryId: reversalEntryId(callId, reversals), priorCallId: prior } : null;
     return { charge: null, reversed, reversals, startedAt: call.startedAt };
   }
   const entry = await deps.ledger.getEntry(principal.accountId, ledgerSortKey({ effectiveAt: call.startedAt, entryId: chargeEntryId(callId, liveChargeSeq(call)) }));

@@ -11,7 +11,7 @@ import * as z from 'zod';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../../domain/terms/terms-schema';
 import { SeedPublisherSchema } from '../../domain/catalog/config-schema';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
-import type { Publisher } from '../../domain/kernel/types';
+import type { Publisher } from '../../domain/catalog/types';
 import type { CampaignView, TrackingNumberView } from '../catalog/management';
 import { DISPUTE_REASONS, type Dispute } from '../../domain/disputes/disputes';
 import { OutcomeMatchSchema, OutcomeStatusSchema } from '../../domain/outcomes/outcomes-schema';
@@ -21,13 +21,13 @@ import { CALL_SIGNALS } from '../../domain/rating/rules';
 import { STATEMENT_DIGEST } from '../../domain/ledger/statements';
 import type { SameShape } from '../../domain/kernel/schema-shape';
 import type { TermsVersion } from '../../domain/terms/terms';
-import { REASON_CODES, type LedgerEntry } from '../../domain/kernel/types';
-import type { CreditEntry, ReversalEntry } from '../../domain/ledger/entries';
+import { REASON_CODES } from '../../domain/rating/decision';
+import { type ChargeEntry } from '../../domain/ledger/entries';
+import type { CreditEntry, ReversalEntry, LedgerTotals } from '../../domain/ledger/entries';
 import type { CallResponse, RatingExplanation } from '../calls/read-api';
 import type { StatementResponse } from '../ledger/statements';
 import type { ReconciliationResponse } from '../reconciliation/reconciliations';
 import type { VerifyResponse } from '../ledger/verify';
-import type { LedgerTotals } from './ports';
 import { PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
 import type { PilotReport } from '../../domain/pilots/pilots';
 import type { PilotView } from '../pilots/pilots';
@@ -366,7 +366,7 @@ export const VerifySchema = z
 // ------------------------------------------------------------------ the schemas are the answers' types
 
 type Out<S extends z.ZodType> = z.output<S>;
-type StoredLedgerEntry = (LedgerEntry | CreditEntry | ReversalEntry) & { readonly contentHash?: string };
+type StoredLedgerEntry = (ChargeEntry | CreditEntry | ReversalEntry) & { readonly contentHash?: string };
 
 export const SHAPES_MATCH: [
   SameShape<Out<typeof PilotViewDoc>, PilotView>,

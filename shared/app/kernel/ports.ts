@@ -2,15 +2,17 @@
  * The ports the use cases depend on. Adapters in shared/adapters implement them with the AWS SDK; tests may
  * implement them in memory. No AWS types appear here.
  */
-import type { CampaignRecord, NumberRecord } from '../../domain/catalog/config';
+import type { CampaignItem, NumberItem } from '../../domain/catalog/config';
 import type { CapRefusal, PilotCharge, PilotMovement } from '../../domain/pilots/caps';
 import type { WindowState } from '../../domain/rating/duplicate-window';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { ChargeEntry, LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CallerTraits, CrossCallFlags } from '../../domain/quality/signals';
-import type { PriorBilled } from '../../domain/rating/rating-legacy';
-import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision, ReasonCode } from '../../domain/kernel/types';
+import type { Account, Publisher } from '../../domain/catalog/types';
+import type { ApiRole } from '../../domain/kernel/roles';
+import type { CallEvent, IngestMessage } from '../../domain/calls/events';
+import type { PriorBilled, RatingDecision, ReasonCode, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
 
@@ -26,9 +28,9 @@ export interface ConfigStore {
    * A campaign with its terms versions. `forInstantMs`: the copy must be exact for calls that started then
    * (a cached copy may be used only if no change written after it was read can be in force then; config.ts).
    */
-  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignRecord | null>;
+  getCampaign(accountId: string, campaignId: string, forInstantMs?: number): Promise<CampaignItem | null>;
   /** A tracking number (E.164) with its assignment history, whatever account it belongs to; `forInstantMs` as above. */
-  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberRecord | null>;
+  getTrackingNumber(e164: string, forInstantMs?: number): Promise<NumberItem | null>;
   /** An API key by the sha256 hex of the key. */
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
   /** A publisher of the account (cached). */
@@ -139,7 +141,7 @@ export interface WindowRerate {
   /** The pilot's refusal, for a call re-rated `over_cap`. */
   readonly capRefusal?: CapRefusal;
   /** The entry written with it: its new charge, or the reversal of its live charge; null for a re-point. */
-  readonly entry: LedgerEntryV2 | null;
+  readonly entry: LedgerEntry | null;
   /** A reversal: the live charge's amount, added to the call's reversed charges (StoredCall.reversals). */
   readonly reversedChargeCents?: number;
   /** Its charge counted on, or given back to, its pilot's counter. */
@@ -179,7 +181,8 @@ export interface StoredCall {
   readonly accountId: string;
   /** Every event slot of the call (fold them with foldCall). */
   readonly events: readonly CallEvent[];
-  readonly rating: RatingDecision | null;
+  /** The rating as the item records it (decision.ts RecordedRating); null until the call is rated. */
+  readonly rating: RecordedRating | null;
   readonly ratedAt: string | null;
   readonly startedAt: string | null;
   readonly endedAt: string | null;
@@ -258,7 +261,7 @@ export interface CallStore {
     accountId: string;
     events: readonly CallEvent[];
     rated: RatedCall;
-    entry: LedgerEntry | null;
+    entry: ChargeEntry | null;
     window: WindowWrite | null;
     /** The pilot counter update, for a charged call of a pilot inside its window. */
     pilot?: PilotCharge | null;
@@ -303,17 +306,9 @@ export interface LedgerQuery extends TimeRange {
   readonly cursor?: string;
 }
 
-export interface LedgerTotals {
-  readonly chargesCents: number;
-  readonly creditsCents: number;
-  readonly reversalsCents: number;
-  readonly netCents: number;
-  readonly count: number;
-}
-
 export interface LedgerStore {
   /** Entries (charges, credits, reversals) in effective-time order. */
-  listEntries(query: LedgerQuery): Promise<Page<LedgerEntryV2>>;
+  listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>>;
   /** Totals over the whole filtered range (the cursor and limit are ignored). */
   totals(query: Omit<LedgerQuery, 'limit' | 'cursor'>): Promise<LedgerTotals>;
 }

@@ -9,13 +9,13 @@
  * the entries its digest covers, for a publisher to recompute it.
  */
 import { NotFound } from '../../domain/kernel/problems';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry } from '../../domain/ledger/entries';
 import { periodBounds, statement, type Statement } from '../../domain/ledger/statements';
 import type { ApiKeyRecord, ConfigStore } from '../kernel/ports';
 
 export interface LedgerRangeReader {
   /** Every entry whose sort key is in [from, to) (ISO instants), optionally of one publisher. */
-  entriesInRange(query: { accountId: string; from?: string; to?: string; publisherId?: string }): Promise<readonly LedgerEntryV2[]>;
+  entriesInRange(query: { accountId: string; from?: string; to?: string; publisherId?: string }): Promise<readonly LedgerEntry[]>;
 }
 
 export interface StatementDeps {

@@ -15,11 +15,11 @@
  * cannot fork the chain (the seal's put is conditional on its sequence number being free). It reads the newest
  * seal and then ONE interval at a time (`entriesCreatedBetween`, an index Query), never the whole ledger.
  */
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry } from '../../domain/ledger/entries';
 import { entryHash, nextSealWindow, sealInterval, verify, type BrokenLink, type Seal, type SealAnchor, type StoredEntry } from '../../domain/ledger/tamper';
 import type { ApiKeyRecord } from '../kernel/ports';
 
-export type HashedEntry = LedgerEntryV2 & { readonly contentHash?: string };
+export type HashedEntry = LedgerEntry & { readonly contentHash?: string };
 
 export interface LedgerVerifyReader {
   entriesInRange(query: { accountId: string }): Promise<readonly HashedEntry[]>;

@@ -31,7 +31,7 @@ import {
 } from '../../domain/pilots/pilots';
 import { CreatePilotSchema, IdempotencyKeySchema, PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
 import { BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType } from '../../domain/kernel/problems';
-import type { Account, CampaignConfig, Publisher } from '../../domain/kernel/types';
+import type { Account, Campaign, Publisher } from '../../domain/catalog/types';
 import type { Written } from '../catalog/management';
 import { requireAdmin } from '../catalog/management';
 import type { PilotActivity, PilotExecutionInput, PilotReportStore, PilotStore, PilotWorkflow } from './ports';
@@ -49,7 +49,7 @@ export interface PilotApiDeps {
   readonly store: PilotStore;
   readonly activity: PilotActivity;
   readonly config: {
-    readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null>;
+    readCampaign(accountId: string, campaignId: string): Promise<Campaign | null>;
     readPublisher(accountId: string, publisherId: string): Promise<Publisher | null>;
     getAccount(accountId: string): Promise<Account | null>;
   };
@@ -179,7 +179,7 @@ export async function createPilot(
       failure: null,
       updatedAt: at,
     };
-    const updated: CampaignConfig = { ...campaign, pilots: [...(campaign.pilots ?? []), termsOf(record)], rev: campaign.rev + 1, updatedAt: at };
+    const updated: Campaign = { ...campaign, pilots: [...(campaign.pilots ?? []), termsOf(record)], rev: campaign.rev + 1, updatedAt: at };
     const outcome = await deps.store.createPilot({ record, campaign: updated, expectedRev: campaign.rev });
     if (outcome === 'created') {
       deps.log.info('pilot created', { accountId, pilotId, campaignId: req.campaignId, startsAt: record.startsAt, endsAt: record.endsAt });

@@ -4,9 +4,9 @@
  * workflow starters (Step Functions in AWS, aws-local-stepfunctions locally: infra/local/stepfunctions.ts).
  * No AWS types here.
  */
-import type { CampaignConfig } from '../../domain/kernel/types';
+import type { Campaign } from '../../domain/catalog/types';
 import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../../domain/pilots/pilots';
-import type { LedgerEntryV2 } from '../../domain/ledger/entries';
+import type { LedgerEntry } from '../../domain/ledger/entries';
 
 export type CreateOutcome = 'created' | 'exists' | 'campaign_changed';
 
@@ -15,7 +15,7 @@ export interface PilotStore {
    * ONE transaction: the pilot record and its counter (both must not exist), its registry entry, and the campaign
    * with the pilot's terms appended (condition: the campaign's rev is still `expectedRev`).
    */
-  createPilot(args: { record: PilotRecord; campaign: CampaignConfig; expectedRev: number }): Promise<CreateOutcome>;
+  createPilot(args: { record: PilotRecord; campaign: Campaign; expectedRev: number }): Promise<CreateOutcome>;
   getPilot(accountId: string, pilotId: string): Promise<PilotRecord | null>;
   getCounter(accountId: string, pilotId: string): Promise<CounterSnapshot | null>;
   /** The daily counter's spend on `date` (null: nothing counted that day yet). */
@@ -42,12 +42,12 @@ export interface PilotStore {
 /** Calls and ledger entries of a pilot's campaign over a time range (the report's and the view's input). */
 export interface PilotActivity {
   callsInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<PilotCall[]>;
-  entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntryV2[]>;
+  entriesInRange(args: { accountId: string; campaignId: string; from: string; to: string }): Promise<readonly LedgerEntry[]>;
 }
 
 export interface PilotCampaigns {
   /** Strongly consistent, uncached. */
-  readCampaign(accountId: string, campaignId: string): Promise<CampaignConfig | null>;
+  readCampaign(accountId: string, campaignId: string): Promise<Campaign | null>;
 }
 
 export interface PilotReportStore {

@@ -38,7 +38,7 @@ import type { Log } from '../kernel/ports';
 
 /**
  * The ledger range of a pilot's money: from its window's start, with no end. Charges are booked at their call's start
- * (inside the window), but a reversal of one is booked when it is written (ledger-v2.ts), which may be after the window.
+ * (inside the window), but a reversal of one is booked when it is written (ledger/entries.ts), which may be after the window.
  */
 function pilotLedgerRange(rec: Pick<PilotRecord, 'accountId' | 'campaignId' | 'startsAt'>): { accountId: string; campaignId: string; from: string; to: string } {
   return { accountId: rec.accountId, campaignId: rec.campaignId, from: rec.startsAt, to: '9999' };

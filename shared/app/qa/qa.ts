@@ -24,7 +24,7 @@ import { CallRepo, ConfigRepo } from '../../adapters/calls/main-repo';
 import { QaRepo } from '../../adapters/qa/qa-repo';
 import { PRESIGN_TTL_SEC, S3RecordingUrls } from '../../adapters/recordings/recording-urls';
 import type { ReportCall } from '../../domain/reports/analytics';
-import { asCampaignConfig, type CampaignRecord } from '../../domain/catalog/config';
+import { asCampaign, type CampaignItem } from '../../domain/catalog/config';
 import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable, UnsupportedMediaType, fieldErrors } from '../../domain/kernel/problems';
 import { createQaSampler, defaultQaSeed, disputeReasonOf, FLAGGED_RULE, FLAGGED_SHARE, type CallQa, type QaFlag } from '../../domain/qa/qa';
 import { PostQaResponseSchema, PostQaSchema, QaSampleSchema, type PostQaRequest } from '../../domain/qa/qa-schema';
@@ -52,7 +52,7 @@ export interface QaStore {
 }
 
 export interface QaDeps {
-  readonly config: { readCampaign(accountId: string, campaignId: string): Promise<CampaignRecord | null> };
+  readonly config: { readCampaign(accountId: string, campaignId: string): Promise<CampaignItem | null> };
   readonly campaignCalls: {
     streamCampaignCalls(
       accountId: string,
@@ -132,7 +132,7 @@ export interface QaSampleResponse {
 export async function sampleForQa(q: QaSampleQuery, deps: QaDeps): Promise<QaSampleResponse> {
   const record = await deps.config.readCampaign(q.accountId, q.campaignId);
   if (record === null) throw new NotFound('No such campaign.');
-  const campaign = asCampaignConfig(record);
+  const campaign = asCampaign(record);
   const calls = deps.campaignCalls.streamCampaignCalls(q.accountId, q.campaignId, q.from, q.to, { termsVersions: campaign.termsVersions });
   // The buffer the call was rated against; a call without one (no terms version) gets the version in force at its start.
   const sampler = createQaSampler({

@@ -30,7 +30,7 @@
  */
 import { isChildLeg, foldCall } from '../../domain/calls/fold';
 import { ivrTimingOf } from '../../domain/quality/ivr-timing';
-import type { CallEvent, CallStatusEvent } from '../../domain/kernel/types';
+import type { CallEvent, CallStatusEvent } from '../../domain/calls/events';
 import {
   DEFAULT_QUALITY_CONFIG,
   addCrossCallFindings,

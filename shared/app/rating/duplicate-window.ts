@@ -20,11 +20,10 @@
  * finds its call rated and stops.
  */
 import { planWindow, type CallAction, type WindowChange, type WindowPlan, type WindowState } from '../../domain/rating/duplicate-window';
-import { chargeEntry, chargeEntryId } from '../../domain/ledger/charges';
-import { reversalEntry } from '../../domain/ledger/entries';
+import { chargeEntry, chargeEntryId, reversalEntry } from '../../domain/ledger/entries';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotCharge } from '../../domain/pilots/caps';
-import { asCampaignConfig } from '../../domain/catalog/config';
-import type { LedgerEntry } from '../../domain/kernel/types';
+import { asCampaign } from '../../domain/catalog/config';
+import type { ChargeEntry } from '../../domain/ledger/entries';
 import { backoffMs, sleep as realSleep } from '../kernel/concurrency';
 import { WriteConflict, type CallStore, type CommitOutcome, type ConfigStore, type Log, type StoredCall, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite } from '../kernel/ports';
 
@@ -206,9 +205,9 @@ async function rerateWrites(
     const isBilled = rating.billable && rating.reasons.length === 0;
     const startMs = Date.parse(call.startedAt);
     const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startMs);
-    const pilotMatch = campaign === null ? null : pilotForCall(asCampaignConfig(campaign).pilots, rating.publisherId, startMs);
+    const pilotMatch = campaign === null ? null : pilotForCall(asCampaign(campaign).pilots, rating.publisherId, startMs);
     const pilot = pilotMatch?.inWindow === true ? pilotMatch.pilot : null;
-    const base: Omit<LedgerEntry, 'entryId' | 'amountCents' | 'createdAt'> = {
+    const base: Omit<ChargeEntry, 'entryId' | 'amountCents' | 'createdAt'> = {
       type: 'charge',
       currency: 'USD',
       callId: call.callId,
@@ -229,7 +228,7 @@ async function rerateWrites(
           continue;
         }
         const seq = liveChargeSeq(call);
-        const charge: LedgerEntry = { ...base, entryId: chargeEntryId(call.callId, seq), amountCents: rating.amountCents, createdAt: at };
+        const charge: ChargeEntry = { ...base, entryId: chargeEntryId(call.callId, seq), amountCents: rating.amountCents, createdAt: at };
         prices.set(call.callId, rating.amountCents);
         rerates.push({
           ...expect,
@@ -259,7 +258,7 @@ async function rerateWrites(
           entry: chargeEntry({
             accountId,
             callId: call.callId,
-            decision: { ...rating, billable: true, amountCents: price, reasons: [] },
+            decision: { ...rating, billable: true, amountCents: price },
             startedAt: call.startedAt,
             createdAt: at,
             seq,

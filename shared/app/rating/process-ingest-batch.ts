@@ -17,35 +17,20 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { callerIdentity, identityHash, normaliseNumber, WITHHELD_IDENTITY } from '../../domain/calls/caller';
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
-import { asCampaignConfig, asNumberConfig, assignmentAt, termsUseDigits, undeclaredSubSource } from '../../domain/catalog/config';
-import { chargeEntry } from '../../domain/ledger/charges';
+import { asCampaign, asTrackingNumber, assignmentAt, termsUseDigits, undeclaredSubSource } from '../../domain/catalog/config';
+import { chargeEntry } from '../../domain/ledger/entries';
 import { EMPTY_WINDOW } from '../../domain/rating/duplicate-window';
 import { pilotCharge, pilotForCall, type CapRefusal, type PilotMatch } from '../../domain/pilots/caps';
 import { consentFinding, consentRequired } from '../../domain/compliance/consent';
 import { callSignals, DEFAULT_QUALITY_CONFIG, keyedNumberBlock, type CallerTraits, type QualityFacts } from '../../domain/quality/signals';
 import { ivrTimingOf } from '../../domain/quality/ivr-timing';
-import { accountBlockSignals, callerGeo, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../../domain/rating/rules';
+import { accountBlockSignals, callerGeo, callFactsFrom, rateCall, type CallSignal } from '../../domain/rating/rules';
+import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
-import type { Account, CallEvent, CallStatusEvent, CampaignConfig, IngestMessage, Provider, TrackingNumber } from '../../domain/kernel/types';
+import type { Account, Campaign, AssignedNumber } from '../../domain/catalog/types';
+import type { CallEvent, CallStatusEvent, IngestMessage, Provider } from '../../domain/calls/events';
 import { backoffMs, settleWithLimit, sleep as realSleep } from '../kernel/concurrency';
-import {
-  CallAccountMismatch,
-  WriteConflict,
-  type BlockListReader,
-  type CallStore,
-  type ComplianceReader,
-  type ConsentReader,
-  type CommitOutcome,
-  type ConfigStore,
-  type Log,
-  type RatedCall,
-  type RawArchive,
-  type Rerating,
-  type RecordingJobQueue,
-  type StoredCall,
-  type StoredWindow,
-  type Telemetry,
-} from '../kernel/ports';
+import { CallAccountMismatch, WriteConflict, type BlockListReader, type CallStore, type ComplianceReader, type ConsentReader, type CommitOutcome, type ConfigStore, type Log, type RatedCall, type RawArchive, type Rerating, type RecordingJobQueue, type StoredCall, type StoredWindow, type Telemetry } from '../kernel/ports';
 import { callNetCents, settleWindow, type SettleResult } from './duplicate-window';
 
 export interface QueueRecord {
@@ -236,8 +221,8 @@ async function withConflictRetry<T>(deps: Pick<ProcessIngestDeps, 'maxAttempts' 
 
 /** Everything rating needs besides the duplicate marker: looked up once per call, from cached configuration. */
 interface RatingContext {
-  readonly assignment: TrackingNumber | null;
-  readonly campaign: CampaignConfig | null;
+  readonly assignment: AssignedNumber | null;
+  readonly campaign: Campaign | null;
   /** The version in force at the call's start (null: unknown number, or no version in force yet). */
   readonly terms: TermsVersion | null;
   readonly digits: string | null;
@@ -264,10 +249,10 @@ async function ratingContext(
   const dialled = normaliseNumber(terminal.to) ?? terminal.to;
   const found = await deps.config.getTrackingNumber(dialled, startedAtMs);
   // A number assigned to another account is unknown to this one.
-  const number = found !== null && found.accountId === terminal.accountId ? asNumberConfig(found) : null;
+  const number = found !== null && found.accountId === terminal.accountId ? asTrackingNumber(found) : null;
   const assignment = number === null ? null : assignmentAt(number, startedAtMs);
   const record = assignment === null ? null : await deps.config.getCampaign(terminal.accountId, assignment.campaignId, startedAtMs);
-  const campaign = record === null ? null : asCampaignConfig(record);
+  const campaign = record === null ? null : asCampaign(record);
   const terms = campaign === null ? null : termsInForce(campaign.termsVersions, startedAtMs);
   let digits = gatheredDigits(events);
   let talkSec = talkSeconds(events);
@@ -387,9 +372,9 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
       capRefusal: refusal,
     };
     // The call as if no other call of the caller billed: whether it is a candidate of its duplicate window.
-    const candidate = rateCallV2({ ...inputs, priorBilled: null });
+    const candidate = rateCall({ ...inputs, priorBilled: null });
     const ratedAt = deps.now().toISOString();
-    const ratedWith = (decision: RatingDecisionV2): RatedCall => ({
+    const ratedWith = (decision: RatingDecision): RatedCall => ({
       decision,
       ratedAt,
       startedAt: times.startedAt,
@@ -402,9 +387,9 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
     const rerate = mode.rerate === undefined ? {} : { rerate: mode.rerate };
     // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
     const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
-    const chargeOf = (decision: RatingDecisionV2) =>
+    const chargeOf = (decision: RatingDecision) =>
       chargeEntry({ accountId, callId, decision, startedAt: times.startedAt, createdAt: ratedAt, ...(pilot === null ? {} : { pilotId: pilot.pilotId }) });
-    const pilotChargeOf = (decision: RatingDecisionV2) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs));
+    const pilotChargeOf = (decision: RatingDecision) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs));
 
     let decision = candidate;
     let outcome: CommitOutcome | SettleResult | { readonly outcome: 'nothing' };
@@ -427,7 +412,7 @@ async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], dep
           leaving: [],
           commit: async (write, plan, rerates) => {
             const arrival = plan.arrivals.get(callId)!;
-            decision = arrival.billed ? candidate : rateCallV2({ ...inputs, priorBilled: { callId: arrival.prior!.callId, billedStartMs: arrival.prior!.startMs } });
+            decision = arrival.billed ? candidate : rateCall({ ...inputs, priorBilled: { callId: arrival.prior!.callId, billedStartMs: arrival.prior!.startMs } });
             const committed = await deps.calls.commitRating({
               callId,
               accountId,
@@ -587,9 +572,8 @@ export async function rerateCall(callId: string, trigger: RerateTrigger, deps: R
   return 'rerated';
 }
 
-function priorCallIdOf(rating: { readonly rules: readonly { readonly rule: string; readonly inputs: Record<string, unknown> }[] }): string | null {
-  const prior = rating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
-  return typeof prior === 'string' ? prior : null;
+function priorCallIdOf(rating: RecordedRating): string | null {
+  return rating.recorded.priorBilled?.callId ?? null;
 }
 
 /**
@@ -616,7 +600,7 @@ export async function rerateAfterCredit(
   if (duplicateHash === null || !rating.billable || callNetCents(credited) !== 0) return { rerated: [] };
   const startedAtMs = Date.parse(credited.startedAt);
   const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startedAtMs);
-  const terms = campaign === null ? null : asCampaignConfig(campaign).termsVersions.find((v) => v.version === rating.termsVersion);
+  const terms = campaign === null ? null : asCampaign(campaign).termsVersions.find((v) => v.version === rating.termsVersion);
   if (terms === undefined || terms === null || terms.duplicateWindowHours <= 0) return { rerated: [] };
   const windowMs = terms.duplicateWindowHours * 3_600_000;
 

@@ -22,13 +22,13 @@
  */
 import type { ReportCall } from '../../domain/reports/analytics';
 import { dayNumber, localDay, splitPeriod, type AggregateKind } from '../../domain/reports/aggregates';
-import { asCampaignConfig } from '../../domain/catalog/config';
+import { asCampaign } from '../../domain/catalog/config';
 import { NotFound } from '../../domain/kernel/problems';
 import { createScorecard, scorecardCsv, type SourceRow } from '../../domain/reports/scorecard';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../../domain/reports/threshold-tuner';
-import type { CampaignConfig, Publisher } from '../../domain/kernel/types';
-import type { CampaignRecord } from '../../domain/catalog/config';
+import type { Campaign, Publisher } from '../../domain/catalog/types';
+import type { CampaignItem } from '../../domain/catalog/config';
 import type { ConfigStore } from '../kernel/ports';
 import type { ReportBasis, ReportEngine, SourcesQuery, SourcesReport, SourceRow as SourceAnswerRow, ThresholdQuery, ThresholdReport } from './reports';
 
@@ -46,7 +46,7 @@ export interface AggregateCell {
 }
 
 export interface ReportEngineDeps {
-  readonly config: Pick<ConfigStore, 'getAccount' | 'getPublisher'> & { readCampaign(accountId: string, campaignId: string): Promise<CampaignRecord | null> };
+  readonly config: Pick<ConfigStore, 'getAccount' | 'getPublisher'> & { readCampaign(accountId: string, campaignId: string): Promise<CampaignItem | null> };
   readonly calls: {
     streamCampaignCalls(
       accountId: string,
@@ -82,13 +82,13 @@ function planOf(q: { from: string; to: string; basis?: ReportBasis }, timeZone: 
 }
 
 export function reportEngine(deps: ReportEngineDeps): ReportEngine {
-  async function campaignOf(q: { accountId: string; campaignId: string }): Promise<CampaignConfig> {
+  async function campaignOf(q: { accountId: string; campaignId: string }): Promise<Campaign> {
     const record = await deps.config.readCampaign(q.accountId, q.campaignId);
     if (record === null) throw new NotFound('No such campaign.');
-    return asCampaignConfig(record);
+    return asCampaign(record);
   }
 
-  async function* callsOf(q: { accountId: string; campaignId: string }, plan: Plan, campaign: CampaignConfig, counter: { calls: number }): AsyncGenerator<ReportCall> {
+  async function* callsOf(q: { accountId: string; campaignId: string }, plan: Plan, campaign: Campaign, counter: { calls: number }): AsyncGenerator<ReportCall> {
     for (const [from, to] of plan.ranges) {
       for await (const call of deps.calls.streamCampaignCalls(q.accountId, q.campaignId, from, to, { termsVersions: campaign.termsVersions })) {
         counter.calls += 1;

@@ -22,7 +22,7 @@ import { CALL_SIGNALS } from '../../domain/rating/rules';
 import type { DeepReadonly, SameShape } from '../../domain/kernel/schema-shape';
 import type { SourceRow as ScorecardSourceRow } from '../../domain/reports/scorecard';
 import type { ThresholdRow, ThresholdTuning } from '../../domain/reports/threshold-tuner';
-import { REASON_CODES } from '../../domain/kernel/types';
+import { REASON_CODES } from '../../domain/rating/decision';
 import type { ApiKeyRecord } from '../kernel/ports';
 import { clampInstant } from '../../domain/kernel/input';
 import { id, instant, parseQuery, wholeNumber, type QueryParams, type Rule } from '../kernel/query';

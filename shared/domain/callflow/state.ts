@@ -20,7 +20,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FieldError } from '../kernel/problems';
-import type { Provider } from '../kernel/types';
+import type { Provider } from '../calls/events';
 
 export type VoiceState =
   | { readonly step: 'incoming' }

@@ -29,7 +29,7 @@
 import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import { Unprocessable } from '../kernel/problems';
-import type { Provider } from '../kernel/types';
+import type { Provider } from './events';
 
 /**
  * What the caller's number is, without saying it: `withheld` (the caller id is withheld: callerIdentity),

@@ -2,8 +2,8 @@
  * Folding the events of one call into its current view. Events arrive duplicated, out of order and in
  * parallel; the fold is a pure function of the SET of events, so every arrival order gives the same view.
  */
-import type { CallEvent, CallStatus, CallStatusEvent, RecordingStatusEvent } from '../kernel/types';
-import { TERMINAL_STATUSES } from '../kernel/types';
+import type { CallEvent, CallStatus, CallStatusEvent, RecordingStatusEvent } from './events';
+import { TERMINAL_STATUSES } from './events';
 
 /** Higher wins. Terminal statuses beat progress; among terminals a connected call (`completed`) wins. */
 const STATUS_PRECEDENCE: Record<CallStatus, number> = {

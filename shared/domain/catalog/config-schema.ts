@@ -5,15 +5,18 @@
  * bundle full zod.
  */
 import * as z from 'zod';
-import { defaultCreditPolicy } from './config';
+import { DISPUTE_REASONS } from '../disputes/disputes';
 import { CreditPolicySchema } from '../disputes/disputes-schema';
 import { CampaignEconomicsSchema } from '../reports/economics-schema';
 import { instantInput, singleLine } from '../kernel/input-schema';
 import { BadRequest, fieldErrors } from '../kernel/problems';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../terms/terms-schema';
-import { TRAFFIC_METHODS } from '../kernel/types';
+import { TRAFFIC_METHODS } from './types';
 
 // ---------------------------------------------------------------- field schemas
+
+/** What a publisher gets when nothing is said: 30 days, every reason. */
+export const defaultCreditPolicy = () => ({ disputeWindowDays: 30, allowedReasons: [...DISPUTE_REASONS] });
 
 export const IdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lower-case letters, digits or dashes');
 export const E164Schema = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550101');

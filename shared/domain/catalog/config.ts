@@ -16,19 +16,15 @@
  * written that takes effect before it); it is rated with the cached copy.
  */
 import type { SeedCampaign } from './config-schema';
-import { DISPUTE_REASONS } from '../disputes/disputes';
 import { Unprocessable } from '../kernel/problems';
 import { storedTermsVersion, withTermsDefaults, type ContractTerms } from '../terms/terms';
-import type { Campaign, CampaignConfig, NumberAssignment, NumberConfig, TrackingNumber } from '../kernel/types';
+import type { FlatCampaign, Campaign, NumberAssignment, TrackingNumber, AssignedNumber } from './types';
 
 /** How long before it takes effect a configuration change must be written (and the config cache lifetime). */
 export const CONFIG_LEAD_MS = 60_000;
 
 /** `effectiveFrom` of seed-file terms and assignments: in force since before any call. */
 export const SEED_EPOCH = '1970-01-01T00:00:00.000Z';
-
-/** What a publisher gets when nothing is said: 30 days, every reason. */
-export const defaultCreditPolicy = () => ({ disputeWindowDays: 30, allowedReasons: [...DISPUTE_REASONS] });
 
 // ---------------------------------------------------------------- effective dating
 
@@ -53,17 +49,20 @@ export function effectiveInstant(requested: string | undefined, nowMs: number): 
 
 // ---------------------------------------------------------------- normalising stored shapes
 
-/** A campaign as any store gives it: the issue-3 config, or an issue-2 item with one flat terms inline. */
-export type CampaignRecord = CampaignConfig | Campaign;
-export type NumberRecord = NumberConfig | TrackingNumber;
+/**
+ * A campaign item as any store gives it, of any age: a `Campaign`, or an item written before terms were versioned
+ * (one flat set of terms inline). `asCampaign` reads both; a tracking number item likewise (`asTrackingNumber`).
+ */
+export type CampaignItem = Campaign | FlatCampaign;
+export type NumberItem = TrackingNumber | AssignedNumber;
 
 /** Any stored campaign as the current config, every terms version with the defaults of the terms it predates. */
-export function asCampaignConfig(c: CampaignRecord): CampaignConfig {
+export function asCampaign(c: CampaignItem): Campaign {
   if (!('termsVersions' in c)) return campaignFromSeed(c);
   return c.termsVersions.every((v) => v.withheldCallerId !== undefined) ? c : { ...c, termsVersions: c.termsVersions.map(storedTermsVersion) };
 }
 
-export function asNumberConfig(n: NumberRecord): NumberConfig {
+export function asTrackingNumber(n: NumberItem): TrackingNumber {
   if ('assignments' in n) return n;
   const { accountId, number, campaignId, publisherId, subSource } = n;
   return {
@@ -80,7 +79,7 @@ export function asNumberConfig(n: NumberRecord): NumberConfig {
  * versions, a later change supersedes a scheduled one; since a new assignment only takes effect in the future,
  * no write changes which assignment governed an instant already past).
  */
-export function assignmentAt(n: NumberConfig, atMs: number): TrackingNumber | null {
+export function assignmentAt(n: TrackingNumber, atMs: number): AssignedNumber | null {
   let best: NumberAssignment | null = null;
   for (const a of n.assignments) if (Date.parse(a.effectiveFrom) <= atMs) best = a;
   return best === null
@@ -88,10 +87,10 @@ export function assignmentAt(n: NumberConfig, atMs: number): TrackingNumber | nu
     : { accountId: n.accountId, number: n.number, campaignId: best.campaignId, publisherId: best.publisherId, subSource: best.subSource };
 }
 
-/** Seed (or issue-2) campaign → stored config: its terms become its first version, in force since SEED_EPOCH. */
-export function campaignFromSeed(c: SeedCampaign | Campaign): CampaignConfig {
+/** A seed (or flat-terms) campaign → the campaign: its terms become its first version, in force since SEED_EPOCH. */
+export function campaignFromSeed(c: SeedCampaign | FlatCampaign): Campaign {
   const { version, ...terms } = c.terms;
-  // Issue-2 terms lack the issue-3 fields; both shapes were validated when written, so only defaults are filled.
+  // Flat terms lack the later fields; both shapes were validated when written, so only defaults are filled.
   const full = withTermsDefaults(terms);
   return {
     accountId: c.accountId,

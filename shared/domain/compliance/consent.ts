@@ -10,7 +10,7 @@
  * consent). Evidence is not effective-dated: it states a fact about the past, so it applies as soon as it is stored —
  * but a call is judged once, when the writer rates it, so evidence must be posted before the call is processed.
  */
-import type { Publisher, TrafficMethod } from '../kernel/types';
+import type { Publisher, TrafficMethod } from '../catalog/types';
 
 /** How long captured consent covers calls (stated in docs/CONTRACTS.md). */
 export const CONSENT_VALIDITY_DAYS = 180;

@@ -21,7 +21,7 @@
  */
 import { creditEntryId, type CreditEntry } from '../ledger/entries';
 import { Conflict, Problem, Unprocessable } from '../kernel/problems';
-import type { LedgerEntry } from '../kernel/types';
+import type { ChargeEntry } from '../ledger/entries';
 
 export const DISPUTE_REASONS = [
   'fraud',
@@ -116,7 +116,7 @@ export function disputeId(callId: string): string {
 }
 
 export function openDispute(
-  charge: LedgerEntry | null,
+  charge: ChargeEntry | null,
   policy: CreditPolicy,
   request: OpenDisputeRequest & { readonly callId: string; readonly actor: string },
   nowMs: number,
@@ -198,7 +198,7 @@ export function resolveDispute(dispute: Dispute, outcome: ResolveDisputeRequest,
 }
 
 /** The credit an accepted dispute appends. Throws on a programming error (wrong charge, dispute not accepted). */
-export function creditEntry(charge: LedgerEntry, dispute: Dispute, createdAt: string): CreditEntry {
+export function creditEntry(charge: ChargeEntry, dispute: Dispute, createdAt: string): CreditEntry {
   if (dispute.status !== 'accepted') throw new Error(`creditEntry: dispute ${dispute.disputeId} is ${dispute.status}`);
   if (dispute.chargeEntryId !== charge.entryId || charge.callId !== dispute.callId) {
     throw new Error(`creditEntry: dispute ${dispute.disputeId} is not about ${charge.entryId}`);
@@ -224,7 +224,7 @@ export function creditEntry(charge: LedgerEntry, dispute: Dispute, createdAt: st
 }
 
 /** A credit of the whole charge takes its call out of the caller's duplicate window (duplicate-window.ts `leave`). */
-export function isFullCredit(charge: Pick<LedgerEntry, 'amountCents'>, credit: Pick<CreditEntry, 'amountCents'>): boolean {
+export function isFullCredit(charge: Pick<ChargeEntry, 'amountCents'>, credit: Pick<CreditEntry, 'amountCents'>): boolean {
   return credit.amountCents === -charge.amountCents;
 }
 

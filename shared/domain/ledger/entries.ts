@@ -1,10 +1,11 @@
 /**
- * Ledger entries of issue 3: charges (as in ledger.ts), credits and reversals, and the canonical serialisations that
- * statements and tamper evidence hash. A credit never edits a charge; it is a new, negative entry that names the
- * charge it corrects and the dispute that allowed it. A reversal is the same for the duplicate window: a new,
- * negative entry, booked when it is written, that takes back what remains of a charge whose call is no longer the
- * one that bills for its caller's window (an earlier call's final callback arrived late; duplicate-window.ts), and
- * names that charge and the call that bills instead.
+ * Ledger entries: immutable, integer cents, with ids and sort keys derived from the call so that a retried write
+ * collides with itself (and fails its `attribute_not_exists` condition) instead of billing twice. Three kinds: a
+ * charge (a billable call), a credit and a reversal. A credit never edits a charge; it is a new, negative entry that
+ * names the charge it corrects and the dispute that allowed it. A reversal is the same for the duplicate window: a
+ * new, negative entry, booked when it is written, that takes back what remains of a charge whose call is no longer
+ * the one that bills for its caller's window (an earlier call's final callback arrived late; duplicate-window.ts),
+ * and names that charge and the call that bills instead.
  *
  * Canonical serialisation (so another party, in another language, can recompute the same bytes):
  * one entry = a JSON array of its fields in the fixed order below, `null` for an absent value, integers as JSON
@@ -13,9 +14,84 @@
  * `entryId` (UTF-16 code unit order; ids are ASCII, so byte order) and joined with `\n`, no trailing newline.
  */
 import { createHash } from 'node:crypto';
-import type { LedgerEntry } from '../kernel/types';
+import type { RatingDecision } from '../rating/decision';
 
-export interface CreditEntry extends Omit<LedgerEntry, 'type'> {
+/** A billable call's charge. */
+export interface ChargeEntry {
+  /** Deterministic: `charge:<callId>` (the n-th charge of a call: `charge:<callId>:<n>`, chargeEntryId). */
+  readonly entryId: string;
+  readonly type: 'charge';
+  /** Integer cents; positive for charges. */
+  readonly amountCents: number;
+  readonly currency: 'USD';
+  readonly callId: string;
+  readonly accountId: string;
+  readonly publisherId: string;
+  readonly subSource: string | null;
+  readonly campaignId: string;
+  readonly termsVersion: number;
+  /** The instant the entry is booked against (the call's start): deterministic, part of the key. */
+  readonly effectiveAt: string;
+  /** Wall-clock time the entry was written. */
+  readonly createdAt: string;
+  /** The pilot whose counter this charge was counted against (pilots/caps.ts); absent for calls outside pilots. */
+  readonly pilotId?: string;
+}
+
+/**
+ * A call's first charge is `charge:<callId>` (as it always was); a call that bills again after its charge was reversed
+ * (the duplicate window moved back to it: duplicate-window.ts) gets its n-th charge `charge:<callId>:<n>`.
+ */
+export function chargeEntryId(callId: string, seq = 1): string {
+  return seq <= 1 ? `charge:${callId}` : `charge:${callId}:${seq}`;
+}
+
+export function chargeEntry(args: {
+  accountId: string;
+  callId: string;
+  /** The rating's billing facts and terms version (a RatingDecision, or a RecordedRating re-billed). */
+  decision: Pick<RatingDecision, 'billable' | 'amountCents' | 'campaignId' | 'publisherId' | 'subSource' | 'termsVersion'>;
+  startedAt: string;
+  createdAt: string;
+  /** The pilot whose counter the charge is counted against. */
+  pilotId?: string;
+  /** Which of the call's charges this is (default 1: chargeEntryId). */
+  seq?: number;
+}): ChargeEntry {
+  const { decision } = args;
+  if (
+    !decision.billable ||
+    decision.campaignId === null ||
+    decision.publisherId === null ||
+    decision.termsVersion === null
+  ) {
+    throw new Error(`chargeEntry: call ${args.callId} is not billable`);
+  }
+  if (!Number.isSafeInteger(decision.amountCents) || decision.amountCents <= 0) {
+    throw new Error(`chargeEntry: amount must be a positive integer of cents, got ${decision.amountCents}`);
+  }
+  return {
+    entryId: chargeEntryId(args.callId, args.seq),
+    type: 'charge',
+    amountCents: decision.amountCents,
+    currency: 'USD',
+    callId: args.callId,
+    accountId: args.accountId,
+    publisherId: decision.publisherId,
+    subSource: decision.subSource,
+    campaignId: decision.campaignId,
+    termsVersion: decision.termsVersion,
+    effectiveAt: args.startedAt,
+    createdAt: args.createdAt,
+    ...(args.pilotId === undefined ? {} : { pilotId: args.pilotId }),
+  };
+}
+
+export function ledgerSortKey(entry: Pick<LedgerEntry, 'effectiveAt' | 'entryId'>): string {
+  return `${entry.effectiveAt}#${entry.entryId}`;
+}
+
+export interface CreditEntry extends Omit<ChargeEntry, 'type'> {
   /** Deterministic `credit:<callId>`: at most one credit per charge, enforced by the conditional put. */
   readonly type: 'credit';
   /** Negative integer cents, never more than the charge it corrects. */
@@ -29,7 +105,7 @@ export interface CreditEntry extends Omit<LedgerEntry, 'type'> {
  * `reversal:<callId>` (the n-th charge's: `reversal:<callId>:<n>`): at most one per charge, enforced by the duplicate
  * window's version condition and the call's rating condition in the transaction that writes it.
  */
-export interface ReversalEntry extends Omit<LedgerEntry, 'type'> {
+export interface ReversalEntry extends Omit<ChargeEntry, 'type'> {
   readonly type: 'reversal';
   /** Negative: what remained of the charge (the charge plus its credits), so the call nets to exactly 0. */
   readonly amountCents: number;
@@ -39,7 +115,8 @@ export interface ReversalEntry extends Omit<LedgerEntry, 'type'> {
   readonly priorCallId: string;
 }
 
-export type LedgerEntryV2 = LedgerEntry | CreditEntry | ReversalEntry;
+export type LedgerEntry = ChargeEntry | CreditEntry | ReversalEntry;
+export type LedgerEntryType = LedgerEntry['type'];
 
 export function creditEntryId(callId: string): string {
   return `credit:${callId}`;
@@ -56,7 +133,7 @@ export function reversalEntryId(callId: string, seq = 1): string {
  * statement already issued for the charge's period does not change; the correction is in the current one). Throws on
  * a programming error (nothing remains, or more than the charge).
  */
-export function reversalEntry(charge: LedgerEntry, args: { readonly remainingCents: number; readonly seq: number; readonly priorCallId: string; readonly at: string }): ReversalEntry {
+export function reversalEntry(charge: ChargeEntry, args: { readonly remainingCents: number; readonly seq: number; readonly priorCallId: string; readonly at: string }): ReversalEntry {
   if (!Number.isSafeInteger(args.remainingCents) || args.remainingCents <= 0 || args.remainingCents > charge.amountCents) {
     throw new Error(`reversalEntry: ${args.remainingCents} cents cannot reverse ${charge.entryId} (${charge.amountCents} cents)`);
   }
@@ -79,7 +156,7 @@ export function reversalEntry(charge: LedgerEntry, args: { readonly remainingCen
   };
 }
 
-export interface EntryTotals {
+export interface LedgerTotals {
   /** Sum of charges (≥ 0). */
   readonly chargesCents: number;
   /** Sum of credits (≤ 0). */
@@ -91,7 +168,7 @@ export interface EntryTotals {
 }
 
 /** Integer arithmetic only; the net is always the sum of every entry. */
-export function entryTotals(entries: readonly Pick<LedgerEntryV2, 'type' | 'amountCents'>[]): EntryTotals {
+export function entryTotals(entries: readonly Pick<LedgerEntry, 'type' | 'amountCents'>[]): LedgerTotals {
   let chargesCents = 0;
   let creditsCents = 0;
   let reversalsCents = 0;
@@ -115,7 +192,7 @@ export function entryTotals(entries: readonly Pick<LedgerEntryV2, 'type' | 'amou
   return { chargesCents, creditsCents, reversalsCents, netCents: chargesCents + creditsCents + reversalsCents, count: entries.length };
 }
 
-function credit(e: LedgerEntryV2): { disputeId: string | null; correctsEntryId: string | null } {
+function credit(e: LedgerEntry): { disputeId: string | null; correctsEntryId: string | null } {
   switch (e.type) {
     case 'credit':
       return { disputeId: e.disputeId, correctsEntryId: e.correctsEntryId };
@@ -131,7 +208,7 @@ function credit(e: LedgerEntryV2): { disputeId: string | null; correctsEntryId: 
  * entryId, type, callId, publisherId, subSource, campaignId, termsVersion, effectiveAt, amountCents, currency,
  * correctsEntryId.
  */
-export function statementLine(e: LedgerEntryV2): string {
+export function statementLine(e: LedgerEntry): string {
   return JSON.stringify([
     e.entryId,
     e.type,
@@ -154,7 +231,7 @@ export function statementLine(e: LedgerEntryV2): string {
  * existed keep their hashes). A reversal always has both of its own last two fields, pilotId (or null) and
  * priorCallId, so its line never depends on whether it has a pilot; charges and credits keep their bytes.
  */
-export function contentLine(e: LedgerEntryV2): string {
+export function contentLine(e: LedgerEntry): string {
   const c = credit(e);
   const pilot = e.type === 'reversal' ? [e.pilotId ?? null, e.priorCallId] : e.pilotId === undefined ? [] : [e.pilotId];
   return JSON.stringify([

@@ -9,13 +9,13 @@
  * period whose only line for a publisher is such a reversal nets negative.
  *
  * Digest (both parties can recompute it): SHA-256, lowercase hex, of the period's entries serialised with
- * `statementLine` (ledger-v2.ts: a JSON array of entryId, type, callId, publisherId, subSource, campaignId,
+ * `statementLine` (ledger/entries.ts: a JSON array of entryId, type, callId, publisherId, subSource, campaignId,
  * termsVersion, effectiveAt, amountCents, currency, correctsEntryId), sorted by entryId, joined with "\n".
  * An empty period hashes the empty string.
  */
 import { isPeriod, PERIOD_MESSAGE } from '../kernel/input';
 import { BadRequest } from '../kernel/problems';
-import { byEntryId, entryTotals, sha256Hex, statementLine, type LedgerEntryV2 } from './entries';
+import { byEntryId, entryTotals, sha256Hex, statementLine, type LedgerEntry } from './entries';
 import { zonedToUtcMs } from '../kernel/zoned-time';
 
 export const STATEMENT_DIGEST = 'sha256/callledger-statement-lines-v1' as const;
@@ -53,16 +53,16 @@ export interface Statement {
   readonly entryCount: number;
   readonly digest: { readonly algorithm: typeof STATEMENT_DIGEST; readonly value: string };
   /** The period's entries in canonical (entryId) order: the lines the digest covers. */
-  readonly entries: readonly LedgerEntryV2[];
+  readonly entries: readonly LedgerEntry[];
 }
 
-export function statementDigest(entries: readonly LedgerEntryV2[]): string {
+export function statementDigest(entries: readonly LedgerEntry[]): string {
   return sha256Hex([...entries].sort(byEntryId).map(statementLine).join('\n'));
 }
 
 /** Entries of other periods (and, when `publisherId` is given, of other publishers) are ignored. */
 export function statement(
-  entries: readonly LedgerEntryV2[],
+  entries: readonly LedgerEntry[],
   period: string,
   timeZone: string,
   publisherId: string | null = null,

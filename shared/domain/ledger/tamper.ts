@@ -10,7 +10,7 @@
  * - Rejected on its own: a content hash per entry. It catches an edit by someone who does not recompute the hash,
  *   but not a consistent edit, an insertion or a deletion.
  * - Chosen: both layers, decoupled in time.
- *   1. Every entry carries `contentHash` = SHA-256 of its canonical content (`contentLine`, ledger-v2.ts),
+ *   1. Every entry carries `contentHash` = SHA-256 of its canonical content (`contentLine`, ledger/entries.ts),
  *      computed by the writer and stored in the same PutItem. No extra reads, no shared item.
  *   2. A scheduled sealer (one per account, off the hot path) closes consecutive intervals of `createdAt`,
  *      [coversFrom, coversTo), each at least `graceMs` in the past (longer than any write can be in flight, i.e.
@@ -30,9 +30,9 @@
  *   interval. The sealer reads an interval through an index on (accountId, createdAt) (`byCreatedAt`, on the
  *   ledger table): a Seal has no `createdAt`, so seals never enter that index.
  */
-import { byEntryId, contentLine, sha256Hex, type LedgerEntryV2 } from './entries';
+import { byEntryId, contentLine, sha256Hex, type LedgerEntry } from './entries';
 
-export type StoredEntry = LedgerEntryV2 & { readonly contentHash: string };
+export type StoredEntry = LedgerEntry & { readonly contentHash: string };
 
 export interface Seal {
   readonly accountId: string;
@@ -69,12 +69,12 @@ export function anchorOf(seal: Seal): SealAnchor {
   return { accountId: seal.accountId, seq: seal.seq, sealHash: seal.sealHash, coversTo: seal.coversTo };
 }
 
-export function entryHash(entry: LedgerEntryV2): string {
+export function entryHash(entry: LedgerEntry): string {
   return sha256Hex(contentLine(entry));
 }
 
 /** What the writer stores: the entry and its content hash. */
-export function withContentHash(entry: LedgerEntryV2): StoredEntry {
+export function withContentHash(entry: LedgerEntry): StoredEntry {
   return { ...entry, contentHash: entryHash(entry) };
 }
 
@@ -101,12 +101,12 @@ export function sealLine(s: Omit<Seal, 'sealHash'>): string {
   return JSON.stringify([s.accountId, s.seq, s.coversFrom, s.coversTo, s.entryCount, s.merkleRoot, s.prevSealHash, s.sealedAt]);
 }
 
-function inInterval(e: Pick<LedgerEntryV2, 'createdAt'>, fromMs: number, toMs: number): boolean {
+function inInterval(e: Pick<LedgerEntry, 'createdAt'>, fromMs: number, toMs: number): boolean {
   const at = Date.parse(e.createdAt);
   return at >= fromMs && at < toMs;
 }
 
-function contents(entries: readonly LedgerEntryV2[]): { entryCount: number; merkleRoot: string } {
+function contents(entries: readonly LedgerEntry[]): { entryCount: number; merkleRoot: string } {
   const sorted = [...entries].sort(byEntryId);
   return { entryCount: sorted.length, merkleRoot: merkleRoot(sorted.map(entryHash)) };
 }
@@ -131,7 +131,7 @@ export function sealInterval(args: {
   prev: Seal | null;
   fromMs: number;
   toMs: number;
-  entries: readonly LedgerEntryV2[];
+  entries: readonly LedgerEntry[];
   sealedAtMs: number;
 }): Seal {
   const { prev, fromMs, toMs } = args;

@@ -3,7 +3,7 @@
  * governs a call. Pure, no I/O.
  *
  * Where pilot terms live. A pilot's terms (publishers, window, caps) are immutable once created and are kept in
- * the campaign's configuration item (`CampaignConfig.pilots`), so the ledger writer gets them with the campaign
+ * the campaign's configuration item (`Campaign.pilots`), so the ledger writer gets them with the campaign
  * it already reads (cached, under the same CONFIG_LEAD_MS rule as terms versions: a pilot is created at least
  * CONFIG_LEAD_MS before its window opens). What changes while a pilot runs (spend, billable calls, open or
  * closed) lives in the pilot's counter item, which the rating transaction updates and conditions on: the cap is

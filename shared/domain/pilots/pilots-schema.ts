@@ -11,7 +11,7 @@ import { IdSchema } from '../catalog/config-schema';
 import { instantInput, singleLine } from '../kernel/input-schema';
 import { PILOT_STATES, type PilotRequest } from './pilots';
 import { CALL_SIGNALS } from '../rating/rules';
-import { REASON_CODES } from '../kernel/types';
+import { REASON_CODES } from '../rating/decision';
 import { GeographySchema } from '../terms/terms-schema';
 
 /** Where notifications go: http(s) URLs without credentials (the senders refuse private hosts unless allowed). */

@@ -22,8 +22,10 @@ import type { PilotTerms } from './caps';
 import { pilotDay } from './caps';
 import { contractPrices, termsInForce, type Geography } from '../terms/terms';
 import { CONFIG_LEAD_MS } from '../catalog/config';
-import { REASON_CODES, type CampaignConfig, type LedgerEntry, type Publisher, type ReasonCode } from '../kernel/types';
-import type { LedgerEntryV2 } from '../ledger/entries';
+import { REASON_CODES, type ReasonCode } from '../rating/decision';
+import { type Campaign, type Publisher } from '../catalog/types';
+import { type ChargeEntry } from '../ledger/entries';
+import type { LedgerEntry } from '../ledger/entries';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';
 
 // ---------------------------------------------------------------- vocabulary
@@ -156,7 +158,7 @@ export function requestHash(req: PilotRequest): string {
 
 export interface PilotValidationContext {
   readonly nowMs: number;
-  readonly campaign: CampaignConfig | null;
+  readonly campaign: Campaign | null;
   /** publisherId → the publisher, or null when the account has none by that id. */
   readonly publishers: ReadonlyMap<string, Publisher | null>;
 }
@@ -231,7 +233,7 @@ export function assertNoOverlap(existing: readonly PilotTerms[] | undefined, req
 }
 
 /** The daily cap's zone: the campaign's hours zone, else the account's. */
-export function pilotTimeZone(campaign: Pick<CampaignConfig, 'hours'>, accountTimeZone: string): string {
+export function pilotTimeZone(campaign: Pick<Campaign, 'hours'>, accountTimeZone: string): string {
   return campaign.hours?.timeZone ?? accountTimeZone;
 }
 
@@ -305,7 +307,7 @@ export function pilotProgress(p: Pick<PilotRecord, 'startsAt' | 'endsAt' | 'spen
  * reached when the remainder cannot pay for it: no call can be charged any more, so waiting for the window's end
  * would only delay the report.
  */
-export function minimumPriceCents(campaign: Pick<CampaignConfig, 'termsVersions'>, atMs: number): number | null {
+export function minimumPriceCents(campaign: Pick<Campaign, 'termsVersions'>, atMs: number): number | null {
   const terms = termsInForce(campaign.termsVersions, atMs);
   if (terms === null) return null;
   const prices = [...contractPrices(terms)].filter((p) => p > 0);
@@ -376,7 +378,7 @@ export function reconcileCounter(counter: Pick<CounterSnapshot, 'spentCents' | '
  * rating transaction that reverses a charge gives its amount and its call back to the counter, so the counter counts
  * live charges only). Credits are not given back: the cap is on what was charged.
  */
-export function pilotChargeTotals(entries: readonly LedgerEntryV2[], pilotId: string): { spentCents: number; billableCalls: number } {
+export function pilotChargeTotals(entries: readonly LedgerEntry[], pilotId: string): { spentCents: number; billableCalls: number } {
   const reversed = new Set(entries.flatMap((e) => (e.type === 'reversal' && e.pilotId === pilotId ? [e.correctsEntryId] : [])));
   let spentCents = 0;
   let billableCalls = 0;
@@ -563,7 +565,7 @@ function merge(into: Acc, a: Acc): void {
 export function buildPilotReport(args: {
   pilot: PilotRecord;
   calls: readonly PilotCall[];
-  entries: readonly LedgerEntryV2[];
+  entries: readonly LedgerEntry[];
   counter: Pick<CounterSnapshot, 'spentCents' | 'billableCalls' | 'closedAt' | 'closedReason'>;
   state: PilotState;
   generatedAt: string;
@@ -594,7 +596,7 @@ export function buildPilotReport(args: {
     for (const s of c.signals ?? []) if ((CALL_SIGNALS as readonly string[]).includes(s)) a.signals[s as CallSignal] = (a.signals[s as CallSignal] ?? 0) + 1;
   }
 
-  const charges = new Map<string, LedgerEntry>();
+  const charges = new Map<string, ChargeEntry>();
   for (const e of args.entries) if (e.type === 'charge' && e.pilotId === pilot.pilotId) charges.set(e.entryId, e);
   for (const e of charges.values()) cell(e.publisherId, e.subSource).spend += e.amountCents;
   for (const e of args.entries) {

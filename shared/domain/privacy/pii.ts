@@ -11,7 +11,7 @@
  * data keys from KMS or a local key) is shared/adapters/privacy/pii-cipher.ts.
  */
 import { maskNumber } from '../calls/caller';
-import type { ApiRole } from '../kernel/types';
+import type { ApiRole } from '../kernel/roles';
 
 export const ENVELOPE_VERSION = 'v1';
 

@@ -29,7 +29,7 @@
  */
 import { isChildLeg } from '../calls/fold';
 import type { IvrTiming } from './signals';
-import type { CallEvent, CallStatusEvent } from '../kernel/types';
+import type { CallEvent, CallStatusEvent } from '../calls/events';
 
 /** The incoming-call webhook of the call itself (not a dialled leg's ringing). */
 function incomingCall(events: readonly CallEvent[]): CallStatusEvent | null {

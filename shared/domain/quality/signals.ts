@@ -57,7 +57,7 @@
 import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { callerIdentity, type CallerNumberClass } from '../calls/caller';
-import type { CallFacts } from '../rating/rules';
+import type { CallFacts } from '../rating/decision';
 import type { ContractTerms } from '../terms/terms';
 
 // ---------------------------------------------------------------- vocabulary and configuration

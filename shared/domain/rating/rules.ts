@@ -1,7 +1,8 @@
 /**
- * Rating v2 (issue 3): the full contract. A pure function of (call facts, campaign targeting, terms versions,
- * prior duplicate marker, block-list match); the writer looks those up and supplies them. The decision has the
- * shape of `RatingDecision` with a longer reason list, and every rule reports the inputs that decided it.
+ * The rating: is a call billable under its campaign's contract, and for how much? A pure function of (call facts,
+ * campaign targeting, terms versions, prior duplicate marker, block-list match, quality signals, pilot); the writer
+ * looks those up and supplies them, and the rating explanation supplies them again from what the call item recorded
+ * (decision.ts RecordedRating). Every rule reports the inputs that decided it (decision.ts RatingDecision).
  *
  * Rules, in this order (the first failing rule is the primary reason; every failing rule is listed):
  *  1. unknown_number   the dialled number has no assignment, its campaign is gone, or no terms version was in
@@ -31,10 +32,10 @@
  *                      order, whatever the arrival order); the writer supplies it as `priorBilled`.
  *  9. blocked_caller   the caller is on the account's block list.
  *  9b. blocked_signal a signal flagged on the call is one the account makes non-billable: a quality signal
- *                      (quality-signals.ts; `Account.quality.blockSignals`), `dnc_listed` (`Account.compliance.
+ *                      (quality/signals.ts; `Account.quality.blockSignals`), `dnc_listed` (`Account.compliance.
  *                      dncNonBillable`) or `consent_missing` (`consentMissingNonBillable`). None by default: signals
  *                      flag, they do not block.
- * 10. outside_window   the call belongs to a pilot (pilot-terms.ts: its campaign, one of its publishers, started
+ * 10. outside_window   the call belongs to a pilot (pilots/caps.ts: its campaign, one of its publishers, started
  *                      after the pilot was created) but started outside the pilot's window. Only for pilot calls.
  * 11. over_cap         a pilot call that passed every other rule, but the pilot's counter refused the charge
  *                      (spend cap, daily cap, call count, or the pilot closed): the writer learns it from the
@@ -47,6 +48,11 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { callerIdentity, type CallerNumberClass } from '../calls/caller';
 import type { CapRefusal, PilotMatch } from '../pilots/caps';
 import { QUALITY_SIGNALS } from '../quality/signals';
+import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type TermsVersion } from '../terms/terms';
+import type { Account, AssignedNumber } from '../catalog/types';
+import type { CallStatusEvent } from '../calls/events';
+import { wallTime } from '../kernel/zoned-time';
+import type { CallFacts, PriorBilled, RatingDecision, RuleResult } from './decision';
 
 /**
  * What can be flagged on a call: the quality signals, a Do-Not-Call listing, missing consent, a sub-source the
@@ -64,58 +70,6 @@ export function accountBlockSignals(account: Pick<Account, 'quality' | 'complian
     ...(account?.compliance?.consentMissingNonBillable === true ? (['consent_missing'] as const) : []),
   ];
 }
-import type { PriorBilled } from './rating-legacy';
-import { priceFor, termsInForce, minuteOfDay, type Geography, type HoursOfOperation, type PriceSource, type TermsVersion } from '../terms/terms';
-import { REASON_CODES, type Account, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type TrackingNumber } from '../kernel/types';
-import { wallTime } from '../kernel/zoned-time';
-
-/** The documented order lives in types.ts (REASON_CODES); rating v2 evaluates all of it. */
-export const REASON_CODES_V2 = REASON_CODES;
-export type ReasonCodeV2 = ReasonCode;
-
-export interface RuleResultV2 {
-  readonly rule: ReasonCodeV2;
-  readonly passed: boolean;
-  readonly inputs: Record<string, unknown>;
-}
-
-/** `RatingDecision` with the v2 reason list; identical to it once types.ts's REASON_CODES lists the v2 codes. */
-export interface RatingDecisionV2 extends Omit<RatingDecision, 'reasons' | 'rules'> {
-  readonly reasons: readonly ReasonCodeV2[];
-  readonly rules: readonly RuleResultV2[];
-  /** Why the amount is what it is (null when not billable). */
-  readonly price: { readonly billableSec: number; readonly source: PriceSource } | null;
-}
-
-/** What rating needs to know about the call itself. Caller numbers are PII: never logged, never in rule inputs. */
-export interface CallFacts {
-  readonly status: CallStatus;
-  /** Caller as sent (`from`). */
-  readonly from: string;
-  /** Tracking number dialled, E.164. */
-  readonly to: string;
-  /** The inbound leg's seconds (Twilio CallDuration). */
-  readonly totalSec: number;
-  /** Seconds after the buyer answered (the dialled leg's duration), or null when not measured. */
-  readonly talkSec: number | null;
-  readonly answeredBy: string | null;
-  /** The caller's IVR answer (Twilio `Digits` from the gather), or null. */
-  readonly digits: string | null;
-  readonly fromState: string | null;
-  readonly fromZip: string | null;
-  /**
-   * Issue 6: the caller's area code as recorded at rating (quality-signals.ts CallerTraits), for a call read back from
-   * its item, which no longer stores `from`; absent: derived from `from`.
-   */
-  readonly areaCode?: string | null;
-  /**
-   * The class of the caller's number as recorded at rating (CallerTraits.numberClass), for a call read back from its
-   * item; absent: derived from `from` (caller.ts callerIdentity). `withheld` is what rule caller_id_withheld reads.
-   */
-  readonly callerNumberClass?: CallerNumberClass;
-  /** Tags of the call (e.g. from the tracking number), used by price overrides. */
-  readonly tags: readonly string[];
-}
 
 /** The campaign's non-monetary targeting (not versioned). */
 export interface CampaignTargeting {
@@ -129,17 +83,17 @@ export interface BlockMatch {
   readonly blockId: string;
 }
 
-export interface RatingInputV2 {
+export interface RatingInput {
   readonly call: CallFacts;
   readonly startedAtMs: number;
-  readonly assignment: TrackingNumber | null;
+  readonly assignment: AssignedNumber | null;
   readonly campaign: CampaignTargeting | null;
   /** All versions of the campaign's terms; the one in force at `startedAtMs` is chosen here. */
   readonly termsVersions: readonly TermsVersion[];
   /** The duplicate marker held for this caller in the terms' scope (null if none, or if its call was fully credited). */
   readonly priorBilled: PriorBilled | null;
   readonly blocked: BlockMatch | null;
-  /** Quality signals found on the call and the account's blocking choice (quality-signals.ts); absent: none. */
+  /** Quality signals found on the call and the account's blocking choice (quality/signals.ts); absent: none. */
   readonly quality?: { readonly signals: readonly CallSignal[]; readonly blockSignals: readonly CallSignal[] } | null;
   /** The pilot governing the call (pilotForCall), if any. */
   readonly pilot?: PilotMatch | null;
@@ -193,13 +147,23 @@ export function isCallerWithheld(call: Pick<CallFacts, 'from' | 'callerNumberCla
   return (call.callerNumberClass ?? callerIdentity(call.from).numberClass) === 'withheld';
 }
 
+/** A terms version's duplicate window in ms (0: no window). */
+export function duplicateWindowMs(terms: Pick<TermsVersion, 'duplicateWindowHours'>): number {
+  return terms.duplicateWindowHours * 3_600_000;
+}
+
+/** Symmetric, so that a late-processed earlier call is judged against a later billed one the same way. */
+export function withinDuplicateWindow(prior: PriorBilled, startedAtMs: number, windowMs: number): boolean {
+  return Math.abs(prior.billedStartMs - startedAtMs) < windowMs;
+}
+
 export function isMachineAnswer(answeredBy: string | null): boolean {
   return answeredBy !== null && (answeredBy.startsWith('machine_') || answeredBy === 'fax');
 }
 
-export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
+export function rateCall(input: RatingInput): RatingDecision {
   const { call, assignment, campaign } = input;
-  const rules: RuleResultV2[] = [];
+  const rules: RuleResult[] = [];
   const assigned = assignment !== null && campaign !== null && campaign.campaignId === assignment.campaignId;
   const terms = assigned ? termsInForce(input.termsVersions, input.startedAtMs) : null;
   rules.push({
@@ -246,9 +210,8 @@ export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
     inputs: { callerIdWithheld: withheld, withheldCallerId: terms.withheldCallerId },
   });
 
-  const windowMs = terms.duplicateWindowHours * 3_600_000;
   const prior = input.priorBilled;
-  const duplicate = prior !== null && Math.abs(prior.billedStartMs - input.startedAtMs) < windowMs;
+  const duplicate = prior !== null && withinDuplicateWindow(prior, input.startedAtMs, duplicateWindowMs(terms));
   rules.push({
     rule: 'duplicate_caller',
     passed: !duplicate,
@@ -289,12 +252,12 @@ export function rateCallV2(input: RatingInputV2): RatingDecisionV2 {
 }
 
 function decide(
-  rules: RuleResultV2[],
-  assignment: TrackingNumber | null,
+  rules: RuleResult[],
+  assignment: AssignedNumber | null,
   terms: TermsVersion | null,
   call: CallFacts | null,
   billableSec: number,
-): RatingDecisionV2 {
+): RatingDecision {
   const reasons = rules.filter((r) => !r.passed).map((r) => r.rule);
   const billable = reasons.length === 0 && terms !== null && call !== null;
   const quote = billable ? priceFor(terms, billableSec, call.digits, call.tags) : null;
@@ -311,7 +274,7 @@ function decide(
   };
 }
 
-function hoursRule(hours: HoursOfOperation | null, startedAtMs: number): RuleResultV2 {
+function hoursRule(hours: HoursOfOperation | null, startedAtMs: number): RuleResult {
   if (hours === null) return { rule: 'outside_hours', passed: true, inputs: { hours: null } };
   const w = wallTime(startedAtMs, hours.timeZone);
   const minute = w.hour * 60 + w.minute;
@@ -320,7 +283,7 @@ function hoursRule(hours: HoursOfOperation | null, startedAtMs: number): RuleRes
   return { rule: 'outside_hours', passed: open, inputs: { timeZone: hours.timeZone, localDay: w.weekday, localTime: local } };
 }
 
-function geoRule(geography: Geography | null, geo: CallerGeo): RuleResultV2 {
+function geoRule(geography: Geography | null, geo: CallerGeo): RuleResult {
   const inputs = { callerState: geo.state, callerZip: geo.zip, callerAreaCode: geo.areaCode };
   if (geography === null) return { rule: 'out_of_geo', passed: true, inputs: { geography: null, ...inputs } };
   const { state, zip, areaCode } = geo;
@@ -341,7 +304,7 @@ function geoRule(geography: Geography | null, geo: CallerGeo): RuleResultV2 {
  * caller's duplicate window and the window decides again (duplicate-window.ts); this test still picks the
  * duplicates of a credited call that a marker of the old shape does not list. A partial credit changes nothing.
  */
-export function shouldRerateAfterCredit(decision: RatingDecisionV2, creditedCallId: string): boolean {
+export function shouldRerateAfterCredit(decision: RatingDecision, creditedCallId: string): boolean {
   if (decision.reasons.length !== 1 || decision.reasons[0] !== 'duplicate_caller') return false;
   const rule = decision.rules.find((r) => r.rule === 'duplicate_caller');
   return rule?.inputs.priorCallId === creditedCallId;

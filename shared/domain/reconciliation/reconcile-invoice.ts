@@ -17,14 +17,14 @@
  * call is not billable and they billed > 0 → nonBillable (with our reasons); otherwise → amountMismatch. Our calls
  * with a positive net that no line matched are missingOnTheirSide.
  *
- * Reversals are booked when they are written (ledger-v2.ts), so a period's entries can hold the reversal of a charge
+ * Reversals are booked when they are written (ledger/entries.ts), so a period's entries can hold the reversal of a charge
  * of an earlier period's call: such reversals are listed apart (`reversalsOfEarlierCalls`, no invoice line matches
  * them) and counted in our net, so the report's net equals the statement's for the same scope.
  */
 import type { DisputeReason } from '../disputes/disputes';
-import type { LedgerEntryV2 } from '../ledger/entries';
+import type { LedgerEntry } from '../ledger/entries';
 import { Unprocessable } from '../kernel/problems';
-import type { ReasonCodeV2 } from '../rating/rules';
+import type { ReasonCode } from '../rating/decision';
 import { utcMs, zonedToUtcMs } from '../kernel/zoned-time';
 
 export interface InvoiceLine {
@@ -242,7 +242,7 @@ export interface OurCall {
   readonly callerHash: string | null;
   readonly startedAtMs: number;
   readonly billable: boolean;
-  readonly reasons: readonly ReasonCodeV2[];
+  readonly reasons: readonly ReasonCode[];
 }
 
 export type MatchedBy = 'call_id' | 'caller_time';
@@ -253,7 +253,7 @@ export interface ReconciliationReport {
     lineNo: number;
     callId: string;
     billedCents: number;
-    reasons: readonly ReasonCodeV2[];
+    reasons: readonly ReasonCode[];
     disputeReason: DisputeReason;
     matchedBy: MatchedBy;
   }[];
@@ -283,7 +283,7 @@ export interface ReconcileOptions {
 }
 
 /** Our non-billable reason → the dispute reason a buyer would cite for it. */
-export function disputeReasonFor(reason: ReasonCodeV2 | undefined): DisputeReason {
+export function disputeReasonFor(reason: ReasonCode | undefined): DisputeReason {
   switch (reason) {
     case 'below_buffer':
       return 'below_buffer';
@@ -324,7 +324,7 @@ function normaliseCallId(raw: string): string {
 export function reconcileInvoice(
   invoice: Pick<ParsedInvoice, 'lines' | 'errors'>,
   calls: readonly OurCall[],
-  entries: readonly LedgerEntryV2[],
+  entries: readonly LedgerEntry[],
   options: ReconcileOptions,
 ): ReconciliationReport {
   const byId = new Map(calls.map((c) => [c.callId, c]));

@@ -4,7 +4,7 @@
  * threshold-tuner.ts, economics.ts) and the reads in shared/app/reports/reports.ts. Money is integer cents.
  */
 import type { QaVerdict } from '../qa/qa';
-import type { ReasonCode } from '../kernel/types';
+import type { ReasonCode } from '../rating/decision';
 
 /** What a call became in the buyer's CRM. `closed` = a customer (it implies booked). */
 export type OutcomeStatus = 'booked' | 'closed' | 'lost';

@@ -58,7 +58,7 @@
 import type { CampaignEconomics, GroupBy, ReportCall } from './analytics';
 import { costCeiling, floorCents, type CostCeiling } from './economics';
 import { QA_VERDICTS, type QaVerdict } from '../qa/qa';
-import { REASON_CODES, type ReasonCode } from '../kernel/types';
+import { REASON_CODES, type ReasonCode } from '../rating/decision';
 import { sourceFraudScore } from '../quality/signals';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';
 

@@ -4,7 +4,7 @@
  * `route` (the targets in the order this call tries them) or `refuse` (the first failing rule).
  *
  * How it cannot drift from rating. Admission does not re-implement rating's rules: it runs rating itself
- * (rating-v2.ts rateCallV2) on the facts it knows, with the facts it cannot know set so that they fail nothing
+ * (rating/rules.ts rateCall) on the facts it knows, with the facts it cannot know set so that they fail nothing
  * (connected, talk and total time above any buffer, no machine), and takes every rule rating produced except the
  * three that only the end of the call decides (RATING_ONLY_RULES). A rule rating gains later (the caller-id rule,
  * for one) is therefore part of admission the day it lands, and the property test (test/unit/callflow/
@@ -32,10 +32,11 @@
  * A refused call is never connected and never charged: every rating rule admission refuses on also fails in rating.
  */
 import type { CapRefusal, PilotMatch } from '../pilots/caps';
-import type { PriorBilled } from '../rating/rating-legacy';
-import { rateCallV2, type BlockMatch, type CallFacts, type CallSignal, type CampaignTargeting, type RuleResultV2 } from '../rating/rules';
+import type { PriorBilled, ReasonCode } from '../rating/decision';
+import { rateCall, type BlockMatch, type CallSignal, type CampaignTargeting } from '../rating/rules';
+import { type CallFacts, type RuleResult } from '../rating/decision';
 import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms/terms';
-import type { ReasonCode, TrackingNumber } from '../kernel/types';
+import type { AssignedNumber } from '../catalog/types';
 import { planRoute, type RouteStep } from './order';
 import { callerGeoOf, type Target, type TargetFacts } from './targets';
 
@@ -80,7 +81,7 @@ export interface AdmissionInput {
   readonly call: Pick<CallFacts, 'from' | 'to' | 'fromState' | 'fromZip' | 'tags'> & { readonly areaCode?: string | null; readonly digits: string | null };
   /** The voice request's arrival: the call's start as far as admission can tell. */
   readonly atMs: number;
-  readonly assignment: TrackingNumber | null;
+  readonly assignment: AssignedNumber | null;
   readonly campaign: CampaignTargeting | null;
   readonly termsVersions: readonly TermsVersion[];
   readonly priorBilled: PriorBilled | null;
@@ -142,7 +143,7 @@ function ratingRules(input: AdmissionInput): { rules: AdmissionRuleResult[]; ter
     tags: input.call.tags,
     ...(input.call.areaCode === undefined ? {} : { areaCode: input.call.areaCode }),
   };
-  const rated = rateCallV2({
+  const rated = rateCall({
     call: facts,
     startedAtMs: input.atMs,
     assignment: input.assignment,
@@ -156,7 +157,7 @@ function ratingRules(input: AdmissionInput): { rules: AdmissionRuleResult[]; ter
   });
   const onlyAtEnd = new Set<string>(RATING_ONLY_RULES);
   const rules = rated.rules
-    .filter((r: RuleResultV2) => !onlyAtEnd.has(r.rule))
+    .filter((r: RuleResult) => !onlyAtEnd.has(r.rule))
     .filter((r) => !(input.stage === 'screen' && r.rule === 'not_qualified'))
     .map((r) => ({ rule: r.rule as AdmissionRule, passed: r.passed, inputs: r.inputs }));
   const assigned = input.assignment !== null && input.campaign !== null && input.campaign.campaignId === input.assignment.campaignId;

@@ -16,7 +16,8 @@
  * - The concurrency cap counts live leases (leases.ts): a lease whose expiry has passed does not count, so a lost
  *   callback never blocks a target for longer than the lease.
  */
-import { callerGeo, type CallerGeo, type CallFacts } from '../rating/rules';
+import { callerGeo, type CallerGeo } from '../rating/rules';
+import { type CallFacts } from '../rating/decision';
 import { minuteOfDay, type Geography, type HoursWindow } from '../terms/terms';
 import { wallTime } from '../kernel/zoned-time';
 
@@ -102,7 +103,7 @@ export function geoMatchedBy(geography: Geography | null, geo: CallerGeo): 'anyw
   return null;
 }
 
-/** Where the caller is, derived exactly as rating derives it (rating-v2.ts callerGeo). */
+/** Where the caller is, derived exactly as rating derives it (rating/rules.ts callerGeo). */
 export function callerGeoOf(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZip' | 'areaCode'>): CallerGeo {
   return callerGeo(call);
 }

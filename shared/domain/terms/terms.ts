@@ -14,7 +14,6 @@
  * terms. The zod schemas live in terms-schema.ts, so that the ledger writer (which only rates) does not bundle full zod.
  */
 import { Unprocessable } from '../kernel/problems';
-import type { CampaignTerms } from '../kernel/types';
 import type { Weekday } from '../kernel/zoned-time';
 
 // ---------------------------------------------------------------- types
@@ -177,8 +176,22 @@ export function appendVersion(
   return { version, versions: [...versions, version] };
 }
 
-/** Issue-2 terms (one flat price, whole-call duration, campaign-scoped duplicates) as a version of the full contract. */
-export function fromV1Terms(terms: CampaignTerms, effectiveFrom: string, createdAt: string): TermsVersion {
+/**
+ * One flat set of terms: a price, whole-call duration, campaign-scoped duplicates. What a seed file writes as a
+ * campaign's first terms (with the optional fields of `ContractTerms`) and what campaign items stored before terms
+ * were versioned hold; a `Campaign` holds `TermsVersion`s.
+ */
+export interface FlatTerms {
+  /** Terms version; ledger entries name it. */
+  readonly version: number;
+  readonly priceCents: number;
+  /** Minimum billable connected seconds. */
+  readonly bufferSec: number;
+  readonly duplicateWindowHours: number;
+}
+
+/** Flat terms (one price, whole-call duration, campaign-scoped duplicates) as a version of the full contract. */
+export function fromFlatTerms(terms: FlatTerms, effectiveFrom: string, createdAt: string): TermsVersion {
   return {
     version: terms.version,
     effectiveFrom,

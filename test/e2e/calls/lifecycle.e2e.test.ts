@@ -11,10 +11,10 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeRecordingBytes } from '../../../infra/local/fake-media';
 import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import { maskNumber } from '../../../shared/domain/calls/caller';
-import type { IngestMessage } from '../../../shared/domain/kernel/types';
+import type { IngestMessage } from '../../../shared/domain/calls/events';
 import {
   ACME,
   GLOBEX,
@@ -96,7 +96,7 @@ async function expectLedgerExactly(): Promise<void> {
   const hashed = new Map<string, Record<string, unknown>[]>();
   for (const item of items) {
     const expected = expectedCharges.get(item.accountId)!.get(item.entryId)!;
-    const contentHash = entryHash({ ...expected, createdAt: item.createdAt } as unknown as LedgerEntryV2);
+    const contentHash = entryHash({ ...expected, createdAt: item.createdAt } as unknown as LedgerEntry);
     const withHash = { ...expected, contentHash };
     expect(item).toEqual({ pk: `ACCT#${item.accountId}`, sk: `${expected.effectiveAt}#${item.entryId}`, ...withHash });
     hashed.set(item.accountId, [...(hashed.get(item.accountId) ?? []), withHash]);

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { ALARMED_METRICS } from '../../../infra/resources';
 import type { Telemetry } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
-import type { CallEvent } from '../../../shared/domain/kernel/types';
+import type { CallEvent } from '../../../shared/domain/calls/events';
 import {
   createTenant,
   freshNumber,

@@ -25,7 +25,8 @@ import { getCallRating } from '../../../shared/app/calls/read-api';
 import { callerIdentity, identityHash } from '../../../shared/domain/calls/caller';
 import { campaignFromSeed, SEED_EPOCH } from '../../../shared/domain/catalog/config';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
-import type { CallStatusEvent, CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { mulberry32 } from '../../../events/prng';
 import { createTenant, hex32, ledgerItemsOf, lifecycle, records, scanTable, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
@@ -50,7 +51,7 @@ afterAll(async () => {
 async function tenantWithTerms(terms: { withheldCallerId?: 'billable' | 'non_billable'; durationBasis?: 'talk' } = {}, trackingNumber?: string): Promise<Tenant & { to: string }> {
   const t = await createTenant(env.config);
   const parsed = parseTermsChange({ terms: { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 24, ...terms } }).terms;
-  const campaign: CampaignConfig = { ...campaignFromSeed(t.campaign), termsVersions: [{ ...parsed, version: 1, effectiveFrom: SEED_EPOCH, createdAt: SEED_EPOCH }] };
+  const campaign: Campaign = { ...campaignFromSeed(t.campaign), termsVersions: [{ ...parsed, version: 1, effectiveFrom: SEED_EPOCH, createdAt: SEED_EPOCH }] };
   const items: Record<string, unknown>[] = [configItems.campaign(campaign)];
   if (trackingNumber !== undefined) {
     items.push(configItems.trackingNumber({ ...t.numbers.billable, number: trackingNumber }));
@@ -124,7 +125,7 @@ describe('ten calls within one window from callers without a usable number', () 
       for (const c of calls.filter((c) => !charged.has(c.callId))) {
         const r = await rating(c.callId);
         expect(r.reasons, from).toEqual(['duplicate_caller']);
-        expect(r.rules.find((x) => x.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(billed[0]!.callId);
+        expect(r.recorded.priorBilled?.callId).toBe(billed[0]!.callId);
       }
       // A digits identity enters the caller indexes like a number (outcomes by caller, deletion requests).
       expect(await rawCall(billed[0]!.callId)).toMatchObject({ callerHash: identityHash(env.callerHashKey, callerIdentity(from)) });
@@ -166,7 +167,7 @@ describe('ten calls within one window from callers without a usable number', () 
       expect(r.reasons).toEqual(['duplicate_caller']);
       // 50 calls of one identity exceed the duplicate window's kept candidates (40, docs/CONTRACTS.md "The duplicate
       // window"): a duplicate may name an earlier call of the caller that billed when it was rated, not the one left.
-      const prior = r.rules.find((x) => x.rule === 'duplicate_caller')?.inputs.priorCallId;
+      const prior = r.recorded.priorBilled?.callId;
       expect(withheldCalls.map((w) => w.callId)).toContain(prior);
     }
     // Nothing names a withheld caller: no hash on its item, so it enters no caller index.

@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { envNameForSecret } from '../../../shared/adapters/platform/secrets';
-import type { IngestMessage } from '../../../shared/domain/kernel/types';
+import type { IngestMessage } from '../../../shared/domain/calls/events';
 import { createTenant, freshNumber, hex32, listKeys, queueDepth, receiveAll, scanTable, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 const BASE = 'https://hooks.callledger.test';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envNameForSecret } from '../../../shared/adapters/platform/secrets';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { parseForm } from '../../../shared/domain/calls/providers/twilio';
-import type { IngestMessage } from '../../../shared/domain/kernel/types';
+import type { IngestMessage } from '../../../shared/domain/calls/events';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, listKeys, queueDepth, readArchive, receiveAll, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 const BASE = 'https://hooks.callledger.test';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conflict, Forbidden, NotFound, Unprocessable, BadRequest } from '../../../shared/domain/kernel/problems';
 import type { Dispute } from '../../../shared/domain/disputes/disputes';
 import { statementDigest } from '../../../shared/domain/ledger/statements';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import { ledgerItemsOf, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 import { PRICE, commitCall, createLedger3Tenant, request, routeDeps, type Ledger3Tenant } from '../../support/ledger-fixtures';
@@ -52,7 +52,7 @@ describe('disputes and credits', () => {
     const later = new Date(NOW.getTime() + 3_600_000);
     const first = await resolve(t, dispute.disputeId, { outcome: 'accepted', note: 'confirmed' }, later);
     expect(first.status).toBe(200);
-    const body = first.body as { dispute: Dispute; credit: LedgerEntryV2 };
+    const body = first.body as { dispute: Dispute; credit: LedgerEntry };
     expect(body.dispute).toMatchObject({ status: 'accepted', creditCents: PRICE, resolvedAt: later.toISOString() });
     expect(body.dispute.history.map((h) => [h.status, h.by])).toEqual([
       ['open', `finance-bot (admin) @ ${t.accountId}`],
@@ -71,7 +71,7 @@ describe('disputes and credits', () => {
     expect(credits).toHaveLength(1);
     expect(credits[0]).toMatchObject({ sk: `${call.charge!.effectiveAt}#credit:${call.callId}`, amountCents: -PRICE, disputeId: dispute.disputeId });
     const { pk: _pk, sk: _sk, contentHash, ...entry } = credits[0]!;
-    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntryV2));
+    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntry));
   });
 
   it('races of accepting a fresh dispute still write one credit', async () => {
@@ -186,7 +186,7 @@ describe('statements', () => {
     expect(out.status).toBe(200);
     const expectedEntries = (await ledgerItemsOf(env, t.accountId))
       .filter((i) => i.publisherId === t.defaultPublisher && inside.some((c) => c.callId === i.callId))
-      .map(({ pk: _pk, sk: _sk, contentHash: _h, ...e }) => e as unknown as LedgerEntryV2);
+      .map(({ pk: _pk, sk: _sk, contentHash: _h, ...e }) => e as unknown as LedgerEntry);
     expect(expectedEntries).toHaveLength(6);
     expect(out.body).toEqual({
       period: '2026-11',

@@ -11,10 +11,10 @@ import { sealLedger, type VerifyResponse } from '../../../shared/app/ledger/veri
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import type { ReconciliationResponse } from '../../../shared/app/reconciliation/reconciliations';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, Unprocessable } from '../../../shared/domain/kernel/problems';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
-import type { ReasonCode } from '../../../shared/domain/kernel/types';
+import type { ReasonCode } from '../../../shared/domain/rating/decision';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 import { PRICE, commitCall, createLedger3Tenant, request, routeDeps, type Ledger3Tenant } from '../../support/ledger-fixtures';
 
@@ -137,9 +137,9 @@ describe('GET /v1/ledger/verify', () => {
   const verify = async (t: Ledger3Tenant) => (await request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/ledger/verify')).body as VerifyResponse;
   const ledgerKey = (item: Record<string, unknown>) => marshall({ pk: item.pk, sk: item.sk });
   /** A scanned ledger item as the entry it stores (no keys, no hash). */
-  const entryOf = (item: Record<string, unknown>): LedgerEntryV2 => {
+  const entryOf = (item: Record<string, unknown>): LedgerEntry => {
     const { pk: _pk, sk: _sk, contentHash: _hash, ...entry } = item;
-    return entry as unknown as LedgerEntryV2;
+    return entry as unknown as LedgerEntry;
   };
 
   it('reports a direct edit of a hashed entry as the first broken link, and counts legacy entries without a hash', async () => {

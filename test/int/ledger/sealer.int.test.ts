@@ -20,7 +20,7 @@ import { LedgerRepo, sealPk } from '../../../shared/adapters/ledger/ledger-repo'
 import { ledgerRouteDeps, type LedgerRouteDeps } from '../../../shared/app/ledger/ledger-routes';
 import type { VerifyResponse } from '../../../shared/app/ledger/verify';
 import type { SealAccountsDeps } from '../../../shared/app/ledger/seal-accounts';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { entryHash, sealInterval, type Seal } from '../../../shared/domain/ledger/tamper';
 import { startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 import { commitCall, createLedger3Tenant, request, routeDeps, type Ledger3Tenant } from '../../support/ledger-fixtures';
@@ -120,9 +120,9 @@ async function anchorObject(accountId: string, seq: number): Promise<unknown> {
 
 /** A ledger item's key, and the entry it stores (no keys, no hash). */
 const keyOf = (item: Record<string, unknown>) => marshall({ pk: item.pk, sk: item.sk });
-function entryOf(item: Record<string, unknown>): LedgerEntryV2 {
+function entryOf(item: Record<string, unknown>): LedgerEntry {
   const { pk: _pk, sk: _sk, contentHash: _h, ...entry } = item;
-  return entry as unknown as LedgerEntryV2;
+  return entry as unknown as LedgerEntry;
 }
 
 describe('the ledger sealer (scheduled handler)', () => {
@@ -214,7 +214,7 @@ describe('the ledger sealer (scheduled handler)', () => {
     // every hash and link in the database is consistent again, and overwrites the seals.
     const first = (await ledger().entriesCreatedBetween(t.accountId, iso(at(10, 0)), iso(at(11, 0)))).find((e) => e.createdAt === iso(at(10, 3)))!;
     const item = { pk: `ACCT#${t.accountId}`, sk: `${first.effectiveAt}#${first.entryId}` };
-    const edited = { ...entryOf({ ...first }), amountCents: 1 } as LedgerEntryV2;
+    const edited = { ...entryOf({ ...first }), amountCents: 1 } as LedgerEntry;
     await env.clients.dynamodb.send(
       new UpdateItemCommand({
         TableName: env.names.ledgerTable,

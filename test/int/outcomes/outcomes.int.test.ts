@@ -16,7 +16,7 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import { getCallDetail } from '../../../shared/app/calls/read-api';
 import type { OutcomeView } from '../../../shared/domain/outcomes/outcomes';
 import { Forbidden } from '../../../shared/domain/kernel/problems';
-import type { CallStatus } from '../../../shared/domain/kernel/types';
+import type { CallStatus } from '../../../shared/domain/calls/events';
 import { createTenant, freshNumber, lifecycle, records, scanTable, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { checkedRoute } from '../../contract/hooks';
 

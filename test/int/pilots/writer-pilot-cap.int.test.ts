@@ -13,7 +13,7 @@ import { configItems, mainKeys } from '../../../shared/adapters/calls/main-repo'
 import { processIngestBatch, type QueueRecord } from '../../../shared/app/rating/process-ingest-batch';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import type { CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { mulberry32 } from '../../../events/prng';
 import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
@@ -47,7 +47,7 @@ async function pilotTenant(args: { priceCents: number; spendCapCents: number; da
     timeZone: 'America/Chicago',
     createdAt: new Date(now - 2 * HOUR).toISOString(),
   };
-  const campaign: CampaignConfig = { ...campaignFromSeed(tenant.campaign), pilots: [pilot] };
+  const campaign: Campaign = { ...campaignFromSeed(tenant.campaign), pilots: [pilot] };
   await env.config.putConfigItems([configItems.campaign(campaign)]);
   await env.clients.dynamodb.send(
     new PutItemCommand({

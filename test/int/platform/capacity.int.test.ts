@@ -32,7 +32,8 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { parseForm, parseTwilioEvent } from '../../../shared/domain/calls/providers/twilio';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
-import type { CallEvent, CallStatusEvent, LedgerEntry } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { ChargeEntry } from '../../../shared/domain/ledger/entries';
 import { eventAtRest } from '../../../shared/adapters/calls/call-item';
 import { createTenant, freshNumber, hex32, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
@@ -217,7 +218,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
       // The items are what CONTRACTS.md says. The charge carries its content hash: every hashed field is the
       // expected value except `createdAt` (wall clock, pattern-checked), taken from the stored item.
       const storedCharge = unmarshall(charge);
-      const expectedEntry: LedgerEntry = {
+      const expectedEntry: ChargeEntry = {
         entryId: `charge:${c.callId}`,
         type: 'charge',
         amountCents: 4500,
@@ -284,7 +285,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
       for (const slot of slots) expect(afterRating[slot]?.M, slot).toBeDefined();
       expect(afterRating.rating?.M).toBeDefined();
 
-      // And the repository reads back what was delivered, but for the caller (issue 6), with the full rating explanation.
+      // And the repository reads back what was delivered, but for the caller, with what the rating recorded.
       const stored = await env.calls.getCall(c.callId, { consistent: true });
       const byId = (events: readonly CallEvent[]) => [...events].sort((x, y) => x.eventId.localeCompare(y.eventId));
       expect(byId(stored!.events)).toEqual(byId([c.ringing, c.completed, c.recording].map(eventAtRest)));
@@ -297,12 +298,8 @@ describe('capacity of a billable call, by AWS accounting', () => {
         publisherId: t.numbers.billable.publisherId,
         subSource: 'search',
         termsVersion: 1,
-        rules: [
-          { rule: 'unknown_number', passed: true, inputs: { to: t.numbers.billable.number, campaignId: t.campaign.campaignId } },
-          { rule: 'not_connected', passed: true, inputs: { status: 'completed' } },
-          { rule: 'below_buffer', passed: true, inputs: { durationSec: 300, bufferSec: 90 } },
-          { rule: 'duplicate_caller', passed: true, inputs: { duplicateWindowHours: 72, priorCallId: null, priorStartedAt: null } },
-        ],
+        // The terms figures the rules used; no prior call, no refusal, no block, no talk time, no signals.
+        recorded: { bufferSec: 90, duplicateWindowHours: 72 },
       });
     });
   }

@@ -15,7 +15,8 @@ import { configItems, mainKeys } from '../../../shared/adapters/calls/main-repo'
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { getCallRating } from '../../../shared/app/calls/read-api';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CallStatusEvent, CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { createTenant, freshNumber, hex32, lifecycle, records, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 let env: CoreEnv;
@@ -38,10 +39,10 @@ async function rawCall(callId: string): Promise<Record<string, any>> {
 }
 
 /** Terms on talk time (a leg that ends after the parent was rated re-rates it), optionally a geography. */
-async function talkTenant(geography: CampaignConfig['geography'] = null): Promise<Tenant> {
+async function talkTenant(geography: Campaign['geography'] = null): Promise<Tenant> {
   const t = await createTenant(env.config, { priceCents: 3000, bufferSec: 60 });
   const base = campaignFromSeed(t.campaign);
-  const campaign: CampaignConfig = { ...base, geography, termsVersions: base.termsVersions.map((v) => ({ ...v, durationBasis: 'talk' as const })) };
+  const campaign: Campaign = { ...base, geography, termsVersions: base.termsVersions.map((v) => ({ ...v, durationBasis: 'talk' as const })) };
   await env.config.putConfigItems([configItems.campaign(campaign)]);
   return t;
 }

@@ -28,7 +28,8 @@ import { settleWithLimit } from '../../../shared/app/kernel/concurrency';
 import { callerHash, normaliseNumber } from '../../../shared/domain/calls/caller';
 import { SeedPublisherSchema } from '../../../shared/domain/catalog/config-schema';
 import { QUALITY_SIGNALS, crossCallSignalsOf, type IvrTiming } from '../../../shared/domain/quality/signals';
-import type { Account, CallEvent, CallStatus, CallStatusEvent, TrackingNumber } from '../../../shared/domain/kernel/types';
+import type { Account, AssignedNumber } from '../../../shared/domain/catalog/types';
+import type { CallEvent, CallStatus, CallStatusEvent } from '../../../shared/domain/calls/events';
 import { freshNumber, records, silentLog, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 
 const HOUR = 3_600_000;
@@ -64,7 +65,7 @@ interface QualityTenant {
   readonly account: Account;
   readonly campaignId: string;
   /** Tracking number per source key `<publisherId>/<subSource>`. */
-  readonly numbers: ReadonlyMap<string, TrackingNumber>;
+  readonly numbers: ReadonlyMap<string, AssignedNumber>;
 }
 
 const sourceOf = (publisherId: string, subSource: string | null) => `${publisherId}/${subSource ?? ''}`;
@@ -81,7 +82,7 @@ async function createQualityTenant(corpus: QualityCorpus): Promise<QualityTenant
     quality: corpus.config,
   };
   const campaignId = `camp-q-${suffix}`;
-  const numbers = new Map<string, TrackingNumber>();
+  const numbers = new Map<string, AssignedNumber>();
   const items: Record<string, unknown>[] = [
     // Registered (main gsi1, ACCOUNTS), as the seed loader does: the pass visits registered accounts.
     { ...configItems.account(account), ...accountRegistryKeys(accountId) },
@@ -100,7 +101,7 @@ async function createQualityTenant(corpus: QualityCorpus): Promise<QualityTenant
       ),
     );
     for (const subSource of p.subSources) {
-      const n: TrackingNumber = { accountId, number: freshNumber(), campaignId, publisherId: p.publisherId, subSource };
+      const n: AssignedNumber = { accountId, number: freshNumber(), campaignId, publisherId: p.publisherId, subSource };
       numbers.set(sourceOf(p.publisherId, subSource), n);
       items.push(configItems.trackingNumber(n));
     }

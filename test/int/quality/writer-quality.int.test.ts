@@ -9,7 +9,7 @@ import { configItems } from '../../../shared/adapters/calls/main-repo';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { getCallRating } from '../../../shared/app/calls/read-api';
 import { DEFAULT_QUALITY_CONFIG } from '../../../shared/domain/quality/signals';
-import type { CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
 import { DncRepo } from '../../../shared/adapters/compliance/dnc-repo';
 import { ConsentRepo } from '../../../shared/adapters/compliance/consent-repo';
 import { callerHash } from '../../../shared/domain/calls/caller';

@@ -152,7 +152,7 @@ describe('the first call bills, whatever the arrival order and concurrency', () 
             expect(stored.rating!.billable).toBe(bills);
             if (c.eligible && !bills) {
               expect(stored.rating!.reasons).toEqual(['duplicate_caller']);
-              expect(stored.rating!.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(prior!.callId);
+              expect(stored.rating!.recorded.priorBilled?.callId).toBe(prior!.callId);
             }
           }
           // The caller's calls started within a window after a billed one net exactly that one price.

@@ -17,7 +17,9 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import type { CallStatusEvent, CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
+import type { RecordedRating } from '../../../shared/domain/rating/decision';
 import { createTenant, freshNumber, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { request, routeDeps } from '../../support/ledger-fixtures';
 
@@ -52,8 +54,8 @@ async function stored(callId: string) {
   return (await env.calls.getCall(callId, { consistent: true }))!;
 }
 
-function priorOf(rating: { rules: readonly { rule: string; inputs: Record<string, unknown> }[] }): unknown {
-  return rating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId;
+function priorOf(rating: RecordedRating): unknown {
+  return rating.recorded.priorBilled?.callId;
 }
 
 async function entries(t: Tenant) {
@@ -379,7 +381,7 @@ describe('under a pilot', () => {
       timeZone: 'America/Chicago',
       createdAt: new Date(now - 3 * HOUR).toISOString(),
     };
-    const campaign: CampaignConfig = { ...campaignFromSeed(t.campaign), pilots: [pilot] };
+    const campaign: Campaign = { ...campaignFromSeed(t.campaign), pilots: [pilot] };
     await env.config.putConfigItems([configItems.campaign(campaign)]);
     await env.clients.dynamodb.send(
       new PutItemCommand({

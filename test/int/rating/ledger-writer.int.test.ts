@@ -8,7 +8,7 @@ import { ddbStats } from '../../../shared/adapters/platform/aws';
 import { eventAtRest } from '../../../shared/adapters/calls/call-item';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { callerHash } from '../../../shared/domain/calls/caller';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import {
   createTenant,
@@ -66,7 +66,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
     });
     // Stored with the hash of its own content (tamper evidence).
     const { pk: _pk, sk: _sk, contentHash, ...entry } = ledger[0]!;
-    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntryV2));
+    expect(contentHash).toBe(entryHash(entry as unknown as LedgerEntry));
 
     const stored = await env.calls.getCall(call.callId, { consistent: true });
     expect(stored).toMatchObject({
@@ -144,8 +144,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
 
     const dup = await env.calls.getCall(repeat.callId, { consistent: true });
     expect(dup?.rating).toMatchObject({ billable: false, amountCents: 0, reasons: ['duplicate_caller'], publisherId: t.numbers.second.publisherId });
-    const rule = dup?.rating?.rules.find((r) => r.rule === 'duplicate_caller');
-    expect(rule?.inputs).toMatchObject({ priorCallId: first.callId, priorStartedAt: new Date(T0).toISOString() });
+    expect(dup?.rating?.recorded.priorBilled).toEqual({ callId: first.callId, billedStartMs: T0 });
 
     const ledger = await ledgerItemsOf(env, acct);
     expect(ledger.map((e) => e.callId).sort()).toEqual([first.callId, later.callId].sort());

@@ -12,7 +12,8 @@ import { configItems } from '../../../shared/adapters/calls/main-repo';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import { campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CallStatusEvent, CampaignConfig } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { Campaign } from '../../../shared/domain/catalog/types';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, statusEvent, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { request, routeDeps } from '../../support/ledger-fixtures';
 
@@ -69,7 +70,7 @@ describe('re-rating after a full credit', () => {
     expect(bRating).toMatchObject({ billable: true, amountCents: 4500, reasons: [] });
     const cRating = await rating(c.callId);
     expect(cRating.reasons).toEqual(['duplicate_caller']);
-    expect(cRating.rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(b.callId);
+    expect(cRating.recorded.priorBilled?.callId).toBe(b.callId);
     const ledger = await ledgerItemsOf(env, t.account.accountId);
     expect(ledger.filter((e) => e.type === 'charge').map((e) => e.callId).sort()).toEqual([a.callId, b.callId].sort());
     expect(ledger.filter((e) => e.type === 'credit').map((e) => [e.callId, e.amountCents])).toEqual([[a.callId, -4500]]);
@@ -78,7 +79,7 @@ describe('re-rating after a full credit', () => {
     expect((await resolve()).status).toBe(200);
     await process(b.events);
     expect((await charges(t)).map((e) => e.callId).sort()).toEqual([a.callId, b.callId].sort());
-    expect((await rating(c.callId)).rules.find((r) => r.rule === 'duplicate_caller')?.inputs.priorCallId).toBe(b.callId);
+    expect((await rating(c.callId)).recorded.priorBilled?.callId).toBe(b.callId);
   });
 
   it('a partial credit re-rates nothing', async () => {
@@ -97,7 +98,7 @@ describe('talk time from the dialled leg (durationBasis talk)', () => {
   async function talkTenant(): Promise<Tenant> {
     const t = await createTenant(env.config, { priceCents: 3000, bufferSec: 60 });
     const base = campaignFromSeed(t.campaign);
-    const campaign: CampaignConfig = { ...base, termsVersions: base.termsVersions.map((v) => ({ ...v, durationBasis: 'talk' as const })) };
+    const campaign: Campaign = { ...base, termsVersions: base.termsVersions.map((v) => ({ ...v, durationBasis: 'talk' as const })) };
     await env.config.putConfigItems([configItems.campaign(campaign)]);
     return t;
   }

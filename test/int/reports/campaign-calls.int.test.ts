@@ -11,7 +11,7 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import type { ReportCall } from '../../../shared/domain/reports/analytics';
 import type { CreditEntry } from '../../../shared/domain/ledger/entries';
 import type { TermsVersion } from '../../../shared/domain/terms/terms';
-import type { CallStatus } from '../../../shared/domain/kernel/types';
+import type { CallStatus } from '../../../shared/domain/calls/events';
 import { createTenant, freshNumber, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 const HOUR = 3_600_000;
@@ -109,7 +109,7 @@ describe('streamCampaignCalls', () => {
     const [asBanded] = await collect(reader.streamCampaignCalls(acct, t.campaign.campaignId, ...range, { termsVersions: [banded], credits: new Map() }));
     expect(asBanded).toMatchObject({ callId: short, reasons: ['below_buffer'], billableSec: 45, priceIfBillableCents: 2000 });
 
-    // On a talk basis the billable seconds are the recorded talk time: none was measured here, so 0 (as rating-v2).
+    // On a talk basis the billable seconds are the recorded talk time: none was measured here, so 0 (as the rating does).
     const [asTalk] = await collect(reader.streamCampaignCalls(acct, t.campaign.campaignId, ...range, { termsVersions: [{ ...banded, durationBasis: 'talk' }], credits: new Map() }));
     expect(asTalk).toMatchObject({ billableSec: 0, priceIfBillableCents: 2000 });
 

@@ -269,7 +269,7 @@ const localIso = (ms: number, tz: string) => {
 const national = (e164: string) => `(${e164.slice(2, 5)}) ${e164.slice(5, 8)}-${e164.slice(8)}`;
 
 /**
- * The statement digest as docs (shared/domain/ledger/statements.ts, ledger-v2.ts) define it, written out here: one JSON
+ * The statement digest as docs (shared/domain/ledger/statements.ts, ledger/entries.ts) define it, written out here: one JSON
  * array per entry (entryId, type, callId, publisherId, subSource, campaignId, termsVersion, effectiveAt,
  * amountCents, currency, correctsEntryId; null when absent), sorted by entryId, joined with "\n", SHA-256 hex.
  */

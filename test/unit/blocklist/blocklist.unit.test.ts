@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BlockRepo, ExactCache, exactFor } from '../../../shared/adapters/blocklist/block-repo';
+import { BlockRepo } from '../../../shared/adapters/blocklist/block-repo';
+import { ExactCache, exactFor } from '../../../shared/adapters/platform/exact-cache';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { BLOCK_ROUTES, type BlockListDeps } from '../../../shared/app/blocklist/block-list';
 import type { RouteRequest } from '../../../shared/app/ledger/ledger-routes';

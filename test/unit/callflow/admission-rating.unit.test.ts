@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { admit, highestReachablePrice, POST_CALL_SIGNALS, RATING_ONLY_RULES, type AdmissionInput } from '../../../shared/domain/routing/admission';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import { CALL_SIGNALS, rateCallV2, type CallSignal } from '../../../shared/domain/rating/rules';
+import { CALL_SIGNALS, rateCall, type CallSignal } from '../../../shared/domain/rating/rules';
 import type { TermsVersion } from '../../../shared/domain/terms/terms';
 import { WEEKDAYS } from '../../../shared/domain/kernel/zoned-time';
 import { admissionInput, ASSIGNMENT, AT, HOUR, target, targetMap, TERMS } from '../../support/callflow-fixtures';
@@ -139,7 +139,7 @@ describe('the reservation holds the most the call can cost', () => {
     fc.assert(
       fc.property(termsArb(), fc.option(fc.constantFrom('1', '2', '3'), { nil: null }), fc.nat(4000), (terms, digits, sec) => {
         const reserved = highestReachablePrice(terms, digits, []);
-        const rated = rateCallV2({
+        const rated = rateCall({
           call: { status: 'completed', from: '+15125550123', to: ASSIGNMENT.number, totalSec: sec, talkSec: sec, answeredBy: null, digits, fromState: 'TX', fromZip: null, tags: [] },
           startedAtMs: AT,
           assignment: ASSIGNMENT,
@@ -235,7 +235,7 @@ describe('property: admission and rating never disagree on the facts both know',
           route: ['t-a'],
         });
         const admission = admit(input);
-        const rating = rateCallV2({
+        const rating = rateCall({
           ...shared,
           call: { status: f.status, from: f.from, to: ASSIGNMENT.number, totalSec: f.totalSec, talkSec: f.talkSec, answeredBy: f.answeredBy, digits: f.digits, fromState: f.fromState, fromZip: f.fromZip, tags: [] },
           startedAtMs: atMs,

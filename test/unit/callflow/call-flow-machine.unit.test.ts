@@ -16,7 +16,7 @@ import { parseState } from '../../../shared/domain/callflow/state';
 import { admit, type AdmissionInput } from '../../../shared/domain/routing/admission';
 import { planRoute } from '../../../shared/domain/routing/order';
 import { callerGeo } from '../../../shared/domain/rating/rules';
-import type { Provider } from '../../../shared/domain/kernel/types';
+import type { Provider } from '../../../shared/domain/calls/events';
 import { admissionInput, FLOW, flowVersion, machineContext, parseXml, target, targetMap, vocabularyViolations, type Node } from '../../support/callflow-fixtures';
 
 const BASE = 'https://calls.example.com';

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nextEligible, planRoute, routeOrder } from '../../../shared/domain/routing/order';
 import { capBuckets, checkTarget, geoMatchedBy, NO_FACTS, targetOpenAt } from '../../../shared/domain/routing/targets';
-import { callerGeo, rateCallV2 } from '../../../shared/domain/rating/rules';
+import { callerGeo, rateCall } from '../../../shared/domain/rating/rules';
 import { WEEKDAYS } from '../../../shared/domain/kernel/zoned-time';
 import { ASSIGNMENT, AT, HOUR, target, targetMap, TERMS } from '../../support/callflow-fixtures';
 
@@ -94,7 +94,7 @@ describe('property: a target reads hours and geography exactly as rating reads a
       fc.property(fc.array(windowArb, { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 14 * 24 * 60 }), fc.constantFrom('America/Chicago', 'Asia/Kolkata', 'UTC'), (ws, minute, timeZone) => {
         const windows = ws.map((w) => ({ day: w.day, open: `${String(w.open).padStart(2, '0')}:00`, close: w.open + w.len >= 24 ? '24:00' : `${String(w.open + w.len).padStart(2, '0')}:00` }));
         const atMs = AT + minute * 60_000;
-        const rated = rateCallV2({
+        const rated = rateCall({
           call: { status: 'completed', from: '+15125550123', to: ASSIGNMENT.number, totalSec: 500, talkSec: null, answeredBy: null, digits: null, fromState: 'TX', fromZip: null, tags: [] },
           startedAtMs: atMs,
           assignment: ASSIGNMENT,
@@ -117,7 +117,7 @@ describe('property: a target reads hours and geography exactly as rating reads a
         fc.constantFrom('78701', '73102', null),
         (geography, from, fromState, fromZip) => {
           const g = geography.states.length + geography.zipPrefixes.length + geography.areaCodes.length > 0 ? geography : null;
-          const rated = rateCallV2({
+          const rated = rateCall({
             call: { status: 'completed', from, to: ASSIGNMENT.number, totalSec: 500, talkSec: null, answeredBy: null, digits: null, fromState, fromZip, tags: [] },
             startedAtMs: AT,
             assignment: ASSIGNMENT,

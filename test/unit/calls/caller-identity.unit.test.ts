@@ -1,6 +1,6 @@
 /**
  * Caller identity (shared/domain/calls/caller.ts): one pure function from what the provider sent as the caller to the
- * identity every match hashes; the withheld rule (rating-v2.ts `caller_id_withheld`) and its term; the explanation's
+ * identity every match hashes; the withheld rule (rating/rules.ts `caller_id_withheld`) and its term; the explanation's
  * inputs. Properties (fast-check): the canonical form is stable under the formatting of one number, distinct numbers
  * never share it, and the kinds' forms never meet.
  */
@@ -17,11 +17,13 @@ import {
   WITHHELD_IDENTITY,
 } from '../../../shared/domain/calls/caller';
 import { callerNumberClass } from '../../../shared/domain/quality/signals';
-import { rateCallV2, type CallFacts, type RatingInputV2 } from '../../../shared/domain/rating/rules';
+import { rateCall, type RatingInput } from '../../../shared/domain/rating/rules';
+import { type CallFacts, REASON_CODES } from '../../../shared/domain/rating/decision';
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../../shared/domain/terms/terms';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
-import { asCampaignConfig } from '../../../shared/domain/catalog/config';
-import { REASON_CODES, type CampaignConfig, type Provider } from '../../../shared/domain/kernel/types';
+import { asCampaign } from '../../../shared/domain/catalog/config';
+import { type Campaign } from '../../../shared/domain/catalog/types';
+import { type Provider } from '../../../shared/domain/calls/events';
 import { openApiDocument } from '../../../shared/app/kernel/openapi';
 import { BadRequest } from '../../../shared/domain/kernel/problems';
 
@@ -185,7 +187,7 @@ function terms(withheldCallerId?: 'billable' | 'non_billable'): TermsVersion {
   return { ...parsed, version: 1, effectiveFrom: '2026-11-01T00:00:00.000Z', createdAt: '2026-11-01T00:00:00.000Z' };
 }
 
-function input(over: Partial<CallFacts>, versions: readonly TermsVersion[], extra: Partial<RatingInputV2> = {}): RatingInputV2 {
+function input(over: Partial<CallFacts>, versions: readonly TermsVersion[], extra: Partial<RatingInput> = {}): RatingInput {
   return {
     call: { ...call, ...over },
     startedAtMs: START,
@@ -208,7 +210,7 @@ describe('rule caller_id_withheld and the term withheldCallerId', () => {
   it('a new terms change defaults to non_billable: a withheld caller is not billed, whatever its form', () => {
     expect(terms().withheldCallerId).toBe('non_billable');
     for (const from of ['anonymous', 'restricted', 'unknown', '', '+266696687']) {
-      const d = rateCallV2(input({ from }, [terms()]));
+      const d = rateCall(input({ from }, [terms()]));
       expect(d, JSON.stringify(from)).toMatchObject({ billable: false, amountCents: 0, reasons: ['caller_id_withheld'] });
       expect(d.rules.find((r) => r.rule === 'caller_id_withheld')).toEqual({
         rule: 'caller_id_withheld',
@@ -217,33 +219,33 @@ describe('rule caller_id_withheld and the term withheldCallerId', () => {
       });
     }
     // A caller with digits outside the plan is not withheld: it bills (once per window, by its identity).
-    expect(rateCallV2(input({ from: '+17370123456' }, [terms()]))).toMatchObject({ billable: true, amountCents: 4500 });
+    expect(rateCall(input({ from: '+17370123456' }, [terms()]))).toMatchObject({ billable: true, amountCents: 4500 });
   });
 
   it('billable: the rule passes, so the duplicate rule decides (a prior marker of the shared identity makes it a duplicate)', () => {
-    expect(rateCallV2(input({}, [terms('billable')]))).toMatchObject({ billable: true, reasons: [] });
-    const dup = rateCallV2(input({}, [terms('billable')], { priorBilled: { callId: 'twilio:CAprior', billedStartMs: START - 3_600_000 } }));
+    expect(rateCall(input({}, [terms('billable')]))).toMatchObject({ billable: true, reasons: [] });
+    const dup = rateCall(input({}, [terms('billable')], { priorBilled: { callId: 'twilio:CAprior', billedStartMs: START - 3_600_000 } }));
     expect(dup).toMatchObject({ billable: false, reasons: ['duplicate_caller'] });
   });
 
   it('reads the class the rating recorded for a call read back from its item (no number in the slots)', () => {
-    expect(rateCallV2(input({ from: '', callerNumberClass: 'valid' }, [terms()])).billable).toBe(true);
-    expect(rateCallV2(input({ from: '', callerNumberClass: 'withheld' }, [terms()])).reasons).toEqual(['caller_id_withheld']);
+    expect(rateCall(input({ from: '', callerNumberClass: 'valid' }, [terms()])).billable).toBe(true);
+    expect(rateCall(input({ from: '', callerNumberClass: 'withheld' }, [terms()])).reasons).toEqual(['caller_id_withheld']);
   });
 
   it('is versioned: a later version can change it; a stored version that predates it still means what it meant (billable)', () => {
     const v1 = terms('billable');
     const v2 = { ...terms('non_billable'), version: 2, effectiveFrom: '2026-11-24T00:00:00.000Z' };
-    expect(rateCallV2({ ...input({}, [v1, v2]), startedAtMs: Date.parse('2026-11-23T12:00:00.000Z') }).billable).toBe(true);
-    expect(rateCallV2(input({}, [v1, v2])).reasons).toEqual(['caller_id_withheld']);
+    expect(rateCall({ ...input({}, [v1, v2]), startedAtMs: Date.parse('2026-11-23T12:00:00.000Z') }).billable).toBe(true);
+    expect(rateCall(input({}, [v1, v2])).reasons).toEqual(['caller_id_withheld']);
 
     const { withheldCallerId: _omitted, ...old } = terms();
     const stored = old as unknown as TermsVersion;
     expect(storedTermsVersion(stored).withheldCallerId).toBe('billable');
     expect(withTermsDefaults({ priceCents: 100, bufferSec: 0, duplicateWindowHours: 0 }).withheldCallerId).toBe('billable');
-    const campaign = { accountId: 'a', campaignId: 'c', name: '', vertical: '', geography: null, hours: null, termsVersions: [stored], rev: 1, updatedAt: '' } as unknown as CampaignConfig;
-    expect(asCampaignConfig(campaign).termsVersions[0]!.withheldCallerId).toBe('billable');
-    expect(rateCallV2(input({}, asCampaignConfig(campaign).termsVersions)).billable).toBe(true);
+    const campaign = { accountId: 'a', campaignId: 'c', name: '', vertical: '', geography: null, hours: null, termsVersions: [stored], rev: 1, updatedAt: '' } as unknown as Campaign;
+    expect(asCampaign(campaign).termsVersions[0]!.withheldCallerId).toBe('billable');
+    expect(rateCall(input({}, asCampaign(campaign).termsVersions)).billable).toBe(true);
   });
 
   it('is part of the terms contract: validated on write, in the OpenAPI term schema with its enum and default', () => {

@@ -19,7 +19,7 @@ import type { ParseOutcome } from '../../../shared/domain/calls/providers/verdic
 import { parseVonageEvent, verifyVonageSignature } from '../../../shared/domain/calls/providers/vonage';
 import { callTimes, foldCall, gatheredDigits, isChildLeg, owningCallId, talkSeconds } from '../../../shared/domain/calls/fold';
 import { parseForm } from '../../../shared/domain/calls/providers/twilio';
-import type { CallEvent, CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatusEvent } from '../../../shared/domain/calls/events';
 import { plivoOracle, telnyxOracle, vonageOracle } from '../../support/carrier-oracles';
 import { readFileSync } from 'node:fs';
 

@@ -8,7 +8,8 @@ import { ingestWebhook, type IngestDeps, type WebhookRequest } from '../../../sh
 import type { Log, RecordingJob, StoredCall, Telemetry } from '../../../shared/app/kernel/ports';
 import { processIngestBatch, type ProcessIngestDeps } from '../../../shared/app/rating/process-ingest-batch';
 import { twilioSignature } from '../../../shared/domain/calls/providers/twilio';
-import type { Account, IngestMessage } from '../../../shared/domain/kernel/types';
+import type { Account } from '../../../shared/domain/catalog/types';
+import type { IngestMessage } from '../../../shared/domain/calls/events';
 
 const log: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 function telemetry() {

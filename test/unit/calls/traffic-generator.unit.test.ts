@@ -5,9 +5,11 @@ import { isValidPhoneNumber } from 'libphonenumber-js';
 import twilio from 'twilio';
 import { describe, expect, it } from 'vitest';
 import { withoutContractCheck } from '../../contract/hooks';
-import { rateCall, type PriorBilled } from '../../../shared/domain/rating/rating-legacy';
+import { campaignFromSeed } from '../../../shared/domain/catalog/config';
+import { callFactsFrom, rateCall } from '../../../shared/domain/rating/rules';
+import { type PriorBilled } from '../../../shared/domain/rating/decision';
 import { parseForm, parseTwilioEvent, twilioSignature } from '../../../shared/domain/calls/providers/twilio';
-import type { CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
 import {
   generateTraffic,
   PROFILES,
@@ -196,7 +198,16 @@ describe('generateTraffic: ground truth', () => {
       const startedAtMs = Date.parse(event.occurredAt) - (event.durationSec ?? 0) * 1000;
       const assignment = seed.trackingNumbers.find((n) => n.number === event.to) ?? null;
       const key = `${campaign.campaignId}/${event.from}`;
-      const decision = rateCall({ terminal: event, startedAtMs, assignment, campaign, priorBilled: markers.get(key) ?? null });
+      const config = campaignFromSeed(campaign);
+      const decision = rateCall({
+        call: callFactsFrom(event),
+        startedAtMs,
+        assignment,
+        campaign: config,
+        termsVersions: config.termsVersions,
+        priorBilled: markers.get(key) ?? null,
+        blocked: null,
+      });
       if (decision.billable) markers.set(key, { callId: event.callId, billedStartMs: startedAtMs });
       expect({ billable: decision.billable, amountCents: decision.amountCents, reason: decision.reasons[0] ?? null }).toEqual({
         billable: truth.billable,

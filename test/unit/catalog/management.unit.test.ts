@@ -11,10 +11,10 @@ import {
   type ManagementStore,
 } from '../../../shared/app/catalog/management';
 import { openApiDocument } from '../../../shared/app/kernel/openapi';
-import { CONFIG_LEAD_MS, assignmentAt, asCampaignConfig, campaignFromSeed } from '../../../shared/domain/catalog/config';
+import { CONFIG_LEAD_MS, assignmentAt, asCampaign, campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { Problem } from '../../../shared/domain/kernel/problems';
 import { parseSeed } from '../../../shared/domain/catalog/seed';
-import type { CampaignConfig, NumberConfig, Publisher } from '../../../shared/domain/kernel/types';
+import type { Campaign, TrackingNumber, Publisher } from '../../../shared/domain/catalog/types';
 import demo from '../../../events/seed/demo.json';
 
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');
@@ -25,8 +25,8 @@ const other: ApiKeyRecord = { accountId: 'globex', role: 'admin' };
 /** An in-memory ManagementStore with the same conditional-write semantics as ConfigRepo. */
 function memoryStore() {
   const publishers = new Map<string, Publisher>();
-  const campaigns = new Map<string, CampaignConfig>();
-  const numbers = new Map<string, NumberConfig>();
+  const campaigns = new Map<string, Campaign>();
+  const numbers = new Map<string, TrackingNumber>();
   const conditional = <T extends { rev: number }>(map: Map<string, T>, key: string, value: T, expectedRev: number | null) => {
     const current = map.get(key);
     if (expectedRev === null ? current !== undefined : current?.rev !== expectedRev) throw new ConfigWriteConflict(key);
@@ -240,7 +240,7 @@ describe('seed and stored shapes', () => {
   });
 
   it('reads issue-2 campaigns (one flat terms) as version 1 of the full contract', () => {
-    const c = asCampaignConfig({ accountId: 'a', campaignId: 'c', name: 'C', vertical: 'v', terms: { version: 1, ...TERMS } });
+    const c = asCampaign({ accountId: 'a', campaignId: 'c', name: 'C', vertical: 'v', terms: { version: 1, ...TERMS } });
     expect(c.termsVersions[0]).toMatchObject({ version: 1, durationBasis: 'total', duplicateScope: 'campaign', qualification: null, priceBands: [] });
   });
 });

@@ -13,14 +13,14 @@ import {
   type DisputeRefusal,
   type DisputeResult,
 } from '../../../shared/domain/disputes/disputes';
-import { creditEntryId, entryTotals, type LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import { creditEntryId, entryTotals, type LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
-import type { LedgerEntry } from '../../../shared/domain/kernel/types';
+import type { ChargeEntry } from '../../../shared/domain/ledger/entries';
 
 const DAY = 86_400_000;
 const policy: CreditPolicy = { disputeWindowDays: 30, allowedReasons: ['fraud', 'robocall', 'repeat_caller', 'below_buffer'] };
 
-function charge(callId: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
+function charge(callId: string, over: Partial<ChargeEntry> = {}): ChargeEntry {
   return {
     entryId: `charge:${callId}`,
     type: 'charge',
@@ -39,7 +39,7 @@ function charge(callId: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
 }
 const c1 = charge('twilio:CA1');
 const T = Date.parse(c1.effectiveAt);
-const open = (over: { reason?: DisputeReason; note?: string } = {}, nowMs = T + DAY, existing: Dispute | null = null, ch: LedgerEntry | null = c1) =>
+const open = (over: { reason?: DisputeReason; note?: string } = {}, nowMs = T + DAY, existing: Dispute | null = null, ch: ChargeEntry | null = c1) =>
   openDispute(ch, policy, { callId: 'twilio:CA1', reason: over.reason ?? 'robocall', note: over.note ?? 'silent line', actor: 'key-ops' }, nowMs, existing);
 
 function refused(r: DisputeResult): DisputeRefusal {
@@ -159,8 +159,8 @@ type Command =
  * A model of the store: a dispute is put with `attribute_not_exists`, resolved with a condition on status open,
  * and a credit is put with `attribute_not_exists` on its deterministic key — the conditions the adapters use.
  */
-function replay(charges: readonly LedgerEntry[], unbilled: readonly string[], commands: readonly Command[]) {
-  const ledger: LedgerEntryV2[] = [...charges];
+function replay(charges: readonly ChargeEntry[], unbilled: readonly string[], commands: readonly Command[]) {
+  const ledger: LedgerEntry[] = [...charges];
   const disputes = new Map<string, Dispute>();
   const callIds = [...charges.map((c) => c.callId), ...unbilled];
   for (const cmd of commands) {
@@ -214,7 +214,7 @@ const arbCommands = fc.array(
   { maxLength: 60 },
 );
 
-function sumBy(ledger: readonly LedgerEntryV2[], key: (e: LedgerEntryV2) => string) {
+function sumBy(ledger: readonly LedgerEntry[], key: (e: LedgerEntry) => string) {
   const m = new Map<string, { charges: number; credits: number }>();
   for (const e of ledger) {
     const v = m.get(key(e)) ?? { charges: 0, credits: 0 };
@@ -245,7 +245,7 @@ describe('dispute and credit properties', () => {
     fc.assert(
       fc.property(arbCharges, arbCommands, (charges, commands) => {
         const { ledger } = replay(charges, [], commands);
-        for (const key of [(e: LedgerEntryV2) => e.callId, (e: LedgerEntryV2) => e.publisherId, (e: LedgerEntryV2) => e.effectiveAt.slice(0, 7)]) {
+        for (const key of [(e: LedgerEntry) => e.callId, (e: LedgerEntry) => e.publisherId, (e: LedgerEntry) => e.effectiveAt.slice(0, 7)]) {
           for (const g of sumBy(ledger, key)) {
             expect(g.credits).toBeLessThanOrEqual(0);
             expect(g.charges + g.credits).toBeGreaterThanOrEqual(0);

@@ -23,7 +23,7 @@ import {
 } from '../../../shared/app/ledger/verify';
 import type { Log } from '../../../shared/app/kernel/ports';
 import { sealAllAccounts, type SealAccountsDeps, type SealRunSummary } from '../../../shared/app/ledger/seal-accounts';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { anchorOf, withContentHash, type Seal, type SealAnchor } from '../../../shared/domain/ledger/tamper';
 
 const HOUR = 3_600_000;
@@ -31,7 +31,7 @@ const T0 = Date.parse('2026-11-20T00:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const OPTS = { ...DEFAULT_SEAL_OPTIONS, intervalMs: HOUR, graceMs: 5 * 60_000 };
 
-function entry(accountId: string, n: number, createdAtMs: number): LedgerEntryV2 {
+function entry(accountId: string, n: number, createdAtMs: number): LedgerEntry {
   return {
     entryId: `charge:twilio:CA${n}`,
     type: 'charge',

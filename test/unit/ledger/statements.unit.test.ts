@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { CreditEntry, LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { CreditEntry, LedgerEntry, ChargeEntry } from '../../../shared/domain/ledger/entries';
 import { BadRequest } from '../../../shared/domain/kernel/problems';
 import { periodBounds, statement, statementDigest } from '../../../shared/domain/ledger/statements';
-import type { LedgerEntry } from '../../../shared/domain/kernel/types';
 import { wallTime, zonedToUtcMs } from '../../../shared/domain/kernel/zoned-time';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -65,7 +64,7 @@ describe('periodBounds', () => {
   });
 });
 
-function entry(n: number, over: Partial<LedgerEntry> = {}): LedgerEntry {
+function entry(n: number, over: Partial<ChargeEntry> = {}): ChargeEntry {
   return {
     entryId: `charge:twilio:CA${n}`,
     type: 'charge',
@@ -82,7 +81,7 @@ function entry(n: number, over: Partial<LedgerEntry> = {}): LedgerEntry {
     ...over,
   };
 }
-function credit(of: LedgerEntry, amountCents: number): CreditEntry {
+function credit(of: ChargeEntry, amountCents: number): CreditEntry {
   return {
     ...of,
     entryId: `credit:${of.callId}`,
@@ -102,7 +101,7 @@ describe('statement', () => {
   const after = entry(4, { effectiveAt: iso(endMs) });
   const otherPub = entry(5, { publisherId: 'pub-b', amountCents: 1000 });
   const cr = credit(first, -4500);
-  const all: LedgerEntryV2[] = [after, cr, last, before, otherPub, first];
+  const all: LedgerEntry[] = [after, cr, last, before, otherPub, first];
 
   it('nets charges and credits of the period in the account zone, boundaries [start, end)', () => {
     const s = statement(all, '2026-11', 'America/Chicago', 'pub-a');
@@ -120,7 +119,7 @@ describe('statement', () => {
 
   it('the digest follows the documented canonical serialisation', () => {
     const s = statement(all, '2026-11', 'America/Chicago', 'pub-a');
-    const line = (e: LedgerEntryV2, corrects: string | null) =>
+    const line = (e: LedgerEntry, corrects: string | null) =>
       `["${e.entryId}","${e.type}","${e.callId}","pub-a","google","roofing-tx",1,"${e.effectiveAt}",${e.amountCents},"USD",${corrects === null ? 'null' : `"${corrects}"`}]`;
     const text = [line(first, null), line(last, null), line(cr, 'charge:twilio:CA1')].join('\n');
     expect(s.digest).toEqual({ algorithm: 'sha256/callledger-statement-lines-v1', value: createHash('sha256').update(text).digest('hex') });

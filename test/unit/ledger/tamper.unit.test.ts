@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import {
   entryHash,
   GENESIS,
@@ -20,7 +20,7 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const opts = { intervalMs: HOUR, graceMs: 15 * MIN, genesisMs: T0 };
 
-function entry(n: number, createdAtMs: number, over: Partial<LedgerEntryV2> = {}): StoredEntry {
+function entry(n: number, createdAtMs: number, over: Partial<LedgerEntry> = {}): StoredEntry {
   return withContentHash({
     entryId: `charge:twilio:CA${n}`,
     type: 'charge',
@@ -35,7 +35,7 @@ function entry(n: number, createdAtMs: number, over: Partial<LedgerEntryV2> = {}
     effectiveAt: new Date(createdAtMs - 5 * MIN).toISOString(),
     createdAt: new Date(createdAtMs).toISOString(),
     ...over,
-  } as LedgerEntryV2);
+  } as LedgerEntry);
 }
 
 /** What the scheduled sealer does: close every interval that is ready at `nowMs`. */
@@ -66,7 +66,7 @@ describe('building blocks', () => {
     const e = entry(1, T0 + MIN);
     expect(e.contentHash).toBe(entryHash(e));
     for (const [k, v] of Object.entries({ accountId: 'x', createdAt: 'x', subSource: 'x', termsVersion: 9, currency: 'EUR', amountCents: 1 })) {
-      expect(entryHash({ ...e, [k]: v } as LedgerEntryV2)).not.toBe(e.contentHash);
+      expect(entryHash({ ...e, [k]: v } as LedgerEntry)).not.toBe(e.contentHash);
     }
   });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { creditsByCall } from '../../../shared/adapters/reports/campaign-calls';
-import type { CreditEntry, LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { CreditEntry, LedgerEntry } from '../../../shared/domain/ledger/entries';
 import {
   anchorOf,
   applyOutcomeLine,
@@ -285,7 +285,7 @@ describe('credits by call (reports)', () => {
   });
 
   it('sums credits per call and ignores charges', () => {
-    const charge: LedgerEntryV2 = { ...credit('twilio:CA1', 4500), type: 'charge', entryId: 'charge:twilio:CA1' } as unknown as LedgerEntryV2;
+    const charge: LedgerEntry = { ...credit('twilio:CA1', 4500), type: 'charge', entryId: 'charge:twilio:CA1' } as unknown as LedgerEntry;
     const map = creditsByCall([charge, credit('twilio:CA1', -1500), credit('twilio:CA1', -500), credit('twilio:CA2', -4500)]);
     expect([...map.entries()]).toEqual([
       ['twilio:CA1', { creditsCents: -2000, disputed: true }],

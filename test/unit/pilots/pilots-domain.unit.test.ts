@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_LEAD_MS, campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CreditEntry, LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { CreditEntry, LedgerEntry, ChargeEntry } from '../../../shared/domain/ledger/entries';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
 import {
   PILOT_STATES,
@@ -35,13 +35,13 @@ import {
 } from '../../../shared/domain/pilots/pilots';
 import { CreatePilotSchema, IdempotencyKeySchema } from '../../../shared/domain/pilots/pilots-schema';
 import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
-import type { CampaignConfig, LedgerEntry, Publisher } from '../../../shared/domain/kernel/types';
+import type { Campaign, Publisher } from '../../../shared/domain/catalog/types';
 
 const NOW = Date.parse('2031-05-10T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 const MIN = 60_000;
 
-const campaign: CampaignConfig = campaignFromSeed({
+const campaign: Campaign = campaignFromSeed({
   accountId: 'acme',
   campaignId: 'roofing',
   name: 'Roofing',
@@ -406,7 +406,7 @@ describe('counter reconciliation', () => {
 
 // ---------------------------------------------------------------- the report
 
-function charge(callId: string, publisherId: string, subSource: string | null, amountCents: number, pilotId: string | null = 'pilot-1'): LedgerEntry {
+function charge(callId: string, publisherId: string, subSource: string | null, amountCents: number, pilotId: string | null = 'pilot-1'): ChargeEntry {
   return {
     entryId: `charge:${callId}`,
     type: 'charge',
@@ -424,7 +424,7 @@ function charge(callId: string, publisherId: string, subSource: string | null, a
   };
 }
 
-function credit(of: LedgerEntry, amountCents: number): CreditEntry {
+function credit(of: ChargeEntry, amountCents: number): CreditEntry {
   const { type: _t, ...rest } = of;
   return { ...rest, entryId: `credit:${of.callId}`, type: 'credit', amountCents, disputeId: `dispute:${of.callId}`, correctsEntryId: of.entryId };
 }
@@ -452,7 +452,7 @@ describe('buildPilotReport', () => {
     call('x3', 'pub-a', null, false, ['outside_window'], NOW - 1),
     call('x4', 'pub-a', null, false, ['outside_window'], NOW + 60 * MIN),
   ];
-  const entries: LedgerEntryV2[] = [c1, c2, c3, credit(c1, -1000), charge('x2', 'pub-a', null, 3000, null), charge('y', 'pub-a', null, 3000, 'pilot-other')];
+  const entries: LedgerEntry[] = [c1, c2, c3, credit(c1, -1000), charge('x2', 'pub-a', null, 3000, null), charge('y', 'pub-a', null, 3000, 'pilot-other')];
   const report = buildPilotReport({
     pilot,
     calls,
@@ -536,7 +536,7 @@ describe('buildPilotReport', () => {
         fc.array(fc.record({ pub: fc.constantFrom(...pubs), sub: fc.constantFrom(...subs), billable: fc.boolean(), price: fc.integer({ min: 1, max: 9000 }), credit: fc.integer({ min: 0, max: 1 }) }), { maxLength: 40 }),
         (rows) => {
           const cs: PilotCall[] = [];
-          const es: LedgerEntryV2[] = [];
+          const es: LedgerEntry[] = [];
           rows.forEach((r, i) => {
             cs.push(call(`c${i}`, r.pub, r.sub, r.billable, r.billable ? [] : ['below_buffer']));
             if (r.billable) {

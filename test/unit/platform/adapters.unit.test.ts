@@ -12,7 +12,7 @@ import { assertAllowedRecordingUrl, RecordingFetchError } from '../../../shared/
 import { envNameForSecret, secretRefFor, SecretNotFound, SecretResolver } from '../../../shared/adapters/platform/secrets';
 import { slotName } from '../../../shared/domain/calls/fold';
 import { BadRequest, MethodNotAllowed } from '../../../shared/domain/kernel/problems';
-import type { CallEvent, CallStatusEvent, IngestMessage, RecordingStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallEvent, CallStatusEvent, IngestMessage, RecordingStatusEvent } from '../../../shared/domain/calls/events';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 describe('loadConfig', () => {

@@ -6,8 +6,11 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { decodeRating, decodeRecording, encodeRating, encodeRecording } from '../../../shared/adapters/calls/call-item';
 import { estimateWcu, gsiWcu, itemSizeBytes, updateWcu, valueBytes, type IndexShape, type Item } from '../../../shared/adapters/platform/dynamodb/capacity';
-import { rateCall, type RatingInput } from '../../../shared/domain/rating/rating-legacy';
-import type { CallStatusEvent, Campaign, TrackingNumber } from '../../../shared/domain/kernel/types';
+import { campaignFromSeed } from '../../../shared/domain/catalog/config';
+import { recordedRating, type RecordedRating } from '../../../shared/domain/rating/decision';
+import { callFactsFrom, rateCall, type CallSignal, type RatingInput } from '../../../shared/domain/rating/rules';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { FlatCampaign, AssignedNumber } from '../../../shared/domain/catalog/types';
 
 describe('item size (AWS "Item sizes and formats")', () => {
   it('strings: UTF-8 bytes of name and value', () => {
@@ -95,14 +98,14 @@ describe('global secondary index writes', () => {
 });
 
 describe('the stored rating', () => {
-  const campaign: Campaign = {
+  const campaign: FlatCampaign = {
     accountId: 'acme',
     campaignId: 'roofing-tx',
     name: 'Roof',
     vertical: 'home',
     terms: { version: 3, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 },
   };
-  const assignment: TrackingNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'search' };
+  const assignment: AssignedNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'search' };
   const terminal: CallStatusEvent = {
     kind: 'call.status',
     eventId: 'twilio:CA1:status:completed',
@@ -126,32 +129,80 @@ describe('the stored rating', () => {
     parentCallId: null,
   };
   const startedAtMs = Date.parse('2026-11-24T15:10:00.000Z');
-  const cases: Record<string, RatingInput> = {
-    billable: { terminal, startedAtMs, assignment, campaign, priorBilled: null },
-    'below buffer': { terminal: { ...terminal, durationSec: 30 }, startedAtMs, assignment, campaign, priorBilled: null },
-    busy: { terminal: { ...terminal, status: 'busy', durationSec: 0 }, startedAtMs, assignment, campaign, priorBilled: null },
-    duplicate: { terminal, startedAtMs, assignment, campaign, priorBilled: { callId: 'twilio:CA0', billedStartMs: startedAtMs - 3_600_000 } },
-    'unknown number': { terminal, startedAtMs, assignment: null, campaign: null, priorBilled: null },
-    'campaign gone': { terminal, startedAtMs, assignment, campaign: null, priorBilled: null },
+  const config = campaignFromSeed(campaign);
+  /** A case: the terminal event, and the rating input the writer builds from it (and what it found elsewhere). */
+  const input = ({ event = terminal, talkSec, ...over }: Partial<RatingInput> & { event?: CallStatusEvent; talkSec?: number } = {}) => ({
+    event,
+    rated: {
+      call: callFactsFrom(event, talkSec === undefined ? {} : { talkSec }),
+      startedAtMs,
+      assignment,
+      campaign: config,
+      termsVersions: config.termsVersions,
+      priorBilled: null,
+      blocked: null,
+      ...over,
+    } satisfies RatingInput,
+  });
+  const cases = {
+    billable: input(),
+    'below buffer': input({ event: { ...terminal, durationSec: 30 } }),
+    busy: input({ event: { ...terminal, status: 'busy', durationSec: 0 } }),
+    duplicate: input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: startedAtMs - 3_600_000 } }),
+    'unknown number': input({ assignment: null, campaign: null, termsVersions: [] }),
+    'campaign gone': input({ campaign: null, termsVersions: [] }),
+    blocked: input({ blocked: { blockId: 'blk-1' } }),
+    'talk measured': input({ talkSec: 240 }),
+    'signals flagged': input({ quality: { signals: ['robocall_suspect', 'dnc_listed'], blockSignals: ['dnc_listed'] } }),
   };
+  const factsOf = (d: ReturnType<typeof rateCall>) => ({
+    billable: d.billable,
+    amountCents: d.amountCents,
+    campaignId: d.campaignId,
+    publisherId: d.publisherId,
+    subSource: d.subSource,
+  });
 
-  for (const [name, input] of Object.entries(cases)) {
-    it(`restores the whole decision, explanation included: ${name}`, () => {
-      const decision = rateCall(input);
-      const facts = {
-        billable: decision.billable,
-        amountCents: decision.amountCents,
-        campaignId: decision.campaignId,
-        publisherId: decision.publisherId,
-        subSource: decision.subSource,
-      };
+  for (const [name, { event, rated }] of Object.entries(cases)) {
+    it(`restores what the item records of the decision, and the rating gives it again from that: ${name}`, () => {
+      const decision = rateCall(rated);
       const stored = unmarshall(encodeRating(decision).M!);
-      expect(decodeRating(stored, facts, input.terminal, new Date(startedAtMs).toISOString())).toEqual(decision);
+      const decoded = decodeRating(stored, factsOf(decision));
+      expect(decoded).toEqual(recordedRating(decision));
+      // The explanation (GET /v1/calls/{id}/rating) rates the call again from the recorded inputs: the same decision.
+      const again = rateCall({
+        ...rated,
+        call: callFactsFrom(event, decoded.recorded.talkSec === undefined ? {} : { talkSec: decoded.recorded.talkSec }),
+        priorBilled: decoded.recorded.priorBilled ?? null,
+        blocked: decoded.recorded.blockId === undefined ? null : { blockId: decoded.recorded.blockId },
+        quality: rated.quality ? { signals: (decoded.recorded.signals ?? []) as CallSignal[], blockSignals: rated.quality.blockSignals } : rated.quality,
+      });
+      expect(again).toEqual(decision);
     });
   }
 
+  it('reads a rating map written by every earlier version (fields it did not use are absent)', () => {
+    const facts = { billable: false, amountCents: 0, campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: null };
+    const legacy = { x: 'duplicate_caller', v: 3, b: 90, h: 72, pc: 'twilio:CA0', ps: startedAtMs - 60_000 };
+    expect(decodeRating(legacy, facts)).toEqual<RecordedRating>({
+      ...facts,
+      reasons: ['duplicate_caller'],
+      termsVersion: 3,
+      recorded: { bufferSec: 90, duplicateWindowHours: 72, priorBilled: { callId: 'twilio:CA0', billedStartMs: startedAtMs - 60_000 } },
+    });
+    const unknown = { x: 'unknown_number', ac: 'gone' };
+    expect(decodeRating(unknown, { ...facts, campaignId: null, publisherId: null })).toEqual<RecordedRating>({
+      ...facts,
+      campaignId: null,
+      publisherId: null,
+      reasons: ['unknown_number'],
+      termsVersion: null,
+      recorded: { assignedCampaignId: 'gone' },
+    });
+  });
+
   it('is small: a billable decision is a few bytes beyond its name', () => {
-    const decision = rateCall(cases.billable!);
+    const decision = rateCall(cases.billable.rated);
     expect(itemSizeBytes({ rating: encodeRating(decision) })).toBeLessThanOrEqual(24);
     expect(JSON.stringify(decision).length).toBeGreaterThan(300);
   });

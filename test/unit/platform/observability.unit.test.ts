@@ -14,7 +14,8 @@ import { processRecordingBatch, type FetchRecordingDeps } from '../../../shared/
 import { ingestWebhook, type IngestDeps, type WebhookRequest } from '../../../shared/app/calls/ingest';
 import { processIngestBatch, type ProcessIngestDeps } from '../../../shared/app/rating/process-ingest-batch';
 import { twilioSignature } from '../../../shared/domain/calls/providers/twilio';
-import type { Account, IngestMessage } from '../../../shared/domain/kernel/types';
+import type { Account } from '../../../shared/domain/catalog/types';
+import type { IngestMessage } from '../../../shared/domain/calls/events';
 
 const CALLER = '+15125550123';
 /** The caller number in the formats it could take in a log line. */

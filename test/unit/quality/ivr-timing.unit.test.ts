@@ -10,7 +10,7 @@ import { isChildLeg } from '../../../shared/domain/calls/fold';
 import { hasIvrRequests, ivrTimingOf } from '../../../shared/domain/quality/ivr-timing';
 import { answerDelayMs, callSignals, type QualityFacts } from '../../../shared/domain/quality/signals';
 import { parseForm, parseTwilioEvent } from '../../../shared/domain/calls/providers/twilio';
-import type { CallEvent } from '../../../shared/domain/kernel/types';
+import type { CallEvent } from '../../../shared/domain/calls/events';
 
 const T0 = Date.parse('2026-03-02T14:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();

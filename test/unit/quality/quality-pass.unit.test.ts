@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookBackMs, passCallOf } from '../../../shared/app/quality/quality-pass';
 import type { StoredCall } from '../../../shared/app/kernel/ports';
-import type { CallStatusEvent } from '../../../shared/domain/kernel/types';
+import type { CallStatusEvent } from '../../../shared/domain/calls/events';
 import {
   DEFAULT_QUALITY_CONFIG,
   addCrossCallFindings,
@@ -54,7 +54,7 @@ const storedCall = (events: CallStatusEvent[]): StoredCall => ({
   callId: 'twilio:CA1',
   accountId: 'acme',
   events,
-  rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, rules: [] },
+  rating: { billable: true, amountCents: 100, reasons: [], campaignId: 'c', publisherId: 'p', subSource: null, termsVersion: 1, recorded: {} },
   ratedAt: AT,
   startedAt: AT,
   endedAt: AT,

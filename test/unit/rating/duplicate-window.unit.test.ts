@@ -15,8 +15,7 @@ import {
   type ArrivingCall,
   type WindowState,
 } from '../../../shared/domain/rating/duplicate-window';
-import { chargeEntryId } from '../../../shared/domain/ledger/charges';
-import { reversalEntryId } from '../../../shared/domain/ledger/entries';
+import { chargeEntryId, reversalEntryId } from '../../../shared/domain/ledger/entries';
 
 const H = 3_600_000;
 const W = 24 * H;

@@ -1,17 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  callFactsFrom,
-  callerGeo,
-  rateCallV2,
-  REASON_CODES_V2,
-  shouldRerateAfterCredit,
-  type CallFacts,
-  type CampaignTargeting,
-  type RatingInputV2,
-} from '../../../shared/domain/rating/rules';
+import { callFactsFrom, callerGeo, rateCall, shouldRerateAfterCredit, type CampaignTargeting, type RatingInput } from '../../../shared/domain/rating/rules';
+import { type CallFacts, REASON_CODES } from '../../../shared/domain/rating/decision';
 import { contractPrices, type Geography, type HoursOfOperation, type HoursWindow, type TermsVersion } from '../../../shared/domain/terms/terms';
-import type { CallStatus, CallStatusEvent, TrackingNumber } from '../../../shared/domain/kernel/types';
+import type { CallStatus, CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { AssignedNumber } from '../../../shared/domain/catalog/types';
 
 // Tuesday 2026-11-24 10:00 in Chicago (CST, UTC-6).
 const START = Date.parse('2026-11-24T16:00:00.000Z');
@@ -47,7 +40,7 @@ const v2: TermsVersion = {
 const weekdays: HoursWindow[] = (['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((day) => ({ day, open: '08:00', close: '18:00' }));
 const hours: HoursOfOperation = { timeZone: 'America/Chicago', windows: weekdays };
 const campaign: CampaignTargeting = { campaignId: 'roofing-tx', hours, geography: { states: ['TX'], zipPrefixes: ['787'], areaCodes: ['512'] } };
-const assignment: TrackingNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'google' };
+const assignment: AssignedNumber = { accountId: 'acme', number: '+15125550101', campaignId: 'roofing-tx', publisherId: 'pub-a', subSource: 'google' };
 
 const call: CallFacts = {
   status: 'completed',
@@ -62,7 +55,7 @@ const call: CallFacts = {
   tags: [],
 };
 
-function input(over: Partial<RatingInputV2> = {}, callOver: Partial<CallFacts> = {}): RatingInputV2 {
+function input(over: Partial<RatingInput> = {}, callOver: Partial<CallFacts> = {}): RatingInput {
   return {
     call: { ...call, ...callOver },
     startedAtMs: START,
@@ -75,81 +68,81 @@ function input(over: Partial<RatingInputV2> = {}, callOver: Partial<CallFacts> =
   };
 }
 const withTerms = (over: Partial<TermsVersion>) => ({ termsVersions: [v1, { ...v2, ...over }] });
-const rule = (d: ReturnType<typeof rateCallV2>, name: string) => d.rules.find((r) => r.rule === name);
+const rule = (d: ReturnType<typeof rateCall>, name: string) => d.rules.find((r) => r.rule === name);
 
-describe('rateCallV2, rule by rule', () => {
+describe('rateCall, rule by rule', () => {
   it('bills under the version in force at the start, at the band price, and evaluates every rule in order', () => {
-    const d = rateCallV2(input());
+    const d = rateCall(input());
     expect(d).toMatchObject({ billable: true, amountCents: 3500, reasons: [], termsVersion: 2, campaignId: 'roofing-tx', publisherId: 'pub-a' });
     expect(d.price).toEqual({ billableSec: 150, source: { kind: 'band', fromSec: 120 } });
     // Every rule in the documented order; the two pilot rules only apply to calls a pilot governs (none here).
-    expect(d.rules.map((r) => r.rule)).toEqual(REASON_CODES_V2.filter((r) => r !== 'outside_window' && r !== 'over_cap'));
-    const before = rateCallV2(input({ startedAtMs: Date.parse('2026-11-19T16:00:00.000Z') }));
+    expect(d.rules.map((r) => r.rule)).toEqual(REASON_CODES.filter((r) => r !== 'outside_window' && r !== 'over_cap'));
+    const before = rateCall(input({ startedAtMs: Date.parse('2026-11-19T16:00:00.000Z') }));
     expect(before).toMatchObject({ billable: true, amountCents: 1500, termsVersion: 1 });
   });
 
   it('unknown_number: no assignment, a campaign mismatch, or no terms in force; nothing else evaluated', () => {
     for (const d of [
-      rateCallV2(input({ assignment: null })),
-      rateCallV2(input({ campaign: { ...campaign, campaignId: 'other' } })),
-      rateCallV2(input({ startedAtMs: Date.parse('2026-10-31T16:00:00.000Z') })),
+      rateCall(input({ assignment: null })),
+      rateCall(input({ campaign: { ...campaign, campaignId: 'other' } })),
+      rateCall(input({ startedAtMs: Date.parse('2026-10-31T16:00:00.000Z') })),
     ]) {
       expect(d).toMatchObject({ billable: false, amountCents: 0, reasons: ['unknown_number'], termsVersion: null, publisherId: null, price: null });
       expect(d.rules).toHaveLength(1);
     }
-    expect(rateCallV2(input({ startedAtMs: Date.parse('2026-10-31T16:00:00.000Z') })).rules[0]!.inputs).toMatchObject({ campaignFound: true, termsVersion: null });
+    expect(rateCall(input({ startedAtMs: Date.parse('2026-10-31T16:00:00.000Z') })).rules[0]!.inputs).toMatchObject({ campaignFound: true, termsVersion: null });
   });
 
   it('outside_hours in the campaign zone, [open, close)', () => {
-    const at = (iso: string) => rateCallV2(input({ startedAtMs: Date.parse(iso) }));
+    const at = (iso: string) => rateCall(input({ startedAtMs: Date.parse(iso) }));
     expect(at('2026-11-24T14:00:00.000Z').reasons).toEqual([]); // Tue 08:00 CST
     expect(at('2026-11-24T13:59:59.000Z').reasons).toEqual(['outside_hours']); // 07:59
     expect(at('2026-11-25T00:00:00.000Z').reasons).toEqual(['outside_hours']); // Tue 18:00
     expect(at('2026-11-28T16:00:00.000Z').reasons).toEqual(['outside_hours']); // Saturday
     expect(rule(at('2026-11-24T13:59:59.000Z'), 'outside_hours')!.inputs).toEqual({ timeZone: 'America/Chicago', localDay: 'tue', localTime: '07:59' });
     // Summer: 08:00 CDT is 13:00Z.
-    const summer = rateCallV2(input({ startedAtMs: Date.parse('2026-07-07T13:00:00.000Z'), termsVersions: [{ ...v1, effectiveFrom: '2026-01-01T00:00:00.000Z' }] }));
+    const summer = rateCall(input({ startedAtMs: Date.parse('2026-07-07T13:00:00.000Z'), termsVersions: [{ ...v1, effectiveFrom: '2026-01-01T00:00:00.000Z' }] }));
     expect(summer.reasons).toEqual([]);
-    expect(rateCallV2(input({ campaign: { ...campaign, hours: null }, startedAtMs: Date.parse('2026-11-28T16:00:00.000Z') })).reasons).toEqual([]);
+    expect(rateCall(input({ campaign: { ...campaign, hours: null }, startedAtMs: Date.parse('2026-11-28T16:00:00.000Z') })).reasons).toEqual([]);
   });
 
   it.each(['busy', 'no-answer', 'failed', 'canceled'] as const)('not_connected for %s, without a buffer verdict', (status) => {
-    const d = rateCallV2(input({}, { status, totalSec: 0, talkSec: null }));
+    const d = rateCall(input({}, { status, totalSec: 0, talkSec: null }));
     expect(d.reasons).toEqual(['not_connected']);
     expect(rule(d, 'below_buffer')).toBeUndefined();
   });
 
   it.each(['machine_start', 'machine_end_beep', 'machine_end_silence', 'machine_end_other', 'fax'])('machine_answered for %s', (answeredBy) => {
-    expect(rateCallV2(input({}, { answeredBy })).reasons).toEqual(['machine_answered']);
+    expect(rateCall(input({}, { answeredBy })).reasons).toEqual(['machine_answered']);
   });
 
   it.each(['human', 'unknown'])('a %s answer passes', (answeredBy) => {
-    expect(rateCallV2(input({}, { answeredBy })).billable).toBe(true);
+    expect(rateCall(input({}, { answeredBy })).billable).toBe(true);
   });
 
   it('below_buffer on the total basis and on the talk basis', () => {
-    expect(rateCallV2(input({}, { totalSec: 89 })).reasons).toEqual(['below_buffer']);
+    expect(rateCall(input({}, { totalSec: 89 })).reasons).toEqual(['below_buffer']);
     const talk = withTerms({ durationBasis: 'talk' });
-    const d = rateCallV2(input(talk, { totalSec: 150, talkSec: 89 }));
+    const d = rateCall(input(talk, { totalSec: 150, talkSec: 89 }));
     expect(d.reasons).toEqual(['below_buffer']);
     expect(rule(d, 'below_buffer')!.inputs).toEqual({ durationBasis: 'talk', billableSec: 89, totalSec: 150, talkSec: 89, bufferSec: 90 });
-    expect(rateCallV2(input(talk, { totalSec: 150, talkSec: null })).reasons).toEqual(['below_buffer']);
+    expect(rateCall(input(talk, { totalSec: 150, talkSec: null })).reasons).toEqual(['below_buffer']);
     // The band follows the basis too: 100 s of talk in a 150 s call is the 90-119 s band.
-    expect(rateCallV2(input(talk, { totalSec: 150, talkSec: 100 })).amountCents).toBe(2000);
+    expect(rateCall(input(talk, { totalSec: 150, talkSec: 100 })).amountCents).toBe(2000);
   });
 
   it('not_qualified when the IVR answer is missing or not accepted', () => {
     const q = withTerms({ qualification: { acceptedDigits: ['1', '2'] } });
-    expect(rateCallV2(input(q, { digits: '1' })).billable).toBe(true);
-    expect(rateCallV2(input(q, { digits: '3' })).reasons).toEqual(['not_qualified']);
-    const d = rateCallV2(input(q, { digits: null }));
+    expect(rateCall(input(q, { digits: '1' })).billable).toBe(true);
+    expect(rateCall(input(q, { digits: '3' })).reasons).toEqual(['not_qualified']);
+    const d = rateCall(input(q, { digits: null }));
     expect(d.reasons).toEqual(['not_qualified']);
     expect(rule(d, 'not_qualified')!.inputs).toEqual({ required: true, acceptedDigits: ['1', '2'], digits: null });
-    expect(rateCallV2(input(q, { digits: '2' })).amountCents).toBe(6000);
+    expect(rateCall(input(q, { digits: '2' })).amountCents).toBe(6000);
   });
 
   it('out_of_geo: state, ZIP prefix or area code; the area code is derived from the number', () => {
-    const geo = (geography: Geography | null, over: Partial<CallFacts>) => rateCallV2(input({ campaign: { ...campaign, geography } }, over));
+    const geo = (geography: Geography | null, over: Partial<CallFacts>) => rateCall(input({ campaign: { ...campaign, geography } }, over));
     const anywhere = { fromState: null, fromZip: null };
     expect(geo({ states: ['TX'], zipPrefixes: [], areaCodes: [] }, { fromState: 'tx' }).billable).toBe(true);
     expect(geo({ states: [], zipPrefixes: ['787'], areaCodes: [] }, { fromState: null, fromZip: '78745' }).billable).toBe(true);
@@ -168,7 +161,7 @@ describe('rateCallV2, rule by rule', () => {
   });
 
   it('duplicate_caller within the window, naming the scope and the prior call', () => {
-    const d = rateCallV2(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - 71 * HOUR } }));
+    const d = rateCall(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - 71 * HOUR } }));
     expect(d.reasons).toEqual(['duplicate_caller']);
     expect(rule(d, 'duplicate_caller')!.inputs).toEqual({
       duplicateScope: 'campaign',
@@ -176,17 +169,17 @@ describe('rateCallV2, rule by rule', () => {
       priorCallId: 'twilio:CA0',
       priorStartedAt: new Date(START - 71 * HOUR).toISOString(),
     });
-    expect(rateCallV2(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - 72 * HOUR } })).billable).toBe(true);
+    expect(rateCall(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - 72 * HOUR } })).billable).toBe(true);
   });
 
   it('blocked_caller names the block entry, never the number', () => {
-    const d = rateCallV2(input({ blocked: { blockId: 'blk-1' } }));
+    const d = rateCall(input({ blocked: { blockId: 'blk-1' } }));
     expect(d.reasons).toEqual(['blocked_caller']);
     expect(JSON.stringify(d)).not.toContain('5550123');
   });
 
   it('lists every failing rule in the documented order', () => {
-    const d = rateCallV2(
+    const d = rateCall(
       input(
         { startedAtMs: Date.parse('2026-11-28T16:00:00.000Z'), priorBilled: { callId: 'p', billedStartMs: Date.parse('2026-11-28T15:00:00.000Z') }, blocked: { blockId: 'b' } },
         { answeredBy: 'fax', totalSec: 10, fromState: 'CA', fromZip: '90001', from: '+12135550123' },
@@ -196,12 +189,12 @@ describe('rateCallV2, rule by rule', () => {
   });
 
   it('re-rates after a full credit only when the credited call was the sole reason', () => {
-    const dup = rateCallV2(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - HOUR } }));
+    const dup = rateCall(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - HOUR } }));
     expect(shouldRerateAfterCredit(dup, 'twilio:CA0')).toBe(true);
     expect(shouldRerateAfterCredit(dup, 'twilio:CA9')).toBe(false);
-    const dupAndShort = rateCallV2(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - HOUR } }, { totalSec: 10 }));
+    const dupAndShort = rateCall(input({ priorBilled: { callId: 'twilio:CA0', billedStartMs: START - HOUR } }, { totalSec: 10 }));
     expect(shouldRerateAfterCredit(dupAndShort, 'twilio:CA0')).toBe(false);
-    expect(rateCallV2(input({ priorBilled: null })).billable).toBe(true);
+    expect(rateCall(input({ priorBilled: null })).billable).toBe(true);
   });
 
   it('builds facts from the terminal event plus gathered digits and talk time', () => {
@@ -227,7 +220,7 @@ describe('rateCallV2, rule by rule', () => {
   });
 });
 
-describe('rateCallV2 properties', () => {
+describe('rateCall properties', () => {
   const arbCall = fc.record({
     status: fc.constantFrom<CallStatus>('completed', 'completed', 'completed', 'busy', 'no-answer', 'failed', 'canceled'),
     totalSec: fc.integer({ min: 0, max: 900 }),
@@ -257,7 +250,7 @@ describe('rateCallV2 properties', () => {
   const arbPrior = fc.option(fc.integer({ min: -100, max: 100 }));
 
   function rate(c: Partial<CallFacts>, terms: Partial<TermsVersion>, geography: Geography | null, windows: readonly HoursWindow[] | null, startedAtMs: number, priorH: number | null) {
-    return rateCallV2({
+    return rateCall({
       call: { ...call, ...c },
       startedAtMs,
       assignment,
@@ -304,7 +297,7 @@ describe('rateCallV2 properties', () => {
         expect(d.billable).toBe(d.reasons.length === 0);
         if (d.billable) expect(contractPrices(s >= Date.parse(v2.effectiveFrom) ? { ...v2, ...t } : v1).has(d.amountCents)).toBe(true);
         else expect(d.amountCents).toBe(0);
-        expect(d.reasons).toEqual(REASON_CODES_V2.filter((r) => d.reasons.includes(r)));
+        expect(d.reasons).toEqual(REASON_CODES.filter((r) => d.reasons.includes(r)));
       }),
     );
   });

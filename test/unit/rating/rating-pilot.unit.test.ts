@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { capRefusal, pilotCharge, pilotDay, pilotForCall, type PilotTerms } from '../../../shared/domain/pilots/caps';
-import { rateCallV2, type RatingInputV2 } from '../../../shared/domain/rating/rules';
+import { rateCall, type RatingInput } from '../../../shared/domain/rating/rules';
 import type { TermsVersion } from '../../../shared/domain/terms/terms';
 
 const START = Date.parse('2026-11-24T16:00:00.000Z');
@@ -36,7 +36,7 @@ const pilot: PilotTerms = {
   createdAt: new Date(START - 5 * HOUR).toISOString(),
 };
 
-function input(overrides: Partial<RatingInputV2> = {}): RatingInputV2 {
+function input(overrides: Partial<RatingInput> = {}): RatingInput {
   return {
     call: { status: 'completed', from: '+15125550123', to: '+15125550101', totalSec: 150, talkSec: null, answeredBy: null, digits: null, fromState: 'TX', fromZip: '78701', tags: [] },
     startedAtMs: START,
@@ -70,7 +70,7 @@ describe('pilotForCall', () => {
 
 describe('rating rules outside_window and over_cap', () => {
   it('a pilot call inside its window with room bills, and the rules say which pilot', () => {
-    const d = rateCallV2(input({ pilot: { pilot, inWindow: true } }));
+    const d = rateCall(input({ pilot: { pilot, inWindow: true } }));
     expect(d.billable).toBe(true);
     expect(d.amountCents).toBe(4500);
     expect(d.rules.find((r) => r.rule === 'outside_window')).toMatchObject({ passed: true, inputs: { pilotId: 'pil-1' } });
@@ -78,23 +78,23 @@ describe('rating rules outside_window and over_cap', () => {
   });
 
   it('outside the window: outside_window, not charged, and the cap is not evaluated', () => {
-    const d = rateCallV2(input({ pilot: { pilot, inWindow: false } }));
+    const d = rateCall(input({ pilot: { pilot, inWindow: false } }));
     expect(d).toMatchObject({ billable: false, amountCents: 0, reasons: ['outside_window'] });
     expect(d.rules.some((r) => r.rule === 'over_cap')).toBe(false);
   });
 
   it('a refused counter: over_cap with the refusal, not charged', () => {
     for (const refusal of ['closed', 'spend_cap', 'daily_cap', 'max_calls'] as const) {
-      const d = rateCallV2(input({ pilot: { pilot, inWindow: true }, capRefusal: refusal }));
+      const d = rateCall(input({ pilot: { pilot, inWindow: true }, capRefusal: refusal }));
       expect(d).toMatchObject({ billable: false, amountCents: 0, reasons: ['over_cap'] });
       expect(d.rules.find((r) => r.rule === 'over_cap')?.inputs.refusal).toBe(refusal);
     }
   });
 
   it('a call that fails on its merits lists its own reason first; no pilot rules for calls no pilot governs', () => {
-    const short = rateCallV2(input({ call: { ...input().call, totalSec: 30 }, pilot: { pilot, inWindow: false } }));
+    const short = rateCall(input({ call: { ...input().call, totalSec: 30 }, pilot: { pilot, inWindow: false } }));
     expect(short.reasons).toEqual(['below_buffer', 'outside_window']);
-    const plain = rateCallV2(input());
+    const plain = rateCall(input());
     expect(plain.billable).toBe(true);
     expect(plain.rules.some((r) => r.rule === 'outside_window' || r.rule === 'over_cap')).toBe(false);
   });
@@ -105,8 +105,8 @@ describe('rating rules outside_window and over_cap', () => {
         fc.record({ totalSec: fc.integer({ min: 0, max: 400 }), inWindow: fc.boolean(), refusal: fc.constantFrom(null, 'closed', 'spend_cap', 'daily_cap', 'max_calls' as const) }),
         ({ totalSec, inWindow, refusal }) => {
           const call = { ...input().call, totalSec };
-          const without = rateCallV2(input({ call }));
-          const withPilot = rateCallV2(input({ call, pilot: { pilot, inWindow }, capRefusal: refusal }));
+          const without = rateCall(input({ call }));
+          const withPilot = rateCall(input({ call, pilot: { pilot, inWindow }, capRefusal: refusal }));
           if (withPilot.billable) expect(without.billable && inWindow && refusal === null).toBe(true);
           if (withPilot.billable) expect(withPilot.amountCents).toBe(without.amountCents);
         },

@@ -1,18 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { callTimes, foldCall, slotName } from '../../../shared/domain/calls/fold';
-import { chargeEntry, totals } from '../../../shared/domain/ledger/charges';
-import { rateCall, type PriorBilled } from '../../../shared/domain/rating/rating-legacy';
-import type { CallEvent, CallStatus, CallStatusEvent, Campaign, TrackingNumber } from '../../../shared/domain/kernel/types';
+import { chargeEntry, entryTotals } from '../../../shared/domain/ledger/entries';
+import { campaignFromSeed } from '../../../shared/domain/catalog/config';
+import { REASON_CODES, type PriorBilled } from '../../../shared/domain/rating/decision';
+import { callFactsFrom, rateCall } from '../../../shared/domain/rating/rules';
+import type { CallEvent, CallStatus, CallStatusEvent } from '../../../shared/domain/calls/events';
+import type { FlatCampaign, AssignedNumber } from '../../../shared/domain/catalog/types';
 
-const campaign: Campaign = {
+const campaign: FlatCampaign = {
   accountId: 'acme',
   campaignId: 'roofing-tx',
   name: 'Roofing',
   vertical: 'home_services',
   terms: { version: 3, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 },
 };
-const assignment: TrackingNumber = {
+const assignment: AssignedNumber = {
   accountId: 'acme',
   number: '+15125550101',
   campaignId: 'roofing-tx',
@@ -47,14 +50,18 @@ function statusEvent(status: CallStatus, over: Partial<CallStatusEvent> = {}): C
 }
 
 const startMs = Date.parse('2026-11-24T10:00:00.000Z');
-const rate = (terminal: CallStatusEvent, priorBilled: PriorBilled | null = null, c: Campaign | null = campaign, a: TrackingNumber | null = assignment) =>
-  rateCall({ terminal, startedAtMs: startMs, assignment: a, campaign: c, priorBilled });
+/** The one rating, given a seed-shaped campaign (one terms version, no hours, no geography) and no block match. */
+const rate = (terminal: CallStatusEvent, priorBilled: PriorBilled | null = null, c: FlatCampaign | null = campaign, a: AssignedNumber | null = assignment) => {
+  const config = c === null ? null : campaignFromSeed(c);
+  return rateCall({ call: callFactsFrom(terminal), startedAtMs: startMs, assignment: a, campaign: config, termsVersions: config?.termsVersions ?? [], priorBilled, blocked: null });
+};
 
 describe('rateCall, rule by rule', () => {
   it('bills a connected call at or over the buffer at the campaign price, naming the terms version', () => {
     const d = rate(statusEvent('completed', { durationSec: 90 }));
     expect(d).toMatchObject({ billable: true, amountCents: 4500, reasons: [], termsVersion: 3, publisherId: 'pub-a', subSource: 'google' });
-    expect(d.rules.map((r) => r.rule)).toEqual(['unknown_number', 'not_connected', 'below_buffer', 'duplicate_caller']);
+    expect(d.rules.map((r) => r.rule)).toEqual(REASON_CODES.filter((r) => r !== 'outside_window' && r !== 'over_cap'));
+    expect(d.rules.every((r) => r.passed)).toBe(true);
   });
 
   it('unknown_number when the dialled number is not assigned, and evaluates nothing else', () => {
@@ -72,7 +79,7 @@ describe('rateCall, rule by rule', () => {
   it('below_buffer one second under the buffer, with the inputs that decided it', () => {
     const d = rate(statusEvent('completed', { durationSec: 89 }));
     expect(d.reasons).toEqual(['below_buffer']);
-    expect(d.rules.find((r) => r.rule === 'below_buffer')!.inputs).toEqual({ durationSec: 89, bufferSec: 90 });
+    expect(d.rules.find((r) => r.rule === 'below_buffer')!.inputs).toEqual({ durationBasis: 'total', billableSec: 89, totalSec: 89, talkSec: null, bufferSec: 90 });
   });
 
   it('duplicate_caller inside the window on either side, not at its edge', () => {
@@ -199,7 +206,7 @@ describe('ledger entries', () => {
   it('totals equal the sum of the entries', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 100_000 })), (amounts) => {
-        const t = totals(amounts.map((amountCents) => ({ type: 'charge' as const, amountCents })));
+        const t = entryTotals(amounts.map((amountCents) => ({ type: 'charge' as const, amountCents })));
         expect(t.chargesCents).toBe(amounts.reduce((s, a) => s + a, 0));
         expect(t.netCents).toBe(t.chargesCents + t.creditsCents);
         expect(t.count).toBe(amounts.length);

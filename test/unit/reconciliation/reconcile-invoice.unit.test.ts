@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseNumber } from '../../../shared/domain/calls/caller';
-import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
+import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
 import { Unprocessable } from '../../../shared/domain/kernel/problems';
 import {
   disputeReasonFor,
@@ -13,7 +13,7 @@ import {
   type InvoiceLine,
   type OurCall,
 } from '../../../shared/domain/reconciliation/reconcile-invoice';
-import { REASON_CODES_V2 } from '../../../shared/domain/rating/rules';
+import { REASON_CODES } from '../../../shared/domain/rating/decision';
 
 const TZ = 'America/Chicago';
 
@@ -117,7 +117,7 @@ const MIN = 60_000;
 function call(n: number, over: Partial<OurCall> = {}): OurCall {
   return { callId: `twilio:CA${String(n).padStart(32, '0')}`, callerHash: `h(+1512555${String(n).padStart(4, '0')})`, startedAtMs: T + n * MIN, billable: true, reasons: [], ...over };
 }
-function charge(c: OurCall, amountCents: number): LedgerEntryV2 {
+function charge(c: OurCall, amountCents: number): LedgerEntry {
   return {
     entryId: `charge:${c.callId}`,
     type: 'charge',
@@ -133,7 +133,7 @@ function charge(c: OurCall, amountCents: number): LedgerEntryV2 {
     createdAt: new Date(c.startedAtMs).toISOString(),
   };
 }
-const credit = (c: OurCall, amountCents: number): LedgerEntryV2 => ({
+const credit = (c: OurCall, amountCents: number): LedgerEntry => ({
   ...charge(c, amountCents),
   entryId: `credit:${c.callId}`,
   type: 'credit',
@@ -220,7 +220,7 @@ describe('reconcileInvoice', () => {
   });
 
   it('maps every non-billable reason to a dispute reason', () => {
-    expect(REASON_CODES_V2.map(disputeReasonFor)).toEqual([
+    expect(REASON_CODES.map(disputeReasonFor)).toEqual([
       'wrong_number',
       'other',
       'other',

@@ -22,7 +22,7 @@ import { QA_VERDICTS, type QaVerdict } from '../../../shared/domain/qa/qa';
 import { CALL_SIGNALS } from '../../../shared/domain/rating/rules';
 import { createScorecard, type ScorecardOptions } from '../../../shared/domain/reports/scorecard';
 import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../../../shared/domain/reports/threshold-tuner';
-import type { ReasonCode } from '../../../shared/domain/kernel/types';
+import type { ReasonCode } from '../../../shared/domain/rating/decision';
 import {
   aggregateCallChanges,
   mergeDeltas,

@@ -18,7 +18,7 @@ import {
   type SourceRow,
 } from '../../../shared/domain/reports/scorecard';
 import { candidateBuffers, DEFAULT_TUNER_RULE, tuneThreshold, type TunerRule } from '../../../shared/domain/reports/threshold-tuner';
-import { REASON_CODES, type ReasonCode } from '../../../shared/domain/kernel/types';
+import { REASON_CODES, type ReasonCode } from '../../../shared/domain/rating/decision';
 
 // ---------------------------------------------------------------- fixtures
 

@@ -4,7 +4,7 @@ import { BadRequest, Unprocessable } from '../../../shared/domain/kernel/problem
 import {
   appendVersion,
   contractPrices,
-  fromV1Terms,
+  fromFlatTerms,
   priceFor,
   termsInForce,
   withTermsDefaults,
@@ -157,7 +157,7 @@ describe('versions', () => {
   });
 
   it('maps issue-2 terms onto the full contract', () => {
-    expect(fromV1Terms({ version: 3, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 }, 'e', 'c')).toEqual({
+    expect(fromFlatTerms({ version: 3, priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 }, 'e', 'c')).toEqual({
       ...base,
       priceCents: 4500,
       bufferSec: 90,

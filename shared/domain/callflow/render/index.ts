@@ -3,7 +3,7 @@
  * provider that asked. Content types as each provider expects them (Twilio refuses JSON or no content type with
  * 12300; Vonage does not retry an NCCO sent as text/html or application/xml).
  */
-import type { Provider } from '../../kernel/types';
+import type { Provider } from '../../calls/events';
 import type { Verb } from '../instructions';
 import { renderNcco } from './ncco';
 import { renderPlivo } from './plivo';

@@ -22,7 +22,7 @@
 import { createHmac } from 'node:crypto';
 import * as z from 'zod';
 import type { FormParams } from './twilio';
-import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../../kernel/types';
+import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
 import {
   PROVIDER_ID,
   bytesEqual,

@@ -20,7 +20,7 @@
  */
 import { createPublicKey, verify as ed25519Verify, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
-import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../../kernel/types';
+import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
 import {
   PROVIDER_ID,
   SIGNATURE_TOLERANCE_SEC,

@@ -10,7 +10,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import { BadRequest, fieldErrors, type FieldError } from '../../kernel/problems';
-import type { CallEvent, CallStatus, RecordingStatus } from '../../kernel/types';
+import type { CallEvent, CallStatus, RecordingStatus } from '../events';
 
 export type FormParams = Record<string, string | string[]>;
 

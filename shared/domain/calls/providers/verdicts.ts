@@ -9,7 +9,7 @@
  * their values: they may be phone numbers).
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { CallEvent, Provider } from '../../kernel/types';
+import type { CallEvent, Provider } from '../events';
 
 /** Every reason a signed request is refused. Each provider uses the subset its scheme can produce. */
 export const SIGNATURE_REFUSAL_CODES = [

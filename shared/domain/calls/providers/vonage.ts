@@ -21,7 +21,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import * as z from 'zod';
-import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../../kernel/types';
+import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
 import {
   PROVIDER_ID,
   SIGNATURE_TOLERANCE_SEC,
