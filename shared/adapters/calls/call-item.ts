@@ -29,7 +29,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { rateCall } from '../../domain/rating/rating-legacy';
 import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RatingDecision, type ReasonCode, type RecordedRatingInputs, type RecordingStatus, type RecordingStatusEvent } from '../../domain/kernel/types';
-import type { CallerNumberClass, CallerTraits } from '../../domain/quality/signals';
+import type { CallerNumberClass, CallerTraits } from '../../domain/quality/caller-traits';
 import type { StoredRecording } from '../../app/kernel/ports';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import { isQaVerdict, type CallQa } from '../../domain/qa/qa';

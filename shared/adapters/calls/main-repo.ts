@@ -26,7 +26,7 @@ import type { SeedCampaign } from '../../domain/catalog/config-schema';
 import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, type PilotMovement } from '../../domain/pilots/caps';
 import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
-import { decodeCrossCallFlags } from '../../domain/quality/signals';
+import { decodeCrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { Account, CallEvent, Campaign, CampaignConfig, LedgerEntry, NumberConfig, Publisher, RatingDecision } from '../../domain/kernel/types';
 import {
   CallAccountMismatch,

@@ -15,7 +15,7 @@ import { pilotForCall } from '../../domain/pilots/caps';
 import { CALL_SIGNALS, accountBlockSignals, callFactsFrom, rateCallV2, type CallSignal, type RatingDecisionV2 } from '../../domain/rating/rules';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
-import type { CrossCallFlags } from '../../domain/quality/signals';
+import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { TermsVersion } from '../../domain/terms/terms';
 import type { CallStatus, RatingDecision, ReasonCode } from '../../domain/kernel/types';
 import type { LedgerEntryV2 } from '../../domain/ledger/entries';

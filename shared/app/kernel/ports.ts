@@ -8,7 +8,8 @@ import type { WindowState } from '../../domain/rating/duplicate-window';
 import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
-import type { CallerTraits, CrossCallFlags } from '../../domain/quality/signals';
+import type { CallerTraits } from '../../domain/quality/caller-traits';
+import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { PriorBilled } from '../../domain/rating/rating-legacy';
 import type { Account, ApiRole, Publisher, CallEvent, IngestMessage, LedgerEntry, RatingDecision, ReasonCode } from '../../domain/kernel/types';
 

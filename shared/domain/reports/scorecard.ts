@@ -59,7 +59,7 @@ import type { CampaignEconomics, GroupBy, ReportCall } from './analytics';
 import { costCeiling, floorCents, type CostCeiling } from './economics';
 import { QA_VERDICTS, type QaVerdict } from '../qa/qa';
 import { REASON_CODES, type ReasonCode } from '../kernel/types';
-import { sourceFraudScore } from '../quality/signals';
+import { sourceFraudScore } from '../quality/source-score';
 import { CALL_SIGNALS, type CallSignal } from '../rating/rules';
 
 // ---------------------------------------------------------------- the rule

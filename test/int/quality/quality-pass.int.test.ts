@@ -27,7 +27,8 @@ import { getCallRating } from '../../../shared/app/calls/read-api';
 import { settleWithLimit } from '../../../shared/app/kernel/concurrency';
 import { callerHash, normaliseNumber } from '../../../shared/domain/calls/caller';
 import { SeedPublisherSchema } from '../../../shared/domain/catalog/config-schema';
-import { QUALITY_SIGNALS, crossCallSignalsOf, type IvrTiming } from '../../../shared/domain/quality/signals';
+import { crossCallSignalsOf } from '../../../shared/domain/quality/cross-call-flags';
+import { QUALITY_SIGNALS, type IvrTiming } from '../../../shared/domain/quality/signals';
 import type { Account, CallEvent, CallStatus, CallStatusEvent, TrackingNumber } from '../../../shared/domain/kernel/types';
 import { freshNumber, records, silentLog, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
 

@@ -16,7 +16,7 @@ import {
   WITHHELD_CALLER_IDS,
   WITHHELD_IDENTITY,
 } from '../../../shared/domain/calls/caller';
-import { callerNumberClass } from '../../../shared/domain/quality/signals';
+import { callerNumberClass } from '../../../shared/domain/quality/caller-traits';
 import { rateCallV2, type CallFacts, type RatingInputV2 } from '../../../shared/domain/rating/rules';
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../../shared/domain/terms/terms';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
