@@ -30,7 +30,7 @@ import type { ReconciliationResponse } from '../reconciliation/reconciliations';
 import type { VerifyResponse } from '../ledger/verify';
 import type { LedgerTotals } from './ports';
 import { PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
-import type { PilotReport } from '../../domain/pilots/pilots';
+import type { PilotReport } from '../../domain/pilots/report';
 import type { PilotView } from '../pilots/pilots';
 
 const instant = z.iso.datetime({ offset: true });

@@ -5,7 +5,9 @@
  * No AWS types here.
  */
 import type { CampaignConfig } from '../../domain/kernel/types';
-import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../../domain/pilots/pilots';
+import type { PilotNotification } from '../../domain/pilots/notifications';
+import type { CloseReason, CounterSnapshot, PilotRecord, PilotReportRef, PilotState } from '../../domain/pilots/pilots';
+import type { PilotCall } from '../../domain/pilots/report';
 import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 
 export type CreateOutcome = 'created' | 'exists' | 'campaign_changed';

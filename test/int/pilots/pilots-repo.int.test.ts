@@ -19,7 +19,8 @@ import { createPilot, getPilot, getPilotReport, stopPilot, type PilotApiDeps } f
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
-import { currentPilotDay, type PilotNotification } from '../../../shared/domain/pilots/pilots';
+import type { PilotNotification } from '../../../shared/domain/pilots/notifications';
+import { currentPilotDay } from '../../../shared/domain/pilots/progress';
 import { Problem } from '../../../shared/domain/kernel/problems';
 import { createTenant, freshNumber, lifecycle, records, silentLog, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 

@@ -7,32 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_LEAD_MS, campaignFromSeed } from '../../../shared/domain/catalog/config';
 import type { CreditEntry, LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import {
-  PILOT_STATES,
-  PILOT_TRANSITIONS,
-  assertNoOverlap,
-  buildPilotReport,
-  canTransition,
-  capReached,
-  enforcementDecision,
-  minimumPriceCents,
-  monitorDecision,
-  notificationFor,
-  pilotIdFor,
-  pilotProgress,
-  reconcileCounter,
-  reportCsv,
-  requestHash,
-  stateAfterClose,
-  stateAfterReport,
-  statesLeadingTo,
-  thresholdsDue,
-  validatePilotRequest,
-  windowsOverlap,
-  type PilotRecord,
-  type PilotRequest,
-  type PilotCall,
-} from '../../../shared/domain/pilots/pilots';
+import { PILOT_TRANSITIONS, canTransition, stateAfterClose, stateAfterReport, statesLeadingTo } from '../../../shared/domain/pilots/lifecycle';
+import { notificationFor, thresholdsDue } from '../../../shared/domain/pilots/notifications';
+import { PILOT_STATES, pilotIdFor, requestHash, type PilotRecord, type PilotRequest } from '../../../shared/domain/pilots/pilots';
+import { capReached, enforcementDecision, minimumPriceCents, monitorDecision, pilotProgress, reconcileCounter } from '../../../shared/domain/pilots/progress';
+import { buildPilotReport, reportCsv, type PilotCall } from '../../../shared/domain/pilots/report';
+import { assertNoOverlap, validatePilotRequest, windowsOverlap } from '../../../shared/domain/pilots/validation';
 import { CreatePilotSchema, IdempotencyKeySchema } from '../../../shared/domain/pilots/pilots-schema';
 import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
 import type { CampaignConfig, LedgerEntry, Publisher } from '../../../shared/domain/kernel/types';
