@@ -19,7 +19,7 @@
  * Pure: no I/O, no clock.
  */
 import type { ReportCall } from './analytics';
-import { scorecardCountsOf } from './scorecard';
+import { scorecardCountsOf } from './source-counters';
 import { tunerCountsOf } from './threshold-tuner';
 import { utcMs, wallTime, zonedToUtcMs } from '../kernel/zoned-time';
 

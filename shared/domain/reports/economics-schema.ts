@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import type { CampaignEconomics } from './analytics';
-import { CONFIDENCE_LEVELS, type VerdictRule } from './scorecard';
+import { CONFIDENCE_LEVELS, type VerdictRule } from './verdict';
 import { MAX_BUFFER_SEC, MAX_THRESHOLDS, type TunerRule } from './threshold-tuner';
 
 const share = z.number().min(0).max(1);

@@ -6,17 +6,9 @@ import { CampaignEconomicsSchema, ThresholdSweepSchema, VerdictRuleSchema } from
 import { Unprocessable } from '../../../shared/domain/kernel/problems';
 import { QA_VERDICTS, type QaVerdict } from '../../../shared/domain/qa/qa';
 import { CALL_SIGNALS } from '../../../shared/domain/rating/rules';
-import {
-  buildScorecard,
-  createScorecard,
-  DEFAULT_VERDICT_RULE,
-  recommend,
-  SCORECARD_CSV_COLUMNS,
-  scorecardCsv,
-  wilsonInterval,
-  type ScorecardOptions,
-  type SourceRow,
-} from '../../../shared/domain/reports/scorecard';
+import { buildScorecard, createScorecard, type ScorecardOptions, type SourceRow } from '../../../shared/domain/reports/scorecard';
+import { SCORECARD_CSV_COLUMNS, scorecardCsv } from '../../../shared/domain/reports/scorecard-csv';
+import { DEFAULT_VERDICT_RULE, recommend, wilsonInterval } from '../../../shared/domain/reports/verdict';
 import { candidateBuffers, DEFAULT_TUNER_RULE, tuneThreshold, type TunerRule } from '../../../shared/domain/reports/threshold-tuner';
 import { REASON_CODES, type ReasonCode } from '../../../shared/domain/kernel/types';
 
