@@ -144,119 +144,139 @@ function compareKeys(a: string | null, b: string | null): number {
 
 export function createScorecard(options: ScorecardOptions): Scorecard {
   const rule = options.rule ?? DEFAULT_VERDICT_RULE;
-  const bySub = options.groupBy === 'subSource';
-  // publisherId → sub-source (null, or '*' when grouped by publisher) → counters
-  const cells = new Map<string, Map<string | null, SourceCounters>>();
-  let groups = 0;
-  let lastPublisher: string | undefined;
-  let lastSubs: Map<string | null, SourceCounters> | undefined;
-
-  const accOf = (publisherId: string, subSource: string | null): SourceCounters => {
-    let subs = publisherId === lastPublisher ? lastSubs : cells.get(publisherId);
-    if (subs === undefined) cells.set(publisherId, (subs = new Map()));
-    lastPublisher = publisherId;
-    lastSubs = subs;
-    const key = bySub ? subSource : '*';
-    let a = subs.get(key);
-    if (a === undefined) {
-      subs.set(key, (a = emptyCounters()));
-      groups += 1;
-    }
-    return a;
-  };
-  const add = (c: ReportCall): void => countCall(accOf(c.publisherId, c.subSource), c);
-  const addCounts = (publisherId: string, subSource: string | null, counts: Readonly<Record<string, number>>): void => {
-    if ((counts.n ?? 0) <= 0) return;
-    addNamedCounts(accOf(publisherId, subSource), counts);
-  };
-
-  const result = (): ScorecardResult => {
-    const entries: { publisherId: string; subSource: string | null; acc: SourceCounters }[] = [];
-    const total = emptyCounters();
-    for (const publisherId of [...cells.keys()].sort(compareKeys)) {
-      const subs = cells.get(publisherId)!;
-      for (const subSource of [...subs.keys()].sort(compareKeys)) {
-        const acc = subs.get(subSource)!;
-        mergeCounters(total, acc);
-        entries.push({ publisherId, subSource, acc });
-      }
-    }
-    const ceiling = options.economics === null ? null : costCeiling(options.economics, { billableCalls: total.billable, closedCalls: total.closedBillable });
-    const ceilingPerBookedJobCents = ceiling === null || total.booked === 0 ? null : floorCents((ceiling.maxPricePerCallCents * total.billable) / total.booked);
-    const row = (publisherId: string, subSource: string | null, a: SourceCounters): Omit<SourceRow, 'fraud'> => {
-      const net = a.spend + a.credits + a.reversals;
-      const reasons = Object.fromEntries(REASON_CODES.map((code, i) => [code, a.reasons[i]!])) as Record<ReasonCode, number>;
-      return {
-        publisherId,
-        subSource,
-        calls: a.calls,
-        connected: a.connected,
-        billable: a.billable,
-        billableRate: a.calls === 0 ? null : round(a.billable / a.calls, 4),
-        nonBillable: a.calls - a.billable,
-        reasons,
-        duplicates: a.duplicates,
-        disputes: a.disputes,
-        spendCents: a.spend,
-        creditsCents: a.credits,
-        reversalsCents: a.reversals,
-        netSpendCents: net,
-        booked: a.booked,
-        closed: a.closed,
-        revenueCents: a.revenue,
-        marginCents: a.margin,
-        netMarginCents: a.margin - net,
-        costPerBillableCallCents: perUnit(net, a.billable),
-        costPerBookedJobCents: perUnit(net, a.booked),
-        costPerClosedCustomerCents: perUnit(net, a.closed),
-        returnOnSpend: net <= 0 ? null : round(a.margin / net, 4),
-        qaReviewed: a.qaReviewed,
-        qaVerdicts: Object.fromEntries(QA_VERDICTS.map((v, i) => [v, a.qaVerdicts[i]!])) as Record<QaVerdict, number>,
-        signals: Object.fromEntries(CALL_SIGNALS.map((s, i) => [s, a.signals[i]!])) as Record<CallSignal, number>,
-        nearBufferHistogram: a.nearBuffer.map((count, i) => ({
-          fromSec: (i - NEAR_BUFFER_BINS_EACH_SIDE) * NEAR_BUFFER_BIN_SEC,
-          toSec: (i - NEAR_BUFFER_BINS_EACH_SIDE + 1) * NEAR_BUFFER_BIN_SEC,
-          count,
-        })),
-        recommendation: recommend({ calls: a.calls, billable: a.billable, booked: a.booked, netSpendCents: net }, ceilingPerBookedJobCents, ceiling !== null, rule),
-      };
-    };
-    const totalRow = row('*', '*', total);
-    // The account's near-buffer share is the baseline each source's is compared with (quality/source-score.ts).
-    const baseline = { nearBufferShare: totalRow.connected === 0 ? 0 : totalRow.signals.near_buffer_hangup / totalRow.connected };
-    const scored = (r: Omit<SourceRow, 'fraud'>): SourceRow => {
-      const f = sourceFraudScore(r.signals, { calls: r.calls, connected: r.connected }, baseline);
-      return {
-        ...r,
-        fraud: {
-          score: f.score,
-          flagged: f.flagged,
-          sufficient: f.sufficient,
-          contributions: f.contributions.map((c) => ({ signal: c.signal, count: c.count, share: c.share, points: c.points })),
-          nearBuffer: f.nearBuffer,
-        },
-      };
-    };
-    return {
-      groupBy: options.groupBy,
-      rows: entries.map((e) => scored(row(e.publisherId, e.subSource, e.acc))),
-      total: scored(totalRow),
-      ceiling,
-      ceilingPerBookedJobCents,
-      rule: { ...rule, statement: ruleStatement(rule) },
-    };
-  };
-
+  const groups = createGroupTable(options.groupBy === 'subSource');
+  const add = (c: ReportCall): void => countCall(groups.countersOf(c.publisherId, c.subSource), c);
   return {
     add,
-    addCounts,
+    addCounts(publisherId, subSource, counts) {
+      if ((counts.n ?? 0) <= 0) return;
+      addNamedCounts(groups.countersOf(publisherId, subSource), counts);
+    },
     addAll(calls) {
       for (const c of calls) add(c);
     },
     get groups() {
-      return groups;
+      return groups.size;
     },
-    result,
+    result: () => scorecardResult(groups.sorted(), options, rule),
+  };
+}
+
+interface Group {
+  readonly publisherId: string;
+  readonly subSource: string | null;
+  readonly counters: SourceCounters;
+}
+
+/** publisherId → sub-source (null, or '*' when grouped by publisher) → counters. */
+function createGroupTable(bySub: boolean): { countersOf(publisherId: string, subSource: string | null): SourceCounters; readonly size: number; sorted(): Group[] } {
+  const cells = new Map<string, Map<string | null, SourceCounters>>();
+  let size = 0;
+  // The last publisher is cached: calls come grouped by source.
+  let lastPublisher: string | undefined;
+  let lastSubs: Map<string | null, SourceCounters> | undefined;
+  return {
+    countersOf(publisherId, subSource) {
+      let subs = publisherId === lastPublisher ? lastSubs : cells.get(publisherId);
+      if (subs === undefined) cells.set(publisherId, (subs = new Map()));
+      lastPublisher = publisherId;
+      lastSubs = subs;
+      const key = bySub ? subSource : '*';
+      let a = subs.get(key);
+      if (a === undefined) {
+        subs.set(key, (a = emptyCounters()));
+        size += 1;
+      }
+      return a;
+    },
+    get size() {
+      return size;
+    },
+    /** Every group, by publisherId, then sub-source (compareKeys). */
+    sorted() {
+      const out: Group[] = [];
+      for (const publisherId of [...cells.keys()].sort(compareKeys)) {
+        const subs = cells.get(publisherId)!;
+        for (const subSource of [...subs.keys()].sort(compareKeys)) out.push({ publisherId, subSource, counters: subs.get(subSource)! });
+      }
+      return out;
+    },
+  };
+}
+
+function scorecardResult(groups: readonly Group[], options: ScorecardOptions, rule: VerdictRule): ScorecardResult {
+  const total = emptyCounters();
+  for (const g of groups) mergeCounters(total, g.counters);
+  const ceiling = options.economics === null ? null : costCeiling(options.economics, { billableCalls: total.billable, closedCalls: total.closedBillable });
+  const ceilingPerBookedJobCents = ceiling === null || total.booked === 0 ? null : floorCents((ceiling.maxPricePerCallCents * total.billable) / total.booked);
+  const judge: Judge = (g) => recommend(g, ceilingPerBookedJobCents, ceiling !== null, rule);
+  const totalRow = rowOf('*', '*', total, judge);
+  // The account's near-buffer share is the baseline each source's is compared with (quality/source-score.ts).
+  const baseline = { nearBufferShare: totalRow.connected === 0 ? 0 : totalRow.signals.near_buffer_hangup / totalRow.connected };
+  return {
+    groupBy: options.groupBy,
+    rows: groups.map((g) => withFraud(rowOf(g.publisherId, g.subSource, g.counters, judge), baseline)),
+    total: withFraud(totalRow, baseline),
+    ceiling,
+    ceilingPerBookedJobCents,
+    rule: { ...rule, statement: ruleStatement(rule) },
+  };
+}
+
+type Judge = (g: { readonly calls: number; readonly billable: number; readonly booked: number; readonly netSpendCents: number }) => Recommendation;
+
+/** A group's row from its counters: the derived figures (module header) and its recommendation. */
+function rowOf(publisherId: string, subSource: string | null, a: SourceCounters, judge: Judge): Omit<SourceRow, 'fraud'> {
+  const net = a.spend + a.credits + a.reversals;
+  const reasons = Object.fromEntries(REASON_CODES.map((code, i) => [code, a.reasons[i]!])) as Record<ReasonCode, number>;
+  return {
+    publisherId,
+    subSource,
+    calls: a.calls,
+    connected: a.connected,
+    billable: a.billable,
+    billableRate: a.calls === 0 ? null : round(a.billable / a.calls, 4),
+    nonBillable: a.calls - a.billable,
+    reasons,
+    duplicates: a.duplicates,
+    disputes: a.disputes,
+    spendCents: a.spend,
+    creditsCents: a.credits,
+    reversalsCents: a.reversals,
+    netSpendCents: net,
+    booked: a.booked,
+    closed: a.closed,
+    revenueCents: a.revenue,
+    marginCents: a.margin,
+    netMarginCents: a.margin - net,
+    costPerBillableCallCents: perUnit(net, a.billable),
+    costPerBookedJobCents: perUnit(net, a.booked),
+    costPerClosedCustomerCents: perUnit(net, a.closed),
+    returnOnSpend: net <= 0 ? null : round(a.margin / net, 4),
+    qaReviewed: a.qaReviewed,
+    qaVerdicts: Object.fromEntries(QA_VERDICTS.map((v, i) => [v, a.qaVerdicts[i]!])) as Record<QaVerdict, number>,
+    signals: Object.fromEntries(CALL_SIGNALS.map((s, i) => [s, a.signals[i]!])) as Record<CallSignal, number>,
+    nearBufferHistogram: a.nearBuffer.map((count, i) => ({
+      fromSec: (i - NEAR_BUFFER_BINS_EACH_SIDE) * NEAR_BUFFER_BIN_SEC,
+      toSec: (i - NEAR_BUFFER_BINS_EACH_SIDE + 1) * NEAR_BUFFER_BIN_SEC,
+      count,
+    })),
+    recommendation: judge({ calls: a.calls, billable: a.billable, booked: a.booked, netSpendCents: net }),
+  };
+}
+
+/** The row with its source's fraud score (quality/source-score.ts) against the account's near-buffer baseline. */
+function withFraud(r: Omit<SourceRow, 'fraud'>, baseline: { readonly nearBufferShare: number }): SourceRow {
+  const f = sourceFraudScore(r.signals, { calls: r.calls, connected: r.connected }, baseline);
+  return {
+    ...r,
+    fraud: {
+      score: f.score,
+      flagged: f.flagged,
+      sufficient: f.sufficient,
+      contributions: f.contributions.map((c) => ({ signal: c.signal, count: c.count, share: c.share, points: c.points })),
+      nearBuffer: f.nearBuffer,
+    },
   };
 }
 
