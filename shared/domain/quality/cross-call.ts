@@ -86,36 +86,75 @@ function countDown(map: Map<string, number>, key: string): void {
  * is ≤ 30,000 small last-seen entries and a few hundred velocity / IVR entries.
  */
 export function createCrossCallDetector(config: QualityConfig = DEFAULT_QUALITY_CONFIG): CrossCallDetector {
-  const repeatWindowMs = config.repeatWindowHours * 3_600_000;
-  const velocityWindowMs = config.velocity.windowMinutes * 60_000;
-  const ivrWindowMs = config.coachedIvr.identicalTimingWindowMinutes * 60_000;
-
-  const lastSeen = new Map<string, CallerLastSeen>();
-  const repeatQueue = new TimeQueue<string>();
-  const velocityQueue = new TimeQueue<string>();
-  const velocityCounts = new Map<string, number>();
-  const ivrQueue = new TimeQueue<{ callerKey: string; delayMs: number }>();
+  const repeat = repeatWindow(config);
+  const velocity = velocityWindow(config);
+  const timing = identicalTimingWindow(config);
   let latest = Number.NEGATIVE_INFINITY;
   let latestId = '';
+  return {
+    observe(call) {
+      if (compareCrossCallInputs(call, { startedAtMs: latest, callId: latestId }) < 0)
+        throw new RangeError(`calls must be observed in start order: ${call.callId} starts before ${latestId}`);
+      latest = call.startedAtMs;
+      latestId = call.callId;
+      for (const w of [repeat, velocity, timing]) w.evict(call.startedAtMs);
+      return [repeat.observe(call), velocity.observe(call), timing.observe(call)].filter((f): f is QualityFinding => f !== null).sort(bySignalOrder);
+    },
+    stateSize() {
+      return { callers: repeat.callers(), repeatEntries: repeat.entries(), velocityEntries: velocity.size(), ivrEntries: timing.size() };
+    },
+  };
+}
 
-  function evict(now: number): void {
-    repeatQueue.evict(now - repeatWindowMs, (caller) => {
-      const kept = (lastSeen.get(caller) ?? []).filter((e) => now - e.startedAtMs < repeatWindowMs);
-      if (kept.length === 0) lastSeen.delete(caller);
-      else lastSeen.set(caller, kept);
-    });
-    velocityQueue.evict(now - velocityWindowMs, (key) => countDown(velocityCounts, key));
-    ivrQueue.evict(now - ivrWindowMs, () => undefined);
-  }
+/** One window of the detector: forgets what started too long before `now`, then judges a call and remembers it. */
+interface CallWindow {
+  evict(now: number): void;
+  observe(call: CrossCallInput): QualityFinding | null;
+}
 
-  function velocityFinding(call: CrossCallInput): QualityFinding | null {
+/** repeat_caller: each caller's last-seen record, as the writer keeps it, over repeatWindowHours. */
+function repeatWindow(config: QualityConfig): CallWindow & { callers(): number; entries(): number } {
+  const windowMs = config.repeatWindowHours * 3_600_000;
+  const lastSeen = new Map<string, CallerLastSeen>();
+  const queue = new TimeQueue<string>();
+  return {
+    evict(now) {
+      queue.evict(now - windowMs, (caller) => {
+        const kept = (lastSeen.get(caller) ?? []).filter((e) => now - e.startedAtMs < windowMs);
+        if (kept.length === 0) lastSeen.delete(caller);
+        else lastSeen.set(caller, kept);
+      });
+    },
+    observe(call) {
+      if (call.callerHash === null) return null;
+      const record = lastSeen.get(call.callerHash) ?? [];
+      const finding = repeatCallerFrom(record, call, config);
+      lastSeen.set(call.callerHash, nextLastSeen(record, call, config));
+      queue.push(call.startedAtMs, call.callerHash);
+      return finding;
+    },
+    callers: () => lastSeen.size,
+    entries() {
+      let n = 0;
+      for (const r of lastSeen.values()) n += r.length;
+      return n;
+    },
+  };
+}
+
+/** velocity: calls per caller (`c:<hash>`) and per number block (`b:<block>`) within velocity.windowMinutes. */
+function velocityWindow(config: QualityConfig): CallWindow & { size(): number } {
+  const windowMs = config.velocity.windowMinutes * 60_000;
+  const queue = new TimeQueue<string>();
+  const counts = new Map<string, number>();
+  const finding = (call: CrossCallInput): QualityFinding | null => {
     const hits: { scope: 'caller' | 'number_block'; callsInWindow: number; threshold: number; numberBlock?: string }[] = [];
     if (call.callerHash !== null) {
-      const n = (velocityCounts.get(`c:${call.callerHash}`) ?? 0) + 1;
+      const n = (counts.get(`c:${call.callerHash}`) ?? 0) + 1;
       if (n >= config.velocity.count) hits.push({ scope: 'caller', callsInWindow: n, threshold: config.velocity.count });
     }
     if (call.numberBlock !== null) {
-      const n = (velocityCounts.get(`b:${call.numberBlock}`) ?? 0) + 1;
+      const n = (counts.get(`b:${call.numberBlock}`) ?? 0) + 1;
       if (n >= config.velocity.blockCount) hits.push({ scope: 'number_block', callsInWindow: n, threshold: config.velocity.blockCount, numberBlock: call.numberBlock });
     }
     if (hits.length === 0) return null;
@@ -124,15 +163,31 @@ export function createCrossCallDetector(config: QualityConfig = DEFAULT_QUALITY_
       rules: hits.map((h) => h.scope),
       evidence: { windowMinutes: config.velocity.windowMinutes, numberBlockDigits: config.velocity.numberBlockDigits, hits },
     };
-  }
+  };
+  return {
+    evict: (now) => queue.evict(now - windowMs, (key) => countDown(counts, key)),
+    observe(call) {
+      const found = finding(call);
+      for (const key of [call.callerHash !== null ? `c:${call.callerHash}` : null, call.numberBlock !== null ? `b:${call.numberBlock}` : null]) {
+        if (key === null) continue;
+        queue.push(call.startedAtMs, key);
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      return found;
+    },
+    size: () => queue.size,
+  };
+}
 
-  function identicalTimingFinding(call: CrossCallInput): QualityFinding | null {
-    if (call.ivr === null) return null;
-    const delay = answerDelayMs(call.ivr);
+/** coached_ivr by identical_timing: the answer delays of the calls within identicalTimingWindowMinutes. */
+function identicalTimingWindow(config: QualityConfig): CallWindow & { size(): number } {
+  const windowMs = config.coachedIvr.identicalTimingWindowMinutes * 60_000;
+  const queue = new TimeQueue<{ callerKey: string; delayMs: number }>();
+  const finding = (call: CrossCallInput, delay: number): QualityFinding | null => {
     const tol = config.coachedIvr.identicalTimingToleranceMs;
     const me = call.callerHash ?? `call:${call.callId}`;
     const callers = new Set<string>([me]);
-    for (const { key } of ivrQueue.entries()) if (Math.abs(key.delayMs - delay) <= tol) callers.add(key.callerKey);
+    for (const { key } of queue.entries()) if (Math.abs(key.delayMs - delay) <= tol) callers.add(key.callerKey);
     if (callers.size < config.coachedIvr.identicalTimingMinCallers) return null;
     return {
       signal: 'coached_ivr',
@@ -145,42 +200,16 @@ export function createCrossCallDetector(config: QualityConfig = DEFAULT_QUALITY_
         windowMinutes: config.coachedIvr.identicalTimingWindowMinutes,
       },
     };
-  }
-
+  };
   return {
+    evict: (now) => queue.evict(now - windowMs, () => undefined),
     observe(call) {
-      if (compareCrossCallInputs(call, { startedAtMs: latest, callId: latestId }) < 0)
-        throw new RangeError(`calls must be observed in start order: ${call.callId} starts before ${latestId}`);
-      latest = call.startedAtMs;
-      latestId = call.callId;
-      evict(call.startedAtMs);
-
-      const findings: QualityFinding[] = [];
-      if (call.callerHash !== null) {
-        const record = lastSeen.get(call.callerHash) ?? [];
-        const repeat = repeatCallerFrom(record, call, config);
-        if (repeat) findings.push(repeat);
-        lastSeen.set(call.callerHash, nextLastSeen(record, call, config));
-        repeatQueue.push(call.startedAtMs, call.callerHash);
-      }
-      const velocity = velocityFinding(call);
-      if (velocity) findings.push(velocity);
-      const timing = identicalTimingFinding(call);
-      if (timing) findings.push(timing);
-
-      for (const key of [call.callerHash !== null ? `c:${call.callerHash}` : null, call.numberBlock !== null ? `b:${call.numberBlock}` : null]) {
-        if (key === null) continue;
-        velocityQueue.push(call.startedAtMs, key);
-        velocityCounts.set(key, (velocityCounts.get(key) ?? 0) + 1);
-      }
-      if (call.ivr !== null)
-        ivrQueue.push(call.startedAtMs, { callerKey: call.callerHash ?? `call:${call.callId}`, delayMs: answerDelayMs(call.ivr) });
-      return findings.sort(bySignalOrder);
+      if (call.ivr === null) return null;
+      const delay = answerDelayMs(call.ivr);
+      const found = finding(call, delay);
+      queue.push(call.startedAtMs, { callerKey: call.callerHash ?? `call:${call.callId}`, delayMs: delay });
+      return found;
     },
-    stateSize() {
-      let repeatEntries = 0;
-      for (const r of lastSeen.values()) repeatEntries += r.length;
-      return { callers: lastSeen.size, repeatEntries, velocityEntries: velocityQueue.size, ivrEntries: ivrQueue.size };
-    },
+    size: () => queue.size,
   };
 }
