@@ -138,53 +138,10 @@ export function buildPilotReport(args: {
   generatedAt: string;
 }): PilotReport {
   const { pilot } = args;
-  const cells = new Map<string, Map<string, Acc>>();
-  const SUB_NONE = '\u0000';
-  const cell = (publisherId: string, subSource: string | null): Acc => {
-    let subs = cells.get(publisherId);
-    if (!subs) cells.set(publisherId, (subs = new Map()));
-    const k = subSource ?? SUB_NONE;
-    let a = subs.get(k);
-    if (!a) subs.set(k, (a = emptyAcc()));
-    return a;
-  };
-  for (const id of pilot.publisherIds) cells.set(id, new Map());
-
-  for (const c of args.calls) {
-    if (!isPilotCall(pilot, c)) continue;
-    const a = cell(c.publisherId!, c.subSource);
-    a.calls += 1;
-    if (c.billable) a.billable += 1;
-    else {
-      const primary = c.reasons[0];
-      if (primary !== undefined) a.reasons[primary] = (a.reasons[primary] ?? 0) + 1;
-    }
-    if (c.reasons.includes('duplicate_caller')) a.duplicates += 1;
-    for (const s of c.signals ?? []) if ((CALL_SIGNALS as readonly string[]).includes(s)) a.signals[s as CallSignal] = (a.signals[s as CallSignal] ?? 0) + 1;
-  }
-
-  const charges = new Map<string, LedgerEntry>();
-  for (const e of args.entries) if (e.type === 'charge' && e.pilotId === pilot.pilotId) charges.set(e.entryId, e);
-  for (const e of charges.values()) cell(e.publisherId, e.subSource).spend += e.amountCents;
-  for (const e of args.entries) {
-    if (e.type === 'credit' && charges.has(e.correctsEntryId)) cell(e.publisherId, e.subSource).credits += e.amountCents;
-    if (e.type === 'reversal' && charges.has(e.correctsEntryId)) cell(e.publisherId, e.subSource).reversals += e.amountCents;
-  }
-
-  const total = emptyAcc();
-  const publishers: PublisherScorecard[] = [...cells.keys()].sort().map((publisherId) => {
-    const subs = cells.get(publisherId)!;
-    const pubAcc = emptyAcc();
-    const subRows = [...subs.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, a]) => {
-        merge(pubAcc, a);
-        return rowOf(publisherId, k === SUB_NONE ? null : k, a);
-      });
-    merge(total, pubAcc);
-    return { ...rowOf(publisherId, '*', pubAcc), subSources: subRows };
-  });
-
+  const cells = new ReportCells(pilot.publisherIds);
+  for (const c of args.calls) if (isPilotCall(pilot, c)) countCall(cells.at(c.publisherId!, c.subSource), c);
+  addLedgerMoney(cells, args.entries, pilot.pilotId);
+  const { totals, publishers } = cells.scorecards();
   const ledger = pilotChargeTotals(args.entries, pilot.pilotId);
   return {
     pilotId: pilot.pilotId,
@@ -203,9 +160,71 @@ export function buildPilotReport(args: {
     generatedAt: args.generatedAt,
     counter: { spentCents: args.counter.spentCents, billableCalls: args.counter.billableCalls },
     ledgerMatchesCounter: ledger.spentCents === args.counter.spentCents && ledger.billableCalls === args.counter.billableCalls,
-    totals: rowOf('*', '*', total),
+    totals,
     publishers,
   };
+}
+
+/** The key of calls without a sub-source: sorts before every label. */
+const SUB_NONE = '\u0000';
+
+/** publisherId → sub-source → counters; every publisher of the pilot has a row, calls or not. */
+class ReportCells {
+  private readonly cells = new Map<string, Map<string, Acc>>();
+
+  constructor(publisherIds: readonly string[]) {
+    for (const id of publisherIds) this.cells.set(id, new Map());
+  }
+
+  at(publisherId: string, subSource: string | null): Acc {
+    let subs = this.cells.get(publisherId);
+    if (!subs) this.cells.set(publisherId, (subs = new Map()));
+    const k = subSource ?? SUB_NONE;
+    let a = subs.get(k);
+    if (!a) subs.set(k, (a = emptyAcc()));
+    return a;
+  }
+
+  /** Sub-source rows under each publisher's row, sorted, and the pilot's total. */
+  scorecards(): { totals: ScorecardRow; publishers: PublisherScorecard[] } {
+    const total = emptyAcc();
+    const publishers: PublisherScorecard[] = [...this.cells.keys()].sort().map((publisherId) => {
+      const subs = this.cells.get(publisherId)!;
+      const pubAcc = emptyAcc();
+      const subRows = [...subs.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, a]) => {
+          merge(pubAcc, a);
+          return rowOf(publisherId, k === SUB_NONE ? null : k, a);
+        });
+      merge(total, pubAcc);
+      return { ...rowOf(publisherId, '*', pubAcc), subSources: subRows };
+    });
+    return { totals: rowOf('*', '*', total), publishers };
+  }
+}
+
+/** A governed call: counted, by its primary reason when it does not bill, and by the signals it was flagged with. */
+function countCall(a: Acc, c: PilotCall): void {
+  a.calls += 1;
+  if (c.billable) a.billable += 1;
+  else {
+    const primary = c.reasons[0];
+    if (primary !== undefined) a.reasons[primary] = (a.reasons[primary] ?? 0) + 1;
+  }
+  if (c.reasons.includes('duplicate_caller')) a.duplicates += 1;
+  for (const s of c.signals ?? []) if ((CALL_SIGNALS as readonly string[]).includes(s)) a.signals[s as CallSignal] = (a.signals[s as CallSignal] ?? 0) + 1;
+}
+
+/** The pilot's charges, and the credits and reversals that correct them, in the cell of the charged source. */
+function addLedgerMoney(cells: ReportCells, entries: readonly LedgerEntryV2[], pilotId: string): void {
+  const charges = new Map<string, LedgerEntry>();
+  for (const e of entries) if (e.type === 'charge' && e.pilotId === pilotId) charges.set(e.entryId, e);
+  for (const e of charges.values()) cells.at(e.publisherId, e.subSource).spend += e.amountCents;
+  for (const e of entries) {
+    if (e.type === 'credit' && charges.has(e.correctsEntryId)) cells.at(e.publisherId, e.subSource).credits += e.amountCents;
+    if (e.type === 'reversal' && charges.has(e.correctsEntryId)) cells.at(e.publisherId, e.subSource).reversals += e.amountCents;
+  }
 }
 
 const CSV_FIXED = [
