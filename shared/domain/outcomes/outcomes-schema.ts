@@ -7,7 +7,7 @@
  * Field errors never repeat a value (the caller number is personal data): zod issues are reduced to path + message.
  */
 import * as z from 'zod';
-import { parseCsv } from '../reconciliation/reconcile-invoice';
+import { parseCsv } from '../reconciliation/invoice-csv';
 import { instantInput } from '../kernel/input-schema';
 import { BadRequest, Unprocessable, fieldErrors, type FieldError } from '../kernel/problems';
 import { MAX_LOOK_BACK_DAYS, MAX_OUTCOME_LINES, OUTCOME_STATUSES } from './outcomes';

@@ -3,16 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { normaliseNumber } from '../../../shared/domain/calls/caller';
 import type { LedgerEntryV2 } from '../../../shared/domain/ledger/entries';
 import { Unprocessable } from '../../../shared/domain/kernel/problems';
-import {
-  disputeReasonFor,
-  parseCsv,
-  parseInvoiceCsv,
-  parseInvoiceTime,
-  parseMoneyCents,
-  reconcileInvoice,
-  type InvoiceLine,
-  type OurCall,
-} from '../../../shared/domain/reconciliation/reconcile-invoice';
+import { parseCsv, parseInvoiceCsv, parseInvoiceTime, parseMoneyCents, type InvoiceLine } from '../../../shared/domain/reconciliation/invoice-csv';
+import { disputeReasonFor, reconcileInvoice, type OurCall } from '../../../shared/domain/reconciliation/reconcile-invoice';
 import { REASON_CODES_V2 } from '../../../shared/domain/rating/rules';
 
 const TZ = 'America/Chicago';
