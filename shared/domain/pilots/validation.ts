@@ -2,7 +2,7 @@
  * The rules a new pilot must clear before it is written: its numbers, its window, the campaign and publishers it
  * names, and no overlap with another pilot sharing a publisher.
  */
-import { Conflict, Unprocessable, type FieldError } from '../kernel/problems';
+import { DomainError, type FieldError } from '../kernel/errors';
 import { CONFIG_LEAD_MS } from '../catalog/config';
 import type { CampaignConfig, Publisher } from '../kernel/types';
 import type { PilotTerms } from './caps';
@@ -53,7 +53,7 @@ export function validatePilotRequest(req: PilotRequest, ctx: PilotValidationCont
     if ((ctx.publishers.get(id) ?? null) === null) errors.push({ field: `publisherIds.${i}`, message: 'names no publisher of this account' });
   });
   if (errors.length > 0) {
-    throw new Unprocessable(`The pilot cannot be created: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`, errors);
+    throw new DomainError('refused', 'unprocessable', 'Unprocessable request', `The pilot cannot be created: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`, errors);
   }
 }
 
@@ -78,7 +78,10 @@ export function assertNoOverlap(existing: readonly PilotTerms[] | undefined, req
   const other = overlappingPilot(existing, req);
   if (other !== null) {
     const shared = other.publisherIds.filter((id) => req.publisherIds.includes(id));
-    throw new Conflict(
+    throw new DomainError(
+      'conflict',
+      'conflict',
+      'Conflict',
       `Pilot ${other.pilotId} of this campaign already covers publisher ${shared.join(', ')} from ${other.startsAt} to ${other.endsAt}; windows of pilots sharing a publisher may not overlap.`,
     );
   }

@@ -6,7 +6,7 @@
  * ISO-8601 (with an offset, or read in the account's time zone without one), `MM/DD/YYYY HH:MM[:SS] [AM|PM]`
  * (account zone) or epoch seconds/milliseconds. Bad lines are reported, not thrown. Pure.
  */
-import { Unprocessable } from '../kernel/problems';
+import { DomainError } from '../kernel/errors';
 import { utcMs, zonedToUtcMs } from '../kernel/zoned-time';
 
 export interface InvoiceLine {
@@ -181,7 +181,7 @@ export function parseInvoiceCsv(text: string, timeZone: string): ParsedInvoice {
     headerAt = i;
   }
   if (columns === null) {
-    throw new Unprocessable('No invoice header found: expected an amount column and a call id column, or caller and start time columns.', [
+    throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'No invoice header found: expected an amount column and a call id column, or caller and start time columns.', [
       { field: 'csv', message: 'must have a header row within the first 10 rows' },
     ]);
   }

@@ -34,7 +34,7 @@
  * (10) booked jobs could bill, or when no candidate keeps the share.
  */
 import type { ReportCall } from './analytics';
-import { Unprocessable, type FieldError } from '../kernel/problems';
+import { DomainError, type FieldError } from '../kernel/errors';
 import { coMovementSums, createCoMovementCells, pearsonAt, type CoMovementCells, type CoMovementSums } from './co-movement';
 
 export interface TunerRule {
@@ -129,7 +129,7 @@ export function candidateBuffers(o: Pick<TunerOptions, 'min' | 'max' | 'step'>):
   if (errors.length === 0 && Math.floor((o.max - o.min) / o.step) + 1 > MAX_THRESHOLDS) {
     errors.push({ field: 'step', message: `gives more than ${MAX_THRESHOLDS} candidate buffers between min and max` });
   }
-  if (errors.length > 0) throw new Unprocessable('The threshold sweep is not valid.', errors);
+  if (errors.length > 0) throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The threshold sweep is not valid.', errors);
   const out: number[] = [];
   for (let b = o.min; b <= o.max; b += o.step) out.push(b);
   return out;
@@ -232,7 +232,7 @@ function sweepOf(options: TunerOptions): Sweep {
   const grid = candidateBuffers(options);
   const current = options.currentBufferSec;
   if (!Number.isInteger(current) || current < 0 || current > MAX_BUFFER_SEC) {
-    throw new Unprocessable('The current buffer is not valid.', [{ field: 'currentBufferSec', message: `must be a whole number from 0 to ${MAX_BUFFER_SEC}` }]);
+    throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The current buffer is not valid.', [{ field: 'currentBufferSec', message: `must be a whole number from 0 to ${MAX_BUFFER_SEC}` }]);
   }
   const thresholds = [...new Set([...grid, current])].sort((a, b) => a - b);
   const K = thresholds.length;

@@ -14,7 +14,7 @@ import { capReached, enforcementDecision, minimumPriceCents, monitorDecision, pi
 import { buildPilotReport, reportCsv, type PilotCall } from '../../../shared/domain/pilots/report';
 import { assertNoOverlap, validatePilotRequest, windowsOverlap } from '../../../shared/domain/pilots/validation';
 import { CreatePilotSchema, IdempotencyKeySchema } from '../../../shared/domain/pilots/pilots-schema';
-import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
+import { DomainError } from '../../../shared/domain/kernel/errors';
 import type { CampaignConfig, LedgerEntry, Publisher } from '../../../shared/domain/kernel/types';
 
 const NOW = Date.parse('2031-05-10T12:00:00.000Z');
@@ -68,8 +68,9 @@ function fieldsOf(fn: () => void): string[] {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(Unprocessable);
-    return ((err as Unprocessable).errors ?? []).map((e) => e.field);
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err).toMatchObject({ kind: 'refused', code: 'unprocessable', title: 'Unprocessable request' });
+    return ((err as DomainError).errors ?? []).map((e) => e.field);
   }
   throw new Error('expected a 422');
 }
@@ -213,7 +214,7 @@ describe('overlap (409)', () => {
 
   it('refuses a pilot sharing a publisher over an overlapping window, naming the other pilot', () => {
     const existing = [terms({ pilotId: 'pilot-old', publisherIds: ['pub-a', 'pub-c'] })];
-    expect(() => assertNoOverlap(existing, request({ publisherIds: ['pub-c'], startsAt: iso(NOW + 30 * MIN), endsAt: iso(NOW + 90 * MIN) }))).toThrow(Conflict);
+    expect(() => assertNoOverlap(existing, request({ publisherIds: ['pub-c'], startsAt: iso(NOW + 30 * MIN), endsAt: iso(NOW + 90 * MIN) }))).toThrow(expect.objectContaining({ kind: 'conflict', code: 'conflict', title: 'Conflict' }));
     expect(() => assertNoOverlap(existing, request({ publisherIds: ['pub-c'], startsAt: iso(NOW + 30 * MIN), endsAt: iso(NOW + 90 * MIN) }))).toThrow(/pilot-old.*pub-c/);
   });
 
