@@ -100,7 +100,7 @@ export function blockedAt(history: readonly BlockChange[], atMs: number): boolea
   return changeInForce(history, atMs)?.blocked === true;
 }
 
-/** The rating input (rating-v2.ts BlockMatch) for a call that started at `atMs`, or null. */
+/** The rating input (rating/rules.ts BlockMatch) for a call that started at `atMs`, or null. */
 export function blockMatch(entry: BlockHistory | undefined, atMs: number): { readonly blockId: string } | null {
   return entry !== undefined && blockedAt(entry.history, atMs) ? { blockId: entry.blockId } : null;
 }

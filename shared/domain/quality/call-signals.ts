@@ -39,7 +39,7 @@ export function callSignals(facts: QualityFacts, terms: QualityTerms, config: Qu
     .sort(bySignalOrder);
 }
 
-/** Seconds the buffer is compared with, exactly as rating-v2 computes them. */
+/** Seconds the buffer is compared with, exactly as rating (rating/rules.ts) computes them. */
 export function billableSecondsOf(facts: Pick<QualityFacts, 'totalSec' | 'talkSec'>, terms: QualityTerms): number {
   return terms.durationBasis === 'total' ? facts.totalSec : (facts.talkSec ?? 0);
 }

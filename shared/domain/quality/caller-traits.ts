@@ -55,7 +55,7 @@ export function keyedBlockDigits(value: string): number | null {
  * What the steps after rating need to know of a caller, without the number. Recorded on the call
  * item with the first rating, when the number is at hand; the number itself is only kept sealed (`callerEnc`):
  * - `numberClass`: robocall_suspect's `caller_number` rule, on re-rating;
- * - `areaCode`: the NANP area code of a valid +1 number (rating-v2 callerGeo), for the geography rule on re-rating
+ * - `areaCode`: the NANP area code of a valid +1 number (rating/rules.ts callerGeo), for the geography rule on re-rating
  *   and in the rating explanation; null otherwise;
  * - `numberBlock`: keyedNumberBlock at the account's velocity.numberBlockDigits then, for the quality pass.
  */

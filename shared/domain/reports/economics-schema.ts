@@ -1,5 +1,5 @@
 /**
- * zod schemas of the issue-5 inputs: a campaign's economics (economics.ts), the scorecard's verdict rule
+ * zod schemas of the reports' inputs: a campaign's economics (economics.ts), the scorecard's verdict rule
  * (scorecard.ts) and the threshold tuner's rule and sweep (threshold-tuner.ts). Kept apart from those modules
  * because top-level schema construction is a side effect esbuild cannot drop, and nothing that only computes
  * (the writer, the report reads) should bundle full zod. Query-string numbers are coerced by the sweep schema.
