@@ -26,18 +26,10 @@
  * `outbound_without_consent` calls from pub-dialer (declared traffic method `outbound`, no consent captured).
  */
 import { callerHash } from '../shared/domain/calls/caller';
-import {
-  DEFAULT_QUALITY_CONFIG,
-  QUALITY_SIGNALS,
-  callerNumberClass,
-  numberBlockOf,
-  type CrossCallInput,
-  type IvrTiming,
-  type QualityConfig,
-  type QualityFacts,
-  type QualitySignal,
-  type QualityTerms,
-} from '../shared/domain/quality/signals';
+import { DEFAULT_QUALITY_CONFIG, QUALITY_SIGNALS, type IvrTiming, type QualityConfig, type QualitySignal } from '../shared/domain/quality/signals';
+import { callerNumberClass, numberBlockOf } from '../shared/domain/quality/caller-traits';
+import { type CrossCallInput } from '../shared/domain/quality/cross-call';
+import { type QualityFacts, type QualityTerms } from '../shared/domain/quality/call-signals';
 import type { TrafficMethod } from '../shared/domain/catalog/types';
 import { Rng } from './traffic';
 

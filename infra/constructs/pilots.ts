@@ -25,7 +25,7 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { PILOT_REPORT_PREFIX } from '../../shared/domain/pilots/pilots';
+import { PILOT_REPORT_PREFIX } from '../../shared/domain/pilots/report';
 import { PILOT_ENV } from '../../shared/adapters/pilots/env';
 import { pilotWorkflowDefinition } from '../pilot-workflow';
 import { TABLES } from '../resources';

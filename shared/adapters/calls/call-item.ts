@@ -31,7 +31,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RecordingStatus, type RecordingStatusEvent } from '../../domain/calls/events';
 import { recordedRating, type RatingDecision, type RatingFacts, type ReasonCode, type RecordedRating, type RecordedRatingInputs } from '../../domain/rating/decision';
 import type { CapRefusal } from '../../domain/pilots/caps';
-import type { CallerNumberClass, CallerTraits } from '../../domain/quality/signals';
+import type { CallerNumberClass, CallerTraits } from '../../domain/quality/caller-traits';
 import type { StoredRecording } from '../../app/kernel/ports';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import { isQaVerdict, type CallQa } from '../../domain/qa/qa';

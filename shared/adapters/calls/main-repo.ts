@@ -26,7 +26,7 @@ import type { SeedCampaign } from '../../domain/catalog/config-schema';
 import { moveRefusal, netPilotMovements, type CounterMove, type PilotCharge, type PilotMovement } from '../../domain/pilots/caps';
 import type { LedgerEntry, ChargeEntry } from '../../domain/ledger/entries';
 import { decodeWindow, encodeWindow, windowCondition } from '../rating/duplicate-marker';
-import { decodeCrossCallFlags } from '../../domain/quality/signals';
+import { decodeCrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { Account, FlatCampaign, Campaign, TrackingNumber, Publisher } from '../../domain/catalog/types';
 import type { CallEvent } from '../../domain/calls/events';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';

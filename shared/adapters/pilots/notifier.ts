@@ -10,7 +10,7 @@
  * receiver on 127.0.0.1 can be used. A name that resolves to a private address is not caught (no DNS pinning).
  */
 import { isIP } from 'node:net';
-import type { PilotNotification } from '../../domain/pilots/pilots';
+import type { PilotNotification } from '../../domain/pilots/notifications';
 import type { PilotNotifier } from '../../app/pilots/ports';
 import type { Log } from '../../app/kernel/ports';
 

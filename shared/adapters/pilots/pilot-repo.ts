@@ -23,7 +23,9 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { statesLeadingTo, type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState, type PilotCall } from '../../domain/pilots/pilots';
+import { statesLeadingTo } from '../../domain/pilots/lifecycle';
+import { type CloseReason, type CounterSnapshot, type PilotRecord, type PilotReportRef, type PilotState } from '../../domain/pilots/pilots';
+import { type PilotCall } from '../../domain/pilots/report';
 import type { LedgerEntry } from '../../domain/ledger/entries';
 import type { Campaign } from '../../domain/catalog/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/ports';

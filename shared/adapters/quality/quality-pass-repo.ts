@@ -14,7 +14,7 @@
 import { PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
-import { encodeCrossCallFlags, type CrossCallFlags } from '../../domain/quality/signals';
+import { encodeCrossCallFlags, type CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { QualityPassCheckpoint, QualityPassStore } from '../../app/quality/quality-pass';
 import type { StoredCall } from '../../app/kernel/ports';
 import { dynamodb } from '../platform/clients/dynamodb';

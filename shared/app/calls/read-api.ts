@@ -14,7 +14,7 @@ import { pilotForCall } from '../../domain/pilots/caps';
 import { CALL_SIGNALS, accountBlockSignals, callFactsFrom, rateCall, type CallSignal } from '../../domain/rating/rules';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
-import type { CrossCallFlags } from '../../domain/quality/signals';
+import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { TermsVersion } from '../../domain/terms/terms';
 import type { CallStatus } from '../../domain/calls/events';
 import type { ApiRole } from '../../domain/kernel/roles';

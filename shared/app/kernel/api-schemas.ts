@@ -16,7 +16,8 @@ import type { CampaignView, TrackingNumberView } from '../catalog/management';
 import { DISPUTE_REASONS, type Dispute } from '../../domain/disputes/disputes';
 import { OutcomeMatchSchema, OutcomeStatusSchema } from '../../domain/outcomes/outcomes-schema';
 import { CallQaSchema } from '../../domain/qa/qa-schema';
-import { QUALITY_SIGNALS, type CrossCallFlags } from '../../domain/quality/signals';
+import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
+import { QUALITY_SIGNALS } from '../../domain/quality/signals';
 import { CALL_SIGNALS } from '../../domain/rating/rules';
 import { STATEMENT_DIGEST } from '../../domain/ledger/statements';
 import type { SameShape } from '../../domain/kernel/schema-shape';
@@ -29,7 +30,7 @@ import type { StatementResponse } from '../ledger/statements';
 import type { ReconciliationResponse } from '../reconciliation/reconciliations';
 import type { VerifyResponse } from '../ledger/verify';
 import { PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
-import type { PilotReport } from '../../domain/pilots/pilots';
+import type { PilotReport } from '../../domain/pilots/report';
 import type { PilotView } from '../pilots/pilots';
 
 const instant = z.iso.datetime({ offset: true });

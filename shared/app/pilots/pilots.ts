@@ -14,21 +14,11 @@
 import type { OperationDoc } from '../kernel/openapi';
 import * as z from 'zod';
 import { parseBody } from '../../domain/catalog/config-schema';
-import {
-  assertNoOverlap,
-  currentPilotDay,
-  isPilotCall,
-  pilotIdFor,
-  pilotProgress,
-  pilotTimeZone,
-  requestHash,
-  stateAfterClose,
-  termsOf,
-  validatePilotRequest,
-  type CloseReason,
-  type PilotRecord,
-  type PilotState,
-} from '../../domain/pilots/pilots';
+import { stateAfterClose } from '../../domain/pilots/lifecycle';
+import { pilotIdFor, requestHash, termsOf, type CloseReason, type PilotRecord, type PilotState } from '../../domain/pilots/pilots';
+import { currentPilotDay, pilotProgress } from '../../domain/pilots/progress';
+import { isPilotCall } from '../../domain/pilots/report';
+import { assertNoOverlap, pilotTimeZone, validatePilotRequest } from '../../domain/pilots/validation';
 import { CreatePilotSchema, IdempotencyKeySchema, PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
 import { BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType } from '../../domain/kernel/problems';
 import type { Account, Campaign, Publisher } from '../../domain/catalog/types';

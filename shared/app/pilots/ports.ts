@@ -5,7 +5,9 @@
  * No AWS types here.
  */
 import type { Campaign } from '../../domain/catalog/types';
-import type { CloseReason, CounterSnapshot, PilotNotification, PilotRecord, PilotReportRef, PilotState, PilotCall } from '../../domain/pilots/pilots';
+import type { CloseReason, CounterSnapshot, PilotRecord, PilotReportRef, PilotState } from '../../domain/pilots/pilots';
+import type { PilotNotification } from '../../domain/pilots/notifications';
+import type { PilotCall } from '../../domain/pilots/report';
 import type { LedgerEntry } from '../../domain/ledger/entries';
 
 export type CreateOutcome = 'created' | 'exists' | 'campaign_changed';

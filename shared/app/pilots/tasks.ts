@@ -11,27 +11,11 @@
  * No cap is enforced here: the rating transaction does that (pilot-terms.ts). Closing only stops what the cap
  * would still allow (the window's end, a stop, or a remainder too small for any price).
  */
-import {
-  buildPilotReport,
-  currentPilotDay,
-  enforcementDecision,
-  minimumPriceCents,
-  monitorDecision,
-  notificationFor,
-  pilotChargeTotals,
-  pilotProgress,
-  reconcileCounter,
-  reportCsv,
-  reportKeys,
-  stateAfterClose,
-  stateAfterReport,
-  thresholdsDue,
-  type CloseReason,
-  type CounterSnapshot,
-  type MonitorDecision,
-  type PilotRecord,
-  type PilotState,
-} from '../../domain/pilots/pilots';
+import { stateAfterClose, stateAfterReport } from '../../domain/pilots/lifecycle';
+import { notificationFor, thresholdsDue } from '../../domain/pilots/notifications';
+import type { CloseReason, CounterSnapshot, PilotRecord, PilotState } from '../../domain/pilots/pilots';
+import { currentPilotDay, enforcementDecision, minimumPriceCents, monitorDecision, pilotChargeTotals, pilotProgress, reconcileCounter, type MonitorDecision } from '../../domain/pilots/progress';
+import { buildPilotReport, reportCsv, reportKeys } from '../../domain/pilots/report';
 import type { PilotActivity, PilotCampaigns, PilotNotifier, PilotReportStore, PilotStore } from './ports';
 import type { Log } from '../kernel/ports';
 

@@ -31,21 +31,11 @@
 import { isChildLeg, foldCall } from '../../domain/calls/fold';
 import { ivrTimingOf } from '../../domain/quality/ivr-timing';
 import type { CallEvent, CallStatusEvent } from '../../domain/calls/events';
-import {
-  DEFAULT_QUALITY_CONFIG,
-  addCrossCallFindings,
-  attestationFinding,
-  compareCrossCallInputs,
-  createCrossCallDetector,
-  keyedBlockDigits,
-  numberBlockOf,
-  tooFastIvrFinding,
-  type CrossCallFlags,
-  type CrossCallInput,
-  type QualityConfig,
-  type QualityFacts,
-  type QualityFinding,
-} from '../../domain/quality/signals';
+import { DEFAULT_QUALITY_CONFIG, type QualityConfig, type QualityFinding } from '../../domain/quality/signals';
+import { addCrossCallFindings, type CrossCallFlags } from '../../domain/quality/cross-call-flags';
+import { attestationFinding, tooFastIvrFinding, type QualityFacts } from '../../domain/quality/call-signals';
+import { compareCrossCallInputs, createCrossCallDetector, type CrossCallInput } from '../../domain/quality/cross-call';
+import { keyedBlockDigits, numberBlockOf } from '../../domain/quality/caller-traits';
 import { settleWithLimit } from '../kernel/concurrency';
 import type { AccountDirectory } from '../ledger/seal-accounts';
 import type { ConfigStore, Log, StoredCall } from '../kernel/ports';

@@ -12,7 +12,8 @@
  */
 import { identityHash, typedCallerIdentity } from '../../domain/calls/caller';
 import { Problem } from '../../domain/kernel/problems';
-import { parseInvoiceCsv, reconcileInvoice, type ReconciliationReport } from '../../domain/reconciliation/reconcile-invoice';
+import { parseInvoiceCsv } from '../../domain/reconciliation/invoice-csv';
+import { reconcileInvoice, type ReconciliationReport } from '../../domain/reconciliation/reconcile-invoice';
 import { periodBounds } from '../../domain/ledger/statements';
 import { openCallDispute, requireAdmin, type CallFactsReader, type DisputeDeps } from '../disputes/disputes';
 import type { ApiKeyRecord, ConfigStore } from '../kernel/ports';

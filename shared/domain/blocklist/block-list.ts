@@ -18,7 +18,7 @@
  */
 import { typedCallerIdentity, type CallerIdentity } from '../calls/caller';
 import { effectiveInstant } from '../catalog/config';
-import { Unprocessable } from '../kernel/problems';
+import { DomainError } from '../kernel/errors';
 
 /** Why a caller is blocked. `do_not_buy`: a caller the buyer will not pay for whatever the call (e.g. a competitor). */
 export const BLOCK_REASONS = ['fraud', 'robocall', 'abuse', 'do_not_buy', 'other'] as const;
@@ -100,7 +100,7 @@ export function blockedAt(history: readonly BlockChange[], atMs: number): boolea
   return changeInForce(history, atMs)?.blocked === true;
 }
 
-/** The rating input (rating-v2.ts BlockMatch) for a call that started at `atMs`, or null. */
+/** The rating input (rating/rules.ts BlockMatch) for a call that started at `atMs`, or null. */
 export function blockMatch(entry: BlockHistory | undefined, atMs: number): { readonly blockId: string } | null {
   return entry !== undefined && blockedAt(entry.history, atMs) ? { blockId: entry.blockId } : null;
 }
@@ -126,13 +126,13 @@ export function applyBlockRequest(
   ctx: BlockWriteContext,
 ): { readonly entry: BlockEntry; readonly created: boolean; readonly changed: boolean } {
   if (existing === null && !request.blocked) {
-    throw new Unprocessable('This caller is not on the block list: there is nothing to unblock.', [
+    throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'This caller is not on the block list: there is nothing to unblock.', [
       { field: 'blocked', message: 'can only be false for a caller on the block list' },
     ]);
   }
   const latest = existing?.history.at(-1) ?? null;
   const reason = request.reason ?? latest?.reason;
-  if (reason === undefined) throw new Unprocessable('A block needs a reason.', [{ field: 'reason', message: 'is required when blocking' }]);
+  if (reason === undefined) throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'A block needs a reason.', [{ field: 'reason', message: 'is required when blocking' }]);
   if (
     existing !== null &&
     latest !== null &&

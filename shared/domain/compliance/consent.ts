@@ -1,5 +1,5 @@
 /**
- * Consent evidence (issue 6, "Compliance"): a publisher that declares outbound calling or purchased lists among its
+ * Consent evidence: a publisher that declares outbound calling or purchased lists among its
  * traffic methods must show that each caller consented to be called — a consent certificate (an id and/or an https
  * URL of a consent-capture service) captured before the call. A call from such a publisher without evidence is
  * flagged `consent_missing`; the account decides (`compliance.consentMissingNonBillable`) whether that also makes it

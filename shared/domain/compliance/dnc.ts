@@ -1,5 +1,5 @@
 /**
- * Do-Not-Call lists (issue 6, "Compliance"): an account's lists of numbers that must not be called, and the finding
+ * Do-Not-Call lists: an account's lists of numbers that must not be called, and the finding
  * `dnc_listed` on a call whose caller is on one of them. Pure: no I/O, no zod (the ledger writer imports this module;
  * request schemas live in dnc-schema.ts).
  *

@@ -1,5 +1,5 @@
 /**
- * Disputes and credits (issue 3). The buyer disputes a charge under the publisher's written credit policy; an
+ * Disputes and credits. The buyer disputes a charge under the publisher's written credit policy; an
  * accepted dispute appends ONE credit entry that reverses all or part of the charge. Nothing is ever edited.
  *
  * Rules:

@@ -7,9 +7,9 @@
  * Field errors never repeat a value (the caller number is personal data): zod issues are reduced to path + message.
  */
 import * as z from 'zod';
-import { parseCsv } from '../reconciliation/reconcile-invoice';
+import { parseCsv } from '../reconciliation/invoice-csv';
 import { instantInput } from '../kernel/input-schema';
-import { BadRequest, Unprocessable, fieldErrors, type FieldError } from '../kernel/problems';
+import { DomainError, fieldErrors, type FieldError } from '../kernel/errors';
 import { MAX_LOOK_BACK_DAYS, MAX_OUTCOME_LINES, OUTCOME_STATUSES } from './outcomes';
 
 /** Cents up to 10^12 (ten billion dollars): safe integers, and any real deal. */
@@ -70,8 +70,8 @@ export function validateOutcomeLine(value: unknown): ValidatedLine {
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, errors: fieldErrors(parsed.error.issues) };
 }
 
-function tooMany(count: number, field: string): BadRequest {
-  return new BadRequest(`At most ${MAX_OUTCOME_LINES} outcomes per request; this one has ${count}.`, [
+function tooMany(count: number, field: string): DomainError {
+  return new DomainError('invalid_input', 'malformed-request', 'Malformed request', `At most ${MAX_OUTCOME_LINES} outcomes per request; this one has ${count}.`, [
     { field, message: `must have at most ${MAX_OUTCOME_LINES} outcomes` },
   ]);
 }
@@ -79,14 +79,14 @@ function tooMany(count: number, field: string): BadRequest {
 /** The lines of a parsed JSON body: an object with `outcomes` (1-based array positions), or one object (line 1). */
 export function outcomeLinesFromJson(body: unknown): RawOutcomeLine[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadRequest('The body must be an outcome object or {"outcomes": [...]}.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw new DomainError('invalid_input', 'malformed-request', 'Malformed request', 'The body must be an outcome object or {"outcomes": [...]}.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
   if (!('outcomes' in body)) return [{ line: 1, value: body }];
   const { outcomes, ...rest } = body as { outcomes: unknown };
   const extra = Object.keys(rest);
-  if (extra.length > 0) throw new BadRequest('Unknown fields next to outcomes.', extra.map((field) => ({ field, message: 'is not a known field' })));
+  if (extra.length > 0) throw new DomainError('invalid_input', 'malformed-request', 'Malformed request', 'Unknown fields next to outcomes.', extra.map((field) => ({ field, message: 'is not a known field' })));
   if (!Array.isArray(outcomes) || outcomes.length === 0) {
-    throw new BadRequest('outcomes must be a non-empty array.', [{ field: 'outcomes', message: 'must be a non-empty array of outcome objects' }]);
+    throw new DomainError('invalid_input', 'malformed-request', 'Malformed request', 'outcomes must be a non-empty array.', [{ field: 'outcomes', message: 'must be a non-empty array of outcome objects' }]);
   }
   if (outcomes.length > MAX_OUTCOME_LINES) throw tooMany(outcomes.length, 'outcomes');
   return outcomes.map((value, i) => ({ line: i + 1, value }));
@@ -111,7 +111,7 @@ const BY_NAME: ReadonlyMap<string, Column> = new Map(COLUMNS.map((c) => [squash(
 export function outcomeLinesFromCsv(text: string): RawOutcomeLine[] {
   const records = parseCsv(text);
   const headerAt = records.findIndex((r) => r.some((c) => c.trim() !== ''));
-  if (headerAt < 0) throw new Unprocessable('The CSV is empty: a header row and at least one outcome are required.', [{ field: 'csv', message: 'is empty' }]);
+  if (headerAt < 0) throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The CSV is empty: a header row and at least one outcome are required.', [{ field: 'csv', message: 'is empty' }]);
   const header = records[headerAt]!.map((c) => c.trim());
   const columns: Column[] = [];
   const errors: FieldError[] = [];
@@ -125,7 +125,7 @@ export function outcomeLinesFromCsv(text: string): RawOutcomeLine[] {
     if (!columns.includes(required)) errors.push({ field: 'header', message: `needs a ${required} column` });
   }
   if (!columns.includes('callId') && !columns.includes('callerNumber')) errors.push({ field: 'header', message: 'needs a callId or a callerNumber column' });
-  if (errors.length > 0) throw new Unprocessable('The CSV header is not valid.', errors);
+  if (errors.length > 0) throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The CSV header is not valid.', errors);
 
   const lines: RawOutcomeLine[] = [];
   for (let i = headerAt + 1; i < records.length; i++) {
@@ -145,7 +145,7 @@ export function outcomeLinesFromCsv(text: string): RawOutcomeLine[] {
     }
     lines.push({ line: i + 1, value });
   }
-  if (lines.length === 0) throw new Unprocessable('The CSV has a header but no outcome rows.', [{ field: 'csv', message: 'has no rows' }]);
+  if (lines.length === 0) throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The CSV has a header but no outcome rows.', [{ field: 'csv', message: 'has no rows' }]);
   if (lines.length > MAX_OUTCOME_LINES) throw tooMany(lines.length, 'csv');
   return lines;
 }

@@ -1,5 +1,5 @@
 /**
- * CRM outcomes (issue 5, "Outcomes"): what a call became in the buyer's CRM — booked, closed or lost, with revenue
+ * CRM outcomes: what a call became in the buyer's CRM — booked, closed or lost, with revenue
  * and margin — posted by the buyer (`POST /v1/outcomes`, JSON or CSV) and attributed to one of the account's calls.
  * Pure: the rules of idempotency, supersession and matching; the use case (shared/app/outcomes/outcomes.ts) does the reads.
  *

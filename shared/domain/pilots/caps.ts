@@ -1,5 +1,5 @@
 /**
- * Pilot campaigns (issue 4), the part rating needs: the immutable terms of a pilot and which pilot, if any,
+ * Pilot campaigns, the part rating needs: the immutable terms of a pilot and which pilot, if any,
  * governs a call. Pure, no I/O.
  *
  * Where pilot terms live. A pilot's terms (publishers, window, caps) are immutable once created and are kept in

@@ -1,5 +1,5 @@
 /**
- * Caller numbers at rest and in answers (issue 6, "PII"). Three forms of a caller's number exist:
+ * Caller numbers at rest and in answers. Three forms of a caller's number exist:
  *
  * - the keyed hash (caller.ts): what matching uses (duplicates, block lists, outcomes); never reversible;
  * - the sealed envelope, `v1:<keyId>:<iv>:<ciphertext+tag>` (base64url, AES-256-GCM), the only form stored on a

@@ -1,5 +1,5 @@
 /**
- * zod schemas of deletion requests (issue 6, shared/app/privacy/privacy.ts): the request body and the stored outcome as the
+ * zod schemas of deletion requests (shared/app/privacy/privacy.ts): the request body and the stored outcome as the
  * OpenAPI document describes it. Full zod: only the api bundles this module.
  */
 import * as z from 'zod';

@@ -1,5 +1,5 @@
 /**
- * QA sampling and reviewer verdicts (issue 6, "QA sampling"). Pure: no I/O, no clock, no zod (the request and
+ * QA sampling and reviewer verdicts. Pure: no I/O, no clock, no zod (the request and
  * response schemas are in qa-schema.ts).
  *
  * A reviewer listens to a few calls of every source rather than to all of them, so the sample must be fair within a

@@ -1,5 +1,5 @@
 /**
- * zod schema of an account's quality-signal configuration (quality-signals.ts). Apart from the pure module so that
+ * zod schema of an account's quality-signal configuration (signals.ts). Apart from the pure module so that
  * the ledger writer, which computes signals while rating, does not bundle full zod. Every field has the documented
  * default (DEFAULT_QUALITY_CONFIG), so `{}` is a valid configuration.
  */

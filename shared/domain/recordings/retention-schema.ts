@@ -1,5 +1,5 @@
 /**
- * zod schema of the recording retention setting (issue 6; retention.ts): `PUT /v1/account/compliance` takes it
+ * zod schema of the recording retention setting (retention.ts): `PUT /v1/account/compliance` takes it
  * next to the compliance flags. Apart from retention.ts so that the fetcher and the writer, which read the class,
  * do not bundle full zod.
  */

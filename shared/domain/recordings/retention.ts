@@ -1,5 +1,5 @@
 /**
- * Recording retention classes and the legal hold, as S3 object tags (issue 6, docs/CONTRACTS.md "Recordings
+ * Recording retention classes and the legal hold, as S3 object tags (docs/CONTRACTS.md "Recordings
  * retention and deletion"). Pure: no AWS types.
  *
  * Why tags: S3 lifecycle rules can select objects by tag, and a tag change keeps the object's creation date (the
@@ -50,7 +50,7 @@ export function recordingTags(days: RecordingRetentionDays, held: boolean): Reco
 
 /**
  * The tags after a hold change, from the object's current tags (other tags are kept). An object without a valid
- * `retention-class` (stored before issue 6) gets the default class.
+ * `retention-class` (stored before retention classes existed) gets the default class.
  */
 export function withHold(current: RecordingTags, held: boolean): RecordingTags {
   const raw = current[RETENTION_CLASS_TAG];

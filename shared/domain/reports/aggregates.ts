@@ -1,5 +1,5 @@
 /**
- * Daily aggregates (issue 5, "Scale"): the reports' figures summed per (campaign, local day, source), so a scorecard
+ * Daily aggregates: the reports' figures summed per (campaign, local day, source), so a scorecard
  * or a threshold sweep over a long period reads a few items per day and source instead of every call.
  *
  * What is summed is each call's CONTRIBUTION: its scorecard counters (scorecard.ts `scorecardCountsOf`) and its
@@ -19,7 +19,7 @@
  * Pure: no I/O, no clock.
  */
 import type { ReportCall } from './analytics';
-import { scorecardCountsOf } from './scorecard';
+import { scorecardCountsOf } from './source-counters';
 import { tunerCountsOf } from './threshold-tuner';
 import { utcMs, wallTime, zonedToUtcMs } from '../kernel/zoned-time';
 

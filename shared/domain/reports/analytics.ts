@@ -1,5 +1,5 @@
 /**
- * Booked revenue by source (issue 5): the shared vocabulary of outcomes, the source scorecard, the cost ceiling
+ * Booked revenue by source: the shared vocabulary of outcomes, the source scorecard, the cost ceiling
  * and the threshold tuner. Types only; the computations live in their own pure modules (scorecard.ts,
  * threshold-tuner.ts, economics.ts) and the reads in shared/app/reports/reports.ts. Money is integer cents.
  */

@@ -1,12 +1,12 @@
 /**
- * zod schemas of the issue-5 inputs: a campaign's economics (economics.ts), the scorecard's verdict rule
+ * zod schemas of the reports' inputs: a campaign's economics (economics.ts), the scorecard's verdict rule
  * (scorecard.ts) and the threshold tuner's rule and sweep (threshold-tuner.ts). Kept apart from those modules
  * because top-level schema construction is a side effect esbuild cannot drop, and nothing that only computes
  * (the writer, the report reads) should bundle full zod. Query-string numbers are coerced by the sweep schema.
  */
 import * as z from 'zod';
 import type { CampaignEconomics } from './analytics';
-import { CONFIDENCE_LEVELS, type VerdictRule } from './scorecard';
+import { CONFIDENCE_LEVELS, type VerdictRule } from './verdict';
 import { MAX_BUFFER_SEC, MAX_THRESHOLDS, type TunerRule } from './threshold-tuner';
 
 const share = z.number().min(0).max(1);

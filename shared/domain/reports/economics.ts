@@ -1,5 +1,5 @@
 /**
- * The cost ceiling (issue 5): what a qualified call is worth to the buyer, hence the most it should pay for one.
+ * The cost ceiling: what a qualified call is worth to the buyer, hence the most it should pay for one.
  *
  *   expected value of a qualified call  EV = avgCustomerMarginCents × closeRate
  *   maximum allowable price per call    P  = avgCustomerMarginCents × closeRate × targetShare  (= EV × targetShare)

@@ -1,5 +1,5 @@
 /**
- * The threshold tuner (issue 5): what the period's calls would have cost, and which booked jobs they would have
+ * The threshold tuner: what the period's calls would have cost, and which booked jobs they would have
  * paid for, under every candidate buffer. Pure re-rating: nothing is written, no contract is read; each call
  * carries the price it would bill at (`priceIfBillableCents`, null when no buffer could make it bill).
  *
@@ -17,7 +17,7 @@
  * never booked, cost per booked job = spend ÷ booked captured (cents, rounded; null when none captured), the
  * capture share = captured ÷ booked jobs that could bill at all.
  *
- * Co-movement: the Pearson correlation, across (day, source) cells, between a cell's billable calls at the
+ * Co-movement (co-movement.ts): the Pearson correlation, across (day, source) cells, between a cell's billable calls at the
  * candidate and its booked jobs (every booked job of the cell, billable or not: bookings are what billing should
  * track). A source is publisherId + sub-source; a day is the UTC day of startedAtMs unless `dayOf` says otherwise
  * (e.g. the account's zone). Every cell with a call counts. Each cell keeps one 32-bit count per bucket, so memory
@@ -34,7 +34,8 @@
  * (10) booked jobs could bill, or when no candidate keeps the share.
  */
 import type { ReportCall } from './analytics';
-import { Unprocessable, type FieldError } from '../kernel/problems';
+import { DomainError, type FieldError } from '../kernel/errors';
+import { coMovementSums, createCoMovementCells, pearsonAt, type CoMovementCells, type CoMovementSums } from './co-movement';
 
 export interface TunerRule {
   /** 0..1: the share of billable-able booked jobs a recommended buffer must still pay for. */
@@ -128,7 +129,7 @@ export function candidateBuffers(o: Pick<TunerOptions, 'min' | 'max' | 'step'>):
   if (errors.length === 0 && Math.floor((o.max - o.min) / o.step) + 1 > MAX_THRESHOLDS) {
     errors.push({ field: 'step', message: `gives more than ${MAX_THRESHOLDS} candidate buffers between min and max` });
   }
-  if (errors.length > 0) throw new Unprocessable('The threshold sweep is not valid.', errors);
+  if (errors.length > 0) throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The threshold sweep is not valid.', errors);
   const out: number[] = [];
   for (let b = o.min; b <= o.max; b += o.step) out.push(b);
   return out;
@@ -201,10 +202,37 @@ export async function tuneThresholdStream(calls: AsyncIterable<ReportCall>, opti
 
 export function createThresholdTuner(options: TunerOptions): ThresholdTuner {
   const rule = options.rule ?? DEFAULT_TUNER_RULE;
+  const sweep = sweepOf(options);
+  const maxCells = options.maxCells ?? Math.floor(MAX_CELL_COUNTS / (sweep.K + 2));
+  const state: TunerState = {
+    sweep,
+    buckets: emptyBuckets(sweep.K + 1),
+    cells: createCoMovementCells(sweep.K, maxCells),
+    dayOf: options.dayOf ?? utcDay,
+    totals: { calls: 0, couldBill: 0, bookedJobs: 0, bookedNeverBillable: 0 },
+  };
+  return {
+    add: (c) => addCall(state, c),
+    addCell: (cell) => addCellCounts(state, cell),
+    result: () => tuningOf(state, rule, options.currentBufferSec, maxCells),
+  };
+}
+
+/** The candidates of a sweep, with the current buffer among them, and the bucket a billable second falls in. */
+interface Sweep {
+  readonly grid: readonly number[];
+  /** The grid and the current buffer, ascending. */
+  readonly thresholds: readonly number[];
+  readonly K: number;
+  /** Buckets 0..K: a call in bucket j bills at exactly the first j candidates. */
+  bucketOf(sec: number): number;
+}
+
+function sweepOf(options: TunerOptions): Sweep {
   const grid = candidateBuffers(options);
   const current = options.currentBufferSec;
   if (!Number.isInteger(current) || current < 0 || current > MAX_BUFFER_SEC) {
-    throw new Unprocessable('The current buffer is not valid.', [{ field: 'currentBufferSec', message: `must be a whole number from 0 to ${MAX_BUFFER_SEC}` }]);
+    throw new DomainError('refused', 'unprocessable', 'Unprocessable request', 'The current buffer is not valid.', [{ field: 'currentBufferSec', message: `must be a whole number from 0 to ${MAX_BUFFER_SEC}` }]);
   }
   const thresholds = [...new Set([...grid, current])].sort((a, b) => a - b);
   const K = thresholds.length;
@@ -219,202 +247,171 @@ export function createThresholdTuner(options: TunerOptions): ThresholdTuner {
     const s = Math.floor(sec);
     return s > top ? K : s < 0 || Number.isNaN(s) ? 0 : lut[s]!;
   };
+  return { grid, thresholds, K, bucketOf };
+}
 
-  // Buckets 0..K: calls that bill at exactly the first j candidates.
-  const count = new Float64Array(K + 1);
-  const spend = new Float64Array(K + 1);
-  const booked = new Float64Array(K + 1);
-  const spendNeverBooked = new Float64Array(K + 1);
-  // Co-movement cells: publisherId → sub-source → day → [bucket counts 0..K, booked jobs at K+1].
-  const cells = new Map<string, Map<string | null, Map<number, Int32Array>>>();
-  const maxCells = options.maxCells ?? Math.floor(MAX_CELL_COUNTS / (K + 2));
-  let cellCount = 0;
-  let trackCells = true;
-  const dayOf = options.dayOf ?? utcDay;
-  let lastPub: string | undefined;
-  let lastSub: string | null | undefined;
-  let lastDays: Map<number, Int32Array> | undefined;
-  let lastDay = Number.NaN;
-  let lastCell: Int32Array | undefined;
+/** Per bucket: calls, spend, booked calls, and spend on calls never booked. */
+interface Buckets {
+  readonly count: Float64Array;
+  readonly spend: Float64Array;
+  readonly booked: Float64Array;
+  readonly spendNeverBooked: Float64Array;
+}
 
-  let calls_ = 0;
-  let couldBill = 0;
-  let bookedJobs = 0;
-  let bookedNeverBillable = 0;
+function emptyBuckets(size: number): Buckets {
+  return { count: new Float64Array(size), spend: new Float64Array(size), booked: new Float64Array(size), spendNeverBooked: new Float64Array(size) };
+}
 
-  // Points lastCell at the (day, source) cell (the last one is cached: reads come grouped by source and day).
-  const moveToCell = (publisherId: string, subSource: string | null, day: number): void => {
-    if (trackCells) {
-      if (publisherId !== lastPub || subSource !== lastSub || lastDays === undefined) {
-        let subs = cells.get(publisherId);
-        if (subs === undefined) cells.set(publisherId, (subs = new Map()));
-        let days = subs.get(subSource);
-        if (days === undefined) subs.set(subSource, (days = new Map()));
-        lastPub = publisherId;
-        lastSub = subSource;
-        lastDays = days;
-        lastDay = Number.NaN;
-      }
-      if (day !== lastDay || lastCell === undefined) {
-        let cell = lastDays!.get(day);
-        if (cell === undefined) {
-          cellCount += 1;
-          if (cellCount > maxCells) {
-            trackCells = false;
-            cells.clear();
-            lastDays = lastCell = undefined;
-          } else lastDays!.set(day, (cell = new Int32Array(K + 2)));
-        }
-        lastDay = day;
-        lastCell = cell;
-      }
-    }
+interface TunerState {
+  readonly sweep: Sweep;
+  readonly buckets: Buckets;
+  readonly cells: CoMovementCells;
+  readonly dayOf: (startedAtMs: number) => number;
+  readonly totals: { calls: number; couldBill: number; bookedJobs: number; bookedNeverBillable: number };
+}
+
+function addCall(t: TunerState, c: ReportCall): void {
+  const { K } = t.sweep;
+  t.totals.calls += 1;
+  const cell = t.cells.cellAt(c.publisherId, c.subSource, t.dayOf(c.startedAtMs));
+  const isBooked = c.outcome !== null && c.outcome.status !== 'lost';
+  if (isBooked) {
+    t.totals.bookedJobs += 1;
+    if (cell !== undefined) cell[K + 1]! += 1;
+  }
+  const price = c.priceIfBillableCents;
+  if (price === null) {
+    if (isBooked) t.totals.bookedNeverBillable += 1;
+    return;
+  }
+  t.totals.couldBill += 1;
+  const j = t.sweep.bucketOf(c.billableSec);
+  t.buckets.count[j]! += 1;
+  t.buckets.spend[j]! += price;
+  if (isBooked) t.buckets.booked[j]! += 1;
+  else t.buckets.spendNeverBooked[j]! += price;
+  if (cell !== undefined) cell[j]! += 1;
+}
+
+const KIND_CALLS = 99; // c
+const KIND_SPEND = 115; // s
+const KIND_BOOKED = 98; // b
+const KIND_NEVER_BOOKED = 120; // x
+
+function addCellCounts(t: TunerState, item: TunerCell): void {
+  const { K } = t.sweep;
+  const counts = item.counts;
+  // An item whose calls all moved away (counters back at 0) is no cell: it must not count for co-movement.
+  if (!Object.values(counts).some((v) => v !== 0)) return;
+  t.totals.calls += counts.n ?? 0;
+  const cell = t.cells.cellAt(item.publisherId, item.subSource, item.day);
+  const bj = counts.bj ?? 0;
+  t.totals.bookedJobs += bj;
+  if (cell !== undefined) cell[K + 1]! += bj;
+  t.totals.bookedNeverBillable += counts.bn ?? 0;
+  for (const name in counts) {
+    const kind = name.charCodeAt(0);
+    if (name.length < 2 || (kind !== KIND_CALLS && kind !== KIND_SPEND && kind !== KIND_BOOKED && kind !== KIND_NEVER_BOOKED)) continue;
+    const sec = counterSecond(name);
+    if (sec < 0) continue;
+    const v = counts[name]!;
+    const j = t.sweep.bucketOf(sec);
+    if (kind === KIND_CALLS) {
+      t.totals.couldBill += v;
+      t.buckets.count[j]! += v;
+      if (cell !== undefined) cell[j]! += v;
+    } else if (kind === KIND_SPEND) t.buckets.spend[j]! += v;
+    else if (kind === KIND_BOOKED) t.buckets.booked[j]! += v;
+    else t.buckets.spendNeverBooked[j]! += v;
+  }
+}
+
+/** The whole second after a counter's one-letter kind (`c120` → 120), parsed by hand: this runs once per counter of every item. −1: not digits. */
+function counterSecond(name: string): number {
+  let sec = 0;
+  for (let k = 1; k < name.length; k++) {
+    const digit = name.charCodeAt(k) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    sec = sec * 10 + digit;
+  }
+  return sec;
+}
+
+function tuningOf(t: TunerState, rule: TunerRule, current: number, maxCells: number): ThresholdTuning {
+  const bookedCouldBill = t.buckets.booked.reduce((s, v) => s + v, 0);
+  const byBuffer = rowsByBuffer(t, coMovementSums(t.cells, t.sweep.K), bookedCouldBill);
+  const rows = t.sweep.grid.map((b) => byBuffer.get(b)!);
+  const { recommended, why } = recommendBuffer(rows, rule, bookedCouldBill, current, byBuffer);
+  return {
+    rows,
+    current: byBuffer.get(current)!,
+    recommended,
+    why,
+    rule: { ...rule, statement: tunerRuleStatement(rule) },
+    totals: {
+      calls: t.totals.calls,
+      couldBill: t.totals.couldBill,
+      bookedJobs: t.totals.bookedJobs,
+      bookedCouldBill,
+      bookedNeverBillable: t.totals.bookedNeverBillable,
+      cells: t.cells.count,
+    },
+    coMovementNote: t.cells.tracking ? null : `More than ${maxCells} (day, source) cells: co-movement not computed (narrow the period).`,
   };
+}
 
-  const add = (c: ReportCall): void => {
-    calls_ += 1;
-    moveToCell(c.publisherId, c.subSource, dayOf(c.startedAtMs));
-    const isBooked = c.outcome !== null && c.outcome.status !== 'lost';
-    if (isBooked) {
-      bookedJobs += 1;
-      if (lastCell !== undefined) lastCell[K + 1]! += 1;
-    }
-    const price = c.priceIfBillableCents;
-    if (price === null) {
-      if (isBooked) bookedNeverBillable += 1;
-      return;
-    }
-    couldBill += 1;
-    const j = bucketOf(c.billableSec);
-    count[j]! += 1;
-    spend[j]! += price;
-    if (isBooked) booked[j]! += 1;
-    else spendNeverBooked[j]! += price;
-    if (lastCell !== undefined) lastCell[j]! += 1;
-  };
+/** Every candidate's row, by a suffix sum over the buckets: billable at T[k] = Σ bucket[j] for j > k. */
+function rowsByBuffer(t: TunerState, sums: CoMovementSums, bookedCouldBill: number): Map<number, ThresholdRow> {
+  const { thresholds, K } = t.sweep;
+  const { count, spend, booked, spendNeverBooked } = t.buckets;
+  const byBuffer = new Map<number, ThresholdRow>();
+  let billableAcc = 0;
+  let spendAcc = 0;
+  let bookedAcc = 0;
+  let neverBookedAcc = 0;
+  for (let k = K - 1; k >= 0; k--) {
+    billableAcc += count[k + 1]!;
+    spendAcc += spend[k + 1]!;
+    bookedAcc += booked[k + 1]!;
+    neverBookedAcc += spendNeverBooked[k + 1]!;
+    byBuffer.set(thresholds[k]!, {
+      bufferSec: thresholds[k]!,
+      billableCalls: billableAcc,
+      spendCents: spendAcc,
+      bookedCaptured: bookedAcc,
+      bookedNotBilled: bookedCouldBill - bookedAcc,
+      spendNeverBookedCents: neverBookedAcc,
+      costPerBookedJobCents: bookedAcc === 0 ? null : Math.round(spendAcc / bookedAcc),
+      captureShare: bookedCouldBill === 0 ? null : round(bookedAcc / bookedCouldBill, 4),
+      coMovement: pearsonAt(sums, k),
+    });
+  }
+  return byBuffer;
+}
 
-  const addCell = (cell: TunerCell): void => {
-    const counts = cell.counts;
-    // An item whose calls all moved away (counters back at 0) is no cell: it must not count for co-movement.
-    if (!Object.values(counts).some((v) => v !== 0)) return;
-    calls_ += counts.n ?? 0;
-    moveToCell(cell.publisherId, cell.subSource, cell.day);
-    const bj = counts.bj ?? 0;
-    bookedJobs += bj;
-    if (lastCell !== undefined) lastCell[K + 1]! += bj;
-    bookedNeverBillable += counts.bn ?? 0;
-    for (const name in counts) {
-      const kind = name.charCodeAt(0);
-      // c, s, b, x followed by the whole second (parsed by hand: this loop runs once per counter of every item).
-      if (name.length < 2 || (kind !== 99 && kind !== 115 && kind !== 98 && kind !== 120)) continue;
-      let sec = 0;
-      for (let k = 1; k < name.length; k++) {
-        const digit = name.charCodeAt(k) - 48;
-        if (digit < 0 || digit > 9) {
-          sec = -1;
-          break;
-        }
-        sec = sec * 10 + digit;
-      }
-      if (sec < 0) continue;
-      const v = counts[name]!;
-      const j = bucketOf(sec);
-      if (kind === 99) {
-        couldBill += v;
-        count[j]! += v;
-        if (lastCell !== undefined) lastCell[j]! += v;
-      } else if (kind === 115) spend[j]! += v;
-      else if (kind === 98) booked[j]! += v;
-      else spendNeverBooked[j]! += v;
-    }
-  };
-
-  const result = (): ThresholdTuning => {
-    // Co-movement sums per candidate k over the cells: Σx, Σx², Σxy (x = billable at k, y = booked).
-    const sx = new Float64Array(K);
-    const sxx = new Float64Array(K);
-    const sxy = new Float64Array(K);
-    let sy = 0;
-    let syy = 0;
-    for (const subs of cells.values()) {
-      for (const days of subs.values()) {
-        for (const cell of days.values()) {
-          const y = cell[K + 1]!;
-          sy += y;
-          syy += y * y;
-          let x = 0;
-          for (let j = K; j >= 1; j--) {
-            x += cell[j]!;
-            const k = j - 1;
-            sx[k]! += x;
-            sxx[k]! += x * x;
-            sxy[k]! += x * y;
-          }
-        }
-      }
-    }
-    const n = trackCells ? cellCount : 0;
-    const varY = n * syy - sy * sy;
-    const pearson = (k: number): number | null => {
-      if (n < 3) return null;
-      const varX = n * sxx[k]! - sx[k]! * sx[k]!;
-      if (varX <= 0 || varY <= 0) return null;
-      return round((n * sxy[k]! - sx[k]! * sy) / Math.sqrt(varX * varY), 4);
-    };
-
-    const bookedCouldBill = booked.reduce((s, v) => s + v, 0);
-    // The share compared in whole jobs (1e-9 absorbs binary noise: 0.9 × 30 must be 27).
-    const minCaptured = rule.minCaptureShare * bookedCouldBill - 1e-9;
-    const byBuffer = new Map<number, ThresholdRow>();
-    let billableAcc = 0;
-    let spendAcc = 0;
-    let bookedAcc = 0;
-    let neverBookedAcc = 0;
-    for (let k = K - 1; k >= 0; k--) {
-      billableAcc += count[k + 1]!;
-      spendAcc += spend[k + 1]!;
-      bookedAcc += booked[k + 1]!;
-      neverBookedAcc += spendNeverBooked[k + 1]!;
-      byBuffer.set(thresholds[k]!, {
-        bufferSec: thresholds[k]!,
-        billableCalls: billableAcc,
-        spendCents: spendAcc,
-        bookedCaptured: bookedAcc,
-        bookedNotBilled: bookedCouldBill - bookedAcc,
-        spendNeverBookedCents: neverBookedAcc,
-        costPerBookedJobCents: bookedAcc === 0 ? null : Math.round(spendAcc / bookedAcc),
-        captureShare: bookedCouldBill === 0 ? null : round(bookedAcc / bookedCouldBill, 4),
-        coMovement: pearson(k),
-      });
-    }
-    const rows = grid.map((b) => byBuffer.get(b)!);
-
-    let recommended: ThresholdRow | null = null;
-    let why: string;
-    if (bookedCouldBill < rule.minBookedJobs) {
-      why = `${bookedCouldBill} booked jobs could bill, fewer than the ${rule.minBookedJobs} needed for a recommendation.`;
-    } else {
-      for (const r of rows) {
-        if (r.costPerBookedJobCents === null || r.bookedCaptured < minCaptured) continue;
-        if (recommended === null || r.costPerBookedJobCents < recommended.costPerBookedJobCents!) recommended = r;
-      }
-      why =
-        recommended === null
-          ? `No candidate buffer pays for ${round(rule.minCaptureShare * 100, 2)}% of the booked jobs that could bill.`
-          : `${recommended.bufferSec} s: the lowest cost per booked job (${recommended.costPerBookedJobCents} cents) among buffers paying for at least ` +
-            `${round(rule.minCaptureShare * 100, 2)}% of the ${bookedCouldBill} booked jobs that could bill (it pays for ${recommended.bookedCaptured}); ` +
-            `the current ${current} s costs ${byBuffer.get(current)!.costPerBookedJobCents ?? 'n/a'} cents per booked job.`;
-    }
-
-    return {
-      rows,
-      current: byBuffer.get(current)!,
-      recommended,
-      why,
-      rule: { ...rule, statement: tunerRuleStatement(rule) },
-      totals: { calls: calls_, couldBill, bookedJobs, bookedCouldBill, bookedNeverBillable, cells: cellCount },
-      coMovementNote: trackCells ? null : `More than ${maxCells} (day, source) cells: co-movement not computed (narrow the period).`,
-    };
-  };
-  return { add, addCell, result };
+/** THE RULE (module header) over the grid's rows, with the reason in words. */
+function recommendBuffer(
+  rows: readonly ThresholdRow[],
+  rule: TunerRule,
+  bookedCouldBill: number,
+  current: number,
+  byBuffer: ReadonlyMap<number, ThresholdRow>,
+): { recommended: ThresholdRow | null; why: string } {
+  if (bookedCouldBill < rule.minBookedJobs) {
+    return { recommended: null, why: `${bookedCouldBill} booked jobs could bill, fewer than the ${rule.minBookedJobs} needed for a recommendation.` };
+  }
+  // The share compared in whole jobs (1e-9 absorbs binary noise: 0.9 × 30 must be 27).
+  const minCaptured = rule.minCaptureShare * bookedCouldBill - 1e-9;
+  let recommended: ThresholdRow | null = null;
+  for (const r of rows) {
+    if (r.costPerBookedJobCents === null || r.bookedCaptured < minCaptured) continue;
+    if (recommended === null || r.costPerBookedJobCents < recommended.costPerBookedJobCents!) recommended = r;
+  }
+  const why =
+    recommended === null
+      ? `No candidate buffer pays for ${round(rule.minCaptureShare * 100, 2)}% of the booked jobs that could bill.`
+      : `${recommended.bufferSec} s: the lowest cost per booked job (${recommended.costPerBookedJobCents} cents) among buffers paying for at least ` +
+        `${round(rule.minCaptureShare * 100, 2)}% of the ${bookedCouldBill} booked jobs that could bill (it pays for ${recommended.bookedCaptured}); ` +
+        `the current ${current} s costs ${byBuffer.get(current)!.costPerBookedJobCents ?? 'n/a'} cents per booked job.`;
+  return { recommended, why };
 }

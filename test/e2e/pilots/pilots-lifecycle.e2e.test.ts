@@ -18,7 +18,7 @@ import { lambdaContext } from '../../../infra/local/http-adapter';
 import { FUNCTIONS } from '../../../infra/resources';
 import type { EnforceSummary } from '../../../shared/app/pilots/tasks';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
-import type { PilotNotification } from '../../../shared/domain/pilots/pilots';
+import type { PilotNotification } from '../../../shared/domain/pilots/notifications';
 import { ACME, TwilioSender, allCalls, allLedgerEntries, apiGet, apiKey, apiSend, ledgerTable, newCallSid, newCaller, type CallSpec } from '../../support/e2e-harness';
 
 const PRICE = 4000;

@@ -172,7 +172,7 @@ describe('the block-list routes', () => {
     const caller = freshNumber();
     await expect(put(s, caller, { reason: 'fraud' }, s.analyst)).rejects.toBeInstanceOf(Forbidden);
     await expect(send(s.routeDeps, s.analyst, 'GET', '/v1/blocked-callers/{e164}', caller)).rejects.toBeInstanceOf(NotFound);
-    await expect(put(s, caller, { blocked: false })).rejects.toMatchObject({ status: 422, errors: [{ field: 'blocked' }] });
+    await expect(put(s, caller, { blocked: false })).rejects.toMatchObject({ kind: 'refused', code: 'unprocessable', errors: [{ field: 'blocked' }] });
     await expect(put(s, caller, { reason: 'fraud', effectiveFrom: new Date(s.clock.now()).toISOString() })).rejects.toMatchObject({
       status: 422,
       errors: [{ field: 'effectiveFrom' }],

@@ -12,7 +12,7 @@ import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import type { ReconciliationResponse } from '../../../shared/app/reconciliation/reconciliations';
 import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
-import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, Unprocessable } from '../../../shared/domain/kernel/problems';
+import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType } from '../../../shared/domain/kernel/problems';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import type { ReasonCode } from '../../../shared/domain/rating/decision';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
@@ -125,7 +125,7 @@ describe('POST /v1/reconciliations', () => {
     });
     await expect(post({ publisherId: 'pub-x', period: '2026-11' }, csv, 'application/json')).rejects.toBeInstanceOf(UnsupportedMediaType);
     await expect(post({ publisherId: 'pub-x', period: '2026-11' }, 'x'.repeat(5 * 1024 * 1024 + 1))).rejects.toBeInstanceOf(PayloadTooLarge);
-    await expect(post({ publisherId: 'pub-x', period: '2026-11' }, 'no,header\n1,2')).rejects.toBeInstanceOf(Unprocessable);
+    await expect(post({ publisherId: 'pub-x', period: '2026-11' }, 'no,header\n1,2')).rejects.toMatchObject({ kind: 'refused', code: 'unprocessable', title: 'Unprocessable request' });
     await expect(post({ publisherId: 'pub-x', period: '2026-11', openDisputes: 'true' }, csv, 'text/csv', t.analyst)).rejects.toBeInstanceOf(Forbidden);
     // An analyst may reconcile without opening disputes; from/to instead of a period.
     const ok = await post({ publisherId: 'pub-x', from: '2026-11-01T00:00:00Z', to: '2026-11-02T00:00:00Z' }, csv, 'text/csv', t.analyst);

@@ -265,7 +265,7 @@ describe('POST /v1/outcomes', () => {
     const s = await setUp();
     await expect(send(s.admin, 'POST', '/v1/outcomes', { body: '<x/>', contentType: 'application/xml' })).rejects.toMatchObject({ status: 415 });
     await expect(send(s.admin, 'POST', '/v1/outcomes', { body: '{', contentType: 'application/json' })).rejects.toMatchObject({ status: 400 });
-    await expect(send(s.admin, 'POST', '/v1/outcomes', { body: 'id,amount\n1,2', contentType: 'text/csv' })).rejects.toMatchObject({ status: 422 });
+    await expect(send(s.admin, 'POST', '/v1/outcomes', { body: 'id,amount\n1,2', contentType: 'text/csv' })).rejects.toMatchObject({ kind: 'refused', code: 'unprocessable' });
     await expect(send(s.admin, 'POST', '/v1/outcomes', { body: '{}', contentType: 'application/json', query: { lookBackDays: '0' } })).rejects.toMatchObject({ status: 400 });
   });
 

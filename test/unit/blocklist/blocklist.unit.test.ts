@@ -28,7 +28,8 @@ import {
 import { BlockCallerBodySchema } from '../../../shared/domain/blocklist/block-list-schema';
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
-import { BadRequest, Forbidden, Unprocessable, UnsupportedMediaType } from '../../../shared/domain/kernel/problems';
+import { DomainError } from '../../../shared/domain/kernel/errors';
+import { BadRequest, Forbidden, UnsupportedMediaType } from '../../../shared/domain/kernel/problems';
 
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');
 const MIN = 60_000;
@@ -122,7 +123,7 @@ describe('state at an instant', () => {
             try {
               entry = applyBlockRequest(entry, request, ctx(atMs)).entry;
             } catch (err) {
-              if (!(err instanceof Unprocessable)) throw err; // unblocking a caller never blocked
+              if (!(err instanceof DomainError && err.kind === 'refused')) throw err; // unblocking a caller never blocked
             }
             // A read issued just after this write (and before the next one).
             snapshots.push({ readAtMs: atMs, history: entry?.history ?? [] });
@@ -185,12 +186,12 @@ describe('applying a PUT', () => {
 
   it('refuses to unblock a caller never blocked, and an effectiveFrom sooner than CONFIG_LEAD_MS (422 naming the field)', () => {
     expect(() => applyBlockRequest(null, { blocked: false }, ctx(NOW))).toThrow(
-      expect.objectContaining({ status: 422, errors: [{ field: 'blocked', message: expect.any(String) }] }),
+      expect.objectContaining({ kind: 'refused', code: 'unprocessable', errors: [{ field: 'blocked', message: expect.any(String) }] }),
     );
     expect(() => applyBlockRequest(null, { blocked: true, reason: 'fraud', effectiveFrom: iso(NOW + CONFIG_LEAD_MS - 1) }, ctx(NOW))).toThrow(
       expect.objectContaining({ status: 422, errors: [{ field: 'effectiveFrom', message: expect.any(String) }] }),
     );
-    expect(() => applyBlockRequest(null, { blocked: true }, ctx(NOW))).toThrow(expect.objectContaining({ status: 422, errors: [{ field: 'reason', message: expect.any(String) }] }));
+    expect(() => applyBlockRequest(null, { blocked: true }, ctx(NOW))).toThrow(expect.objectContaining({ kind: 'refused', code: 'unprocessable', errors: [{ field: 'reason', message: expect.any(String) }] }));
   });
 });
 

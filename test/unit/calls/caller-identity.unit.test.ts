@@ -16,7 +16,7 @@ import {
   WITHHELD_CALLER_IDS,
   WITHHELD_IDENTITY,
 } from '../../../shared/domain/calls/caller';
-import { callerNumberClass } from '../../../shared/domain/quality/signals';
+import { callerNumberClass } from '../../../shared/domain/quality/caller-traits';
 import { rateCall, type RatingInput } from '../../../shared/domain/rating/rules';
 import { type CallFacts, REASON_CODES } from '../../../shared/domain/rating/decision';
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../../shared/domain/terms/terms';

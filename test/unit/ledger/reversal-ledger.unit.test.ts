@@ -11,7 +11,8 @@ import { moveRefusal, netPilotMovements, type PilotCharge } from '../../../share
 import { statement } from '../../../shared/domain/ledger/statements';
 import type { RatingDecision } from '../../../shared/domain/rating/decision';
 import type { ReportCall } from '../../../shared/domain/reports/analytics';
-import { createScorecard, scorecardCountsOf } from '../../../shared/domain/reports/scorecard';
+import { createScorecard } from '../../../shared/domain/reports/scorecard';
+import { scorecardCountsOf } from '../../../shared/domain/reports/source-counters';
 import { marshall } from '@aws-sdk/util-dynamodb';
 
 const decision: RatingDecision = {

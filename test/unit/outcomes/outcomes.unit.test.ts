@@ -20,7 +20,9 @@ import {
   type OutcomeRecord,
 } from '../../../shared/domain/outcomes/outcomes';
 import { outcomeLinesFromCsv, outcomeLinesFromJson, validateOutcomeLine } from '../../../shared/domain/outcomes/outcomes-schema';
-import { BadRequest, Unprocessable } from '../../../shared/domain/kernel/problems';
+import { DomainError } from '../../../shared/domain/kernel/errors';
+
+const MALFORMED = expect.objectContaining({ kind: 'invalid_input', code: 'malformed-request', title: 'Malformed request' });
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-10T12:00:00.000Z');
@@ -57,10 +59,10 @@ describe('request envelopes', () => {
       { line: 1, value: { a: 1 } },
       { line: 2, value: { b: 2 } },
     ]);
-    expect(() => outcomeLinesFromJson({ outcomes: Array.from({ length: 1001 }, () => ({})) })).toThrow(BadRequest);
-    expect(() => outcomeLinesFromJson({ outcomes: [] })).toThrow(BadRequest);
-    expect(() => outcomeLinesFromJson({ outcomes: [{}], more: 1 })).toThrow(BadRequest);
-    expect(() => outcomeLinesFromJson([{}])).toThrow(BadRequest);
+    expect(() => outcomeLinesFromJson({ outcomes: Array.from({ length: 1001 }, () => ({})) })).toThrow(MALFORMED);
+    expect(() => outcomeLinesFromJson({ outcomes: [] })).toThrow(MALFORMED);
+    expect(() => outcomeLinesFromJson({ outcomes: [{}], more: 1 })).toThrow(MALFORMED);
+    expect(() => outcomeLinesFromJson([{}])).toThrow(MALFORMED);
   });
 
   it('CSV: loose header names, record numbers as line numbers, blank lines skipped, integers converted', () => {
@@ -85,8 +87,9 @@ describe('request envelopes', () => {
       try {
         outcomeLinesFromCsv(csv);
       } catch (err) {
-        expect(err).toBeInstanceOf(Unprocessable);
-        return (err as Unprocessable).errors;
+        expect(err).toBeInstanceOf(DomainError);
+        expect(err).toMatchObject({ kind: 'refused', code: 'unprocessable', title: 'Unprocessable request' });
+        return (err as DomainError).errors;
       }
       throw new Error('no refusal');
     };

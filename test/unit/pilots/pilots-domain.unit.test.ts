@@ -5,37 +5,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_LEAD_MS, campaignFromSeed } from '../../../shared/domain/catalog/config';
-import type { CreditEntry, LedgerEntry, ChargeEntry } from '../../../shared/domain/ledger/entries';
+import type { CreditEntry, LedgerEntry } from '../../../shared/domain/ledger/entries';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
-import {
-  PILOT_STATES,
-  PILOT_TRANSITIONS,
-  assertNoOverlap,
-  buildPilotReport,
-  canTransition,
-  capReached,
-  enforcementDecision,
-  minimumPriceCents,
-  monitorDecision,
-  notificationFor,
-  pilotIdFor,
-  pilotProgress,
-  reconcileCounter,
-  reportCsv,
-  requestHash,
-  stateAfterClose,
-  stateAfterReport,
-  statesLeadingTo,
-  thresholdsDue,
-  validatePilotRequest,
-  windowsOverlap,
-  type PilotRecord,
-  type PilotRequest,
-  type PilotCall,
-} from '../../../shared/domain/pilots/pilots';
+import { PILOT_TRANSITIONS, canTransition, stateAfterClose, stateAfterReport, statesLeadingTo } from '../../../shared/domain/pilots/lifecycle';
+import { notificationFor, thresholdsDue } from '../../../shared/domain/pilots/notifications';
+import { PILOT_STATES, pilotIdFor, requestHash, type PilotRecord, type PilotRequest } from '../../../shared/domain/pilots/pilots';
+import { capReached, enforcementDecision, minimumPriceCents, monitorDecision, pilotProgress, reconcileCounter } from '../../../shared/domain/pilots/progress';
+import { buildPilotReport, reportCsv, type PilotCall } from '../../../shared/domain/pilots/report';
+import { assertNoOverlap, validatePilotRequest, windowsOverlap } from '../../../shared/domain/pilots/validation';
 import { CreatePilotSchema, IdempotencyKeySchema } from '../../../shared/domain/pilots/pilots-schema';
-import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
+import { DomainError } from '../../../shared/domain/kernel/errors';
 import type { Campaign, Publisher } from '../../../shared/domain/catalog/types';
+import type { ChargeEntry } from '../../../shared/domain/ledger/entries';
 
 const NOW = Date.parse('2031-05-10T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -88,8 +69,9 @@ function fieldsOf(fn: () => void): string[] {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(Unprocessable);
-    return ((err as Unprocessable).errors ?? []).map((e) => e.field);
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err).toMatchObject({ kind: 'refused', code: 'unprocessable', title: 'Unprocessable request' });
+    return ((err as DomainError).errors ?? []).map((e) => e.field);
   }
   throw new Error('expected a 422');
 }
@@ -233,7 +215,7 @@ describe('overlap (409)', () => {
 
   it('refuses a pilot sharing a publisher over an overlapping window, naming the other pilot', () => {
     const existing = [terms({ pilotId: 'pilot-old', publisherIds: ['pub-a', 'pub-c'] })];
-    expect(() => assertNoOverlap(existing, request({ publisherIds: ['pub-c'], startsAt: iso(NOW + 30 * MIN), endsAt: iso(NOW + 90 * MIN) }))).toThrow(Conflict);
+    expect(() => assertNoOverlap(existing, request({ publisherIds: ['pub-c'], startsAt: iso(NOW + 30 * MIN), endsAt: iso(NOW + 90 * MIN) }))).toThrow(expect.objectContaining({ kind: 'conflict', code: 'conflict', title: 'Conflict' }));
     expect(() => assertNoOverlap(existing, request({ publisherIds: ['pub-c'], startsAt: iso(NOW + 30 * MIN), endsAt: iso(NOW + 90 * MIN) }))).toThrow(/pilot-old.*pub-c/);
   });
 

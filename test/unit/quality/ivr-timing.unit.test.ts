@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isChildLeg } from '../../../shared/domain/calls/fold';
 import { hasIvrRequests, ivrTimingOf } from '../../../shared/domain/quality/ivr-timing';
-import { answerDelayMs, callSignals, type QualityFacts } from '../../../shared/domain/quality/signals';
+import { callSignals, type QualityFacts } from '../../../shared/domain/quality/call-signals';
+import { answerDelayMs } from '../../../shared/domain/quality/signals';
 import { parseForm, parseTwilioEvent } from '../../../shared/domain/calls/providers/twilio';
 import type { CallEvent } from '../../../shared/domain/calls/events';
 

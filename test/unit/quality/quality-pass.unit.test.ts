@@ -7,17 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { lookBackMs, passCallOf } from '../../../shared/app/quality/quality-pass';
 import type { StoredCall } from '../../../shared/app/kernel/ports';
 import type { CallStatusEvent } from '../../../shared/domain/calls/events';
-import {
-  DEFAULT_QUALITY_CONFIG,
-  addCrossCallFindings,
-  attestationFinding,
-  crossCallSignalsOf,
-  decodeCrossCallFlags,
-  encodeCrossCallFlags,
-  keyedBlockDigits,
-  keyedNumberBlock,
-  type QualityFinding,
-} from '../../../shared/domain/quality/signals';
+import { attestationFinding } from '../../../shared/domain/quality/call-signals';
+import { keyedBlockDigits, keyedNumberBlock } from '../../../shared/domain/quality/caller-traits';
+import { addCrossCallFindings, crossCallSignalsOf, decodeCrossCallFlags, encodeCrossCallFlags } from '../../../shared/domain/quality/cross-call-flags';
+import { DEFAULT_QUALITY_CONFIG, type QualityFinding } from '../../../shared/domain/quality/signals';
 
 const AT = '2026-03-02T14:00:00.000Z';
 const repeat: QualityFinding = { signal: 'repeat_caller', rules: ['other_source'], evidence: { priorCallId: 'twilio:CA1', hoursApart: 3 } };

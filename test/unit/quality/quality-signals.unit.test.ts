@@ -7,32 +7,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateQualityCorpus, scoreSignals, scoreTable, type QualityCorpusCall } from '../../../events/quality-corpus';
-import {
-  DEFAULT_QUALITY_CONFIG,
-  MAX_SOURCES_PER_CALLER,
-  QUALITY_SIGNALS,
-  attestationOf,
-  blockedSignalRule,
-  callSignals,
-  callerNumberClass,
-  compareCrossCallInputs,
-  countSignalsBySource,
-  createCrossCallDetector,
-  mergeFindings,
-  nearBufferBaseline,
-  nearBufferHistogram,
-  nextLastSeen,
-  numberBlockOf,
-  repeatCallerFrom,
-  sourceFraudScore,
-  sourceKey,
-  type CrossCallInput,
-  type QualityConfig,
-  type QualityFacts,
-  type QualityFinding,
-  type QualitySignal,
-  type QualityTerms,
-} from '../../../shared/domain/quality/signals';
+import { attestationOf, callSignals, type QualityFacts, type QualityTerms } from '../../../shared/domain/quality/call-signals';
+import { callerNumberClass, numberBlockOf } from '../../../shared/domain/quality/caller-traits';
+import { compareCrossCallInputs, createCrossCallDetector, type CrossCallInput } from '../../../shared/domain/quality/cross-call';
+import { MAX_SOURCES_PER_CALLER, nextLastSeen, repeatCallerFrom } from '../../../shared/domain/quality/repeat-caller';
+import { DEFAULT_QUALITY_CONFIG, QUALITY_SIGNALS, blockedSignalRule, mergeFindings, sourceKey, type QualityConfig, type QualityFinding, type QualitySignal } from '../../../shared/domain/quality/signals';
+import { countSignalsBySource, nearBufferBaseline, nearBufferHistogram, sourceFraudScore } from '../../../shared/domain/quality/source-score';
 import { QualityConfigSchema, parseQualityConfig } from '../../../shared/domain/quality/signals-schema';
 
 const T0 = Date.parse('2026-03-02T14:00:00.000Z');

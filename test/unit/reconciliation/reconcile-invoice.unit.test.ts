@@ -2,17 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseNumber } from '../../../shared/domain/calls/caller';
 import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
-import { Unprocessable } from '../../../shared/domain/kernel/problems';
-import {
-  disputeReasonFor,
-  parseCsv,
-  parseInvoiceCsv,
-  parseInvoiceTime,
-  parseMoneyCents,
-  reconcileInvoice,
-  type InvoiceLine,
-  type OurCall,
-} from '../../../shared/domain/reconciliation/reconcile-invoice';
+import { parseCsv, parseInvoiceCsv, parseInvoiceTime, parseMoneyCents, type InvoiceLine } from '../../../shared/domain/reconciliation/invoice-csv';
+import { disputeReasonFor, reconcileInvoice, type OurCall } from '../../../shared/domain/reconciliation/reconcile-invoice';
 import { REASON_CODES } from '../../../shared/domain/rating/decision';
 
 const TZ = 'America/Chicago';
@@ -100,7 +91,7 @@ describe('CSV and field parsing', () => {
   });
 
   it('refuses a file with no recognisable header (422)', () => {
-    expect(() => parseInvoiceCsv('foo,bar\n1,2', TZ)).toThrow(Unprocessable);
+    expect(() => parseInvoiceCsv('foo,bar\n1,2', TZ)).toThrow(expect.objectContaining({ kind: 'refused', code: 'unprocessable', title: 'Unprocessable request' }));
     expect(() => parseInvoiceCsv('caller,amount\n+15125550123,45', TZ)).toThrow(/No invoice header/);
   });
 });

@@ -3,20 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { CampaignEconomics, OutcomeStatus, ReportCall } from '../../../shared/domain/reports/analytics';
 import { CLOSE_RATE_MIN_SAMPLE, costCeiling, floorCents, measuredCloseRate } from '../../../shared/domain/reports/economics';
 import { CampaignEconomicsSchema, ThresholdSweepSchema, VerdictRuleSchema } from '../../../shared/domain/reports/economics-schema';
-import { Unprocessable } from '../../../shared/domain/kernel/problems';
+import { DomainError } from '../../../shared/domain/kernel/errors';
 import { QA_VERDICTS, type QaVerdict } from '../../../shared/domain/qa/qa';
 import { CALL_SIGNALS } from '../../../shared/domain/rating/rules';
-import {
-  buildScorecard,
-  createScorecard,
-  DEFAULT_VERDICT_RULE,
-  recommend,
-  SCORECARD_CSV_COLUMNS,
-  scorecardCsv,
-  wilsonInterval,
-  type ScorecardOptions,
-  type SourceRow,
-} from '../../../shared/domain/reports/scorecard';
+import { buildScorecard, createScorecard, type ScorecardOptions, type SourceRow } from '../../../shared/domain/reports/scorecard';
+import { SCORECARD_CSV_COLUMNS, scorecardCsv } from '../../../shared/domain/reports/scorecard-csv';
+import { DEFAULT_VERDICT_RULE, recommend, wilsonInterval } from '../../../shared/domain/reports/verdict';
 import { candidateBuffers, DEFAULT_TUNER_RULE, tuneThreshold, type TunerRule } from '../../../shared/domain/reports/threshold-tuner';
 import { REASON_CODES, type ReasonCode } from '../../../shared/domain/rating/decision';
 
@@ -640,7 +632,7 @@ describe('threshold tuner', () => {
       try {
         tuneThreshold([], { ...o, currentBufferSec: 0 });
       } catch (err) {
-        if (err instanceof Unprocessable) return (err.errors ?? []).map((e) => e.field);
+        if (err instanceof DomainError && err.kind === 'refused' && err.code === 'unprocessable') return (err.errors ?? []).map((e) => e.field);
         throw err;
       }
       return [];
