@@ -2,8 +2,8 @@
  * The main table (docs/CONTRACTS.md, "Main table items"): configuration lookups, call items with one slot per
  * event, the rating transaction and the duplicate-window markers.
  *
- * Every request asks for ReturnConsumedCapacity=TOTAL and is counted in `ddbStats` (aws.ts), together with its
- * price under AWS's capacity rules (capacity.ts). How events and ratings are stored compactly: call-item.ts.
+ * Every request is counted by the client's accounting middleware (ddb-stats.ts); the call-item writes carry their
+ * price under AWS's capacity rules (capacity.ts, `priceWrite`). How events and ratings are stored compactly: call-item.ts.
  */
 import {
   BatchWriteItemCommand,
@@ -12,6 +12,7 @@ import {
   TransactGetItemsCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
+  type UpdateItemCommandOutput,
   type AttributeValue,
   type CancellationReason,
   type DynamoDBClient,
@@ -47,10 +48,10 @@ import {
   type StoredCall,
   type StoredRecording,
 } from '../../app/kernel/ports';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { backoffMs } from '../../app/kernel/concurrency';
 import { LEDGER_BY_CREATED_AT } from '../ledger/ledger-repo';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { priceWrite } from '../platform/dynamodb/ddb-stats';
 import {
   decodeCallerTraits,
   decodeOutcome,
@@ -411,7 +412,7 @@ export class ConfigRepo implements ConfigStore {
   constructor(options: ConfigRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
     const now = options.now ?? Date.now;
     const ttl = Math.min(options.cacheTtlMs ?? CONFIG_LEAD_MS, CONFIG_LEAD_MS);
     const negative = options.negativeCacheTtlMs ?? 5_000;
@@ -466,10 +467,8 @@ export class ConfigRepo implements ConfigStore {
         TableName: this.table,
         Item: marshall({ ...mainKeys.publisher(p.accountId, p.publisherId), ...p }, { removeUndefinedValues: true }),
         ReturnValues: 'ALL_OLD',
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('write', out.ConsumedCapacity);
     return out.Attributes === undefined;
   }
 
@@ -487,19 +486,16 @@ export class ConfigRepo implements ConfigStore {
 
   private async putConditional(item: Record<string, unknown>, expectedRev: number | null, what: string): Promise<void> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall(item, { removeUndefinedValues: true }),
           ...(expectedRev === null
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': N(expectedRev) } }),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException' || errorName(err) === 'TransactionConflictException') throw new ConfigWriteConflict(what);
       throw err;
     }
@@ -512,9 +508,8 @@ export class ConfigRepo implements ConfigStore {
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 8) throw new Error('putConfigItems: unprocessed items after retries');
         const out = await this.client().send(
-          new BatchWriteItemCommand({ RequestItems: { [this.table]: requests }, ReturnConsumedCapacity: 'TOTAL' }),
+          new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } }),
         );
-        recordDdb('write', out.ConsumedCapacity);
         requests = (out.UnprocessedItems?.[this.table] ?? []) as typeof requests;
         if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
       }
@@ -648,7 +643,7 @@ export class CallRepo implements CallStore {
     this.ledgerTable = options.ledgerTable;
     this.pii = options.pii;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   /** The rated caller's number sealed for this call (null: anonymous, or no cipher configured). */
@@ -671,29 +666,21 @@ export class CallRepo implements CallStore {
   }
 
   /**
-   * The one conditional UpdateItem of a call item: priced by AWS's rules and counted in ddbStats. A failed request
-   * is counted too and its error rethrown for the caller to map (each caller's conditions mean different things).
+   * The one conditional UpdateItem of a call item, priced by AWS's rules (counted by the client's accounting, a
+   * failed request too). Its error is the caller's to map: each caller's conditions mean different things.
    */
   private async updateCall(callId: string, b: UpdateBuilder, condition: string, returnOldOnFailure = false): Promise<void> {
-    try {
-      const out = await this.client().send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall(mainKeys.call(callId)),
-          UpdateExpression: b.expression(),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: b.names,
-          ExpressionAttributeValues: b.values,
-          ReturnValues: 'ALL_OLD',
-          ...(returnOldOnFailure ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('write', out.ConsumedCapacity, this.priceUpdate(callId, b, out.Attributes ?? null, false));
-    } catch (err) {
-      recordDdb('write', undefined);
-      throw err;
-    }
+    const command = new UpdateItemCommand({
+      TableName: this.table,
+      Key: marshall(mainKeys.call(callId)),
+      UpdateExpression: b.expression(),
+      ConditionExpression: condition,
+      ExpressionAttributeNames: b.names,
+      ExpressionAttributeValues: b.values,
+      ReturnValues: 'ALL_OLD',
+      ...(returnOldOnFailure ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
+    });
+    await this.client().send(priceWrite(command, (out: UpdateItemCommandOutput) => this.priceUpdate(callId, b, out.Attributes ?? null, false)));
   }
 
   async mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void> {
@@ -766,8 +753,7 @@ export class CallRepo implements CallStore {
     const gets = [mainKeys.duplicate(accountId, key.scope, key.callerHash), ...ids.map((id) => mainKeys.call(id))].map((k) => ({ Get: { TableName: this.table, Key: marshall(k) } }));
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.client().send(new TransactGetItemsCommand({ TransactItems: gets, ReturnConsumedCapacity: 'TOTAL' }));
-        recordDdb('read', out.ConsumedCapacity);
+        const out = await this.client().send(new TransactGetItemsCommand({ TransactItems: gets }));
         const [marker, ...items] = out.Responses ?? [];
         const calls = new Map<string, StoredCall | null>();
         ids.forEach((id, i) => {
@@ -777,7 +763,6 @@ export class CallRepo implements CallStore {
         });
         return { window: decodeWindow(marker?.Item), calls };
       } catch (err) {
-        recordDdb('read', undefined);
         // Cancelled by a write in flight on one of the items: read again after a pause.
         if ((errorName(err) !== 'TransactionCanceledException' && errorName(err) !== 'TransactionConflictException') || attempt >= 6) throw err;
         await new Promise((r) => setTimeout(r, backoffMs(attempt)));
@@ -846,11 +831,10 @@ export class CallRepo implements CallStore {
     if (parts.length > 100) throw new Error(`rating transaction of ${parts.length} items (> 100) for ${accountId}`);
 
     try {
-      const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: parts.map((p) => p.item), ReturnConsumedCapacity: 'TOTAL' }));
-      recordDdb('write', out.ConsumedCapacity, parts.reduce((sum, p) => sum + p.wcu(), 0));
+      const command = new TransactWriteItemsCommand({ TransactItems: parts.map((p) => p.item) });
+      await this.client().send(priceWrite(command, () => parts.reduce((sum, p) => sum + p.wcu(), 0)));
       return { outcome: 'committed' };
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return { outcome: 'conflict' };
       if (errorName(err) !== 'TransactionCanceledException') throw err;
       return this.cancelled(accountId, parts, (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []);
@@ -1058,7 +1042,7 @@ export class CallRepo implements CallStore {
   }
 
   async recordAccountConflict(args: { accountId: string; callId: string; eventIds: readonly string[]; at: string }): Promise<void> {
-    const out = await this.client().send(
+    await this.client().send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: marshall(mainKeys.callConflict(args.accountId, args.callId)),
@@ -1072,10 +1056,8 @@ export class CallRepo implements CallStore {
           ':at': S(args.at),
           ':ttl': N(Math.ceil(Date.parse(args.at) / 1000) + CONFLICT_RETENTION_DAYS * 86_400),
         },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('write', out.ConsumedCapacity);
   }
 
   async listCalls(query: CallQuery): Promise<Page<StoredCall>> {
@@ -1119,10 +1101,8 @@ export class CallRepo implements CallStore {
           ScanIndexForward: false,
           ExclusiveStartKey: startKey,
           Limit: Math.max(query.limit, 25),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) {
         items.push(parseCall(item));
         last = unmarshall(item);

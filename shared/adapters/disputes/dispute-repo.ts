@@ -24,9 +24,8 @@ import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import type { StoredEntry } from '../../domain/ledger/tamper';
 import type { Page } from '../../app/kernel/ports';
 import type { CallFactsReader, CreditPolicyReader, DisputeListQuery, DisputeStore } from '../../app/disputes/disputes';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
 import { ledgerPk } from '../ledger/ledger-repo';
 import { cancellationReasons, errorName, getItem, isTransactionConflict } from '../platform/dynamodb/ddb-ops';
 import { mainKeys } from '../calls/main-repo';
@@ -65,7 +64,7 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
     this.mainTable = options.mainTable;
     this.ledgerTable = options.ledgerTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async get(accountId: string, disputeId: string): Promise<Dispute | null> {
@@ -80,18 +79,15 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
   /** Puts a new (open) dispute; 'exists' when one is already stored for the call (a concurrent open won). */
   async create(dispute: Dispute): Promise<'created' | 'exists'> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.mainTable,
           Item: this.item(dispute),
           ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'created';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
       throw err;
     }
@@ -145,11 +141,9 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
-        recordDdb('write', out.ConsumedCapacity);
+        await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
         return 'resolved';
       } catch (err) {
-        recordDdb('write', undefined);
         const reasons = cancellationReasons(err);
         if (isTransactionConflict(err) && attempt < 3) {
           await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
@@ -195,10 +189,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
           ExpressionAttributeValues: values,
           ExclusiveStartKey: startKey,
           Limit: Math.max(query.limit, 25),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       const items = out.Items ?? [];
       for (const [i, item] of items.entries()) {
         disputes.push(toDispute(item));
@@ -270,10 +262,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) {
         const raw = unmarshall(item) as { pk: string; startedAt: string; billable?: boolean; callerHash?: string; rating?: { x?: string } };
         calls.push({

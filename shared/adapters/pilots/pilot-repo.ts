@@ -28,8 +28,7 @@ import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import type { CampaignConfig } from '../../domain/kernel/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/ports';
 import type { CallStore } from '../../app/kernel/ports';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import type { LedgerRepo } from '../ledger/ledger-repo';
 import { configItems, mainKeys } from '../calls/main-repo';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
@@ -61,7 +60,7 @@ export class PilotRepo implements PilotStore {
   constructor(options: PilotRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async createPilot(args: { record: PilotRecord; campaign: CampaignConfig; expectedRev: number }): Promise<CreateOutcome> {
@@ -79,7 +78,7 @@ export class PilotRepo implements PilotStore {
     const registry = { ...pilotKeys.registry(r.accountId, r.pilotId), accountId: r.accountId, pilotId: r.pilotId, endsAt: r.endsAt };
     const absent = 'attribute_not_exists(pk)';
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new TransactWriteItemsCommand({
           TransactItems: [
             { Put: { TableName: this.table, Item: marshall({ ...pilotKeys.record(r.accountId, r.pilotId), ...r }, { removeUndefinedValues: true }), ConditionExpression: absent } },
@@ -95,13 +94,10 @@ export class PilotRepo implements PilotStore {
               },
             },
           ],
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'created';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return 'campaign_changed';
       if (errorName(err) !== 'TransactionCanceledException') throw err;
       const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
@@ -142,7 +138,6 @@ export class PilotRepo implements PilotStore {
         TableName: this.table,
         Item: marshall({ ...pilotKeys.day(accountId, pilotId, date), spentCents: 0, billableCalls: 0 }),
         ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -156,7 +151,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: '#open = :true',
         ExpressionAttributeNames: { '#open': 'open' },
         ExpressionAttributeValues: { ':false': { BOOL: false }, ':true': { BOOL: true }, ':at': S(at), ':reason': S(reason) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -180,7 +174,6 @@ export class PilotRepo implements PilotStore {
           ':fromSpent': N(from.spentCents),
           ':fromCalls': N(from.billableCalls),
         },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -203,7 +196,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: `#state IN (${from.map((_, i) => `:s${i}`).join(', ')})`,
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: values,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -216,7 +208,6 @@ export class PilotRepo implements PilotStore {
         UpdateExpression: 'SET executionArn = :arn, updatedAt = :at',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':arn': S(executionArn), ':at': S(at) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -229,7 +220,6 @@ export class PilotRepo implements PilotStore {
         UpdateExpression: 'SET notified = list_append(if_not_exists(notified, :empty), :keys)',
         ConditionExpression: 'attribute_exists(pk) AND NOT contains(notified, :key)',
         ExpressionAttributeValues: { ':empty': { L: [] }, ':keys': { L: [S(key)] }, ':key': S(key) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -246,7 +236,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: `(attribute_not_exists(report) OR report = :null) AND #state IN (${from.map((_, i) => `:s${i}`).join(', ')})`,
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: values,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -263,10 +252,8 @@ export class PilotRepo implements PilotStore {
           ExpressionAttributeValues: { ':pk': S('PILOTS') },
           ExclusiveStartKey: startKey,
           ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', page.ConsumedCapacity);
       for (const item of page.Items ?? []) {
         const { accountId, pilotId } = unmarshall(item) as { accountId: string; pilotId: string };
         out.push({ accountId, pilotId });
@@ -285,7 +272,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(retiredAt)',
         ExpressionAttributeNames: { '#ttl': 'ttl' },
         ExpressionAttributeValues: { ':at': S(at), ':ttl': N(Math.ceil(Date.parse(at) / 1000) + RETIRED_TTL_SEC) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -298,11 +284,9 @@ export class PilotRepo implements PilotStore {
   /** A conditional write: true when written, false when its condition failed. */
   private async conditional(command: PutItemCommand | UpdateItemCommand): Promise<boolean> {
     try {
-      const out = await this.client().send(command as UpdateItemCommand);
-      recordDdb('write', out.ConsumedCapacity);
+      await this.client().send(command as UpdateItemCommand);
       return true;
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return false;
       throw err;
     }
