@@ -18,7 +18,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { consentWindow, type ConsentEvidence, type ConsentMatch } from '../../domain/compliance/consent';
 import type { ConsentReader } from '../../app/kernel/ports';
 import type { ConsentStore } from '../../app/compliance/compliance';
-import { mainKeys } from '../calls/main-repo';
+import { mainKeys } from '../calls/keys';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 

@@ -28,7 +28,7 @@ import { dynamodbClient } from '../platform/clients/dynamodb';
 import { decodeCursor, encodeCursor } from '../http/cursor';
 import { ledgerPk } from '../ledger/ledger-repo';
 import { cancellationReasons, errorName, getItem, isTransactionConflict } from '../platform/dynamodb/ddb-ops';
-import { mainKeys } from '../calls/main-repo';
+import { mainKeys } from '../calls/keys';
 
 export const disputeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,

@@ -29,7 +29,7 @@ import type { OutcomeListQuery, OutcomeStore } from '../../app/outcomes/outcomes
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { encodeOutcome } from '../calls/call-item';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { callerIndex, callIndex, mainKeys } from '../calls/main-repo';
+import { callerIndex, callIndex, mainKeys } from '../calls/keys';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 export const outcomeKeys = {

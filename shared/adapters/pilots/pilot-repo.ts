@@ -30,7 +30,8 @@ import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/
 import type { CallStore } from '../../app/kernel/ports';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import type { LedgerRepo } from '../ledger/ledger-repo';
-import { configItems, mainKeys } from '../calls/main-repo';
+import { configItems } from '../catalog/config-repo';
+import { mainKeys } from '../calls/keys';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 type Key = { pk: string; sk: string };

@@ -27,7 +27,8 @@ import type { DeletionRecord, EraseCallRequest, PrivacyStore } from '../../app/p
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { errorName, getItem, queryItems } from '../platform/dynamodb/ddb-ops';
 import { disputeKeys } from '../disputes/dispute-repo';
-import { mainKeys, parseCall } from '../calls/main-repo';
+import { mainKeys } from '../calls/keys';
+import { parseCall } from '../calls/call-codec';
 
 /** gsi4: every rated call of a caller hash (infra/resources.ts). */
 export const allCallsOfCallerIndex = TABLES.main.globalSecondaryIndexes.find((i) => i.indexName === 'gsi4')!;

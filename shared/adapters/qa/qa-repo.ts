@@ -17,7 +17,7 @@ import { ConfigWriteConflict } from '../../app/kernel/ports';
 import type { QaStore } from '../../app/qa/qa';
 import { encodeQa } from '../calls/call-item';
 import { dynamodbClient } from '../platform/clients/dynamodb';
-import { mainKeys } from '../calls/main-repo';
+import { mainKeys } from '../calls/keys';
 
 export const qaKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,

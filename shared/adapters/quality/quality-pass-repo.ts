@@ -19,7 +19,8 @@ import type { QualityPassCheckpoint, QualityPassStore } from '../../app/quality/
 import type { StoredCall } from '../../app/kernel/ports';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { errorName, getItem, queryItems } from '../platform/dynamodb/ddb-ops';
-import { callIndex, mainKeys, parseCall } from '../calls/main-repo';
+import { callIndex, mainKeys } from '../calls/keys';
+import { parseCall } from '../calls/call-codec';
 
 const GSI1 = TABLES.main.globalSecondaryIndexes[0];
 

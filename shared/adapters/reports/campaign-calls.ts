@@ -31,7 +31,8 @@ import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import { priceFor, type TermsVersion } from '../../domain/terms/terms';
 import type { StoredCall } from '../../app/kernel/ports';
 import { dynamodbClient } from '../platform/clients/dynamodb';
-import { campaignIndex, parseCall } from '../calls/main-repo';
+import { campaignIndex } from '../calls/keys';
+import { parseCall } from '../calls/call-codec';
 
 /** What the ledger says about one call: the sum of its credits (≤ 0) and whether it was disputed. */
 export interface CallCredits {

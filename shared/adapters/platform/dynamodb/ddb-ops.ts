@@ -7,11 +7,15 @@
 import {
   GetItemCommand,
   QueryCommand,
+  type TransactWriteItem,
   type AttributeValue,
   type DynamoDBClient,
   type GetItemCommandInput,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
+
+/** One item of a TransactWriteItems request. */
+export type TransactItem = TransactWriteItem;
 
 /** The `name` of an SDK error (`ConditionalCheckFailedException`, `TransactionCanceledException`, …), if it has one. */
 export function errorName(err: unknown): string | undefined {
