@@ -17,8 +17,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
-import { DISPUTE_REASONS, type CreditPolicy, type Dispute, type DisputeStatus } from '../../domain/disputes/disputes';
-import { ledgerSortKey } from '../../domain/ledger/charges';
+import { DISPUTE_REASONS, type CreditPolicy, type Dispute } from '../../domain/disputes/disputes';
+import { creditCondition } from '../../domain/disputes/credit-condition';
 import type { ReasonCodeV2 } from '../../domain/rating/rules';
 import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import type { StoredEntry } from '../../domain/ledger/tamper';
@@ -26,9 +26,8 @@ import type { Page } from '../../app/kernel/ports';
 import type { CallFactsReader, CreditPolicyReader, DisputeListQuery, DisputeStore } from '../../app/disputes/disputes';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { ledgerPk } from '../ledger/ledger-repo';
 import { cancellationReasons, errorName, getItem, isTransactionConflict } from '../platform/dynamodb/ddb-ops';
-import { mainKeys } from '../calls/keys';
+import { resolutionItems } from './credit-condition';
 
 export const disputeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -98,47 +97,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
    * stored dispute is no longer open (a concurrent resolution won) — nothing is written then.
    */
   async resolve(dispute: Dispute, credit: StoredEntry | null, expect: { readonly reversals: number } = { reversals: 0 }): Promise<'resolved' | 'not_open' | 'charge_changed'> {
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
-      {
-        Put: {
-          TableName: this.mainTable,
-          Item: this.item(dispute),
-          ConditionExpression: '#status = :open',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':open': { S: 'open' satisfies DisputeStatus } },
-        },
-      },
-    ];
-    if (credit !== null) {
-      items.push({
-        Put: {
-          TableName: this.ledgerTable,
-          Item: marshall({ pk: ledgerPk(credit.accountId), sk: ledgerSortKey(credit), ...credit }, { removeUndefinedValues: true }),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      });
-      // The credit's copy on the call item (StoredCall.credits), in the same transaction, so it is exact: the reports
-      // and the daily aggregates read a call's credits from the call instead of reading the period's ledger. The call
-      // must still bill the charge the credit corrects: a reversal of it (the duplicate window moved the charge to an
-      // earlier call) commits on the same item, so exactly one of the two wins and credits never exceed the charge.
-      items.push({
-        Update: {
-          TableName: this.mainTable,
-          Key: marshall(mainKeys.call(credit.callId)),
-          UpdateExpression: 'ADD #cents :cents, #count :one',
-          ConditionExpression:
-            'attribute_exists(pk) AND #billable = :true AND ' + (expect.reversals === 0 ? 'attribute_not_exists(#revs)' : '#revs = :revs'),
-          ExpressionAttributeNames: { '#cents': 'creditCents', '#count': 'creditCount', '#billable': 'billable', '#revs': 'revCount' },
-          ExpressionAttributeValues: {
-            ':cents': { N: String(credit.amountCents) },
-            ':one': { N: '1' },
-            ':true': { BOOL: true },
-            ...(expect.reversals === 0 ? {} : { ':revs': { N: String(expect.reversals) } }),
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      });
-    }
+    const condition = creditCondition(dispute, credit, expect);
+    const items = resolutionItems({ main: this.mainTable, ledger: this.ledgerTable }, this.item(dispute), condition);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));

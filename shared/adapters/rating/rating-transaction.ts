@@ -18,6 +18,7 @@ import { LEDGER_BY_CREATED_AT } from '../ledger/ledger-repo';
 import type { CallImages } from '../calls/call-images';
 import { mainKeys } from '../calls/keys';
 import { counterUpdates } from '../pilots/counter-condition';
+import { markerCondition } from '../../domain/rating/duplicate-window';
 import { decodeWindow, encodeWindow, windowCondition } from './duplicate-marker';
 
 const S = (s: string): AttributeValue => ({ S: s });
@@ -72,7 +73,7 @@ export function ratingParts(arriving: readonly TxPart[], plan: RatingPlan): TxPa
 /** The duplicate marker's next state, conditional on the marker still being the one the plan was made from. */
 function markerPart(table: string, accountId: string, window: WindowWrite): TxPart {
   const markerItem = marshall({ ...mainKeys.duplicate(accountId, window.key.scope, window.key.callerHash), ...unmarshall(encodeWindow(window.next)) });
-  const cond = windowCondition(window.expect);
+  const cond = windowCondition(markerCondition(window.expect, window.next).expect);
   return {
     tag: { kind: 'marker' },
     item: {
