@@ -184,6 +184,29 @@ async function ratingFacts(terminal: CallStatusEvent, events: readonly CallEvent
 /** Every outcome one commit attempt can have. */
 type AttemptOutcome = CommitOutcome | SettleResult | { readonly outcome: 'nothing' };
 
+/** What a decision writes, rated at `ratedAt`: the call's rating, its charge, and its pilot's counter charge. */
+function ratingWrites(f: RatingFacts, ratedAt: string) {
+  const { accountId, callId } = f.terminal;
+  const { times, ctx, caller } = f;
+  // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
+  const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
+  return {
+    ratedWith: (decision: RatingDecisionV2): RatedCall => ({
+      decision,
+      ratedAt,
+      startedAt: times.startedAt,
+      endedAt: times.endedAt,
+      durationSec: times.durationSec,
+      callerHash: caller.hash,
+      callerE164: caller.e164,
+      callerTraits: caller.fresh ? caller.traits : null,
+    }),
+    chargeOf: (decision: RatingDecisionV2) =>
+      chargeEntry({ accountId, callId, decision, startedAt: times.startedAt, createdAt: ratedAt, ...(pilot === null ? {} : { pilotId: pilot.pilotId }) }),
+    pilotChargeOf: (decision: RatingDecisionV2) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs)),
+  };
+}
+
 /**
  * One commit attempt of the rating, under the pilot refusal learned so far: non-billable (one UpdateItem), billable
  * without a duplicate window (one transaction), or a candidate of its caller's window (settled with it). `window` is
@@ -211,23 +234,8 @@ async function commitAttempt(
   };
   // The call as if no other call of the caller billed: whether it is a candidate of its duplicate window.
   const candidate = rateCallV2({ ...inputs, priorBilled: null });
-  const ratedAt = deps.now().toISOString();
-  const ratedWith = (decision: RatingDecisionV2): RatedCall => ({
-    decision,
-    ratedAt,
-    startedAt: times.startedAt,
-    endedAt: times.endedAt,
-    durationSec: times.durationSec,
-    callerHash: caller.hash,
-    callerE164: caller.e164,
-    callerTraits: caller.fresh ? caller.traits : null,
-  });
+  const { ratedWith, chargeOf, pilotChargeOf } = ratingWrites(f, deps.now().toISOString());
   const rerate = mode.rerate === undefined ? {} : { rerate: mode.rerate };
-  // Billable with a pilot means inside its window (rating-v2 rule 10): the charge is counted against its cap.
-  const pilot = ctx.pilot?.inWindow === true ? ctx.pilot.pilot : null;
-  const chargeOf = (decision: RatingDecisionV2) =>
-    chargeEntry({ accountId, callId, decision, startedAt: times.startedAt, createdAt: ratedAt, ...(pilot === null ? {} : { pilotId: pilot.pilotId }) });
-  const pilotChargeOf = (decision: RatingDecisionV2) => (pilot === null ? null : pilotCharge(accountId, pilot, decision.amountCents, times.startedAtMs));
 
   const windowMs = ctx.terms === null ? 0 : ctx.terms.duplicateWindowHours * 3_600_000;
   if (!candidate.billable || ctx.terms === null) {
