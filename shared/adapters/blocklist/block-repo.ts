@@ -26,10 +26,9 @@ import { blockMatch, type BlockChange, type BlockEntry, type BlockHistory } from
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
 import { ConfigWriteConflict, type BlockListReader, type Page } from '../../app/kernel/ports';
 import type { BlockListQuery, BlockStore } from '../../app/blocklist/block-list';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { ExactCache } from '../platform/exact-cache';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 export const blockKeys = {
@@ -73,7 +72,7 @@ export class BlockRepo implements BlockListReader, BlockStore {
   constructor(options: BlockRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
     this.lists = new ExactCache(Math.min(options.cacheTtlMs ?? CONFIG_LEAD_MS, CONFIG_LEAD_MS), options.now ?? Date.now);
   }
 
@@ -96,10 +95,8 @@ export class BlockRepo implements BlockListReader, BlockStore {
           ProjectionExpression: 'sk, blockId, history',
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) {
         const { sk, blockId, history } = unmarshall(item) as { sk: string; blockId: string; history: unknown };
         list.set(sk.slice(blockKeys.prefix.length), { blockId, history: historyOf(history, blockId) });
@@ -123,19 +120,16 @@ export class BlockRepo implements BlockListReader, BlockStore {
   /** Writes the entry if the stored `rev` is still `expectedRev` (null: it must not exist); else ConfigWriteConflict. */
   async putBlock(callerHash: string, entry: BlockEntry, expectedRev: number | null): Promise<void> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall({ pk: blockKeys.pk(entry.accountId), sk: blockKeys.sk(callerHash), ...entry }, { removeUndefinedValues: true }),
           ...(expectedRev === null
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': { N: String(expectedRev) } } }),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException' || errorName(err) === 'TransactionConflictException') {
         throw new ConfigWriteConflict(`blocked caller ${entry.blockId}`);
       }
@@ -157,10 +151,8 @@ export class BlockRepo implements BlockListReader, BlockStore {
           ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: blockKeys.prefix } },
           ExclusiveStartKey: startKey,
           Limit: query.limit,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       const items = out.Items ?? [];
       for (const [i, item] of items.entries()) {
         entries.push(toEntry(item));

@@ -15,7 +15,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
 import type { AccountDirectory } from '../../app/ledger/seal-accounts';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { queryItems } from '../platform/dynamodb/ddb-ops';
 
 const GSI1 = TABLES.main.globalSecondaryIndexes[0];
@@ -35,7 +35,7 @@ export class AccountRegistry implements AccountDirectory {
   constructor(options: { mainTable: string; client?: DynamoDBClient }) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   /** Every registered account id, in id order (all pages). */

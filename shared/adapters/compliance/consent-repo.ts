@@ -18,9 +18,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { consentWindow, type ConsentEvidence, type ConsentMatch } from '../../domain/compliance/consent';
 import type { ConsentReader } from '../../app/kernel/ports';
 import type { ConsentStore } from '../../app/compliance/compliance';
-import { mainKeys } from '../calls/main-repo';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { mainKeys } from '../calls/keys';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 export const consentKeys = {
@@ -56,7 +55,7 @@ export class ConsentRepo implements ConsentReader, ConsentStore {
   constructor(options: ConsentRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   /** The writer's question (ports.ts ConsentReader): the latest evidence that applies to a call that started then. */
@@ -84,10 +83,8 @@ export class ConsentRepo implements ConsentReader, ConsentStore {
         ScanIndexForward: false,
         Limit: limit,
         ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     return (out.Items ?? []).map((i) => toEvidence(unmarshall(i)));
   }
 
@@ -95,18 +92,15 @@ export class ConsentRepo implements ConsentReader, ConsentStore {
   async putEvidence(callerHash: string, evidence: ConsentEvidence): Promise<'stored' | 'already'> {
     const sk = consentKeys.sk(evidence.capturedAt, certificateKey(evidence.certificateId, evidence.certificateUrl));
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall({ pk: consentKeys.pk(evidence.accountId, callerHash), sk, ...evidence }),
           ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'stored';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return 'already';
       throw err;
     }

@@ -34,8 +34,7 @@ import { listsAt, type DncEntry, type DncList, type DncPeriod, type DncSource } 
 import type { ComplianceReader } from '../../app/kernel/ports';
 import type { DncStore } from '../../app/compliance/compliance';
 import { ExactCache } from '../platform/exact-cache';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { getItem } from '../platform/dynamodb/ddb-ops';
 
 export const dncKeys = {
@@ -123,7 +122,7 @@ export class DncRepo implements ComplianceReader, DncStore {
   constructor(options: DncRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
     this.ttlMs = Math.min(options.cacheTtlMs ?? CONFIG_LEAD_MS, CONFIG_LEAD_MS);
     this.now = options.now ?? Date.now;
     this.cache = new ExactCache(this.ttlMs, this.now);
@@ -152,10 +151,8 @@ export class DncRepo implements ComplianceReader, DncStore {
         ProjectionExpression: 'sk',
         Limit: 1,
         ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     return (out.Items ?? []).length > 0;
   }
 
@@ -169,10 +166,8 @@ export class DncRepo implements ComplianceReader, DncStore {
         ExpressionAttributeValues: { ':pk': { S: dncKeys.entryPk(accountId) }, ':prefix': { S: dncKeys.callerPrefix(callerHash) } },
         ProjectionExpression: 'listId, periods',
         ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     return (out.Items ?? []).map((item) => {
       const r = unmarshall(item) as { listId: string; periods: unknown };
       return { listId: r.listId, periods: periodsOf(r.periods) };
@@ -201,10 +196,8 @@ export class DncRepo implements ComplianceReader, DncStore {
         ExpressionAttributeNames: { '#name': 'name', '#source': 'source', '#count': 'count' },
         ExpressionAttributeValues: marshall({ ':a': args.accountId, ':l': args.listId, ':n': args.name, ':s': args.source, ':at': args.at, ':by': args.by, ':zero': 0 }),
         ReturnValues: 'ALL_NEW',
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('write', out.ConsumedCapacity);
     return toList(out.Attributes ?? {});
   }
 
@@ -218,10 +211,8 @@ export class DncRepo implements ComplianceReader, DncStore {
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           ExpressionAttributeValues: { ':pk': { S: dncKeys.listPk(accountId) }, ':prefix': { S: dncKeys.listPrefix } },
           ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       lists.push(...(out.Items ?? []).map(toList));
       startKey = out.LastEvaluatedKey;
     } while (startKey !== undefined);
@@ -239,10 +230,8 @@ export class DncRepo implements ComplianceReader, DncStore {
         ExpressionAttributeNames: { '#count': 'count' },
         ExpressionAttributeValues: marshall({ ':d': delta, ':at': at }),
         ReturnValues: 'ALL_NEW',
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('write', out.ConsumedCapacity);
     return toList(out.Attributes ?? {});
   }
 
@@ -261,10 +250,8 @@ export class DncRepo implements ComplianceReader, DncStore {
         const out = await this.client().send(
           new BatchGetItemCommand({
             RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'sk, listId, periods, updatedAt, updatedBy' } },
-            ReturnConsumedCapacity: 'TOTAL',
           }),
         );
-        recordDdb('read', out.ConsumedCapacity);
         for (const item of out.Responses?.[this.table] ?? []) {
           const r = unmarshall(item) as { sk: string; listId: string; periods: unknown; updatedAt: string; updatedBy: string };
           found.set(r.sk.slice(0, -suffix.length), { listId: r.listId, periods: periodsOf(r.periods), updatedAt: r.updatedAt, updatedBy: r.updatedBy });
@@ -285,8 +272,7 @@ export class DncRepo implements ComplianceReader, DncStore {
       for (let attempt = 1; requests.length > 0; attempt++) {
         if (attempt > MAX_ATTEMPTS) throw new Error('DNC writeEntries: unprocessed items after retries');
         if (attempt > 1) await sleep(Math.min(1000, 25 * 2 ** attempt));
-        const out = await this.client().send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests }, ReturnConsumedCapacity: 'TOTAL' }));
-        recordDdb('write', out.ConsumedCapacity);
+        const out = await this.client().send(new BatchWriteItemCommand({ RequestItems: { [this.table]: requests } }));
         requests = out.UnprocessedItems?.[this.table] ?? [];
       }
     });

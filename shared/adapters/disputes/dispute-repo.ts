@@ -18,18 +18,17 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import * as z from 'zod';
 import { DISPUTE_REASONS, type CreditPolicy, type Dispute, type DisputeStatus } from '../../domain/disputes/disputes';
+import { creditCondition } from '../../domain/disputes/credit-condition';
 import { ledgerSortKey } from '../../domain/ledger/entries';
 import type { ReasonCode } from '../../domain/rating/decision';
 import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import type { StoredEntry } from '../../domain/ledger/tamper';
 import type { Page } from '../../app/kernel/ports';
 import type { CallFactsReader, CreditPolicyReader, DisputeListQuery, DisputeStore } from '../../app/disputes/disputes';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
-import { ledgerPk } from '../ledger/ledger-repo';
 import { cancellationReasons, errorName, getItem, isTransactionConflict } from '../platform/dynamodb/ddb-ops';
-import { mainKeys } from '../calls/main-repo';
+import { resolutionItems } from './credit-condition';
 
 export const disputeKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -65,7 +64,7 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
     this.mainTable = options.mainTable;
     this.ledgerTable = options.ledgerTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async get(accountId: string, disputeId: string): Promise<Dispute | null> {
@@ -80,18 +79,15 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
   /** Puts a new (open) dispute; 'exists' when one is already stored for the call (a concurrent open won). */
   async create(dispute: Dispute): Promise<'created' | 'exists'> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.mainTable,
           Item: this.item(dispute),
           ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'created';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
       throw err;
     }
@@ -102,54 +98,13 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
    * stored dispute is no longer open (a concurrent resolution won) — nothing is written then.
    */
   async resolve(dispute: Dispute, credit: StoredEntry | null, expect: { readonly reversals: number } = { reversals: 0 }): Promise<'resolved' | 'not_open' | 'charge_changed'> {
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [
-      {
-        Put: {
-          TableName: this.mainTable,
-          Item: this.item(dispute),
-          ConditionExpression: '#status = :open',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':open': { S: 'open' satisfies DisputeStatus } },
-        },
-      },
-    ];
-    if (credit !== null) {
-      items.push({
-        Put: {
-          TableName: this.ledgerTable,
-          Item: marshall({ pk: ledgerPk(credit.accountId), sk: ledgerSortKey(credit), ...credit }, { removeUndefinedValues: true }),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      });
-      // The credit's copy on the call item (StoredCall.credits), in the same transaction, so it is exact: the reports
-      // and the daily aggregates read a call's credits from the call instead of reading the period's ledger. The call
-      // must still bill the charge the credit corrects: a reversal of it (the duplicate window moved the charge to an
-      // earlier call) commits on the same item, so exactly one of the two wins and credits never exceed the charge.
-      items.push({
-        Update: {
-          TableName: this.mainTable,
-          Key: marshall(mainKeys.call(credit.callId)),
-          UpdateExpression: 'ADD #cents :cents, #count :one',
-          ConditionExpression:
-            'attribute_exists(pk) AND #billable = :true AND ' + (expect.reversals === 0 ? 'attribute_not_exists(#revs)' : '#revs = :revs'),
-          ExpressionAttributeNames: { '#cents': 'creditCents', '#count': 'creditCount', '#billable': 'billable', '#revs': 'revCount' },
-          ExpressionAttributeValues: {
-            ':cents': { N: String(credit.amountCents) },
-            ':one': { N: '1' },
-            ':true': { BOOL: true },
-            ...(expect.reversals === 0 ? {} : { ':revs': { N: String(expect.reversals) } }),
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      });
-    }
+    const condition = creditCondition(dispute, credit, expect);
+    const items = resolutionItems({ main: this.mainTable, ledger: this.ledgerTable }, this.item(dispute), condition);
     for (let attempt = 0; ; attempt++) {
       try {
-        const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
-        recordDdb('write', out.ConsumedCapacity);
+        await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
         return 'resolved';
       } catch (err) {
-        recordDdb('write', undefined);
         const reasons = cancellationReasons(err);
         if (isTransactionConflict(err) && attempt < 3) {
           await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
@@ -195,10 +150,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
           ExpressionAttributeValues: values,
           ExclusiveStartKey: startKey,
           Limit: Math.max(query.limit, 25),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       const items = out.Items ?? [];
       for (const [i, item] of items.entries()) {
         disputes.push(toDispute(item));
@@ -270,10 +223,8 @@ export class DisputeRepo implements DisputeStore, CreditPolicyReader, CallFactsR
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) {
         const raw = unmarshall(item) as { pk: string; startedAt: string; billable?: boolean; callerHash?: string; rating?: { x?: string } };
         calls.push({

@@ -29,8 +29,7 @@ import type { LedgerEntry, ChargeEntry, LedgerTotals } from '../../domain/ledger
 import type { Seal } from '../../domain/ledger/tamper';
 import type { LedgerQuery, LedgerStore, Page } from '../../app/kernel/ports';
 import type { IndexShape } from '../platform/dynamodb/capacity';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { decodeCursor, encodeCursor } from '../http/cursor';
 import { getItem } from '../platform/dynamodb/ddb-ops';
 
@@ -87,7 +86,7 @@ export class LedgerRepo implements LedgerStore {
   constructor(options: LedgerRepoOptions) {
     this.table = options.ledgerTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>> {
@@ -143,10 +142,8 @@ export class LedgerRepo implements LedgerStore {
           ExpressionAttributeValues: { ':pk': { S: sealPk(accountId) } },
           ExclusiveStartKey: startKey,
           ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) seals.push(toStoredItem(item) as unknown as Seal);
       startKey = out.LastEvaluatedKey;
     } while (startKey !== undefined);
@@ -163,10 +160,8 @@ export class LedgerRepo implements LedgerStore {
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     const item = out.Items?.[0];
     return item === undefined ? null : (toStoredItem(item) as unknown as Seal);
   }
@@ -209,10 +204,8 @@ export class LedgerRepo implements LedgerStore {
           ExpressionAttributeValues: { ':a': { S: accountId }, ':from': { S: from }, ':to': { S: to } },
           ExclusiveStartKey: startKey,
           Limit: limit,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       return out;
     } catch (err) {
       throw indexNotReady(err) ?? err;
@@ -227,9 +220,8 @@ export class LedgerRepo implements LedgerStore {
       if (attempt > 8) throw new Error('entriesCreatedBetween: unprocessed keys after retries');
       if (attempt > 0) await sleep(backoffMs(attempt, 50, 2_000));
       const out = await this.client().send(
-        new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending } }, ReturnConsumedCapacity: 'TOTAL' }),
+        new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending } } }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Responses?.[this.table] ?? []) found.push(toStoredItem(item));
       pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
     }
@@ -239,18 +231,15 @@ export class LedgerRepo implements LedgerStore {
   /** Appends a seal; 'exists' when its sequence number is taken (another sealer won). */
   async putSeal(seal: Seal): Promise<'stored' | 'exists'> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall({ pk: sealPk(seal.accountId), sk: sealSortKey(seal.seq), ...seal }),
           ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'stored';
     } catch (err) {
-      recordDdb('write', undefined);
       if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return 'exists';
       throw err;
     }
@@ -296,10 +285,8 @@ export class LedgerRepo implements LedgerStore {
         ExpressionAttributeValues: values,
         ExclusiveStartKey: startKey,
         Limit: limit,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     return out;
   }
 }

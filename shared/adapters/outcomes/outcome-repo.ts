@@ -26,11 +26,10 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { CallOutcomeOnCall, CandidateCall, OutcomeRecord } from '../../domain/outcomes/outcomes';
 import { ConfigWriteConflict, type Page } from '../../app/kernel/ports';
 import type { OutcomeListQuery, OutcomeStore } from '../../app/outcomes/outcomes';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { encodeOutcome } from '../calls/call-item';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
-import { callerIndex, callIndex, mainKeys } from '../calls/main-repo';
+import { callerIndex, callIndex, mainKeys } from '../calls/keys';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 export const outcomeKeys = {
@@ -69,7 +68,7 @@ export class OutcomeRepo implements OutcomeStore {
   constructor(options: OutcomeRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   /** Strongly consistent. */
@@ -111,10 +110,8 @@ export class OutcomeRepo implements OutcomeStore {
           ExpressionAttributeValues: values,
           ExclusiveStartKey: startKey,
           Limit: Math.max(query.limit, 25),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       const items = out.Items ?? [];
       for (const [i, item] of items.entries()) {
         records.push(toRecord(item));
@@ -160,10 +157,8 @@ export class OutcomeRepo implements OutcomeStore {
         },
         ScanIndexForward: false,
         Limit: CANDIDATES,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     return (out.Items ?? []).map((item) => {
       const { pk, gsi1sk } = unmarshall(item) as { pk: string; gsi1sk: string };
       return { callId: pk.slice('CALL#'.length), startedAt: gsi1sk.slice(0, gsi1sk.indexOf('#')), connected: true };
@@ -190,8 +185,7 @@ export class OutcomeRepo implements OutcomeStore {
     };
     try {
       if (args.setCall === null && args.clearCall === null) {
-        const out = await this.client().send(new PutItemCommand({ ...put, ReturnConsumedCapacity: 'TOTAL' }));
-        recordDdb('write', out.ConsumedCapacity);
+        await this.client().send(new PutItemCommand(put));
         return;
       }
       const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']> = [{ Put: put }];
@@ -219,12 +213,10 @@ export class OutcomeRepo implements OutcomeStore {
           },
         });
       }
-      const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }));
-      recordDdb('write', out.ConsumedCapacity);
+      await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
     } catch (err) {
       const name = errorName(err);
       if (name === 'ConditionalCheckFailedException' || name === 'TransactionCanceledException' || name === 'TransactionConflictException') {
-        recordDdb('write', undefined);
         throw new ConfigWriteConflict(`outcome ${record.externalId}`);
       }
       throw err;

@@ -30,10 +30,10 @@ import type { LedgerEntry } from '../../domain/ledger/entries';
 import type { Campaign } from '../../domain/catalog/types';
 import type { CreateOutcome, PilotActivity, PilotStore } from '../../app/pilots/ports';
 import type { CallStore } from '../../app/kernel/ports';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import type { LedgerRepo } from '../ledger/ledger-repo';
-import { configItems, mainKeys } from '../calls/main-repo';
+import { configItems } from '../catalog/config-repo';
+import { mainKeys } from '../calls/keys';
 import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 type Key = { pk: string; sk: string };
@@ -63,7 +63,7 @@ export class PilotRepo implements PilotStore {
   constructor(options: PilotRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async createPilot(args: { record: PilotRecord; campaign: Campaign; expectedRev: number }): Promise<CreateOutcome> {
@@ -81,7 +81,7 @@ export class PilotRepo implements PilotStore {
     const registry = { ...pilotKeys.registry(r.accountId, r.pilotId), accountId: r.accountId, pilotId: r.pilotId, endsAt: r.endsAt };
     const absent = 'attribute_not_exists(pk)';
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new TransactWriteItemsCommand({
           TransactItems: [
             { Put: { TableName: this.table, Item: marshall({ ...pilotKeys.record(r.accountId, r.pilotId), ...r }, { removeUndefinedValues: true }), ConditionExpression: absent } },
@@ -97,13 +97,10 @@ export class PilotRepo implements PilotStore {
               },
             },
           ],
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'created';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'TransactionConflictException') return 'campaign_changed';
       if (errorName(err) !== 'TransactionCanceledException') throw err;
       const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
@@ -144,7 +141,6 @@ export class PilotRepo implements PilotStore {
         TableName: this.table,
         Item: marshall({ ...pilotKeys.day(accountId, pilotId, date), spentCents: 0, billableCalls: 0 }),
         ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -158,7 +154,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: '#open = :true',
         ExpressionAttributeNames: { '#open': 'open' },
         ExpressionAttributeValues: { ':false': { BOOL: false }, ':true': { BOOL: true }, ':at': S(at), ':reason': S(reason) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -182,7 +177,6 @@ export class PilotRepo implements PilotStore {
           ':fromSpent': N(from.spentCents),
           ':fromCalls': N(from.billableCalls),
         },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -205,7 +199,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: `#state IN (${from.map((_, i) => `:s${i}`).join(', ')})`,
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: values,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -218,7 +211,6 @@ export class PilotRepo implements PilotStore {
         UpdateExpression: 'SET executionArn = :arn, updatedAt = :at',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':arn': S(executionArn), ':at': S(at) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -231,7 +223,6 @@ export class PilotRepo implements PilotStore {
         UpdateExpression: 'SET notified = list_append(if_not_exists(notified, :empty), :keys)',
         ConditionExpression: 'attribute_exists(pk) AND NOT contains(notified, :key)',
         ExpressionAttributeValues: { ':empty': { L: [] }, ':keys': { L: [S(key)] }, ':key': S(key) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -248,7 +239,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: `(attribute_not_exists(report) OR report = :null) AND #state IN (${from.map((_, i) => `:s${i}`).join(', ')})`,
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: values,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -265,10 +255,8 @@ export class PilotRepo implements PilotStore {
           ExpressionAttributeValues: { ':pk': S('PILOTS') },
           ExclusiveStartKey: startKey,
           ConsistentRead: true,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', page.ConsumedCapacity);
       for (const item of page.Items ?? []) {
         const { accountId, pilotId } = unmarshall(item) as { accountId: string; pilotId: string };
         out.push({ accountId, pilotId });
@@ -287,7 +275,6 @@ export class PilotRepo implements PilotStore {
         ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(retiredAt)',
         ExpressionAttributeNames: { '#ttl': 'ttl' },
         ExpressionAttributeValues: { ':at': S(at), ':ttl': N(Math.ceil(Date.parse(at) / 1000) + RETIRED_TTL_SEC) },
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
   }
@@ -300,11 +287,9 @@ export class PilotRepo implements PilotStore {
   /** A conditional write: true when written, false when its condition failed. */
   private async conditional(command: PutItemCommand | UpdateItemCommand): Promise<boolean> {
     try {
-      const out = await this.client().send(command as UpdateItemCommand);
-      recordDdb('write', out.ConsumedCapacity);
+      await this.client().send(command as UpdateItemCommand);
       return true;
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return false;
       throw err;
     }

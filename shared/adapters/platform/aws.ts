@@ -7,4 +7,4 @@ export { dynamodb } from './clients/dynamodb';
 export { s3 } from './clients/s3';
 export { sqs } from './clients/sqs';
 export { ssm } from './clients/ssm';
-export { ddbStats, recordDdb } from './dynamodb/ddb-stats';
+export { ddbStats } from './dynamodb/ddb-stats';

@@ -18,8 +18,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { callerAad, formatEnvelope, parseEnvelope, type CallerCipher, type CallerContext } from '../../domain/privacy/pii';
 import type { SecretStore } from '../../app/kernel/ports';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { kmsClient } from '../platform/clients/kms';
 import { getItem } from '../platform/dynamodb/ddb-ops';
@@ -133,23 +132,20 @@ export class DdbDataKeyStore implements DataKeyStore {
     private readonly table: string,
     client?: DynamoDBClient,
   ) {
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async putIfAbsent(keyId: string, ciphertextBlob: Uint8Array, createdAt: string): Promise<boolean> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: { ...piiKeyItemKey(keyId), blob: { B: ciphertextBlob }, createdAt: { S: createdAt } },
           ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return true;
     } catch (err) {
-      recordDdb('write', undefined);
       if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
       throw err;
     }

@@ -24,11 +24,11 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
 import type { StoredCall } from '../../app/kernel/ports';
 import type { DeletionRecord, EraseCallRequest, PrivacyStore } from '../../app/privacy/privacy';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { errorName, getItem, queryItems } from '../platform/dynamodb/ddb-ops';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
 import { disputeKeys } from '../disputes/dispute-repo';
-import { mainKeys, parseCall } from '../calls/main-repo';
+import { mainKeys } from '../calls/keys';
+import { parseCall } from '../calls/call-codec';
 
 /** gsi4: every rated call of a caller hash (infra/resources.ts). */
 export const allCallsOfCallerIndex = TABLES.main.globalSecondaryIndexes.find((i) => i.indexName === 'gsi4')!;
@@ -57,14 +57,14 @@ export class PrivacyRepo implements PrivacyStore {
   constructor(options: PrivacyRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   // ---------------------------------------------------------------- legal hold
 
   async setHold(args: { accountId: string; disputeId: string; callId: string; atMs: number }): Promise<'held' | 'not_open'> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new TransactWriteItemsCommand({
           TransactItems: [
             {
@@ -87,13 +87,10 @@ export class PrivacyRepo implements PrivacyStore {
               },
             },
           ],
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity?.[0]);
       return 'held';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) !== 'TransactionCanceledException') throw err;
       const [dispute, call] = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
       if (dispute?.Code === 'ConditionalCheckFailed') return 'not_open';
@@ -113,10 +110,8 @@ export class PrivacyRepo implements PrivacyStore {
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#hold': 'hold' },
           ReturnValues: 'ALL_NEW',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       const item = out.Attributes!;
       const pending = unmarshall(item).erasurePending;
       return { call: parseCall(item), pendingDeletions: pending instanceof Set ? [...(pending as Set<string>)].sort() : [] };
@@ -161,7 +156,7 @@ export class PrivacyRepo implements PrivacyStore {
       add = ' ADD erasurePending :pending';
     }
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.call(args.callId)),
@@ -169,13 +164,10 @@ export class PrivacyRepo implements PrivacyStore {
           ConditionExpression: `accountId = :acct AND ${args.recording === 'defer' ? 'attribute_exists(#hold)' : 'attribute_not_exists(#hold)'}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'erased';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return 'hold_changed';
       throw err;
     }
@@ -184,17 +176,15 @@ export class PrivacyRepo implements PrivacyStore {
   /** After the recording's objects are deleted: the call no longer names it, and no request waits for it. */
   async removeRecording(callId: string): Promise<'removed' | 'held'> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.call(callId)),
           UpdateExpression: 'REMOVE #rec, erasurePending',
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#hold)',
           ExpressionAttributeNames: { '#rec': 'recording', '#hold': 'hold' },
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'removed';
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') return 'held';
@@ -212,15 +202,13 @@ export class PrivacyRepo implements PrivacyStore {
   async createDeletion(record: DeletionRecord & { callerHash: string }): Promise<'created' | 'exists'> {
     const { recordingsDeferred: _none, ...rest } = record;
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall({ ...privacyKeys.deletion(record.accountId, record.deletionId), ...rest }, { removeUndefinedValues: true }),
           ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'created';
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') return 'exists';
@@ -258,7 +246,7 @@ export class PrivacyRepo implements PrivacyStore {
       names['#deferred'] = 'deferred';
       expression += ' ADD #deferred :deferred';
     }
-    const out = await this.client().send(
+    await this.client().send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: marshall(privacyKeys.deletion(accountId, deletionId)),
@@ -266,10 +254,8 @@ export class PrivacyRepo implements PrivacyStore {
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('write', out.ConsumedCapacity);
   }
 
   /** A deferred recording was deleted once its hold was released; the request completes with its last one. */
@@ -286,10 +272,8 @@ export class PrivacyRepo implements PrivacyStore {
           ExpressionAttributeNames: { '#deferred': 'deferred', '#deleted': 'recordingsDeleted' },
           ExpressionAttributeValues: { ':c': { SS: [callId] }, ':id': S(callId), ':one': { N: '1' } },
           ReturnValues: 'ALL_NEW',
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       remaining = out.Attributes?.deferred;
     } catch (err) {
       // Already counted (a repeated release), or the request's run has not stored its outcome yet (it will count the

@@ -16,9 +16,8 @@ import type { CallQa } from '../../domain/qa/qa';
 import { ConfigWriteConflict } from '../../app/kernel/ports';
 import type { QaStore } from '../../app/qa/qa';
 import { encodeQa } from '../calls/call-item';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
-import { mainKeys } from '../calls/main-repo';
+import { dynamodbClient } from '../platform/clients/dynamodb';
+import { mainKeys } from '../calls/keys';
 
 export const qaKeys = {
   pk: (accountId: string) => `ACCT#${accountId}`,
@@ -38,13 +37,13 @@ export class QaRepo implements QaStore {
   constructor(options: QaRepoOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   /** The verdict on the call and in its history, atomically; ConfigWriteConflict when a condition failed. */
   async recordVerdict(accountId: string, callId: string, qa: CallQa): Promise<void> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new TransactWriteItemsCommand({
           TransactItems: [
             {
@@ -65,14 +64,11 @@ export class QaRepo implements QaStore {
               },
             },
           ],
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
     } catch (err) {
       const name = (err as { name?: string } | null)?.name;
       if (name === 'TransactionCanceledException' || name === 'TransactionConflictException') {
-        recordDdb('write', undefined);
         throw new ConfigWriteConflict(`qa ${callId}`);
       }
       throw err;
@@ -87,10 +83,8 @@ export class QaRepo implements QaStore {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': { S: qaKeys.pk(accountId) }, ':prefix': { S: qaKeys.prefix(callId) } },
         ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
       }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     return (out.Items ?? []).map((item) => {
       const r = unmarshall(item) as CallQa;
       return { verdict: r.verdict, note: r.note ?? null, reviewer: r.reviewer, reviewedAt: r.reviewedAt };

@@ -17,10 +17,10 @@ import { TABLES } from '../../../infra/resources';
 import { encodeCrossCallFlags, type CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { QualityPassCheckpoint, QualityPassStore } from '../../app/quality/quality-pass';
 import type { StoredCall } from '../../app/kernel/ports';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { errorName, getItem, queryItems } from '../platform/dynamodb/ddb-ops';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
-import { callIndex, mainKeys, parseCall } from '../calls/main-repo';
+import { callIndex, mainKeys } from '../calls/keys';
+import { parseCall } from '../calls/call-codec';
 
 const GSI1 = TABLES.main.globalSecondaryIndexes[0];
 
@@ -39,7 +39,7 @@ export class QualityPassRepo implements QualityPassStore {
   constructor(options: { mainTable: string; client?: DynamoDBClient; pageSize?: number }) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
     this.pageSize = options.pageSize ?? 500;
   }
 
@@ -66,7 +66,7 @@ export class QualityPassRepo implements QualityPassStore {
       values[':prev'] = { S: String(encodeCrossCallFlags(expected).f) };
     }
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.call(callId)),
@@ -74,13 +74,10 @@ export class QualityPassRepo implements QualityPassStore {
           ConditionExpression: condition,
           ExpressionAttributeNames: { '#pk': 'pk', '#rating': 'rating', '#xq': CROSS_CALL_ATTRIBUTE, ...(expected === null ? {} : { '#f': 'f' }) },
           ExpressionAttributeValues: values,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'written';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException' || errorName(err) === 'TransactionConflictException') return 'changed';
       throw err;
     }
@@ -95,20 +92,17 @@ export class QualityPassRepo implements QualityPassStore {
 
   async putCheckpoint(accountId: string, next: QualityPassCheckpoint, expected: QualityPassCheckpoint | null): Promise<'stored' | 'changed'> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall({ ...qualityPassKeys.checkpoint(accountId), accountId, through: next.through, runAt: next.runAt }),
           ConditionExpression: expected === null ? 'attribute_not_exists(#pk)' : '#through = :prev',
           ExpressionAttributeNames: expected === null ? { '#pk': 'pk' } : { '#through': 'through' },
           ...(expected === null ? {} : { ExpressionAttributeValues: { ':prev': { S: expected.through } } }),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return 'stored';
     } catch (err) {
-      recordDdb('write', undefined);
       if (errorName(err) === 'ConditionalCheckFailedException') return 'changed';
       throw err;
     }

@@ -16,8 +16,8 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { EMPTY_WINDOW, WINDOW_HORIZON_MS, type WindowCall, type WindowState } from '../../domain/rating/duplicate-window';
-import type { StoredWindow, WindowVersion } from '../../app/kernel/ports';
+import { EMPTY_WINDOW, WINDOW_HORIZON_MS, type MarkerCondition, type WindowCall, type WindowState } from '../../domain/rating/duplicate-window';
+import type { StoredWindow } from '../../app/kernel/ports';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -78,8 +78,11 @@ export function decodeWindow(item: Record<string, AttributeValue> | undefined): 
   };
 }
 
-/** The condition of a marker write: the marker is still what the plan was made from. */
-export function windowCondition(expect: WindowVersion): { expression: string; names: Record<string, string>; values: Record<string, AttributeValue> } {
+/**
+ * A marker write's condition (shared/domain/rating/duplicate-window.ts#markerCondition decides it, as data) spelled
+ * for DynamoDB: the marker is still the one the plan was made from.
+ */
+export function windowCondition(expect: MarkerCondition['expect']): { expression: string; names: Record<string, string>; values: Record<string, AttributeValue> } {
   switch (expect.kind) {
     case 'absent':
       return { expression: 'attribute_not_exists(#pk)', names: { '#pk': 'pk' }, values: {} };

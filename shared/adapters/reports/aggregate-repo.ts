@@ -22,9 +22,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AggregateDelta, AggregateKind, CallContribution } from '../../domain/reports/aggregates';
 import type { AggregateCell } from '../../app/reports/report-engine';
 import { MAX_BATCH_ITEMS, mergeDeltas, type AggregateStore, type AppliedContribution, type PendingApplication } from '../../app/reports/aggregates';
-import { dynamodb } from '../platform/clients/dynamodb';
+import { dynamodbClient } from '../platform/clients/dynamodb';
 import { cancellationReasons, isTransactionConflict } from '../platform/dynamodb/ddb-ops';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
 
 export const aggregateKeys = {
   cellPk: (accountId: string, campaignId: string, kind: AggregateKind) => `AGG#${accountId}#${campaignId}#${kind}`,
@@ -44,14 +43,13 @@ export class AggregateRepo implements AggregateStore {
   constructor(options: { aggregatesTable: string; client?: DynamoDBClient }) {
     this.table = options.aggregatesTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
   }
 
   async readApplied(callId: string): Promise<AppliedContribution | null> {
     const out = await this.client().send(
-      new GetItemCommand({ TableName: this.table, Key: marshall(aggregateKeys.contribution(callId)), ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }),
+      new GetItemCommand({ TableName: this.table, Key: marshall(aggregateKeys.contribution(callId)), ConsistentRead: true }),
     );
-    recordDdb('read', out.ConsumedCapacity);
     if (out.Item === undefined) return null;
     const raw = unmarshall(out.Item) as { v: number; c?: CallContribution | null };
     return { version: raw.v, contribution: raw.c ?? null };
@@ -74,11 +72,9 @@ export class AggregateRepo implements AggregateStore {
       const updates = mergeDeltas(live.map(({ p }) => p)).map((d) => ({ Update: this.cellUpdate(d) }));
       if (puts.length + updates.length > MAX_BATCH_ITEMS) throw new Error(`an aggregates write of ${puts.length + updates.length} items is over ${MAX_BATCH_ITEMS}`);
       try {
-        const out = await this.client().send(new TransactWriteItemsCommand({ TransactItems: [...puts, ...updates], ReturnConsumedCapacity: 'TOTAL' }));
-        recordDdb('write', out.ConsumedCapacity);
+        await this.client().send(new TransactWriteItemsCommand({ TransactItems: [...puts, ...updates] }));
         return results;
       } catch (err) {
-        recordDdb('write', undefined);
         const reasons = cancellationReasons(err);
         const stale = new Set(live.filter((_, k) => reasons[k]?.Code === 'ConditionalCheckFailed').map(({ i }) => i));
         if (stale.size > 0) {
@@ -138,10 +134,8 @@ export class AggregateRepo implements AggregateStore {
           // `<day>#[` … : the JSON source always starts with `[`, which sorts below `\uffff`.
           ExpressionAttributeValues: { ':pk': { S: aggregateKeys.cellPk(accountId, campaignId, kind) }, ':from': { S: `${firstDay}#` }, ':to': { S: `${lastDay}#\uffff` } },
           ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) {
         const raw = unmarshall(item) as Record<string, unknown>;
         const counts: Record<string, number> = {};

@@ -30,9 +30,9 @@ import { foldCall, gatheredDigits } from '../../domain/calls/fold';
 import type { LedgerEntry } from '../../domain/ledger/entries';
 import { priceFor, type TermsVersion } from '../../domain/terms/terms';
 import type { StoredCall } from '../../app/kernel/ports';
-import { dynamodb } from '../platform/clients/dynamodb';
-import { recordDdb } from '../platform/dynamodb/ddb-stats';
-import { campaignIndex, parseCall } from '../calls/main-repo';
+import { dynamodbClient } from '../platform/clients/dynamodb';
+import { campaignIndex } from '../calls/keys';
+import { parseCall } from '../calls/call-codec';
 
 /** What the ledger says about one call: the sum of its credits (≤ 0) and whether it was disputed. */
 export interface CallCredits {
@@ -130,7 +130,7 @@ export class CampaignCallsReader {
   constructor(options: CampaignCallsOptions) {
     this.table = options.mainTable;
     const client = options.client;
-    this.client = client ? () => client : dynamodb;
+    this.client = dynamodbClient(client);
     this.pageSize = options.pageSize ?? 200;
   }
 
@@ -149,10 +149,8 @@ export class CampaignCallsReader {
           ScanIndexForward: true,
           ExclusiveStartKey: startKey,
           Limit: this.pageSize,
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('read', out.ConsumedCapacity);
       for (const item of out.Items ?? []) {
         const call = reportCallOf(parseCall(item), context.termsVersions, context.credits);
         if (call !== null) yield call;

@@ -24,8 +24,7 @@ import type { ZodType } from 'zod';
 import type { Config } from '../../adapters/platform/env';
 import { certificateKey, consentKeys, ConsentRepo, evidenceIdOf } from '../../adapters/compliance/consent-repo';
 import { DncRepo } from '../../adapters/compliance/dnc-repo';
-import { dynamodb } from '../../adapters/platform/clients/dynamodb';
-import { recordDdb } from '../../adapters/platform/dynamodb/ddb-stats';
+import { dynamodbClient } from '../../adapters/platform/clients/dynamodb';
 import { mainKeys } from '../../adapters/calls/main-repo';
 import { SecretResolver } from '../../adapters/platform/secrets';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../../domain/calls/caller';
@@ -456,17 +455,15 @@ export class AccountComplianceRepo implements ComplianceSettingsStore {
 
   async putCompliance(accountId: string, settings: ComplianceSettings, recordingRetentionDays?: number): Promise<boolean> {
     try {
-      const out = await this.client().send(
+      await this.client().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(mainKeys.account(accountId)),
           UpdateExpression: recordingRetentionDays === undefined ? 'SET compliance = :c' : 'SET compliance = :c, recordingRetentionDays = :r',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: marshall({ ':c': settings, ...(recordingRetentionDays === undefined ? {} : { ':r': recordingRetentionDays }) }),
-          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
-      recordDdb('write', out.ConsumedCapacity);
       return true;
     } catch (err) {
       if ((err as { name?: string } | null)?.name === 'ConditionalCheckFailedException') return false;
@@ -489,7 +486,7 @@ export function complianceDeps(config: Pick<Config, 'mainTable' | 'callerHashKey
   return {
     dnc: new DncRepo({ mainTable: config.mainTable, client, now: () => now().getTime() }),
     consent: new ConsentRepo({ mainTable: config.mainTable, client }),
-    settings: new AccountComplianceRepo(config.mainTable, client ? () => client : dynamodb),
+    settings: new AccountComplianceRepo(config.mainTable, dynamodbClient(client)),
     callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
     now,
   };

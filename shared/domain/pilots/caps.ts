@@ -164,3 +164,62 @@ export function moveRefusal(move: CounterMove, total: CounterImage | null, daySp
   for (const d of move.days) if (d.deltaCents > 0 && (daySpentCents.get(d.date) ?? 0) + d.deltaCents > d.dailyCapCents) return 'daily_cap';
   return null;
 }
+
+/**
+ * What one day item of a counter move must hold for the move to be allowed, as data (the adapter turns it into a
+ * condition). `mustExist`: a charge given back on that day was counted there, so the item is there; otherwise a
+ * day's first charge creates it. `spentCentsAtMost`: the day's spend before the move, so that spend + delta stays
+ * within the daily cap (null: the move does not add to it).
+ */
+export interface DayCondition {
+  readonly date: string;
+  readonly deltaCents: number;
+  readonly deltaCalls: number;
+  readonly mustExist: boolean;
+  readonly spentCentsAtMost: number | null;
+}
+
+/**
+ * What a pilot's counter must hold for a counter move to be allowed: the database enforces it in the same transaction
+ * as the charge, the domain decides it here. DynamoDB conditions cannot add, so each limit is the most the counter may
+ * hold BEFORE the move: `spent + delta <= cap` is `spent <= cap - delta`, and only a move that adds is limited.
+ * - `mustBeOpen`: the move counts a charge (a closed or stopped pilot charges nothing; giving back is always allowed);
+ * - `spentCentsAtMost`: the spend cap (null: the move adds no spend);
+ * - `billableCallsBelow`: the call cap, `billableCalls < max - deltaCalls + 1` (null: no call cap, or no call added);
+ * - `days`: the daily caps, one per day item the move touches.
+ */
+export interface CounterCondition {
+  readonly accountId: string;
+  readonly pilotId: string;
+  readonly deltaCents: number;
+  readonly deltaCalls: number;
+  readonly mustBeOpen: boolean;
+  readonly spentCentsAtMost: number | null;
+  readonly billableCallsBelow: number | null;
+  readonly days: readonly DayCondition[];
+}
+
+/**
+ * The condition a counter move's writes carry, or the refusal when no counter state could allow it: a day's first
+ * charge creates its day item, whose condition (the item is absent) cannot also compare the amount with the daily
+ * cap, so an amount above the daily cap is refused here, before any write.
+ */
+export function counterCondition(move: CounterMove): CounterCondition | CapRefusal {
+  for (const d of move.days) if (!d.givesBack && d.deltaCents > d.dailyCapCents) return 'daily_cap';
+  return {
+    accountId: move.accountId,
+    pilotId: move.pilotId,
+    deltaCents: move.deltaCents,
+    deltaCalls: move.deltaCalls,
+    mustBeOpen: move.counts,
+    spentCentsAtMost: move.deltaCents > 0 ? move.spendCapCents - move.deltaCents : null,
+    billableCallsBelow: move.maxBillableCalls !== null && move.deltaCalls > 0 ? move.maxBillableCalls - move.deltaCalls + 1 : null,
+    days: move.days.map((d) => ({
+      date: d.date,
+      deltaCents: d.deltaCents,
+      deltaCalls: d.deltaCalls,
+      mustExist: d.givesBack,
+      spentCentsAtMost: d.givesBack && d.deltaCents <= 0 ? null : d.dailyCapCents - d.deltaCents,
+    })),
+  };
+}

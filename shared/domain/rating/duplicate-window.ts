@@ -205,3 +205,30 @@ export function prune(calls: readonly WindowCall[], horizonMs: number | null): {
 export function withinHorizon(state: WindowState, startMs: number): boolean {
   return state.horizonMs === null || startMs >= state.horizonMs;
 }
+
+/**
+ * Which duplicate marker a plan's write must find: none yet, the version of the current shape it was planned from,
+ * or exactly the old-shape marker it read (one billed call, no version). The database holds the write to it, so two
+ * writers of one caller never both commit a plan made from the same state: the second plans again.
+ */
+export type MarkerVersion =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'versioned'; readonly version: number }
+  | { readonly kind: 'legacy'; readonly callId: string; readonly billedStartMs: number };
+
+/** What a marker write is conditioned on, as data: the marker as read, and the version the write stores. */
+export interface MarkerCondition {
+  readonly expect: MarkerVersion;
+  readonly writesVersion: number;
+}
+
+/**
+ * The condition of writing `next` over the marker read as `read`: the marker must still be exactly what was read,
+ * and `next` must be the version right after it (a plan's state is always its read state's version + 1; anything
+ * else is a programming error and throws, before any write).
+ */
+export function markerCondition(read: MarkerVersion, next: Pick<WindowState, 'version'>): MarkerCondition {
+  const readVersion = read.kind === 'versioned' ? read.version : 0;
+  if (next.version !== readVersion + 1) throw new Error(`duplicate marker: version ${next.version} written over version ${readVersion}`);
+  return { expect: read, writesVersion: next.version };
+}

@@ -1,18 +1,21 @@
 /**
- * The one GetItem of the adapters, and the one read-every-page Query loop: consumed capacity requested and counted
- * in ddbStats (ddb-stats.ts), like every other DynamoDB request, so the bench and the capacity tests see every read.
+ * The one GetItem of the adapters, and the one read-every-page Query loop (counted, like every DynamoDB request, by
+ * the client's accounting middleware: ddb-stats.ts).
  * Also `errorName`, `cancellationReasons` and `isTransactionConflict`: how the adapters tell the SDK's conditional-check
  * and transaction errors apart.
  */
 import {
   GetItemCommand,
   QueryCommand,
+  type TransactWriteItem,
   type AttributeValue,
   type DynamoDBClient,
   type GetItemCommandInput,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { recordDdb } from './ddb-stats';
+
+/** One item of a TransactWriteItems request. */
+export type TransactItem = TransactWriteItem;
 
 /** The `name` of an SDK error (`ConditionalCheckFailedException`, `TransactionCanceledException`, …), if it has one. */
 export function errorName(err: unknown): string | undefined {
@@ -30,9 +33,8 @@ export function isTransactionConflict(err: unknown): boolean {
 }
 
 /** The item as stored (keys included), or undefined when there is none. */
-export async function getItem(client: DynamoDBClient, input: Omit<GetItemCommandInput, 'ReturnConsumedCapacity'>): Promise<Record<string, AttributeValue> | undefined> {
-  const out = await client.send(new GetItemCommand({ ...input, ReturnConsumedCapacity: 'TOTAL' }));
-  recordDdb('read', out.ConsumedCapacity);
+export async function getItem(client: DynamoDBClient, input: GetItemCommandInput): Promise<Record<string, AttributeValue> | undefined> {
+  const out = await client.send(new GetItemCommand(input));
   return out.Item;
 }
 
@@ -42,12 +44,11 @@ export async function getItem(client: DynamoDBClient, input: Omit<GetItemCommand
  */
 export async function* queryItems(
   client: DynamoDBClient,
-  input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'ReturnConsumedCapacity'>,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
 ): AsyncGenerator<Record<string, AttributeValue>> {
   let startKey: Record<string, AttributeValue> | undefined;
   do {
-    const out = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey, ReturnConsumedCapacity: 'TOTAL' }));
-    recordDdb('read', out.ConsumedCapacity);
+    const out = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
     yield* out.Items ?? [];
     startKey = out.LastEvaluatedKey;
   } while (startKey !== undefined);
