@@ -14,7 +14,6 @@
  */
 import {
   BatchGetItemCommand,
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   type AttributeValue,
@@ -27,7 +26,6 @@ import { SealIndexNotReady } from '../../app/ledger/verify';
 import { totals } from '../../domain/ledger/charges';
 import type { LedgerEntryV2 } from '../../domain/ledger/entries';
 import type { Seal } from '../../domain/ledger/tamper';
-import type { LedgerEntry } from '../../domain/kernel/types';
 import type { LedgerQuery, LedgerStore, LedgerTotals, Page } from '../../app/kernel/ports';
 import type { IndexShape } from '../platform/dynamodb/capacity';
 import { dynamodbClient } from '../platform/clients/dynamodb';
