@@ -21,7 +21,6 @@
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
-  GetItemCommand,
   QueryCommand,
   UpdateItemCommand,
   type AttributeValue,

@@ -15,7 +15,6 @@
  * moment ago may be missing; the outcome then stays unmatched until it is posted again).
  */
 import {
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,

@@ -13,7 +13,6 @@
  * is one partition: pilots are few (tens per account at most) and the enforcer reads it once a minute.
  */
 import {
-  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
