@@ -11,7 +11,9 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { openApiDocument } from '../../shared/app/kernel/openapi';
-import { Problem, problemBody } from '../../shared/domain/kernel/problems';
+import { problemResponse } from '../../shared/adapters/http/http';
+import { DomainError } from '../../shared/domain/kernel/errors';
+import { Problem } from '../../shared/domain/kernel/problems';
 import { OpenApiContract, report, type Exchange } from './openapi-contract';
 
 const rawFetch: typeof fetch = globalThis.fetch.bind(globalThis);
@@ -190,7 +192,10 @@ export function checkedRoute<P, Req extends TableRequest, D, Res extends { statu
       try {
         res = await route.handle(principal, req, deps);
       } catch (err) {
-        if (err instanceof Problem) report((await inProcess).check(exchange(err.status, 'application/problem+json', JSON.stringify(problemBody(err, path)))));
+        if (err instanceof Problem || err instanceof DomainError) {
+          const answer = problemResponse(err, path);
+          report((await inProcess).check(exchange(answer.statusCode ?? 500, 'application/problem+json', String(answer.body))));
+        }
         throw err;
       }
       const contentType = res.contentType ?? 'application/json';

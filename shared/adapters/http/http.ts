@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DomainError, type ErrorKind } from '../../domain/kernel/errors';
 import { maskedProblemBody, maskPhoneNumbers, MethodNotAllowed, Problem, problemBody, ServiceUnavailable, Unauthorized } from '../../domain/kernel/problems';
 import type { ApiKeyRecord, ConfigStore } from '../../app/kernel/ports';
 import { dependencyFailure } from '../platform/dependency-failure';
@@ -47,11 +48,36 @@ export function noContent(): HttpResult {
  */
 export const DEPENDENCY_RETRY_AFTER_SEC = 5;
 
+/** The HTTP status of each kind of domain error: the class of failure a client can act on. */
+export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
+  invalid_input: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  too_large: 413,
+  unsupported: 415,
+  refused: 422,
+  unavailable: 503,
+};
+
+/**
+ * A DomainError as the Problem it answers as: the status of its kind, the problem `type` from its code (kebab-case,
+ * as every problem type is), its title, detail and field errors unchanged.
+ */
+function asProblem(err: DomainError): Problem {
+  if (err.kind === 'unavailable') return new ServiceUnavailable(DEPENDENCY_RETRY_AFTER_SEC, err.detail);
+  return new Problem(STATUS_OF_KIND[err.kind], err.code.replace(/_/g, '-'), err.title, err.detail, err.errors);
+}
+
 /**
  * Maps any thrown value to a response. Only Problems carry their details out, and nothing shaped like a phone number
  * does (domain/problems.ts `maskedProblemBody`): the request path and parameter names are the client's text.
  */
 export function problemResponse(err: unknown, instance?: string): HttpResult {
+  const challenge = err instanceof DomainError && err.kind === 'unauthenticated';
+  if (err instanceof DomainError) err = asProblem(err);
   const failure = err instanceof Problem ? null : dependencyFailure(err);
   if (failure !== null) {
     // Which component failed and how, for the operator; the answer itself names none.
@@ -61,7 +87,7 @@ export function problemResponse(err: unknown, instance?: string): HttpResult {
   if (err instanceof Problem) {
     const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
     if (err instanceof MethodNotAllowed) headers.allow = err.allowed.join(', ');
-    if (err instanceof Unauthorized) headers['www-authenticate'] = 'Bearer';
+    if (err instanceof Unauthorized || challenge) headers['www-authenticate'] = 'Bearer';
     if (err instanceof ServiceUnavailable) headers['retry-after'] = String(err.retryAfterSec);
     if (err.status >= 500 && failure === null) log.error('problem', { slug: err.slug, detail: err.detail });
     return { statusCode: err.status, headers, body: JSON.stringify(maskedProblemBody(problemBody(err, instance))) };
