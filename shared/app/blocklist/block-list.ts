@@ -20,7 +20,7 @@ import { identityHash, withheldCallerRefusal, type CallerIdentity } from '../../
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../../domain/blocklist/block-list';
 import { BlockCallerBodySchema } from '../../domain/blocklist/block-list-schema';
 import { parseBody } from '../../domain/catalog/config-schema';
-import { BadRequest, Conflict, NotFound } from '../../domain/kernel/problems';
+import { conflict, invalidInput, notFound } from '../kernel/errors';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin, type Written } from '../catalog/management';
 import { ConfigWriteConflict, type ApiKeyRecord, type Page, type SecretStore } from '../kernel/ports';
@@ -59,7 +59,7 @@ function pathNumber(raw: string): CallerIdentity {
   const identity = parseCallerNumber(raw);
   if (identity === 'withheld') throw withheldCallerRefusal('e164');
   if (identity === null) {
-    throw new BadRequest('The caller number in the path is not a valid phone number.', [
+    throw invalidInput('The caller number in the path is not a valid phone number.', [
       { field: 'e164', message: 'must be a phone number in E.164 form, e.g. +15125550101 (URL-encode the +)' },
     ]);
   }
@@ -85,7 +85,7 @@ export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: strin
     try {
       await deps.blocks.putBlock(hash, result.entry, existing?.rev ?? null);
     } catch (err) {
-      if (err instanceof ConfigWriteConflict) throw new Conflict('This blocked caller was changed by another request meanwhile; read it again and retry.');
+      if (err instanceof ConfigWriteConflict) throw conflict('This blocked caller was changed by another request meanwhile; read it again and retry.');
       throw err;
     }
   }
@@ -95,7 +95,7 @@ export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: strin
 export async function getBlockedCaller(principal: ApiKeyRecord, rawNumber: string, deps: BlockListDeps): Promise<BlockedCallerView> {
   const identity = pathNumber(rawNumber);
   const found = await deps.blocks.readBlock(principal.accountId, await hashOf(identity, deps));
-  if (found === null) throw new NotFound('This caller is not on the block list.');
+  if (found === null) throw notFound('This caller is not on the block list.');
   return blockedCallerView(found, deps.now().getTime());
 }
 

@@ -22,7 +22,8 @@ import { SecretResolver } from '../../adapters/platform/secrets';
 import { cursorSealer } from '../../adapters/http/cursor';
 import type { DisputeStatus } from '../../domain/disputes/disputes';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../../domain/disputes/disputes-schema';
-import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, fieldErrors, type FieldError } from '../../domain/kernel/problems';
+import { fieldErrors, type FieldError } from '../../domain/kernel/problems';
+import { invalidInput, notFound, payloadTooLarge, unsupportedMediaType } from '../kernel/errors';
 import { listAccountDisputes, openCallDispute, resolveCallDispute } from '../disputes/disputes';
 import { rerateAfterCredit, type RatingDeps } from '../rating/process-ingest-batch';
 import { verifyLedger, type AnchorReader, type LedgerVerifyReader } from './verify';
@@ -81,21 +82,21 @@ function jsonBody<S extends z.ZodType>(req: RouteRequest, schema: S): z.output<S
   let value: unknown = {};
   if (req.body.trim() !== '') {
     const type = mediaType(req.contentType);
-    if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
+    if (type !== 'application/json' && !type?.endsWith('+json')) throw unsupportedMediaType(req.contentType, ['application/json']);
     try {
       value = JSON.parse(req.body);
     } catch {
-      throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+      throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
     }
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new BadRequest('The body is not valid.', fieldErrors(parsed.error.issues));
+  if (!parsed.success) throw invalidInput('The body is not valid.', fieldErrors(parsed.error.issues));
   return parsed.data;
 }
 
 function pathParameter(req: RouteRequest, name: string): string {
   const value = req.pathParameters[name];
-  if (value === undefined || value === '') throw new NotFound(`No ${name} in the path.`);
+  if (value === undefined || value === '') throw notFound(`No ${name} in the path.`);
   return value;
 }
 
@@ -149,8 +150,8 @@ export const LEDGER_ROUTES: readonly LedgerRoute[] = [
         ['publisherId'],
       );
       const scope = reconciliationScope(q);
-      if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw new PayloadTooLarge(MAX_CSV_BYTES);
-      if (mediaType(req.contentType) !== 'text/csv') throw new UnsupportedMediaType(req.contentType, ['text/csv']);
+      if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw payloadTooLarge(MAX_CSV_BYTES);
+      if (mediaType(req.contentType) !== 'text/csv') throw unsupportedMediaType(req.contentType, ['text/csv']);
       const request: ReconciliationRequest = {
         publisherId: q.publisherId!,
         scope,
@@ -184,7 +185,7 @@ function reconciliationScope(q: { period?: string; from?: string; to?: string })
   } else {
     return { from: q.from, to: q.to };
   }
-  throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+  throw invalidInput(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
 }
 
 // ------------------------------------------------------------------ wiring

@@ -34,7 +34,8 @@ import type { Dispute } from '../../domain/disputes/disputes';
 import { slotName } from '../../domain/calls/fold';
 import { IdempotencyKeySchema } from '../../domain/pilots/pilots-schema';
 import { DeletionRecordSchema, DeletionRequestBodySchema } from '../../domain/privacy/privacy-schema';
-import { BadRequest, NotFound, Problem, Unprocessable } from '../../domain/kernel/problems';
+import { Problem } from '../../domain/kernel/problems';
+import { invalidInput, isCallerError, notFound, unprocessable } from '../kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
 import { requireAdmin } from '../catalog/management';
 import type { ApiKeyRecord, CallStore, SecretStore, StoredCall } from '../kernel/ports';
@@ -128,7 +129,7 @@ export async function holdRecording(dispute: Dispute, deps: PrivacyDeps): Promis
     // No recording yet: the fetcher tags it held when it stores it (fetch-recording.ts).
     if (call?.recording != null) await deps.recordings.syncHold(call.recording.key, () => heldNow(dispute.callId, deps));
   } catch (err) {
-    if (err instanceof Problem) throw err;
+    if (isCallerError(err)) throw err;
     throw new LegalHoldPending('The dispute is stored, but the legal hold on its recording could not be applied. Repeat the identical request to apply it.');
   }
 }
@@ -151,7 +152,7 @@ export async function releaseRecording(dispute: Dispute, deps: PrivacyDeps): Pro
     const at = deps.now().toISOString();
     for (const deletionId of pendingDeletions) await deps.store.completeDeferred(call.accountId, deletionId, call.callId, at);
   } catch (err) {
-    if (err instanceof Problem) throw err;
+    if (isCallerError(err)) throw err;
     throw new LegalHoldPending('The dispute is resolved, but the legal hold on its recording could not be released. Repeat the identical request to release it.');
   }
 }
@@ -199,24 +200,24 @@ export interface DeletionAnswer {
 export async function requestDeletion(principal: ApiKeyRecord, idempotencyKey: string | undefined, json: unknown, deps: PrivacyDeps): Promise<DeletionAnswer> {
   requireAdmin(principal);
   if (idempotencyKey === undefined) {
-    throw new BadRequest('An Idempotency-Key header is required: it makes a retried deletion request return the same outcome.', [
+    throw invalidInput('An Idempotency-Key header is required: it makes a retried deletion request return the same outcome.', [
       { field: 'Idempotency-Key', message: 'is required' },
     ]);
   }
   const key = IdempotencyKeySchema.safeParse(idempotencyKey);
-  if (!key.success) throw new BadRequest('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
+  if (!key.success) throw invalidInput('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
   const body = parseBody(DeletionRequestBodySchema, json, 'deletion request');
   // The identity the writer gave the caller (caller.ts): a valid number, or other digits a carrier sent. A withheld
   // marker names nobody (and stores no personal data to erase).
   const typed = typedCallerIdentity(body.callerNumber);
   if (typed === 'withheld') throw withheldCallerRefusal('callerNumber');
-  if (typed === 'not_a_number') throw new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]);
+  if (typed === 'not_a_number') throw unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]);
   const hash = identityHash(await deps.callerHashKey(), typed);
   const accountId = principal.accountId;
   const deletionId = deletionIdOf(accountId, key.data);
 
   const sameKeyOtherBody = () =>
-    new Unprocessable('This Idempotency-Key was already used for another caller; use a new key for a new request.', [
+    unprocessable('This Idempotency-Key was already used for another caller; use a new key for a new request.', [
       { field: 'Idempotency-Key', message: 'was used with a different request' },
     ]);
   let existing = await deps.store.getDeletion(accountId, deletionId);
@@ -295,7 +296,7 @@ async function runDeletion(request: DeletionRecord & { callerHash: string }, dep
 export async function getDeletion(principal: ApiKeyRecord, deletionId: string, deps: Pick<PrivacyDeps, 'store'>): Promise<DeletionRecord> {
   requireAdmin(principal);
   const found = /^del_[0-9a-f]{24}$/.test(deletionId) ? await deps.store.getDeletion(principal.accountId, deletionId) : null;
-  if (found === null) throw new NotFound('There is no deletion request with this id.');
+  if (found === null) throw notFound('There is no deletion request with this id.');
   return publicRecord(found);
 }
 

@@ -23,7 +23,7 @@
 import type { ReportCall } from '../../domain/reports/analytics';
 import { dayNumber, localDay, splitPeriod, type AggregateKind } from '../../domain/reports/aggregates';
 import { asCampaignConfig } from '../../domain/catalog/config';
-import { NotFound } from '../../domain/kernel/problems';
+import { notFound } from '../kernel/errors';
 import { createScorecard, scorecardCsv, type SourceRow } from '../../domain/reports/scorecard';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import { createThresholdTuner, TUNER_HISTOGRAM_MAX_SEC } from '../../domain/reports/threshold-tuner';
@@ -84,7 +84,7 @@ function planOf(q: { from: string; to: string; basis?: ReportBasis }, timeZone: 
 export function reportEngine(deps: ReportEngineDeps): ReportEngine {
   async function campaignOf(q: { accountId: string; campaignId: string }): Promise<CampaignConfig> {
     const record = await deps.config.readCampaign(q.accountId, q.campaignId);
-    if (record === null) throw new NotFound('No such campaign.');
+    if (record === null) throw notFound('No such campaign.');
     return asCampaignConfig(record);
   }
 

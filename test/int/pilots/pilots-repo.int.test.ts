@@ -20,7 +20,8 @@ import { processIngestBatch } from '../../../shared/app/rating/process-ingest-ba
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
 import { currentPilotDay, type PilotNotification } from '../../../shared/domain/pilots/pilots';
-import { Problem } from '../../../shared/domain/kernel/problems';
+import type { Problem } from '../../../shared/domain/kernel/problems';
+import { errorView, isCallerError } from '../../../shared/app/kernel/errors';
 import { createTenant, freshNumber, lifecycle, records, silentLog, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
 const MIN = 60_000;
@@ -116,8 +117,8 @@ async function problemOf(p: Promise<unknown>): Promise<{ status: number; fields:
   try {
     await p;
   } catch (err) {
-    expect(err).toBeInstanceOf(Problem);
-    const pr = err as Problem;
+    expect(isCallerError(err)).toBe(true);
+    const pr = errorView(err as Problem);
     return { status: pr.status, fields: (pr.errors ?? []).map((e) => e.field), detail: pr.detail };
   }
   throw new Error('expected a problem');
@@ -194,7 +195,7 @@ describe('POST /v1/pilots (use case on DynamoDB Local)', () => {
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => createPilot(s.admin, `race-${i}`, b, deps)));
     const created = results.filter((r) => r.status === 'fulfilled');
     expect(created).toHaveLength(1);
-    for (const r of results.filter((x) => x.status === 'rejected')) expect(((r as PromiseRejectedResult).reason as Problem).status).toBe(409);
+    for (const r of results.filter((x) => x.status === 'rejected')) expect(errorView((r as PromiseRejectedResult).reason as Problem).status).toBe(409);
     expect((await env.config.readCampaign(s.tenant.account.accountId, s.tenant.campaign.campaignId))!.pilots).toHaveLength(1);
   });
 

@@ -10,7 +10,7 @@ import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportCallOf } from '../../../shared/adapters/reports/campaign-calls';
-import { problemResponse } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import { configItems, mainKeys } from '../../../shared/adapters/calls/main-repo';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';

@@ -12,7 +12,7 @@ import {
 } from '../../../shared/app/catalog/management';
 import { openApiDocument } from '../../../shared/app/kernel/openapi';
 import { CONFIG_LEAD_MS, assignmentAt, asCampaignConfig, campaignFromSeed } from '../../../shared/domain/catalog/config';
-import { Problem } from '../../../shared/domain/kernel/problems';
+import { rejection } from '../../support/problems';
 import { parseSeed } from '../../../shared/domain/catalog/seed';
 import type { CampaignConfig, NumberConfig, Publisher } from '../../../shared/domain/kernel/types';
 import demo from '../../../events/seed/demo.json';
@@ -54,14 +54,7 @@ function setup() {
   return { ...mem, deps, advance: (ms: number) => (now += ms) };
 }
 
-async function problem(p: Promise<unknown>): Promise<Problem> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Problem);
-  return err as Problem;
-}
+const problem = rejection;
 
 const TERMS = { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 };
 const iso = (ms: number) => new Date(ms).toISOString();

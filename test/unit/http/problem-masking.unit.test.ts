@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { problemResponse } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import { BadRequest, maskPhoneNumbers, NotFound, PayloadTooLarge } from '../../../shared/domain/kernel/problems';
 
 describe('maskPhoneNumbers', () => {
