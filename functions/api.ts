@@ -34,13 +34,19 @@ import {
   type ManagementDeps,
   type Written,
 } from '../shared/app/catalog/management';
-import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger/ledger-routes';
-import { BLOCK_ROUTES, blockListDeps } from '../shared/app/blocklist/block-list';
+import { LEDGER_ROUTES } from '../shared/app/ledger/ledger-routes';
+import { ledgerRouteDeps } from '../shared/adapters/ledger/deps';
+import { BLOCK_ROUTES } from '../shared/app/blocklist/block-list';
+import { blockListDeps } from '../shared/adapters/blocklist/deps';
 import { PILOT_ROUTES } from '../shared/app/pilots/pilots';
-import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes/outcomes';
-import { QA_ROUTES, qaDeps } from '../shared/app/qa/qa';
-import { COMPLIANCE_ROUTES, complianceDeps } from '../shared/app/compliance/compliance';
-import { PRIVACY_ROUTES, privacyDeps } from '../shared/app/privacy/privacy';
+import { OUTCOME_ROUTES } from '../shared/app/outcomes/outcomes';
+import { outcomeDeps } from '../shared/adapters/outcomes/deps';
+import { QA_ROUTES } from '../shared/app/qa/qa';
+import { qaDeps } from '../shared/adapters/qa/deps';
+import { COMPLIANCE_ROUTES } from '../shared/app/compliance/compliance';
+import { complianceDeps } from '../shared/adapters/compliance/deps';
+import { PRIVACY_ROUTES } from '../shared/app/privacy/privacy';
+import { privacyDeps } from '../shared/adapters/privacy/deps';
 import { pilotApiDeps } from '../shared/adapters/pilots/deps';
 import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports/reports';
 import { reportEngine } from '../shared/app/reports/report-engine';
@@ -56,6 +62,8 @@ const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recor
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const secrets = new SecretResolver();
+// One configuration cache and one secret cache for the container, shared by every route.
+const shared = { config: keys, secrets };
 const deps: ReadApiDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
@@ -66,10 +74,10 @@ const deps: ReadApiDeps = {
   cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
 };
 const management: ManagementDeps = { store: keys, now: () => new Date() };
-const ledgerDeps = ledgerRouteDeps(config);
-const blockDeps = blockListDeps(config);
-const pilotDeps = pilotApiDeps(config, loadPilotConfig());
-const outcomesDeps = outcomeDeps(config);
+const ledgerDeps = ledgerRouteDeps(config, shared);
+const blockDeps = blockListDeps(config, shared);
+const pilotDeps = pilotApiDeps(config, loadPilotConfig(), shared);
+const outcomesDeps = outcomeDeps(config, shared);
 // Booked revenue by source: the scorecard and the buffer sweep over the campaign index and, for long periods, the
 // daily aggregates (shared/app/reports/report-engine.ts).
 const reportDeps: ReportDeps = {
@@ -196,11 +204,11 @@ mount(REPORT_ROUTES, reportDeps);
 // CRM outcomes (issue 5): an externalId is the CRM's and bodies may carry caller numbers: nothing is echoed.
 mount(OUTCOME_ROUTES, outcomesDeps, { pathCarriesPii: true });
 // QA sampling (issue 6): reproducible samples per source with recording links; verdicts, optionally opening a dispute.
-mount(QA_ROUTES, qaDeps(config, ledgerDeps));
+mount(QA_ROUTES, qaDeps(config, ledgerDeps, shared));
 // Compliance (issue 6): DNC lists, consent evidence, settings; uploads and records carry caller numbers: nothing is echoed.
-mount(COMPLIANCE_ROUTES, complianceDeps(config), { pathCarriesPii: true });
+mount(COMPLIANCE_ROUTES, complianceDeps(config, shared), { pathCarriesPii: true });
 // Deletion requests (issue 6): bodies carry a caller number: nothing is echoed.
-mount(PRIVACY_ROUTES, privacyDeps(config), { pathCarriesPii: true });
+mount(PRIVACY_ROUTES, privacyDeps(config, shared), { pathCarriesPii: true });
 
 interface Route {
   readonly method: string;

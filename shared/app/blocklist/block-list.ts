@@ -11,11 +11,6 @@
  * Changes are effective-dated like terms (config.ts): at least CONFIG_LEAD_MS after they are written, so the ledger
  * writer's cached block lists stay exact (shared/adapters/blocklist/block-repo.ts).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Config } from '../../adapters/platform/env';
-import { BlockRepo } from '../../adapters/blocklist/block-repo';
-import { SecretResolver } from '../../adapters/platform/secrets';
-import { cursorSealer } from '../../adapters/http/cursor';
 import { identityHash, withheldCallerRefusal, type CallerIdentity } from '../../domain/calls/caller';
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../../domain/blocklist/block-list';
 import { BlockCallerBodySchema } from '../../domain/blocklist/block-list-schema';
@@ -23,7 +18,7 @@ import { parseBody } from '../../domain/catalog/config-schema';
 import { conflict, invalidInput, notFound } from '../kernel/errors';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin, type Written } from '../catalog/management';
-import { ConfigWriteConflict, type ApiKeyRecord, type Page, type SecretStore } from '../kernel/ports';
+import { ConfigWriteConflict, type ApiKeyRecord, type Page } from '../kernel/ports';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import { cursor, jsonBody, parseQuery, wholeNumber } from '../kernel/query';
 
@@ -154,26 +149,3 @@ export const BLOCK_ROUTES: readonly BlockRoute[] = [
     },
   },
 ];
-
-// ------------------------------------------------------------------ wiring
-
-export interface BlockListDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind BLOCK_ROUTES, built from the configuration functions/api.ts loads. */
-export function blockListDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: BlockListDepsOptions = {}): BlockListDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  const now = options.now ?? (() => new Date());
-  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
-  return {
-    blocks: new BlockRepo({ mainTable: config.mainTable, client: options.client, now: () => now().getTime() }),
-    callerHashKey,
-    cursors: cursorSealer(callerHashKey),
-    now,
-  };
-}

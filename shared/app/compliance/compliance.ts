@@ -17,17 +17,7 @@
  * and answers name lines, never numbers.
  */
 import type { OperationDoc } from '../kernel/openapi';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import type { ZodType } from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { certificateKey, consentKeys, ConsentRepo, evidenceIdOf } from '../../adapters/compliance/consent-repo';
-import { DncRepo } from '../../adapters/compliance/dnc-repo';
-import { dynamodb } from '../../adapters/platform/clients/dynamodb';
-import { recordDdb } from '../../adapters/platform/dynamodb/ddb-stats';
-import { mainKeys } from '../../adapters/calls/main-repo';
-import { SecretResolver } from '../../adapters/platform/secrets';
+import { certificateKey, consentKeys, evidenceIdOf } from '../../adapters/compliance/consent-repo';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
@@ -65,7 +55,7 @@ import { readOwnCall } from '../calls/call-access';
 import { settleWithLimit } from '../kernel/concurrency';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin } from '../catalog/management';
-import type { ApiKeyRecord, SecretStore } from '../kernel/ports';
+import type { ApiKeyRecord } from '../kernel/ports';
 import { jsonBody, parseQuery } from '../kernel/query';
 
 /** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
@@ -447,53 +437,3 @@ export const COMPLIANCE_OPENAPI = {
     problems: [400, 401, 403, 404, 415],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-/** The account item's `compliance` attribute (conditional: the account must exist). */
-export class AccountComplianceRepo implements ComplianceSettingsStore {
-  constructor(
-    private readonly table: string,
-    private readonly client: () => DynamoDBClient,
-  ) {}
-
-  async putCompliance(accountId: string, settings: ComplianceSettings, recordingRetentionDays?: number): Promise<boolean> {
-    try {
-      const out = await this.client().send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall(mainKeys.account(accountId)),
-          UpdateExpression: recordingRetentionDays === undefined ? 'SET compliance = :c' : 'SET compliance = :c, recordingRetentionDays = :r',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: marshall({ ':c': settings, ...(recordingRetentionDays === undefined ? {} : { ':r': recordingRetentionDays }) }),
-          ReturnConsumedCapacity: 'TOTAL',
-        }),
-      );
-      recordDdb('write', out.ConsumedCapacity);
-      return true;
-    } catch (err) {
-      if ((err as { name?: string } | null)?.name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
-  }
-}
-
-export interface ComplianceDepsOptions {
-  readonly client?: DynamoDBClient;
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind COMPLIANCE_ROUTES, built from the configuration functions/api.ts loads. */
-export function complianceDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: ComplianceDepsOptions = {}): ComplianceDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  const now = options.now ?? (() => new Date());
-  const client = options.client;
-  return {
-    dnc: new DncRepo({ mainTable: config.mainTable, client, now: () => now().getTime() }),
-    consent: new ConsentRepo({ mainTable: config.mainTable, client }),
-    settings: new AccountComplianceRepo(config.mainTable, client ? () => client : dynamodb),
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
-    now,
-  };
-}

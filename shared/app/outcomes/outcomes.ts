@@ -14,13 +14,6 @@
  * the hash is stored and nothing about the caller is ever returned. Line errors name fields, never values.
  */
 import type { OperationDoc } from '../kernel/openapi';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { ZodType } from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { OutcomeRepo } from '../../adapters/outcomes/outcome-repo';
-import { ConfigRepo } from '../../adapters/calls/main-repo';
-import { SecretResolver } from '../../adapters/platform/secrets';
-import { cursorSealer } from '../../adapters/http/cursor';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import {
   applyOutcomeLine,
@@ -57,7 +50,7 @@ import type { DomainError } from '../../domain/kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin } from '../catalog/management';
-import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page, type SecretStore } from '../kernel/ports';
+import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page } from '../kernel/ports';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import { cursor, parseQuery, wholeNumber, type Rule } from '../kernel/query';
 
@@ -375,26 +368,3 @@ export const OUTCOME_OPENAPI = {
     problems: [401, 404],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-export interface OutcomeDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind OUTCOME_ROUTES, built from the configuration functions/api.ts loads. */
-export function outcomeDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: OutcomeDepsOptions = {}): OutcomeDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
-  return {
-    outcomes: new OutcomeRepo({ mainTable: config.mainTable, client: options.client }),
-    config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
-    callerHashKey,
-    cursors: cursorSealer(callerHashKey),
-    now: options.now ?? (() => new Date()),
-  };
-}

@@ -21,13 +21,6 @@
  */
 import type { OperationDoc } from '../kernel/openapi';
 import { createHash } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config } from '../../adapters/platform/env';
-import { CallRepo } from '../../adapters/calls/main-repo';
-import { PrivacyRepo } from '../../adapters/privacy/privacy-repo';
-import { S3RecordingObjects } from '../../adapters/recordings/recordings';
-import { SecretResolver } from '../../adapters/platform/secrets';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
 import type { Dispute } from '../../domain/disputes/disputes';
@@ -38,7 +31,7 @@ import { Problem } from '../../domain/kernel/problems';
 import { invalidInput, isCallerError, notFound, unprocessable } from '../kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
 import { requireAdmin } from '../catalog/management';
-import type { ApiKeyRecord, CallStore, SecretStore, StoredCall } from '../kernel/ports';
+import type { ApiKeyRecord, CallStore, StoredCall } from '../kernel/ports';
 import { jsonBody, parseQuery } from '../kernel/query';
 
 /** Calls erased at once by one request. */
@@ -364,24 +357,3 @@ export const PRIVACY_OPENAPI = {
     problems: [400, 401, 403, 404],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-export interface PrivacyDepsOptions {
-  readonly client?: DynamoDBClient;
-  readonly s3?: S3Client;
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind PRIVACY_ROUTES and the dispute hooks, from the configuration functions/api.ts loads. */
-export function privacyDeps(config: Pick<Config, 'mainTable' | 'recordingsBucket' | 'callerHashKeyRef'>, options: PrivacyDepsOptions = {}): PrivacyDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  return {
-    calls: new CallRepo({ mainTable: config.mainTable, client: options.client }),
-    store: new PrivacyRepo({ mainTable: config.mainTable, client: options.client }),
-    recordings: new S3RecordingObjects(config.recordingsBucket, options.s3),
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
-    now: options.now ?? (() => new Date()),
-  };
-}

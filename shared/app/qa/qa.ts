@@ -15,17 +15,10 @@
  *   in the response with its problem.
  */
 import type { OperationDoc } from '../kernel/openapi';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { ZodType } from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { CampaignCallsReader } from '../../adapters/reports/campaign-calls';
-import { CallRepo, ConfigRepo } from '../../adapters/calls/main-repo';
-import { QaRepo } from '../../adapters/qa/qa-repo';
-import { PRESIGN_TTL_SEC, S3RecordingUrls } from '../../adapters/recordings/recording-urls';
+import { PRESIGN_TTL_SEC } from '../recordings/links';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { asCampaignConfig, type CampaignRecord } from '../../domain/catalog/config';
-import { Problem, fieldErrors } from '../../domain/kernel/problems';
+import { fieldErrors } from '../../domain/kernel/problems';
 import { conflict, errorView, forbidden, invalidInput, isCallerError, notFound, unprocessable, unsupportedMediaType } from '../kernel/errors';
 import { createQaSampler, defaultQaSeed, disputeReasonOf, FLAGGED_RULE, FLAGGED_SHARE, type CallQa, type QaFlag } from '../../domain/qa/qa';
 import { PostQaResponseSchema, PostQaSchema, QaSampleSchema, type PostQaRequest } from '../../domain/qa/qa-schema';
@@ -298,26 +291,3 @@ export const QA_OPENAPI = {
     problems: [400, 401, 403, 404, 409, 415, 422],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-export interface QaDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** For presigning recordings; defaults to the shared client. */
-  readonly s3?: S3Client;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind QA_ROUTES; `disputes`: the dispute use case's deps (functions/api.ts passes its ledger route deps). */
-export function qaDeps(config: Pick<Config, 'mainTable' | 'ledgerTable' | 'recordingsBucket'>, disputes: DisputeDeps, options: QaDepsOptions = {}): QaDeps {
-  return {
-    config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
-    campaignCalls: new CampaignCallsReader({ mainTable: config.mainTable, client: options.client }),
-    media: new S3RecordingUrls(config.recordingsBucket, options.s3),
-    calls: new CallRepo({ mainTable: config.mainTable, client: options.client }),
-    qa: new QaRepo({ mainTable: config.mainTable, client: options.client }),
-    disputes,
-    now: options.now ?? (() => new Date()),
-  };
-}
