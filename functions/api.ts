@@ -53,7 +53,7 @@ import { reportEngine } from '../shared/app/reports/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
 import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilots/env';
-import { openApiDocument } from '../shared/app/kernel/openapi';
+import { openApiDocument } from '../shared/adapters/http/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/calls/read-api';
 import { checkPathParameters } from '../shared/app/kernel/query';
 import type { ApiKeyRecord } from '../shared/app/kernel/ports';

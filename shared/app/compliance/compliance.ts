@@ -16,7 +16,7 @@
  * Numbers are normalised and hashed with the caller-hash key (the ledger writer's) at once; only hashes are stored,
  * and answers name lines, never numbers.
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import { certificateKey, consentKeys, evidenceIdOf } from '../../adapters/compliance/consent-repo';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
@@ -384,7 +384,7 @@ export const COMPLIANCE_ROUTES: readonly ComplianceRoute[] = [
   },
 ];
 
-/** The OpenAPI entries of COMPLIANCE_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** The OpenAPI entries of COMPLIANCE_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const COMPLIANCE_OPENAPI = {
   'PUT /v1/dnc-lists/{listId}': {
     summary: 'Create or rename a Do-Not-Call list of this account (admin): {name, source: national|internal|state}',

@@ -2,7 +2,7 @@
  * The HTTP routes of disputes, statements, reconciliations and ledger verification, as a table that
  * functions/api.ts mounts next to its own. Each handler turns a request (path parameters, query, raw body) into a
  * typed use-case call and its result into a status and a JSON body; every error is a domain Problem, rendered by
- * shared/adapters/http/http.ts. Query parameters are checked by hand like the read API's: unknown ones are rejected so
+ * shared/adapters/http/problems.ts. Query parameters are checked by hand like the read API's: unknown ones are rejected so
  * that a typo is not silently ignored.
  */
 import * as z from 'zod';

@@ -13,7 +13,7 @@
  * Caller numbers are personal data: a line's number is normalised and hashed with the caller-hash key at once; only
  * the hash is stored and nothing about the caller is ever returned. Line errors name fields, never values.
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import {
   applyOutcomeLine,
@@ -342,7 +342,7 @@ export const OUTCOME_ROUTES: readonly OutcomeRoute[] = [
   },
 ];
 
-/** The OpenAPI entries of OUTCOME_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** The OpenAPI entries of OUTCOME_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const OUTCOME_OPENAPI = {
   'POST /v1/outcomes': {
     summary:

@@ -11,7 +11,7 @@
  * another body, 422. The workflow execution is started after the write, named after the pilot (Step Functions
  * returns the same execution for the same name and input, so a retry that starts it again is harmless).
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import * as z from 'zod';
 import { parseBody } from '../../domain/catalog/config-schema';
 import {
@@ -398,7 +398,7 @@ export const PILOT_ROUTES: readonly PilotRoute[] = [
   },
 ];
 
-/** OpenAPI entries of PILOT_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** OpenAPI entries of PILOT_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const PILOT_OPENAPI = {
   'POST /v1/pilots': {
     summary:

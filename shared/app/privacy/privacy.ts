@@ -19,7 +19,7 @@
  * verify. The request and its outcome are stored (`GET /v1/privacy/deletions/{deletionId}`): 200 when done, 202 while
  * deferred recordings wait for their disputes.
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import { createHash } from 'node:crypto';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
@@ -336,7 +336,7 @@ export const PRIVACY_ROUTES: readonly PrivacyRoute[] = [
   },
 ];
 
-/** OpenAPI entries of PRIVACY_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** OpenAPI entries of PRIVACY_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const PRIVACY_OPENAPI = {
   'POST /v1/privacy/deletions': {
     summary:

@@ -14,7 +14,7 @@
  *   (already disputed, outside the window, not billed, reason not allowed) does not undo the verdict: it is answered
  *   in the response with its problem.
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import { PRESIGN_TTL_SEC } from '../recordings/links';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { asCampaignConfig, type CampaignRecord } from '../../domain/catalog/config';
@@ -269,7 +269,7 @@ export const QA_ROUTES: readonly QaRoute[] = [
   },
 ];
 
-/** The OpenAPI entries of QA_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** The OpenAPI entries of QA_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const QA_OPENAPI = {
   'GET /v1/qa/sample': {
     summary:

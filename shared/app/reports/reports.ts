@@ -13,7 +13,7 @@
  * the 400); the zod schemas here describe responses only (OpenAPI, and the CLI's check of what it received).
  */
 import type { DomainError } from '../../domain/kernel/errors';
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import * as z from 'zod';
 import { Problem, type FieldError } from '../../domain/kernel/problems';
 import { invalidInput } from '../kernel/errors';
@@ -423,7 +423,7 @@ export const REPORT_SHAPES_MATCH: [
   SameShape<ThresholdReport['totals'], ThresholdTuning['totals']>,
 ] = [true, true, true, true];
 
-/** OpenAPI entries of REPORT_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** OpenAPI entries of REPORT_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const REPORT_OPENAPI = {
   'GET /v1/reports/sources': {
     summary:

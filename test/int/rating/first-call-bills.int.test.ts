@@ -73,7 +73,7 @@ async function verifyOk(t: Tenant, now = new Date()): Promise<void> {
   expect(res.body).toMatchObject({ ok: true, brokenLink: null, unhashedEntries: { count: 0 } });
 }
 
-/** A route's answer as the API gives it: a refusal is its problem+json (shared/adapters/http/http.ts). */
+/** A route's answer as the API gives it: a refusal is its problem+json (shared/adapters/http/problems.ts). */
 async function answered(res: Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
   try {
     return await res;

@@ -22,7 +22,7 @@ import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
 import { asCampaignConfig } from '../../../shared/domain/catalog/config';
 import { REASON_CODES, type CampaignConfig, type Provider } from '../../../shared/domain/kernel/types';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { BadRequest } from '../../../shared/domain/kernel/problems';
 
 const KEY = 'unit-test-caller-hash-key';

@@ -10,7 +10,7 @@ import {
   type ManagementDeps,
   type ManagementStore,
 } from '../../../shared/app/catalog/management';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { CONFIG_LEAD_MS, assignmentAt, asCampaignConfig, campaignFromSeed } from '../../../shared/domain/catalog/config';
 import { rejection } from '../../support/problems';
 import { parseSeed } from '../../../shared/domain/catalog/seed';

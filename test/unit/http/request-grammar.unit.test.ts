@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { ROUTES } from '../../../infra/resources';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { checkPathParameters, instant, period } from '../../../shared/app/kernel/query';
 import { parseQaSampleQuery } from '../../../shared/app/qa/qa';
 import { parseSourcesQuery } from '../../../shared/app/reports/reports';

@@ -7,7 +7,7 @@
 import { PROBLEM, rejection, thrown } from '../../support/problems';
 import { describe, expect, it } from 'vitest';
 import type { Problem, ProblemBody } from '../../../shared/domain/kernel/problems';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import {
   negotiate,
   NotAcceptable,
