@@ -1,17 +1,16 @@
 /**
  * Lambda: the read and management API (the routes of infra/resources.ts ROUTES with fn 'api'), bearer API key
- * auth (`GET /v1/openapi.json` excepted). Management writes need an `admin` key (shared/app/catalog/management.ts).
- *
- * Routing is a few lines here instead of @middy/http-router: three GET routes do not need a router package, and
- * that one pulled `node:http` and its dependencies into the cold start. The path is matched against the route
- * templates (API Gateway has already matched it; the local adapter and tests send the same events).
+ * auth (`GET /v1/openapi.json` and `GET /health` excepted). The composition root: it builds the container's
+ * adapters once (one configuration cache, one secret cache) and mounts every capability's route table on the
+ * router of shared/adapters/http/router.ts. Management writes need an `admin` key (shared/app/catalog/management.ts).
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { ROUTES } from '../infra/resources';
-import { BadRequest, MethodNotAllowed, NotFound, UnsupportedMediaType } from '../shared/domain/kernel/problems';
 import { loadConfig } from '../shared/adapters/platform/env';
-import { authenticate, DEPENDENCY_RETRY_AFTER_SEC, header, httpProblems, json, problemResponse, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
+import { authenticate, json, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
+import { createRouter, jsonBody, mount, type RouteHandler } from '../shared/adapters/http/router';
+import { DEPENDENCY_RETRY_AFTER_SEC, httpProblems } from '../shared/adapters/http/problems';
 import { dependencyFailure } from '../shared/adapters/platform/dependency-failure';
 import { healthProbes } from '../shared/adapters/platform/health-probes';
 import { checkHealth, type HealthDeps } from '../shared/app/kernel/health';
@@ -33,28 +32,34 @@ import {
   type ManagementDeps,
   type Written,
 } from '../shared/app/catalog/management';
-import { LEDGER_ROUTES, ledgerRouteDeps } from '../shared/app/ledger/ledger-routes';
-import { BLOCK_ROUTES, blockListDeps } from '../shared/app/blocklist/block-list';
+import { LEDGER_ROUTES } from '../shared/app/ledger/ledger-routes';
+import { ledgerRouteDeps } from '../shared/adapters/ledger/deps';
+import { BLOCK_ROUTES } from '../shared/app/blocklist/block-list';
+import { blockListDeps } from '../shared/adapters/blocklist/deps';
 import { PILOT_ROUTES } from '../shared/app/pilots/pilots';
-import { OUTCOME_ROUTES, outcomeDeps } from '../shared/app/outcomes/outcomes';
-import { QA_ROUTES, qaDeps } from '../shared/app/qa/qa';
-import { COMPLIANCE_ROUTES, complianceDeps } from '../shared/app/compliance/compliance';
-import { PRIVACY_ROUTES, privacyDeps } from '../shared/app/privacy/privacy';
+import { OUTCOME_ROUTES } from '../shared/app/outcomes/outcomes';
+import { outcomeDeps } from '../shared/adapters/outcomes/deps';
+import { QA_ROUTES } from '../shared/app/qa/qa';
+import { qaDeps } from '../shared/adapters/qa/deps';
+import { COMPLIANCE_ROUTES } from '../shared/app/compliance/compliance';
+import { complianceDeps } from '../shared/adapters/compliance/deps';
+import { PRIVACY_ROUTES } from '../shared/app/privacy/privacy';
+import { privacyDeps } from '../shared/adapters/privacy/deps';
 import { pilotApiDeps } from '../shared/adapters/pilots/deps';
 import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports/reports';
 import { reportEngine } from '../shared/app/reports/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
 import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilots/env';
-import { openApiDocument } from '../shared/app/kernel/openapi';
+import { openApiDocument } from '../shared/adapters/http/openapi';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/calls/read-api';
-import { checkPathParameters } from '../shared/app/kernel/query';
-import type { ApiKeyRecord } from '../shared/app/kernel/ports';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
 
 const keys = new ConfigRepo({ mainTable: config.mainTable });
 const secrets = new SecretResolver();
+// One configuration cache and one secret cache for the container, shared by every route.
+const shared = { config: keys, secrets };
 const deps: ReadApiDeps = {
   calls: new CallRepo({ mainTable: config.mainTable }),
   ledger: new LedgerRepo({ ledgerTable: config.ledgerTable }),
@@ -65,10 +70,10 @@ const deps: ReadApiDeps = {
   cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
 };
 const management: ManagementDeps = { store: keys, now: () => new Date() };
-const ledgerDeps = ledgerRouteDeps(config);
-const blockDeps = blockListDeps(config);
-const pilotDeps = pilotApiDeps(config, loadPilotConfig());
-const outcomesDeps = outcomeDeps(config);
+const ledgerDeps = ledgerRouteDeps(config, shared);
+const blockDeps = blockListDeps(config, shared);
+const pilotDeps = pilotApiDeps(config, loadPilotConfig(), shared);
+const outcomesDeps = outcomeDeps(config, shared);
 // Booked revenue by source: the scorecard and the buffer sweep over the campaign index and, for long periods, the
 // daily aggregates (shared/app/reports/report-engine.ts).
 const reportDeps: ReportDeps = {
@@ -91,22 +96,9 @@ const health: HealthDeps = {
   kindOf: (err) => dependencyFailure(err)?.kind ?? 'error',
 };
 
-/** A JSON request body: 415 unless the content type is JSON, 400 unless it parses. */
-function jsonBody(event: HttpEvent): unknown {
-  const type = header(event, 'content-type');
-  if (type === undefined || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new UnsupportedMediaType(type, ['application/json']);
-  try {
-    return JSON.parse(rawBody(event).toString('utf8'));
-  } catch {
-    throw new BadRequest('The body is not valid JSON.');
-  }
-}
-
 function written<T>(result: Written<T>): HttpResult {
   return json(result.created ? 201 : 200, result.body);
 }
-
-type RouteHandler = (event: HttpEvent, params: Readonly<Record<string, string>>) => Promise<HttpResult>;
 
 const handlers: Record<string, RouteHandler> = {
   'GET /v1/calls/{callId}': async (event, params) => json(200, await getCallDetail(await authenticate(event, keys), params.callId ?? '', deps)),
@@ -136,116 +128,24 @@ const handlers: Record<string, RouteHandler> = {
   }),
 };
 
-/** A route table's request: plain data, no API Gateway types in shared/app (each table reads what it needs). */
-function routeRequest(event: HttpEvent, params: Readonly<Record<string, string>>) {
-  return {
-    pathParameters: params,
-    query: event.queryStringParameters ?? {},
-    body: rawBody(event).toString('utf8'),
-    contentType: header(event, 'content-type'),
-    accept: header(event, 'accept'),
-    idempotencyKey: header(event, 'idempotency-key'),
-  };
-}
-
-interface TableResponse {
-  readonly status: number;
-  readonly body: unknown;
-  readonly contentType?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-}
-
-/** JSON through `json` (problem-aware); anything else (CSV) as text, never cached. */
-function routeResult(res: TableResponse): HttpResult {
-  return res.contentType === undefined || res.contentType === 'application/json'
-    ? json(res.status, res.body, res.headers)
-    : { statusCode: res.status, headers: { 'cache-control': 'no-store', ...res.headers, 'content-type': res.contentType }, body: String(res.body) };
-}
-
-/**
- * Mounts a route table. `pathCarriesPii`: its paths or bodies may carry caller numbers, so a problem names the route
- * template as `instance` instead of the request path (the middleware's default), and no response repeats them.
- */
-function mount<Req, D>(
-  table: readonly { readonly method: string; readonly path: string; handle(principal: ApiKeyRecord, req: Req, deps: D): Promise<TableResponse> }[],
-  deps: D,
-  options: { readonly pathCarriesPii?: boolean } = {},
-): void {
-  for (const r of table) {
-    handlers[`${r.method} ${r.path}`] = async (event, params) => {
-      try {
-        const principal = await authenticate(event, keys);
-        return routeResult(await r.handle(principal, routeRequest(event, params) as Req, deps));
-      } catch (err) {
-        if (options.pathCarriesPii === true) return problemResponse(err, r.path);
-        throw err;
-      }
-    };
-  }
-}
-
 // Disputes, statements, reconciliations and ledger verification.
-mount(LEDGER_ROUTES, ledgerDeps);
+mount(handlers, keys, { routes: LEDGER_ROUTES, deps: ledgerDeps });
 // The block list (rating rule blocked_caller): its paths carry a caller number.
-mount(BLOCK_ROUTES, blockDeps, { pathCarriesPii: true });
-// Pilot campaigns (issue 4): create (idempotent on the Idempotency-Key header), read, stop, report.
-mount(PILOT_ROUTES, pilotDeps);
-// Booked revenue by source (issue 5): the scorecard (JSON, or CSV on Accept: text/csv) and the threshold sweep.
-mount(REPORT_ROUTES, reportDeps);
-// CRM outcomes (issue 5): an externalId is the CRM's and bodies may carry caller numbers: nothing is echoed.
-mount(OUTCOME_ROUTES, outcomesDeps, { pathCarriesPii: true });
-// QA sampling (issue 6): reproducible samples per source with recording links; verdicts, optionally opening a dispute.
-mount(QA_ROUTES, qaDeps(config, ledgerDeps));
-// Compliance (issue 6): DNC lists, consent evidence, settings; uploads and records carry caller numbers: nothing is echoed.
-mount(COMPLIANCE_ROUTES, complianceDeps(config), { pathCarriesPii: true });
-// Deletion requests (issue 6): bodies carry a caller number: nothing is echoed.
-mount(PRIVACY_ROUTES, privacyDeps(config), { pathCarriesPii: true });
+mount(handlers, keys, { routes: BLOCK_ROUTES, deps: blockDeps, pathCarriesPii: true });
+// Pilot campaigns: create (idempotent on the Idempotency-Key header), read, stop, report.
+mount(handlers, keys, { routes: PILOT_ROUTES, deps: pilotDeps });
+// Booked revenue by source: the scorecard (JSON, or CSV on Accept: text/csv) and the threshold sweep.
+mount(handlers, keys, { routes: REPORT_ROUTES, deps: reportDeps });
+// CRM outcomes: an externalId is the CRM's and bodies may carry caller numbers: nothing is echoed.
+mount(handlers, keys, { routes: OUTCOME_ROUTES, deps: outcomesDeps, pathCarriesPii: true });
+// QA sampling: reproducible samples per source with recording links; verdicts, optionally opening a dispute.
+mount(handlers, keys, { routes: QA_ROUTES, deps: qaDeps(config, ledgerDeps, shared) });
+// Compliance: DNC lists, consent evidence, settings; uploads and records carry caller numbers: nothing is echoed.
+mount(handlers, keys, { routes: COMPLIANCE_ROUTES, deps: complianceDeps(config, shared), pathCarriesPii: true });
+// Deletion requests: bodies carry a caller number: nothing is echoed.
+mount(handlers, keys, { routes: PRIVACY_ROUTES, deps: privacyDeps(config, shared), pathCarriesPii: true });
 
-interface Route {
-  readonly method: string;
-  readonly pattern: RegExp;
-  readonly params: readonly string[];
-  readonly handler: RouteHandler;
-}
-
-const routes: readonly Route[] = ROUTES.filter((r) => r.fn === 'api').map((r) => {
-  const handler = handlers[`${r.method} ${r.path}`];
-  if (handler === undefined) throw new Error(`no handler for route ${r.method} ${r.path}`);
-  const params: string[] = [];
-  const source = r.path.replace(/\{([^/}]+)\}/g, (_, name: string) => {
-    params.push(name);
-    return '([^/]+)';
-  });
-  return { method: r.method, pattern: new RegExp(`^${source}/?$`), params, handler };
-});
-
-/** A path segment percent-decoded, or null when it is not valid percent-encoded UTF-8. */
-function decode(segment: string): string | null {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return null;
-  }
-}
-
-/** Dispatches on method and path; 405 when the path exists with another method, else 404. */
-async function route(event: HttpEvent): Promise<HttpResult> {
-  const method = event.requestContext.http.method.toUpperCase();
-  const path = event.rawPath;
-  const allowed: string[] = [];
-  for (const r of routes) {
-    const match = r.pattern.exec(path);
-    if (match === null) continue;
-    if (r.method !== method && r.method !== 'ANY') {
-      allowed.push(r.method);
-      continue;
-    }
-    // One id grammar for every path parameter, before any handler (and so any read) runs.
-    return r.handler(event, checkPathParameters(Object.fromEntries(r.params.map((name, i) => [name, decode(match[i + 1]!)]))));
-  }
-  if (allowed.length > 0) throw new MethodNotAllowed(allowed);
-  throw new NotFound(`No route for ${method} ${path}.`);
-}
+const route = createRouter(ROUTES.filter((r) => r.fn === 'api'), handlers);
 
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())

@@ -4,7 +4,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { loadConfig } from '../shared/adapters/platform/env';
-import { header, httpProblems, noContent, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
+import { header, noContent, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
+import { httpProblems } from '../shared/adapters/http/problems';
 import { log, logger } from '../shared/adapters/platform/log';
 import { publishMetrics, telemetry } from '../shared/adapters/platform/metrics';
 import { ConfigRepo } from '../shared/adapters/calls/main-repo';

@@ -255,7 +255,7 @@ function sendJson(res: ServerResponse, statusCode: number, body: unknown, conten
   res.end(payload);
 }
 
-/** `instance` is the request path: as the functions do (shared/adapters/http/http.ts), no phone number of it is repeated. */
+/** `instance` is the request path: as the functions do (shared/adapters/http/problems.ts), no phone number of it is repeated. */
 function problem(res: ServerResponse, status: number, slug: string, title: string, detail: string, instance: string): void {
   sendJson(res, status, { type: `https://callledger.dev/problems/${slug}`, title, status, detail, instance: maskPhoneNumbers(instance) }, 'application/problem+json');
 }

@@ -10,8 +10,8 @@
  * Mismatches are collected (openapi-contract.ts `report`) and fail the test that caused them (setup.ts).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { openApiDocument } from '../../shared/app/kernel/openapi';
-import { problemResponse } from '../../shared/adapters/http/http';
+import { openApiDocument } from '../../shared/adapters/http/openapi';
+import { problemResponse } from '../../shared/adapters/http/problems';
 import { DomainError } from '../../shared/domain/kernel/errors';
 import { Problem } from '../../shared/domain/kernel/problems';
 import { OpenApiContract, report, type Exchange } from './openapi-contract';

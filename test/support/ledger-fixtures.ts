@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { LEDGER_ROUTES, ledgerRouteDeps, type LedgerRouteDeps, type RouteResponse } from '../../shared/app/ledger/ledger-routes';
+import { LEDGER_ROUTES, type LedgerRouteDeps, type RouteResponse } from '../../shared/app/ledger/ledger-routes';
+import { ledgerRouteDeps } from '../../shared/adapters/ledger/deps';
 import type { ApiKeyRecord } from '../../shared/app/kernel/ports';
 import { callerHash } from '../../shared/domain/calls/caller';
 import type { CreditPolicy } from '../../shared/domain/disputes/disputes';

@@ -11,7 +11,7 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { BadRequest } from '../../domain/kernel/problems';
+import { invalidInput } from '../../app/kernel/errors';
 import type { CursorSealer } from '../../app/kernel/pagination';
 
 export function encodeCursor(key: Record<string, string>): string {
@@ -27,7 +27,7 @@ export function decodeCursor(
   names: readonly string[],
   partition: { name: string; value: string },
 ): Record<string, AttributeValue> {
-  const invalid = () => new BadRequest('The cursor is not valid for this query.', [{ field: 'cursor', message: 'is not a cursor issued for this query' }]);
+  const invalid = () => invalidInput('The cursor is not valid for this query.', [{ field: 'cursor', message: 'is not a cursor issued for this query' }]);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

@@ -24,13 +24,15 @@ export interface PilotDepsOptions {
   readonly now?: () => Date;
   readonly log?: Log;
   readonly fetch?: typeof fetch;
+  /** The container's configuration cache; a new one when absent. */
+  readonly config?: ConfigRepo;
 }
 
 type Tables = Pick<Config, 'mainTable' | 'ledgerTable' | 'archiveBucket'>;
 
 function common(config: Tables, options: PilotDepsOptions) {
   const client = options.dynamodb;
-  const config_ = new ConfigRepo({ mainTable: config.mainTable, client });
+  const config_ = options.config ?? new ConfigRepo({ mainTable: config.mainTable, client });
   return {
     store: new PilotRepo({ mainTable: config.mainTable, client }),
     activity: new DynamoPilotActivity(new CallRepo({ mainTable: config.mainTable, client }), new LedgerRepo({ ledgerTable: config.ledgerTable, client })),

@@ -1,10 +1,11 @@
 /**
- * The pilot settings of the functions, from the environment, validated with zod at cold start like env.ts (kept
- * apart because these are not set on every function: the state machine's ARN, for one, exists only after the
- * workflow function it invokes, so the workflow function cannot be given it without a dependency cycle).
+ * The pilot settings of the functions, parsed at cold start by the one environment parser (platform/env.ts
+ * `parseEnv`). Their schemas are kept apart because these are not set on every function: the state machine's ARN,
+ * for one, exists only after the workflow function it invokes, so the workflow function cannot be given it without
+ * a dependency cycle.
  */
 import * as z from 'zod/mini';
-import { ConfigError } from '../platform/env';
+import { parseEnv } from '../platform/env';
 
 /** Environment variable names (infra/stack.ts and the local stack set them). */
 export const PILOT_ENV = {
@@ -36,16 +37,7 @@ const FIELDS = {
 
 export type PilotConfig = { [K in keyof typeof FIELDS]: z.output<(typeof FIELDS)[K]> };
 
+/** The pilot settings, through the one environment parser (platform/env.ts `parseEnv`). */
 export function loadPilotConfig(env: NodeJS.ProcessEnv = process.env): PilotConfig {
-  const out: Record<string, unknown> = {};
-  const issues: string[] = [];
-  for (const key of Object.keys(FIELDS) as (keyof typeof FIELDS)[]) {
-    const name = PILOT_ENV[key];
-    const raw = env[name] === '' ? undefined : env[name];
-    const parsed = FIELDS[key].safeParse(raw);
-    if (parsed.success) out[key] = parsed.data;
-    else issues.push(`${name}: ${parsed.error.issues.map((i) => i.message).join(', ')}`);
-  }
-  if (issues.length > 0) throw new ConfigError(issues);
-  return out as PilotConfig;
+  return parseEnv(FIELDS, PILOT_ENV, Object.keys(FIELDS) as (keyof typeof FIELDS)[], env) as PilotConfig;
 }

@@ -73,23 +73,34 @@ export class ConfigError extends Error {
   }
 }
 
+/** A schema per setting (zod/mini or zod: anything with `safeParse`). */
+type Fields = Readonly<Record<string, { safeParse(raw: unknown): { success: true; data: unknown } | { success: false; error: { issues: readonly { message: string }[] } } }>>;
+
 /**
- * Parses the named settings from `env`. Throws ConfigError listing every missing or invalid variable.
- * Empty strings count as missing.
+ * THE environment parser every function's configuration goes through: each named setting is read from its variable
+ * (an empty string counts as missing) and parsed by its schema; one ConfigError lists every missing or invalid
+ * variable, so a misconfigured function refuses to start and says everything that is wrong at once.
  */
-export function loadConfig<K extends ConfigKey>(keys: readonly K[], env: NodeJS.ProcessEnv = process.env): Pick<Config, K> {
-  const out: Partial<Config> = {};
+export function parseEnv<F extends Fields, K extends keyof F & string>(
+  fields: F,
+  names: Readonly<Record<K, string>>,
+  keys: readonly K[],
+  env: NodeJS.ProcessEnv,
+): { [P in K]: F[P] extends { safeParse(raw: unknown): infer R } ? (R extends { success: true; data: infer D } ? D : never) : never } {
+  const out: Record<string, unknown> = {};
   const issues: string[] = [];
   for (const key of keys) {
-    const name = ENV_NAMES[key];
+    const name = names[key];
     const raw = env[name] === '' ? undefined : env[name];
-    const parsed = FIELDS[key].safeParse(raw);
-    if (parsed.success) {
-      (out as Record<string, unknown>)[key] = parsed.data;
-    } else {
-      issues.push(`${name}: ${raw === undefined ? 'missing' : parsed.error.issues.map((i) => i.message).join(', ')}`);
-    }
+    const parsed = fields[key]!.safeParse(raw);
+    if (parsed.success) out[key] = parsed.data;
+    else issues.push(`${name}: ${raw === undefined ? 'missing' : parsed.error.issues.map((i) => i.message).join(', ')}`);
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return out as Pick<Config, K>;
+  return out as never;
+}
+
+/** Parses the named settings from `env` (parseEnv over the functions' settings). */
+export function loadConfig<K extends ConfigKey>(keys: readonly K[], env: NodeJS.ProcessEnv = process.env): Pick<Config, K> {
+  return parseEnv(FIELDS, ENV_NAMES, keys, env) as Pick<Config, K>;
 }

@@ -2,9 +2,10 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { RecordingMedia } from '../../app/kernel/ports';
+import { PRESIGN_TTL_SEC } from '../../app/recordings/links';
 import { s3 } from '../platform/clients/s3';
 
-export const PRESIGN_TTL_SEC = 15 * 60;
+export { PRESIGN_TTL_SEC };
 
 export class S3RecordingUrls implements Pick<RecordingMedia, 'presignGet'> {
   private readonly client: () => S3Client;

@@ -11,19 +11,14 @@
  * Changes are effective-dated like terms (config.ts): at least CONFIG_LEAD_MS after they are written, so the ledger
  * writer's cached block lists stay exact (shared/adapters/blocklist/block-repo.ts).
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Config } from '../../adapters/platform/env';
-import { BlockRepo } from '../../adapters/blocklist/block-repo';
-import { SecretResolver } from '../../adapters/platform/secrets';
-import { cursorSealer } from '../../adapters/http/cursor';
 import { identityHash, withheldCallerRefusal, type CallerIdentity } from '../../domain/calls/caller';
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../../domain/blocklist/block-list';
 import { BlockCallerBodySchema } from '../../domain/blocklist/block-list-schema';
 import { parseBody } from '../../domain/catalog/config-schema';
-import { BadRequest, Conflict, NotFound } from '../../domain/kernel/problems';
+import { conflict, invalidInput, notFound } from '../kernel/errors';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin, type Written } from '../catalog/management';
-import { ConfigWriteConflict, type ApiKeyRecord, type Page, type SecretStore } from '../kernel/ports';
+import { ConfigWriteConflict, type ApiKeyRecord, type Page } from '../kernel/ports';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import { cursor, jsonBody, parseQuery, wholeNumber } from '../kernel/query';
 
@@ -59,7 +54,7 @@ function pathNumber(raw: string): CallerIdentity {
   const identity = parseCallerNumber(raw);
   if (identity === 'withheld') throw withheldCallerRefusal('e164');
   if (identity === null) {
-    throw new BadRequest('The caller number in the path is not a valid phone number.', [
+    throw invalidInput('The caller number in the path is not a valid phone number.', [
       { field: 'e164', message: 'must be a phone number in E.164 form, e.g. +15125550101 (URL-encode the +)' },
     ]);
   }
@@ -85,7 +80,7 @@ export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: strin
     try {
       await deps.blocks.putBlock(hash, result.entry, existing?.rev ?? null);
     } catch (err) {
-      if (err instanceof ConfigWriteConflict) throw new Conflict('This blocked caller was changed by another request meanwhile; read it again and retry.');
+      if (err instanceof ConfigWriteConflict) throw conflict('This blocked caller was changed by another request meanwhile; read it again and retry.');
       throw err;
     }
   }
@@ -95,7 +90,7 @@ export async function putBlockedCaller(principal: ApiKeyRecord, rawNumber: strin
 export async function getBlockedCaller(principal: ApiKeyRecord, rawNumber: string, deps: BlockListDeps): Promise<BlockedCallerView> {
   const identity = pathNumber(rawNumber);
   const found = await deps.blocks.readBlock(principal.accountId, await hashOf(identity, deps));
-  if (found === null) throw new NotFound('This caller is not on the block list.');
+  if (found === null) throw notFound('This caller is not on the block list.');
   return blockedCallerView(found, deps.now().getTime());
 }
 
@@ -154,26 +149,3 @@ export const BLOCK_ROUTES: readonly BlockRoute[] = [
     },
   },
 ];
-
-// ------------------------------------------------------------------ wiring
-
-export interface BlockListDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind BLOCK_ROUTES, built from the configuration functions/api.ts loads. */
-export function blockListDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: BlockListDepsOptions = {}): BlockListDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  const now = options.now ?? (() => new Date());
-  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
-  return {
-    blocks: new BlockRepo({ mainTable: config.mainTable, client: options.client, now: () => now().getTime() }),
-    callerHashKey,
-    cursors: cursorSealer(callerHashKey),
-    now,
-  };
-}

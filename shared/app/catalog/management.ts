@@ -10,7 +10,8 @@
  */
 import { effectiveInstant, sameTerms, undeclaredSubSource } from '../../domain/catalog/config';
 import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, TrackingNumberBodySchema, parseBody } from '../../domain/catalog/config-schema';
-import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable } from '../../domain/kernel/problems';
+import { DomainError } from '../../domain/kernel/errors';
+import { conflict, forbidden, invalidInput, notFound, unprocessable } from '../kernel/errors';
 import { appendVersion, termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { CampaignEconomics } from '../../domain/reports/analytics';
 import type { Campaign, NumberAssignment, TrackingNumber, Publisher } from '../../domain/catalog/types';
@@ -75,33 +76,31 @@ export interface TrackingNumberView {
  * It is useful because its type is stable (a client can branch on it), it says that retrying will not help, and
  * what will.
  */
-export class TrackingNumberUnavailable extends Problem {
-  constructor() {
-    super(
-      409,
-      'tracking-number-unavailable',
-      'Tracking number unavailable',
-      'This number cannot be assigned to this account: a tracking number routes its calls to one account only. If this account holds the number at its telephony provider, ask the operator of this CallLedger to release it.',
-    );
-  }
+export function trackingNumberUnavailable(): DomainError {
+  return new DomainError(
+    'conflict',
+    'tracking-number-unavailable',
+    'Tracking number unavailable',
+    'This number cannot be assigned to this account: a tracking number routes its calls to one account only. If this account holds the number at its telephony provider, ask the operator of this CallLedger to release it.',
+  );
 }
 
 /** 403 for a read-only key (handlers call it before reading the body, so an analyst learns nothing from a 400). */
 export function requireAdmin(principal: ApiKeyRecord): ApiKeyRecord {
-  if (principal.role !== 'admin') throw new Forbidden(`This API key (role ${principal.role}) is read-only; changes need an admin key.`);
+  if (principal.role !== 'admin') throw forbidden(`This API key (role ${principal.role}) is read-only; changes need an admin key.`);
   return principal;
 }
 
 /** A path id on a PUT: a bad one is a 400 naming the parameter. */
 function pathId(value: string, field: string): string {
   const parsed = IdSchema.safeParse(value);
-  if (!parsed.success) throw new BadRequest(`Invalid ${field}.`, [{ field, message: parsed.error.issues[0]!.message }]);
+  if (!parsed.success) throw invalidInput(`Invalid ${field}.`, [{ field, message: parsed.error.issues[0]!.message }]);
   return parsed.data;
 }
 
 function pathE164(value: string): string {
   const parsed = E164Schema.safeParse(value);
-  if (!parsed.success) throw new BadRequest('Invalid tracking number.', [{ field: 'e164', message: parsed.error.issues[0]!.message }]);
+  if (!parsed.success) throw invalidInput('Invalid tracking number.', [{ field: 'e164', message: parsed.error.issues[0]!.message }]);
   return parsed.data;
 }
 
@@ -109,7 +108,7 @@ async function write<T>(what: string, doWrite: () => Promise<T>): Promise<T> {
   try {
     return await doWrite();
   } catch (err) {
-    if (err instanceof ConfigWriteConflict) throw new Conflict(`The ${what} was changed by another request meanwhile; read it again and retry.`);
+    if (err instanceof ConfigWriteConflict) throw conflict(`The ${what} was changed by another request meanwhile; read it again and retry.`);
     throw err;
   }
 }
@@ -127,7 +126,7 @@ export async function putPublisher(principal: ApiKeyRecord, publisherId: string,
 
 export async function getPublisher(principal: ApiKeyRecord, publisherId: string, deps: ManagementDeps): Promise<Publisher> {
   const found = IdSchema.safeParse(publisherId).success ? await deps.store.readPublisher(principal.accountId, publisherId) : null;
-  if (found === null) throw new NotFound('No such publisher.');
+  if (found === null) throw notFound('No such publisher.');
   return found;
 }
 
@@ -165,10 +164,10 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
   const nowMs = now.getTime();
   const existing = await deps.store.readCampaign(principal.accountId, id);
   if (existing === null && body.terms === undefined) {
-    throw new Unprocessable('A new campaign needs its contract terms.', [{ field: 'terms', message: 'is required when the campaign is created' }]);
+    throw unprocessable('A new campaign needs its contract terms.', [{ field: 'terms', message: 'is required when the campaign is created' }]);
   }
   if (body.terms === undefined && body.effectiveFrom !== undefined) {
-    throw new Unprocessable('effectiveFrom dates a terms change; this request has no terms.', [{ field: 'effectiveFrom', message: 'needs terms' }]);
+    throw unprocessable('effectiveFrom dates a terms change; this request has no terms.', [{ field: 'effectiveFrom', message: 'needs terms' }]);
   }
 
   let versions = existing?.termsVersions ?? [];
@@ -198,7 +197,7 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
 
 export async function getCampaign(principal: ApiKeyRecord, campaignId: string, deps: ManagementDeps): Promise<CampaignView> {
   const found = IdSchema.safeParse(campaignId).success ? await deps.store.readCampaign(principal.accountId, campaignId) : null;
-  if (found === null) throw new NotFound('No such campaign.');
+  if (found === null) throw notFound('No such campaign.');
   return campaignView(found, deps.now().getTime());
 }
 
@@ -230,8 +229,8 @@ export async function putTrackingNumber(principal: ApiKeyRecord, e164: string, j
       ? [{ field: 'subSource', message: "is not one of the publisher's declared subSources" }]
       : []),
   ];
-  if (errors.length > 0) throw new Unprocessable(`The assignment cannot be made: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`, errors);
-  if (existing !== null && existing.accountId !== accountId) throw new TrackingNumberUnavailable();
+  if (errors.length > 0) throw unprocessable(`The assignment cannot be made: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}.`, errors);
+  if (existing !== null && existing.accountId !== accountId) throw trackingNumberUnavailable();
 
   const last = existing?.assignments.at(-1);
   const unchanged =
@@ -257,6 +256,6 @@ export async function putTrackingNumber(principal: ApiKeyRecord, e164: string, j
 export async function getTrackingNumber(principal: ApiKeyRecord, e164: string, deps: ManagementDeps): Promise<TrackingNumberView> {
   const found = E164Schema.safeParse(e164).success ? await deps.store.readTrackingNumber(e164) : null;
   // Another account's number is as unknown as a missing one.
-  if (found === null || found.accountId !== principal.accountId) throw new NotFound('No such tracking number.');
+  if (found === null || found.accountId !== principal.accountId) throw notFound('No such tracking number.');
   return numberView(found, deps.now().getTime());
 }

@@ -16,17 +16,8 @@
  * Numbers are normalised and hashed with the caller-hash key (the ledger writer's) at once; only hashes are stored,
  * and answers name lines, never numbers.
  */
-import type { OperationDoc } from '../kernel/openapi';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import type { ZodType } from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { certificateKey, consentKeys, ConsentRepo, evidenceIdOf } from '../../adapters/compliance/consent-repo';
-import { DncRepo } from '../../adapters/compliance/dnc-repo';
-import { dynamodbClient } from '../../adapters/platform/clients/dynamodb';
-import { mainKeys } from '../../adapters/calls/main-repo';
-import { SecretResolver } from '../../adapters/platform/secrets';
+import type { OperationDoc } from '../kernel/operation-doc';
+import { certificateKey, consentKeys, evidenceIdOf } from '../../adapters/compliance/consent-repo';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
@@ -57,12 +48,14 @@ import {
 } from '../../domain/compliance/dnc';
 import { DncListSchema, DncListsSchema, DncNumbersBodySchema, DncUploadResultSchema, PutDncListBodySchema } from '../../domain/compliance/dnc-schema';
 import { AccountComplianceBodySchema, type AccountComplianceBody } from '../../domain/recordings/retention-schema';
-import { BadRequest, fieldErrors, NotFound, PayloadTooLarge, Problem, Unprocessable, UnsupportedMediaType, type FieldError } from '../../domain/kernel/problems';
+import { fieldErrors, Problem, type FieldError } from '../../domain/kernel/problems';
+import { errorView, invalidInput, isCallerError, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../kernel/errors';
+import type { DomainError } from '../../domain/kernel/errors';
 import { readOwnCall } from '../calls/call-access';
 import { settleWithLimit } from '../kernel/concurrency';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin } from '../catalog/management';
-import type { ApiKeyRecord, SecretStore } from '../kernel/ports';
+import type { ApiKeyRecord } from '../kernel/ports';
 import { jsonBody, parseQuery } from '../kernel/query';
 
 /** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
@@ -119,7 +112,7 @@ function by(principal: ApiKeyRecord): string {
 // ------------------------------------------------------------------ DNC lists
 
 function listIdOf(raw: string): string {
-  if (!LIST_ID.test(raw)) throw new BadRequest('The list id in the path is not valid.', [{ field: 'listId', message: 'must be 1-64 letters, digits, _ . - (starting with a letter or digit)' }]);
+  if (!LIST_ID.test(raw)) throw invalidInput('The list id in the path is not valid.', [{ field: 'listId', message: 'must be 1-64 letters, digits, _ . - (starting with a letter or digit)' }]);
   return raw;
 }
 
@@ -134,7 +127,7 @@ export async function putDncList(principal: ApiKeyRecord, rawListId: string, jso
 
 export async function getDncList(principal: ApiKeyRecord, rawListId: string, deps: Pick<ComplianceDeps, 'dnc'>): Promise<DncList> {
   const found = await deps.dnc.readList(principal.accountId, listIdOf(rawListId));
-  if (found === null) throw new NotFound('There is no DNC list with this id.');
+  if (found === null) throw notFound('There is no DNC list with this id.');
   return found;
 }
 
@@ -146,10 +139,10 @@ export async function getDncList(principal: ApiKeyRecord, rawListId: string, dep
 export async function uploadDncNumbers(principal: ApiKeyRecord, rawListId: string, lines: readonly DncLine[], deps: ComplianceDeps): Promise<DncUploadResult> {
   requireAdmin(principal);
   const listId = listIdOf(rawListId);
-  if (lines.length === 0) throw new Unprocessable('The upload holds no numbers.', [{ field: 'numbers', message: 'must name at least one number' }]);
-  if (lines.length > MAX_DNC_LINES) throw new Unprocessable(`An upload holds at most ${MAX_DNC_LINES} numbers; split it.`, [{ field: 'numbers', message: `must be at most ${MAX_DNC_LINES} lines` }]);
+  if (lines.length === 0) throw unprocessable('The upload holds no numbers.', [{ field: 'numbers', message: 'must name at least one number' }]);
+  if (lines.length > MAX_DNC_LINES) throw unprocessable(`An upload holds at most ${MAX_DNC_LINES} numbers; split it.`, [{ field: 'numbers', message: `must be at most ${MAX_DNC_LINES} lines` }]);
   const accountId = principal.accountId;
-  if ((await deps.dnc.readList(accountId, listId)) === null) throw new NotFound('There is no DNC list with this id: create it with PUT /v1/dnc-lists/{listId} first.');
+  if ((await deps.dnc.readList(accountId, listId)) === null) throw notFound('There is no DNC list with this id: create it with PUT /v1/dnc-lists/{listId} first.');
 
   const key = await deps.callerHashKey();
   const invalidLines: number[] = [];
@@ -204,16 +197,16 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
 }
 
 /** The lines of an upload: text/csv or JSON {add, remove}; 413 past MAX_DNC_BYTES, 415 for anything else. */
 export function dncUploadLines(req: Pick<RouteRequest, 'body' | 'contentType'>): DncLine[] {
-  if (Buffer.byteLength(req.body, 'utf8') > MAX_DNC_BYTES) throw new PayloadTooLarge(MAX_DNC_BYTES);
+  if (Buffer.byteLength(req.body, 'utf8') > MAX_DNC_BYTES) throw payloadTooLarge(MAX_DNC_BYTES);
   const type = mediaType(req.contentType);
   if (type === 'text/csv') return dncLinesFromCsv(req.body);
-  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['text/csv', 'application/json']);
+  if (type !== 'application/json' && !type?.endsWith('+json')) throw unsupportedMediaType(req.contentType, ['text/csv', 'application/json']);
   return dncLinesFromJson(parseBody(DncNumbersBodySchema, parseJson(req.body), 'DNC upload'));
 }
 
@@ -226,14 +219,15 @@ export interface ConsentLineResult {
   readonly problem?: { readonly status: number; readonly title: string; readonly detail: string; readonly errors?: readonly FieldError[] };
 }
 
-function refused(line: number, p: Problem): ConsentLineResult {
-  return { line, result: 'refused', evidenceId: null, problem: { status: p.status, title: p.title, detail: p.detail, ...(p.errors ? { errors: p.errors } : {}) } };
+function refused(line: number, err: DomainError | Problem): ConsentLineResult {
+  const { status, title, detail, errors } = errorView(err);
+  return { line, result: 'refused', evidenceId: null, problem: { status, title, detail, ...(errors ? { errors } : {}) } };
 }
 
 /** The records of a POST body: one record, or {records: [...]}; each record is validated on its own (postConsent). */
 export function consentRecords(json: unknown): unknown[] {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new BadRequest('The body must be a consent record or {records: [...]}.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw invalidInput('The body must be a consent record or {records: [...]}.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
   return 'records' in json ? parseBody(ConsentBatchSchema, json, 'consent').records : [json];
 }
@@ -250,7 +244,7 @@ export async function postConsent(principal: ApiKeyRecord, records: readonly unk
   return {
     results: settled.map((s, i) => {
       if (s.status === 'fulfilled') return s.value;
-      if (s.reason instanceof Problem) return refused(i + 1, s.reason);
+      if (isCallerError(s.reason)) return refused(i + 1, s.reason);
       throw s.reason;
     }),
   };
@@ -258,28 +252,28 @@ export async function postConsent(principal: ApiKeyRecord, records: readonly unk
 
 async function storeRecord(principal: ApiKeyRecord, line: number, raw: unknown, key: string, deps: ComplianceDeps): Promise<ConsentLineResult> {
   const parsed = ConsentRecordSchema.safeParse(raw);
-  if (!parsed.success) return refused(line, new BadRequest('The consent record is not valid.', fieldErrors(parsed.error.issues)));
+  if (!parsed.success) return refused(line, invalidInput('The consent record is not valid.', fieldErrors(parsed.error.issues)));
   const record: ConsentRecord = parsed.data;
   const nowMs = deps.now().getTime();
   const capturedMs = Date.parse(record.capturedAt);
-  if (capturedMs > nowMs) return refused(line, new Unprocessable('Consent cannot be captured in the future.', [{ field: 'capturedAt', message: 'must not be later than now' }]));
+  if (capturedMs > nowMs) return refused(line, unprocessable('Consent cannot be captured in the future.', [{ field: 'capturedAt', message: 'must not be later than now' }]));
 
   let hash: string;
   if (record.callerNumber !== undefined) {
     const typed = typedCallerIdentity(record.callerNumber);
     if (typed === 'withheld') return refused(line, withheldRefusal('callerNumber'));
-    if (typed === 'not_a_number') return refused(line, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
+    if (typed === 'not_a_number') return refused(line, unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
     hash = identityHash(key, typed);
   } else {
     let call: ConsentCall;
     try {
       call = await readOwnCall(principal, record.callId ?? '', (id) => deps.consent.callForConsent(id));
     } catch (err) {
-      if (err instanceof NotFound) return refused(line, err);
+      if (isCallerError(err) && errorView(err).status === 404) return refused(line, err);
       throw err;
     }
     if (call.callerHash === null) {
-      return refused(line, new Unprocessable('The call has no caller to attach consent to (its caller id was withheld, or it is not rated yet).', [{ field: 'callId', message: 'must name a rated call whose caller id was not withheld' }]));
+      return refused(line, unprocessable('The call has no caller to attach consent to (its caller id was withheld, or it is not rated yet).', [{ field: 'callId', message: 'must name a rated call whose caller id was not withheld' }]));
     }
     hash = call.callerHash;
   }
@@ -312,7 +306,7 @@ export async function putComplianceSettings(principal: ApiKeyRecord, json: unkno
   requireAdmin(principal);
   const body = parseBody(AccountComplianceBodySchema, json, 'compliance settings');
   const { recordingRetentionDays, ...settings } = body;
-  if (!(await deps.settings.putCompliance(principal.accountId, settings, recordingRetentionDays))) throw new NotFound('The account of this key does not exist.');
+  if (!(await deps.settings.putCompliance(principal.accountId, settings, recordingRetentionDays))) throw notFound('The account of this key does not exist.');
   return body;
 }
 
@@ -390,7 +384,7 @@ export const COMPLIANCE_ROUTES: readonly ComplianceRoute[] = [
   },
 ];
 
-/** The OpenAPI entries of COMPLIANCE_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** The OpenAPI entries of COMPLIANCE_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const COMPLIANCE_OPENAPI = {
   'PUT /v1/dnc-lists/{listId}': {
     summary: 'Create or rename a Do-Not-Call list of this account (admin): {name, source: national|internal|state}',
@@ -443,51 +437,3 @@ export const COMPLIANCE_OPENAPI = {
     problems: [400, 401, 403, 404, 415],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-/** The account item's `compliance` attribute (conditional: the account must exist). */
-export class AccountComplianceRepo implements ComplianceSettingsStore {
-  constructor(
-    private readonly table: string,
-    private readonly client: () => DynamoDBClient,
-  ) {}
-
-  async putCompliance(accountId: string, settings: ComplianceSettings, recordingRetentionDays?: number): Promise<boolean> {
-    try {
-      await this.client().send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall(mainKeys.account(accountId)),
-          UpdateExpression: recordingRetentionDays === undefined ? 'SET compliance = :c' : 'SET compliance = :c, recordingRetentionDays = :r',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: marshall({ ':c': settings, ...(recordingRetentionDays === undefined ? {} : { ':r': recordingRetentionDays }) }),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as { name?: string } | null)?.name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
-  }
-}
-
-export interface ComplianceDepsOptions {
-  readonly client?: DynamoDBClient;
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind COMPLIANCE_ROUTES, built from the configuration functions/api.ts loads. */
-export function complianceDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: ComplianceDepsOptions = {}): ComplianceDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  const now = options.now ?? (() => new Date());
-  const client = options.client;
-  return {
-    dnc: new DncRepo({ mainTable: config.mainTable, client, now: () => now().getTime() }),
-    consent: new ConsentRepo({ mainTable: config.mainTable, client }),
-    settings: new AccountComplianceRepo(config.mainTable, dynamodbClient(client)),
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
-    now,
-  };
-}

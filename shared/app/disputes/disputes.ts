@@ -12,7 +12,6 @@ import {
   isFullCredit,
   disputeId as disputeIdOf,
   openDispute,
-  refusalProblem,
   resolveDispute,
   type CreditPolicy,
   type Dispute,
@@ -24,8 +23,10 @@ import {
   DISPUTE_REASONS,
 } from '../../domain/disputes/disputes';
 import { liveChargeSeq } from '../rating/duplicate-window';
-import { chargeEntryId, ledgerSortKey, creditEntryId, reversalEntryId, type CreditEntry, type LedgerEntry } from '../../domain/ledger/entries';
-import { Forbidden, NotFound } from '../../domain/kernel/problems';
+import { chargeEntryId, ledgerSortKey } from '../../domain/ledger/entries';
+import { creditEntryId, reversalEntryId, type CreditEntry, type LedgerEntry } from '../../domain/ledger/entries';
+import { forbidden, notFound } from '../kernel/errors';
+import { refusalError } from './refusals';
 import type { OurCall } from '../../domain/reconciliation/reconcile-invoice';
 import { entryHash, type StoredEntry } from '../../domain/ledger/tamper';
 import type { ChargeEntry } from '../../domain/ledger/entries';
@@ -96,7 +97,7 @@ export interface DisputeDeps {
 // ------------------------------------------------------------------ helpers
 
 export function requireAdmin(principal: ApiKeyRecord): void {
-  if (principal.role !== 'admin') throw new Forbidden('This operation needs an admin API key.');
+  if (principal.role !== 'admin') throw forbidden('This operation needs an admin API key.');
 }
 
 /** Who acted, as kept on the dispute: `<label> (<role>) @ <accountId>`. */
@@ -105,7 +106,7 @@ export function actorOf(principal: ApiKeyRecord): string {
 }
 
 function settled(result: DisputeResult): { dispute: Dispute; changed: boolean } {
-  if (!result.ok) throw refusalProblem(result.refusal);
+  if (!result.ok) throw refusalError(result.refusal);
   return result;
 }
 
@@ -179,7 +180,7 @@ export async function resolveCallDispute(
   const actor = actorOf(principal);
   for (let attempt = 0; attempt < 3; attempt++) {
     const dispute = await deps.disputes.get(principal.accountId, disputeId);
-    if (dispute === null) throw new NotFound('No such dispute.');
+    if (dispute === null) throw notFound('No such dispute.');
     const nowMs = deps.now().getTime();
     const decided = settled(resolveDispute(dispute, request, actor, nowMs));
     const next = decided.dispute;
@@ -197,7 +198,7 @@ export async function resolveCallDispute(
     if (found !== null && (charge === null || charge.entryId !== dispute.chargeEntryId)) {
       // The disputed charge was reversed (its call is now a duplicate of an earlier call): nothing remains to credit.
       if (found.reversed !== null || found.reversals > 0) {
-        throw refusalProblem({ kind: 'charge_reversed', callId: next.callId, reversalEntryId: found.reversed?.reversalEntryId ?? reversalEntryId(next.callId, found.reversals), priorCallId: found.reversed?.priorCallId ?? null });
+        throw refusalError({ kind: 'charge_reversed', callId: next.callId, reversalEntryId: found.reversed?.reversalEntryId ?? reversalEntryId(next.callId, found.reversals), priorCallId: found.reversed?.priorCallId ?? null });
       }
       // An open dispute's charge cannot vanish through the API (the ledger is append-only): this is tampering.
       throw new Error(`charge of ${next.disputeId} is missing`);

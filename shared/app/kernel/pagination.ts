@@ -6,7 +6,8 @@
  * forged: any of these is a 400 naming `cursor`, before any read. Sealing is authenticated encryption under a key
  * only the API holds (shared/adapters/http/cursor.ts), so what a position contains is not visible either.
  */
-import { BadRequest } from '../../domain/kernel/problems';
+import type { DomainError } from '../../domain/kernel/errors';
+import { invalidInput } from './errors';
 
 /** Seals repository positions into cursors and opens them (shared/adapters/http/cursor.ts `cursorSealer`). */
 export interface CursorSealer {
@@ -26,8 +27,8 @@ export function cursorScope(route: string, accountId: string, filters: CursorFil
   return JSON.stringify([route, accountId, present]);
 }
 
-export function invalidCursor(): BadRequest {
-  return new BadRequest('The cursor is not valid for this query.', [{ field: 'cursor', message: 'is not a cursor issued for this query' }]);
+export function invalidCursor(): DomainError {
+  return invalidInput('The cursor is not valid for this query.', [{ field: 'cursor', message: 'is not a cursor issued for this query' }]);
 }
 
 /** The position a request's cursor names (undefined: first page); a 400 unless it was issued for this scope. */

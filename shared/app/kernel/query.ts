@@ -5,7 +5,8 @@
  * Also the routes' JSON body (`jsonBody`), read the same way by every route table that takes one unvalidated.
  */
 import { INSTANT_RANGE_MESSAGE, isPathId, isPeriod, PATH_ID_MESSAGE, readInstant, PERIOD_MESSAGE } from '../../domain/kernel/input';
-import { BadRequest, UnsupportedMediaType, type FieldError } from '../../domain/kernel/problems';
+import { type FieldError } from '../../domain/kernel/problems';
+import { invalidInput, unsupportedMediaType } from './errors';
 
 export type QueryParams = Readonly<Record<string, string | undefined>>;
 export type Rule<T> = (raw: string) => { ok: true; value: T } | { ok: false; message: string };
@@ -61,7 +62,7 @@ export function parseQuery<R extends Record<string, Rule<unknown>>>(
   if (errors.length === 0 && typeof out.from === 'string' && typeof out.to === 'string' && out.from >= out.to) {
     errors.push({ field: 'to', message: 'must be after from' });
   }
-  if (errors.length > 0) throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+  if (errors.length > 0) throw invalidInput(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
   return out as QueryOf<R>;
 }
 
@@ -72,11 +73,11 @@ export function parseQuery<R extends Record<string, Rule<unknown>>>(
 export function jsonBody(req: { readonly body: string; readonly contentType: string | undefined }): unknown {
   if (req.body.trim() === '') return {};
   const type = req.contentType?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
+  if (type !== 'application/json' && !type?.endsWith('+json')) throw unsupportedMediaType(req.contentType, ['application/json']);
   try {
     return JSON.parse(req.body);
   } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
 }
 
@@ -88,6 +89,6 @@ export function jsonBody(req: { readonly body: string; readonly contentType: str
 export function checkPathParameters(params: Readonly<Record<string, string | null>>): Readonly<Record<string, string>> {
   const errors: FieldError[] = [];
   for (const [field, value] of Object.entries(params)) if (value === null || !isPathId(value)) errors.push({ field, message: PATH_ID_MESSAGE });
-  if (errors.length > 0) throw new BadRequest(`Invalid path parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+  if (errors.length > 0) throw invalidInput(`Invalid path parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
   return params as Readonly<Record<string, string>>;
 }

@@ -2,36 +2,21 @@
  * The HTTP routes of disputes, statements, reconciliations and ledger verification, as a table that
  * functions/api.ts mounts next to its own. Each handler turns a request (path parameters, query, raw body) into a
  * typed use-case call and its result into a status and a JSON body; every error is a domain Problem, rendered by
- * shared/adapters/http/http.ts. Query parameters are checked by hand like the read API's: unknown ones are rejected so
+ * shared/adapters/http/problems.ts. Query parameters are checked by hand like the read API's: unknown ones are rejected so
  * that a typo is not silently ignored.
  */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { S3AnchorStore } from '../../adapters/ledger/anchors';
-import { BlockRepo } from '../../adapters/blocklist/block-repo';
-import { ConsentRepo } from '../../adapters/compliance/consent-repo';
-import { DncRepo } from '../../adapters/compliance/dnc-repo';
-import { DisputeRepo } from '../../adapters/disputes/dispute-repo';
-import { LedgerRepo } from '../../adapters/ledger/ledger-repo';
-import { CallRepo, ConfigRepo } from '../../adapters/calls/main-repo';
-import { log } from '../../adapters/platform/log';
-import { telemetry } from '../../adapters/platform/metrics';
-import { SecretResolver } from '../../adapters/platform/secrets';
-import { cursorSealer } from '../../adapters/http/cursor';
 import type { DisputeStatus } from '../../domain/disputes/disputes';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../../domain/disputes/disputes-schema';
-import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType, fieldErrors, type FieldError } from '../../domain/kernel/problems';
+import { fieldErrors, type FieldError } from '../../domain/kernel/problems';
+import { invalidInput, notFound, payloadTooLarge, unsupportedMediaType } from '../kernel/errors';
 import { listAccountDisputes, openCallDispute, resolveCallDispute } from '../disputes/disputes';
-import { rerateAfterCredit, type RatingDeps } from '../rating/process-ingest-batch';
 import { verifyLedger, type AnchorReader, type LedgerVerifyReader } from './verify';
 import type { CursorSealer } from '../kernel/pagination';
-import type { ApiKeyRecord, SecretStore } from '../kernel/ports';
+import type { ApiKeyRecord } from '../kernel/ports';
 import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from '../reconciliation/reconciliations';
 import { cursor, flag, id, instant, parseQuery, period, wholeNumber, type Rule } from '../kernel/query';
 import { getStatement } from './statements';
-import { holdRecording, privacyDeps, releaseRecording } from '../privacy/privacy';
 
 export interface LedgerRouteDeps extends ReconciliationDeps {
   readonly ledger: ReconciliationDeps['ledger'] & LedgerVerifyReader;
@@ -81,21 +66,21 @@ function jsonBody<S extends z.ZodType>(req: RouteRequest, schema: S): z.output<S
   let value: unknown = {};
   if (req.body.trim() !== '') {
     const type = mediaType(req.contentType);
-    if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json']);
+    if (type !== 'application/json' && !type?.endsWith('+json')) throw unsupportedMediaType(req.contentType, ['application/json']);
     try {
       value = JSON.parse(req.body);
     } catch {
-      throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+      throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
     }
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new BadRequest('The body is not valid.', fieldErrors(parsed.error.issues));
+  if (!parsed.success) throw invalidInput('The body is not valid.', fieldErrors(parsed.error.issues));
   return parsed.data;
 }
 
 function pathParameter(req: RouteRequest, name: string): string {
   const value = req.pathParameters[name];
-  if (value === undefined || value === '') throw new NotFound(`No ${name} in the path.`);
+  if (value === undefined || value === '') throw notFound(`No ${name} in the path.`);
   return value;
 }
 
@@ -149,8 +134,8 @@ export const LEDGER_ROUTES: readonly LedgerRoute[] = [
         ['publisherId'],
       );
       const scope = reconciliationScope(q);
-      if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw new PayloadTooLarge(MAX_CSV_BYTES);
-      if (mediaType(req.contentType) !== 'text/csv') throw new UnsupportedMediaType(req.contentType, ['text/csv']);
+      if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw payloadTooLarge(MAX_CSV_BYTES);
+      if (mediaType(req.contentType) !== 'text/csv') throw unsupportedMediaType(req.contentType, ['text/csv']);
       const request: ReconciliationRequest = {
         publisherId: q.publisherId!,
         scope,
@@ -184,65 +169,5 @@ function reconciliationScope(q: { period?: string; from?: string; to?: string })
   } else {
     return { from: q.from, to: q.to };
   }
-  throw new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
-}
-
-// ------------------------------------------------------------------ wiring
-
-export interface LedgerRouteDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** For the anchors bucket; defaults to the shared client (AWS_ENDPOINT_URL_S3 honoured). */
-  readonly s3?: S3Client;
-  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind LEDGER_ROUTES, built from the same configuration functions/api.ts loads. */
-export function ledgerRouteDeps(
-  config: Pick<Config, 'mainTable' | 'ledgerTable' | 'callerHashKeyRef'> & Partial<Pick<Config, 'anchorsBucket' | 'recordingsBucket'>>,
-  options: LedgerRouteDepsOptions = {},
-): LedgerRouteDeps {
-  const client = options.client;
-  const disputes = new DisputeRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client });
-  const secrets = options.secrets ?? new SecretResolver();
-  const configRepo = new ConfigRepo({ mainTable: config.mainTable, client });
-  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
-  const now = options.now ?? (() => new Date());
-  // Re-rating after a full credit rates calls exactly as the ledger writer does (same use case, same repos).
-  const rating: RatingDeps & { calls: CallRepo } = {
-    calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client }),
-    config: configRepo,
-    blocks: new BlockRepo({ mainTable: config.mainTable, client }),
-    dnc: new DncRepo({ mainTable: config.mainTable, client }),
-    consent: new ConsentRepo({ mainTable: config.mainTable, client }),
-    callerHashKey,
-    now,
-    telemetry,
-    log,
-  };
-  // Issue 6: an open dispute holds its call's recording, its close releases it (privacy.ts); without the recordings
-  // bucket configured, nothing is held.
-  const recordingsBucket = config.recordingsBucket;
-  const privacy =
-    recordingsBucket === undefined
-      ? null
-      : privacyDeps({ mainTable: config.mainTable, recordingsBucket, callerHashKeyRef: config.callerHashKeyRef }, { client, s3: options.s3, secrets, now });
-  return {
-    calls: new CallRepo({ mainTable: config.mainTable, client }),
-    config: configRepo,
-    afterFullCredit: (accountId, creditedCallId) => rerateAfterCredit(accountId, creditedCallId, rating),
-    ...(privacy === null
-      ? {}
-      : { afterDisputeOpened: (d) => holdRecording(d, privacy), afterDisputeClosed: (d) => releaseRecording(d, privacy) }),
-    ledger: new LedgerRepo({ ledgerTable: config.ledgerTable, client }),
-    disputes,
-    policies: disputes,
-    callFacts: disputes,
-    callerHashKey,
-    cursors: cursorSealer(callerHashKey),
-    now,
-    ...(config.anchorsBucket !== undefined ? { anchors: new S3AnchorStore({ bucket: config.anchorsBucket, client: options.s3 }) } : {}),
-  };
+  throw invalidInput(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
 }

@@ -8,7 +8,7 @@
  * The statement does not repeat its entries: `GET /v1/ledger?publisherId=&from=<startAt>&to=<endAt>` lists exactly
  * the entries its digest covers, for a publisher to recompute it.
  */
-import { NotFound } from '../../domain/kernel/problems';
+import { notFound } from '../kernel/errors';
 import type { LedgerEntry } from '../../domain/ledger/entries';
 import { periodBounds, statement, type Statement } from '../../domain/ledger/statements';
 import type { ApiKeyRecord, ConfigStore } from '../kernel/ports';
@@ -28,7 +28,7 @@ export type StatementResponse = Omit<Statement, 'entries'>;
 /** The account's time zone; 404 when the key's account no longer exists. */
 export async function accountTimeZone(principal: ApiKeyRecord, deps: Pick<StatementDeps, 'config'>): Promise<string> {
   const account = await deps.config.getAccount(principal.accountId);
-  if (account === null) throw new NotFound('The API key\'s account does not exist.');
+  if (account === null) throw notFound('The API key\'s account does not exist.');
   return account.timeZone;
 }
 

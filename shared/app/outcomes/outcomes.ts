@@ -13,14 +13,7 @@
  * Caller numbers are personal data: a line's number is normalised and hashed with the caller-hash key at once; only
  * the hash is stored and nothing about the caller is ever returned. Line errors name fields, never values.
  */
-import type { OperationDoc } from '../kernel/openapi';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { ZodType } from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { OutcomeRepo } from '../../adapters/outcomes/outcome-repo';
-import { ConfigRepo } from '../../adapters/calls/main-repo';
-import { SecretResolver } from '../../adapters/platform/secrets';
-import { cursorSealer } from '../../adapters/http/cursor';
+import type { OperationDoc } from '../kernel/operation-doc';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import {
   applyOutcomeLine,
@@ -51,11 +44,13 @@ import {
   type OutcomeInput,
   type RawOutcomeLine,
 } from '../../domain/outcomes/outcomes-schema';
-import { BadRequest, Conflict, NotFound, PayloadTooLarge, Problem, Unprocessable, UnsupportedMediaType, type FieldError } from '../../domain/kernel/problems';
+import { Problem, type FieldError } from '../../domain/kernel/problems';
+import { conflict, errorView, invalidInput, isCallerError, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../kernel/errors';
+import type { DomainError } from '../../domain/kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
 import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
 import { requireAdmin } from '../catalog/management';
-import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page, type SecretStore } from '../kernel/ports';
+import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page } from '../kernel/ports';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
 import { cursor, parseQuery, wholeNumber, type Rule } from '../kernel/query';
 
@@ -140,7 +135,7 @@ export async function postOutcomes(
     const checked = validateOutcomeLine(raw.value);
     if (!checked.ok) {
       const externalId = (raw.value as { externalId?: unknown } | null)?.externalId;
-      results.set(raw.line, refused(raw.line, typeof externalId === 'string' && EXTERNAL_ID.test(externalId) ? externalId : null, new BadRequest('The outcome is not valid.', checked.errors)));
+      results.set(raw.line, refused(raw.line, typeof externalId === 'string' && EXTERNAL_ID.test(externalId) ? externalId : null, invalidInput('The outcome is not valid.', checked.errors)));
       continue;
     }
     const group = groups.get(checked.value.externalId) ?? [];
@@ -170,14 +165,15 @@ export async function postOutcomes(
   };
 }
 
-function refused(line: number, externalId: string | null, problem: Problem): OutcomeLineResult {
+function refused(line: number, externalId: string | null, err: DomainError | Problem): OutcomeLineResult {
+  const { status, detail, errors } = errorView(err);
   return {
     line,
     externalId,
     result: 'refused',
     matchedCallId: null,
     match: null,
-    error: { status: problem.status, detail: problem.detail, ...(problem.errors && problem.errors.length > 0 ? { errors: problem.errors } : {}) },
+    error: { status, detail, ...(errors ? { errors } : {}) },
   };
 }
 
@@ -196,7 +192,7 @@ async function applyLine(lineNo: number, input: OutcomeInput, ctx: LineContext, 
     const typed = typedCallerIdentity(input.callerNumber);
     if (typed === 'withheld') return refused(lineNo, input.externalId, withheldCallerRefusal('callerNumber'));
     if (typed === 'not_a_number') {
-      return refused(lineNo, input.externalId, new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
+      return refused(lineNo, input.externalId, unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]));
     }
     hash = identityHash(ctx.key, typed);
   }
@@ -219,8 +215,8 @@ async function applyLine(lineNo: number, input: OutcomeInput, ctx: LineContext, 
       }
     }
   } catch (err) {
-    if (err instanceof ConfigWriteConflict) return refused(lineNo, line.externalId, new Conflict('This outcome was changed by other requests meanwhile; post the line again.'));
-    if (err instanceof Problem) return refused(lineNo, line.externalId, err);
+    if (err instanceof ConfigWriteConflict) return refused(lineNo, line.externalId, conflict('This outcome was changed by other requests meanwhile; post the line again.'));
+    if (isCallerError(err)) return refused(lineNo, line.externalId, err);
     throw err;
   }
 }
@@ -240,7 +236,7 @@ async function applyOnce(line: OutcomeLine, ctx: LineContext, deps: OutcomeDeps)
       const owner = await deps.outcomes.callOutcomeOwner(plan.callId);
       // Another account's call answers exactly as a missing one: nothing is learnt about other accounts.
       if (owner === null || owner.accountId !== ctx.accountId) {
-        throw new Unprocessable('callId is not a call of this account.', [{ field: 'callId', message: 'must be a call of this account' }]);
+        throw unprocessable('callId is not a call of this account.', [{ field: 'callId', message: 'must be a call of this account' }]);
       }
       decided = { callId: plan.callId, match: 'call_id' };
       break;
@@ -268,7 +264,7 @@ async function applyOnce(line: OutcomeLine, ctx: LineContext, deps: OutcomeDeps)
 
 export async function getOutcome(principal: ApiKeyRecord, externalId: string, deps: Pick<OutcomeDeps, 'outcomes'>): Promise<OutcomeView> {
   const found = EXTERNAL_ID.test(externalId) ? await deps.outcomes.readOutcome(principal.accountId, externalId) : null;
-  if (found === null) throw new NotFound('No outcome with this externalId.');
+  if (found === null) throw notFound('No outcome with this externalId.');
   return outcomeView(found);
 }
 
@@ -302,15 +298,15 @@ function mediaType(contentType: string | undefined): string | undefined {
 
 /** The lines of a POST body: JSON (one object or {outcomes}) or CSV; 415 for anything else. */
 function bodyLines(req: RouteRequest): RawOutcomeLine[] {
-  if (Buffer.byteLength(req.body, 'utf8') > MAX_OUTCOMES_BYTES) throw new PayloadTooLarge(MAX_OUTCOMES_BYTES);
+  if (Buffer.byteLength(req.body, 'utf8') > MAX_OUTCOMES_BYTES) throw payloadTooLarge(MAX_OUTCOMES_BYTES);
   const type = mediaType(req.contentType);
   if (type === 'text/csv') return outcomeLinesFromCsv(req.body);
-  if (type !== 'application/json' && !type?.endsWith('+json')) throw new UnsupportedMediaType(req.contentType, ['application/json', 'text/csv']);
+  if (type !== 'application/json' && !type?.endsWith('+json')) throw unsupportedMediaType(req.contentType, ['application/json', 'text/csv']);
   let value: unknown;
   try {
     value = JSON.parse(req.body);
   } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
   return outcomeLinesFromJson(value);
 }
@@ -346,7 +342,7 @@ export const OUTCOME_ROUTES: readonly OutcomeRoute[] = [
   },
 ];
 
-/** The OpenAPI entries of OUTCOME_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** The OpenAPI entries of OUTCOME_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const OUTCOME_OPENAPI = {
   'POST /v1/outcomes': {
     summary:
@@ -372,26 +368,3 @@ export const OUTCOME_OPENAPI = {
     problems: [401, 404],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-export interface OutcomeDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** Resolves CALLER_HASH_KEY_REF; defaults to a SecretResolver (5-minute cache). */
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind OUTCOME_ROUTES, built from the configuration functions/api.ts loads. */
-export function outcomeDeps(config: Pick<Config, 'mainTable' | 'callerHashKeyRef'>, options: OutcomeDepsOptions = {}): OutcomeDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
-  return {
-    outcomes: new OutcomeRepo({ mainTable: config.mainTable, client: options.client }),
-    config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
-    callerHashKey,
-    cursors: cursorSealer(callerHashKey),
-    now: options.now ?? (() => new Date()),
-  };
-}

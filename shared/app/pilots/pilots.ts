@@ -11,16 +11,16 @@
  * another body, 422. The workflow execution is started after the write, named after the pilot (Step Functions
  * returns the same execution for the same name and input, so a retry that starts it again is harmless).
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import * as z from 'zod';
 import { parseBody } from '../../domain/catalog/config-schema';
-import { stateAfterClose } from '../../domain/pilots/lifecycle';
-import { pilotIdFor, requestHash, termsOf, type CloseReason, type PilotRecord, type PilotState } from '../../domain/pilots/pilots';
+import { assertNoOverlap, pilotTimeZone, validatePilotRequest } from '../../domain/pilots/validation';
 import { currentPilotDay, pilotProgress } from '../../domain/pilots/progress';
 import { isPilotCall } from '../../domain/pilots/report';
-import { assertNoOverlap, pilotTimeZone, validatePilotRequest } from '../../domain/pilots/validation';
+import { pilotIdFor, requestHash, termsOf, type CloseReason, type PilotRecord, type PilotState } from '../../domain/pilots/pilots';
+import { stateAfterClose } from '../../domain/pilots/lifecycle';
 import { CreatePilotSchema, IdempotencyKeySchema, PilotReportDoc, PilotViewDoc } from '../../domain/pilots/pilots-schema';
-import { BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType } from '../../domain/kernel/problems';
+import { conflict, invalidInput, notFound, unprocessable, unsupportedMediaType } from '../kernel/errors';
 import type { Account, Campaign, Publisher } from '../../domain/catalog/types';
 import type { Written } from '../catalog/management';
 import { requireAdmin } from '../catalog/management';
@@ -110,12 +110,12 @@ export async function createPilot(
 ): Promise<Written<PilotView>> {
   requireAdmin(principal);
   if (idempotencyKey === undefined) {
-    throw new BadRequest('An Idempotency-Key header is required: it makes a retried create return the same pilot.', [
+    throw invalidInput('An Idempotency-Key header is required: it makes a retried create return the same pilot.', [
       { field: 'Idempotency-Key', message: 'is required' },
     ]);
   }
   const key = IdempotencyKeySchema.safeParse(idempotencyKey);
-  if (!key.success) throw new BadRequest('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
+  if (!key.success) throw invalidInput('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
   const req = parseBody(CreatePilotSchema, json, 'pilot');
   const accountId = principal.accountId;
   const pilotId = pilotIdFor(accountId, key.data);
@@ -125,7 +125,7 @@ export async function createPilot(
     const existing = await deps.store.getPilot(accountId, pilotId);
     if (existing !== null) {
       if (existing.requestHash !== hash) {
-        throw new Unprocessable('This Idempotency-Key was already used with a different request; use a new key for a new pilot.', [
+        throw unprocessable('This Idempotency-Key was already used with a different request; use a new key for a new pilot.', [
           { field: 'Idempotency-Key', message: 'was used with a different request' },
         ]);
       }
@@ -145,7 +145,7 @@ export async function createPilot(
     // judging the pilot to overlap itself.
     if (campaign?.pilots?.some((p) => p.pilotId === pilotId)) continue;
     validatePilotRequest(req, { nowMs, campaign, publishers: new Map(req.publisherIds.map((id, i) => [id, publishers[i] ?? null])) });
-    if (campaign === null || account === null) throw new NotFound("The API key's account does not exist.");
+    if (campaign === null || account === null) throw notFound("The API key's account does not exist.");
     assertNoOverlap(campaign.pilots, req);
 
     const at = now.toISOString();
@@ -178,7 +178,7 @@ export async function createPilot(
     // 'exists': a concurrent retry with the same key won (answered above on the next turn);
     // 'campaign_changed': re-read the campaign and validate again (overlap included).
   }
-  throw new Conflict('The campaign kept changing while the pilot was being created; retry with the same Idempotency-Key.');
+  throw conflict('The campaign kept changing while the pilot was being created; retry with the same Idempotency-Key.');
 }
 
 function hashKey(key: string): string {
@@ -198,7 +198,7 @@ async function ensureStarted(rec: PilotRecord, deps: PilotApiDeps): Promise<Pilo
 
 async function findPilot(principal: ApiKeyRecord, pilotId: string, deps: PilotApiDeps): Promise<PilotRecord> {
   const rec = /^pilot-[0-9a-f]{24}$/.test(pilotId) ? await deps.store.getPilot(principal.accountId, pilotId) : null;
-  if (rec === null) throw new NotFound('No such pilot.');
+  if (rec === null) throw notFound('No such pilot.');
   return rec;
 }
 
@@ -268,7 +268,7 @@ export async function getPilot(principal: ApiKeyRecord, pilotId: string, deps: P
 /** The stored report (JSON text or CSV); 409 until it is built. */
 export async function getPilotReport(principal: ApiKeyRecord, pilotId: string, format: 'json' | 'csv', deps: PilotApiDeps): Promise<string> {
   const rec = await findPilot(principal, pilotId, deps);
-  if (rec.report === null) throw new Conflict(`The pilot's report is built when it closes; the pilot is ${rec.state}.`);
+  if (rec.report === null) throw conflict(`The pilot's report is built when it closes; the pilot is ${rec.state}.`);
   const text = await deps.reports.get(format === 'csv' ? rec.report.csvKey : rec.report.jsonKey);
   if (text === null) throw new Error(`pilot ${pilotId}: report object missing`);
   return text;
@@ -289,7 +289,7 @@ export async function stopPilot(principal: ApiKeyRecord, pilotId: string, deps: 
     await deps.store.closeCounter(rec.accountId, rec.pilotId, 'stopped', at);
     const counter = await deps.store.getCounter(rec.accountId, rec.pilotId);
     if (counter?.closedReason !== 'stopped') {
-      throw new Conflict(`The pilot is already closed (${counter?.closedReason ?? 'unknown'}); there is nothing to stop.`);
+      throw conflict(`The pilot is already closed (${counter?.closedReason ?? 'unknown'}); there is nothing to stop.`);
     }
     await deps.store.transition(rec.accountId, rec.pilotId, 'stopped', at);
     deps.log.info('pilot stopped', { accountId: rec.accountId, pilotId: rec.pilotId });
@@ -333,12 +333,12 @@ export interface PilotRoute {
 function jsonBody(req: PilotRouteRequest): unknown {
   const type = req.contentType?.split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json' && !type?.endsWith('+json')) {
-    throw new UnsupportedMediaType(req.contentType, ['application/json']);
+    throw unsupportedMediaType(req.contentType, ['application/json']);
   }
   try {
     return JSON.parse(req.body);
   } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
 }
 
@@ -388,7 +388,7 @@ export const PILOT_ROUTES: readonly PilotRoute[] = [
   },
 ];
 
-/** OpenAPI entries of PILOT_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** OpenAPI entries of PILOT_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const PILOT_OPENAPI = {
   'POST /v1/pilots': {
     summary:

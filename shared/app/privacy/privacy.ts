@@ -19,25 +19,19 @@
  * verify. The request and its outcome are stored (`GET /v1/privacy/deletions/{deletionId}`): 200 when done, 202 while
  * deferred recordings wait for their disputes.
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { OperationDoc } from '../kernel/operation-doc';
 import { createHash } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config } from '../../adapters/platform/env';
-import { CallRepo } from '../../adapters/calls/main-repo';
-import { PrivacyRepo } from '../../adapters/privacy/privacy-repo';
-import { S3RecordingObjects } from '../../adapters/recordings/recordings';
-import { SecretResolver } from '../../adapters/platform/secrets';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
 import type { Dispute } from '../../domain/disputes/disputes';
 import { slotName } from '../../domain/calls/fold';
 import { IdempotencyKeySchema } from '../../domain/pilots/pilots-schema';
 import { DeletionRecordSchema, DeletionRequestBodySchema } from '../../domain/privacy/privacy-schema';
-import { BadRequest, NotFound, Problem, Unprocessable } from '../../domain/kernel/problems';
+import { Problem } from '../../domain/kernel/problems';
+import { invalidInput, isCallerError, notFound, unprocessable } from '../kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
 import { requireAdmin } from '../catalog/management';
-import type { ApiKeyRecord, CallStore, SecretStore, StoredCall } from '../kernel/ports';
+import type { ApiKeyRecord, CallStore, StoredCall } from '../kernel/ports';
 import { jsonBody, parseQuery } from '../kernel/query';
 
 /** Calls erased at once by one request. */
@@ -128,7 +122,7 @@ export async function holdRecording(dispute: Dispute, deps: PrivacyDeps): Promis
     // No recording yet: the fetcher tags it held when it stores it (fetch-recording.ts).
     if (call?.recording != null) await deps.recordings.syncHold(call.recording.key, () => heldNow(dispute.callId, deps));
   } catch (err) {
-    if (err instanceof Problem) throw err;
+    if (isCallerError(err)) throw err;
     throw new LegalHoldPending('The dispute is stored, but the legal hold on its recording could not be applied. Repeat the identical request to apply it.');
   }
 }
@@ -151,7 +145,7 @@ export async function releaseRecording(dispute: Dispute, deps: PrivacyDeps): Pro
     const at = deps.now().toISOString();
     for (const deletionId of pendingDeletions) await deps.store.completeDeferred(call.accountId, deletionId, call.callId, at);
   } catch (err) {
-    if (err instanceof Problem) throw err;
+    if (isCallerError(err)) throw err;
     throw new LegalHoldPending('The dispute is resolved, but the legal hold on its recording could not be released. Repeat the identical request to release it.');
   }
 }
@@ -199,24 +193,24 @@ export interface DeletionAnswer {
 export async function requestDeletion(principal: ApiKeyRecord, idempotencyKey: string | undefined, json: unknown, deps: PrivacyDeps): Promise<DeletionAnswer> {
   requireAdmin(principal);
   if (idempotencyKey === undefined) {
-    throw new BadRequest('An Idempotency-Key header is required: it makes a retried deletion request return the same outcome.', [
+    throw invalidInput('An Idempotency-Key header is required: it makes a retried deletion request return the same outcome.', [
       { field: 'Idempotency-Key', message: 'is required' },
     ]);
   }
   const key = IdempotencyKeySchema.safeParse(idempotencyKey);
-  if (!key.success) throw new BadRequest('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
+  if (!key.success) throw invalidInput('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
   const body = parseBody(DeletionRequestBodySchema, json, 'deletion request');
   // The identity the writer gave the caller (caller.ts): a valid number, or other digits a carrier sent. A withheld
   // marker names nobody (and stores no personal data to erase).
   const typed = typedCallerIdentity(body.callerNumber);
   if (typed === 'withheld') throw withheldCallerRefusal('callerNumber');
-  if (typed === 'not_a_number') throw new Unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]);
+  if (typed === 'not_a_number') throw unprocessable('The caller number is not a valid phone number.', [{ field: 'callerNumber', message: 'must be a valid phone number, e.g. +15125550101' }]);
   const hash = identityHash(await deps.callerHashKey(), typed);
   const accountId = principal.accountId;
   const deletionId = deletionIdOf(accountId, key.data);
 
   const sameKeyOtherBody = () =>
-    new Unprocessable('This Idempotency-Key was already used for another caller; use a new key for a new request.', [
+    unprocessable('This Idempotency-Key was already used for another caller; use a new key for a new request.', [
       { field: 'Idempotency-Key', message: 'was used with a different request' },
     ]);
   let existing = await deps.store.getDeletion(accountId, deletionId);
@@ -295,7 +289,7 @@ async function runDeletion(request: DeletionRecord & { callerHash: string }, dep
 export async function getDeletion(principal: ApiKeyRecord, deletionId: string, deps: Pick<PrivacyDeps, 'store'>): Promise<DeletionRecord> {
   requireAdmin(principal);
   const found = /^del_[0-9a-f]{24}$/.test(deletionId) ? await deps.store.getDeletion(principal.accountId, deletionId) : null;
-  if (found === null) throw new NotFound('There is no deletion request with this id.');
+  if (found === null) throw notFound('There is no deletion request with this id.');
   return publicRecord(found);
 }
 
@@ -342,7 +336,7 @@ export const PRIVACY_ROUTES: readonly PrivacyRoute[] = [
   },
 ];
 
-/** OpenAPI entries of PRIVACY_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** OpenAPI entries of PRIVACY_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const PRIVACY_OPENAPI = {
   'POST /v1/privacy/deletions': {
     summary:
@@ -363,24 +357,3 @@ export const PRIVACY_OPENAPI = {
     problems: [400, 401, 403, 404],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-export interface PrivacyDepsOptions {
-  readonly client?: DynamoDBClient;
-  readonly s3?: S3Client;
-  readonly secrets?: Pick<SecretStore, 'resolve'>;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind PRIVACY_ROUTES and the dispute hooks, from the configuration functions/api.ts loads. */
-export function privacyDeps(config: Pick<Config, 'mainTable' | 'recordingsBucket' | 'callerHashKeyRef'>, options: PrivacyDepsOptions = {}): PrivacyDeps {
-  const secrets = options.secrets ?? new SecretResolver();
-  return {
-    calls: new CallRepo({ mainTable: config.mainTable, client: options.client }),
-    store: new PrivacyRepo({ mainTable: config.mainTable, client: options.client }),
-    recordings: new S3RecordingObjects(config.recordingsBucket, options.s3),
-    callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
-    now: options.now ?? (() => new Date()),
-  };
-}

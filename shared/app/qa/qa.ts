@@ -14,18 +14,12 @@
  *   (already disputed, outside the window, not billed, reason not allowed) does not undo the verdict: it is answered
  *   in the response with its problem.
  */
-import type { OperationDoc } from '../kernel/openapi';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { ZodType } from 'zod';
-import type { Config } from '../../adapters/platform/env';
-import { CampaignCallsReader } from '../../adapters/reports/campaign-calls';
-import { CallRepo, ConfigRepo } from '../../adapters/calls/main-repo';
-import { QaRepo } from '../../adapters/qa/qa-repo';
-import { PRESIGN_TTL_SEC, S3RecordingUrls } from '../../adapters/recordings/recording-urls';
+import type { OperationDoc } from '../kernel/operation-doc';
+import { PRESIGN_TTL_SEC } from '../recordings/links';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { asCampaign, type CampaignItem } from '../../domain/catalog/config';
-import { BadRequest, Conflict, Forbidden, NotFound, Problem, Unprocessable, UnsupportedMediaType, fieldErrors } from '../../domain/kernel/problems';
+import { fieldErrors } from '../../domain/kernel/problems';
+import { conflict, errorView, forbidden, invalidInput, isCallerError, notFound, unprocessable, unsupportedMediaType } from '../kernel/errors';
 import { createQaSampler, defaultQaSeed, disputeReasonOf, FLAGGED_RULE, FLAGGED_SHARE, type CallQa, type QaFlag } from '../../domain/qa/qa';
 import { PostQaResponseSchema, PostQaSchema, QaSampleSchema, type PostQaRequest } from '../../domain/qa/qa-schema';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
@@ -90,9 +84,9 @@ export function parseQaSampleQuery(accountId: string, params: QueryParams, now: 
   const toMs = q.to === undefined ? now.getTime() : Date.parse(q.to);
   // The default start never falls before the first instant keys can hold (input.ts).
   const fromMs = q.from === undefined ? clampInstant(toMs - DEFAULT_QA_PERIOD_DAYS * DAY_MS) : Date.parse(q.from);
-  if (fromMs >= toMs) throw new BadRequest('Invalid query parameters: from.', [{ field: 'from', message: 'must be before to (default: now)' }]);
+  if (fromMs >= toMs) throw invalidInput('Invalid query parameters: from.', [{ field: 'from', message: 'must be before to (default: now)' }]);
   if (toMs - fromMs > MAX_QA_PERIOD_DAYS * DAY_MS) {
-    throw new BadRequest('Invalid query parameters: from.', [{ field: 'from', message: `must be at most ${MAX_QA_PERIOD_DAYS} days before to` }]);
+    throw invalidInput('Invalid query parameters: from.', [{ field: 'from', message: `must be at most ${MAX_QA_PERIOD_DAYS} days before to` }]);
   }
   const base = { accountId, campaignId: q.campaignId!, from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString(), perSource: q.perSource ?? DEFAULT_PER_SOURCE };
   return { ...base, seed: q.seed ?? defaultQaSeed(base) };
@@ -131,7 +125,7 @@ export interface QaSampleResponse {
 
 export async function sampleForQa(q: QaSampleQuery, deps: QaDeps): Promise<QaSampleResponse> {
   const record = await deps.config.readCampaign(q.accountId, q.campaignId);
-  if (record === null) throw new NotFound('No such campaign.');
+  if (record === null) throw notFound('No such campaign.');
   const campaign = asCampaign(record);
   const calls = deps.campaignCalls.streamCampaignCalls(q.accountId, q.campaignId, q.from, q.to, { termsVersions: campaign.termsVersions });
   // The buffer the call was rated against; a call without one (no terms version) gets the version in force at its start.
@@ -195,10 +189,10 @@ export interface QaVerdictResponse {
 
 export async function recordQaVerdict(principal: ApiKeyRecord, callId: string, request: PostQaRequest, deps: Pick<QaDeps, 'calls' | 'qa' | 'disputes' | 'now'>): Promise<QaVerdictResponse> {
   // Refusals that need no read come first, and nothing is written when the request cannot be honoured whole.
-  if (request.openDispute && principal.role !== 'admin') throw new Forbidden('Opening a dispute needs an admin API key; analyst keys may record a verdict without openDispute.');
+  if (request.openDispute && principal.role !== 'admin') throw forbidden('Opening a dispute needs an admin API key; analyst keys may record a verdict without openDispute.');
   const mapped = disputeReasonOf(request.verdict);
   if (request.openDispute && mapped === null) {
-    throw new Unprocessable('A call judged good cannot be disputed.', [{ field: 'openDispute', message: 'cannot be true with verdict good' }]);
+    throw unprocessable('A call judged good cannot be disputed.', [{ field: 'openDispute', message: 'cannot be true with verdict good' }]);
   }
   const reason = request.openDispute ? (request.disputeReason ?? mapped) : null;
   await readOwnCall(principal, callId, (id) => deps.calls.getCall(id, { consistent: true }));
@@ -212,7 +206,7 @@ export async function recordQaVerdict(principal: ApiKeyRecord, callId: string, r
   try {
     await deps.qa.recordVerdict(principal.accountId, callId, qa);
   } catch (err) {
-    if (err instanceof ConfigWriteConflict) throw new Conflict('Another verdict on this call was recorded at the same moment; post it again.');
+    if (err instanceof ConfigWriteConflict) throw conflict('Another verdict on this call was recorded at the same moment; post it again.');
     throw err;
   }
   if (reason === null) return { callId, qa, dispute: null };
@@ -221,8 +215,9 @@ export async function recordQaVerdict(principal: ApiKeyRecord, callId: string, r
     const opened = await openCallDispute(principal, callId, { reason, note }, deps.disputes);
     return { callId, qa, dispute: { result: opened.created ? 'opened' : 'existing', dispute: opened.dispute, problem: null } };
   } catch (err) {
-    if (!(err instanceof Problem)) throw err;
-    const problem = { status: err.status, type: `https://callledger.dev/problems/${err.slug}`, title: err.title, detail: err.detail };
+    if (!isCallerError(err)) throw err;
+    const { status, type, title, detail } = errorView(err);
+    const problem = { status, type, title, detail };
     return { callId, qa, dispute: { result: 'refused', dispute: null, problem } };
   }
 }
@@ -243,16 +238,16 @@ function mediaType(contentType: string | undefined): string | undefined {
 function qaBody(req: RouteRequest): PostQaRequest {
   const type = mediaType(req.contentType);
   if (type !== 'application/json' && !type?.endsWith('+json')) {
-    throw new UnsupportedMediaType(req.contentType, ['application/json']);
+    throw unsupportedMediaType(req.contentType, ['application/json']);
   }
   let value: unknown;
   try {
     value = JSON.parse(req.body);
   } catch {
-    throw new BadRequest('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
+    throw invalidInput('The body is not valid JSON.', [{ field: '(root)', message: 'must be a JSON object' }]);
   }
   const parsed = PostQaSchema.safeParse(value);
-  if (!parsed.success) throw new BadRequest('The verdict is not valid.', fieldErrors(parsed.error.issues));
+  if (!parsed.success) throw invalidInput('The verdict is not valid.', fieldErrors(parsed.error.issues));
   return parsed.data;
 }
 
@@ -274,7 +269,7 @@ export const QA_ROUTES: readonly QaRoute[] = [
   },
 ];
 
-/** The OpenAPI entries of QA_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** The OpenAPI entries of QA_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const QA_OPENAPI = {
   'GET /v1/qa/sample': {
     summary:
@@ -296,26 +291,3 @@ export const QA_OPENAPI = {
     problems: [400, 401, 403, 404, 409, 415, 422],
   },
 } satisfies Record<string, OperationDoc>;
-
-// ------------------------------------------------------------------ wiring
-
-export interface QaDepsOptions {
-  /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
-  readonly client?: DynamoDBClient;
-  /** For presigning recordings; defaults to the shared client. */
-  readonly s3?: S3Client;
-  readonly now?: () => Date;
-}
-
-/** The adapters behind QA_ROUTES; `disputes`: the dispute use case's deps (functions/api.ts passes its ledger route deps). */
-export function qaDeps(config: Pick<Config, 'mainTable' | 'ledgerTable' | 'recordingsBucket'>, disputes: DisputeDeps, options: QaDepsOptions = {}): QaDeps {
-  return {
-    config: new ConfigRepo({ mainTable: config.mainTable, client: options.client }),
-    campaignCalls: new CampaignCallsReader({ mainTable: config.mainTable, client: options.client }),
-    media: new S3RecordingUrls(config.recordingsBucket, options.s3),
-    calls: new CallRepo({ mainTable: config.mainTable, client: options.client }),
-    qa: new QaRepo({ mainTable: config.mainTable, client: options.client }),
-    disputes,
-    now: options.now ?? (() => new Date()),
-  };
-}

@@ -11,7 +11,7 @@
  * note is deterministic, so re-running the same reconciliation answers with the disputes it already opened.
  */
 import { identityHash, typedCallerIdentity } from '../../domain/calls/caller';
-import { Problem } from '../../domain/kernel/problems';
+import { errorView, isCallerError } from '../kernel/errors';
 import { parseInvoiceCsv } from '../../domain/reconciliation/invoice-csv';
 import { reconcileInvoice, type ReconciliationReport } from '../../domain/reconciliation/reconcile-invoice';
 import { periodBounds } from '../../domain/ledger/statements';
@@ -94,8 +94,9 @@ async function openMismatchDisputes(principal: ApiKeyRecord, report: Reconciliat
       const opened = await openCallDispute(principal, m.callId, { reason: 'other', note }, deps);
       outcomes.push({ lineNo: m.lineNo, callId: m.callId, outcome: opened.created ? 'opened' : 'already_open', disputeId: opened.dispute.disputeId });
     } catch (err) {
-      if (!(err instanceof Problem)) throw err;
-      outcomes.push({ lineNo: m.lineNo, callId: m.callId, outcome: 'refused', status: err.status, detail: err.detail });
+      if (!isCallerError(err)) throw err;
+      const { status, detail } = errorView(err);
+      outcomes.push({ lineNo: m.lineNo, callId: m.callId, outcome: 'refused', status, detail });
     }
   }
   return outcomes;

@@ -23,7 +23,7 @@
 import type { ReportCall } from '../../domain/reports/analytics';
 import { dayNumber, localDay, splitPeriod, type AggregateKind } from '../../domain/reports/aggregates';
 import { asCampaign } from '../../domain/catalog/config';
-import { NotFound } from '../../domain/kernel/problems';
+import { notFound } from '../kernel/errors';
 import { createScorecard, type SourceRow } from '../../domain/reports/scorecard';
 import { scorecardCsv } from '../../domain/reports/scorecard-csv';
 import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
@@ -85,7 +85,7 @@ function planOf(q: { from: string; to: string; basis?: ReportBasis }, timeZone: 
 export function reportEngine(deps: ReportEngineDeps): ReportEngine {
   async function campaignOf(q: { accountId: string; campaignId: string }): Promise<Campaign> {
     const record = await deps.config.readCampaign(q.accountId, q.campaignId);
-    if (record === null) throw new NotFound('No such campaign.');
+    if (record === null) throw notFound('No such campaign.');
     return asCampaign(record);
   }
 

@@ -12,9 +12,11 @@
  * Query parameters are parsed by hand with shared/app/kernel/query.ts like every other route (unknown ones are named in
  * the 400); the zod schemas here describe responses only (OpenAPI, and the CLI's check of what it received).
  */
-import type { OperationDoc } from '../kernel/openapi';
+import type { DomainError } from '../../domain/kernel/errors';
+import type { OperationDoc } from '../kernel/operation-doc';
 import * as z from 'zod';
-import { BadRequest, Problem, type FieldError } from '../../domain/kernel/problems';
+import { Problem, type FieldError } from '../../domain/kernel/problems';
+import { invalidInput } from '../kernel/errors';
 import type { GroupBy } from '../../domain/reports/analytics';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
 import { QA_VERDICTS } from '../../domain/qa/qa';
@@ -75,8 +77,8 @@ const groupBy: Rule<GroupBy> = (raw) =>
   raw === 'publisher' || raw === 'subSource' ? { ok: true, value: raw } : { ok: false, message: 'must be publisher or subSource' };
 const bufferSec = wholeNumber(0, MAX_BUFFER_SEC);
 
-function badQuery(errors: readonly FieldError[]): BadRequest {
-  return new BadRequest(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
+function badQuery(errors: readonly FieldError[]): DomainError {
+  return invalidInput(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
 }
 
 /** from/to with their defaults: to = now, from = to − 30 days; at most MAX_PERIOD_DAYS apart, from before to. */
@@ -421,7 +423,7 @@ export const REPORT_SHAPES_MATCH: [
   SameShape<ThresholdReport['totals'], ThresholdTuning['totals']>,
 ] = [true, true, true, true];
 
-/** OpenAPI entries of REPORT_ROUTES (shared/app/kernel/openapi.ts spreads them into its table). */
+/** OpenAPI entries of REPORT_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
 export const REPORT_OPENAPI = {
   'GET /v1/reports/sources': {
     summary:

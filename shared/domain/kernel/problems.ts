@@ -1,6 +1,6 @@
 /**
  * One typed error hierarchy for everything a caller can get wrong, rendered as RFC 9457 problem details in
- * exactly one place (shared/adapters/http/http.ts). Anything that is not a Problem is a bug and becomes a generic 500.
+ * exactly one place (shared/adapters/http/problems.ts). Anything that is not a Problem is a bug and becomes a generic 500.
  */
 
 export const PROBLEM_BASE = 'https://callledger.dev/problems/';

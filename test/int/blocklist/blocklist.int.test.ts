@@ -8,10 +8,12 @@
  * of CONFIG_LEAD_MS would otherwise be waited for each change); calls start at instants of that clock, about an
  * hour before the real now, so configuration and processing behave as for calls processed after they started.
  */
+import { rejection, PROBLEM } from '../../support/problems';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockRepo } from '../../../shared/adapters/blocklist/block-repo';
 import { ddbStats } from '../../../shared/adapters/platform/dynamodb/ddb-stats';
-import { BLOCK_ROUTES, blockListDeps, type BlockListDeps } from '../../../shared/app/blocklist/block-list';
+import { BLOCK_ROUTES, type BlockListDeps } from '../../../shared/app/blocklist/block-list';
+import { blockListDeps } from '../../../shared/adapters/blocklist/deps';
 import type { RouteResponse } from '../../../shared/app/ledger/ledger-routes';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
@@ -170,10 +172,10 @@ describe('the block-list routes', () => {
   it('admin writes, analyst reads (403 on PUT); unknown callers are 404, nothing to unblock and too-early changes 422', async () => {
     const s = await setUp();
     const caller = freshNumber();
-    await expect(put(s, caller, { reason: 'fraud' }, s.analyst)).rejects.toBeInstanceOf(Forbidden);
-    await expect(send(s.routeDeps, s.analyst, 'GET', '/v1/blocked-callers/{e164}', caller)).rejects.toBeInstanceOf(NotFound);
-    await expect(put(s, caller, { blocked: false })).rejects.toMatchObject({ kind: 'refused', code: 'unprocessable', errors: [{ field: 'blocked' }] });
-    await expect(put(s, caller, { reason: 'fraud', effectiveFrom: new Date(s.clock.now()).toISOString() })).rejects.toMatchObject({
+    expect(await rejection(put(s, caller, { reason: 'fraud' }, s.analyst))).toMatchObject(PROBLEM.Forbidden);
+    expect(await rejection(send(s.routeDeps, s.analyst, 'GET', '/v1/blocked-callers/{e164}', caller))).toMatchObject(PROBLEM.NotFound);
+    expect(await rejection(put(s, caller, { blocked: false }))).toMatchObject({ status: 422, errors: [{ field: 'blocked' }] });
+    expect(await rejection(put(s, caller, { reason: 'fraud', effectiveFrom: new Date(s.clock.now()).toISOString() }))).toMatchObject({
       status: 422,
       errors: [{ field: 'effectiveFrom' }],
     });
@@ -200,7 +202,7 @@ describe('the block-list routes', () => {
     await expect(s.blocks.putBlock(hash, { ...stored, rev: 2 }, 1)).rejects.toThrow(/changed concurrently/);
     // A request that read rev 1 before that write: its conditional Put fails, the client gets 409.
     const staleRead = { ...s.routeDeps, blocks: { readBlock: async () => stored, putBlock: s.blocks.putBlock.bind(s.blocks), listBlocks: s.blocks.listBlocks.bind(s.blocks) } };
-    await expect(send(staleRead, s.admin, 'PUT', '/v1/blocked-callers/{e164}', caller, { reason: 'abuse' })).rejects.toBeInstanceOf(Conflict);
+    expect(await rejection(send(staleRead, s.admin, 'PUT', '/v1/blocked-callers/{e164}', caller, { reason: 'abuse' }))).toMatchObject(PROBLEM.Conflict);
     expect((await s.blocks.readBlock(s.accountId, hash))!).toMatchObject({ reason: 'other', rev: 2 });
   });
 
@@ -221,7 +223,7 @@ describe('the block-list routes', () => {
     const ids = [...page1.blockedCallers, ...page2.blockedCallers].map((v) => v.blockId).sort();
     expect(ids).toEqual(callers.map((c) => blockIdOf(callerHash(env.callerHashKey, c))).sort());
     // Another account's cursor is refused; its entries never show.
-    await expect(send(other.routeDeps, other.analyst, 'GET', '/v1/blocked-callers', undefined, undefined, { cursor: page1.cursor! })).rejects.toMatchObject({
+    expect(await rejection(send(other.routeDeps, other.analyst, 'GET', '/v1/blocked-callers', undefined, undefined, { cursor: page1.cursor! }))).toMatchObject({
       status: 400,
       errors: [{ field: 'cursor' }],
     });

@@ -8,10 +8,12 @@
  * Time: the management writes and the readers share a simulated clock about an hour before the real now, moved
  * forward by the tests (CONFIG_LEAD_MS is not waited for).
  */
+import { rejection, PROBLEM } from '../../support/problems';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsentRepo } from '../../../shared/adapters/compliance/consent-repo';
 import { DncRepo } from '../../../shared/adapters/compliance/dnc-repo';
-import { COMPLIANCE_ROUTES, complianceDeps, type ComplianceDeps } from '../../../shared/app/compliance/compliance';
+import { COMPLIANCE_ROUTES, type ComplianceDeps } from '../../../shared/app/compliance/compliance';
+import { complianceDeps } from '../../../shared/adapters/compliance/deps';
 import type { RouteResponse } from '../../../shared/app/ledger/ledger-routes';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
@@ -127,10 +129,10 @@ describe('DNC lists', () => {
 
   it('an analyst key cannot create a list or upload (403)', async () => {
     const s = await setUp();
-    await expect(send(s, s.analyst, 'PUT', '/v1/dnc-lists/{listId}', { listId: 'x' }, JSON.stringify({ name: 'x', source: 'internal' }))).rejects.toBeInstanceOf(Forbidden);
-    await expect(send(s, s.analyst, 'POST', '/v1/dnc-lists/{listId}/numbers', { listId: 'x' }, '+15125550101', 'text/csv')).rejects.toBeInstanceOf(Forbidden);
-    await expect(send(s, s.analyst, 'POST', '/v1/consent', {}, JSON.stringify({}))).rejects.toBeInstanceOf(Forbidden);
-    await expect(send(s, s.analyst, 'PUT', '/v1/account/compliance', {}, JSON.stringify({ consentMissingNonBillable: true, dncNonBillable: true }))).rejects.toBeInstanceOf(Forbidden);
+    expect(await rejection(send(s, s.analyst, 'PUT', '/v1/dnc-lists/{listId}', { listId: 'x' }, JSON.stringify({ name: 'x', source: 'internal' })))).toMatchObject(PROBLEM.Forbidden);
+    expect(await rejection(send(s, s.analyst, 'POST', '/v1/dnc-lists/{listId}/numbers', { listId: 'x' }, '+15125550101', 'text/csv'))).toMatchObject(PROBLEM.Forbidden);
+    expect(await rejection(send(s, s.analyst, 'POST', '/v1/consent', {}, JSON.stringify({})))).toMatchObject(PROBLEM.Forbidden);
+    expect(await rejection(send(s, s.analyst, 'PUT', '/v1/account/compliance', {}, JSON.stringify({ consentMissingNonBillable: true, dncNonBillable: true })))).toMatchObject(PROBLEM.Forbidden);
   });
 });
 

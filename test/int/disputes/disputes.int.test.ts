@@ -3,8 +3,8 @@
  * transaction with the dispute, at most once per charge, whatever the retries and races; refusals are precise
  * problems; a statement nets charges and credits of the account-time-zone month.
  */
+import { PROBLEM, problemType, rejection } from '../../support/problems';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Conflict, Forbidden, NotFound, Unprocessable, BadRequest } from '../../../shared/domain/kernel/problems';
 import type { Dispute } from '../../../shared/domain/disputes/disputes';
 import { statementDigest } from '../../../shared/domain/ledger/statements';
 import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
@@ -63,7 +63,7 @@ describe('disputes and credits', () => {
     // The identical retry answers the same, a different outcome is 409, and concurrent accepts race harmlessly.
     const retry = await resolve(t, dispute.disputeId, { outcome: 'accepted', note: 'confirmed' });
     expect(retry.body).toEqual(first.body);
-    await expect(resolve(t, dispute.disputeId, { outcome: 'rejected', note: 'changed my mind' })).rejects.toBeInstanceOf(Conflict);
+    expect(await rejection(resolve(t, dispute.disputeId, { outcome: 'rejected', note: 'changed my mind' }))).toMatchObject({ status: 409, type: problemType('already-resolved') });
     const raced = await Promise.allSettled([1, 2, 3, 4].map(() => resolve(t, dispute.disputeId, { outcome: 'accepted', note: 'confirmed' })));
     expect(raced.every((r) => r.status === 'fulfilled')).toBe(true);
 
@@ -93,33 +93,33 @@ describe('disputes and credits', () => {
     const out = await resolve(t, `dispute:${call.callId}`, { outcome: 'rejected', note: 'human on the recording' });
     expect(out.body).toMatchObject({ dispute: { status: 'rejected', resolvedBy: `finance-bot (admin) @ ${t.accountId}` }, credit: null });
     expect(await creditsOf(t.accountId)).toEqual([]);
-    await expect(resolve(t, `dispute:${call.callId}`, { outcome: 'accepted', note: '' })).rejects.toBeInstanceOf(Conflict);
+    expect(await rejection(resolve(t, `dispute:${call.callId}`, { outcome: 'accepted', note: '' }))).toMatchObject({ status: 409, type: problemType('already-resolved') });
     expect(await creditsOf(t.accountId)).toEqual([]);
   });
 
   it('refuses outside the window, reasons the policy does not allow, unbilled and unknown calls', async () => {
     const t = await tenant();
     const old = await commitCall(env, t, { publisherId: t.strictPublisher, startMs: NOW.getTime() - 8 * DAY });
-    const err = await open(t, old.callId, { reason: 'fraud', note: '' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Unprocessable);
-    expect((err as Unprocessable).detail).toMatch(/window \(7 days\) closed at/);
+    const err = await rejection(open(t, old.callId, { reason: 'fraud', note: '' }));
+    expect(err).toMatchObject({ status: 422, type: problemType('outside-window') });
+    expect(err.detail).toMatch(/window \(7 days\) closed at/);
 
     // The default policy (no publisher item) allows 30 days and every reason.
     const oldDefault = await commitCall(env, t, { publisherId: t.defaultPublisher, startMs: NOW.getTime() - 8 * DAY });
     expect((await open(t, oldDefault.callId, { reason: 'wrong_number', note: '' })).status).toBe(201);
 
     const recent = await commitCall(env, t, { publisherId: t.strictPublisher, startMs: NOW.getTime() - DAY });
-    const reasonErr = await open(t, recent.callId, { reason: 'below_buffer', note: '' }).catch((e: unknown) => e);
-    expect(reasonErr).toBeInstanceOf(Unprocessable);
-    expect((reasonErr as Unprocessable).errors).toEqual([{ field: 'reason', message: 'must be one of fraud, robocall, other' }]);
+    const reasonErr = await rejection(open(t, recent.callId, { reason: 'below_buffer', note: '' }));
+    expect(reasonErr).toMatchObject({ status: 422, type: problemType('reason-not-allowed') });
+    expect(reasonErr.errors).toEqual([{ field: 'reason', message: 'must be one of fraud, robocall, other' }]);
 
     const unbilled = await commitCall(env, t, { publisherId: t.strictPublisher, startMs: NOW.getTime() - DAY, durationSec: 20, reasons: ['below_buffer'] });
-    const unbilledErr = await open(t, unbilled.callId, { reason: 'fraud', note: '' }).catch((e: unknown) => e);
-    expect(unbilledErr).toBeInstanceOf(Unprocessable);
-    expect((unbilledErr as Unprocessable).detail).toBe(`Call ${unbilled.callId} has no charge to dispute.`);
+    const unbilledErr = await rejection(open(t, unbilled.callId, { reason: 'fraud', note: '' }));
+    expect(unbilledErr).toMatchObject({ status: 422, type: problemType('not-billed') });
+    expect(unbilledErr.detail).toBe(`Call ${unbilled.callId} has no charge to dispute.`);
 
-    await expect(open(t, 'twilio:CA0000000000000000000000000000dead', { reason: 'fraud', note: '' })).rejects.toBeInstanceOf(NotFound);
-    await expect(open(t, recent.callId, { reason: 'not-a-reason' })).rejects.toBeInstanceOf(BadRequest);
+    expect(await rejection(open(t, 'twilio:CA0000000000000000000000000000dead', { reason: 'fraud', note: '' }))).toMatchObject(PROBLEM.NotFound);
+    expect(await rejection(open(t, recent.callId, { reason: 'not-a-reason' }))).toMatchObject(PROBLEM.BadRequest);
     expect(await creditsOf(t.accountId)).toEqual([]);
   });
 
@@ -127,13 +127,13 @@ describe('disputes and credits', () => {
     const t = await tenant();
     const other = await tenant();
     const call = await commitCall(env, t, { publisherId: t.strictPublisher, startMs: NOW.getTime() - DAY });
-    await expect(open(t, call.callId, { reason: 'fraud', note: '' }, other.admin)).rejects.toMatchObject({ status: 404, detail: 'No such call.' });
-    await expect(open(t, call.callId, { reason: 'fraud', note: '' }, t.analyst)).rejects.toBeInstanceOf(Forbidden);
+    expect(await rejection(open(t, call.callId, { reason: 'fraud', note: '' }, other.admin))).toMatchObject({ status: 404, detail: 'No such call.' });
+    expect(await rejection(open(t, call.callId, { reason: 'fraud', note: '' }, t.analyst))).toMatchObject(PROBLEM.Forbidden);
     expect((await open(t, call.callId, { reason: 'fraud', note: 'x' })).status).toBe(201);
     // Same request again: 200 with the stored dispute; another reason: 409.
     expect((await open(t, call.callId, { reason: 'fraud', note: 'x' })).status).toBe(200);
-    await expect(open(t, call.callId, { reason: 'robocall', note: 'x' })).rejects.toBeInstanceOf(Conflict);
-    await expect(resolve(other, `dispute:${call.callId}`, { outcome: 'accepted', note: '' })).rejects.toBeInstanceOf(NotFound);
+    expect(await rejection(open(t, call.callId, { reason: 'robocall', note: 'x' }))).toMatchObject({ status: 409, type: problemType('already-disputed') });
+    expect(await rejection(resolve(other, `dispute:${call.callId}`, { outcome: 'accepted', note: '' }))).toMatchObject(PROBLEM.NotFound);
 
     const listed = await request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/disputes', { query: { status: 'open' } });
     expect((listed.body as { disputes: Dispute[] }).disputes.map((d) => d.callId)).toEqual([call.callId]);
@@ -205,7 +205,7 @@ describe('statements', () => {
     // All publishers of the account, and the precise 400s.
     const all = (await request(routeDeps(env, decemberNow), t.analyst, 'GET', '/v1/statements', { query: { period: '2026-11' } })).body as { chargesCents: number; entryCount: number };
     expect(all).toMatchObject({ chargesCents: 5 * PRICE, entryCount: 7 });
-    await expect(request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/statements', { query: { period: '2026-13' } })).rejects.toBeInstanceOf(BadRequest);
-    await expect(request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/statements', {})).rejects.toBeInstanceOf(BadRequest);
+    expect(await rejection(request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/statements', { query: { period: '2026-13' } }))).toMatchObject(PROBLEM.BadRequest);
+    expect(await rejection(request(routeDeps(env, NOW), t.analyst, 'GET', '/v1/statements', {}))).toMatchObject(PROBLEM.BadRequest);
   });
 });

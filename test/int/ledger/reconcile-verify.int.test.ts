@@ -3,6 +3,7 @@
  * with one of every planted mismatch, disputes opened from it; direct edits and deletions of ledger items behind
  * the API, reported by GET /v1/ledger/verify.
  */
+import { rejection, PROBLEM } from '../../support/problems';
 import { DeleteItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import type { ReconciliationResponse } from '../../../shared/app/reconciliation/reconciliations';
 import type { LedgerEntry } from '../../../shared/domain/ledger/entries';
-import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType } from '../../../shared/domain/kernel/problems';
+import { BadRequest, Forbidden, PayloadTooLarge, UnsupportedMediaType, Unprocessable } from '../../../shared/domain/kernel/problems';
 import { entryHash } from '../../../shared/domain/ledger/tamper';
 import type { ReasonCode } from '../../../shared/domain/rating/decision';
 import { createTenant, freshNumber, hex32, ledgerItemsOf, lifecycle, records, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
@@ -117,16 +118,16 @@ describe('POST /v1/reconciliations', () => {
     const post = (query: Record<string, string>, body: string, contentType = 'text/csv', principal = t.admin) =>
       request(deps, principal, 'POST', '/v1/reconciliations', { query, body, contentType });
     const csv = 'call id,amount\nCA1,45';
-    await expect(post({ period: '2026-11' }, csv)).rejects.toMatchObject({ status: 400, errors: [{ field: 'publisherId', message: 'is required' }] });
-    await expect(post({ publisherId: 'pub-x' }, csv)).rejects.toBeInstanceOf(BadRequest);
-    await expect(post({ publisherId: 'pub-x', period: '2026-11', from: '2026-11-01T00:00:00Z' }, csv)).rejects.toBeInstanceOf(BadRequest);
+    expect(await rejection(post({ period: '2026-11' }, csv))).toMatchObject({ status: 400, errors: [{ field: 'publisherId', message: 'is required' }] });
+    expect(await rejection(post({ publisherId: 'pub-x' }, csv))).toMatchObject(PROBLEM.BadRequest);
+    expect(await rejection(post({ publisherId: 'pub-x', period: '2026-11', from: '2026-11-01T00:00:00Z' }, csv))).toMatchObject(PROBLEM.BadRequest);
     await expect(post({ publisherId: 'pub-x', from: '2026-11-02T00:00:00Z', to: '2026-11-01T00:00:00Z' }, csv)).rejects.toMatchObject({
       errors: [{ field: 'to', message: 'must be after from' }],
     });
-    await expect(post({ publisherId: 'pub-x', period: '2026-11' }, csv, 'application/json')).rejects.toBeInstanceOf(UnsupportedMediaType);
-    await expect(post({ publisherId: 'pub-x', period: '2026-11' }, 'x'.repeat(5 * 1024 * 1024 + 1))).rejects.toBeInstanceOf(PayloadTooLarge);
-    await expect(post({ publisherId: 'pub-x', period: '2026-11' }, 'no,header\n1,2')).rejects.toMatchObject({ kind: 'refused', code: 'unprocessable', title: 'Unprocessable request' });
-    await expect(post({ publisherId: 'pub-x', period: '2026-11', openDisputes: 'true' }, csv, 'text/csv', t.analyst)).rejects.toBeInstanceOf(Forbidden);
+    expect(await rejection(post({ publisherId: 'pub-x', period: '2026-11' }, csv, 'application/json'))).toMatchObject(PROBLEM.UnsupportedMediaType);
+    expect(await rejection(post({ publisherId: 'pub-x', period: '2026-11' }, 'x'.repeat(5 * 1024 * 1024 + 1)))).toMatchObject(PROBLEM.PayloadTooLarge);
+    expect(await rejection(post({ publisherId: 'pub-x', period: '2026-11' }, 'no,header\n1,2'))).toMatchObject(PROBLEM.Unprocessable);
+    expect(await rejection(post({ publisherId: 'pub-x', period: '2026-11', openDisputes: 'true' }, csv, 'text/csv', t.analyst))).toMatchObject(PROBLEM.Forbidden);
     // An analyst may reconcile without opening disputes; from/to instead of a period.
     const ok = await post({ publisherId: 'pub-x', from: '2026-11-01T00:00:00Z', to: '2026-11-02T00:00:00Z' }, csv, 'text/csv', t.analyst);
     expect((ok.body as ReconciliationResponse).report.missingOnOurSide).toEqual([{ lineNo: 2, billedCents: 4500, reason: 'unknown_call_id' }]);

@@ -5,16 +5,20 @@
  * removes recordings and personal fields, defers held recordings until their dispute closes, and leaves the ledger
  * as it was (still verifying).
  */
+import { rejection, PROBLEM } from '../../support/problems';
 import { randomBytes } from 'node:crypto';
 import { GetObjectTaggingCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeMedia, type FakeMedia } from '../../../infra/local/fake-media';
 import { ConfigRepo } from '../../../shared/adapters/calls/main-repo';
 import { S3RecordingObjects, S3RecordingStore } from '../../../shared/adapters/recordings/recordings';
-import { COMPLIANCE_ROUTES, complianceDeps } from '../../../shared/app/compliance/compliance';
+import { COMPLIANCE_ROUTES } from '../../../shared/app/compliance/compliance';
+import { complianceDeps } from '../../../shared/adapters/compliance/deps';
 import { fetchRecording, type FetchRecordingDeps } from '../../../shared/app/recordings/fetch-recording';
-import { ledgerRouteDeps, type LedgerRouteDeps } from '../../../shared/app/ledger/ledger-routes';
-import { PRIVACY_ROUTES, privacyDeps, type DeletionRecord, type PrivacyDeps } from '../../../shared/app/privacy/privacy';
+import { type LedgerRouteDeps } from '../../../shared/app/ledger/ledger-routes';
+import { ledgerRouteDeps } from '../../../shared/adapters/ledger/deps';
+import { PRIVACY_ROUTES, type DeletionRecord, type PrivacyDeps } from '../../../shared/app/privacy/privacy';
+import { privacyDeps } from '../../../shared/adapters/privacy/deps';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { Unprocessable } from '../../../shared/domain/kernel/problems';
 import { freshNumber, hex32, ledgerItemsOf, recordingTelemetry, scanTable, silentLog, startCoreEnv, type CoreEnv } from '../../support/writer-fixtures';
@@ -240,7 +244,7 @@ describe('deletion requests', () => {
     // Idempotent: the same key answers the stored outcome; the same key for another number is refused.
     const again = await deletion(t.admin, idem, caller);
     expect(again).toEqual({ status: 202, body: record });
-    await expect(deletion(t.admin, idem, freshNumber())).rejects.toBeInstanceOf(Unprocessable);
+    expect(await rejection(deletion(t.admin, idem, freshNumber()))).toMatchObject(PROBLEM.Unprocessable);
     // A late recording job of an erased call stores nothing.
     expect(await storeRecording(t, noRecording, 'skipped')).toBeNull();
 
@@ -260,13 +264,13 @@ describe('deletion requests', () => {
   it('refuses analyst keys, a missing Idempotency-Key and invalid numbers; another account cannot read a request', async () => {
     const t = await newTenant();
     const other = await newTenant();
-    await expect(deletion(t.analyst, 'k1', freshNumber())).rejects.toMatchObject({ status: 403 });
-    await expect(
-      PRIVACY_ROUTES[0]!.handle(t.admin, { pathParameters: {}, query: {}, body: '{"callerNumber":"+15125550101"}', contentType: 'application/json', idempotencyKey: undefined }, privacy),
-    ).rejects.toMatchObject({ status: 400 });
-    await expect(deletion(t.admin, 'k2', '12')).rejects.toMatchObject({ status: 422 });
+    expect(await rejection(deletion(t.analyst, 'k1', freshNumber()))).toMatchObject({ status: 403 });
+    expect(
+      await rejection(PRIVACY_ROUTES[0]!.handle(t.admin, { pathParameters: {}, query: {}, body: '{"callerNumber":"+15125550101"}', contentType: 'application/json', idempotencyKey: undefined }, privacy)),
+    ).toMatchObject({ status: 400 });
+    expect(await rejection(deletion(t.admin, 'k2', '12'))).toMatchObject({ status: 422 });
     const res = await deletion(t.admin, 'k3', freshNumber());
     expect(res).toMatchObject({ status: 200, body: { status: 'completed', calls: 0 } });
-    await expect(getDeletion(other.admin, (res.body as DeletionRecord).deletionId)).rejects.toMatchObject({ status: 404 });
+    expect(await rejection(getDeletion(other.admin, (res.body as DeletionRecord).deletionId))).toMatchObject({ status: 404 });
   });
 });

@@ -6,14 +6,16 @@
  * opens a dispute through the dispute use case (a second one is refused with 409, the verdict kept), and an analyst
  * key may record a verdict but not open a dispute.
  */
+import { rejection, PROBLEM } from '../../support/problems';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignCallsReader } from '../../../shared/adapters/reports/campaign-calls';
 import { QaRepo } from '../../../shared/adapters/qa/qa-repo';
-import { ledgerRouteDeps } from '../../../shared/app/ledger/ledger-routes';
+import { ledgerRouteDeps } from '../../../shared/adapters/ledger/deps';
 import type { RouteResponse } from '../../../shared/app/ledger/ledger-routes';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
-import { QA_ROUTES, qaDeps, recordQaVerdict, type QaDeps, type QaSampleResponse, type QaVerdictResponse } from '../../../shared/app/qa/qa';
+import { QA_ROUTES, recordQaVerdict, type QaDeps, type QaSampleResponse, type QaVerdictResponse } from '../../../shared/app/qa/qa';
+import { qaDeps } from '../../../shared/adapters/qa/deps';
 import { getCallDetail } from '../../../shared/app/calls/read-api';
 import { reportEngine } from '../../../shared/app/reports/report-engine';
 import { Problem } from '../../../shared/domain/kernel/problems';
@@ -150,8 +152,8 @@ describe('GET /v1/qa/sample', () => {
   });
 
   it('answers 400 for a bad query and 404 for another campaign', async () => {
-    await expect(send(analyst, 'GET', '/v1/qa/sample', { query: { campaignId: t.campaign.campaignId, perSource: '0' } })).rejects.toMatchObject({ status: 400 });
-    await expect(send(analyst, 'GET', '/v1/qa/sample', { query: { campaignId: 'no-such-campaign' } })).rejects.toMatchObject({ status: 404 });
+    expect(await rejection(send(analyst, 'GET', '/v1/qa/sample', { query: { campaignId: t.campaign.campaignId, perSource: '0' } }))).toMatchObject({ status: 400 });
+    expect(await rejection(send(analyst, 'GET', '/v1/qa/sample', { query: { campaignId: 'no-such-campaign' } }))).toMatchObject({ status: 404 });
   });
 });
 
@@ -208,11 +210,11 @@ describe('POST /v1/calls/{callId}/qa', () => {
 
   it('refuses an analyst opening a dispute (403) and writes nothing; 404 for an unknown call and for another account\'s', async () => {
     const target = calls.filter((c) => c.publisher === 'a')[3]!.callId;
-    await expect(send(analyst, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'fraud', openDispute: true } })).rejects.toMatchObject({ status: 403 });
+    expect(await rejection(send(analyst, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'fraud', openDispute: true } }))).toMatchObject({ status: 403 });
     expect((await env.calls.getCall(target))!.qa ?? null).toBeNull();
-    await expect(send(admin, 'POST', '/v1/calls/{callId}/qa', { params: { callId: 'twilio:CAnope' }, body: { verdict: 'good' } })).rejects.toMatchObject({ status: 404 });
+    expect(await rejection(send(admin, 'POST', '/v1/calls/{callId}/qa', { params: { callId: 'twilio:CAnope' }, body: { verdict: 'good' } }))).toMatchObject({ status: 404 });
     const stranger: ApiKeyRecord = { accountId: 'acct-other', role: 'admin', label: 'x' };
-    await expect(send(stranger, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'good' } })).rejects.toMatchObject({ status: 404, detail: 'No such call.' });
-    await expect(send(admin, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'great' } })).rejects.toBeInstanceOf(Problem);
+    expect(await rejection(send(stranger, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'good' } }))).toMatchObject({ status: 404, detail: 'No such call.' });
+    expect(await rejection(send(admin, 'POST', '/v1/calls/{callId}/qa', { params: { callId: target }, body: { verdict: 'great' } }))).toMatchObject(PROBLEM.Problem);
   });
 });

@@ -11,7 +11,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { problemResponse } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch, type QueueRecord } from '../../../shared/app/rating/process-ingest-batch';
 import { billedInStartOrder } from '../../../shared/domain/rating/duplicate-window';

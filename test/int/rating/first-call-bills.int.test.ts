@@ -10,7 +10,7 @@ import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportCallOf } from '../../../shared/adapters/reports/campaign-calls';
-import { problemResponse } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import { configItems, mainKeys } from '../../../shared/adapters/calls/main-repo';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
@@ -75,7 +75,7 @@ async function verifyOk(t: Tenant, now = new Date()): Promise<void> {
   expect(res.body).toMatchObject({ ok: true, brokenLink: null, unhashedEntries: { count: 0 } });
 }
 
-/** A route's answer as the API gives it: a refusal is its problem+json (shared/adapters/http/http.ts). */
+/** A route's answer as the API gives it: a refusal is its problem+json (shared/adapters/http/problems.ts). */
 async function answered(res: Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
   try {
     return await res;

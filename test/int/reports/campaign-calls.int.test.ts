@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CampaignCallsReader, creditsByCall } from '../../../shared/adapters/reports/campaign-calls';
-import { outcomeDeps, postOutcomes } from '../../../shared/app/outcomes/outcomes';
+import { postOutcomes } from '../../../shared/app/outcomes/outcomes';
+import { outcomeDeps } from '../../../shared/adapters/outcomes/deps';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
 import type { ReportCall } from '../../../shared/domain/reports/analytics';
 import type { CreditEntry } from '../../../shared/domain/ledger/entries';

@@ -374,20 +374,20 @@ describe('disputes, statements and invoice reconciliation over HTTP on the same 
     const retry = await dispute(calls.v1!, admin, body);
     expect(retry.status).toBe(200);
     expect(retry.body).toEqual(opened.body);
-    expectProblem(await dispute(calls.v1!, admin, { ...body, note: 'another story' }), 409, 'conflict');
+    expectProblem(await dispute(calls.v1!, admin, { ...body, note: 'another story' }), 409, 'already-disputed');
 
     // PUB_B has the default policy (every reason); publisher A allows fraud and other only.
     expect((await dispute(calls.reassigned!, admin, { reason: 'wrong_number', note: 'caller wanted a plumber' })).status).toBe(201);
     expect((await dispute(a.credited!, admin, { reason: 'fraud', note: 'half the call was hold music' })).status).toBe(201);
     const outsidePolicy = await dispute(a.refused!, admin, { reason: 'below_buffer', note: '' });
-    expectProblem(outsidePolicy, 422, 'unprocessable');
+    expectProblem(outsidePolicy, 422, 'reason-not-allowed');
     expect(outsidePolicy.body.errors).toEqual([{ field: 'reason', message: expect.stringContaining('fraud, other') }]);
 
     // No charge to dispute: a call we rated non-billable, an unknown number's call; an unknown call; a bad body.
     const notBilled = await dispute(short!, admin, { reason: 'fraud' });
-    expectProblem(notBilled, 422, 'unprocessable');
+    expectProblem(notBilled, 422, 'not-billed');
     expect(notBilled.body.detail).toContain('no charge');
-    expectProblem(await dispute(calls.before!, admin, { reason: 'wrong_number' }), 422, 'unprocessable');
+    expectProblem(await dispute(calls.before!, admin, { reason: 'wrong_number' }), 422, 'not-billed');
     expectProblem(await dispute({ callSid: newCallSid(), from: newCaller(), to: NUMBER }, admin, { reason: 'fraud' }), 404, 'not-found');
     const malformed = await dispute(a.refused!, admin, { reason: 'because' });
     expectProblem(malformed, 400, 'malformed-request');
@@ -435,8 +435,8 @@ describe('disputes, statements and invoice reconciliation over HTTP on the same 
     const again = await resolve(calls.v1!, admin, accept);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(acc.body);
-    expectProblem(await resolve(calls.v1!, admin, { outcome: 'rejected', note: 'publisher agreed' }), 409, 'conflict');
-    expectProblem(await resolve(calls.v1!, admin, { ...accept, creditCents: 100 }), 409, 'conflict');
+    expectProblem(await resolve(calls.v1!, admin, { outcome: 'rejected', note: 'publisher agreed' }), 409, 'already-resolved');
+    expectProblem(await resolve(calls.v1!, admin, { ...accept, creditCents: 100 }), 409, 'already-resolved');
 
     const reject = { outcome: 'rejected', note: 'recording shows a genuine enquiry' };
     const rej = await resolve(calls.reassigned!, admin, reject);
@@ -444,11 +444,11 @@ describe('disputes, statements and invoice reconciliation over HTTP on the same 
     expect(rej.body.credit).toBeNull();
     expect(rej.body.dispute).toMatchObject({ status: 'rejected', resolvedBy: actor, publisherId: PUB_B, chargeCents: 5000 });
     expect(rej.body.dispute.creditCents).toBeUndefined();
-    expectProblem(await resolve(calls.reassigned!, admin, { outcome: 'accepted', note: reject.note }), 409, 'conflict');
+    expectProblem(await resolve(calls.reassigned!, admin, { outcome: 'accepted', note: reject.note }), 409, 'already-resolved');
 
     // A partial credit: at most the charge.
     const tooMuch = await resolve(a.credited!, admin, { outcome: 'accepted', note: 'x', creditCents: 3001 });
-    expectProblem(tooMuch, 422, 'unprocessable');
+    expectProblem(tooMuch, 422, 'credit-out-of-range');
     expect(tooMuch.body.errors).toEqual([{ field: 'creditCents', message: expect.any(String) }]);
     const part = await resolve(a.credited!, admin, { outcome: 'accepted', note: 'half-qualified', creditCents: 1000 });
     expect(part.status, JSON.stringify(part.body)).toBe(200);

@@ -3,7 +3,9 @@
  * PUT (idempotent, effective-dated, 422s), the view that never carries the number, the request schema, the
  * per-account cache's exactness rule, the reader over a fake DynamoDB client, and the routes' refusals before any I/O.
  */
+import { PROBLEM, rejection } from '../../support/problems';
 import fc from 'fast-check';
+import { errorView, isCallerError } from '../../../shared/app/kernel/errors';
 import { describe, expect, it } from 'vitest';
 import { BlockRepo } from '../../../shared/adapters/blocklist/block-repo';
 import { ExactCache, exactFor } from '../../../shared/adapters/platform/exact-cache';
@@ -28,8 +30,7 @@ import {
 import { BlockCallerBodySchema } from '../../../shared/domain/blocklist/block-list-schema';
 import { callerHash } from '../../../shared/domain/calls/caller';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
-import { DomainError } from '../../../shared/domain/kernel/errors';
-import { BadRequest, Forbidden, UnsupportedMediaType } from '../../../shared/domain/kernel/problems';
+import { BadRequest, Forbidden, Unprocessable, UnsupportedMediaType } from '../../../shared/domain/kernel/problems';
 
 const NOW = Date.parse('2026-11-24T12:00:00.000Z');
 const MIN = 60_000;
@@ -123,7 +124,7 @@ describe('state at an instant', () => {
             try {
               entry = applyBlockRequest(entry, request, ctx(atMs)).entry;
             } catch (err) {
-              if (!(err instanceof DomainError && err.kind === 'refused')) throw err; // unblocking a caller never blocked
+              if (!isCallerError(err) || errorView(err).status !== 422) throw err; // unblocking a caller never blocked
             }
             // A read issued just after this write (and before the next one).
             snapshots.push({ readAtMs: atMs, history: entry?.history ?? [] });
@@ -186,12 +187,12 @@ describe('applying a PUT', () => {
 
   it('refuses to unblock a caller never blocked, and an effectiveFrom sooner than CONFIG_LEAD_MS (422 naming the field)', () => {
     expect(() => applyBlockRequest(null, { blocked: false }, ctx(NOW))).toThrow(
-      expect.objectContaining({ kind: 'refused', code: 'unprocessable', errors: [{ field: 'blocked', message: expect.any(String) }] }),
+      expect.objectContaining({ status: 422, errors: [{ field: 'blocked', message: expect.any(String) }] }),
     );
     expect(() => applyBlockRequest(null, { blocked: true, reason: 'fraud', effectiveFrom: iso(NOW + CONFIG_LEAD_MS - 1) }, ctx(NOW))).toThrow(
       expect.objectContaining({ status: 422, errors: [{ field: 'effectiveFrom', message: expect.any(String) }] }),
     );
-    expect(() => applyBlockRequest(null, { blocked: true }, ctx(NOW))).toThrow(expect.objectContaining({ kind: 'refused', code: 'unprocessable', errors: [{ field: 'reason', message: expect.any(String) }] }));
+    expect(() => applyBlockRequest(null, { blocked: true }, ctx(NOW))).toThrow(expect.objectContaining({ status: 422, errors: [{ field: 'reason', message: expect.any(String) }] }));
   });
 });
 
@@ -361,34 +362,32 @@ describe('BLOCK_ROUTES', () => {
 
   it('refuses an analyst, a bad number (named, not echoed), bad bodies and parameters before touching a store', async () => {
     const body = { body: '{"reason":"fraud"}', contentType: 'application/json' };
-    await expect(put.handle(analyst, req({ pathParameters: { e164: NUMBER }, ...body }), untouchable)).rejects.toBeInstanceOf(Forbidden);
+    expect(await rejection(put.handle(analyst, req({ pathParameters: { e164: NUMBER }, ...body }), untouchable))).toMatchObject(PROBLEM.Forbidden);
 
     const badNumber = put.handle(admin, req({ pathParameters: { e164: '5125550142' }, ...body }), untouchable);
-    await expect(badNumber).rejects.toBeInstanceOf(BadRequest);
-    const problem = (await badNumber.catch((e: unknown) => e)) as BadRequest;
+    expect(await rejection(badNumber)).toMatchObject(PROBLEM.BadRequest);
+    const problem = await rejection(badNumber);
     expect(problem.errors).toEqual([{ field: 'e164', message: expect.any(String) }]);
     expect(JSON.stringify({ detail: problem.detail, errors: problem.errors })).not.toContain('5125550142');
 
-    await expect(put.handle(admin, req({ pathParameters: { e164: NUMBER }, body: '{"reason":"fraud"}', contentType: 'text/plain' }), untouchable)).rejects.toBeInstanceOf(
-      UnsupportedMediaType,
-    );
-    await expect(put.handle(admin, req({ pathParameters: { e164: NUMBER }, body: '{nope', contentType: 'application/json' }), untouchable)).rejects.toBeInstanceOf(BadRequest);
-    await expect(put.handle(admin, req({ pathParameters: { e164: NUMBER }, body: '{"reason":"spam"}', contentType: 'application/json' }), untouchable)).rejects.toMatchObject({
+    expect(await rejection(put.handle(admin, req({ pathParameters: { e164: NUMBER }, body: '{"reason":"fraud"}', contentType: 'text/plain' }), untouchable))).toMatchObject(PROBLEM.UnsupportedMediaType);
+    expect(await rejection(put.handle(admin, req({ pathParameters: { e164: NUMBER }, body: '{nope', contentType: 'application/json' }), untouchable))).toMatchObject(PROBLEM.BadRequest);
+    expect(await rejection(put.handle(admin, req({ pathParameters: { e164: NUMBER }, body: '{"reason":"spam"}', contentType: 'application/json' }), untouchable))).toMatchObject({
       status: 400,
       errors: [{ field: 'reason' }],
     });
-    await expect(put.handle(admin, req({ pathParameters: { e164: NUMBER } }), untouchable)).rejects.toMatchObject({ status: 400, errors: [{ field: 'reason' }] });
-    await expect(route('GET', '/v1/blocked-callers').handle(admin, req({ query: { limit: '0', sort: 'x' } }), untouchable)).rejects.toMatchObject({
+    expect(await rejection(put.handle(admin, req({ pathParameters: { e164: NUMBER } }), untouchable))).toMatchObject({ status: 400, errors: [{ field: 'reason' }] });
+    expect(await rejection(route('GET', '/v1/blocked-callers').handle(admin, req({ query: { limit: '0', sort: 'x' } }), untouchable))).toMatchObject({
       status: 400,
       errors: [{ field: 'limit' }, { field: 'sort' }],
     });
-    await expect(route('GET', '/v1/blocked-callers/{e164}').handle(analyst, req({ pathParameters: { e164: 'not-a-number' } }), untouchable)).rejects.toMatchObject({
+    expect(await rejection(route('GET', '/v1/blocked-callers/{e164}').handle(analyst, req({ pathParameters: { e164: 'not-a-number' } }), untouchable))).toMatchObject({
       status: 400,
       errors: [{ field: 'e164' }],
     });
     // A withheld marker names no caller: 422, for reading as for writing.
     for (const method of ['GET', 'PUT'] as const) {
-      await expect(route(method, '/v1/blocked-callers/{e164}').handle(admin, req({ pathParameters: { e164: 'anonymous' }, body: '{}' }), untouchable)).rejects.toMatchObject({
+      expect(await rejection(route(method, '/v1/blocked-callers/{e164}').handle(admin, req({ pathParameters: { e164: 'anonymous' }, body: '{}' }), untouchable))).toMatchObject({
         status: 422,
         errors: [{ field: 'e164' }],
       });

@@ -1,6 +1,6 @@
 /**
  * Caller identity (shared/domain/calls/caller.ts): one pure function from what the provider sent as the caller to the
- * identity every match hashes; the withheld rule (rating/rules.ts `caller_id_withheld`) and its term; the explanation's
+ * identity every match hashes; the withheld rule (rating-v2.ts `caller_id_withheld`) and its term; the explanation's
  * inputs. Properties (fast-check): the canonical form is stable under the formatting of one number, distinct numbers
  * never share it, and the kinds' forms never meet.
  */
@@ -18,13 +18,14 @@ import {
 } from '../../../shared/domain/calls/caller';
 import { callerNumberClass } from '../../../shared/domain/quality/caller-traits';
 import { rateCall, type RatingInput } from '../../../shared/domain/rating/rules';
-import { type CallFacts, REASON_CODES } from '../../../shared/domain/rating/decision';
+import { type CallFacts } from '../../../shared/domain/rating/decision';
 import { storedTermsVersion, withTermsDefaults, type TermsVersion } from '../../../shared/domain/terms/terms';
 import { parseTermsChange } from '../../../shared/domain/terms/terms-schema';
 import { asCampaign } from '../../../shared/domain/catalog/config';
+import { REASON_CODES } from '../../../shared/domain/rating/decision';
 import { type Campaign } from '../../../shared/domain/catalog/types';
 import { type Provider } from '../../../shared/domain/calls/events';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { BadRequest } from '../../../shared/domain/kernel/problems';
 
 const KEY = 'unit-test-caller-hash-key';

@@ -10,9 +10,9 @@ import {
   type ManagementDeps,
   type ManagementStore,
 } from '../../../shared/app/catalog/management';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { CONFIG_LEAD_MS, assignmentAt, asCampaign, campaignFromSeed } from '../../../shared/domain/catalog/config';
-import { Problem } from '../../../shared/domain/kernel/problems';
+import { rejection } from '../../support/problems';
 import { parseSeed } from '../../../shared/domain/catalog/seed';
 import type { Campaign, TrackingNumber, Publisher } from '../../../shared/domain/catalog/types';
 import demo from '../../../events/seed/demo.json';
@@ -54,14 +54,7 @@ function setup() {
   return { ...mem, deps, advance: (ms: number) => (now += ms) };
 }
 
-async function problem(p: Promise<unknown>): Promise<Problem> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Problem);
-  return err as Problem;
-}
+const problem = rejection;
 
 const TERMS = { priceCents: 4500, bufferSec: 90, duplicateWindowHours: 72 };
 const iso = (ms: number) => new Date(ms).toISOString();

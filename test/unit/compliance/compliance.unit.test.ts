@@ -4,6 +4,7 @@
  * echoed), the request schemas, the consent rule and window, and the writer reader's cache exactness (DncRepo over a
  * stub client that counts Queries).
  */
+import { rejection, thrown, PROBLEM } from '../../support/problems';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
@@ -103,8 +104,8 @@ describe('DNC upload parsing', () => {
   it('media types: text/csv and JSON; anything else is 415; an empty JSON upload is 400', () => {
     expect(dncUploadLines({ body: '+15125550101', contentType: 'text/csv; charset=utf-8' })).toHaveLength(1);
     expect(dncUploadLines({ body: '{"remove":["+15125550101"]}', contentType: 'application/json' })[0]).toMatchObject({ op: 'remove' });
-    expect(() => dncUploadLines({ body: '+15125550101', contentType: 'text/plain' })).toThrow(UnsupportedMediaType);
-    expect(() => dncUploadLines({ body: '{}', contentType: 'application/json' })).toThrow(BadRequest);
+    expect(thrown(() => dncUploadLines({ body: '+15125550101', contentType: 'text/plain' }))).toMatchObject(PROBLEM.UnsupportedMediaType);
+    expect(thrown(() => dncUploadLines({ body: '{}', contentType: 'application/json' }))).toMatchObject(PROBLEM.BadRequest);
   });
 });
 
@@ -157,10 +158,10 @@ describe('DNC upload use case', () => {
   it('refuses an analyst key (403), an unknown list (404), and too many lines (422)', async () => {
     const dnc = memoryDnc();
     const lines = dncLinesFromCsv('+15125550101');
-    await expect(uploadDncNumbers(analyst, 'natl', lines, deps(dnc))).rejects.toBeInstanceOf(Forbidden);
-    await expect(uploadDncNumbers(admin, 'other', lines, deps(dnc))).rejects.toBeInstanceOf(NotFound);
+    expect(await rejection(uploadDncNumbers(analyst, 'natl', lines, deps(dnc)))).toMatchObject(PROBLEM.Forbidden);
+    expect(await rejection(uploadDncNumbers(admin, 'other', lines, deps(dnc)))).toMatchObject(PROBLEM.NotFound);
     const many = Array.from({ length: MAX_DNC_LINES + 1 }, (_, i) => ({ line: i + 1, op: 'add' as const, raw: '+15125550101' }));
-    await expect(uploadDncNumbers(admin, 'natl', many, deps(dnc))).rejects.toBeInstanceOf(Unprocessable);
+    expect(await rejection(uploadDncNumbers(admin, 'natl', many, deps(dnc)))).toMatchObject(PROBLEM.Unprocessable);
   });
 });
 
@@ -213,7 +214,7 @@ describe('schemas', () => {
     ]);
     expect(stored).toEqual([callerHash(KEY, '+15125550177')]);
     expect(JSON.stringify(results)).not.toMatch(/5550177|5550178|nope/);
-    await expect(postConsent(analyst, records, deps(memoryDnc(), consent))).rejects.toBeInstanceOf(Forbidden);
+    expect(await rejection(postConsent(analyst, records, deps(memoryDnc(), consent)))).toMatchObject(PROBLEM.Forbidden);
   });
 });
 

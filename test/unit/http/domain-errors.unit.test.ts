@@ -4,7 +4,7 @@
  * key and unavailable says when to retry.
  */
 import { describe, expect, it } from 'vitest';
-import { problemResponse } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import { DomainError, type ErrorKind } from '../../../shared/domain/kernel/errors';
 
 const body = (res: ReturnType<typeof problemResponse>) => JSON.parse(String(res.body));

@@ -1,13 +1,13 @@
 /**
  * No phone number leaves in a problem (shared/domain/kernel/problems.ts `maskPhoneNumbers`, applied where problems are
- * rendered, shared/adapters/http/http.ts `problemResponse`): the request path (`instance`, or a path quoted in a detail)
+ * rendered, shared/adapters/http/problems.ts `problemResponse`): the request path (`instance`, or a path quoted in a detail)
  * and parameter names are the client's text and the same path shapes carry callers and tracking numbers, so every
  * number-shaped segment and every run of 7–15 digits becomes `{number}`; what problems legitimately say (dates,
  * amounts, ids with letters around their digits) is left as it is.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { problemResponse } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import { BadRequest, maskPhoneNumbers, NotFound, PayloadTooLarge } from '../../../shared/domain/kernel/problems';
 
 describe('maskPhoneNumbers', () => {

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { ROUTES } from '../../../infra/resources';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { checkPathParameters, instant, period } from '../../../shared/app/kernel/query';
 import { parseQaSampleQuery } from '../../../shared/app/qa/qa';
 import { parseSourcesQuery } from '../../../shared/app/reports/reports';
@@ -22,7 +22,8 @@ import { PutDncListBodySchema } from '../../../shared/domain/compliance/dnc-sche
 import { isPathId, isPlainText, MAX_INSTANT_MS, MIN_INSTANT_MS, readInstant } from '../../../shared/domain/kernel/input';
 import { OutcomeInputSchema } from '../../../shared/domain/outcomes/outcomes-schema';
 import { CreatePilotSchema } from '../../../shared/domain/pilots/pilots-schema';
-import { BadRequest } from '../../../shared/domain/kernel/problems';
+import type { ProblemBody } from '../../../shared/domain/kernel/problems';
+import { PROBLEM, thrown } from '../../support/problems';
 import { PostQaSchema } from '../../../shared/domain/qa/qa-schema';
 import { AccountSchema, ApiKeySeedSchema } from '../../../shared/domain/catalog/seed';
 import { periodBounds } from '../../../shared/domain/ledger/statements';
@@ -32,14 +33,11 @@ import { utcMs, wallTime, zonedToUtcMs } from '../../../shared/domain/kernel/zon
 const NOW = new Date('2026-06-15T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function badRequest(fn: () => unknown): BadRequest {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(BadRequest);
-    return err as BadRequest;
-  }
-  throw new Error('expected a BadRequest');
+/** The 400 malformed-request a call throws, as answered, or a failed expectation. */
+function badRequest(fn: () => unknown): ProblemBody {
+  const body = thrown(fn);
+  expect(body).toMatchObject(PROBLEM.BadRequest);
+  return body;
 }
 
 describe('instants: years 0000–9999 once the offset is applied', () => {

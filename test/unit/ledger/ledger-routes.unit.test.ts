@@ -2,6 +2,7 @@
  * LEDGER_ROUTES request handling with in-memory fakes: the route table the API mounts, and the precise problems a
  * malformed request gets before any store is touched.
  */
+import { PROBLEM, rejection } from '../../support/problems';
 import { describe, expect, it } from 'vitest';
 import { LEDGER_ROUTES, type LedgerRouteDeps, type RouteRequest } from '../../../shared/app/ledger/ledger-routes';
 import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
@@ -39,23 +40,21 @@ describe('LEDGER_ROUTES', () => {
   it('rejects bodies and parameters precisely before touching a store', async () => {
     const open = route('POST', '/v1/calls/{callId}/disputes');
     const withCall = { pathParameters: { callId: 'twilio:CA1' } };
-    await expect(open.handle(admin, req({ ...withCall, body: '{"reason":"fraud"}', contentType: 'text/plain' }), untouchable)).rejects.toBeInstanceOf(
-      UnsupportedMediaType,
-    );
-    await expect(open.handle(admin, req({ ...withCall, body: '{nope', contentType: 'application/json' }), untouchable)).rejects.toBeInstanceOf(BadRequest);
-    await expect(open.handle(admin, req({ ...withCall, body: '{"reason":"fraud","extra":1}', contentType: 'application/json' }), untouchable)).rejects.toMatchObject({
+    expect(await rejection(open.handle(admin, req({ ...withCall, body: '{"reason":"fraud"}', contentType: 'text/plain' }), untouchable))).toMatchObject(PROBLEM.UnsupportedMediaType);
+    expect(await rejection(open.handle(admin, req({ ...withCall, body: '{nope', contentType: 'application/json' }), untouchable))).toMatchObject(PROBLEM.BadRequest);
+    expect(await rejection(open.handle(admin, req({ ...withCall, body: '{"reason":"fraud","extra":1}', contentType: 'application/json' }), untouchable))).toMatchObject({
       status: 400,
       errors: [{ field: '(root)', message: expect.stringContaining('extra') }],
     });
     await expect(open.handle(admin, req({ ...withCall, query: { force: 'yes' } }), untouchable)).rejects.toMatchObject({
       errors: [{ field: 'force', message: 'is not a known parameter' }],
     });
-    await expect(open.handle(admin, req({ body: '{"reason":"fraud"}', contentType: 'application/json' }), untouchable)).rejects.toBeInstanceOf(NotFound);
+    expect(await rejection(open.handle(admin, req({ body: '{"reason":"fraud"}', contentType: 'application/json' }), untouchable))).toMatchObject(PROBLEM.NotFound);
 
     const resolve = route('POST', '/v1/disputes/{disputeId}/resolve');
-    await expect(
-      resolve.handle(admin, req({ pathParameters: { disputeId: 'dispute:twilio:CA1' }, body: '{"outcome":"accepted","creditCents":0}', contentType: 'application/json' }), untouchable),
-    ).rejects.toMatchObject({ status: 400, errors: [{ field: 'creditCents' }] });
+    expect(
+      await rejection(resolve.handle(admin, req({ pathParameters: { disputeId: 'dispute:twilio:CA1' }, body: '{"outcome":"accepted","creditCents":0}', contentType: 'application/json' }), untouchable)),
+    ).toMatchObject({ status: 400, errors: [{ field: 'creditCents' }] });
 
     const list = route('GET', '/v1/disputes');
     await expect(list.handle(admin, req({ query: { status: 'closed', limit: '0' } }), untouchable)).rejects.toMatchObject({
@@ -71,6 +70,6 @@ describe('LEDGER_ROUTES', () => {
         { field: 'publisherId', message: 'must be an id (lower-case letters, digits, dashes)' },
       ],
     });
-    await expect(route('GET', '/v1/ledger/verify').handle(admin, req({ query: { from: 'x' } }), untouchable)).rejects.toBeInstanceOf(BadRequest);
+    expect(await rejection(route('GET', '/v1/ledger/verify').handle(admin, req({ query: { from: 'x' } }), untouchable))).toMatchObject(PROBLEM.BadRequest);
   });
 });

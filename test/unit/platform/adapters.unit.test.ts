@@ -2,11 +2,13 @@
  * Pure parts of the adapters: config parsing, secret resolution, HTTP helpers and the one problem mapping,
  * slot encoding, cursors, archive keys.
  */
+import { thrown, PROBLEM } from '../../support/problems';
 import { describe, expect, it } from 'vitest';
 import { archiveGroups, archiveKey } from '../../../shared/adapters/calls/archive';
 import { decodeCursor, encodeCursor } from '../../../shared/adapters/http/cursor';
 import { ConfigError, loadConfig } from '../../../shared/adapters/platform/env';
-import { authenticate, header, problemResponse, rawBody, sha256Hex } from '../../../shared/adapters/http/http';
+import { authenticate, header, rawBody, sha256Hex } from '../../../shared/adapters/http/http';
+import { problemResponse } from '../../../shared/adapters/http/problems';
 import { decodeCallerTraits, decodeSlot, encodeCallerTraits, encodeSlot } from '../../../shared/adapters/calls/call-item';
 import { assertAllowedRecordingUrl, RecordingFetchError } from '../../../shared/adapters/recordings/recordings';
 import { envNameForSecret, secretRefFor, SecretNotFound, SecretResolver } from '../../../shared/adapters/platform/secrets';
@@ -126,9 +128,9 @@ describe('http helpers', () => {
   it('authenticates bearer keys by their sha256', async () => {
     const keys = { getApiKey: async (h: string) => (h === sha256Hex('secret-key') ? { accountId: 'acme', role: 'analyst' as const } : null) };
     expect(await authenticate({ headers: { Authorization: 'Bearer secret-key' } }, keys)).toEqual({ accountId: 'acme', role: 'analyst' });
-    await expect(authenticate({ headers: {} }, keys)).rejects.toMatchObject({ status: 401 });
-    await expect(authenticate({ headers: { authorization: 'Basic abc' } }, keys)).rejects.toMatchObject({ status: 401 });
-    await expect(authenticate({ headers: { authorization: 'Bearer other' } }, keys)).rejects.toMatchObject({ status: 401 });
+    await expect(authenticate({ headers: {} }, keys)).rejects.toMatchObject({ kind: 'unauthenticated', code: 'unauthorized' });
+    await expect(authenticate({ headers: { authorization: 'Basic abc' } }, keys)).rejects.toMatchObject({ kind: 'unauthenticated', code: 'unauthorized' });
+    await expect(authenticate({ headers: { authorization: 'Bearer other' } }, keys)).rejects.toMatchObject({ kind: 'unauthenticated', code: 'unauthorized' });
   });
 });
 
@@ -264,9 +266,9 @@ describe('cursors', () => {
   it('round-trip and are bound to the partition they were issued for', () => {
     const cursor = encodeCursor({ pk: 'ACCT#a', sk: '2026#x' });
     expect(decodeCursor(cursor, ['pk', 'sk'], { name: 'pk', value: 'ACCT#a' })).toEqual({ pk: { S: 'ACCT#a' }, sk: { S: '2026#x' } });
-    expect(() => decodeCursor(cursor, ['pk', 'sk'], { name: 'pk', value: 'ACCT#b' })).toThrow(BadRequest);
-    expect(() => decodeCursor('!!!', ['pk', 'sk'], { name: 'pk', value: 'ACCT#a' })).toThrow(BadRequest);
-    expect(() => decodeCursor(encodeCursor({ pk: 'ACCT#a' }), ['pk', 'sk'], { name: 'pk', value: 'ACCT#a' })).toThrow(BadRequest);
+    expect(thrown(() => decodeCursor(cursor, ['pk', 'sk'], { name: 'pk', value: 'ACCT#b' }))).toMatchObject(PROBLEM.BadRequest);
+    expect(thrown(() => decodeCursor('!!!', ['pk', 'sk'], { name: 'pk', value: 'ACCT#a' }))).toMatchObject(PROBLEM.BadRequest);
+    expect(thrown(() => decodeCursor(encodeCursor({ pk: 'ACCT#a' }), ['pk', 'sk'], { name: 'pk', value: 'ACCT#a' }))).toMatchObject(PROBLEM.BadRequest);
   });
 });
 

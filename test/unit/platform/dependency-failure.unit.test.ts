@@ -23,8 +23,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { FUNCTIONS, ROUTES } from '../../../infra/resources';
 import { SDK_BUDGETS, worstCaseMs } from '../../../shared/adapters/platform/clients/endpoint';
 import { dependencyFailure } from '../../../shared/adapters/platform/dependency-failure';
-import { problemResponse } from '../../../shared/adapters/http/http';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import { problemResponse } from '../../../shared/adapters/http/problems';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { NotFound } from '../../../shared/domain/kernel/problems';
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode, attempts: 2 } });

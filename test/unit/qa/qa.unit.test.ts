@@ -4,10 +4,11 @@
  * order, equal to the non-streaming definition), the flag rule, the verdict → dispute reason mapping, the request
  * schema, the query's rules and the verdict use case's refusals before anything is read or written.
  */
+import { rejection } from '../../support/problems';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ReportCall } from '../../../shared/domain/reports/analytics';
-import { Problem } from '../../../shared/domain/kernel/problems';
+import { errorView, isCallerError } from '../../../shared/app/kernel/errors';
 import {
   createQaSampler,
   defaultQaSeed,
@@ -234,7 +235,7 @@ describe('GET /v1/qa/sample query', () => {
     try {
       parseQaSampleQuery('acct-1', params, now);
     } catch (err) {
-      return err instanceof Problem ? { status: err.status, fields: err.errors?.map((e) => e.field) } : err;
+      return isCallerError(err) ? { status: errorView(err).status, fields: err.errors?.map((e) => e.field) } : err;
     }
     return null;
   };
@@ -267,10 +268,10 @@ describe('recording a verdict: refusals before any read or write', () => {
   const admin = { accountId: 'acct-1', role: 'admin' as const, label: 'ops' };
 
   it('403 for an analyst asking to open a dispute', async () => {
-    await expect(recordQaVerdict(analyst, 'twilio:CA1', { verdict: 'fraud', openDispute: true }, untouched)).rejects.toMatchObject({ status: 403 });
+    expect(await rejection(recordQaVerdict(analyst, 'twilio:CA1', { verdict: 'fraud', openDispute: true }, untouched))).toMatchObject({ status: 403 });
   });
 
   it('422 for a dispute on a good verdict, even from an admin', async () => {
-    await expect(recordQaVerdict(admin, 'twilio:CA1', { verdict: 'good', openDispute: true }, untouched)).rejects.toMatchObject({ status: 422 });
+    expect(await rejection(recordQaVerdict(admin, 'twilio:CA1', { verdict: 'good', openDispute: true }, untouched))).toMatchObject({ status: 422 });
   });
 });

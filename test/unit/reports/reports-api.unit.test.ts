@@ -4,9 +4,10 @@
  * and its OpenAPI entries; then the answer contract and the view model the CLI builds from it (web/report-model.ts),
  * and the money formatting both renderers share.
  */
+import { PROBLEM, rejection, thrown } from '../../support/problems';
 import { describe, expect, it } from 'vitest';
-import { BadRequest, Problem } from '../../../shared/domain/kernel/problems';
-import { openApiDocument } from '../../../shared/app/kernel/openapi';
+import type { Problem, ProblemBody } from '../../../shared/domain/kernel/problems';
+import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import {
   negotiate,
   NotAcceptable,
@@ -30,15 +31,11 @@ const NOW = new Date('2025-06-15T12:00:00.000Z');
 const DAY = 86_400_000;
 const ANALYST: ApiKeyRecord = { accountId: 'acme-roofing', role: 'analyst', label: 'analyst' };
 
-/** The BadRequest a call throws, or a failed expectation. */
-function badRequest(fn: () => unknown): BadRequest {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(BadRequest);
-    return err as BadRequest;
-  }
-  throw new Error('expected a BadRequest');
+/** The 400 malformed-request a call throws, as answered, or a failed expectation. */
+function badRequest(fn: () => unknown): ProblemBody {
+  const body = thrown(fn);
+  expect(body).toMatchObject(PROBLEM.BadRequest);
+  return body;
 }
 
 describe('parseSourcesQuery', () => {
@@ -224,11 +221,11 @@ describe('REPORT_ROUTES', () => {
   it('a bad query or an unacceptable Accept is refused before the engine runs', async () => {
     const { engine, calls } = stubEngine();
     const sources = route('/v1/reports/sources');
-    await expect(sources.handle(ANALYST, { query: {}, accept: 'text/csv' }, { engine, now: () => NOW })).rejects.toMatchObject({
+    expect(await rejection(sources.handle(ANALYST, { query: {}, accept: 'text/csv' }, { engine, now: () => NOW }))).toMatchObject({
       status: 400,
       errors: [{ field: 'campaignId', message: 'is required' }],
     });
-    await expect(sources.handle(ANALYST, { query: { campaignId: 'c' }, accept: 'application/pdf' }, { engine, now: () => NOW })).rejects.toMatchObject({ status: 406 });
+    expect(await rejection(sources.handle(ANALYST, { query: { campaignId: 'c' }, accept: 'application/pdf' }, { engine, now: () => NOW }))).toMatchObject({ status: 406 });
     await expect(
       route('/v1/reports/threshold').handle(ANALYST, { query: { campaignId: 'c' }, accept: 'text/csv' }, { engine, now: () => NOW }),
     ).rejects.toMatchObject({ status: 406 });
@@ -249,11 +246,11 @@ describe('REPORT_ROUTES', () => {
 
   it('the pending engine answers 501 problems, not 500s', async () => {
     const deps = { engine: pendingReportEngine, now: () => NOW };
-    await expect(route('/v1/reports/sources').handle(ANALYST, { query: { campaignId: 'c' }, accept: undefined }, deps)).rejects.toMatchObject({
+    expect(await rejection(route('/v1/reports/sources').handle(ANALYST, { query: { campaignId: 'c' }, accept: undefined }, deps))).toMatchObject({
       status: 501,
-      slug: 'not-implemented',
+      type: 'https://callledger.dev/problems/not-implemented',
     });
-    await expect(route('/v1/reports/threshold').handle(ANALYST, { query: { campaignId: 'c' }, accept: undefined }, deps)).rejects.toBeInstanceOf(Problem);
+    expect(await rejection(route('/v1/reports/threshold').handle(ANALYST, { query: { campaignId: 'c' }, accept: undefined }, deps))).toMatchObject(PROBLEM.Problem);
   });
 });
 

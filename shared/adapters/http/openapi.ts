@@ -5,17 +5,18 @@
  * documented here: an undocumented route throws when the document is built (and fails the unit test).
  */
 import * as z from 'zod';
+import type { OperationDoc, ParameterDoc } from '../../app/kernel/operation-doc';
 import { ROUTES, type RouteDef } from '../../../infra/resources';
 import { CampaignBodySchema, PublisherBodySchema, TrackingNumberBodySchema } from '../../domain/catalog/config-schema';
 import { OpenDisputeSchema, ResolveDisputeSchema } from '../../domain/disputes/disputes-schema';
 import { BlockCallerBodySchema, BlockedCallerSchema } from '../../domain/blocklist/block-list-schema';
 import { MAX_PATH_ID_LENGTH, MAX_PERIOD, MIN_PERIOD, PATH_ID } from '../../domain/kernel/input';
-import { PILOT_OPENAPI } from '../pilots/pilots';
-import { OUTCOME_OPENAPI } from '../outcomes/outcomes';
-import { COMPLIANCE_OPENAPI } from '../compliance/compliance';
-import { PRIVACY_OPENAPI } from '../privacy/privacy';
-import { REPORT_OPENAPI } from '../reports/reports';
-import { QA_OPENAPI } from '../qa/qa';
+import { PILOT_OPENAPI } from '../../app/pilots/pilots';
+import { OUTCOME_OPENAPI } from '../../app/outcomes/outcomes';
+import { COMPLIANCE_OPENAPI } from '../../app/compliance/compliance';
+import { PRIVACY_OPENAPI } from '../../app/privacy/privacy';
+import { REPORT_OPENAPI } from '../../app/reports/reports';
+import { QA_OPENAPI } from '../../app/qa/qa';
 import {
   CallSchema,
   CallsPageSchema,
@@ -30,7 +31,7 @@ import {
   StatementSchema,
   TrackingNumberSchema,
   VerifySchema,
-} from './api-schemas';
+} from '../../app/kernel/api-schemas';
 
 // ------------------------------------------------------------------ response schemas
 
@@ -62,31 +63,6 @@ const HealthReport = z
   .meta({ id: 'HealthReport' });
 
 // ------------------------------------------------------------------ operations
-
-type Auth = 'bearer' | 'admin' | 'none' | 'twilio';
-
-/** A query parameter or request header: a name, or the name with whether it is required and what it means. */
-export type ParameterDoc = string | { readonly name: string; readonly required?: boolean; readonly description?: string };
-
-/** How a route table documents an operation (openapi.ts turns it into an OpenAPI operation). */
-export interface OperationDoc {
-  readonly summary: string;
-  readonly auth: Auth;
-  /** The application/json request body. */
-  readonly request?: z.ZodType;
-  /** Request bodies of other media types (text/csv): media type → what the text is. */
-  readonly requestText?: Readonly<Record<string, string>>;
-  /** An application/x-www-form-urlencoded request body. */
-  readonly requestForm?: z.ZodType;
-  readonly responses: Readonly<
-    Record<number, { readonly description: string; readonly schema?: z.ZodType; readonly text?: Readonly<Record<string, string>>; readonly retryAfter?: boolean }>
-  >;
-  readonly query?: readonly ParameterDoc[];
-  readonly headers?: readonly ParameterDoc[];
-  readonly problems: readonly number[];
-  /** False for the routes that call no dependency; every other one may answer 503 (shared/adapters/http/http.ts). */
-  readonly dependencies?: false;
-}
 
 const RANGE_QUERY = ['campaignId', 'publisherId', 'from', 'to', 'cursor', 'limit'];
 
