@@ -12,10 +12,9 @@
  * newest first, Limit 1 (1 RCU). It is not cached: evidence is not effective-dated (consent.ts), so a cached "none"
  * could miss evidence posted a moment before the call was rated.
  */
-import { createHash } from 'node:crypto';
 import { PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { consentWindow, type ConsentEvidence, type ConsentMatch } from '../../domain/compliance/consent';
+import { certificateKey, consentWindow, type ConsentEvidence, type ConsentMatch } from '../../domain/compliance/consent';
 import type { ConsentReader } from '../../app/kernel/ports';
 import type { ConsentStore } from '../../app/compliance/compliance';
 import { mainKeys } from '../calls/keys';
@@ -24,19 +23,9 @@ import { errorName, getItem } from '../platform/dynamodb/ddb-ops';
 
 export const consentKeys = {
   pk: (accountId: string, callerHash: string) => `CONSENT#${accountId}#${callerHash}`,
-  sk: (capturedAt: string, certificateKey: string) => `${capturedAt}#${certificateKey}`,
+  /** `<capturedAt>#<certificate>`: the record's identity (consent.ts#evidenceIdOf hashes the same). */
+  sk: (capturedAt: string, certificate: string) => `${capturedAt}#${certificate}`,
 };
-
-/** The certificate part of the sort key: the id, else a digest of the URL. */
-export function certificateKey(certificateId: string | null, certificateUrl: string | null): string {
-  if (certificateId !== null) return certificateId;
-  return `url:${createHash('sha256').update(certificateUrl ?? '', 'utf8').digest('hex').slice(0, 24)}`;
-}
-
-/** `cns_` + 16 hex digits of the item's key: stable, and not reversible to the caller. */
-export function evidenceIdOf(accountId: string, callerHash: string, sk: string): string {
-  return `cns_${createHash('sha256').update(`${accountId}\n${callerHash}\n${sk}`, 'utf8').digest('hex').slice(0, 16)}`;
-}
 
 function toEvidence(item: Record<string, unknown>): ConsentEvidence {
   const { pk: _pk, sk: _sk, ...rest } = item;

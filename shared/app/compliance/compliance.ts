@@ -17,11 +17,10 @@
  * and answers name lines, never numbers.
  */
 import type { OperationDoc } from '../kernel/operation-doc';
-import { certificateKey, consentKeys, evidenceIdOf } from '../../adapters/compliance/consent-repo';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
-import { CONSENT_VALIDITY_DAYS, type ComplianceSettings, type ConsentEvidence } from '../../domain/compliance/consent';
+import { CONSENT_VALIDITY_DAYS, certificateKey, evidenceIdOf, type ComplianceSettings, type ConsentEvidence } from '../../domain/compliance/consent';
 import {
   CallConsentSchema,
   ComplianceSettingsSchema,
@@ -289,7 +288,7 @@ async function storeRecord(principal: ApiKeyRecord, line: number, raw: unknown, 
     postedAt: new Date(nowMs).toISOString(),
     postedBy: by(principal),
   };
-  const withId = { ...evidence, evidenceId: evidenceIdOf(principal.accountId, hash, consentKeys.sk(evidence.capturedAt, certificateKey(evidence.certificateId, evidence.certificateUrl))) };
+  const withId = { ...evidence, evidenceId: evidenceIdOf(principal.accountId, hash, evidence.capturedAt, certificateKey(evidence.certificateId, evidence.certificateUrl)) };
   const result = await deps.consent.putEvidence(hash, withId);
   return { line, result, evidenceId: withId.evidenceId };
 }

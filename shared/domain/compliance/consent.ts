@@ -10,6 +10,7 @@
  * consent). Evidence is not effective-dated: it states a fact about the past, so it applies as soon as it is stored —
  * but a call is judged once, when the writer rates it, so evidence must be posted before the call is processed.
  */
+import { createHash } from 'node:crypto';
 import type { Publisher, TrafficMethod } from '../catalog/types';
 
 /** How long captured consent covers calls (stated in docs/CONTRACTS.md). */
@@ -71,4 +72,18 @@ export function consentWindow(startedAtMs: number): { readonly fromMs: number; r
 export function consentApplies(capturedAtMs: number, startedAtMs: number): boolean {
   const w = consentWindow(startedAtMs);
   return capturedAtMs >= w.fromMs && capturedAtMs <= w.toMs;
+}
+
+/** The certificate part of a consent record's identity: its id, else a digest of its URL. */
+export function certificateKey(certificateId: string | null, certificateUrl: string | null): string {
+  if (certificateId !== null) return certificateId;
+  return `url:${createHash('sha256').update(certificateUrl ?? '', 'utf8').digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * A consent record's evidence id: `cns_` + 16 hex digits of its identity (account, keyed caller, capture instant,
+ * certificate) — stable across retries, and not reversible to the caller.
+ */
+export function evidenceIdOf(accountId: string, callerHash: string, capturedAt: string, certificate: string): string {
+  return `cns_${createHash('sha256').update(`${accountId}\n${callerHash}\n${capturedAt}#${certificate}`, 'utf8').digest('hex').slice(0, 16)}`;
 }
