@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: CallLedger's performance figures from ONE run of the local stack (issue 2, "Benchmark").
+ * `npm run bench`: CallLedger's performance figures from ONE run of the local stack ("Benchmark").
  *
  *   npm run bench [-- --calls 2000] [-- --ack-rate 200] [-- --ack-seconds 10] [-- --no-profile] [-- --no-bundles]
  *                 [-- --no-analytics] [-- --analytics-calls 1000000]

@@ -1,5 +1,5 @@
 /**
- * The second half of `npm run demo` (issue 3): after the traffic has been checked against its ground truth, walks
+ * The second half of `npm run demo`: after the traffic has been checked against its ground truth, walks
  * the buyer's back office over HTTP with an admin key:
  *
  *   1. terms      GET the campaign (version in force), schedule a v2 for next month, explain two ratings rule by rule

@@ -1,5 +1,5 @@
 /**
- * The demo's last act (issue 5): the buyer's CRM reports what the calls became, and the source scorecard and the
+ * The demo's last act: the buyer's CRM reports what the calls became, and the source scorecard and the
  * threshold report answer which publishers to scale and where to set the buffer.
  *
  * Outcomes are generated from the traffic's ground truth, seeded: a connected call books with a probability that

@@ -1,5 +1,5 @@
 /**
- * A seeded, deterministic corpus for the quality signals (issue 6): clean baseline traffic from three publishers
+ * A seeded, deterministic corpus for the quality signals: clean baseline traffic from three publishers
  * plus planted junk, every call with its ground truth. The same options give the same corpus, call for call.
  *
  * Baseline (scenario `baseline`): publishers pub-search (google, bing), pub-social (fb, tiktok) and pub-compare

@@ -1,5 +1,5 @@
 /**
- * Lambda: keeps the daily aggregates (issue 5) from the main table's stream (STREAMS.callChanges in
+ * Lambda: keeps the daily aggregates from the main table's stream (STREAMS.callChanges in
  * infra/resources.ts: call items only, both images). Thin: parse the records, hand the changes to
  * shared/app/reports/aggregates.ts, report the earliest failed record so the stream resumes there (partial batch response).
  */

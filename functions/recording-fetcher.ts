@@ -18,7 +18,7 @@ const deps: FetchRecordingDeps = {
   config: new ConfigRepo({ mainTable: config.mainTable }),
   secrets: new SecretResolver({ prefix: config.secretsRef }),
   media: new S3RecordingStore({ bucket: config.recordingsBucket, allowedHosts: config.recordingUrlAllowedHosts }),
-  // Issue 6: the recording's legal-hold tag follows its call's open dispute (shared/domain/recordings/retention.ts).
+  // The recording's legal-hold tag follows its call's open dispute (shared/domain/recordings/retention.ts).
   holds: new S3RecordingObjects(config.recordingsBucket),
   now: () => new Date(),
   telemetry,

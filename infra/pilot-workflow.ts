@@ -1,5 +1,5 @@
 /**
- * The pilot workflow (issue 4), in Amazon States Language, defined ONCE: the CDK stack deploys this definition
+ * The pilot workflow, in Amazon States Language, defined ONCE: the CDK stack deploys this definition
  * (infra/constructs/pilots.ts, `DefinitionBody.fromString`) and the local stack runs the very same one with
  * aws-local-stepfunctions (infra/local/stepfunctions.ts); a test compares the synthesised template's definition
  * with this function's output. Plain data: no aws-cdk-lib here.

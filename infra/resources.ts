@@ -96,7 +96,7 @@ export const TABLES = {
     globalSecondaryIndexes: [
       // Calls of an account in start-time order: gsi1pk = ACCT#<accountId>, gsi1sk = <startedAt ISO>#<callId>.
       { indexName: 'gsi1', partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
-      // Issue 5 (outcomes, reports). Both are sparse (only rated calls that carry the partition attribute) and sort on
+      // Outcomes and reports. Both are sparse (only rated calls that carry the partition attribute) and sort on
       // the SAME attribute as gsi1, `gsi1sk` = <startedAt>#<callId>: the value they need is identical, and a second and
       // third copy of it (~70 B each) would push a demo-shaped call item with its recording past 1 KB sooner (every
       // write of it, and of each ALL index, then costs double). docs/CONTRACTS.md, "The call item".
@@ -111,7 +111,7 @@ export const TABLES = {
       // campaign. ALL: reports stream every call of a campaign and period with its rating, slots and outcome
       // (shared/adapters/reports/campaign-calls.ts) without one GetItem per call.
       { indexName: 'gsi3', partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
-      // Issue 6, gsi4, EVERY rated call of a caller (deletion requests, shared/app/privacy/privacy.ts): keyed on the call item's
+      // gsi4, EVERY rated call of a caller (deletion requests, shared/app/privacy/privacy.ts): keyed on the call item's
       // existing `callerHash`, so the item gains no byte; gsi2 holds connected calls only. The hash is keyed per
       // environment, not per account: a query returns the caller's calls of every account and the reader keeps its
       // account's. KEYS_ONLY: the call id is the table key; 1 WCU when a call is rated, nothing on later writes.
@@ -123,7 +123,7 @@ export const TABLES = {
     // the reports cannot see (an event slot of a call not yet rated, a recording's key).
     stream: 'NEW_AND_OLD_IMAGES',
   },
-  // Daily aggregates (issue 5, shared/domain/reports/aggregates.ts): derived, rebuildable data, apart from the main table so
+  // Daily aggregates (shared/domain/reports/aggregates.ts): derived, rebuildable data, apart from the main table so
   // their own writes never come back on its stream. pk = AGG#<accountId>#<campaignId>#card|tune, sk = <day>#<source>;
   // and per call the contribution applied, pk = CONTRIB#<callId>, sk = C.
   aggregates: {
@@ -203,7 +203,7 @@ export const BUCKETS = {
     id: 'Archive',
     lifecycle: [{ prefix: 'raw/', transitionToIaDays: 30, expireDays: 400 }],
   },
-  // Issue 6: one expiry rule per retention class, selected by the recording's `expiry` tag; a recording under legal
+  // One expiry rule per retention class, selected by the recording's `expiry` tag; a recording under legal
   // hold is tagged `expiry=hold`, which no rule selects (shared/domain/recordings/retention.ts).
   recordings: {
     id: 'Recordings',
@@ -224,16 +224,16 @@ export const FUNCTIONS = {
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
-  // Seals every registered account's ledger hourly and anchors the newest seal in S3 (issue 3, tamper evidence).
+  // Seals every registered account's ledger hourly and anchors the newest seal in S3 (tamper evidence).
   ledgerSealer: { id: 'ledgerSealer', entry: 'functions/ledger-sealer.ts', memoryMb: 512, timeoutSec: 300, schedule: { rateMinutes: 60 } },
-  // Pilots (issue 4): the task states of the pilot state machine (infra/pilot-workflow.ts), and the enforcer that
+  // Pilots: the task states of the pilot state machine (infra/pilot-workflow.ts), and the enforcer that
   // reconciles, closes and reports live pilots every minute (shared/app/pilots/tasks.ts).
   pilotWorkflow: { id: 'pilotWorkflow', entry: 'functions/pilot-workflow.ts', memoryMb: 512, timeoutSec: 60 },
   enforceCaps: { id: 'enforceCaps', entry: 'functions/enforce-caps.ts', memoryMb: 512, timeoutSec: 50, schedule: { rateMinutes: 1 } },
-  // Issue 6: the cross-call quality pass (repeat_caller, velocity, coached_ivr flags on stored calls; flags only),
+  // The cross-call quality pass (repeat_caller, velocity, coached_ivr flags on stored calls; flags only),
   // hourly over every registered account (shared/app/quality/quality-pass.ts).
   qualityPass: { id: 'qualityPass', entry: 'functions/quality-pass.ts', memoryMb: 1024, timeoutSec: 300, schedule: { rateMinutes: 60 } },
-  // Daily aggregates (issue 5): keeps the per-(campaign, day, source) sums from the main table's stream (STREAMS).
+  // Daily aggregates: keeps the per-(campaign, day, source) sums from the main table's stream (STREAMS).
   aggregator: { id: 'aggregator', entry: 'functions/aggregator.ts', memoryMb: 512, timeoutSec: 60 },
 } as const satisfies Record<FunctionId, FunctionDef>;
 
@@ -243,41 +243,41 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/rating', fn: 'api' },
   { method: 'GET', path: '/v1/ledger', fn: 'api' },
-  // Management (issue 3): admin keys write, analyst keys read.
+  // Management: admin keys write, analyst keys read.
   { method: 'GET', path: '/v1/publishers/{publisherId}', fn: 'api' },
   { method: 'PUT', path: '/v1/publishers/{publisherId}', fn: 'api' },
   { method: 'GET', path: '/v1/campaigns/{campaignId}', fn: 'api' },
   { method: 'PUT', path: '/v1/campaigns/{campaignId}', fn: 'api' },
   { method: 'GET', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
   { method: 'PUT', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
-  // Disputes and credits, statements, invoice reconciliation, ledger verification (issue 3; shared/app/ledger/ledger-routes.ts).
+  // Disputes and credits, statements, invoice reconciliation, ledger verification (shared/app/ledger/ledger-routes.ts).
   { method: 'POST', path: '/v1/calls/{callId}/disputes', fn: 'api' },
   { method: 'POST', path: '/v1/disputes/{disputeId}/resolve', fn: 'api' },
   { method: 'GET', path: '/v1/disputes', fn: 'api' },
   { method: 'GET', path: '/v1/statements', fn: 'api' },
   { method: 'POST', path: '/v1/reconciliations', fn: 'api' },
   { method: 'GET', path: '/v1/ledger/verify', fn: 'api' },
-  // The account's block list (issue 3, rating rule blocked_caller; shared/app/blocklist/block-list.ts): admin writes, any key reads.
+  // The account's block list (rating rule blocked_caller; shared/app/blocklist/block-list.ts): admin writes, any key reads.
   { method: 'PUT', path: '/v1/blocked-callers/{e164}', fn: 'api' },
   { method: 'GET', path: '/v1/blocked-callers/{e164}', fn: 'api' },
   { method: 'GET', path: '/v1/blocked-callers', fn: 'api' },
-  // Pilot campaigns (issue 4; shared/app/pilots/pilots.ts): admin keys create and stop, analyst keys read.
+  // Pilot campaigns (shared/app/pilots/pilots.ts): admin keys create and stop, analyst keys read.
   { method: 'POST', path: '/v1/pilots', fn: 'api' },
   { method: 'GET', path: '/v1/pilots/{pilotId}', fn: 'api' },
   { method: 'POST', path: '/v1/pilots/{pilotId}/stop', fn: 'api' },
   { method: 'GET', path: '/v1/pilots/{pilotId}/report', fn: 'api' },
-  // Booked revenue by source (issue 5; shared/app/reports/reports.ts): the source scorecard (JSON, or CSV on Accept: text/csv)
+  // Booked revenue by source (shared/app/reports/reports.ts): the source scorecard (JSON, or CSV on Accept: text/csv)
   // and the buffer threshold sweep; any key.
   { method: 'GET', path: '/v1/reports/sources', fn: 'api' },
   { method: 'GET', path: '/v1/reports/threshold', fn: 'api' },
-  // CRM outcomes (issue 5; shared/app/outcomes/outcomes.ts): admin keys post (JSON or CSV), analyst keys read.
+  // CRM outcomes (shared/app/outcomes/outcomes.ts): admin keys post (JSON or CSV), analyst keys read.
   { method: 'POST', path: '/v1/outcomes', fn: 'api' },
   { method: 'GET', path: '/v1/outcomes', fn: 'api' },
   { method: 'GET', path: '/v1/outcomes/{externalId}', fn: 'api' },
-  // QA sampling (issue 6; shared/app/qa/qa.ts): any key samples and records verdicts; opening a dispute needs admin.
+  // QA sampling (shared/app/qa/qa.ts): any key samples and records verdicts; opening a dispute needs admin.
   { method: 'GET', path: '/v1/qa/sample', fn: 'api' },
   { method: 'POST', path: '/v1/calls/{callId}/qa', fn: 'api' },
-  // Compliance (issue 6; shared/app/compliance/compliance.ts): DNC lists, consent evidence, settings; admin keys write.
+  // Compliance (shared/app/compliance/compliance.ts): DNC lists, consent evidence, settings; admin keys write.
   { method: 'PUT', path: '/v1/dnc-lists/{listId}', fn: 'api' },
   { method: 'GET', path: '/v1/dnc-lists/{listId}', fn: 'api' },
   { method: 'GET', path: '/v1/dnc-lists', fn: 'api' },
@@ -285,7 +285,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/consent', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/consent', fn: 'api' },
   { method: 'PUT', path: '/v1/account/compliance', fn: 'api' },
-  // Deletion requests (issue 6; shared/app/privacy/privacy.ts): admin keys only.
+  // Deletion requests (shared/app/privacy/privacy.ts): admin keys only.
   { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
@@ -310,7 +310,7 @@ export const ALARMED_METRICS = {
 export const ENV = {
   mainTable: 'MAIN_TABLE',
   ledgerTable: 'LEDGER_TABLE',
-  /** The daily aggregates (issue 5): written by the aggregator, read by the reports. */
+  /** The daily aggregates: written by the aggregator, read by the reports. */
   aggregatesTable: 'AGGREGATES_TABLE',
   ingestQueueUrl: 'INGEST_QUEUE_URL',
   recordingsQueueUrl: 'RECORDINGS_QUEUE_URL',

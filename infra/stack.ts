@@ -52,7 +52,7 @@ export class CallLedgerStack extends Stack {
   readonly alarms: OperationalAlarms;
   readonly schedules: FunctionSchedules;
   readonly pilots: PilotWorkflow;
-  /** The KMS key caller numbers are sealed under (issue 6). */
+  /** The KMS key caller numbers are sealed under. */
   readonly piiKey: PiiKey;
 
   constructor(scope: Construct, id: string, props: CallLedgerStackProps) {
@@ -213,7 +213,7 @@ export class CallLedgerStack extends Stack {
     // Scheduled functions (FUNCTIONS[*].schedule) on EventBridge Scheduler, e.g. the ledger sealer hourly.
     this.schedules = new FunctionSchedules(this, 'Schedules', { functions: mapValues(this.functions, (f) => f.fn), namePrefix: prefix });
 
-    // Pilot campaigns (issue 4): the state machine, its alarms and the pilot functions' IAM (enforce-caps runs every
+    // Pilot campaigns: the state machine, its alarms and the pilot functions' IAM (enforce-caps runs every
     // minute through FunctionSchedules above).
     this.pilots = new PilotWorkflow(this, 'Pilots', {
       stateMachineName: physicalName(prefix, 'pilots'),
@@ -277,7 +277,7 @@ export class CallLedgerStack extends Stack {
     grantTable(f.recordingFetcher, main, TABLES.main, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     grantObjectWrite(f.recordingFetcher, recordingsBucket, 'recordings/');
     grantSsmRead(f.recordingFetcher, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
-    // Issue 6: recordings are stored with their retention and hold tags (PutObject with tags needs PutObjectTagging)
+    // Recordings are stored with their retention and hold tags (PutObject with tags needs PutObjectTagging)
     // and the hold tag follows a dispute opened while the recording was being stored.
     f.recordingFetcher.addToRolePolicy(
       new PolicyStatement({
@@ -312,7 +312,7 @@ export class CallLedgerStack extends Stack {
         resources: [recordingsBucket.arnForObjects('recordings/*')],
       }),
     );
-    // Issue 6 (shared/app/privacy/privacy.ts): legal holds re-tag recordings; deletion requests delete every version of one.
+    // Privacy (shared/app/privacy/privacy.ts): legal holds re-tag recordings; deletion requests delete every version of one.
     f.api.addToRolePolicy(
       new PolicyStatement({
         effect: Effect.ALLOW,
@@ -332,7 +332,7 @@ export class CallLedgerStack extends Stack {
     // GET /health asks the ingest queue for its ARN (shared/adapters/platform/health-probes.ts): attributes only, no messages.
     f.api.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:GetQueueAttributes'], resources: [ingest.queue.queueArn] }));
 
-    // aggregator (daily aggregates, issue 5): read the changed call item and the campaign / account config (GetItem on
+    // aggregator (daily aggregates): read the changed call item and the campaign / account config (GetItem on
     // the main table), keep contributions and cells in the aggregates table (GetItem, PutItem, UpdateItem: in
     // TransactWriteItems); the stream read permissions come with the event source. The api reads the cells (Query).
     grantTable(f.aggregator, main, TABLES.main, ['dynamodb:GetItem']);
@@ -358,7 +358,7 @@ export class CallLedgerStack extends Stack {
         resources: [this.storage.buckets.anchors.arnForObjects('anchors/*')],
       }),
     );
-    // qualityPass (issue 6, cross-call flags): list registered accounts and read each account's calls in start order
+    // qualityPass (cross-call flags): list registered accounts and read each account's calls in start order
     // (Query on main gsi1 only), read the account's quality config (GetItem on ACCT# partitions), keep its checkpoint
     // (GetItem/PutItem on QPASS# partitions) and set the `xq` flags on call items (UpdateItem on CALL# partitions only:
     // never a marker, pilot counter or configuration item). Nothing on the ledger table: flags never touch billing.

@@ -1,5 +1,5 @@
 /**
- * The booked-revenue report as ONE self-contained HTML file (issue 5): inline CSS, three inline SVG charts drawn
+ * The booked-revenue report as ONE self-contained HTML file: inline CSS, three inline SVG charts drawn
  * here on the server side, and the scorecard as an accessible table. No script, font, image or stylesheet is
  * fetched, so the file opens from disk, from an e-mail attachment or an S3 link alike; a Content-Security-Policy
  * of `default-src 'none'` makes that a guarantee (and a second line of defence behind the escaping).

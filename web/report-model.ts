@@ -1,5 +1,5 @@
 /**
- * The view model of the booked-revenue report (issue 5): everything the terminal table (report-terminal.ts) and
+ * The view model of the booked-revenue report: everything the terminal table (report-terminal.ts) and
  * the self-contained HTML report (report-html.ts) show, already derived, so that both renderers only lay it out.
  * Pure: no I/O, no clock (generatedAt comes from the answer).
  *

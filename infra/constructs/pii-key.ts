@@ -1,5 +1,5 @@
 /**
- * The KMS key caller numbers are sealed under (issue 6, "PII"; shared/adapters/privacy/pii-cipher.ts): the ledger writer
+ * The KMS key caller numbers are sealed under ("PII"; shared/adapters/privacy/pii-cipher.ts): the ledger writer
  * makes one data key a day with GenerateDataKey and stores it KMS-encrypted in the main table; the writer and the
  * API decrypt those stored data keys. No function ever calls Encrypt: the numbers are sealed with the data keys.
  * Annual rotation is on; old key material keeps decrypting old data keys.

@@ -1,5 +1,5 @@
 /**
- * Pilot campaigns in AWS (issue 4): the Standard state machine running infra/pilot-workflow.ts's definition (logs
+ * Pilot campaigns in AWS: the Standard state machine running infra/pilot-workflow.ts's definition (logs
  * at level ALL to its own log group, X-Ray tracing), its alarms, and the IAM of the three functions involved:
  *
  * - pilotWorkflow (the task states) and enforceCaps (every minute, by FunctionSchedules from FUNCTIONS.schedule):

@@ -1,5 +1,5 @@
 /**
- * S3 object tagging for fauxqs, which has none (issue 6: recordings carry their retention class and legal hold as
+ * S3 object tagging for fauxqs, which has none (recordings carry their retention class and legal hold as
  * tags; shared/domain/recordings/retention.ts).
  *
  * Measured with fauxqs 2.4.1 and the AWS SDK v3 client: `PutObjectTagging` (PUT `?tagging`) is routed to PutObject

@@ -12,8 +12,8 @@
  *   `occurredAt` (omitted when 0); a time not in `toISOString()` form is kept verbatim, so decoding is exact;
  * - a recording URL that ends in the recording's id (Twilio's always do) is stored without it;
  * - null fields are dropped.
- * decodeSlot restores exactly the event that was encoded, except for what is personal (issue 6, docs/ARCHITECTURE.md
- * "PII"): the caller's number (`from`) is never stored in a slot; it is read back as '' (items written before issue 6
+ * decodeSlot restores exactly the event that was encoded, except for what is personal (docs/ARCHITECTURE.md
+ * "PII"): the caller's number (`from`) is never stored in a slot; it is read back as '' (items written before caller numbers were sealed
  * kept it as `f` and are still read). Its location as Twilio derives it from the number (FromState, FromZip,
  * FromCountry) is kept only on the call's own terminal slots, whose event is the geography rule's input; other slots
  * read it back as null. What later steps need of the caller is on the item: `callerHash`, `ct` (encodeCallerTraits)
@@ -79,7 +79,7 @@ function decodeTimes(stored: Stored): { occurredAt: string; receivedAt: string }
 
 /**
  * call.status fields and their one-letter keys (the order is the encoding order). `from` is not among them: it is
- * never written (`f` is read on items written before issue 6, see decodeSlot).
+ * never written (`f` is read on items written before caller numbers were sealed, see decodeSlot).
  */
 const STATUS_FIELDS = [
   ['direction', 'd'],
@@ -161,7 +161,7 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
     const gather = attr.startsWith('s_') && attr.endsWith('_gather');
     const status = attr.slice(2, gather ? -'_gather'.length : undefined) as CallStatus;
     const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
-    // Not stored since issue 6: ''. A clear `f` (written before) or one a deletion request removed: read as it is.
+    // No longer stored: ''. A clear `f` (written before) or one a deletion request removed: read as it is.
     const from = typeof stored.f === 'string' ? stored.f : '';
     const event = { kind: 'call.status', eventId: '', ...base, status, from, ...fields } as unknown as CallStatusEvent;
     return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
@@ -175,7 +175,7 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
   return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
 }
 
-// ------------------------------------------------------------------ caller traits (issue 6)
+// ------------------------------------------------------------------ caller traits
 
 const CLASS_CODES: Readonly<Record<CallerNumberClass, string>> = { valid: 'v', unallocatable: 'u', invalid: 'i', withheld: 'w' };
 const CLASS_OF_CODE: Readonly<Record<string, CallerNumberClass>> = { v: 'valid', u: 'unallocatable', i: 'invalid', w: 'withheld' };
@@ -272,7 +272,7 @@ export function decodeRecording(stored: Stored): StoredRecording {
   };
 }
 
-// ------------------------------------------------------------------ outcome (issue 5)
+// ------------------------------------------------------------------ outcome
 
 /**
  * The `outcome` Map: the CRM outcome in force for the call (shared/domain/outcomes/outcomes.ts), written by the outcomes API
@@ -304,7 +304,7 @@ export function decodeOutcome(stored: Stored): CallOutcomeOnCall {
   };
 }
 
-// ------------------------------------------------------------------ QA verdict (issue 6)
+// ------------------------------------------------------------------ QA verdict
 
 /**
  * The `qa` Map: the QA reviewer's verdict in force (shared/domain/qa/qa.ts), written by `POST /v1/calls/{callId}/qa`

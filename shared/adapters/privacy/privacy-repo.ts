@@ -1,5 +1,5 @@
 /**
- * Main-table reads and writes of recordings retention and deletion requests (issue 6; docs/CONTRACTS.md,
+ * Main-table reads and writes of recordings retention and deletion requests (docs/CONTRACTS.md,
  * "Recordings retention and deletion"):
  *
  * - the legal hold on a call item (`hold = {d: disputeId, a: epoch ms}`), set in its OWN transaction with a

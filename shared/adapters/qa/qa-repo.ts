@@ -1,5 +1,5 @@
 /**
- * QA verdicts in the main table (issue 6; rules in shared/domain/qa/qa.ts, docs/CONTRACTS.md "QA"):
+ * QA verdicts in the main table (rules in shared/domain/qa/qa.ts, docs/CONTRACTS.md "QA"):
  *
  *   the call item's `qa` attribute        the verdict in force (call-item.ts encodeQa), which the campaign index
  *                                         (gsi3, ALL) carries to the scorecard and to QA samples;

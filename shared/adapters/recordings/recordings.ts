@@ -4,7 +4,7 @@
  * (Presigned download URLs for the read API: recording-urls.ts, so that neither function loads the other's SDK
  * packages.)
  *
- * Issue 6: every recording is stored with its account's retention class and hold state as S3 object tags (the
+ * Every recording is stored with its account's retention class and hold state as S3 object tags (the
  * bucket's lifecycle rules expire by tag; shared/domain/recordings/retention.ts), and `S3RecordingObjects` changes the hold tag
  * and deletes recordings (every version: the bucket is versioned) for legal holds and deletion requests.
  *

@@ -1,5 +1,5 @@
 /**
- * The daily aggregates' store (issue 5; shared/domain/reports/aggregates.ts), in the aggregates table (infra/resources.ts).
+ * The daily aggregates' store (shared/domain/reports/aggregates.ts), in the aggregates table (infra/resources.ts).
  *
  * Items:
  * - a cell item: pk = AGG#<accountId>#<campaignId>#card|tune, sk = <day>#<["publisherId", subSource]>[#<part>],

@@ -1,5 +1,5 @@
 /**
- * The reports' reader (issue 5): every rated call of a campaign that started in [from, to), in start order, as a
+ * The reports' reader: every rated call of a campaign that started in [from, to), in start order, as a
  * `ReportCall` (shared/domain/reports/analytics.ts), streamed from the campaign index page by page. Memory is one page of
  * items plus what the caller keeps (the reports fold calls into groups as they come), never the period's calls.
  *
@@ -117,7 +117,7 @@ export interface CampaignCallsContext {
   readonly termsVersions: readonly TermsVersion[];
   /**
    * Credits by callId (creditsByCall over ledger entries), for calls whose item carries no copy of its credits
-   * (StoredCall.credits, written with every credit since issue 5's aggregates); absent: the items' copies only.
+   * (StoredCall.credits, written with every credit since the daily aggregates); absent: the items' copies only.
    */
   readonly credits?: ReadonlyMap<string, CallCredits>;
 }

@@ -53,9 +53,9 @@ export interface CallResponse {
   readonly startedAt: string | null;
   readonly endedAt: string | null;
   readonly recording: { readonly sha256: string; readonly bytes: number; readonly url: string } | null;
-  /** The CRM outcome in force for the call and how it was matched (issue 5, shared/domain/outcomes/outcomes.ts), or null. */
+  /** The CRM outcome in force for the call and how it was matched (shared/domain/outcomes/outcomes.ts), or null. */
   readonly outcome: CallOutcomeOnCall | null;
-  /** The QA reviewer's verdict in force (issue 6, shared/domain/qa/qa.ts), or null when not reviewed. */
+  /** The QA reviewer's verdict in force (shared/domain/qa/qa.ts), or null when not reviewed. */
   readonly qa: CallQa | null;
   /** The caller's E.164 number for `admin` keys, masked (`+1512•••0123`) for `analyst` keys; null when anonymous. */
   readonly caller: string | null;
@@ -191,7 +191,7 @@ export interface RatingExplanation {
    */
   readonly matchesRecorded: boolean;
   /**
-   * Issue 6: what the scheduled quality pass flagged from the calls around this one (repeat_caller, velocity,
+   * What the scheduled quality pass flagged from the calls around this one (repeat_caller, velocity,
    * coached_ivr; shared/app/quality/quality-pass.ts), or null. Flags only: never a rule of this rating, never billing.
    */
   readonly crossCallSignals: CrossCallFlags | null;
@@ -234,7 +234,7 @@ export async function getCallRating(principal: ApiKeyRecord, callId: string, dep
     return { ...recorded, terms: null, rules: [recordedNumberRule(rating, terminal.to)], price: null, matchesRecorded: true };
   }
   const decision = rateCall({
-    // Issue 6: the slots carry no number; the caller's area code is what the rating recorded (legacy items: from `from`).
+    // The slots carry no number; the caller's area code is what the rating recorded (legacy items: from `from`).
     call: callFactsFrom(terminal, {
       digits: gatheredDigits(call.events),
       talkSec: rating.recorded.talkSec ?? null,

@@ -52,7 +52,7 @@ export interface CampaignView {
   readonly termsInForce: TermsVersion | null;
   /** Every version, oldest first. */
   readonly termsVersions: readonly TermsVersion[];
-  /** The buyer's economics behind the cost ceiling (issue 5); null until entered. */
+  /** The buyer's economics behind the cost ceiling; null until entered. */
   readonly economics: CampaignEconomics | null;
   readonly updatedAt: string;
 }

@@ -1,5 +1,5 @@
 /**
- * The compliance API (issue 6): Do-Not-Call lists, consent evidence and the account's compliance settings. Use cases
+ * The compliance API: Do-Not-Call lists, consent evidence and the account's compliance settings. Use cases
  * plus a route table (`COMPLIANCE_ROUTES`) that functions/api.ts mounts (bodies carry caller numbers: nothing is
  * echoed), in the style of block-list.ts and outcomes.ts. Rules: shared/domain/compliance/dnc.ts, shared/domain/compliance/consent.ts;
  * storage: shared/adapters/compliance/dnc-repo.ts, shared/adapters/compliance/consent-repo.ts. The ledger writer reads both through the
@@ -91,7 +91,7 @@ export interface ConsentStore {
 
 /** The account item's `compliance` attribute; false when there is no such account. */
 export interface ComplianceSettingsStore {
-  /** `recordingRetentionDays` (issue 6, retention.ts): the account item's attribute of that name; absent: unchanged. */
+  /** `recordingRetentionDays` (retention.ts): the account item's attribute of that name; absent: unchanged. */
   putCompliance(accountId: string, settings: ComplianceSettings, recordingRetentionDays?: number): Promise<boolean>;
 }
 

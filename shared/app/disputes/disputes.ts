@@ -86,11 +86,11 @@ export interface DisputeDeps {
    */
   readonly afterFullCredit?: (accountId: string, creditedCallId: string) => Promise<unknown>;
   /**
-   * Issue 6: runs right after an open dispute was stored (and again on an identical retry while it is open): puts the
+   * Runs right after an open dispute was stored (and again on an identical retry while it is open): puts the
    * call's recording under legal hold (privacy.ts holdRecording; a failure is a 503 after the dispute is stored).
    */
   readonly afterDisputeOpened?: (dispute: Dispute) => Promise<unknown>;
-  /** Issue 6: runs right after a dispute was closed (and again on a retry of its resolve): releases the hold. */
+  /** Runs right after a dispute was closed (and again on a retry of its resolve): releases the hold. */
   readonly afterDisputeClosed?: (dispute: Dispute) => Promise<unknown>;
 }
 

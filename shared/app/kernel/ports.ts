@@ -48,7 +48,7 @@ export interface BlockListReader {
 }
 
 /**
- * Compliance (issue 6) as the ledger writer reads it. `dncListed`: the account's DNC lists that list this caller
+ * Compliance as the ledger writer reads it. `dncListed`: the account's DNC lists that list this caller
  * (keyed hash) for a call that started at `forInstantMs` (entries take effect CONFIG_LEAD_MS after they are
  * written, so a cached answer may serve; shared/adapters/compliance/dnc-repo.ts), or null.
  */
@@ -57,7 +57,7 @@ export interface ComplianceReader {
 }
 
 /**
- * Consent evidence (issue 6): the latest evidence for this caller captured at or before `startedAtMs` and within
+ * Consent evidence: the latest evidence for this caller captured at or before `startedAtMs` and within
  * CONSENT_VALIDITY_DAYS (shared/domain/compliance/consent.ts), or null. Uncached (shared/adapters/compliance/consent-repo.ts).
  */
 export interface ConsentReader {
@@ -189,9 +189,9 @@ export interface StoredCall {
   readonly endedAt: string | null;
   readonly durationSec: number | null;
   readonly recording: StoredRecording | null;
-  /** The CRM outcome in force for the call and how it was matched (issue 5, shared/domain/outcomes/outcomes.ts); absent: none. */
+  /** The CRM outcome in force for the call and how it was matched (shared/domain/outcomes/outcomes.ts); absent: none. */
   readonly outcome?: CallOutcomeOnCall | null;
-  /** The QA reviewer's verdict in force (issue 6, shared/domain/qa/qa.ts); absent: not reviewed. */
+  /** The QA reviewer's verdict in force (shared/domain/qa/qa.ts); absent: not reviewed. */
   readonly qa?: CallQa | null;
   /**
    * Credits booked against the call's charge (≤ 0, cents) and how many, as the dispute resolution wrote them onto the
@@ -206,23 +206,23 @@ export interface StoredCall {
    * (billable ? amountCents : 0) + chargeCents + credits + cents.
    */
   readonly reversals?: { readonly chargeCents: number; readonly cents: number; readonly count: number } | null;
-  /** The caller's number sealed (shared/domain/privacy/pii.ts); absent when anonymous or rated before issue 6. */
+  /** The caller's number sealed (shared/domain/privacy/pii.ts); absent when anonymous or rated before caller numbers were sealed. */
   readonly callerEnc?: string;
   /** The caller's keyed hash as the rating stored it (shared/domain/calls/caller.ts); absent for a withheld caller. */
   readonly callerHash?: string;
   /** Cross-call quality flags the scheduled quality pass stored (quality-signals.ts CrossCallFlags); absent: none. */
   readonly crossCall?: CrossCallFlags | null;
-  /** Items rated before issue 6 only: the number in clear (read, never written any more). */
+  /** Items rated before caller numbers were sealed only: the number in clear (read, never written any more). */
   readonly callerE164?: string;
   /**
-   * What the first rating recorded of the caller instead of the number (issue 6, item attribute `ct`): the event
+   * What the first rating recorded of the caller instead of the number (item attribute `ct`): the event
    * slots no longer carry `from` (read back as ''). Absent on items rated before that change, whose slots kept it.
    */
   readonly callerTraits?: CallerTraits;
-  /** Issue 6: the legal hold an open dispute keeps on the call's recording (call item `hold`); absent: none. */
+  /** The legal hold an open dispute keeps on the call's recording (call item `hold`); absent: none. */
   readonly legalHold?: { readonly disputeId: string; readonly at: string } | null;
   /**
-   * Issue 6: a deletion request erased the call's personal fields (call item `erasure`); `recordingPending`: its
+   * A deletion request erased the call's personal fields (call item `erasure`); `recordingPending`: its
    * recording was under legal hold and is deleted when the hold is released. Absent: never erased.
    */
   readonly erasure?: { readonly deletionId: string; readonly at: string; readonly recordingPending: boolean } | null;
@@ -346,7 +346,7 @@ export interface RecordingMedia {
     username: string;
     password: string;
     key: string;
-    /** Issue 6: S3 object tags stored with it (retention class, hold; shared/domain/recordings/retention.ts). */
+    /** S3 object tags stored with it (retention class, hold; shared/domain/recordings/retention.ts). */
     tags?: Readonly<Record<string, string>>;
   }): Promise<{ sha256: string; bytes: number; contentType: string }>;
   /** A presigned GET URL, valid for 15 minutes. */

@@ -1,5 +1,5 @@
 /**
- * The outcomes API (issue 5): the buyer's CRM posts what calls became — `POST /v1/outcomes` (admin; JSON or CSV) —
+ * The outcomes API: the buyer's CRM posts what calls became — `POST /v1/outcomes` (admin; JSON or CSV) —
  * and `GET /v1/outcomes[/{externalId}]` (any key) reads them. Use cases plus a route table (`OUTCOME_ROUTES`) that
  * functions/api.ts mounts, in the style of block-list.ts. Rules (idempotency, supersession, the matching rule):
  * shared/domain/outcomes/outcomes.ts; storage: shared/adapters/outcomes/outcome-repo.ts.

@@ -1,5 +1,5 @@
 /**
- * The pilot API (issue 4): create a pilot, read its progress, stop it, fetch its report. Routes as a table
+ * The pilot API: create a pilot, read its progress, stop it, fetch its report. Routes as a table
  * (`PILOT_ROUTES`) that functions/api.ts mounts next to its own, like LEDGER_ROUTES. Every request is scoped to the
  * API key's account; writes need an admin key.
  *

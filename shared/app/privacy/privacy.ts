@@ -1,5 +1,5 @@
 /**
- * Recordings retention and deletion requests (issue 6; docs/CONTRACTS.md "Recordings retention and deletion").
+ * Recordings retention and deletion requests (docs/CONTRACTS.md "Recordings retention and deletion").
  *
  * Legal hold. While a call has an open dispute its recording must neither expire nor be deleted. The hold is kept on
  * the call item (`hold`, the state) and mirrored onto the recording as its `expiry=hold` S3 tag, which no lifecycle

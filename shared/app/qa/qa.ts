@@ -1,5 +1,5 @@
 /**
- * The QA API (issue 6, "QA sampling"): use cases plus a route table (`QA_ROUTES`) that functions/api.ts mounts.
+ * The QA API ("QA sampling"): use cases plus a route table (`QA_ROUTES`) that functions/api.ts mounts.
  *
  * - `GET /v1/qa/sample?campaignId=&from=&to=&perSource=&seed=` (any key): streams the campaign's rated calls of the
  *   period from the campaign index (as the report engine does: each call item carries its own credits), samples

@@ -1,5 +1,5 @@
 /**
- * The scheduled cross-call quality pass (issue 6; functions/quality-pass.ts): the signals a single call's rating
+ * The scheduled cross-call quality pass (functions/quality-pass.ts): the signals a single call's rating
  * cannot see — repeat_caller (the same caller through another publisher or sub-source), velocity (a caller or a
  * number block calling many times in a short span), coached_ivr by identical_timing (many callers answering the IVR
  * with the same delay) — and coached_ivr by too_fast where the rating did not have the IVR timing at hand. It runs the
@@ -130,9 +130,9 @@ interface PassCall extends CrossCallInput {
 }
 
 /**
- * The caller's number block as the pass compares it (issue 6, "PII"): the keyed block the rating recorded (CallerTraits),
+ * The caller's number block as the pass compares it ("PII"): the keyed block the rating recorded (CallerTraits),
  * if it was made at the account's current digit count (after a change of velocity.numberBlockDigits, calls rated
- * before it have no block for one velocity window). Items rated before issue 6 kept the number in their slots: their
+ * before it have no block for one velocity window). Items rated before caller numbers were sealed kept the number in their slots: their
  * block is taken from it in clear, which never equals a keyed one (the velocity window after the deployment counts a
  * block's old and new calls apart).
  */

@@ -130,8 +130,8 @@ async function callerFromNumber(from: string, provider: Provider, account: Accou
 
 /**
  * The caller of a stored call being re-rated: the traits and hash its rating recorded. A withheld caller's item has
- * no hash (none is stored for it) but its traits say withheld, which is all its identity is. An item rated before
- * issue 6 has no traits but kept the number in its slots (`from`): derived from it as a first rating would (and
+ * no hash (none is stored for it) but its traits say withheld, which is all its identity is. An item rated before caller
+ * numbers were sealed has no traits but kept the number in its slots (`from`): derived from it as a first rating would (and
  * sealed). Items rated before every caller had an identity keep what they had: a caller with a number that was not
  * valid has neither hash nor number left, so its re-rating has no duplicate marker (docs/CONTRACTS.md).
  */

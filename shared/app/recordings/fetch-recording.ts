@@ -15,7 +15,7 @@ export interface FetchRecordingDeps {
   readonly secrets: Pick<SecretStore, 'getSecret'>;
   readonly media: Pick<RecordingMedia, 'store'>;
   /**
-   * Issue 6: makes the stored object's hold tag follow the call's legal hold when a dispute opened or closed while
+   * Makes the stored object's hold tag follow the call's legal hold when a dispute opened or closed while
    * the recording was being stored (S3RecordingObjects.syncHold). Absent: the tags set at upload stay.
    */
   readonly holds?: { syncHold(key: string, readHeld: () => Promise<boolean>): Promise<boolean> };
@@ -68,7 +68,7 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
   const authToken = await deps.secrets.getSecret(account.twilio.authTokenSecret);
   const key = recordingKey(accountId, callId, 'wav');
   // Twilio serves a recording's media at its URL plus an extension; .wav is the lossless original.
-  // Issue 6: the account's retention class and the call's legal hold as object tags (shared/domain/recordings/retention.ts);
+  // The account's retention class and the call's legal hold as object tags (shared/domain/recordings/retention.ts);
   // a class change applies to recordings stored after it (the account is cached for at most 60 s).
   const held = call.legalHold != null;
   const tags = recordingTags(retentionDaysOf(account), held);

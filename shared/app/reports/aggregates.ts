@@ -1,5 +1,5 @@
 /**
- * Keeping the daily aggregates (issue 5; the arithmetic and its exactness argument are in
+ * Keeping the daily aggregates (the arithmetic and its exactness argument are in
  * shared/domain/reports/aggregates.ts).
  *
  * The main table's stream says which call items changed (functions/aggregator.ts hands the changes here). A change

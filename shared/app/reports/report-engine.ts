@@ -1,5 +1,5 @@
 /**
- * The report engine (issue 5): the `ReportEngine` port of shared/app/reports/reports.ts, computed from the campaign's calls
+ * The report engine: the `ReportEngine` port of shared/app/reports/reports.ts, computed from the campaign's calls
  * and, for long periods, from the daily aggregates.
  *
  * Both reports fold the period into an accumulator: the scorecard (scorecard.ts, memory O(groups)) or the buffer
@@ -214,7 +214,7 @@ export function reportEngine(deps: ReportEngineDeps): ReportEngine {
 }
 
 /**
- * A source's disclosure status (issue 6, source transparency): publishers must declare their traffic methods and
+ * A source's disclosure status (source transparency): publishers must declare their traffic methods and
  * sub-sources. `undeclared`: no traffic method declared (or no such publisher any more); `partial`: methods declared
  * but no sub-source list, or calls came from sub-sources the publisher did not declare (`undisclosed_source`);
  * `disclosed` otherwise.

@@ -1,5 +1,5 @@
 /**
- * The reports API (issue 5, booked revenue by source): `GET /v1/reports/sources` (the source scorecard, JSON or CSV
+ * The reports API (booked revenue by source): `GET /v1/reports/sources` (the source scorecard, JSON or CSV
  * by content negotiation on `Accept`) and `GET /v1/reports/threshold` (the buffer sweep of the threshold tuner).
  *
  * This module owns the HTTP side only: query parsing with defaults and precise 400s, content negotiation, the route

@@ -54,7 +54,7 @@ export const CampaignBodySchema = z.strictObject({
   hours: HoursOfOperationSchema.nullable().default(null),
   terms: ContractTermsSchema.optional(),
   effectiveFrom: instantInput().optional(),
-  /** What a qualified call is worth (issue 5, economics.ts); absent: kept as it is; null: cleared. */
+  /** What a qualified call is worth (economics.ts); absent: kept as it is; null: cleared. */
   economics: CampaignEconomicsSchema.nullable().optional(),
 });
 export type CampaignBody = z.infer<typeof CampaignBodySchema>;
@@ -72,7 +72,7 @@ export type TrackingNumberBody = z.infer<typeof TrackingNumberBodySchema>;
 
 export const SeedPublisherSchema = z.strictObject({ accountId: IdSchema, publisherId: IdSchema, ...PublisherBodySchema.shape });
 
-/** A seed campaign's terms: the contract (issue 3) with the version number issue-2 files wrote (always 1). */
+/** A seed campaign's terms: the contract with the version number issue-2 files wrote (always 1). */
 export const SeedTermsSchema = ContractTermsSchema.safeExtend({ version: z.literal(1).default(1) });
 
 export const SeedCampaignSchema = z.strictObject({

@@ -1,5 +1,5 @@
 /**
- * Statements (issue 3): what the buyer owes a publisher for a calendar month in the ACCOUNT's time zone.
+ * Statements: what the buyer owes a publisher for a calendar month in the ACCOUNT's time zone.
  *
  * An entry belongs to the period containing its `effectiveAt` (a charge's is the call's start; a credit carries
  * its charge's), so a credit lands in the period of the charge it corrects. A statement therefore changes when a

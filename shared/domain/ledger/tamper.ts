@@ -1,5 +1,5 @@
 /**
- * Tamper evidence for the ledger (issue 3).
+ * Tamper evidence for the ledger.
  *
  * Design choice
  * -------------

@@ -1,5 +1,5 @@
 /**
- * Campaign contracts (issue 3): what a call must clear to bill and what it costs, versioned and effective-dated.
+ * Campaign contracts: what a call must clear to bill and what it costs, versioned and effective-dated.
  *
  * - A change never rewrites a version: it appends version N+1 with an `effectiveFrom` that is not in the past.
  * - The version in force at an instant is the HIGHEST-NUMBERED version whose `effectiveFrom` is at or before it.

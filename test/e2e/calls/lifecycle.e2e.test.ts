@@ -153,11 +153,11 @@ async function expectCallDetail(call: CallSpec, e: ExpectedCall, recordingSid: s
       expectedRecording === null
         ? null
         : { sha256: sha256(expectedRecording), bytes: expectedRecording.length, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\//) },
-    // Issue 5: the CRM outcome in force (none posted here).
+    // The CRM outcome in force (none posted here).
     outcome: null,
-    // Issue 6: the QA reviewer's verdict in force (none recorded here).
+    // The QA reviewer's verdict in force (none recorded here).
     qa: null,
-    // Issue 6: admin keys see the caller's number (analyst keys a mask, see "read API authorisation").
+    // Admin keys see the caller's number (analyst keys a mask, see "read API authorisation").
     caller: call.from,
     // The signals flagged at rating (their values are checked against the document by the suite's contract hook);
     // the quality pass has not run over these calls.
@@ -438,7 +438,7 @@ describe('read API authorisation', () => {
     const asAnalyst = await apiGet<any>(stack, callPath(acmeCallId), acmeAnalyst);
     const asAdmin = await apiGet<any>(stack, callPath(acmeCallId), acmeAdmin);
     expect(asAnalyst.status).toBe(200);
-    // The same answer, but the caller's number masked for the analyst (issue 6).
+    // The same answer, but the caller's number masked for the analyst.
     expect(asAnalyst.body).toEqual({ ...asAdmin.body, caller: maskNumber(asAdmin.body.caller) });
     expect(asAnalyst.body.caller).toMatch(/^\+1\d{3}•••\d{4}$/);
     expect(await allLedgerEntries(stack, acmeAnalyst)).toEqual(await allLedgerEntries(stack, acmeAdmin));

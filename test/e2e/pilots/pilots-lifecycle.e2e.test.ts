@@ -1,5 +1,5 @@
 /**
- * Pilots end to end on the local stack (issue 4's acceptance), over HTTP: a campaign, publisher and number set up
+ * Pilots end to end on the local stack (the pilot's acceptance), over HTTP: a campaign, publisher and number set up
  * through the management API; a pilot created through POST /v1/pilots, whose execution runs the definition CDK
  * deploys on aws-local-stepfunctions with the real task handler (waits sped up 100×); signed Twilio traffic over
  * the cap, all at once; exactly the cap is charged, the execution closes the pilot and the report in S3 matches the

@@ -1,5 +1,5 @@
 /**
- * Issue 6, "PII": caller numbers never reach a log line, are stored sealed, and are masked for analyst keys.
+ * caller numbers never reach a log line, are stored sealed, and are masked for analyst keys.
  *
  * A local stack (not quiet, handler logs at DEBUG) takes demo-sized traffic as signed webhooks and the read API
  * is walked with both keys; everything the process writes meanwhile (stdout, stderr and the console, which is
@@ -149,7 +149,7 @@ describe('caller numbers (PII)', () => {
     expect(rated.every((i) => Object.keys(i).some((k) => k.startsWith('s_')))).toBe(true);
     expect(items.some((i) => String(i.pk).startsWith('DUP#'))).toBe(true);
     expect(numbersAtRest(items, callers)).toEqual([]);
-    // The detector sees a number stored the way slots stored it before issue 6 (`f`), E.164 or national, and a
+    // The detector sees a number stored the way slots stored it before caller numbers were sealed (`f`), E.164 or national, and a
     // sealed envelope moved to another attribute is not exempt (it is checked like any other value there).
     const item = rated.find((i) => i.s_completed !== undefined)!;
     const caller = traffic.calls.find((c) => `CALL#${c.callId}` === item.pk)!.from;

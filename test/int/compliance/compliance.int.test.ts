@@ -1,5 +1,5 @@
 /**
- * Compliance (issue 6) against DynamoDB Local (core fixtures): a 10,000-number CSV upload through COMPLIANCE_ROUTES
+ * Compliance against DynamoDB Local (core fixtures): a 10,000-number CSV upload through COMPLIANCE_ROUTES
  * (BatchWriteItem), the writer's reader (DncRepo.dncListed) finding a listed caller from the upload + CONFIG_LEAD_MS
  * and not an unlisted one, removal effective-dated, consent evidence found for a call that started after its capture
  * and not for one before (ConsentRepo.consentFor and GET /v1/calls/{callId}/consent on a rated call), and, through

@@ -1,5 +1,5 @@
 /**
- * CRM outcomes against DynamoDB Local (core fixtures; issue 5): calls played through processIngestBatch, outcomes
+ * CRM outcomes against DynamoDB Local (writer fixtures): calls played through processIngestBatch, outcomes
  * posted through OUTCOME_ROUTES (JSON and CSV) and matched by call id or by caller + time through the caller index
  * (gsi2), superseded with history, re-pointed, listed when unmatched and matched on a later POST once a call exists;
  * the call detail shows the outcome; analyst keys cannot post; no caller number in any response or stored outcome.

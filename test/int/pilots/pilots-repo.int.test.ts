@@ -1,5 +1,5 @@
 /**
- * Pilots against DynamoDB Local and fauxqs' S3 (issue 4): the API use cases (create, idempotent create, refusals,
+ * Pilots against DynamoDB Local and fauxqs' S3: the API use cases (create, idempotent create, refusals,
  * concurrent overlapping creates, stop) and the workflow tasks and scheduled enforcer on the items they share —
  * including two enforcer runs at once (one close, one report, one notification of each kind) and the ledger
  * writer's charges counted against a pilot created through the API. Notifications go to a real HTTP receiver.

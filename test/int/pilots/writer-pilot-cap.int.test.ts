@@ -1,5 +1,5 @@
 /**
- * The pilot guarantee (issue 4) on the ledger writer, against DynamoDB Local: a pilot call is charged only inside
+ * The pilot guarantee on the ledger writer, against DynamoDB Local: a pilot call is charged only inside
  * its window and only if its counter allows it, the counter being updated in the same TransactWriteItems as the
  * charge. 64 concurrent billable calls against a cap worth N calls charge exactly N; a property does the same over
  * random caps, prices, daily caps and arrival orders; a closed counter charges nothing; calls outside the window

@@ -6,16 +6,16 @@
  * completed recording. The writer processes them against DynamoDB Local; the test reads the stored items back
  * raw, prices each write with AWS's published rules (shared/adapters/platform/dynamodb/capacity.ts), and checks the issue's target
  * (≤ 8 WCU and ≤ 2 requests per billable call: ringing merge + rating transaction + gsi1; plus, since the ledger
- * sealer (issue 3), 1 WCU for the charge's keys in the ledger's createdAt index: 9; plus, since outcomes and reports
- * (issue 5), 1 WCU each for the call entering gsi2 (connected calls by caller, KEYS_ONLY) and gsi3 (calls by
- * campaign, ALL): 11; since issue 6 also gsi4, every rated call by caller hash, KEYS_ONLY: 12), that ddbStats' model agrees, and that the items are what docs/CONTRACTS.md says.
+ * sealer, 1 WCU for the charge's keys in the ledger's createdAt index: 9; plus, since outcomes and reports
+ *, 1 WCU each for the call entering gsi2 (connected calls by caller, KEYS_ONLY) and gsi3 (calls by
+ * campaign, ALL): 11; with gsi4, every rated call by caller hash, KEYS_ONLY: 12), that ddbStats' model agrees, and that the items are what docs/CONTRACTS.md says.
  *
- * Issue 5 also costs bytes: gsi2pk and gsi3pk add ~130 B to the call item (their sort key is gsi1sk, shared). The
+ * The reports' indexes also cost bytes: gsi2pk and gsi3pk add ~130 B to the call item (their sort key is gsi1sk, shared). The
  * rated item stays under 1 KB (945 B with the recording's slot already merged), but a demo-shaped call with its
  * stored recording no longer does (~1.1 KB): from then on each write of it costs 2 WCU on the table and 2 on each
  * ALL index (gsi1, gsi3), so the fetcher's setRecording is 6 WCU where it was 2.
  *
- * Issue 6 (caller at rest): the slots no longer carry the number (`f`) and only the terminal slot the caller's
+ * Caller at rest: the slots no longer carry the number (`f`) and only the terminal slot the caller's
  * location; the item gains the caller traits `ct` (~26 B). Measured: rated 829 B (983 B with the recording's slot),
  * 1170 B with the stored recording, against 846 / 1000 / 1187 B for the same item stored the old way: WCU unchanged.
  */
@@ -48,7 +48,7 @@ afterAll(async () => {
 const GSI1: IndexShape = { partitionKey: 'gsi1pk', sortKey: 'gsi1sk', projected: 'ALL', tableKeys: ['pk', 'sk'] };
 const GSI2: IndexShape = { partitionKey: 'gsi2pk', sortKey: 'gsi1sk', projected: [], tableKeys: ['pk', 'sk'] };
 const GSI3: IndexShape = { partitionKey: 'gsi3pk', sortKey: 'gsi1sk', projected: 'ALL', tableKeys: ['pk', 'sk'] };
-// Issue 6: every rated call of a caller (deletion requests), on the item's existing callerHash; KEYS_ONLY.
+// Every rated call of a caller (deletion requests), on the item's existing callerHash; KEYS_ONLY.
 const GSI4: IndexShape = { partitionKey: 'callerHash', sortKey: 'gsi1sk', projected: [], tableKeys: ['pk', 'sk'] };
 /** What a write of the call item costs on its indexes. */
 const indexWcu = (before: Item | null, after: Item | null) =>
@@ -100,7 +100,7 @@ async function process(events: readonly CallEvent[]): Promise<{ requests: number
   return { requests: ddbStats.requests, awsWriteUnits: ddbStats.awsWriteUnits };
 }
 
-/** The call item as the writer stored it before issue 6: the number in every status slot, every slot located, no `ct`. */
+/** The call item as the writer stored it before caller numbers were sealed: the number in every status slot, every slot located, no `ct`. */
 function preIssue6Shape(item: Item, caller: string, ringing: CallStatusEvent): Item {
   const { ct: _ct, ...rest } = item;
   const out: Item = { ...rest };
@@ -173,7 +173,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
           `marker ${rating.marker} + gsi1 ${rating.gsi1} + gsi2 ${rating.gsi2} + gsi3 ${rating.gsi3} + gsi4 ${rating.gsi4} + ledger index ${rating.ledgerIndex} = ${total} WCU in ${ringingStats.requests + ratingStats.requests} requests`,
       );
       expect(itemSizeBytes(afterRating)).toBeLessThanOrEqual(1024);
-      // Issue 6: the slots no longer carry the caller's number (nor the ringing slot its location); the item gained
+      // The slots no longer carry the caller's number (nor the ringing slot its location); the item gained
       // the caller traits `ct` instead. The same item as it was stored before (clear `f` in every status slot,
       // location on the ringing slot too, no `ct`) was larger: the change costs no byte.
       const before6 = preIssue6Shape(afterRating, c.caller, c.ringing as CallStatusEvent);
@@ -206,7 +206,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
       );
       // The slot merge is 1 WCU on the table + 1 on each ALL index (gsi1, gsi3) while the item is under 1 KB, except
       // for a recording that arrived before rating, when the call was in no index yet. The stored recording takes the
-      // item past 1 KB since issue 5's index keys (measured 1132 B; it was 1003 B): setRecording is then 2 WCU on the
+      // item past 1 KB since the reports' index keys (measured 1132 B; it was 1003 B): setRecording is then 2 WCU on the
       // table + 2 on gsi1 + 2 on gsi3 (it was 1 + 1), and every later write of the call item (an outcome) costs the
       // same. Keeping it under 1 KB would need ~110 B off the item (e.g. the recording's S3 key, derivable from the
       // account and call ids); left for the owners of the call item.
@@ -270,13 +270,13 @@ describe('capacity of a billable call, by AWS accounting', () => {
         publisherId: t.numbers.billable.publisherId,
         subSource: 'search',
         callerHash: hash,
-        // Issue 6: the number itself only encrypted (AES-256-GCM, bound to account and call: pii-cipher.ts).
+        // The number itself only encrypted (AES-256-GCM, bound to account and call: pii-cipher.ts).
         callerEnc: expect.stringMatching(/^v1:/),
         // …and what later steps need of the caller instead of it: class, area code, keyed number block (call-item.ts).
         ct: expect.stringMatching(/^v:\d{3}:6:[A-Za-z0-9_-]{16}$/),
         gsi1pk: `ACCT#${acct}`,
         gsi1sk: `2026-11-24T15:10:00.000Z#${c.callId}`,
-        // Issue 5: the caller index (connected calls) and the campaign index share gsi1sk as their sort key.
+        // The caller index (connected calls) and the campaign index share gsi1sk as their sort key.
         gsi2pk: `CALLER#${acct}#${hash}`,
         gsi3pk: `CAMP#${acct}#${t.campaign.campaignId}`,
       });

@@ -1,5 +1,5 @@
 /**
- * Issue 6, "PII": the call item's event slots carry no caller number; a re-rating (process-ingest-batch.ts
+ * the call item's event slots carry no caller number; a re-rating (process-ingest-batch.ts
  * `rerateCall`) reads what it needs of the caller from what the first rating recorded (`callerHash`, traits `ct`),
  * against DynamoDB Local through the real writer. Each case would rate differently if the re-rating read the caller
  * from the slots (`from` reads back as '', i.e. withheld):

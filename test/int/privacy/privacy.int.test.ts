@@ -1,5 +1,5 @@
 /**
- * Recordings retention, legal hold and deletion requests (issue 6) against DynamoDB Local + fauxqs (with the local
+ * Recordings retention, legal hold and deletion requests against DynamoDB Local + fauxqs (with the local
  * S3 tagging of infra/local/s3-tagging.ts) and the fake Twilio media host: recordings are stored with their account's
  * retention class, an open dispute holds its call's recording and its close releases it, and a deletion request
  * removes recordings and personal fields, defers held recordings until their dispute closes, and leaves the ledger

@@ -1,5 +1,5 @@
 /**
- * QA sampling and verdicts against DynamoDB Local and the S3 emulator (issue 6; shared/app/qa/qa.ts, qa-repo.ts): calls
+ * QA sampling and verdicts against DynamoDB Local and the S3 emulator (shared/app/qa/qa.ts, qa-repo.ts): calls
  * rated by processIngestBatch, some with a stored recording, are sampled from the campaign index through the route
  * table — the same seed gives the same sample, another seed another one, recordings come with presigned links — and
  * verdicts are stored on the call (the call detail, the scorecard's QA counts) and in their history; openDispute

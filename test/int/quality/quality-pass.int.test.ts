@@ -1,5 +1,5 @@
 /**
- * Issue 6 acceptance, through the real system against DynamoDB Local: the planted quality corpus
+ * Quality signals, through the real system against DynamoDB Local: the planted quality corpus
  * (events/quality-corpus.ts: near-buffer hang-ups on one source, a repeat-caller ring across two publishers, a
  * robocall burst without attestation, coached IVR timing, a number-block velocity burst, silent connections, DNC-listed
  * callers, outbound traffic without consent, and clean baseline calls) is delivered as the writer's inputs — the

@@ -1,5 +1,5 @@
 /**
- * Quality signals at rating (issue 6), against DynamoDB Local through the real writer: the per-call signals
+ * Quality signals at rating, against DynamoDB Local through the real writer: the per-call signals
  * (quality-signals.ts) found from what the writer has at hand are stored with the rating and shown by the rating
  * explanation; they flag by default and make a call non-billable (`blocked_signal`) only for the signals the account
  * blocks. The attestation rule needs the incoming-call event: it is evaluated when that event is in the batch.

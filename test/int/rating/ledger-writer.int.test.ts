@@ -79,7 +79,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
     });
     expect(stored?.rating).toMatchObject({ billable: true, amountCents: 4500, reasons: [] });
     // Every delivered event is in its slot, and reads back equal to what was written but for the caller's number
-    // (never stored in a slot, issue 6) and location (terminal slot only).
+    // (never stored in a slot) and location (terminal slot only).
     expect([...(stored?.events ?? [])].sort((a, b) => a.eventId.localeCompare(b.eventId))).toEqual(
       [...call.events].map(eventAtRest).sort((a, b) => a.eventId.localeCompare(b.eventId)),
     );
@@ -107,8 +107,8 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
     expect(requests).toBe(1);
     expect(writeUnits).toBeGreaterThan(0);
     // By AWS's rules: call item update 2 + charge 2 + marker 2 (transactional, each under 1 KB) + gsi1 put 1
-    // + the charge's keys in the ledger's createdAt index 1 + since issue 5 the call entering gsi2 (connected calls
-    // by caller, keys only) 1 and gsi3 (calls by campaign) 1; since issue 6 gsi4 (every rated call by caller hash, keys
+    // + the charge's keys in the ledger's createdAt index 1 + the call entering gsi2 (connected calls
+    // by caller, keys only) 1 and gsi3 (calls by campaign) 1; gsi4 (every rated call by caller hash, keys
     // only: deletion requests) 1.
     expect(awsWriteUnits).toBe(11);
     console.log(`billable call, 3 events in one batch: ${requests} DynamoDB request(s), ${awsWriteUnits} WCU by AWS's rules (DynamoDB Local reports ${writeUnits})`);

@@ -1,5 +1,5 @@
 /**
- * Issue 5, "Scale": daily aggregates maintained from the main table's stream, on the whole local stack (DynamoDB
+ * daily aggregates maintained from the main table's stream, on the whole local stack (DynamoDB
  * Local's stream read by infra/local/stream-poller.ts into the real functions/aggregator.ts).
  *
  * Two weeks of calls from two publishers (sub-sources, short and long calls, unknown numbers), then outcomes, a
@@ -191,7 +191,7 @@ describe('daily aggregates from the stream', () => {
     // The run planted what the aggregates must carry: a credit, a QA verdict, outcomes, more than one source.
     const full = await report('sources', 'basis=aggregates');
     const total = full.total;
-    // Issue 6 on the same rows: the near-buffer histogram (calls within ±30 s of the 60 s buffer: every known-number
+    // Quality on the same rows: the near-buffer histogram (calls within ±30 s of the 60 s buffer: every known-number
     // call lasting 30..89 s) and each source's disclosure status.
     const near = played.filter((p) => p.call.to !== '+15125550799' && p.durationSec >= 30 && p.durationSec < 90).length;
     expect(near).toBeGreaterThan(5);

@@ -1,5 +1,5 @@
 /**
- * The reports' reader against DynamoDB Local (shared/adapters/reports/campaign-calls.ts; issue 5): calls rated by
+ * The reports' reader against DynamoDB Local (shared/adapters/reports/campaign-calls.ts): calls rated by
  * processIngestBatch come back from the campaign index (gsi3) in start order, page by page, as ReportCalls — rating,
  * billable seconds, the price a below-buffer call would have billed at, credits from the ledger, the outcome — and
  * only the campaign's calls of [from, to).

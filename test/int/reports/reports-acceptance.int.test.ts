@@ -1,5 +1,5 @@
 /**
- * Issue 5 acceptance, on the whole local stack over HTTP, with planted truth:
+ * Reports, on the whole local stack over HTTP, with planted truth:
  * three publishers on one campaign (bands: $20.00 under 120 s, $35.00 from 120 s; buffer 60 s):
  * - `pub-cheap`: short calls (70–119 s, $20.00 each), none ever books → cut;
  * - `pub-dear`: long calls (≥ 120 s, $35.00 each), 30 of 40 book (15 of them close) → scale;

@@ -4,7 +4,7 @@
  * the traffic (after the writer has cached the old configuration); every ledger entry names the terms version
  * and price, and the publisher, in force when its call STARTED. Then the rating explanation and OpenAPI.
  *
- * Then, on the same stack and partly on the same calls (issue 3's acceptance): disputes opened, retried, refused
+ * Then, on the same stack and partly on the same calls (disputes, statements, reconciliation): disputes opened, retried, refused
  * (role, credit policy, no charge) and resolved (accepted → one negative credit; rejected → none); statements per
  * publisher and period in the account's time zone, checked against GET /v1/ledger with the digest recomputed
  * here from the documented line format; a crafted invoice CSV reconciled with one of every planted mismatch, then
@@ -234,7 +234,7 @@ describe('management API on the local stack', () => {
   });
 });
 
-// ------------------------------------------------------------------------------------------------ issue 3 acceptance
+// ------------------------------------------------------------------------------------------------ disputes, statements and reconciliation
 
 /** The wall clock at `ms` in `tz`, computed here with Intl alone (independently of shared/domain/kernel/zoned-time.ts). */
 function wall(ms: number, tz: string): { date: string; time: string; offset: string } {
@@ -292,7 +292,7 @@ function statementDigest(entries: readonly any[]): string {
 }
 const sumOf = (entries: readonly any[], type: 'charge' | 'credit') => entries.filter((e) => e.type === type).reduce((s, e) => s + e.amountCents, 0);
 
-describe('disputes, statements and invoice reconciliation over HTTP on the same stack (issue 3 acceptance)', () => {
+describe('disputes, statements and invoice reconciliation over HTTP on the same stack (disputes, statements and reconciliation)', () => {
   /** Publisher A's calls (campaign CAMPAIGN, v1: 3000 ¢, buffer 30 s), all started at `startA`: one statement period. */
   const a: Record<string, CallSpec> = {};
   let startA = 0;

@@ -238,7 +238,7 @@ describe('fetchRecording', () => {
   it('downloads the .wav with the account credentials and records it on the call', async () => {
     const { d, downloads, stored } = deps(call(null));
     expect(await fetchRecording(job, d)).toBe('stored');
-    // Issue 6: stored with the account's retention class (default 365 days) as object tags, not held.
+    // Stored with the account's retention class (default 365 days) as object tags, not held.
     expect(downloads).toEqual([
       {
         url: `${job.recordingUrl}.wav`,

@@ -161,7 +161,7 @@ describe('campaigns: versioned terms', () => {
   });
 });
 
-describe('campaigns: economics (issue 5 cost ceiling)', () => {
+describe('campaigns: economics (cost ceiling)', () => {
   const ECON = { avgCustomerMarginCents: 250_000, closeRate: 0.25, targetShare: 0.3 };
 
   it('are kept across a PUT that does not mention them, replaced when given, cleared by null, and validated', async () => {

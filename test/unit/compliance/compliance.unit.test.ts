@@ -1,5 +1,5 @@
 /**
- * Compliance (issue 6), pure parts and use cases: DNC effective dating (applyDncOp / listedAt), CSV and JSON upload
+ * Compliance, pure parts and use cases: DNC effective dating (applyDncOp / listedAt), CSV and JSON upload
  * parsing with line numbers, the upload use case over an in-memory store (counts, invalid line numbers, no number
  * echoed), the request schemas, the consent rule and window, and the writer reader's cache exactness (DncRepo over a
  * stub client that counts Queries).

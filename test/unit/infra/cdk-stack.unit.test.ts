@@ -320,7 +320,7 @@ describe('CDK stack: resources from infra/resources.ts', () => {
     }
   });
 
-  it('expires recordings per retention class by their expiry tag, and no rule selects held ones (issue 6)', () => {
+  it('expires recordings per retention class by their expiry tag, and no rule selects held ones', () => {
     const { stack, json } = synth('dev');
     const bucket = stack.storage.buckets.recordings;
     const rules = ((json.Resources[stack.getLogicalId(bucket.node.defaultChild as CfnElement)] as Json).Properties.LifecycleConfiguration.Rules) as Json[];
@@ -740,7 +740,7 @@ describe('CDK stack: the ledger sealer (tamper evidence)', () => {
   });
 });
 
-describe('CDK stack: the cross-call quality pass (issue 6)', () => {
+describe('CDK stack: the cross-call quality pass', () => {
   const statementsOf = (json: Json, roleRef: unknown): Json[] =>
     resources(json, 'AWS::IAM::Policy')
       .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(JSON.stringify(roleRef)))

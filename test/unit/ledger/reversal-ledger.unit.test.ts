@@ -53,7 +53,7 @@ describe('reversal entries', () => {
   });
 
   it('canonical lines: a reversal has pilotId (or null) and priorCallId last; charges and credits keep their bytes', () => {
-    // The bytes of a charge and a credit as issue 3 defined them (test vectors: their hashes are stored).
+    // The bytes of a charge and a credit as they were first defined (test vectors: their hashes are stored).
     expect(contentLine(charge)).toBe(
       '["acct","charge:twilio:CAL","charge","twilio:CAL","pub-b",null,"camp",2,"2026-10-31T23:00:00.000Z","2026-11-01T00:00:00.000Z",4500,"USD",null,null]',
     );

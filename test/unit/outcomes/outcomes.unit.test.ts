@@ -1,5 +1,5 @@
 /**
- * CRM outcomes, pure parts (shared/domain/outcomes/outcomes.ts, outcomes-schema.ts; issue 5): the line schema, the JSON and CSV
+ * CRM outcomes, pure parts (shared/domain/outcomes/outcomes.ts, outcomes-schema.ts): the line schema, the JSON and CSV
  * envelopes with their line numbers, the matching rule over candidate calls, the match plan, idempotency and
  * supersession; and the reports' credit grouping (shared/adapters/reports/campaign-calls.ts creditsByCall).
  */

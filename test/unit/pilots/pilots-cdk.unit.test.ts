@@ -1,5 +1,5 @@
 /**
- * Pilots in the synthesised template (issue 4): the Standard state machine (logs ALL, tracing), its definition —
+ * Pilots in the synthesised template: the Standard state machine (logs ALL, tracing), its definition —
  * the very one the local stack runs (infra/local/stepfunctions.ts), modulo the task function's ARN — retries and
  * catches on every task, the state machine's IAM, the pilot functions' IAM (pilot partitions only, never a call
  * item; no ledger writes), the every-minute schedule of enforce-caps, and the alarms.

@@ -452,7 +452,7 @@ describe('buildPilotReport', () => {
       billableCalls: 3,
       nonBillableCalls: 4,
       reasons: { outside_hours: 1, below_buffer: 1, duplicate_caller: 1, over_cap: 1 },
-      // The signals flagged at rating, per source like the reasons (issue 6).
+      // The signals flagged at rating, per source like the reasons.
       signals: { robocall_suspect: 2, consent_missing: 1 },
       duplicates: 1,
       spendCents: 9000,

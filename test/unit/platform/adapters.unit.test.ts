@@ -175,7 +175,7 @@ describe('call item slots', () => {
 
   const roundTrip = (event: CallEvent) => decodeSlot(slotName(event), unmarshall(encodeSlot(event).M!), 'acme', callId);
   /**
-   * What a slot keeps of an event (issue 6): never the caller's number (read back as ''), the caller's location only on
+   * What a slot keeps of an event: never the caller's number (read back as ''), the caller's location only on
    * the call's own terminal slots.
    */
   const atRest = (event: CallEvent): CallEvent =>
@@ -221,7 +221,7 @@ describe('call item slots', () => {
     expect(encodeSlot({ ...recording, receivedAt: recording.occurredAt }).M).not.toHaveProperty('r');
   });
 
-  it('never stores the caller number (issue 6); location only on the own terminal slot; a legacy clear `f` is still read', () => {
+  it('never stores the caller number; location only on the own terminal slot; a legacy clear `f` is still read', () => {
     const national = '5125550123';
     const ringing: CallStatusEvent = { ...status, status: 'ringing', eventId: `${callId}:status:ringing`, durationSec: null, fromZip: '78704' };
     const leg: CallStatusEvent = { ...status, callId: 'twilio:CAchild', eventId: 'twilio:CAchild:status:completed', parentCallId: callId, fromZip: '78704' };

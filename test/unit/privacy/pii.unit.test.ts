@@ -1,5 +1,5 @@
 /**
- * Caller numbers at rest and in answers (issue 6, "PII"): the envelope (AES-256-GCM bound to account and call),
+ * Caller numbers at rest and in answers ("PII"): the envelope (AES-256-GCM bound to account and call),
  * the local and KMS data-key providers, PII_KEY_REF validation, what each role sees on the call routes, and the
  * CDK key and grants.
  */
@@ -213,7 +213,7 @@ describe('caller numbers in call answers', () => {
     expect((await listCallsPage(admin, {}, deps)).calls.map((c) => c.caller)).toEqual([CALLER, '+13055550177', null]);
   });
 
-  it('items rated before issue 6 (clear callerE164) still read, and are masked the same way', async () => {
+  it('items rated before caller numbers were sealed (clear callerE164) still read, and are masked the same way', async () => {
     const deps = await depsWith([{ ...base('twilio:CA9'), callerE164: CALLER }]);
     expect((await getCallDetail(analyst, 'twilio:CA9', deps)).caller).toBe('+1512•••0123');
     expect((await getCallDetail(admin, 'twilio:CA9', deps)).caller).toBe(CALLER);

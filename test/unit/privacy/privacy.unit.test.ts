@@ -1,5 +1,5 @@
 /**
- * The pure parts of recordings retention and deletion requests (issue 6): retention classes and their tags, the
+ * The pure parts of recordings retention and deletion requests: retention classes and their tags, the
  * hold tag, the lifecycle rules per class, deletion ids, the request schemas, and the local S3 tagging parser.
  */
 import { describe, expect, it } from 'vitest';
@@ -36,7 +36,7 @@ describe('retention classes', () => {
     expect(held).toEqual({ 'retention-class': 'd730', expiry: 'hold', other: 'x' });
     expect(isHeld(held)).toBe(true);
     expect(withHold(held, false)).toEqual({ 'retention-class': 'd730', expiry: 'd730', other: 'x' });
-    // An object stored before issue 6 (no tags) or with a class that has no rule gets the default class.
+    // An object stored before retention tags (no tags) or with a class that has no rule gets the default class.
     expect(withHold({}, false)).toEqual({ 'retention-class': 'd365', expiry: 'd365' });
     expect(withHold({ 'retention-class': 'd91' }, true)).toEqual({ 'retention-class': 'd365', expiry: 'hold' });
     expect(taggingHeader(recordingTags(30, false))).toBe('retention-class=d30&expiry=d30');

@@ -1,5 +1,5 @@
 /**
- * QA sampling and verdicts (issue 6; shared/domain/qa/qa.ts, qa-schema.ts, shared/app/qa/qa.ts): the sample's properties
+ * QA sampling and verdicts (shared/domain/qa/qa.ts, qa-schema.ts, shared/app/qa/qa.ts): the sample's properties
  * (reproducible for a seed, a subset of the calls, at most N per source, the flagged minimum, independent of arrival
  * order, equal to the non-streaming definition), the flag rule, the verdict → dispute reason mapping, the request
  * schema, the query's rules and the verdict use case's refusals before anything is read or written.

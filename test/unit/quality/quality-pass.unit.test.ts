@@ -98,7 +98,7 @@ describe('the pass window', () => {
   });
 });
 
-describe('the caller number block the pass compares (issue 6: the slots carry no number)', () => {
+describe('the caller number block the pass compares (the slots carry no number)', () => {
   const KEY = 'k'.repeat(64);
   const callOf = (from: string, callerTraits?: StoredCall['callerTraits']): StoredCall => ({
     ...storedCall([completed({ from })]),
@@ -125,7 +125,7 @@ describe('the caller number block the pass compares (issue 6: the slots carry no
     const sevenDigits = { ...DEFAULT_QUALITY_CONFIG, velocity: { ...DEFAULT_QUALITY_CONFIG.velocity, numberBlockDigits: 7 } };
     expect(passCallOf(callOf('', traits), sevenDigits)?.numberBlock).toBeNull();
     expect(passCallOf(callOf('', { ...traits, numberBlock: null }), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBeNull();
-    // Rated before issue 6: no traits, the number in the slot.
+    // Rated before caller numbers were sealed: no traits, the number in the slot.
     expect(passCallOf(callOf('+15125550142'), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBe('1-512555');
     // A new item never yields a block from its (empty) `from`.
     expect(passCallOf(callOf(''), DEFAULT_QUALITY_CONFIG)?.numberBlock).toBeNull();

@@ -1,5 +1,5 @@
 /**
- * Quality signals (issue 6): each per-call rule at its edges (buffer and margin end, attestation values, number
+ * Quality signals: each per-call rule at its edges (buffer and margin end, attestation values, number
  * classes, AMD, talk ratio, IVR delay), repeat_caller from a last-seen record, the streaming detector's windows and
  * eviction, the source score and histogram, the config schema, and the planted corpus: precision and recall per
  * signal printed and asserted (1 and 1), nothing on the clean baseline or the compliance-only calls.

@@ -1,5 +1,5 @@
 /**
- * Rating rules 10 and 11 (pilots, issue 4) and the pure parts of the pilot contract (pilot-terms.ts): which pilot
+ * Rating rules 10 and 11 (pilots) and the pure parts of the pilot contract (pilot-terms.ts): which pilot
  * governs a call, the daily cap's day in the pilot's zone, and which limit refused a charge.
  */
 import fc from 'fast-check';

@@ -1,5 +1,5 @@
 /**
- * The daily aggregates in the synthesised template (issue 5): the main table's stream (both images), the aggregates
+ * The daily aggregates in the synthesised template: the main table's stream (both images), the aggregates
  * table, the aggregator's event source mapping (call items only, partial batch responses, bisection, bounded
  * retries, a DLQ), and its IAM: the call item and config read-only, the aggregates table without deletes; the api
  * may only query the aggregates.

@@ -1,5 +1,5 @@
 /**
- * Daily aggregates (issue 5): the arithmetic (shared/domain/reports/aggregates.ts), the folds of aggregate cells into the
+ * Daily aggregates: the arithmetic (shared/domain/reports/aggregates.ts), the folds of aggregate cells into the
  * scorecard and the tuner (`addCounts`, `addCell`), and the aggregator's use case (shared/app/reports/aggregates.ts) against
  * an in-memory store that keeps DynamoDB's conditional-write semantics (a pure unit test: the integration test runs
  * the same code on DynamoDB Local through the table's stream).
