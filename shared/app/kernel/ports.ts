@@ -4,7 +4,7 @@
  */
 import type { CampaignItem, NumberItem } from '../../domain/catalog/config';
 import type { CapRefusal, PilotCharge, PilotMovement } from '../../domain/pilots/caps';
-import type { WindowState } from '../../domain/rating/duplicate-window';
+import type { MarkerVersion, WindowState } from '../../domain/rating/duplicate-window';
 import type { ChargeEntry, LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
@@ -100,12 +100,8 @@ export interface WindowKey {
   readonly callerHash: string;
 }
 
-/** What the stored marker was, so that a write over it is conditional on it being unchanged. */
-export type WindowVersion =
-  | { readonly kind: 'absent' }
-  | { readonly kind: 'versioned'; readonly version: number }
-  /** A marker of the shape written before the duplicate window kept its candidates (one billed call, no version). */
-  | { readonly kind: 'legacy'; readonly callId: string; readonly billedStartMs: number };
+/** What the stored marker was, so that a write over it is conditional on it being unchanged (the domain's MarkerVersion). */
+export type WindowVersion = MarkerVersion;
 
 /** A caller's duplicate window as read (shared/domain/rating/duplicate-window.ts), with what to condition its write on. */
 export interface StoredWindow {

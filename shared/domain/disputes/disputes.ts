@@ -20,7 +20,6 @@
  *   credits never exceed charges per call, per publisher or per period; `createdAt` says when it was written.
  */
 import { creditEntryId, type CreditEntry } from '../ledger/entries';
-import { Conflict, Problem, Unprocessable } from '../kernel/problems';
 import type { ChargeEntry } from '../ledger/entries';
 
 export const DISPUTE_REASONS = [
@@ -228,37 +227,3 @@ export function isFullCredit(charge: Pick<ChargeEntry, 'amountCents'>, credit: P
   return credit.amountCents === -charge.amountCents;
 }
 
-/** The one place a refusal becomes an HTTP problem. */
-export function refusalProblem(refusal: DisputeRefusal): Problem {
-  switch (refusal.kind) {
-    case 'charge_reversed':
-      return new Problem(
-        409,
-        'charge-reversed',
-        'Charge reversed',
-        `The charge of call ${refusal.callId} was reversed (${refusal.reversalEntryId})` +
-          (refusal.priorCallId === null ? '' : `: the earlier call ${refusal.priorCallId} of the same caller bills for the duplicate window instead`) +
-          '. Nothing remains to credit; an open dispute of it can only be rejected.',
-      );
-    case 'not_billed':
-      return new Unprocessable(`Call ${refusal.callId} has no charge to dispute.`);
-    case 'already_disputed':
-      return new Conflict(`Call ${refusal.existing.callId} is already disputed (${refusal.existing.disputeId}, ${refusal.existing.status}).`);
-    case 'reason_not_allowed':
-      return new Unprocessable(`The publisher's credit policy does not allow '${refusal.reason}'; allowed: ${refusal.allowed.join(', ')}.`, [
-        { field: 'reason', message: `must be one of ${refusal.allowed.join(', ')}` },
-      ]);
-    case 'outside_window':
-      return new Unprocessable(`The dispute window (${refusal.disputeWindowDays} days) closed at ${refusal.deadline}.`);
-    case 'already_resolved':
-      return new Conflict(`Dispute ${refusal.existing.disputeId} is already ${refusal.existing.status}.`);
-    case 'credit_out_of_range':
-      return new Unprocessable(`A credit of ${refusal.creditCents} cents is not between 1 cent and the charge of ${refusal.chargeCents} cents.`, [
-        { field: 'creditCents', message: `must be between 1 and ${refusal.chargeCents}` },
-      ]);
-    default: {
-      const exhaustive: never = refusal;
-      return exhaustive;
-    }
-  }
-}

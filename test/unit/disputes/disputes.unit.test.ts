@@ -5,7 +5,6 @@ import {
   disputeId,
   isFullCredit,
   openDispute,
-  refusalProblem,
   resolveDispute,
   type CreditPolicy,
   type Dispute,
@@ -14,8 +13,12 @@ import {
   type DisputeResult,
 } from '../../../shared/domain/disputes/disputes';
 import { creditEntryId, entryTotals, type LedgerEntry } from '../../../shared/domain/ledger/entries';
-import { Conflict, Unprocessable } from '../../../shared/domain/kernel/problems';
+import { problemBodyOf } from '../../../shared/adapters/http/problems';
+import { refusalError } from '../../../shared/app/disputes/refusals';
 import type { ChargeEntry } from '../../../shared/domain/ledger/entries';
+
+/** A refusal as the client is answered it. */
+const answered = (refusal: Parameters<typeof refusalError>[0]) => problemBodyOf(refusalError(refusal));
 
 const DAY = 86_400_000;
 const policy: CreditPolicy = { disputeWindowDays: 30, allowedReasons: ['fraud', 'robocall', 'repeat_caller', 'below_buffer'] };
@@ -71,7 +74,7 @@ describe('openDispute', () => {
   it('refuses an unbilled call (422)', () => {
     const r = open({}, T + DAY, null, null);
     expect(r).toEqual({ ok: false, refusal: { kind: 'not_billed', callId: 'twilio:CA1' } });
-    expect(refusalProblem(refused(r))).toBeInstanceOf(Unprocessable);
+    expect(answered(refused(r)).status).toBe(422);
     expect(open({}, T + DAY, null, charge('twilio:CA2')).ok).toBe(false);
   });
 
@@ -80,7 +83,7 @@ describe('openDispute', () => {
     expect(open({}, T + 2 * DAY, first)).toEqual({ ok: true, dispute: first, changed: false });
     const other = open({ reason: 'fraud' }, T + 2 * DAY, first);
     expect(other).toMatchObject({ ok: false, refusal: { kind: 'already_disputed' } });
-    expect(refusalProblem(refused(other))).toBeInstanceOf(Conflict);
+    expect(answered(refused(other)).status).toBe(409);
     const rejected = ok(resolveDispute(first, { outcome: 'rejected', note: 'heard the recording' }, 'key-fin', T + 3 * DAY));
     expect(open({}, T + 4 * DAY, rejected)).toMatchObject({ ok: false, refusal: { kind: 'already_disputed' } });
   });
@@ -88,7 +91,7 @@ describe('openDispute', () => {
   it('refuses a reason the credit policy does not allow (422 naming the field)', () => {
     const r = open({ reason: 'other' });
     expect(r).toEqual({ ok: false, refusal: { kind: 'reason_not_allowed', reason: 'other', allowed: policy.allowedReasons } });
-    const p = refusalProblem(refused(r));
+    const p = answered(refused(r));
     expect(p.status).toBe(422);
     expect(p.errors?.[0]?.field).toBe('reason');
   });
@@ -97,7 +100,7 @@ describe('openDispute', () => {
     expect(open({}, T + 30 * DAY - 1).ok).toBe(true);
     const r = open({}, T + 30 * DAY);
     expect(r).toEqual({ ok: false, refusal: { kind: 'outside_window', deadline: '2026-12-10T15:00:00.000Z', disputeWindowDays: 30 } });
-    expect(refusalProblem(refused(r)).detail).toMatch(/closed at 2026-12-10T15:00:00.000Z/);
+    expect(answered(refused(r)).detail).toMatch(/closed at 2026-12-10T15:00:00.000Z/);
   });
 });
 
@@ -139,7 +142,7 @@ describe('resolveDispute and creditEntry', () => {
     expect(resolveDispute(r, { outcome: 'rejected', note: 'valid call' }, 'key-x', T + 3 * DAY)).toEqual({ ok: true, dispute: r, changed: false });
     const again = resolveDispute(r, { outcome: 'accepted', note: '' }, 'key-fin', T + 3 * DAY);
     expect(again).toMatchObject({ ok: false, refusal: { kind: 'already_resolved' } });
-    expect(refusalProblem(refused(again)).status).toBe(409);
+    expect(answered(refused(again)).status).toBe(409);
     expect(() => creditEntry(c1, r, 'now')).toThrow(/rejected/);
   });
 
