@@ -33,7 +33,7 @@ import { parseSeed, type Seed } from '../shared/domain/catalog/seed';
 import { runLedgerOperations, StepError } from './demo-ledger-ops';
 import { revenueReport } from './demo-outcomes';
 import { runPilotDemo } from './demo-pilot';
-import { reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
+import { ledgerRangeOf, reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -202,7 +202,7 @@ async function listCalls(target: Target, accountId: string, range: Range): Promi
   });
 }
 
-async function listLedger(target: Target, accountId: string, range: Range): Promise<ApiLedgerEntry[]> {
+async function listLedger(target: Target, accountId: string, range: { readonly from: string; readonly to?: string }): Promise<ApiLedgerEntry[]> {
   return paginate(async (cursor) => {
     const r = await apiGet<{ entries: ApiLedgerEntry[]; cursor: string | null }>(target, accountId, '/v1/ledger', {
       ...range,
@@ -219,7 +219,8 @@ async function fetchAll(target: Target, truth: readonly CallTruth[], range: Rang
   const entries: ApiLedgerEntry[] = [];
   for (const accountId of accounts) {
     calls.push(...(await listCalls(target, accountId, range)));
-    entries.push(...(await listLedger(target, accountId, range)));
+    // Reversals are booked when written, after the calls' range: the ledger is read from the range's start on.
+    entries.push(...(await listLedger(target, accountId, ledgerRangeOf(range))));
   }
   return { calls, entries };
 }

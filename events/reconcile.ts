@@ -5,6 +5,24 @@
 import { REASON_CODES, type ReasonCode } from '../shared/domain/rating/decision';
 import { summarise, type CallTruth, type PublisherSummary } from './traffic';
 
+/** The played calls' start range, as `GET /v1/calls?from=&to=` reads it (calls are listed by start). */
+export interface PlayedRange {
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * The `GET /v1/ledger` range that holds every entry of the calls started in `played`. The ledger is ordered by
+ * `effectiveAt`: a charge is effective at its call's start, but a reversal (a call charged before an earlier call of
+ * its caller was rated, then re-rated `duplicate_caller`) is booked when it is written (entries.ts `reversalEntry`:
+ * an issued statement does not change), i.e. after the traffic's window. So the range starts at the earliest start
+ * and has no end: bounded by the calls' range, it would leave the reversal out and the reversed call would look
+ * charged.
+ */
+export function ledgerRangeOf(played: PlayedRange): { readonly from: string } {
+  return { from: played.from };
+}
+
 /** An item of `GET /v1/calls` / `GET /v1/calls/{callId}` (the fields the comparison reads). */
 export interface ApiCall {
   readonly callId: string;

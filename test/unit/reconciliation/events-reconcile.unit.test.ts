@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { reconcile, type ApiCall, type ApiLedgerEntry } from '../../../events/reconcile';
+import { ledgerRangeOf, reconcile, type ApiCall, type ApiLedgerEntry, type PlayedRange } from '../../../events/reconcile';
+import { ledgerSortKey } from '../../../shared/domain/ledger/charges';
 import { generateTraffic, summarise, type CallTruth, type TrafficSeed } from '../../../events/traffic';
 
 const seed = JSON.parse(readFileSync('events/seed/demo.json', 'utf8')) as TrafficSeed;
@@ -67,6 +68,27 @@ describe('reconcile', () => {
     );
     const entries = calls.filter((c) => c.billable).map(entry);
     expect(reconcile(truth, calls, entries).differences).toEqual([]);
+  });
+
+  it('a call charged before the earlier call of its caller and reversed when it arrived nets 0 in the ledger range the demo reads', () => {
+    // The demo's played range (events/demo.ts): the calls' starts, an hour either side.
+    const starts = truth.map((t) => Date.parse(t.startedAt));
+    const played: PlayedRange = { from: new Date(Math.min(...starts) - 3_600_000).toISOString(), to: new Date(Math.max(...starts) + 3_600_000).toISOString() };
+    const dup = truth.find((t) => t.reason === 'duplicate_caller')!;
+    // The later call was rated first (charged at its start), then reversed when the earlier one was rated: the
+    // reversal is booked when written (reversalEntry), days after the traffic's window in the demo.
+    const bookedAt = new Date(Date.parse(played.to) + 2 * 86_400_000).toISOString();
+    const stored = [
+      ...perfectEntries.map((e) => ({ ...e, effectiveAt: truth.find((t) => t.callId === e.callId)!.startedAt })),
+      { ...entry(apiCall(dup, { amountCents: dup.priceCents })), effectiveAt: dup.startedAt },
+      { ...entry(apiCall(dup)), entryId: `reversal:${dup.callId}`, type: 'reversal', amountCents: -dup.priceCents, effectiveAt: bookedAt },
+    ];
+    // GET /v1/ledger?from=&to= keeps the entries whose sort key (<effectiveAt>#<entryId>) is in the range; no end: all after from.
+    const listed = (range: { readonly from: string; readonly to?: string }): ApiLedgerEntry[] =>
+      stored.filter((e) => ledgerSortKey(e) >= range.from && ledgerSortKey(e) <= (range.to ?? '9999')).map(({ effectiveAt: _, ...e }) => e);
+    // Read with the calls' own range, the reversal is missed and the duplicate looks charged.
+    expect(reconcile(truth, perfect, listed(played)).differences).toContain(`1 ledger entr(ies) for calls that are not billable: ${dup.callId}`);
+    expect(reconcile(truth, perfect, listed(ledgerRangeOf(played))).differences).toEqual([]);
   });
 
   it('reports a duplicate billed as new', () => {
