@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ledgerRangeOf, reconcile, type ApiCall, type ApiLedgerEntry, type PlayedRange } from '../../../events/reconcile';
-import { ledgerSortKey } from '../../../shared/domain/ledger/charges';
+import { ledgerSortKey } from '../../../shared/domain/ledger/entries';
 import { generateTraffic, summarise, type CallTruth, type TrafficSeed } from '../../../events/traffic';
 
 const seed = JSON.parse(readFileSync('events/seed/demo.json', 'utf8')) as TrafficSeed;
