@@ -4,10 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fixtureBody } from '../../../events/carrier-fixtures';
-import { PLIVO_STATUS, PLIVO_WITHHELD_CALLERS, parsePlivoEvent } from '../../../shared/domain/calls/providers/plivo';
-import { TELNYX_HANGUP_STATUS, TELNYX_WITHHELD_CALLERS, parseTelnyxEvent } from '../../../shared/domain/calls/providers/telnyx';
-import { e164IfDigits, isWithheldCaller, type ParseOutcome } from '../../../shared/domain/calls/providers/verdicts';
-import { VONAGE_STATUS, VONAGE_WITHHELD_CALLERS, parseVonageEvent } from '../../../shared/domain/calls/providers/vonage';
+import { PLIVO_STATUS, parsePlivoEvent } from '../../../shared/domain/calls/providers/plivo';
+import { TELNYX_HANGUP_STATUS, parseTelnyxEvent } from '../../../shared/domain/calls/providers/telnyx';
+import { e164IfDigits, type ParseOutcome } from '../../../shared/domain/calls/providers/verdicts';
+import { isWithheldCallerId } from '../../../shared/domain/calls/caller';
+import { VONAGE_STATUS, parseVonageEvent } from '../../../shared/domain/calls/providers/vonage';
 import { parseForm } from '../../../shared/domain/calls/providers/twilio';
 
 const ctx = { accountId: 'acme-roofing', receivedAt: '2026-11-24T16:00:00.000Z' };
@@ -121,9 +122,9 @@ describe('Plivo', () => {
 });
 
 describe('withheld callers and numbers', () => {
-  it.each([TELNYX_WITHHELD_CALLERS, VONAGE_WITHHELD_CALLERS, PLIVO_WITHHELD_CALLERS])('$provider: privacy words and SIP anonymous are withheld, numbers are not', (forms) => {
-    for (const raw of ['anonymous', 'Anonymous', ' RESTRICTED ', '', 'sip:anonymous@anonymous.invalid']) expect(isWithheldCaller(forms, raw)).toBe(true);
-    for (const raw of ['+15125550142', '15125550142', 'sip:+15125550142@sip.telnyx.com']) expect(isWithheldCaller(forms, raw)).toBe(false);
+  it.each(['telnyx', 'vonage', 'plivo'] as const)('%s: privacy words and SIP anonymous are withheld, numbers are not (one caller identity for every provider)', (provider) => {
+    for (const raw of ['anonymous', 'Anonymous', ' RESTRICTED ', '', 'sip:anonymous@anonymous.invalid']) expect(isWithheldCallerId(raw, provider)).toBe(true);
+    for (const raw of ['+15125550142', '15125550142', 'sip:+15125550142@sip.telnyx.com']) expect(isWithheldCallerId(raw, provider)).toBe(false);
   });
 
   it('digits without + become E.164; anything else is kept as sent', () => {

@@ -38,7 +38,6 @@ import {
   type ParseContext,
   type ParseOutcome,
   type Verification,
-  type WithheldCallerForms,
 } from './verdicts';
 
 export type { FormParams };
@@ -124,17 +123,6 @@ export function verifyPlivoSignature(input: PlivoVerifyInput): PlivoVerification
 }
 
 // ------------------------------------------------------------------------------------------------ parsing
-
-/**
- * How Plivo writes a withheld caller. Plivo does not document it; these are the forms carriers deliver a
- * withheld number in, which caller identity should treat as withheld.
- */
-export const PLIVO_WITHHELD_CALLERS: WithheldCallerForms = {
-  provider: 'plivo',
-  exact: ['', 'anonymous', 'restricted', 'private', 'unavailable', 'unknown'],
-  contains: ['anonymous@'],
-  documented: false,
-};
 
 /** Plivo `CallStatus` → the ledger's; Plivo's `timeout` is a dialled leg nobody answered. */
 export const PLIVO_STATUS = {

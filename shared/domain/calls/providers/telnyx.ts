@@ -40,7 +40,6 @@ import {
   type ParseContext,
   type ParseOutcome,
   type Verification,
-  type WithheldCallerForms,
 } from './verdicts';
 
 export const TELNYX_SIGNATURE_HEADER = 'telnyx-signature-ed25519';
@@ -124,17 +123,6 @@ export function verifyTelnyxSignature(input: TelnyxVerifyInput): TelnyxVerificat
 }
 
 // ------------------------------------------------------------------------------------------------ parsing
-
-/**
- * How Telnyx writes a withheld caller. Not in Telnyx's documents: these are the carrier conventions (SIP
- * `anonymous@`, the privacy words) that caller identity should treat as withheld.
- */
-export const TELNYX_WITHHELD_CALLERS: WithheldCallerForms = {
-  provider: 'telnyx',
-  exact: ['', 'anonymous', 'restricted', 'private', 'unavailable', 'unknown'],
-  contains: ['anonymous@', 'sip:anonymous'],
-  documented: false,
-};
 
 /** `call.hangup` `hangup_cause` → status. A call that ended normally, or on its time limit, was connected. */
 export const TELNYX_HANGUP_STATUS = {

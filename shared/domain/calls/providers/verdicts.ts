@@ -169,24 +169,6 @@ export function e164IfDigits(raw: string): string {
   return /^[1-9]\d{6,14}$/.test(trimmed) ? `+${trimmed}` : trimmed;
 }
 
-/**
- * How a provider writes a withheld caller in its `from` field, as data, so that caller identity can recognise
- * each provider's forms the way it recognises Twilio's. `exact` values are compared trimmed and case-insensitively;
- * `contains` matches a case-insensitive substring (SIP URIs such as `sip:anonymous@…`).
- */
-export interface WithheldCallerForms {
-  readonly provider: Provider;
-  readonly exact: readonly string[];
-  readonly contains: readonly string[];
-  /** False while no provider document confirms the forms (they come from common carrier practice). */
-  readonly documented: boolean;
-}
-
-export function isWithheldCaller(forms: WithheldCallerForms, raw: string): boolean {
-  const v = raw.trim().toLowerCase();
-  return forms.exact.some((e) => e.toLowerCase() === v) || forms.contains.some((c) => v.includes(c.toLowerCase()));
-}
-
 /** Whole seconds from `fromIso` to `toIso`, floored (a started second is not a billed second); null if either is unknown. */
 export function secondsBetween(fromIso: string | null, toIso: string | null): number | null {
   if (fromIso === null || toIso === null) return null;

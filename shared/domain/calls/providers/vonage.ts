@@ -41,7 +41,6 @@ import {
   type ParseContext,
   type ParseOutcome,
   type Verification,
-  type WithheldCallerForms,
 } from './verdicts';
 
 export type VonageRefusalCode =
@@ -156,17 +155,6 @@ function checkClaims(claims: Record<string, unknown>, input: VonageVerifyInput):
 }
 
 // ------------------------------------------------------------------------------------------------ parsing
-
-/**
- * How Vonage writes a withheld caller. Vonage does not document it; these are the forms carriers deliver a
- * withheld number in, which caller identity should treat as withheld.
- */
-export const VONAGE_WITHHELD_CALLERS: WithheldCallerForms = {
-  provider: 'vonage',
-  exact: ['', 'unknown', 'anonymous', 'private', 'restricted', 'withheld', 'unavailable'],
-  contains: ['anonymous@'],
-  documented: false,
-};
 
 /** Vonage call statuses → the ledger's. A declined call (`rejected`) is not connected, as a busy line is not. */
 export const VONAGE_STATUS = {
