@@ -24,7 +24,8 @@ import { PutItemCommand, QueryCommand, type AttributeValue, type DynamoDBClient 
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { blockMatch, type BlockChange, type BlockEntry, type BlockHistory } from '../../domain/blocklist/block-list';
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
-import { ConfigWriteConflict, type BlockListReader, type Page } from '../../app/kernel/ports';
+import { ConfigWriteConflict, type Page } from '../../app/kernel/ports';
+import type { BlockListReader } from '../../app/rating/ports';
 import type { BlockListQuery, BlockStore } from '../../app/blocklist/block-list';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { ExactCache } from '../platform/exact-cache';

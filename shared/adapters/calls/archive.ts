@@ -6,7 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { IngestMessage } from '../../domain/calls/events';
-import type { RawArchive } from '../../app/kernel/ports';
+import type { RawArchive } from '../../app/rating/ports';
 import { s3 } from '../platform/clients/s3';
 
 export function archiveKey(accountId: string, receivedAt: string, batchId: string): string {

@@ -1,7 +1,9 @@
 /** SQS producers: the ingest queue (canonical events) and the recordings queue (fetch jobs). */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { IngestMessage } from '../../domain/calls/events';
-import type { IngestQueue, RecordingJob, RecordingJobQueue } from '../../app/kernel/ports';
+import type { IngestQueue } from '../../app/calls/ports';
+import type { RecordingJob } from '../../app/recordings/ports';
+import type { RecordingJobQueue } from '../../app/rating/ports';
 import { sqs } from '../platform/clients/sqs';
 
 class SqsProducer<T> {

@@ -15,7 +15,7 @@
 import { PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { certificateKey, consentWindow, type ConsentEvidence, type ConsentMatch } from '../../domain/compliance/consent';
-import type { ConsentReader } from '../../app/kernel/ports';
+import type { ConsentReader } from '../../app/rating/ports';
 import type { ConsentStore } from '../../app/compliance/compliance';
 import { mainKeys } from '../calls/keys';
 import { dynamodbClient } from '../platform/clients/dynamodb';

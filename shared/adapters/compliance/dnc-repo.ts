@@ -30,7 +30,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
 import { listsAt, type DncEntry, type DncList, type DncPeriod, type DncSource } from '../../domain/compliance/dnc';
-import type { ComplianceReader } from '../../app/kernel/ports';
+import type { ComplianceReader } from '../../app/rating/ports';
 import type { DncStore } from '../../app/compliance/compliance';
 import { ExactCache } from '../platform/exact-cache';
 import { dynamodbClient } from '../platform/clients/dynamodb';

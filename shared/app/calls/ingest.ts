@@ -9,7 +9,8 @@
 import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, Problem, UnsupportedMediaType } from '../../domain/kernel/problems';
 import { parseForm, parseTwilioEvent, verifyTwilioSignature } from '../../domain/calls/providers/twilio';
 import type { IngestMessage } from '../../domain/calls/events';
-import type { ConfigStore, IngestQueue, Log, SecretStore, Telemetry } from '../kernel/ports';
+import type { ConfigStore, Log, SecretStore, Telemetry } from '../kernel/ports';
+import type { IngestQueue } from './ports';
 
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';

@@ -1,18 +1,19 @@
 /**
- * The ports the use cases depend on. Adapters in shared/adapters implement them with the AWS SDK; tests may
- * implement them in memory. No AWS types appear here.
+ * The ports several capabilities consume (configuration, secrets, the call store, recording media, log, telemetry,
+ * paging). A port one capability alone consumes lives in that capability's ports.ts. Adapters in shared/adapters
+ * implement them with the AWS SDK; tests may implement them in memory. No AWS types appear here.
  */
 import type { CampaignItem, NumberItem } from '../../domain/catalog/config';
 import type { CapRefusal, PilotCharge, PilotMovement } from '../../domain/pilots/caps';
 import type { MarkerVersion, WindowState } from '../../domain/rating/duplicate-window';
-import type { ChargeEntry, LedgerEntry, LedgerTotals } from '../../domain/ledger/entries';
+import type { ChargeEntry, LedgerEntry } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CallerTraits } from '../../domain/quality/caller-traits';
 import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { Account, Publisher } from '../../domain/catalog/types';
 import type { ApiRole } from '../../domain/kernel/roles';
-import type { CallEvent, IngestMessage } from '../../domain/calls/events';
+import type { CallEvent } from '../../domain/calls/events';
 import type { PriorBilled, RatingDecision, ReasonCode, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
@@ -36,32 +37,6 @@ export interface ConfigStore {
   getApiKey(keySha256: string): Promise<ApiKeyRecord | null>;
   /** A publisher of the account (cached). */
   getPublisher(accountId: string, publisherId: string): Promise<Publisher | null>;
-}
-
-/**
- * The account's block list, as the ledger writer reads it: is this caller (keyed hash) blocked for a call that
- * started at `forInstantMs`? Entries take effect CONFIG_LEAD_MS after they are written, like every other change
- * a cached reader must see (config.ts), so a cached copy may serve.
- */
-export interface BlockListReader {
-  blockedCaller(accountId: string, callerHash: string, forInstantMs: number): Promise<{ readonly blockId: string } | null>;
-}
-
-/**
- * Compliance as the ledger writer reads it. `dncListed`: the account's DNC lists that list this caller
- * (keyed hash) for a call that started at `forInstantMs` (entries take effect CONFIG_LEAD_MS after they are
- * written, so a cached answer may serve; shared/adapters/compliance/dnc-repo.ts), or null.
- */
-export interface ComplianceReader {
-  dncListed(accountId: string, callerHash: string, forInstantMs: number): Promise<{ readonly listIds: readonly string[] } | null>;
-}
-
-/**
- * Consent evidence: the latest evidence for this caller captured at or before `startedAtMs` and within
- * CONSENT_VALIDITY_DAYS (shared/domain/compliance/consent.ts), or null. Uncached (shared/adapters/compliance/consent-repo.ts).
- */
-export interface ConsentReader {
-  consentFor(accountId: string, callerHash: string, startedAtMs: number): Promise<{ readonly certificateId: string | null; readonly capturedAt: string } | null>;
 }
 
 export interface SecretStore {
@@ -293,47 +268,7 @@ export interface CallStore {
   recordAccountConflict(args: { accountId: string; callId: string; eventIds: readonly string[]; at: string }): Promise<void>;
 }
 
-// ------------------------------------------------------------------ ledger
-
-export interface LedgerQuery extends TimeRange {
-  readonly accountId: string;
-  readonly campaignId?: string;
-  readonly publisherId?: string;
-  readonly limit: number;
-  readonly cursor?: string;
-}
-
-export interface LedgerStore {
-  /** Entries (charges, credits, reversals) in effective-time order. */
-  listEntries(query: LedgerQuery): Promise<Page<LedgerEntry>>;
-  /** Totals over the whole filtered range (the cursor and limit are ignored). */
-  totals(query: Omit<LedgerQuery, 'limit' | 'cursor'>): Promise<LedgerTotals>;
-}
-
-// ------------------------------------------------------------------ queues, archive, recordings
-
-export interface IngestQueue {
-  send(message: IngestMessage): Promise<void>;
-}
-
-/** A recording to fetch (`QUEUES.recordings` body). */
-export interface RecordingJob {
-  readonly v: 1;
-  readonly accountId: string;
-  readonly callId: string;
-  readonly recordingId: string;
-  readonly recordingUrl: string;
-  readonly recordingDurationSec: number | null;
-}
-
-export interface RecordingJobQueue {
-  send(job: RecordingJob): Promise<void>;
-}
-
-export interface RawArchive {
-  /** Writes the batch, one object per (account, UTC day of receipt). Same batchId → same keys (retry-safe). */
-  archiveBatch(batchId: string, messages: readonly IngestMessage[]): Promise<void>;
-}
+// ------------------------------------------------------------------ recordings
 
 export interface RecordingMedia {
   /** Downloads `url` with basic auth and streams it into storage under `key`; returns what was stored. */
@@ -371,14 +306,6 @@ export interface Telemetry {
   recordingFetchFailed(): void;
 }
 
-/** A single-item write collided with a concurrent transaction on the same item; safe to retry. */
-export class WriteConflict extends Error {
-  constructor(what: string) {
-    super(`write conflict on ${what}`);
-    this.name = 'WriteConflict';
-  }
-}
-
 /** A conditional configuration write lost to a concurrent one (the item's `rev` moved, or it appeared). */
 export class ConfigWriteConflict extends Error {
   constructor(what: string) {
@@ -387,10 +314,3 @@ export class ConfigWriteConflict extends Error {
   }
 }
 
-/** An event names a call that already belongs to another account (a CallSid collision or a forgery). */
-export class CallAccountMismatch extends Error {
-  constructor(readonly callId: string) {
-    super(`call ${callId} belongs to another account`);
-    this.name = 'CallAccountMismatch';
-  }
-}

@@ -25,7 +25,8 @@ import { pilotCharge, pilotForCall, type CapRefusal, type PilotCharge } from '..
 import { asCampaign } from '../../domain/catalog/config';
 import type { ChargeEntry } from '../../domain/ledger/entries';
 import { backoffMs, sleep as realSleep } from '../kernel/concurrency';
-import { WriteConflict, type CallStore, type CommitOutcome, type ConfigStore, type Log, type StoredCall, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite } from '../kernel/ports';
+import { WriteConflict } from './ports';
+import type { CallStore, CommitOutcome, ConfigStore, Log, StoredCall, StoredWindow, WindowKey, WindowRerate, WindowWrite } from '../kernel/ports';
 
 export interface WindowDeps {
   readonly calls: Pick<CallStore, 'readWindowSnapshot'>;

@@ -18,7 +18,8 @@ import * as z from 'zod/mini';
 import { foldCall, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
 import type { CallEvent, IngestMessage } from '../../domain/calls/events';
 import { settleWithLimit } from '../kernel/concurrency';
-import { CallAccountMismatch, type BlockListReader, type CallStore, type ComplianceReader, type ConsentReader, type ConfigStore, type Log, type RawArchive, type RecordingJobQueue, type Telemetry } from '../kernel/ports';
+import { CallAccountMismatch, type BlockListReader, type ComplianceReader, type ConsentReader, type RawArchive, type RecordingJobQueue } from './ports';
+import type { CallStore, ConfigStore, Log, Telemetry } from '../kernel/ports';
 import { rate, withConflictRetry } from './rate-call';
 import { rerateCall } from './rerate-call';
 

@@ -6,7 +6,8 @@
 import * as z from 'zod/mini';
 import { recordingTags, retentionDaysOf } from '../../domain/recordings/retention';
 import { settleWithLimit } from '../kernel/concurrency';
-import type { CallStore, ConfigStore, Log, RecordingJob, RecordingMedia, SecretStore, Telemetry } from '../kernel/ports';
+import type { CallStore, ConfigStore, Log, RecordingMedia, SecretStore, Telemetry } from '../kernel/ports';
+import type { RecordingJob } from './ports';
 import type { QueueRecord, BatchResult } from '../rating/process-ingest-batch';
 
 export interface FetchRecordingDeps {

@@ -9,7 +9,7 @@ import { fakeRecordingBytes, startFakeMedia, type FakeMedia } from '../../../inf
 import { configItems } from '../../../shared/adapters/calls/main-repo';
 import { envNameForSecret } from '../../../shared/adapters/platform/secrets';
 import { processIngestBatch } from '../../../shared/app/rating/process-ingest-batch';
-import type { RecordingJob } from '../../../shared/app/kernel/ports';
+import type { RecordingJob } from '../../../shared/app/recordings/ports';
 import { maskNumber } from '../../../shared/domain/calls/caller';
 import {
   apiFunctionEnv,

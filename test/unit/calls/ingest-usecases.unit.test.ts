@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { fetchRecording, type FetchRecordingDeps } from '../../../shared/app/recordings/fetch-recording';
 import { ingestWebhook, type IngestDeps, type WebhookRequest } from '../../../shared/app/calls/ingest';
-import type { Log, RecordingJob, StoredCall, Telemetry } from '../../../shared/app/kernel/ports';
+import type { Log, StoredCall, Telemetry } from '../../../shared/app/kernel/ports';
+import type { RecordingJob } from '../../../shared/app/recordings/ports';
 import { processIngestBatch, type ProcessIngestDeps } from '../../../shared/app/rating/process-ingest-batch';
 import { twilioSignature } from '../../../shared/domain/calls/providers/twilio';
 import type { Account } from '../../../shared/domain/catalog/types';
