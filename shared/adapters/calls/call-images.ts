@@ -4,7 +4,7 @@
  */
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { TABLES } from '../../../infra/resources';
-import type { WindowRerate } from '../../app/kernel/ports';
+import type { WindowRerate } from '../../app/rating/ports';
 import { gsiWcu, updateWcu, type IndexShape, type Item } from '../platform/dynamodb/capacity';
 import type { UpdateBuilder } from './call-update';
 import { mainKeys } from './keys';

@@ -7,7 +7,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { foldCall, isChildLeg, slotName } from '../../domain/calls/fold';
 import type { CallEvent } from '../../domain/calls/events';
 import type { RatingDecision } from '../../domain/rating/decision';
-import type { RatedCall, Rerating } from '../../app/kernel/ports';
+import type { RatedCall, Rerating } from '../../app/rating/ports';
 import type { Item } from '../platform/dynamodb/capacity';
 import { encodeCallerTraits, encodeRating, encodeSlot } from './call-item';
 import { callerIndex, callIndex, campaignIndex } from './keys';

@@ -20,8 +20,8 @@ import type { PilotCharge, PilotMovement } from '../../domain/pilots/caps';
 import type { CallEvent } from '../../domain/calls/events';
 import type { ChargeEntry } from '../../domain/ledger/entries';
 import type { CallerCipher } from '../../domain/privacy/pii';
-import { CallAccountMismatch, WriteConflict } from '../../app/rating/ports';
-import type { CallQuery, CallStore, CommitOutcome, Page, RatedCall, Rerating, StoredCall, StoredRecording, StoredWindow, WindowKey, WindowRerate, WindowWrite } from '../../app/kernel/ports';
+import { CallAccountMismatch, WriteConflict, type CallRatingStore, type CommitOutcome, type RatedCall, type Rerating, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite } from '../../app/rating/ports';
+import type { CallQuery, CallStore, Page, StoredCall, StoredRecording } from '../../app/kernel/ports';
 import { backoffMs } from '../../app/kernel/concurrency';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { cancellationReasons, errorName, getItem } from '../platform/dynamodb/ddb-ops';
@@ -52,7 +52,7 @@ export interface CallRepoOptions {
 
 
 /** Call items, the rating transaction and the duplicate-window markers. */
-export class CallRepo implements CallStore {
+export class CallRepo implements CallStore, CallRatingStore {
   private readonly table: string;
   private readonly ledgerTable: string | undefined;
   private readonly client: () => DynamoDBClient;

@@ -17,7 +17,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { EMPTY_WINDOW, WINDOW_HORIZON_MS, type MarkerCondition, type WindowCall, type WindowState } from '../../domain/rating/duplicate-window';
-import type { StoredWindow } from '../../app/kernel/ports';
+import type { StoredWindow } from '../../app/rating/ports';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

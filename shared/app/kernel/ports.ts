@@ -1,12 +1,9 @@
 /**
- * The ports several capabilities consume (configuration, secrets, the call store, recording media, log, telemetry,
- * paging). A port one capability alone consumes lives in that capability's ports.ts. Adapters in shared/adapters
- * implement them with the AWS SDK; tests may implement them in memory. No AWS types appear here.
+ * The ports several capabilities consume (configuration, secrets, the call store's reads and event writes, recording
+ * media, log, telemetry, paging). A port one capability alone consumes lives in that capability's ports.ts. Adapters
+ * in shared/adapters implement them with the AWS SDK; tests may implement them in memory. No AWS types appear here.
  */
 import type { CampaignItem, NumberItem } from '../../domain/catalog/config';
-import type { CapRefusal, PilotCharge, PilotMovement } from '../../domain/pilots/caps';
-import type { MarkerVersion, WindowState } from '../../domain/rating/duplicate-window';
-import type { ChargeEntry, LedgerEntry } from '../../domain/ledger/entries';
 import type { CallOutcomeOnCall } from '../../domain/outcomes/outcomes';
 import type { CallQa } from '../../domain/qa/qa';
 import type { CallerTraits } from '../../domain/quality/caller-traits';
@@ -14,7 +11,7 @@ import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { Account, Publisher } from '../../domain/catalog/types';
 import type { ApiRole } from '../../domain/kernel/roles';
 import type { CallEvent } from '../../domain/calls/events';
-import type { PriorBilled, RatingDecision, ReasonCode, RecordedRating } from '../../domain/rating/decision';
+import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
 
@@ -47,96 +44,6 @@ export interface SecretStore {
 }
 
 // ------------------------------------------------------------------ calls
-
-/** What is written on the call item together with the rating (once). */
-export interface RatedCall {
-  readonly decision: RatingDecision;
-  readonly ratedAt: string;
-  readonly startedAt: string;
-  readonly endedAt: string;
-  readonly durationSec: number;
-  /** HMAC of the caller's E.164 number; null when the caller is anonymous or not a phone number. */
-  readonly callerHash: string | null;
-  /**
-   * PII: sealed onto the call item (`callerEnc`) for the account's call detail only; never logged, never in clear.
-   * null on a re-rating of an item that no longer carries the number: what it holds is kept.
-   */
-  readonly callerE164: string | null;
-  /**
-   * What later steps need of the caller instead of the number (quality-signals.ts CallerTraits; item attribute `ct`).
-   * Absent or null: not written (a re-rating keeps what the first rating stored).
-   */
-  readonly callerTraits?: CallerTraits | null;
-}
-
-/** Which duplicate window: a caller (keyed hash) in a scope (a campaign, or `*` for the account: duplicateScopeKey). */
-export interface WindowKey {
-  readonly scope: string;
-  readonly callerHash: string;
-}
-
-/** What the stored marker was, so that a write over it is conditional on it being unchanged (the domain's MarkerVersion). */
-export type WindowVersion = MarkerVersion;
-
-/** A caller's duplicate window as read (shared/domain/rating/duplicate-window.ts), with what to condition its write on. */
-export interface StoredWindow {
-  readonly state: WindowState;
-  readonly stored: WindowVersion;
-}
-
-/** The marker write of a rating transaction: the next state, conditional on the marker still being `expect`. */
-export interface WindowWrite {
-  readonly key: WindowKey;
-  readonly expect: WindowVersion;
-  readonly next: WindowState;
-}
-
-/**
- * A call already in the duplicate window whose rating the plan changes, written in the same transaction: re-rated a
- * duplicate of `prior` (its charge reversed, or its prior re-pointed), re-rated billable (a new charge), or, when its
- * pilot refused that charge, re-rated `over_cap` (it left the window). Conditional on the item as read (its rating
- * write `ratedAt`, whether it is billable, its credits), so a concurrent credit or rating is never overwritten.
- */
-export interface WindowRerate {
-  readonly callId: string;
-  readonly expectRatedAt: string;
-  readonly expectBillable: boolean;
-  /** The call's credits as read (≤ 0); null: none. */
-  readonly expectCreditCents: number | null;
-  readonly ratedAt: string;
-  readonly billable: boolean;
-  readonly amountCents: number;
-  /** The rating's reasons after the change: [] (bills), ['duplicate_caller'] or ['over_cap']. */
-  readonly reasons: readonly ReasonCode[];
-  /** The billed call it is a duplicate of (null: it bills, or left the window). */
-  readonly prior: PriorBilled | null;
-  /** The pilot's refusal, for a call re-rated `over_cap`. */
-  readonly capRefusal?: CapRefusal;
-  /** The entry written with it: its new charge, or the reversal of its live charge; null for a re-point. */
-  readonly entry: LedgerEntry | null;
-  /** A reversal: the live charge's amount, added to the call's reversed charges (StoredCall.reversals). */
-  readonly reversedChargeCents?: number;
-  /** Its charge counted on, or given back to, its pilot's counter. */
-  readonly pilot: PilotMovement | null;
-}
-
-/** A re-rating: the call must still carry the (non-billable) rating written at `expectRatedAt`. */
-export interface Rerating {
-  readonly expectRatedAt: string;
-}
-
-export type CommitOutcome =
-  | { readonly outcome: 'committed' }
-  /** The call item already carries a rating (another writer won, or this is a redelivery). */
-  | { readonly outcome: 'already_rated' }
-  /** The duplicate marker is not what the plan was made from: plan again from this one. */
-  | { readonly outcome: 'window_changed'; readonly window: StoredWindow }
-  /** A call the plan re-rates changed since it was read (a credit, another rating): read it again. */
-  | { readonly outcome: 'rerate_stale'; readonly callId: string }
-  /** A concurrent transaction touched the same items; re-read and retry. */
-  | { readonly outcome: 'conflict' }
-  /** A pilot's counter refused the plan's charges (pilot-terms.ts): the latest of them under that pilot is `over_cap`. */
-  | { readonly outcome: 'over_cap'; readonly pilotId: string; readonly refusal: CapRefusal };
 
 export interface StoredRecording {
   readonly recordingId: string;
@@ -220,43 +127,10 @@ export interface CallQuery extends TimeRange {
   readonly cursor?: string;
 }
 
+/** The call item as every capability reads and writes it; the rating's own writes are rating/ports.ts CallRatingStore. */
 export interface CallStore {
   /** Writes each event into its slot (first write wins), creating the call item if needed. */
   mergeEvents(callId: string, accountId: string, events: readonly CallEvent[]): Promise<void>;
-  /**
-   * The one TransactWriteItems of a call that bills but for the duplicate rule: the rated call, its charge (null: it
-   * is a duplicate), the duplicate marker's next state, the other calls of the window the plan re-rates (with their
-   * charges and reversals) and the pilots' counters.
-   */
-  commitRating(args: {
-    callId: string;
-    accountId: string;
-    events: readonly CallEvent[];
-    rated: RatedCall;
-    entry: ChargeEntry | null;
-    window: WindowWrite | null;
-    /** The pilot counter update, for a charged call of a pilot inside its window. */
-    pilot?: PilotCharge | null;
-    rerates?: readonly WindowRerate[];
-    rerate?: Rerating;
-  }): Promise<CommitOutcome>;
-  /** A plan without an arriving call (a call left the window): the marker's next state and the re-rated calls. */
-  commitWindow(args: { accountId: string; window: WindowWrite; rerates: readonly WindowRerate[] }): Promise<Exclude<CommitOutcome, { outcome: 'already_rated' }>>;
-  /** The duplicate marker of a caller in a scope (strongly consistent). */
-  getWindow(accountId: string, key: WindowKey): Promise<StoredWindow>;
-  /**
-   * The marker and the calls a plan re-rates, as ONE serializable snapshot (TransactGetItems): a standard read may see
-   * a transaction's marker write before its call items', never so here. Null for a call that does not exist.
-   */
-  readWindowSnapshot(accountId: string, key: WindowKey, callIds: readonly string[]): Promise<{ readonly window: StoredWindow; readonly calls: ReadonlyMap<string, StoredCall | null> }>;
-  /** One conditional UpdateItem: slots + rating of a non-billable call. */
-  commitNonBillable(args: {
-    callId: string;
-    accountId: string;
-    events: readonly CallEvent[];
-    rated: RatedCall;
-    rerate?: Rerating;
-  }): Promise<Extract<CommitOutcome, { outcome: 'committed' | 'already_rated' | 'conflict' }>>;
   setRecording(callId: string, recording: StoredRecording): Promise<void>;
   getCall(callId: string, options?: { consistent?: boolean }): Promise<StoredCall | null>;
   /** Rated calls of an account, newest first. */

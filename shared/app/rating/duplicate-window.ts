@@ -25,11 +25,11 @@ import { pilotCharge, pilotForCall, type CapRefusal, type PilotCharge } from '..
 import { asCampaign } from '../../domain/catalog/config';
 import type { ChargeEntry } from '../../domain/ledger/entries';
 import { backoffMs, sleep as realSleep } from '../kernel/concurrency';
-import { WriteConflict } from './ports';
-import type { CallStore, CommitOutcome, ConfigStore, Log, StoredCall, StoredWindow, WindowKey, WindowRerate, WindowWrite } from '../kernel/ports';
+import { WriteConflict, type CallRatingStore, type CommitOutcome, type StoredWindow, type WindowKey, type WindowRerate, type WindowWrite } from './ports';
+import type { ConfigStore, Log, StoredCall } from '../kernel/ports';
 
 export interface WindowDeps {
-  readonly calls: Pick<CallStore, 'readWindowSnapshot'>;
+  readonly calls: Pick<CallRatingStore, 'readWindowSnapshot'>;
   readonly config: Pick<ConfigStore, 'getCampaign'>;
   readonly now: () => Date;
   readonly log: Log;

@@ -18,7 +18,7 @@ import * as z from 'zod/mini';
 import { foldCall, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
 import type { CallEvent, IngestMessage } from '../../domain/calls/events';
 import { settleWithLimit } from '../kernel/concurrency';
-import { CallAccountMismatch, type BlockListReader, type ComplianceReader, type ConsentReader, type RawArchive, type RecordingJobQueue } from './ports';
+import { CallAccountMismatch, type BlockListReader, type CallRatingStore, type ComplianceReader, type ConsentReader, type RawArchive, type RecordingJobQueue } from './ports';
 import type { CallStore, ConfigStore, Log, Telemetry } from '../kernel/ports';
 import { rate, withConflictRetry } from './rate-call';
 import { rerateCall } from './rerate-call';
@@ -29,7 +29,7 @@ export interface QueueRecord {
 }
 
 export interface ProcessIngestDeps {
-  readonly calls: CallStore;
+  readonly calls: CallStore & CallRatingStore;
   /** Cached: the writer asks for copies exact at each call's start (config.ts). */
   readonly config: Pick<ConfigStore, 'getTrackingNumber' | 'getCampaign' | 'getAccount' | 'getPublisher'>;
   /** The accounts' block lists (rating rule blocked_caller); absent: nobody is blocked. */

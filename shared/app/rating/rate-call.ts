@@ -21,8 +21,8 @@ import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { Account, Campaign, AssignedNumber } from '../../domain/catalog/types';
 import type { CallEvent, CallStatusEvent, Provider } from '../../domain/calls/events';
 import { backoffMs, sleep as realSleep } from '../kernel/concurrency';
-import { WriteConflict, type BlockListReader } from './ports';
-import type { CommitOutcome, RatedCall, Rerating, StoredCall, StoredWindow } from '../kernel/ports';
+import { WriteConflict, type BlockListReader, type CommitOutcome, type RatedCall, type Rerating, type StoredWindow } from './ports';
+import type { StoredCall } from '../kernel/ports';
 import { settleWindow, type SettleResult } from './duplicate-window';
 import type { ProcessIngestDeps, RatingDeps } from './process-ingest-batch';
 
