@@ -305,83 +305,18 @@ type Json = Record<string, unknown>;
 
 const parameterOf = (p: ParameterDoc) => (typeof p === 'string' ? { name: p } : p);
 
-export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
-  const schemas: Json = {};
-  /**
-   * Inline JSON Schema with named components lifted into `components.schemas`. A named schema whose request form
-   * differs from its answer form (defaults make fields optional on input) is kept twice: `<id>` and `<id>Input`.
-   */
-  const schemaOf = (schema: z.ZodType, io: 'input' | 'output'): Json => {
-    const toJson = (mode: 'input' | 'output') => JSON.stringify(z.toJSONSchema(schema, { io: mode, unrepresentable: 'any' }));
-    let generated = toJson(io);
-    if (io === 'input') {
-      const asOutput = (JSON.parse(toJson('output')) as { $defs?: Json }).$defs ?? {};
-      const asInput = (JSON.parse(generated) as { $defs?: Json }).$defs ?? {};
-      const renamed = Object.keys(asInput).filter((id) => JSON.stringify(asInput[id]) !== JSON.stringify(asOutput[id]));
-      for (const id of renamed) generated = generated.replaceAll(`"#/$defs/${id}"`, `"#/$defs/${id}Input"`);
-      const parsed = JSON.parse(generated) as { $defs?: Json };
-      for (const id of renamed) {
-        parsed.$defs![`${id}Input`] = parsed.$defs![id];
-        delete parsed.$defs![id];
-      }
-      generated = JSON.stringify(parsed);
-    }
-    // Named schemas (`.meta({ id })`) come out as `$defs` of each document; OpenAPI keeps them in components.
-    const json = JSON.parse(generated.replaceAll('"#/$defs/', '"#/components/schemas/')) as Json;
-    const { $schema: _schema, $defs, ...rest } = json as Json & { $defs?: Json };
-    for (const [id, def] of Object.entries($defs ?? {})) {
-      const known = schemas[id];
-      if (known !== undefined && JSON.stringify(known) !== JSON.stringify(def)) throw new Error(`openapi: two different schemas are named ${id}`);
-      schemas[id] = def;
-    }
-    return rest;
-  };
+type SchemaOf = (schema: z.ZodType, io: 'input' | 'output') => Json;
 
+export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
+  const { schemas, schemaOf } = componentSchemas();
   const paths: Record<string, Json> = {};
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
     const doc = DOCS[key];
     if (doc === undefined) throw new Error(`openapi: route ${key} is not documented`);
-    const params = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: route.fn === 'api' ? PATH_PARAMETER : { type: 'string' } }));
-    const parameter = (where: 'query' | 'header') => (p: ParameterDoc) => {
-      const { name, required, description } = parameterOf(p);
-      return { name, in: where, required: required === true, ...(description === undefined ? {} : { description }), schema: (where === 'query' ? QUERY_PARAMETERS[name] : undefined) ?? { type: 'string' } };
-    };
-    const responses: Json = {};
-    for (const [status, r] of Object.entries(doc.responses)) {
-      const content: Json = {
-        ...(r.schema ? { 'application/json': { schema: schemaOf(r.schema, 'output') } } : {}),
-        ...Object.fromEntries(Object.entries(r.text ?? {}).map(([type, description]) => [type, { schema: { type: 'string', description } }])),
-      };
-      responses[status] = { description: r.description, ...(r.retryAfter ? { headers: RETRY_AFTER_HEADER } : {}), ...(Object.keys(content).length > 0 ? { content } : {}) };
-    }
-    // Every path parameter and query parameter is checked before anything is read: a bad one is a 400.
-    const checked = params.length > 0 || (doc.query ?? []).length > 0 ? [400, ...doc.problems] : doc.problems;
-    const problems = [...new Set([...checked, ...(doc.dependencies === false ? [] : [503])])].sort((x, y) => x - y);
-    for (const status of problems) {
-      responses[String(status)] = {
-        description: PROBLEM_TEXT[status],
-        ...(status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
-        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-      };
-    }
-    const requestContent: Json = {
-      ...(doc.request ? { 'application/json': { schema: schemaOf(doc.request, 'input') } } : {}),
-      ...(doc.requestForm ? { 'application/x-www-form-urlencoded': { schema: schemaOf(doc.requestForm, 'input') } } : {}),
-      ...Object.fromEntries(Object.entries(doc.requestText ?? {}).map(([type, description]) => [type, { schema: { type: 'string', description } }])),
-    };
-    const operation: Json = {
-      operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
-      summary: doc.summary,
-      ...(doc.auth === 'bearer' || doc.auth === 'admin' ? { security: [{ bearer: [] }] } : { security: [] }),
-      ...(doc.auth === 'admin' ? { description: 'Needs an API key with role admin; analyst keys get 403.' } : {}),
-      parameters: [...params, ...(doc.query ?? []).map(parameter('query')), ...(doc.headers ?? []).map(parameter('header'))],
-      ...(Object.keys(requestContent).length > 0 ? { requestBody: { required: true, content: requestContent } } : {}),
-      responses,
-    };
     // API Gateway's ANY has no OpenAPI counterpart; Twilio only POSTs.
     const method = route.method === 'ANY' ? 'post' : route.method.toLowerCase();
-    paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operation };
+    paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operationOf(route, doc, schemaOf) };
   }
   // Registers components.schemas.Problem (what it returns is a reference to it).
   schemaOf(Problem, 'output');
@@ -393,3 +328,102 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key of one account (admin or analyst)' } } },
   };
 }
+
+/**
+ * Inline JSON Schema with named components lifted into `schemas` (the document's `components.schemas`), in the
+ * order they are first met. A named schema whose request form differs from its answer form (defaults make fields
+ * optional on input) is kept twice: `<id>` and `<id>Input`.
+ */
+function componentSchemas(): { readonly schemas: Json; readonly schemaOf: SchemaOf } {
+  const schemas: Json = {};
+  const schemaOf: SchemaOf = (schema, io) => {
+    const generated = io === 'input' ? inputJsonSchema(schema) : jsonSchemaText(schema, io);
+    // Named schemas (`.meta({ id })`) come out as `$defs` of each document; OpenAPI keeps them in components.
+    const json = JSON.parse(generated.replaceAll('"#/$defs/', '"#/components/schemas/')) as Json;
+    const { $schema: _schema, $defs, ...rest } = json as Json & { $defs?: Json };
+    for (const [id, def] of Object.entries($defs ?? {})) {
+      const known = schemas[id];
+      if (known !== undefined && JSON.stringify(known) !== JSON.stringify(def)) throw new Error(`openapi: two different schemas are named ${id}`);
+      schemas[id] = def;
+    }
+    return rest;
+  };
+  return { schemas, schemaOf };
+}
+
+const jsonSchemaText = (schema: z.ZodType, io: 'input' | 'output') => JSON.stringify(z.toJSONSchema(schema, { io, unrepresentable: 'any' }));
+
+/** The input form of a schema, its named parts that differ from their answer form renamed `<id>Input`. */
+function inputJsonSchema(schema: z.ZodType): string {
+  let generated = jsonSchemaText(schema, 'input');
+  const asOutput = (JSON.parse(jsonSchemaText(schema, 'output')) as { $defs?: Json }).$defs ?? {};
+  const asInput = (JSON.parse(generated) as { $defs?: Json }).$defs ?? {};
+  const renamed = Object.keys(asInput).filter((id) => JSON.stringify(asInput[id]) !== JSON.stringify(asOutput[id]));
+  for (const id of renamed) generated = generated.replaceAll(`"#/$defs/${id}"`, `"#/$defs/${id}Input"`);
+  const parsed = JSON.parse(generated) as { $defs?: Json };
+  for (const id of renamed) {
+    parsed.$defs![`${id}Input`] = parsed.$defs![id];
+    delete parsed.$defs![id];
+  }
+  return JSON.stringify(parsed);
+}
+
+/** One route's operation. Its answers' schemas are registered before its request's (the components' order). */
+function operationOf(route: RouteDef, doc: OperationDoc, schemaOf: SchemaOf): Json {
+  const params = pathParametersOf(route);
+  const responses = responsesOf(doc, params.length > 0, schemaOf);
+  const requestContent = requestContentOf(doc, schemaOf);
+  return {
+    operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
+    summary: doc.summary,
+    ...(doc.auth === 'bearer' || doc.auth === 'admin' ? { security: [{ bearer: [] }] } : { security: [] }),
+    ...(doc.auth === 'admin' ? { description: 'Needs an API key with role admin; analyst keys get 403.' } : {}),
+    parameters: [...params, ...(doc.query ?? []).map(parameterIn('query')), ...(doc.headers ?? []).map(parameterIn('header'))],
+    ...(Object.keys(requestContent).length > 0 ? { requestBody: { required: true, content: requestContent } } : {}),
+    responses,
+  };
+}
+
+function pathParametersOf(route: RouteDef): Json[] {
+  return [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: route.fn === 'api' ? PATH_PARAMETER : { type: 'string' } }));
+}
+
+const parameterIn = (where: 'query' | 'header') => (p: ParameterDoc) => {
+  const { name, required, description } = parameterOf(p);
+  return { name, in: where, required: required === true, ...(description === undefined ? {} : { description }), schema: (where === 'query' ? QUERY_PARAMETERS[name] : undefined) ?? { type: 'string' } };
+};
+
+/** The documented answers, then the problems the operation can answer, by status. */
+function responsesOf(doc: OperationDoc, hasPathParameters: boolean, schemaOf: SchemaOf): Json {
+  const responses: Json = {};
+  for (const [status, r] of Object.entries(doc.responses)) {
+    const content: Json = {
+      ...(r.schema ? { 'application/json': { schema: schemaOf(r.schema, 'output') } } : {}),
+      ...textContentOf(r.text),
+    };
+    responses[status] = { description: r.description, ...(r.retryAfter ? { headers: RETRY_AFTER_HEADER } : {}), ...(Object.keys(content).length > 0 ? { content } : {}) };
+  }
+  // Every path parameter and query parameter is checked before anything is read: a bad one is a 400.
+  const checked = hasPathParameters || (doc.query ?? []).length > 0 ? [400, ...doc.problems] : doc.problems;
+  const problems = [...new Set([...checked, ...(doc.dependencies === false ? [] : [503])])].sort((x, y) => x - y);
+  for (const status of problems) {
+    responses[String(status)] = {
+      description: PROBLEM_TEXT[status],
+      ...(status === 503 ? { headers: RETRY_AFTER_HEADER } : {}),
+      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+    };
+  }
+  return responses;
+}
+
+function requestContentOf(doc: OperationDoc, schemaOf: SchemaOf): Json {
+  return {
+    ...(doc.request ? { 'application/json': { schema: schemaOf(doc.request, 'input') } } : {}),
+    ...(doc.requestForm ? { 'application/x-www-form-urlencoded': { schema: schemaOf(doc.requestForm, 'input') } } : {}),
+    ...textContentOf(doc.requestText),
+  };
+}
+
+/** Text media types, each described by its documented text. */
+const textContentOf = (text: Readonly<Record<string, string>> | undefined): Json =>
+  Object.fromEntries(Object.entries(text ?? {}).map(([type, description]) => [type, { schema: { type: 'string', description } }]));

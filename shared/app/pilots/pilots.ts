@@ -109,16 +109,10 @@ export async function createPilot(
   deps: PilotApiDeps,
 ): Promise<Written<PilotView>> {
   requireAdmin(principal);
-  if (idempotencyKey === undefined) {
-    throw invalidInput('An Idempotency-Key header is required: it makes a retried create return the same pilot.', [
-      { field: 'Idempotency-Key', message: 'is required' },
-    ]);
-  }
-  const key = IdempotencyKeySchema.safeParse(idempotencyKey);
-  if (!key.success) throw invalidInput('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
+  const key = createKeyOf(idempotencyKey);
   const req = parseBody(CreatePilotSchema, json, 'pilot');
   const accountId = principal.accountId;
-  const pilotId = pilotIdFor(accountId, key.data);
+  const pilotId = pilotIdFor(accountId, key);
   const hash = requestHash(req);
 
   for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++) {
@@ -149,26 +143,7 @@ export async function createPilot(
     assertNoOverlap(campaign.pilots, req);
 
     const at = now.toISOString();
-    const record: PilotRecord = {
-      accountId,
-      pilotId,
-      ...req,
-      timeZone: pilotTimeZone(campaign, account.timeZone),
-      createdAt: at,
-      createdBy: principalLabel(principal),
-      clientKeyHash: hashKey(key.data),
-      requestHash: hash,
-      monitorSeconds: deps.settings.monitorSeconds,
-      settleSeconds: deps.settings.settleSeconds,
-      state: 'scheduled',
-      executionArn: null,
-      notified: [],
-      closedAt: null,
-      closedReason: null,
-      report: null,
-      failure: null,
-      updatedAt: at,
-    };
+    const record = newPilotRecord({ accountId, pilotId, req, timeZone: pilotTimeZone(campaign, account.timeZone), at, principal, key, hash, settings: deps.settings });
     const updated: Campaign = { ...campaign, pilots: [...(campaign.pilots ?? []), termsOf(record)], rev: campaign.rev + 1, updatedAt: at };
     const outcome = await deps.store.createPilot({ record, campaign: updated, expectedRev: campaign.rev });
     if (outcome === 'created') {
@@ -179,6 +154,52 @@ export async function createPilot(
     // 'campaign_changed': re-read the campaign and validate again (overlap included).
   }
   throw conflict('The campaign kept changing while the pilot was being created; retry with the same Idempotency-Key.');
+}
+
+/** The create's Idempotency-Key header: required, and of the documented form. */
+function createKeyOf(idempotencyKey: string | undefined): string {
+  if (idempotencyKey === undefined) {
+    throw invalidInput('An Idempotency-Key header is required: it makes a retried create return the same pilot.', [
+      { field: 'Idempotency-Key', message: 'is required' },
+    ]);
+  }
+  const key = IdempotencyKeySchema.safeParse(idempotencyKey);
+  if (!key.success) throw invalidInput('Invalid Idempotency-Key header.', [{ field: 'Idempotency-Key', message: key.error.issues[0]!.message }]);
+  return key.data;
+}
+
+/** A new pilot's record: scheduled, nothing notified, not closed. */
+function newPilotRecord(p: {
+  accountId: string;
+  pilotId: string;
+  req: z.output<typeof CreatePilotSchema>;
+  timeZone: string;
+  at: string;
+  principal: ApiKeyRecord;
+  key: string;
+  hash: string;
+  settings: PilotApiDeps['settings'];
+}): PilotRecord {
+  return {
+    accountId: p.accountId,
+    pilotId: p.pilotId,
+    ...p.req,
+    timeZone: p.timeZone,
+    createdAt: p.at,
+    createdBy: principalLabel(p.principal),
+    clientKeyHash: hashKey(p.key),
+    requestHash: p.hash,
+    monitorSeconds: p.settings.monitorSeconds,
+    settleSeconds: p.settings.settleSeconds,
+    state: 'scheduled',
+    executionArn: null,
+    notified: [],
+    closedAt: null,
+    closedReason: null,
+    report: null,
+    failure: null,
+    updatedAt: p.at,
+  };
 }
 
 function hashKey(key: string): string {

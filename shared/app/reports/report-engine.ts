@@ -83,133 +83,173 @@ function planOf(q: { from: string; to: string; basis?: ReportBasis }, timeZone: 
 }
 
 export function reportEngine(deps: ReportEngineDeps): ReportEngine {
-  async function campaignOf(q: { accountId: string; campaignId: string }): Promise<Campaign> {
-    const record = await deps.config.readCampaign(q.accountId, q.campaignId);
-    if (record === null) throw notFound('No such campaign.');
-    return asCampaign(record);
-  }
+  return {
+    sources: (q: SourcesQuery) => sourcesReport(deps, q),
+    threshold: (q: ThresholdQuery) => thresholdReport(deps, q),
+  };
+}
 
-  async function* callsOf(q: { accountId: string; campaignId: string }, plan: Plan, campaign: Campaign, counter: { calls: number }): AsyncGenerator<ReportCall> {
-    for (const [from, to] of plan.ranges) {
-      for await (const call of deps.calls.streamCampaignCalls(q.accountId, q.campaignId, from, to, { termsVersions: campaign.termsVersions })) {
-        counter.calls += 1;
-        yield call;
-      }
+type CampaignRef = { readonly accountId: string; readonly campaignId: string };
+type ReadCounter = { calls: number; items: number };
+type DayTotals = Map<string, { spendCents: number; bookedCount: number }>;
+
+async function campaignOf(deps: ReportEngineDeps, q: CampaignRef): Promise<Campaign> {
+  const record = await deps.config.readCampaign(q.accountId, q.campaignId);
+  if (record === null) throw notFound('No such campaign.');
+  return asCampaign(record);
+}
+
+async function zoneOf(deps: ReportEngineDeps, accountId: string): Promise<string> {
+  return (await deps.config.getAccount(accountId))?.timeZone ?? 'UTC';
+}
+
+async function* callsOf(deps: ReportEngineDeps, q: CampaignRef, plan: Plan, campaign: Campaign, counter: { calls: number }): AsyncGenerator<ReportCall> {
+  for (const [from, to] of plan.ranges) {
+    for await (const call of deps.calls.streamCampaignCalls(q.accountId, q.campaignId, from, to, { termsVersions: campaign.termsVersions })) {
+      counter.calls += 1;
+      yield call;
     }
   }
+}
 
-  async function* cellsOf(q: { accountId: string; campaignId: string }, plan: Plan, kind: AggregateKind, counter: { items: number }): AsyncGenerator<AggregateCell> {
-    if (plan.days === null || deps.aggregates === undefined) return;
-    for await (const cell of deps.aggregates.readCells(q.accountId, q.campaignId, kind, plan.days.first, plan.days.last)) {
-      counter.items += 1;
-      yield cell;
-    }
+async function* cellsOf(deps: ReportEngineDeps, q: CampaignRef, plan: Plan, kind: AggregateKind, counter: { items: number }): AsyncGenerator<AggregateCell> {
+  if (plan.days === null || deps.aggregates === undefined) return;
+  for await (const cell of deps.aggregates.readCells(q.accountId, q.campaignId, kind, plan.days.first, plan.days.last)) {
+    counter.items += 1;
+    yield cell;
   }
+}
 
-  const basisOf = (plan: Plan, read: { calls: number; items: number }) => ({
+function basisOf(plan: Plan, read: ReadCounter) {
+  return {
     aggregatedDays: plan.days === null ? null : { from: plan.days.first, to: plan.days.last, count: plan.days.count },
     callsRead: read.calls,
     aggregateItemsRead: read.items,
-  });
+  };
+}
 
-  async function zoneOf(accountId: string): Promise<string> {
-    return (await deps.config.getAccount(accountId))?.timeZone ?? 'UTC';
+async function sourcesReport(deps: ReportEngineDeps, q: SourcesQuery) {
+  const campaign = await campaignOf(deps, q);
+  const timeZone = await zoneOf(deps, q.accountId);
+  const plan = planOf(q, timeZone, deps.aggregates !== undefined);
+  const read: ReadCounter = { calls: 0, items: 0 };
+  const card = createScorecard({ groupBy: q.groupBy, economics: campaign.economics ?? null });
+  const days = emptyDays(q.from, q.to, timeZone);
+  await foldScorecardCalls(callsOf(deps, q, plan, campaign, read), card, days, timeZone);
+  await foldScorecardCells(cellsOf(deps, q, plan, 'card', read), card, days);
+  const result = card.result();
+  const publishers = await publishersOf(deps, q.accountId, result.rows);
+  const json = sourcesJson(q, campaign, result, publishers, days, deps.now(), basisOf(plan, read));
+  return { json, csv: scorecardCsv(result) };
+}
+
+type Scorecard = ReturnType<typeof createScorecard>;
+type ScorecardResult = ReturnType<Scorecard['result']>;
+
+async function foldScorecardCalls(calls: AsyncIterable<ReportCall>, card: Scorecard, days: DayTotals, timeZone: string): Promise<void> {
+  for await (const call of calls) {
+    card.add(call);
+    const day = days.get(localDay(call.startedAtMs, timeZone));
+    if (day !== undefined) {
+      day.spendCents += call.amountCents + (call.reversedChargesCents ?? 0) + call.creditsCents + (call.reversalsCents ?? 0);
+      if (call.outcome !== null && call.outcome.status !== 'lost') day.bookedCount += 1;
+    }
   }
+}
 
+async function foldScorecardCells(cells: AsyncIterable<AggregateCell>, card: Scorecard, days: DayTotals): Promise<void> {
+  for await (const cell of cells) {
+    card.addCounts(cell.publisherId, cell.subSource, cell.counts);
+    const day = days.get(cell.day);
+    if (day !== undefined) {
+      day.spendCents += (cell.counts.sp ?? 0) + (cell.counts.cr ?? 0) + (cell.counts.rvs ?? 0);
+      day.bookedCount += cell.counts.bk ?? 0;
+    }
+  }
+}
+
+/** The rows' publishers, each read once, in the rows' order. */
+async function publishersOf(deps: ReportEngineDeps, accountId: string, rows: readonly SourceRow[]): Promise<Map<string, Publisher | null>> {
+  const publishers = new Map<string, Publisher | null>();
+  for (const r of rows) if (!publishers.has(r.publisherId)) publishers.set(r.publisherId, await deps.config.getPublisher(accountId, r.publisherId));
+  return publishers;
+}
+
+function sourcesJson(
+  q: SourcesQuery,
+  campaign: Campaign,
+  result: ScorecardResult,
+  publishers: ReadonlyMap<string, Publisher | null>,
+  days: DayTotals,
+  now: Date,
+  basis: ReturnType<typeof basisOf>,
+): SourcesReport {
+  // Typed by the answer's schema (reports.ts), which the OpenAPI document is generated from.
+  const row = (r: SourceRow): SourceAnswerRow => ({
+    ...r,
+    // The response names sub-sources only when grouping by them (`*` is the scorecard's "all").
+    subSource: q.groupBy === 'subSource' ? r.subSource : null,
+    verdict: r.recommendation.verdict,
+    why: r.recommendation.why,
+    ...(r.publisherId === '*' ? {} : { disclosure: disclosureOf(publishers.get(r.publisherId) ?? null, r.signals.undisclosed_source) }),
+  });
   return {
-    async sources(q: SourcesQuery) {
-      const campaign = await campaignOf(q);
-      const timeZone = await zoneOf(q.accountId);
-      const plan = planOf(q, timeZone, deps.aggregates !== undefined);
-      const read = { calls: 0, items: 0 };
-      const card = createScorecard({ groupBy: q.groupBy, economics: campaign.economics ?? null });
-      const days = emptyDays(q.from, q.to, timeZone);
-      for await (const call of callsOf(q, plan, campaign, read)) {
-        card.add(call);
-        const day = days.get(localDay(call.startedAtMs, timeZone));
-        if (day !== undefined) {
-          day.spendCents += call.amountCents + (call.reversedChargesCents ?? 0) + call.creditsCents + (call.reversalsCents ?? 0);
-          if (call.outcome !== null && call.outcome.status !== 'lost') day.bookedCount += 1;
-        }
-      }
-      for await (const cell of cellsOf(q, plan, 'card', read)) {
-        card.addCounts(cell.publisherId, cell.subSource, cell.counts);
-        const day = days.get(cell.day);
-        if (day !== undefined) {
-          day.spendCents += (cell.counts.sp ?? 0) + (cell.counts.cr ?? 0) + (cell.counts.rvs ?? 0);
-          day.bookedCount += cell.counts.bk ?? 0;
-        }
-      }
-      const result = card.result();
-      const publishers = new Map<string, Publisher | null>();
-      for (const r of result.rows) if (!publishers.has(r.publisherId)) publishers.set(r.publisherId, await deps.config.getPublisher(q.accountId, r.publisherId));
-      // Typed by the answer's schema (reports.ts), which the OpenAPI document is generated from.
-      const row = (r: SourceRow): SourceAnswerRow => ({
-        ...r,
-        // The response names sub-sources only when grouping by them (`*` is the scorecard's "all").
-        subSource: q.groupBy === 'subSource' ? r.subSource : null,
-        verdict: r.recommendation.verdict,
-        why: r.recommendation.why,
-        ...(r.publisherId === '*' ? {} : { disclosure: disclosureOf(publishers.get(r.publisherId) ?? null, r.signals.undisclosed_source) }),
-      });
-      const json: SourcesReport = {
-        campaignId: campaign.campaignId,
-        campaignName: campaign.name,
-        from: q.from,
-        to: q.to,
-        groupBy: q.groupBy,
-        generatedAt: deps.now().toISOString(),
-        ceiling:
-          result.ceiling === null || result.ceilingPerBookedJobCents === null
-            ? null
-            : {
-                maxPricePerCallCents: result.ceiling.maxPricePerCallCents,
-                maxCostPerBookedJobCents: result.ceilingPerBookedJobCents,
-                closeRateSource: result.ceiling.closeRateSource,
-                expectedValueCents: result.ceiling.expectedValueCents,
-                economics: result.ceiling.economics,
-              },
-        rule: result.rule,
-        rows: result.rows.map(row),
-        total: row(result.total),
-        spendByDay: [...days.entries()].map(([day, d]) => ({ day, ...d })),
-        basis: basisOf(plan, read),
-      };
-      return { json, csv: scorecardCsv(result) };
-    },
+    campaignId: campaign.campaignId,
+    campaignName: campaign.name,
+    from: q.from,
+    to: q.to,
+    groupBy: q.groupBy,
+    generatedAt: now.toISOString(),
+    ceiling: ceilingOf(result),
+    rule: result.rule,
+    rows: result.rows.map(row),
+    total: row(result.total),
+    spendByDay: [...days.entries()].map(([day, d]) => ({ day, ...d })),
+    basis,
+  };
+}
 
-    async threshold(q: ThresholdQuery) {
-      const campaign = await campaignOf(q);
-      const timeZone = await zoneOf(q.accountId);
-      const current = termsInForce(campaign.termsVersions, Date.parse(q.to) - 1);
-      const currentBufferSec = current?.bufferSec ?? 0;
-      // The aggregates' histogram stops at TUNER_HISTOGRAM_MAX_SEC: a sweep past it reads calls.
-      const histogramCovers = q.max <= TUNER_HISTOGRAM_MAX_SEC && currentBufferSec <= TUNER_HISTOGRAM_MAX_SEC;
-      const plan = planOf(q, timeZone, deps.aggregates !== undefined && histogramCovers);
-      const read = { calls: 0, items: 0 };
-      const dayOf = (ms: number) => dayNumber(localDay(ms, timeZone));
-      const tuner = createThresholdTuner({ min: q.min, max: q.max, step: q.step, currentBufferSec, dayOf });
-      for await (const call of callsOf(q, plan, campaign, read)) tuner.add(call);
-      for await (const cell of cellsOf(q, plan, 'tune', read)) {
-        tuner.addCell({ publisherId: cell.publisherId, subSource: cell.subSource, day: dayNumber(cell.day), counts: cell.counts });
-      }
-      const tuning = tuner.result();
-      const answer: ThresholdReport = {
-        campaignId: campaign.campaignId,
-        from: q.from,
-        to: q.to,
-        currentBufferSec: current?.bufferSec ?? null,
-        recommendedBufferSec: tuning.recommended?.bufferSec ?? null,
-        rule: tuning.rule.statement,
-        why: tuning.why,
-        totals: tuning.totals,
-        coMovementNote: tuning.coMovementNote,
-        current: tuning.current,
-        points: tuning.rows.map((r) => ({ ...r, billable: r.billableCalls })),
-        basis: basisOf(plan, read),
+function ceilingOf(result: ScorecardResult): SourcesReport['ceiling'] {
+  return result.ceiling === null || result.ceilingPerBookedJobCents === null
+    ? null
+    : {
+        maxPricePerCallCents: result.ceiling.maxPricePerCallCents,
+        maxCostPerBookedJobCents: result.ceilingPerBookedJobCents,
+        closeRateSource: result.ceiling.closeRateSource,
+        expectedValueCents: result.ceiling.expectedValueCents,
+        economics: result.ceiling.economics,
       };
-      return answer;
-    },
+}
+
+async function thresholdReport(deps: ReportEngineDeps, q: ThresholdQuery): Promise<ThresholdReport> {
+  const campaign = await campaignOf(deps, q);
+  const timeZone = await zoneOf(deps, q.accountId);
+  const current = termsInForce(campaign.termsVersions, Date.parse(q.to) - 1);
+  const currentBufferSec = current?.bufferSec ?? 0;
+  // The aggregates' histogram stops at TUNER_HISTOGRAM_MAX_SEC: a sweep past it reads calls.
+  const histogramCovers = q.max <= TUNER_HISTOGRAM_MAX_SEC && currentBufferSec <= TUNER_HISTOGRAM_MAX_SEC;
+  const plan = planOf(q, timeZone, deps.aggregates !== undefined && histogramCovers);
+  const read: ReadCounter = { calls: 0, items: 0 };
+  const dayOf = (ms: number) => dayNumber(localDay(ms, timeZone));
+  const tuner = createThresholdTuner({ min: q.min, max: q.max, step: q.step, currentBufferSec, dayOf });
+  for await (const call of callsOf(deps, q, plan, campaign, read)) tuner.add(call);
+  for await (const cell of cellsOf(deps, q, plan, 'tune', read)) {
+    tuner.addCell({ publisherId: cell.publisherId, subSource: cell.subSource, day: dayNumber(cell.day), counts: cell.counts });
+  }
+  const tuning = tuner.result();
+  return {
+    campaignId: campaign.campaignId,
+    from: q.from,
+    to: q.to,
+    currentBufferSec: current?.bufferSec ?? null,
+    recommendedBufferSec: tuning.recommended?.bufferSec ?? null,
+    rule: tuning.rule.statement,
+    why: tuning.why,
+    totals: tuning.totals,
+    coMovementNote: tuning.coMovementNote,
+    current: tuning.current,
+    points: tuning.rows.map((r) => ({ ...r, billable: r.billableCalls })),
+    basis: basisOf(plan, read),
   };
 }
 

@@ -163,29 +163,45 @@ export function isMachineAnswer(answeredBy: string | null): boolean {
 
 export function rateCall(input: RatingInput): RatingDecision {
   const { call, assignment, campaign } = input;
-  const rules: RuleResult[] = [];
   const assigned = assignment !== null && campaign !== null && campaign.campaignId === assignment.campaignId;
   const terms = assigned ? termsInForce(input.termsVersions, input.startedAtMs) : null;
-  rules.push({
+  const rules: RuleResult[] = [unknownNumberRule(input, assigned, terms)];
+  if (!assigned || terms === null) return decide(rules, null, null, null, 0);
+
+  rules.push(hoursRule(campaign.hours, input.startedAtMs));
+  const billableSec = terms.durationBasis === 'total' ? call.totalSec : (call.talkSec ?? 0);
+  rules.push(...connectionRules(call, terms, billableSec));
+  rules.push(qualificationRule(call, terms));
+  rules.push(geoRule(campaign.geography, callerGeo(call)));
+  rules.push(withheldCallerRule(call, terms));
+  rules.push(duplicateCallerRule(input, terms));
+  rules.push({ rule: 'blocked_caller', passed: input.blocked === null, inputs: { blockId: input.blocked?.blockId ?? null } });
+  rules.push(blockedSignalRule(input));
+  rules.push(...pilotRules(input));
+  return decide(rules, assignment, terms, call, billableSec);
+}
+
+function unknownNumberRule(input: RatingInput, assigned: boolean, terms: TermsVersion | null): RuleResult {
+  return {
     rule: 'unknown_number',
     passed: terms !== null,
     inputs: {
-      to: call.to,
-      campaignId: assignment?.campaignId ?? null,
+      to: input.call.to,
+      campaignId: input.assignment?.campaignId ?? null,
       campaignFound: assigned,
       termsVersion: terms?.version ?? null,
       startedAt: new Date(input.startedAtMs).toISOString(),
     },
-  });
-  if (!assigned || terms === null) return decide(rules, null, null, null, 0);
+  };
+}
 
-  rules.push(hoursRule(campaign.hours, input.startedAtMs));
-
+/** not_connected, machine_answered, and below_buffer for a connected call only (an unconnected call's duration says nothing more). */
+function connectionRules(call: CallFacts, terms: TermsVersion, billableSec: number): RuleResult[] {
   const connected = call.status === 'completed';
-  rules.push({ rule: 'not_connected', passed: connected, inputs: { status: call.status } });
-  rules.push({ rule: 'machine_answered', passed: !isMachineAnswer(call.answeredBy), inputs: { answeredBy: call.answeredBy } });
-
-  const billableSec = terms.durationBasis === 'total' ? call.totalSec : (call.talkSec ?? 0);
+  const rules: RuleResult[] = [
+    { rule: 'not_connected', passed: connected, inputs: { status: call.status } },
+    { rule: 'machine_answered', passed: !isMachineAnswer(call.answeredBy), inputs: { answeredBy: call.answeredBy } },
+  ];
   if (connected) {
     rules.push({
       rule: 'below_buffer',
@@ -193,26 +209,31 @@ export function rateCall(input: RatingInput): RatingDecision {
       inputs: { durationBasis: terms.durationBasis, billableSec, totalSec: call.totalSec, talkSec: call.talkSec, bufferSec: terms.bufferSec },
     });
   }
+  return rules;
+}
 
+function qualificationRule(call: CallFacts, terms: TermsVersion): RuleResult {
   const accepted = terms.qualification?.acceptedDigits ?? null;
-  rules.push({
+  return {
     rule: 'not_qualified',
     passed: accepted === null || (call.digits !== null && accepted.includes(call.digits)),
     inputs: { required: accepted !== null, acceptedDigits: accepted, digits: call.digits },
-  });
+  };
+}
 
-  rules.push(geoRule(campaign.geography, callerGeo(call)));
-
+function withheldCallerRule(call: CallFacts, terms: TermsVersion): RuleResult {
   const withheld = isCallerWithheld(call);
-  rules.push({
+  return {
     rule: 'caller_id_withheld',
     passed: !withheld || terms.withheldCallerId === 'billable',
     inputs: { callerIdWithheld: withheld, withheldCallerId: terms.withheldCallerId },
-  });
+  };
+}
 
+function duplicateCallerRule(input: RatingInput, terms: TermsVersion): RuleResult {
   const prior = input.priorBilled;
   const duplicate = prior !== null && withinDuplicateWindow(prior, input.startedAtMs, duplicateWindowMs(terms));
-  rules.push({
+  return {
     rule: 'duplicate_caller',
     passed: !duplicate,
     inputs: {
@@ -221,34 +242,37 @@ export function rateCall(input: RatingInput): RatingDecision {
       priorCallId: duplicate ? prior.callId : null,
       priorStartedAt: duplicate ? new Date(prior.billedStartMs).toISOString() : null,
     },
-  });
+  };
+}
 
-  rules.push({ rule: 'blocked_caller', passed: input.blocked === null, inputs: { blockId: input.blocked?.blockId ?? null } });
-
+function blockedSignalRule(input: RatingInput): RuleResult {
   const signals = input.quality?.signals ?? [];
   const blockSignals = input.quality?.blockSignals ?? [];
   const blockedBy = signals.filter((s) => blockSignals.includes(s));
-  rules.push({ rule: 'blocked_signal', passed: blockedBy.length === 0, inputs: { signals, blockSignals, blockedBy } });
+  return { rule: 'blocked_signal', passed: blockedBy.length === 0, inputs: { signals, blockSignals, blockedBy } };
+}
 
+/** outside_window for a call under a pilot, and over_cap for one inside the pilot's window. */
+function pilotRules(input: RatingInput): RuleResult[] {
   const pilot = input.pilot ?? null;
-  if (pilot !== null) {
-    const p = pilot.pilot;
-    rules.push({
+  if (pilot === null) return [];
+  const p = pilot.pilot;
+  const rules: RuleResult[] = [
+    {
       rule: 'outside_window',
       passed: pilot.inWindow,
       inputs: { pilotId: p.pilotId, startsAt: p.startsAt, endsAt: p.endsAt, startedAt: new Date(input.startedAtMs).toISOString() },
+    },
+  ];
+  if (pilot.inWindow) {
+    const refusal = input.capRefusal ?? null;
+    rules.push({
+      rule: 'over_cap',
+      passed: refusal === null,
+      inputs: { pilotId: p.pilotId, refusal, spendCapCents: p.spendCapCents, dailyCapCents: p.dailyCapCents, maxBillableCalls: p.maxBillableCalls },
     });
-    if (pilot.inWindow) {
-      const refusal = input.capRefusal ?? null;
-      rules.push({
-        rule: 'over_cap',
-        passed: refusal === null,
-        inputs: { pilotId: p.pilotId, refusal, spendCapCents: p.spendCapCents, dailyCapCents: p.dailyCapCents, maxBillableCalls: p.maxBillableCalls },
-      });
-    }
   }
-
-  return decide(rules, assignment, terms, call, billableSec);
+  return rules;
 }
 
 function decide(
