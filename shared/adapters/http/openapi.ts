@@ -278,6 +278,7 @@ const QUERY_PARAMETERS: Readonly<Record<string, Json>> = {
     description:
       'Opaque: the `cursor` of the previous page, sent with the same filters by a key of the same account (the page size may change). It is sealed and authenticated by the API; an edited, made-up or re-used cursor (other route, filters or account) is a 400 naming `cursor`',
   },
+  limit: { type: 'integer', minimum: 1, maximum: 100, description: 'Page size, a whole number from 1 to 100 (default 50)' },
   from: INSTANT_PARAMETER,
   to: INSTANT_PARAMETER,
   period: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: `A calendar month YYYY-MM from ${MIN_PERIOD} to ${MAX_PERIOD}, in the account's time zone` },

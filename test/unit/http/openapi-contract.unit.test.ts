@@ -112,6 +112,10 @@ describe('the contract checker', () => {
     expect(contract.check(exchange({ ...bad, status: 200, answer: { calls: [], cursor: null } }))).toEqual([
       expect.objectContaining({ route: 'GET /v1/calls', part: 'request', pointer: '/query/from' }),
     ]);
+    // A page size outside the documented range is refused by the document: a 200 to it is a mismatch.
+    expect(contract.check(exchange({ path: '/v1/calls', query: 'limit=0', status: 200, answer: { calls: [], cursor: null } }))).toEqual([
+      expect.objectContaining({ route: 'GET /v1/calls', part: 'request', pointer: '/query/limit' }),
+    ]);
     // A parameter the operation does not read is not refused by the document (nor by the API: it is ignored).
     expect(contract.check(exchange({ path: '/v1/calls', query: 'bogus=1', status: 200, answer: { calls: [], cursor: null } }))).toEqual([]);
     expect(contract.check(exchange({ ...bad, status: 400, answer: PROBLEM }))).toEqual([]);
