@@ -2,7 +2,8 @@
  * The one definition of CallLedger's stateful resources, functions and routes.
  *
  * Both the CDK stack (infra/stack.ts) and the local stack (infra/local/) build from this file, so the
- * table keys, indexes, queue attributes and route table cannot drift between AWS and the laptop.
+ * table keys, indexes and queue attributes cannot drift between AWS and the laptop; the routes are in infra/routes.ts
+ * (derived from the route declarations, which this file must not import: every function imports it).
  * Plain data only: no aws-cdk-lib and no AWS SDK imports here.
  */
 import { recordingLifecycleRules } from '../shared/domain/recordings/retention';
@@ -81,6 +82,7 @@ export interface FunctionDef {
   readonly schedule?: { readonly rateMinutes: number };
 }
 
+/** A route of the catalog (infra/routes.ts, derived from the route declarations): where API Gateway sends it. */
 export interface RouteDef {
   readonly method: 'GET' | 'POST' | 'PUT' | 'ANY';
   /** API Gateway HTTP API path template, e.g. `/v1/calls/{callId}`. */
@@ -237,63 +239,6 @@ export const FUNCTIONS = {
   aggregator: { id: 'aggregator', entry: 'functions/aggregator.ts', memoryMb: 512, timeoutSec: 60 },
 } as const satisfies Record<FunctionId, FunctionDef>;
 
-export const ROUTES: readonly RouteDef[] = [
-  { method: 'ANY', path: '/webhooks/twilio/{accountId}', fn: 'ingestTwilio' },
-  { method: 'GET', path: '/v1/calls', fn: 'api' },
-  { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
-  { method: 'GET', path: '/v1/calls/{callId}/rating', fn: 'api' },
-  { method: 'GET', path: '/v1/ledger', fn: 'api' },
-  // Management: admin keys write, analyst keys read.
-  { method: 'GET', path: '/v1/publishers/{publisherId}', fn: 'api' },
-  { method: 'PUT', path: '/v1/publishers/{publisherId}', fn: 'api' },
-  { method: 'GET', path: '/v1/campaigns/{campaignId}', fn: 'api' },
-  { method: 'PUT', path: '/v1/campaigns/{campaignId}', fn: 'api' },
-  { method: 'GET', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
-  { method: 'PUT', path: '/v1/tracking-numbers/{e164}', fn: 'api' },
-  // Disputes and credits, statements, invoice reconciliation, ledger verification (shared/app/ledger/ledger-routes.ts).
-  { method: 'POST', path: '/v1/calls/{callId}/disputes', fn: 'api' },
-  { method: 'POST', path: '/v1/disputes/{disputeId}/resolve', fn: 'api' },
-  { method: 'GET', path: '/v1/disputes', fn: 'api' },
-  { method: 'GET', path: '/v1/statements', fn: 'api' },
-  { method: 'POST', path: '/v1/reconciliations', fn: 'api' },
-  { method: 'GET', path: '/v1/ledger/verify', fn: 'api' },
-  // The account's block list (rating rule blocked_caller; shared/app/blocklist/block-list.ts): admin writes, any key reads.
-  { method: 'PUT', path: '/v1/blocked-callers/{e164}', fn: 'api' },
-  { method: 'GET', path: '/v1/blocked-callers/{e164}', fn: 'api' },
-  { method: 'GET', path: '/v1/blocked-callers', fn: 'api' },
-  // Pilot campaigns (shared/app/pilots/pilots.ts): admin keys create and stop, analyst keys read.
-  { method: 'POST', path: '/v1/pilots', fn: 'api' },
-  { method: 'GET', path: '/v1/pilots/{pilotId}', fn: 'api' },
-  { method: 'POST', path: '/v1/pilots/{pilotId}/stop', fn: 'api' },
-  { method: 'GET', path: '/v1/pilots/{pilotId}/report', fn: 'api' },
-  // Booked revenue by source (shared/app/reports/reports.ts): the source scorecard (JSON, or CSV on Accept: text/csv)
-  // and the buffer threshold sweep; any key.
-  { method: 'GET', path: '/v1/reports/sources', fn: 'api' },
-  { method: 'GET', path: '/v1/reports/threshold', fn: 'api' },
-  // CRM outcomes (shared/app/outcomes/outcomes.ts): admin keys post (JSON or CSV), analyst keys read.
-  { method: 'POST', path: '/v1/outcomes', fn: 'api' },
-  { method: 'GET', path: '/v1/outcomes', fn: 'api' },
-  { method: 'GET', path: '/v1/outcomes/{externalId}', fn: 'api' },
-  // QA sampling (shared/app/qa/qa.ts): any key samples and records verdicts; opening a dispute needs admin.
-  { method: 'GET', path: '/v1/qa/sample', fn: 'api' },
-  { method: 'POST', path: '/v1/calls/{callId}/qa', fn: 'api' },
-  // Compliance (shared/app/compliance/compliance.ts): DNC lists, consent evidence, settings; admin keys write.
-  { method: 'PUT', path: '/v1/dnc-lists/{listId}', fn: 'api' },
-  { method: 'GET', path: '/v1/dnc-lists/{listId}', fn: 'api' },
-  { method: 'GET', path: '/v1/dnc-lists', fn: 'api' },
-  { method: 'POST', path: '/v1/dnc-lists/{listId}/numbers', fn: 'api' },
-  { method: 'POST', path: '/v1/consent', fn: 'api' },
-  { method: 'GET', path: '/v1/calls/{callId}/consent', fn: 'api' },
-  { method: 'PUT', path: '/v1/account/compliance', fn: 'api' },
-  // Deletion requests (shared/app/privacy/privacy.ts): admin keys only.
-  { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
-  { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
-  // The OpenAPI 3.1 document of every route here (no auth).
-  { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
-  // Which dependency answers (no auth; shared/app/kernel/health.ts). Locally the HTTP adapter answers /health itself, with
-  // the same components and the SQS pollers.
-  { method: 'GET', path: '/health', fn: 'api' },
-];
 
 /**
  * Application metrics an alarm watches (infra/constructs/alarms.ts), written as EMF by shared/adapters/platform/metrics.ts with

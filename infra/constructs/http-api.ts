@@ -14,7 +14,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ROUTES, type FunctionId } from '../resources';
+import type { FunctionId } from '../resources';
+import { ROUTES } from '../routes';
 
 export interface PublicApiProps {
   readonly apiName: string;

@@ -1,30 +1,20 @@
 /**
- * The API Lambda's router: route tables mounted behind bearer-key authentication, and dispatch on method and path
- * against the route catalog (infra/resources.ts ROUTES). API Gateway has already matched the path; the local adapter
- * and tests send the same events. A few lines here instead of @middy/http-router: that one pulled `node:http` and
+ * The API Lambda's router: the declared route tables (shared/app/http/routes.ts) mounted behind the authentication
+ * each declaration demands, and dispatch on method and path. API Gateway has already matched the path; the local
+ * adapter and tests send the same events. A few lines here instead of @middy/http-router: that one pulled `node:http` and
  * its dependencies into the cold start.
  */
 import type { ApiKeyRecord, ConfigStore } from '../../app/kernel/ports';
-import { invalidInput, notFound, unsupportedMediaType } from '../../app/kernel/errors';
+import { notFound } from '../../app/kernel/errors';
+import { requireAdmin, type Route, type RouteDoc, type RouteRequest, type RouteResponse } from '../../app/kernel/route';
 import { checkPathParameters } from '../../app/kernel/query';
 import { authenticate, header, json, rawBody, type HttpEvent, type HttpResult } from './http';
 import { MethodNotAllowedError, problemResponse } from './problems';
 
 export type RouteHandler = (event: HttpEvent, params: Readonly<Record<string, string>>) => Promise<HttpResult>;
 
-/** A JSON request body: 415 unless the content type is JSON, 400 unless it parses. */
-export function jsonBody(event: HttpEvent): unknown {
-  const type = header(event, 'content-type');
-  if (type === undefined || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw unsupportedMediaType(type, ['application/json']);
-  try {
-    return JSON.parse(rawBody(event).toString('utf8'));
-  } catch {
-    throw invalidInput('The body is not valid JSON.');
-  }
-}
-
-/** A route table's request: plain data, no API Gateway types in shared/app (each table reads what it needs). */
-function routeRequest(event: HttpEvent, params: Readonly<Record<string, string>>) {
+/** A route's request: plain data, no API Gateway types in shared/app. */
+function routeRequest(event: HttpEvent, params: Readonly<Record<string, string>>): RouteRequest {
   return {
     pathParameters: params,
     query: event.queryStringParameters ?? {},
@@ -35,40 +25,53 @@ function routeRequest(event: HttpEvent, params: Readonly<Record<string, string>>
   };
 }
 
-interface TableResponse {
-  readonly status: number;
-  readonly body: unknown;
-  readonly contentType?: string;
-  readonly headers?: Readonly<Record<string, string>>;
+/** JSON through `json`; anything else (CSV), or text already encoded, as is and never cached unless it says so. */
+function routeResult(res: RouteResponse): HttpResult {
+  if (res.encoded !== true && (res.contentType === undefined || res.contentType === 'application/json')) return json(res.status, res.body, res.headers);
+  return { statusCode: res.status, headers: { 'cache-control': 'no-store', ...res.headers, 'content-type': res.contentType ?? 'application/json' }, body: String(res.body) };
 }
 
-/** JSON through `json`; anything else (CSV) as text, never cached. */
-function routeResult(res: TableResponse): HttpResult {
-  return res.contentType === undefined || res.contentType === 'application/json'
-    ? json(res.status, res.body, res.headers)
-    : { statusCode: res.status, headers: { 'cache-control': 'no-store', ...res.headers, 'content-type': res.contentType }, body: String(res.body) };
+/** The caller of a route as its declaration demands: nobody (`none`), any key (`bearer`), an admin key (`admin`). */
+async function principalOf(auth: RouteDoc['auth'], event: HttpEvent, keys: Pick<ConfigStore, 'getApiKey'>): Promise<ApiKeyRecord | null> {
+  if (auth === 'none') return null;
+  const principal = await authenticate(event, keys);
+  return auth === 'admin' ? requireAdmin(principal) : principal;
 }
 
-export interface RouteTable<Req, D> {
-  readonly routes: readonly { readonly method: string; readonly path: string; handle(principal: ApiKeyRecord, req: Req, deps: D): Promise<TableResponse> }[];
-  readonly deps: D;
-  /** Its paths or bodies may carry caller numbers: a problem names the route template as `instance`, not the path. */
-  readonly pathCarriesPii?: boolean;
+/** One route's handler: the caller its declaration demands, then the route; a route carrying PII names its template. */
+function mounted<D>(r: Route<D, ApiKeyRecord | null>, deps: D, keys: Pick<ConfigStore, 'getApiKey'>): RouteHandler {
+  if (r.auth === 'signature') throw new Error(`route ${r.method} ${r.path}: a signature route is served by its own function`);
+  return async (event, params) => {
+    try {
+      return routeResult(await r.handle(await principalOf(r.auth, event, keys), routeRequest(event, params), deps));
+    } catch (err) {
+      if (r.pathCarriesPii === true) return problemResponse(err, r.path);
+      throw err;
+    }
+  };
 }
 
-/** Mounts a route table into `handlers`, each route behind bearer-key authentication against `keys`. */
-export function mount<Req, D>(handlers: Record<string, RouteHandler>, keys: Pick<ConfigStore, 'getApiKey'>, table: RouteTable<Req, D>): void {
-  for (const r of table.routes) {
-    handlers[`${r.method} ${r.path}`] = async (event, params) => {
-      try {
-        const principal = await authenticate(event, keys);
-        return routeResult(await r.handle(principal, routeRequest(event, params) as Req, table.deps));
-      } catch (err) {
-        if (table.pathCarriesPii === true) return problemResponse(err, r.path);
-        throw err;
-      }
-    };
+/** The dependencies the handlers of a route table get. */
+export type DepsOf<T> = T extends readonly Route<infer D, infer _P>[] ? D : never;
+
+/**
+ * Every route of the tables, by `METHOD path`, behind the authentication its declaration demands (keys from `keys`);
+ * each table's handlers get its entry of `deps` (one per table, checked by the compiler).
+ */
+export function mount<T extends Readonly<Record<string, readonly Route<never, never>[]>>>(
+  tables: T,
+  deps: { readonly [K in keyof T]: DepsOf<T[K]> },
+  keys: Pick<ConfigStore, 'getApiKey'>,
+): Record<string, RouteHandler> {
+  const handlers: Record<string, RouteHandler> = {};
+  for (const [name, routes] of Object.entries(tables)) {
+    for (const r of routes as readonly Route<unknown, ApiKeyRecord | null>[]) {
+      const key = `${r.method} ${r.path}`;
+      if (key in handlers) throw new Error(`route ${key} is declared twice`);
+      handlers[key] = mounted(r, deps[name as keyof T], keys);
+    }
   }
+  return handlers;
 }
 
 /** A path segment percent-decoded, or null when it is not valid percent-encoded UTF-8. */
@@ -84,7 +87,7 @@ function decode(segment: string): string | null {
  * The dispatcher of a catalog's routes: 405 when the path exists with another method, else 404. Every catalog route
  * must have a handler (checked at load: a route without one is a deployment bug).
  */
-export function createRouter(catalog: readonly { readonly method: string; readonly path: string }[], handlers: Readonly<Record<string, RouteHandler>>): (event: HttpEvent) => Promise<HttpResult> {
+export function createRouter(catalog: readonly Pick<RouteDoc, 'method' | 'path'>[], handlers: Readonly<Record<string, RouteHandler>>): (event: HttpEvent) => Promise<HttpResult> {
   const routes = catalog.map((r) => {
     const handler = handlers[`${r.method} ${r.path}`];
     if (handler === undefined) throw new Error(`no handler for route ${r.method} ${r.path}`);

@@ -13,14 +13,15 @@
  */
 import { identityHash, withheldCallerRefusal, type CallerIdentity } from '../../domain/calls/caller';
 import { applyBlockRequest, blockedCallerView, parseCallerNumber, type BlockEntry, type BlockedCallerView } from '../../domain/blocklist/block-list';
-import { BlockCallerBodySchema } from '../../domain/blocklist/block-list-schema';
+import * as z from 'zod';
+import { BlockCallerBodySchema, BlockedCallerSchema } from '../../domain/blocklist/block-list-schema';
 import { parseBody } from '../../domain/catalog/config-schema';
 import { conflict, invalidInput, notFound } from '../kernel/errors';
-import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
+import { route, type Route, type RouteRequest } from '../kernel/route';
 import { requireAdmin, type Written } from '../catalog/management';
 import { ConfigWriteConflict, type ApiKeyRecord, type Page } from '../kernel/ports';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
-import { cursor, jsonBody, parseQuery, wholeNumber } from '../kernel/query';
+import { cursor, jsonBody, pageSize } from '../kernel/query';
 
 export interface BlockListQuery {
   readonly accountId: string;
@@ -108,44 +109,54 @@ export async function listBlockedCallers(
 
 // ------------------------------------------------------------------ routes
 
-export interface BlockRoute {
-  readonly method: 'GET' | 'PUT';
-  /** API Gateway HTTP API path template. */
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: RouteRequest, deps: BlockListDeps): Promise<RouteResponse>;
-}
-
 function numberParameter(req: RouteRequest): string {
   return req.pathParameters.e164 ?? '';
 }
 
-export const BLOCK_ROUTES: readonly BlockRoute[] = [
-  {
+export const BLOCK_ROUTES: readonly Route<BlockListDeps>[] = [
+  route({
     method: 'PUT',
     path: '/v1/blocked-callers/{e164}',
+    summary:
+      'Block (default) or unblock a caller of this account (admin), effective from effectiveFrom (default and minimum: 60 s from now); calls that start while blocked are rated blocked_caller',
+    auth: 'admin',
+    query: {},
+    request: BlockCallerBodySchema,
+    responses: { 200: { description: 'Updated (or unchanged)', schema: BlockedCallerSchema }, 201: { description: 'Created', schema: BlockedCallerSchema } },
+    problems: [400, 401, 403, 409, 415, 422],
+    pathCarriesPii: true,
     async handle(principal, req, deps) {
-      // Role first: a read-only key learns nothing from a 400.
-      requireAdmin(principal);
-      parseQuery({}, req.query);
       pathNumber(numberParameter(req));
       const written = await putBlockedCaller(principal, numberParameter(req), jsonBody(req), deps);
       return { status: written.created ? 201 : 200, body: written.body };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/blocked-callers/{e164}',
+    summary: 'A blocked caller: state now, pending change, history',
+    auth: 'bearer',
+    query: {},
+    responses: { 200: { description: 'The entry', schema: BlockedCallerSchema } },
+    problems: [400, 401, 404],
+    pathCarriesPii: true,
     async handle(principal, req, deps) {
-      parseQuery({}, req.query);
       return { status: 200, body: await getBlockedCaller(principal, numberParameter(req), deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/blocked-callers',
-    async handle(principal, req, deps) {
-      const q = parseQuery({ limit: wholeNumber(1, 100), cursor }, req.query);
+    summary: "The account's block list, paginated",
+    auth: 'bearer',
+    query: { limit: pageSize, cursor },
+    responses: {
+      200: { description: 'A page of entries', schema: z.object({ blockedCallers: z.array(BlockedCallerSchema), cursor: z.string().nullable() }) },
+    },
+    problems: [400, 401],
+    pathCarriesPii: true,
+    async handle(principal, _req, deps, q) {
       return { status: 200, body: await listBlockedCallers(principal, { limit: q.limit ?? 50, ...(q.cursor === undefined ? {} : { cursor: q.cursor }) }, deps) };
     },
-  },
-];
+  }),
+]

@@ -25,7 +25,7 @@ import type { ApiKeyRecord, CallStore, ConfigStore, RecordingMedia, StoredCall }
 import type { LedgerStore } from '../ledger/ports';
 import { readOwnCall } from './call-access';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
-import { cursor, flag, id, instant, parseQuery, wholeNumber, type QueryParams } from '../kernel/query';
+import { cursor, flag, id, instant, pageSize, parseQuery, type QueryParams } from '../kernel/query';
 
 export type { QueryParams } from '../kernel/query';
 
@@ -81,8 +81,10 @@ export interface LedgerPage {
 }
 
 
-const COMMON = { from: instant, to: instant, campaignId: id, publisherId: id, cursor, limit: wholeNumber(1, 100) };
-const CALLS_QUERY = { ...COMMON, billable: flag };
+/** The query of `GET /v1/ledger` (call-routes.ts declares it). */
+export const LEDGER_QUERY = { campaignId: id, publisherId: id, from: instant, to: instant, cursor, limit: pageSize };
+/** The query of `GET /v1/calls`. */
+export const CALLS_QUERY = { ...LEDGER_QUERY, billable: flag };
 
 /** The caller's number as `role` may see it (shared/domain/privacy/pii.ts); legacy items carry it in clear. */
 async function callerOf(call: StoredCall, role: ApiRole, pii: ReadApiDeps['pii']): Promise<string | null> {
@@ -147,7 +149,7 @@ export async function listCallsPage(principal: ApiKeyRecord, params: QueryParams
 
 /** Entries in effective-time order; totals cover the whole filtered range, not just this page. */
 export async function listLedgerPage(principal: ApiKeyRecord, params: QueryParams, deps: ReadApiDeps): Promise<LedgerPage> {
-  const q = parseQuery(COMMON, params);
+  const q = parseQuery(LEDGER_QUERY, params);
   const filters = { from: q.from, to: q.to, campaignId: q.campaignId, publisherId: q.publisherId };
   const range = { accountId: principal.accountId, ...filters };
   const scope = cursorScope('GET /v1/ledger', principal.accountId, filters);

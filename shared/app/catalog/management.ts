@@ -16,6 +16,7 @@ import { appendVersion, termsInForce, type TermsVersion } from '../../domain/ter
 import type { CampaignEconomics } from '../../domain/reports/analytics';
 import type { Campaign, NumberAssignment, TrackingNumber, Publisher } from '../../domain/catalog/types';
 import { ConfigWriteConflict, type ApiKeyRecord } from '../kernel/ports';
+import { requireAdmin } from '../kernel/route';
 
 /** The configuration store as the management API needs it: uncached, strongly consistent reads; conditional writes. */
 export interface ManagementStore {
@@ -85,11 +86,7 @@ export function trackingNumberUnavailable(): DomainError {
   );
 }
 
-/** 403 for a read-only key (handlers call it before reading the body, so an analyst learns nothing from a 400). */
-export function requireAdmin(principal: ApiKeyRecord): ApiKeyRecord {
-  if (principal.role !== 'admin') throw forbidden(`This API key (role ${principal.role}) is read-only; changes need an admin key.`);
-  return principal;
-}
+export { requireAdmin };
 
 /** A path id on a PUT: a bad one is a 400 naming the parameter. */
 function pathId(value: string, field: string): string {

@@ -16,7 +16,6 @@
  * Numbers are normalised and hashed with the caller-hash key (the ledger writer's) at once; only hashes are stored,
  * and answers name lines, never numbers.
  */
-import type { OperationDoc } from '../kernel/operation-doc';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal as withheldRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
 import { CONFIG_LEAD_MS } from '../../domain/catalog/config';
@@ -52,10 +51,10 @@ import { errorView, invalidInput, isCallerError, notFound, payloadTooLarge, unpr
 import type { DomainError } from '../../domain/kernel/errors';
 import { readOwnCall } from '../calls/call-access';
 import { settleWithLimit } from '../kernel/concurrency';
-import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
+import { route, type Route, type RouteRequest } from '../kernel/route';
 import { requireAdmin } from '../catalog/management';
 import type { ApiKeyRecord } from '../kernel/ports';
-import { jsonBody, parseQuery } from '../kernel/query';
+import { jsonBody } from '../kernel/query';
 
 /** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
 export const MAX_DNC_BYTES = 5 * 1024 * 1024;
@@ -311,128 +310,106 @@ export async function putComplianceSettings(principal: ApiKeyRecord, json: unkno
 
 // ------------------------------------------------------------------ routes
 
-export interface ComplianceRoute {
-  readonly method: 'GET' | 'PUT' | 'POST';
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: RouteRequest, deps: ComplianceDeps): Promise<RouteResponse>;
-}
-
-export const COMPLIANCE_ROUTES: readonly ComplianceRoute[] = [
-  {
+export const COMPLIANCE_ROUTES: readonly Route<ComplianceDeps>[] = [
+  route({
     method: 'PUT',
     path: '/v1/dnc-lists/{listId}',
-    async handle(principal, req, deps) {
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      const written = await putDncList(principal, req.pathParameters.listId ?? '', jsonBody(req), deps);
-      return { status: written.created ? 201 : 200, body: written.body };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/dnc-lists/{listId}',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      return { status: 200, body: await getDncList(principal, req.pathParameters.listId ?? '', deps) };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/dnc-lists',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      return { status: 200, body: { lists: await deps.dnc.listLists(principal.accountId) } };
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/dnc-lists/{listId}/numbers',
-    async handle(principal, req, deps) {
-      // Role first: a read-only key learns nothing from a 400.
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      listIdOf(req.pathParameters.listId ?? '');
-      return { status: 200, body: await uploadDncNumbers(principal, req.pathParameters.listId ?? '', dncUploadLines(req), deps) };
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/consent',
-    async handle(principal, req, deps) {
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      return { status: 200, body: await postConsent(principal, consentRecords(jsonBody(req)), deps) };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/calls/{callId}/consent',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      return { status: 200, body: await getCallConsent(principal, req.pathParameters.callId ?? '', deps) };
-    },
-  },
-  {
-    method: 'PUT',
-    path: '/v1/account/compliance',
-    async handle(principal, req, deps) {
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      return { status: 200, body: await putComplianceSettings(principal, jsonBody(req), deps) };
-    },
-  },
-];
-
-/** The OpenAPI entries of COMPLIANCE_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
-export const COMPLIANCE_OPENAPI = {
-  'PUT /v1/dnc-lists/{listId}': {
     summary: 'Create or rename a Do-Not-Call list of this account (admin): {name, source: national|internal|state}',
-    auth: 'admin' as const,
+    auth: 'admin',
     request: PutDncListBodySchema,
     responses: { 200: { description: 'Updated', schema: DncListSchema }, 201: { description: 'Created', schema: DncListSchema } },
     problems: [400, 401, 403, 415],
-  },
-  'GET /v1/dnc-lists/{listId}': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      const written = await putDncList(principal, req.pathParameters.listId ?? '', jsonBody(req), deps);
+      return { status: written.created ? 201 : 200, body: written.body };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/dnc-lists/{listId}',
     summary: 'A DNC list: name, source, how many numbers it lists (never the numbers)',
-    auth: 'bearer' as const,
+    auth: 'bearer',
     responses: { 200: { description: 'The list', schema: DncListSchema } },
     problems: [400, 401, 404],
-  },
-  'GET /v1/dnc-lists': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      return { status: 200, body: await getDncList(principal, req.pathParameters.listId ?? '', deps) };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/dnc-lists',
     summary: "The account's DNC lists with counts",
-    auth: 'bearer' as const,
+    auth: 'bearer',
     responses: { 200: { description: 'The lists', schema: DncListsSchema } },
     problems: [400, 401],
-  },
-  'POST /v1/dnc-lists/{listId}/numbers': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, _req, deps) {
+      return { status: 200, body: { lists: await deps.dnc.listLists(principal.accountId) } };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/dnc-lists/{listId}/numbers',
     summary:
       'Add numbers to a DNC list (admin): text/csv, one number a line (optional header `number`), or JSON {add, remove}; ≤ 100,000 lines. Stored as keyed hashes only; changes apply to calls that start 60 s or more after the upload. Answers counts and the line numbers of invalid lines, never numbers',
-    auth: 'admin' as const,
+    auth: 'admin',
     request: DncNumbersBodySchema,
     requestText: { 'text/csv': 'One number a line, optional header `number`' },
     responses: { 200: { description: 'Counts', schema: DncUploadResultSchema } },
     problems: [400, 401, 403, 404, 413, 415, 422],
-  },
-  'POST /v1/consent': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      listIdOf(req.pathParameters.listId ?? '');
+      return { status: 200, body: await uploadDncNumbers(principal, req.pathParameters.listId ?? '', dncUploadLines(req), deps) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/consent',
     summary:
       'Post consent evidence (admin): one record or {records: [...]} (≤ 1000), each by callId or callerNumber (+ publisherId), with capturedAt and certificateId and/or an https certificateUrl. Stored by the caller\'s keyed hash with its capture time; applies to calls that start within 180 days after capture. One result per record',
-    auth: 'admin' as const,
+    auth: 'admin',
     request: PostConsentBodySchema,
     responses: { 200: { description: 'One result per record', schema: PostConsentResponseSchema } },
     problems: [400, 401, 403, 415],
-  },
-  'GET /v1/calls/{callId}/consent': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      return { status: 200, body: await postConsent(principal, consentRecords(jsonBody(req)), deps) };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/calls/{callId}/consent',
     summary: 'The consent evidence that applies to a call: captured at or before it started, within 180 days, newest first',
-    auth: 'bearer' as const,
+    auth: 'bearer',
     responses: { 200: { description: 'The evidence', schema: CallConsentSchema } },
     problems: [400, 401, 404],
-  },
-  'PUT /v1/account/compliance': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      return { status: 200, body: await getCallConsent(principal, req.pathParameters.callId ?? '', deps) };
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/account/compliance',
     summary:
       "The account's compliance settings (admin): whether consent_missing and DNC-listed calls are non-billable (else flagged only), and optionally the recording retention class in days (30, 90, 180, 365, 730, 1095 or 2555; default 365; applies to recordings stored from then on)",
-    auth: 'admin' as const,
+    auth: 'admin',
     request: AccountComplianceBodySchema,
     responses: { 200: { description: 'The settings', schema: AccountComplianceBodySchema } },
     problems: [400, 401, 403, 404, 415],
-  },
-} satisfies Record<string, OperationDoc>;
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      return { status: 200, body: await putComplianceSettings(principal, jsonBody(req), deps) };
+    },
+  }),
+];

@@ -13,9 +13,10 @@ import { invalidInput, notFound, payloadTooLarge, unsupportedMediaType } from '.
 import { listAccountDisputes, openCallDispute, resolveCallDispute } from '../disputes/disputes';
 import { verifyLedger, type AnchorReader, type LedgerVerifyReader } from './verify';
 import type { CursorSealer } from '../kernel/pagination';
-import type { ApiKeyRecord } from '../kernel/ports';
 import { reconcileInvoiceCsv, type ReconciliationDeps, type ReconciliationRequest } from '../reconciliation/reconciliations';
-import { cursor, flag, id, instant, parseQuery, period, wholeNumber, type Rule } from '../kernel/query';
+import { cursor, flag, id, instant, oneOf, pageSize, period, wholeNumber, type Rule } from '../kernel/query';
+import { route, type Route, type RouteRequest } from '../kernel/route';
+import { DisputeSchema, DisputesPageSchema, ReconciliationSchema, ResolvedDisputeSchema, StatementSchema, VerifySchema } from '../kernel/api-schemas';
 import { getStatement } from './statements';
 
 export interface LedgerRouteDeps extends ReconciliationDeps {
@@ -26,36 +27,14 @@ export interface LedgerRouteDeps extends ReconciliationDeps {
   readonly cursors: CursorSealer;
 }
 
-export interface RouteRequest {
-  /** Already URL-decoded. */
-  readonly pathParameters: Readonly<Record<string, string>>;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  /** The body as UTF-8 text ('' when none). */
-  readonly body: string;
-  readonly contentType: string | undefined;
-}
-
-export interface RouteResponse {
-  readonly status: number;
-  readonly body: unknown;
-  /** Default application/json. */
-  readonly contentType?: string;
-}
-
-export interface LedgerRoute {
-  readonly method: 'GET' | 'POST';
-  /** API Gateway HTTP API path template. */
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: RouteRequest, deps: LedgerRouteDeps): Promise<RouteResponse>;
-}
+export type { RouteRequest, RouteResponse } from '../kernel/route';
 
 /** Invoices above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
 export const MAX_CSV_BYTES = 5 * 1024 * 1024;
 
 // ------------------------------------------------------------------ request parsing
 
-const status: Rule<DisputeStatus> = (raw) =>
-  raw === 'open' || raw === 'accepted' || raw === 'rejected' ? { ok: true, value: raw } : { ok: false, message: 'must be open, accepted or rejected' };
+const status: Rule<DisputeStatus> = oneOf(['open', 'accepted', 'rejected']);
 
 function mediaType(contentType: string | undefined): string | undefined {
   return contentType?.split(';')[0]?.trim().toLowerCase();
@@ -84,55 +63,78 @@ function pathParameter(req: RouteRequest, name: string): string {
   return value;
 }
 
-function noQuery(req: RouteRequest): void {
-  parseQuery({}, req.query);
-}
-
 // ------------------------------------------------------------------ routes
 
-export const LEDGER_ROUTES: readonly LedgerRoute[] = [
-  {
+export const LEDGER_ROUTES: readonly Route<LedgerRouteDeps>[] = [
+  route({
     method: 'POST',
     path: '/v1/calls/{callId}/disputes',
+    summary: "Dispute a call's charge under the publisher's credit policy (admin)",
+    auth: 'admin',
+    query: {},
+    request: OpenDisputeSchema,
+    responses: { 201: { description: 'The dispute', schema: DisputeSchema }, 200: { description: 'The same dispute, re-sent', schema: DisputeSchema } },
+    problems: [400, 401, 403, 404, 409, 415, 422],
     async handle(principal, req, deps) {
-      noQuery(req);
       const opened = await openCallDispute(principal, pathParameter(req, 'callId'), jsonBody(req, OpenDisputeSchema), deps);
       return { status: opened.created ? 201 : 200, body: opened.dispute };
     },
-  },
-  {
+  }),
+  route({
     method: 'POST',
     path: '/v1/disputes/{disputeId}/resolve',
+    summary: 'Accept (appending a credit entry) or reject a dispute (admin)',
+    auth: 'admin',
+    query: {},
+    request: ResolveDisputeSchema,
+    responses: { 200: { description: 'The resolved dispute and the credit it appended', schema: ResolvedDisputeSchema } },
+    problems: [400, 401, 403, 404, 409, 415, 422],
     async handle(principal, req, deps) {
-      noQuery(req);
       return { status: 200, body: await resolveCallDispute(principal, pathParameter(req, 'disputeId'), jsonBody(req, ResolveDisputeSchema), deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/disputes',
-    async handle(principal, req, deps) {
-      const q = parseQuery({ status, publisherId: id, limit: wholeNumber(1, 100), cursor }, req.query);
+    summary: 'Disputes of the account, by status and publisher, newest first, paginated',
+    auth: 'bearer',
+    query: { status, publisherId: id, cursor, limit: pageSize },
+    responses: { 200: { description: 'A page of disputes', schema: DisputesPageSchema } },
+    problems: [400, 401],
+    async handle(principal, _req, deps, q) {
       return { status: 200, body: await listAccountDisputes(principal, { ...q, limit: q.limit ?? 50 }, deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/statements',
-    async handle(principal, req, deps) {
-      const q = parseQuery({ period, publisherId: id }, req.query, ['period']);
+    summary: "A publisher's statement for a month in the account's time zone, with a digest of its entries",
+    auth: 'bearer',
+    query: { period: period.with({ required: true, description: 'YYYY-MM' }), publisherId: id },
+    responses: { 200: { description: 'The statement', schema: StatementSchema } },
+    problems: [400, 401, 404],
+    async handle(principal, _req, deps, q) {
       return { status: 200, body: await getStatement(principal, { period: q.period!, publisherId: q.publisherId }, deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'POST',
     path: '/v1/reconciliations',
-    async handle(principal, req, deps) {
-      const q = parseQuery(
-        { publisherId: id, period, from: instant, to: instant, openDisputes: flag, toleranceSec: wholeNumber(0, 3600) },
-        req.query,
-        ['publisherId'],
-      );
+    summary:
+      "Reconcile a publisher's invoice (text/csv) against the ledger for a period (YYYY-MM in the account's time zone) or [from, to); openDisputes=true (admin) opens a dispute for every amount mismatch we hold a charge for",
+    auth: 'bearer',
+    query: {
+      publisherId: id.with({ required: true }),
+      period: period.with({ description: 'YYYY-MM; or from and to' }),
+      from: instant,
+      to: instant,
+      openDisputes: flag.with({ description: 'true: open a dispute per amount mismatch (admin)' }),
+      toleranceSec: wholeNumber(0, 3600).with({ description: 'how far an invoice line may be from our call start (0..3600, default 120)' }),
+    },
+    requestText: { 'text/csv': 'The invoice: a header row, then one line per call (call id or caller and start, and the amount billed)' },
+    responses: { 200: { description: 'The reconciliation report', schema: ReconciliationSchema } },
+    problems: [400, 401, 403, 404, 413, 415, 422],
+    async handle(principal, req, deps, q) {
       const scope = reconciliationScope(q);
       if (Buffer.byteLength(req.body, 'utf8') > MAX_CSV_BYTES) throw payloadTooLarge(MAX_CSV_BYTES);
       if (mediaType(req.contentType) !== 'text/csv') throw unsupportedMediaType(req.contentType, ['text/csv']);
@@ -145,15 +147,19 @@ export const LEDGER_ROUTES: readonly LedgerRoute[] = [
       };
       return { status: 200, body: await reconcileInvoiceCsv(principal, request, deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/ledger/verify',
-    async handle(principal, req, deps) {
-      noQuery(req);
+    summary: 'Recompute the tamper evidence and report the first broken link',
+    auth: 'bearer',
+    query: {},
+    responses: { 200: { description: 'The verification report', schema: VerifySchema } },
+    problems: [400, 401],
+    async handle(principal, _req, deps) {
       return { status: 200, body: await verifyLedger(principal, deps) };
     },
-  },
+  }),
 ];
 
 /** Exactly one of `period` or `from` + `to` (from before to). */

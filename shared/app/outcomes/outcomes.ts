@@ -13,7 +13,6 @@
  * Caller numbers are personal data: a line's number is normalised and hashed with the caller-hash key at once; only
  * the hash is stored and nothing about the caller is ever returned. Line errors name fields, never values.
  */
-import type { OperationDoc } from '../kernel/operation-doc';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import {
   applyOutcomeLine,
@@ -48,11 +47,11 @@ import { Problem, type FieldError } from '../../domain/kernel/problems';
 import { conflict, errorView, invalidInput, isCallerError, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../kernel/errors';
 import type { DomainError } from '../../domain/kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
-import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
+import { route, type Route, type RouteRequest } from '../kernel/route';
 import { requireAdmin } from '../catalog/management';
 import { ConfigWriteConflict, type ApiKeyRecord, type ConfigStore, type Page } from '../kernel/ports';
 import { cursorScope, openCursor, sealCursor, type CursorSealer } from '../kernel/pagination';
-import { cursor, parseQuery, wholeNumber, type Rule } from '../kernel/query';
+import { cursor, pageSize, rule, wholeNumber, type Rule } from '../kernel/query';
 
 /** Uploads above this are refused before parsing (Lambda's synchronous payload limit is 6 MB). */
 export const MAX_OUTCOMES_BYTES = 5 * 1024 * 1024;
@@ -282,15 +281,9 @@ export async function listOutcomes(
 
 // ------------------------------------------------------------------ routes
 
-export interface OutcomeRoute {
-  readonly method: 'GET' | 'POST';
-  /** API Gateway HTTP API path template. */
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: RouteRequest, deps: OutcomeDeps): Promise<RouteResponse>;
-}
-
-const matchedFilter: Rule<boolean> = (raw) =>
-  raw === 'matched' || raw === 'unmatched' ? { ok: true, value: raw === 'matched' } : { ok: false, message: 'must be matched or unmatched' };
+const matchedFilter: Rule<boolean> = rule({ type: 'string', enum: ['matched', 'unmatched'] }, (raw) =>
+  raw === 'matched' || raw === 'unmatched' ? { ok: true, value: raw === 'matched' } : { ok: false, message: 'must be matched or unmatched' },
+);
 
 function mediaType(contentType: string | undefined): string | undefined {
   return contentType?.split(';')[0]?.trim().toLowerCase();
@@ -311,60 +304,49 @@ function bodyLines(req: RouteRequest): RawOutcomeLine[] {
   return outcomeLinesFromJson(value);
 }
 
-export const OUTCOME_ROUTES: readonly OutcomeRoute[] = [
-  {
+export const OUTCOME_ROUTES: readonly Route<OutcomeDeps>[] = [
+  route({
     method: 'POST',
     path: '/v1/outcomes',
-    async handle(principal, req, deps) {
-      // Role first: a read-only key learns nothing from a 400.
-      requireAdmin(principal);
-      const q = parseQuery({ lookBackDays: wholeNumber(1, MAX_LOOK_BACK_DAYS) }, req.query);
+    summary:
+      'Post CRM outcomes (admin): one outcome, {outcomes: [...]} (≤ 1000), or a text/csv upload with a header row. Idempotent on externalId; a later status supersedes (history kept). Matched by callId, else by caller number + occurredAt to the caller\'s most recent connected call within lookBackDays (default 30). 200 with one result per line; a bad line is refused with its line number, the others are applied',
+    auth: 'admin',
+    request: PostOutcomesBodySchema,
+    requestText: { 'text/csv': 'A header row (externalId, callId or callerNumber, occurredAt, status, revenueCents, marginCents), then one outcome a line' },
+    query: { lookBackDays: wholeNumber(1, MAX_LOOK_BACK_DAYS) },
+    responses: { 200: { description: 'One result per line', schema: PostOutcomesResponseSchema } },
+    problems: [400, 401, 403, 413, 415, 422],
+    pathCarriesPii: true,
+    async handle(principal, req, deps, q) {
       const lines = bodyLines(req);
       return { status: 200, body: await postOutcomes(principal, lines, q.lookBackDays === undefined ? {} : { lookBackDays: q.lookBackDays }, deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/outcomes',
-    async handle(principal, req, deps) {
-      const q = parseQuery({ status: matchedFilter, limit: wholeNumber(1, 100), cursor }, req.query);
+    summary: "The account's outcomes by externalId, status=matched|unmatched, paginated; unmatched ones are kept and retried on every later POST of their externalId",
+    auth: 'bearer',
+    query: { status: matchedFilter, limit: pageSize, cursor },
+    responses: { 200: { description: 'A page of outcomes', schema: OutcomesPageSchema } },
+    problems: [400, 401],
+    pathCarriesPii: true,
+    async handle(principal, _req, deps, q) {
       const query = { limit: q.limit ?? 50, ...(q.status === undefined ? {} : { matched: q.status }), ...(q.cursor === undefined ? {} : { cursor: q.cursor }) };
       return { status: 200, body: await listOutcomes(principal, query, deps) };
     },
-  },
-  {
+  }),
+  route({
     method: 'GET',
     path: '/v1/outcomes/{externalId}',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      return { status: 200, body: await getOutcome(principal, req.pathParameters.externalId ?? '', deps) };
-    },
-  },
-];
-
-/** The OpenAPI entries of OUTCOME_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
-export const OUTCOME_OPENAPI = {
-  'POST /v1/outcomes': {
-    summary:
-      'Post CRM outcomes (admin): one outcome, {outcomes: [...]} (≤ 1000), or a text/csv upload with a header row. Idempotent on externalId; a later status supersedes (history kept). Matched by callId, else by caller number + occurredAt to the caller\'s most recent connected call within lookBackDays (default 30). 200 with one result per line; a bad line is refused with its line number, the others are applied',
-    auth: 'admin' as const,
-    request: PostOutcomesBodySchema,
-    requestText: { 'text/csv': 'A header row (externalId, callId or callerNumber, occurredAt, status, revenueCents, marginCents), then one outcome a line' },
-    query: ['lookBackDays'],
-    responses: { 200: { description: 'One result per line', schema: PostOutcomesResponseSchema } },
-    problems: [400, 401, 403, 413, 415, 422],
-  },
-  'GET /v1/outcomes': {
-    summary: "The account's outcomes by externalId, status=matched|unmatched, paginated; unmatched ones are kept and retried on every later POST of their externalId",
-    auth: 'bearer' as const,
-    query: ['status', 'limit', 'cursor'],
-    responses: { 200: { description: 'A page of outcomes', schema: OutcomesPageSchema } },
-    problems: [400, 401],
-  },
-  'GET /v1/outcomes/{externalId}': {
     summary: 'One outcome: the status in force, the matched call and how, and every report received',
-    auth: 'bearer' as const,
+    auth: 'bearer',
+    query: {},
     responses: { 200: { description: 'The outcome', schema: OutcomeViewSchema } },
     problems: [401, 404],
-  },
-} satisfies Record<string, OperationDoc>;
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      return { status: 200, body: await getOutcome(principal, req.pathParameters.externalId ?? '', deps) };
+    },
+  }),
+];

@@ -11,7 +11,7 @@
  * another body, 422. The workflow execution is started after the write, named after the pilot (Step Functions
  * returns the same execution for the same name and input, so a retry that starts it again is harmless).
  */
-import type { OperationDoc } from '../kernel/operation-doc';
+import { route, type Route, type RouteRequest } from '../kernel/route';
 import * as z from 'zod';
 import { parseBody } from '../../domain/catalog/config-schema';
 import { assertNoOverlap, pilotTimeZone, validatePilotRequest } from '../../domain/pilots/validation';
@@ -26,7 +26,7 @@ import type { Written } from '../catalog/management';
 import { requireAdmin } from '../catalog/management';
 import type { PilotActivity, PilotExecutionInput, PilotReportStore, PilotStore, PilotWorkflow } from './ports';
 import type { ApiKeyRecord, Log } from '../kernel/ports';
-import { parseQuery, type Rule } from '../kernel/query';
+import { oneOf, type Rule } from '../kernel/query';
 
 export interface PilotSettings {
   /** The monitor loop's period. */
@@ -328,30 +328,7 @@ export async function stopPilot(principal: ApiKeyRecord, pilotId: string, deps: 
 
 // ------------------------------------------------------------------ routes
 
-export interface PilotRouteRequest {
-  /** Already URL-decoded. */
-  readonly pathParameters: Readonly<Record<string, string>>;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  /** The body as UTF-8 text ('' when none). */
-  readonly body: string;
-  readonly contentType: string | undefined;
-  readonly idempotencyKey: string | undefined;
-}
-
-export interface PilotRouteResponse {
-  readonly status: number;
-  readonly body: unknown;
-  /** Default application/json. */
-  readonly contentType?: string;
-}
-
-export interface PilotRoute {
-  readonly method: 'GET' | 'POST';
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: PilotRouteRequest, deps: PilotApiDeps): Promise<PilotRouteResponse>;
-}
-
-function jsonBody(req: PilotRouteRequest): unknown {
+function jsonBody(req: RouteRequest): unknown {
   const type = req.contentType?.split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json' && !type?.endsWith('+json')) {
     throw unsupportedMediaType(req.contentType, ['application/json']);
@@ -363,82 +340,67 @@ function jsonBody(req: PilotRouteRequest): unknown {
   }
 }
 
-const format: Rule<'json' | 'csv'> = (raw) => (raw === 'json' || raw === 'csv' ? { ok: true, value: raw } : { ok: false, message: 'must be json or csv' });
+const format: Rule<'json' | 'csv'> = oneOf(['json', 'csv']);
 
-function pilotIdParam(req: PilotRouteRequest): string {
+function pilotIdParam(req: RouteRequest): string {
   return req.pathParameters.pilotId ?? '';
 }
 
-export const PILOT_ROUTES: readonly PilotRoute[] = [
-  {
+export const PILOT_ROUTES: readonly Route<PilotApiDeps>[] = [
+  route({
     method: 'POST',
     path: '/v1/pilots',
-    async handle(principal, req, deps) {
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      const written = await createPilot(principal, req.idempotencyKey, jsonBody(req), deps);
-      return { status: written.created ? 201 : 200, body: written.body };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/pilots/{pilotId}',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      return { status: 200, body: await getPilot(principal, pilotIdParam(req), deps) };
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/pilots/{pilotId}/stop',
-    async handle(principal, req, deps) {
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      return { status: 200, body: await stopPilot(principal, pilotIdParam(req), deps) };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/pilots/{pilotId}/report',
-    async handle(principal, req, deps) {
-      const q = parseQuery({ format }, req.query);
-      const f = q.format ?? 'json';
-      const text = await getPilotReport(principal, pilotIdParam(req), f, deps);
-      return f === 'csv' ? { status: 200, body: text, contentType: 'text/csv; charset=utf-8' } : { status: 200, body: JSON.parse(text) };
-    },
-  },
-];
-
-/** OpenAPI entries of PILOT_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
-export const PILOT_OPENAPI = {
-  'POST /v1/pilots': {
     summary:
       'Create a pilot (admin): publishers of a campaign bought under a spend cap inside a fixed window. Idempotent on the Idempotency-Key header (201 new, 200 same key and body, 422 same key with another body)',
-    auth: 'admin' as const,
+    auth: 'admin',
     request: CreatePilotSchema,
     headers: [{ name: 'Idempotency-Key', required: true, description: 'The same key and body answer the same pilot (200); the same key with another body is 422' }],
     responses: { 201: { description: 'Created', schema: PilotViewDoc }, 200: { description: 'The same pilot, re-sent', schema: PilotViewDoc } },
     problems: [400, 401, 403, 409, 415, 422],
-  },
-  'GET /v1/pilots/{pilotId}': {
+    query: {},
+    async handle(principal, req, deps) {
+      const written = await createPilot(principal, req.idempotencyKey, jsonBody(req), deps);
+      return { status: written.created ? 201 : 200, body: written.body };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/pilots/{pilotId}',
     summary: 'A pilot: state, spend, remainder, billable and non-billable calls, time left, and its report links once closed',
-    auth: 'bearer' as const,
+    auth: 'bearer',
     responses: { 200: { description: 'The pilot', schema: PilotViewDoc } },
     problems: [401, 404],
-  },
-  'POST /v1/pilots/{pilotId}/stop': {
+    query: {},
+    async handle(principal, req, deps) {
+      return { status: 200, body: await getPilot(principal, pilotIdParam(req), deps) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/pilots/{pilotId}/stop',
     summary: 'Stop a pilot now (admin): no further charges; its report follows',
-    auth: 'admin' as const,
+    auth: 'admin',
     responses: { 200: { description: 'The stopped pilot', schema: PilotViewDoc } },
     problems: [401, 403, 404, 409],
-  },
-  'GET /v1/pilots/{pilotId}/report': {
+    query: {},
+    async handle(principal, req, deps) {
+      return { status: 200, body: await stopPilot(principal, pilotIdParam(req), deps) };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/pilots/{pilotId}/report',
     summary: "The pilot's report: per-publisher and per-sub-source scorecard (format=json|csv)",
-    auth: 'bearer' as const,
-    query: ['format'],
+    auth: 'bearer',
     responses: {
       200: { description: 'The report (CSV with format=csv)', schema: PilotReportDoc, text: { 'text/csv': 'One row per publisher and sub-source, a header line' } },
     },
     problems: [400, 401, 404, 409],
-  },
-} satisfies Record<string, OperationDoc>;
+    query: { format },
+    async handle(principal, req, deps, q) {
+      const f = q.format ?? 'json';
+      const text = await getPilotReport(principal, pilotIdParam(req), f, deps);
+      return f === 'csv' ? { status: 200, body: text, contentType: 'text/csv; charset=utf-8' } : { status: 200, body: JSON.parse(text) };
+    },
+  }),
+];

@@ -19,7 +19,7 @@
  * verify. The request and its outcome are stored (`GET /v1/privacy/deletions/{deletionId}`): 200 when done, 202 while
  * deferred recordings wait for their disputes.
  */
-import type { OperationDoc } from '../kernel/operation-doc';
+import { route, type Route } from '../kernel/route';
 import { createHash } from 'node:crypto';
 import { identityHash, typedCallerIdentity, withheldCallerRefusal } from '../../domain/calls/caller';
 import { parseBody } from '../../domain/catalog/config-schema';
@@ -32,7 +32,7 @@ import { invalidInput, isCallerError, notFound, unprocessable } from '../kernel/
 import { settleWithLimit } from '../kernel/concurrency';
 import { requireAdmin } from '../catalog/management';
 import type { ApiKeyRecord, CallStore, StoredCall } from '../kernel/ports';
-import { jsonBody, parseQuery } from '../kernel/query';
+import { jsonBody } from '../kernel/query';
 
 /** Calls erased at once by one request. */
 const ERASE_CONCURRENCY = 4;
@@ -295,53 +295,18 @@ export async function getDeletion(principal: ApiKeyRecord, deletionId: string, d
 
 // ------------------------------------------------------------------ routes
 
-export interface PrivacyRouteRequest {
-  readonly pathParameters: Readonly<Record<string, string>>;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  readonly body: string;
-  readonly contentType: string | undefined;
-  readonly idempotencyKey: string | undefined;
-}
-
-export interface PrivacyRoute {
-  readonly method: 'GET' | 'POST';
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: PrivacyRouteRequest, deps: PrivacyDeps): Promise<{ status: number; body: unknown }>;
-}
-
 /** 200 once everything is deleted; 202 while deferred recordings wait for their disputes to close. */
 function statusOf(record: DeletionRecord): number {
   return record.status === 'completed' ? 200 : 202;
 }
 
-export const PRIVACY_ROUTES: readonly PrivacyRoute[] = [
-  {
+export const PRIVACY_ROUTES: readonly Route<PrivacyDeps>[] = [
+  route({
     method: 'POST',
     path: '/v1/privacy/deletions',
-    async handle(principal, req, deps) {
-      requireAdmin(principal);
-      parseQuery({}, req.query);
-      const answer = await requestDeletion(principal, req.idempotencyKey, jsonBody(req), deps);
-      return { status: statusOf(answer.record), body: answer.record };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/privacy/deletions/{deletionId}',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      const record = await getDeletion(principal, req.pathParameters.deletionId ?? '', deps);
-      return { status: 200, body: record };
-    },
-  },
-];
-
-/** OpenAPI entries of PRIVACY_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
-export const PRIVACY_OPENAPI = {
-  'POST /v1/privacy/deletions': {
     summary:
       "A caller's deletion request (admin), idempotent on the Idempotency-Key header: every call of the caller in this account loses its personal fields and its recording (a recording under legal hold is deleted when its dispute closes); ledger entries stay. 200 done, 202 recordings deferred; the same key with another number is 422",
-    auth: 'admin' as const,
+    auth: 'admin',
     request: DeletionRequestBodySchema,
     headers: [{ name: 'Idempotency-Key', required: true, description: 'The same key and number answer the same request' }],
     responses: {
@@ -349,11 +314,25 @@ export const PRIVACY_OPENAPI = {
       202: { description: 'Personal fields removed; recordings under legal hold deferred', schema: DeletionRecordSchema },
     },
     problems: [400, 401, 403, 415, 422],
-  },
-  'GET /v1/privacy/deletions/{deletionId}': {
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      const answer = await requestDeletion(principal, req.idempotencyKey, jsonBody(req), deps);
+      return { status: statusOf(answer.record), body: answer.record };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/privacy/deletions/{deletionId}',
     summary: 'A deletion request and its outcome (admin)',
-    auth: 'admin' as const,
+    auth: 'admin',
     responses: { 200: { description: 'The request', schema: DeletionRecordSchema } },
     problems: [400, 401, 403, 404],
-  },
-} satisfies Record<string, OperationDoc>;
+    query: {},
+    pathCarriesPii: true,
+    async handle(principal, req, deps) {
+      const record = await getDeletion(principal, req.pathParameters.deletionId ?? '', deps);
+      return { status: 200, body: record };
+    },
+  }),
+];

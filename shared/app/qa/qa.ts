@@ -14,7 +14,6 @@
  *   (already disputed, outside the window, not billed, reason not allowed) does not undo the verdict: it is answered
  *   in the response with its problem.
  */
-import type { OperationDoc } from '../kernel/operation-doc';
 import { PRESIGN_TTL_SEC } from '../recordings/links';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { asCampaign, type CampaignItem } from '../../domain/catalog/config';
@@ -26,10 +25,10 @@ import { termsInForce, type TermsVersion } from '../../domain/terms/terms';
 import type { Dispute } from '../../domain/disputes/disputes';
 import { readOwnCall } from '../calls/call-access';
 import { openCallDispute, type DisputeDeps } from '../disputes/disputes';
-import type { RouteRequest, RouteResponse } from '../ledger/ledger-routes';
+import { route, type Route, type RouteRequest } from '../kernel/route';
 import { ConfigWriteConflict, type ApiKeyRecord, type CallStore, type RecordingMedia } from '../kernel/ports';
 import { clampInstant } from '../../domain/kernel/input';
-import { id, instant, parseQuery, wholeNumber, type QueryParams, type Rule } from '../kernel/query';
+import { id, instant, parseQuery, rule, wholeNumber, type QueryParams, type Rule } from '../kernel/query';
 
 const DAY_MS = 86_400_000;
 /** Default period: the 7 days before `to` (default: now). */
@@ -75,12 +74,17 @@ export interface QaSampleQuery {
   readonly seed: string;
 }
 
-const seedRule: Rule<string> = (raw) =>
-  /^[A-Za-z0-9_-]{1,64}$/.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be 1 to 64 letters, digits, _ or -' };
+const SEED = /^[A-Za-z0-9_-]{1,64}$/;
+const seedRule: Rule<string> = rule({ type: 'string', pattern: SEED.source }, (raw) =>
+  SEED.test(raw) ? { ok: true, value: raw } : { ok: false, message: 'must be 1 to 64 letters, digits, _ or -' },
+);
+
+/** The query of `GET /v1/qa/sample`. */
+export const QA_SAMPLE_QUERY = { campaignId: id.with({ required: true }), from: instant, to: instant, perSource: wholeNumber(1, MAX_PER_SOURCE), seed: seedRule };
 
 /** `?campaignId=&from=&to=&perSource=&seed=`: campaignId required; to default now, from default to − 7 days, ≤ 92 days. */
 export function parseQaSampleQuery(accountId: string, params: QueryParams, now: Date): QaSampleQuery {
-  const q = parseQuery({ campaignId: id, from: instant, to: instant, perSource: wholeNumber(1, MAX_PER_SOURCE), seed: seedRule }, params, ['campaignId']);
+  const q = parseQuery(QA_SAMPLE_QUERY, params);
   const toMs = q.to === undefined ? now.getTime() : Date.parse(q.to);
   // The default start never falls before the first instant keys can hold (input.ts).
   const fromMs = q.from === undefined ? clampInstant(toMs - DEFAULT_QA_PERIOD_DAYS * DAY_MS) : Date.parse(q.from);
@@ -224,12 +228,6 @@ export async function recordQaVerdict(principal: ApiKeyRecord, callId: string, r
 
 // ------------------------------------------------------------------ routes
 
-export interface QaRoute {
-  readonly method: 'GET' | 'POST';
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: RouteRequest, deps: QaDeps): Promise<RouteResponse>;
-}
-
 function mediaType(contentType: string | undefined): string | undefined {
   return contentType?.split(';')[0]?.trim().toLowerCase();
 }
@@ -251,43 +249,35 @@ function qaBody(req: RouteRequest): PostQaRequest {
   return parsed.data;
 }
 
-export const QA_ROUTES: readonly QaRoute[] = [
-  {
+export const QA_ROUTES: readonly Route<QaDeps>[] = [
+  route({
     method: 'GET',
     path: '/v1/qa/sample',
-    async handle(principal, req, deps) {
-      return { status: 200, body: await sampleForQa(parseQaSampleQuery(principal.accountId, req.query, deps.now()), deps) };
-    },
-  },
-  {
-    method: 'POST',
-    path: '/v1/calls/{callId}/qa',
-    async handle(principal, req, deps) {
-      parseQuery({}, req.query);
-      return { status: 200, body: await recordQaVerdict(principal, req.pathParameters.callId ?? '', qaBody(req), deps) };
-    },
-  },
-];
-
-/** The OpenAPI entries of QA_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
-export const QA_OPENAPI = {
-  'GET /v1/qa/sample': {
     summary:
       `A reproducible QA sample of a campaign's calls: up to perSource (1..${MAX_PER_SOURCE}, default ${DEFAULT_PER_SOURCE}) per source (publisher + sub-source) over [from, to) ` +
       `(default the last ${DEFAULT_QA_PERIOD_DAYS} days, at most ${MAX_QA_PERIOD_DAYS}), flagged calls over-sampled, ordered by sha256(seed, callId); ` +
       'the seed defaults to one derived from the query and is returned. Presigned recording links (15 minutes); no caller numbers',
-    auth: 'bearer' as const,
-    query: ['campaignId', 'from', 'to', 'perSource', 'seed'],
+    auth: 'bearer',
+    query: QA_SAMPLE_QUERY,
     responses: { 200: { description: 'The sample per source', schema: QaSampleSchema } },
     problems: [400, 401, 404],
-  },
-  'POST /v1/calls/{callId}/qa': {
+    async handle(principal, req, deps) {
+      return { status: 200, body: await sampleForQa(parseQaSampleQuery(principal.accountId, req.query, deps.now()), deps) };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/calls/{callId}/qa',
     summary:
       "Record a reviewer's verdict on a call (good, junk, fraud, incentivized, repeat, wrong_number; any key). It is stored on the call (the call detail, the scorecard's QA counts) and in its history. " +
       'openDispute: true (admin keys only) also opens a dispute with the verdict\'s reason (junk→other, fraud, incentivized, repeat→repeat_caller, wrong_number; good: 422); a refused dispute is reported with its problem, the verdict kept',
-    auth: 'bearer' as const,
+    auth: 'bearer',
+    query: {},
     request: PostQaSchema,
     responses: { 200: { description: 'The verdict stored, and the dispute when asked', schema: PostQaResponseSchema } },
     problems: [400, 401, 403, 404, 409, 415, 422],
-  },
-} satisfies Record<string, OperationDoc>;
+    async handle(principal, req, deps) {
+      return { status: 200, body: await recordQaVerdict(principal, req.pathParameters.callId ?? '', qaBody(req), deps) };
+    },
+  }),
+];

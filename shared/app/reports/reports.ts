@@ -13,7 +13,7 @@
  * the 400); the zod schemas here describe responses only (OpenAPI, and the CLI's check of what it received).
  */
 import type { DomainError } from '../../domain/kernel/errors';
-import type { OperationDoc } from '../kernel/operation-doc';
+import { route, type Route } from '../kernel/route';
 import * as z from 'zod';
 import { Problem, type FieldError } from '../../domain/kernel/problems';
 import { invalidInput } from '../kernel/errors';
@@ -27,7 +27,7 @@ import type { ThresholdRow, ThresholdTuning } from '../../domain/reports/thresho
 import { REASON_CODES } from '../../domain/rating/decision';
 import type { ApiKeyRecord } from '../kernel/ports';
 import { clampInstant } from '../../domain/kernel/input';
-import { id, instant, parseQuery, wholeNumber, type QueryParams, type Rule } from '../kernel/query';
+import { id, instant, oneOf, parseQuery, wholeNumber, type QueryParams, type Rule } from '../kernel/query';
 
 // ------------------------------------------------------------------ queries
 
@@ -59,8 +59,7 @@ interface Period {
   readonly basis?: ReportBasis;
 }
 
-const basis: Rule<ReportBasis> = (raw) =>
-  (REPORT_BASES as readonly string[]).includes(raw) ? { ok: true, value: raw as ReportBasis } : { ok: false, message: `must be one of ${REPORT_BASES.join(', ')}` };
+const basis: Rule<ReportBasis> = oneOf(REPORT_BASES, `must be one of ${REPORT_BASES.join(', ')}`);
 
 export interface SourcesQuery extends Period {
   readonly groupBy: GroupBy;
@@ -73,9 +72,13 @@ export interface ThresholdQuery extends Period {
   readonly step: number;
 }
 
-const groupBy: Rule<GroupBy> = (raw) =>
-  raw === 'publisher' || raw === 'subSource' ? { ok: true, value: raw } : { ok: false, message: 'must be publisher or subSource' };
+const groupBy: Rule<GroupBy> = oneOf(['publisher', 'subSource']);
 const bufferSec = wholeNumber(0, MAX_BUFFER_SEC);
+
+/** The query of `GET /v1/reports/sources`. */
+export const SOURCES_QUERY = { campaignId: id.with({ required: true }), from: instant, to: instant, groupBy, basis };
+/** The query of `GET /v1/reports/threshold`. */
+export const THRESHOLD_QUERY = { campaignId: id.with({ required: true }), from: instant, to: instant, min: bufferSec, max: bufferSec, step: wholeNumber(1, MAX_BUFFER_SEC), basis };
 
 function badQuery(errors: readonly FieldError[]): DomainError {
   return invalidInput(`Invalid query parameters: ${errors.map((e) => e.field).join(', ')}.`, errors);
@@ -93,15 +96,13 @@ function period(q: { from?: string; to?: string }, now: Date): { from: string; t
 
 /** `?campaignId=&from=&to=&groupBy=publisher|subSource`; campaignId required. */
 export function parseSourcesQuery(accountId: string, params: QueryParams, now: Date): SourcesQuery {
-  const q = parseQuery({ campaignId: id, from: instant, to: instant, groupBy, basis }, params, ['campaignId']);
+  const q = parseQuery(SOURCES_QUERY, params);
   return { accountId, campaignId: q.campaignId!, ...period(q, now), groupBy: q.groupBy ?? 'publisher', basis: q.basis ?? 'auto' };
 }
 
 /** `?campaignId=&from=&to=&min=0&max=600&step=5`; campaignId required; max > min; at most 721 points. */
 export function parseThresholdQuery(accountId: string, params: QueryParams, now: Date): ThresholdQuery {
-  const q = parseQuery({ campaignId: id, from: instant, to: instant, min: bufferSec, max: bufferSec, step: wholeNumber(1, MAX_BUFFER_SEC), basis }, params, [
-    'campaignId',
-  ]);
+  const q = parseQuery(THRESHOLD_QUERY, params);
   const min = q.min ?? THRESHOLD_DEFAULTS.min;
   const max = q.max ?? THRESHOLD_DEFAULTS.max;
   const step = q.step ?? THRESHOLD_DEFAULTS.step;
@@ -201,60 +202,15 @@ export const pendingReportEngine: ReportEngine = {
 
 // ------------------------------------------------------------------ routes
 
-export interface ReportRequest {
-  readonly query: QueryParams;
-  readonly accept: string | undefined;
-}
-
-export interface ReportResponse {
-  readonly status: number;
-  /** JSON value, or the text of a non-JSON content type. */
-  readonly body: unknown;
-  readonly contentType: 'application/json' | 'text/csv; charset=utf-8';
-  readonly headers: Readonly<Record<string, string>>;
-}
-
 export interface ReportDeps {
   readonly engine: ReportEngine;
   readonly now: () => Date;
 }
 
-export interface ReportRoute {
-  readonly method: 'GET';
-  readonly path: string;
-  handle(principal: ApiKeyRecord, req: ReportRequest, deps: ReportDeps): Promise<ReportResponse>;
-}
-
 const CSV = 'text/csv';
 const JSON_TYPE = 'application/json';
 
-export const REPORT_ROUTES: readonly ReportRoute[] = [
-  {
-    method: 'GET',
-    path: '/v1/reports/sources',
-    async handle(principal, req, deps) {
-      const q = parseSourcesQuery(principal.accountId, req.query, deps.now());
-      const type = negotiate(req.accept, [JSON_TYPE, CSV]);
-      const answer = await deps.engine.sources(q);
-      // Caches (and API Gateway) must key the answer on Accept.
-      const headers = { vary: 'Accept', 'cache-control': 'no-store' };
-      if (type === CSV) {
-        const name = `sources-${q.campaignId}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv`;
-        return { status: 200, body: answer.csv, contentType: 'text/csv; charset=utf-8', headers: { ...headers, 'content-disposition': `attachment; filename="${name}"` } };
-      }
-      return { status: 200, body: answer.json, contentType: 'application/json', headers };
-    },
-  },
-  {
-    method: 'GET',
-    path: '/v1/reports/threshold',
-    async handle(principal, req, deps) {
-      const q = parseThresholdQuery(principal.accountId, req.query, deps.now());
-      negotiate(req.accept, [JSON_TYPE]);
-      return { status: 200, body: await deps.engine.threshold(q), contentType: 'application/json', headers: { 'cache-control': 'no-store' } };
-    },
-  },
-];
+
 
 // ------------------------------------------------------------------ response contract
 
@@ -423,23 +379,44 @@ export const REPORT_SHAPES_MATCH: [
   SameShape<ThresholdReport['totals'], ThresholdTuning['totals']>,
 ] = [true, true, true, true];
 
-/** OpenAPI entries of REPORT_ROUTES (shared/adapters/http/openapi.ts spreads them into its table). */
-export const REPORT_OPENAPI = {
-  'GET /v1/reports/sources': {
+/** The report routes (after the response contract their answers are documented with). */
+export const REPORT_ROUTES: readonly Route<ReportDeps>[] = [
+  route({
+    method: 'GET',
+    path: '/v1/reports/sources',
     summary:
       'Booked revenue by source: per publisher (or sub-source) calls, billable, net spend, booked and closed jobs, revenue and a scale/hold/cut verdict against the cost ceiling. CSV with Accept: text/csv. Period default: the last 30 days',
-    auth: 'bearer' as const,
-    query: ['campaignId', 'from', 'to', 'groupBy', 'basis'],
+    auth: 'bearer',
+    query: SOURCES_QUERY,
     responses: {
       200: { description: 'The scorecard (text/csv on Accept: text/csv)', schema: SourcesReportSchema, text: { 'text/csv': 'One row per source, a header line (UTF-8)' } },
     },
     problems: [400, 401, 404, 406],
-  },
-  'GET /v1/reports/threshold': {
+    async handle(principal, req, deps) {
+      const q = parseSourcesQuery(principal.accountId, req.query, deps.now());
+      const type = negotiate(req.accept, [JSON_TYPE, CSV]);
+      const answer = await deps.engine.sources(q);
+      // Caches (and API Gateway) must key the answer on Accept.
+      const headers = { vary: 'Accept', 'cache-control': 'no-store' };
+      if (type === CSV) {
+        const name = `sources-${q.campaignId}-${q.from.slice(0, 10)}-${q.to.slice(0, 10)}.csv`;
+        return { status: 200, body: answer.csv, contentType: 'text/csv; charset=utf-8', headers: { ...headers, 'content-disposition': `attachment; filename="${name}"` } };
+      }
+      return { status: 200, body: answer.json, contentType: 'application/json', headers };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/reports/threshold',
     summary: 'The buffer sweep: billable calls, spend and booked jobs captured at each buffer from min to max by step (at most 721), with the recommended buffer',
-    auth: 'bearer' as const,
-    query: ['campaignId', 'from', 'to', 'min', 'max', 'step', 'basis'],
+    auth: 'bearer',
+    query: THRESHOLD_QUERY,
     responses: { 200: { description: 'The sweep', schema: ThresholdReportSchema } },
     problems: [400, 401, 404, 406],
-  },
-} satisfies Record<string, OperationDoc>;
+    async handle(principal, req, deps) {
+      const q = parseThresholdQuery(principal.accountId, req.query, deps.now());
+      negotiate(req.accept, [JSON_TYPE]);
+      return { status: 200, body: await deps.engine.threshold(q), contentType: 'application/json', headers: { 'cache-control': 'no-store' } };
+    },
+  }),
+];

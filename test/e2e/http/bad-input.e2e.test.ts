@@ -1,5 +1,5 @@
 /**
- * End to end, over HTTP: every route of infra/resources.ts ROUTES gets every kind of bad input its request can carry
+ * End to end, over HTTP: every route of infra/routes.ts ROUTES gets every kind of bad input its request can carry
  * (instants at both extremes with offsets, months beyond the range, edited and replayed cursors, over-long and
  * malformed path ids, control characters in free text), and answers a precise 400 problem+json naming the input —
  * never a 5xx — while nothing is written: every table is scanned before and after and compared item by item.
@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
 import { ACME, GLOBEX, TwilioSender, apiKey, newCallSid, newCaller, scan, writeTwoAccountSeed, type TempSeed } from '../../support/e2e-harness';
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS, ROUTES } from '../../../infra/resources';
+import { FUNCTIONS } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import { REPO_ROOT } from '../../../infra/local/emulators';
 import { startHttpAdapter, type ComponentHealth, type HttpAdapter, type HttpHandler } from '../../../infra/local/http-adapter';
 

@@ -7,7 +7,8 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS, ROUTES } from '../../../infra/resources';
+import { FUNCTIONS } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import { startHttpAdapter, type HttpAdapter } from '../../../infra/local/http-adapter';
 
 const LIMIT = 10 * 1024 * 1024;

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
-import { ROUTES } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import {
   TwilioSender,
   allDisputes,

@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { ROUTES } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import { checkPathParameters, instant, period } from '../../../shared/app/kernel/query';
 import { parseQaSampleQuery } from '../../../shared/app/qa/qa';

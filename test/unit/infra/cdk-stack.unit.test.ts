@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveEnvironment } from '../../../infra/constructs/environment-config';
-import { ALARMED_METRICS, BUCKETS, ENV, FUNCTIONS, QUEUES, ROUTES, STREAMS, TABLES, physicalName, type BucketDef } from '../../../infra/resources';
+import { ALARMED_METRICS, BUCKETS, ENV, FUNCTIONS, QUEUES, STREAMS, TABLES, physicalName, type BucketDef } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import { HOLD_VALUE, RECORDING_RETENTION_DAYS } from '../../../shared/domain/recordings/retention';
 import { CallLedgerStack, buildCallLedgerApp } from '../../../infra/stack';
 

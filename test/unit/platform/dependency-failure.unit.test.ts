@@ -20,7 +20,8 @@ import {
 import { S3ServiceException, NoSuchKey } from '@aws-sdk/client-s3';
 import { KmsThrottled, QueueDoesNotExist, RequestThrottled, SQSServiceException } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FUNCTIONS, ROUTES } from '../../../infra/resources';
+import { FUNCTIONS } from '../../../infra/resources';
+import { ROUTES } from '../../../infra/routes';
 import { SDK_BUDGETS, worstCaseMs } from '../../../shared/adapters/platform/clients/endpoint';
 import { dependencyFailure } from '../../../shared/adapters/platform/dependency-failure';
 import { problemResponse } from '../../../shared/adapters/http/problems';

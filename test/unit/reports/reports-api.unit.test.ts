@@ -197,9 +197,9 @@ describe('REPORT_ROUTES', () => {
 
   it('sources: JSON by default, scoped to the key’s account, Vary: Accept', async () => {
     const { engine, calls } = stubEngine();
-    const res = await route('/v1/reports/sources').handle(ANALYST, { query: { campaignId: 'roofing-tx' }, accept: undefined }, { engine, now: () => NOW });
+    const res = await route('/v1/reports/sources').handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'roofing-tx' }, accept: undefined }, { engine, now: () => NOW });
     expect(res).toMatchObject({ status: 200, contentType: 'application/json', body: { campaignId: 'roofing-tx', rows: [] } });
-    expect(res.headers.vary).toBe('Accept');
+    expect(res.headers?.vary).toBe('Accept');
     expect(calls.sources).toEqual([
       { accountId: 'acme-roofing', campaignId: 'roofing-tx', from: new Date(NOW.getTime() - 30 * DAY).toISOString(), to: NOW.toISOString(), groupBy: 'publisher', basis: 'auto' },
     ]);
@@ -209,25 +209,25 @@ describe('REPORT_ROUTES', () => {
     const { engine } = stubEngine();
     const res = await route('/v1/reports/sources').handle(
       ANALYST,
-      { query: { campaignId: 'roofing-tx', from: '2025-05-01T00:00:00Z', to: '2025-06-01T00:00:00Z' }, accept: 'text/csv' },
+      { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'roofing-tx', from: '2025-05-01T00:00:00Z', to: '2025-06-01T00:00:00Z' }, accept: 'text/csv' },
       { engine, now: () => NOW },
     );
     expect(res.status).toBe(200);
     expect(res.contentType).toBe('text/csv; charset=utf-8');
     expect(res.body).toBe('publisherId,calls\r\npub-a,3\r\n');
-    expect(res.headers['content-disposition']).toBe('attachment; filename="sources-roofing-tx-2025-05-01-2025-06-01.csv"');
+    expect(res.headers?.['content-disposition']).toBe('attachment; filename="sources-roofing-tx-2025-05-01-2025-06-01.csv"');
   });
 
   it('a bad query or an unacceptable Accept is refused before the engine runs', async () => {
     const { engine, calls } = stubEngine();
     const sources = route('/v1/reports/sources');
-    expect(await rejection(sources.handle(ANALYST, { query: {}, accept: 'text/csv' }, { engine, now: () => NOW }))).toMatchObject({
+    expect(await rejection(sources.handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: {}, accept: 'text/csv' }, { engine, now: () => NOW }))).toMatchObject({
       status: 400,
       errors: [{ field: 'campaignId', message: 'is required' }],
     });
-    expect(await rejection(sources.handle(ANALYST, { query: { campaignId: 'c' }, accept: 'application/pdf' }, { engine, now: () => NOW }))).toMatchObject({ status: 406 });
+    expect(await rejection(sources.handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: 'application/pdf' }, { engine, now: () => NOW }))).toMatchObject({ status: 406 });
     await expect(
-      route('/v1/reports/threshold').handle(ANALYST, { query: { campaignId: 'c' }, accept: 'text/csv' }, { engine, now: () => NOW }),
+      route('/v1/reports/threshold').handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: 'text/csv' }, { engine, now: () => NOW }),
     ).rejects.toMatchObject({ status: 406 });
     expect(calls.sources).toHaveLength(0);
     expect(calls.threshold).toHaveLength(0);
@@ -237,7 +237,7 @@ describe('REPORT_ROUTES', () => {
     const { engine, calls } = stubEngine();
     const res = await route('/v1/reports/threshold').handle(
       ANALYST,
-      { query: { campaignId: 'roofing-tx', min: '30', max: '240', step: '10' }, accept: 'application/json' },
+      { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'roofing-tx', min: '30', max: '240', step: '10' }, accept: 'application/json' },
       { engine, now: () => NOW },
     );
     expect(res).toMatchObject({ status: 200, contentType: 'application/json', body: { campaignId: 'roofing-tx', points: [] } });
@@ -246,11 +246,11 @@ describe('REPORT_ROUTES', () => {
 
   it('the pending engine answers 501 problems, not 500s', async () => {
     const deps = { engine: pendingReportEngine, now: () => NOW };
-    expect(await rejection(route('/v1/reports/sources').handle(ANALYST, { query: { campaignId: 'c' }, accept: undefined }, deps))).toMatchObject({
+    expect(await rejection(route('/v1/reports/sources').handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: undefined }, deps))).toMatchObject({
       status: 501,
       type: 'https://callledger.dev/problems/not-implemented',
     });
-    expect(await rejection(route('/v1/reports/threshold').handle(ANALYST, { query: { campaignId: 'c' }, accept: undefined }, deps))).toMatchObject(PROBLEM.Problem);
+    expect(await rejection(route('/v1/reports/threshold').handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: undefined }, deps))).toMatchObject(PROBLEM.Problem);
   });
 });
 
