@@ -130,3 +130,44 @@ describe('the README\'s "Where the rules are"', () => {
     expect(undecided).toEqual([]);
   });
 });
+
+describe('routes are declared once', () => {
+  const SOURCES = MODULES.filter((m) => m.file.startsWith('shared/') || m.file.startsWith('functions/') || m.file.startsWith('infra/'));
+  const text = new Map(SOURCES.map((m) => [m.file, readFileSync(path.join(ROOT, m.file), 'utf8')]));
+  const LIST = 'shared/app/http/routes.ts';
+
+  it('no OpenAPI fragment beside the declarations (`*_OPENAPI`, an operation table keyed `METHOD /path`)', () => {
+    const fragments = [...text].flatMap(([file, src]) =>
+      [...src.matchAll(/\b([A-Z][A-Z0-9_]*_OPENAPI|DOCS)\b|^\s*'(?:GET|PUT|POST|ANY|DELETE|PATCH) \/[^']*': \{/gm)].map((m) => `${file}: ${m[0].trim()}`),
+    );
+    expect(fragments).toEqual([]);
+  });
+
+  it('no route catalog but the one derived from the declarations (infra/routes.ts)', () => {
+    const catalogs = [...text]
+      .filter(([file]) => file !== 'infra/routes.ts')
+      .flatMap(([file, src]) => [...src.matchAll(/RouteDef\[\]\s*=|\{\s*method:\s*'[A-Z]+',\s*path:\s*'[^']+',\s*fn:\s*'\w+'\s*\}/g)].map((m) => `${file}: ${m[0]}`));
+    expect(catalogs).toEqual([]);
+    expect(text.get('infra/routes.ts')).toMatch(/ROUTE_DECLARATIONS\.map\(/);
+  });
+
+  it('one route type: no capability declares its own route interface', () => {
+    const own = [...text]
+      .filter(([file]) => file.startsWith('shared/') && file !== 'shared/app/kernel/route.ts')
+      .flatMap(([file, src]) => [...src.matchAll(/\binterface (\w*Route)\b/g)].map((m) => `${file}: ${m[1]}`));
+    expect(own).toEqual([]);
+  });
+
+  it('every route table of shared/app is listed in shared/app/http/routes.ts, and routes are declared only in shared/app', () => {
+    const list = text.get(LIST) ?? '';
+    const tables = [...text]
+      .filter(([file]) => file.startsWith('shared/app/') && file !== LIST)
+      .flatMap(([file, src]) => [...src.matchAll(/export const (\w+_ROUTES)\b/g)].map((m) => ({ file, name: m[1]! })));
+    expect(tables.length).toBeGreaterThan(0);
+    expect(tables.filter((t) => !new RegExp(`\\b${t.name}\\b`).test(list)).map((t) => `${t.file}: ${t.name}`)).toEqual([]);
+    const declaredOutside = [...text]
+      .filter(([file]) => !file.startsWith('shared/app/'))
+      .flatMap(([file, src]) => [...src.matchAll(/\b(?:route|externalRoute)\(\{/g)].map(() => file));
+    expect(declaredOutside).toEqual([]);
+  });
+});
