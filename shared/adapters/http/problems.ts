@@ -23,7 +23,10 @@ export { STATUS_OF_KIND } from '../../app/kernel/errors';
  */
 export const DEPENDENCY_RETRY_AFTER_SEC = 5;
 
-/** The path exists with other methods: the answer names them in `Allow`. */
+/**
+ * The path exists with other methods: the answer names them in `Allow`. The one error class of this adapter: only the
+ * router can tell that a path exists with other methods, a fact of HTTP routing that no use case decides.
+ */
 export class MethodNotAllowedError extends DomainError {
   constructor(readonly allowed: readonly string[]) {
     super('method_not_allowed', 'method-not-allowed', 'Method not allowed', `Allowed: ${allowed.join(', ')}.`);

@@ -20,8 +20,10 @@ export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   conflict: 409,
   too_large: 413,
   unsupported: 415,
+  not_acceptable: 406,
   refused: 422,
   unavailable: 503,
+  not_implemented: 501,
 };
 
 /** An error a caller is told about (a DomainError, or a Problem while such classes exist). */
@@ -73,4 +75,14 @@ export function payloadTooLarge(limitBytes: number): DomainError {
 
 export function unsupportedMediaType(got: string | undefined, expected: readonly string[]): DomainError {
   return new DomainError('unsupported', 'unsupported-media-type', 'Unsupported media type', `Content-Type ${got ? `'${got}'` : '(none)'} is not accepted; send ${expected.join(' or ')}.`);
+}
+
+/** None of the media types the request accepts is one the resource is offered in. */
+export function notAcceptable(offered: readonly string[]): DomainError {
+  return new DomainError('not_acceptable', 'not_acceptable', 'Not acceptable', `This resource is available as ${offered.join(' or ')}; adjust the Accept header.`);
+}
+
+/** The operation exists in the contract but is not served by this deployment yet. */
+export function notImplemented(detail: string): DomainError {
+  return new DomainError('not_implemented', 'not_implemented', 'Not implemented', detail);
 }

@@ -27,7 +27,7 @@ import type { Dispute } from '../../domain/disputes/disputes';
 import { slotName } from '../../domain/calls/fold';
 import { IdempotencyKeySchema } from '../../domain/pilots/pilots-schema';
 import { DeletionRecordSchema, DeletionRequestBodySchema } from '../../domain/privacy/privacy-schema';
-import { Problem } from '../../domain/kernel/problems';
+import { DomainError } from '../../domain/kernel/errors';
 import { invalidInput, isCallerError, notFound, unprocessable } from '../kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
 import { requireAdmin } from '../catalog/management';
@@ -98,11 +98,12 @@ export interface PrivacyDeps {
   readonly now: () => Date;
 }
 
-/** 503: the dispute is stored, the legal hold of its recording is not (yet) in the state it must be. */
-export class LegalHoldPending extends Problem {
-  constructor(detail: string) {
-    super(503, 'legal-hold-pending', 'Legal hold not applied yet', detail);
-  }
+/**
+ * The dispute is stored, the legal hold of its recording is not (yet) in the state it must be: the storage did not
+ * take the change, so the same request may succeed later (kind `unavailable`: 503 with Retry-After).
+ */
+export function legalHoldPending(detail: string): DomainError {
+  return new DomainError('unavailable', 'legal_hold_pending', 'Legal hold not applied yet', detail);
 }
 
 // ------------------------------------------------------------------ legal hold
@@ -123,7 +124,7 @@ export async function holdRecording(dispute: Dispute, deps: PrivacyDeps): Promis
     if (call?.recording != null) await deps.recordings.syncHold(call.recording.key, () => heldNow(dispute.callId, deps));
   } catch (err) {
     if (isCallerError(err)) throw err;
-    throw new LegalHoldPending('The dispute is stored, but the legal hold on its recording could not be applied. Repeat the identical request to apply it.');
+    throw legalHoldPending('The dispute is stored, but the legal hold on its recording could not be applied. Repeat the identical request to apply it.');
   }
 }
 
@@ -146,7 +147,7 @@ export async function releaseRecording(dispute: Dispute, deps: PrivacyDeps): Pro
     for (const deletionId of pendingDeletions) await deps.store.completeDeferred(call.accountId, deletionId, call.callId, at);
   } catch (err) {
     if (isCallerError(err)) throw err;
-    throw new LegalHoldPending('The dispute is resolved, but the legal hold on its recording could not be released. Repeat the identical request to release it.');
+    throw legalHoldPending('The dispute is resolved, but the legal hold on its recording could not be released. Repeat the identical request to release it.');
   }
 }
 

@@ -15,8 +15,8 @@
 import type { DomainError } from '../../domain/kernel/errors';
 import { route, type Route } from '../kernel/route';
 import * as z from 'zod';
-import { Problem, type FieldError } from '../../domain/kernel/problems';
-import { invalidInput } from '../kernel/errors';
+import type { FieldError } from '../../domain/kernel/problems';
+import { invalidInput, notAcceptable, notImplemented } from '../kernel/errors';
 import type { GroupBy } from '../../domain/reports/analytics';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
 import { QA_VERDICTS } from '../../domain/qa/qa';
@@ -121,12 +121,6 @@ export function thresholdPointCount(min: number, max: number, step: number): num
 
 // ------------------------------------------------------------------ content negotiation
 
-export class NotAcceptable extends Problem {
-  constructor(readonly offered: readonly string[]) {
-    super(406, 'not-acceptable', 'Not acceptable', `This resource is available as ${offered.join(' or ')}; adjust the Accept header.`);
-  }
-}
-
 interface MediaRange {
   readonly type: string;
   readonly subtype: string;
@@ -171,7 +165,7 @@ export function negotiate<T extends string>(accept: string | undefined, offered:
     }
     if (q > 0 && (best === null || q > best.q)) best = { type, q };
   }
-  if (best === null) throw new NotAcceptable(offered);
+  if (best === null) throw notAcceptable(offered);
   return best.type;
 }
 
@@ -188,16 +182,10 @@ export interface ReportEngine {
   threshold(q: ThresholdQuery): Promise<unknown>;
 }
 
-export class NotImplemented extends Problem {
-  constructor(detail: string) {
-    super(501, 'not-implemented', 'Not implemented', detail);
-  }
-}
-
 /** Mounted until the real engine is: every report answers 501 (after auth and query validation). */
 export const pendingReportEngine: ReportEngine = {
-  sources: () => Promise.reject(new NotImplemented('The source scorecard is not available yet.')),
-  threshold: () => Promise.reject(new NotImplemented('The threshold tuner is not available yet.')),
+  sources: () => Promise.reject(notImplemented('The source scorecard is not available yet.')),
+  threshold: () => Promise.reject(notImplemented('The threshold tuner is not available yet.')),
 };
 
 // ------------------------------------------------------------------ routes

@@ -14,8 +14,10 @@ export type ErrorKind =
   | 'conflict'
   | 'too_large'
   | 'unsupported'
+  | 'not_acceptable'
   | 'refused'
-  | 'unavailable';
+  | 'unavailable'
+  | 'not_implemented';
 
 export interface FieldError {
   readonly field: string;

@@ -20,8 +20,10 @@ describe('problemResponse renders a DomainError', () => {
       conflict: 409,
       too_large: 413,
       unsupported: 415,
+      not_acceptable: 406,
       refused: 422,
       unavailable: 503,
+      not_implemented: 501,
     };
     for (const [kind, status] of Object.entries(statuses) as [ErrorKind, number][]) {
       const res = problemResponse(new DomainError(kind, 'some-rule', 'Some rule', 'It refused.'), '/v1/x');
@@ -52,5 +54,24 @@ describe('problemResponse renders a DomainError', () => {
     const res = problemResponse(new DomainError('unavailable', 'service-unavailable', 'Service unavailable', 'Later.'));
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['retry-after']).toBe('5');
+  });
+});
+
+describe('the refusals that were classes of their own keep their answers as DomainErrors', () => {
+  it('406 not-acceptable, 501 not-implemented, 503 legal-hold-pending (with Retry-After, as every 503)', async () => {
+    const { notAcceptable, notImplemented } = await import('../../../shared/app/kernel/errors');
+    const { legalHoldPending } = await import('../../../shared/app/privacy/privacy');
+    const cases = [
+      [notAcceptable(['application/json']), 406, 'not-acceptable', 'Not acceptable'],
+      [notImplemented('Not yet.'), 501, 'not-implemented', 'Not implemented'],
+      [legalHoldPending('Repeat the request.'), 503, 'legal-hold-pending', 'Legal hold not applied yet'],
+    ] as const;
+    for (const [err, status, slug, title] of cases) {
+      expect(err).toBeInstanceOf(DomainError);
+      const res = problemResponse(err, '/v1/x');
+      expect(res.statusCode).toBe(status);
+      expect(body(res)).toMatchObject({ type: `https://callledger.dev/problems/${slug}`, title, status });
+    }
+    expect(problemResponse(legalHoldPending('Repeat the request.')).headers?.['retry-after']).toBe('5');
   });
 });

@@ -5,12 +5,13 @@
  * and the money formatting both renderers share.
  */
 import { PROBLEM, rejection, thrown } from '../../support/problems';
+import { problemBodyOf } from '../../../shared/adapters/http/problems';
+import type { DomainError } from '../../../shared/domain/kernel/errors';
 import { describe, expect, it } from 'vitest';
 import type { Problem, ProblemBody } from '../../../shared/domain/kernel/problems';
 import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import {
   negotiate,
-  NotAcceptable,
   parseSourcesQuery,
   parseThresholdQuery,
   pendingReportEngine,
@@ -154,13 +155,18 @@ describe('negotiate', () => {
   });
 
   it('406 when nothing offered is acceptable', () => {
-    expect(() => negotiate('image/png', ['application/json', 'text/csv'])).toThrow(NotAcceptable);
-    expect(() => negotiate('text/csv;q=0, application/json;q=0', ['application/json', 'text/csv'])).toThrow(NotAcceptable);
-    try {
-      negotiate('text/csv', ['application/json']);
-    } catch (err) {
-      expect((err as Problem).status).toBe(406);
-    }
+    const refusal = (accept: string, offered: [string, ...string[]]) => {
+      try {
+        negotiate(accept, offered);
+      } catch (err) {
+        return problemBodyOf(err as DomainError);
+      }
+      throw new Error('negotiated');
+    };
+    const notAcceptable = { type: 'https://callledger.dev/problems/not-acceptable', title: 'Not acceptable', status: 406 };
+    expect(refusal('image/png', ['application/json', 'text/csv'])).toMatchObject(notAcceptable);
+    expect(refusal('text/csv;q=0, application/json;q=0', ['application/json', 'text/csv'])).toMatchObject(notAcceptable);
+    expect(refusal('text/csv', ['application/json'])).toMatchObject({ ...notAcceptable, detail: 'This resource is available as application/json; adjust the Accept header.' });
   });
 });
 
@@ -226,9 +232,9 @@ describe('REPORT_ROUTES', () => {
       errors: [{ field: 'campaignId', message: 'is required' }],
     });
     expect(await rejection(sources.handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: 'application/pdf' }, { engine, now: () => NOW }))).toMatchObject({ status: 406 });
-    await expect(
-      route('/v1/reports/threshold').handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: 'text/csv' }, { engine, now: () => NOW }),
-    ).rejects.toMatchObject({ status: 406 });
+    expect(
+      await rejection(route('/v1/reports/threshold').handle(ANALYST, { pathParameters: {}, body: '', contentType: undefined, query: { campaignId: 'c' }, accept: 'text/csv' }, { engine, now: () => NOW })),
+    ).toMatchObject({ status: 406 });
     expect(calls.sources).toHaveLength(0);
     expect(calls.threshold).toHaveLength(0);
   });
