@@ -75,11 +75,7 @@ export async function settleWindow(
   const maxAttempts = deps.maxAttempts ?? 6;
   // Commits are bounded by maxAttempts; re-plans without a commit (a call that must leave first) by the window's size.
   for (let attempt = 0, rounds = 0; attempt < maxAttempts && rounds < 4 * maxAttempts + 100; rounds++) {
-    const changes: WindowChange[] = [
-      ...(args.arrival === null ? [] : [{ kind: 'arrive' as const, call: args.arrival }]),
-      ...[...leaving].map((callId) => ({ kind: 'leave' as const, callId })),
-    ];
-    const plan = planWindow(window.state, changes);
+    const plan = planWindow(window.state, changesOf(args.arrival, leaving));
     if (args.arrival !== null && plan.known.includes(args.arrival.callId)) return { outcome: 'already_rated' };
     if (plan.empty) return { outcome: 'nothing' };
     const built = await rerateWrites(args.accountId, args.key, window, plan, overCap, deps);
@@ -96,16 +92,7 @@ export async function settleWindow(
     const outcome = await args.commit({ key: args.key, expect: window.stored, next: built.next }, plan, built.rerates);
     switch (outcome.outcome) {
       case 'committed':
-        for (const r of built.rerates) {
-          deps.log.info('call re-rated by its duplicate window', {
-            accountId: args.accountId,
-            callId: r.callId,
-            billable: r.billable,
-            reasons: r.reasons,
-            priorCallId: r.prior?.callId ?? null,
-            entry: r.entry?.entryId ?? null,
-          });
-        }
+        logRerates(args.accountId, built.rerates, deps.log);
         return { outcome: 'committed', plan };
       case 'already_rated':
         return { outcome: 'already_rated' };
@@ -118,21 +105,10 @@ export async function settleWindow(
         await (deps.sleep ?? realSleep)(backoffMs(attempt));
         break;
       case 'over_cap': {
-        // The earliest billable call bills: of the calls this plan charges under the refusing pilot, the latest-starting
-        // one is the one over the cap.
-        const charged = [
-          ...(args.arrival !== null && plan.arrivals.get(args.arrival.callId)?.billed && args.arrival.pilot?.pilotId === outcome.pilotId
-            ? [{ callId: args.arrival.callId, startMs: args.arrival.startMs }]
-            : []),
-          ...built.rerates.flatMap((r) =>
-            r.pilot?.kind === 'charge' && r.pilot.charge.pilotId === outcome.pilotId ? [{ callId: r.callId, startMs: startOf(plan, r.callId) }] : [],
-          ),
-        ].sort((a, b) => b.startMs - a.startMs || (a.callId < b.callId ? 1 : -1));
-        const blamed = charged[0];
-        if (blamed === undefined) throw new Error(`pilot ${outcome.pilotId} refused a plan that charges nothing under it`);
-        if (args.arrival !== null && blamed.callId === args.arrival.callId) return { outcome: 'arriving_over_cap', refusal: outcome.refusal };
-        overCap.set(blamed.callId, outcome.refusal);
-        leaving.add(blamed.callId);
+        const blamed = overCapCall(args.arrival, plan, built.rerates, outcome.pilotId);
+        if (args.arrival !== null && blamed === args.arrival.callId) return { outcome: 'arriving_over_cap', refusal: outcome.refusal };
+        overCap.set(blamed, outcome.refusal);
+        leaving.add(blamed);
         break;
       }
       default: {
@@ -142,6 +118,38 @@ export async function settleWindow(
     }
   }
   throw new WriteConflict(`duplicate window of ${args.accountId} (did not settle)`);
+}
+
+/** What changes in the window this round: the arriving call, and every call that must leave it. */
+function changesOf(arrival: Arrival | null, leaving: ReadonlySet<string>): WindowChange[] {
+  return [...(arrival === null ? [] : [{ kind: 'arrive' as const, call: arrival }]), ...[...leaving].map((callId) => ({ kind: 'leave' as const, callId }))];
+}
+
+function logRerates(accountId: string, rerates: readonly WindowRerate[], log: Log): void {
+  for (const r of rerates) {
+    log.info('call re-rated by its duplicate window', {
+      accountId,
+      callId: r.callId,
+      billable: r.billable,
+      reasons: r.reasons,
+      priorCallId: r.prior?.callId ?? null,
+      entry: r.entry?.entryId ?? null,
+    });
+  }
+}
+
+/**
+ * The call a pilot's refusal takes out of the plan. The earliest billable call bills: of the calls this plan charges
+ * under the refusing pilot, the latest-starting one is the one over the cap.
+ */
+function overCapCall(arrival: Arrival | null, plan: WindowPlan, rerates: readonly WindowRerate[], pilotId: string): string {
+  const charged = [
+    ...(arrival !== null && plan.arrivals.get(arrival.callId)?.billed && arrival.pilot?.pilotId === pilotId ? [{ callId: arrival.callId, startMs: arrival.startMs }] : []),
+    ...rerates.flatMap((r) => (r.pilot?.kind === 'charge' && r.pilot.charge.pilotId === pilotId ? [{ callId: r.callId, startMs: startOf(plan, r.callId) }] : [])),
+  ].sort((a, b) => b.startMs - a.startMs || (a.callId < b.callId ? 1 : -1));
+  const blamed = charged[0];
+  if (blamed === undefined) throw new Error(`pilot ${pilotId} refused a plan that charges nothing under it`);
+  return blamed.callId;
 }
 
 function startOf(plan: WindowPlan, callId: string): number {
@@ -182,33 +190,68 @@ async function rerateWrites(
   overCap: ReadonlyMap<string, CapRefusal>,
   deps: WindowDeps,
 ): Promise<{ rerates: WindowRerate[]; leaving: string[]; next: WindowState; changed: StoredWindow | null }> {
-  const state = window.state;
   const at = deps.now().toISOString();
   const rerates: WindowRerate[] = [];
   const leaving: string[] = [];
   const prices = new Map<string, number>();
-  const actions: (CallAction | { kind: 'over_cap'; callId: string; refusal: CapRefusal })[] = [
-    ...plan.actions,
-    ...[...overCap.entries()].filter(([id]) => state.calls.some((c) => c.callId === id)).map(([callId, refusal]) => ({ kind: 'over_cap' as const, callId, refusal })),
-  ];
+  const actions = actionsOf(plan, overCap, window.state);
   if (actions.length === 0) return { rerates, leaving, next: plan.next, changed: null };
   const snapshot = await deps.calls.readWindowSnapshot(accountId, key, actions.map((a) => a.callId));
   if (!sameVersion(snapshot.window.stored, window.stored)) return { rerates, leaving, next: plan.next, changed: snapshot.window };
   for (const action of actions) {
-    const call = snapshot.calls.get(action.callId) ?? null;
-    const rating = call?.rating ?? null;
-    if (call === null || rating === null || call.ratedAt === null || call.startedAt === null || call.accountId !== accountId || rating.campaignId === null || rating.publisherId === null || rating.termsVersion === null) {
-      leaving.push(action.callId);
-      continue;
-    }
-    const expect = { callId: call.callId, expectRatedAt: call.ratedAt, expectBillable: rating.billable, expectCreditCents: call.credits?.cents ?? null, ratedAt: at };
-    const isDuplicate = !rating.billable && rating.reasons.length === 1 && rating.reasons[0] === 'duplicate_caller';
-    const isBilled = rating.billable && rating.reasons.length === 0;
-    const startMs = Date.parse(call.startedAt);
-    const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startMs);
-    const pilotMatch = campaign === null ? null : pilotForCall(asCampaign(campaign).pilots, rating.publisherId, startMs);
-    const pilot = pilotMatch?.inWindow === true ? pilotMatch.pilot : null;
-    const base: Omit<ChargeEntry, 'entryId' | 'amountCents' | 'createdAt'> = {
+    const ctx = await rerateContext(accountId, snapshot.calls.get(action.callId) ?? null, at, deps);
+    const rerate = ctx === null ? 'leave' : rerateOf(action, ctx, prices);
+    if (rerate === 'leave') leaving.push(action.callId);
+    else if (rerate !== 'unchanged') rerates.push(rerate);
+  }
+  return { rerates, leaving, next: withLearntPrices(plan.next, prices), changed: null };
+}
+
+type WindowAction = CallAction | { readonly kind: 'over_cap'; readonly callId: string; readonly refusal: CapRefusal };
+
+/** The plan's actions, then the calls still in the window that a pilot refused (they leave it as over_cap). */
+function actionsOf(plan: WindowPlan, overCap: ReadonlyMap<string, CapRefusal>, state: WindowState): WindowAction[] {
+  return [
+    ...plan.actions,
+    ...[...overCap.entries()].filter(([id]) => state.calls.some((c) => c.callId === id)).map(([callId, refusal]) => ({ kind: 'over_cap' as const, callId, refusal })),
+  ];
+}
+
+/** A call of the snapshot with what its re-rating needs: its rating, the condition on its item, its pilot, its charge's fields. */
+interface RerateContext {
+  readonly call: StoredCall & { readonly startedAt: string };
+  readonly rating: NonNullable<StoredCall['rating']>;
+  readonly expect: Pick<WindowRerate, 'callId' | 'expectRatedAt' | 'expectBillable' | 'expectCreditCents' | 'ratedAt'>;
+  readonly isDuplicate: boolean;
+  readonly isBilled: boolean;
+  readonly startMs: number;
+  readonly pilot: PilotChargeTarget | null;
+  readonly base: Omit<ChargeEntry, 'entryId' | 'amountCents' | 'createdAt'>;
+  readonly accountId: string;
+  readonly at: string;
+}
+
+type PilotChargeTarget = Parameters<typeof pilotCharge>[1];
+
+/** The call's context, or null when its item is not a rated call of this account with a campaign, publisher and terms. */
+async function rerateContext(accountId: string, call: StoredCall | null, at: string, deps: WindowDeps): Promise<RerateContext | null> {
+  const rating = call?.rating ?? null;
+  if (call === null || rating === null || call.ratedAt === null || call.startedAt === null || call.accountId !== accountId || rating.campaignId === null || rating.publisherId === null || rating.termsVersion === null) {
+    return null;
+  }
+  const startMs = Date.parse(call.startedAt);
+  const campaign = await deps.config.getCampaign(accountId, rating.campaignId, startMs);
+  const pilotMatch = campaign === null ? null : pilotForCall(asCampaign(campaign).pilots, rating.publisherId, startMs);
+  const pilot = pilotMatch?.inWindow === true ? pilotMatch.pilot : null;
+  return {
+    call: { ...call, startedAt: call.startedAt },
+    rating,
+    expect: { callId: call.callId, expectRatedAt: call.ratedAt, expectBillable: rating.billable, expectCreditCents: call.credits?.cents ?? null, ratedAt: at },
+    isDuplicate: !rating.billable && rating.reasons.length === 1 && rating.reasons[0] === 'duplicate_caller',
+    isBilled: rating.billable && rating.reasons.length === 0,
+    startMs,
+    pilot,
+    base: {
       type: 'charge',
       currency: 'USD',
       callId: call.callId,
@@ -219,74 +262,78 @@ async function rerateWrites(
       termsVersion: rating.termsVersion,
       effectiveAt: call.startedAt,
       ...(pilot === null ? {} : { pilotId: pilot.pilotId }),
-    };
-    switch (action.kind) {
-      case 'reverse': {
-        const remaining = callNetCents(call);
-        // Fully credited (nothing remains): it no longer counts for the window; it leaves instead of being reversed.
-        if (!isBilled || remaining <= 0) {
-          leaving.push(call.callId);
-          continue;
-        }
-        const seq = liveChargeSeq(call);
-        const charge: ChargeEntry = { ...base, entryId: chargeEntryId(call.callId, seq), amountCents: rating.amountCents, createdAt: at };
-        prices.set(call.callId, rating.amountCents);
-        rerates.push({
-          ...expect,
-          billable: false,
-          amountCents: 0,
-          reasons: ['duplicate_caller'],
-          prior: { callId: action.prior.callId, billedStartMs: action.prior.startMs },
-          entry: reversalEntry(charge, { remainingCents: remaining, seq, priorCallId: action.prior.callId, at }),
-          reversedChargeCents: rating.amountCents,
-          pilot: pilot === null ? null : { kind: 'giveback', charge: pilotCharge(accountId, pilot, rating.amountCents, startMs) },
-        });
-        break;
-      }
-      case 'charge': {
-        const price = action.priceCents;
-        if (!isDuplicate || price === null) {
-          leaving.push(call.callId);
-          continue;
-        }
-        const seq = liveChargeSeq(call);
-        rerates.push({
-          ...expect,
-          billable: true,
-          amountCents: price,
-          reasons: [],
-          prior: null,
-          entry: chargeEntry({
-            accountId,
-            callId: call.callId,
-            decision: { ...rating, billable: true, amountCents: price },
-            startedAt: call.startedAt,
-            createdAt: at,
-            seq,
-            ...(pilot === null ? {} : { pilotId: pilot.pilotId }),
-          }),
-          pilot: pilot === null ? null : { kind: 'charge', charge: pilotCharge(accountId, pilot, price, startMs) },
-        });
-        break;
-      }
-      case 'repoint':
-        if (!isDuplicate) {
-          leaving.push(call.callId);
-          continue;
-        }
-        rerates.push({ ...expect, billable: false, amountCents: 0, reasons: ['duplicate_caller'], prior: { callId: action.prior.callId, billedStartMs: action.prior.startMs }, entry: null, pilot: null });
-        break;
-      case 'over_cap':
-        if (!isDuplicate) continue;
-        rerates.push({ ...expect, billable: false, amountCents: 0, reasons: ['over_cap'], prior: null, capRefusal: action.refusal, entry: null, pilot: null });
-        break;
-      default: {
-        const exhaustive: never = action;
-        throw new Error(`unknown action ${JSON.stringify(exhaustive)}`);
-      }
+    },
+    accountId,
+    at,
+  };
+}
+
+/** One action's write; `leave`: the call's item says it must leave the window first; `unchanged`: nothing to write. */
+function rerateOf(action: WindowAction, ctx: RerateContext, prices: Map<string, number>): WindowRerate | 'leave' | 'unchanged' {
+  switch (action.kind) {
+    case 'reverse':
+      return reverseRerate(action, ctx, prices);
+    case 'charge':
+      return chargeRerate(action, ctx);
+    case 'repoint':
+      if (!ctx.isDuplicate) return 'leave';
+      return { ...ctx.expect, billable: false, amountCents: 0, reasons: ['duplicate_caller'], prior: { callId: action.prior.callId, billedStartMs: action.prior.startMs }, entry: null, pilot: null };
+    case 'over_cap':
+      if (!ctx.isDuplicate) return 'unchanged';
+      return { ...ctx.expect, billable: false, amountCents: 0, reasons: ['over_cap'], prior: null, capRefusal: action.refusal, entry: null, pilot: null };
+    default: {
+      const exhaustive: never = action;
+      throw new Error(`unknown action ${JSON.stringify(exhaustive)}`);
     }
   }
-  // A marker written before prices were kept in it: the price of a call is learnt when its charge is first reversed.
-  const next = { ...plan.next, calls: plan.next.calls.map((c) => (c.priceCents === null && prices.has(c.callId) ? { ...c, priceCents: prices.get(c.callId)! } : c)) };
-  return { rerates, leaving, next, changed: null };
+}
+
+/** A billed call an earlier call now takes the window from: what remains of its live charge is reversed. */
+function reverseRerate(action: Extract<CallAction, { kind: 'reverse' }>, ctx: RerateContext, prices: Map<string, number>): WindowRerate | 'leave' {
+  const { call, rating, at } = ctx;
+  const remaining = callNetCents(call);
+  // Fully credited (nothing remains): it no longer counts for the window; it leaves instead of being reversed.
+  if (!ctx.isBilled || remaining <= 0) return 'leave';
+  const seq = liveChargeSeq(call);
+  const charge: ChargeEntry = { ...ctx.base, entryId: chargeEntryId(call.callId, seq), amountCents: rating.amountCents, createdAt: at };
+  prices.set(call.callId, rating.amountCents);
+  return {
+    ...ctx.expect,
+    billable: false,
+    amountCents: 0,
+    reasons: ['duplicate_caller'],
+    prior: { callId: action.prior.callId, billedStartMs: action.prior.startMs },
+    entry: reversalEntry(charge, { remainingCents: remaining, seq, priorCallId: action.prior.callId, at }),
+    reversedChargeCents: rating.amountCents,
+    pilot: ctx.pilot === null ? null : { kind: 'giveback', charge: pilotCharge(ctx.accountId, ctx.pilot, rating.amountCents, ctx.startMs) },
+  };
+}
+
+/** A duplicate that now has the window to itself: it bills, its next charge at the price the window kept. */
+function chargeRerate(action: Extract<CallAction, { kind: 'charge' }>, ctx: RerateContext): WindowRerate | 'leave' {
+  const { call, rating, at, pilot } = ctx;
+  const price = action.priceCents;
+  if (!ctx.isDuplicate || price === null) return 'leave';
+  return {
+    ...ctx.expect,
+    billable: true,
+    amountCents: price,
+    reasons: [],
+    prior: null,
+    entry: chargeEntry({
+      accountId: ctx.accountId,
+      callId: call.callId,
+      decision: { ...rating, billable: true, amountCents: price },
+      startedAt: call.startedAt,
+      createdAt: at,
+      seq: liveChargeSeq(call),
+      ...(pilot === null ? {} : { pilotId: pilot.pilotId }),
+    }),
+    pilot: pilot === null ? null : { kind: 'charge', charge: pilotCharge(ctx.accountId, pilot, price, ctx.startMs) },
+  };
+}
+
+/** A marker written before prices were kept in it: the price of a call is learnt when its charge is first reversed. */
+function withLearntPrices(next: WindowState, prices: ReadonlyMap<string, number>): WindowState {
+  return { ...next, calls: next.calls.map((c) => (c.priceCents === null && prices.has(c.callId) ? { ...c, priceCents: prices.get(c.callId)! } : c)) };
 }
