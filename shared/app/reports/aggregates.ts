@@ -161,7 +161,31 @@ function compareSequence(a: string, b: string): number {
 
 /** Applies a batch of stream changes (see the module header); refreshes up to `concurrency` calls at once. */
 export async function aggregateCallChanges(changes: readonly CallChange[], deps: AggregatorDeps, concurrency = 4): Promise<ChangesResult> {
-  // The earliest record per call that may have changed what it contributes.
+  const { toRefresh, skipped } = await callsToRefresh(changes, deps);
+  const tally: Tally = { applied: 0, unchanged: 0, failedSequenceNumber: null, failures: [] };
+  const fail = (callId: string, error: unknown) => {
+    const sequenceNumber = toRefresh.get(callId)!;
+    // The stream retries from the earliest failure.
+    if (tally.failedSequenceNumber === null || compareSequence(sequenceNumber, tally.failedSequenceNumber) < 0) tally.failedSequenceNumber = sequenceNumber;
+    tally.failures.push({ callId, error });
+  };
+  const pending = await readPending([...toRefresh.keys()], tally, fail, deps, concurrency);
+  const { batches, itemsWritten } = await applyPending(pending, tally, fail, deps);
+  return { applied: tally.applied, unchanged: tally.unchanged, skipped, failedSequenceNumber: tally.failedSequenceNumber, failures: tally.failures, batches, itemsWritten };
+}
+
+/** What a batch has done so far: calls applied or found unchanged, and the failures (the earliest one's sequence number). */
+interface Tally {
+  applied: number;
+  unchanged: number;
+  failedSequenceNumber: string | null;
+  readonly failures: { callId: string; error: unknown }[];
+}
+
+type Fail = (callId: string, error: unknown) => void;
+
+/** The earliest record per call that may have changed what it contributes; the other records are skipped. */
+async function callsToRefresh(changes: readonly CallChange[], deps: AggregatorDeps): Promise<{ toRefresh: Map<string, string>; skipped: number }> {
   const toRefresh = new Map<string, string>();
   let skipped = 0;
   for (const change of changes) {
@@ -174,25 +198,18 @@ export async function aggregateCallChanges(changes: readonly CallChange[], deps:
     if (sameContribution(before, after)) skipped += 1;
     else toRefresh.set(change.callId, change.sequenceNumber);
   }
-  let applied = 0;
-  let unchanged = 0;
-  let failedSequenceNumber: string | null = null;
-  const failures: { callId: string; error: unknown }[] = [];
-  const fail = (callId: string, error: unknown) => {
-    const sequenceNumber = toRefresh.get(callId)!;
-    // The stream retries from the earliest failure.
-    if (failedSequenceNumber === null || compareSequence(sequenceNumber, failedSequenceNumber) < 0) failedSequenceNumber = sequenceNumber;
-    failures.push({ callId, error });
-  };
+  return { toRefresh, skipped };
+}
 
-  // 1. Read each call and what it has applied, `concurrency` at a time; keep the calls whose contribution moved.
+/** 1. Reads each call and what it has applied, `concurrency` at a time; keeps the calls whose contribution moved. */
+async function readPending(callIds: string[], tally: Tally, fail: Fail, deps: AggregatorDeps, concurrency: number): Promise<PendingApplication[]> {
   const pending: PendingApplication[] = [];
-  const queue = [...toRefresh.keys()];
+  const queue = [...callIds];
   const reader = async () => {
     for (let callId = queue.shift(); callId !== undefined; callId = queue.shift()) {
       try {
         const p = await pendingFor(callId, deps);
-        if (p === null) unchanged += 1;
+        if (p === null) tally.unchanged += 1;
         else pending.push(p);
       } catch (error) {
         fail(callId, error);
@@ -200,10 +217,15 @@ export async function aggregateCallChanges(changes: readonly CallChange[], deps:
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, reader));
+  return pending;
+}
 
-  // 2. Apply them in as few atomic writes as fit: calls of a batch mostly share their cells (same day and sources), so
-  //    a cell is updated once per write instead of once per call. A call whose applied contribution moved on since
-  //    it was read (a concurrent refresh) is refreshed on its own instead.
+/**
+ * 2. Applies them in as few atomic writes as fit: calls of a batch mostly share their cells (same day and sources), so
+ *    a cell is updated once per write instead of once per call. A call whose applied contribution moved on since
+ *    it was read (a concurrent refresh) is refreshed on its own instead.
+ */
+async function applyPending(pending: readonly PendingApplication[], tally: Tally, fail: Fail, deps: AggregatorDeps): Promise<{ batches: number; itemsWritten: number }> {
   let batches = 0;
   let itemsWritten = 0;
   for (const chunk of chunksOf(pending)) {
@@ -222,18 +244,18 @@ export async function aggregateCallChanges(changes: readonly CallChange[], deps:
     for (let i = 0; i < chunk.length; i++) {
       const callId = chunk[i]!.callId;
       if (results[i] === 'applied') {
-        applied += 1;
+        tally.applied += 1;
         continue;
       }
       try {
-        if ((await refreshCall(callId, deps)) === 'applied') applied += 1;
-        else unchanged += 1;
+        if ((await refreshCall(callId, deps)) === 'applied') tally.applied += 1;
+        else tally.unchanged += 1;
       } catch (error) {
         fail(callId, error);
       }
     }
   }
-  return { applied, unchanged, skipped, failedSequenceNumber, failures, batches, itemsWritten };
+  return { batches, itemsWritten };
 }
 
 /** Groups applications into writes of at most MAX_BATCH_ITEMS items (contributions plus distinct cells). */

@@ -30,70 +30,22 @@ function spoken(v: SpokenVerb): XmlElement {
 
 const RECORD_ATTR = { off: null, from_answer: 'record-from-answer', dual: 'record-from-answer-dual' } as const;
 
+type Url = (path: string) => string;
+type Of<K extends Verb['verb']> = Extract<Verb, { verb: K }>;
+
 function verbElements(v: Verb, index: number, baseUrl: string, dialect: TwimlDialect): XmlElement[] {
-  const url = (p: string) => absolute(baseUrl, p);
+  const url: Url = (p) => absolute(baseUrl, p);
   const twilio = dialect === 'twilio';
   switch (v.verb) {
     case 'say':
     case 'play':
       return [spoken(v)];
     case 'gather':
-      return [
-        el(
-          'Gather',
-          [
-            ['action', url(v.action)],
-            ['method', twilio ? 'POST' : null],
-            ['input', 'dtmf'],
-            ['numDigits', v.numDigits],
-            ['timeout', v.timeoutSec],
-          ],
-          ...v.prompt.map(spoken),
-        ),
-        el('Redirect', [['method', 'POST']], url(v.noInput)),
-      ];
-    case 'dial': {
-      const nounAttrs: XmlElement['attrs'] = [
-        ['statusCallback', url(v.statusCallback)],
-        ['statusCallbackEvent', DIAL_STATUS_EVENTS.join(' ')],
-        ['statusCallbackMethod', twilio ? 'POST' : null],
-        ['url', v.whisperUrl === null ? null : url(v.whisperUrl)],
-        ['method', twilio && v.whisperUrl !== null ? 'POST' : null],
-      ];
-      const noun = v.destination.kind === 'number' ? el('Number', nounAttrs, v.destination.e164) : el('Sip', nounAttrs, v.destination.uri);
-      const recorded = v.record !== 'off' && v.recordingStatusCallback !== null;
-      return [
-        el(
-          'Dial',
-          [
-            ['action', v.action === null ? null : url(v.action)],
-            ['method', v.action === null ? null : 'POST'],
-            ['timeout', v.ringTimeoutSec],
-            ['timeLimit', v.timeLimitSec],
-            ['record', RECORD_ATTR[v.record]],
-            ['recordingChannels', !twilio && v.record === 'dual' ? 'dual' : null],
-            ['recordingStatusCallback', recorded && v.recordingStatusCallback !== null ? url(v.recordingStatusCallback) : null],
-            ['recordingStatusCallbackMethod', recorded ? 'POST' : null],
-            ['recordingStatusCallbackEvent', recorded ? 'completed' : null],
-          ],
-          noun,
-        ),
-      ];
-    }
+      return gatherElements(v, url, twilio);
+    case 'dial':
+      return [dialElement(v, url, twilio)];
     case 'record':
-      return [
-        el('Record', [
-          ['action', url(v.action)],
-          ['method', 'POST'],
-          ['timeout', 5],
-          ['finishOnKey', '#'],
-          ['maxLength', v.maxLengthSec],
-          ['playBeep', 'true'],
-          ['recordingStatusCallback', url(v.recordingStatusCallback)],
-          ['recordingStatusCallbackMethod', 'POST'],
-          ['recordingStatusCallbackEvent', 'completed'],
-        ]),
-      ];
+      return [recordElement(v, url)];
     case 'hangup':
       return [el('Hangup')];
     case 'reject':
@@ -103,6 +55,67 @@ function verbElements(v: Verb, index: number, baseUrl: string, dialect: TwimlDia
       return exhaustive;
     }
   }
+}
+
+/** A digit prompt, then a redirect to its no-input step when the caller presses nothing. */
+function gatherElements(v: Of<'gather'>, url: Url, twilio: boolean): XmlElement[] {
+  return [
+    el(
+      'Gather',
+      [
+        ['action', url(v.action)],
+        ['method', twilio ? 'POST' : null],
+        ['input', 'dtmf'],
+        ['numDigits', v.numDigits],
+        ['timeout', v.timeoutSec],
+      ],
+      ...v.prompt.map(spoken),
+    ),
+    el('Redirect', [['method', 'POST']], url(v.noInput)),
+  ];
+}
+
+/** The dial to a number or SIP address, with its status callbacks, whisper and recording. */
+function dialElement(v: Of<'dial'>, url: Url, twilio: boolean): XmlElement {
+  const nounAttrs: XmlElement['attrs'] = [
+    ['statusCallback', url(v.statusCallback)],
+    ['statusCallbackEvent', DIAL_STATUS_EVENTS.join(' ')],
+    ['statusCallbackMethod', twilio ? 'POST' : null],
+    ['url', v.whisperUrl === null ? null : url(v.whisperUrl)],
+    ['method', twilio && v.whisperUrl !== null ? 'POST' : null],
+  ];
+  const noun = v.destination.kind === 'number' ? el('Number', nounAttrs, v.destination.e164) : el('Sip', nounAttrs, v.destination.uri);
+  const recorded = v.record !== 'off' && v.recordingStatusCallback !== null;
+  return el(
+    'Dial',
+    [
+      ['action', v.action === null ? null : url(v.action)],
+      ['method', v.action === null ? null : 'POST'],
+      ['timeout', v.ringTimeoutSec],
+      ['timeLimit', v.timeLimitSec],
+      ['record', RECORD_ATTR[v.record]],
+      ['recordingChannels', !twilio && v.record === 'dual' ? 'dual' : null],
+      ['recordingStatusCallback', recorded && v.recordingStatusCallback !== null ? url(v.recordingStatusCallback) : null],
+      ['recordingStatusCallbackMethod', recorded ? 'POST' : null],
+      ['recordingStatusCallbackEvent', recorded ? 'completed' : null],
+    ],
+    noun,
+  );
+}
+
+/** A voicemail-style recording, ended by # or its maximum length. */
+function recordElement(v: Of<'record'>, url: Url): XmlElement {
+  return el('Record', [
+    ['action', url(v.action)],
+    ['method', 'POST'],
+    ['timeout', 5],
+    ['finishOnKey', '#'],
+    ['maxLength', v.maxLengthSec],
+    ['playBeep', 'true'],
+    ['recordingStatusCallback', url(v.recordingStatusCallback)],
+    ['recordingStatusCallbackMethod', 'POST'],
+    ['recordingStatusCallbackEvent', 'completed'],
+  ]);
 }
 
 export function renderTwimlDialect(verbs: readonly Verb[], baseUrl: string, dialect: TwimlDialect): string {
