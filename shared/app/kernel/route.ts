@@ -103,14 +103,19 @@ export interface RouteDeclaration<D, R extends QueryRules, P> extends Omit<Route
 }
 
 /**
- * Declares a route: the handler runs once the query has passed the declared rules (so a route cannot parse what it
- * does not document, nor document what it does not parse).
+ * Declares a route: the handler runs once the caller has the declared role and the query has passed the declared
+ * rules (so a route cannot parse what it does not document, nor document what it does not parse). The mount checks the
+ * role too, before anything else; checking it here as well keeps an `admin` route closed to an analyst key whoever
+ * calls its handler (a test, a tool).
  */
 export function route<D, R extends QueryRules = Record<never, never>, P = ApiKeyRecord>(declaration: RouteDeclaration<D, R, P>): Route<D, P> {
-  const { handle, query } = declaration;
+  const { handle, query, auth } = declaration;
   return {
     ...declaration,
-    handle: async (principal, req, deps) => handle(principal, req, deps, query === undefined ? ({} as QueryOf<R>) : parseQuery(query, req.query)),
+    handle: async (principal, req, deps) => {
+      if (auth === 'admin') requireAdmin(principal as ApiKeyRecord);
+      return handle(principal, req, deps, query === undefined ? ({} as QueryOf<R>) : parseQuery(query, req.query));
+    },
   };
 }
 
