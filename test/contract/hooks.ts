@@ -13,7 +13,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { openApiDocument } from '../../shared/adapters/http/openapi';
 import { problemResponse } from '../../shared/adapters/http/problems';
 import { DomainError } from '../../shared/domain/kernel/errors';
-import { Problem } from '../../shared/domain/kernel/problems';
 import { OpenApiContract, report, type Exchange } from './openapi-contract';
 
 const rawFetch: typeof fetch = globalThis.fetch.bind(globalThis);
@@ -192,7 +191,7 @@ export function checkedRoute<P, Req extends TableRequest, D, Res extends { statu
       try {
         res = await route.handle(principal, req, deps);
       } catch (err) {
-        if (err instanceof Problem || err instanceof DomainError) {
+        if (err instanceof DomainError) {
           const answer = problemResponse(err, path);
           report((await inProcess).check(exchange(answer.statusCode ?? 500, 'application/problem+json', String(answer.body))));
         }

@@ -1,5 +1,5 @@
 /**
- * What a rejected call answers, whoever threw it (a DomainError or a legacy Problem): the RFC 9457 body the HTTP
+ * What a rejected call answers, whoever threw it: the RFC 9457 body the HTTP
  * adapter renders, unmasked. Tests assert statuses, types and bodies through it, not error classes.
  */
 import { expect } from 'vitest';

@@ -1,7 +1,6 @@
 /**
  * THE one place where errors become HTTP answers (RFC 9457 application/problem+json):
  * - a DomainError answers with the status of its kind (the table below) and `type` from its code;
- * - a legacy Problem (shared/domain/kernel/problems.ts) with the status and slug it carries, while such classes exist;
  * - a failing dependency (platform/dependency-failure.ts) is a 503 with Retry-After, naming no component;
  * - anything else is a bug, logged in full and answered with a generic 500 that reveals nothing about the internals.
  * No phone number leaves in a problem (`maskedProblemBody`): the request path and parameter names are the client's text.
@@ -11,7 +10,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DomainError } from '../../domain/kernel/errors';
 import { errorView } from '../../app/kernel/errors';
-import { maskedProblemBody, maskPhoneNumbers, MethodNotAllowed, Problem, ServiceUnavailable, Unauthorized, type ProblemBody } from '../../domain/kernel/problems';
+import { maskedProblemBody, maskPhoneNumbers, MethodNotAllowed, ServiceUnavailable, type ProblemBody } from '../../domain/kernel/problems';
 import { dependencyFailure } from '../platform/dependency-failure';
 import { log } from '../platform/log';
 
@@ -39,39 +38,38 @@ export function serviceUnavailable(retryAfterSec = DEPENDENCY_RETRY_AFTER_SEC): 
 }
 
 /** The headers an error's answer requires: `Allow` for 405, a bearer challenge for 401, `Retry-After` for 503. */
-function headersOf(err: DomainError | Problem): Record<string, string> {
+function headersOf(err: DomainError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (err instanceof MethodNotAllowed || err instanceof MethodNotAllowedError) headers.allow = err.allowed.join(', ');
-  if (err instanceof Unauthorized || (err instanceof DomainError && err.kind === 'unauthenticated')) headers['www-authenticate'] = 'Bearer';
-  if (err instanceof ServiceUnavailable) headers['retry-after'] = String(err.retryAfterSec);
-  if (err instanceof DomainError && err.kind === 'unavailable') headers['retry-after'] = String(DEPENDENCY_RETRY_AFTER_SEC);
+  if (err.kind === 'unauthenticated') headers['www-authenticate'] = 'Bearer';
+  if (err.kind === 'unavailable') headers['retry-after'] = String(err instanceof ServiceUnavailable ? err.retryAfterSec : DEPENDENCY_RETRY_AFTER_SEC);
   return headers;
 }
 
-/** The RFC 9457 body of a DomainError or Problem, unmasked (tests compare bodies; answers go through `problemResponse`). */
-export function problemBodyOf(err: DomainError | Problem, instance?: string): ProblemBody {
+/** The RFC 9457 body of a DomainError, unmasked (tests compare bodies; answers go through `problemResponse`). */
+export function problemBodyOf(err: DomainError, instance?: string): ProblemBody {
   const { type, title, status, detail, errors } = errorView(err);
   return { type, title, status, detail, ...(instance ? { instance } : {}), ...(errors ? { errors } : {}) };
 }
 
 /** The status a thrown value answers with (500 for a bug). */
 export function statusOf(err: unknown): number {
-  if (err instanceof DomainError || err instanceof Problem) return errorView(err).status;
+  if (err instanceof DomainError) return errorView(err).status;
   return dependencyFailure(err) === null ? 500 : 503;
 }
 
 const PROBLEM_HEADERS = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' } as const;
 
-/** Maps any thrown value to a response; only DomainErrors and Problems carry their details out, masked. */
+/** Maps any thrown value to a response; only DomainErrors carry their details out, masked. */
 export function problemResponse(err: unknown, instance?: string): APIGatewayProxyStructuredResultV2 {
-  const known = err instanceof DomainError || err instanceof Problem;
+  const known = err instanceof DomainError;
   const failure = known ? null : dependencyFailure(err);
   if (failure !== null) {
     // Which component failed and how, for the operator; the answer itself names none.
     log.error('dependency unavailable', { ...failure });
     err = serviceUnavailable();
   }
-  if (err instanceof DomainError || err instanceof Problem) {
+  if (err instanceof DomainError) {
     const body = problemBodyOf(err, instance);
     if (body.status >= 500 && failure === null) log.error('problem', { type: body.type, detail: body.detail });
     return { statusCode: body.status, headers: { ...PROBLEM_HEADERS, ...headersOf(err) }, body: JSON.stringify(maskedProblemBody(body)) };

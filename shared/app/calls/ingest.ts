@@ -1,12 +1,13 @@
 /**
- * Use case: accept one Twilio webhook. Checks run in a fixed order, each failure a precise Problem, and nothing
+ * Use case: accept one Twilio webhook. Checks run in a fixed order, each failure a precise DomainError, and nothing
  * is enqueued unless every check passed; the 204 goes out only after SQS has the message (durable).
  *
  * Order: 405 method → 415 content type → 413 size → 404 account → 403 signature → 403 AccountSid → 400 params.
  * The signature is checked before the parameters are validated so that an unauthenticated sender learns nothing
  * about what we accept.
  */
-import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, Problem, UnsupportedMediaType } from '../../domain/kernel/problems';
+import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../domain/kernel/problems';
+import { DomainError } from '../../domain/kernel/errors';
 import { parseForm, parseTwilioEvent, verifyTwilioSignature } from '../../domain/calls/providers/twilio';
 import type { IngestMessage } from '../../domain/calls/events';
 import type { ConfigStore, Log, SecretStore, Telemetry } from '../kernel/ports';
@@ -57,11 +58,11 @@ export async function ingestWebhook(req: WebhookRequest, deps: IngestDeps): Prom
     deps.log.info('webhook accepted', { ...accepted });
     return accepted;
   } catch (err) {
-    if (err instanceof Problem) {
-      deps.telemetry.webhookRejected(err.slug);
+    if (err instanceof DomainError) {
+      deps.telemetry.webhookRejected(err.code);
       // The path's accountId is the sender's text until it is known to be an account id: log it only if it is one.
       const accountId = req.accountId !== undefined && ACCOUNT_ID.test(req.accountId) ? req.accountId : '(invalid)';
-      deps.log.warn('webhook rejected', { accountId, status: err.status, reason: err.slug });
+      deps.log.warn('webhook rejected', { accountId, kind: err.kind, reason: err.code });
     }
     throw err;
   }

@@ -46,7 +46,7 @@ import {
 } from '../../domain/compliance/dnc';
 import { DncListSchema, DncListsSchema, DncNumbersBodySchema, DncUploadResultSchema, PutDncListBodySchema } from '../../domain/compliance/dnc-schema';
 import { AccountComplianceBodySchema, type AccountComplianceBody } from '../../domain/recordings/retention-schema';
-import { fieldErrors, Problem, type FieldError } from '../../domain/kernel/problems';
+import { fieldErrors, type FieldError } from '../../domain/kernel/problems';
 import { errorView, invalidInput, isCallerError, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../kernel/errors';
 import type { DomainError } from '../../domain/kernel/errors';
 import { readOwnCall } from '../calls/call-access';
@@ -217,7 +217,7 @@ export interface ConsentLineResult {
   readonly problem?: { readonly status: number; readonly title: string; readonly detail: string; readonly errors?: readonly FieldError[] };
 }
 
-function refused(line: number, err: DomainError | Problem): ConsentLineResult {
+function refused(line: number, err: DomainError): ConsentLineResult {
   const { status, title, detail, errors } = errorView(err);
   return { line, result: 'refused', evidenceId: null, problem: { status, title, detail, ...(errors ? { errors } : {}) } };
 }

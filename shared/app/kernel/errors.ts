@@ -8,7 +8,7 @@
  * shared/adapters/http/problems.ts renders every error with this table.
  */
 import { DomainError, type ErrorKind, type FieldError } from '../../domain/kernel/errors';
-import { PROBLEM_BASE, Problem } from '../../domain/kernel/problems';
+import { PROBLEM_BASE } from '../../domain/kernel/problems';
 
 /** The HTTP status of each kind of domain error: the class of failure a client can act on. */
 export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
@@ -26,9 +26,9 @@ export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   not_implemented: 501,
 };
 
-/** An error a caller is told about (a DomainError, or a Problem while such classes exist). */
-export function isCallerError(err: unknown): err is DomainError | Problem {
-  return err instanceof DomainError || err instanceof Problem;
+/** An error a caller is told about: every DomainError (anything else is a bug or a failing dependency). */
+export function isCallerError(err: unknown): err is DomainError {
+  return err instanceof DomainError;
 }
 
 /** What a caller is told about an error, before masking: its status, problem type, title, detail and fields. */
@@ -40,9 +40,9 @@ export interface ErrorView {
   readonly errors?: readonly FieldError[];
 }
 
-export function errorView(err: DomainError | Problem): ErrorView {
-  const status = err instanceof Problem ? err.status : STATUS_OF_KIND[err.kind];
-  const slug = err instanceof Problem ? err.slug : err.code.replace(/_/g, '-');
+export function errorView(err: DomainError): ErrorView {
+  const status = STATUS_OF_KIND[err.kind];
+  const slug = err.code.replace(/_/g, '-');
   return { status, type: `${PROBLEM_BASE}${slug}`, title: err.title, detail: err.detail, ...(err.errors && err.errors.length > 0 ? { errors: err.errors } : {}) };
 }
 

@@ -43,7 +43,7 @@ import {
   type OutcomeInput,
   type RawOutcomeLine,
 } from '../../domain/outcomes/outcomes-schema';
-import { Problem, type FieldError } from '../../domain/kernel/problems';
+import type { FieldError } from '../../domain/kernel/problems';
 import { conflict, errorView, invalidInput, isCallerError, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../kernel/errors';
 import type { DomainError } from '../../domain/kernel/errors';
 import { settleWithLimit } from '../kernel/concurrency';
@@ -164,7 +164,7 @@ export async function postOutcomes(
   };
 }
 
-function refused(line: number, externalId: string | null, err: DomainError | Problem): OutcomeLineResult {
+function refused(line: number, externalId: string | null, err: DomainError): OutcomeLineResult {
   const { status, detail, errors } = errorView(err);
   return {
     line,

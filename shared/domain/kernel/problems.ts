@@ -1,15 +1,16 @@
 /**
- * One typed error hierarchy for everything a caller can get wrong, rendered as RFC 9457 problem details in
- * exactly one place (shared/adapters/http/problems.ts). Anything that is not a Problem is a bug and becomes a generic 500.
+ * The refusals every entry point shares, as DomainErrors: each says what went wrong as a kind and a stable code
+ * (the problem `type` slug clients branch on), never how HTTP spells it. shared/app/kernel/errors.ts holds the one
+ * table from kinds to statuses and shared/adapters/http/problems.ts renders them as RFC 9457 problem details.
+ * Below them: the rule that no phone number leaves in what a refusal says.
  */
+import { DomainError, type FieldError } from './errors';
+
+export { fieldErrors, type FieldError } from './errors';
 
 export const PROBLEM_BASE = 'https://callledger.dev/problems/';
 
-export interface FieldError {
-  readonly field: string;
-  readonly message: string;
-}
-
+/** An RFC 9457 problem body: the shape a refusal is told in, whatever carries it. */
 export interface ProblemBody {
   readonly type: string;
   readonly title: string;
@@ -19,101 +20,73 @@ export interface ProblemBody {
   readonly errors?: readonly FieldError[];
 }
 
-export class Problem extends Error {
-  constructor(
-    readonly status: number,
-    readonly slug: string,
-    readonly title: string,
-    readonly detail: string,
-    readonly errors?: readonly FieldError[],
-  ) {
-    super(detail);
-    this.name = new.target.name;
-  }
-}
-
-export class BadRequest extends Problem {
+export class BadRequest extends DomainError {
   constructor(detail: string, errors?: readonly FieldError[]) {
-    super(400, 'malformed-request', 'Malformed request', detail, errors);
+    super('invalid_input', 'malformed-request', 'Malformed request', detail, errors);
   }
 }
 
-export class Unauthorized extends Problem {
+export class Unauthorized extends DomainError {
   constructor(detail = 'A valid bearer API key is required.') {
-    super(401, 'unauthorized', 'Unauthorized', detail);
+    super('unauthenticated', 'unauthorized', 'Unauthorized', detail);
   }
 }
 
-export class Forbidden extends Problem {
+export class Forbidden extends DomainError {
   constructor(detail: string, slug = 'forbidden') {
-    super(403, slug, slug === 'bad-signature' ? 'Bad signature' : 'Forbidden', detail);
+    super('forbidden', slug, slug === 'bad-signature' ? 'Bad signature' : 'Forbidden', detail);
   }
 }
 
-export class NotFound extends Problem {
+export class NotFound extends DomainError {
   constructor(detail: string) {
-    super(404, 'not-found', 'Not found', detail);
+    super('not_found', 'not-found', 'Not found', detail);
   }
 }
 
-export class MethodNotAllowed extends Problem {
+/** The request's method is not one the resource takes: `allowed` are the ones it does. */
+export class MethodNotAllowed extends DomainError {
   constructor(readonly allowed: readonly string[]) {
-    super(405, 'method-not-allowed', 'Method not allowed', `Allowed: ${allowed.join(', ')}.`);
+    super('method_not_allowed', 'method-not-allowed', 'Method not allowed', `Allowed: ${allowed.join(', ')}.`);
   }
 }
 
-export class Conflict extends Problem {
+export class Conflict extends DomainError {
   constructor(detail: string) {
-    super(409, 'conflict', 'Conflict', detail);
+    super('conflict', 'conflict', 'Conflict', detail);
   }
 }
 
-export class PayloadTooLarge extends Problem {
+export class PayloadTooLarge extends DomainError {
   constructor(readonly limitBytes: number) {
     // Grouped digits: a bare run of 7+ digits is masked as a possible phone number (maskPhoneNumbers).
-    super(413, 'payload-too-large', 'Payload too large', `The body is larger than ${limitBytes.toLocaleString('en-US')} bytes.`);
+    super('too_large', 'payload-too-large', 'Payload too large', `The body is larger than ${limitBytes.toLocaleString('en-US')} bytes.`);
   }
 }
 
-export class UnsupportedMediaType extends Problem {
+export class UnsupportedMediaType extends DomainError {
   constructor(got: string | undefined, readonly expected: readonly string[]) {
-    super(
-      415,
-      'unsupported-media-type',
-      'Unsupported media type',
-      `Content-Type ${got ? `'${got}'` : '(none)'} is not accepted; send ${expected.join(' or ')}.`,
-    );
+    super('unsupported', 'unsupported-media-type', 'Unsupported media type', `Content-Type ${got ? `'${got}'` : '(none)'} is not accepted; send ${expected.join(' or ')}.`);
   }
 }
 
-export class Unprocessable extends Problem {
+export class Unprocessable extends DomainError {
   constructor(detail: string, errors?: readonly FieldError[]) {
-    super(422, 'unprocessable', 'Unprocessable request', detail, errors);
+    super('refused', 'unprocessable', 'Unprocessable request', detail, errors);
   }
 }
 
 /**
- * A dependency (storage, queue) is failing or not answering, so the request may succeed later: answered with
- * `Retry-After` (seconds). Never for bad input (4xx) or a bug (500).
+ * A dependency (storage, queue) is failing or not answering, so the request may succeed later, after
+ * `retryAfterSec` seconds. Never for bad input or a bug.
  */
-export class ServiceUnavailable extends Problem {
+export class ServiceUnavailable extends DomainError {
   constructor(
     readonly retryAfterSec: number,
     detail = `The service could not reach a component it depends on. Retry after ${retryAfterSec} s.`,
   ) {
-    super(503, 'service-unavailable', 'Service unavailable', detail);
+    super('unavailable', 'service-unavailable', 'Service unavailable', detail);
   }
-}
-
-export function problemBody(p: Problem, instance?: string): ProblemBody {
-  return {
-    type: `${PROBLEM_BASE}${p.slug}`,
-    title: p.title,
-    status: p.status,
-    detail: p.detail,
-    ...(instance ? { instance } : {}),
-    ...(p.errors && p.errors.length > 0 ? { errors: p.errors } : {}),
-  };
 }
 
 // ---------------------------------------------------------------- phone numbers never leave in a problem
@@ -156,9 +129,4 @@ export function maskedProblemBody(body: ProblemBody): ProblemBody {
     ...(body.instance === undefined ? {} : { instance: maskPhoneNumbers(body.instance) }),
     ...(body.errors === undefined ? {} : { errors: body.errors.map((e) => ({ field: maskPhoneNumbers(e.field), message: e.message })) }),
   };
-}
-
-/** zod issues → field errors (`path.to.field: message`), without echoing input values (they may be PII). */
-export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FieldError[] {
-  return issues.map((i) => ({ field: i.path.map(String).join('.') || '(root)', message: i.message }));
 }

@@ -21,7 +21,7 @@ import type { ApiKeyRecord } from '../../../shared/app/kernel/ports';
 import { CONFIG_LEAD_MS } from '../../../shared/domain/catalog/config';
 import { currentPilotDay } from '../../../shared/domain/pilots/progress';
 import { type PilotNotification } from '../../../shared/domain/pilots/notifications';
-import type { Problem } from '../../../shared/domain/kernel/problems';
+import type { DomainError } from '../../../shared/domain/kernel/errors';
 import { errorView, isCallerError } from '../../../shared/app/kernel/errors';
 import { createTenant, freshNumber, lifecycle, records, silentLog, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 
@@ -119,7 +119,7 @@ async function problemOf(p: Promise<unknown>): Promise<{ status: number; fields:
     await p;
   } catch (err) {
     expect(isCallerError(err)).toBe(true);
-    const pr = errorView(err as Problem);
+    const pr = errorView(err as DomainError);
     return { status: pr.status, fields: (pr.errors ?? []).map((e) => e.field), detail: pr.detail };
   }
   throw new Error('expected a problem');
@@ -196,7 +196,7 @@ describe('POST /v1/pilots (use case on DynamoDB Local)', () => {
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => createPilot(s.admin, `race-${i}`, b, deps)));
     const created = results.filter((r) => r.status === 'fulfilled');
     expect(created).toHaveLength(1);
-    for (const r of results.filter((x) => x.status === 'rejected')) expect(errorView((r as PromiseRejectedResult).reason as Problem).status).toBe(409);
+    for (const r of results.filter((x) => x.status === 'rejected')) expect(errorView((r as PromiseRejectedResult).reason as DomainError).status).toBe(409);
     expect((await env.config.readCampaign(s.tenant.account.accountId, s.tenant.campaign.campaignId))!.pilots).toHaveLength(1);
   });
 
@@ -207,7 +207,7 @@ describe('POST /v1/pilots (use case on DynamoDB Local)', () => {
       const deps = apiDeps(wf.workflow);
       const b = body(s);
       const results = await Promise.allSettled(Array.from({ length: 20 }, () => createPilot(s.admin, `same-key-${round}`, b, deps)));
-      const refused = results.flatMap((r) => (r.status === 'rejected' ? [`${(r.reason as Problem).status ?? '?'} ${(r.reason as Error).message}`] : []));
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [`${(r.reason as DomainError).kind ?? '?'} ${(r.reason as Error).message}`] : []));
       expect(refused, `round ${round}`).toEqual([]);
       const answers = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof createPilot>>>).value);
       expect(answers.filter((a) => a.created), `round ${round}`).toHaveLength(1);

@@ -18,7 +18,6 @@ import { QA_ROUTES, recordQaVerdict, type QaDeps, type QaSampleResponse, type Qa
 import { qaDeps } from '../../../shared/adapters/qa/deps';
 import { getCallDetail } from '../../../shared/app/calls/read-api';
 import { reportEngine } from '../../../shared/app/reports/report-engine';
-import { Problem } from '../../../shared/domain/kernel/problems';
 import { createTenant, freshNumber, lifecycle, records, startCoreEnv, type CoreEnv, type Tenant } from '../../support/writer-fixtures';
 import { checkedRoute } from '../../contract/hooks';
 

@@ -11,6 +11,7 @@ import { processIngestBatch, type ProcessIngestDeps } from '../../../shared/app/
 import { twilioSignature } from '../../../shared/domain/calls/providers/twilio';
 import type { Account } from '../../../shared/domain/catalog/types';
 import type { IngestMessage } from '../../../shared/domain/calls/events';
+import { statusOf } from '../../../shared/adapters/http/problems';
 
 const log: Log = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 function telemetry() {
@@ -67,7 +68,7 @@ describe('ingestWebhook check order', () => {
     body: Buffer.from(new URLSearchParams(p).toString()),
     ...over,
   });
-  const status = (r: WebhookRequest) => ingestWebhook(r, deps).then(() => 204, (e: { status?: number }) => e.status ?? 500);
+  const status = (r: WebhookRequest) => ingestWebhook(r, deps).then(() => 204, (e: unknown) => statusOf(e));
 
   it('applies 405 → 415 → 413 → 404 → 403 → 403 → 400 in that order', async () => {
     const huge = Buffer.alloc(64 * 1024 + 1, 'a');

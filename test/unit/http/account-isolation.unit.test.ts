@@ -77,7 +77,7 @@ describe("another account's call answers exactly as a missing one", () => {
     expect(() => ownCall(acme, storedCall(FOREIGN, 'globex'))).toThrow('No such call.');
     expect(ownCall(acme, storedCall('twilio:CA1', 'acme')).callId).toBe('twilio:CA1');
     let reads = 0;
-    await expect(readOwnCall(acme, 'not a call id', async () => (reads++, null))).rejects.toMatchObject({ status: 404, detail: 'No such call.' });
+    await expect(readOwnCall(acme, 'not a call id', async () => (reads++, null))).rejects.toMatchObject({ kind: 'not_found', detail: 'No such call.' });
     expect(reads).toBe(0);
   });
 });

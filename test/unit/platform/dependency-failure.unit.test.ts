@@ -185,7 +185,7 @@ describe('problemResponse: the one place errors become HTTP', () => {
     expect(output).not.toContain('15125550123');
   });
 
-  it('still answers a bug 500 and a Problem with its own status', () => {
+  it('still answers a bug 500 and a DomainError with the status of its kind', () => {
     expect(problemResponse(new TypeError('x is undefined')).statusCode).toBe(500);
     expect(problemResponse(new TypeError('x is undefined')).headers).not.toHaveProperty('retry-after');
     const notFound = problemResponse(new NotFound('No such call.'));

@@ -8,7 +8,7 @@ import { PROBLEM, rejection, thrown } from '../../support/problems';
 import { problemBodyOf } from '../../../shared/adapters/http/problems';
 import type { DomainError } from '../../../shared/domain/kernel/errors';
 import { describe, expect, it } from 'vitest';
-import type { Problem, ProblemBody } from '../../../shared/domain/kernel/problems';
+import type { ProblemBody } from '../../../shared/domain/kernel/problems';
 import { openApiDocument } from '../../../shared/adapters/http/openapi';
 import {
   negotiate,

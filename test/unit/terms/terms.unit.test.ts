@@ -139,7 +139,7 @@ describe('versions', () => {
       }
     })();
     expect(err).toBeInstanceOf(Unprocessable);
-    expect((err as Unprocessable).status).toBe(422);
+    expect((err as Unprocessable).kind).toBe('refused');
     expect((err as Unprocessable).detail).toMatch(/in the past/);
     expect((err as Unprocessable).errors).toEqual([{ field: 'effectiveFrom', message: 'must be at or after 2026-11-01T00:00:00.000Z' }]);
     expect(() => appendVersion([], { effectiveFrom: '2026-11-01T00:00:00.000Z', terms: base }, T0)).not.toThrow();
