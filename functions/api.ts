@@ -52,6 +52,8 @@ import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
 import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilots/env';
 import { openApiDocument } from '../shared/adapters/http/openapi';
+import { NETWORK_ROUTES } from '../shared/app/networks/networks';
+import { networkRouteDeps } from '../shared/adapters/networks/deps';
 import { getCallDetail, getCallRating, listCallsPage, listLedgerPage, type ReadApiDeps } from '../shared/app/calls/read-api';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
@@ -144,6 +146,10 @@ mount(handlers, keys, { routes: QA_ROUTES, deps: qaDeps(config, ledgerDeps, shar
 mount(handlers, keys, { routes: COMPLIANCE_ROUTES, deps: complianceDeps(config, shared), pathCarriesPii: true });
 // Deletion requests: bodies carry a caller number: nothing is echoed.
 mount(handlers, keys, { routes: PRIVACY_ROUTES, deps: privacyDeps(config, shared), pathCarriesPii: true });
+
+// Networks and tracking platforms: registrations (the postback secret shown once), rotation, the drift report.
+// PUBLIC_BASE_URL is read on the first network route only (every deployed function has it; tests of other routes need not).
+mount(handlers, keys, { routes: NETWORK_ROUTES, deps: networkRouteDeps({ ...config, publicBaseUrl: () => loadConfig(['publicBaseUrl']).publicBaseUrl }, { config: keys, calls: deps.calls }) });
 
 const route = createRouter(ROUTES.filter((r) => r.fn === 'api'), handlers);
 

@@ -69,7 +69,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'ingestNetwork' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -221,6 +221,8 @@ export const BUCKETS = {
 
 export const FUNCTIONS = {
   ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
+  // Network postbacks (Ringba pixels, Retreaver webhooks, TrackDrive posts): secret in the path, enqueued on the ingest queue.
+  ingestNetwork: { id: 'ingestNetwork', entry: 'functions/ingest-network.ts', memoryMb: 512, timeoutSec: 10 },
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
@@ -239,6 +241,8 @@ export const FUNCTIONS = {
 
 export const ROUTES: readonly RouteDef[] = [
   { method: 'ANY', path: '/webhooks/twilio/{accountId}', fn: 'ingestTwilio' },
+  // A network's postback URL: the secret segment is the credential (shared/app/networks/postback-ingest.ts).
+  { method: 'ANY', path: '/webhooks/networks/{accountId}/{networkId}/{secret}', fn: 'ingestNetwork' },
   { method: 'GET', path: '/v1/calls', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/rating', fn: 'api' },
@@ -288,6 +292,11 @@ export const ROUTES: readonly RouteDef[] = [
   // Deletion requests (shared/app/privacy/privacy.ts): admin keys only.
   { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
+  // Networks and tracking platforms (shared/app/networks/networks.ts): admin keys register and rotate, any key reads.
+  { method: 'PUT', path: '/v1/networks/{networkId}', fn: 'api' },
+  { method: 'GET', path: '/v1/networks/{networkId}', fn: 'api' },
+  { method: 'POST', path: '/v1/networks/{networkId}/rotate-secret', fn: 'api' },
+  { method: 'GET', path: '/v1/reports/network-drift', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
   // Which dependency answers (no auth; shared/app/kernel/health.ts). Locally the HTTP adapter answers /health itself, with

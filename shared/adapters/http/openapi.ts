@@ -17,6 +17,7 @@ import { COMPLIANCE_OPENAPI } from '../../app/compliance/compliance';
 import { PRIVACY_OPENAPI } from '../../app/privacy/privacy';
 import { REPORT_OPENAPI } from '../../app/reports/reports';
 import { QA_OPENAPI } from '../../app/qa/qa';
+import { NETWORK_OPENAPI } from '../../app/networks/networks-openapi';
 import {
   CallSchema,
   CallsPageSchema,
@@ -233,6 +234,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   ...REPORT_OPENAPI,
   // QA sampling and verdicts (shared/app/qa/qa.ts).
   ...QA_OPENAPI,
+  ...NETWORK_OPENAPI,
   'GET /v1/openapi.json': {
     summary: 'This document',
     auth: 'none',
@@ -315,9 +317,13 @@ export function openApiDocument(routes: readonly RouteDef[] = ROUTES): Json {
     const key = `${route.method} ${route.path}`;
     const doc = DOCS[key];
     if (doc === undefined) throw new Error(`openapi: route ${key} is not documented`);
-    // API Gateway's ANY has no OpenAPI counterpart; Twilio only POSTs.
-    const method = route.method === 'ANY' ? 'post' : route.method.toLowerCase();
-    paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operationOf(route, doc, schemaOf) };
+    // API Gateway's ANY has no OpenAPI counterpart: the methods its doc names (Twilio only POSTs).
+    const methods = route.method === 'ANY' ? (doc.anyMethods ?? ['post']) : [route.method.toLowerCase()];
+    for (const method of methods) {
+      const op = operationOf(route, method === 'get' && route.method === 'ANY' ? { ...doc, request: undefined, requestForm: undefined, requestText: undefined } : doc, schemaOf);
+      const operationId = methods.length > 1 ? `${method}${String(op.operationId).slice('any'.length)}` : op.operationId;
+      paths[route.path] = { ...(paths[route.path] ?? {}), [method]: { ...op, operationId } };
+    }
   }
   // Registers components.schemas.Problem (what it returns is a reference to it).
   schemaOf(Problem, 'output');

@@ -25,6 +25,8 @@ export interface OperationDoc {
   readonly query?: readonly ParameterDoc[];
   readonly headers?: readonly ParameterDoc[];
   readonly problems: readonly number[];
+  /** For an `ANY` route: the methods it documents (default POST only); a GET has no request body. */
+  readonly anyMethods?: readonly ('get' | 'post')[];
   /** False for the routes that call no dependency; every other one may answer 503 (shared/adapters/http/http.ts). */
   readonly dependencies?: false;
 }

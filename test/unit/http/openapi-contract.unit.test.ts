@@ -29,6 +29,7 @@ const CALL = {
   caller: null,
   signals: [],
   crossCallSignals: null,
+  network: null,
 };
 
 const PROBLEM = { type: 'https://callledger.dev/problems/bad-request', title: 'Bad Request', status: 400, detail: 'Invalid query parameters.' };
