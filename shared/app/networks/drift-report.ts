@@ -8,6 +8,7 @@
  */
 import { isSettled } from '../../domain/networks/attribution';
 import { disputeProposals, networkDrift, type DisputeProposal, type DriftReport } from '../../domain/networks/drift';
+import type { NetworkClaim } from '../../domain/networks/claims';
 import { matchClaims, type MatchFinding } from '../../domain/networks/matching';
 import { invalidInput, notFound } from '../kernel/errors';
 import type { ApiKeyRecord, CallStore, ConfigStore } from '../kernel/ports';
@@ -36,17 +37,23 @@ export interface NetworkDriftAnswer extends DriftReport {
   readonly proposals: readonly DisputeProposal[];
 }
 
-/** Every finding of the network whose start is in [from, to), matched over the period widened by the tolerance. */
-export async function findingsOf(network: NetworkRecord, from: string, to: string, deps: Pick<DriftDeps, 'store' | 'calls'>): Promise<MatchFinding[]> {
+/** Every finding of the network whose start is in [from, to), matched over the period widened by the tolerance, and the claims by id. */
+export async function matchRange(
+  network: NetworkRecord,
+  from: string,
+  to: string,
+  deps: Pick<DriftDeps, 'store' | 'calls'>,
+): Promise<{ readonly findings: MatchFinding[]; readonly claims: ReadonlyMap<string, NetworkClaim> }> {
   const tolMs = network.tolerances.startToleranceSec * 1000;
   const wideFrom = new Date(Date.parse(from) - tolMs).toISOString();
   const wideTo = new Date(Date.parse(to) + tolMs).toISOString();
-  const [claims, legs] = await Promise.all([
+  const [stored, legs] = await Promise.all([
     deps.store.claimsBetween(network.accountId, network.networkId, wideFrom, wideTo),
     legsBetween(deps.calls, network.accountId, network.destinations, wideFrom, wideTo),
   ]);
-  const findings = matchClaims({ claims: claims.map((c) => c.claim), legs, destinations: network.destinations, tolerances: network.tolerances });
-  return findings.filter((f) => f.startedAt >= from && f.startedAt < to);
+  const claims = new Map(stored.map((c) => [c.claim.networkCallId, c.claim]));
+  const findings = matchClaims({ claims: [...claims.values()], legs, destinations: network.destinations, tolerances: network.tolerances });
+  return { findings: findings.filter((f) => f.startedAt >= from && f.startedAt < to), claims };
 }
 
 export async function networkDriftReport(principal: ApiKeyRecord, params: QueryParams, deps: DriftDeps): Promise<NetworkDriftAnswer> {
@@ -61,7 +68,7 @@ export async function networkDriftReport(principal: ApiKeyRecord, params: QueryP
   const network = await deps.store.getNetwork(principal.accountId, q.networkId!);
   if (network === null) throw notFound('No such network.');
   const account = await deps.config.getAccount(principal.accountId);
-  const findings = await findingsOf(network, from, to, deps);
+  const { findings } = await matchRange(network, from, to, deps);
   const settled = findings.filter((f) => isSettled(f, network.tolerances, nowMs));
   const drift = networkDrift(settled, account?.timeZone ?? 'UTC');
   return {

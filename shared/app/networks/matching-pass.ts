@@ -13,7 +13,9 @@
  * - Disputes are created once per network call (conditional create, id `network-dispute:<networkId>:<callId>`).
  *   `auto_open`: opened, and when our leg is charged, also a dispute on our charge through the dispute use case
  *   (shared/app/disputes; reason `other`, a deterministic note), refused quietly when our own publisher's policy
- *   refuses it. `propose`: recorded as proposed for the buyer. Lone findings wait until settled.
+ *   refuses it. `propose`: recorded as proposed for the buyer. A pair's disputes are opened by the run that makes it;
+ *   a lone side's by the settle sweep (`settleNetworks`) once settled (attribution.ts), so a claim delivered before
+ *   its call is never disputed as a call that did not arrive.
  */
 import { isSettled, legAttribution, settlesAt } from '../../domain/networks/attribution';
 import { foldClaim, type NetworkClaim } from '../../domain/networks/claims';
@@ -22,6 +24,8 @@ import { matchClaims, type MatchFinding } from '../../domain/networks/matching';
 import type { NetworkPostbackMessage } from '../../domain/networks/postback-message';
 import { DomainError } from '../../domain/kernel/errors';
 import type { CallStore, Log } from '../kernel/ports';
+import type { AccountDirectory } from '../ledger/seal-accounts';
+import { matchRange } from './drift-report';
 import { legOf, legsBetween } from './legs';
 import type { NetworkRecord, NetworkStore } from './ports';
 
@@ -86,8 +90,50 @@ export async function matchAround(
   const findings = matchClaims({ claims: [...claims.values()], legs: [...legs.values()], destinations: network.destinations, tolerances: network.tolerances });
   const near = findings.filter((f) => Math.abs(Date.parse(f.startedAt) - at) <= 2 * tolMs);
   await writeFindings(network, near, claims, deps);
-  await disputeSettled(network, near, deps);
+  // Pairs are final at once; a lone side waits for the settle sweep (settleNetworks), whatever its dates say.
+  await openDisputes(network, near.filter((f) => settlesAt(f, network.tolerances) === null), deps);
   return near;
+}
+
+/** How far back the settle sweep re-matches: a lone side settles an hour after its start (attribution.ts SETTLE_SEC). */
+export const SETTLE_SWEEP_DAYS = 2;
+
+export interface SettleSummary {
+  readonly accounts: number;
+  readonly networks: number;
+  readonly findings: number;
+  readonly failed: readonly string[];
+}
+
+/**
+ * The settle sweep (functions/network-settle.ts, on a schedule): for every network of every account, re-matches the
+ * last SETTLE_SWEEP_DAYS, stores each settled finding (a claim no call came for is now `claimed_not_received`, and the
+ * reverse) and opens or proposes the disputes they call for. A network that fails is named; the others go on.
+ */
+export async function settleNetworks(deps: MatchingPassDeps & { readonly accounts: AccountDirectory }): Promise<SettleSummary> {
+  const now = deps.now().getTime();
+  const from = new Date(now - SETTLE_SWEEP_DAYS * 86_400_000).toISOString();
+  const to = new Date(now + 1).toISOString();
+  const accountIds = await deps.accounts.listAccountIds();
+  const failed: string[] = [];
+  let networks = 0;
+  let count = 0;
+  for (const accountId of accountIds) {
+    for (const network of await deps.store.listNetworks(accountId)) {
+      networks += 1;
+      try {
+        const { findings, claims } = await matchRange(network, from, to, deps);
+        const settled = findings.filter((f) => isSettled(f, network.tolerances, now));
+        await writeFindings(network, settled, claims, deps);
+        await openDisputes(network, settled, deps);
+        count += settled.length;
+      } catch (err) {
+        deps.log.error('network settle failed', { accountId, networkId: network.networkId, error: err instanceof Error ? err.message : String(err) });
+        failed.push(`${accountId}/${network.networkId}`);
+      }
+    }
+  }
+  return { accounts: accountIds.length, networks, findings: count, failed };
 }
 
 async function writeFindings(network: NetworkRecord, findings: readonly MatchFinding[], claims: ReadonlyMap<string, NetworkClaim>, deps: MatchingPassDeps): Promise<void> {
@@ -107,9 +153,9 @@ function disputeNote(networkId: string, p: DisputeProposal): string {
   return `Network ${networkId}, network call ${p.networkCallId}: ${p.state}${p.reasons.length > 0 ? ` (${p.reasons.join(', ')})` : ''}; ${p.amountCents} cents in dispute.`;
 }
 
-async function disputeSettled(network: NetworkRecord, findings: readonly MatchFinding[], deps: MatchingPassDeps): Promise<void> {
+/** The disputes the findings (each final) call for under the network's credit policy, each created once. */
+async function openDisputes(network: NetworkRecord, settled: readonly MatchFinding[], deps: MatchingPassDeps): Promise<void> {
   const nowMs = deps.now().getTime();
-  const settled = findings.filter((f) => isSettled(f, network.tolerances, nowMs));
   for (const p of disputeProposals(network.networkId, settled, network.creditPolicy, nowMs)) {
     const finding = settled.find((f) => f.networkCallId === p.networkCallId)!;
     let callDisputeId: string | null = null;
