@@ -187,6 +187,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
       'to',
       { name: 'openDisputes', description: 'true: open a dispute per amount mismatch (admin)' },
       { name: 'toleranceSec', description: 'how far an invoice line may be from our call start (0..3600, default 120)' },
+      { name: 'networkId', description: "the invoice is this network's: its lines' call ids are read through the network's matches (GET /v1/reports/network-drift)" },
     ],
     requestText: { 'text/csv': 'The invoice: a header row, then one line per call (call id or caller and start, and the amount billed)' },
     responses: { 200: { description: 'The reconciliation report', schema: ReconciliationSchema } },

@@ -129,7 +129,7 @@ export const LEDGER_ROUTES: readonly LedgerRoute[] = [
     path: '/v1/reconciliations',
     async handle(principal, req, deps) {
       const q = parseQuery(
-        { publisherId: id, period, from: instant, to: instant, openDisputes: flag, toleranceSec: wholeNumber(0, 3600) },
+        { publisherId: id, period, from: instant, to: instant, openDisputes: flag, toleranceSec: wholeNumber(0, 3600), networkId: id },
         req.query,
         ['publisherId'],
       );
@@ -142,6 +142,7 @@ export const LEDGER_ROUTES: readonly LedgerRoute[] = [
         csv: req.body,
         openDisputes: q.openDisputes ?? false,
         ...(q.toleranceSec !== undefined ? { toleranceSec: q.toleranceSec } : {}),
+        ...(q.networkId !== undefined ? { networkId: q.networkId } : {}),
       };
       return { status: 200, body: await reconcileInvoiceCsv(principal, request, deps) };
     },

@@ -385,6 +385,26 @@ describe('a network forwarding three publishers and six sub-sources to one line'
     expect(entries.every((e) => e.publisherId === 'leadnet' && e.amountCents === PRICE)).toBe(true);
   });
 
+  it('reconciles the network’s invoice through the same matches: its call ids read as our calls', async () => {
+    const csv = ['call id,amount', ...claimed.map((c) => `${c.networkCallId},${c.payout}`)].join('\n');
+    const res = await apiSend(stack, 'POST', '/v1/reconciliations', admin, { text: csv, contentType: 'text/csv' }, {
+      publisherId: 'leadnet',
+      networkId: NETWORK,
+      from: new Date(T0 - 3_600_000).toISOString(),
+      to: new Date(T0 + 24 * 3_600_000).toISOString(),
+    });
+    expect(res.status).toBe(200);
+    const report = res.body.report;
+    const ids = (list: { callId: string }[]) => list.map((m) => m.callId).sort();
+    const legIds = (pred: (c: PlannedCall) => boolean) => PLAN.filter((c) => c.callSid !== null && c.networkCallId !== null && pred(c)).map((c) => callIdOf(c.callSid)).sort();
+    expect(ids(report.matched)).toEqual(legIds((c) => c.payout === '45.00' && c.legSec! >= 90));
+    expect(report.matched.every((m: { matchedBy: string }) => m.matchedBy === 'call_id')).toBe(true);
+    expect(ids(report.amountMismatches)).toEqual(legIds((c) => c.payout !== '45.00'));
+    expect(ids(report.nonBillable)).toEqual(legIds((c) => c.legSec! < 90));
+    expect(report.missingOnOurSide).toHaveLength(PLAN.filter((c) => c.state === 'claimed_not_received').length);
+    expect(ids(report.missingOnTheirSide)).toEqual(PLAN.filter((c) => c.state === 'received_not_claimed').map((c) => callIdOf(c.callSid)).sort());
+  });
+
   it('shows the network’s publishers and sub-sources in the scorecard like any other source', async () => {
     const res = await apiGet(stack, '/v1/reports/sources', admin, {
       campaignId: CAMPAIGN,
