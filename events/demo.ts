@@ -4,7 +4,9 @@
  * and checks it against the generator's ground truth (exit 1 on any difference). Then, over the same API, it shows
  * the campaign's versioned terms and two rating explanations, disputes two of the junk publisher's charges
  * (one credited), prints that publisher's monthly statement and reconciles an invoice CSV against the ledger
- * (events/demo-ledger-ops.ts; exit 1 on any unexpected answer).
+ * (events/demo-ledger-ops.ts; exit 1 on any unexpected answer). Last, a network source beside the direct
+ * publishers (events/demo-network.ts): a tracking platform's pixels against the buyer's own legs, the drift report
+ * and the scorecard by the network's publishers and sub-sources.
  *
  * It uses the stack `npm start` is running (found through .local/run.json and GET /health), or starts one itself
  * on a free port and stops it at the end.
@@ -33,6 +35,7 @@ import { parseSeed, type Seed } from '../shared/domain/catalog/seed';
 import { runLedgerOperations, StepError } from './demo-ledger-ops';
 import { revenueReport } from './demo-outcomes';
 import { runPilotDemo } from './demo-pilot';
+import { runNetworkDemo } from './demo-network';
 import { ledgerRangeOf, reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
 
@@ -350,6 +353,30 @@ async function revenueByPublisher(target: Target, truth: readonly CallTruth[], r
   return revenueReport({ baseUrl: target.baseUrl, adminKey, campaignId: OPS_CAMPAIGN, calls, seed, range });
 }
 
+/** A network source beside the direct publishers (demo-network.ts), on the account of the back-office campaign. */
+async function networkSource(target: Target, seed: number, timeoutMs: number): Promise<number> {
+  const account = target.seed.accounts.find((a) => target.seed.campaigns.some((c) => c.accountId === a.accountId && c.campaignId === OPS_CAMPAIGN));
+  const adminKey = account ? target.adminKeys[account.accountId] : undefined;
+  const authToken = account ? target.authTokens[account.accountId] : undefined;
+  if (!account || !adminKey || !authToken) {
+    console.log(`\nthe seed has no ${OPS_CAMPAIGN} (or no admin key for its account): skipping the network source`);
+    return 0;
+  }
+  return runNetworkDemo(
+    {
+      baseUrl: target.baseUrl,
+      publicBaseUrl: target.publicBaseUrl,
+      adminKey,
+      accountId: account.accountId,
+      accountSid: account.twilio.accountSid,
+      authToken,
+      ...(target.owned ? { waitForIdle: (ms?: number) => target.owned!.waitForIdle(ms) } : {}),
+    },
+    seed,
+    timeoutMs,
+  );
+}
+
 // ------------------------------------------------------------------------------------------------ main
 
 async function main(): Promise<number> {
@@ -432,7 +459,9 @@ async function main(): Promise<number> {
       console.log('\nledger matches ground truth');
       const ops = await ledgerOperations(target, traffic.calls, range);
       if (ops !== 0) return ops;
-      return await revenueByPublisher(target, traffic.calls, range, opts.rngSeed);
+      const revenue = await revenueByPublisher(target, traffic.calls, range, opts.rngSeed);
+      if (revenue !== 0) return revenue;
+      return await networkSource(target, opts.rngSeed, opts.timeoutMs);
     }
     console.log('\nledger does NOT match ground truth. Expected:\n');
     console.log(table(result.expected, names));

@@ -33,6 +33,7 @@ import { reportEngine } from '../shared/app/reports/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
 import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilots/env';
+import { networkRouteDeps } from '../shared/adapters/networks/deps';
 import { openApiDocument } from '../shared/adapters/http/openapi';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
@@ -84,6 +85,9 @@ const handlers = mount(
     qa: qaDeps(config, ledgerDeps, shared),
     compliance: complianceDeps(config, shared),
     privacy: privacyDeps(config, shared),
+    // Networks: registrations (the postback secret shown once), rotation, the drift report. PUBLIC_BASE_URL is read on
+    // the first network route only (every deployed function has it; tests of other routes need not).
+    networks: networkRouteDeps({ ...config, publicBaseUrl: () => loadConfig(['publicBaseUrl']).publicBaseUrl }, { config: keys, calls: calls.calls }),
     service: {
       health: { probes: healthProbes(config), timeoutMs: HEALTH_TIMEOUT_MS, kindOf: (err) => dependencyFailure(err)?.kind ?? 'error' },
       retryAfterSec: DEPENDENCY_RETRY_AFTER_SEC,

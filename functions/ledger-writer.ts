@@ -15,14 +15,18 @@ import { SqsRecordingJobQueue } from '../shared/adapters/calls/queue';
 import { SecretResolver } from '../shared/adapters/platform/secrets';
 import { callerCipherFor } from '../shared/adapters/privacy/pii-cipher';
 import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/rating/process-ingest-batch';
+import { matchingPassDeps } from '../shared/adapters/networks/deps';
+import { ledgerRouteDeps } from '../shared/adapters/ledger/deps';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef', 'piiKeyRef']);
 // The caller-hash key is a full reference (env:NAME / ssm:/name); the resolver caches it for five minutes.
 const secrets = new SecretResolver();
 
+// The caller's number is stored sealed only (shared/adapters/privacy/pii-cipher.ts: a local key, or KMS data keys in AWS).
+const calls = new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }) });
+
 const deps: ProcessIngestDeps = {
-  // The caller's number is stored sealed only (shared/adapters/privacy/pii-cipher.ts: a local key, or KMS data keys in AWS).
-  calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }) }),
+  calls,
   config: new ConfigRepo({ mainTable: config.mainTable }),
   // Block lists (rating rule blocked_caller): one cached Query per account and minute (block-repo.ts).
   blocks: new BlockRepo({ mainTable: config.mainTable }),
@@ -34,6 +38,8 @@ const deps: ProcessIngestDeps = {
   now: () => new Date(),
   telemetry,
   log,
+  // Network claims and matching; disputes a network's drift opens on our charges go through the dispute use case.
+  networks: matchingPassDeps(config, calls, ledgerRouteDeps(config, { secrets })),
 };
 
 export const handler = sqsBatchHandler((records) => processIngestBatch(records, deps));

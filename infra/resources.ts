@@ -70,7 +70,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'ingestNetwork' | 'networkSettle' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -223,6 +223,8 @@ export const BUCKETS = {
 
 export const FUNCTIONS = {
   ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
+  // Network postbacks (Ringba pixels, Retreaver webhooks, TrackDrive posts): secret in the path, enqueued on the ingest queue.
+  ingestNetwork: { id: 'ingestNetwork', entry: 'functions/ingest-network.ts', memoryMb: 512, timeoutSec: 10 },
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
@@ -235,10 +237,11 @@ export const FUNCTIONS = {
   // The cross-call quality pass (repeat_caller, velocity, coached_ivr flags on stored calls; flags only),
   // hourly over every registered account (shared/app/quality/quality-pass.ts).
   qualityPass: { id: 'qualityPass', entry: 'functions/quality-pass.ts', memoryMb: 1024, timeoutSec: 300, schedule: { rateMinutes: 60 } },
+  // Networks: settles lone claims and calls (claimed_not_received, received_not_claimed) and opens their disputes.
+  networkSettle: { id: 'networkSettle', entry: 'functions/network-settle.ts', memoryMb: 512, timeoutSec: 300, schedule: { rateMinutes: 15 } },
   // Daily aggregates: keeps the per-(campaign, day, source) sums from the main table's stream (STREAMS).
   aggregator: { id: 'aggregator', entry: 'functions/aggregator.ts', memoryMb: 512, timeoutSec: 60 },
 } as const satisfies Record<FunctionId, FunctionDef>;
-
 
 /**
  * Application metrics an alarm watches (infra/constructs/alarms.ts), written as EMF by shared/adapters/platform/metrics.ts with

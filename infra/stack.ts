@@ -262,6 +262,17 @@ export class CallLedgerStack extends Stack {
     grantSsmRead(f.ingestTwilio, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
     ingest.queue.grantSendMessages(f.ingestTwilio);
 
+    // ingestNetwork: read the network's registration (secret digests, allow-list), hash the claim's caller, enqueue.
+    grantTable(f.ingestNetwork, main, TABLES.main, ['dynamodb:GetItem']);
+    grantSsmRead(f.ingestNetwork, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    ingest.queue.grantSendMessages(f.ingestNetwork);
+
+    // networkSettle: re-match the networks' last two days (claims, calls, registrations), store findings on claims and
+    // call items (UpdateItem), create network disputes and, for charged calls, disputes on our charge (PutItem).
+    grantTable(f.networkSettle, main, TABLES.main, [...DDB_READ, ...DDB_WRITE]);
+    grantTable(f.networkSettle, ledger, TABLES.ledger, DDB_READ);
+    grantSsmRead(f.networkSettle, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+
     // ledgerWriter: fold + rate calls (main: read/write), append ledger entries in the rating transaction,
     // archive raw batches, hand completed recordings to the fetcher, hash callers with the HMAC key.
     grantTable(f.ledgerWriter, main, TABLES.main, [...DDB_READ, ...DDB_WRITE]);
@@ -403,7 +414,7 @@ export class CallLedgerStack extends Stack {
           'accounts are added at run time, so the grant covers the twilio/ path of this environment only.',
       });
     }
-    for (const f of [this.functions.ingestTwilio, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
+    for (const f of [this.functions.ingestTwilio, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
       Validations.of(f).acknowledge({
         id: resource(`${arnPrefix('kms')}:key/*`),
         reason:

@@ -30,6 +30,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   ingestTwilio:
     'Twilio cannot send credentials an authorizer understands; every webhook is authenticated in the function by ' +
     'its X-Twilio-Signature (HMAC-SHA1 with the account auth token over PUBLIC_BASE_URL + path + params).',
+  ingestNetwork:
+    'Tracking platforms sign nothing they send: a network\'s postback URL carries a 256-bit random secret as its last ' +
+    'path segment, compared in constant time in the function against the SHA-256 digests stored for the network.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',

@@ -7,6 +7,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { decodeCrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { CallEvent } from '../../domain/calls/events';
+import type { CallNetworkAttribution } from '../../domain/networks/attribution';
 import type { RecordedRating } from '../../domain/rating/decision';
 import type { StoredCall } from '../../app/kernel/ports';
 import { decodeCallerTraits, decodeOutcome, decodeQa, decodeRating, decodeRecording, decodeSlot, isSlotAttribute } from './call-item';
@@ -60,6 +61,8 @@ export function parseCall(item: Record<string, AttributeValue>): StoredCall {
     ...callerTraitsOf(raw.ct),
     // Written by shared/adapters/privacy/privacy-repo.ts: the legal hold of an open dispute, the erasure of a deletion request.
     ...holdAndErasure(raw),
+    // Written by the networks' matching pass (shared/adapters/networks/network-repo.ts): the network side of the call.
+    ...(typeof raw.net === 'object' && raw.net !== null ? { network: raw.net as CallNetworkAttribution } : {}),
   };
 }
 

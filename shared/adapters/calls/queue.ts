@@ -2,6 +2,8 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { IngestMessage } from '../../domain/calls/events';
 import type { IngestQueue } from '../../app/calls/ports';
+import type { NetworkPostbackMessage } from '../../domain/networks/postback-message';
+import type { NetworkPostbackQueue } from '../../app/networks/postback-ingest';
 import type { RecordingJob } from '../../app/recordings/ports';
 import type { RecordingJobQueue } from '../../app/rating/ports';
 import { sqs } from '../platform/clients/sqs';
@@ -22,4 +24,6 @@ class SqsProducer<T> {
 }
 
 export class SqsIngestQueue extends SqsProducer<IngestMessage> implements IngestQueue {}
+/** Network postbacks go to the ingest queue too: one consumer orders a call's rating and its claims' matching. */
+export class SqsNetworkPostbackQueue extends SqsProducer<NetworkPostbackMessage> implements NetworkPostbackQueue {}
 export class SqsRecordingJobQueue extends SqsProducer<RecordingJob> implements RecordingJobQueue {}

@@ -59,9 +59,15 @@ export function openApiDocument(routes: readonly RouteDoc[] = ROUTE_DECLARATIONS
   const { schemas, schemaOf } = componentSchemas();
   const paths: Record<string, Json> = {};
   for (const route of routes) {
-    // API Gateway's ANY has no OpenAPI counterpart; the providers only POST.
-    const method = route.method === 'ANY' ? 'post' : route.method.toLowerCase();
-    paths[route.path] = { ...(paths[route.path] ?? {}), [method]: operationOf(route, schemaOf) };
+    // API Gateway's ANY has no OpenAPI counterpart: the methods the declaration names (the providers only POST).
+    const methods = route.method === 'ANY' ? (route.anyMethods ?? ['post']) : [route.method.toLowerCase()];
+    for (const method of methods) {
+      // A GET has no request body.
+      const doc = method === 'get' && route.method === 'ANY' ? { ...route, request: undefined, requestForm: undefined, requestText: undefined } : route;
+      const op = operationOf(doc, schemaOf);
+      const operationId = methods.length > 1 ? `${method}${String(op.operationId).slice('any'.length)}` : op.operationId;
+      paths[route.path] = { ...(paths[route.path] ?? {}), [method]: { ...op, operationId } };
+    }
   }
   // Registers components.schemas.Problem (what it returns is a reference to it).
   schemaOf(Problem, 'output');

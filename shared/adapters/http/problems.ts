@@ -92,9 +92,10 @@ export function problemResponse(err: unknown, instance?: string): APIGatewayProx
  * middy middleware: renders errors with `problemResponse`. `use()` it FIRST: onError middlewares run in reverse
  * order and this one answers (ending the chain), so Powertools' metrics/logger onError hooks must run before it.
  */
-export function httpProblems(): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+export function httpProblems(options: { readonly instance?: string } = {}): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     name: 'httpProblems',
-    onError: (request) => problemResponse(request.error, request.event?.rawPath),
+    // `instance`: a fixed route template for routes whose path is a credential (a network's postback secret).
+    onError: (request) => problemResponse(request.error, options.instance ?? request.event?.rawPath),
   };
 }

@@ -22,6 +22,7 @@ import { SecretResolver } from '../platform/secrets';
 import { privacyDeps } from '../privacy/deps';
 import { S3AnchorStore } from './anchors';
 import { LedgerRepo } from './ledger-repo';
+import { NetworkRepo } from '../networks/network-repo';
 
 export interface LedgerRouteDepsOptions {
   /** Defaults to the shared client (AWS_ENDPOINT_URL_DYNAMODB honoured). */
@@ -46,6 +47,7 @@ export function ledgerRouteDeps(
   const configRepo = options.config ?? new ConfigRepo({ mainTable: config.mainTable, client });
   const callerHashKey = () => secrets.resolve(config.callerHashKeyRef);
   const now = options.now ?? (() => new Date());
+  const networks = new NetworkRepo({ mainTable: config.mainTable, client });
   // Re-rating after a full credit rates calls exactly as the ledger writer does (same use case, same repos).
   const rating: RatingDeps & { calls: CallRepo } = {
     calls: new CallRepo({ mainTable: config.mainTable, ledgerTable: config.ledgerTable, client }),
@@ -77,6 +79,13 @@ export function ledgerRouteDeps(
     policies: disputes,
     callFacts: disputes,
     callerHashKey,
+    // A network's invoice is read through the networks' matches (network-repo.ts claims).
+    networkMatches: {
+      matchedLeg: async (accountId, networkId, networkCallId) => {
+        const stored = await networks.getClaim(accountId, networkId, networkCallId);
+        return stored?.match?.matchedBy != null ? stored.match.legCallId : null;
+      },
+    },
     cursors: cursorSealer(callerHashKey),
     now,
     ...(config.anchorsBucket !== undefined ? { anchors: new S3AnchorStore({ bucket: config.anchorsBucket, client: options.s3 }) } : {}),

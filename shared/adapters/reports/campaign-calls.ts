@@ -24,6 +24,7 @@
  *   contract price for its billable seconds and IVR answer under its terms version (`priceFor`); else null (the call
  *   could not bill whatever the buffer).
  */
+import { reportSource } from '../../domain/networks/attribution';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ReportCall } from '../../domain/reports/analytics';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
@@ -73,12 +74,14 @@ export function reportCallOf(call: StoredCall, termsVersions: readonly TermsVers
   // credited before the copy existed and callers that pass ledger credits explicitly.
   const credit = call.credits != null ? { creditsCents: call.credits.cents, disputed: true } : credits?.get(call.callId);
   const outcome = call.outcome ?? null;
+  // A forwarded call counts under the network's publisher and sub-source its matched claim names (attribution.ts).
+  const source = reportSource({ publisherId: r.publisherId, subSource: r.subSource }, call.network);
   return {
     callId: call.callId,
     startedAtMs: Date.parse(call.startedAt),
     campaignId: r.campaignId,
-    publisherId: r.publisherId,
-    subSource: r.subSource,
+    publisherId: source.publisherId,
+    subSource: source.subSource,
     connected: terminal?.status === 'completed',
     billableSec,
     billable: r.billable,

@@ -7,6 +7,7 @@
  * largest part of this function's own module-load time); unknown parameters are rejected so that a typo
  * (`publisher=`) is not silently ignored.
  */
+import type { CallNetworkAttribution } from '../../domain/networks/attribution';
 import { asCampaign } from '../../domain/catalog/config';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
 import { Conflict } from '../../domain/kernel/problems';
@@ -67,6 +68,8 @@ export interface CallResponse {
   readonly signals: readonly CallSignal[];
   /** What the scheduled quality pass flagged from the calls around this one (as under `/rating`), or null. */
   readonly crossCallSignals: CrossCallFlags | null;
+  /** The network side of a forwarded call: the matched claim and the match state (shared/domain/networks/attribution.ts); null when none. */
+  readonly network: CallNetworkAttribution | null;
 }
 
 export interface CallsPage {
@@ -121,6 +124,7 @@ async function toResponse(call: StoredCall, role: ApiRole, deps: Pick<ReadApiDep
     caller: await callerOf(call, role, deps.pii),
     signals: ratingSignals(r),
     crossCallSignals: call.crossCall ?? null,
+    network: call.network ?? null,
   };
 }
 

@@ -14,6 +14,8 @@ import { OUTCOME_ROUTES } from '../outcomes/outcomes';
 import { QA_ROUTES } from '../qa/qa';
 import { COMPLIANCE_ROUTES } from '../compliance/compliance';
 import { PRIVACY_ROUTES } from '../privacy/privacy';
+import { NETWORK_ROUTES } from '../networks/networks';
+import { POSTBACK_ROUTES } from '../networks/postback-route';
 import { SERVICE_ROUTES } from '../kernel/service-routes';
 import type { RouteDoc } from '../kernel/route';
 
@@ -29,8 +31,9 @@ export const API_ROUTE_TABLES = {
   qa: QA_ROUTES,
   compliance: COMPLIANCE_ROUTES,
   privacy: PRIVACY_ROUTES,
+  networks: NETWORK_ROUTES,
   service: SERVICE_ROUTES,
 } as const;
 
 /** Every route: the provider webhooks (served by their own functions), then the API's. */
-export const ROUTE_DECLARATIONS: readonly RouteDoc[] = [...WEBHOOK_ROUTES, ...Object.values(API_ROUTE_TABLES).flat()];
+export const ROUTE_DECLARATIONS: readonly RouteDoc[] = [...WEBHOOK_ROUTES, ...POSTBACK_ROUTES, ...Object.values(API_ROUTE_TABLES).flat()];

@@ -8,6 +8,9 @@
  * document, which functions/api.ts builds on first request.
  */
 import * as z from 'zod';
+import type { CallNetworkAttribution } from '../../domain/networks/attribution';
+import { NETWORK_EVENTS } from '../../domain/networks/claims';
+import { MATCH_REASONS, MATCH_STATES } from '../../domain/networks/matching';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../../domain/terms/terms-schema';
 import { SeedPublisherSchema } from '../../domain/catalog/config-schema';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
@@ -94,6 +97,35 @@ export const CrossCallFlagsSchema = z
   })
   .meta({ id: 'CrossCallFlags' });
 
+const CallNetworkSchema = z
+  .object({
+    networkId: z.string(),
+    networkCallId: z.string().nullable(),
+    state: z.enum(MATCH_STATES),
+    matchedBy: z.enum(['network_call_id', 'caller_and_start']).nullable(),
+    reasons: z.array(z.enum(MATCH_REASONS)),
+    publisher: z.string().nullable(),
+    subSource: z.string().nullable(),
+    durationGapSec: z.number().int().nullable().describe('Their duration minus ours, seconds'),
+    theirCents: cents.nullable(),
+    atStakeCents: cents,
+    claim: z
+      .object({
+        startedAt: instant,
+        startSource: z.enum(['reported', 'estimated']),
+        durationSec: z.number().int().nullable(),
+        payoutCents: cents.nullable(),
+        counted: z.boolean().nullable(),
+        events: z.array(z.enum(NETWORK_EVENTS)),
+        deliveries: z.number().int(),
+        lastReceivedAt: instant,
+      })
+      .nullable(),
+    settlesAt: instant.nullable().describe('For a lone state: when it becomes final (a late claim or call may still match until then)'),
+    matchedAt: instant,
+  })
+  .meta({ id: 'CallNetwork' }) satisfies z.ZodType<CallNetworkAttribution>;
+
 export const CallSchema = z
   .object({
     callId: z.string(),
@@ -130,6 +162,9 @@ export const CallSchema = z
       .describe('Quality and compliance signals flagged when the call was rated, in signal order; flags unless the account blocks them (rule blocked_signal)'),
     crossCallSignals: CrossCallFlagsSchema.nullable().describe(
       'Flags the scheduled quality pass stored from the calls around this one (repeat_caller, velocity, coached_ivr); never part of the rating or billing',
+    ),
+    network: CallNetworkSchema.nullable().describe(
+      "The network side of a forwarded call: the network's claim beside our leg, the match state, and the network's publisher and sub-source the reports count it under; null when no network's",
     ),
   })
   .meta({ id: 'Call' });

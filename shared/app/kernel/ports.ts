@@ -11,6 +11,7 @@ import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { Account, Publisher } from '../../domain/catalog/types';
 import type { ApiRole } from '../../domain/kernel/roles';
 import type { CallEvent } from '../../domain/calls/events';
+import type { CallNetworkAttribution } from '../../domain/networks/attribution';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
@@ -104,6 +105,11 @@ export interface StoredCall {
    * recording was under legal hold and is deleted when the hold is released. Absent: never erased.
    */
   readonly erasure?: { readonly deletionId: string; readonly at: string; readonly recordingPending: boolean } | null;
+  /**
+   * The network side of a forwarded call (call item `net`), written by the networks' matching pass: the matched
+   * claim, the match state and the network's publisher and sub-source. Absent: not a network's call, or not matched yet.
+   */
+  readonly network?: CallNetworkAttribution | null;
 }
 
 export interface Page<T> {

@@ -20,7 +20,7 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'ANY';
 export type Auth = 'none' | 'bearer' | 'admin' | 'signature';
 
 /** The Lambda serving a route (an id of infra/resources.ts FUNCTIONS). */
-export type RouteFunction = 'api' | 'ingestTwilio';
+export type RouteFunction = 'api' | 'ingestTwilio' | 'ingestNetwork';
 
 /** A request header the route reads, documented. */
 export interface HeaderDoc {
@@ -63,6 +63,8 @@ export interface RouteDoc {
   readonly responses: Readonly<Record<number, ResponseDoc>>;
   /** The problem statuses it can answer besides 400 for a bad path or query parameter and 503 (added for it). */
   readonly problems: readonly number[];
+  /** For an `ANY` route: the methods it documents (default POST only); its GET has no request body. */
+  readonly anyMethods?: readonly ('get' | 'post')[];
   /** False for the routes that call no dependency; every other one may answer 503. */
   readonly dependencies?: false;
   /** Its path or body may carry caller numbers: a problem names the route template as `instance`, not the path. */

@@ -130,6 +130,7 @@ export const LEDGER_ROUTES: readonly Route<LedgerRouteDeps>[] = [
       to: instant,
       openDisputes: flag.with({ description: 'true: open a dispute per amount mismatch (admin)' }),
       toleranceSec: wholeNumber(0, 3600).with({ description: 'how far an invoice line may be from our call start (0..3600, default 120)' }),
+      networkId: id.with({ description: "the invoice is this network's: its lines' call ids are read through the network's matches (GET /v1/reports/network-drift)" }),
     },
     requestText: { 'text/csv': 'The invoice: a header row, then one line per call (call id or caller and start, and the amount billed)' },
     responses: { 200: { description: 'The reconciliation report', schema: ReconciliationSchema } },
@@ -144,6 +145,7 @@ export const LEDGER_ROUTES: readonly Route<LedgerRouteDeps>[] = [
         csv: req.body,
         openDisputes: q.openDisputes ?? false,
         ...(q.toleranceSec !== undefined ? { toleranceSec: q.toleranceSec } : {}),
+        ...(q.networkId !== undefined ? { networkId: q.networkId } : {}),
       };
       return { status: 200, body: await reconcileInvoiceCsv(principal, request, deps) };
     },

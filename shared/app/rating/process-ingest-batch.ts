@@ -22,6 +22,8 @@ import { CallAccountMismatch, type BlockListReader, type CallRatingStore, type C
 import type { CallStore, ConfigStore, Log, Telemetry } from '../kernel/ports';
 import { rate, withConflictRetry } from './rate-call';
 import { rerateCall } from './rerate-call';
+import { isNetworkPostbackMessage, type NetworkPostbackMessage } from '../../domain/networks/postback-message';
+import { ingestNetworkPostbacks, matchAfterRating, type MatchingPassDeps } from '../networks/matching-pass';
 
 export interface QueueRecord {
   readonly messageId: string;
@@ -50,6 +52,11 @@ export interface ProcessIngestDeps {
   /** Commit attempts per call before its messages are failed back to SQS (default 6). */
   readonly maxAttempts?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The networks' matching pass (shared/app/networks/matching-pass.ts): network postbacks on this queue are stored and
+   * matched, and a rated call on a network's destination is matched. Absent: postbacks are failed back (never dropped).
+   */
+  readonly networks?: MatchingPassDeps;
 }
 
 /** What rating a call needs (the ledger writer's dependencies without the queue and archive). */
@@ -99,8 +106,51 @@ export async function processIngestBatch(records: readonly QueueRecord[], deps: 
   return result;
 }
 
-async function processRecords(records: readonly QueueRecord[], deps: ProcessIngestDeps): Promise<BatchResult> {
+/** A network postback's body (postback-message.ts), or null for anything else. */
+function networkMessage(body: string): NetworkPostbackMessage | 'malformed' | null {
+  try {
+    const json: unknown = JSON.parse(body);
+    if (typeof json !== 'object' || json === null || (json as { kind?: unknown }).kind !== 'network.postback') return null;
+    return isNetworkPostbackMessage(json) ? json : 'malformed';
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Network postbacks of the batch, after its calls were rated (a claim and its call in one batch then match at once).
+ * A failure fails every postback of the batch: storing them again is a no-op.
+ */
+async function processNetworkRecords(records: readonly { messageId: string; message: NetworkPostbackMessage }[], deps: ProcessIngestDeps): Promise<string[]> {
+  if (records.length === 0) return [];
+  if (deps.networks === undefined) return records.map((r) => r.messageId);
+  try {
+    await ingestNetworkPostbacks(records.map((r) => r.message), deps.networks);
+    return [];
+  } catch (err) {
+    deps.log.error('network postbacks failed; messages will be retried', { messages: records.length, error: describe(err) });
+    return records.map((r) => r.messageId);
+  }
+}
+
+async function processRecords(all: readonly QueueRecord[], deps: ProcessIngestDeps): Promise<BatchResult> {
   const failed = new Set<string>();
+  const network: { messageId: string; message: NetworkPostbackMessage }[] = [];
+  const records: QueueRecord[] = [];
+  for (const r of all) {
+    const n = networkMessage(r.body);
+    if (n === null) records.push(r);
+    else if (n === 'malformed') {
+      deps.log.error('malformed network postback message', { messageId: r.messageId });
+      failed.add(r.messageId);
+    } else network.push({ messageId: r.messageId, message: n });
+  }
+  const result = await processCallRecords(records, deps, failed);
+  for (const id of await processNetworkRecords(network, deps)) failed.add(id);
+  return { failedMessageIds: [...new Set([...result.failedMessageIds, ...failed])] };
+}
+
+async function processCallRecords(records: readonly QueueRecord[], deps: ProcessIngestDeps, failed: Set<string>): Promise<BatchResult> {
   const parsed: { messageId: string; message: IngestMessage }[] = [];
   for (const r of records) {
     const message = parseMessage(r.body);
@@ -181,6 +231,8 @@ async function processCall(events: readonly CallEvent[], deps: ProcessIngestDeps
   const { accountId, callId } = view;
   if (view.terminal !== null) {
     await rate(view.terminal, events, deps);
+    // The network side: a forwarded call is matched to its network's claims once our leg is rated.
+    if (deps.networks !== undefined) await matchAfterRating(accountId, callId, deps.networks);
   } else {
     await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
   }

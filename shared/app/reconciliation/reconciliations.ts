@@ -12,7 +12,7 @@
  */
 import { identityHash, typedCallerIdentity } from '../../domain/calls/caller';
 import { errorView, isCallerError } from '../kernel/errors';
-import { parseInvoiceCsv } from '../../domain/reconciliation/invoice-csv';
+import { parseInvoiceCsv, type ParsedInvoice } from '../../domain/reconciliation/invoice-csv';
 import { reconcileInvoice, type ReconciliationReport } from '../../domain/reconciliation/reconcile-invoice';
 import { periodBounds } from '../../domain/ledger/statements';
 import { openCallDispute, requireAdmin, type CallFactsReader, type DisputeDeps } from '../disputes/disputes';
@@ -27,6 +27,11 @@ export interface ReconciliationDeps extends DisputeDeps {
   readonly callFacts: CallFactsReader;
   /** The caller-hash HMAC key (the one the ledger writer uses). */
   readonly callerHashKey: () => Promise<string>;
+  /**
+   * The networks' matches (shared/app/networks): the buyer's call a network call id was matched to, or null. Absent:
+   * a network's invoice is reconciled by caller and start only.
+   */
+  readonly networkMatches?: { matchedLeg(accountId: string, networkId: string, networkCallId: string): Promise<string | null> };
 }
 
 export interface ReconciliationRequest {
@@ -36,6 +41,8 @@ export interface ReconciliationRequest {
   readonly csv: string;
   readonly toleranceSec?: number;
   readonly openDisputes: boolean;
+  /** The invoice is a network's (its lines name the network's call ids): lines are read through its matches. */
+  readonly networkId?: string;
 }
 
 export type DisputeOutcome =
@@ -67,7 +74,7 @@ export async function reconcileInvoiceCsv(
     'period' in request.scope
       ? (({ startMs, endMs }) => [new Date(startMs).toISOString(), new Date(endMs).toISOString()])(periodBounds(request.scope.period, timeZone))
       : [request.scope.from, request.scope.to];
-  const invoice = parseInvoiceCsv(request.csv, timeZone);
+  const invoice = await throughNetworkMatches(principal.accountId, request.networkId, parseInvoiceCsv(request.csv, timeZone), deps);
   const range = { accountId: principal.accountId, from, to, publisherId: request.publisherId };
   const [calls, entries, key] = await Promise.all([deps.callFacts.callsInRange(range), deps.ledger.entriesInRange(range), deps.callerHashKey()]);
   const toleranceSec = request.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
@@ -82,6 +89,22 @@ export async function reconcileInvoiceCsv(
   const base = { publisherId: request.publisherId, timeZone, from, to, period, toleranceSec, amountUnit: invoice.amountUnit, report };
   if (!request.openDisputes) return base;
   return { ...base, disputes: await openMismatchDisputes(principal, report, deps) };
+}
+
+/**
+ * A network's invoice names the network's call ids: each line whose id a claim was matched to one of our calls
+ * (matching.ts, the same match the drift report and the call detail show) is read as that call's line; a line the
+ * network's claim did not match keeps its id, and is then matched by caller and start or reported missing.
+ */
+async function throughNetworkMatches(accountId: string, networkId: string | undefined, invoice: ParsedInvoice, deps: ReconciliationDeps): Promise<ParsedInvoice> {
+  const matches = deps.networkMatches;
+  if (networkId === undefined || matches === undefined) return invoice;
+  const lines = [];
+  for (const line of invoice.lines) {
+    const leg = line.callId === null ? null : await matches.matchedLeg(accountId, networkId, line.callId);
+    lines.push(leg === null ? line : { ...line, callId: leg });
+  }
+  return { ...invoice, lines };
 }
 
 /** One dispute per amount mismatch on a call we charged (in line order, one at a time: disputes are rare writes). */

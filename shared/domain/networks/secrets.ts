@@ -54,6 +54,15 @@ export function rotateSecrets(state: PostbackSecrets, next: string, nowMs: numbe
   };
 }
 
+/**
+ * What is stored of a secret: its SHA-256, hex. A 256-bit random secret needs neither salt nor stretching, and a
+ * copy of the table then holds nothing that opens a postback URL. `matchSecret` over stored digests takes the
+ * digest of the presented secret.
+ */
+export function secretDigest(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }

@@ -163,6 +163,8 @@ async function expectCallDetail(call: CallSpec, e: ExpectedCall, recordingSid: s
     // the quality pass has not run over these calls.
     signals: expect.any(Array),
     crossCallSignals: null,
+    // No network forwards to the seed's numbers.
+    network: null,
   });
   // The caller's number is personal data: nowhere else in the answer.
   expect(JSON.stringify({ ...res.body, caller: null })).not.toContain(call.from.slice(2));

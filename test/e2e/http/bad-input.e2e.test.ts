@@ -173,6 +173,15 @@ function cases(): Record<string, RouteCase> {
     'PUT /v1/account/compliance': { json: { consentMissingNonBillable: false, dncNonBillable: false } },
     'POST /v1/privacy/deletions': { json: { callerNumber: '+12065550100' }, headers: { 'idempotency-key': 'bad-input-deletion' } },
     'GET /v1/privacy/deletions/{deletionId}': { params: { deletionId: 'del_000000000000000000000000' } },
+    'ANY /webhooks/networks/{accountId}/{networkId}/{secret}': { params: { accountId: ACME.accountId, networkId: 'net-none', secret: 'A'.repeat(43) } },
+    'PUT /v1/networks/{networkId}': {
+      params: { networkId: 'net-new' },
+      json: { kind: 'generic', name: 'Bad Input Net', destinations: ['+15125550977'], fields: { callId: { param: 'id', token: null } } },
+      text: ['name'],
+    },
+    'GET /v1/networks/{networkId}': { params: { networkId: 'net-none' } },
+    'POST /v1/networks/{networkId}/rotate-secret': { params: { networkId: 'net-none' }, json: { overlapSec: 60 } },
+    'GET /v1/reports/network-drift': { query: { networkId: 'net-none' }, instants: ['from', 'to'] },
     'GET /v1/openapi.json': {},
     'GET /health': {},
   };

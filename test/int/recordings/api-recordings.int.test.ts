@@ -187,6 +187,7 @@ describe('api handler', () => {
       // The quality signals beside the billing: no STIR/SHAKEN attestation in these events makes robocall_suspect.
       signals: ['robocall_suspect'],
       crossCallSignals: null,
+      network: null,
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);

@@ -29,6 +29,7 @@ const CALL = {
   caller: null,
   signals: [],
   crossCallSignals: null,
+  network: null,
 };
 
 const PROBLEM = { type: 'https://callledger.dev/problems/bad-request', title: 'Bad Request', status: 400, detail: 'Invalid query parameters.' };
@@ -73,7 +74,7 @@ describe('the OpenAPI document', () => {
       expect(paths[path]![method]!.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true }));
     }
     expect(Object.keys(paths['/v1/reconciliations']!.post!.requestBody!.content)).toEqual(['text/csv']);
-    expect(paths['/v1/reconciliations']!.post!.parameters.map((p) => p.name)).toEqual(['publisherId', 'period', 'from', 'to', 'openDisputes', 'toleranceSec']);
+    expect(paths['/v1/reconciliations']!.post!.parameters.map((p) => p.name)).toEqual(['publisherId', 'period', 'from', 'to', 'openDisputes', 'toleranceSec', 'networkId']);
     expect(Object.keys(paths['/v1/outcomes']!.post!.requestBody!.content)).toEqual(['application/json', 'text/csv']);
     expect(Object.keys(paths['/v1/reports/sources']!.get!.responses['200']!.content!)).toEqual(['application/json', 'text/csv']);
     expect(Object.keys(paths['/v1/pilots/{pilotId}/report']!.get!.responses['200']!.content!)).toEqual(['application/json', 'text/csv']);

@@ -163,7 +163,7 @@ describe('the OpenAPI document types each query parameter by its rule', () => {
 
   it('is generated from the declarations, and the catalog is too', () => {
     const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
-    expect(operations.sort()).toEqual(ROUTE_DECLARATIONS.map((r) => `${r.method === 'ANY' ? 'post' : r.method.toLowerCase()} ${r.path}`).sort());
+    expect(operations.sort()).toEqual(ROUTE_DECLARATIONS.flatMap((r) => (r.method === 'ANY' ? (r.anyMethods ?? ['post']) : [r.method.toLowerCase()]).map((m) => `${m} ${r.path}`)).sort());
     expect(ROUTES).toEqual(ROUTE_DECLARATIONS.map((r) => ({ method: r.method, path: r.path, fn: r.fn ?? 'api' })));
   });
 });
