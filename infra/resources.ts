@@ -69,7 +69,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'ingestCarrier' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -221,6 +221,8 @@ export const BUCKETS = {
 
 export const FUNCTIONS = {
   ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
+  // Telnyx, Vonage and Plivo webhooks: one function, the carrier taken from the route (docs/ARCHITECTURE.md).
+  ingestCarrier: { id: 'ingestCarrier', entry: 'functions/ingest-carrier.ts', memoryMb: 512, timeoutSec: 10 },
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
@@ -239,6 +241,9 @@ export const FUNCTIONS = {
 
 export const ROUTES: readonly RouteDef[] = [
   { method: 'ANY', path: '/webhooks/twilio/{accountId}', fn: 'ingestTwilio' },
+  { method: 'ANY', path: '/webhooks/telnyx/{accountId}', fn: 'ingestCarrier' },
+  { method: 'ANY', path: '/webhooks/vonage/{accountId}', fn: 'ingestCarrier' },
+  { method: 'ANY', path: '/webhooks/plivo/{accountId}', fn: 'ingestCarrier' },
   { method: 'GET', path: '/v1/calls', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/rating', fn: 'api' },

@@ -29,6 +29,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   ingestTwilio:
     'Twilio cannot send credentials an authorizer understands; every webhook is authenticated in the function by ' +
     'its X-Twilio-Signature (HMAC-SHA1 with the account auth token over PUBLIC_BASE_URL + path + params).',
+  ingestCarrier:
+    'Telnyx, Vonage and Plivo sign their webhooks (Ed25519, HS256 JWT, HMAC-SHA256) with keys no authorizer holds; ' +
+    'every webhook is verified in the function over its raw body with the account\'s credentials from SSM.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',

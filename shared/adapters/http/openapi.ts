@@ -17,6 +17,7 @@ import { COMPLIANCE_OPENAPI } from '../../app/compliance/compliance';
 import { PRIVACY_OPENAPI } from '../../app/privacy/privacy';
 import { REPORT_OPENAPI } from '../../app/reports/reports';
 import { QA_OPENAPI } from '../../app/qa/qa';
+import { CARRIER_WEBHOOK_OPENAPI } from '../../app/calls/carrier-openapi';
 import {
   CallSchema,
   CallsPageSchema,
@@ -75,6 +76,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     responses: { 204: { description: 'Accepted' } },
     problems: [400, 403, 404, 405, 413, 415],
   },
+  ...CARRIER_WEBHOOK_OPENAPI,
   'GET /v1/calls': {
     summary: 'Rated calls by start time, newest first, paginated',
     auth: 'bearer',
@@ -287,7 +289,7 @@ const QUERY_PARAMETERS: Readonly<Record<string, Json>> = {
 const PROBLEM_TEXT: Readonly<Record<number, string>> = {
   400: 'Malformed request: every bad parameter or field is named (values are never echoed)',
   401: 'No or unknown bearer API key',
-  403: 'Forbidden: a read-only (analyst) key, or a bad Twilio signature',
+  403: 'Forbidden: a read-only (analyst) key, or a bad webhook signature (Twilio, Telnyx, Vonage, Plivo)',
   404: "No such resource. Another account's resource answers exactly the same (the same body, but for instance)",
   405: 'Method not allowed',
   406: 'Not acceptable: none of the media types in Accept is offered',

@@ -4,7 +4,8 @@
  */
 import type * as z from 'zod';
 
-export type Auth = 'bearer' | 'admin' | 'none' | 'twilio';
+/** `twilio`, `carrier`: the webhook is authenticated by the provider's signature, verified in the function. */
+export type Auth = 'bearer' | 'admin' | 'none' | 'twilio' | 'carrier';
 
 /** A query parameter or request header: a name, or the name with whether it is required and what it means. */
 export type ParameterDoc = string | { readonly name: string; readonly required?: boolean; readonly description?: string };
