@@ -311,6 +311,16 @@ export const ALARMED_METRICS = {
   callAccountConflict: 'CallAccountConflict',
 } as const;
 
+/**
+ * Where each carrier serves recordings: Telnyx's presigned storage (s3.amazonaws.com, and its API host), Vonage's
+ * media API in every region, Plivo's media host.
+ */
+export const CARRIER_RECORDING_HOSTS_DEFAULT = {
+  telnyx: ['s3.amazonaws.com', 'api.telnyx.com'],
+  vonage: ['api.nexmo.com', 'api-us.nexmo.com', 'api-eu.nexmo.com', 'api-ap.nexmo.com'],
+  plivo: ['media.plivo.com'],
+} as const;
+
 /** Environment variable names every function reads its resource names from (validated with zod at cold start). */
 export const ENV = {
   mainTable: 'MAIN_TABLE',
@@ -330,6 +340,8 @@ export const ENV = {
   secretsRef: 'SECRETS_REF',
   /** Comma-separated hosts the recording fetcher may download from (SSRF guard): `api.twilio.com` in AWS. */
   recordingUrlAllowedHosts: 'RECORDING_URL_ALLOWED_HOSTS',
+  /** The other carriers' media hosts, JSON `{"telnyx": [...], "vonage": [...], "plivo": [...]}` (SSRF guard, per carrier). */
+  carrierRecordingHosts: 'CARRIER_RECORDING_HOSTS',
   /** The Object Lock bucket of seal anchors (sealer writes, the API's verify reads). */
   anchorsBucket: 'ANCHORS_BUCKET',
   /** Width of a sealed interval of `createdAt`, ms (default one hour). */

@@ -96,6 +96,7 @@ export class CallLedgerStack extends Stack {
       [ENV_NAMES.piiKeyRef]: this.piiKey.keyRef,
       [ENV_NAMES.secretsRef]: `ssm:${config.ssmPrefix}`,
       [ENV_NAMES.recordingUrlAllowedHosts]: config.recordingUrlAllowedHosts.join(','),
+      [ENV_NAMES.carrierRecordingHosts]: JSON.stringify(config.carrierRecordingHosts),
       [ENV_NAMES.anchorsBucket]: anchors.bucketName,
       [ENV_NAMES.sealIntervalMs]: String(DEFAULT_SEAL_OPTIONS.intervalMs),
       [ENV_NAMES.sealGraceMs]: String(DEFAULT_SEAL_OPTIONS.graceMs),

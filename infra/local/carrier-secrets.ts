@@ -30,7 +30,6 @@ export function generateCarrierSecrets(seed: Seed): LocalCarrierSecrets {
       values[name] = publicKey.export({ format: 'der', type: 'spki' }).subarray(12).toString('base64');
       telnyxSigningKeys[name] = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     }
-    if (account.telnyx?.apiKeySecret !== undefined) values[account.telnyx.apiKeySecret] = `KEY${token(16).toUpperCase()}`;
     for (const name of account.vonage?.signatureSecretSecrets ?? []) values[name] = token(24);
     if (account.vonage?.privateKeySecret !== undefined) {
       const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -45,8 +44,6 @@ export function generateCarrierSecrets(seed: Seed): LocalCarrierSecrets {
 
 /** What the fake media host checks carriers' recording downloads against (infra/local/fake-media.ts). */
 export interface FakeCarrierCredentials {
-  /** Telnyx API keys that may download (`Authorization: Bearer <key>`). */
-  readonly telnyxApiKeys: ReadonlySet<string>;
   /** Vonage application id → its public key (the fetcher's RS256 JWT names the application). */
   readonly vonagePublicKeys: Readonly<Record<string, string>>;
   /** Plivo Auth ID → its auth token (basic auth). */
@@ -54,12 +51,10 @@ export interface FakeCarrierCredentials {
 }
 
 export function fakeCarrierCredentials(seed: Seed, secrets: LocalCarrierSecrets): FakeCarrierCredentials {
-  const telnyxApiKeys = new Set<string>();
   const plivo = new Map<string, string>();
   for (const account of seed.accounts) {
-    if (account.telnyx?.apiKeySecret !== undefined) telnyxApiKeys.add(secrets.values[account.telnyx.apiKeySecret]!);
     const firstToken = account.plivo?.authTokenSecrets[0];
     if (account.plivo !== undefined && firstToken !== undefined) plivo.set(account.plivo.authId, secrets.values[firstToken]!);
   }
-  return { telnyxApiKeys, vonagePublicKeys: secrets.vonagePublicKeys, plivo };
+  return { vonagePublicKeys: secrets.vonagePublicKeys, plivo };
 }

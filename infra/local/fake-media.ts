@@ -3,12 +3,13 @@
  * WAV bytes derived from the recording id, so a test can compute the sha256 the fetcher must record:
  * - Twilio (api.twilio.com): `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}[.wav]`, basic auth
  *   AccountSid:authToken;
- * - Telnyx: `GET /telnyx/recordings/{id}.wav`, `Authorization: Bearer <API key>`;
+ * - Telnyx (its recording storage): `GET /telnyx/recordings/{id}.wav?X-Amz-Expires=600&X-Amz-Signature=…`, a presigned
+ *   URL, valid without (and, as S3, refused with) an Authorization header;
  * - Vonage (api.nexmo.com): `GET /v1/files/{recording_uuid}`, `Authorization: Bearer <JWT>` signed RS256 with the
  *   application's private key, checked with its public key (claims `application_id`, `exp`);
  * - Plivo (media.plivo.com): `GET /v1/Account/{authId}/Recording/{id}.wav`, basic auth authId:authToken.
  */
-import { createHash, createPublicKey, timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import type { FakeCarrierCredentials } from './carrier-secrets';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -79,6 +80,10 @@ const TELNYX_PATH = /^\/telnyx\/recordings\/([A-Za-z0-9._-]+)\.wav$/;
 const VONAGE_PATH = /^\/v1\/files\/([A-Za-z0-9._-]+)$/;
 const PLIVO_PATH = /^\/v1\/Account\/([^/]+)\/Recording\/([A-Za-z0-9._-]+)\.wav$/;
 
+/** The fake storage's presigning key (a real one is Telnyx's; the URL is all the fetcher gets). */
+const TELNYX_STORAGE_KEY = 'fake-telnyx-storage';
+const telnyxPresign = (id: string) => createHmac('sha256', TELNYX_STORAGE_KEY).update(id).digest('hex');
+
 function bearerOf(header: string | undefined): string | null {
   return /^Bearer ([^\s]+)$/.exec(header ?? '')?.[1] ?? null;
 }
@@ -99,9 +104,13 @@ function vonageJwtValid(jwt: string | null, publicKeys: Readonly<Record<string, 
 }
 
 /** The recording id a carrier request names, when its credentials are good; `unauthorized` or null (no such path). */
-function carrierRequest(path: string, authorization: string | undefined, carriers: FakeCarrierCredentials | undefined): string | 'unauthorized' | null {
+function carrierRequest(url: string, authorization: string | undefined, carriers: FakeCarrierCredentials | undefined): string | 'unauthorized' | null {
+  const [path = '', query = ''] = url.split('?');
   const telnyx = TELNYX_PATH.exec(path);
-  if (telnyx) return carriers?.telnyxApiKeys.has(bearerOf(authorization) ?? '') ? telnyx[1]! : 'unauthorized';
+  if (telnyx) {
+    const signature = new URLSearchParams(query).get('X-Amz-Signature');
+    return authorization === undefined && signature === telnyxPresign(telnyx[1]!) ? telnyx[1]! : 'unauthorized';
+  }
   const vonage = VONAGE_PATH.exec(path);
   if (vonage) return vonageJwtValid(bearerOf(authorization), carriers?.vonagePublicKeys ?? {}) ? vonage[1]! : 'unauthorized';
   const plivo = PLIVO_PATH.exec(path);
@@ -140,7 +149,7 @@ export async function startFakeMedia(opts: FakeMediaOptions): Promise<FakeMedia>
     counts.requests += 1;
     const path = (req.url ?? '/').split('?')[0]!;
     const match = PATH.exec(path);
-    const carrier = match ? null : carrierRequest(path, req.headers.authorization, opts.carriers);
+    const carrier = match ? null : carrierRequest(req.url ?? '/', req.headers.authorization, opts.carriers);
     if ((!match && carrier === null) || (req.method !== 'GET' && req.method !== 'HEAD')) {
       counts.notFound += 1;
       return twilioError(res, 404, 'The requested resource was not found');
@@ -180,7 +189,7 @@ export async function startFakeMedia(opts: FakeMediaOptions): Promise<FakeMedia>
     recordingUrl: (accountSid, recordingSid) => `${baseUrl}/2010-04-01/Accounts/${accountSid}/Recordings/${recordingSid}`,
     carrierRecordingUrl: (carrier, id, authId) =>
       carrier === 'telnyx'
-        ? `${baseUrl}/telnyx/recordings/${id}.wav`
+        ? `${baseUrl}/telnyx/recordings/${id}.wav?X-Amz-Expires=600&X-Amz-Signature=${telnyxPresign(id)}`
         : carrier === 'vonage'
           ? `${baseUrl}/v1/files/${id}`
           : `${baseUrl}/v1/Account/${authId ?? ''}/Recording/${id}.wav`,

@@ -190,6 +190,8 @@ export function handlerEnv(args: {
     [ENV.piiKeyRef]: 'env:PII_KEY',
     PII_KEY: args.secrets.piiKey,
     [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
+    // Every carrier's media is the fake media host on loopback.
+    [ENV.carrierRecordingHosts]: JSON.stringify({ telnyx: ['127.0.0.1', 'localhost'], vonage: ['127.0.0.1', 'localhost'], plivo: ['127.0.0.1', 'localhost'] }),
     [ENV.anchorsBucket]: args.names.anchorsBucket,
     // Every function shares this process: Powertools keeps each invocation's context apart (infra/local/invoke.ts).
     ...LOCAL_INVOKE_ENV,

@@ -22,9 +22,8 @@ const providerKey = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._
 
 export const TelnyxConfigSchema = z.strictObject({
   /** The account's Ed25519 public key (Mission Control → Keys & Credentials), base64 of the 32 raw bytes. */
+  // No recording credential: Telnyx's recording_urls are presigned storage URLs (valid 10 minutes), their own authority.
   publicKeySecrets: rotation('public key secret'),
-  /** The API key the recording fetcher sends (`Authorization: Bearer`) for `recording_urls`; absent: none sent. */
-  apiKeySecret: SecretNameSchema.optional(),
 });
 
 export const VonageConfigSchema = z.strictObject({
