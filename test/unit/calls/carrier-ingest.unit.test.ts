@@ -201,3 +201,11 @@ describe('per-carrier verification over the raw request', () => {
     expect(h.sent).toEqual([]);
   });
 });
+
+describe('carrierOfRoute', () => {
+  it('names the carrier of the matched route; any other route on the carrier function is a wiring bug', async () => {
+    const { carrierOfRoute } = await import('../../../shared/adapters/http/carrier-route');
+    expect(['telnyx', 'vonage', 'plivo'].map((c) => carrierOfRoute({ routeKey: `ANY /webhooks/${c}/{accountId}` }))).toEqual(['telnyx', 'vonage', 'plivo']);
+    for (const routeKey of ['ANY /webhooks/twilio/{accountId}', 'GET /v1/calls', '$default']) expect(() => carrierOfRoute({ routeKey })).toThrow();
+  });
+});
