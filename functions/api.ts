@@ -42,6 +42,8 @@ import { outcomeDeps } from '../shared/adapters/outcomes/deps';
 import { QA_ROUTES } from '../shared/app/qa/qa';
 import { qaDeps } from '../shared/adapters/qa/deps';
 import { COMPLIANCE_ROUTES } from '../shared/app/compliance/compliance';
+import { CARRIER_CONFIG_ROUTES } from '../shared/app/catalog/carrier-config';
+import { CarrierConfigRepo } from '../shared/adapters/catalog/carrier-config-repo';
 import { complianceDeps } from '../shared/adapters/compliance/deps';
 import { PRIVACY_ROUTES } from '../shared/app/privacy/privacy';
 import { privacyDeps } from '../shared/adapters/privacy/deps';
@@ -142,6 +144,8 @@ mount(handlers, keys, { routes: OUTCOME_ROUTES, deps: outcomesDeps, pathCarriesP
 mount(handlers, keys, { routes: QA_ROUTES, deps: qaDeps(config, ledgerDeps, shared) });
 // Compliance: DNC lists, consent evidence, settings; uploads and records carry caller numbers: nothing is echoed.
 mount(handlers, keys, { routes: COMPLIANCE_ROUTES, deps: complianceDeps(config, shared), pathCarriesPii: true });
+// Which carriers' webhooks the account takes, with which secret names (Telnyx, Vonage, Plivo).
+mount(handlers, keys, { routes: CARRIER_CONFIG_ROUTES, deps: { store: new CarrierConfigRepo({ mainTable: config.mainTable }) } });
 // Deletion requests: bodies carry a caller number: nothing is echoed.
 mount(handlers, keys, { routes: PRIVACY_ROUTES, deps: privacyDeps(config, shared), pathCarriesPii: true });
 

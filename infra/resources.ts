@@ -290,6 +290,9 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/consent', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/consent', fn: 'api' },
   { method: 'PUT', path: '/v1/account/compliance', fn: 'api' },
+  // Carrier webhook settings (shared/app/catalog/carrier-config.ts): secret names only; admin writes, any key reads.
+  { method: 'PUT', path: '/v1/account/carriers/{carrier}', fn: 'api' },
+  { method: 'GET', path: '/v1/account/carriers', fn: 'api' },
   // Deletion requests (shared/app/privacy/privacy.ts): admin keys only.
   { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },

@@ -18,6 +18,7 @@ import { PRIVACY_OPENAPI } from '../../app/privacy/privacy';
 import { REPORT_OPENAPI } from '../../app/reports/reports';
 import { QA_OPENAPI } from '../../app/qa/qa';
 import { CARRIER_WEBHOOK_OPENAPI } from '../../app/calls/carrier-openapi';
+import { CARRIER_CONFIG_OPENAPI } from '../../app/catalog/carrier-config';
 import {
   CallSchema,
   CallsPageSchema,
@@ -229,6 +230,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   ...OUTCOME_OPENAPI,
   // Compliance: DNC lists, consent evidence, settings (shared/app/compliance/compliance.ts).
   ...COMPLIANCE_OPENAPI,
+  ...CARRIER_CONFIG_OPENAPI,
   // Deletion requests (shared/app/privacy/privacy.ts).
   ...PRIVACY_OPENAPI,
   // Booked revenue by source (shared/app/reports/reports.ts).

@@ -111,8 +111,19 @@ async function accept(req: CarrierWebhookRequest, deps: CarrierIngestDeps): Prom
 
 type Parse = (ctx: { accountId: string; receivedAt: string }) => ParseOutcome;
 
-async function secretsOf(names: readonly string[], deps: CarrierIngestDeps): Promise<string[]> {
-  return Promise.all(names.map((n) => deps.secrets.getSecret(n)));
+/**
+ * The account's secrets by name. A name the account configures but the store does not hold (the secret was not
+ * created yet, or was deleted) is our misconfiguration, not the sender's fault: 503, so the carrier retries.
+ */
+async function secretsOf(carrier: Carrier, names: readonly string[], deps: CarrierIngestDeps): Promise<string[]> {
+  try {
+    return await Promise.all(names.map((n) => deps.secrets.getSecret(n)));
+  } catch (err) {
+    if ((err as { name?: unknown } | null)?.name === 'SecretNotFound') {
+      throw new ServiceUnavailable(60, `The account's ${carrier} credentials are not configured; retry later.`);
+    }
+    throw err;
+  }
 }
 
 /** The carrier's verifier over the raw request with the account's credentials, and its parser for what verified. */
@@ -125,7 +136,7 @@ async function verifyAndParse(
   switch (req.carrier) {
     case 'telnyx': {
       const config = account.telnyx as TelnyxConfig;
-      const publicKeys = await secretsOf(config.publicKeySecrets, deps);
+      const publicKeys = await secretsOf('telnyx', config.publicKeySecrets, deps);
       return {
         verification: verifyTelnyxSignature({ publicKeys, headers: req.headers, body: req.body, nowMs }),
         parse: (ctx) => parseTelnyxEvent(req.body, ctx),
@@ -133,7 +144,7 @@ async function verifyAndParse(
     }
     case 'vonage': {
       const config = account.vonage as VonageConfig;
-      const signatureSecrets = await secretsOf(config.signatureSecretSecrets, deps);
+      const signatureSecrets = await secretsOf('vonage', config.signatureSecretSecrets, deps);
       const expected = { apiKey: config.apiKey, applicationId: config.applicationId };
       return {
         verification: verifyVonageSignature({ signatureSecrets, headers: req.headers, body: req.body, nowMs, expected }),
@@ -142,7 +153,7 @@ async function verifyAndParse(
     }
     case 'plivo': {
       const config = account.plivo as PlivoConfig;
-      const authTokens = await secretsOf(config.authTokenSecrets, deps);
+      const authTokens = await secretsOf('plivo', config.authTokenSecrets, deps);
       const params = parseForm(req.body.toString('utf8'));
       const url = `${deps.publicBaseUrl}${req.rawPath}${req.rawQueryString ? `?${req.rawQueryString}` : ''}`;
       return {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { fakeRecordingBytes } from '../../../infra/local/fake-media';
 import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
-import { ACME, apiGet, apiKey, callItem, callPath, ledgerTable, newCaller, sha256, writeSeed, writeTwoAccountSeed, type TempSeed } from '../../support/e2e-harness';
+import { ACME, GLOBEX, apiGet, apiKey, apiSend, callItem, callPath, expectProblem, ledgerTable, newCaller, sha256, writeSeed, writeTwoAccountSeed, type TempSeed } from '../../support/e2e-harness';
 import {
   PlivoLifecycle,
   TelnyxLifecycle,
@@ -307,6 +307,38 @@ describe('the same call lifecycle through every carrier gives the same ledger', 
       await settle();
       expect(await callItem(stack, s.callId(call))).toBeNull();
     }
+  });
+
+  it("another account's carrier webhook without carrier settings is a 404, nothing written", async () => {
+    const telnyx = senders.find((s) => s.carrier === 'telnyx')!;
+    const call = telnyx.newCall(newCaller(), GLOBEX.number);
+    const d = telnyx.terminal(call, 'completed', nowSec(), 300);
+    const res = await fetch(`${stack.baseUrl}/webhooks/telnyx/${GLOBEX.accountId}`, { method: 'POST', headers: { 'content-type': d.contentType, ...d.headers }, body: d.body });
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+    await settle();
+    expect(await callItem(stack, telnyx.callId(call))).toBeNull();
+  });
+
+  it('the carrier settings API: names only, admin writes, any key reads; bad input named', async () => {
+    const analyst = apiKey(stack, ACME.accountId, 'analyst');
+    const listed = await apiGet<any>(stack, '/v1/account/carriers', analyst);
+    expect(listed.status).toBe(200);
+    expect(listed.body.carriers).toEqual(
+      (['telnyx', 'vonage', 'plivo'] as const).map((carrier) => ({ carrier, webhookPath: `/webhooks/${carrier}/${ACME.accountId}`, settings: carrierConfigFor(ACME.accountId)[carrier] })),
+    );
+    const telnyx = { publicKeySecrets: ['telnyx/globex-hvac/public-key'] };
+    expectProblem(await apiSend(stack, 'PUT', '/v1/account/carriers/telnyx', analyst, { json: telnyx }), 403, 'forbidden');
+    const globexAdmin = apiKey(stack, GLOBEX.accountId, 'admin');
+    expectProblem(await apiSend(stack, 'PUT', '/v1/account/carriers/bandwidth', globexAdmin, { json: telnyx }), 404, 'not-found');
+    const bad = await apiSend<any>(stack, 'PUT', '/v1/account/carriers/plivo', globexAdmin, { json: { authId: 'MA1', authTokenSecrets: [] } });
+    expectProblem(bad, 400, 'malformed-request');
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['authTokenSecrets']);
+    const put = await apiSend<any>(stack, 'PUT', '/v1/account/carriers/telnyx', globexAdmin, { json: telnyx });
+    expect(put.status).toBe(200);
+    expect(put.body).toEqual({ carrier: 'telnyx', webhookPath: `/webhooks/telnyx/${GLOBEX.accountId}`, settings: telnyx });
+    const globex = await apiGet<any>(stack, '/v1/account/carriers', globexAdmin);
+    expect(globex.body.carriers.map((c: { settings: unknown }) => c.settings)).toEqual([telnyx, null, null]);
   });
 
   it('the ledger holds exactly the charges the scenarios expected, one per billable call of every carrier', async () => {

@@ -56,7 +56,7 @@ function harness(nowSec: number, accounts: Record<string, Account> = { [FIXTURE_
     telemetry,
     log,
   };
-  return { deps, sent, seen };
+  return { deps, sent, seen } as { deps: CarrierIngestDeps; sent: IngestMessage[]; seen: typeof seen };
 }
 
 function fixtureRequest(carrier: Carrier, file: string): { req: CarrierWebhookRequest; nowSec: number } {
@@ -152,6 +152,14 @@ describe('per-carrier verification over the raw request', () => {
   it('Telnyx: an unusable public key is our fault: 503, nothing enqueued', async () => {
     const { req, nowSec } = fixtureRequest('telnyx', 'call-hangup-completed.json');
     const h = harness(nowSec, undefined, { ...SECRETS, 'telnyx/acme/public-key': 'not-a-key' });
+    expect(await outcome(req, h.deps)).toMatchObject({ status: 503, slug: 'service-unavailable' });
+    expect(h.sent).toEqual([]);
+  });
+
+  it('a configured secret the store does not hold is our misconfiguration: 503, nothing enqueued', async () => {
+    const { req, nowSec } = fixtureRequest('vonage', 'completed.json');
+    const h = harness(nowSec);
+    h.deps = { ...h.deps, secrets: { ...h.deps.secrets, getSecret: async (n) => Promise.reject(Object.assign(new Error(`secret not found: ${n}`), { name: 'SecretNotFound' })) } };
     expect(await outcome(req, h.deps)).toMatchObject({ status: 503, slug: 'service-unavailable' });
     expect(h.sent).toEqual([]);
   });
