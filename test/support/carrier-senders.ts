@@ -40,6 +40,12 @@ export interface CarrierSender {
   /** The call's end at `endMs`: `completed` after `durationSec` connected seconds, or `busy`. */
   terminal(call: LifecycleCall, status: 'completed' | 'busy', endMs: number, durationSec?: number): Delivery;
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery;
+  /**
+   * The end of the leg the carrier dialled from the call to the buyer's line (`buyer`), `durationSec` of talk, and
+   * the id CallLedger would give that leg if it were a call of its own. Telnyx has none: its transfer leg is a call of
+   * its own (docs/CONTRACTS.md, "Carriers").
+   */
+  buyerLeg?(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string };
   /** POSTs and requires the success answer: 204, empty body. */
   deliver(d: Delivery): Promise<void>;
 }
@@ -104,6 +110,24 @@ export class TwilioLifecycle implements CarrierSender {
   }
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery {
     return this.delivery(this.twilio.recording({ callSid: call.id, from: call.from, to: call.to }, recordingId, startMs, durationSec));
+  }
+  buyerLeg(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string } {
+    const legSid = newCallSid();
+    const form: Form = [
+      ['AccountSid', this.twilio.accountSid],
+      ['ApiVersion', '2010-04-01'],
+      ['CallSid', legSid],
+      ['ParentCallSid', call.id],
+      ['CallStatus', 'completed'],
+      ['Direction', 'outbound-dial'],
+      ['From', call.to],
+      ['To', buyer],
+      ['Timestamp', new Date(endMs).toUTCString().replace(/GMT$/, '+0000')],
+      ['CallbackSource', 'call-progress-events'],
+      ['SequenceNumber', '1'],
+      ['CallDuration', String(durationSec)],
+    ];
+    return { delivery: this.delivery(form), legCallId: `twilio:${legSid}` };
   }
   async deliver(d: Delivery): Promise<void> {
     const res = await this.twilio.post(Array.from(new URLSearchParams(d.body)), { signature: d.headers['x-twilio-signature']! });
@@ -199,6 +223,22 @@ export class VonageLifecycle extends HttpSender implements CarrierSender {
       network: 'US-FIXED',
     });
   }
+  buyerLeg(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string } {
+    const leg = randomUUID();
+    const delivery = this.event({
+      from: digits(call.to),
+      to: digits(buyer),
+      uuid: leg,
+      conversation_uuid: call.id,
+      status: 'completed',
+      direction: 'outbound',
+      timestamp: iso(endMs),
+      start_time: iso(endMs - durationSec * 1000),
+      end_time: iso(endMs),
+      duration: String(durationSec),
+    });
+    return { delivery, legCallId: `vonage:${leg}` };
+  }
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery {
     return this.event({
       start_time: iso(startMs),
@@ -251,6 +291,22 @@ export class PlivoLifecycle extends HttpSender implements CarrierSender {
       EndTime: plivoTime(endMs),
       HangupCause: status === 'completed' ? 'NORMAL_CLEARING' : 'USER_BUSY',
     });
+  }
+  buyerLeg(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string } {
+    const leg = randomUUID();
+    const delivery = this.form({
+      CallUUID: leg,
+      ALegUUID: call.id,
+      Direction: 'outbound',
+      From: digits(call.to),
+      To: digits(buyer),
+      CallStatus: 'completed',
+      Event: 'Hangup',
+      Duration: String(durationSec),
+      EndTime: plivoTime(endMs),
+      HangupCause: 'NORMAL_CLEARING',
+    });
+    return { delivery, legCallId: `plivo:${leg}` };
   }
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery {
     const url = this.stack.media.carrierRecordingUrl('plivo', recordingId, this.account().plivo!.authId);

@@ -247,6 +247,43 @@ describe('the same call lifecycle through every carrier gives the same ledger', 
     }
   });
 
+  it("a buyer leg (Twilio <Dial>, Vonage connect, Plivo Dial) is stored on the caller's call, never a call of its own", async () => {
+    const endMs = nowSec();
+    const calls = newCalls().filter(([s]) => s.buyerLeg !== undefined);
+    expect(calls.map(([s]) => s.carrier)).toEqual(['twilio', 'vonage', 'plivo']);
+    const legs: string[] = [];
+    for (const [s, call] of calls) {
+      const leg = s.buyerLeg!(call, '+15125550777', endMs - 1_000, 270);
+      legs.push(leg.legCallId);
+      // The buyer's leg ends before the caller's, and arrives first.
+      await s.deliver(leg.delivery);
+      await s.deliver(s.ringing(call, endMs - 301_000));
+      await s.deliver(s.terminal(call, 'completed', endMs, 300));
+    }
+    await settle();
+    await expectSameOutcome(calls, {
+      status: 'completed',
+      durationSec: 300,
+      billable: true,
+      amountCents: ACME.priceCents,
+      reasons: [],
+      startedAt: iso(endMs - 300_000),
+      endedAt: iso(endMs),
+      ...MAIN,
+      recording: null,
+      ledger: charge(endMs - 300_000),
+    });
+    for (const legCallId of legs) {
+      expectProblem(await apiGet(stack, callPath(legCallId), admin), 404, 'not-found');
+      expect(await callItem(stack, legCallId), legCallId).toBeNull();
+    }
+    // The leg's completed event is on the caller's item, in its child-leg slot, beside the caller's own.
+    for (const [s, call] of calls) {
+      const item = await callItem(stack, s.callId(call));
+      expect(Object.keys(item ?? {}).filter((k) => /^[sc]_/.test(k)).sort(), s.carrier).toEqual(['c_completed', 's_completed', 's_ringing']);
+    }
+  });
+
   it('a repeat caller within the window → duplicate_caller on the second call, whichever carrier', async () => {
     const firstEnd = nowSec() - 3_600_000;
     const secondEnd = nowSec();
@@ -346,9 +383,9 @@ describe('the same call lifecycle through every carrier gives the same ledger', 
     const perCall = new Map<string, number>();
     for (const e of entries) perCall.set(e.callId, (perCall.get(e.callId) ?? 0) + 1);
     expect(Object.fromEntries(perCall)).toEqual(Object.fromEntries(expectedCharges));
-    // Four billable scenarios' calls per carrier.
-    for (const carrier of ['twilio', 'telnyx', 'vonage', 'plivo']) {
-      expect([...expectedCharges.keys()].filter((id) => id.startsWith(`${carrier}:`)), carrier).toHaveLength(4);
+    // Four billable scenarios' calls per carrier, and the call with a buyer leg for those that have one.
+    for (const [carrier, n] of [['twilio', 5], ['telnyx', 4], ['vonage', 5], ['plivo', 5]] as const) {
+      expect([...expectedCharges.keys()].filter((id) => id.startsWith(`${carrier}:`)), carrier).toHaveLength(n);
     }
   });
 });
