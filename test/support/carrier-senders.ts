@@ -41,6 +41,11 @@ export interface CarrierSender {
   terminal(call: LifecycleCall, status: 'completed' | 'busy', endMs: number, durationSec?: number): Delivery;
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery;
   /**
+   * A call a machine answered, completed after `durationSec`: Twilio says so on the status callback (AnsweredBy); the
+   * other carriers send the detection result apart, here delivered before the hangup.
+   */
+  machineAnswered(call: LifecycleCall, endMs: number, durationSec: number): Delivery[];
+  /**
    * The end of the leg the carrier dialled from the call to the buyer's line (`buyer`), `durationSec` of talk, and
    * the id CallLedger would give that leg if it were a call of its own. Telnyx has none: its transfer leg is a call of
    * its own (docs/CONTRACTS.md, "Carriers").
@@ -111,6 +116,10 @@ export class TwilioLifecycle implements CarrierSender {
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery {
     return this.delivery(this.twilio.recording({ callSid: call.id, from: call.from, to: call.to }, recordingId, startMs, durationSec));
   }
+  machineAnswered(call: LifecycleCall, endMs: number, durationSec: number): Delivery[] {
+    const form = this.twilio.terminal({ callSid: call.id, from: call.from, to: call.to }, 'completed', endMs, durationSec);
+    return [this.delivery([...form, ['AnsweredBy', 'machine_start']])];
+  }
   buyerLeg(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string } {
     const legSid = newCallSid();
     const form: Form = [
@@ -176,6 +185,10 @@ export class TelnyxLifecycle extends HttpSender implements CarrierSender {
       end_time: iso(endMs),
     });
   }
+  machineAnswered(call: LifecycleCall, endMs: number, durationSec: number): Delivery[] {
+    const detected = this.event('call.machine.detection.ended', call, endMs - (durationSec - 3) * 1000, { result: 'machine' });
+    return [detected, this.terminal(call, 'completed', endMs, durationSec)];
+  }
   recording(call: LifecycleCall, recordingId: string, startMs: number, durationSec: number): Delivery {
     const wav = this.stack.media.carrierRecordingUrl('telnyx', recordingId);
     return this.event('call.recording.saved', call, startMs + durationSec * 1000 + 1000, {
@@ -222,6 +235,11 @@ export class VonageLifecycle extends HttpSender implements CarrierSender {
       price: '0.01350000',
       network: 'US-FIXED',
     });
+  }
+  machineAnswered(call: LifecycleCall, endMs: number, durationSec: number): Delivery[] {
+    // Detection on the caller's own leg names it `call_uuid` and says its direction.
+    const detected = this.event({ call_uuid: call.legId, conversation_uuid: call.id, status: 'machine', direction: 'inbound', timestamp: iso(endMs - (durationSec - 3) * 1000) });
+    return [detected, this.terminal(call, 'completed', endMs, durationSec)];
   }
   buyerLeg(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string } {
     const leg = randomUUID();
@@ -291,6 +309,10 @@ export class PlivoLifecycle extends HttpSender implements CarrierSender {
       EndTime: plivoTime(endMs),
       HangupCause: status === 'completed' ? 'NORMAL_CLEARING' : 'USER_BUSY',
     });
+  }
+  machineAnswered(call: LifecycleCall, endMs: number, durationSec: number): Delivery[] {
+    const detected = this.form({ ...this.call(call), CallStatus: 'in-progress', Event: 'MachineDetection', Machine: 'true' });
+    return [detected, this.terminal(call, 'completed', endMs, durationSec)];
   }
   buyerLeg(call: LifecycleCall, buyer: string, endMs: number, durationSec: number): { delivery: Delivery; legCallId: string } {
     const leg = randomUUID();

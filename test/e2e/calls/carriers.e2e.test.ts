@@ -247,6 +247,32 @@ describe('the same call lifecycle through every carrier gives the same ledger', 
     }
   });
 
+  it('a machine answered: machine_answered, no charge, whether the carrier says so on the hangup or apart, before it', async () => {
+    const endMs = nowSec();
+    const calls = newCalls();
+    for (const [s, call] of calls) {
+      await s.deliver(s.ringing(call, endMs - 201_000));
+      // The detection result is processed alone first: rating must find it on the item.
+      const [first, ...rest] = s.machineAnswered(call, endMs, 200);
+      await s.deliver(first!);
+      await settle();
+      for (const d of rest) await s.deliver(d);
+    }
+    await settle();
+    await expectSameOutcome(calls, {
+      status: 'completed',
+      durationSec: 200,
+      billable: false,
+      amountCents: 0,
+      reasons: ['machine_answered'],
+      startedAt: iso(endMs - 200_000),
+      endedAt: iso(endMs),
+      ...MAIN,
+      recording: null,
+      ledger: [],
+    });
+  });
+
   it("a buyer leg (Twilio <Dial>, Vonage connect, Plivo Dial) is stored on the caller's call, never a call of its own", async () => {
     const endMs = nowSec();
     const calls = newCalls().filter(([s]) => s.buyerLeg !== undefined);
