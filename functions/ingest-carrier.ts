@@ -1,6 +1,7 @@
 /**
  * Lambda: POST /webhooks/{telnyx,vonage,plivo}/{accountId}. One function for the three carriers: it takes the
  * carrier from the route, verifies and normalises the webhook with that carrier's scheme, enqueues it, answers 204
+ * (Telnyx: 200)
  * (docs/ARCHITECTURE.md, "Carrier webhooks: one function").
  */
 import middy from '@middy/core';
@@ -34,9 +35,10 @@ export const handler = middy<HttpEvent, HttpResult>()
   .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(publishMetrics())
   .handler(async (event) => {
+    const carrier = carrierOfRoute(event);
     await ingestCarrierWebhook(
       {
-        carrier: carrierOfRoute(event),
+        carrier,
         method: event.requestContext.http.method,
         accountId: event.pathParameters?.accountId,
         rawPath: event.rawPath,
@@ -46,5 +48,6 @@ export const handler = middy<HttpEvent, HttpResult>()
       },
       deps,
     );
-    return noContent();
+    // Telnyx's Voice API guide delivers to the failover URL on any answer but 200 OK; the others take Twilio's 204.
+    return carrier === 'telnyx' ? { statusCode: 200, headers: {}, body: '' } : noContent();
   });

@@ -20,19 +20,20 @@ const PlivoCallback = z
   .catchall(z.union([z.string(), z.array(z.string())]))
   .describe('Plivo answer, hangup, ring, GetDigits or recording callback parameters');
 
-const ANSWERS = { 204: { description: 'Accepted: durable in SQS (or an event type that carries no billing fact, not recorded)' } };
+const ACCEPTED = 'Accepted: durable in SQS (or an event type that carries no billing fact, not recorded)';
+const ANSWERS = { 204: { description: ACCEPTED } };
 const PROBLEMS = [400, 403, 404, 405, 413, 415];
 
 export const CARRIER_WEBHOOK_OPENAPI = {
   'ANY /webhooks/telnyx/{accountId}': {
-    summary: "Telnyx Call Control webhooks (JSON, Ed25519-signed over timestamp|body with the account's public key, 300 s tolerance). 204 once durable in SQS.",
+    summary: "Telnyx Call Control webhooks (JSON, Ed25519-signed over timestamp|body with the account's public key, 300 s tolerance). 200 (Telnyx fails over on anything else) once durable in SQS.",
     auth: 'carrier',
     request: TelnyxWebhook,
     headers: [
       { name: 'telnyx-signature-ed25519', required: true, description: 'Base64 Ed25519 signature of `${telnyx-timestamp}|${raw body}`' },
       { name: 'telnyx-timestamp', required: true, description: 'Unix seconds; within 300 s of now either way' },
     ],
-    responses: ANSWERS,
+    responses: { 200: { description: `${ACCEPTED}; empty body` } },
     problems: PROBLEMS,
   },
   'ANY /webhooks/vonage/{accountId}': {

@@ -78,7 +78,7 @@ function fixtureRequest(carrier: Carrier, file: string): { req: CarrierWebhookRe
 
 const outcome = (req: CarrierWebhookRequest, deps: CarrierIngestDeps) =>
   ingestCarrierWebhook(req, deps).then(
-    (a) => ({ status: 204, kind: a.kind }),
+    (a) => ({ status: 'ok', kind: a.kind }),
     (e: { status?: number; slug?: string; errors?: unknown }) => ({ status: e.status ?? 500, slug: e.slug, errors: e.errors }),
   );
 
@@ -87,10 +87,10 @@ describe.each([
   ['vonage', 'completed.json'],
   ['plivo', 'hangup.form'],
 ] as const)('%s webhooks', (carrier, file) => {
-  it('a signed fixture is enqueued once, its raw body byte for byte, and answered 204', async () => {
+  it('a signed fixture is enqueued once, its raw body byte for byte, and answered with success', async () => {
     const { req, nowSec } = fixtureRequest(carrier, file);
     const h = harness(nowSec);
-    expect(await outcome(req, h.deps)).toEqual({ status: 204, kind: 'accepted' });
+    expect(await outcome(req, h.deps)).toEqual({ status: 'ok', kind: 'accepted' });
     expect(h.sent).toHaveLength(1);
     expect(h.sent[0]!.event.callId.startsWith(`${carrier}:`)).toBe(true);
     expect(h.sent[0]!.event.accountId).toBe(FIXTURE_ACCOUNT_ID);
@@ -137,14 +137,14 @@ describe('per-carrier verification over the raw request', () => {
       expect(await outcome({ ...req, headers }, h.deps)).toMatchObject({ status: 403, slug: 'bad-signature' });
     }
     const fresh = { 'content-type': 'application/json', ...signTelnyx(tk.account.privateKeyPem, req.body, nowSec - 300) };
-    expect(await outcome({ ...req, headers: fresh }, h.deps)).toEqual({ status: 204, kind: 'accepted' });
+    expect(await outcome({ ...req, headers: fresh }, h.deps)).toEqual({ status: 'ok', kind: 'accepted' });
     expect(h.sent).toHaveLength(1);
   });
 
-  it('Telnyx: an event type without a billing fact is answered 204 and nothing is enqueued', async () => {
+  it('Telnyx: an event type without a billing fact is answered with success and nothing is enqueued', async () => {
     const { req, nowSec } = fixtureRequest('telnyx', 'call-speak-ended.json');
     const h = harness(nowSec);
-    expect(await outcome(req, h.deps)).toEqual({ status: 204, kind: 'ignored' });
+    expect(await outcome(req, h.deps)).toEqual({ status: 'ok', kind: 'ignored' });
     expect(h.sent).toEqual([]);
     expect(h.seen.accepted).toBe(0);
   });
@@ -189,7 +189,7 @@ describe('per-carrier verification over the raw request', () => {
     const url = `${BASE}${req.rawPath}`;
     const h = harness(nowSec);
     const withSig = (tokens: string[]) => ({ ...req, headers: { 'content-type': 'application/x-www-form-urlencoded', ...signPlivo(tokens, url, params, '12345678901234567890') } });
-    expect(await outcome(withSig([pk.previousAuthToken]), h.deps)).toEqual({ status: 204, kind: 'accepted' });
+    expect(await outcome(withSig([pk.previousAuthToken]), h.deps)).toEqual({ status: 'ok', kind: 'accepted' });
     expect(await outcome(withSig([pk.otherAuthToken]), h.deps)).toMatchObject({ status: 403, slug: 'bad-signature' });
     // Signed for another path (another account's URL): the URL is part of what Plivo signs.
     const elsewhere = { ...withSig([pk.authToken]), accountId: 'other', rawPath: '/webhooks/plivo/other' };
