@@ -3,6 +3,7 @@
  * the check order and its statuses, nothing enqueued on any refusal, the raw body verified and archived byte for
  * byte, the account's configured credentials (rotation included) and the 503 for credentials that cannot be used.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ingestCarrierWebhook, type CarrierIngestDeps, type CarrierWebhookRequest } from '../../../shared/app/calls/carrier-ingest';
 import type { Log, Telemetry } from '../../../shared/app/kernel/ports';
@@ -207,6 +208,41 @@ describe('per-carrier verification over the raw request', () => {
     expect(res).toMatchObject({ status: 400, slug: 'malformed-request' });
     expect((res as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual(['CallStatus']);
     expect(h.sent).toEqual([]);
+  });
+});
+
+describe('nothing is written on any error (property)', () => {
+  const FILES = { telnyx: 'call-hangup-completed.json', vonage: 'completed.json', plivo: 'hangup.form' } as const;
+
+  it('any change to the signed body is refused with a 4xx and enqueues nothing; the body as signed is enqueued once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('telnyx', 'vonage', 'plivo' as const),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        async (carrier, at, xor) => {
+          const { req, nowSec } = fixtureRequest(carrier, FILES[carrier]);
+          const h = harness(nowSec);
+          const body = Buffer.from(req.body);
+          const i = at % body.length;
+          body[i] = body[i]! ^ xor;
+          const res = await outcome({ ...req, body }, h.deps);
+          // A Plivo form signs decoded values: a change that decodes to the same form is the same request.
+          const same = carrier === 'plivo' && new URLSearchParams(body.toString('utf8')).toString() === new URLSearchParams(req.body.toString('utf8')).toString();
+          if (same) return;
+          expect(res.status, `${carrier} byte ${i} ^ ${xor}`).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          expect(h.sent).toEqual([]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    for (const carrier of ['telnyx', 'vonage', 'plivo'] as const) {
+      const { req, nowSec } = fixtureRequest(carrier, FILES[carrier]);
+      const h = harness(nowSec);
+      expect(await outcome(req, h.deps)).toEqual({ status: 'ok', kind: 'accepted' });
+      expect(h.sent).toHaveLength(1);
+    }
   });
 });
 
