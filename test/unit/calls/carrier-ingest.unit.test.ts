@@ -253,3 +253,16 @@ describe('carrierOfRoute', () => {
     for (const routeKey of ['ANY /webhooks/twilio/{accountId}', 'GET /v1/calls', '$default']) expect(() => carrierOfRoute({ routeKey })).toThrow();
   });
 });
+
+describe('carrier call ids are readable wherever a call id is taken', () => {
+  it('a call id with the carriers\' dashes and dots names a call (API routes, CRM outcomes); others still do not', async () => {
+    const { CALL_ID } = await import('../../../shared/app/calls/call-access');
+    const { OutcomeInputSchema } = await import('../../../shared/domain/outcomes/outcomes-schema');
+    const ids = ['telnyx:7f3c9a1e-2b4d-4c6e-8f0a-1b2c3d4e5f60', 'vonage:CON-4f1e2d3c-5b6a-4789-8a9b-0c1d2e3f4a5b', 'plivo:c5a1e2f3-4b6d-4e8f-9a0b-1c2d3e4f5a6b'];
+    for (const id of ids) {
+      expect(CALL_ID.test(id), id).toBe(true);
+      expect(OutcomeInputSchema.safeParse({ externalId: 'x', callId: id, occurredAt: '2026-11-24T15:00:00Z', status: 'booked' }).success, id).toBe(true);
+    }
+    for (const bad of ['telnyx:', 'telnyx:-leading', 'TELNYX:abc', 'telnyx:a b', `telnyx:${'a'.repeat(129)}`]) expect(CALL_ID.test(bad), bad).toBe(false);
+  });
+});
