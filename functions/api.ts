@@ -34,6 +34,7 @@ import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
 import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
 import { loadPilotConfig } from '../shared/adapters/pilots/env';
 import { networkRouteDeps } from '../shared/adapters/networks/deps';
+import { CarrierConfigRepo } from '../shared/adapters/catalog/carrier-config-repo';
 import { openApiDocument } from '../shared/adapters/http/openapi';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'aggregatesTable', 'recordingsBucket', 'callerHashKeyRef', 'anchorsBucket', 'archiveBucket', 'piiKeyRef', 'ingestQueueUrl']);
@@ -84,6 +85,8 @@ const handlers = mount(
     // A verdict may open a dispute: the QA routes share the ledger routes' dispute dependencies.
     qa: qaDeps(config, ledgerDeps, shared),
     compliance: complianceDeps(config, shared),
+    // Which carriers' webhooks the account takes, with which secret names (Telnyx, Vonage, Plivo).
+    carriers: { store: new CarrierConfigRepo({ mainTable: config.mainTable }) },
     privacy: privacyDeps(config, shared),
     // Networks: registrations (the postback secret shown once), rotation, the drift report. PUBLIC_BASE_URL is read on
     // the first network route only (every deployed function has it; tests of other routes need not).

@@ -70,7 +70,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ingestNetwork' | 'networkSettle' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'networkSettle' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -223,6 +223,8 @@ export const BUCKETS = {
 
 export const FUNCTIONS = {
   ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
+  // Telnyx, Vonage and Plivo webhooks: one function, the carrier taken from the route (docs/ARCHITECTURE.md).
+  ingestCarrier: { id: 'ingestCarrier', entry: 'functions/ingest-carrier.ts', memoryMb: 512, timeoutSec: 10 },
   // Network postbacks (Ringba pixels, Retreaver webhooks, TrackDrive posts): secret in the path, enqueued on the ingest queue.
   ingestNetwork: { id: 'ingestNetwork', entry: 'functions/ingest-network.ts', memoryMb: 512, timeoutSec: 10 },
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
@@ -254,6 +256,16 @@ export const ALARMED_METRICS = {
   callAccountConflict: 'CallAccountConflict',
 } as const;
 
+/**
+ * Where each carrier serves recordings: Telnyx's presigned storage (s3.amazonaws.com, and its API host), Vonage's
+ * media API in every region, Plivo's media host.
+ */
+export const CARRIER_RECORDING_HOSTS_DEFAULT = {
+  telnyx: ['s3.amazonaws.com', 'api.telnyx.com'],
+  vonage: ['api.nexmo.com', 'api-us.nexmo.com', 'api-eu.nexmo.com', 'api-ap.nexmo.com'],
+  plivo: ['media.plivo.com'],
+} as const;
+
 /** Environment variable names every function reads its resource names from (validated with zod at cold start). */
 export const ENV = {
   mainTable: 'MAIN_TABLE',
@@ -273,6 +285,8 @@ export const ENV = {
   secretsRef: 'SECRETS_REF',
   /** Comma-separated hosts the recording fetcher may download from (SSRF guard): `api.twilio.com` in AWS. */
   recordingUrlAllowedHosts: 'RECORDING_URL_ALLOWED_HOSTS',
+  /** The other carriers' media hosts, JSON `{"telnyx": [...], "vonage": [...], "plivo": [...]}` (SSRF guard, per carrier). */
+  carrierRecordingHosts: 'CARRIER_RECORDING_HOSTS',
   /** The Object Lock bucket of seal anchors (sealer writes, the API's verify reads). */
   anchorsBucket: 'ANCHORS_BUCKET',
   /** Width of a sealed interval of `createdAt`, ms (default one hour). */

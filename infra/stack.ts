@@ -42,6 +42,8 @@ export interface CallLedgerStackProps extends StackProps {
 export const CALLER_HASH_KEY_PARAM = 'caller-hash-key';
 /** SSM sub-path of provider secrets: `twilio/<accountId>/auth-token`. */
 export const TWILIO_SECRETS_PATH = 'twilio/';
+/** SSM sub-paths of the other carriers' secrets (shared/domain/catalog/carriers.ts): `<carrier>/<accountId>/<name>`. */
+export const CARRIER_SECRETS_PATHS = ['telnyx/', 'vonage/', 'plivo/'] as const;
 
 export class CallLedgerStack extends Stack {
   readonly data: DataTables;
@@ -94,6 +96,7 @@ export class CallLedgerStack extends Stack {
       [ENV_NAMES.piiKeyRef]: this.piiKey.keyRef,
       [ENV_NAMES.secretsRef]: `ssm:${config.ssmPrefix}`,
       [ENV_NAMES.recordingUrlAllowedHosts]: config.recordingUrlAllowedHosts.join(','),
+      [ENV_NAMES.carrierRecordingHosts]: JSON.stringify(config.carrierRecordingHosts),
       [ENV_NAMES.anchorsBucket]: anchors.bucketName,
       [ENV_NAMES.sealIntervalMs]: String(DEFAULT_SEAL_OPTIONS.intervalMs),
       [ENV_NAMES.sealGraceMs]: String(DEFAULT_SEAL_OPTIONS.graceMs),
@@ -237,6 +240,10 @@ export class CallLedgerStack extends Stack {
       value: `${publicBaseUrl}/webhooks/twilio/<accountId>`,
       description: 'Status callback and recording status callback URL for each account',
     });
+    new CfnOutput(this, 'CarrierWebhookUrlTemplate', {
+      value: `${publicBaseUrl}/webhooks/<telnyx|vonage|plivo>/<accountId>`,
+      description: 'Telnyx webhook URL, Vonage event_url, Plivo hangup/callback URL for each account',
+    });
     for (const [key, table] of Object.entries(this.data.tables)) {
       new CfnOutput(this, `${TABLES[key as keyof typeof TABLES].id}TableName`, { value: table.tableName });
     }
@@ -272,6 +279,10 @@ export class CallLedgerStack extends Stack {
     grantTable(f.networkSettle, main, TABLES.main, [...DDB_READ, ...DDB_WRITE]);
     grantTable(f.networkSettle, ledger, TABLES.ledger, DDB_READ);
     grantSsmRead(f.networkSettle, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    // ingestCarrier: the same for Telnyx, Vonage and Plivo, with their secrets (never Twilio's).
+    grantTable(f.ingestCarrier, main, TABLES.main, DDB_READ);
+    for (const sub of CARRIER_SECRETS_PATHS) grantSsmRead(f.ingestCarrier, this, config.ssmPrefix, sub);
+    ingest.queue.grantSendMessages(f.ingestCarrier);
 
     // ledgerWriter: fold + rate calls (main: read/write), append ledger entries in the rating transaction,
     // archive raw batches, hand completed recordings to the fetcher, hash callers with the HMAC key.
@@ -288,6 +299,7 @@ export class CallLedgerStack extends Stack {
     grantTable(f.recordingFetcher, main, TABLES.main, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     grantObjectWrite(f.recordingFetcher, recordingsBucket, 'recordings/');
     grantSsmRead(f.recordingFetcher, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
+    for (const sub of CARRIER_SECRETS_PATHS) grantSsmRead(f.recordingFetcher, this, config.ssmPrefix, sub);
     // Recordings are stored with their retention and hold tags (PutObject with tags needs PutObjectTagging)
     // and the hold tag follows a dispute opened while the recording was being stored.
     f.recordingFetcher.addToRolePolicy(
@@ -405,16 +417,20 @@ export class CallLedgerStack extends Stack {
     const usesSecrets: [LedgerFunction, string][] = [
       [this.functions.ingestTwilio, TWILIO_SECRETS_PATH],
       [this.functions.recordingFetcher, TWILIO_SECRETS_PATH],
+      ...CARRIER_SECRETS_PATHS.flatMap((sub) => [
+        [this.functions.ingestCarrier, sub] as [LedgerFunction, string],
+        [this.functions.recordingFetcher, sub] as [LedgerFunction, string],
+      ]),
     ];
     for (const [f, sub] of usesSecrets) {
       Validations.of(f).acknowledge({
         id: resource(ssmParam(sub)),
         reason:
-          'Twilio auth tokens are one SSM SecureString per customer account (twilio/<accountId>/auth-token); ' +
-          'accounts are added at run time, so the grant covers the twilio/ path of this environment only.',
+          'Provider secrets are SSM SecureStrings per customer account (twilio/<accountId>/auth-token, ' +
+          'telnyx|vonage|plivo/<accountId>/…); accounts are added at run time, so each grant covers one provider path of this environment only.',
       });
     }
-    for (const f of [this.functions.ingestTwilio, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
+    for (const f of [this.functions.ingestTwilio, this.functions.ingestCarrier, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
       Validations.of(f).acknowledge({
         id: resource(`${arnPrefix('kms')}:key/*`),
         reason:

@@ -7,6 +7,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { CARRIER_RECORDING_HOSTS_DEFAULT } from '../resources';
 
 /** The log retention periods CloudWatch Logs accepts (RetentionDays' numeric values; INFINITE is not offered). */
 const RETENTION_DAYS = new Set<number>(
@@ -46,6 +47,14 @@ export const environmentConfigSchema = z
     deletionProtection: z.boolean(),
     /** Hosts the recording fetcher may download from (RECORDING_URL_ALLOWED_HOSTS). */
     recordingUrlAllowedHosts: z.array(hostName).min(1),
+    /** Each other carrier's media hosts (CARRIER_RECORDING_HOSTS); default: their public media hosts. */
+    carrierRecordingHosts: z
+      .strictObject({ telnyx: z.array(hostName).min(1), vonage: z.array(hostName).min(1), plivo: z.array(hostName).min(1) })
+      .default(() => ({
+        telnyx: [...CARRIER_RECORDING_HOSTS_DEFAULT.telnyx],
+        vonage: [...CARRIER_RECORDING_HOSTS_DEFAULT.vonage],
+        plivo: [...CARRIER_RECORDING_HOSTS_DEFAULT.plivo],
+      })),
     /** SSM Parameter Store prefix of this environment's secrets, e.g. `/callledger/dev/`. */
     ssmPrefix: z.string().regex(/^\/[a-z0-9-]+(\/[a-z0-9-]+)*\/$/, 'expected /callledger/<env>/ (leading and trailing /)'),
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']),

@@ -33,6 +33,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   ingestNetwork:
     'Tracking platforms sign nothing they send: a network\'s postback URL carries a 256-bit random secret as its last ' +
     'path segment, compared in constant time in the function against the SHA-256 digests stored for the network.',
+  ingestCarrier:
+    'Telnyx, Vonage and Plivo sign their webhooks (Ed25519, HS256 JWT, HMAC-SHA256) with keys no authorizer holds; ' +
+    'every webhook is verified in the function over its raw body with the account\'s credentials from SSM.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',

@@ -1,10 +1,16 @@
 /**
- * A loopback stand-in for Twilio's recording media host (api.twilio.com), for tests and the demo:
- * `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}[.wav]` with HTTP basic auth
- * (AccountSid:authToken) returns deterministic WAV bytes derived from the RecordingSid, so a test can compute
- * the sha256 the fetcher must record.
+ * A loopback stand-in for the carriers' recording media hosts, for tests and the demo. Each returns deterministic
+ * WAV bytes derived from the recording id, so a test can compute the sha256 the fetcher must record:
+ * - Twilio (api.twilio.com): `GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}[.wav]`, basic auth
+ *   AccountSid:authToken;
+ * - Telnyx (its recording storage): `GET /telnyx/recordings/{id}.wav?X-Amz-Expires=600&X-Amz-Signature=…`, a presigned
+ *   URL, valid without (and, as S3, refused with) an Authorization header;
+ * - Vonage (api.nexmo.com): `GET /v1/files/{recording_uuid}`, `Authorization: Bearer <JWT>` signed RS256 with the
+ *   application's private key, checked with its public key (claims `application_id`, `exp`);
+ * - Plivo (media.plivo.com): `GET /v1/Account/{authId}/Recording/{id}.wav`, basic auth authId:authToken.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import type { FakeCarrierCredentials } from './carrier-secrets';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -49,6 +55,8 @@ export interface FakeMediaOptions {
   readonly port?: number;
   /** AccountSid → auth token; looked up on every request, so accounts can be added after start. */
   readonly credentials: ReadonlyMap<string, string> | ((accountSid: string) => string | undefined);
+  /** The other carriers' credentials (carrier-secrets.ts); absent: their paths answer 401. */
+  readonly carriers?: FakeCarrierCredentials;
 }
 
 export interface FakeMedia {
@@ -56,6 +64,8 @@ export interface FakeMedia {
   readonly baseUrl: string;
   /** Twilio's RecordingUrl form (no extension) for a recording of an account. */
   recordingUrl(accountSid: string, recordingSid: string): string;
+  /** A Telnyx `recording_urls.wav`, a Vonage `recording_url` or a Plivo `RecordUrl` on this host. */
+  carrierRecordingUrl(carrier: 'telnyx' | 'vonage' | 'plivo', recordingId: string, plivoAuthId?: string): string;
   /** Requests answered, by outcome. */
   stats(): { requests: number; served: number; unauthorized: number; notFound: number; injectedFailures: number };
   /** Requests per RecordingSid (any outcome). */
@@ -66,6 +76,50 @@ export interface FakeMedia {
 }
 
 const PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Recordings\/([A-Za-z0-9]+)(\.wav)?$/;
+const TELNYX_PATH = /^\/telnyx\/recordings\/([A-Za-z0-9._-]+)\.wav$/;
+const VONAGE_PATH = /^\/v1\/files\/([A-Za-z0-9._-]+)$/;
+const PLIVO_PATH = /^\/v1\/Account\/([^/]+)\/Recording\/([A-Za-z0-9._-]+)\.wav$/;
+
+/** The fake storage's presigning key (a real one is Telnyx's; the URL is all the fetcher gets). */
+const TELNYX_STORAGE_KEY = 'fake-telnyx-storage';
+const telnyxPresign = (id: string) => createHmac('sha256', TELNYX_STORAGE_KEY).update(id).digest('hex');
+
+function bearerOf(header: string | undefined): string | null {
+  return /^Bearer ([^\s]+)$/.exec(header ?? '')?.[1] ?? null;
+}
+
+/** A Vonage media JWT: RS256 under the public key of the application it names, not expired. */
+function vonageJwtValid(jwt: string | null, publicKeys: Readonly<Record<string, string>>): boolean {
+  const [h, c, sig] = jwt?.split('.') ?? [];
+  if (h === undefined || c === undefined || sig === undefined) return false;
+  try {
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg?: unknown };
+    const claims = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as { application_id?: unknown; exp?: unknown };
+    const pem = typeof claims.application_id === 'string' ? publicKeys[claims.application_id] : undefined;
+    if (header.alg !== 'RS256' || pem === undefined || typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) return false;
+    return verifySignature('sha256', Buffer.from(`${h}.${c}`), createPublicKey(pem), Buffer.from(sig, 'base64url'));
+  } catch {
+    return false;
+  }
+}
+
+/** The recording id a carrier request names, when its credentials are good; `unauthorized` or null (no such path). */
+function carrierRequest(url: string, authorization: string | undefined, carriers: FakeCarrierCredentials | undefined): string | 'unauthorized' | null {
+  const [path = '', query = ''] = url.split('?');
+  const telnyx = TELNYX_PATH.exec(path);
+  if (telnyx) {
+    const signature = new URLSearchParams(query).get('X-Amz-Signature');
+    return authorization === undefined && signature === telnyxPresign(telnyx[1]!) ? telnyx[1]! : 'unauthorized';
+  }
+  const vonage = VONAGE_PATH.exec(path);
+  if (vonage) return vonageJwtValid(bearerOf(authorization), carriers?.vonagePublicKeys ?? {}) ? vonage[1]! : 'unauthorized';
+  const plivo = PLIVO_PATH.exec(path);
+  if (plivo) {
+    const token = carriers?.plivo.get(plivo[1]!);
+    return token !== undefined && credentialsMatch(authorization, plivo[1]!, token) ? plivo[2]! : 'unauthorized';
+  }
+  return null;
+}
 
 function credentialsMatch(header: string | undefined, accountSid: string, token: string): boolean {
   if (!header?.startsWith('Basic ')) return false;
@@ -93,15 +147,21 @@ export async function startFakeMedia(opts: FakeMediaOptions): Promise<FakeMedia>
 
   const server = createServer((req, res) => {
     counts.requests += 1;
-    const match = PATH.exec((req.url ?? '/').split('?')[0]!);
-    if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const match = PATH.exec(path);
+    const carrier = match ? null : carrierRequest(req.url ?? '/', req.headers.authorization, opts.carriers);
+    if ((!match && carrier === null) || (req.method !== 'GET' && req.method !== 'HEAD')) {
       counts.notFound += 1;
       return twilioError(res, 404, 'The requested resource was not found');
     }
-    const [, accountSid, recordingSid] = match as unknown as [string, string, string];
+    if (carrier === 'unauthorized') {
+      counts.unauthorized += 1;
+      return twilioError(res, 401, 'Authenticate');
+    }
+    const [, accountSid, recordingSid] = match ? (match as unknown as [string, string, string]) : ['', '', carrier!];
     perRecording.set(recordingSid, (perRecording.get(recordingSid) ?? 0) + 1);
-    const token = lookup(accountSid);
-    if (!token || !credentialsMatch(req.headers.authorization, accountSid, token)) {
+    const token = match ? lookup(accountSid) : 'carrier';
+    if (!token || (match && !credentialsMatch(req.headers.authorization, accountSid, token))) {
       counts.unauthorized += 1;
       return twilioError(res, 401, 'Authenticate');
     }
@@ -127,6 +187,12 @@ export async function startFakeMedia(opts: FakeMediaOptions): Promise<FakeMedia>
   return {
     baseUrl,
     recordingUrl: (accountSid, recordingSid) => `${baseUrl}/2010-04-01/Accounts/${accountSid}/Recordings/${recordingSid}`,
+    carrierRecordingUrl: (carrier, id, authId) =>
+      carrier === 'telnyx'
+        ? `${baseUrl}/telnyx/recordings/${id}.wav?X-Amz-Expires=600&X-Amz-Signature=${telnyxPresign(id)}`
+        : carrier === 'vonage'
+          ? `${baseUrl}/v1/files/${id}`
+          : `${baseUrl}/v1/Account/${authId ?? ''}/Recording/${id}.wav`,
     stats: () => ({ ...counts }),
     requestsFor: (recordingSid) => perRecording.get(recordingSid) ?? 0,
     failNext: (recordingSid, times, status = 500) => {

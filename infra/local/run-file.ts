@@ -22,6 +22,8 @@ export interface RunFile {
   readonly apiKeys: LocalStack['secrets']['apiKeys'];
   /** accountId → the Twilio credentials the stack generated for it. */
   readonly twilio: Record<string, { readonly accountSid: string; readonly authToken: string }>;
+  /** The Telnyx, Vonage and Plivo credentials the stack generated for the seed's carrier settings (carrier-secrets.ts). */
+  readonly carriers: LocalStack['secrets']['carriers'];
 }
 
 export function runFileContents(
@@ -38,6 +40,7 @@ export function runFileContents(
     twilio: Object.fromEntries(
       stack.seed.accounts.map((a) => [a.accountId, { accountSid: a.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens[a.accountId]! }]),
     ),
+    carriers: stack.secrets.carriers,
   };
 }
 

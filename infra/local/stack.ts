@@ -17,6 +17,7 @@ import { ConfigRepo, configItems } from '../../shared/adapters/calls/main-repo';
 import { envNameForSecret } from '../../shared/adapters/platform/secrets';
 import { LOCAL_CREDENTIALS, REPO_ROOT, localClients, startEmulators, type EmulatorEndpoints, type Emulators, type LocalClients } from './emulators';
 import { startFakeMedia, type FakeMedia } from './fake-media';
+import { fakeCarrierCredentials, generateCarrierSecrets, type LocalCarrierSecrets } from './carrier-secrets';
 import { componentChecks } from './health';
 import { startHttpAdapter, type ComponentHealth, type HttpHandler } from './http-adapter';
 import { LOCAL_INVOKE_ENV } from './invoke';
@@ -81,6 +82,8 @@ export interface LocalSecrets {
   /** The key caller numbers are sealed with (PII_KEY_REF=env:PII_KEY; KMS data keys in AWS). */
   readonly piiKey: string;
   readonly apiKeys: readonly LocalApiKey[];
+  /** Telnyx, Vonage and Plivo credentials of the seed's accounts, generated like the Twilio tokens (carrier-secrets.ts). */
+  readonly carriers: LocalCarrierSecrets;
 }
 
 export interface LocalStack {
@@ -134,6 +137,7 @@ export function generateSecrets(seed: Seed): LocalSecrets {
     callerHashKey: randomBytes(32).toString('base64url'),
     piiKey: randomBytes(32).toString('base64url'),
     apiKeys: seed.apiKeys.map((k) => ({ ...k, key: `cl_local_${randomBytes(24).toString('base64url')}` })),
+    carriers: generateCarrierSecrets(seed),
   };
 }
 
@@ -187,6 +191,8 @@ export function handlerEnv(args: {
     [ENV.piiKeyRef]: 'env:PII_KEY',
     PII_KEY: args.secrets.piiKey,
     [ENV.recordingUrlAllowedHosts]: '127.0.0.1,localhost',
+    // Every carrier's media is the fake media host on loopback.
+    [ENV.carrierRecordingHosts]: JSON.stringify({ telnyx: ['127.0.0.1', 'localhost'], vonage: ['127.0.0.1', 'localhost'], plivo: ['127.0.0.1', 'localhost'] }),
     [ENV.anchorsBucket]: args.names.anchorsBucket,
     // Every function shares this process: Powertools keeps each invocation's context apart (infra/local/invoke.ts).
     ...LOCAL_INVOKE_ENV,
@@ -197,6 +203,7 @@ export function handlerEnv(args: {
   for (const account of args.seed.accounts) {
     env[envNameForSecret(account.twilio.authTokenSecret)] = args.secrets.twilioAuthTokens[account.accountId]!;
   }
+  for (const [name, value] of Object.entries(args.secrets.carriers.values)) env[envNameForSecret(name)] = value;
   return env;
 }
 
@@ -283,7 +290,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // allSettled, not all: whatever did start must be registered for cleanup before a failure is rethrown.
     const [emulatorsResult, mediaResult] = await Promise.allSettled([
       startEmulators({ log, ...(persisted ? { dataDir: persisted.dir } : {}) }),
-      startFakeMedia({ credentials: twilioTokenBySid }),
+      startFakeMedia({ credentials: twilioTokenBySid, carriers: fakeCarrierCredentials(seed, secrets.carriers) }),
     ]);
     if (emulatorsResult.status === 'fulfilled') cleanups.push(() => emulatorsResult.value.stop());
     if (mediaResult.status === 'fulfilled') cleanups.push(() => mediaResult.value.stop());

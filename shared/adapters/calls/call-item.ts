@@ -6,7 +6,7 @@
  *
  * Slots are DynamoDB Maps with one-letter keys. What the slot's name or the call already says is not repeated:
  * - `accountId`, `callId` are on the item; `kind` and `status` (or `recordingId` + `recordingStatus`) are in the
- *   slot name (`s_<status>[_gather]`, `r_<recordingId>_<status>`); `provider` is the callId's prefix;
+ *   slot name (`s_<status>[_gather][_amd]`, `r_<recordingId>_<status>`); `provider` is the callId's prefix;
  * - the eventId is stored only when it is not the one parseTwilioEvent derives;
  * - times are epoch milliseconds (a Number is ~6 bytes, an ISO string 24), `receivedAt` as the delay after
  *   `occurredAt` (omitted when 0); a time not in `toISOString()` form is kept verbatim, so decoding is exact;
@@ -158,8 +158,8 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
   };
   if (attr.startsWith('s_') || attr.startsWith('c_')) {
     // `c_<status>`: a child leg's status event (fold.ts isChildLeg), which carries its parentCallId.
-    const gather = attr.startsWith('s_') && attr.endsWith('_gather');
-    const status = attr.slice(2, gather ? -'_gather'.length : undefined) as CallStatus;
+    // `s_<status>[_gather][_amd]`: the suffixes name the event (fold.ts slotName), not the status.
+    const status = (attr.startsWith('s_') ? attr.replace(/(_gather)?(_amd)?$/, '') : attr).slice(2) as CallStatus;
     const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
     // No longer stored: ''. A clear `f` (written before) or one a deletion request removed: read as it is.
     const from = typeof stored.f === 'string' ? stored.f : '';

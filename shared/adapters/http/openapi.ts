@@ -36,7 +36,7 @@ const PATH_PARAMETER = {
 const PROBLEM_TEXT: Readonly<Record<number, string>> = {
   400: 'Malformed request: every bad parameter or field is named (values are never echoed)',
   401: 'No or unknown bearer API key',
-  403: 'Forbidden: a read-only (analyst) key, or a bad Twilio signature',
+  403: 'Forbidden: a read-only (analyst) key, or a bad webhook signature (Twilio, Telnyx, Vonage, Plivo)',
   404: "No such resource. Another account's resource answers exactly the same (the same body, but for instance)",
   405: 'Method not allowed',
   406: 'Not acceptable: none of the media types in Accept is offered',

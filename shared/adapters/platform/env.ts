@@ -7,7 +7,7 @@
  */
 // zod/mini: the same validator with a tree-shakable API; every function loads this module, so bytes count.
 import * as z from 'zod/mini';
-import { ENV } from '../../../infra/resources';
+import { CARRIER_RECORDING_HOSTS_DEFAULT, ENV } from '../../../infra/resources';
 
 /** A reference to a single secret: `env:NAME` (local) or `ssm:/parameter/name` (AWS SSM SecureString). */
 const secretRef = z.string().check(z.regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\S+)$/, 'expected env:NAME or ssm:/parameter/name'));
@@ -23,6 +23,12 @@ const millis = (fallback: number, min: number) =>
       z.int('expected a whole number of milliseconds').check(z.gte(min, `at least ${min} ms`)),
     ),
   );
+
+/** Lower-case hosts (optionally host:port), at least one. */
+const hostList = z.pipe(
+  z.array(z.string().check(z.trim(), z.toLowerCase(), z.regex(/^[a-z0-9.-]+(:\d{1,5})?$/, 'expected a host or host:port'))),
+  z.array(z.string()).check(z.minLength(1, 'at least one host')),
+);
 
 const FIELDS = {
   mainTable: nonEmpty,
@@ -47,6 +53,23 @@ const FIELDS = {
     z.pipe(
       z.transform((s: string) => s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0)),
       z.array(z.string()).check(z.minLength(1, 'at least one host')),
+    ),
+  ),
+  /**
+   * The other carriers' media hosts, as JSON `{"telnyx": [...], "vonage": [...], "plivo": [...]}` (host or host:port,
+   * every carrier named); default: each carrier's public media hosts (CARRIER_RECORDING_HOSTS_DEFAULT).
+   */
+  carrierRecordingHosts: z.pipe(
+    z._default(z.string(), JSON.stringify(CARRIER_RECORDING_HOSTS_DEFAULT)),
+    z.pipe(
+      z.transform((s: string): unknown => {
+        try {
+          return JSON.parse(s);
+        } catch {
+          return null;
+        }
+      }),
+      z.strictObject({ telnyx: hostList, vonage: hostList, plivo: hostList }),
     ),
   ),
   anchorsBucket: nonEmpty,

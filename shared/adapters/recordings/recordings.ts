@@ -1,5 +1,5 @@
 /**
- * Recording media: download from the provider with basic auth and stream into the recordings bucket (SSE-S3),
+ * Recording media: download from the provider with its credentials (shared/domain/recordings/media-auth.ts) and stream into the recordings bucket (SSE-S3),
  * hashing (sha256) and counting bytes on the way through, so the file is never held in memory or on disk.
  * (Presigned download URLs for the read API: recording-urls.ts, so that neither function loads the other's SDK
  * packages.)
@@ -8,8 +8,9 @@
  * bucket's lifecycle rules expire by tag; shared/domain/recordings/retention.ts), and `S3RecordingObjects` changes the hold tag
  * and deletes recordings (every version: the bucket is versioned) for legal holds and deletion requests.
  *
- * The URL arrives in a webhook, so it is attacker-influenced even after signature checks: only hosts in
- * RECORDING_URL_ALLOWED_HOSTS are fetched, over https (plain http only for loopback, i.e. the local fake media
+ * The URL arrives in a webhook, so it is attacker-influenced even after signature checks: only the hosts allowed for
+ * the call's provider are fetched (Twilio: RECORDING_URL_ALLOWED_HOSTS; the others: CARRIER_RECORDING_HOSTS), so a
+ * carrier's credentials go to that carrier's hosts alone, over https (plain http only for loopback, i.e. the local fake media
  * server), and the account's credentials are sent to nothing else (fetch drops Authorization on cross-origin
  * redirects).
  */
@@ -24,6 +25,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { RecordingMedia } from '../../app/kernel/ports';
+import type { Provider } from '../../domain/calls/events';
+import type { Carrier } from '../../domain/catalog/carriers';
+import { authorizationOf, type MediaCredentials } from '../../domain/recordings/media-auth';
 import { isHeld, taggingHeader, withHold, type RecordingTags } from '../../domain/recordings/retention';
 import { s3 } from '../platform/clients/s3';
 
@@ -58,7 +62,10 @@ export function assertAllowedRecordingUrl(url: string, allowedHosts: readonly st
 
 export interface S3RecordingStoreOptions {
   bucket: string;
+  /** Twilio's media hosts. */
   allowedHosts: readonly string[];
+  /** Each other carrier's media hosts; a carrier absent here has none (its recordings are refused). */
+  carrierHosts?: Readonly<Partial<Record<Carrier, readonly string[]>>>;
   client?: S3Client;
   /** Whole download budget (default 45 s, inside the fetcher's 60 s Lambda timeout). */
   timeoutMs?: number;
@@ -72,18 +79,23 @@ export class S3RecordingStore implements Pick<RecordingMedia, 'store'> {
     this.client = client ? () => client : s3;
   }
 
+  private hostsFor(provider: Provider): readonly string[] {
+    return provider === 'twilio' ? this.options.allowedHosts : (this.options.carrierHosts?.[provider] ?? []);
+  }
+
   async store(args: {
     url: string;
-    username: string;
-    password: string;
+    provider: Provider;
+    credentials: MediaCredentials;
     key: string;
     /** Object tags (retention class and hold); set in the same request as the object, never after it. */
     tags?: RecordingTags;
   }): Promise<{ sha256: string; bytes: number; contentType: string }> {
-    const url = assertAllowedRecordingUrl(args.url, this.options.allowedHosts);
+    const url = assertAllowedRecordingUrl(args.url, this.hostsFor(args.provider));
     const signal = AbortSignal.timeout(this.options.timeoutMs ?? 45_000);
+    const authorization = authorizationOf(args.credentials);
     const res = await fetch(url, {
-      headers: { authorization: `Basic ${Buffer.from(`${args.username}:${args.password}`).toString('base64')}` },
+      headers: authorization === null ? {} : { authorization },
       redirect: 'follow',
       signal,
     });

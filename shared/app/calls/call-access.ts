@@ -6,8 +6,11 @@
 import { NotFound } from '../../domain/kernel/problems';
 import type { ApiKeyRecord } from '../kernel/ports';
 
-/** A provider-qualified call id (`twilio:CA…`); anything else cannot name a call and is not looked up. */
-export const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
+/**
+ * A provider-qualified call id (`twilio:CA…`, `telnyx:<call_leg_id>`, `vonage:<uuid>`, `plivo:<CallUUID>`: the
+ * carriers' ids are UUIDs, with dashes); anything else cannot name a call and is not looked up.
+ */
+export const CALL_ID = /^[a-z]+:[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
 
 export function noSuchCall(): NotFound {
   return new NotFound('No such call.');

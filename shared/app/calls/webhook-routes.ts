@@ -1,6 +1,8 @@
 /**
- * The provider webhooks: each served by its own function (functions/ingest-twilio.ts), which verifies the provider's
- * signature over the raw request itself and answers 204 once the event is durable. Declared here like every route, so
+ * The provider webhooks: Twilio's served by functions/ingest-twilio.ts, Telnyx's, Vonage's and Plivo's by
+ * functions/ingest-carrier.ts; each function verifies the provider's signature over the raw request itself and answers
+ * once the event is durable. The carriers' bodies are documented as loosely as each carrier sends them: the carrier's
+ * own parser (shared/domain/calls/providers) names every field it refuses, after the signature is checked. Declared here like every route, so
  * API Gateway, the local stack and the OpenAPI document all take them from one place; they have no handler here.
  */
 import * as z from 'zod';
@@ -11,6 +13,24 @@ const TwilioCallback = z
   .object({ AccountSid: z.string(), CallSid: z.string() })
   .catchall(z.union([z.string(), z.array(z.string())]))
   .describe('Twilio voice status or recording status callback parameters');
+
+const TelnyxWebhook = z
+  .object({ data: z.record(z.string(), z.unknown()).describe('event_type, id, occurred_at, payload') })
+  .catchall(z.unknown())
+  .describe('A Telnyx Call Control (Voice API v2) webhook, e.g. call.initiated, call.hangup, call.recording.saved');
+
+const VonageEvent = z
+  .record(z.string(), z.unknown())
+  .describe('A Vonage Voice API event webhook (status, uuid, conversation_uuid, …; record and input events)');
+
+const PlivoCallback = z
+  .object({ CallUUID: z.string() })
+  .catchall(z.union([z.string(), z.array(z.string())]))
+  .describe('Plivo answer, hangup, ring, GetDigits or recording callback parameters');
+
+const ACCEPTED = 'Accepted: durable in SQS (or an event type that carries no billing fact, not recorded)';
+const ANSWERS = { 204: { description: ACCEPTED } };
+const PROBLEMS = [400, 403, 404, 405, 413, 415];
 
 export const WEBHOOK_ROUTES: readonly RouteDoc[] = [
   externalRoute({
@@ -23,5 +43,44 @@ export const WEBHOOK_ROUTES: readonly RouteDoc[] = [
     headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
     responses: { 204: { description: 'Accepted' } },
     problems: [400, 403, 404, 405, 413, 415],
+  }),
+  externalRoute({
+    method: 'ANY',
+    path: '/webhooks/telnyx/{accountId}',
+    fn: 'ingestCarrier',
+    summary: "Telnyx Call Control webhooks (JSON, Ed25519-signed over timestamp|body with the account's public key, 300 s tolerance). 200 (Telnyx fails over on anything else) once durable in SQS.",
+    auth: 'signature',
+    request: TelnyxWebhook,
+    headers: [
+      { name: 'telnyx-signature-ed25519', required: true, description: 'Base64 Ed25519 signature of `${telnyx-timestamp}|${raw body}`' },
+      { name: 'telnyx-timestamp', required: true, description: 'Unix seconds; within 300 s of now either way' },
+    ],
+    responses: { 200: { description: `${ACCEPTED}; empty body` } },
+    problems: PROBLEMS,
+  }),
+  externalRoute({
+    method: 'ANY',
+    path: '/webhooks/vonage/{accountId}',
+    fn: 'ingestCarrier',
+    summary: 'Vonage Voice API event webhooks (JSON, signed callbacks: HS256 JWT with payload_hash, iat within 300 s). 204 once durable in SQS.',
+    auth: 'signature',
+    request: VonageEvent,
+    headers: [{ name: 'Authorization', required: true, description: 'Bearer JWT (HS256, signature secret) whose payload_hash is the SHA-256 of the raw body' }],
+    responses: ANSWERS,
+    problems: PROBLEMS,
+  }),
+  externalRoute({
+    method: 'ANY',
+    path: '/webhooks/plivo/{accountId}',
+    fn: 'ingestCarrier',
+    summary: 'Plivo voice callbacks (form-encoded, X-Plivo-Signature-V3 with nonce; several signatures during token rotation). 204 once durable in SQS.',
+    auth: 'signature',
+    requestForm: PlivoCallback,
+    headers: [
+      { name: 'X-Plivo-Signature-V3', required: true, description: 'Comma-separated base64 HMAC-SHA256 signatures of the URL, sorted parameters and nonce' },
+      { name: 'X-Plivo-Signature-V3-Nonce', required: true, description: 'The nonce signed with the request' },
+    ],
+    responses: ANSWERS,
+    problems: PROBLEMS,
   }),
 ];

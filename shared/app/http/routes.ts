@@ -14,6 +14,7 @@ import { OUTCOME_ROUTES } from '../outcomes/outcomes';
 import { QA_ROUTES } from '../qa/qa';
 import { COMPLIANCE_ROUTES } from '../compliance/compliance';
 import { PRIVACY_ROUTES } from '../privacy/privacy';
+import { CARRIER_CONFIG_ROUTES } from '../catalog/carrier-config';
 import { NETWORK_ROUTES } from '../networks/networks';
 import { POSTBACK_ROUTES } from '../networks/postback-route';
 import { SERVICE_ROUTES } from '../kernel/service-routes';
@@ -30,6 +31,7 @@ export const API_ROUTE_TABLES = {
   outcomes: OUTCOME_ROUTES,
   qa: QA_ROUTES,
   compliance: COMPLIANCE_ROUTES,
+  carriers: CARRIER_CONFIG_ROUTES,
   privacy: PRIVACY_ROUTES,
   networks: NETWORK_ROUTES,
   service: SERVICE_ROUTES,

@@ -10,8 +10,9 @@ import type { CallerTraits } from '../../domain/quality/caller-traits';
 import type { CrossCallFlags } from '../../domain/quality/cross-call-flags';
 import type { Account, Publisher } from '../../domain/catalog/types';
 import type { ApiRole } from '../../domain/kernel/roles';
-import type { CallEvent } from '../../domain/calls/events';
+import type { CallEvent, Provider } from '../../domain/calls/events';
 import type { CallNetworkAttribution } from '../../domain/networks/attribution';
+import type { MediaCredentials } from '../../domain/recordings/media-auth';
 import type { RatingDecision, RecordedRating } from '../../domain/rating/decision';
 
 // ------------------------------------------------------------------ configuration
@@ -151,11 +152,14 @@ export interface CallStore {
 // ------------------------------------------------------------------ recordings
 
 export interface RecordingMedia {
-  /** Downloads `url` with basic auth and streams it into storage under `key`; returns what was stored. */
+  /**
+   * Downloads `url` (only from the hosts allowed for `provider`) with `credentials` and streams it into storage
+   * under `key`; returns what was stored.
+   */
   store(args: {
     url: string;
-    username: string;
-    password: string;
+    provider: Provider;
+    credentials: MediaCredentials;
     key: string;
     /** S3 object tags stored with it (retention class, hold; shared/domain/recordings/retention.ts). */
     tags?: Readonly<Record<string, string>>;

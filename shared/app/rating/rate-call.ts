@@ -5,7 +5,7 @@
  * re-rating (rerate-call.ts).
  */
 import { callerIdentity, identityHash, normaliseNumber, WITHHELD_IDENTITY } from '../../domain/calls/caller';
-import { callTimes, gatheredDigits, isChildLeg, talkSeconds } from '../../domain/calls/fold';
+import { callTimes, detectedAnswer, gatheredDigits, isChildLeg, talkSeconds } from '../../domain/calls/fold';
 import { asCampaign, asTrackingNumber, assignmentAt, termsUseDigits, undeclaredSubSource } from '../../domain/catalog/config';
 import { chargeEntry } from '../../domain/ledger/entries';
 import { EMPTY_WINDOW } from '../../domain/rating/duplicate-window';
@@ -46,6 +46,8 @@ interface RatingContext {
   /** The version in force at the call's start (null: unknown number, or no version in force yet). */
   readonly terms: TermsVersion | null;
   readonly digits: string | null;
+  /** Who answered the caller's leg: the terminal event's own answer, else a detection event's (fold.ts detectedAnswer). */
+  readonly answeredBy: string | null;
   /** Seconds after the buyer answered (the dialled leg), when a leg has ended (read only for basis `talk`). */
   readonly talkSec: number | null;
   /** The call item's stored events, when they had to be read (for digits or talk time); else null. */
@@ -78,15 +80,20 @@ async function ratingContext(
   let talkSec = talkSeconds(events);
   const needDigits = digits === null && terms !== null && termsUseDigits(terms);
   const needTalk = talkSec === null && terms !== null && terms.durationBasis === 'talk';
+  let answeredBy = terminal.answeredBy ?? detectedAnswer(events);
+  // Twilio says who answered on the terminal callback; the other carriers report machine detection apart, and an
+  // earlier delivery of it is only on the item.
+  const needAnswer = answeredBy === null && terminal.provider !== 'twilio' && terms !== null;
   let storedEvents: readonly CallEvent[] | null = null;
-  if (needDigits || needTalk) {
+  if (needDigits || needTalk || needAnswer) {
     const stored = await deps.calls.getCall(terminal.callId, { consistent: true });
     storedEvents = stored?.events ?? [];
     if (needDigits) digits = gatheredDigits(storedEvents);
     if (needTalk) talkSec = talkSeconds(storedEvents);
+    if (needAnswer) answeredBy = detectedAnswer(storedEvents);
   }
   const pilot = assignment === null || campaign === null ? null : pilotForCall(campaign.pilots, assignment.publisherId, startedAtMs);
-  return { assignment, campaign, terms, digits, talkSec, storedEvents, pilot };
+  return { assignment, campaign, terms, digits, answeredBy, talkSec, storedEvents, pilot };
 }
 
 /**
@@ -181,7 +188,7 @@ async function ratingFacts(terminal: CallStatusEvent, events: readonly CallEvent
   const blocked = caller.hash === null || deps.blocks === undefined ? null : await deps.blocks.blockedCaller(accountId, caller.hash, times.startedAtMs);
   // Without an ended dialled leg the talk time is unknown: basis `talk` then rates 0 s (rating-v2.ts) until the
   // leg's event arrives and re-rates the call (rerateCall).
-  const call = callFactsFrom(terminal, { digits: ctx.digits, talkSec: ctx.talkSec, areaCode: caller.traits.areaCode, callerNumberClass: caller.traits.numberClass });
+  const call = callFactsFrom(terminal, { digits: ctx.digits, answeredBy: ctx.answeredBy, talkSec: ctx.talkSec, areaCode: caller.traits.areaCode, callerNumberClass: caller.traits.numberClass });
   const quality = ctx.terms === null ? null : await qualityOf(terminal, events, ctx, caller, account, times.startedAtMs, deps);
   return { terminal, events, times, ctx, caller, blocked, call, quality };
 }
@@ -379,7 +386,7 @@ async function qualityOf(
       from: terminal.from,
       totalSec: terminal.durationSec ?? 0,
       talkSec: ctx.talkSec,
-      answeredBy: terminal.answeredBy,
+      answeredBy: ctx.answeredBy,
       stirVerstat: incoming === undefined ? undefined : incoming.stirVerstat,
       direction: (terminal.direction as QualityFacts['direction']) ?? null,
       recordingDurationSec: recording?.kind === 'recording.status' ? recording.recordingDurationSec : null,

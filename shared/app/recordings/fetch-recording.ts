@@ -5,6 +5,10 @@
  */
 import * as z from 'zod/mini';
 import { recordingTags, retentionDaysOf } from '../../domain/recordings/retention';
+import { mediaTarget, providerOfCallId, vonageMediaJwt, type MediaCredentials } from '../../domain/recordings/media-auth';
+import { PROVIDER_ID } from '../../domain/calls/providers/verdicts';
+import type { Provider } from '../../domain/calls/events';
+import type { Account } from '../../domain/catalog/types';
 import { settleWithLimit } from '../kernel/concurrency';
 import type { CallStore, ConfigStore, Log, RecordingMedia, SecretStore, Telemetry } from '../kernel/ports';
 import type { RecordingJob } from './ports';
@@ -29,7 +33,8 @@ const RecordingJobSchema = z.object({
   v: z.literal(1),
   accountId: z.string().check(z.minLength(1)),
   callId: z.string().check(z.minLength(1)),
-  recordingId: z.string().check(z.regex(/^RE[0-9a-fA-F]{32}$/)),
+  // Twilio's RE…, or the carriers' recording UUIDs.
+  recordingId: z.string().check(z.regex(PROVIDER_ID)),
   recordingUrl: z.url({ protocol: /^https?$/ }),
   recordingDurationSec: z.nullable(z.int().check(z.minimum(0))),
 });
@@ -66,14 +71,17 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
 
   const account = await deps.config.getAccount(accountId);
   if (account === null) throw new Error(`account ${accountId} not found`);
-  const authToken = await deps.secrets.getSecret(account.twilio.authTokenSecret);
-  const key = recordingKey(accountId, callId, 'wav');
-  // Twilio serves a recording's media at its URL plus an extension; .wav is the lossless original.
+  const provider = providerOfCallId(callId);
+  if (provider === null) throw new Error(`call ${callId} names no provider`);
+  const credentials = await credentialsFor(provider, account, job, deps);
+  // Each provider's media URL and extension (shared/domain/recordings/media-auth.ts): Twilio's .wav original.
+  const target = mediaTarget(provider, job.recordingUrl);
+  const key = recordingKey(accountId, callId, target.ext);
   // The account's retention class and the call's legal hold as object tags (shared/domain/recordings/retention.ts);
   // a class change applies to recordings stored after it (the account is cached for at most 60 s).
   const held = call.legalHold != null;
   const tags = recordingTags(retentionDaysOf(account), held);
-  const stored = await deps.media.store({ url: `${job.recordingUrl}.wav`, username: account.twilio.accountSid, password: authToken, key, tags });
+  const stored = await deps.media.store({ url: target.url, provider, credentials, key, tags });
   await deps.calls.setRecording(callId, {
     recordingId,
     key,
@@ -92,6 +100,31 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
   deps.telemetry.recordingStored(stored.bytes);
   deps.log.info('recording stored', { accountId, callId, recordingId, bytes: stored.bytes });
   return 'stored';
+}
+
+/**
+ * The account's credentials for its provider's media: Twilio's auth token, Plivo's first auth token, a JWT signed
+ * with the Vonage application's key; none for Telnyx's presigned URLs. An account without them cannot have its
+ * recordings fetched: thrown, so the job is retried and dead-lettered (alarmed) rather than silently dropped.
+ */
+async function credentialsFor(provider: Provider, account: Account, job: RecordingJob, deps: FetchRecordingDeps): Promise<MediaCredentials> {
+  switch (provider) {
+    case 'twilio':
+      return { kind: 'basic', username: account.twilio.accountSid, password: await deps.secrets.getSecret(account.twilio.authTokenSecret) };
+    case 'telnyx':
+      return { kind: 'none' };
+    case 'vonage': {
+      if (account.vonage?.privateKeySecret === undefined) throw new Error(`account ${account.accountId} has no Vonage private key for recordings`);
+      const pem = await deps.secrets.getSecret(account.vonage.privateKeySecret);
+      const nowMs = deps.now().getTime();
+      return { kind: 'bearer', token: vonageMediaJwt(pem, account.vonage.applicationId, Math.floor(nowMs / 1000), `${job.recordingId}:${nowMs}`) };
+    }
+    case 'plivo': {
+      const token = account.plivo?.authTokenSecrets[0];
+      if (account.plivo === undefined || token === undefined) throw new Error(`account ${account.accountId} has no Plivo credentials`);
+      return { kind: 'basic', username: account.plivo.authId, password: await deps.secrets.getSecret(token) };
+    }
+  }
 }
 
 /** A batch of the recordings queue; failed messages are returned for the partial batch response. */

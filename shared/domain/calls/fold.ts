@@ -36,8 +36,31 @@ export interface CallView {
 export function slotName(event: CallEvent): string {
   if (isChildLeg(event)) return `c_${event.status}`;
   return event.kind === 'call.status'
-    ? `s_${event.status}${event.digits !== null ? '_gather' : ''}`
+    ? `s_${event.status}${event.digits !== null ? '_gather' : ''}${isDetection(event) ? '_amd' : ''}`
     : `r_${event.recordingId}_${event.recordingStatus}`;
+}
+
+/**
+ * A machine-detection result reported apart from the call's end (Telnyx `call.machine.detection.ended`, Vonage
+ * `human` / `machine`, Plivo `Machine`: eventId `…:status:in-progress:amd`). It gets its own slot (`s_in-progress_amd`)
+ * so that it and the answered event, both `in-progress`, never overwrite each other; Twilio reports `AnsweredBy`
+ * on the status callbacks themselves.
+ */
+export function isDetection(event: CallEvent): boolean {
+  return event.kind === 'call.status' && event.eventId.endsWith(':amd');
+}
+
+/**
+ * Who answered the call's own leg, by the detection event reported apart (isDetection); among several in hand the
+ * lowest eventId, as the slot keeps the first. Null when none is in hand. The terminal event's own `answeredBy`
+ * (Twilio) comes first where it is set (rating: rate-call.ts).
+ */
+export function detectedAnswer(events: readonly CallEvent[]): string | null {
+  let first: CallStatusEvent | null = null;
+  for (const e of events) {
+    if (e.kind === 'call.status' && !isChildLeg(e) && isDetection(e) && e.answeredBy !== null && (first === null || e.eventId < first.eventId)) first = e;
+  }
+  return first?.answeredBy ?? null;
 }
 
 /**

@@ -5,6 +5,7 @@
  * SEED_EPOCH (config.ts); later versions and re-assignments go through the API.
  */
 import * as z from 'zod';
+import { PlivoConfigSchema, TelnyxConfigSchema, VonageConfigSchema } from './carriers';
 import { undeclaredSubSource } from './config';
 import { IdSchema, SeedCampaignSchema, SeedPublisherSchema, SeedTrackingNumberSchema } from './config-schema';
 import { singleLine } from '../kernel/input-schema';
@@ -24,6 +25,9 @@ export const AccountSchema = z.strictObject({
     accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits'),
     authTokenSecret: z.string().regex(/^[A-Za-z0-9/_.-]{1,200}$/, 'must be a secret name'),
   }),
+  telnyx: TelnyxConfigSchema.optional(),
+  vonage: VonageConfigSchema.optional(),
+  plivo: PlivoConfigSchema.optional(),
 });
 
 /** Seed entries share the management API's schemas (config-schema.ts): a seed cannot hold what the API would refuse. */

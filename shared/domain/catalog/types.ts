@@ -3,13 +3,15 @@
  * versioned contract terms) and tracking numbers (effective-dated assignments). Pure types; config.ts holds the rules
  * over them, config-schema.ts the schemas that validate them. Money is integer cents.
  */
+import type { CarrierConfigs } from './carriers';
 import type { CreditPolicy } from '../disputes/disputes';
 import type { PilotTerms } from '../pilots/caps';
 import type { QualityConfig } from '../quality/signals';
 import type { CampaignEconomics } from '../reports/analytics';
 import type { FlatTerms, Geography, HoursOfOperation, TermsVersion } from '../terms/terms';
 
-export interface Account {
+/** An account; `telnyx`, `vonage`, `plivo` (carriers.ts): that carrier's webhook credentials, by secret name. */
+export interface Account extends CarrierConfigs {
   readonly accountId: string;
   readonly name: string;
   /** IANA time zone the account's periods are measured in. */

@@ -14,7 +14,7 @@ import { MAX_LOOK_BACK_DAYS, MAX_OUTCOME_LINES, OUTCOME_STATUSES } from './outco
 
 /** Cents up to 10^12 (ten billion dollars): safe integers, and any real deal. */
 const MAX_CENTS = 1_000_000_000_000;
-const CALL_ID = /^[a-z]+:[A-Za-z0-9]{1,64}$/;
+const CALL_ID = /^[a-z]+:[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
 /** A Twilio CallSid on its own is taken as a Twilio call id. */
 const TWILIO_SID = /^CA[0-9a-fA-F]{32}$/;
 export const EXTERNAL_ID = /^[\x21-\x7e]{1,128}$/;

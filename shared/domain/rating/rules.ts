@@ -104,7 +104,15 @@ export interface RatingInput {
 /** Facts from the folded terminal event plus what the writer gathered from other slots. */
 export function callFactsFrom(
   terminal: CallStatusEvent,
-  extra: { talkSec?: number | null; digits?: string | null; tags?: readonly string[]; areaCode?: string | null; callerNumberClass?: CallerNumberClass } = {},
+  extra: {
+    talkSec?: number | null;
+    digits?: string | null;
+    /** Who answered, when the terminal event does not say and a detection event did (fold.ts detectedAnswer). */
+    answeredBy?: string | null;
+    tags?: readonly string[];
+    areaCode?: string | null;
+    callerNumberClass?: CallerNumberClass;
+  } = {},
 ): CallFacts {
   return {
     status: terminal.status,
@@ -112,7 +120,7 @@ export function callFactsFrom(
     to: terminal.to,
     totalSec: terminal.durationSec ?? 0,
     talkSec: extra.talkSec ?? null,
-    answeredBy: terminal.answeredBy,
+    answeredBy: terminal.answeredBy ?? extra.answeredBy ?? null,
     digits: extra.digits ?? terminal.digits,
     fromState: terminal.fromState,
     fromZip: terminal.fromZip,

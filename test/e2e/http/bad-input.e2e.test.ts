@@ -107,6 +107,9 @@ function cases(): Record<string, RouteCase> {
   const campaignId = ACME.campaignId;
   return {
     'ANY /webhooks/twilio/{accountId}': { params: { accountId: ACME.accountId } },
+    'ANY /webhooks/telnyx/{accountId}': { params: { accountId: ACME.accountId } },
+    'ANY /webhooks/vonage/{accountId}': { params: { accountId: ACME.accountId } },
+    'ANY /webhooks/plivo/{accountId}': { params: { accountId: ACME.accountId } },
     'GET /v1/calls': { query: { campaignId }, instants: ['from', 'to'], cursor: true },
     'GET /v1/calls/{callId}': { params: { callId } },
     'GET /v1/calls/{callId}/rating': { params: { callId } },
@@ -171,6 +174,8 @@ function cases(): Record<string, RouteCase> {
     },
     'GET /v1/calls/{callId}/consent': { params: { callId } },
     'PUT /v1/account/compliance': { json: { consentMissingNonBillable: false, dncNonBillable: false } },
+    'PUT /v1/account/carriers/{carrier}': { params: { carrier: 'plivo' }, json: { authId: 'MAACME', authTokenSecrets: ['plivo/acme-roofing/auth-token'] } },
+    'GET /v1/account/carriers': {},
     'POST /v1/privacy/deletions': { json: { callerNumber: '+12065550100' }, headers: { 'idempotency-key': 'bad-input-deletion' } },
     'GET /v1/privacy/deletions/{deletionId}': { params: { deletionId: 'del_000000000000000000000000' } },
     'ANY /webhooks/networks/{accountId}/{networkId}/{secret}': { params: { accountId: ACME.accountId, networkId: 'net-none', secret: 'A'.repeat(43) } },

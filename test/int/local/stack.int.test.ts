@@ -149,6 +149,8 @@ describe('startLocalStack', () => {
       names: stack.names,
       apiKeys: stack.secrets.apiKeys,
       twilio: { 'acme-roofing': { accountSid: stack.seed.accounts[0]!.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens['acme-roofing'] } },
+      // The demo seed sets no carrier: nothing generated.
+      carriers: { values: {}, telnyxSigningKeys: {}, vonagePublicKeys: {} },
     });
   });
 

@@ -213,7 +213,7 @@ describe('fetchRecording', () => {
     recordingDurationSec: 42,
   };
   function deps(call: StoredCall | null) {
-    const downloads: { url: string; username: string; password: string; key: string }[] = [];
+    const downloads: unknown[] = [];
     const stored: unknown[] = [];
     const { t } = telemetry();
     const d: FetchRecordingDeps = {
@@ -244,8 +244,8 @@ describe('fetchRecording', () => {
     expect(downloads).toEqual([
       {
         url: `${job.recordingUrl}.wav`,
-        username: account.twilio.accountSid,
-        password: TOKEN,
+        provider: 'twilio',
+        credentials: { kind: 'basic', username: account.twilio.accountSid, password: TOKEN },
         key: 'recordings/acme/twilio:CA1.wav',
         tags: { 'retention-class': 'd365', expiry: 'd365' },
       },

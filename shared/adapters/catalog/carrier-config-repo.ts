@@ -1,0 +1,49 @@
+/** The account item's carrier settings (shared/domain/catalog/carriers.ts), written only to an account that exists. */
+import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { CarrierConfigStore } from '../../app/catalog/carrier-config';
+import { CARRIERS, type Carrier, type CarrierConfigs } from '../../domain/catalog/carriers';
+import { mainKeys } from '../calls/keys';
+import { dynamodbClient } from '../platform/clients/dynamodb';
+
+export class CarrierConfigRepo implements CarrierConfigStore {
+  private readonly client: () => DynamoDBClient;
+
+  constructor(private readonly options: { mainTable: string; client?: DynamoDBClient }) {
+    this.client = dynamodbClient(options.client);
+  }
+
+  async putCarrierConfig(accountId: string, carrier: Carrier, config: NonNullable<CarrierConfigs[Carrier]>): Promise<boolean> {
+    try {
+      await this.client().send(
+        new UpdateItemCommand({
+          TableName: this.options.mainTable,
+          Key: marshall(mainKeys.account(accountId)),
+          UpdateExpression: 'SET #c = :c',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#c': carrier },
+          ExpressionAttributeValues: marshall({ ':c': config }, { removeUndefinedValues: true }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if ((err as { name?: string } | null)?.name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+
+  async readCarrierConfigs(accountId: string): Promise<CarrierConfigs | null> {
+    const out = await this.client().send(
+      new GetItemCommand({
+        TableName: this.options.mainTable,
+        Key: marshall(mainKeys.account(accountId)),
+        ConsistentRead: true,
+        ProjectionExpression: 'pk, #t, #v, #p',
+        ExpressionAttributeNames: { '#t': CARRIERS[0], '#v': CARRIERS[1], '#p': CARRIERS[2] },
+      }),
+    );
+    if (out.Item === undefined) return null;
+    const item = unmarshall(out.Item) as CarrierConfigs;
+    return { ...(item.telnyx ? { telnyx: item.telnyx } : {}), ...(item.vonage ? { vonage: item.vonage } : {}), ...(item.plivo ? { plivo: item.plivo } : {}) };
+  }
+}
