@@ -9,6 +9,7 @@
  * - a caller with digits outside the plan can be blocked, listed on a DNC list, given consent and matched by a CRM
  *   outcome through the same identity; a withheld marker is refused with a 422 naming the field.
  */
+import { rejection } from '../../support/problems';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -291,7 +292,7 @@ describe('matching callers with digits outside the numbering plan; withheld mark
     const before = (await scanTable(env, env.names.mainTable)).length;
     const block = BLOCK_ROUTES.find((r) => r.method === 'PUT')!;
     for (const e164 of ['anonymous', '+266696687']) {
-      await expect(block.handle(s.admin, { pathParameters: { e164 }, query: {}, body: '{"reason":"fraud"}', contentType: 'application/json' }, s.blocks)).rejects.toMatchObject({
+      expect(await rejection(block.handle(s.admin, { pathParameters: { e164 }, query: {}, body: '{"reason":"fraud"}', contentType: 'application/json' }, s.blocks))).toMatchObject({
         status: 422,
         errors: [{ field: 'e164' }],
       });
