@@ -46,6 +46,8 @@ import { complianceDeps } from '../shared/adapters/compliance/deps';
 import { PRIVACY_ROUTES } from '../shared/app/privacy/privacy';
 import { privacyDeps } from '../shared/adapters/privacy/deps';
 import { pilotApiDeps } from '../shared/adapters/pilots/deps';
+import { TARGET_ROUTES } from '../shared/app/routing/targets';
+import { targetDeps } from '../shared/adapters/routing/deps';
 import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports/reports';
 import { reportEngine } from '../shared/app/reports/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
@@ -69,7 +71,8 @@ const deps: ReadApiDeps = {
   // Page cursors are sealed under a key derived from the caller-hash key (shared/adapters/http/cursor.ts).
   cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
 };
-const management: ManagementDeps = { store: keys, now: () => new Date() };
+const targetsDeps = targetDeps(config);
+const management: ManagementDeps = { store: keys, targets: targetsDeps.targets, now: () => new Date() };
 const ledgerDeps = ledgerRouteDeps(config, shared);
 const blockDeps = blockListDeps(config, shared);
 const pilotDeps = pilotApiDeps(config, loadPilotConfig(), shared);
@@ -144,6 +147,9 @@ mount(handlers, keys, { routes: QA_ROUTES, deps: qaDeps(config, ledgerDeps, shar
 mount(handlers, keys, { routes: COMPLIANCE_ROUTES, deps: complianceDeps(config, shared), pathCarriesPii: true });
 // Deletion requests: bodies carry a caller number: nothing is echoed.
 mount(handlers, keys, { routes: PRIVACY_ROUTES, deps: privacyDeps(config, shared), pathCarriesPii: true });
+
+// Destinations of the call flows' routes.
+mount(handlers, keys, { routes: TARGET_ROUTES, deps: targetsDeps });
 
 const route = createRouter(ROUTES.filter((r) => r.fn === 'api'), handlers);
 

@@ -289,6 +289,9 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/privacy/deletions', fn: 'api' },
   { method: 'GET', path: '/v1/privacy/deletions/{deletionId}', fn: 'api' },
   // The OpenAPI 3.1 document of every route here (no auth).
+  // Destinations of the call flows (shared/app/routing/targets.ts).
+  { method: 'PUT', path: '/v1/targets/{targetId}', fn: 'api' },
+  { method: 'GET', path: '/v1/targets/{targetId}', fn: 'api' },
   { method: 'GET', path: '/v1/openapi.json', fn: 'api' },
   // Which dependency answers (no auth; shared/app/kernel/health.ts). Locally the HTTP adapter answers /health itself, with
   // the same components and the SQS pollers.

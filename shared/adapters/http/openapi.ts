@@ -17,6 +17,7 @@ import { COMPLIANCE_OPENAPI } from '../../app/compliance/compliance';
 import { PRIVACY_OPENAPI } from '../../app/privacy/privacy';
 import { REPORT_OPENAPI } from '../../app/reports/reports';
 import { QA_OPENAPI } from '../../app/qa/qa';
+import { TARGET_OPENAPI } from '../../app/routing/targets';
 import {
   CallSchema,
   CallsPageSchema,
@@ -127,7 +128,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   },
   'PUT /v1/campaigns/{campaignId}': {
     summary:
-      'Create or update a campaign (admin). Terms that differ from the latest version append a new version effective from effectiveFrom (default and minimum: 60 s from now)',
+      'Create or update a campaign (admin). Terms that differ from the latest version append a new version effective from effectiveFrom (default and minimum: 60 s from now); a callFlow that differs from the latest flow version appends one the same way (callFlow.effectiveFrom)',
     auth: 'admin',
     request: CampaignBodySchema,
     responses: { 200: { description: 'Updated', schema: CampaignSchema }, 201: { description: 'Created', schema: CampaignSchema } },
@@ -233,6 +234,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   ...REPORT_OPENAPI,
   // QA sampling and verdicts (shared/app/qa/qa.ts).
   ...QA_OPENAPI,
+  ...TARGET_OPENAPI,
   'GET /v1/openapi.json': {
     summary: 'This document',
     auth: 'none',

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../../domain/terms/terms-schema';
 import { SeedPublisherSchema } from '../../domain/catalog/config-schema';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
+import { CallFlowSchema } from '../../domain/callflow/flow-schema';
 import type { Publisher } from '../../domain/catalog/types';
 import type { CampaignView, TrackingNumberView } from '../catalog/management';
 import { DISPUTE_REASONS, type Dispute } from '../../domain/disputes/disputes';
@@ -46,6 +47,12 @@ export const TermsVersionSchema = ContractTermsSchema.safeExtend({
 
 // ------------------------------------------------------------------ configuration (management.ts)
 
+export const CallFlowVersionSchema = CallFlowSchema.safeExtend({
+  version: z.number().int().min(1),
+  effectiveFrom: instant,
+  createdAt: instant,
+}).meta({ id: 'CallFlowVersion' });
+
 export const PublisherSchema = SeedPublisherSchema.meta({ id: 'Publisher' });
 
 export const CampaignSchema = z
@@ -59,6 +66,8 @@ export const CampaignSchema = z
     termsInForce: TermsVersionSchema.nullable().describe('The version governing calls that start now'),
     termsVersions: z.array(TermsVersionSchema).describe('Every version, oldest first'),
     economics: CampaignEconomicsSchema.nullable().describe("The buyer's economics behind the cost ceiling; null until entered"),
+    flowInForce: CallFlowVersionSchema.nullable().describe('The call-flow version answering calls that arrive now'),
+    flowVersions: z.array(CallFlowVersionSchema).describe('Every call-flow version, oldest first'),
     updatedAt: instant,
   })
   .meta({ id: 'Campaign' });

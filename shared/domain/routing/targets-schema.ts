@@ -8,7 +8,7 @@
  * - holidays are local dates in the hours' zone, at most 366.
  */
 import * as z from 'zod';
-import { E164Schema } from '../catalog/config-schema';
+import { E164Schema } from '../kernel/ids-schema';
 import { GeographySchema, HoursOfOperationSchema } from '../terms/terms-schema';
 
 const localDate = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$/;
