@@ -48,6 +48,7 @@ import { privacyDeps } from '../shared/adapters/privacy/deps';
 import { pilotApiDeps } from '../shared/adapters/pilots/deps';
 import { TARGET_ROUTES } from '../shared/app/routing/targets';
 import { targetDeps } from '../shared/adapters/routing/deps';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 import { REPORT_ROUTES, type ReportDeps } from '../shared/app/reports/reports';
 import { reportEngine } from '../shared/app/reports/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
@@ -70,6 +71,8 @@ const deps: ReadApiDeps = {
   pii: callerCipherFor(config.piiKeyRef, { secrets, mainTable: config.mainTable }),
   // Page cursors are sealed under a key derived from the caller-hash key (shared/adapters/http/cursor.ts).
   cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
+  // The routing audit of calls the voice function answered (shared/adapters/routing/routing-repo.ts).
+  routing: new RoutingRepo({ mainTable: config.mainTable }),
 };
 const targetsDeps = targetDeps(config);
 const management: ManagementDeps = { store: keys, targets: targetsDeps.targets, now: () => new Date() };

@@ -15,6 +15,7 @@ import { SqsRecordingJobQueue } from '../shared/adapters/calls/queue';
 import { SecretResolver } from '../shared/adapters/platform/secrets';
 import { callerCipherFor } from '../shared/adapters/privacy/pii-cipher';
 import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/rating/process-ingest-batch';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef', 'piiKeyRef']);
 // The caller-hash key is a full reference (env:NAME / ssm:/name); the resolver caches it for five minutes.
@@ -30,6 +31,8 @@ const deps: ProcessIngestDeps = {
   consent: new ConsentRepo({ mainTable: config.mainTable }),
   archive: new S3Archive(config.archiveBucket),
   recordingJobs: new SqsRecordingJobQueue(config.recordingsQueueUrl),
+  // Pilot reservations taken at admission end when their call is rated (shared/adapters/routing/routing-repo.ts).
+  reservations: new RoutingRepo({ mainTable: config.mainTable }),
   callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
   now: () => new Date(),
   telemetry,

@@ -69,7 +69,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'voiceTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -221,6 +221,8 @@ export const BUCKETS = {
 
 export const FUNCTIONS = {
   ingestTwilio: { id: 'ingestTwilio', entry: 'functions/ingest-twilio.ts', memoryMb: 512, timeoutSec: 10 },
+  // Twilio's Voice URL: answers TwiML, decides admission and routing before the buyer's line rings (shared/app/routing/voice-answer.ts).
+  voiceTwilio: { id: 'voiceTwilio', entry: 'functions/voice-twilio.ts', memoryMb: 1024, timeoutSec: 10 },
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },
@@ -239,6 +241,7 @@ export const FUNCTIONS = {
 
 export const ROUTES: readonly RouteDef[] = [
   { method: 'ANY', path: '/webhooks/twilio/{accountId}', fn: 'ingestTwilio' },
+  { method: 'POST', path: '/voice/twilio/{accountId}', fn: 'voiceTwilio' },
   { method: 'GET', path: '/v1/calls', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}', fn: 'api' },
   { method: 'GET', path: '/v1/calls/{callId}/rating', fn: 'api' },

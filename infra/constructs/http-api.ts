@@ -29,6 +29,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   ingestTwilio:
     'Twilio cannot send credentials an authorizer understands; every webhook is authenticated in the function by ' +
     'its X-Twilio-Signature (HMAC-SHA1 with the account auth token over PUBLIC_BASE_URL + path + params).',
+  voiceTwilio:
+    'Twilio requests the Voice URL without credentials an authorizer understands; every request is authenticated in ' +
+    'the function by its X-Twilio-Signature over PUBLIC_BASE_URL + path + query + params, exactly as the webhooks are.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',

@@ -17,8 +17,9 @@ import { COMPLIANCE_OPENAPI } from '../../app/compliance/compliance';
 import { PRIVACY_OPENAPI } from '../../app/privacy/privacy';
 import { REPORT_OPENAPI } from '../../app/reports/reports';
 import { QA_OPENAPI } from '../../app/qa/qa';
-import { TARGET_OPENAPI } from '../../app/routing/targets';
+import { TARGET_OPENAPI, VOICE_OPENAPI } from '../../app/routing/targets';
 import {
+  CallDetailSchema,
   CallSchema,
   CallsPageSchema,
   CampaignSchema,
@@ -72,6 +73,15 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
     summary: 'Twilio voice status and recording status callbacks (form-encoded, X-Twilio-Signature). 204 once durable in SQS.',
     auth: 'twilio',
     requestForm: TwilioCallback,
+    // Written by the voice function into the TwiML it answers (shared/domain/callflow/state.ts): the dialled leg's
+    // progress carries its routing context, a recording says whose it is.
+    query: [
+      { name: 'leg', description: 'dial: the progress of a leg CallLedger dialled (never a call of its own)' },
+      { name: 'route', description: 'The route the leg was dialled on' },
+      { name: 'pos', description: 'The position of the dialled target in the route' },
+      { name: 'target', description: 'The dialled target' },
+      { name: 'rec', description: 'call or voicemail: which recording a recording status callback reports' },
+    ],
     headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
     responses: { 204: { description: 'Accepted' } },
     problems: [400, 403, 404, 405, 413, 415],
@@ -86,7 +96,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   'GET /v1/calls/{callId}': {
     summary: 'One call',
     auth: 'bearer',
-    responses: { 200: { description: 'The call, with the signals flagged at rating and by the quality pass', schema: CallSchema } },
+    responses: { 200: { description: 'The call, with the signals flagged at rating and by the quality pass, and its routing audit', schema: CallDetailSchema } },
     problems: [401, 404],
   },
   'GET /v1/calls/{callId}/rating': {
@@ -235,6 +245,7 @@ const DOCS: Readonly<Record<string, OperationDoc>> = {
   // QA sampling and verdicts (shared/app/qa/qa.ts).
   ...QA_OPENAPI,
   ...TARGET_OPENAPI,
+  ...VOICE_OPENAPI,
   'GET /v1/openapi.json': {
     summary: 'This document',
     auth: 'none',

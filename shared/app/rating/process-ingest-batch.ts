@@ -13,6 +13,7 @@
  * 3. Completed recordings are queued for the fetcher (idempotent there, so redeliveries are harmless).
  * A failing call fails only its own messages (partial batch response); SQS redelivers them.
  */
+import type { ReservationEnder } from '../routing/ports';
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { foldCall, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
@@ -40,6 +41,8 @@ export interface ProcessIngestDeps {
   readonly consent?: ConsentReader;
   readonly archive: RawArchive;
   readonly recordingJobs: RecordingJobQueue;
+  /** Ends a call's pilot reservation (taken when the voice function admitted it) once its rating is committed; absent: none are taken. */
+  readonly reservations?: ReservationEnder;
   /** The caller-hash HMAC key (resolved and cached by the secrets adapter). */
   readonly callerHashKey: () => Promise<string>;
   readonly now: () => Date;
@@ -55,7 +58,7 @@ export interface ProcessIngestDeps {
 /** What rating a call needs (the ledger writer's dependencies without the queue and archive). */
 export type RatingDeps = Pick<
   ProcessIngestDeps,
-  'calls' | 'config' | 'blocks' | 'dnc' | 'consent' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep'
+  'calls' | 'config' | 'blocks' | 'dnc' | 'consent' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep' | 'reservations'
 >;
 
 export interface BatchResult {

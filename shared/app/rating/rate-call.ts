@@ -310,12 +310,15 @@ export async function rate(terminal: CallStatusEvent, events: readonly CallEvent
           publisherId: decision.publisherId,
           termsVersion: decision.termsVersion,
         });
+        await endReservation(terminal, deps);
         return;
       case 'already_rated':
         // A re-rating lost to another (the rating it read is gone): that one stands.
         if (mode.rerate !== undefined) return;
         // Someone else rated it (or this is a redelivery): just make sure our events are in their slots.
         await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
+        // A redelivery after a crash between the rating and the reservation's end ends it now.
+        await endReservation(terminal, deps);
         return;
       case 'over_cap':
       case 'arriving_over_cap':
@@ -336,6 +339,16 @@ export async function rate(terminal: CallStatusEvent, events: readonly CallEvent
     }
   }
   throw new WriteConflict(`${callId} (rating did not settle after ${maxAttempts} attempts)`);
+}
+
+/**
+ * The reservation admission took for the call (a pilot call the voice function connected) ends once the rating is
+ * committed: the rating's charge already counts in the pilot's held total, so what is left is to give the reserved
+ * amount back (routing/reservation-condition.ts). Idempotent: a reservation no longer held is left alone.
+ */
+async function endReservation(terminal: CallStatusEvent, deps: RatingDeps): Promise<void> {
+  if (deps.reservations === undefined) return;
+  await deps.reservations.releaseAfterRating(terminal.accountId, terminal.callId, deps.now().getTime());
 }
 
 /**

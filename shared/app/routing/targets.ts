@@ -103,3 +103,30 @@ export const TARGET_OPENAPI = {
     problems: [401, 404],
   },
 } satisfies Record<string, OperationDoc>;
+
+/** What Twilio posts to a voice URL: its voice request parameters (a repeated parameter is a list). */
+const TwilioVoiceRequest = z
+  .object({ AccountSid: z.string(), CallSid: z.string() })
+  .catchall(z.union([z.string(), z.array(z.string())]))
+  .describe('Twilio voice request parameters (CallSid, From, To, CallStatus; Digits from a Gather; DialCallStatus, DialCallDuration, DialBridged from a Dial; ParentCallSid on a whisper)');
+
+/** The OpenAPI entry of the voice URL (functions/voice-twilio.ts). */
+export const VOICE_OPENAPI = {
+  'POST /voice/twilio/{accountId}': {
+    summary:
+      "Twilio's Voice URL (and the Gather, Dial and whisper URLs CallLedger writes under it, their state in the query): admission and routing before the buyer's line rings, answered as TwiML. Set ?step=fallback as the number's Voice Fallback URL",
+    auth: 'twilio' as const,
+    requestForm: TwilioVoiceRequest,
+    query: [
+      { name: 'step', description: 'gather, dial, whisper, voicemail or fallback; absent: the incoming call' },
+      { name: 'v', description: 'The call-flow version the call started under' },
+      { name: 'attempt', description: 'The IVR attempt (step gather)' },
+      { name: 'none', description: '1: nobody pressed anything (step gather)' },
+      { name: 'route', description: 'The route being dialled (steps dial, whisper)' },
+      { name: 'pos', description: 'The position of the dialled target in the route (steps dial, whisper)' },
+    ],
+    headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
+    responses: { 200: { description: 'TwiML', text: { 'text/xml': 'A TwiML <Response> document' } } },
+    problems: [400, 403, 404, 405, 413, 415],
+  },
+} satisfies Record<string, OperationDoc>;

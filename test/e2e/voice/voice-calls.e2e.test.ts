@@ -1,0 +1,183 @@
+/**
+ * CallLedger answering calls, end to end on the local stack: the Twilio call simulator (events/voice) requests the
+ * voice URL, runs the TwiML it gets (a strict reading: only what Twilio documents, every URL under PUBLIC_BASE_URL,
+ * every request signed), presses keys, plays each dialled target's scripted outcome and sends the legs', the call's
+ * and the recordings' callbacks. Then the routing audit and the ledger are compared with the simulator's ground truth.
+ *
+ * Time: the server decides on its own clock, so the scripts start now and the targets' hours are set relative to now.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
+import { playCall, type SimulatedCall, type SimulatorConfig } from '../../../events/voice/player';
+import type { CallScriptInput } from '../../../events/voice/script';
+import { allLedgerEntries, apiGet, apiKey, callPath, newCaller } from '../../support/e2e-harness';
+import { ACCOUNT, ivrFlow, occupyTarget, simulatorConfig, suffix, voiceTarget, writeTargets, writeVoiceCampaign, type VoiceCampaign } from '../../support/voice-stack';
+import { WEEKDAYS, wallTime } from '../../../shared/domain/kernel/zoned-time';
+
+let stack: LocalStack;
+let sim: SimulatorConfig;
+let admin: string;
+const s = suffix();
+const T = { a: `a-${s}`, b: `b-${s}`, closed: `closed-${s}`, geo: `geo-${s}`, full: `full-${s}` };
+const LINES = { a: '+15125550131', b: '+15125550132', closed: '+15125550133', geo: '+15125550134', full: '+15125550135' };
+let ivr: VoiceCampaign;
+let direct: VoiceCampaign;
+let capacity: VoiceCampaign;
+let busy: VoiceCampaign;
+let closedCampaign: VoiceCampaign;
+
+/** Weekly windows open all of today's local day except now: the target is closed at this instant. */
+function closedNow(timeZone: string) {
+  const w = wallTime(Date.now(), timeZone);
+  const day = WEEKDAYS[(WEEKDAYS.indexOf(w.weekday) + 1) % 7]!;
+  return { timeZone, windows: [{ day, open: '09:00', close: '17:00' }], holidays: [] };
+}
+
+beforeAll(async () => {
+  stack = await startLocalStack({ port: 0, quiet: true });
+  sim = simulatorConfig(stack);
+  admin = apiKey(stack, ACCOUNT, 'admin');
+  await writeTargets(stack, [
+    voiceTarget(T.a, LINES.a, { priority: 1 }),
+    voiceTarget(T.b, LINES.b, { priority: 2 }),
+    voiceTarget(T.closed, LINES.closed, { priority: 1, hours: closedNow('America/Chicago') }),
+    voiceTarget(T.geo, LINES.geo, { priority: 1, geography: { states: ['CA'], zipPrefixes: [], areaCodes: [] } }),
+    voiceTarget(T.full, LINES.full, { priority: 1, concurrencyCap: 2 }),
+  ]);
+  ivr = await writeVoiceCampaign(stack, { campaignId: `ivr-${s}`, flow: ivrFlow({ default: [T.a, T.b] }) });
+  direct = await writeVoiceCampaign(stack, { campaignId: `direct-${s}`, flow: ivrFlow({ default: [T.a] }, { ivr: null, whisper: null }) });
+  capacity = await writeVoiceCampaign(stack, { campaignId: `cap-${s}`, flow: ivrFlow({ default: [T.full, T.b] }, { ivr: null }) });
+  busy = await writeVoiceCampaign(stack, { campaignId: `busy-${s}`, flow: ivrFlow({ default: [T.a, T.b] }, { ivr: null }) });
+  closedCampaign = await writeVoiceCampaign(stack, { campaignId: `closed-${s}`, flow: ivrFlow({ default: [T.closed, T.geo] }, { ivr: null }) });
+  await occupyTarget(stack, T.full, 2, Date.now() + 3_600_000);
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+function script(to: string, overrides: Partial<CallScriptInput> = {}): CallScriptInput {
+  return { accountId: ACCOUNT, from: newCaller(), to, startAt: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(), billing: { bufferSec: 60, durationBasis: 'talk' }, ...overrides };
+}
+
+async function call(to: string, overrides: Partial<CallScriptInput> = {}): Promise<SimulatedCall> {
+  return playCall(script(to, overrides), sim);
+}
+
+const callIdOf = (c: SimulatedCall) => `twilio:${c.truth.callSid}`;
+
+async function routingOf(c: SimulatedCall): Promise<any> {
+  const res = await apiGet(stack, callPath(callIdOf(c)), admin);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.routing;
+}
+
+/** The ledger's charges, by call id. */
+async function charges(): Promise<Map<string, number>> {
+  const entries = await allLedgerEntries(stack, admin);
+  const out = new Map<string, number>();
+  for (const e of entries) out.set(e.callId, (out.get(e.callId) ?? 0) + e.amountCents);
+  return out;
+}
+
+const played: SimulatedCall[] = [];
+
+describe('IVR', () => {
+  it('a qualified answer is routed to the first target, whispered, recorded and billed', async () => {
+    const c = await call(ivr.number, { gathers: [{ press: '1', afterSec: 2 }], targets: { [LINES.a]: { outcome: 'answer', ringSec: 3, talkSec: 120 } } });
+    played.push(c);
+    expect(c.truth).toMatchObject({ answered: true, connected: true, answeredTarget: LINES.a, digits: ['1'], billable: true });
+    await stack.waitForIdle();
+    const routing = await routingOf(c);
+    expect(routing.admission).toMatchObject({ kind: 'route', stage: 'connect' });
+    expect(routing.attempts).toEqual([{ targetId: T.a, position: 0, outcome: 'answered', legStatuses: ['initiated', 'ringing', 'in-progress', 'completed'] }]);
+  });
+
+  it('an answer that ends the call is answered politely, never connected, never billed', async () => {
+    const c = await call(ivr.number, { gathers: [{ press: '2', afterSec: 1 }] });
+    played.push(c);
+    expect(c.truth).toMatchObject({ answered: true, connected: false, digits: ['2'], billable: false });
+    await stack.waitForIdle();
+    const routing = await routingOf(c);
+    expect(routing.attempts).toEqual([]);
+  });
+
+  it('no input: asked again, then the no-input action', async () => {
+    const c = await call(ivr.number, { gathers: [{ press: null }, { press: null }] });
+    played.push(c);
+    expect(c.truth).toMatchObject({ answered: true, connected: false, digits: [], billable: false });
+  });
+});
+
+describe('refused before connect', () => {
+  it('a target closed now and a target out of the caller’s geography: refused before any line rings', async () => {
+    const c = await call(closedCampaign.number, { fromGeo: { city: 'Austin', state: 'TX', zip: '78701', country: 'US' } });
+    played.push(c);
+    expect(c.truth).toMatchObject({ connected: false, billable: false });
+    expect(c.trace.legs ?? []).toEqual([]);
+    await stack.waitForIdle();
+    const routing = await routingOf(c);
+    expect(routing.admission).toMatchObject({ kind: 'refuse', reason: 'no_target' });
+    // Their order is the call's (priority, then a weighted draw from the call id): either may come first.
+    expect(routing.attempts).toHaveLength(2);
+    expect(routing.attempts).toEqual(
+      expect.arrayContaining([expect.objectContaining({ targetId: T.closed, outcome: 'closed' }), expect.objectContaining({ targetId: T.geo, outcome: 'geo' })]),
+    );
+  });
+
+  it('a withheld caller is declined (<Reject>) and recorded with its reason', async () => {
+    const c = await call(direct.number, { from: null });
+    played.push(c);
+    expect(c.truth).toMatchObject({ answered: false, rejected: true, connected: false });
+    await stack.waitForIdle();
+    expect((await routingOf(c)).admission).toMatchObject({ kind: 'refuse', reason: 'caller_id_withheld' });
+  });
+
+  it('a blocked caller is declined', async () => {
+    const caller = newCaller();
+    const res = await fetch(`${stack.baseUrl}/v1/blocked-callers/${encodeURIComponent(caller)}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ blocked: true, reason: 'fraud' }),
+    });
+    expect(res.status, await res.text()).toBeLessThan(300);
+    await new Promise((r) => setTimeout(r, 62_000));
+    const c = await call(direct.number, { from: caller });
+    played.push(c);
+    expect(c.truth).toMatchObject({ answered: false, rejected: true });
+    await stack.waitForIdle();
+    expect((await routingOf(c)).admission).toMatchObject({ kind: 'refuse', reason: 'blocked_caller' });
+  }, 120_000);
+});
+
+describe('routing', () => {
+  it('a target at its concurrency cap is skipped and the next one answers', async () => {
+    const c = await call(capacity.number, { targets: { [LINES.b]: { outcome: 'answer', ringSec: 2, talkSec: 90 } } });
+    played.push(c);
+    expect(c.truth).toMatchObject({ connected: true, answeredTarget: LINES.b });
+    await stack.waitForIdle();
+    expect((await routingOf(c)).attempts).toEqual([
+      expect.objectContaining({ targetId: T.full, outcome: 'at_capacity' }),
+      expect.objectContaining({ targetId: T.b, outcome: 'answered' }),
+    ]);
+  });
+
+  it('every target busy: the flow’s unavailable message', async () => {
+    const c = await call(busy.number, { targets: { [LINES.a]: { outcome: 'busy' }, [LINES.b]: { outcome: 'no_answer' } } });
+    played.push(c);
+    expect(c.truth).toMatchObject({ answered: true, connected: false, billable: false });
+    await stack.waitForIdle();
+    expect((await routingOf(c)).attempts).toEqual([
+      expect.objectContaining({ targetId: T.a, outcome: 'busy' }),
+      expect.objectContaining({ targetId: T.b, outcome: 'no_answer' }),
+    ]);
+  });
+});
+
+describe('the ledger', () => {
+  it('charges exactly the calls the simulator says are billable, at the terms price', async () => {
+    await stack.waitForIdle();
+    const booked = await charges();
+    for (const c of played) expect(booked.get(callIdOf(c)) ?? 0, c.truth.callSid).toBe(c.truth.billable ? 4500 : 0);
+  });
+});
