@@ -155,6 +155,7 @@ export async function writePilotCounter(stack: LocalStack, pilot: PilotTerms): P
         billableCalls: 0,
         heldCents: 0,
         heldCalls: 0,
+        reservations: {},
         spendCapCents: pilot.spendCapCents,
         maxBillableCalls: pilot.maxBillableCalls,
       }),

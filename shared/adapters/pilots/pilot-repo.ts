@@ -77,6 +77,7 @@ export class PilotRepo implements PilotStore {
       // Spent + reserved (routing/reservation-condition.ts): what admission's reservations are conditioned on.
       heldCents: 0,
       heldCalls: 0,
+      reservations: {},
       spendCapCents: r.spendCapCents,
       maxBillableCalls: r.maxBillableCalls,
     };

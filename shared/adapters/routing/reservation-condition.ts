@@ -8,9 +8,15 @@
  * the domain's `settle` (held +charge −amount, spent +charge, billable +1, heldCalls 0), and in between the call is
  * counted twice, which can only refuse a reservation, never admit one beyond a cap.
  *
- *   reservation   pk = CALL#<callId>   sk = RESERVATION   (Reservation + accountId; one per call: a call has one pilot)
+ * The reservation itself lives IN the counter item, as `reservations.<callId>` (its amount, day and expiry): taking,
+ * settling and expiring it is then one single-item conditional update, and concurrent calls of one pilot serialise on
+ * that item instead of cancelling each other's transactions (TransactionConflict), which under 64 calls at once cost
+ * more than the answer's budget. A pilot with a daily cap adds its day item, in one transaction.
+ * Beside it, the call's pointer (written with the answer's lease and routing record) says which pilot to release:
+ *
+ *   pointer   pk = CALL#<callId>   sk = RESERVATION   (Reservation + accountId; one per call: a call has one pilot)
  */
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, Update } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Reservation, ReservationWrite } from '../../domain/routing/reservations';
 import type { TransactItem } from '../platform/dynamodb/ddb-ops';
@@ -20,11 +26,12 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 
 export const reservationKey = (callId: string) => ({ pk: `CALL#${callId}`, sk: 'RESERVATION' });
 
-function counterItem(table: string, accountId: string, pilotId: string, w: ReservationWrite): TransactItem {
+/** The counter's update: held totals, and the reservation's entry in its `reservations` map. */
+export function counterUpdate(table: string, accountId: string, pilotId: string, callId: string, w: ReservationWrite, nowMs: number): Update {
   const c = w.condition;
   const conditions: string[] = ['attribute_exists(spentCents)'];
   const values: Record<string, AttributeValue> = { ':dh': N(w.delta.heldCents), ':dc': N(w.delta.heldCalls), ':zero': N(0) };
-  const names: Record<string, string> = {};
+  const names: Record<string, string> = { '#call': callId };
   if (c.counterOpen) {
     conditions.push('#open = :true');
     names['#open'] = 'open';
@@ -38,16 +45,27 @@ function counterItem(table: string, accountId: string, pilotId: string, w: Reser
     conditions.push('(attribute_not_exists(heldCalls) OR heldCalls <= :callsMax)');
     values[':callsMax'] = N(c.heldCallsAtMost);
   }
+  if (c.reservationAbsent) conditions.push('attribute_not_exists(reservations.#call)');
+  if (c.reservationHeld) conditions.push('attribute_exists(reservations.#call)');
+  if (c.reservationExpiredAtMs !== undefined) {
+    conditions.push('reservations.#call.expiresAtMs <= :now');
+    values[':now'] = N(nowMs);
+  }
+  const held = 'heldCents = if_not_exists(heldCents, :zero) + :dh, heldCalls = if_not_exists(heldCalls, :zero) + :dc';
+  const r = w.reservation;
+  let update: string;
+  if (r !== null && r.state === 'held') {
+    values[':entry'] = { M: marshall({ amountCents: r.amountCents, day: r.day, expiresAtMs: r.expiresAtMs }) };
+    update = `SET ${held}, reservations.#call = :entry`;
+  } else update = `SET ${held} REMOVE reservations.#call`;
   return {
-    Update: {
-      TableName: table,
-      Key: marshall(mainKeys.pilotCounter(accountId, pilotId)),
-      UpdateExpression: 'SET heldCents = if_not_exists(heldCents, :zero) + :dh, heldCalls = if_not_exists(heldCalls, :zero) + :dc',
-      ConditionExpression: conditions.join(' AND '),
-      ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
-      ExpressionAttributeValues: values,
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
+    TableName: table,
+    Key: marshall(mainKeys.pilotCounter(accountId, pilotId)),
+    UpdateExpression: update,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
   };
 }
 
@@ -67,42 +85,13 @@ function dayItem(table: string, accountId: string, pilotId: string, w: Reservati
   };
 }
 
-function reservationItem(table: string, accountId: string, w: ReservationWrite, nowMs: number): TransactItem | null {
-  const r: Reservation | null = w.reservation;
-  if (r === null) return null;
-  const c = w.condition;
-  if (c.reservationAbsent) {
-    return {
-      Put: {
-        TableName: table,
-        Item: marshall({ ...reservationKey(r.callId), accountId, ...r }),
-        ConditionExpression: 'attribute_not_exists(pk)',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
-  }
-  const expired = c.reservationExpiredAtMs !== undefined;
-  return {
-    Update: {
-      TableName: table,
-      Key: marshall(reservationKey(r.callId)),
-      UpdateExpression: 'SET #state = :to, chargedCents = :charged, endedAtMs = :now',
-      ConditionExpression: `#state = :held${expired ? ' AND expiresAtMs <= :now' : ''}`,
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: {
-        ':to': { S: r.state },
-        ':held': { S: 'held' },
-        ':charged': r.chargedCents === null ? { NULL: true } : N(r.chargedCents),
-        ':now': N(nowMs),
-      },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
+/** The call's pointer to its reservation (written with the answer; its state follows the reservation's end). */
+export function pointerItem(table: string, accountId: string, r: Reservation): TransactItem {
+  return { Put: { TableName: table, Item: marshall({ ...reservationKey(r.callId), accountId, ...r }) } };
 }
 
-/** The write's items: the counter first, then the day item (if any), then the reservation item (if any). */
-export function reservationItems(table: string, accountId: string, pilotId: string, w: ReservationWrite, nowMs: number): TransactItem[] {
-  return [counterItem(table, accountId, pilotId, w), dayItem(table, accountId, pilotId, w), reservationItem(table, accountId, w, nowMs)].filter(
-    (x): x is TransactItem => x !== null,
-  );
+/** The write's items when it has a day item: the counter first, then the day (one transaction). */
+export function reservationItems(table: string, accountId: string, pilotId: string, callId: string, w: ReservationWrite, nowMs: number): TransactItem[] {
+  const day = dayItem(table, accountId, pilotId, w);
+  return [{ Update: counterUpdate(table, accountId, pilotId, callId, w, nowMs) }, ...(day === null ? [] : [day])];
 }

@@ -26,7 +26,7 @@ import type { RoutingRecord } from '../../domain/routing/audit';
 import type { DialLegEvent, DialLegSink } from '../../app/calls/ports';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { cancellationReasons, errorName, isTransactionConflict, type TransactItem } from '../platform/dynamodb/ddb-ops';
-import { reservationItems, reservationKey } from './reservation-condition';
+import { pointerItem, reservationItems, reservationKey } from './reservation-condition';
 
 const N = (n: number): AttributeValue => ({ N: String(n) });
 
@@ -38,8 +38,16 @@ export const routingKeys = {
 
 /** The leg statuses that end a dialled leg (its lease is given back). */
 const LEG_ENDS = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
-/** Attempts of a transaction that lost to a concurrent one on the same item (TransactionConflict). */
-const CONFLICT_RETRIES = 8;
+/**
+ * Attempts of a transaction that lost to a concurrent one on the same item (TransactionConflict: many calls of one
+ * pilot admitted at once all update its counter), with full-jitter exponential backoff. The voice answer's own budget
+ * bounds the wait; past it the fail-safe answers.
+ */
+const CONFLICT_RETRIES = 30;
+
+function backoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 10 * 2 ** Math.min(attempt, 5))));
+}
 
 export interface RoutingRepoOptions {
   readonly mainTable: string;
@@ -62,38 +70,61 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
   // ------------------------------------------------------------------ the answer's write
 
   async commit(c: AnswerCommit): Promise<CommitResult> {
+    if (c.reservation !== null) {
+      const refused = await this.reserve(c);
+      if (refused !== null) return refused;
+    }
     let slot = c.lease === null ? null : hashedSlot(c.callId, c.lease.cap);
     for (let attempt = 0; ; attempt++) {
       const lease = c.lease === null || slot === null ? null : acquire(c.lease.targetId, slot, c.callId, c.atMs, c.lease.times);
-      const reservation = c.reservation === null ? [] : reservationItems(this.table, c.accountId, c.reservation.pilot.pilotId, c.reservation.write, c.atMs);
-      const items: TransactItem[] = [...reservation, ...(lease === null || c.lease === null ? [] : [this.leaseItem(c.accountId, lease, (c.lease.times.maxCallSec + c.lease.times.graceSec) * 1000)]), this.appendItem(c)];
+      const items: TransactItem[] = [
+        ...(lease === null || c.lease === null ? [] : [this.leaseItem(c.accountId, lease, (c.lease.times.maxCallSec + c.lease.times.graceSec) * 1000)]),
+        this.appendItem(c),
+        ...(c.reservation?.write.reservation ? [pointerItem(this.table, c.accountId, c.reservation.write.reservation)] : []),
+      ];
       try {
         await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
         return { ok: true };
       } catch (err) {
-        if (errorName(err) !== 'TransactionCanceledException') {
-          if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
-          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
-          continue;
-        }
-        const reasons = cancellationReasons(err);
-        const failed = (i: number) => reasons[i]?.Code === 'ConditionalCheckFailed';
-        if (reservation.some((_, i) => failed(i)) && c.reservation !== null) {
-          return { ok: false, failed: 'reservation', refusal: this.refusalOf(reasons, c) };
-        }
-        if (lease !== null && c.lease !== null && failed(reservation.length)) {
+        const leaseLost = lease !== null && c.lease !== null && cancellationReasons(err)[0]?.Code === 'ConditionalCheckFailed';
+        if (leaseLost && c.lease !== null) {
           slot = slotToTry(c.lease.cap, await this.readSlots(c.accountId, c.lease.targetId), c.callId, c.atMs);
+          // The reservation stays: it is the call's, whichever target it is dialled to (or released once it is rated).
           if (slot === null) return { ok: false, failed: 'lease', targetId: c.lease.targetId };
           if (attempt < CONFLICT_RETRIES) continue;
         }
         if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
-        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+        await backoff(attempt);
+      }
+    }
+  }
+
+  /** Takes the reservation (null: taken now, or already the call's); else the cap that refused it. */
+  private async reserve(c: AnswerCommit): Promise<CommitResult | null> {
+    const { pilot, write } = c.reservation!;
+    const items = reservationItems(this.table, c.accountId, pilot.pilotId, c.callId, write, c.atMs);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (items.length === 1) await this.client().send(new UpdateItemCommand(items[0]!.Update!));
+        else await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
+        return null;
+      } catch (err) {
+        const single = errorName(err) === 'ConditionalCheckFailedException';
+        const reasons = single ? [{ Code: 'ConditionalCheckFailed', Item: (err as { Item?: Record<string, AttributeValue> }).Item }] : cancellationReasons(err);
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
+          const counter = reasons[0]?.Item ? unmarshall(reasons[0].Item) : null;
+          // A retried request of a call that already holds its reservation: nothing more to take.
+          if (counter !== null && (counter.reservations as Record<string, unknown> | undefined)?.[c.callId] !== undefined) return null;
+          return { ok: false, failed: 'reservation', refusal: this.refusalOf(reasons, c) };
+        }
+        if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
+        await backoff(attempt);
       }
     }
   }
 
   /** Which cap refused the reservation, from the items as they were (ALL_OLD on the failed conditions). */
-  private refusalOf(reasons: ReturnType<typeof cancellationReasons>, c: AnswerCommit) {
+  private refusalOf(reasons: readonly { readonly Code?: string; readonly Item?: Record<string, AttributeValue> }[], c: AnswerCommit) {
     const w = c.reservation!.write;
     const old = (i: number) => (reasons[i]?.Item ? unmarshall(reasons[i]!.Item!) : null);
     const counterItem = old(0);
@@ -250,16 +281,33 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
     if (out.Item === undefined) return;
     const item = unmarshall(out.Item) as Reservation & { accountId: string };
     if (item.state !== 'held' || item.accountId !== accountId) return;
-    const write = release(item);
+    await this.releaseReservation(accountId, item.pilotId, item, atMs);
+  }
+
+  /** Gives a held reservation back (conditional on its entry in the counter: at most once), then marks its pointer. */
+  async releaseReservation(accountId: string, pilotId: string, held: Reservation, atMs: number): Promise<void> {
+    const write = release(held);
+    const items = reservationItems(this.table, accountId, pilotId, held.callId, write, atMs);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client().send(new TransactWriteItemsCommand({ TransactItems: reservationItems(this.table, accountId, item.pilotId, write, atMs) }));
-        return;
+        if (items.length === 1) await this.client().send(new UpdateItemCommand(items[0]!.Update!));
+        else await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
+        break;
       } catch (err) {
-        if (errorName(err) === 'TransactionCanceledException' && cancellationReasons(err).some((r) => r.Code === 'ConditionalCheckFailed')) return;
+        if (errorName(err) === 'ConditionalCheckFailedException') break;
+        if (errorName(err) === 'TransactionCanceledException' && cancellationReasons(err).some((r) => r.Code === 'ConditionalCheckFailed')) break;
         if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
-        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+        await backoff(attempt);
       }
     }
+    await this.client().send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: marshall(reservationKey(held.callId)),
+        UpdateExpression: 'SET #state = :released, endedAtMs = :now',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':released': { S: 'released' }, ':now': N(atMs) },
+      }),
+    );
   }
 }

@@ -3,7 +3,7 @@ import type { AuditEvent } from '../../domain/callflow/machine';
 import type { CapRefusal, PilotTerms } from '../../domain/pilots/caps';
 import type { AdmissionDecision } from '../../domain/routing/admission';
 import type { LeaseTimes } from '../../domain/routing/leases';
-import type { ReservationWrite } from '../../domain/routing/reservations';
+import type { Reservation, ReservationWrite } from '../../domain/routing/reservations';
 import type { Target } from '../../domain/routing/targets';
 import type { RoutingRecord } from '../../domain/routing/audit';
 
@@ -47,6 +47,8 @@ export interface RoutingStore {
   /** Records a step answered by the fail-safe (best effort: the store may be what failed). */
   recordDegraded(accountId: string, callId: string, atMs: number, audit: readonly AuditEvent[]): Promise<void>;
   readRouting(callId: string): Promise<RoutingRecord | null>;
+  /** Gives back a reservation this answer took but could not use (no target left to dial). */
+  releaseReservation(accountId: string, pilotId: string, held: Reservation, atMs: number): Promise<void>;
 }
 
 /** The end of a call's reservation once rating has booked (or refused) its charge. */

@@ -217,6 +217,7 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
   let capRefusal: CapRefusal | null = null;
   // A retried request of a call that already holds its reservation: dial without taking a second one.
   let reserved = false;
+  let taken: ReturnType<typeof reservationOf> = null;
 
   for (let attempt = 1; attempt <= MAX_COMMITS; attempt++) {
     const admission: AdmissionDecision | null =
@@ -225,18 +226,28 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
         : null;
     const plan = need.kind === 'replan' ? planRoute(flow?.routes[need.route] ?? [], loaded.targets, facts, geo, call.callId, call.nowMs) : null;
     const out: MachineOutput = next({ ctx: loaded.ctx, flow, step, admission, plan, targets: loaded.targets });
+    const reservation = reserved ? null : reservationOf(admission, base?.pilot ?? null, out, flow, call);
     const result = await deps.routing.commit({
       accountId: call.accountId,
       callId: call.callId,
       atMs: call.nowMs,
-      reservation: reserved ? null : reservationOf(admission, base?.pilot ?? null, out, flow, call),
+      reservation,
       lease: leaseOf(out, loaded, flow),
       admission,
       audit: out.audit,
       flowVersion: flow?.version ?? null,
       trackingNumber: loaded.ctx.trackingNumber,
     });
+    // A reservation is taken before the lease: it stands whatever the lease's fate (the next target, or a release below).
+    if (reservation !== null && (result.ok || result.failed === 'lease')) {
+      reserved = true;
+      taken = reservation;
+    }
     if (result.ok) {
+      // Reserved on an earlier attempt, and then no target could be dialled: the money goes back now.
+      if (taken !== null && out.dial === null && taken.write.reservation !== null) {
+        await deps.routing.releaseReservation(call.accountId, taken.pilot.pilotId, taken.write.reservation, call.nowMs);
+      }
       const rendered = render('twilio', out.verbs, deps.publicBaseUrl);
       return { contentType: rendered.contentType, body: rendered.body, degraded: false };
     }
