@@ -12,6 +12,8 @@
  * settling and expiring it is then one single-item conditional update, and concurrent calls of one pilot serialise on
  * that item instead of cancelling each other's transactions (TransactionConflict), which under 64 calls at once cost
  * more than the answer's budget. A pilot with a daily cap adds its day item, in one transaction.
+ * An ended reservation leaves `{ended: true}` under its call (≈ 50 bytes), so that a late retry of the call's answer
+ * cannot reserve for it again; a pilot's item thus grows with its calls (≈ 8,000 calls before DynamoDB's 400 KB).
  * Beside it, the call's pointer (written with the answer's lease and routing record) says which pilot to release:
  *
  *   pointer   pk = CALL#<callId>   sk = RESERVATION   (Reservation + accountId; one per call: a call has one pilot)
@@ -46,7 +48,7 @@ export function counterUpdate(table: string, accountId: string, pilotId: string,
     values[':callsMax'] = N(c.heldCallsAtMost);
   }
   if (c.reservationAbsent) conditions.push('attribute_not_exists(reservations.#call)');
-  if (c.reservationHeld) conditions.push('attribute_exists(reservations.#call)');
+  if (c.reservationHeld) conditions.push('attribute_exists(reservations.#call.amountCents)');
   if (c.reservationExpiredAtMs !== undefined) {
     conditions.push('reservations.#call.expiresAtMs <= :now');
     values[':now'] = N(nowMs);
@@ -57,7 +59,11 @@ export function counterUpdate(table: string, accountId: string, pilotId: string,
   if (r !== null && r.state === 'held') {
     values[':entry'] = { M: marshall({ amountCents: r.amountCents, day: r.day, expiresAtMs: r.expiresAtMs }) };
     update = `SET ${held}, reservations.#call = :entry`;
-  } else update = `SET ${held} REMOVE reservations.#call`;
+  } else {
+    // Ended, not removed: a late retry of the call's answer must not reserve for it again (attribute_not_exists above).
+    values[':ended'] = { M: { ended: { BOOL: true } } };
+    update = `SET ${held}, reservations.#call = :ended`;
+  }
   return {
     TableName: table,
     Key: marshall(mainKeys.pilotCounter(accountId, pilotId)),

@@ -113,8 +113,11 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
         const reasons = single ? [{ Code: 'ConditionalCheckFailed', Item: (err as { Item?: Record<string, AttributeValue> }).Item }] : cancellationReasons(err);
         if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
           const counter = reasons[0]?.Item ? unmarshall(reasons[0].Item) : null;
+          const entry = (counter?.reservations as Record<string, { ended?: boolean }> | undefined)?.[c.callId];
           // A retried request of a call that already holds its reservation: nothing more to take.
-          if (counter !== null && (counter.reservations as Record<string, unknown> | undefined)?.[c.callId] !== undefined) return null;
+          if (entry !== undefined && entry.ended !== true) return null;
+          // … of a call whose reservation has ended (it was rated): never a second one.
+          if (entry?.ended === true) return { ok: false, failed: 'reservation', refusal: 'closed' };
           return { ok: false, failed: 'reservation', refusal: this.refusalOf(reasons, c) };
         }
         if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
