@@ -187,6 +187,8 @@ describe('api handler', () => {
       // The quality signals beside the billing: no STIR/SHAKEN attestation in these events makes robocall_suspect.
       signals: ['robocall_suspect'],
       crossCallSignals: null,
+      // Not answered by the voice URL: no routing audit.
+      routing: null,
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);
