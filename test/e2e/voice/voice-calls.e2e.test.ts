@@ -255,6 +255,12 @@ describe('the ledger', () => {
   it('charges exactly the calls the simulator says are billable, at the terms price', async () => {
     await stack.waitForIdle();
     const booked = await charges();
-    for (const c of played) expect(booked.get(callIdOf(c)) ?? 0, c.truth.callSid).toBe(c.truth.billable ? 4500 : 0);
+    const wrong: string[] = [];
+    for (const c of played) {
+      if ((booked.get(callIdOf(c)) ?? 0) === (c.truth.billable ? 4500 : 0)) continue;
+      const rated = (await apiGet(stack, callPath(callIdOf(c)), admin)).body;
+      wrong.push(`${c.truth.callSid}: truth billable=${c.truth.billable} talk=${c.truth.talkSec}s; rated ${JSON.stringify({ billable: rated.billable, reasons: rated.reasons })}`);
+    }
+    expect(wrong).toEqual([]);
   });
 });
