@@ -29,6 +29,8 @@ import { complianceDeps } from '../shared/adapters/compliance/deps';
 import { privacyDeps } from '../shared/adapters/privacy/deps';
 import { pilotApiDeps } from '../shared/adapters/pilots/deps';
 import type { ReportDeps } from '../shared/app/reports/reports';
+import { targetDeps } from '../shared/adapters/routing/deps';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 import { reportEngine } from '../shared/app/reports/report-engine';
 import { CampaignCallsReader } from '../shared/adapters/reports/campaign-calls';
 import { AggregateRepo } from '../shared/adapters/reports/aggregate-repo';
@@ -52,7 +54,10 @@ const calls: CallRouteDeps = {
   // Page cursors are sealed under a key derived from the caller-hash key (shared/adapters/http/cursor.ts).
   cursors: cursorSealer(() => secrets.resolve(config.callerHashKeyRef)),
   config: keys,
+  // The routing audit of calls the voice function answered (shared/adapters/routing/routing-repo.ts).
+  routing: new RoutingRepo({ mainTable: config.mainTable }),
 };
+const targetsDeps = targetDeps(config);
 const ledgerDeps = ledgerRouteDeps(config, shared);
 // Booked revenue by source: the scorecard and the buffer sweep over the campaign index and, for long periods, the
 // daily aggregates (shared/app/reports/report-engine.ts).
@@ -75,7 +80,10 @@ const handlers = mount(
   API_ROUTE_TABLES,
   {
     calls,
-    catalog: { store: keys, now: () => new Date() },
+    // Campaign call flows name targets: a flow naming an unknown one is refused.
+    catalog: { store: keys, targets: targetsDeps.targets, now: () => new Date() },
+    // Destinations of the call flows' routes.
+    targets: targetsDeps,
     // Disputes, statements, reconciliations and ledger verification.
     ledger: ledgerDeps,
     blocklist: blockListDeps(config, shared),

@@ -12,6 +12,7 @@ import { ConfigRepo } from '../shared/adapters/calls/main-repo';
 import { SqsIngestQueue } from '../shared/adapters/calls/queue';
 import { SecretResolver } from '../shared/adapters/platform/secrets';
 import { ingestWebhook, type IngestDeps } from '../shared/app/calls/ingest';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 
 const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef']);
 
@@ -23,6 +24,8 @@ const deps: IngestDeps = {
   now: () => new Date(),
   telemetry,
   log,
+  // The dialled legs' progress (`?leg=dial…`): the target's lease and the routing audit.
+  legs: new RoutingRepo({ mainTable: config.mainTable }),
 };
 
 export const handler = middy<HttpEvent, HttpResult>()

@@ -17,6 +17,7 @@ import { callerCipherFor } from '../shared/adapters/privacy/pii-cipher';
 import { processIngestBatch, type ProcessIngestDeps } from '../shared/app/rating/process-ingest-batch';
 import { matchingPassDeps } from '../shared/adapters/networks/deps';
 import { ledgerRouteDeps } from '../shared/adapters/ledger/deps';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 
 const config = loadConfig(['mainTable', 'ledgerTable', 'archiveBucket', 'recordingsQueueUrl', 'callerHashKeyRef', 'piiKeyRef']);
 // The caller-hash key is a full reference (env:NAME / ssm:/name); the resolver caches it for five minutes.
@@ -34,6 +35,8 @@ const deps: ProcessIngestDeps = {
   consent: new ConsentRepo({ mainTable: config.mainTable }),
   archive: new S3Archive(config.archiveBucket),
   recordingJobs: new SqsRecordingJobQueue(config.recordingsQueueUrl),
+  // Pilot reservations taken at admission end when their call is rated (shared/adapters/routing/routing-repo.ts).
+  reservations: new RoutingRepo({ mainTable: config.mainTable }),
   callerHashKey: () => secrets.resolve(config.callerHashKeyRef),
   now: () => new Date(),
   telemetry,

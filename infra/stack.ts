@@ -268,6 +268,16 @@ export class CallLedgerStack extends Stack {
     grantTable(f.ingestTwilio, main, TABLES.main, DDB_READ);
     grantSsmRead(f.ingestTwilio, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
     ingest.queue.grantSendMessages(f.ingestTwilio);
+    // … and apply a dialled leg's progress: its target's lease slot and the call's routing record (conditional updates).
+    grantTable(f.ingestTwilio, main, TABLES.main, ['dynamodb:UpdateItem']);
+
+    // voiceTwilio: the Voice URL. Reads configuration, targets, block lists and lease slots; answers with one
+    // transaction (pilot counter + reservation, lease slot, routing record: conditional puts and updates); hands the
+    // incoming call and the IVR answer to the ledger through the ingest queue; hashes callers like the writer.
+    grantTable(f.voiceTwilio, main, TABLES.main, [...DDB_READ, ...DDB_WRITE]);
+    grantSsmRead(f.voiceTwilio, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
+    grantSsmRead(f.voiceTwilio, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    ingest.queue.grantSendMessages(f.voiceTwilio);
 
     // ingestNetwork: read the network's registration (secret digests, allow-list), hash the claim's caller, enqueue.
     grantTable(f.ingestNetwork, main, TABLES.main, ['dynamodb:GetItem']);
@@ -416,6 +426,7 @@ export class CallLedgerStack extends Stack {
     }
     const usesSecrets: [LedgerFunction, string][] = [
       [this.functions.ingestTwilio, TWILIO_SECRETS_PATH],
+      [this.functions.voiceTwilio, TWILIO_SECRETS_PATH],
       [this.functions.recordingFetcher, TWILIO_SECRETS_PATH],
       ...CARRIER_SECRETS_PATHS.flatMap((sub) => [
         [this.functions.ingestCarrier, sub] as [LedgerFunction, string],
@@ -430,7 +441,7 @@ export class CallLedgerStack extends Stack {
           'telnyx|vonage|plivo/<accountId>/…); accounts are added at run time, so each grant covers one provider path of this environment only.',
       });
     }
-    for (const f of [this.functions.ingestTwilio, this.functions.ingestCarrier, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
+    for (const f of [this.functions.ingestTwilio, this.functions.ingestCarrier, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.voiceTwilio, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
       Validations.of(f).acknowledge({
         id: resource(`${arnPrefix('kms')}:key/*`),
         reason:

@@ -65,6 +65,8 @@ export interface SimulatorConfig {
   readonly headers?: (atMs: number) => Record<string, string>;
   /** TwiML documents fetched per call before the simulator calls it a loop; default 50. */
   readonly maxDocuments?: number;
+  /** Where RecordingUrl values point (the local stack's fake media host); default https://api.twilio.com. */
+  readonly mediaBaseUrl?: string;
 }
 
 export type RequestPurpose =
@@ -714,7 +716,7 @@ class CallRun {
   }
 
   private recordingUrl(recordingSid: string): string {
-    return `https://api.twilio.com/${API_VERSION}/Accounts/${this.account.accountSid}/Recordings/${recordingSid}`;
+    return `${(this.config.mediaBaseUrl ?? 'https://api.twilio.com').replace(/\/+$/, '')}/${API_VERSION}/Accounts/${this.account.accountSid}/Recordings/${recordingSid}`;
   }
 
   private recordingParams(rec: TraceRecording, status: string): Params {

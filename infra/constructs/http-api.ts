@@ -36,6 +36,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   ingestCarrier:
     'Telnyx, Vonage and Plivo sign their webhooks (Ed25519, HS256 JWT, HMAC-SHA256) with keys no authorizer holds; ' +
     'every webhook is verified in the function over its raw body with the account\'s credentials from SSM.',
+  voiceTwilio:
+    'Twilio requests the Voice URL without credentials an authorizer understands; every request is authenticated in ' +
+    'the function by its X-Twilio-Signature over PUBLIC_BASE_URL + path + query + params, exactly as the webhooks are.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',

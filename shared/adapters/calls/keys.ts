@@ -9,6 +9,8 @@ export const mainKeys = {
   publisher: (accountId: string, publisherId: string): Key => ({ pk: `ACCT#${accountId}`, sk: `PUB#${publisherId}` }),
   campaign: (accountId: string, campaignId: string): Key => ({ pk: `ACCT#${accountId}`, sk: `CAMP#${campaignId}` }),
   trackingNumber: (e164: string): Key => ({ pk: `NUM#${e164}`, sk: 'NUM' }),
+  /** A destination of the account (shared/domain/routing/targets.ts); listed by `begins_with(sk, TARGET#)`. */
+  target: (accountId: string, targetId: string): Key => ({ pk: `ACCT#${accountId}`, sk: `TARGET#${targetId}` }),
   apiKey: (keySha256: string): Key => ({ pk: `APIKEY#${keySha256}`, sk: 'APIKEY' }),
   call: (callId: string): Key => ({ pk: `CALL#${callId}`, sk: 'CALL' }),
   /** Campaign ids are unique per account only, so the account is part of the marker's key. */

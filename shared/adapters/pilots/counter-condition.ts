@@ -14,7 +14,7 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
 /** The counter item's update: `spent <= :maxBefore`, `billableCalls < :callsBelow`, open when the move counts. */
 function totalUpdate(table: string, c: CounterCondition): TransactItem {
   const conditions = ['attribute_exists(spentCents)'];
-  const values: Record<string, AttributeValue> = { ':p': N(c.deltaCents), ':c': N(c.deltaCalls) };
+  const values: Record<string, AttributeValue> = { ':p': N(c.deltaCents), ':c': N(c.deltaCalls), ':zero': N(0) };
   if (c.mustBeOpen) {
     conditions.push('#open = :true');
     values[':true'] = { BOOL: true };
@@ -31,7 +31,9 @@ function totalUpdate(table: string, c: CounterCondition): TransactItem {
     Update: {
       TableName: table,
       Key: marshall(mainKeys.pilotCounter(c.accountId, c.pilotId)),
-      UpdateExpression: 'SET spentCents = spentCents + :p, billableCalls = billableCalls + :c',
+      // heldCents/heldCalls (spent or billable + reserved, routing/reservation-condition.ts) move with every charge.
+      UpdateExpression:
+        'SET spentCents = spentCents + :p, billableCalls = billableCalls + :c, heldCents = if_not_exists(heldCents, :zero) + :p, heldCalls = if_not_exists(heldCalls, :zero) + :c',
       ConditionExpression: conditions.join(' AND '),
       ...(c.mustBeOpen ? { ExpressionAttributeNames: { '#open': 'open' } } : {}),
       ExpressionAttributeValues: values,
@@ -52,7 +54,8 @@ function dayUpdate(table: string, c: CounterCondition, d: DayCondition): Transac
     Update: {
       TableName: table,
       Key: marshall(mainKeys.pilotDay(c.accountId, c.pilotId, d.date)),
-      UpdateExpression: 'SET spentCents = if_not_exists(spentCents, :zero) + :p, billableCalls = if_not_exists(billableCalls, :zero) + :c',
+      UpdateExpression:
+        'SET spentCents = if_not_exists(spentCents, :zero) + :p, billableCalls = if_not_exists(billableCalls, :zero) + :c, heldCents = if_not_exists(heldCents, :zero) + :p',
       ...(condition === undefined ? {} : { ConditionExpression: condition }),
       ExpressionAttributeValues: {
         ':p': N(d.deltaCents),

@@ -74,6 +74,10 @@ export class PilotRepo implements PilotStore {
       open: true,
       spentCents: 0,
       billableCalls: 0,
+      // Spent + reserved (routing/reservation-condition.ts): what admission's reservations are conditioned on.
+      heldCents: 0,
+      heldCalls: 0,
+      reservations: {},
       spendCapCents: r.spendCapCents,
       maxBillableCalls: r.maxBillableCalls,
     };

@@ -2,7 +2,7 @@
  * The read API's routes over calls and the ledger: rated calls, one call, why it was (not) billed, and ledger entries
  * with their totals (use cases in read-api.ts).
  */
-import { CallSchema, CallsPageSchema, LedgerPageSchema, RatingExplanationSchema } from '../kernel/api-schemas';
+import { CallDetailSchema, CallsPageSchema, LedgerPageSchema, RatingExplanationSchema } from '../kernel/api-schemas';
 import { route, type Route } from '../kernel/route';
 import { CALLS_QUERY, getCallDetail, getCallRating, LEDGER_QUERY, listCallsPage, listLedgerPage, type RatingExplainDeps, type ReadApiDeps } from './read-api';
 
@@ -24,7 +24,7 @@ export const CALL_ROUTES: readonly Route<CallRouteDeps>[] = [
     path: '/v1/calls/{callId}',
     summary: 'One call',
     auth: 'bearer',
-    responses: { 200: { description: 'The call, with the signals flagged at rating and by the quality pass', schema: CallSchema } },
+    responses: { 200: { description: 'The call, with the signals flagged at rating and by the quality pass, and its routing audit', schema: CallDetailSchema } },
     problems: [401, 404],
     handle: async (principal, req, deps) => ({ status: 200, body: await getCallDetail(principal, req.pathParameters.callId ?? '', deps) }),
   }),

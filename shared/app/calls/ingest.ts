@@ -8,10 +8,11 @@
  */
 import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
-import { parseForm, parseTwilioEvent, verifyTwilioSignature } from '../../domain/calls/providers/twilio';
-import type { IngestMessage } from '../../domain/calls/events';
+import { parseForm, parseTwilioEvent, verifyTwilioSignature, type FormParams } from '../../domain/calls/providers/twilio';
+import type { CallEvent, IngestMessage } from '../../domain/calls/events';
+import type { Account } from '../../domain/catalog/types';
 import type { ConfigStore, Log, SecretStore, Telemetry } from '../kernel/ports';
-import type { IngestQueue } from './ports';
+import type { DialLegEvent, DialLegSink, IngestQueue } from './ports';
 
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
@@ -39,6 +40,8 @@ export interface IngestDeps {
   readonly now: () => Date;
   readonly telemetry: Telemetry;
   readonly log: Log;
+  /** Where the dialled legs' progress goes (leases, routing audit); absent: nowhere. */
+  readonly legs?: DialLegSink;
 }
 
 export interface Accepted {
@@ -68,7 +71,22 @@ export async function ingestWebhook(req: WebhookRequest, deps: IngestDeps): Prom
   }
 }
 
-async function accept(req: WebhookRequest, deps: IngestDeps): Promise<Accepted> {
+/** A Twilio request that passed every check: its account and its parameters (signature verified over PUBLIC_BASE_URL). */
+export interface VerifiedTwilioRequest {
+  readonly accountId: string;
+  readonly account: Account;
+  readonly params: FormParams;
+  readonly body: string;
+}
+
+/**
+ * The checks every Twilio request passes (webhooks and the voice URL alike), in the order of the module comment:
+ * 405 → 415 → 413 → 404 → 403 signature → 403 AccountSid. Throws the Problem of the first that fails.
+ */
+export async function verifyTwilioRequest(
+  req: WebhookRequest,
+  deps: { readonly config: Pick<ConfigStore, 'getAccount'>; readonly secrets: Pick<SecretStore, 'getSecret'>; readonly publicBaseUrl: string },
+): Promise<VerifiedTwilioRequest> {
   if (req.method.toUpperCase() !== 'POST') throw new MethodNotAllowed(['POST']);
   const type = mediaType(req.contentType);
   if (type !== FORM_CONTENT_TYPE) throw new UnsupportedMediaType(req.contentType, [FORM_CONTENT_TYPE]);
@@ -90,10 +108,35 @@ async function accept(req: WebhookRequest, deps: IngestDeps): Promise<Accepted> 
   if ([params.AccountSid ?? []].flat().some((sid) => sid !== account.twilio.accountSid)) {
     throw new Forbidden('AccountSid does not belong to this account.');
   }
+  return { accountId, account, params, body };
+}
 
+async function accept(req: WebhookRequest, deps: IngestDeps): Promise<Accepted> {
+  const { accountId, params, body } = await verifyTwilioRequest(req, deps);
   const receivedAt = deps.now().toISOString();
   const event = parseTwilioEvent(params, { accountId, receivedAt });
   const message: IngestMessage = { v: 1, event, raw: { contentType: req.contentType ?? FORM_CONTENT_TYPE, body, receivedAt } };
   await deps.queue.send(message);
+  // The dialled leg's progress (`?leg=dial&route&pos&target`, written by the voice function): its lease and the routing
+  // audit, once the event is durable. The event itself is the parent's (ParentCallSid), never a call of its own.
+  const leg = dialLegOf(new URLSearchParams(req.rawQueryString), event);
+  if (leg !== null && deps.legs !== undefined) await deps.legs.dialLeg(leg);
   return { accountId, callId: event.callId, eventId: event.eventId };
+}
+
+function dialLegOf(query: URLSearchParams, event: CallEvent): DialLegEvent | null {
+  if (query.get('leg') !== 'dial' || event.kind !== 'call.status' || event.parentCallId === null) return null;
+  const targetId = query.get('target');
+  const pos = Number(query.get('pos'));
+  if (targetId === null || !Number.isInteger(pos)) return null;
+  return {
+    accountId: event.accountId,
+    callId: event.parentCallId,
+    targetId,
+    route: query.get('route') ?? 'default',
+    position: pos,
+    status: event.status,
+    durationSec: event.durationSec,
+    atMs: Date.parse(event.receivedAt),
+  };
 }

@@ -8,6 +8,8 @@
  * (`publisher=`) is not silently ignored.
  */
 import type { CallNetworkAttribution } from '../../domain/networks/attribution';
+import { routingView, type RoutingView } from '../../domain/routing/audit';
+import type { RoutingStore } from '../routing/ports';
 import { asCampaign } from '../../domain/catalog/config';
 import { foldCall, gatheredDigits } from '../../domain/calls/fold';
 import { Conflict } from '../../domain/kernel/problems';
@@ -38,6 +40,8 @@ export interface ReadApiDeps {
   readonly pii?: Pick<CallerCipher, 'decryptCaller'>;
   /** Seals and opens page cursors (pagination.ts). */
   readonly cursors: CursorSealer;
+  /** The routing records the voice function writes; absent: calls show no routing. */
+  readonly routing?: Pick<RoutingStore, 'readRouting'>;
 }
 
 /** The documented shape of `GET /v1/calls/{callId}`. Rating fields are null until the call is rated. */
@@ -134,9 +138,16 @@ function ratingSignals(rating: StoredCall['rating']): CallSignal[] {
   return CALL_SIGNALS.filter((s) => recorded.includes(s));
 }
 
-export async function getCallDetail(principal: ApiKeyRecord, callId: string, deps: Pick<ReadApiDeps, 'calls' | 'media' | 'pii'>): Promise<CallResponse> {
+/** `GET /v1/calls/{callId}`: the call, and how CallLedger answered and routed it (null: it did not answer it). */
+export interface CallDetail extends CallResponse {
+  readonly routing: RoutingView | null;
+}
+
+export async function getCallDetail(principal: ApiKeyRecord, callId: string, deps: Pick<ReadApiDeps, 'calls' | 'media' | 'pii' | 'routing'>): Promise<CallDetail> {
   const call = await readOwnCall(principal, callId, (id) => deps.calls.getCall(id));
-  return toResponse(call, principal.role, deps);
+  const record = deps.routing === undefined ? null : await deps.routing.readRouting(call.callId);
+  const routing = record === null || record.accountId !== principal.accountId ? null : routingView(record);
+  return { ...(await toResponse(call, principal.role, deps)), routing };
 }
 
 /** Rated calls, newest first. */

@@ -6,6 +6,7 @@
  * API Gateway, the local stack and the OpenAPI document all take them from one place; they have no handler here.
  */
 import * as z from 'zod';
+import { rule } from '../kernel/query';
 import { externalRoute, type RouteDoc } from '../kernel/route';
 
 /** What Twilio posts: its voice status and recording status callback parameters (a repeated parameter is a list). */
@@ -32,6 +33,9 @@ const ACCEPTED = 'Accepted: durable in SQS (or an event type that carries no bil
 const ANSWERS = { 204: { description: ACCEPTED } };
 const PROBLEMS = [400, 403, 404, 405, 413, 415];
 
+/** A callback parameter CallLedger wrote into the TwiML it answered (shared/domain/callflow/state.ts), as documented. */
+const written = (description: string) => rule({ type: 'string' }, (raw) => ({ ok: true, value: raw })).with({ description });
+
 export const WEBHOOK_ROUTES: readonly RouteDoc[] = [
   externalRoute({
     method: 'ANY',
@@ -40,6 +44,15 @@ export const WEBHOOK_ROUTES: readonly RouteDoc[] = [
     summary: 'Twilio voice status and recording status callbacks (form-encoded, X-Twilio-Signature). 204 once durable in SQS.',
     auth: 'signature',
     requestForm: TwilioCallback,
+    // Written by the voice function into the TwiML it answers: the dialled leg's progress carries its routing context,
+    // a recording says whose it is.
+    query: {
+      leg: written('dial: the progress of a leg CallLedger dialled (never a call of its own)'),
+      route: written('The route the leg was dialled on'),
+      pos: written('The position of the dialled target in the route'),
+      target: written('The dialled target'),
+      rec: written('call or voicemail: which recording a recording status callback reports'),
+    },
     headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
     responses: { 204: { description: 'Accepted' } },
     problems: [400, 403, 404, 405, 413, 415],

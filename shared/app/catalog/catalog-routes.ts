@@ -60,7 +60,7 @@ export const CATALOG_ROUTES: readonly Route<ManagementDeps>[] = [
     method: 'PUT',
     path: '/v1/campaigns/{campaignId}',
     summary:
-      'Create or update a campaign (admin). Terms that differ from the latest version append a new version effective from effectiveFrom (default and minimum: 60 s from now)',
+      'Create or update a campaign (admin). Terms that differ from the latest version append a new version effective from effectiveFrom (default and minimum: 60 s from now); a callFlow that differs from the latest flow version appends one the same way (callFlow.effectiveFrom)',
     auth: 'admin',
     request: CampaignBodySchema,
     responses: { 200: { description: 'Updated', schema: CampaignSchema }, 201: { description: 'Created', schema: CampaignSchema } },

@@ -9,7 +9,7 @@
  * the loser gets 409 and re-reads.
  */
 import { effectiveInstant, sameTerms, undeclaredSubSource } from '../../domain/catalog/config';
-import { CampaignBodySchema, E164Schema, IdSchema, PublisherBodySchema, TrackingNumberBodySchema, parseBody } from '../../domain/catalog/config-schema';
+import { CampaignBodySchema, type CampaignBody, E164Schema, IdSchema, PublisherBodySchema, TrackingNumberBodySchema, parseBody } from '../../domain/catalog/config-schema';
 import { DomainError } from '../../domain/kernel/errors';
 import { conflict, forbidden, invalidInput, notFound, unprocessable } from '../kernel/errors';
 import { appendVersion, termsInForce, type TermsVersion } from '../../domain/terms/terms';
@@ -17,6 +17,8 @@ import type { CampaignEconomics } from '../../domain/reports/analytics';
 import type { Campaign, NumberAssignment, TrackingNumber, Publisher } from '../../domain/catalog/types';
 import { ConfigWriteConflict, type ApiKeyRecord } from '../kernel/ports';
 import { requireAdmin } from '../kernel/route';
+import { appendFlowVersion, flowConflicts, flowInForce, type CallFlowVersion } from '../../domain/callflow/flow';
+import type { TargetStore } from '../routing/ports';
 
 /** The configuration store as the management API needs it: uncached, strongly consistent reads; conditional writes. */
 export interface ManagementStore {
@@ -32,6 +34,8 @@ export interface ManagementStore {
 
 export interface ManagementDeps {
   readonly store: ManagementStore;
+  /** The account's targets, which a call flow's routes must name (uncached). */
+  readonly targets: Pick<TargetStore, 'listTargets'>;
   readonly now: () => Date;
 }
 
@@ -55,6 +59,10 @@ export interface CampaignView {
   readonly termsVersions: readonly TermsVersion[];
   /** The buyer's economics behind the cost ceiling; null until entered. */
   readonly economics: CampaignEconomics | null;
+  /** The call-flow version answering calls that arrive now (null: none in force). */
+  readonly flowInForce: CallFlowVersion | null;
+  /** Every call-flow version, oldest first. */
+  readonly flowVersions: readonly CallFlowVersion[];
   readonly updatedAt: string;
 }
 
@@ -140,6 +148,8 @@ function campaignView(c: Campaign, nowMs: number): CampaignView {
     termsInForce: termsInForce(c.termsVersions, nowMs),
     termsVersions: c.termsVersions,
     economics: c.economics ?? null,
+    flowInForce: flowInForce(c.flowVersions ?? [], nowMs),
+    flowVersions: c.flowVersions ?? [],
     updatedAt: c.updatedAt,
   };
 }
@@ -151,6 +161,27 @@ function economicsAfter(requested: CampaignEconomics | null | undefined, existin
 
 function latestVersion(versions: readonly TermsVersion[]): TermsVersion | null {
   return versions.reduce<TermsVersion | null>((max, v) => (max === null || v.version > max.version ? v : max), null);
+}
+
+/**
+ * The call-flow versions after a PUT: a flow that differs from the latest appends version N+1 effective from its
+ * `effectiveFrom` (default and minimum now + CONFIG_LEAD_MS), exactly as terms do; an identical one, or none, keeps
+ * them. A flow that routes to targets the account does not have, or qualifies what the latest terms refuse, is 422.
+ */
+async function nextFlowVersions(
+  accountId: string,
+  change: CampaignBody['callFlow'],
+  existing: Campaign | null,
+  terms: readonly TermsVersion[],
+  nowMs: number,
+  deps: ManagementDeps,
+): Promise<readonly CallFlowVersion[]> {
+  const current = existing?.flowVersions ?? [];
+  if (change === undefined) return current;
+  const targetIds = new Set((await deps.targets.listTargets(accountId)).map((t) => t.targetId));
+  const conflicts = flowConflicts(change.flow, latestVersion(terms), targetIds).map((e) => ({ field: `callFlow.flow.${e.field}`, message: e.message }));
+  if (conflicts.length > 0) throw unprocessable('The call flow contradicts the campaign terms or names unknown routes or targets.', conflicts);
+  return appendFlowVersion(current, change.flow, change.effectiveFrom, nowMs).versions;
 }
 
 export async function putCampaign(principal: ApiKeyRecord, campaignId: string, json: unknown, deps: ManagementDeps): Promise<Written<CampaignView>> {
@@ -173,6 +204,7 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
   if (body.terms !== undefined && (latest === null || !sameTerms(latest, body.terms))) {
     versions = appendVersion(versions, { effectiveFrom: effectiveInstant(body.effectiveFrom, nowMs), terms: body.terms }, nowMs).versions;
   }
+  const flowVersions = await nextFlowVersions(principal.accountId, body.callFlow, existing, versions, nowMs, deps);
   const campaign: Campaign = {
     accountId: principal.accountId,
     campaignId: id,
@@ -181,6 +213,7 @@ export async function putCampaign(principal: ApiKeyRecord, campaignId: string, j
     geography: body.geography,
     hours: body.hours,
     termsVersions: versions,
+    ...(flowVersions.length === 0 ? {} : { flowVersions }),
     // Pilots are not part of the body: created by POST /v1/pilots, immutable, kept across every PUT.
     ...(existing?.pilots === undefined ? {} : { pilots: existing.pilots }),
     // Economics are not versioned: absent keeps them, null clears them.

@@ -15,6 +15,8 @@ import { QA_ROUTES } from '../qa/qa';
 import { COMPLIANCE_ROUTES } from '../compliance/compliance';
 import { PRIVACY_ROUTES } from '../privacy/privacy';
 import { CARRIER_CONFIG_ROUTES } from '../catalog/carrier-config';
+import { TARGET_ROUTES } from '../routing/targets';
+import { VOICE_ROUTES } from '../routing/voice-route';
 import { NETWORK_ROUTES } from '../networks/networks';
 import { POSTBACK_ROUTES } from '../networks/postback-route';
 import { SERVICE_ROUTES } from '../kernel/service-routes';
@@ -34,8 +36,9 @@ export const API_ROUTE_TABLES = {
   carriers: CARRIER_CONFIG_ROUTES,
   privacy: PRIVACY_ROUTES,
   networks: NETWORK_ROUTES,
+  targets: TARGET_ROUTES,
   service: SERVICE_ROUTES,
 } as const;
 
 /** Every route: the provider webhooks (served by their own functions), then the API's. */
-export const ROUTE_DECLARATIONS: readonly RouteDoc[] = [...WEBHOOK_ROUTES, ...POSTBACK_ROUTES, ...Object.values(API_ROUTE_TABLES).flat()];
+export const ROUTE_DECLARATIONS: readonly RouteDoc[] = [...WEBHOOK_ROUTES, ...VOICE_ROUTES, ...POSTBACK_ROUTES, ...Object.values(API_ROUTE_TABLES).flat()];

@@ -14,8 +14,12 @@ import { MATCH_REASONS, MATCH_STATES } from '../../domain/networks/matching';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../../domain/terms/terms-schema';
 import { SeedPublisherSchema } from '../../domain/catalog/config-schema';
 import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
+import { CallFlowSchema } from '../../domain/callflow/flow-schema';
 import type { Publisher } from '../../domain/catalog/types';
 import type { CampaignView, TrackingNumberView } from '../catalog/management';
+import type { AdmissionRule } from '../../domain/routing/admission';
+import { SKIP_REASONS } from '../../domain/routing/targets';
+import { DIAL_OUTCOMES } from '../../domain/callflow/machine';
 import { DISPUTE_REASONS, type Dispute } from '../../domain/disputes/disputes';
 import { OutcomeMatchSchema, OutcomeStatusSchema } from '../../domain/outcomes/outcomes-schema';
 import { CallQaSchema } from '../../domain/qa/qa-schema';
@@ -28,7 +32,7 @@ import type { TermsVersion } from '../../domain/terms/terms';
 import { REASON_CODES } from '../../domain/rating/decision';
 import { type ChargeEntry } from '../../domain/ledger/entries';
 import type { CreditEntry, ReversalEntry, LedgerTotals } from '../../domain/ledger/entries';
-import type { CallResponse, RatingExplanation } from '../calls/read-api';
+import type { CallDetail, CallResponse, RatingExplanation } from '../calls/read-api';
 import type { StatementResponse } from '../ledger/statements';
 import type { ReconciliationResponse } from '../reconciliation/reconciliations';
 import type { VerifyResponse } from '../ledger/verify';
@@ -49,6 +53,12 @@ export const TermsVersionSchema = ContractTermsSchema.safeExtend({
 
 // ------------------------------------------------------------------ configuration (management.ts)
 
+export const CallFlowVersionSchema = CallFlowSchema.safeExtend({
+  version: z.number().int().min(1),
+  effectiveFrom: instant,
+  createdAt: instant,
+}).meta({ id: 'CallFlowVersion' });
+
 export const PublisherSchema = SeedPublisherSchema.meta({ id: 'Publisher' });
 
 export const CampaignSchema = z
@@ -62,6 +72,8 @@ export const CampaignSchema = z
     termsInForce: TermsVersionSchema.nullable().describe('The version governing calls that start now'),
     termsVersions: z.array(TermsVersionSchema).describe('Every version, oldest first'),
     economics: CampaignEconomicsSchema.nullable().describe("The buyer's economics behind the cost ceiling; null until entered"),
+    flowInForce: CallFlowVersionSchema.nullable().describe('The call-flow version answering calls that arrive now'),
+    flowVersions: z.array(CallFlowVersionSchema).describe('Every call-flow version, oldest first'),
     updatedAt: instant,
   })
   .meta({ id: 'Campaign' });
@@ -170,6 +182,57 @@ export const CallSchema = z
   .meta({ id: 'Call' });
 
 export const CallsPageSchema = z.object({ calls: z.array(CallSchema), cursor: z.string().nullable() });
+
+/** Every rule admission evaluates (routing/admission.ts): rating's, less the three only the call's end decides, and its own. */
+const ADMISSION_RULES = [
+  'unknown_number',
+  'outside_hours',
+  'not_qualified',
+  'out_of_geo',
+  'caller_id_withheld',
+  'duplicate_caller',
+  'blocked_caller',
+  'blocked_signal',
+  'outside_window',
+  'over_cap',
+  'campaign_capped',
+  'no_target',
+] as const satisfies readonly AdmissionRule[];
+
+const RoutingSchema = z
+  .object({
+    flowVersion: z.number().int().nullable().describe('The call-flow version the call was answered under'),
+    degraded: z.boolean().describe('A step was answered by the fail-safe: the decision could not be made within its budget'),
+    admission: z
+      .object({
+        stage: z.enum(['screen', 'connect']).describe('screen: before the IVR; connect: about to dial'),
+        kind: z.enum(['route', 'refuse']),
+        reason: z.enum(ADMISSION_RULES).nullable().describe('The first failing rule of a refusal'),
+        reasons: z.array(z.enum(ADMISSION_RULES)),
+        flags: z.array(z.enum(ADMISSION_RULES)).describe('Failing rules that flag but never refuse (duplicate_caller)'),
+        termsVersion: z.number().int().nullable(),
+        reservation: z.object({ pilotId: z.string(), amountCents: cents }).nullable().describe("The pilot's money held for the call at admission"),
+        rules: z.array(z.object({ rule: z.enum(ADMISSION_RULES), passed: z.boolean(), inputs: z.record(z.string(), z.unknown()) })),
+        decidedAt: instant,
+      })
+      .nullable()
+      .describe('The admission decision that governed the call (the last made), explained like the rating'),
+    attempts: z
+      .array(
+        z.object({
+          targetId: z.string(),
+          position: z.number().int().min(0).describe('Its place in this call’s order (priority, then weight drawn from the call id)'),
+          outcome: z.enum([...SKIP_REASONS, ...DIAL_OUTCOMES, 'dialling']).describe('Dialled: answered, busy, no_answer, failed, canceled (dialling: no result yet); skipped: paused, closed, geo, capped, at_capacity'),
+          legStatuses: z.array(z.string()).describe("The dialled leg's statuses as its callbacks reported them"),
+        }),
+      )
+      .describe('Every target of the route, attempted or skipped, in order'),
+  })
+  .meta({ id: 'Routing' });
+
+export const CallDetailSchema = CallSchema.safeExtend({
+  routing: RoutingSchema.nullable().describe('How CallLedger answered and routed the call (its voice URL); null when it did not answer it'),
+}).meta({ id: 'CallDetail' });
 
 // ------------------------------------------------------------------ the ledger
 
@@ -411,6 +474,7 @@ export const SHAPES_MATCH: [
   SameShape<Out<typeof CampaignSchema>, CampaignView>,
   SameShape<Out<typeof TrackingNumberSchema>, TrackingNumberView>,
   SameShape<Out<typeof CallSchema>, CallResponse>,
+  SameShape<Out<typeof CallDetailSchema>, CallDetail>,
   SameShape<Out<typeof CrossCallFlagsSchema>, CrossCallFlags>,
   SameShape<Out<typeof LedgerEntrySchema>, StoredLedgerEntry>,
   SameShape<Out<typeof LedgerTotalsSchema>, LedgerTotals>,
@@ -420,4 +484,4 @@ export const SHAPES_MATCH: [
   SameShape<Out<typeof StatementSchema>, StatementResponse>,
   SameShape<Out<typeof ReconciliationSchema>, ReconciliationResponse>,
   SameShape<Out<typeof VerifySchema>, VerifyResponse>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];

@@ -13,6 +13,7 @@
  * 3. Completed recordings are queued for the fetcher (idempotent there, so redeliveries are harmless).
  * A failing call fails only its own messages (partial batch response); SQS redelivers them.
  */
+import type { ReservationEnder } from '../routing/ports';
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { foldCall, isChildLeg, owningCallId, talkSeconds } from '../../domain/calls/fold';
@@ -42,6 +43,8 @@ export interface ProcessIngestDeps {
   readonly consent?: ConsentReader;
   readonly archive: RawArchive;
   readonly recordingJobs: RecordingJobQueue;
+  /** Ends a call's pilot reservation (taken when the voice function admitted it) once its rating is committed; absent: none are taken. */
+  readonly reservations?: ReservationEnder;
   /** The caller-hash HMAC key (resolved and cached by the secrets adapter). */
   readonly callerHashKey: () => Promise<string>;
   readonly now: () => Date;
@@ -62,7 +65,7 @@ export interface ProcessIngestDeps {
 /** What rating a call needs (the ledger writer's dependencies without the queue and archive). */
 export type RatingDeps = Pick<
   ProcessIngestDeps,
-  'calls' | 'config' | 'blocks' | 'dnc' | 'consent' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep'
+  'calls' | 'config' | 'blocks' | 'dnc' | 'consent' | 'callerHashKey' | 'now' | 'telemetry' | 'log' | 'maxAttempts' | 'sleep' | 'reservations'
 >;
 
 export interface BatchResult {
@@ -230,11 +233,16 @@ async function processCall(events: readonly CallEvent[], deps: ProcessIngestDeps
   const view = foldCall(events);
   const { accountId, callId } = view;
   if (view.terminal !== null) {
-    await rate(view.terminal, events, deps);
+    const rated = await rate(view.terminal, events, deps);
+    // Rated before its dialled leg ended: a leg stored meanwhile by another writer found no rating to correct.
+    if (rated.awaitingTalk) await rerateCall(callId, { kind: 'talk_time' }, deps);
     // The network side: a forwarded call is matched to its network's claims once our leg is rated.
     if (deps.networks !== undefined) await matchAfterRating(accountId, callId, deps.networks);
   } else {
     await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
+    // A dialled leg that ended, delivered with other events of its call: its talk time can change a rating made
+    // without it, exactly as when it arrives alone.
+    if (events.some(isChildLeg) && talkSeconds(events.filter(isChildLeg)) !== null) await rerateCall(callId, { kind: 'talk_time' }, deps);
   }
   for (const r of view.recordings) {
     if (r.recordingStatus !== 'completed' || r.recordingUrl === null) continue;

@@ -293,8 +293,20 @@ async function commitAttempt(
   return { outcome, decision };
 }
 
+/**
+ * What a rating leaves to its caller. `awaitingTalk`: this writer committed a rating below the buffer on basis `talk`
+ * before any dialled leg had ended (its talk time unknown). A leg that ends concurrently may have been stored after
+ * this rating read the item and re-rated nothing (the call was not rated yet), so the caller looks again once
+ * (processCall): between the two writers one of them always sees both the leg and the rating.
+ */
+export interface RateResult {
+  readonly awaitingTalk: boolean;
+}
+
+const SETTLED: RateResult = { awaitingTalk: false };
+
 /** Rates the call from its terminal event and commits, re-rating as the cancellation reasons require. */
-export async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], deps: RatingDeps, mode: RateMode = {}): Promise<void> {
+export async function rate(terminal: CallStatusEvent, events: readonly CallEvent[], deps: RatingDeps, mode: RateMode = {}): Promise<RateResult> {
   const { accountId, callId } = terminal;
   const facts = await ratingFacts(terminal, events, deps, mode);
   let refusal: CapRefusal | null = null;
@@ -317,13 +329,16 @@ export async function rate(terminal: CallStatusEvent, events: readonly CallEvent
           publisherId: decision.publisherId,
           termsVersion: decision.termsVersion,
         });
-        return;
+        await endReservation(terminal, deps);
+        return { awaitingTalk: mode.rerate === undefined && facts.ctx.terms?.durationBasis === 'talk' && facts.call.talkSec === null && decision.reasons.includes('below_buffer') };
       case 'already_rated':
         // A re-rating lost to another (the rating it read is gone): that one stands.
-        if (mode.rerate !== undefined) return;
+        if (mode.rerate !== undefined) return SETTLED;
         // Someone else rated it (or this is a redelivery): just make sure our events are in their slots.
         await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
-        return;
+        // A redelivery after a crash between the rating and the reservation's end ends it now.
+        await endReservation(terminal, deps);
+        return SETTLED;
       case 'over_cap':
       case 'arriving_over_cap':
         // The counter is authoritative: rate again as over_cap (non-billable, nothing counted, not a candidate).
@@ -343,6 +358,16 @@ export async function rate(terminal: CallStatusEvent, events: readonly CallEvent
     }
   }
   throw new WriteConflict(`${callId} (rating did not settle after ${maxAttempts} attempts)`);
+}
+
+/**
+ * The reservation admission took for the call (a pilot call the voice function connected) ends once the rating is
+ * committed: the rating's charge already counts in the pilot's held total, so what is left is to give the reserved
+ * amount back (routing/reservation-condition.ts). Idempotent: a reservation no longer held is left alone.
+ */
+async function endReservation(terminal: CallStatusEvent, deps: RatingDeps): Promise<void> {
+  if (deps.reservations === undefined) return;
+  await deps.reservations.releaseAfterRating(terminal.accountId, terminal.callId, deps.now().getTime());
 }
 
 /**

@@ -12,7 +12,7 @@
  * - a route lists 1–10 targets (Twilio dials at most 10 nouns), named like ids.
  */
 import * as z from 'zod';
-import { IdSchema } from '../catalog/config-schema';
+import { IdSchema } from '../kernel/ids-schema';
 import { TargetDestinationSchema } from '../routing/targets-schema';
 import { RECORDING_MODES } from './flow';
 import { isXmlText } from './render/xml';

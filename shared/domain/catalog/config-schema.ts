@@ -12,14 +12,15 @@ import { instantInput, singleLine } from '../kernel/input-schema';
 import { BadRequest, fieldErrors } from '../kernel/problems';
 import { ContractTermsSchema, GeographySchema, HoursOfOperationSchema } from '../terms/terms-schema';
 import { TRAFFIC_METHODS } from './types';
+import { E164Schema, IdSchema } from '../kernel/ids-schema';
+import { CallFlowChangeSchema } from '../callflow/flow-schema';
 
 // ---------------------------------------------------------------- field schemas
 
 /** What a publisher gets when nothing is said: 30 days, every reason. */
 export const defaultCreditPolicy = () => ({ disputeWindowDays: 30, allowedReasons: [...DISPUTE_REASONS] });
 
-export const IdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lower-case letters, digits or dashes');
-export const E164Schema = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550101');
+export { IdSchema, E164Schema };
 const subSource = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, dots, dashes or underscores');
 /** Free text (names, vertical): trimmed, never empty, no control characters (input-schema.ts). */
 const text = (max: number) => singleLine(z.string().trim().min(1).max(max));
@@ -56,6 +57,8 @@ export const CampaignBodySchema = z.strictObject({
   effectiveFrom: instantInput().optional(),
   /** What a qualified call is worth (economics.ts); absent: kept as it is; null: cleared. */
   economics: CampaignEconomicsSchema.nullable().optional(),
+  /** The call flow (callflow/flow.ts), versioned like terms: a flow that differs from the latest appends a version. */
+  callFlow: CallFlowChangeSchema.optional(),
 });
 export type CampaignBody = z.infer<typeof CampaignBodySchema>;
 

@@ -4,6 +4,7 @@
  * over them, config-schema.ts the schemas that validate them. Money is integer cents.
  */
 import type { CarrierConfigs } from './carriers';
+import type { CallFlowVersion } from '../callflow/flow';
 import type { CreditPolicy } from '../disputes/disputes';
 import type { PilotTerms } from '../pilots/caps';
 import type { QualityConfig } from '../quality/signals';
@@ -77,6 +78,8 @@ export interface Campaign {
   readonly geography: Geography | null;
   readonly hours: HoursOfOperation | null;
   readonly termsVersions: readonly TermsVersion[];
+  /** Every version of the campaign's call flow, oldest first (callflow/flow.ts flowInForce). Absent: none yet. */
+  readonly flowVersions?: readonly CallFlowVersion[];
   /** Pilots of this campaign (immutable terms; state lives in each pilot's counter). Absent: none. */
   readonly pilots?: readonly PilotTerms[];
   /** The buyer's economics (the cost ceiling). Absent or null: not entered. */

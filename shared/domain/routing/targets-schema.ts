@@ -8,7 +8,8 @@
  * - holidays are local dates in the hours' zone, at most 366.
  */
 import * as z from 'zod';
-import { E164Schema } from '../catalog/config-schema';
+import { E164Schema } from '../kernel/ids-schema';
+import { singleLine } from '../kernel/input-schema';
 import { GeographySchema, HoursOfOperationSchema } from '../terms/terms-schema';
 
 const localDate = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$/;
@@ -29,7 +30,8 @@ export const TargetHoursSchema = HoursOfOperationSchema.safeExtend({
 const cap = z.number().int('must be a whole number').min(1).max(100_000);
 
 export const TargetBodySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  // Free text: no control characters (a name is shown in the audit and logs).
+  name: singleLine(z.string().trim().min(1).max(200)),
   destination: TargetDestinationSchema,
   enabled: z.boolean().default(true),
   hours: TargetHoursSchema.nullable().default(null),

@@ -188,6 +188,8 @@ describe('api handler', () => {
       signals: ['robocall_suspect'],
       crossCallSignals: null,
       network: null,
+      // Not answered by the voice URL: no routing audit.
+      routing: null,
     });
     const download = await fetch(body.recording.url);
     expect(download.status).toBe(200);

@@ -51,7 +51,7 @@ function memoryStore() {
 function setup() {
   let now = NOW;
   const mem = memoryStore();
-  const deps: ManagementDeps = { store: mem.store, now: () => new Date(now) };
+  const deps: ManagementDeps = { store: mem.store, now: () => new Date(now), targets: { listTargets: async () => [] } };
   return { ...mem, deps, advance: (ms: number) => (now += ms) };
 }
 

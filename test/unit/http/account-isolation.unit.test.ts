@@ -100,7 +100,7 @@ describe('a tracking number held by another account', () => {
 
   it('PUT: a fixed 409 tracking-number-unavailable that names no account, nothing written', async () => {
     const writes: string[] = [];
-    const deps = { store: store(writes), now: () => new Date('2026-06-01T12:00:00Z') };
+    const deps = { store: store(writes), now: () => new Date('2026-06-01T12:00:00Z'), targets: { listTargets: async () => [] } };
     const refused = await problemOf(() => putTrackingNumber(acme, number, { campaignId: 'roofing-tx', publisherId: 'pub-a' }, deps));
     expect(refused).toMatchObject({ type: 'https://callledger.dev/problems/tracking-number-unavailable', status: 409 });
     expect(JSON.stringify(refused)).not.toMatch(/globex|hvac|sunshine|another account/i);
@@ -111,7 +111,7 @@ describe('a tracking number held by another account', () => {
   });
 
   it('GET: as a number that does not exist', async () => {
-    const deps = { store: store([]), now: () => new Date() };
+    const deps = { store: store([]), now: () => new Date(), targets: { listTargets: async () => [] } };
     const foreign = await problemOf(() => getTrackingNumber(acme, number, deps));
     const missing = await problemOf(() => getTrackingNumber(acme, '+15125550178', deps));
     expect(foreign).toEqual(missing);

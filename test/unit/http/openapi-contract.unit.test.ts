@@ -13,6 +13,7 @@ const document = openApiDocument();
 const CALL = {
   callId: 'twilio:CA1',
   accountId: 'acme',
+  routing: null,
   campaignId: null,
   publisherId: null,
   subSource: null,

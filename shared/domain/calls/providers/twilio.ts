@@ -184,7 +184,9 @@ function readValues(params: FormParams, read: ReadonlySet<string>): { values: Re
  * Throws BadRequest naming every bad field (never echoing values: they may be phone numbers).
  */
 export function parseTwilioEvent(params: FormParams, ctx: { accountId: string; receivedAt: string }): CallEvent {
-  const isRecording = [params.RecordingSid ?? []].flat().some((sid) => sid !== '');
+  // A recording status callback carries RecordingStatus; a call's (or a dialled leg's) status callback may also name the
+  // call's recording (RecordingSid, RecordingUrl, RecordingDuration) when the <Dial> recorded, and is still a status.
+  const isRecording = [params.RecordingSid ?? []].flat().some((sid) => sid !== '') && params.RecordingStatus !== undefined;
   const { values, errors: shapeErrors } = readValues(params, isRecording ? RECORDING_PARAMETERS : CALL_PARAMETERS);
   const parsed = (isRecording ? RecordingForm : CallStatusForm).safeParse(values);
   // A parameter refused for its conflicting values is not also reported missing.

@@ -1,0 +1,42 @@
+/**
+ * The Voice URL: served by its own function (functions/voice-twilio.ts), which verifies Twilio's signature over the
+ * raw request itself and answers TwiML (shared/app/routing/voice-answer.ts). Declared here like every route
+ * (shared/app/kernel/route.ts), so API Gateway, the local stack and the OpenAPI document take it from one place. Its
+ * query is the call's state, written by CallLedger into the TwiML it answers and parsed by
+ * shared/domain/callflow/state.ts#parseState: the rules here document it.
+ */
+import * as z from 'zod';
+import { rule } from '../kernel/query';
+import { externalRoute, type RouteDoc } from '../kernel/route';
+
+/** What Twilio posts to a voice URL: its voice request parameters (a repeated parameter is a list). */
+const TwilioVoiceRequest = z
+  .object({ AccountSid: z.string(), CallSid: z.string() })
+  .catchall(z.union([z.string(), z.array(z.string())]))
+  .describe('Twilio voice request parameters (CallSid, From, To, CallStatus; Digits from a Gather; DialCallStatus, DialCallDuration, DialBridged from a Dial; ParentCallSid on a whisper)');
+
+/** A state parameter as documented: the function's own parser (parseState) judges its value. */
+const state = (description: string) => rule({ type: 'string' }, (raw) => ({ ok: true, value: raw })).with({ description });
+
+export const VOICE_ROUTES: readonly RouteDoc[] = [
+  externalRoute({
+    method: 'POST',
+    path: '/voice/twilio/{accountId}',
+    fn: 'voiceTwilio',
+    summary:
+      "Twilio's Voice URL (and the Gather, Dial and whisper URLs CallLedger writes under it, their state in the query): admission and routing before the buyer's line rings, answered as TwiML. Set ?step=fallback as the number's Voice Fallback URL",
+    auth: 'signature',
+    requestForm: TwilioVoiceRequest,
+    query: {
+      step: state('gather, dial, whisper, voicemail or fallback; absent: the incoming call'),
+      v: state('The call-flow version the call started under'),
+      attempt: state('The IVR attempt (step gather)'),
+      none: state('1: nobody pressed anything (step gather)'),
+      route: state('The route being dialled (steps dial, whisper)'),
+      pos: state('The position of the dialled target in the route (steps dial, whisper)'),
+    },
+    headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
+    responses: { 200: { description: 'TwiML', text: { 'text/xml': 'A TwiML <Response> document' } } },
+    problems: [400, 403, 404, 405, 413, 415],
+  }),
+];
