@@ -155,6 +155,40 @@ describe('talk time from the dialled leg (durationBasis talk)', () => {
     expect((await charges(t)).map((c) => c.callId)).toEqual([parent.callId]);
   });
 
+  it('the parent first, then the leg delivered with another event of the call: re-rated on the talk time', async () => {
+    const t = await talkTenant();
+    const { parent, leg } = callWithLeg(t, 200, 100);
+    await process(parent.events);
+    expect((await rating(parent.callId)).reasons).toEqual(['below_buffer']);
+    // A redelivered non-final event of the parent in the same batch as the leg: not "only the leg's events".
+    const ringing = parent.events.find((e) => e.status !== 'completed')!;
+    await process([ringing, leg]);
+    expect(await rating(parent.callId)).toMatchObject({ billable: true, amountCents: 3000, reasons: [] });
+    expect((await charges(t)).map((c) => c.callId)).toEqual([parent.callId]);
+  });
+
+  it('the leg stored while the parent is being rated (its re-rating finds no rating yet): the parent looks again', async () => {
+    const t = await talkTenant();
+    const { parent, leg } = callWithLeg(t, 200, 100);
+    // The parent's rating reads the stored item (no leg yet); before it commits, another writer stores the leg and
+    // tries to re-rate a call that is not rated yet.
+    let raced = false;
+    const calls = Object.create(env.writerDeps.calls) as typeof env.writerDeps.calls;
+    calls.getCall = async (callId, options) => {
+      const read = await env.writerDeps.calls.getCall(callId, options);
+      if (!raced && callId === parent.callId) {
+        raced = true;
+        await process([leg]);
+      }
+      return read;
+    };
+    const { failedMessageIds } = await processIngestBatch(records(parent.events), { ...env.writerDeps, calls });
+    expect(failedMessageIds).toEqual([]);
+    expect(raced).toBe(true);
+    expect(await rating(parent.callId)).toMatchObject({ billable: true, amountCents: 3000, reasons: [] });
+    expect((await charges(t)).map((c) => c.callId)).toEqual([parent.callId]);
+  });
+
   it('a short conversation stays below the buffer, however long the caller waited', async () => {
     const t = await talkTenant();
     const { parent, leg } = callWithLeg(t, 300, 30);
