@@ -17,7 +17,7 @@ import { CampaignEconomicsSchema } from '../../domain/reports/economics-schema';
 import { CallFlowSchema } from '../../domain/callflow/flow-schema';
 import type { Publisher } from '../../domain/catalog/types';
 import type { CampaignView, TrackingNumberView } from '../catalog/management';
-import type { AdmissionRule } from '../../domain/routing/admission';
+import { ADMISSION_RULES } from '../../domain/routing/admission';
 import { SKIP_REASONS } from '../../domain/routing/targets';
 import { DIAL_OUTCOMES } from '../../domain/callflow/machine';
 import { DISPUTE_REASONS, type Dispute } from '../../domain/disputes/disputes';
@@ -183,21 +183,6 @@ export const CallSchema = z
 
 export const CallsPageSchema = z.object({ calls: z.array(CallSchema), cursor: z.string().nullable() });
 
-/** Every rule admission evaluates (routing/admission.ts): rating's, less the three only the call's end decides, and its own. */
-const ADMISSION_RULES = [
-  'unknown_number',
-  'outside_hours',
-  'not_qualified',
-  'out_of_geo',
-  'caller_id_withheld',
-  'duplicate_caller',
-  'blocked_caller',
-  'blocked_signal',
-  'outside_window',
-  'over_cap',
-  'campaign_capped',
-  'no_target',
-] as const satisfies readonly AdmissionRule[];
 
 const RoutingSchema = z
   .object({

@@ -32,9 +32,8 @@
  * A refused call is never connected and never charged: every rating rule admission refuses on also fails in rating.
  */
 import type { CapRefusal, PilotMatch } from '../pilots/caps';
-import type { PriorBilled, ReasonCode } from '../rating/decision';
+import { REASON_CODES, type CallFacts, type PriorBilled, type ReasonCode, type RuleResult } from '../rating/decision';
 import { rateCall, type BlockMatch, type CallSignal, type CampaignTargeting } from '../rating/rules';
-import { type CallFacts, type RuleResult } from '../rating/decision';
 import { priceFor, termsInForce, type ContractTerms, type TermsVersion } from '../terms/terms';
 import type { AssignedNumber } from '../catalog/types';
 import { planRoute, type RouteStep } from './order';
@@ -48,6 +47,13 @@ type RatingOnlyRule = (typeof RATING_ONLY_RULES)[number];
 export const POST_CALL_SIGNALS: readonly CallSignal[] = ['near_buffer_hangup', 'silent_or_short_talk'];
 
 export type AdmissionRule = Exclude<ReasonCode, RatingOnlyRule> | 'caller_id_withheld' | 'campaign_capped' | 'no_target';
+
+/** Every rule admission evaluates, in rating's order: rating's, less the three only the call's end decides, then its own. */
+export const ADMISSION_RULES: readonly AdmissionRule[] = [
+  ...REASON_CODES.filter((r): r is Exclude<ReasonCode, RatingOnlyRule> => !(RATING_ONLY_RULES as readonly string[]).includes(r)),
+  'campaign_capped',
+  'no_target',
+];
 
 /** Rules that are reported but never refuse a call. */
 export const FLAG_ONLY_RULES: readonly AdmissionRule[] = ['duplicate_caller'];
