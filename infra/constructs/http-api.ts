@@ -39,6 +39,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   voiceTwilio:
     'Twilio requests the Voice URL without credentials an authorizer understands; every request is authenticated in ' +
     'the function by its X-Twilio-Signature over PUBLIC_BASE_URL + path + query + params, exactly as the webhooks are.',
+  voiceCarrier:
+    'Telnyx requests its TeXML voice URL without credentials an authorizer understands; every request is verified in ' +
+    'the function by its Ed25519 signature over timestamp|raw body with the account\'s public key from SSM.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',
