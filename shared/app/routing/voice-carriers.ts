@@ -15,6 +15,8 @@ import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceUnavaila
 import type { TelnyxConfig } from '../../domain/catalog/carriers';
 import { parseForm } from '../../domain/calls/providers/twilio';
 import { verifyTelnyxSignature } from '../../domain/calls/providers/telnyx';
+import { parseTexmlEvent } from '../../domain/calls/providers/texml';
+import type { IngestMessage } from '../../domain/calls/events';
 import { SIGNATURE_REFUSAL_KIND, type HeaderMap } from '../../domain/calls/providers/verdicts';
 import { voiceStateKey } from '../../domain/callflow/state';
 import { FORM_CONTENT_TYPE, MAX_WEBHOOK_BODY_BYTES } from '../calls/ingest';
@@ -66,8 +68,12 @@ export async function answerCarrierVoice(req: CarrierVoiceRequest, deps: VoiceDe
   const callSid = first(params.ParentCallSid) || first(params.CallSid);
   if (callSid === '') throw new BadRequest('CallSid is required.', [{ field: 'CallSid', message: 'is required' }]);
   const stateKey = voiceStateKey(await deps.callerHashKey(), accountId);
-  // The ledger learns a TeXML call from its own status callbacks, not from the voice URL.
-  return answerVerified({ provider: 'telnyx', accountId, callId: `telnyx:${callSid}`, params, query: req.query, stateKey, toLedger: null }, deps);
+  const toLedger = (receivedAt: string): IngestMessage => ({
+    v: 1,
+    event: parseTexmlEvent(params, { accountId, receivedAt }),
+    raw: { contentType: contentType ?? FORM_CONTENT_TYPE, body: req.body.toString('utf8'), receivedAt },
+  });
+  return answerVerified({ provider: 'telnyx', accountId, callId: `telnyx:${callSid}`, params, query: req.query, stateKey, toLedger }, deps);
 }
 
 /** The account's public keys; a secret it names but the store lacks is our misconfiguration: 503, the carrier retries. */

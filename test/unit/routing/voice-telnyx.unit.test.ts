@@ -123,8 +123,8 @@ describe("Telnyx's voice URL: the Twilio decision answered as TeXML", () => {
     expect(q).toMatchObject({ step: 'gather', v: '1', attempt: '1' });
     expect(q.st).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(w.commits.map((c) => c.callId)).toEqual(['telnyx:v3:abc123']);
-    // The ledger learns a TeXML call from its status callbacks: the voice URL enqueues nothing.
-    expect(w.sent).toEqual([]);
+    // The incoming call goes to the ledger as Telnyx's, by its Telnyx id.
+    expect(w.sent).toMatchObject([{ v: 1, event: { provider: 'telnyx', callId: 'telnyx:v3:abc123', kind: 'call.status', status: 'ringing' } }]);
   });
 
   it('the IVR answer that qualifies: admitted and dialled as TeXML <Dial><Number>, its action URL authenticated', async () => {
