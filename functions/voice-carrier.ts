@@ -1,5 +1,5 @@
 /**
- * Lambda: POST /voice/telnyx/{accountId} — the voice URL of the carriers besides Twilio, and every Gather, Dial and
+ * Lambda: POST /voice/{telnyx,plivo}/{accountId} — the voice URL of the carriers besides Twilio, and every Gather, Dial and
  * whisper URL CallLedger writes under it (shared/app/routing/voice-carriers.ts). One function for the carriers, as
  * their webhooks have (ingest-carrier.ts): the carrier comes from the route; the decision is Twilio's
  * (voice-answer.ts), the answer in the carrier's language. Kept apart from voice-twilio.ts so that it reads only the
@@ -52,6 +52,8 @@ export const handler = middy<HttpEvent, HttpResult>()
         method: event.requestContext.http.method,
         accountId: event.pathParameters?.accountId,
         headers: event.headers ?? {},
+        rawPath: event.rawPath,
+        rawQueryString: event.rawQueryString ?? '',
         query: event.queryStringParameters ?? {},
         body: rawBody(event),
       },

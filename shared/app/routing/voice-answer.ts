@@ -114,7 +114,7 @@ export interface VerifiedVoiceRequest {
   /** The key `st` is made with (state.ts voiceStateKey); unused for providers that sign the URL. */
   readonly stateKey: string;
   /** The incoming call or the IVR answer as an ingest message; null: this carrier's own webhooks report the call. */
-  readonly toLedger: ((receivedAt: string) => IngestMessage) | null;
+  readonly toLedger: ((receivedAt: string) => IngestMessage | null) | null;
 }
 
 export async function answerVerified(req: VerifiedVoiceRequest, deps: VoiceDeps): Promise<VoiceAnswer> {
@@ -164,7 +164,8 @@ async function withinBudget<T>(budgetMs: number, work: () => Promise<T>): Promis
 async function enqueueForLedger(call: CallRequest, toLedger: VerifiedVoiceRequest['toLedger'], deps: VoiceDeps): Promise<void> {
   const gathered = call.state.step === 'gather' && !call.state.none && str(call.params.Digits) !== '';
   if (toLedger === null || (call.state.step !== 'incoming' && !gathered)) return;
-  await deps.queue.send(toLedger(new Date(call.nowMs).toISOString()));
+  const message = toLedger(new Date(call.nowMs).toISOString());
+  if (message !== null) await deps.queue.send(message);
 }
 
 interface Loaded {

@@ -15,6 +15,12 @@ const TwilioVoiceRequest = z
   .catchall(z.union([z.string(), z.array(z.string())]))
   .describe('Twilio voice request parameters (CallSid, From, To, CallStatus; Digits from a Gather; DialCallStatus, DialCallDuration, DialBridged from a Dial; ParentCallSid on a whisper)');
 
+/** What Plivo posts to an answer_url or an action URL (a repeated parameter is a list). */
+const PlivoVoiceRequest = z
+  .object({ CallUUID: z.string() })
+  .catchall(z.union([z.string(), z.array(z.string())]))
+  .describe('Plivo call request parameters (CallUUID, From, To without +, CallStatus, Direction; Digits from a GetInput; DialStatus from a Dial action)');
+
 /** A state parameter as documented: the function's own parser (parseState) judges its value. */
 const state = (description: string) => rule({ type: 'string' }, (raw) => ({ ok: true, value: raw })).with({ description });
 
@@ -56,6 +62,22 @@ export const VOICE_ROUTES: readonly RouteDoc[] = [
       { name: 'telnyx-timestamp', required: true, description: 'Unix seconds; within 300 s of now either way' },
     ],
     responses: { 200: { description: 'TeXML', text: { 'text/xml': 'A TeXML <Response> document' } } },
+    problems: [400, 403, 404, 405, 413, 415, 503],
+  }),
+  externalRoute({
+    method: 'POST',
+    path: '/voice/plivo/{accountId}',
+    fn: 'voiceCarrier',
+    summary:
+      "Plivo's answer_url (and the GetInput and Dial action URLs CallLedger writes under it, their state in the query): the same admission and routing decision as Twilio's, answered as Plivo XML. Set ?step=fallback as the application's fallback_url",
+    auth: 'signature',
+    requestForm: PlivoVoiceRequest,
+    query: STATE_QUERY,
+    headers: [
+      { name: 'X-Plivo-Signature-V3', required: true, description: 'Comma-separated base64 HMAC-SHA256 signatures of the URL (query included), sorted parameters and nonce' },
+      { name: 'X-Plivo-Signature-V3-Nonce', required: true, description: 'The nonce signed with the request' },
+    ],
+    responses: { 200: { description: 'Plivo XML', text: { 'application/xml': 'A Plivo <Response> document' } } },
     problems: [400, 403, 404, 405, 413, 415, 503],
   }),
 ];

@@ -82,6 +82,8 @@ function request(extra: Record<string, string>, query: Record<string, string> = 
     carrier: 'telnyx',
     method: 'POST',
     accountId: ACCOUNT,
+    rawPath: `/voice/telnyx/${ACCOUNT}`,
+    rawQueryString: new URLSearchParams(query).toString(),
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...signTelnyx(signWith, body, atSec) },
     query,
     body,
