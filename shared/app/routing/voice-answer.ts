@@ -123,9 +123,11 @@ export async function answerVerified(req: VerifiedVoiceRequest, deps: VoiceDeps)
   if (!parsed.ok) throw new BadRequest('The voice state in the query is not valid.', parsed.errors);
   const nowMs = deps.now().getTime();
   const call: CallRequest = { provider, stateKey, accountId, callId, params, nowMs, state: parsed.state };
+  // The ledger's event is read before anything is written: a request it refuses is its 400 with no routing written.
+  const message = ledgerMessage(call, req.toLedger);
   try {
     const answer = await withinBudget(deps.budgetMs, () => decide(call, deps));
-    await enqueueForLedger(call, req.toLedger, deps);
+    if (message !== null) await deps.queue.send(message);
     return answer;
   } catch (err) {
     if (err instanceof DomainError) throw err;
@@ -161,11 +163,10 @@ async function withinBudget<T>(budgetMs: number, work: () => Promise<T>): Promis
 }
 
 /** The first request (the incoming call) and the IVR answer go to the ledger as events, stamped when they arrived. */
-async function enqueueForLedger(call: CallRequest, toLedger: VerifiedVoiceRequest['toLedger'], deps: VoiceDeps): Promise<void> {
+function ledgerMessage(call: CallRequest, toLedger: VerifiedVoiceRequest['toLedger']): IngestMessage | null {
   const gathered = call.state.step === 'gather' && !call.state.none && str(call.params.Digits) !== '';
-  if (toLedger === null || (call.state.step !== 'incoming' && !gathered)) return;
-  const message = toLedger(new Date(call.nowMs).toISOString());
-  if (message !== null) await deps.queue.send(message);
+  if (toLedger === null || (call.state.step !== 'incoming' && !gathered)) return null;
+  return toLedger(new Date(call.nowMs).toISOString());
 }
 
 interface Loaded {

@@ -169,6 +169,13 @@ describe("Telnyx's voice URL: the Twilio decision answered as TeXML", () => {
     expect(w.commits.length).toBe(before);
   });
 
+  it('a verified request the ledger cannot read (an unknown CallStatus) is 400 before anything is written', async () => {
+    const w = world();
+    expect(await refusal(answerCarrierVoice(request({ CallStatus: 'exploded' }), deps(w)))).toEqual({ status: 400 });
+    expect(w.commits).toEqual([]);
+    expect(w.sent).toEqual([]);
+  });
+
   it.each([
     ['signed with another key', () => request({}, {}, other)],
     ['signed six minutes ago', () => request({}, {}, PRIVATE_PEM, NOW / 1000 - 360)],
