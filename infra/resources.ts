@@ -70,7 +70,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'networkSettle' | 'voiceTwilio' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'networkSettle' | 'voiceTwilio' | 'voiceCarrier' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -229,6 +229,8 @@ export const FUNCTIONS = {
   ingestNetwork: { id: 'ingestNetwork', entry: 'functions/ingest-network.ts', memoryMb: 512, timeoutSec: 10 },
   // Twilio's Voice URL: answers TwiML, decides admission and routing before the buyer's line rings (shared/app/routing/voice-answer.ts).
   voiceTwilio: { id: 'voiceTwilio', entry: 'functions/voice-twilio.ts', memoryMb: 1024, timeoutSec: 10 },
+  // The carriers' voice URLs (Telnyx TeXML, Plivo XML): the same decision, one function for the carriers, their secrets only.
+  voiceCarrier: { id: 'voiceCarrier', entry: 'functions/voice-carrier.ts', memoryMb: 1024, timeoutSec: 10 },
   ledgerWriter: { id: 'ledgerWriter', entry: 'functions/ledger-writer.ts', memoryMb: 1024, timeoutSec: 20 },
   recordingFetcher: { id: 'recordingFetcher', entry: 'functions/recording-fetcher.ts', memoryMb: 512, timeoutSec: 60 },
   api: { id: 'api', entry: 'functions/api.ts', memoryMb: 512, timeoutSec: 15 },

@@ -278,6 +278,12 @@ export class CallLedgerStack extends Stack {
     grantSsmRead(f.voiceTwilio, this, config.ssmPrefix, TWILIO_SECRETS_PATH);
     grantSsmRead(f.voiceTwilio, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
     ingest.queue.grantSendMessages(f.voiceTwilio);
+    // voiceCarrier: the same for the carriers' voice URLs, with their secrets (never Twilio's); the caller-hash key
+    // also derives each account's state key (`st`, state.ts voiceStateKey).
+    grantTable(f.voiceCarrier, main, TABLES.main, [...DDB_READ, ...DDB_WRITE]);
+    for (const sub of CARRIER_SECRETS_PATHS) grantSsmRead(f.voiceCarrier, this, config.ssmPrefix, sub);
+    grantSsmRead(f.voiceCarrier, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
+    ingest.queue.grantSendMessages(f.voiceCarrier);
 
     // ingestNetwork: read the network's registration (secret digests, allow-list), hash the claim's caller, enqueue.
     grantTable(f.ingestNetwork, main, TABLES.main, ['dynamodb:GetItem']);
@@ -430,6 +436,7 @@ export class CallLedgerStack extends Stack {
       [this.functions.recordingFetcher, TWILIO_SECRETS_PATH],
       ...CARRIER_SECRETS_PATHS.flatMap((sub) => [
         [this.functions.ingestCarrier, sub] as [LedgerFunction, string],
+        [this.functions.voiceCarrier, sub] as [LedgerFunction, string],
         [this.functions.recordingFetcher, sub] as [LedgerFunction, string],
       ]),
     ];
@@ -441,7 +448,7 @@ export class CallLedgerStack extends Stack {
           'telnyx|vonage|plivo/<accountId>/…); accounts are added at run time, so each grant covers one provider path of this environment only.',
       });
     }
-    for (const f of [this.functions.ingestTwilio, this.functions.ingestCarrier, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.voiceTwilio, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
+    for (const f of [this.functions.ingestTwilio, this.functions.ingestCarrier, this.functions.ingestNetwork, this.functions.networkSettle, this.functions.voiceTwilio, this.functions.voiceCarrier, this.functions.recordingFetcher, this.functions.ledgerWriter, this.functions.api]) {
       Validations.of(f).acknowledge({
         id: resource(`${arnPrefix('kms')}:key/*`),
         reason:

@@ -39,6 +39,9 @@ const AUTHORIZATION_IN_FUNCTION: Partial<Record<FunctionId, string>> = {
   voiceTwilio:
     'Twilio requests the Voice URL without credentials an authorizer understands; every request is authenticated in ' +
     'the function by its X-Twilio-Signature over PUBLIC_BASE_URL + path + query + params, exactly as the webhooks are.',
+  voiceCarrier:
+    'Telnyx and Plivo request their voice URLs without credentials an authorizer understands; every request is verified ' +
+    'in the function (Ed25519 over timestamp|raw body; X-Plivo-Signature-V3 over URL, parameters and nonce) with the account\'s keys from SSM.',
   api:
     'The read API authenticates a bearer API key in the function (SHA-256 of the key looked up in the main table) ' +
     'and scopes every query to that key\'s account; a Lambda authorizer would add a second cold start per request.',

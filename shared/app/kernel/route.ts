@@ -20,7 +20,7 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'ANY';
 export type Auth = 'none' | 'bearer' | 'admin' | 'signature';
 
 /** The Lambda serving a route (an id of infra/resources.ts FUNCTIONS). */
-export type RouteFunction = 'api' | 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'voiceTwilio';
+export type RouteFunction = 'api' | 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'voiceTwilio' | 'voiceCarrier';
 
 /** A request header the route reads, documented. */
 export interface HeaderDoc {

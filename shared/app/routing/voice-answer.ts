@@ -1,6 +1,7 @@
 /**
- * Use case: answer one request of Twilio's voice URL (`POST /voice/twilio/{accountId}`, and every Gather, Dial and
- * whisper URL CallLedger writes under it). Verified exactly like a webhook (ingest.ts verifyTwilioRequest), then:
+ * Use case: answer one request of a voice URL — Twilio's (`POST /voice/twilio/{accountId}`, and every Gather, Dial and
+ * whisper URL CallLedger writes under it), verified exactly like a webhook (ingest.ts verifyTwilioRequest), or a
+ * carrier's, verified by voice-carriers.ts. From there every carrier gets the same decision (answerVerified):
  *
  *   1. the call's configuration from the per-container caches: the tracking number's assignment, the campaign (its
  *      terms, pilots and call-flow versions: the version in force at arrival, or the one the URL pins), the account's
@@ -14,7 +15,8 @@
  *   4. the first request and the IVR answer go on to the ledger through the ingest queue like any webhook (the
  *      incoming call's attestation and the digits; the IVR timing is measured from when this function served the
  *      prompt, the incoming request's arrival);
- *   5. the TwiML, rendered from the machine's verbs (render/twiml.ts) with every URL under PUBLIC_BASE_URL.
+ *   5. the answer, rendered from the machine's verbs in the carrier's language (render/index.ts) with every URL under
+ *      PUBLIC_BASE_URL.
  *
  * Fail-safe: steps 1–3 run within `budgetMs`. When they cannot (the store slow or down), the call is answered from the
  * last flow this container saw for the number with its fail-safe (machine.ts, step `fallback`), or the default
@@ -39,6 +41,7 @@ import { termsInForce } from '../../domain/terms/terms';
 import type { ConfigStore, Log, SecretStore } from '../kernel/ports';
 import type { BlockListReader } from '../rating/ports';
 import type { IngestQueue } from '../calls/ports';
+import type { IngestMessage, Provider } from '../../domain/calls/events';
 import { FORM_CONTENT_TYPE, verifyTwilioRequest, type WebhookRequest } from '../calls/ingest';
 import type { RoutingStore, TargetStore } from './ports';
 
@@ -83,27 +86,59 @@ export function dialOutcomeOf(status: string, bridged: string): DialOutcome {
   return DIAL_STATUS[status] ?? 'failed';
 }
 
-export async function answerVoice(req: WebhookRequest & { readonly query: Readonly<Record<string, string | undefined>> }, deps: VoiceDeps): Promise<VoiceAnswer> {
+export type VoiceRequest = WebhookRequest & { readonly query: Readonly<Record<string, string | undefined>> };
+
+export async function answerVoice(req: VoiceRequest, deps: VoiceDeps): Promise<VoiceAnswer> {
   const { accountId, params, body } = await verifyTwilioRequest(req, deps);
   const callSid = str(params.ParentCallSid) || str(params.CallSid);
   if (callSid === '') throw new BadRequest('CallSid is required.', [{ field: 'CallSid', message: 'is required' }]);
-  const callId = `twilio:${callSid}`;
-  const parsed = parseState(req.query, { provider: 'twilio', callId, stateKey: '' });
+  const toLedger = (receivedAt: string): IngestMessage => ({
+    v: 1,
+    event: parseTwilioEvent(params, { accountId, receivedAt }),
+    raw: { contentType: req.contentType ?? FORM_CONTENT_TYPE, body, receivedAt },
+  });
+  return answerVerified({ provider: 'twilio', accountId, callId: `twilio:${callSid}`, params, query: req.query, stateKey: '', toLedger }, deps);
+}
+
+/**
+ * A voice request its carrier's verifier accepted, mapped to the TwiML-style parameters the decision reads (From, To,
+ * Digits, DialCallStatus, DialBridged, ParentCallSid). What differs by carrier is only this: the verification, this
+ * mapping, the key of `st` and the renderer; the decision below is the same for every carrier.
+ */
+export interface VerifiedVoiceRequest {
+  readonly provider: Provider;
+  readonly accountId: string;
+  readonly callId: string;
+  readonly params: FormParams;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  /** The key `st` is made with (state.ts voiceStateKey); unused for providers that sign the URL. */
+  readonly stateKey: string;
+  /** The incoming call or the IVR answer as an ingest message; null: this carrier's own webhooks report the call. */
+  readonly toLedger: ((receivedAt: string) => IngestMessage | null) | null;
+}
+
+export async function answerVerified(req: VerifiedVoiceRequest, deps: VoiceDeps): Promise<VoiceAnswer> {
+  const { accountId, callId, params, provider, stateKey } = req;
+  const parsed = parseState(req.query, { provider, callId, stateKey });
   if (!parsed.ok) throw new BadRequest('The voice state in the query is not valid.', parsed.errors);
   const nowMs = deps.now().getTime();
-  const call = { accountId, callId, params, nowMs, state: parsed.state };
+  const call: CallRequest = { provider, stateKey, accountId, callId, params, nowMs, state: parsed.state };
+  // The ledger's event is read before anything is written: a request it refuses is its 400 with no routing written.
+  const message = ledgerMessage(call, req.toLedger);
   try {
     const answer = await withinBudget(deps.budgetMs, () => decide(call, deps));
-    await enqueueForLedger(call, body, req.contentType, deps);
+    if (message !== null) await deps.queue.send(message);
     return answer;
   } catch (err) {
     if (err instanceof DomainError) throw err;
-    deps.log.warn('voice decision failed: answered by the fail-safe', { accountId, callId, step: parsed.state.step, error: err instanceof Error ? err.name : 'unknown' });
+    deps.log.warn('voice decision failed: answered by the fail-safe', { provider, accountId, callId, step: parsed.state.step, error: err instanceof Error ? err.name : 'unknown' });
     return failSafe(call, deps);
   }
 }
 
 interface CallRequest {
+  readonly provider: Provider;
+  readonly stateKey: string;
   readonly accountId: string;
   readonly callId: string;
   readonly params: FormParams;
@@ -128,12 +163,10 @@ async function withinBudget<T>(budgetMs: number, work: () => Promise<T>): Promis
 }
 
 /** The first request (the incoming call) and the IVR answer go to the ledger as events, stamped when they arrived. */
-async function enqueueForLedger(call: CallRequest, body: string, contentType: string | undefined, deps: VoiceDeps): Promise<void> {
+function ledgerMessage(call: CallRequest, toLedger: VerifiedVoiceRequest['toLedger']): IngestMessage | null {
   const gathered = call.state.step === 'gather' && !call.state.none && str(call.params.Digits) !== '';
-  if (call.state.step !== 'incoming' && !gathered) return;
-  const receivedAt = new Date(call.nowMs).toISOString();
-  const event = parseTwilioEvent(call.params, { accountId: call.accountId, receivedAt });
-  await deps.queue.send({ v: 1, event, raw: { contentType: contentType ?? FORM_CONTENT_TYPE, body, receivedAt } });
+  if (toLedger === null || (call.state.step !== 'incoming' && !gathered)) return null;
+  return toLedger(new Date(call.nowMs).toISOString());
 }
 
 interface Loaded {
@@ -160,10 +193,10 @@ async function load(call: CallRequest, deps: VoiceDeps): Promise<Loaded> {
   const s = call.state;
   const flow = s.step === 'incoming' || s.step === 'fallback' ? flowInForce(versions, call.nowMs) : flowVersion(versions, s.v);
   const ctx: MachineContext = {
-    provider: 'twilio',
+    provider: call.provider,
     accountId: call.accountId,
     callId: call.callId,
-    stateKey: '',
+    stateKey: call.stateKey,
     trackingNumber: to,
     names: { publisher: publisher?.name ?? '', subSource: assignment?.subSource ?? null, campaign: campaign?.name ?? '' },
   };
@@ -175,7 +208,7 @@ async function load(call: CallRequest, deps: VoiceDeps): Promise<Loaded> {
 async function admissionBase(call: CallRequest, loaded: Loaded, deps: VoiceDeps): Promise<{ input: Omit<AdmissionInput, 'stage' | 'route' | 'capRefusal' | 'targetFacts'>; pilot: PilotMatch | null }> {
   const { assignment, campaign, flow } = loaded;
   const from = str(call.params.From);
-  const identity = callerIdentity(from, 'twilio');
+  const identity = callerIdentity(from, call.provider);
   const hash = identity.kind === 'withheld' ? null : identityHash(await deps.callerHashKey(), identity);
   const blocked = hash === null ? null : await deps.blocks.blockedCaller(call.accountId, hash, call.nowMs);
   const terms = campaign === null ? null : termsInForce(campaign.termsVersions, call.nowMs);
@@ -249,7 +282,7 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
       if (taken !== null && out.dial === null && taken.write.reservation !== null) {
         await deps.routing.releaseReservation(call.accountId, taken.pilot.pilotId, taken.write.reservation, call.nowMs);
       }
-      const rendered = render('twilio', out.verbs, deps.publicBaseUrl);
+      const rendered = render(call.provider, out.verbs, deps.publicBaseUrl);
       return { contentType: rendered.contentType, body: rendered.body, degraded: false };
     }
     if (result.failed === 'lease') {
@@ -291,10 +324,10 @@ function leaseOf(out: MachineOutput, loaded: Loaded, flow: CallFlowVersion | nul
 function failSafe(call: CallRequest, deps: VoiceDeps): VoiceAnswer {
   const known = deps.lastKnown.get(str(call.params.To)) ?? null;
   const ctx: MachineContext = known?.ctx
-    ? { ...known.ctx, callId: call.callId }
-    : { provider: 'twilio', accountId: call.accountId, callId: call.callId, stateKey: '', trackingNumber: str(call.params.To), names: { publisher: '', subSource: null, campaign: '' } };
+    ? { ...known.ctx, provider: call.provider, stateKey: call.stateKey, callId: call.callId }
+    : { provider: call.provider, accountId: call.accountId, callId: call.callId, stateKey: call.stateKey, trackingNumber: str(call.params.To), names: { publisher: '', subSource: null, campaign: '' } };
   const out = next({ ctx, flow: known?.flow ?? null, step: { kind: 'fallback', pilotMayGovern: known?.pilotMayGovern ?? true }, targets: new Map() });
   void deps.routing.recordDegraded(call.accountId, call.callId, call.nowMs, out.audit).catch(() => undefined);
-  const rendered = render('twilio', out.verbs, deps.publicBaseUrl);
+  const rendered = render(call.provider, out.verbs, deps.publicBaseUrl);
   return { contentType: rendered.contentType, body: rendered.body, degraded: true };
 }

@@ -138,3 +138,12 @@ export function parseState(
   if (!ok) errors.push({ field: 'st', message: 'does not authenticate this state for this call' });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, state };
 }
+
+/**
+ * The key of `st` for one account: HMAC-SHA256 of a fixed label and the account id under the deployment's caller-hash
+ * key. Derived, not stored: no new secret to provision or rotate, any container computes it, the label keeps it
+ * apart from caller hashes made with the same key, and each account's states verify only under its own key.
+ */
+export function voiceStateKey(deploymentKey: string, accountId: string): string {
+  return createHmac('sha256', deploymentKey).update(`callledger voice state\n${accountId}`, 'utf8').digest('base64url');
+}

@@ -111,6 +111,8 @@ function cases(): Record<string, RouteCase> {
     'ANY /webhooks/vonage/{accountId}': { params: { accountId: ACME.accountId } },
     'ANY /webhooks/plivo/{accountId}': { params: { accountId: ACME.accountId } },
     'POST /voice/twilio/{accountId}': { params: { accountId: ACME.accountId } },
+    'POST /voice/telnyx/{accountId}': { params: { accountId: ACME.accountId } },
+    'POST /voice/plivo/{accountId}': { params: { accountId: ACME.accountId } },
     'PUT /v1/targets/{targetId}': {
       params: { targetId: 'target-new' },
       json: { name: 'Austin office', destination: { kind: 'number', e164: '+15125550111' } },
