@@ -39,7 +39,7 @@ import { cpuWindow, distribution, findDynamoDbLocalPid, percentile, profile, rou
 import { runLoad, type LoadSample } from './load';
 import { rawFloor, type RawFloorResult } from './raw-tx';
 import { billableCallSet, type CallSet } from './workload';
-import { voiceBench, type VoiceRun } from './voice';
+import { voiceBench, voiceTargetRows, type VoiceRun } from './voice';
 import { analyticsTargetRows, runAnalyticsBench, type AnalyticsFigures } from './analytics';
 
 // ------------------------------------------------------------------ options and targets
@@ -611,21 +611,7 @@ function targetRows(r: Results): TargetRow[] {
       met: null,
     });
   }
-  for (const v of r.voice ?? []) {
-    const l = v.latencyFromDueMs;
-    rows.push({
-      figure: `voice URL answer p50 / p95 / p99 @ ${v.offeredPerSec} new calls/s, ${v.label}`,
-      measured: `${l.p50} / ${l.p95} / ${l.p99} ms`,
-      target: `p99 ≤ ${TARGETS.voiceP99Ms} ms`,
-      met: l.p99 <= TARGETS.voiceP99Ms,
-    });
-    rows.push({
-      figure: `voice URL DynamoDB requests per admitted call, ${v.label}`,
-      measured: `${v.dynamodbRequestsPerAdmittedCall} (${v.admitted}/${v.requests} admitted)`,
-      target: `≤ ${TARGETS.voiceDdbRequestsPerAdmittedCall}`,
-      met: v.admitted > 0 && v.dynamodbRequestsPerAdmittedCall <= TARGETS.voiceDdbRequestsPerAdmittedCall,
-    });
-  }
+  rows.push(...voiceTargetRows(r.voice ?? [], TARGETS.voiceP99Ms, TARGETS.voiceDdbRequestsPerAdmittedCall));
   for (const b of r.bundles ?? []) {
     const kb = round(b.bytes / 1024, 1);
     // The voice URL answers while the caller hears ringing: its own, tighter budget for a cold start.

@@ -161,3 +161,20 @@ export async function voiceBench(s: VoiceSetup, ratePerSec: number, seconds: num
   }
   return out;
 }
+
+/** The report's rows for phase V: latency and DynamoDB requests per admitted call, per configuration. */
+export function voiceTargetRows(runs: readonly VoiceRun[], p99Ms: number, requestsPerCall: number) {
+  return runs.flatMap((v) => {
+    const l = v.latencyFromDueMs;
+    return [
+      { figure: `voice URL answer p50 / p95 / p99 @ ${v.offeredPerSec} new calls/s, ${v.label}`, measured: `${l.p50} / ${l.p95} / ${l.p99} ms`, target: `p99 ≤ ${p99Ms} ms`, met: l.p99 <= p99Ms },
+      {
+        figure: `voice URL DynamoDB requests per admitted call, ${v.label}`,
+        measured: `${v.dynamodbRequestsPerAdmittedCall} (${v.admitted}/${v.requests} admitted)`,
+        target: `≤ ${requestsPerCall}`,
+        // Nothing admitted measures nothing: not met.
+        met: v.admitted > 0 && v.dynamodbRequestsPerAdmittedCall <= requestsPerCall,
+      },
+    ];
+  });
+}

@@ -396,24 +396,11 @@ async function voiceCalls(target: Target, seed: number, timeoutMs: number): Prom
     console.log(`\nthe seed has no ${OPS_CAMPAIGN} (or no admin key for its account): skipping the voice calls`);
     return 0;
   }
-  const db = await target.db();
-  return runVoiceDemo(
-    {
-      baseUrl: target.baseUrl,
-      publicBaseUrl: target.publicBaseUrl,
-      mediaBaseUrl: target.mediaBaseUrl,
-      accountId: account.accountId,
-      accountSid: account.twilio.accountSid,
-      authToken,
-      adminKey,
-      timeZone: account.timeZone,
-      dynamodb: db.client,
-      mainTable: db.mainTable,
-      ...(target.owned ? { waitForIdle: (ms?: number) => target.owned!.waitForIdle(ms) } : {}),
-    },
-    seed,
-    timeoutMs,
-  );
+  const { client, mainTable } = await target.db();
+  const { baseUrl, publicBaseUrl, mediaBaseUrl } = target;
+  const waitForIdle = target.owned ? { waitForIdle: (ms?: number) => target.owned!.waitForIdle(ms) } : {};
+  const auth = { accountId: account.accountId, accountSid: account.twilio.accountSid, authToken, adminKey, timeZone: account.timeZone };
+  return runVoiceDemo({ baseUrl, publicBaseUrl, mediaBaseUrl, ...auth, dynamodb: client, mainTable, ...waitForIdle }, seed, timeoutMs);
 }
 
 // ------------------------------------------------------------------------------------------------ main
