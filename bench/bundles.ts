@@ -19,6 +19,7 @@ import { build, type Metafile } from 'esbuild';
 import { BUNDLE_OPTIONS } from '../infra/bundling';
 import { FUNCTIONS, type FunctionId } from '../infra/resources';
 import { REPO_ROOT } from '../infra/local/emulators';
+import { LOCAL_INVOKE_ENV } from '../infra/local/invoke';
 import { median, round } from './instrument';
 
 const execFileAsync = promisify(execFile);
@@ -93,6 +94,15 @@ async function loadOnce(specifiers: readonly string[], cwd: string, env: Record<
   return ms;
 }
 
+/**
+ * The handlers' environment without what only the local stack adds (LOCAL_INVOKE_ENV): with it, Powertools expects
+ * the multi-concurrency runtime's InvokeStore at module load, which a plain process (like a standard Lambda
+ * environment) does not have, and the import throws.
+ */
+function withoutLocalInvokeEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !(k in LOCAL_INVOKE_ENV)));
+}
+
 export async function measureBundles(env: Record<string, string>, samples = 5, log: (line: string) => void = () => {}): Promise<BundleFigures[]> {
   // Under .cache/ (git-ignored) rather than the OS temp dir: see the module comment.
   await mkdir(join(REPO_ROOT, '.cache'), { recursive: true });
@@ -103,7 +113,7 @@ export async function measureBundles(env: Record<string, string>, samples = 5, l
       const { outfile: file, metafile } = await bundle(fn, outdir);
       const bytes = (await stat(file)).size;
       const gzipBytes = gzipSync(readFileSync(file)).length;
-      const lambdaEnv = { ...env, POWERTOOLS_SERVICE_NAME: 'callledger-bench', POWERTOOLS_METRICS_NAMESPACE: 'CallLedgerBench', POWERTOOLS_LOG_LEVEL: 'WARN' };
+      const lambdaEnv = { ...withoutLocalInvokeEnv(env), POWERTOOLS_SERVICE_NAME: 'callledger-bench', POWERTOOLS_METRICS_NAMESPACE: 'CallLedgerBench', POWERTOOLS_LOG_LEVEL: 'WARN' };
       const cwd = dirname(file);
       const loads: number[] = [];
       for (let i = 0; i < samples; i++) loads.push(await loadOnce([pathToFileURL(file).href], cwd, lambdaEnv));

@@ -21,7 +21,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: job.mode.kind === 'open' 
 /** performance.now() in this worker → epoch ms (the stack stamps commits with Date.now()). */
 const toEpoch = (t: number) => performance.timeOrigin + t;
 
-function post(i: number): Promise<{ status: number; doneAt: number }> {
+function post(i: number): Promise<{ status: number; doneAt: number; body?: string }> {
   const r = job.requests[i]!;
   return new Promise((resolve) => {
     const req = request(
@@ -35,8 +35,10 @@ function post(i: number): Promise<{ status: number; doneAt: number }> {
         timeout: 15_000,
       },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, doneAt: performance.now() }));
+        const chunks: Buffer[] = [];
+        if (job.keepBodies) res.on('data', (c: Buffer) => chunks.push(c));
+        else res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, doneAt: performance.now(), ...(job.keepBodies ? { body: Buffer.concat(chunks).toString('utf8') } : {}) }));
         res.on('error', () => resolve({ status: 0, doneAt: performance.now() }));
       },
     );
@@ -61,8 +63,8 @@ async function runOpen(ratePerSec: number): Promise<LoadSample[]> {
       const dueAt = due(index);
       const sentAt = performance.now();
       pending.push(
-        post(index).then(({ status, doneAt }) => {
-          samples[index] = { dueAt: toEpoch(dueAt), sentAt: toEpoch(sentAt), doneAt: toEpoch(doneAt), status };
+        post(index).then(({ status, doneAt, body }) => {
+          samples[index] = { dueAt: toEpoch(dueAt), sentAt: toEpoch(sentAt), doneAt: toEpoch(doneAt), status, ...(body === undefined ? {} : { body }) };
         }),
       );
     }

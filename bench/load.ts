@@ -17,6 +17,8 @@ export interface LoadJob {
   readonly baseUrl: string;
   readonly mode: LoadMode;
   readonly requests: readonly WireRequest[];
+  /** Keep each answer's body in its sample (the voice phase reads the TwiML); off: bodies are discarded unread. */
+  readonly keepBodies?: boolean;
 }
 
 /** Epoch milliseconds (fractional). In closed mode dueAt = sentAt. */
@@ -26,17 +28,25 @@ export interface LoadSample {
   readonly doneAt: number;
   /** HTTP status, 0 when no response came (connection error or 15 s timeout). */
   readonly status: number;
+  /** The answer's body, when the job asked for it. */
+  readonly body?: string;
 }
 
 export interface LoadResult {
   readonly samples: readonly LoadSample[];
 }
 
-export function runLoad(baseUrl: string, requests: readonly WebhookRequest[], mode: LoadMode): Promise<readonly LoadSample[]> {
+export function runLoad(
+  baseUrl: string,
+  requests: readonly (WebhookRequest | WireRequest)[],
+  mode: LoadMode,
+  options: { readonly keepBodies?: boolean } = {},
+): Promise<readonly LoadSample[]> {
   const job: LoadJob = {
     baseUrl,
     mode,
     requests: requests.map((r) => ({ path: r.path, headers: { ...r.headers }, body: r.body })),
+    ...(options.keepBodies ? { keepBodies: true } : {}),
   };
   return new Promise((resolve, reject) => {
     // Workers inherit execArgv, so tsx's loader (and with it the .ts entry) works in the worker too.

@@ -25,6 +25,7 @@
  * restart it: the same --seed at a new start reuses the call ids.
  */
 import { readFile } from 'node:fs/promises';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -36,6 +37,7 @@ import { runLedgerOperations, StepError } from './demo-ledger-ops';
 import { revenueReport } from './demo-outcomes';
 import { runPilotDemo } from './demo-pilot';
 import { runNetworkDemo } from './demo-network';
+import { runVoiceDemo } from './demo-voice';
 import { ledgerRangeOf, reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
 
@@ -60,6 +62,8 @@ interface Target {
   readonly authTokens: Record<string, string>;
   /** accountId → admin API key. */
   readonly adminKeys: Record<string, string>;
+  /** The main table and a DynamoDB client on the stack's emulator (the voice demo writes its routing setup there). */
+  readonly db: () => Promise<{ readonly client: DynamoDBClient; readonly mainTable: string }>;
   /** Set when the demo started the stack itself. */
   readonly owned?: { waitForIdle(timeoutMs?: number): Promise<void>; stop(): Promise<void> };
 }
@@ -146,6 +150,11 @@ async function connect(seedFile: string | undefined, fresh: boolean, runFile: st
       seed: await readSeed(seedFile ?? DEFAULT_SEED_FILE),
       authTokens: Object.fromEntries(Object.entries(run.twilio).map(([accountId, t]) => [accountId, t.authToken])),
       adminKeys: adminKeysOf(run.apiKeys),
+      db: async () => {
+        // Loaded only here: the clients module pulls in the AWS SDK.
+        const { localClients } = await import('../infra/local/emulators');
+        return { client: localClients(run.endpoints).dynamodb, mainTable: run.names.mainTable };
+      },
     };
   }
 
@@ -161,6 +170,7 @@ async function connect(seedFile: string | undefined, fresh: boolean, runFile: st
     seed: stack.seed,
     authTokens: stack.secrets.twilioAuthTokens,
     adminKeys: adminKeysOf(stack.secrets.apiKeys),
+    db: async () => ({ client: stack.clients.dynamodb, mainTable: stack.names.mainTable }),
     owned: stack,
   };
 }
@@ -377,6 +387,22 @@ async function networkSource(target: Target, seed: number, timeoutMs: number): P
   );
 }
 
+/** Calls played through the Twilio call simulator on the voice URL (demo-voice.ts), on the back-office campaign's account. */
+async function voiceCalls(target: Target, seed: number, timeoutMs: number): Promise<number> {
+  const account = target.seed.accounts.find((a) => target.seed.campaigns.some((c) => c.accountId === a.accountId && c.campaignId === OPS_CAMPAIGN));
+  const adminKey = account ? target.adminKeys[account.accountId] : undefined;
+  const authToken = account ? target.authTokens[account.accountId] : undefined;
+  if (!account || !adminKey || !authToken) {
+    console.log(`\nthe seed has no ${OPS_CAMPAIGN} (or no admin key for its account): skipping the voice calls`);
+    return 0;
+  }
+  const { client, mainTable } = await target.db();
+  const { baseUrl, publicBaseUrl, mediaBaseUrl } = target;
+  const waitForIdle = target.owned ? { waitForIdle: (ms?: number) => target.owned!.waitForIdle(ms) } : {};
+  const auth = { accountId: account.accountId, accountSid: account.twilio.accountSid, authToken, adminKey, timeZone: account.timeZone };
+  return runVoiceDemo({ baseUrl, publicBaseUrl, mediaBaseUrl, ...auth, dynamodb: client, mainTable, ...waitForIdle }, seed, timeoutMs);
+}
+
 // ------------------------------------------------------------------------------------------------ main
 
 async function main(): Promise<number> {
@@ -461,7 +487,9 @@ async function main(): Promise<number> {
       if (ops !== 0) return ops;
       const revenue = await revenueByPublisher(target, traffic.calls, range, opts.rngSeed);
       if (revenue !== 0) return revenue;
-      return await networkSource(target, opts.rngSeed, opts.timeoutMs);
+      const network = await networkSource(target, opts.rngSeed, opts.timeoutMs);
+      if (network !== 0) return network;
+      return await voiceCalls(target, opts.rngSeed, opts.timeoutMs);
     }
     console.log('\nledger does NOT match ground truth. Expected:\n');
     console.log(table(result.expected, names));
