@@ -8,34 +8,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { loadConfig } from '../shared/adapters/platform/env';
 import { header, rawBody, type HttpEvent, type HttpResult } from '../shared/adapters/http/http';
 import { httpProblems } from '../shared/adapters/http/problems';
-import { log, logger } from '../shared/adapters/platform/log';
-import { ConfigRepo } from '../shared/adapters/calls/main-repo';
-import { SqsIngestQueue } from '../shared/adapters/calls/queue';
-import { SecretResolver } from '../shared/adapters/platform/secrets';
-import { BlockRepo } from '../shared/adapters/blocklist/block-repo';
-import { TargetRepo } from '../shared/adapters/routing/target-repo';
-import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
-import { answerVoice, type VoiceDeps } from '../shared/app/routing/voice-answer';
+import { logger } from '../shared/adapters/platform/log';
+import { voiceDeps } from '../shared/adapters/routing/deps';
+import { answerVoice } from '../shared/app/routing/voice-answer';
 
 const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef', 'callerHashKeyRef']);
-/** The decision's budget (VOICE_DECISION_BUDGET_MS, default 1500 ms): well inside Twilio's 15 s, and a caller hears silence meanwhile. */
-const budgetMs = Number(process.env.VOICE_DECISION_BUDGET_MS ?? 1500);
-const hashKeys = new SecretResolver();
-
-const deps: VoiceDeps = {
-  config: new ConfigRepo({ mainTable: config.mainTable }),
-  secrets: new SecretResolver({ prefix: config.secretsRef }),
-  targets: new TargetRepo({ mainTable: config.mainTable }),
-  blocks: new BlockRepo({ mainTable: config.mainTable }),
-  callerHashKey: () => hashKeys.resolve(config.callerHashKeyRef),
-  routing: new RoutingRepo({ mainTable: config.mainTable }),
-  queue: new SqsIngestQueue(config.ingestQueueUrl),
-  publicBaseUrl: config.publicBaseUrl,
-  now: () => new Date(),
-  budgetMs: Number.isFinite(budgetMs) && budgetMs > 0 ? budgetMs : 1500,
-  log,
-  lastKnown: new Map(),
-};
+// The decision's budget: VOICE_DECISION_BUDGET_MS, default 1500 ms (shared/adapters/routing/deps.ts).
+const deps = voiceDeps(config, process.env.VOICE_DECISION_BUDGET_MS);
 
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())

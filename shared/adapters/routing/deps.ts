@@ -1,8 +1,41 @@
-/** The adapters behind the destinations API, built once per container from the configuration the function loads. */
+/**
+ * The adapters behind the destinations API and the voice URLs (Twilio's and the other carriers'), built once per
+ * container from the configuration the function loads.
+ */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { TargetDeps } from '../../app/routing/targets';
+import type { VoiceDeps } from '../../app/routing/voice-answer';
 import type { Config } from '../platform/env';
+import { ConfigRepo } from '../calls/main-repo';
+import { SqsIngestQueue } from '../calls/queue';
+import { SecretResolver } from '../platform/secrets';
+import { BlockRepo } from '../blocklist/block-repo';
+import { log } from '../platform/log';
+import { RoutingRepo } from './routing-repo';
 import { TargetRepo } from './target-repo';
+
+/** The decision's budget when VOICE_DECISION_BUDGET_MS is unset or not a positive number: well inside the carriers' 15 s, and a caller hears silence meanwhile. */
+const DEFAULT_BUDGET_MS = 1500;
+
+/** Everything the voice decision reads is cached per container (configuration, targets, block lists). */
+export function voiceDeps(config: Pick<Config, 'mainTable' | 'ingestQueueUrl' | 'publicBaseUrl' | 'secretsRef' | 'callerHashKeyRef'>, budgetSetting: string | undefined): VoiceDeps {
+  const budgetMs = Number(budgetSetting ?? DEFAULT_BUDGET_MS);
+  const hashKeys = new SecretResolver();
+  return {
+    config: new ConfigRepo({ mainTable: config.mainTable }),
+    secrets: new SecretResolver({ prefix: config.secretsRef }),
+    targets: new TargetRepo({ mainTable: config.mainTable }),
+    blocks: new BlockRepo({ mainTable: config.mainTable }),
+    callerHashKey: () => hashKeys.resolve(config.callerHashKeyRef),
+    routing: new RoutingRepo({ mainTable: config.mainTable }),
+    queue: new SqsIngestQueue(config.ingestQueueUrl),
+    publicBaseUrl: config.publicBaseUrl,
+    now: () => new Date(),
+    budgetMs: Number.isFinite(budgetMs) && budgetMs > 0 ? budgetMs : DEFAULT_BUDGET_MS,
+    log,
+    lastKnown: new Map(),
+  };
+}
 
 export function targetDeps(config: Pick<Config, 'mainTable'>, options: { readonly client?: DynamoDBClient; readonly now?: () => Date } = {}): TargetDeps {
   // The management API reads and writes uncached: a PUT answers what is stored.
