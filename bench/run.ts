@@ -41,6 +41,7 @@ import { rawFloor, type RawFloorResult } from './raw-tx';
 import { billableCallSet, type CallSet } from './workload';
 import { voiceBench, voiceTargetRows, type VoiceRun } from './voice';
 import { analyticsTargetRows, runAnalyticsBench, type AnalyticsFigures } from './analytics';
+import { twilioOf } from '../shared/domain/catalog/carriers';
 
 // ------------------------------------------------------------------ options and targets
 
@@ -526,7 +527,7 @@ async function main(): Promise<void> {
             baseUrl: stack.baseUrl,
             publicBaseUrl,
             accountId,
-            accountSid: account.twilio.accountSid,
+            accountSid: twilioOf(account).accountSid,
             authToken: secrets.twilioAuthTokens[accountId]!,
             timeZone: account.timeZone,
             dynamodb: stack.clients.dynamodb,

@@ -16,6 +16,7 @@ import { CONFIG_LEAD_MS } from '../shared/domain/catalog/config';
 import { twilioSignature } from '../shared/domain/calls/providers/twilio';
 import type { Seed } from '../shared/domain/catalog/seed';
 import { rfc2822 } from './traffic';
+import { twilioOf } from '../shared/domain/catalog/carriers';
 
 export interface PilotDemoTarget {
   readonly baseUrl: string;
@@ -96,7 +97,7 @@ export async function runPilotDemo(target: PilotDemoTarget, timeoutMs: number): 
     console.log(`created ${pilot.pilotId}: cap ${dollars(pilot.spendCapCents)} (${CAP_CALLS} calls at ${dollars(PRICE)}), window ${pilot.startsAt} → ${pilot.endsAt}, state ${pilot.state}`);
 
     // The stream: 24 calls of 2 minutes, one every 30 s of window time, 4 webhooks sets in flight at once.
-    const accountSid = account.twilio.accountSid;
+    const accountSid = twilioOf(account).accountSid;
     const url = `${target.publicBaseUrl}/webhooks/twilio/${account.accountId}`;
     const post = async (form: Record<string, string>) => {
       const res = await fetch(`${target.baseUrl}/webhooks/twilio/${account.accountId}`, {

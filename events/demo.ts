@@ -40,6 +40,7 @@ import { runNetworkDemo } from './demo-network';
 import { runVoiceDemo } from './demo-voice';
 import { ledgerRangeOf, reconcile, type ApiCall, type ApiLedgerEntry } from './reconcile';
 import { generateTraffic, send, type CallTruth, type PublisherSummary } from './traffic';
+import { twilioOf } from '../shared/domain/catalog/carriers';
 
 const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const DEFAULT_SEED_FILE = join(REPO_ROOT, 'events', 'seed', 'demo.json');
@@ -378,7 +379,7 @@ async function networkSource(target: Target, seed: number, timeoutMs: number): P
       publicBaseUrl: target.publicBaseUrl,
       adminKey,
       accountId: account.accountId,
-      accountSid: account.twilio.accountSid,
+      accountSid: twilioOf(account).accountSid,
       authToken,
       ...(target.owned ? { waitForIdle: (ms?: number) => target.owned!.waitForIdle(ms) } : {}),
     },
@@ -399,7 +400,7 @@ async function voiceCalls(target: Target, seed: number, timeoutMs: number): Prom
   const { client, mainTable } = await target.db();
   const { baseUrl, publicBaseUrl, mediaBaseUrl } = target;
   const waitForIdle = target.owned ? { waitForIdle: (ms?: number) => target.owned!.waitForIdle(ms) } : {};
-  const auth = { accountId: account.accountId, accountSid: account.twilio.accountSid, authToken, adminKey, timeZone: account.timeZone };
+  const auth = { accountId: account.accountId, accountSid: twilioOf(account).accountSid, authToken, adminKey, timeZone: account.timeZone };
   return runVoiceDemo({ baseUrl, publicBaseUrl, mediaBaseUrl, ...auth, dynamodb: client, mainTable, ...waitForIdle }, seed, timeoutMs);
 }
 

@@ -19,6 +19,7 @@ import { twilioSignature } from '../shared/domain/calls/providers/twilio';
 import type { Account, FlatCampaign, Publisher, AssignedNumber } from '../shared/domain/catalog/types';
 import type { CallStatus } from '../shared/domain/calls/events';
 import type { ReasonCode } from '../shared/domain/rating/decision';
+import { twilioOf } from '../shared/domain/catalog/carriers';
 
 // ------------------------------------------------------------------------------------------------ inputs
 
@@ -664,7 +665,7 @@ function groundTruth(planned: readonly PlannedCall[], mediaBaseUrl: string): Map
         ? {
             recordingSid: p.recording.recordingSid,
             durationSec: p.recording.durationSec,
-            url: recordingUrl(mediaBaseUrl, p.account.twilio.accountSid, p.recording.recordingSid),
+            url: recordingUrl(mediaBaseUrl, twilioOf(p.account).accountSid, p.recording.recordingSid),
           }
         : null,
       stirVerstat: p.stirVerstat,
@@ -700,7 +701,7 @@ function voiceFields(p: PlannedCall, status: CallStatus, extra: readonly [string
     ['CalledCity', ''],
     ['CallStatus', status],
     ['From', c.e164],
-    ['AccountSid', p.account.twilio.accountSid],
+    ['AccountSid', twilioOf(p.account).accountSid],
     ['CallerCity', c.city],
     ['ToCity', ''],
     ['FromCountry', 'US'],
@@ -778,13 +779,13 @@ function buildRequests(
         fields: [
           ['RecordingSource', 'DialVerb'],
           ['RecordingSid', r.recordingSid],
-          ['RecordingUrl', recordingUrl(options.mediaBaseUrl, p.account.twilio.accountSid, r.recordingSid)],
+          ['RecordingUrl', recordingUrl(options.mediaBaseUrl, twilioOf(p.account).accountSid, r.recordingSid)],
           ['RecordingStatus', 'completed'],
           ['RecordingChannels', '2'],
           ['ErrorCode', '0'],
           ['CallSid', p.callSid],
           ['RecordingStartTime', rfc2822(r.startMs)],
-          ['AccountSid', p.account.twilio.accountSid],
+          ['AccountSid', twilioOf(p.account).accountSid],
           ['RecordingDuration', String(r.durationSec)],
           ['RecordingTrack', 'both'],
         ],

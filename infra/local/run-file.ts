@@ -38,7 +38,7 @@ export function runFileContents(
     names: stack.names,
     apiKeys: stack.secrets.apiKeys,
     twilio: Object.fromEntries(
-      stack.seed.accounts.map((a) => [a.accountId, { accountSid: a.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens[a.accountId]! }]),
+      stack.seed.accounts.flatMap((a) => (a.twilio === undefined ? [] : [[a.accountId, { accountSid: a.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens[a.accountId]! }]])),
     ),
     carriers: stack.secrets.carriers,
   };

@@ -201,7 +201,7 @@ export function handlerEnv(args: {
   };
   if (args.quiet && current.POWERTOOLS_LOG_LEVEL === undefined) env.POWERTOOLS_LOG_LEVEL = 'WARN';
   for (const account of args.seed.accounts) {
-    env[envNameForSecret(account.twilio.authTokenSecret)] = args.secrets.twilioAuthTokens[account.accountId]!;
+    if (account.twilio !== undefined) env[envNameForSecret(account.twilio.authTokenSecret)] = args.secrets.twilioAuthTokens[account.accountId]!;
   }
   for (const [name, value] of Object.entries(args.secrets.carriers.values)) env[envNameForSecret(name)] = value;
   return env;
@@ -237,7 +237,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       : openPersistedState({ dir: opts.persistDir, seedFile: resolve(opts.seedFile ?? DEFAULT_SEED_FILE), generate: generateSecrets });
   const seed = persisted?.seed ?? (await loadSeedFile(opts.seedFile ?? DEFAULT_SEED_FILE));
   const secrets = persisted?.secrets ?? generateSecrets(seed);
-  const twilioTokenBySid = new Map(seed.accounts.map((a) => [a.twilio.accountSid, secrets.twilioAuthTokens[a.accountId]!]));
+  const twilioTokenBySid = new Map(seed.accounts.flatMap((a) => (a.twilio === undefined ? [] : [[a.twilio.accountSid, secrets.twilioAuthTokens[a.accountId]!]])));
 
   // Everything that must be torn down if start-up fails half-way.
   const cleanups: (() => Promise<void>)[] = [];

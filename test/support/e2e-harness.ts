@@ -147,7 +147,7 @@ export class TwilioSender {
   get accountSid(): string {
     const account = this.stack.seed.accounts.find((a) => a.accountId === this.accountId);
     if (!account) throw new Error(`no account ${this.accountId} in the seed`);
-    return account.twilio.accountSid;
+    return account.twilio!.accountSid;
   }
 
   get authToken(): string {

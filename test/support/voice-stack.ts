@@ -180,7 +180,7 @@ export function simulatorConfig(stack: LocalStack): SimulatorConfig {
   return {
     publicBaseUrl: stack.env[ENV.publicBaseUrl] ?? stack.baseUrl,
     baseUrl: stack.baseUrl,
-    accounts: { [ACCOUNT]: { authToken: stack.secrets.twilioAuthTokens[ACCOUNT]!, accountSid: account.twilio.accountSid } },
+    accounts: { [ACCOUNT]: { authToken: stack.secrets.twilioAuthTokens[ACCOUNT]!, accountSid: account.twilio!.accountSid } },
     mediaBaseUrl: stack.mediaBaseUrl,
   };
 }

@@ -2,7 +2,7 @@
 import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { CarrierConfigStore } from '../../app/catalog/carrier-config';
-import { CARRIERS, type Carrier, type CarrierConfigs } from '../../domain/catalog/carriers';
+import { SETTINGS_CARRIERS, type CarrierConfigs, type SettingsCarrier } from '../../domain/catalog/carriers';
 import { mainKeys } from '../calls/keys';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 
@@ -13,7 +13,7 @@ export class CarrierConfigRepo implements CarrierConfigStore {
     this.client = dynamodbClient(options.client);
   }
 
-  async putCarrierConfig(accountId: string, carrier: Carrier, config: NonNullable<CarrierConfigs[Carrier]>): Promise<boolean> {
+  async putCarrierConfig(accountId: string, carrier: SettingsCarrier, config: NonNullable<CarrierConfigs[SettingsCarrier]>): Promise<boolean> {
     try {
       await this.client().send(
         new UpdateItemCommand({
@@ -38,12 +38,12 @@ export class CarrierConfigRepo implements CarrierConfigStore {
         TableName: this.options.mainTable,
         Key: marshall(mainKeys.account(accountId)),
         ConsistentRead: true,
-        ProjectionExpression: 'pk, #t, #v, #p',
-        ExpressionAttributeNames: { '#t': CARRIERS[0], '#v': CARRIERS[1], '#p': CARRIERS[2] },
+        ProjectionExpression: ['pk', ...SETTINGS_CARRIERS.map((_, i) => `#c${i}`)].join(', '),
+        ExpressionAttributeNames: Object.fromEntries(SETTINGS_CARRIERS.map((c, i) => [`#c${i}`, c])),
       }),
     );
     if (out.Item === undefined) return null;
     const item = unmarshall(out.Item) as CarrierConfigs;
-    return { ...(item.telnyx ? { telnyx: item.telnyx } : {}), ...(item.vonage ? { vonage: item.vonage } : {}), ...(item.plivo ? { plivo: item.plivo } : {}) };
+    return Object.fromEntries(SETTINGS_CARRIERS.flatMap((c) => (item[c] ? [[c, item[c]]] : []))) as CarrierConfigs;
   }
 }

@@ -6,7 +6,7 @@
  * The signature is checked before the parameters are validated so that an unauthenticated sender learns nothing
  * about what we accept.
  */
-import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../domain/kernel/problems';
+import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
 import { parseForm, parseTwilioEvent, verifyTwilioSignature, type FormParams } from '../../domain/calls/providers/twilio';
 import type { CallEvent, IngestMessage } from '../../domain/calls/events';
@@ -94,21 +94,36 @@ export async function verifyTwilioRequest(
 
   const accountId = req.accountId;
   const account = accountId !== undefined && ACCOUNT_ID.test(accountId) ? await deps.config.getAccount(accountId) : null;
-  if (accountId === undefined || account === null) throw new NotFound('No such account.');
+  // An account without Twilio settings answers as an unknown one, as every carrier's webhook does.
+  const twilio = account?.twilio;
+  if (accountId === undefined || account === null || twilio === undefined) throw new NotFound('No such account.');
 
   const body = req.body.toString('utf8');
   const params = parseForm(body);
-  const authToken = await deps.secrets.getSecret(account.twilio.authTokenSecret);
+  const authToken = await twilioAuthToken(twilio.authTokenSecret, deps);
   const url = `${deps.publicBaseUrl}${req.rawPath}${req.rawQueryString ? `?${req.rawQueryString}` : ''}`;
   if (!verifyTwilioSignature(authToken, url, params, req.signature)) {
     throw new Forbidden('The X-Twilio-Signature header is missing or does not match the request.', 'bad-signature');
   }
   // A correctly signed request for another Twilio account: the token is shared or leaked; never book it here. Every
   // value counts when the parameter is repeated.
-  if ([params.AccountSid ?? []].flat().some((sid) => sid !== account.twilio.accountSid)) {
+  if ([params.AccountSid ?? []].flat().some((sid) => sid !== twilio.accountSid)) {
     throw new Forbidden('AccountSid does not belong to this account.');
   }
   return { accountId, account, params, body };
+}
+
+/**
+ * The auth token the settings name. Not configured (the secret does not exist, yet): a 503 with Retry-After, so Twilio
+ * retries and nothing is lost while the buyer creates it; never a 500, never a 403 that would read as a forgery.
+ */
+async function twilioAuthToken(name: string, deps: { readonly secrets: Pick<SecretStore, 'getSecret'> }): Promise<string> {
+  try {
+    return await deps.secrets.getSecret(name);
+  } catch (err) {
+    if ((err as { name?: unknown } | null)?.name === 'SecretNotFound') throw new ServiceUnavailable(60, "The account's twilio credentials are not configured; retry later.");
+    throw err;
+  }
 }
 
 async function accept(req: WebhookRequest, deps: IngestDeps): Promise<Accepted> {

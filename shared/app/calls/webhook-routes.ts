@@ -55,7 +55,7 @@ export const WEBHOOK_ROUTES: readonly RouteDoc[] = [
     },
     headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
     responses: { 204: { description: 'Accepted' } },
-    problems: [400, 403, 404, 405, 413, 415],
+    problems: [400, 403, 404, 405, 413, 415, 503],
   }),
   externalRoute({
     method: 'ANY',

@@ -110,6 +110,7 @@ export async function fetchRecording(job: RecordingJob, deps: FetchRecordingDeps
 async function credentialsFor(provider: Provider, account: Account, job: RecordingJob, deps: FetchRecordingDeps): Promise<MediaCredentials> {
   switch (provider) {
     case 'twilio':
+      if (account.twilio === undefined) throw new Error(`account ${account.accountId} has no Twilio credentials`);
       return { kind: 'basic', username: account.twilio.accountSid, password: await deps.secrets.getSecret(account.twilio.authTokenSecret) };
     case 'telnyx':
       return { kind: 'none' };

@@ -46,7 +46,7 @@ export const VOICE_ROUTES: readonly RouteDoc[] = [
     query: STATE_QUERY,
     headers: [{ name: 'X-Twilio-Signature', required: true, description: "HMAC-SHA1 of the public URL and the sorted parameters under the account's auth token" }],
     responses: { 200: { description: 'TwiML', text: { 'text/xml': 'A TwiML <Response> document' } } },
-    problems: [400, 403, 404, 405, 413, 415],
+    problems: [400, 403, 404, 405, 413, 415, 503],
   }),
   externalRoute({
     method: 'POST',

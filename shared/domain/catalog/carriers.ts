@@ -1,7 +1,6 @@
 /**
- * Per-account credentials of the carriers besides Twilio (Telnyx, Vonage, Plivo), as the account item stores them
- * and `PUT /v1/account/carriers/{carrier}` writes them. Like Twilio's `authTokenSecret`, every credential is a
- * secret NAME resolved under SECRETS_REF (`telnyx/<accountId>/public-key` → SSM `/callledger/<env>/telnyx/…`),
+ * Per-account credentials of every carrier (Twilio, Telnyx, Vonage, Plivo), as the account item stores them and
+ * `PUT /v1/account/carriers/{carrier}` writes them. Every credential is a secret NAME resolved under SECRETS_REF (`telnyx/<accountId>/public-key` → SSM `/callledger/<env>/telnyx/…`),
  * never its value: the value never enters the main table, a seed file or an API answer.
  *
  * A carrier that verifies with a secret lists one to three of them: normally one, two or three while one is
@@ -10,7 +9,7 @@
  */
 import * as z from 'zod';
 
-/** A secret name as Twilio's `authTokenSecret` takes it. */
+/** A secret name (resolved under SECRETS_REF). */
 export const SecretNameSchema = z.string().regex(/^[A-Za-z0-9/_.-]{1,200}$/, 'must be a secret name (letters, digits, / _ . -)');
 const rotation = (what: string) =>
   z
@@ -19,6 +18,13 @@ const rotation = (what: string) =>
     .max(3, `at most 3 ${what}s (the current one and those being replaced)`)
     .refine((names) => new Set(names).size === names.length, 'must not repeat a secret name');
 const providerKey = (what: string) => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, `must be the ${what}`);
+
+export const TwilioConfigSchema = z.strictObject({
+  /** Every callback's AccountSid must be this: a request signed for another Twilio account is refused. */
+  accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits'),
+  /** The primary auth token X-Twilio-Signature is made with; it also fetches recordings (basic auth). */
+  authTokenSecret: SecretNameSchema,
+});
 
 export const TelnyxConfigSchema = z.strictObject({
   /** The account's Ed25519 public key (Mission Control → Keys & Credentials), base64 of the 32 raw bytes. */
@@ -44,14 +50,22 @@ export const PlivoConfigSchema = z.strictObject({
   authTokenSecrets: rotation('auth token secret'),
 });
 
+export type TwilioConfig = z.infer<typeof TwilioConfigSchema>;
 export type TelnyxConfig = z.infer<typeof TelnyxConfigSchema>;
 export type VonageConfig = z.infer<typeof VonageConfigSchema>;
 export type PlivoConfig = z.infer<typeof PlivoConfigSchema>;
 
+/** The carriers besides Twilio, whose webhooks one function takes (carrier-ingest.ts). */
 export const CARRIERS = ['telnyx', 'vonage', 'plivo'] as const;
 export type Carrier = (typeof CARRIERS)[number];
 
+/** Every carrier an account can hold settings for (`/v1/account/carriers/{carrier}`). */
+export const SETTINGS_CARRIERS = ['twilio', ...CARRIERS] as const;
+export type SettingsCarrier = (typeof SETTINGS_CARRIERS)[number];
+
+/** An account without a carrier's entry takes no webhook of that carrier (404), Twilio's included. */
 export interface CarrierConfigs {
+  readonly twilio?: TwilioConfig;
   readonly telnyx?: TelnyxConfig;
   readonly vonage?: VonageConfig;
   readonly plivo?: PlivoConfig;
@@ -62,6 +76,21 @@ export const CARRIER_CONFIG_SCHEMAS = {
   vonage: VonageConfigSchema,
   plivo: PlivoConfigSchema,
 } as const satisfies Record<Carrier, z.ZodType>;
+
+export const CARRIER_SETTINGS_SCHEMAS = { twilio: TwilioConfigSchema, ...CARRIER_CONFIG_SCHEMAS } as const satisfies Record<SettingsCarrier, z.ZodType>;
+
+/**
+ * The account's Twilio settings where a caller requires them (a Twilio traffic generator, a seed's demo account):
+ * thrown when absent, naming the account, rather than a TypeError later.
+ */
+export function twilioOf(account: CarrierConfigs & { readonly accountId: string }): TwilioConfig {
+  if (account.twilio === undefined) throw new Error(`account ${account.accountId} has no Twilio settings`);
+  return account.twilio;
+}
+
+export function isSettingsCarrier(v: string): v is SettingsCarrier {
+  return (SETTINGS_CARRIERS as readonly string[]).includes(v);
+}
 
 export function isCarrier(v: string): v is Carrier {
   return (CARRIERS as readonly string[]).includes(v);

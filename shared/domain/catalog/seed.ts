@@ -5,7 +5,7 @@
  * SEED_EPOCH (config.ts); later versions and re-assignments go through the API.
  */
 import * as z from 'zod';
-import { PlivoConfigSchema, TelnyxConfigSchema, VonageConfigSchema } from './carriers';
+import { PlivoConfigSchema, TelnyxConfigSchema, TwilioConfigSchema, VonageConfigSchema } from './carriers';
 import { undeclaredSubSource } from './config';
 import { IdSchema, SeedCampaignSchema, SeedPublisherSchema, SeedTrackingNumberSchema } from './config-schema';
 import { singleLine } from '../kernel/input-schema';
@@ -21,10 +21,7 @@ export const AccountSchema = z.strictObject({
   name: singleLine(z.string().min(1).max(200)),
   timeZone,
   currency: z.literal('USD'),
-  twilio: z.strictObject({
-    accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits'),
-    authTokenSecret: z.string().regex(/^[A-Za-z0-9/_.-]{1,200}$/, 'must be a secret name'),
-  }),
+  twilio: TwilioConfigSchema.optional(),
   telnyx: TelnyxConfigSchema.optional(),
   vonage: VonageConfigSchema.optional(),
   plivo: PlivoConfigSchema.optional(),

@@ -11,18 +11,13 @@ import type { QualityConfig } from '../quality/signals';
 import type { CampaignEconomics } from '../reports/analytics';
 import type { FlatTerms, Geography, HoursOfOperation, TermsVersion } from '../terms/terms';
 
-/** An account; `telnyx`, `vonage`, `plivo` (carriers.ts): that carrier's webhook credentials, by secret name. */
+/** An account; `twilio`, `telnyx`, `vonage`, `plivo` (carriers.ts): that carrier's webhook credentials, by secret name (absent: none of its webhooks). */
 export interface Account extends CarrierConfigs {
   readonly accountId: string;
   readonly name: string;
   /** IANA time zone the account's periods are measured in. */
   readonly timeZone: string;
   readonly currency: 'USD';
-  readonly twilio: {
-    readonly accountSid: string;
-    /** Name of the secret holding the primary auth token (resolved through the secrets port). */
-    readonly authTokenSecret: string;
-  };
   /** Quality-signal thresholds and the signals that make a call non-billable (quality-signals.ts); absent: defaults. */
   readonly quality?: QualityConfig;
   /** Whether compliance findings make calls non-billable (consent.ts ComplianceSettings); absent: flag only. */

@@ -388,7 +388,7 @@ describe('the same call lifecycle through every carrier gives the same ledger', 
     const listed = await apiGet<any>(stack, '/v1/account/carriers', analyst);
     expect(listed.status).toBe(200);
     expect(listed.body.carriers).toEqual(
-      (['telnyx', 'vonage', 'plivo'] as const).map((carrier) => ({ carrier, webhookPath: `/webhooks/${carrier}/${ACME.accountId}`, settings: carrierConfigFor(ACME.accountId)[carrier] })),
+      (['twilio', 'telnyx', 'vonage', 'plivo'] as const).map((carrier) => ({ carrier, webhookPath: `/webhooks/${carrier}/${ACME.accountId}`, settings: carrier === 'twilio' ? stack.seed.accounts.find((a) => a.accountId === ACME.accountId)!.twilio : carrierConfigFor(ACME.accountId)[carrier] })),
     );
     const telnyx = { publicKeySecrets: ['telnyx/globex-hvac/public-key'] };
     expectProblem(await apiSend(stack, 'PUT', '/v1/account/carriers/telnyx', analyst, { json: telnyx }), 403, 'forbidden');
@@ -401,7 +401,7 @@ describe('the same call lifecycle through every carrier gives the same ledger', 
     expect(put.status).toBe(200);
     expect(put.body).toEqual({ carrier: 'telnyx', webhookPath: `/webhooks/telnyx/${GLOBEX.accountId}`, settings: telnyx });
     const globex = await apiGet<any>(stack, '/v1/account/carriers', globexAdmin);
-    expect(globex.body.carriers.map((c: { settings: unknown }) => c.settings)).toEqual([telnyx, null, null]);
+    expect(globex.body.carriers.map((c: { settings: unknown }) => c.settings)).toEqual([stack.seed.accounts.find((a) => a.accountId === GLOBEX.accountId)!.twilio, telnyx, null, null]);
   });
 
   it('the ledger holds exactly the charges the scenarios expected, one per billable call of every carrier', async () => {

@@ -26,7 +26,7 @@ beforeAll(async () => {
     INGEST_QUEUE_URL: env.names.ingestQueueUrl,
     PUBLIC_BASE_URL: `${BASE}/`, // the trailing slash must not break signatures
     SECRETS_REF: 'env:',
-    [envNameForSecret(tenant.account.twilio.authTokenSecret)]: tenant.authToken,
+    [envNameForSecret(tenant.account.twilio!.authTokenSecret)]: tenant.authToken,
   });
   ({ handler } = await import('../../../functions/ingest-twilio'));
 });
@@ -36,7 +36,7 @@ afterAll(async () => {
 
 function completedParams(overrides: Record<string, string> = {}): Record<string, string> {
   return {
-    AccountSid: tenant.account.twilio.accountSid,
+    AccountSid: tenant.account.twilio!.accountSid,
     CallSid: `CA${hex32()}`,
     CallStatus: 'completed',
     CallDuration: '184',

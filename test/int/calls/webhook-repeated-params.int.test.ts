@@ -28,7 +28,7 @@ beforeAll(async () => {
     INGEST_QUEUE_URL: env.names.ingestQueueUrl,
     PUBLIC_BASE_URL: BASE,
     SECRETS_REF: 'env:',
-    [envNameForSecret(tenant.account.twilio.authTokenSecret)]: tenant.authToken,
+    [envNameForSecret(tenant.account.twilio!.authTokenSecret)]: tenant.authToken,
   });
   ({ handler } = await import('../../../functions/ingest-twilio'));
 });
@@ -39,7 +39,7 @@ afterAll(async () => {
 /** A completed callback as Twilio form-encodes it, with `extra` pairs appended in order (names may repeat). */
 function completedBody(callSid: string, extra: readonly [string, string][]): string {
   const form = new URLSearchParams({
-    AccountSid: tenant.account.twilio.accountSid,
+    AccountSid: tenant.account.twilio!.accountSid,
     CallSid: callSid,
     CallStatus: 'completed',
     CallDuration: '200',

@@ -67,7 +67,7 @@ describe('startLocalStack', () => {
       AWS_ENDPOINT_URL_DYNAMODB: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
     });
     // The demo seed's account: authTokenSecret twilio/acme-roofing/auth-token.
-    expect(seed.accounts[0]!.twilio.authTokenSecret).toBe('twilio/acme-roofing/auth-token');
+    expect(seed.accounts[0]!.twilio!.authTokenSecret).toBe('twilio/acme-roofing/auth-token');
     expect(env.SECRET_TWILIO_ACME_ROOFING_AUTH_TOKEN).toBe(secrets.twilioAuthTokens['acme-roofing']);
     expect(secrets.twilioAuthTokens['acme-roofing']).toMatch(/^[0-9a-f]{32}$/);
     expect(secrets.apiKeys.map((k) => k.label)).toEqual(['demo-admin', 'demo-analyst']);
@@ -78,7 +78,7 @@ describe('startLocalStack', () => {
     const get = async (pk: string, sk: string) =>
       (await stack.clients.dynamodb.send(new GetItemCommand({ TableName: stack.names.mainTable, Key: { pk: { S: pk }, sk: { S: sk } } }))).Item;
     const account = unmarshall((await get('ACCT#acme-roofing', 'ACCOUNT'))!);
-    expect(account).toMatchObject({ accountId: 'acme-roofing', currency: 'USD', twilio: { accountSid: stack.seed.accounts[0]!.twilio.accountSid } });
+    expect(account).toMatchObject({ accountId: 'acme-roofing', currency: 'USD', twilio: { accountSid: stack.seed.accounts[0]!.twilio!.accountSid } });
     expect(unmarshall((await get('ACCT#acme-roofing', 'CAMP#roofing-tx'))!)).toMatchObject({
       termsVersions: [expect.objectContaining({ version: 1, priceCents: 4500, bufferSec: 90 })],
     });
@@ -121,13 +121,13 @@ describe('startLocalStack', () => {
 
   it('serves recordings from the fake media host with the account credentials only', async () => {
     const account = stack.seed.accounts[0]!;
-    const url = stack.media.recordingUrl(account.twilio.accountSid, 'RE0123456789abcdef0123456789abcdef');
+    const url = stack.media.recordingUrl(account.twilio!.accountSid, 'RE0123456789abcdef0123456789abcdef');
     expect(url.startsWith(stack.mediaBaseUrl)).toBe(true);
     const basic = (user: string, pass: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` });
 
     expect((await fetch(`${url}.wav`)).status).toBe(401);
-    expect((await fetch(`${url}.wav`, { headers: basic(account.twilio.accountSid, 'wrong') })).status).toBe(401);
-    const ok = await fetch(`${url}.wav`, { headers: basic(account.twilio.accountSid, stack.secrets.twilioAuthTokens[account.accountId]!) });
+    expect((await fetch(`${url}.wav`, { headers: basic(account.twilio!.accountSid, 'wrong') })).status).toBe(401);
+    const ok = await fetch(`${url}.wav`, { headers: basic(account.twilio!.accountSid, stack.secrets.twilioAuthTokens[account.accountId]!) });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('audio/x-wav');
     const bytes = Buffer.from(await ok.arrayBuffer());
@@ -136,7 +136,7 @@ describe('startLocalStack', () => {
     expect(stack.media.stats()).toMatchObject({ served: 1, unauthorized: 2 });
 
     stack.media.failNext('RE0123456789abcdef0123456789abcdef', 1, 503);
-    expect((await fetch(url, { headers: basic(account.twilio.accountSid, stack.secrets.twilioAuthTokens[account.accountId]!) })).status).toBe(503);
+    expect((await fetch(url, { headers: basic(account.twilio!.accountSid, stack.secrets.twilioAuthTokens[account.accountId]!) })).status).toBe(503);
   });
 
   it('writes the run file contents for tools that drive a running stack', () => {
@@ -148,7 +148,7 @@ describe('startLocalStack', () => {
       endpoints: stack.endpoints,
       names: stack.names,
       apiKeys: stack.secrets.apiKeys,
-      twilio: { 'acme-roofing': { accountSid: stack.seed.accounts[0]!.twilio.accountSid, authToken: stack.secrets.twilioAuthTokens['acme-roofing'] } },
+      twilio: { 'acme-roofing': { accountSid: stack.seed.accounts[0]!.twilio!.accountSid, authToken: stack.secrets.twilioAuthTokens['acme-roofing'] } },
       // The demo seed sets no carrier: nothing generated.
       carriers: { values: {}, telnyxSigningKeys: {}, vonagePublicKeys: {} },
     });

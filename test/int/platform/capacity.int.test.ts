@@ -64,7 +64,7 @@ function demoCall(t: Tenant) {
   const callSid = `CA${hex32()}`;
   const recordingSid = `RE${hex32()}`;
   const caller = freshNumber();
-  const accountSid = t.account.twilio.accountSid;
+  const accountSid = t.account.twilio!.accountSid;
   const to = t.numbers.billable.number;
   const call = { CallSid: callSid, AccountSid: accountSid, From: caller, Caller: caller, To: to, Called: to };
   const endedAt = new Date('2026-11-24T15:15:00.000Z');
@@ -320,7 +320,7 @@ describe('capacity of a billable call, by AWS accounting', () => {
     /** One completed 300 s call of the caller to publisher A's or B's number, its final event alone in a batch. */
     const completed = (startMs: number, to: string): CallEvent => {
       const callSid = `CA${hex32()}`;
-      const call = { CallSid: callSid, AccountSid: t.account.twilio.accountSid, From: caller, Caller: caller, To: to, Called: to };
+      const call = { CallSid: callSid, AccountSid: t.account.twilio!.accountSid, From: caller, Caller: caller, To: to, Called: to };
       const endedAt = new Date(startMs + 300_000);
       return parseTwilioEvent(
         { ...fixture('status-completed.form'), ...call, CallDuration: '300', Duration: '5', Timestamp: endedAt.toUTCString() },

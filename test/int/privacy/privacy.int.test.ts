@@ -89,7 +89,7 @@ async function storeRecording(t: Ledger3Tenant, call: CommittedCall, expected: '
   };
   const recordingId = `RE${hex32()}`;
   const result = await fetchRecording(
-    { v: 1, accountId: t.accountId, callId: call.callId, recordingId, recordingUrl: media.recordingUrl(account.twilio.accountSid, recordingId), recordingDurationSec: 12 },
+    { v: 1, accountId: t.accountId, callId: call.callId, recordingId, recordingUrl: media.recordingUrl(account.twilio!.accountSid, recordingId), recordingDurationSec: 12 },
     deps,
   );
   expect(result).toBe(expected);

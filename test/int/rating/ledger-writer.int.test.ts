@@ -196,7 +196,7 @@ describe('processIngestBatch (DynamoDB Local + fauxqs)', () => {
       accountId: acct,
       callSid: call.callSid,
       recordingSid,
-      recordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${t.account.twilio.accountSid}/Recordings/${recordingSid}`,
+      recordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${t.account.twilio!.accountSid}/Recordings/${recordingSid}`,
       occurredAt: new Date(T0 + 121_000).toISOString(),
       durationSec: 118,
     });

@@ -77,8 +77,8 @@ beforeAll(async () => {
   b = await createTenant(env.config);
   media = await startFakeMedia({
     credentials: new Map([
-      [a.account.twilio.accountSid, a.authToken],
-      [b.account.twilio.accountSid, b.authToken],
+      [a.account.twilio!.accountSid, a.authToken],
+      [b.account.twilio!.accountSid, b.authToken],
     ]),
   });
   await env.config.putConfigItems([
@@ -87,8 +87,8 @@ beforeAll(async () => {
   ]);
   Object.assign(process.env, apiFunctionEnv(env), {
     RECORDING_URL_ALLOWED_HOSTS: new URL(media.baseUrl).host,
-    [envNameForSecret(a.account.twilio.authTokenSecret)]: a.authToken,
-    [envNameForSecret(b.account.twilio.authTokenSecret)]: b.authToken,
+    [envNameForSecret(a.account.twilio!.authTokenSecret)]: a.authToken,
+    [envNameForSecret(b.account.twilio!.authTokenSecret)]: b.authToken,
   });
   // Every exchange is checked against the OpenAPI document the handler serves (test/contract/hooks.ts).
   api = checkedApiHandler((await import('../../../functions/api')).handler);
@@ -105,7 +105,7 @@ beforeAll(async () => {
     accountId: acct,
     callSid: billable.callSid,
     recordingSid,
-    recordingUrl: media.recordingUrl(a.account.twilio.accountSid, recordingSid),
+    recordingUrl: media.recordingUrl(a.account.twilio!.accountSid, recordingSid),
     occurredAt: new Date(T0 + 201_000).toISOString(),
     durationSec: 199,
   });
@@ -146,8 +146,8 @@ describe('recording-fetcher handler', () => {
     const job = (url: string): RecordingJob => ({ v: 1, accountId: a.account.accountId, callId: second.callId, recordingId: sid, recordingUrl: url, recordingDurationSec: 10 });
     media.failNext(sid, 1, 503);
     const event = sqsEvent([
-      JSON.stringify(job(media.recordingUrl(a.account.twilio.accountSid, sid))),
-      JSON.stringify(job(`https://evil.example.com/2010-04-01/Accounts/${a.account.twilio.accountSid}/Recordings/${sid}`)),
+      JSON.stringify(job(media.recordingUrl(a.account.twilio!.accountSid, sid))),
+      JSON.stringify(job(`https://evil.example.com/2010-04-01/Accounts/${a.account.twilio!.accountSid}/Recordings/${sid}`)),
       '{"v":1}',
     ]);
     const res = await fetcher(event, context);
@@ -155,7 +155,7 @@ describe('recording-fetcher handler', () => {
     expect((await env.calls.getCall(second.callId, { consistent: true }))?.recording).toBeNull();
 
     // The retry succeeds.
-    expect(await fetcher(sqsEvent([JSON.stringify(job(media.recordingUrl(a.account.twilio.accountSid, sid)))]), context)).toEqual({ batchItemFailures: [] });
+    expect(await fetcher(sqsEvent([JSON.stringify(job(media.recordingUrl(a.account.twilio!.accountSid, sid)))]), context)).toEqual({ batchItemFailures: [] });
     expect((await env.calls.getCall(second.callId, { consistent: true }))?.recording?.recordingId).toBe(sid);
   });
 });

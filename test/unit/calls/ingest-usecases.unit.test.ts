@@ -51,7 +51,7 @@ describe('ingestWebhook check order', () => {
     log,
   };
   const params = {
-    AccountSid: account.twilio.accountSid,
+    AccountSid: account.twilio!.accountSid,
     CallSid: `CA${'b'.repeat(32)}`,
     CallStatus: 'ringing',
     From: '+15125550123',
@@ -99,6 +99,46 @@ describe('ingestWebhook check order', () => {
     expect(await status({ ...withQuery, rawQueryString: '' })).toBe(403);
     expect(sent).toHaveLength(2);
     expect(sent[0]!.raw.receivedAt).toBe('2026-11-24T02:13:18.000Z');
+  });
+});
+
+describe('an account without Twilio settings, or without its secret yet', () => {
+  const sent: IngestMessage[] = [];
+  const telnyxOnly: Account = { accountId: 'telnyx-only', name: 'Telnyx only', timeZone: 'America/Chicago', currency: 'USD', telnyx: { publicKeySecrets: ['telnyx/telnyx-only/public-key'] } };
+  const params = { AccountSid: `AC${'a'.repeat(32)}`, CallSid: `CA${'b'.repeat(32)}`, CallStatus: 'ringing', From: '+15125550123', To: '+15125550101' };
+  const deps = (secret: () => Promise<string>): IngestDeps => ({
+    config: { getAccount: async (id) => (id === 'telnyx-only' ? telnyxOnly : id === 'acme' ? account : null) },
+    secrets: { getSecret: secret },
+    queue: { send: async (m) => void sent.push(m) },
+    publicBaseUrl: BASE,
+    now: () => new Date('2026-11-24T02:13:18.000Z'),
+    telemetry: telemetry().t,
+    log,
+  });
+  const req = (accountId: string): WebhookRequest => ({
+    method: 'POST',
+    accountId,
+    rawPath: `/webhooks/twilio/${accountId}`,
+    rawQueryString: '',
+    contentType: 'application/x-www-form-urlencoded',
+    signature: twilioSignature(TOKEN, `${BASE}/webhooks/twilio/${accountId}`, params),
+    body: Buffer.from(new URLSearchParams(params).toString()),
+  });
+  const notConfigured = async (): Promise<string> => {
+    throw Object.assign(new Error('secret not found: env:SECRET_TWILIO_ACME_AUTH_TOKEN'), { name: 'SecretNotFound' });
+  };
+
+  it('answers 404, as an unknown account, when the account has no Twilio settings (another carrier only)', async () => {
+    const answer = await ingestWebhook(req('telnyx-only'), deps(async () => TOKEN)).then(() => 204, (e: unknown) => statusOf(e));
+    expect(answer).toBe(404);
+    expect(sent).toEqual([]);
+  });
+
+  it('answers 503 (Twilio retries), not a 500, when the named auth token does not exist yet', async () => {
+    const err = await ingestWebhook(req('acme'), deps(notConfigured)).then(() => null, (e: unknown) => e);
+    expect(statusOf(err)).toBe(503);
+    expect((err as { retryAfterSec?: number }).retryAfterSec).toBe(60);
+    expect(sent).toEqual([]);
   });
 });
 
@@ -245,7 +285,7 @@ describe('fetchRecording', () => {
       {
         url: `${job.recordingUrl}.wav`,
         provider: 'twilio',
-        credentials: { kind: 'basic', username: account.twilio.accountSid, password: TOKEN },
+        credentials: { kind: 'basic', username: account.twilio!.accountSid, password: TOKEN },
         key: 'recordings/acme/twilio:CA1.wav',
         tags: { 'retention-class': 'd365', expiry: 'd365' },
       },

@@ -149,7 +149,7 @@ describe('generateTraffic: call lifecycles', () => {
         const rec = paramsOf(recording[0]!);
         expect(rec.RecordingStatus).toBe('completed');
         expect(rec.RecordingUrl).toBe(
-          `http://127.0.0.1:4010/2010-04-01/Accounts/${seed.accounts[0]!.twilio.accountSid}/Recordings/${truth.recording.recordingSid}`,
+          `http://127.0.0.1:4010/2010-04-01/Accounts/${seed.accounts[0]!.twilio!.accountSid}/Recordings/${truth.recording.recordingSid}`,
         );
         expect(Number(rec.RecordingDuration)).toBeLessThanOrEqual(truth.durationSec);
       }

@@ -83,7 +83,7 @@ describe('logs never carry a caller number', () => {
       telemetry,
       log,
     };
-    const params = { AccountSid: account.twilio.accountSid, CallSid: callSid, CallStatus: 'ringing', From: CALLER, Caller: CALLER, To: '+15125550101' };
+    const params = { AccountSid: account.twilio!.accountSid, CallSid: callSid, CallStatus: 'ringing', From: CALLER, Caller: CALLER, To: '+15125550101' };
     const req = (p: Record<string, string>, over: Partial<WebhookRequest> = {}): WebhookRequest => ({
       method: 'POST',
       accountId: 'acme',
