@@ -21,6 +21,7 @@ import path from 'node:path';
 import { ENV_NAMES } from '../shared/adapters/platform/env';
 import { DEFAULT_SEAL_OPTIONS } from '../shared/app/ledger/verify';
 import { OperationalAlarms } from './constructs/alarms';
+import { VoiceAlarms } from './constructs/voice-alarms';
 import { StorageBuckets } from './constructs/buckets';
 import { resolveEnvironment, type EnvironmentConfig } from './constructs/environment-config';
 import { PublicApi } from './constructs/http-api';
@@ -44,6 +45,11 @@ export const CALLER_HASH_KEY_PARAM = 'caller-hash-key';
 export const TWILIO_SECRETS_PATH = 'twilio/';
 /** SSM sub-paths of the other carriers' secrets (shared/domain/catalog/carriers.ts): `<carrier>/<accountId>/<name>`. */
 export const CARRIER_SECRETS_PATHS = ['telnyx/', 'vonage/', 'plivo/'] as const;
+/**
+ * p99 duration of a voice function that pages when held 15 minutes: two thirds of the decision's default budget
+ * (VOICE_DECISION_BUDGET_MS 1500), so the alarm fires while answers still come from the decision, not the fail-safe.
+ */
+export const VOICE_SLOW_ANSWER_ALARM_MS = 1000;
 
 export class CallLedgerStack extends Stack {
   readonly data: DataTables;
@@ -187,6 +193,14 @@ export class CallLedgerStack extends Stack {
       queues: this.queues.queues,
       backlogQueue: this.queues.queues[consumedBy('ledgerWriter')],
       backlogAlarmSeconds: config.ingestBacklogAlarmSeconds,
+    });
+
+    // The voice functions: fail-safe answers and slow answers page the same topic (constructs/voice-alarms.ts).
+    new VoiceAlarms(this, 'VoiceAlarms', {
+      alarmNamePrefix: prefix,
+      topic: this.alarms.topic,
+      functions: { voiceTwilio: this.functions.voiceTwilio, voiceCarrier: this.functions.voiceCarrier },
+      slowAnswerMs: VOICE_SLOW_ANSWER_ALARM_MS,
     });
 
     // Stream consumers: a record in the failure DLQ (aggregates missing a call until it changes again or a rebuild),

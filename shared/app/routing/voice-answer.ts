@@ -44,6 +44,7 @@ import type { IngestQueue } from '../calls/ports';
 import type { IngestMessage, Provider } from '../../domain/calls/events';
 import { FORM_CONTENT_TYPE, verifyTwilioRequest, type WebhookRequest } from '../calls/ingest';
 import type { RoutingStore, TargetStore } from './ports';
+import { FAIL_SAFE_LOG_MESSAGE } from './voice-log';
 
 export interface VoiceDeps {
   readonly config: Pick<ConfigStore, 'getAccount' | 'getTrackingNumber' | 'getCampaign' | 'getPublisher'>;
@@ -131,7 +132,7 @@ export async function answerVerified(req: VerifiedVoiceRequest, deps: VoiceDeps)
     return answer;
   } catch (err) {
     if (err instanceof DomainError) throw err;
-    deps.log.warn('voice decision failed: answered by the fail-safe', { provider, accountId, callId, step: parsed.state.step, error: err instanceof Error ? err.name : 'unknown' });
+    deps.log.warn(FAIL_SAFE_LOG_MESSAGE, { provider, accountId, callId, step: parsed.state.step, error: err instanceof Error ? err.name : 'unknown' });
     return failSafe(call, deps);
   }
 }

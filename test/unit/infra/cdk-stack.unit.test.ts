@@ -16,7 +16,8 @@ import { resolveEnvironment } from '../../../infra/constructs/environment-config
 import { ALARMED_METRICS, BUCKETS, ENV, FUNCTIONS, QUEUES, STREAMS, TABLES, physicalName, type BucketDef } from '../../../infra/resources';
 import { ROUTES } from '../../../infra/routes';
 import { HOLD_VALUE, RECORDING_RETENTION_DAYS } from '../../../shared/domain/recordings/retention';
-import { CallLedgerStack, buildCallLedgerApp } from '../../../infra/stack';
+import { CallLedgerStack, VOICE_SLOW_ANSWER_ALARM_MS, buildCallLedgerApp } from '../../../infra/stack';
+import { FAIL_SAFE_LOG_MESSAGE } from '../../../shared/app/routing/voice-log';
 
 type Json = Record<string, any>;
 
@@ -464,6 +465,25 @@ describe('CDK stack: resources from infra/resources.ts', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [stack.resolve(stack.alarms.topic.topicArn)],
     });
+  });
+});
+
+describe('CDK stack: the voice functions\' alarms', () => {
+  it('counts fail-safe answers from each voice function\'s log line and pages on the first, and on a slow p99', () => {
+    const { stack, json } = synth('dev');
+    const topic = stack.resolve(stack.alarms.topic.topicArn);
+    const filters = resources(json, 'AWS::Logs::MetricFilter').map(([, f]) => f.Properties);
+    const alarms = resources(json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    for (const fn of ['voiceTwilio', 'voiceCarrier'] as const) {
+      const logGroup = stack.resolve(stack.functions[fn].logGroup.logGroupName);
+      const filter = filters.find((f) => JSON.stringify(f.LogGroupName) === JSON.stringify(logGroup));
+      expect(filter, fn).toBeDefined();
+      expect(filter!.FilterPattern).toBe(`{ $.message = "${FAIL_SAFE_LOG_MESSAGE}" }`);
+      const metricName = filter!.MetricTransformations[0].MetricName;
+      expect(alarms.find((a) => a.MetricName === metricName)).toMatchObject({ Statistic: 'Sum', Threshold: 1, EvaluationPeriods: 1, AlarmActions: [topic], TreatMissingData: 'notBreaching' });
+      const slow = alarms.find((a) => a.MetricName === 'Duration' && JSON.stringify(a.Dimensions).includes(JSON.stringify(stack.resolve(stack.functions[fn].fn.functionName))));
+      expect(slow, fn).toMatchObject({ ExtendedStatistic: 'p99', Threshold: VOICE_SLOW_ANSWER_ALARM_MS, EvaluationPeriods: 3, AlarmActions: [topic] });
+    }
   });
 });
 

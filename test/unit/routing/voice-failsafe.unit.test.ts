@@ -9,6 +9,7 @@ import { answerVoice, type VoiceDeps } from '../../../shared/app/routing/voice-a
 import { twilioSignature } from '../../../shared/domain/calls/providers/twilio';
 import type { AnswerCommit } from '../../../shared/app/routing/ports';
 import { ivrFlow, voiceTarget } from '../../support/voice-stack';
+import { FAIL_SAFE_LOG_MESSAGE } from '../../../shared/app/routing/voice-log';
 
 const TOKEN = 'test-auth-token';
 const SID = 'AC0f1e2d3c4b5a69788796a5b4c3d2e1f0';
@@ -95,7 +96,13 @@ describe('the voice answer when the decision cannot be made in its budget', () =
 
   it('a store that fails, for a number never seen: the default message, never silence', async () => {
     const degraded: string[] = [];
-    const answer = await answerVoice(request('CA00000000000000000000000000000003'), deps({ hang: false, fail: true }, [], degraded));
+    const warned: { message: string; fields: Record<string, unknown> }[] = [];
+    const d = deps({ hang: false, fail: true }, [], degraded);
+    d.log.warn = (message: string, fields?: Record<string, unknown>) => void warned.push({ message, fields: fields ?? {} });
+    const answer = await answerVoice(request('CA00000000000000000000000000000003'), d);
+    // The line the fail-safe alarm's metric filter counts (infra/constructs/voice-alarms.ts), without the caller.
+    expect(warned.map((w) => w.message)).toEqual([FAIL_SAFE_LOG_MESSAGE]);
+    expect(JSON.stringify(warned)).not.toContain('+1206');
     expect(answer.degraded).toBe(true);
     expect(answer.body).toContain('<Say');
     expect(answer.body).toContain('<Hangup/>');
