@@ -8,7 +8,11 @@
  *      targets, the publisher's name for the whisper;
  *   2. what the state machine needs (machine.ts needFor): an admission (routing/admission.ts admit, the one decision,
  *      built from the same versioned terms as rating) or a fresh routing plan (order.ts planRoute);
- *   3. the machine's answer (next), then ONE conditional write (RoutingStore.commit): the pilot reservation
+ *   3. the machine's answer (next); an answer that dials first makes the counted caps' writes (counters.ts, when the
+ *      campaign or the dialled target has such caps: the campaign's windows and concurrency lease at the `connect`
+ *      admission that admits the call, the target's windows at each dial), and a refused count is decided again with
+ *      the counts as they were (admission refuses `campaign_capped`; the target is skipped `capped`). Then ONE
+ *      conditional write (RoutingStore.commit): the pilot reservation
  *      (reservations.ts reserve), the dialled target's lease (leases.ts acquire) and the routing audit. A failed
  *      reservation is a cap refusal (admission runs again with it and refuses `over_cap`); a lease lost to other calls
  *      makes that target `at_capacity` and the machine picks the next one; so no cap is exceeded on the phone line;
