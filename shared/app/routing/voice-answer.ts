@@ -88,8 +88,12 @@ export interface VoiceAnswer {
 const LEASE_GRACE_SEC = 30;
 /** How long after the call's limit a reservation waits for rating before it may expire. */
 const SETTLE_GRACE_SEC = 600;
-/** Retries of the answer's write after a lost lease or a cap refusal (each changes the decision). */
-const MAX_COMMITS = 6;
+/**
+ * Attempts at the answer's write: each lost lease, refused count or refused reservation changes the decision. A route
+ * has at most 10 targets, each refused at most once (capped or at capacity, then skipped), plus the campaign's and
+ * the pilot's refusals.
+ */
+const MAX_COMMITS = 12;
 
 const str = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
 
@@ -340,7 +344,7 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
       facts.set(result.targetId, { ...(facts.get(result.targetId) ?? NO_FACTS), liveLeases: cap });
       // Counted for a target it then could not dial: the count goes back.
       if (counted.target?.owner.id === result.targetId) {
-        await counters(deps).uncount(call.accountId, counted.target);
+        await giveBack(deps, call, () => counters(deps).uncount(call.accountId, counted.target!));
         counted.target = null;
       }
     } else {
@@ -417,10 +421,22 @@ async function afterAnswer(call: CallRequest, loaded: Loaded, step: Step, out: M
   const c = deps.counters;
   if (c === undefined) return;
   await Promise.all([
-    counted.campaign === null ? null : c.uncount(call.accountId, counted.campaign),
-    counted.target === null ? null : c.uncount(call.accountId, counted.target),
-    campaign !== null && cap !== null && (counted.held || step.kind === 'dial_result') ? c.release(call.accountId, campaign.campaignId, cap, call.callId) : null,
+    counted.campaign === null ? null : giveBack(deps, call, () => c.uncount(call.accountId, counted.campaign!)),
+    counted.target === null ? null : giveBack(deps, call, () => c.uncount(call.accountId, counted.target!)),
+    campaign !== null && cap !== null && (counted.held || step.kind === 'dial_result') ? giveBack(deps, call, () => c.release(call.accountId, campaign.campaignId, cap, call.callId)) : null,
   ]);
+}
+
+/**
+ * A give-back is best effort: the answer is already decided and written, and a lost one errs on the safe side (a
+ * count stays until its window ends, a lease until its expiry), so it never turns the answer into the fail-safe's.
+ */
+async function giveBack(deps: VoiceDeps, call: CallRequest, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    deps.log.warn('voice counted cap not given back: it stays until its window or lease ends', { accountId: call.accountId, callId: call.callId, error: err instanceof Error ? err.name : 'unknown' });
+  }
 }
 
 /** A pilot call admitted to dial holds the most it can cost (admission's `reservation`) for as long as the call may last. */
