@@ -7,6 +7,7 @@
  * Rules, each with its reason:
  * - Windows are local: a campaign's hour and day are those of its hours' zone, a target's those of its hours' zone
  *   (UTC when either has no hours), both from targets.ts capWindows, so "100 a day" is the buyer's day everywhere.
+ *   The hour a DST change repeats is one window for its two real hours (the safe side: fewer calls, never more).
  * - A window counts call ids, not calls: adding a call id already counted changes nothing, so a retried or duplicated
  *   request never counts twice, and the condition lets a call already counted through even at the cap (its retry
  *   must get the same answer). Condition of a count: for each capped window, the call is in it or it holds fewer
