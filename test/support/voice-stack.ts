@@ -101,7 +101,7 @@ export interface VoiceCampaign {
 
 /** Writes a publisher, a campaign (terms v1 and flow v1 in force since the epoch, pilots) and one tracking number. */
 export async function writeVoiceCampaign(
-  stack: LocalStack,
+  stack: Pick<LocalStack, 'names' | 'clients'>,
   args: { campaignId: string; flow: CallFlow; terms?: ContractTerms; number?: string; pilots?: PilotTerms[]; hours?: Campaign['hours']; geography?: Campaign['geography'] },
 ): Promise<VoiceCampaign> {
   const repo = new ConfigRepo({ mainTable: stack.names.mainTable, client: stack.clients.dynamodb });
@@ -136,7 +136,7 @@ export async function writeVoiceCampaign(
   return { campaignId: args.campaignId, publisherId, number };
 }
 
-export async function writeTargets(stack: LocalStack, targets: readonly Target[]): Promise<void> {
+export async function writeTargets(stack: Pick<LocalStack, 'names' | 'clients'>, targets: readonly Target[]): Promise<void> {
   const repo = new TargetRepo({ mainTable: stack.names.mainTable, client: stack.clients.dynamodb });
   for (const t of targets) await repo.putTarget(t, null);
 }

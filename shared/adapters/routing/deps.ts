@@ -10,6 +10,9 @@ import { ConfigRepo } from '../calls/main-repo';
 import { SqsIngestQueue } from '../calls/queue';
 import { SecretResolver } from '../platform/secrets';
 import { BlockRepo } from '../blocklist/block-repo';
+import { ConsentRepo } from '../compliance/consent-repo';
+import { DncRepo } from '../compliance/dnc-repo';
+import { AdmissionCounterRepo } from './admission-counters';
 import { log } from '../platform/log';
 import { RoutingRepo } from './routing-repo';
 import { TargetRepo } from './target-repo';
@@ -17,7 +20,10 @@ import { TargetRepo } from './target-repo';
 /** The decision's budget when VOICE_DECISION_BUDGET_MS is unset or not a positive number: well inside the carriers' 15 s, and a caller hears silence meanwhile. */
 const DEFAULT_BUDGET_MS = 1500;
 
-/** Everything the voice decision reads is cached per container (configuration, targets, block lists). */
+/**
+ * Everything the voice decision reads is cached per container (configuration, targets, block lists, DNC answers);
+ * consent evidence is read uncached, and only for an account that makes consent_missing non-billable.
+ */
 export function voiceDeps(config: Pick<Config, 'mainTable' | 'ingestQueueUrl' | 'publicBaseUrl' | 'secretsRef' | 'callerHashKeyRef'>, budgetSetting: string | undefined): VoiceDeps {
   const budgetMs = Number(budgetSetting ?? DEFAULT_BUDGET_MS);
   const hashKeys = new SecretResolver();
@@ -26,6 +32,9 @@ export function voiceDeps(config: Pick<Config, 'mainTable' | 'ingestQueueUrl' | 
     secrets: new SecretResolver({ prefix: config.secretsRef }),
     targets: new TargetRepo({ mainTable: config.mainTable }),
     blocks: new BlockRepo({ mainTable: config.mainTable }),
+    dnc: new DncRepo({ mainTable: config.mainTable }),
+    consent: new ConsentRepo({ mainTable: config.mainTable }),
+    counters: new AdmissionCounterRepo({ mainTable: config.mainTable }),
     callerHashKey: () => hashKeys.resolve(config.callerHashKeyRef),
     routing: new RoutingRepo({ mainTable: config.mainTable }),
     queue: new SqsIngestQueue(config.ingestQueueUrl),

@@ -6,6 +6,7 @@ import type { LeaseTimes } from '../../domain/routing/leases';
 import type { Reservation, ReservationWrite } from '../../domain/routing/reservations';
 import type { Target } from '../../domain/routing/targets';
 import type { RoutingRecord } from '../../domain/routing/audit';
+import type { CallSpan, WindowCountWrite } from '../../domain/routing/counters';
 
 /** Destinations in the main table (`ACCT#<accountId>` / `TARGET#<targetId>`). */
 export interface TargetStore {
@@ -54,4 +55,28 @@ export interface RoutingStore {
 /** The end of a call's reservation once rating has booked (or refused) its charge. */
 export interface ReservationEnder {
   releaseAfterRating(accountId: string, callId: string, atMs: number): Promise<void>;
+}
+
+/**
+ * A count's outcome with the calls each window holds besides this one: after the count (ok), or as they were when it
+ * was refused (the failed write's old item). A window without a cap is not counted: 0.
+ */
+export type CountResult = { readonly ok: boolean; readonly thisHour: number; readonly today: number };
+
+/** A campaign lease refused: the live leases of the campaign as read (at its cap). */
+export type HoldResult = { readonly ok: true } | { readonly ok: false; readonly active: number };
+
+/**
+ * The counted caps of admission and routing (domain/routing/counters.ts decides, adapters/routing/admission-counters.ts
+ * spells): each method is one conditional write, idempotent per call id.
+ */
+export interface AdmissionCounters {
+  /** Counts the call in its windows if the write's condition holds; else the windows' sizes as they were. */
+  count(accountId: string, write: WindowCountWrite): Promise<CountResult>;
+  /** Gives a count back (the call was counted and then not connected); absent: nothing. */
+  uncount(accountId: string, write: WindowCountWrite): Promise<void>;
+  /** Takes a lease slot of the campaign's concurrency cap for the call (its own slot again on a retry). */
+  hold(accountId: string, campaignId: string, cap: number, callId: string, atMs: number, span: CallSpan): Promise<HoldResult>;
+  /** Gives the call's campaign lease back (conditional on the call holding it; none: nothing). */
+  release(accountId: string, campaignId: string, cap: number, callId: string): Promise<void>;
 }

@@ -8,7 +8,11 @@
  *      targets, the publisher's name for the whisper;
  *   2. what the state machine needs (machine.ts needFor): an admission (routing/admission.ts admit, the one decision,
  *      built from the same versioned terms as rating) or a fresh routing plan (order.ts planRoute);
- *   3. the machine's answer (next), then ONE conditional write (RoutingStore.commit): the pilot reservation
+ *   3. the machine's answer (next); an answer that dials first makes the counted caps' writes (counters.ts, when the
+ *      campaign or the dialled target has such caps: the campaign's windows and concurrency lease at the `connect`
+ *      admission that admits the call, the target's windows at each dial), and a refused count is decided again with
+ *      the counts as they were (admission refuses `campaign_capped`; the target is skipped `capped`). Then ONE
+ *      conditional write (RoutingStore.commit): the pilot reservation
  *      (reservations.ts reserve), the dialled target's lease (leases.ts acquire) and the routing audit. A failed
  *      reservation is a cap refusal (admission runs again with it and refuses `over_cap`); a lease lost to other calls
  *      makes that target `at_capacity` and the machine picks the next one; so no cap is exceeded on the phone line;
@@ -25,7 +29,7 @@
 import { callerIdentity, identityHash } from '../../domain/calls/caller';
 import { parseTwilioEvent, type FormParams } from '../../domain/calls/providers/twilio';
 import { asCampaign, asTrackingNumber, assignmentAt } from '../../domain/catalog/config';
-import type { AssignedNumber, Campaign } from '../../domain/catalog/types';
+import type { AssignedNumber, Campaign, Publisher } from '../../domain/catalog/types';
 import { flowInForce, flowVersion, type CallFlowVersion } from '../../domain/callflow/flow';
 import { needFor, next, stepOf, type DialOutcome, type MachineContext, type MachineOutput, type Need, type Step } from '../../domain/callflow/machine';
 import { render } from '../../domain/callflow/render';
@@ -33,17 +37,20 @@ import { parseState, type VoiceState } from '../../domain/callflow/state';
 import { BadRequest } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
 import { pilotForCall, type CapRefusal, type PilotMatch } from '../../domain/pilots/caps';
-import { admit, type AdmissionDecision, type AdmissionInput } from '../../domain/routing/admission';
+import { admit, type AdmissionDecision, type AdmissionInput, type CampaignCounts } from '../../domain/routing/admission';
+import { campaignCount, targetCount, type WindowCountWrite } from '../../domain/routing/counters';
+import { accountBlockSignals, type CallSignal } from '../../domain/rating/rules';
+import { consentFinding, consentRequired } from '../../domain/compliance/consent';
 import { planRoute } from '../../domain/routing/order';
 import { reserve } from '../../domain/routing/reservations';
-import { callerGeoOf, type Target, type TargetFacts } from '../../domain/routing/targets';
+import { callerGeoOf, NO_FACTS, type Target, type TargetFacts } from '../../domain/routing/targets';
 import { termsInForce } from '../../domain/terms/terms';
 import type { ConfigStore, Log, SecretStore } from '../kernel/ports';
-import type { BlockListReader } from '../rating/ports';
+import type { BlockListReader, ComplianceReader, ConsentReader } from '../rating/ports';
 import type { IngestQueue } from '../calls/ports';
 import type { IngestMessage, Provider } from '../../domain/calls/events';
 import { FORM_CONTENT_TYPE, verifyTwilioRequest, type WebhookRequest } from '../calls/ingest';
-import type { RoutingStore, TargetStore } from './ports';
+import type { AdmissionCounters, RoutingStore, TargetStore } from './ports';
 import { FAIL_SAFE_LOG_MESSAGE } from './voice-log';
 
 export interface VoiceDeps {
@@ -51,6 +58,14 @@ export interface VoiceDeps {
   readonly secrets: Pick<SecretStore, 'getSecret'>;
   readonly targets: Pick<TargetStore, 'listTargets'>;
   readonly blocks: BlockListReader;
+  /** DNC listings and consent evidence, asked only when the account makes them non-billable (admission refuses them). */
+  readonly dnc?: ComplianceReader;
+  readonly consent?: ConsentReader;
+  /**
+   * The counted caps (campaign caps, target hourly/daily caps). Always wired by the voice functions (deps.ts); a flow
+   * or target with such a cap and no counters fails the decision (the fail-safe answers), it is never left uncounted.
+   */
+  readonly counters?: AdmissionCounters;
   readonly callerHashKey: () => Promise<string>;
   readonly routing: RoutingStore;
   readonly queue: IngestQueue;
@@ -74,8 +89,12 @@ export interface VoiceAnswer {
 const LEASE_GRACE_SEC = 30;
 /** How long after the call's limit a reservation waits for rating before it may expire. */
 const SETTLE_GRACE_SEC = 600;
-/** Retries of the answer's write after a lost lease or a cap refusal (each changes the decision). */
-const MAX_COMMITS = 6;
+/**
+ * Attempts at the answer's write: each lost lease, refused count or refused reservation changes the decision. A route
+ * has at most 10 targets, each refused at most once (capped or at capacity, then skipped), plus the campaign's and
+ * the pilot's refusals.
+ */
+const MAX_COMMITS = 12;
 
 const str = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
 
@@ -175,6 +194,7 @@ interface Loaded {
   readonly campaign: Campaign | null;
   readonly flow: CallFlowVersion | null;
   readonly targets: ReadonlyMap<string, Target>;
+  readonly publisher: Publisher | null;
   readonly ctx: MachineContext;
 }
 
@@ -202,16 +222,16 @@ async function load(call: CallRequest, deps: VoiceDeps): Promise<Loaded> {
     names: { publisher: publisher?.name ?? '', subSource: assignment?.subSource ?? null, campaign: campaign?.name ?? '' },
   };
   if (flow !== null) deps.lastKnown.set(to, { flow, ctx, pilotMayGovern: (campaign?.pilots?.length ?? 0) > 0 });
-  return { assignment, campaign, flow, targets: new Map(targetList.map((t) => [t.targetId, t])), ctx };
+  return { assignment, campaign, flow, targets: new Map(targetList.map((t) => [t.targetId, t])), publisher, ctx };
 }
 
 /** Everything admission needs besides the stage, the route and the facts that change between attempts. */
-async function admissionBase(call: CallRequest, loaded: Loaded, deps: VoiceDeps): Promise<{ input: Omit<AdmissionInput, 'stage' | 'route' | 'capRefusal' | 'targetFacts'>; pilot: PilotMatch | null }> {
+async function admissionBase(call: CallRequest, loaded: Loaded, deps: VoiceDeps): Promise<{ input: Omit<AdmissionInput, 'stage' | 'route' | 'capRefusal' | 'targetFacts' | 'counts'>; pilot: PilotMatch | null }> {
   const { assignment, campaign, flow } = loaded;
   const from = str(call.params.From);
   const identity = callerIdentity(from, call.provider);
   const hash = identity.kind === 'withheld' ? null : identityHash(await deps.callerHashKey(), identity);
-  const blocked = hash === null ? null : await deps.blocks.blockedCaller(call.accountId, hash, call.nowMs);
+  const [blocked, quality] = await Promise.all([hash === null ? null : deps.blocks.blockedCaller(call.accountId, hash, call.nowMs), qualityBeforeConnect(call, loaded, hash, deps)]);
   const terms = campaign === null ? null : termsInForce(campaign.termsVersions, call.nowMs);
   const pilot = assignment === null || campaign === null ? null : pilotForCall(campaign.pilots, assignment.publisherId, call.nowMs);
   const input = {
@@ -223,14 +243,34 @@ async function admissionBase(call: CallRequest, loaded: Loaded, deps: VoiceDeps)
     termsVersions: campaign?.termsVersions ?? [],
     priorBilled: null,
     blocked,
-    quality: null,
+    quality,
     withheld: { callerIdWithheld: identity.numberClass === 'withheld', withheldCallerId: terms?.withheldCallerId ?? 'non_billable' },
     pilot,
     caps: flow?.caps ?? null,
-    counts: { active: 0, thisHour: 0, today: 0 },
     targets: loaded.targets,
-  } satisfies Omit<AdmissionInput, 'stage' | 'route' | 'capRefusal' | 'targetFacts'>;
+  } satisfies Omit<AdmissionInput, 'stage' | 'route' | 'capRefusal' | 'targetFacts' | 'counts'>;
   return { input, pilot };
+}
+
+/**
+ * The signals admission can know before connect, from the readers rating uses (rate-call.ts qualityOf) and the
+ * account's blocking choice (rules.ts accountBlockSignals, the one rating uses): `dnc_listed` (a DNC list names the
+ * caller) and `consent_missing` (consent.ts: the publisher needs consent and none was captured). Each is asked only
+ * when the account makes it non-billable, since only then can it refuse the call: an account without that policy
+ * costs the answer no request (and the DNC reader's per-container cache answers "no list" for most that have it).
+ * Null: the account blocks no signal.
+ */
+async function qualityBeforeConnect(call: CallRequest, loaded: Loaded, hash: string | null, deps: VoiceDeps): Promise<AdmissionInput['quality']> {
+  const blockSignals = accountBlockSignals(await deps.config.getAccount(call.accountId));
+  if (blockSignals.length === 0) return null;
+  const dnc = hash !== null && deps.dnc !== undefined && blockSignals.includes('dnc_listed') ? deps.dnc.dncListed(call.accountId, hash, call.nowMs) : null;
+  const needsConsent = deps.consent !== undefined && blockSignals.includes('consent_missing') && consentRequired(loaded.publisher);
+  const consent = needsConsent && hash !== null ? deps.consent!.consentFor(call.accountId, hash, call.nowMs) : null;
+  const [listed, evidence] = await Promise.all([dnc, consent]);
+  const signals: CallSignal[] = [];
+  if (listed !== null) signals.push('dnc_listed');
+  if (needsConsent && consentFinding(true, evidence) !== null) signals.push('consent_missing');
+  return { signals, blockSignals };
 }
 
 function stepFor(call: CallRequest): Step {
@@ -250,6 +290,9 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
   const geo = callerGeoOf({ from, fromState: str(call.params.FromState) || null, fromZip: str(call.params.FromZip) || null });
   const facts = new Map<string, TargetFacts>();
   let capRefusal: CapRefusal | null = null;
+  // What admission knows of the campaign's counts: nothing until a count is refused (then the counts as they were).
+  let counts: CampaignCounts = { active: 0, thisHour: 0, today: 0 };
+  const counted: Counted = { campaign: null, held: false, target: null };
   // A retried request of a call that already holds its reservation: dial without taking a second one.
   let reserved = false;
   let taken: ReturnType<typeof reservationOf> = null;
@@ -257,10 +300,20 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
   for (let attempt = 1; attempt <= MAX_COMMITS; attempt++) {
     const admission: AdmissionDecision | null =
       need.kind === 'admission' && base !== null
-        ? admit({ ...base.input, stage: need.stage, call: { ...base.input.call, digits: need.digits }, route: flow?.routes[need.route] ?? [], capRefusal, targetFacts: facts })
+        ? admit({ ...base.input, stage: need.stage, call: { ...base.input.call, digits: need.digits }, route: flow?.routes[need.route] ?? [], capRefusal, counts, targetFacts: facts })
         : null;
     const plan = need.kind === 'replan' ? planRoute(flow?.routes[need.route] ?? [], loaded.targets, facts, geo, call.callId, call.nowMs) : null;
     const out: MachineOutput = next({ ctx: loaded.ctx, flow, step, admission, plan, targets: loaded.targets });
+    // The counted caps, before the commit dials: a refused count changes the decision (like a lost lease).
+    const refused = await countCall(call, loaded, admission, out, counted, deps);
+    if (refused?.kind === 'campaign') {
+      counts = refused.counts;
+      continue;
+    }
+    if (refused?.kind === 'target') {
+      facts.set(refused.targetId, { ...(facts.get(refused.targetId) ?? NO_FACTS), callsThisHour: refused.thisHour, callsToday: refused.today });
+      continue;
+    }
     const reservation = reserved ? null : reservationOf(admission, base?.pilot ?? null, out, flow, call);
     const result = await deps.routing.commit({
       accountId: call.accountId,
@@ -283,12 +336,18 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
       if (taken !== null && out.dial === null && taken.write.reservation !== null) {
         await deps.routing.releaseReservation(call.accountId, taken.pilot.pilotId, taken.write.reservation, call.nowMs);
       }
+      await afterAnswer(call, loaded, step, out, counted, deps);
       const rendered = render(call.provider, out.verbs, deps.publicBaseUrl);
       return { contentType: rendered.contentType, body: rendered.body, degraded: false };
     }
     if (result.failed === 'lease') {
       const cap = loaded.targets.get(result.targetId)?.concurrencyCap ?? 0;
-      facts.set(result.targetId, { liveLeases: cap, callsThisHour: 0, callsToday: 0 });
+      facts.set(result.targetId, { ...(facts.get(result.targetId) ?? NO_FACTS), liveLeases: cap });
+      // Counted for a target it then could not dial: the count goes back.
+      if (counted.target?.owner.id === result.targetId) {
+        await giveBack(deps, call, () => counters(deps).uncount(call.accountId, counted.target!));
+        counted.target = null;
+      }
     } else {
       // null: the call already holds its reservation (a retried request); any refusal names the cap that failed.
       if (result.refusal === null) reserved = true;
@@ -296,6 +355,89 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
     }
   }
   throw new Error(`voice answer for ${call.callId} did not settle after ${MAX_COMMITS} writes`);
+}
+
+/** What this request counted for the call (given back if it ends up not dialling). */
+interface Counted {
+  campaign: WindowCountWrite | null;
+  /** The campaign's concurrency lease is held by the call. */
+  held: boolean;
+  target: WindowCountWrite | null;
+}
+
+type CountRefusal =
+  | { readonly kind: 'campaign'; readonly counts: CampaignCounts }
+  | { readonly kind: 'target'; readonly targetId: string; readonly thisHour: number; readonly today: number };
+
+function counters(deps: VoiceDeps): AdmissionCounters {
+  if (deps.counters === undefined) throw new Error('a counted cap is configured and the voice function has no counters');
+  return deps.counters;
+}
+
+/** How long a call of this flow can hold a campaign's line: every target of its route ringing, then the time limit. */
+function spanOf(flow: CallFlowVersion, route: string) {
+  return { ringSec: (flow.routes[route]?.length ?? 1) * flow.ringTimeoutSec, maxCallSec: flow.maxCallSec };
+}
+
+/**
+ * The counted caps of an answer that dials (counters.ts): the campaign's windows and its concurrency lease at the
+ * `connect` admission that admits the call (once per call: a retried request finds its own count and slot), and the
+ * dialled target's windows. The writes go out together; a refused one is returned with the counts as they were, and
+ * what the others took stays counted in `counted` (used by the next attempt, or given back by afterAnswer).
+ */
+async function countCall(call: CallRequest, loaded: Loaded, admission: AdmissionDecision | null, out: MachineOutput, counted: Counted, deps: VoiceDeps): Promise<CountRefusal | null> {
+  const { flow, campaign } = loaded;
+  if (out.dial === null || flow === null) return null;
+  const admitted = admission?.kind === 'route' && admission.stage === 'connect' && campaign !== null;
+  const windows = admitted && counted.campaign === null ? campaignCount(campaign, flow.caps, call.callId, call.nowMs) : null;
+  const cap = admitted && !counted.held ? (flow.caps?.concurrentCalls ?? null) : null;
+  const target = loaded.targets.get(out.dial.targetId);
+  const targetWrite = target !== undefined && counted.target?.owner.id !== target.targetId ? targetCount(target, call.callId, call.nowMs) : null;
+  if (windows === null && cap === null && targetWrite === null) return null;
+  const c = counters(deps);
+  const [w, h, t] = await Promise.all([
+    windows === null ? null : c.count(call.accountId, windows),
+    cap === null || campaign === null ? null : c.hold(call.accountId, campaign.campaignId, cap, call.callId, call.nowMs, spanOf(flow, out.dial.route)),
+    targetWrite === null ? null : c.count(call.accountId, targetWrite),
+  ]);
+  if (w?.ok === true) counted.campaign = windows;
+  if (h?.ok === true) counted.held = true;
+  if (t?.ok === true) counted.target = targetWrite;
+  if (w?.ok === false || h?.ok === false) {
+    return { kind: 'campaign', counts: { active: h?.ok === false ? h.active : 0, thisHour: w?.thisHour ?? 0, today: w?.today ?? 0 } };
+  }
+  if (t?.ok === false && target !== undefined) return { kind: 'target', targetId: target.targetId, thisHour: t.thisHour, today: t.today };
+  return null;
+}
+
+/**
+ * After an answer is committed: an answer that dials nothing gives back what this request counted (a call refused
+ * after its counts were taken: the pilot's reservation, no target left); and a Dial that ended with nothing more to
+ * dial (answered and over, the caller gone, every target tried) ends the call's hold on the campaign's concurrency.
+ */
+async function afterAnswer(call: CallRequest, loaded: Loaded, step: Step, out: MachineOutput, counted: Counted, deps: VoiceDeps): Promise<void> {
+  if (out.dial !== null) return;
+  const campaign = loaded.campaign;
+  const cap = loaded.flow?.caps?.concurrentCalls ?? null;
+  const c = deps.counters;
+  if (c === undefined) return;
+  await Promise.all([
+    counted.campaign === null ? null : giveBack(deps, call, () => c.uncount(call.accountId, counted.campaign!)),
+    counted.target === null ? null : giveBack(deps, call, () => c.uncount(call.accountId, counted.target!)),
+    campaign !== null && cap !== null && (counted.held || step.kind === 'dial_result') ? giveBack(deps, call, () => c.release(call.accountId, campaign.campaignId, cap, call.callId)) : null,
+  ]);
+}
+
+/**
+ * A give-back is best effort: the answer is already decided and written, and a lost one errs on the safe side (a
+ * count stays until its window ends, a lease until its expiry), so it never turns the answer into the fail-safe's.
+ */
+async function giveBack(deps: VoiceDeps, call: CallRequest, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    deps.log.warn('voice counted cap not given back: it stays until its window or lease ends', { accountId: call.accountId, callId: call.callId, error: err instanceof Error ? err.name : 'unknown' });
+  }
 }
 
 /** A pilot call admitted to dial holds the most it can cost (admission's `reservation`) for as long as the call may last. */

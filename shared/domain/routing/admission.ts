@@ -22,11 +22,15 @@
  *                                            customer calling back, and the buyer wants the call even if it will
  *                                            not bill; the reservation is still taken (an earlier call may yet be
  *                                            credited and this one re-rated billable)
- *   blocked_caller, blocked_signal (DNC, …)  as rating, on the signals known before connect
+ *   blocked_caller, blocked_signal (DNC, …)  as rating, on the signals known before connect (`quality`: DNC listing
+ *                                            and consent from rating's readers, under the account's blocking choice)
  *   outside_window, over_cap                 as rating; `capRefusal` comes from the reservation's failed write
  *                                            (reservations.ts reserveRefusal), exactly as rating's comes from the
  *                                            charge's, and admission is run again with it
  *   campaign_capped                          the flow's campaign caps (concurrent, hourly, daily admitted calls)
+ *                                            against `counts`: as known (none) until the count's conditional write
+ *                                            (counters.ts) fails, then the counts as they were, and admission is run
+ *                                            again with them
  *   no_target                                every target of the route is paused, closed, out of geo, capped or at
  *                                            capacity (order.ts; each with its reason in `route`)
  * A refused call is never connected and never charged: every rating rule admission refuses on also fails in rating.

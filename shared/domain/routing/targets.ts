@@ -75,11 +75,26 @@ export type TargetCheck =
   | { readonly eligible: true; readonly inputs: Record<string, unknown> }
   | { readonly eligible: false; readonly skip: SkipReason; readonly inputs: Record<string, unknown> };
 
-/** Local wall clock and date of a target (UTC when it has no hours). */
-function localClock(target: Pick<Target, 'hours'>, atMs: number) {
-  const w = wallTime(atMs, target.hours?.timeZone ?? 'UTC');
+/** Local wall clock, date and hour in `timeZone` (null: UTC). */
+function zonedClock(timeZone: string | null, atMs: number) {
+  const w = wallTime(atMs, timeZone ?? 'UTC');
   const date = `${w.year}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`;
   return { w, date, hour: `${date}T${String(w.hour).padStart(2, '0')}` };
+}
+
+/** Local wall clock and date of a target (UTC when it has no hours). */
+function localClock(target: Pick<Target, 'hours'>, atMs: number) {
+  return zonedClock(target.hours?.timeZone ?? null, atMs);
+}
+
+/**
+ * The hour and day windows of a cap counted in `timeZone` (null: UTC) at `atMs`: `YYYY-MM-DDTHH` and `YYYY-MM-DD`,
+ * local. Both a target's and a campaign's hourly/daily caps are windows of this one function, so "an hour" and
+ * "a day" mean the same thing everywhere a cap is counted.
+ */
+export function capWindows(timeZone: string | null, atMs: number): { readonly hour: string; readonly day: string } {
+  const { date, hour } = zonedClock(timeZone, atMs);
+  return { hour, day: date };
 }
 
 /** Whether the target is open at `atMs`, and what decided it (never the caller). */
@@ -110,8 +125,7 @@ export function callerGeoOf(call: Pick<CallFacts, 'from' | 'fromState' | 'fromZi
 
 /** The counters of a target's caps for a call dialled at `atMs`: its local hour and local day. */
 export function capBuckets(target: Pick<Target, 'hours'>, atMs: number): { readonly hour: string; readonly day: string } {
-  const { date, hour } = localClock(target, atMs);
-  return { hour, day: date };
+  return capWindows(target.hours?.timeZone ?? null, atMs);
 }
 
 /**
