@@ -32,7 +32,7 @@ export type ForwardedHeaders = Readonly<Record<string, string>>;
 export const FORWARDED_LIMITS = { maxHeaders: 8, maxValueLength: 128, maxTotalLength: 512 } as const;
 
 /** A custom SIP header name as kept (and as a network registration may name one): `X-` + 1–62 of `[A-Za-z0-9._-]`. */
-export const SIP_HEADER_NAME = /^x-[a-z0-9._-]{1,62}$/i;
+export const SIP_HEADER_NAME = /^[Xx]-[A-Za-z0-9._-]{1,62}$/;
 
 /** A name that says its value is a credential. */
 const CREDENTIAL_NAME = /(key|secret|password|passwd|pwd|auth|authorization|credentials?|signature|sig)$/i;
