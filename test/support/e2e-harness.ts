@@ -160,9 +160,12 @@ export class TwilioSender {
     return twilioSignature(authToken, this.url, Object.fromEntries(form));
   }
 
-  /** The incoming-call request (no Timestamp: Twilio does not send one on the voice URL). */
-  ringing(call: CallSpec): Form {
-    return this.voice(call, 'ringing', [['StirVerstat', 'TN-Validation-Passed-A']]);
+  /**
+   * The incoming-call request (no Timestamp: Twilio does not send one on the voice URL); `extra` adds parameters, e.g.
+   * the INVITE's custom SIP headers of a call to a SIP domain (`SipHeader_X-…`), signed with the rest.
+   */
+  ringing(call: CallSpec, extra: Form = []): Form {
+    return this.voice(call, 'ringing', [['StirVerstat', 'TN-Validation-Passed-A'], ...extra]);
   }
 
   /** The terminal status callback at `endMs`; CallDuration is `durationSec` for completed calls, else 0. */

@@ -11,7 +11,8 @@
  * - times are epoch milliseconds (a Number is ~6 bytes, an ISO string 24), `receivedAt` as the delay after
  *   `occurredAt` (omitted when 0); a time not in `toISOString()` form is kept verbatim, so decoding is exact;
  * - a recording URL that ends in the recording's id (Twilio's always do) is stored without it;
- * - null fields are dropped.
+ * - null fields are dropped;
+ * - the custom SIP headers a call arrived with (`forwarded`, at most 8 and 512 characters) are the Map `x`.
  * decodeSlot restores exactly the event that was encoded, except for what is personal (docs/ARCHITECTURE.md
  * "PII"): the caller's number (`from`) is never stored in a slot; it is read back as '' (items written before caller numbers were sealed
  * kept it as `f` and are still read). Its location as Twilio derives it from the number (FromState, FromZip,
@@ -131,6 +132,8 @@ export function encodeSlot(event: CallEvent): AttributeValue {
   if (event.kind === 'call.status') {
     const located = isOwnTerminal(event);
     for (const [field, key] of STATUS_FIELDS) if (located || !LOCATION_KEYS.has(key)) put(out, key, event[field]);
+    // `x`: the custom SIP headers the call arrived with (bounded at parsing; not personal: no number is kept).
+    if (event.forwarded !== undefined) out.x = { M: Object.fromEntries(Object.entries(event.forwarded).map(([name, value]) => [name, S(value)])) };
   } else {
     for (const [field, key] of RECORDING_FIELDS) put(out, key, event[field]);
     // `L`: the URL without its trailing recording id; `l`: the URL as it came.
@@ -163,7 +166,8 @@ export function decodeSlot(attr: string, stored: Stored, accountId: string, call
     const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
     // No longer stored: ''. A clear `f` (written before) or one a deletion request removed: read as it is.
     const from = typeof stored.f === 'string' ? stored.f : '';
-    const event = { kind: 'call.status', eventId: '', ...base, status, from, ...fields } as unknown as CallStatusEvent;
+    const forwarded = typeof stored.x === 'object' && stored.x !== null ? { forwarded: stored.x as Record<string, string> } : {};
+    const event = { kind: 'call.status', eventId: '', ...base, status, from, ...fields, ...forwarded } as unknown as CallStatusEvent;
     return { ...event, eventId: field<string>(stored, 'i') ?? defaultEventId(event) };
   }
   const cut = attr.lastIndexOf('_');

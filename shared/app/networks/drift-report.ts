@@ -6,14 +6,14 @@
  * `pending`, not as a disagreement. The answer also lists the disputes the drift opened or proposed (stored by the
  * matching pass) and what the credit policy calls for now (`proposals`, recomputed; nothing is written by a GET).
  */
-import { isSettled } from '../../domain/networks/attribution';
+import { SETTLE_SEC, isSettled } from '../../domain/networks/attribution';
 import { disputeProposals, networkDrift, type DisputeProposal, type DriftReport } from '../../domain/networks/drift';
 import type { NetworkClaim } from '../../domain/networks/claims';
 import { matchClaims, type MatchFinding } from '../../domain/networks/matching';
 import { invalidInput, notFound } from '../kernel/errors';
 import type { ApiKeyRecord, CallStore, ConfigStore } from '../kernel/ports';
 import { id, instant, type QueryOf } from '../kernel/query';
-import { legsBetween } from './legs';
+import { legReadingOf, legsBetween } from './legs';
 import type { NetworkDispute, NetworkRecord, NetworkStore } from './ports';
 
 export interface DriftDeps {
@@ -37,7 +37,12 @@ export interface NetworkDriftAnswer extends DriftReport {
   readonly proposals: readonly DisputeProposal[];
 }
 
-/** Every finding of the network whose start is in [from, to), matched over the period widened by the tolerance, and the claims by id. */
+/**
+ * Every finding of the network whose start is in [from, to), matched over the period widened by the tolerance, and
+ * the claims by id. Claims are read a settle window (attribution.ts SETTLE_SEC) further on each side: a leg that
+ * carries a network call id matches its claim whatever the times say, and a claim further off than that would have
+ * settled alone before its call.
+ */
 export async function matchRange(
   network: NetworkRecord,
   from: string,
@@ -45,11 +50,11 @@ export async function matchRange(
   deps: Pick<DriftDeps, 'store' | 'calls'>,
 ): Promise<{ readonly findings: MatchFinding[]; readonly claims: ReadonlyMap<string, NetworkClaim> }> {
   const tolMs = network.tolerances.startToleranceSec * 1000;
-  const wideFrom = new Date(Date.parse(from) - tolMs).toISOString();
-  const wideTo = new Date(Date.parse(to) + tolMs).toISOString();
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const [fromMs, toMs] = [Date.parse(from), Date.parse(to)];
   const [stored, legs] = await Promise.all([
-    deps.store.claimsBetween(network.accountId, network.networkId, wideFrom, wideTo),
-    legsBetween(deps.calls, network.accountId, network.destinations, wideFrom, wideTo),
+    deps.store.claimsBetween(network.accountId, network.networkId, iso(fromMs - tolMs - SETTLE_SEC * 1000), iso(toMs + tolMs + SETTLE_SEC * 1000)),
+    legsBetween(deps.calls, network.accountId, legReadingOf(network), iso(fromMs - tolMs), iso(toMs + tolMs)),
   ]);
   const claims = new Map(stored.map((c) => [c.claim.networkCallId, c.claim]));
   const findings = matchClaims({ claims: [...claims.values()], legs, destinations: network.destinations, tolerances: network.tolerances });

@@ -9,7 +9,9 @@
  *   duplicated and re-ordered pixels give the same claim; the claim never touches the call item's own slots or
  *   rating, and the call's rating never touches the claim.
  * - Window: claims and legs within 3 × the start tolerance of the instant are read, findings within 2 × are
- *   written, so a pair near the edge is decided with its competitors in view.
+ *   written, so a pair near the edge is decided with its competitors in view. A rated leg that carries the network's
+ *   call id also reads the claim of that id, wherever it starts; a claim whose leg carrying its id started outside
+ *   its window is paired by the settle sweep (it reads two days), before the lone claim settles.
  * - Disputes are created once per network call (conditional create, id `network-dispute:<networkId>:<callId>`).
  *   `auto_open`: opened, and when our leg is charged, also a dispute on our charge through the dispute use case
  *   (shared/app/disputes; reason `other`, a deterministic note), refused quietly when our own publisher's policy
@@ -26,7 +28,7 @@ import { DomainError } from '../../domain/kernel/errors';
 import type { CallStore, Log } from '../kernel/ports';
 import type { AccountDirectory } from '../ledger/seal-accounts';
 import { matchRange } from './drift-report';
-import { legOf, legsBetween } from './legs';
+import { legOf, legReadingOf, legsBetween } from './legs';
 import type { NetworkRecord, NetworkStore } from './ports';
 
 export interface MatchingPassDeps {
@@ -63,7 +65,7 @@ export async function matchAfterRating(accountId: string, callId: string, deps: 
   const call = await deps.calls.getCall(callId, { consistent: true });
   if (call === null) return;
   for (const network of networks) {
-    const leg = legOf(call, new Set(network.destinations));
+    const leg = legOf(call, legReadingOf(network));
     if (leg !== null) await matchAround(network, leg.startedAt, deps, { leg });
   }
 }
@@ -78,12 +80,16 @@ export async function matchAround(
   const tolMs = Math.max(network.tolerances.startToleranceSec, 1) * 1000;
   const at = Date.parse(instant);
   const iso = (ms: number) => new Date(ms).toISOString();
-  const [stored, listed] = await Promise.all([
+  const byId = fresh.leg?.networkCallId ?? null;
+  const [stored, listed, named] = await Promise.all([
     deps.store.claimsBetween(network.accountId, network.networkId, iso(at - 3 * tolMs), iso(at + 3 * tolMs)),
-    legsBetween(deps.calls, network.accountId, network.destinations, iso(at - 3 * tolMs), iso(at + 3 * tolMs)),
+    legsBetween(deps.calls, network.accountId, legReadingOf(network), iso(at - 3 * tolMs), iso(at + 3 * tolMs)),
+    // The claim a fresh leg names by id, wherever its start is (it matches whatever the times say).
+    byId === null ? null : deps.store.getClaim(network.accountId, network.networkId, byId),
   ]);
   // The index the reads go through is eventually consistent: the claim or leg that triggered the run is added as written.
   const claims = new Map(stored.map((s) => [s.claim.networkCallId, s.claim]));
+  if (named !== null && !claims.has(named.claim.networkCallId)) claims.set(named.claim.networkCallId, named.claim);
   if (fresh.claim !== undefined) claims.set(fresh.claim.networkCallId, fresh.claim);
   const legs = new Map(listed.map((l) => [l.callId, l]));
   if (fresh.leg != null) legs.set(fresh.leg.callId, fresh.leg);

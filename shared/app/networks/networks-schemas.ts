@@ -1,7 +1,7 @@
 /** The answer and request schemas of the networks routes and the postback webhook (their declarations: networks.ts, postback-route.ts). */
 import * as z from 'zod';
 import { CLAIM_FIELDS, CREDIT_MODES, NETWORK_KINDS } from '../../domain/networks/registration';
-import { FieldSourceSchema, NetworkRegistrationSchema, RotateSecretSchema } from '../../domain/networks/registration-schema';
+import { FieldSourceSchema, ForwardedCallIdSchema, NetworkRegistrationSchema, RotateSecretSchema } from '../../domain/networks/registration-schema';
 import { DISAGREEMENTS, DURATION_GAP_BUCKETS } from '../../domain/networks/drift';
 import { MATCH_REASONS, MATCH_STATES } from '../../domain/networks/matching';
 
@@ -23,6 +23,7 @@ const NetworkViewShape = {
   creditPolicy: z.object({ mode: z.enum(CREDIT_MODES), windowDays: z.number().int() }),
   tolerances: z.object({ startToleranceSec: z.number().int(), durationGapToleranceSec: z.number().int() }),
   sourceIpAllowList: z.array(z.string()),
+  forwardedCallId: ForwardedCallIdSchema.nullable().describe('Where the forwarded call carries the network’s call id (the registration’s, else the kind’s default); null: nowhere'),
   urls: z.object(Urls).describe('The URLs to paste, `{secret}` in place of the secret'),
   secret: z.object({ rotatedAt: instant.nullable(), previousValidUntil: instant.nullable().describe('Until when the rotated-out secret is still accepted') }),
   createdAt: instant,

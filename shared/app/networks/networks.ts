@@ -14,7 +14,7 @@
  */
 import { IdSchema, parseBody } from '../../domain/catalog/config-schema';
 import { NetworkRegistrationSchema, RotateSecretSchema } from '../../domain/networks/registration-schema';
-import { effectiveFields, type NetworkRegistrationRequest } from '../../domain/networks/registration';
+import { effectiveFields, effectiveForwardedCallId, type NetworkRegistrationRequest } from '../../domain/networks/registration';
 import { generateSecret, initialSecrets, postbackUrlTemplate, rotateSecrets, secretDigest, type PostbackSecrets } from '../../domain/networks/secrets';
 import { conflict, invalidInput, notFound } from '../kernel/errors';
 import { requireAdmin, type Written } from '../catalog/management';
@@ -72,6 +72,7 @@ export function networkView(record: NetworkRecord, deps: Pick<NetworkDeps, 'publ
   return {
     ...rest,
     fields: effectiveFields(record.kind, record.fields),
+    forwardedCallId: effectiveForwardedCallId(record.kind, record.forwardedCallId),
     urls: urlsFor(deps, record, SECRET_PLACEHOLDER),
     secret: { rotatedAt: secrets.rotatedAt, previousValidUntil: secrets.previous?.validUntil ?? null },
   };
@@ -105,7 +106,9 @@ function digests(s: PostbackSecrets): PostbackSecrets {
 export async function putNetwork(principal: ApiKeyRecord, networkId: string, json: unknown, deps: NetworkDeps): Promise<Written<NetworkView | NetworkWithSecret>> {
   requireAdmin(principal);
   const id = networkIdOf(networkId);
-  const body = parseBody(NetworkRegistrationSchema, json, 'network');
+  const parsed = parseBody(NetworkRegistrationSchema, json, 'network');
+  // A PUT replaces the registration: an absent forwarded call id is the kind's default, never the one stored before.
+  const body = { ...parsed, forwardedCallId: effectiveForwardedCallId(parsed.kind, parsed.forwardedCallId) };
   const now = deps.now().toISOString();
   const existing = await deps.store.getNetwork(principal.accountId, id);
   if (existing !== null) {

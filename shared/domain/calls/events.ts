@@ -60,6 +60,12 @@ export interface CallStatusEvent extends CallEventBase {
   readonly fromZip: string | null;
   readonly fromCountry: string | null;
   readonly parentCallId: string | null;
+  /**
+   * The custom SIP headers (`X-…`) the call arrived with, as its carrier passed them (Twilio and Vonage `SipHeader_X-…`,
+   * Plivo `X-PH-…`, Telnyx `custom_headers`): lower-cased names, bounded, never a credential or a phone number
+   * (forwarded.ts). How a network that forwarded the call passes its own call id. Absent when none was kept.
+   */
+  readonly forwarded?: Readonly<Record<string, string>>;
 }
 
 /** A recording status callback. */

@@ -4,6 +4,7 @@
  */
 import type { CallEvent, CallStatus, CallStatusEvent, RecordingStatusEvent } from './events';
 import { TERMINAL_STATUSES } from './events';
+import { boundForwarded, type ForwardedHeaders } from './forwarded';
 
 /** Higher wins. Terminal statuses beat progress; among terminals a connected call (`completed`) wins. */
 const STATUS_PRECEDENCE: Record<CallStatus, number> = {
@@ -164,4 +165,24 @@ export function gatheredDigits(events: readonly CallEvent[]): string | null {
     if (e.kind === 'call.status' && e.digits !== null && (first === null || e.eventId < first.eventId)) first = e;
   }
   return first?.digits ?? null;
+}
+
+/**
+ * The custom SIP headers the call arrived with (events.ts `forwarded`: the incoming call's voice request carries them,
+ * later callbacks may not), from the call's own status events (a child leg is the buyer's side, not the network's).
+ * Per header, the value of the call's first event that carries it, in the fold's status order (precedence, sequence
+ * number, eventId; then the smaller value), so every arrival order gives the same; bounded as one event's
+ * (forwarded.ts). Null when none carries any.
+ */
+export function forwardedOf(events: readonly CallEvent[]): ForwardedHeaders | null {
+  const carrying = events.filter((e): e is CallStatusEvent => e.kind === 'call.status' && !isChildLeg(e) && e.forwarded !== undefined);
+  const chosen = new Map<string, { event: CallStatusEvent; value: string }>();
+  for (const e of carrying) {
+    for (const [name, value] of Object.entries(e.forwarded!)) {
+      const prior = chosen.get(name);
+      const order = prior === undefined ? -1 : compareStatusEvents(e, prior.event);
+      if (order < 0 || (order === 0 && value < prior!.value)) chosen.set(name, { event: e, value });
+    }
+  }
+  return boundForwarded(new Map([...chosen].map(([name, c]) => [name, c.value])));
 }

@@ -4,11 +4,13 @@
  *
  * Rules beyond the shapes: destinations are distinct E.164 numbers (1–100); a `generic` network must map the call
  * id; two fields may not read the same parameter; parameter names are 1–64 characters of `[A-Za-z0-9_.-]`
- * (what a query string or a flattened JSON key carries without encoding); tokens are single-line text up to 128.
+ * (what a query string or a flattened JSON key carries without encoding); tokens are single-line text up to 128;
+ * the forwarded call id's SIP header is one our legs keep (forwarded.ts: `X-…`, not named as a credential).
  */
 import * as z from 'zod';
 import { E164Schema } from '../catalog/config-schema';
 import { singleLine } from '../kernel/input-schema';
+import { SIP_HEADER_NAME, isCredentialHeader } from '../calls/forwarded';
 import { parseCidr } from './ip-allow';
 import { DEFAULT_ROTATION_OVERLAP_SEC, MAX_ROTATION_OVERLAP_SEC } from './secrets';
 import {
@@ -47,6 +49,16 @@ export const MatchingTolerancesSchema = z.strictObject({
   durationGapToleranceSec: z.number().int().min(0).max(MAX_DURATION_GAP_TOLERANCE_SEC).default(DEFAULT_DURATION_GAP_TOLERANCE_SEC),
 });
 
+export const ForwardedCallIdSchema = z
+  .strictObject({
+    sipHeader: z
+      .string()
+      .regex(SIP_HEADER_NAME, 'must be X- followed by 1 to 62 letters, digits, _ . -')
+      .refine((h) => !isCredentialHeader(h), 'names a credential (…key, …secret, …auth, …signature): such a header is never kept')
+      .describe('The custom SIP header of the INVITE that carries the network’s call id (the claim’s), e.g. X-PH-RetreaverUUID'),
+  })
+  .meta({ id: 'NetworkForwardedCallId' });
+
 export const NetworkRegistrationSchema = z
   .strictObject({
     kind: z.enum(NETWORK_KINDS),
@@ -71,6 +83,9 @@ export const NetworkRegistrationSchema = z
         });
       })
       .describe('CIDRs (IPv4 or IPv6) postbacks may come from; empty: any'),
+    forwardedCallId: ForwardedCallIdSchema.nullable()
+      .optional()
+      .describe('Where the forwarded call carries the network’s call id, so calls match their claims by id first; null: nowhere; absent: the kind’s default (retreaver: X-PH-RetreaverUUID; the others none)'),
   })
   .superRefine((body, ctx) => {
     const mapping = effectiveFields(body.kind, body.fields);

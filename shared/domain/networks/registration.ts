@@ -74,6 +74,34 @@ export const DEFAULT_FIELDS: Readonly<Record<Exclude<NetworkKind, 'generic'>, Fi
   },
 };
 
+/**
+ * How the network passes its call id on the call it forwards, so that our leg carries it and matching pairs it with
+ * the claim of that id first: the custom SIP header of the INVITE that holds it (as the carrier hands it to us,
+ * shared/domain/calls/forwarded.ts). A network whose target is a SIP URI passes URI headers (`?X-Name=value`), which
+ * arrive as headers of the INVITE, so this covers it. No URL of ours is a network's dial target (the carrier, not the
+ * network, requests the voice URL, and its query is our own state), so there is no URL-parameter source.
+ */
+export interface ForwardedCallIdSource {
+  readonly sipHeader: string;
+}
+
+/**
+ * Each kind's default: Retreaver sends `X-PH-RetreaverUUID` (its call uuid, the claim's call id) to SIP buyers
+ * (../shared/PROVIDERS.md §7.2). Ringba documents a call token in a SIP header but not the header's name, TrackDrive
+ * and a generic network none: no default, so none reads a guessed header.
+ */
+export const DEFAULT_FORWARDED_CALL_ID: Readonly<Record<NetworkKind, ForwardedCallIdSource | null>> = {
+  retreaver: { sipHeader: 'X-PH-RetreaverUUID' },
+  ringba: null,
+  trackdrive: null,
+  generic: null,
+};
+
+/** The source in force: the registration's own (null: none), else the kind's default (also for one stored before the setting). */
+export function effectiveForwardedCallId(kind: NetworkKind, value: ForwardedCallIdSource | null | undefined): ForwardedCallIdSource | null {
+  return value === undefined ? DEFAULT_FORWARDED_CALL_ID[kind] : value;
+}
+
 /** What happens to a disagreement inside the credit window: a dispute is opened, proposed to the buyer, or nothing. */
 export const CREDIT_MODES = ['auto_open', 'propose', 'off'] as const;
 export type CreditMode = (typeof CREDIT_MODES)[number];
@@ -122,6 +150,8 @@ export interface NetworkRegistrationRequest {
   readonly tolerances: MatchingTolerances;
   /** CIDRs postbacks may come from; empty: any source (the secret alone authenticates). */
   readonly sourceIpAllowList: readonly string[];
+  /** Where the forwarded call carries the network's call id; null: nowhere; absent: the kind's default (effectiveForwardedCallId). */
+  readonly forwardedCallId?: ForwardedCallIdSource | null;
 }
 
 /** A registered network as the domain uses it: the request with the kind's defaults merged into the mapping. */

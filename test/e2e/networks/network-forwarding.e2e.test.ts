@@ -2,7 +2,10 @@
  * End to end on the local stack: a network (Ringba-style pixels) forwards calls from three publishers and six
  * sub-sources to ONE destination number of the buyer. Its pixels arrive late, duplicated and out of order, some
  * claims are for calls that never arrived, some calls have no claim, durations are off by seconds and by minutes,
- * one claim's pixels disagree on the publisher, one call the network counts is below our buffer.
+ * one claim's pixels disagree on the publisher, one call the network counts is below our buffer. Some forwarded calls
+ * carry the network's call id in a custom SIP header of the INVITE (Twilio's `SipHeader_X-…` on the incoming call),
+ * among them one with a withheld caller id and two that start minutes off their claim (more than the tolerance):
+ * those match by id, the others by caller and start.
  *
  * Expected, from the planted truth only: every matched call attributed to its claim's publisher and sub-source
  * (call detail and scorecard), every match state where planted and nowhere else, the drift totals equal to the
@@ -20,6 +23,8 @@ const LINE = '+15125550199';
 const NETWORK = 'leadnet-ringba';
 const CAMPAIGN = 'network-tx';
 const PRICE = 4500;
+/** The SIP header the network passes its call id in (the buyer names it in the registration). */
+const ID_HEADER = 'X-LeadNet-Call-Id';
 
 let stack: LocalStack;
 let seedFile: TempSeed;
@@ -55,6 +60,12 @@ interface PlannedCall {
   readonly payout: string;
   /** A later pixel naming this publisher instead (the attribution conflict). */
   readonly otherPublisher?: string;
+  /** The leg carries the network's call id in the SIP header: matched by id. */
+  readonly sipId?: boolean;
+  /** The caller id is withheld (`anonymous` on our leg and in the network's pixels). */
+  readonly withheld?: boolean;
+  /** How long before our leg the network's start is (default 20 s). */
+  readonly claimLeadSec?: number;
   /** Money the plan says is at stake. */
   readonly atStakeCents: number;
   readonly disputedCents: number | null;
@@ -68,7 +79,7 @@ function plan(state: Planted, sub: number, legSec: number | null, claimSec: numb
   const [publisher, subSource] = SUBS[sub]!;
   return {
     state,
-    caller: newCaller(),
+    caller: extra.withheld === true ? 'anonymous' : newCaller(),
     callSid: legSec === null ? null : newCallSid(),
     networkCallId: claimSec === null ? null : `RGB${String(i).padStart(4, '0')}${Math.random().toString(16).slice(2, 8)}`,
     publisher,
@@ -98,6 +109,13 @@ const PLAN: PlannedCall[] = [
   // Claims for calls that never reached the line.
   plan('claimed_not_received', 1, null, 150, { atStakeCents: PRICE, disputedCents: PRICE }),
   plan('claimed_not_received', 2, null, 95, { atStakeCents: PRICE, disputedCents: PRICE }),
+  // The network's id in the SIP header: matched by id, whatever the caller and the start say.
+  plan('matched', 1, 200, 203, { sipId: true }),
+  plan('matched', 2, 220, 222, { sipId: true, withheld: true }),
+  // Seven minutes off: beyond the 2 min tolerance and the matching window around the claim (3 × 2 min).
+  plan('matched', 4, 250, 251, { sipId: true, claimLeadSec: 420 }),
+  // Three minutes off, and the durations minutes apart: a gap, same money, nothing to dispute.
+  plan('duration_gap', 5, 200, 400, { sipId: true, claimLeadSec: 180, atStakeCents: 0 }),
   // Calls the network never claimed.
   plan('received_not_claimed', 0, 190, null, { atStakeCents: PRICE }),
   plan('received_not_claimed', 3, 210, null, { atStakeCents: PRICE }),
@@ -133,7 +151,7 @@ interface Pixel {
  * and duration parameters the buyer mapped. The Incoming pixel has no revenue yet (its token stays unreplaced).
  */
 function pixelsOf(c: PlannedCall): Pixel[] {
-  const claimStart = new Date(c.startMs - 20_000).toISOString();
+  const claimStart = new Date(c.startMs - (c.claimLeadSec ?? 20) * 1000).toISOString();
   const fill = (event: 'incoming' | 'completed' | 'converted', publisher: string, revenue: string | null): string =>
     issued.pixelUrls[event]!
       .replace('[Call:InboundCallId]', c.networkCallId!)
@@ -167,9 +185,17 @@ async function deliver(pixels: readonly Pixel[]): Promise<void> {
 
 async function callLeg(c: PlannedCall): Promise<void> {
   const call = { callSid: c.callSid!, from: c.caller, to: LINE };
-  await twilio.deliver(twilio.ringing(call));
+  // A call forwarded over SIP names the network's id in a custom header; the network also passes its per-call key
+  // and the caller, which are never kept.
+  const sip: [string, string][] =
+    c.sipId !== true
+      ? []
+      : [[`SipHeader_${ID_HEADER}`, c.networkCallId!], ['SipHeader_X-LeadNet-Key', SIP_KEY], ...(c.withheld === true ? [] : ([['SipHeader_X-LeadNet-Caller', c.caller]] as [string, string][]))];
+  await twilio.deliver(twilio.ringing(call, sip));
   await twilio.deliver(twilio.terminal(call, 'completed', c.startMs + c.legSec! * 1000, c.legSec!));
 }
+
+const SIP_KEY = 'lnk-7d41c0a9e2b35f68';
 
 /** The provider-neutral call id (`<provider>:<id>`). */
 const callIdOf = (sid: string | null) => (sid === null ? null : `twilio:${sid}`);
@@ -190,7 +216,8 @@ beforeAll(async () => {
     publishers: [...demo.publishers!, { accountId: ACCOUNT, publisherId: 'leadnet', name: 'LeadNet (Ringba)', trafficMethods: ['affiliate'] }],
     campaigns: [
       ...demo.campaigns!,
-      { accountId: ACCOUNT, campaignId: CAMPAIGN, name: 'Roofing via LeadNet', vertical: 'home_services', terms: { version: 1, priceCents: PRICE, bufferSec: 90, duplicateWindowHours: 24 } },
+      // The network screens its callers: a withheld caller id bills here.
+      { accountId: ACCOUNT, campaignId: CAMPAIGN, name: 'Roofing via LeadNet', vertical: 'home_services', terms: { version: 1, priceCents: PRICE, bufferSec: 90, duplicateWindowHours: 24, withheldCallerId: 'billable' } },
     ],
     trackingNumbers: [...demo.trackingNumbers!, { accountId: ACCOUNT, number: LINE, campaignId: CAMPAIGN, publisherId: 'leadnet', subSource: null }],
   });
@@ -212,6 +239,7 @@ const REGISTRATION = {
   // Ringba documents no start or duration token: the buyer maps the parameters its pixels send.
   fields: { startedAt: { param: 'start', token: null }, durationSec: { param: 'duration', token: null } },
   creditPolicy: { mode: 'auto_open', windowDays: 30 },
+  forwardedCallId: { sipHeader: ID_HEADER },
 };
 
 describe('registering a network', () => {
@@ -229,6 +257,7 @@ describe('registering a network', () => {
     expect(JSON.stringify(read.body)).not.toContain(issued.secret);
     expect(read.body.urls.postbackUrl).toContain(`/webhooks/networks/${ACCOUNT}/${NETWORK}/{secret}?`);
     expect(read.body.fields.callId).toEqual({ param: 'call_id', token: '[Call:InboundCallId]' });
+    expect(read.body.forwardedCallId).toEqual({ sipHeader: ID_HEADER });
 
     // The secret is stored as its SHA-256 only.
     const items = await scan(stack, stack.names.mainTable);
@@ -319,11 +348,23 @@ describe('a network forwarding three publishers and six sub-sources to one line'
         continue;
       }
       expect(call.network.networkCallId).toBe(c.networkCallId);
-      expect(call.network.matchedBy).toBe('caller_and_start');
+      expect(call.network.matchedBy, `${c.state} ${c.subSource}`).toBe(c.sipId === true ? 'network_call_id' : 'caller_and_start');
+      expect(call.network.claim.startedAt).toBe(new Date(c.startMs - (c.claimLeadSec ?? 20) * 1000).toISOString());
       expect(call.network.claim.durationSec).toBe(c.claimSec);
       expect(call.network.durationGapSec).toBe(c.claimSec! - c.legSec!);
       if (c.state !== 'attribution_conflict') expect([call.network.publisher, call.network.subSource]).toEqual([c.publisher, c.subSource]);
     }
+  });
+
+  it('keeps the network’s id on the call item, never its per-call key or the caller it passed', async () => {
+    const items = await scan(stack, stack.names.mainTable);
+    for (const c of legs.filter((p) => p.sipId === true)) {
+      const item = items.find((i) => i.pk === `CALL#${callIdOf(c.callSid)}` && i.sk === 'CALL')!;
+      expect(item.s_ringing.x).toEqual({ [ID_HEADER.toLowerCase()]: c.networkCallId });
+    }
+    const text = JSON.stringify(items);
+    expect(text).not.toContain(SIP_KEY);
+    for (const c of legs.filter((p) => p.sipId === true && p.withheld !== true)) expect(text).not.toContain(c.caller.slice(2));
   });
 
   it('produces each match state where planted and nowhere else, and the drift totals equal the plan', async () => {
@@ -350,9 +391,9 @@ describe('a network forwarding three publishers and six sub-sources to one line'
       expected.set(p, (expected.get(p) ?? 0) + 1);
     }
     expect(byPublisher).toEqual(expected);
-    // Gaps: the two planted by minutes fall in the minutes buckets, the rest within 15 s.
+    // Gaps: the ones planted by minutes fall in the minutes buckets, the rest within 15 s.
     const gaps = Object.fromEntries(drift.totals.durationGap.map((g: { bucket: string; calls: number }) => [g.bucket, g.calls]));
-    expect(gaps['61..300']).toBe(2);
+    expect(gaps['61..300']).toBe(PLAN.filter((c) => c.state === 'duration_gap').length);
     expect(gaps['>=301'] + gaps['<=-301'] + gaps['16..60'] + gaps['-60..-16']).toBe(0);
   });
 

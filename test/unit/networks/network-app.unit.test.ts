@@ -14,6 +14,7 @@ import type { NetworkPostbackMessage } from '../../../shared/domain/networks/pos
 import { isSecretShape, secretDigest } from '../../../shared/domain/networks/secrets';
 import type { StoredCall } from '../../../shared/app/kernel/ports';
 import { ingestNetworkPostbacks, matchAfterRating, settleNetworks, type MatchingPassDeps } from '../../../shared/app/networks/matching-pass';
+import { legOf, legReadingOf } from '../../../shared/app/networks/legs';
 import { getNetwork, putNetwork, rotateNetworkSecret, type NetworkDeps } from '../../../shared/app/networks/networks';
 import { ingestPostback, type PostbackIngestDeps, type PostbackRequest } from '../../../shared/app/networks/postback-ingest';
 import { MemoryCalls, MemoryNetworkStore, recordingLog } from '../../support/network-fixtures';
@@ -170,8 +171,9 @@ describe('the postback webhook', () => {
 
 const LEG_START = '2026-11-24T19:00:20.000Z';
 
-function leg(callId: string, durationSec: number, billable: boolean, startedAt = LEG_START, caller = CALLER): StoredCall {
+function leg(callId: string, durationSec: number, billable: boolean, startedAt = LEG_START, caller = CALLER, forwarded?: Record<string, string>): StoredCall {
   const event = {
+    ...(forwarded === undefined ? {} : { forwarded }),
     kind: 'call.status',
     eventId: `${callId}-completed`,
     provider: 'twilio',
@@ -320,5 +322,87 @@ describe('the matching pass', () => {
     await later.run();
     expect(store.disputes.get(`${ACCOUNT}/${NETWORK}/RGB2`)).toMatchObject({ state: 'claimed_not_received', status: 'open', amountCents: 4500, legCallId: null });
     expect(store.disputes.size).toBe(2);
+  });
+});
+
+// ------------------------------------------------------------------ the network's call id on our legs
+
+describe('the network’s call id on our own legs', () => {
+  const UUID = 'b4a1e2c3-5d6f-4a7b-8c9d-0e1f2a3b4c5d';
+  const ringba = { kind: 'ringba' as const, destinations: [LINE] };
+
+  it('is read through the network’s own SIP header only, whatever its case; none without one', () => {
+    const call = leg('twilio:CA1', 130, true, LEG_START, CALLER, { 'x-ph-retreaveruuid': UUID, 'x-leadnet-call': 'RGB1' });
+    expect(legOf(call, legReadingOf({ ...ringba, forwardedCallId: { sipHeader: 'X-LeadNet-Call' } }))?.networkCallId).toBe('RGB1');
+    expect(legOf(call, legReadingOf({ ...ringba, kind: 'retreaver' }))?.networkCallId).toBe(UUID);
+    // Another network's header names no call of this one: the leg is matched by caller and start.
+    expect(legOf(call, legReadingOf(ringba))?.networkCallId).toBeNull();
+    expect(legOf(call, legReadingOf({ ...ringba, kind: 'retreaver', forwardedCallId: null }))?.networkCallId).toBeNull();
+    expect(legOf(leg('twilio:CA2', 130, true), legReadingOf({ ...ringba, kind: 'retreaver' }))?.networkCallId).toBeNull();
+  });
+
+  it('is registered with the kind’s default when the PUT says nothing, and GET shows the one in force', async () => {
+    const store = new MemoryNetworkStore();
+    await putNetwork(admin, 'rtv', { ...REGISTRATION, kind: 'retreaver', fields: {}, forwardedCallId: { sipHeader: 'X-Own' } }, networkDeps(store));
+    expect((await getNetwork(admin, 'rtv', networkDeps(store))).forwardedCallId).toEqual({ sipHeader: 'X-Own' });
+    // A PUT replaces the registration: without the setting, the kind's default again (not the one stored before).
+    await putNetwork(admin, 'rtv', { ...REGISTRATION, kind: 'retreaver', fields: {} }, networkDeps(store));
+    expect((await getNetwork(admin, 'rtv', networkDeps(store))).forwardedCallId).toEqual({ sipHeader: 'X-PH-RetreaverUUID' });
+    await putNetwork(admin, NETWORK, REGISTRATION, networkDeps(store));
+    expect((await getNetwork(admin, NETWORK, networkDeps(store))).forwardedCallId).toBeNull();
+    // A registration stored before the setting existed reads as its kind's default.
+    const stored = store.networks.get(`${ACCOUNT}/rtv`)!;
+    const { forwardedCallId: _f, ...older } = stored;
+    store.networks.set(`${ACCOUNT}/rtv`, older);
+    expect((await getNetwork(admin, 'rtv', networkDeps(store))).forwardedCallId).toEqual({ sipHeader: 'X-PH-RetreaverUUID' });
+  });
+
+  async function idNetwork() {
+    const store = new MemoryNetworkStore();
+    await putNetwork(admin, NETWORK, { ...REGISTRATION, forwardedCallId: { sipHeader: 'X-LeadNet-Call' } }, networkDeps(store));
+    return store;
+  }
+
+  it('matches a withheld caller two hours off its claim by id at once, and disputes nothing', async () => {
+    const store = await idNetwork();
+    const calls = new MemoryCalls();
+    const { deps, opened } = await passDeps(store, calls, NOW);
+    await ingestNetworkPostbacks(PIXELS.map((m) => ({ ...m, postback: { ...m.postback, callerKey: null } })), deps);
+    const start = new Date(Date.parse('2026-11-24T19:00:00.000Z') + 2 * 3_600_000).toISOString();
+    calls.calls.set('twilio:CA1', leg('twilio:CA1', 130, true, start, 'anonymous', { 'x-leadnet-call': 'RGB1' }));
+    await matchAfterRating(ACCOUNT, 'twilio:CA1', deps);
+    expect(store.claims.get(`${ACCOUNT}/${NETWORK}/RGB1`)!.match).toMatchObject({ state: 'matched', legCallId: 'twilio:CA1', matchedBy: 'network_call_id', startDiffSec: 7200 });
+    expect(store.attributions.get('twilio:CA1')).toMatchObject({ state: 'matched', matchedBy: 'network_call_id', publisher: 'Acme Leads', subSource: 'fb-spring' });
+    await settleNetworks({ ...deps, now: () => new Date(NOW + 3 * 3_600_000), accounts: { listAccountIds: async () => [ACCOUNT] } });
+    expect(store.claims.get(`${ACCOUNT}/${NETWORK}/RGB1`)!.match?.matchedBy).toBe('network_call_id');
+    expect(store.disputes.size).toBe(0);
+    expect(opened).toEqual([]);
+  });
+
+  it('pairs a claim that arrives after its far-off leg in the settle sweep, before either side settles alone', async () => {
+    const store = await idNetwork();
+    const calls = new MemoryCalls();
+    const { deps } = await passDeps(store, calls, NOW);
+    const start = new Date(Date.parse('2026-11-24T19:00:00.000Z') + 20 * 60_000).toISOString();
+    calls.calls.set('twilio:CA1', leg('twilio:CA1', 130, true, start, CALLER, { 'x-leadnet-call': 'RGB1' }));
+    await matchAfterRating(ACCOUNT, 'twilio:CA1', deps);
+    await ingestNetworkPostbacks(PIXELS, deps);
+    // Twenty minutes is outside the claim's window (3 × 2 min): each side is alone and pending, never disputed.
+    expect(store.claims.get(`${ACCOUNT}/${NETWORK}/RGB1`)!.match?.state).toBe('claimed_not_received');
+    await settleNetworks({ ...deps, accounts: { listAccountIds: async () => [ACCOUNT] } });
+    expect(store.claims.get(`${ACCOUNT}/${NETWORK}/RGB1`)!.match).toMatchObject({ state: 'matched', legCallId: 'twilio:CA1', matchedBy: 'network_call_id' });
+    expect(store.attributions.get('twilio:CA1')).toMatchObject({ state: 'matched', networkCallId: 'RGB1' });
+    expect(store.disputes.size).toBe(0);
+  });
+
+  it('leaves a leg whose id names no claim of the network unmatched, even with a claim of its caller and start', async () => {
+    const store = await idNetwork();
+    const calls = new MemoryCalls();
+    const { deps } = await passDeps(store, calls, NOW);
+    await ingestNetworkPostbacks(PIXELS, deps);
+    calls.calls.set('twilio:CA1', leg('twilio:CA1', 130, true, LEG_START, CALLER, { 'x-leadnet-call': 'RGB-OTHER' }));
+    await matchAfterRating(ACCOUNT, 'twilio:CA1', deps);
+    expect(store.claims.get(`${ACCOUNT}/${NETWORK}/RGB1`)!.match?.state).toBe('claimed_not_received');
+    expect(store.attributions.get('twilio:CA1')).toMatchObject({ state: 'received_not_claimed', networkCallId: null });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The `PUT /v1/networks/{networkId}` body: defaults per platform kind (field sources with the platforms' documented
- * tokens, credit policy, tolerances), what a generic network must say, and precise field errors for bad input.
+ * tokens, credit policy, tolerances, the SIP header that carries the network's call id), what a generic network must
+ * say, and precise field errors for bad input.
  */
 import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +9,10 @@ import {
   DEFAULT_CREDIT_WINDOW_DAYS,
   DEFAULT_DURATION_GAP_TOLERANCE_SEC,
   DEFAULT_FIELDS,
+  DEFAULT_FORWARDED_CALL_ID,
   DEFAULT_START_TOLERANCE_SEC,
   effectiveFields,
+  effectiveForwardedCallId,
   sharedParams,
 } from '../../../shared/domain/networks/registration';
 import { NetworkRegistrationSchema } from '../../../shared/domain/networks/registration-schema';
@@ -104,7 +107,36 @@ describe('network registration', () => {
     expect(z.globalRegistry.get(NetworkRegistrationSchema)?.id).toBe('NetworkRegistration');
     const doc = z.toJSONSchema(NetworkRegistrationSchema, { io: 'input', unrepresentable: 'any' }) as { $defs: Record<string, { properties: Record<string, unknown>; required: string[] }> };
     const json = doc.$defs.NetworkRegistration!;
-    expect(Object.keys(json.properties).sort()).toEqual(['creditPolicy', 'destinations', 'fields', 'kind', 'name', 'sourceIpAllowList', 'tolerances']);
+    expect(Object.keys(json.properties).sort()).toEqual(['creditPolicy', 'destinations', 'fields', 'forwardedCallId', 'kind', 'name', 'sourceIpAllowList', 'tolerances']);
     expect(json.required.sort()).toEqual(['destinations', 'kind', 'name']);
+    expect(JSON.stringify(doc.$defs.NetworkForwardedCallId)).toContain('sipHeader');
+  });
+});
+
+describe('where the network passes its call id on the forwarded call', () => {
+  it('defaults to Retreaver’s X-PH-RetreaverUUID and to nothing for the kinds that document no header name', () => {
+    expect(effectiveForwardedCallId('retreaver', undefined)).toEqual({ sipHeader: 'X-PH-RetreaverUUID' });
+    for (const kind of ['ringba', 'trackdrive', 'generic'] as const) expect(effectiveForwardedCallId(kind, undefined)).toBeNull();
+    expect(DEFAULT_FORWARDED_CALL_ID.retreaver).toEqual({ sipHeader: 'X-PH-RetreaverUUID' });
+  });
+
+  it('takes the registration’s own header, and null turns a default off', () => {
+    const own = NetworkRegistrationSchema.parse({ ...base, forwardedCallId: { sipHeader: 'X-Ringba-Call' } });
+    expect(effectiveForwardedCallId(own.kind, own.forwardedCallId)).toEqual({ sipHeader: 'X-Ringba-Call' });
+    const off = NetworkRegistrationSchema.parse({ ...base, kind: 'retreaver', forwardedCallId: null });
+    expect(effectiveForwardedCallId(off.kind, off.forwardedCallId)).toBeNull();
+    expect(NetworkRegistrationSchema.parse({ ...base, kind: 'retreaver' }).forwardedCallId).toBeUndefined();
+  });
+
+  it('refuses a header our legs never keep: not X-…, too long, a credential’s name, an unknown key', () => {
+    const path = 'forwardedCallId.sipHeader';
+    expect(issues({ ...base, forwardedCallId: { sipHeader: 'Call-ID' } })).toEqual([{ path, message: 'must be X- followed by 1 to 62 letters, digits, _ . -' }]);
+    expect(issues({ ...base, forwardedCallId: { sipHeader: `X-${'a'.repeat(63)}` } }).map((i) => i.path)).toEqual([path]);
+    expect(issues({ ...base, forwardedCallId: { sipHeader: 'X-Call Id' } }).map((i) => i.path)).toEqual([path]);
+    expect(issues({ ...base, forwardedCallId: { sipHeader: 'X-PH-RetreaverKey' } })).toEqual([
+      { path, message: 'names a credential (…key, …secret, …auth, …signature): such a header is never kept' },
+    ]);
+    expect(issues({ ...base, forwardedCallId: { parameter: 'call_id' } }).map((i) => i.path).sort()).toEqual(['forwardedCallId', 'forwardedCallId.sipHeader']);
+    expect(issues({ ...base, forwardedCallId: { sipHeader: `X-${'a'.repeat(62)}` } })).toEqual([]);
   });
 });

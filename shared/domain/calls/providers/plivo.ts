@@ -23,6 +23,7 @@ import { createHmac } from 'node:crypto';
 import * as z from 'zod';
 import type { FormParams } from './twilio';
 import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
+import { forwardedField, headerParams } from '../forwarded';
 import {
   PROVIDER_ID,
   bytesEqual,
@@ -275,6 +276,8 @@ export function parsePlivoEvent(params: FormParams, ctx: ParseContext): ParseOut
     fromZip: null,
     fromCountry: null,
     parentCallId: child ? `plivo:${c.ALegUUID}` : null,
+    // Plivo passes the INVITE's custom SIP headers as parameters of their own name, all prefixed `X-PH-`.
+    ...forwardedField(headerParams(values, 'X-PH-', true), c.From ?? ''),
   };
   return { kind: 'event', event };
 }

@@ -21,6 +21,7 @@
 import { createPublicKey, verify as ed25519Verify, type KeyObject } from 'node:crypto';
 import * as z from 'zod';
 import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
+import { headerList, withForwarded } from '../forwarded';
 import {
   PROVIDER_ID,
   SIGNATURE_TOLERANCE_SEC,
@@ -251,7 +252,8 @@ export function parseTelnyxEvent(body: Uint8Array | string, ctx: ParseContext): 
   if (!isMapped(type)) return { kind: 'ignored', provider: 'telnyx', eventType: type };
   const p = PAYLOADS[type].safeParse(payload);
   if (!p.success) return refusedFields('telnyx', `Telnyx ${type} event`, fieldIssues(p.error.issues, 'data.payload'));
-  return toEvent({ type, eventId: eventUuid, occurredAt: isoOrNull(occurred_at), p: p.data } as Parsed<MappedType>, ctx);
+  // The INVITE's custom SIP headers (call.initiated, call.answered): how a network that forwarded the call passes its id.
+  return withForwarded(toEvent({ type, eventId: eventUuid, occurredAt: isoOrNull(occurred_at), p: p.data } as Parsed<MappedType>, ctx), headerList(payload.custom_headers));
 }
 
 function toEvent(parsed: Parsed<MappedType>, ctx: ParseContext): ParseOutcome {

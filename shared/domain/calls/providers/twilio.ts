@@ -11,6 +11,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod/mini';
 import { BadRequest, fieldErrors, type FieldError } from '../../kernel/problems';
 import type { CallEvent, CallStatus, RecordingStatus } from '../events';
+import { forwardedField, headerParams } from '../forwarded';
 
 export type FormParams = Record<string, string | string[]>;
 
@@ -233,5 +234,8 @@ export function parseTwilioEvent(params: FormParams, ctx: { accountId: string; r
     fromZip: c.FromZip,
     fromCountry: c.FromCountry,
     parentCallId: c.ParentCallSid ? `twilio:${c.ParentCallSid}` : null,
+    // A call to a SIP domain names each X- header of the INVITE `SipHeader_<name>` (never `DialSipHeader_`, the
+    // dialled SIP leg's answer): how a network that forwarded the call passes its call id.
+    ...forwardedField(headerParams(params, 'SipHeader_'), c.From),
   };
 }

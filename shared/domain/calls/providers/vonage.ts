@@ -22,6 +22,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as z from 'zod';
 import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
+import { headerParams, withForwarded } from '../forwarded';
 import {
   PROVIDER_ID,
   SIGNATURE_TOLERANCE_SEC,
@@ -246,7 +247,8 @@ export function parseVonageEvent(body: Uint8Array | string, ctx: ParseContext): 
   const obj = json as Record<string, unknown>;
   if ('recording_url' in obj || 'recording_uuid' in obj) return record(obj, ctx);
   if ('dtmf' in obj || 'speech' in obj) return input(obj, ctx);
-  return statusEvent(obj, ctx);
+  // `SipHeader_X-…`: the INVITE's custom SIP headers, how a network that forwarded the call passes its id.
+  return withForwarded(statusEvent(obj, ctx), headerParams(obj, 'SipHeader_'));
 }
 
 function common(callId: string, ctx: ParseContext, occurredAt: string | null) {
