@@ -220,7 +220,7 @@ describe("Vonage's voice URL: the Twilio decision answered as NCCO", () => {
   it('the whisper (the endpoint’s onAnswer url) is the agent’s talk naming source and campaign', async () => {
     const w = world();
     const connect = (await connected(w)).find((a) => a.action === 'connect')!;
-    const onAnswer = ((connect.endpoint as Record<string, { url: string }>[])[0]!.onAnswer).url;
+    const onAnswer = ((connect.endpoint as Record<string, { url: string }>[])[0]!.onAnswer)!.url;
     const u = new URL(onAnswer);
     const rawQueryString = `${u.search.slice(1)}&${new URLSearchParams({ from: '15125550101', to: '15125550131', uuid: LEG, conversation_uuid: CONV }).toString()}`;
     const req: CarrierVoiceRequest = { ...answerGet(), rawQueryString, query: Object.fromEntries(new URLSearchParams(rawQueryString)), headers: { authorization: `Bearer ${vonageJwt(SECRET, vonageQueryPayload(rawQueryString), claims())}` } };
