@@ -18,7 +18,6 @@
  * `st` MAC (callflow/state.ts), made with the account's state key over the caller's call id; a context that does
  * not authenticate is a 400 naming `st`, with nothing written.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType, BadRequest } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
 import type { Carrier, PlivoConfig, TelnyxConfig, VonageConfig } from '../../domain/catalog/carriers';
@@ -26,8 +25,8 @@ import type { Account } from '../../domain/catalog/types';
 import type { IngestMessage } from '../../domain/calls/events';
 import { parseForm } from '../../domain/calls/providers/twilio';
 import { parseTelnyxEvent, verifyTelnyxSignature } from '../../domain/calls/providers/telnyx';
-import { parseTexmlCallback } from '../../domain/calls/providers/texml';
-import { encodeQuery, stateMac, voiceStateKey } from '../../domain/callflow/state';
+import { parseTexmlCallback, texmlLegContext } from '../../domain/calls/providers/texml';
+import { voiceStateKey } from '../../domain/callflow/state';
 import type { CallEvent } from '../../domain/calls/events';
 import type { DialLegEvent } from './ports';
 import { parseVonageEvent, verifyVonageSignature } from '../../domain/calls/providers/vonage';
@@ -133,36 +132,29 @@ async function accept(req: CarrierWebhookRequest, deps: CarrierIngestDeps): Prom
 }
 
 /**
- * The dialled leg a TeXML `<Number>` statusCallback reports, from the query the voice URL wrote
- * (machine.ts dialVerb: `leg=dial&route&pos&target&st`); null for any other callback. The leg is the caller's call's
- * (ParentCallSid), the `st` MAC is over that call id and the context in its canonical order.
+ * The dialled leg a TeXML `<Number>` statusCallback reports, its routing context authenticated by `st`
+ * (texml.ts texmlLegContext); null for any other callback. The leg is the caller's call's (ParentCallSid).
  */
 async function texmlDialLeg(rawQuery: string, event: CallEvent, deps: CarrierIngestDeps): Promise<DialLegEvent | null> {
   const query = new URLSearchParams(rawQuery);
   if (query.get('leg') !== 'dial' || event.kind !== 'call.status' || event.parentCallId === null) return null;
-  const route = query.get('route') ?? '';
-  const pos = query.get('pos') ?? '';
-  const targetId = query.get('target') ?? '';
-  const given = query.get('st') ?? '';
-  const key = deps.callerHashKey === undefined ? null : voiceStateKey(await deps.callerHashKey(), event.accountId);
-  const canonical = encodeQuery([['leg', 'dial'], ['route', route], ['pos', pos], ['target', targetId]]);
-  if (key === null || !/^\d$/.test(pos) || !macEqual(given, stateMac(key, event.parentCallId, canonical))) {
-    throw new BadRequest('The dialled leg\'s routing context in the query is not valid.', [{ field: 'st', message: 'does not authenticate this leg for this call' }]);
+  // Without the key no context can be trusted: refused like a forged one.
+  const stateKey = deps.callerHashKey === undefined ? '' : voiceStateKey(await deps.callerHashKey(), event.accountId);
+  const context = texmlLegContext(query, event.parentCallId, stateKey);
+  if (context === null) return null;
+  if (!context.ok || stateKey === '') {
+    throw new BadRequest("The dialled leg's routing context in the query is not valid.", [{ field: 'st', message: 'does not authenticate this leg for this call' }]);
   }
   return {
     accountId: event.accountId,
     callId: event.parentCallId,
-    targetId,
-    route,
-    position: Number(pos),
+    targetId: context.targetId,
+    route: context.route,
+    position: context.position,
     status: event.status,
     durationSec: event.durationSec,
     atMs: Date.parse(event.receivedAt),
   };
-}
-
-function macEqual(given: string, want: string): boolean {
-  return given.length === want.length && timingSafeEqual(Buffer.from(given), Buffer.from(want));
 }
 
 type Parse = (ctx: { accountId: string; receivedAt: string }) => ParseOutcome;

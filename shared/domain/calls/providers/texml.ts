@@ -3,9 +3,11 @@
  * parameter names (CallSid, CallStatus, From, To, Digits, ParentCallSid) but Telnyx's ids (`v3:…`, never a Twilio
  * `CA…`) and Telnyx's STIR fields (ShakenStirAttestation, ShakenStirValidated). The call id is `telnyx:<CallSid>`;
  * the eventId names the fact (the status, and `:gather` for an IVR answer), so a redelivered request is a no-op.
- * Throws BadRequest naming every bad field, never its value (they may be phone numbers). Pure.
+ * Throws BadRequest naming every bad field, never its value (they may be phone numbers). Pure (node:crypto only).
  */
+import { timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
+import { encodeQuery, stateMac } from '../../callflow/state';
 import { BadRequest } from '../../kernel/problems';
 import { fieldErrors } from '../../kernel/errors';
 import type { CallStatus, CallStatusEvent, RecordingStatus, RecordingStatusEvent } from '../events';
@@ -187,4 +189,27 @@ export function parseTexmlCallback(params: FormParams, ctx: ParseContext): Parse
     parentCallId: p.ParentCallSid === undefined ? null : `telnyx:${p.ParentCallSid}`,
   };
   return { kind: 'event', event };
+}
+
+/** The routing context of a dialled leg's callback, as the voice URL wrote it; or why it does not authenticate. */
+export type LegContext =
+  | { readonly ok: true; readonly route: string; readonly position: number; readonly targetId: string }
+  | { readonly ok: false; readonly errors: readonly FieldIssue[] };
+
+/**
+ * The `?leg=dial&route&pos&target&st` query of a TeXML dialled leg's statusCallback (callflow/machine.ts dialVerb).
+ * Telnyx signs the body, not the URL, so the context is trusted only when `st` is the MAC, under the account's state
+ * key, of the caller's call id and the context in its canonical order (callflow/state.ts eventsPath): a context
+ * moved to another target, position or call is refused. Null: the query names no dialled leg.
+ */
+export function texmlLegContext(query: URLSearchParams, parentCallId: string, stateKey: string): LegContext | null {
+  if (query.get('leg') !== 'dial') return null;
+  const route = query.get('route') ?? '';
+  const pos = query.get('pos') ?? '';
+  const targetId = query.get('target') ?? '';
+  const want = stateMac(stateKey, parentCallId, encodeQuery([['leg', 'dial'], ['route', route], ['pos', pos], ['target', targetId]]));
+  const given = query.get('st') ?? '';
+  const authentic = /^\d$/.test(pos) && given.length === want.length && timingSafeEqual(Buffer.from(given), Buffer.from(want));
+  if (!authentic) return { ok: false, errors: [{ field: 'st', message: 'does not authenticate this leg for this call' }] };
+  return { ok: true, route, position: Number(pos), targetId };
 }
