@@ -16,8 +16,10 @@ import { SqsIngestQueue } from '../shared/adapters/calls/queue';
 import { SecretResolver } from '../shared/adapters/platform/secrets';
 import { carrierOfRoute } from '../shared/adapters/http/carrier-route';
 import { ingestCarrierWebhook, type CarrierIngestDeps } from '../shared/app/calls/carrier-ingest';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 
-const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef']);
+const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef', 'callerHashKeyRef']);
+const hashKeys = new SecretResolver();
 
 const deps: CarrierIngestDeps = {
   config: new ConfigRepo({ mainTable: config.mainTable }),
@@ -27,6 +29,10 @@ const deps: CarrierIngestDeps = {
   now: () => new Date(),
   telemetry,
   log,
+  // A TeXML dialled leg's progress (`?leg=dial…&st`): the target's lease and the routing audit, its context
+  // authenticated with the account's state key (derived from the caller-hash key).
+  legs: new RoutingRepo({ mainTable: config.mainTable }),
+  callerHashKey: () => hashKeys.resolve(config.callerHashKeyRef),
 };
 
 export const handler = middy<HttpEvent, HttpResult>()

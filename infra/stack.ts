@@ -313,6 +313,10 @@ export class CallLedgerStack extends Stack {
     grantTable(f.ingestCarrier, main, TABLES.main, DDB_READ);
     for (const sub of CARRIER_SECRETS_PATHS) grantSsmRead(f.ingestCarrier, this, config.ssmPrefix, sub);
     ingest.queue.grantSendMessages(f.ingestCarrier);
+    // … and apply a TeXML dialled leg's progress like ingestTwilio (conditional updates), its context checked with the
+    // account's state key, derived from the caller-hash key.
+    grantTable(f.ingestCarrier, main, TABLES.main, ['dynamodb:UpdateItem']);
+    grantSsmRead(f.ingestCarrier, this, config.ssmPrefix, CALLER_HASH_KEY_PARAM);
 
     // ledgerWriter: fold + rate calls (main: read/write), append ledger entries in the rating transaction,
     // archive raw batches, hand completed recordings to the fetcher, hash callers with the HMAC key.

@@ -20,6 +20,12 @@ const TelnyxWebhook = z
   .catchall(z.unknown())
   .describe('A Telnyx Call Control (Voice API v2) webhook, e.g. call.initiated, call.hangup, call.recording.saved');
 
+/** TeXML's own callbacks: Twilio's parameter names with Telnyx's ids (providers/texml.ts parseTexmlCallback). */
+const TexmlCallback = z
+  .object({ CallSid: z.string() })
+  .catchall(z.union([z.string(), z.array(z.string())]))
+  .describe("A TeXML callback (form-encoded): the application's call progress, a dialled Number's statusCallback (ParentCallSid, CallDuration) or a recordingStatusCallback (RecordingSid, RecordingStatus, RecordingUrl)");
+
 const VonageEvent = z
   .record(z.string(), z.unknown())
   .describe('A Vonage Voice API event webhook (status, uuid, conversation_uuid, …; record and input events)');
@@ -61,9 +67,20 @@ export const WEBHOOK_ROUTES: readonly RouteDoc[] = [
     method: 'ANY',
     path: '/webhooks/telnyx/{accountId}',
     fn: 'ingestCarrier',
-    summary: "Telnyx Call Control webhooks (JSON, Ed25519-signed over timestamp|body with the account's public key, 300 s tolerance). 200 (Telnyx fails over on anything else) once durable in SQS.",
+    summary:
+      "Telnyx Call Control webhooks (JSON) and TeXML callbacks (form-encoded: call progress, a dialled Number's statusCallback, recordingStatusCallback), both Ed25519-signed over timestamp|body with the account's public key, 300 s tolerance; the content type decides the parser. 200 (Telnyx fails over on anything else) once durable in SQS.",
     auth: 'signature',
     request: TelnyxWebhook,
+    requestForm: TexmlCallback,
+    // Written by the TeXML voice URL into a dialled Number's statusCallback and the recording callback (state.ts eventsPath).
+    query: {
+      leg: written('dial: the progress of a leg CallLedger dialled (never a call of its own)'),
+      route: written('The route the leg was dialled on'),
+      pos: written('The position of the dialled target in the route'),
+      target: written('The dialled target'),
+      rec: written('call or voicemail: which recording a recording status callback reports'),
+      st: written("The context's MAC (HMAC-SHA256 under the account's state key over the caller's call id and the context); required with leg=dial"),
+    },
     headers: [
       { name: 'telnyx-signature-ed25519', required: true, description: 'Base64 Ed25519 signature of `${telnyx-timestamp}|${raw body}`' },
       { name: 'telnyx-timestamp', required: true, description: 'Unix seconds; within 300 s of now either way' },

@@ -1,7 +1,8 @@
 /**
- * Use case: answer one request of a carrier's voice URL besides Twilio's — Telnyx TeXML (`POST /voice/telnyx/{accountId}`)
- * and Plivo XML (`POST /voice/plivo/{accountId}`, the application's answer_url), and every Gather, Dial and whisper
- * URL CallLedger writes under them. Only the
+ * Use case: answer one request of a carrier's voice URL besides Twilio's — Telnyx TeXML (`POST /voice/telnyx/{accountId}`),
+ * Plivo XML (`POST /voice/plivo/{accountId}`, the application's answer_url) and Vonage NCCO (`GET|POST
+ * /voice/vonage/{accountId}`, the application's answer_url; Vonage's part is voice-vonage.ts), and every Gather, Dial
+ * and whisper URL CallLedger writes under them. Only the
  * carrier's part lives here: the checks in the webhooks' order (405 method → 415 content type → 413 size → 404
  * account, or no credentials for this carrier → 403 signature → 400 body), the mapping of its request to the
  * parameters the decision reads, and the key of `st`; the decision and the answer are voice-answer.ts
@@ -24,12 +25,19 @@ import type { IngestMessage } from '../../domain/calls/events';
 import { SIGNATURE_REFUSAL_KIND, e164IfDigits, type HeaderMap, type Verification } from '../../domain/calls/providers/verdicts';
 import { voiceStateKey } from '../../domain/callflow/state';
 import { FORM_CONTENT_TYPE, MAX_WEBHOOK_BODY_BYTES } from '../calls/ingest';
-import { answerVerified, type VerifiedVoiceRequest, type VoiceAnswer, type VoiceDeps } from './voice-answer';
+import { answerVerified, type VerifiedVoiceRequest, type VoiceDeps } from './voice-answer';
+import { JSON_TYPE, answerVonageVoice, type CarrierVoiceAnswer, type VonageVoiceDeps } from './voice-vonage';
+
+export type { CarrierVoiceAnswer, VonageVoiceDeps as CarrierVoiceDeps } from './voice-vonage';
+
+/** The methods and request body type each carrier uses (Vonage's answer_url is a GET by default; its event URLs POST JSON). */
+const METHODS: Readonly<Record<'telnyx' | 'plivo' | 'vonage', readonly string[]>> = { telnyx: ['POST'], plivo: ['POST'], vonage: ['GET', 'POST'] };
+const BODY_TYPE: Readonly<Record<'telnyx' | 'plivo' | 'vonage', string>> = { telnyx: FORM_CONTENT_TYPE, plivo: FORM_CONTENT_TYPE, vonage: JSON_TYPE };
 
 const ACCOUNT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** The carriers whose voice URL this use case answers. */
-export const VOICE_CARRIERS = ['telnyx', 'plivo'] as const;
+export const VOICE_CARRIERS = ['telnyx', 'plivo', 'vonage'] as const;
 export type VoiceCarrier = (typeof VOICE_CARRIERS)[number];
 
 export interface CarrierVoiceRequest {
@@ -52,10 +60,12 @@ function headerOf(headers: HeaderMap, name: string): string | undefined {
 
 const first = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
 
-export async function answerCarrierVoice(req: CarrierVoiceRequest, deps: VoiceDeps): Promise<VoiceAnswer> {
-  if (req.method.toUpperCase() !== 'POST') throw new MethodNotAllowed(['POST']);
+export async function answerCarrierVoice(req: CarrierVoiceRequest, deps: VonageVoiceDeps): Promise<CarrierVoiceAnswer> {
+  const method = req.method.toUpperCase();
+  if (!METHODS[req.carrier].includes(method)) throw new MethodNotAllowed([...METHODS[req.carrier]]);
   const contentType = headerOf(req.headers, 'content-type');
-  if (contentType?.split(';')[0]?.trim().toLowerCase() !== FORM_CONTENT_TYPE) throw new UnsupportedMediaType(contentType, [FORM_CONTENT_TYPE]);
+  const bodyType = BODY_TYPE[req.carrier];
+  if (method === 'POST' && contentType?.split(';')[0]?.trim().toLowerCase() !== bodyType) throw new UnsupportedMediaType(contentType, [bodyType]);
   if (req.body.byteLength > MAX_WEBHOOK_BODY_BYTES) throw new PayloadTooLarge(MAX_WEBHOOK_BODY_BYTES);
 
   const accountId = req.accountId;
@@ -63,6 +73,7 @@ export async function answerCarrierVoice(req: CarrierVoiceRequest, deps: VoiceDe
   // An account that has not configured this carrier answers as an unknown one, as its webhooks do.
   if (accountId === undefined || account === null || account[req.carrier] === undefined) throw new NotFound('No such account.');
 
+  if (req.carrier === 'vonage') return answerVonageVoice({ ...req, accountId, account }, deps);
   const verification = await verify(req, account, deps);
   if (!verification.ok) {
     if (SIGNATURE_REFUSAL_KIND[verification.code] === 'misconfigured') throw new ServiceUnavailable(60, `The account's ${req.carrier} credentials cannot be used; retry later.`);

@@ -21,6 +21,15 @@ const PlivoVoiceRequest = z
   .catchall(z.union([z.string(), z.array(z.string())]))
   .describe('Plivo call request parameters (CallUUID, From, To without +, CallStatus, Direction; Digits from a GetInput; DialStatus from a Dial action)');
 
+/** What Vonage sends to an answer_url (POST: JSON; GET: the same fields in the query) and to the eventUrls CallLedger writes. */
+const VonageVoiceRequest = z
+  .object({ conversation_uuid: z.string() })
+  .catchall(z.unknown())
+  .describe('Vonage voice request fields: from, to (without +), uuid, conversation_uuid; dtmf {digits, timed_out} from an input; status, direction, duration of the connected leg from a connect');
+
+/** An NCCO: the actions Vonage runs in order (render/ncco.ts). */
+const Ncco = z.array(z.object({ action: z.string() }).catchall(z.unknown())).describe('An NCCO: talk, stream, input, record and connect actions');
+
 /** A state parameter as documented: the function's own parser (parseState) judges its value. */
 const state = (description: string) => rule({ type: 'string' }, (raw) => ({ ok: true, value: raw })).with({ description });
 
@@ -78,6 +87,23 @@ export const VOICE_ROUTES: readonly RouteDoc[] = [
       { name: 'X-Plivo-Signature-V3-Nonce', required: true, description: 'The nonce signed with the request' },
     ],
     responses: { 200: { description: 'Plivo XML', text: { 'application/xml': 'A Plivo <Response> document' } } },
+    problems: [400, 403, 404, 405, 413, 415, 503],
+  }),
+  externalRoute({
+    method: 'ANY',
+    anyMethods: ['get', 'post'],
+    path: '/voice/vonage/{accountId}',
+    fn: 'voiceCarrier',
+    summary:
+      "Vonage's answer_url (GET by default, or POST JSON) and the eventUrls CallLedger writes into its NCCO (an input's answer, a synchronous connect's leg states, the endpoint's onAnswer whisper): the same admission and routing decision as Twilio's, answered as NCCO JSON. A failed leg (busy, rejected, unanswered, timeout, failed) is answered with the next NCCO; any other leg state 204. Verified as Vonage's signed callbacks (payload_hash of the body, or of the query as JSON for a GET); the state carries `st`. Set ?step=fallback as the application's fallback_answer_url",
+    auth: 'signature',
+    request: VonageVoiceRequest,
+    query: {
+      ...STATE_QUERY,
+      st: state("The state's MAC (HMAC-SHA256 under the account's state key over the call id and the state); required with a step other than fallback"),
+    },
+    headers: [{ name: 'Authorization', required: true, description: 'Bearer JWT (HS256, the signature secret) whose payload_hash is the SHA-256 of the raw body (POST) or of the query parameters as JSON (GET)' }],
+    responses: { 200: { description: 'NCCO', schema: Ncco }, 204: { description: "A connected leg's state that takes no NCCO (started, ringing, answered, completed): recorded" } },
     problems: [400, 403, 404, 405, 413, 415, 503],
   }),
 ];

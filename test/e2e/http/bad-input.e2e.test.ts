@@ -113,6 +113,7 @@ function cases(): Record<string, RouteCase> {
     'POST /voice/twilio/{accountId}': { params: { accountId: ACME.accountId } },
     'POST /voice/telnyx/{accountId}': { params: { accountId: ACME.accountId } },
     'POST /voice/plivo/{accountId}': { params: { accountId: ACME.accountId } },
+    'ANY /voice/vonage/{accountId}': { params: { accountId: ACME.accountId } },
     'PUT /v1/targets/{targetId}': {
       params: { targetId: 'target-new' },
       json: { name: 'Austin office', destination: { kind: 'number', e164: '+15125550111' } },

@@ -11,9 +11,16 @@
  * - recording the connected call is a `record` action before the `connect` (`split: conversation`, two channels for
  *   `dual`); it starts when the action runs, so on Vonage it also holds the ringing.
  * - hangup and reject end the NCCO (Vonage has no decline: its answer webhook is sent once the call is answered).
+ * - numbers are held to the ranges Vonage documents (vocabulary.ts NCCO_RANGES: an input waits at most 10 s and takes
+ *   at most 20 digits, a connect lasts at most 7200 s, a record's timeOut is 3–7200 s); no custom `ringbackTone` is
+ *   written (a flow names no ringback audio: the caller hears Vonage's own).
  */
 import type { SpokenVerb, Verb } from '../instructions';
 import { absolute } from './twiml';
+import { NCCO_RANGES } from './vocabulary';
+
+/** A number held to the range Vonage documents for its field (a longer IVR time-out is Vonage's 10 s, not an invalid NCCO). */
+const within = ([min, max]: readonly [number, number], n: number): number => Math.min(max, Math.max(min, n));
 
 export type NccoAction = Record<string, unknown>;
 
@@ -37,7 +44,7 @@ function actions(v: Verb, baseUrl: string): NccoAction[] | 'end' {
         {
           action: 'input',
           type: ['dtmf'],
-          dtmf: { maxDigits: v.numDigits, timeOut: v.timeoutSec, submitOnHash: false },
+          dtmf: { maxDigits: within(NCCO_RANGES['input.dtmf.maxDigits'], v.numDigits), timeOut: within(NCCO_RANGES['input.dtmf.timeOut'], v.timeoutSec), submitOnHash: false },
           eventUrl: [url(v.action)],
           eventMethod: 'POST',
         },
@@ -65,7 +72,7 @@ function actions(v: Verb, baseUrl: string): NccoAction[] | 'end' {
           action: 'connect',
           from: plain(v.trackingNumber),
           timeout: v.ringTimeoutSec,
-          limit: v.timeLimitSec,
+          limit: within(NCCO_RANGES['connect.limit'], v.timeLimitSec),
           ...(v.action === null ? {} : { eventType: 'synchronous' }),
           eventUrl: [url(v.action ?? v.statusCallback)],
           eventMethod: 'POST',
@@ -80,7 +87,7 @@ function actions(v: Verb, baseUrl: string): NccoAction[] | 'end' {
           format: 'mp3',
           endOnKey: '#',
           endOnSilence: 5,
-          timeOut: Math.max(3, v.maxLengthSec),
+          timeOut: within(NCCO_RANGES['record.timeOut'], v.maxLengthSec),
           beepStart: true,
           eventUrl: [url(v.recordingStatusCallback)],
           eventMethod: 'POST',

@@ -151,3 +151,14 @@ export const NCCO_NESTED: Readonly<Record<string, readonly string[]>> = {
   'endpoint:sip': ['type', 'uri', 'headers'],
   onAnswer: ['url', 'ringbackTone'],
 };
+
+/** The numeric ranges Vonage documents for the NCCO fields CallLedger writes (CALL-FLOW.md §3.3), `action.field`. */
+export const NCCO_RANGES = {
+  'input.dtmf.timeOut': [0, 10],
+  'input.dtmf.maxDigits': [1, 20],
+  'connect.timeout': [1, 7200],
+  'connect.limit': [1, 7200],
+  'record.timeOut': [3, 7200],
+  'record.endOnSilence': [3, 10],
+  'record.channels': [1, 32],
+} as const satisfies Readonly<Record<string, readonly [number, number]>>;

@@ -38,6 +38,7 @@ import {
   refusedFields,
   secondsBetween,
   utf8Text,
+  type FieldIssue,
   type HeaderMap,
   type ParseContext,
   type ParseOutcome,
@@ -364,4 +365,97 @@ function input(obj: Record<string, unknown>, ctx: ParseContext): ParseOutcome {
     parentCallId: null,
   };
   return { kind: 'event', event };
+}
+
+// ------------------------------------------------------------------------------------------------ voice URL
+
+/**
+ * What Vonage signs of a GET request (its answer_url's default method): no body, so `payload_hash` is the SHA-256 of
+ * the query's parameters as a JSON object, in the order they were sent, without whitespace (Vonage's support
+ * guide on verifying Voice API webhooks). A repeated parameter keeps its last value, as a JSON object would.
+ */
+export function vonageQueryPayload(rawQuery: string): string {
+  const obj: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(rawQuery)) obj[k] = v;
+  return JSON.stringify(obj);
+}
+
+const VoiceRequest = z.object({
+  conversation_uuid: id,
+  uuid: id.nullish(),
+  from: party,
+  to: party,
+  status: z.string().max(32).nullish(),
+  direction: z.enum(['inbound', 'outbound']).nullish(),
+  duration: seconds,
+  dtmf: z
+    .object({
+      digits: z.string().max(128).regex(/^[0-9*#]*$/, 'must contain only 0-9, * and #').nullish(),
+      timed_out: z.union([z.boolean(), z.enum(['true', 'false'])]).nullish(),
+    })
+    .nullish(),
+});
+
+/** A Vonage voice request (the answer webhook, an `input`'s or a `connect`'s eventUrl, an `onAnswer` url), read. */
+export interface VonageVoiceRequest {
+  /** The conversation that joins the caller to the legs CallLedger connects: the call (`vonage:<conversation_uuid>`). */
+  readonly conversationUuid: string;
+  readonly uuid: string | null;
+  /** E.164 (Vonage sends numbers without `+`). */
+  readonly from: string;
+  readonly to: string;
+  /** The leg's status on a connect's event; null on the answer webhook and an input's event. */
+  readonly status: string | null;
+  readonly durationSec: number | null;
+  /** The keys pressed for an `input` ('' when it timed out). */
+  readonly digits: string;
+}
+
+export type VonageVoiceParse = { readonly ok: true; readonly request: VonageVoiceRequest } | { readonly ok: false; readonly errors: readonly FieldIssue[] };
+
+/** Reads a voice request's fields from its JSON body (POST) or its query (GET); names every bad field, never its value. */
+export function parseVonageVoiceRequest(fields: unknown): VonageVoiceParse {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return { ok: false, errors: [{ field: '(body)', message: 'must be a JSON object' }] };
+  const parsed = VoiceRequest.safeParse(fields);
+  if (!parsed.success) return { ok: false, errors: fieldIssues(parsed.error.issues) };
+  const r = parsed.data;
+  const duration = r.duration === null || r.duration === undefined || r.duration === '' ? null : Number(r.duration);
+  return {
+    ok: true,
+    request: {
+      conversationUuid: r.conversation_uuid,
+      uuid: r.uuid ?? null,
+      from: e164IfDigits(r.from ?? ''),
+      to: e164IfDigits(r.to ?? ''),
+      status: r.status ?? null,
+      durationSec: duration,
+      digits: r.dtmf?.digits ?? '',
+    },
+  };
+}
+
+/**
+ * The incoming call as the ledger's event, from the answer webhook: the inbound leg (`vonage:<conversation_uuid>`, as
+ * its event_url events name it) ringing at the voice URL. Its eventId is its own (`:answer`): the event_url's
+ * `ringing` is a separate delivery of a nearby fact, and the answer's arrival is when CallLedger served the prompt.
+ */
+export function vonageAnswerEvent(r: VonageVoiceRequest, ctx: ParseContext): CallStatusEvent {
+  const b = common(`vonage:${r.conversationUuid}`, ctx, null);
+  return {
+    ...b,
+    kind: 'call.status',
+    eventId: `${b.callId}:status:ringing:answer`,
+    status: 'ringing',
+    direction: 'inbound',
+    from: r.from,
+    to: r.to,
+    durationSec: null,
+    answeredBy: null,
+    stirVerstat: null,
+    digits: null,
+    fromState: null,
+    fromZip: null,
+    fromCountry: null,
+    parentCallId: null,
+  };
 }
