@@ -379,8 +379,11 @@ export async function startHttpAdapter(opts: HttpAdapterOptions): Promise<HttpAd
     res.writeContinue();
     server.emit('request', req, res);
   });
-  // Keep-alive clients (benchmarks) must not hold stop() open.
-  server.keepAliveTimeout = 5000;
+  // Idle keep-alive connections are closed after 65 s (API Gateway keeps them 60 s for its clients), not Node's 5 s:
+  // a client that reuses a connection just as the server closes it gets ECONNRESET, and with a 5 s timeout a test's
+  // first request after a few seconds' pause (a slow machine, the previous test's teardown) met that race. stop()
+  // closes every connection, so keep-alive clients (benchmarks) never hold it open.
+  server.keepAliveTimeout = 65_000;
 
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);
