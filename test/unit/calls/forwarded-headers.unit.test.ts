@@ -15,7 +15,7 @@ import { parsePlivoEvent } from '../../../shared/domain/calls/providers/plivo';
 import { parseTelnyxEvent } from '../../../shared/domain/calls/providers/telnyx';
 import { parseForm, parseTwilioEvent } from '../../../shared/domain/calls/providers/twilio';
 import type { ParseOutcome } from '../../../shared/domain/calls/providers/verdicts';
-import { parseVonageEvent } from '../../../shared/domain/calls/providers/vonage';
+import { parseVonageEvent, parseVonageVoiceRequest, vonageAnswerEvent } from '../../../shared/domain/calls/providers/vonage';
 import { readFileSync } from 'node:fs';
 
 const ctx = { accountId: 'acme-roofing', receivedAt: '2026-11-24T15:10:00.500Z' };
@@ -71,6 +71,16 @@ describe('each carrier’s form of the INVITE’s custom SIP headers', () => {
   it('Vonage: SipHeader_X-… keys', () => {
     const body = { ...JSON.parse(fixtureBody('vonage', 'started.json')), 'SipHeader_X-PH-RetreaverUUID': UUID, 'SipHeader_X-Count': 3 };
     expect(statusEvent(parseVonageEvent(JSON.stringify(body), ctx)).forwarded).toEqual({ 'x-ph-retreaveruuid': UUID });
+  });
+
+  it('Vonage voice URL: the answer webhook (where Vonage passes the INVITE\'s headers) carries them onto the incoming call', () => {
+    const answer = { to: '15125550101', from: '12065550123', uuid: 'aaaaaaaa-1111-2222-3333-444444444444', conversation_uuid: 'CON-bbbbbbbb-1111-2222-3333-444444444444', 'SipHeader_X-PH-RetreaverUUID': UUID };
+    const parsed = parseVonageVoiceRequest(answer);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(vonageAnswerEvent(parsed.request, ctx).forwarded).toEqual({ 'x-ph-retreaveruuid': UUID });
+    const plain = parseVonageVoiceRequest({ ...answer, 'SipHeader_X-PH-RetreaverUUID': undefined });
+    expect(plain.ok && 'forwarded' in vonageAnswerEvent(plain.request, ctx)).toBe(false);
   });
 
   it('every carrier gives the same map for the same header', () => {

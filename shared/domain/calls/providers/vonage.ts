@@ -22,7 +22,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as z from 'zod';
 import type { CallStatus, CallStatusEvent, RecordingStatusEvent } from '../events';
-import { headerParams, withForwarded } from '../forwarded';
+import { forwardedField, headerParams, withForwarded } from '../forwarded';
 import {
   PROVIDER_ID,
   SIGNATURE_TOLERANCE_SEC,
@@ -409,6 +409,8 @@ export interface VonageVoiceRequest {
   readonly durationSec: number | null;
   /** The keys pressed for an `input` ('' when it timed out). */
   readonly digits: string;
+  /** Custom SIP headers of the incoming call (`SipHeader_X-…`), as [header, value]: a network's call id rides here. */
+  readonly sipHeaders: readonly (readonly [string, unknown])[];
 }
 
 export type VonageVoiceParse = { readonly ok: true; readonly request: VonageVoiceRequest } | { readonly ok: false; readonly errors: readonly FieldIssue[] };
@@ -430,6 +432,7 @@ export function parseVonageVoiceRequest(fields: unknown): VonageVoiceParse {
       status: r.status ?? null,
       durationSec: duration,
       digits: r.dtmf?.digits ?? '',
+      sipHeaders: headerParams(fields as Record<string, unknown>, 'SipHeader_'),
     },
   };
 }
@@ -457,5 +460,7 @@ export function vonageAnswerEvent(r: VonageVoiceRequest, ctx: ParseContext): Cal
     fromZip: null,
     fromCountry: null,
     parentCallId: null,
+    // The answer webhook is where Vonage passes the INVITE's custom headers: a forwarding network's call id.
+    ...forwardedField(r.sipHeaders, r.from),
   };
 }
