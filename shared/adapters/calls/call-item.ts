@@ -30,6 +30,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { TERMINAL_STATUSES, type CallEvent, type CallStatus, type CallStatusEvent, type RecordingStatus, type RecordingStatusEvent } from '../../domain/calls/events';
+import { LEG_SLOT_SEPARATOR } from '../../domain/calls/fold';
 import { recordedRating, type RatingDecision, type RatingFacts, type ReasonCode, type RecordedRating, type RecordedRatingInputs } from '../../domain/rating/decision';
 import type { CapRefusal } from '../../domain/pilots/caps';
 import type { CallerNumberClass, CallerTraits } from '../../domain/quality/caller-traits';
@@ -152,17 +153,19 @@ function field<T>(stored: Stored, key: string): T | null {
 
 /** The event stored in slot `attr` (value as unmarshalled), on the call `callId` of account `accountId`. */
 export function decodeSlot(attr: string, stored: Stored, accountId: string, callId: string): CallEvent {
+  // A completed leg's slot names the leg (fold.ts slotName): the event is the leg's own, as it was parsed.
+  const leg = attr.startsWith('c_') ? attr.split(LEG_SLOT_SEPARATOR)[1] : undefined;
   const base = {
     provider: (field<string>(stored, 'w') ?? providerOf(callId)) as CallEvent['provider'],
     accountId,
-    callId,
+    callId: leg ?? callId,
     ...decodeTimes(stored),
     sequenceNumber: field<number>(stored, 'q'),
   };
   if (attr.startsWith('s_') || attr.startsWith('c_')) {
-    // `c_<status>`: a child leg's status event (fold.ts isChildLeg), which carries its parentCallId.
+    // `c_<status>[__<leg>]`: a child leg's status event (fold.ts isChildLeg), which carries its parentCallId.
     // `s_<status>[_gather][_amd]`: the suffixes name the event (fold.ts slotName), not the status.
-    const status = (attr.startsWith('s_') ? attr.replace(/(_gather)?(_amd)?$/, '') : attr).slice(2) as CallStatus;
+    const status = (attr.startsWith('s_') ? attr.replace(/(_gather)?(_amd)?$/, '') : attr.split(LEG_SLOT_SEPARATOR)[0]!).slice(2) as CallStatus;
     const fields = Object.fromEntries(STATUS_FIELDS.map(([name, key]) => [name, field(stored, key)]));
     // No longer stored: ''. A clear `f` (written before) or one a deletion request removed: read as it is.
     const from = typeof stored.f === 'string' ? stored.f : '';

@@ -295,9 +295,10 @@ async function commitAttempt(
 
 /**
  * What a rating leaves to its caller. `awaitingTalk`: this writer committed a rating below the buffer on basis `talk`
- * before any dialled leg had ended (its talk time unknown). A leg that ends concurrently may have been stored after
- * this rating read the item and re-rated nothing (the call was not rated yet), so the caller looks again once
- * (processCall): between the two writers one of them always sees both the leg and the rating.
+ * with the legs it had in hand: none ended (talk unknown), or only some (a busy leg's 0 s, while the next target's
+ * 187 s is in another writer's batch). A leg stored concurrently may have been stored after this rating read the item
+ * and re-rated nothing (the call was not rated yet), so the caller looks again once (processCall): between the two
+ * writers one of them always sees both the leg and the rating. The look is one consistent read when nothing changed.
  */
 export interface RateResult {
   readonly awaitingTalk: boolean;
@@ -330,7 +331,7 @@ export async function rate(terminal: CallStatusEvent, events: readonly CallEvent
           termsVersion: decision.termsVersion,
         });
         await endReservation(terminal, deps);
-        return { awaitingTalk: mode.rerate === undefined && facts.ctx.terms?.durationBasis === 'talk' && facts.call.talkSec === null && decision.reasons.includes('below_buffer') };
+        return { awaitingTalk: mode.rerate === undefined && facts.ctx.terms?.durationBasis === 'talk' && decision.reasons.includes('below_buffer') };
       case 'already_rated':
         // A re-rating lost to another (the rating it read is gone): that one stands.
         if (mode.rerate !== undefined) return SETTLED;

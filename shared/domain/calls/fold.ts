@@ -33,13 +33,22 @@ export interface CallView {
   readonly eventIds: readonly string[];
 }
 
-/** The DynamoDB attribute that holds this event on the call item (one slot per distinct event). */
+/**
+ * The DynamoDB attribute that holds this event on the call item (one slot per distinct event). A dialled leg's
+ * `completed` has a slot per leg (`c_completed__<leg's call id>`): talk time is the longest completed leg, and a call
+ * can have several (a leg reported busy and then completed with 0 s, as Vonage and TeXML report it; a whisper the agent
+ * declined, then the next target), so with one slot for all the first to arrive would decide, 0 s as well as 187 s.
+ * The leg's other statuses keep one slot each (`c_<status>`): they measure nothing.
+ */
 export function slotName(event: CallEvent): string {
-  if (isChildLeg(event)) return `c_${event.status}`;
+  if (isChildLeg(event)) return event.status === 'completed' ? `c_completed${LEG_SLOT_SEPARATOR}${event.callId}` : `c_${event.status}`;
   return event.kind === 'call.status'
     ? `s_${event.status}${event.digits !== null ? '_gather' : ''}${isDetection(event) ? '_amd' : ''}`
     : `r_${event.recordingId}_${event.recordingStatus}`;
 }
+
+/** Between a completed leg's slot prefix and the leg's call id (a status never contains it). */
+export const LEG_SLOT_SEPARATOR = '__';
 
 /**
  * A machine-detection result reported apart from the call's end (Telnyx `call.machine.detection.ended`, Vonage

@@ -4,8 +4,8 @@
  * - after a full credit, the calls that were `duplicate_caller` only because of the credited call are re-rated in
  *   start order: the first bills (a new charge), later ones become its duplicates; repeating the resolve changes
  *   nothing; a partial credit re-rates nothing;
- * - talk time (durationBasis `talk`): the dialled child leg's duration, whichever of the parent's and the leg's
- *   final events arrives first; a leg that ends after the parent was rated re-rates it, once.
+ * - talk time (durationBasis `talk`): the dialled child leg's duration (the longest of several), whichever of the
+ *   parent's and the legs' final events arrives first; a leg that ends after the parent was rated re-rates it, once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configItems } from '../../../shared/adapters/calls/main-repo';
@@ -185,6 +185,43 @@ describe('talk time from the dialled leg (durationBasis talk)', () => {
     const { failedMessageIds } = await processIngestBatch(records(parent.events), { ...env.writerDeps, calls });
     expect(failedMessageIds).toEqual([]);
     expect(raced).toBe(true);
+    expect(await rating(parent.callId)).toMatchObject({ billable: true, amountCents: 3000, reasons: [] });
+    expect((await charges(t)).map((c) => c.callId)).toEqual([parent.callId]);
+  });
+
+  it('a busy leg (0 s) rated with the parent while the answered leg is stored by another writer: the parent looks again', async () => {
+    const t = await talkTenant();
+    const { parent, leg } = callWithLeg(t, 200, 100);
+    // The first target's leg: reported completed with 0 s (Vonage, TeXML report a busy leg so). Known talk, but not all.
+    const busy = { ...leg, callId: `twilio:CA${hex32()}`, durationSec: 0 } satisfies CallStatusEvent;
+    const busyLeg = { ...busy, eventId: `${busy.callId}:status:completed` };
+    let raced = false;
+    const calls = Object.create(env.writerDeps.calls) as typeof env.writerDeps.calls;
+    calls.getCall = async (callId, options) => {
+      const read = await env.writerDeps.calls.getCall(callId, options);
+      if (!raced && callId === parent.callId) {
+        raced = true;
+        await process([leg]);
+      }
+      return read;
+    };
+    const { failedMessageIds } = await processIngestBatch(records([...parent.events, busyLeg]), { ...env.writerDeps, calls });
+    expect(failedMessageIds).toEqual([]);
+    expect(raced).toBe(true);
+    expect(await rating(parent.callId)).toMatchObject({ billable: true, amountCents: 3000, reasons: [] });
+    expect((await rating(parent.callId)).recorded?.talkSec).toBe(100);
+    expect((await charges(t)).map((c) => c.callId)).toEqual([parent.callId]);
+  });
+
+  it('rated on a busy leg (0 s), then the answered leg delivered with a redelivered terminal of the call: re-rated on the talk time', async () => {
+    const t = await talkTenant();
+    const { parent, leg } = callWithLeg(t, 200, 100);
+    const busy = { ...leg, callId: `twilio:CA${hex32()}`, durationSec: 0 } satisfies CallStatusEvent;
+    const busyLeg = { ...busy, eventId: `${busy.callId}:status:completed` };
+    await process([...parent.events, busyLeg]);
+    expect((await rating(parent.callId)).reasons).toEqual(['below_buffer']);
+    const terminal = parent.events.find((e) => e.status === 'completed')!;
+    await process([terminal, leg]);
     expect(await rating(parent.callId)).toMatchObject({ billable: true, amountCents: 3000, reasons: [] });
     expect((await charges(t)).map((c) => c.callId)).toEqual([parent.callId]);
   });
