@@ -34,6 +34,7 @@ import { BadRequest } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
 import { pilotForCall, type CapRefusal, type PilotMatch } from '../../domain/pilots/caps';
 import { admit, type AdmissionDecision, type AdmissionInput } from '../../domain/routing/admission';
+import { answerKey } from '../../domain/routing/audit';
 import { planRoute } from '../../domain/routing/order';
 import { reserve } from '../../domain/routing/reservations';
 import { callerGeoOf, type Target, type TargetFacts } from '../../domain/routing/targets';
@@ -271,6 +272,7 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
       audit: out.audit,
       flowVersion: flow?.version ?? null,
       trackingNumber: loaded.ctx.trackingNumber,
+      requestKey: answerKey(step),
     });
     // A reservation is taken before the lease: it stands whatever the lease's fate (the next target, or a release below).
     if (reservation !== null && (result.ok || result.failed === 'lease')) {
