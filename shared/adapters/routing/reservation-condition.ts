@@ -18,7 +18,9 @@
  *   the money back in the same conditional update (`attribute_exists(reservations.<callId>.amountCents)`), so a
  *   settle, a release and the sweep's expiry racing each other give it back exactly once. Only LIVE reservations are
  *   in the map: an ended one is removed, so the counter item stays as small as the calls in progress (each entry
- *   ≈ 60 B) and every update of it costs what the live calls weigh, not the pilot's history. Taking one is a single-item
+ *   ≈ 80 B) and every update of it costs what the live calls weigh, not the pilot's history. The calls in progress are
+ *   themselves bounded by the caps (heldCents ≤ spendCap: at most spendCap / price live entries; heldCalls ≤
+ *   maxBillableCalls), so the item is bounded by the pilot's terms (400 KB ≈ 5,000 calls in progress). Taking one is a single-item
  *   conditional update (plus the day item, in one transaction, for a pilot with a daily cap): concurrent calls of one
  *   pilot serialise on the item instead of cancelling each other's transactions (TransactionConflict), which under 64
  *   calls at once cost more than the answer's budget.

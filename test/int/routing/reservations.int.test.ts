@@ -12,6 +12,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoutingRepo } from '../../../shared/adapters/routing/routing-repo';
+import { sweepDeps } from '../../../shared/adapters/routing/deps';
 import { reservationKey } from '../../../shared/adapters/routing/reservation-condition';
 import { counterUpdates } from '../../../shared/adapters/pilots/counter-condition';
 import { mainKeys } from '../../../shared/adapters/calls/keys';
@@ -253,7 +254,12 @@ describe('the sweep of expired reservations', () => {
     expect(await commitAdmission(p, newCallId(), AT + 60_000)).toEqual({ ok: false, failed: 'reservation', refusal: 'spend_cap' });
     // Not yet expired: nothing to do.
     expect(await sweep([p], AT + HOLD_MS - 1)).toMatchObject({ live: 1, expired: 0 });
-    expect(await sweep([p], AT + HOLD_MS)).toMatchObject({ pilots: 1, live: 1, expired: 1, endedElsewhere: 0, failed: 0 });
+    // As functions/sweep-reservations.ts composes it: the live pilots from the pilot registry.
+    await env.clients.dynamodb.send(new PutItemCommand({ TableName: env.names.mainTable, Item: marshall({ pk: 'PILOTS', sk: `${ACCOUNT}#${p.pilotId}`, accountId: ACCOUNT, pilotId: p.pilotId, endsAt: p.endsAt }) }));
+    const composed = sweepDeps({ mainTable: env.names.mainTable }, { client: env.clients.dynamodb, now: () => new Date(AT + HOLD_MS) });
+    const summary = await sweepReservations(composed);
+    expect(summary.failed).toBe(0);
+    expect(summary.expired).toBe(1);
     expect(await counter(p)).toMatchObject({ heldCents: 0, heldCalls: 0, reservations: {} });
     expect(await pointer(abandoned)).toMatchObject({ state: 'expired', amountCents: PRICE });
     expect(await admit(p, newCallId(), AT + HOLD_MS + 1)).toBe(true);
