@@ -7,12 +7,20 @@
  *  - `target lease`: a direct flow (no IVR) to one target with a concurrency cap far above the calls offered, so
  *    the answer path is admission + the target's lease + the routing record;
  *  - `lease + pilot reservation`: the same, the campaign in a pilot whose cap outlasts the run, so each admitted
- *    call also reserves in the pilot's counter (one hot item, as in production).
+ *    call also reserves in the pilot's counter (one hot item, as in production). No call of the run ends, so the
+ *    counter item grows by one live entry (≈ 80 B) per admitted call over the run: its updates cost what the calls in
+ *    progress weigh (an ended call's entry is removed, reservation-condition.ts), the worst case of a pilot's peak.
+ *  - `… after 1,000 ended calls`: the same, the pilot having already had 1,000 calls reserved and released (through
+ *    the production adapter, before the warm-up): what a pilot's counter looks like a few days in. It costs each
+ *    update what the counter item weighs, so this is where keeping ended reservations in it would show.
  * DynamoDB requests are counted by the repositories' own accounting (ddbStats) over the measured window only.
  */
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { putVoiceTarget, voiceFlow, voicePilot, voiceTarget, writeVoiceCampaign } from '../events/demo-voice';
+import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
+import { reserve } from '../shared/domain/routing/reservations';
+import type { PilotTerms } from '../shared/domain/pilots/caps';
 import { ddbStats } from '../shared/adapters/platform/aws';
 import { twilioSignature } from '../shared/domain/calls/providers/twilio';
 import { distribution, percentile, round, type Distribution } from './instrument';
@@ -106,18 +114,40 @@ function statusCounts(samples: readonly LoadSample[]): Record<string, number> {
   return out;
 }
 
-/** Writes the two configurations; their tracking numbers, by label. */
+/** Calls a pilot had before the third configuration's run, each reserved then released. */
+const HISTORY_CALLS = 1000;
+
+/** `calls` reservations of `pilot` taken and released, as the voice answer and the rating do. */
+async function pilotHistory(s: VoiceSetup, pilot: PilotTerms, calls: number): Promise<void> {
+  const repo = new RoutingRepo({ mainTable: s.mainTable, client: s.dynamodb });
+  const nowMs = Date.now();
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < calls; i = next++) {
+      const callId = `twilio:${callSid()}`;
+      const write = reserve(pilot, callId, 1, nowMs, { ringSec: 30, maxCallSec: 3600, settleGraceSec: 600 });
+      await repo.commit({ accountId: s.accountId, callId, atMs: nowMs, reservation: { pilot, write }, lease: null, admission: null, audit: [], flowVersion: 1, trackingNumber: '+17375550100', requestKey: 'history' });
+      await repo.releaseReservation(s.accountId, pilot.pilotId, write.reservation!, nowMs);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/** Writes the three configurations; their tracking numbers, by label. */
 async function configure(s: VoiceSetup, run: string, calls: number): Promise<Record<string, string>> {
   const nowMs = Date.now();
   const targetId = `bench-voice-${run}`;
   await putVoiceTarget(s, voiceTarget(s.accountId, targetId, '+17375550199', { concurrencyCap: TARGET_CAP }));
-  const digits = randomBytes(2).readUInt16BE(0) % 4000;
-  const numbers = { lease: `+1737556${String(digits * 2).padStart(4, '0')}`, pilot: `+1737556${String(digits * 2 + 1).padStart(4, '0')}` };
+  const digits = randomBytes(2).readUInt16BE(0) % 3000;
+  const numbers = { lease: `+1737556${String(digits * 3).padStart(4, '0')}`, pilot: `+1737556${String(digits * 3 + 1).padStart(4, '0')}`, history: `+1737556${String(digits * 3 + 2).padStart(4, '0')}` };
   const flow = { ...voiceFlow([targetId], false), greeting: null };
   await writeVoiceCampaign(s, { accountId: s.accountId, campaignId: `bv-lease-${run}`, publisherId: `pub-bv-lease-${run}`, number: numbers.lease, flow });
   const pilot = voicePilot(`bench-pilot-${run}`, `pub-bv-pilot-${run}`, calls * 10, s.timeZone, nowMs);
   await writeVoiceCampaign(s, { accountId: s.accountId, campaignId: `bv-pilot-${run}`, publisherId: pilot.publisherIds[0]!, number: numbers.pilot, flow, pilot });
-  return { 'target lease': numbers.lease, 'lease + pilot reservation': numbers.pilot };
+  const older = voicePilot(`bench-pilot-h-${run}`, `pub-bv-pilot-h-${run}`, calls * 10, s.timeZone, nowMs);
+  await writeVoiceCampaign(s, { accountId: s.accountId, campaignId: `bv-pilot-h-${run}`, publisherId: older.publisherIds[0]!, number: numbers.history, flow, pilot: older });
+  await pilotHistory(s, older, HISTORY_CALLS);
+  return { 'target lease': numbers.lease, 'lease + pilot reservation': numbers.pilot, [`lease + pilot reservation, after ${HISTORY_CALLS} ended calls`]: numbers.history };
 }
 
 /** Phase V: warm-up (closed loop), then each configuration at `ratePerSec` for `seconds`. */
@@ -156,7 +186,9 @@ export async function voiceBench(s: VoiceSetup, ratePerSec: number, seconds: num
     };
     const l = figures.latencyFromDueMs;
     log(`   answers: ${Object.entries(figures.answers).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
-    log(`   ${admitted}/${samples.length} admitted; p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms; ${figures.dynamodbRequestsPerAdmittedCall} DynamoDB requests per admitted call`);
+    log(
+      `   ${admitted}/${samples.length} admitted; p50 ${l.p50} ms, p95 ${l.p95} ms, p99 ${l.p99} ms, max ${l.max} ms; per admitted call ${figures.dynamodbRequestsPerAdmittedCall} DynamoDB requests, ${figures.writeUnitsPerAdmittedCall} WCU`,
+    );
     out.push(figures);
   }
   return out;

@@ -70,7 +70,7 @@ export interface BucketDef {
   readonly objectLock?: { readonly mode: 'GOVERNANCE' | 'COMPLIANCE'; readonly retentionDays: number };
 }
 
-export type FunctionId = 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'networkSettle' | 'voiceTwilio' | 'voiceCarrier' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'aggregator' | 'qualityPass';
+export type FunctionId = 'ingestTwilio' | 'ingestCarrier' | 'ingestNetwork' | 'networkSettle' | 'voiceTwilio' | 'voiceCarrier' | 'ledgerWriter' | 'recordingFetcher' | 'api' | 'ledgerSealer' | 'pilotWorkflow' | 'enforceCaps' | 'sweepReservations' | 'aggregator' | 'qualityPass';
 
 export interface FunctionDef {
   readonly id: FunctionId;
@@ -240,6 +240,8 @@ export const FUNCTIONS = {
   // reconciles, closes and reports live pilots every minute (shared/app/pilots/tasks.ts).
   pilotWorkflow: { id: 'pilotWorkflow', entry: 'functions/pilot-workflow.ts', memoryMb: 512, timeoutSec: 60 },
   enforceCaps: { id: 'enforceCaps', entry: 'functions/enforce-caps.ts', memoryMb: 512, timeoutSec: 50, schedule: { rateMinutes: 1 } },
+  // Pilot reservations whose calls were never rated end once expired, so their money is admitted again (shared/app/routing/sweep-reservations.ts).
+  sweepReservations: { id: 'sweepReservations', entry: 'functions/sweep-reservations.ts', memoryMb: 512, timeoutSec: 50, schedule: { rateMinutes: 1 } },
   // The cross-call quality pass (repeat_caller, velocity, coached_ivr flags on stored calls; flags only),
   // hourly over every registered account (shared/app/quality/quality-pass.ts).
   qualityPass: { id: 'qualityPass', entry: 'functions/quality-pass.ts', memoryMb: 1024, timeoutSec: 300, schedule: { rateMinutes: 60 } },

@@ -429,6 +429,12 @@ export class CallLedgerStack extends Stack {
     grantPartitionItems(f.qualityPass, main, TABLES.main, ['dynamodb:GetItem'], ['ACCT#', 'QPASS#']);
     grantPartitionItems(f.qualityPass, main, TABLES.main, ['dynamodb:PutItem'], ['QPASS#']);
     grantPartitionItems(f.qualityPass, main, TABLES.main, ['dynamodb:UpdateItem'], ['CALL#']);
+    // sweepReservations: list live pilots (the PILOTS registry) and read their counters; end an expired reservation by
+    // marking its call's pointer (PutItem/UpdateItem on CALL# partitions: only the RESERVATION item is written) and
+    // giving its money back on the counter and day items (UpdateItem on PILOT# partitions). Nothing on the ledger.
+    grantTable(f.sweepReservations, main, TABLES.main, ['dynamodb:GetItem', 'dynamodb:Query']);
+    grantPartitionItems(f.sweepReservations, main, TABLES.main, ['dynamodb:UpdateItem'], ['PILOT#', 'CALL#']);
+    grantPartitionItems(f.sweepReservations, main, TABLES.main, ['dynamodb:PutItem'], ['CALL#']);
   }
 
   /**

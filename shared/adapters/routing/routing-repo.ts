@@ -1,14 +1,22 @@
 /**
  * What the voice function and the dialled legs' callbacks write (docs/CONTRACTS.md, "Routing"), in the main table:
  *
- *   routing record   pk = CALL#<callId>                  sk = ROUTING       admissions[], events[], flowVersion, degraded
+ *   routing record   pk = CALL#<callId>                  sk = ROUTING       admissions[], events[], answered{}, flowVersion, degraded
  *   lease slot       pk = LEASE#<accountId>#<targetId>   sk = SLOT#<n>      holder (callId), expiresAtMs, maxCallMs
- *   reservation      pk = CALL#<callId>                  sk = RESERVATION   (reservation-condition.ts)
+ *   reservation      pk = CALL#<callId>                  sk = RESERVATION   the pointer (reservation-condition.ts)
  *
- * An answer is ONE TransactWriteItems (`commit`): the reservation's counter, day and reservation items, the lease
- * slot, and the routing record's append. So a call is never dialled without its lease and reservation, and never
- * holds either without the audit saying why. The routing record sits beside the call item (same partition), not in
- * it: the ledger writer owns the call item.
+ * An answer is at most TWO requests (`commit`): the pilot reservation's conditional update of the counter (single
+ * item, so concurrent calls of a pilot serialise instead of cancelling each other), then ONE TransactWriteItems of the
+ * lease slot, the routing record's append and the reservation's pointer. So a call is never dialled without its lease
+ * and reservation, and never holds either without the audit saying why. The routing record sits beside the call item
+ * (same partition), not in it: the ledger writer owns the call item. The transaction's conditions, each with its
+ * meaning when it alone fails:
+ *   lease    held by another live call: try the slot the domain picks (none: the target is at capacity);
+ *   append   this request's key is already in `answered`: the same request (step and parameters) was answered
+ *            before, so nothing is appended again and the rest is written without the append (the lease is the
+ *            call's own, the pointer held): the retry gets the same answer, with one audit;
+ *   pointer  the call's reservation has ended (settled, released, expired): a late retry; the reservation just
+ *            taken is given back and the call refused (ENDED_CALL_REFUSAL).
  *
  * Lease slots: the first try is the slot the call id hashes to (no read on the answer path); when its condition
  * fails the target's slots are read once and the domain picks a free or expired one (leases.ts slotToTry); none:
@@ -16,17 +24,19 @@
  * its expiry.
  */
 import { createHash } from 'node:crypto';
-import { GetItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, TransactWriteItemsCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AuditEvent } from '../../domain/callflow/machine';
 import { acquire, extendOnAnswer, releaseLease, slotToTry, type LeaseSlot, type LeaseWrite } from '../../domain/routing/leases';
-import { release, reserveRefusal, type DayCounter, type PilotCounter, type Reservation } from '../../domain/routing/reservations';
+import { ENDED_CALL_REFUSAL, expire, release, type Reservation } from '../../domain/routing/reservations';
 import type { AnswerCommit, CommitResult, ReservationEnder, RoutingStore } from '../../app/routing/ports';
+import type { ReservationSweepStore } from '../../app/routing/sweep-reservations';
 import type { RoutingRecord } from '../../domain/routing/audit';
 import type { DialLegEvent, DialLegSink } from '../../app/calls/ports';
 import { dynamodbClient } from '../platform/clients/dynamodb';
 import { cancellationReasons, errorName, isTransactionConflict, type TransactItem } from '../platform/dynamodb/ddb-ops';
-import { pointerItem, reservationItems, reservationKey } from './reservation-condition';
+import { pointerItem, reservationKey } from './reservation-condition';
+import { backoff, CONFLICT_RETRIES, endOnCounter, endReservation, pruneMarker, readCounterEntries, takeReservation, type TakeResult } from './reservation-writes';
 
 const N = (n: number): AttributeValue => ({ N: String(n) });
 
@@ -38,17 +48,6 @@ export const routingKeys = {
 
 /** The leg statuses that end a dialled leg (its lease is given back). */
 const LEG_ENDS = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
-/**
- * Attempts of a transaction that lost to a concurrent one on the same item (TransactionConflict: many calls of one
- * pilot admitted at once all update its counter), with full-jitter exponential backoff. The voice answer's own budget
- * bounds the wait; past it the fail-safe answers.
- */
-const CONFLICT_RETRIES = 30;
-
-function backoff(attempt: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.random() * Math.min(250, 10 * 2 ** Math.min(attempt, 5))));
-}
-
 export interface RoutingRepoOptions {
   readonly mainTable: string;
   readonly client?: DynamoDBClient;
@@ -58,7 +57,7 @@ function hashedSlot(callId: string, cap: number): number {
   return createHash('sha256').update(callId).digest().readUInt32BE(0) % cap;
 }
 
-export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder {
+export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder, Omit<ReservationSweepStore, 'livePilots'> {
   private readonly table: string;
   private readonly client: () => DynamoDBClient;
 
@@ -70,55 +69,43 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
   // ------------------------------------------------------------------ the answer's write
 
   async commit(c: AnswerCommit): Promise<CommitResult> {
+    let taken: TakeResult | null = null;
     if (c.reservation !== null) {
-      const refused = await this.reserve(c);
-      if (refused !== null) return refused;
+      taken = await takeReservation(this.client(), this.table, c.accountId, c.reservation.pilot.pilotId, c.callId, c.reservation.write, c.atMs);
+      if (taken.kind === 'refused') return { ok: false, failed: 'reservation', refusal: taken.refusal };
     }
+    const pointer = taken === null ? null : pointerItem(this.table, c.accountId, taken.reservation);
     let slot = c.lease === null ? null : hashedSlot(c.callId, c.lease.cap);
+    let withAudit = true;
     for (let attempt = 0; ; attempt++) {
       const lease = c.lease === null || slot === null ? null : acquire(c.lease.targetId, slot, c.callId, c.atMs, c.lease.times);
-      const items: TransactItem[] = [
-        ...(lease === null || c.lease === null ? [] : [this.leaseItem(c.accountId, lease, (c.lease.times.maxCallSec + c.lease.times.graceSec) * 1000)]),
-        this.appendItem(c),
-        ...(c.reservation?.write.reservation ? [pointerItem(this.table, c.accountId, c.reservation.write.reservation)] : []),
-      ];
+      // Cancellation reasons come one per item, in this order; absent items have index -1.
+      const items: TransactItem[] = [];
+      const leaseAt = lease === null || c.lease === null ? -1 : items.push(this.leaseItem(c.accountId, lease, (c.lease.times.maxCallSec + c.lease.times.graceSec) * 1000)) - 1;
+      const appendAt = withAudit ? items.push(this.appendItem(c)) - 1 : -1;
+      const pointerAt = pointer === null ? -1 : items.push(pointer) - 1;
+      if (items.length === 0) return { ok: true };
       try {
         await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
         return { ok: true };
       } catch (err) {
-        const leaseLost = lease !== null && c.lease !== null && cancellationReasons(err)[0]?.Code === 'ConditionalCheckFailed';
-        if (leaseLost && c.lease !== null) {
+        const reasons = cancellationReasons(err);
+        const failed = (i: number) => i >= 0 && reasons[i]?.Code === 'ConditionalCheckFailed';
+        // The call's reservation has ended (a late retry of its answer): what this request took goes back.
+        if (failed(pointerAt)) return this.endedCall(c, taken);
+        if (failed(leaseAt) && c.lease !== null) {
           slot = slotToTry(c.lease.cap, await this.readSlots(c.accountId, c.lease.targetId), c.callId, c.atMs);
           // The reservation stays: it is the call's, whichever target it is dialled to (or released once it is rated).
-          if (slot === null) return { ok: false, failed: 'lease', targetId: c.lease.targetId };
+          // Its pointer is written now, so that rating (or the answer's own release) finds it whatever comes next.
+          if (slot === null) return pointer !== null && !(await this.putPointer(pointer)) ? this.endedCall(c, taken) : { ok: false, failed: 'lease', targetId: c.lease.targetId };
           if (attempt < CONFLICT_RETRIES) continue;
         }
-        if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
-        await backoff(attempt);
-      }
-    }
-  }
-
-  /** Takes the reservation (null: taken now, or already the call's); else the cap that refused it. */
-  private async reserve(c: AnswerCommit): Promise<CommitResult | null> {
-    const { pilot, write } = c.reservation!;
-    const items = reservationItems(this.table, c.accountId, pilot.pilotId, c.callId, write, c.atMs);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (items.length === 1) await this.client().send(new UpdateItemCommand(items[0]!.Update!));
-        else await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
-        return null;
-      } catch (err) {
-        const single = errorName(err) === 'ConditionalCheckFailedException';
-        const reasons = single ? [{ Code: 'ConditionalCheckFailed', Item: (err as { Item?: Record<string, AttributeValue> }).Item }] : cancellationReasons(err);
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
-          const counter = reasons[0]?.Item ? unmarshall(reasons[0].Item) : null;
-          const entry = (counter?.reservations as Record<string, { ended?: boolean }> | undefined)?.[c.callId];
-          // A retried request of a call that already holds its reservation: nothing more to take.
-          if (entry !== undefined && entry.ended !== true) return null;
-          // … of a call whose reservation has ended (it was rated): never a second one.
-          if (entry?.ended === true) return { ok: false, failed: 'reservation', refusal: 'closed' };
-          return { ok: false, failed: 'reservation', refusal: this.refusalOf(reasons, c) };
+        if (failed(appendAt) && !failed(leaseAt)) {
+          // This very request (same step, same parameters) was answered and recorded before: the audit stands as it is,
+          // and the rest of the write (the lease, idempotent for its holder, and the pointer) is written without it.
+          if (!answeredBefore(reasons[appendAt]?.Item, c)) throw err;
+          withAudit = false;
+          continue;
         }
         if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
         await backoff(attempt);
@@ -126,26 +113,21 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
     }
   }
 
-  /** Which cap refused the reservation, from the items as they were (ALL_OLD on the failed conditions). */
-  private refusalOf(reasons: readonly { readonly Code?: string; readonly Item?: Record<string, AttributeValue> }[], c: AnswerCommit) {
-    const w = c.reservation!.write;
-    const old = (i: number) => (reasons[i]?.Item ? unmarshall(reasons[i]!.Item!) : null);
-    const counterItem = old(0);
-    const counter: PilotCounter | null =
-      counterItem === null
-        ? reasons[0]?.Code === 'ConditionalCheckFailed'
-          ? null
-          : { open: true, spentCents: 0, heldCents: 0, billableCalls: 0, heldCalls: 0 }
-        : {
-            open: counterItem.open !== false,
-            spentCents: Number(counterItem.spentCents ?? 0),
-            heldCents: Number(counterItem.heldCents ?? 0),
-            billableCalls: Number(counterItem.billableCalls ?? 0),
-            heldCalls: Number(counterItem.heldCalls ?? 0),
-          };
-    const dayOld = w.delta.day === null ? null : old(1);
-    const day: DayCounter | null = dayOld === null || w.delta.day === null ? null : { date: w.delta.day.date, spentCents: Number(dayOld.spentCents ?? 0), heldCents: Number(dayOld.heldCents ?? 0) };
-    return reserveRefusal(w, counter, day);
+  /** A retry of a call whose reservation has ended: never a second one. What this request took is given back. */
+  private async endedCall(c: AnswerCommit, taken: TakeResult | null): Promise<CommitResult> {
+    if (taken?.kind === 'taken' && c.reservation !== null) await endOnCounter(this.client(), this.table, c.accountId, c.reservation.pilot.pilotId, release(taken.reservation), c.atMs);
+    return { ok: false, failed: 'reservation', refusal: ENDED_CALL_REFUSAL };
+  }
+
+  /** The pointer alone (false: the call's reservation has ended). */
+  private async putPointer(pointer: TransactItem): Promise<boolean> {
+    try {
+      await this.client().send(new PutItemCommand(pointer.Put!));
+      return true;
+    } catch (err) {
+      if (errorName(err) === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
   }
 
   private leaseItem(accountId: string, w: LeaseWrite, answeredHoldMs: number): TransactItem {
@@ -162,6 +144,11 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
     };
   }
 
+  /**
+   * The routing record's append, once per request: the request's key (the step and what was posted with it,
+   * AnswerCommit.requestKey) goes into the record's `answered` set in the same update, and the update requires it
+   * absent, so a retried request (Twilio retries a voice URL it did not hear back from) appends nothing twice.
+   */
   private appendItem(c: AnswerCommit): TransactItem {
     const events = c.audit.map((e) => ({ ...e, atMs: c.atMs }));
     const admissions = c.admission === null ? [] : [{ ...c.admission, atMs: c.atMs }];
@@ -170,12 +157,16 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
         TableName: this.table,
         Key: marshall(routingKeys.record(c.callId)),
         UpdateExpression:
-          'SET accountId = :acct, trackingNumber = if_not_exists(trackingNumber, :to), flowVersion = if_not_exists(flowVersion, :v), admissions = list_append(if_not_exists(admissions, :empty), :adm), events = list_append(if_not_exists(events, :empty), :ev)',
-        ConditionExpression: 'attribute_not_exists(accountId) OR accountId = :acct',
-        ExpressionAttributeValues: marshall(
-          { ':acct': c.accountId, ':to': c.trackingNumber, ':v': c.flowVersion, ':empty': [], ':adm': admissions, ':ev': events },
-          { removeUndefinedValues: true, convertClassInstanceToMap: true },
-        ),
+          'SET accountId = :acct, trackingNumber = if_not_exists(trackingNumber, :to), flowVersion = if_not_exists(flowVersion, :v), admissions = list_append(if_not_exists(admissions, :empty), :adm), events = list_append(if_not_exists(events, :empty), :ev) ADD answered :keys',
+        ConditionExpression: '(attribute_not_exists(accountId) OR accountId = :acct) AND (attribute_not_exists(answered) OR NOT contains(answered, :key))',
+        ExpressionAttributeValues: {
+          ...marshall(
+            { ':acct': c.accountId, ':to': c.trackingNumber, ':v': c.flowVersion, ':empty': [], ':adm': admissions, ':ev': events, ':key': c.requestKey },
+            { removeUndefinedValues: true, convertClassInstanceToMap: true },
+          ),
+          ':keys': { SS: [c.requestKey] },
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     };
   }
@@ -272,7 +263,7 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
     }
   }
 
-  // ------------------------------------------------------------------ reservations after rating
+  // ------------------------------------------------------------------ reservations after rating, and the sweep
 
   /**
    * Ends the call's reservation once its rating is committed: `release` (the charge, if any, is already in heldCents
@@ -287,30 +278,28 @@ export class RoutingRepo implements RoutingStore, DialLegSink, ReservationEnder 
     await this.releaseReservation(accountId, item.pilotId, item, atMs);
   }
 
-  /** Gives a held reservation back (conditional on its entry in the counter: at most once), then marks its pointer. */
+  /** Gives a held reservation back: its pointer marked `released`, then its counter entry removed (at most once). */
   async releaseReservation(accountId: string, pilotId: string, held: Reservation, atMs: number): Promise<void> {
-    const write = release(held);
-    const items = reservationItems(this.table, accountId, pilotId, held.callId, write, atMs);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (items.length === 1) await this.client().send(new UpdateItemCommand(items[0]!.Update!));
-        else await this.client().send(new TransactWriteItemsCommand({ TransactItems: items }));
-        break;
-      } catch (err) {
-        if (errorName(err) === 'ConditionalCheckFailedException') break;
-        if (errorName(err) === 'TransactionCanceledException' && cancellationReasons(err).some((r) => r.Code === 'ConditionalCheckFailed')) break;
-        if (!isTransactionConflict(err) || attempt >= CONFLICT_RETRIES) throw err;
-        await backoff(attempt);
-      }
-    }
-    await this.client().send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: marshall(reservationKey(held.callId)),
-        UpdateExpression: 'SET #state = :released, endedAtMs = :now',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':released': { S: 'released' }, ':now': N(atMs) },
-      }),
-    );
+    await endReservation(this.client(), this.table, accountId, pilotId, release(held), atMs);
   }
+
+  async counterEntries(accountId: string, pilotId: string): Promise<{ live: Reservation[]; endedMarkers: string[] } | null> {
+    return readCounterEntries(this.client(), this.table, accountId, pilotId);
+  }
+
+  /** The sweep's end of an expired reservation: pointer `expired`, then the counter entry if it is still there and expired. */
+  async expireReservation(accountId: string, pilotId: string, held: Reservation, nowMs: number): Promise<boolean> {
+    return endReservation(this.client(), this.table, accountId, pilotId, expire(held, nowMs), nowMs);
+  }
+
+  async pruneEndedMarker(accountId: string, pilotId: string, callId: string, atMs: number): Promise<boolean> {
+    return pruneMarker(this.client(), this.table, accountId, pilotId, callId, atMs);
+  }
+}
+
+/** The failed append's record (ALL_OLD) is this account's and already holds this request's key. */
+function answeredBefore(old: Record<string, AttributeValue> | undefined, c: AnswerCommit): boolean {
+  if (old === undefined) return false;
+  const item = unmarshall(old);
+  return item.accountId === c.accountId && item.answered instanceof Set && item.answered.has(c.requestKey);
 }

@@ -34,6 +34,8 @@ export interface AnswerCommit {
   readonly flowVersion: number | null;
   /** The tracking number the call was answered for (E.164). */
   readonly trackingNumber: string;
+  /** The request's identity within its call (audit.ts answerKey): a retried request appends no second audit. */
+  readonly requestKey: string;
 }
 
 export type CommitResult =

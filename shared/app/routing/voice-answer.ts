@@ -37,6 +37,7 @@ import { parseState, type VoiceState } from '../../domain/callflow/state';
 import { BadRequest } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
 import { pilotForCall, type CapRefusal, type PilotMatch } from '../../domain/pilots/caps';
+import { answerKey } from '../../domain/routing/audit';
 import { admit, type AdmissionDecision, type AdmissionInput, type CampaignCounts } from '../../domain/routing/admission';
 import { campaignCount, targetCount, type WindowCountWrite } from '../../domain/routing/counters';
 import { accountBlockSignals, type CallSignal } from '../../domain/rating/rules';
@@ -325,6 +326,7 @@ async function decide(call: CallRequest, deps: VoiceDeps): Promise<VoiceAnswer> 
       audit: out.audit,
       flowVersion: flow?.version ?? null,
       trackingNumber: loaded.ctx.trackingNumber,
+      requestKey: answerKey(step),
     });
     // A reservation is taken before the lease: it stands whatever the lease's fate (the next target, or a release below).
     if (reservation !== null && (result.ok || result.failed === 'lease')) {

@@ -8,9 +8,39 @@
  * canceled), else what the leg's own status callbacks said, else `dialling` (still ringing, or the call ended before
  * Twilio reported). A target listed twice (skipped by a refused admission's plan, then by the machine) shows once.
  */
-import type { AuditEvent, DialOutcome } from '../callflow/machine';
+import { createHash } from 'node:crypto';
+import type { AuditEvent, DialOutcome, Step } from '../callflow/machine';
 import type { AdmissionDecision, AdmissionRule, AdmissionRuleResult } from './admission';
 import type { SkipReason } from './targets';
+
+/**
+ * The identity of a voice request within its call: its step and what was posted with it (the IVR's digits, the dial's
+ * outcome). A provider retrying a request it did not hear back from sends the same step with the same parameters, so
+ * the same key; two requests of one call that differ in step, attempt, position or input never share one. Hashed
+ * (SHA-256, 16 base64url characters): the record keeps no digits a caller pressed, and every key has the same size.
+ */
+export function answerKey(step: Step): string {
+  const fields: readonly unknown[] = (() => {
+    switch (step.kind) {
+      case 'incoming':
+      case 'voicemail_done':
+        return [step.kind];
+      case 'gather':
+        return [step.kind, step.attempt, step.digits];
+      case 'dial_result':
+        return [step.kind, step.route, step.position, step.outcome];
+      case 'whisper':
+        return [step.kind, step.route, step.position];
+      case 'fallback':
+        return [step.kind, step.pilotMayGovern];
+      default: {
+        const exhaustive: never = step;
+        return exhaustive;
+      }
+    }
+  })();
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 16);
+}
 
 export type StoredRoutingEvent =
   | (AuditEvent & { readonly atMs: number })

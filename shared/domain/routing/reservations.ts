@@ -19,6 +19,13 @@
  * arrives after its reservation expired is an ordinary pilot charge (`directCharge`: held +price within the caps),
  * which may then be refused `over_cap`, as every charge could be before reservations existed.
  *
+ * Its life. Taken when an admitted pilot call is about to be dialled; ended ONCE, by rating (settle, or release for a
+ * non-billable end), by the answer itself when no target is left to dial (release), or by the sweep once it has
+ * expired (`dueForExpiry` picks them, `expire` ends each): a lost callback or a crashed writer never holds the pilot's
+ * money for longer than the call could last plus the settle grace. A call whose reservation has ended never takes
+ * another: `reservationAbsent` means no reservation in ANY state, so a late retry of an ended call's answer is refused
+ * (`ENDED_CALL_REFUSAL`) and never connects on the pilot's money.
+ *
  * Invariants (fast-check, any interleaving): heldCents ≤ spendCap and day heldCents ≤ dailyCap at every step;
  * spentCents = the sum of settled charges; when every call has ended, heldCents = spentCents and heldCalls =
  * billableCalls (nothing stays reserved).
@@ -187,6 +194,23 @@ export function directCharge(pilot: PilotTerms, chargeCents: number, startedAtMs
     delta: { heldCents: chargeCents, spentCents: chargeCents, heldCalls: 1, billableCalls: 1, day: day === null ? null : { date: day, heldCents: chargeCents, spentCents: chargeCents } },
     reservation: null,
   };
+}
+
+/**
+ * What a late retry of an ended call's answer is refused as: the call's reservation is over (settled, released or
+ * expired), so for this call the pilot is closed; the call is answered as any refused pilot call is.
+ */
+export const ENDED_CALL_REFUSAL: CapRefusal = 'closed';
+
+/**
+ * The live reservations the sweep ends now: those whose expiry has passed (`expire`'s own condition), oldest first,
+ * at most `limit` (one run's share; the next run takes the rest).
+ */
+export function dueForExpiry(live: readonly Reservation[], nowMs: number, limit: number): Reservation[] {
+  return live
+    .filter((r) => r.state === 'held' && r.expiresAtMs <= nowMs)
+    .sort((a, b) => a.expiresAtMs - b.expiresAtMs || (a.callId < b.callId ? -1 : a.callId > b.callId ? 1 : 0))
+    .slice(0, Math.max(0, limit));
 }
 
 /** The counter of a pilot before its first write. */

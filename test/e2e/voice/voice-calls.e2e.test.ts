@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../../infra/local/stack';
 import { playCall, type SimulatedCall, type SimulatorConfig } from '../../../events/voice/player';
 import { playCalls } from '../../../events/voice/run';
+import { randomBytes } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { twilioSignature } from '../../../shared/domain/calls/providers/twilio';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { mainKeys } from '../../../shared/adapters/calls/keys';
 import type { PilotTerms } from '../../../shared/domain/pilots/caps';
@@ -249,6 +251,39 @@ describe('pilot caps at admission', () => {
     expect((await routingOf(over)).admission).toMatchObject({ kind: 'refuse', reason: 'over_cap' });
     expect(await counter(id)).toMatchObject({ spentCents: 4500, heldCents: 4500, billableCalls: 1, heldCalls: 1 });
   }, 120_000);
+});
+
+describe('a retried voice request', () => {
+  it('Twilio retrying the incoming request of a pilot call: the same TwiML, one admission, one reservation', async () => {
+    const id = `pilotr-${s}`;
+    const p = pilot(id, `pub-pilotr-${s}`, 2);
+    const campaign = await writeVoiceCampaign(stack, { campaignId: `pilotr-${s}`, flow: ivrFlow({ default: [T.open] }, { ivr: null, whisper: null, recording: 'off' }), pilots: [p] });
+    await writePilotCounter(stack, p);
+    const path = `/voice/twilio/${ACCOUNT}`;
+    const from = newCaller();
+    const callSid = `CA${randomBytes(16).toString('hex')}`;
+    const params: Record<string, string> = { AccountSid: sim.accounts[ACCOUNT]!.accountSid, ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'ringing', Direction: 'inbound', From: from, To: campaign.number, FromCountry: 'US', ToCountry: 'US' };
+    const signature = twilioSignature(sim.accounts[ACCOUNT]!.authToken, `${sim.publicBaseUrl}${path}`, params);
+    const post = async () => {
+      const res = await fetch(`${stack.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        body: new URLSearchParams(params).toString(),
+      });
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const first = await post();
+    const retry = await post();
+    expect(first).toContain('<Dial');
+    expect(retry).toBe(first);
+    const record = await stack.clients.dynamodb.send(new GetItemCommand({ TableName: stack.names.mainTable, Key: marshall({ pk: `CALL#twilio:${callSid}`, sk: 'ROUTING' }), ConsistentRead: true }));
+    const routing = unmarshall(record.Item!);
+    expect(routing.admissions).toHaveLength(1);
+    expect(routing.events.filter((e: { event: string }) => e.event === 'admitted')).toHaveLength(1);
+    expect(await counter(id)).toMatchObject({ heldCents: 4500, heldCalls: 1 });
+    expect(Object.keys((await counter(id)).reservations as object)).toEqual([`twilio:${callSid}`]);
+  }, 60_000);
 });
 
 describe('the ledger', () => {
