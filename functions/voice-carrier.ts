@@ -16,10 +16,10 @@ import { voiceCarrierOfRoute } from '../shared/adapters/http/carrier-route';
 import { answerCarrierVoice, type CarrierVoiceDeps } from '../shared/app/routing/voice-carriers';
 import { RoutingRepo } from '../shared/adapters/routing/routing-repo';
 
-const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef', 'callerHashKeyRef']);
-// The decision's budget: VOICE_DECISION_BUDGET_MS, default 1500 ms (shared/adapters/routing/deps.ts).
+const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef', 'callerHashKeyRef', 'voiceDecisionBudgetMs']);
+// The decision's budget: VOICE_DECISION_BUDGET_MS (default 1500 ms, at least 50), validated with the rest at load.
 // Vonage's dialled legs report to the connect's eventUrl, on this route: their leases and audit (RoutingRepo.dialLeg).
-const deps: CarrierVoiceDeps = { ...voiceDeps(config, process.env.VOICE_DECISION_BUDGET_MS), legs: new RoutingRepo({ mainTable: config.mainTable }) };
+const deps: CarrierVoiceDeps = { ...voiceDeps(config), legs: new RoutingRepo({ mainTable: config.mainTable }) };
 
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())

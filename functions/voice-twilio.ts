@@ -12,9 +12,9 @@ import { logger } from '../shared/adapters/platform/log';
 import { voiceDeps } from '../shared/adapters/routing/deps';
 import { answerVoice } from '../shared/app/routing/voice-answer';
 
-const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef', 'callerHashKeyRef']);
-// The decision's budget: VOICE_DECISION_BUDGET_MS, default 1500 ms (shared/adapters/routing/deps.ts).
-const deps = voiceDeps(config, process.env.VOICE_DECISION_BUDGET_MS);
+const config = loadConfig(['mainTable', 'ingestQueueUrl', 'publicBaseUrl', 'secretsRef', 'callerHashKeyRef', 'voiceDecisionBudgetMs']);
+// The decision's budget: VOICE_DECISION_BUDGET_MS (default 1500 ms, at least 50), validated with the rest at load.
+const deps = voiceDeps(config);
 
 export const handler = middy<HttpEvent, HttpResult>()
   .use(httpProblems())

@@ -299,7 +299,12 @@ export const ENV = {
   sealIntervalMs: 'SEAL_INTERVAL_MS',
   /** How long after its end an interval may be sealed, ms (default 5 minutes; at least 30 s). */
   sealGraceMs: 'SEAL_GRACE_MS',
+  /** The voice decision's budget, ms (default 1,500; at least 50): past it the call is answered by the fail-safe. */
+  voiceDecisionBudgetMs: 'VOICE_DECISION_BUDGET_MS',
 } as const;
+
+/** The voice decision's budget when VOICE_DECISION_BUDGET_MS is unset: well inside the carriers' 15 s (a caller hears silence meanwhile). */
+export const VOICE_DECISION_BUDGET_MS_DEFAULT = 1500;
 
 /** Physical names: one prefix per environment, the same shape locally and in AWS. */
 export function physicalName(prefix: string, id: string): string {

@@ -32,7 +32,7 @@ import { FunctionSchedules } from './constructs/schedules';
 import { PilotWorkflow } from './constructs/pilots';
 import { PiiKey } from './constructs/pii-key';
 import { DataTables } from './constructs/tables';
-import { FUNCTIONS, QUEUES, STREAMS, TABLES, physicalName, type FunctionId } from './resources';
+import { FUNCTIONS, QUEUES, STREAMS, TABLES, VOICE_DECISION_BUDGET_MS_DEFAULT, physicalName, type FunctionId } from './resources';
 
 export interface CallLedgerStackProps extends StackProps {
   readonly envName: string;
@@ -106,6 +106,7 @@ export class CallLedgerStack extends Stack {
       [ENV_NAMES.anchorsBucket]: anchors.bucketName,
       [ENV_NAMES.sealIntervalMs]: String(DEFAULT_SEAL_OPTIONS.intervalMs),
       [ENV_NAMES.sealGraceMs]: String(DEFAULT_SEAL_OPTIONS.graceMs),
+      [ENV_NAMES.voiceDecisionBudgetMs]: String(VOICE_DECISION_BUDGET_MS_DEFAULT),
     };
 
     this.functions = Object.fromEntries(

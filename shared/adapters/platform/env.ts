@@ -7,7 +7,7 @@
  */
 // zod/mini: the same validator with a tree-shakable API; every function loads this module, so bytes count.
 import * as z from 'zod/mini';
-import { CARRIER_RECORDING_HOSTS_DEFAULT, ENV } from '../../../infra/resources';
+import { CARRIER_RECORDING_HOSTS_DEFAULT, ENV, VOICE_DECISION_BUDGET_MS_DEFAULT } from '../../../infra/resources';
 
 /** A reference to a single secret: `env:NAME` (local) or `ssm:/parameter/name` (AWS SSM SecureString). */
 const secretRef = z.string().check(z.regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|ssm:\/\S+)$/, 'expected env:NAME or ssm:/parameter/name'));
@@ -81,6 +81,8 @@ const FIELDS = {
    * an interval already sealed and verify would report it as tampering.
    */
   sealGraceMs: millis(300_000, 30_000),
+  /** The voice decision's budget (shared/app/routing/voice-answer.ts): 1,500 ms unless set; at least 50 ms. */
+  voiceDecisionBudgetMs: millis(VOICE_DECISION_BUDGET_MS_DEFAULT, 50),
 } as const;
 
 export type ConfigKey = keyof typeof FIELDS;

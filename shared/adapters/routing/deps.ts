@@ -19,15 +19,11 @@ import { PilotRepo } from '../pilots/pilot-repo';
 import { RoutingRepo } from './routing-repo';
 import { TargetRepo } from './target-repo';
 
-/** The decision's budget when VOICE_DECISION_BUDGET_MS is unset or not a positive number: well inside the carriers' 15 s, and a caller hears silence meanwhile. */
-const DEFAULT_BUDGET_MS = 1500;
-
 /**
  * Everything the voice decision reads is cached per container (configuration, targets, block lists, DNC answers);
  * consent evidence is read uncached, and only for an account that makes consent_missing non-billable.
  */
-export function voiceDeps(config: Pick<Config, 'mainTable' | 'ingestQueueUrl' | 'publicBaseUrl' | 'secretsRef' | 'callerHashKeyRef'>, budgetSetting: string | undefined): VoiceDeps {
-  const budgetMs = Number(budgetSetting ?? DEFAULT_BUDGET_MS);
+export function voiceDeps(config: Pick<Config, 'mainTable' | 'ingestQueueUrl' | 'publicBaseUrl' | 'secretsRef' | 'callerHashKeyRef' | 'voiceDecisionBudgetMs'>): VoiceDeps {
   const hashKeys = new SecretResolver();
   return {
     config: new ConfigRepo({ mainTable: config.mainTable }),
@@ -42,7 +38,7 @@ export function voiceDeps(config: Pick<Config, 'mainTable' | 'ingestQueueUrl' | 
     queue: new SqsIngestQueue(config.ingestQueueUrl),
     publicBaseUrl: config.publicBaseUrl,
     now: () => new Date(),
-    budgetMs: Number.isFinite(budgetMs) && budgetMs > 0 ? budgetMs : DEFAULT_BUDGET_MS,
+    budgetMs: config.voiceDecisionBudgetMs,
     log,
     lastKnown: new Map(),
   };

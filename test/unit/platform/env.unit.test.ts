@@ -25,6 +25,13 @@ describe('the environment parser', () => {
     ]);
   });
 
+  it('the voice decision budget: 1,500 ms unset, a whole number of at least 50 ms, refused at load otherwise', () => {
+    expect(loadConfig(['voiceDecisionBudgetMs'], {})).toEqual({ voiceDecisionBudgetMs: 1500 });
+    expect(loadConfig(['voiceDecisionBudgetMs'], { VOICE_DECISION_BUDGET_MS: '8000' })).toEqual({ voiceDecisionBudgetMs: 8000 });
+    expect(issuesOf(() => loadConfig(['voiceDecisionBudgetMs'], { VOICE_DECISION_BUDGET_MS: 'fast' }))).toEqual(['VOICE_DECISION_BUDGET_MS: expected a whole number of milliseconds']);
+    expect(issuesOf(() => loadConfig(['voiceDecisionBudgetMs'], { VOICE_DECISION_BUDGET_MS: '10' }))).toEqual(['VOICE_DECISION_BUDGET_MS: at least 50 ms']);
+  });
+
   it('lists every invalid pilot setting the same way, and defaults the rest', () => {
     expect(issuesOf(() => loadPilotConfig({ PILOT_STATE_MACHINE_ARN: 'arn:nope', PILOT_MONITOR_SECONDS: '-1' }))).toEqual([
       'PILOT_STATE_MACHINE_ARN: expected a state machine ARN',
