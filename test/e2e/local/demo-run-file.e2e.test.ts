@@ -51,7 +51,8 @@ describe('npm run demo -- --run-file', () => {
     expect(run.stdout).toContain(`using the running stack at ${stack.baseUrl} (${file})`);
     expect(run.stdout).not.toContain('starting a stack');
     expect(run.stdout).toContain('ledger matches ground truth');
-    expect(run.code, run.stderr.slice(-2000)).toBe(0);
+    // On a failure, what the demo printed last says which of its checks failed.
+    expect(run.code, `${run.stderr.slice(-2000)}\n${run.stdout.slice(-3000)}`).toBe(0);
     // The webhooks arrived here.
     expect(stack.pollerStats().ingest!.received).toBeGreaterThan(30);
     // Then voice calls through the simulator on that stack: the routing summary beside the ledger, equal to the simulator.
