@@ -285,7 +285,13 @@ async function ledgerByCall(t: VoiceDemoTarget, from: string): Promise<Map<strin
 }
 
 /** Until every played call has its routing audit and two readings of the ledger 2 s apart agree (or the deadline). */
-async function waitForCalls(t: VoiceDemoTarget, callIds: readonly string[], from: string, timeoutMs: number): Promise<Map<string, Routing | null>> {
+/**
+ * Waits until every call has its routing record, every call the simulator says bills is charged, and the ledger reads
+ * the same twice 2 s apart (or the deadline): against a stack this process does not own (`--run-file`) there is no
+ * idle signal, and two equal reads taken before the writer has caught up would compare the simulator with a ledger
+ * still being written.
+ */
+async function waitForCalls(t: VoiceDemoTarget, callIds: readonly string[], billing: ReadonlySet<string>, from: string, timeoutMs: number): Promise<Map<string, Routing | null>> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -294,7 +300,7 @@ async function waitForCalls(t: VoiceDemoTarget, callIds: readonly string[], from
     for (const id of callIds) routings.set(id, await routingOf(t, id));
     const ledger = await ledgerByCall(t, from);
     const snapshot = JSON.stringify(callIds.map((id) => ledger.get(id) ?? 0));
-    const complete = [...routings.values()].every((r) => r !== null);
+    const complete = [...routings.values()].every((r) => r !== null) && [...billing].every((id) => (ledger.get(id) ?? 0) > 0);
     if ((complete && snapshot === last) || Date.now() > deadline) return routings;
     last = snapshot;
     await new Promise((r) => setTimeout(r, 2000));
@@ -344,7 +350,8 @@ export async function runVoiceDemo(t: VoiceDemoTarget, seed: number, timeoutMs: 
   for (const r of results) if (!r.ok) console.log(`  call #${r.index}: ${r.error.message.slice(0, 200)}`);
   const ids = ok.map((r) => `twilio:${r.truth.callSid}`);
   const from = new Date(nowMs - 60_000).toISOString();
-  const routings = await waitForCalls(t, ids, from, timeoutMs);
+  const billing = new Set(ok.filter((r) => r.truth.billable).map((r) => `twilio:${r.truth.callSid}`));
+  const routings = await waitForCalls(t, ids, billing, from, timeoutMs);
   console.log('\nrouting, from the routing audit of GET /v1/calls/{id}:');
   for (const line of routingSummary(routings)) console.log(line);
   const ledger = await ledgerByCall(t, from);
