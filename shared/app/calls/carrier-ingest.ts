@@ -33,6 +33,7 @@ import { parseVonageEvent, verifyVonageSignature } from '../../domain/calls/prov
 import { parsePlivoEvent, verifyPlivoSignature } from '../../domain/calls/providers/plivo';
 import { SIGNATURE_REFUSAL_KIND, type HeaderMap, type ParseOutcome, type Verification } from '../../domain/calls/providers/verdicts';
 import { FORM_CONTENT_TYPE, MAX_WEBHOOK_BODY_BYTES, type IngestDeps } from './ingest';
+import { carrierSecrets } from './carrier-secrets';
 
 export const JSON_CONTENT_TYPE = 'application/json';
 const ACCOUNT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -159,21 +160,6 @@ async function texmlDialLeg(rawQuery: string, event: CallEvent, deps: CarrierIng
 
 type Parse = (ctx: { accountId: string; receivedAt: string }) => ParseOutcome;
 
-/**
- * The account's secrets by name. A name the account configures but the store does not hold (the secret was not
- * created yet, or was deleted) is our misconfiguration, not the sender's fault: 503, so the carrier retries.
- */
-async function secretsOf(carrier: Carrier, names: readonly string[], deps: CarrierIngestDeps): Promise<string[]> {
-  try {
-    return await Promise.all(names.map((n) => deps.secrets.getSecret(n)));
-  } catch (err) {
-    if ((err as { name?: unknown } | null)?.name === 'SecretNotFound') {
-      throw new ServiceUnavailable(60, `The account's ${carrier} credentials are not configured; retry later.`);
-    }
-    throw err;
-  }
-}
-
 /** The carrier's verifier over the raw request with the account's credentials, and its parser for what verified. */
 async function verifyAndParse(
   req: CarrierWebhookRequest,
@@ -184,7 +170,7 @@ async function verifyAndParse(
   switch (req.carrier) {
     case 'telnyx': {
       const config = account.telnyx as TelnyxConfig;
-      const publicKeys = await secretsOf('telnyx', config.publicKeySecrets, deps);
+      const publicKeys = await carrierSecrets('telnyx', config.publicKeySecrets, deps);
       const form = mediaType(headerOf(req.headers, 'content-type')) === FORM_CONTENT_TYPE;
       return {
         verification: verifyTelnyxSignature({ publicKeys, headers: req.headers, body: req.body, nowMs }),
@@ -193,7 +179,7 @@ async function verifyAndParse(
     }
     case 'vonage': {
       const config = account.vonage as VonageConfig;
-      const signatureSecrets = await secretsOf('vonage', config.signatureSecretSecrets, deps);
+      const signatureSecrets = await carrierSecrets('vonage', config.signatureSecretSecrets, deps);
       const expected = { apiKey: config.apiKey, applicationId: config.applicationId };
       return {
         verification: verifyVonageSignature({ signatureSecrets, headers: req.headers, body: req.body, nowMs, expected }),
@@ -202,7 +188,7 @@ async function verifyAndParse(
     }
     case 'plivo': {
       const config = account.plivo as PlivoConfig;
-      const authTokens = await secretsOf('plivo', config.authTokenSecrets, deps);
+      const authTokens = await carrierSecrets('plivo', config.authTokenSecrets, deps);
       const params = parseForm(req.body.toString('utf8'));
       const url = `${deps.publicBaseUrl}${req.rawPath}${req.rawQueryString ? `?${req.rawQueryString}` : ''}`;
       return {

@@ -6,13 +6,14 @@
  * The signature is checked before the parameters are validated so that an unauthenticated sender learns nothing
  * about what we accept.
  */
-import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from '../../domain/kernel/problems';
+import { Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../domain/kernel/problems';
 import { DomainError } from '../../domain/kernel/errors';
 import { parseForm, parseTwilioEvent, verifyTwilioSignature, type FormParams } from '../../domain/calls/providers/twilio';
 import type { CallEvent, IngestMessage } from '../../domain/calls/events';
 import type { Account } from '../../domain/catalog/types';
 import type { ConfigStore, Log, SecretStore, Telemetry } from '../kernel/ports';
 import type { DialLegEvent, DialLegSink, IngestQueue } from './ports';
+import { carrierSecrets } from './carrier-secrets';
 
 export const MAX_WEBHOOK_BODY_BYTES = 64 * 1024;
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
@@ -100,7 +101,7 @@ export async function verifyTwilioRequest(
 
   const body = req.body.toString('utf8');
   const params = parseForm(body);
-  const authToken = await twilioAuthToken(twilio.authTokenSecret, deps);
+  const authToken = (await carrierSecrets('twilio', [twilio.authTokenSecret], deps))[0]!;
   const url = `${deps.publicBaseUrl}${req.rawPath}${req.rawQueryString ? `?${req.rawQueryString}` : ''}`;
   if (!verifyTwilioSignature(authToken, url, params, req.signature)) {
     throw new Forbidden('The X-Twilio-Signature header is missing or does not match the request.', 'bad-signature');
@@ -111,19 +112,6 @@ export async function verifyTwilioRequest(
     throw new Forbidden('AccountSid does not belong to this account.');
   }
   return { accountId, account, params, body };
-}
-
-/**
- * The auth token the settings name. Not configured (the secret does not exist, yet): a 503 with Retry-After, so Twilio
- * retries and nothing is lost while the buyer creates it; never a 500, never a 403 that would read as a forgery.
- */
-async function twilioAuthToken(name: string, deps: { readonly secrets: Pick<SecretStore, 'getSecret'> }): Promise<string> {
-  try {
-    return await deps.secrets.getSecret(name);
-  } catch (err) {
-    if ((err as { name?: unknown } | null)?.name === 'SecretNotFound') throw new ServiceUnavailable(60, "The account's twilio credentials are not configured; retry later.");
-    throw err;
-  }
 }
 
 async function accept(req: WebhookRequest, deps: IngestDeps): Promise<Accepted> {

@@ -27,6 +27,7 @@ import { voiceStateKey } from '../../domain/callflow/state';
 import { FORM_CONTENT_TYPE, MAX_WEBHOOK_BODY_BYTES } from '../calls/ingest';
 import { answerVerified, type VerifiedVoiceRequest, type VoiceDeps } from './voice-answer';
 import { JSON_TYPE, answerVonageVoice, type CarrierVoiceAnswer, type VonageVoiceDeps } from './voice-vonage';
+import { carrierSecrets } from '../calls/carrier-secrets';
 
 export type { CarrierVoiceAnswer, VonageVoiceDeps as CarrierVoiceDeps } from './voice-vonage';
 
@@ -135,21 +136,11 @@ function fromPlivo(params: FormParams, accountId: string, raw: Raw): Mapped {
 
 async function verify(req: CarrierVoiceRequest, account: Account, deps: VoiceDeps): Promise<Verification> {
   if (req.carrier === 'telnyx') {
-    const publicKeys = await secretsOf('telnyx', (account.telnyx as TelnyxConfig).publicKeySecrets, deps);
+    const publicKeys = await carrierSecrets('telnyx', (account.telnyx as TelnyxConfig).publicKeySecrets, deps);
     return verifyTelnyxSignature({ publicKeys, headers: req.headers, body: req.body, nowMs: deps.now().getTime() });
   }
-  const authTokens = await secretsOf('plivo', (account.plivo as PlivoConfig).authTokenSecrets, deps);
+  const authTokens = await carrierSecrets('plivo', (account.plivo as PlivoConfig).authTokenSecrets, deps);
   // Plivo signs the URL it was configured with: the public origin, the path and the query as requested.
   const url = `${deps.publicBaseUrl}${req.rawPath}${req.rawQueryString ? `?${req.rawQueryString}` : ''}`;
   return verifyPlivoSignature({ authTokens, method: 'POST', url, params: parseForm(req.body.toString('utf8')), headers: req.headers });
-}
-
-/** The account's secrets by name; one it names but the store lacks is our misconfiguration: 503, the carrier retries. */
-async function secretsOf(carrier: VoiceCarrier, names: readonly string[], deps: VoiceDeps): Promise<string[]> {
-  try {
-    return await Promise.all(names.map((n) => deps.secrets.getSecret(n)));
-  } catch (err) {
-    if ((err as { name?: unknown } | null)?.name === 'SecretNotFound') throw new ServiceUnavailable(60, `The account's ${carrier} credentials are not configured; retry later.`);
-    throw err;
-  }
 }

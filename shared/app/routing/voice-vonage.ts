@@ -29,6 +29,7 @@ import { parseVonageEvent, parseVonageVoiceRequest, verifyVonageSignature, vonag
 import { parseState, voiceStateKey } from '../../domain/callflow/state';
 import type { DialLegSink } from '../calls/ports';
 import { answerVerified, type VoiceAnswer, type VoiceDeps } from './voice-answer';
+import { carrierSecrets } from '../calls/carrier-secrets';
 
 export const JSON_TYPE = 'application/json';
 
@@ -69,7 +70,7 @@ export async function answerVonageVoice(input: VonageVoiceInput, deps: VonageVoi
   const contentType = headerOf(input.headers, 'content-type');
   const signed = method === 'GET' ? Buffer.from(vonageQueryPayload(input.rawQueryString), 'utf8') : input.body;
   const config = input.account.vonage as VonageConfig;
-  const signatureSecrets = await secretsOf(config.signatureSecretSecrets, deps);
+  const signatureSecrets = await carrierSecrets('vonage', config.signatureSecretSecrets, deps);
   const verification = verifyVonageSignature({
     signatureSecrets,
     headers: input.headers,
@@ -145,14 +146,4 @@ async function dialLeg(input: VonageVoiceInput, r: VonageVoiceRequest, base: Bas
   // The Dial action of the XML dialects, on the caller's call: its tracking number from the routing record.
   const params: FormParams = { CallSid: r.conversationUuid, To: routing?.trackingNumber ?? '', From: '', DialCallStatus: result };
   return answerVerified({ ...base, params, toLedger: null }, deps);
-}
-
-/** The account's secrets by name; one it names but the store lacks is our misconfiguration: 503, Vonage retries. */
-async function secretsOf(names: readonly string[], deps: VoiceDeps): Promise<string[]> {
-  try {
-    return await Promise.all(names.map((n) => deps.secrets.getSecret(n)));
-  } catch (err) {
-    if ((err as { name?: unknown } | null)?.name === 'SecretNotFound') throw new ServiceUnavailable(60, "The account's vonage credentials are not configured; retry later.");
-    throw err;
-  }
 }
