@@ -234,11 +234,9 @@ async function processCall(events: readonly CallEvent[], deps: ProcessIngestDeps
   const { accountId, callId } = view;
   if (view.terminal !== null) {
     const rated = await rate(view.terminal, events, deps);
-    // Rated before its dialled leg ended: a leg stored meanwhile by another writer found no rating to correct. And a
-    // leg that ended, delivered with a redelivered terminal of a call already rated (rate() only stored it): its talk
-    // time can change that rating, exactly as when it arrives alone.
-    const legEnded = events.some(isChildLeg) && talkSeconds(events.filter(isChildLeg)) !== null;
-    if (rated.awaitingTalk || legEnded) await rerateCall(callId, { kind: 'talk_time' }, deps);
+    // Rated before its dialled leg ended (a leg stored meanwhile by another writer found no rating to correct), or an
+    // ended leg only stored beside a rating made without it (rate-call.ts RateResult): look again, once.
+    if (rated.awaitingTalk) await rerateCall(callId, { kind: 'talk_time' }, deps);
     // The network side: a forwarded call is matched to its network's claims once our leg is rated.
     if (deps.networks !== undefined) await matchAfterRating(accountId, callId, deps.networks);
   } else {

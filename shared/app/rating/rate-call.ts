@@ -299,6 +299,7 @@ async function commitAttempt(
  * 187 s is in another writer's batch). A leg stored concurrently may have been stored after this rating read the item
  * and re-rated nothing (the call was not rated yet), so the caller looks again once (processCall): between the two
  * writers one of them always sees both the leg and the rating. The look is one consistent read when nothing changed.
+ * Also set when the call was already rated and this batch only stored an ended leg (a redelivered terminal with it).
  */
 export interface RateResult {
   readonly awaitingTalk: boolean;
@@ -339,7 +340,9 @@ export async function rate(terminal: CallStatusEvent, events: readonly CallEvent
         await withConflictRetry(deps, () => deps.calls.mergeEvents(callId, accountId, events));
         // A redelivery after a crash between the rating and the reservation's end ends it now.
         await endReservation(terminal, deps);
-        return SETTLED;
+        // A dialled leg that ended, stored only now beside a rating made without it: its talk time can change that
+        // rating (below_buffer on basis talk), exactly as when it arrives alone; the caller looks again.
+        return { awaitingTalk: events.some((e) => isChildLeg(e) && talkSeconds([e]) !== null) };
       case 'over_cap':
       case 'arriving_over_cap':
         // The counter is authoritative: rate again as over_cap (non-billable, nothing counted, not a candidate).
